@@ -1,0 +1,46 @@
+# The kit's two commands: `make lab` (learner) and `make test` (tests). Needs Python >= 3.10, git, make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+# The environment every learner shell and notebook gets: boto3 talks to labstack.
+LAB_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566} AWS_ACCESS_KEY_ID=test \
+           AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+
+.PHONY: install lab test test-fast bench down clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The kit needs Python >= 3.10; found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+lab: install
+	$(BIN)/labstack up
+	$(LAB_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=labs
+
+# pytest exits 5 when it collects nothing; that is reported, not treated as a failure.
+PYTEST := $(BIN)/python -m pytest
+define run_pytest
+	@$(PYTEST) $(1) $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+endef
+
+test: install
+	$(call run_pytest,)
+
+test-fast: install
+	$(call run_pytest,-m "not slow")
+
+bench: install
+	$(BIN)/python -m bench
+
+down:
+	@test ! -x $(BIN)/labstack || $(BIN)/labstack down
+
+clean: down
+	rm -rf $(VENV) .labstack .pytest_cache

@@ -1,0 +1,5 @@
+"""Allow ``python -m labstack``."""
+
+from labstack.cli import main
+
+raise SystemExit(main())

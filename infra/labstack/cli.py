@@ -1,0 +1,189 @@
+"""The ``labstack`` command: serve in the foreground, or up/down/status/reset/logs in the background."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import urllib.error
+
+from labstack import __version__
+from labstack.config import DEFAULT_REGION, Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+
+
+def env_lines(settings: Settings) -> str:
+    """Shell lines that point the AWS CLI and SDKs at labstack."""
+    return "\n".join([
+        f"export AWS_ENDPOINT_URL={settings.endpoint}",
+        "export AWS_ACCESS_KEY_ID=test",
+        "export AWS_SECRET_ACCESS_KEY=test",
+        f"export AWS_DEFAULT_REGION={DEFAULT_REGION}",
+    ])
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from labstack.server import serve
+
+    return serve(_settings(args))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from labstack import daemon
+
+    settings = _settings(args)
+    _, stale = daemon.find_running(settings)
+    if stale:
+        print(f"labstack: removed a stale pid file ({settings.pid_file})")
+    try:
+        running, new = daemon.start(settings, wait=args.wait)
+    except daemon.DaemonError as exc:
+        print(f"labstack: {exc}", file=sys.stderr)
+        return 1
+    endpoint = f"http://127.0.0.1:{running.port}" if running.port != settings.port else settings.endpoint
+    if not new:
+        print(f"labstack is already running at {endpoint} (pid {running.pid})")
+        return 0
+    print(f"labstack is running at {endpoint} (pid {running.pid}, log {settings.log_file})")
+    print("# point your shell at it:")
+    print(env_lines(settings))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from labstack import daemon
+
+    settings = _settings(args)
+    stopped = daemon.stop(settings)
+    if stopped is None:
+        print("labstack is not running")
+    else:
+        print(f"labstack stopped (pid {stopped.pid}); port {stopped.port} is free")
+    return 0
+
+
+def _endpoint_of_running(settings: Settings) -> str | None:
+    from labstack import daemon
+
+    running, _ = daemon.find_running(settings)
+    if running is None:
+        return None
+    return f"http://127.0.0.1:{running.port}"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from labstack import daemon
+
+    settings = _settings(args)
+    endpoint = _endpoint_of_running(settings) or settings.endpoint
+    try:
+        status = daemon.get_json(f"{endpoint}/_labstack/status")
+    except (OSError, urllib.error.URLError):
+        print(f"labstack is not running (nothing answers at {endpoint})")
+        return 3
+    if args.json:
+        import json
+
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"endpoint   {status['endpoint']}")
+    print(f"version    {status['version']}")
+    print(f"uptime     {_duration(status['uptime_seconds'])}")
+    print(f"time scale {status['time_scale']:g}x (one lab minute lasts {60 / status['time_scale']:g}s)")
+    accounts = status["accounts"]
+    if not accounts:
+        print("accounts   none yet (no resources)")
+    for account, data in accounts.items():
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(data["resources"].items())) or "none"
+        print(f"account {account}: {data['resource_count']} resources ({kinds}); "
+              f"running: {data['builds']} builds, {data['deployments']} deployments, {data['tasks']} tasks")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from labstack import daemon
+
+    settings = _settings(args)
+    endpoint = _endpoint_of_running(settings) or settings.endpoint
+    try:
+        daemon.get_json(f"{endpoint}/_labstack/reset", timeout=60, method="POST")
+    except (OSError, urllib.error.URLError):
+        print(f"labstack is not running (nothing answers at {endpoint})", file=sys.stderr)
+        return 3
+    print("labstack state reset: every account is empty")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from labstack.daemon import tail
+
+    settings = _settings(args)
+    if not settings.log_file.exists():
+        print(f"no log yet at {settings.log_file}", file=sys.stderr)
+        return 1
+    sys.stdout.write(tail(settings.log_file, args.lines))
+    if not args.follow:
+        return 0
+    with open(settings.log_file, "rb") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                chunk = handle.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                else:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    print(env_lines(_settings(args)))
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="labstack", description="A local AWS that really runs CI/CD.")
+    root.add_argument("--version", action="version", version=f"labstack {__version__}")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn, help_text: str, listen: bool = False) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(fn=fn)
+        if listen:
+            cmd.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 only when asked)")
+        cmd.add_argument("--port", type=int, help="port (default 4566 or LABSTACK_PORT)")
+        return cmd
+
+    add("serve", cmd_serve, "run labstack in the foreground", listen=True)
+    up = add("up", cmd_up, "start labstack in the background and wait until it is healthy", listen=True)
+    up.add_argument("--wait", type=float, default=60.0, help="seconds to wait for health")
+    add("down", cmd_down, "stop the background labstack and wait until its port is free")
+    status = add("status", cmd_status, "endpoint, uptime, version and what each account holds")
+    status.add_argument("--json", action="store_true", help="print the raw status document")
+    add("reset", cmd_reset, "empty all state without a restart")
+    logs = sub.add_parser("logs", help="show the log of the background labstack")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(fn=cmd_logs)
+    add("env", cmd_env, "print the shell lines that point AWS tools at labstack")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

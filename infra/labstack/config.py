@@ -1,0 +1,71 @@
+"""Settings read from the environment, with the defaults the README documents."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 4566
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_REGION = "us-east-1"
+MAX_BODY_BYTES = 20 * 1024 * 1024
+S3_MAX_BODY_BYTES = 5 * 1024**3  # AWS's limit for a single PUT
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"labstack: {name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SystemExit(f"labstack: {name} must be greater than 0 (got {raw})")
+    return value
+
+
+def _int_env(name: str, default: int) -> int:
+    return int(_float_env(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one labstack process."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    home: Path = field(default_factory=lambda: Path(".labstack"))
+    time_scale: float = 60.0
+    client_timeout: float = 60.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    extra_providers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, host: str | None = None, port: int | None = None) -> "Settings":
+        """Read settings from ``LABSTACK_*`` variables; explicit arguments win."""
+        extra = tuple(p for p in os.environ.get("LABSTACK_PROVIDERS", "").split(",") if p.strip())
+        return cls(
+            host=host or os.environ.get("LABSTACK_HOST") or DEFAULT_HOST,
+            port=port if port is not None else _int_env("LABSTACK_PORT", DEFAULT_PORT),
+            home=Path(os.environ.get("LABSTACK_HOME") or ".labstack").resolve(),
+            time_scale=_float_env("LABSTACK_TIME_SCALE", 60.0),
+            client_timeout=_float_env("LABSTACK_CLIENT_TIMEOUT", 60.0),
+            max_body_bytes=_int_env("LABSTACK_MAX_BODY", MAX_BODY_BYTES),
+            extra_providers=tuple(p.strip() for p in extra),
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The URL clients use (0.0.0.0 is reached through 127.0.0.1)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "labstack.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "labstack.log"

@@ -1,0 +1,96 @@
+"""Who is asking, where: the account, region and service of one request."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from labstack.config import DEFAULT_REGION
+from labstack.errors import AwsError, new_request_id
+
+DEFAULT_ACCOUNT = "123456789012"  # moto's default, so ARNs from labstack and moto agree
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """The parts of a SigV4 credential scope labstack uses."""
+
+    access_key: str
+    region: str
+    service: str
+
+
+@dataclass
+class RequestContext:
+    """Per-request facts handed to providers."""
+
+    account: str
+    region: str
+    service: str | None = None
+    access_key: str | None = None
+    operation: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+    @property
+    def partition(self) -> str:
+        return "aws-cn" if self.region.startswith("cn-") else "aws"
+
+    def arn(self, service: str, resource: str) -> str:
+        """An ARN in this request's account and region."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+
+def credential_from(environ: dict) -> Credential | None:
+    """The SigV4 credential of a request (header or presigned query), None if unsigned.
+
+    Raises ``IncompleteSignature`` when an Authorization header is present but unreadable.
+    """
+    auth = environ.get("HTTP_AUTHORIZATION")
+    if auth:
+        match = _CREDENTIAL.search(auth)
+        if not auth.startswith("AWS4-HMAC-SHA256 ") or match is None or "Signature=" not in auth:
+            raise AwsError(
+                "IncompleteSignature",
+                "Authorization header must be AWS4-HMAC-SHA256 with Credential=<key>/<date>/<region>/<service>/aws4_request, "
+                "SignedHeaders and Signature",
+                400,
+            )
+        return Credential(match.group(1), match.group(3), match.group(4))
+    query = environ.get("QUERY_STRING", "")
+    if "X-Amz-Credential" in query:
+        scope = parse_qs(query).get("X-Amz-Credential", [""])[0].split("/")
+        if len(scope) == 5:
+            return Credential(scope[0], scope[2], scope[3])
+    return None
+
+
+def account_for(access_key: str | None) -> str:
+    """The account an access key id belongs to.
+
+    A 12-digit key id names its account (LocalStack's convention, so one labstack can
+    serve many learners); keys that IAM or STS issued belong to their account (moto's
+    rule); anything else is moto's default account.
+    """
+    if not access_key:
+        return DEFAULT_ACCOUNT
+    if len(access_key) == 12 and access_key.isdigit():
+        return access_key
+    iam = sys.modules.get("moto.iam.models")
+    if iam is not None:
+        return iam.get_account_id_from(access_key)
+    return DEFAULT_ACCOUNT
+
+
+def context_for(environ: dict, credential: Credential | None) -> RequestContext:
+    """Build the request context from the environ and its (optional) credential."""
+    if credential is None:
+        return RequestContext(account=DEFAULT_ACCOUNT, region=DEFAULT_REGION)
+    return RequestContext(
+        account=account_for(credential.access_key),
+        region=credential.region or DEFAULT_REGION,
+        service=credential.service,
+        access_key=credential.access_key,
+    )

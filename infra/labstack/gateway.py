@@ -1,0 +1,200 @@
+"""The WSGI gateway: routes each request to labstack's own endpoints, a provider or moto."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from labstack import internal
+from labstack.config import S3_MAX_BODY_BYTES
+from labstack.context import RequestContext, context_for, credential_from
+from labstack.errors import JSON, QUERY, REST_JSON, REST_XML, AwsError, not_emulated, render
+from labstack.instance import Labstack
+
+log = logging.getLogger("labstack.gateway")
+StartResponse = Callable[..., Any]
+_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
+                415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
+
+
+def status_line(code: int) -> str:
+    return f"{code} {_STATUS_TEXT.get(code, 'Status')}"
+
+
+def guess_protocol(environ: dict, service: str | None) -> str:
+    """The wire format a client expects errors in, judged from the request alone."""
+    if service == "s3":
+        return REST_XML
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return JSON
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") or "Action=" in environ.get("QUERY_STRING", ""):
+        return QUERY
+    return REST_JSON if service else REST_XML
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the configured limit while it was read."""
+
+
+class _BoundedInput:
+    """A ``wsgi.input`` that never reads past the body.
+
+    With a Content-Length it delivers exactly that many bytes (no read blocks on a
+    kept-alive socket); without one (chunked) it raises once ``left`` is exceeded.
+    """
+
+    def __init__(self, stream: Any, left: int, strict: bool) -> None:
+        self._stream = stream
+        self._left = left
+        self._strict = strict
+
+    def read(self, size: int | None = -1) -> bytes:
+        cap = self._left + (1 if self._strict else 0)
+        want = cap if size is None or size < 0 else min(size, cap)
+        data = self._stream.read(want) if want > 0 else b""
+        self._left -= len(data)
+        if self._left < 0:
+            raise BodyTooLarge()
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        cap = self._left + (1 if self._strict else 0)
+        want = cap if size is None or size < 0 else min(size, cap)
+        data = self._stream.readline(want) if want > 0 else b""
+        self._left -= len(data)
+        if self._left < 0:
+            raise BodyTooLarge()
+        return data
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+class Gateway:
+    """The one WSGI application labstack serves."""
+
+    def __init__(self, labstack: Labstack) -> None:
+        self.labstack = labstack
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(("/_labstack/", "/_localstack/")) or path in ("/_labstack", "/_localstack"):
+            return internal.handle(self.labstack, environ, start_response)
+        service = None
+        request_id = None
+        try:
+            credential = credential_from(environ)
+            service = credential.service if credential else None
+            ctx = context_for(environ, credential)
+            request_id = ctx.request_id
+            return self._route(environ, start_response, ctx, credential is not None)
+        except AwsError as err:
+            return self._send_error(start_response, err, guess_protocol(environ, service), request_id)
+        except BodyTooLarge:
+            return self._too_large(environ, start_response, service)
+        except (TimeoutError, ConnectionError):
+            raise  # the server drops the connection
+        except Exception:
+            log.exception("unexpected failure on %s", path)
+            err = AwsError("InternalFailure", "labstack failed on this request; see `labstack logs`", 500, sender_fault=False)
+            return self._send_error(start_response, err, guess_protocol(environ, service), request_id)
+
+    def _route(self, environ: dict, start_response: StartResponse, ctx: RequestContext, signed: bool) -> Iterable[bytes]:
+        limit = S3_MAX_BODY_BYTES if ctx.service == "s3" else self.labstack.settings.max_body_bytes
+        length = _content_length(environ)
+        if length is not None and length > limit:
+            raise BodyTooLarge()
+        environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
+        try:
+            self.labstack.wait_warm()
+        except (TimeoutError, RuntimeError) as exc:
+            raise AwsError("ServiceUnavailable", str(exc), 503, sender_fault=False) from None
+        prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        dispatcher = self.labstack.dispatchers.get(prefix)
+        if dispatcher is None:
+            return self._to_moto(environ, start_response, ctx)
+        if not signed:
+            raise AwsError("MissingAuthenticationTokenException", "Missing Authentication Token: sign the request with SigV4", 403)
+        body = environ["wsgi.input"].read()
+        status, headers, payload = dispatcher.dispatch(ctx, operation, environ.get("CONTENT_TYPE", ""), body)
+        start_response(status_line(status), headers)
+        return [payload]
+
+    def _to_moto(self, environ: dict, start_response: StartResponse, ctx: RequestContext) -> Iterable[bytes]:
+        """Forward to moto in the request's account; never let an HTML page or bare 500 out."""
+        protocol = guess_protocol(environ, ctx.service)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = ctx.account
+        moto = self.labstack.moto.app
+        assert moto is not None
+        operation = _operation_name(environ)
+        try:
+            app = moto.get_application(environ)  # type: ignore[attr-defined]
+        except (TimeoutError, ConnectionError, BodyTooLarge):
+            raise
+        except Exception:
+            raise not_emulated(ctx.service or "this service", operation) from None
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        try:
+            body = app(environ, capture)
+        except (TimeoutError, ConnectionError, BodyTooLarge):
+            raise
+        except NotImplementedError:
+            raise not_emulated(ctx.service or "this service", operation) from None
+        except Exception as exc:
+            log.exception("moto failed on %s %s", ctx.service, operation)
+            raise AwsError("InternalFailure", f"the emulated {ctx.service} failed on {operation}: {exc}", 500, sender_fault=False) from None
+        code = int(captured["status"].split()[0])
+        content_type = next((v for k, v in captured["headers"] if k.lower() == "content-type"), "")
+        if code in (404, 405) and content_type.startswith("text/html"):
+            _close(body)
+            raise not_emulated(ctx.service or "this service", operation)
+        start_response(captured["status"], captured["headers"])
+        return body
+
+    def _send_error(self, start_response: StartResponse, err: AwsError, protocol: str, request_id: str | None) -> Iterable[bytes]:
+        from labstack.errors import new_request_id
+
+        status, headers, body = render(err, protocol, request_id or new_request_id())
+        start_response(status_line(status), headers)
+        return [body]
+
+    def _too_large(self, environ: dict, start_response: StartResponse, service: str | None) -> Iterable[bytes]:
+        """Refuse an oversized body and close the connection (its rest is never read)."""
+        if service == "s3":
+            err = AwsError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size (5 GB)", 400)
+        else:
+            limit = self.labstack.settings.max_body_bytes
+            err = AwsError("RequestEntityTooLarge", f"Request body exceeds labstack's limit of {limit} bytes", 413)
+        status, headers, body = render(err, guess_protocol(environ, service), "")
+        start_response(status_line(status), headers + [("Connection", "close")])
+        return [body]
+
+
+def _content_length(environ: dict) -> int | None:
+    raw = environ.get("CONTENT_LENGTH")
+    if not raw:
+        return None if environ.get("wsgi.input_terminated") else 0
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise AwsError("BadRequest", "Content-Length is not a number", 400) from None
+
+
+def _operation_name(environ: dict) -> str | None:
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rpartition(".")[2]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    return action[0] if action else None
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,121 @@
+"""One running labstack: settings, clock, providers, moto and the hooks between them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from labstack import __version__
+from labstack.clock import LabClock
+from labstack.config import Settings
+from labstack.motobridge import MotoBridge
+from labstack.protocol.provider import JsonDispatcher, Provider, load_provider
+from labstack.services import PROVIDERS
+from labstack.state import Hooks
+
+log = logging.getLogger("labstack")
+
+
+class Labstack:
+    """The emulator's state and engines, independent of the HTTP server around it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = LabClock(settings.time_scale)
+        self.hooks = Hooks()
+        self.moto = MotoBridge()
+        self.started = time.time()
+        self.dispatchers: dict[str, JsonDispatcher] = {}
+        self.providers: list[Provider] = []
+        self._warm = threading.Event()
+        self._warm_error: BaseException | None = None
+
+    def warm_up(self) -> None:
+        """Load providers (and their botocore models), then moto; health answers meanwhile."""
+
+        def run() -> None:
+            try:
+                for spec in PROVIDERS + self.settings.extra_providers:
+                    self.register(load_provider(spec))
+                self.moto.load()
+            except BaseException as exc:
+                log.exception("labstack failed to start its services")
+                self._warm_error = exc
+            finally:
+                self._warm.set()
+
+        threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+    def wait_warm(self, timeout: float = 60.0) -> None:
+        """Block until :meth:`warm_up` finished; raise if it failed."""
+        if not self._warm.wait(timeout):
+            raise TimeoutError("labstack is still starting")
+        if self._warm_error is not None:
+            raise RuntimeError(f"labstack failed to start: {self._warm_error!r}")
+
+    @property
+    def warm(self) -> bool:
+        return self._warm.is_set() and self._warm_error is None
+
+    def register(self, cls: type[Provider]) -> Provider:
+        """Serve ``cls`` at its model's ``X-Amz-Target`` prefix."""
+        provider = cls(self)
+        dispatcher = JsonDispatcher(provider)
+        self.dispatchers[dispatcher.prefix] = dispatcher
+        self.providers.append(provider)
+        log.info("provider %s serves %s", cls.__name__, dispatcher.prefix)
+        return provider
+
+    def reset(self) -> None:
+        """Drop all state: running work stops, stores empty, moto resets."""
+        self.clock.interrupt()
+        self.hooks.run_reset()
+        self.moto.reset()
+        log.info("state reset")
+
+    def shutdown(self) -> None:
+        self.clock.interrupt()
+        self.hooks.run_shutdown()
+
+    def health(self) -> dict[str, Any]:
+        """LocalStack-compatible health: every service and its state."""
+        services = self.moto.service_states()
+        for provider in self.providers:
+            services[provider.service] = "running"
+        return {
+            "services": dict(sorted(services.items())),
+            "edition": "labstack",
+            "version": __version__,
+            "ready": self.warm,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Endpoint, uptime, version and per-account counts for ``labstack status``."""
+        accounts: dict[str, dict[str, Any]] = {}
+
+        def entry(account: str) -> dict[str, Any]:
+            return accounts.setdefault(
+                account, {"resources": {}, "builds": 0, "deployments": 0, "tasks": 0}
+            )
+
+        for account, per_service in self.moto.census().items():
+            entry(account)["resources"].update(per_service)
+        for provider in self.providers:
+            for account, count in provider.resource_counts().items():
+                if count:
+                    entry(account)["resources"][provider.service] = count
+            for account, kinds in provider.activity_counts().items():
+                for kind, count in kinds.items():
+                    entry(account)[kind] = entry(account).get(kind, 0) + count
+        for data in accounts.values():
+            data["resource_count"] = sum(data["resources"].values())
+        return {
+            "endpoint": self.settings.endpoint,
+            "version": __version__,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "time_scale": self.clock.scale,
+            "ready": self.warm,
+            "accounts": dict(sorted(accounts.items())),
+        }

@@ -1,0 +1,43 @@
+"""botocore's service models, loaded once per process."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel
+
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.lru_cache(maxsize=None)
+def service_model(name: str) -> ServiceModel:
+    """The model botocore ships for ``name`` (``AWS_DATA_PATH`` adds more)."""
+    with _lock:
+        return _session().get_service_model(name)
+
+
+@functools.lru_cache(maxsize=None)
+def operations(name: str) -> dict[str, OperationModel]:
+    """Operation models of a service by operation name."""
+    model = service_model(name)
+    return {op: model.operation_model(op) for op in model.operation_names}
+
+
+def error_status(model: ServiceModel, code: str) -> int | None:
+    """The HTTP status the model documents for an error code, if any."""
+    for shape in _error_shapes(model):
+        if shape.name == code or shape.metadata.get("error", {}).get("code") == code:
+            return shape.metadata.get("error", {}).get("httpStatusCode")
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _error_shapes(model: ServiceModel) -> tuple:
+    return tuple(model.error_shapes)

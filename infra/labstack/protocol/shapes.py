@@ -1,0 +1,213 @@
+"""Check and convert values against botocore shapes.
+
+One walker serves three jobs: validating a request as it arrived on the wire,
+turning wire values into Python ones (timestamps, blobs) for providers, and turning
+provider results back into wire values. Tests use :func:`problems` on responses too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import json
+import re
+from typing import Any
+
+from botocore.model import Shape
+
+UTC = dt.timezone.utc
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(pattern: str) -> re.Pattern[str] | None:
+    """Compile a model pattern; patterns Python cannot read are not enforced."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return f"'{text[:200]}'"
+
+
+def _fail(out: list[str], path: str, value: Any, constraint: str) -> None:
+    out.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: {constraint}")
+
+
+def _check_length(out: list[str], path: str, value: Any, size: int, meta: dict) -> None:
+    if "min" in meta and size < meta["min"]:
+        _fail(out, path, value, f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and size > meta["max"]:
+        _fail(out, path, value, f"Member must have length less than or equal to {meta['max']}")
+
+
+def problems(shape: Shape | None, value: Any, *, wire: bool = True, strict: bool = False, path: str = "") -> list[str]:
+    """Every way ``value`` breaks ``shape``, in AWS's ValidationException wording.
+
+    ``wire`` says the value is JSON as sent (epoch numbers, base64 blobs) rather than
+    Python values; ``strict`` also reports members the shape does not define, which
+    responses must never contain.
+    """
+    out: list[str] = []
+    if shape is not None:
+        _walk(shape, value, path, out, wire, strict)
+    return out
+
+
+def _walk(shape: Shape, value: Any, path: str, out: list[str], wire: bool, strict: bool) -> None:
+    kind = shape.type_name
+    meta = shape.metadata
+    here = path or shape.name
+    if kind == "structure":
+        if meta.get("document"):
+            return
+        if not isinstance(value, dict):
+            _fail(out, here, value, "Member must be a structure")
+            return
+        members = shape.members
+        for name in shape.required_members:
+            if value.get(name) is None:
+                _fail(out, _join(path, name), None, "Member must not be null")
+        for name, item in value.items():
+            if name not in members:
+                if strict and name != "__type":
+                    out.append(f"Member '{_join(path, name)}' is not defined by shape {shape.name}")
+                continue
+            if item is not None:
+                _walk(members[name], item, _join(path, name), out, wire, strict)
+        if meta.get("union") and sum(1 for v in value.values() if v is not None) > 1:
+            _fail(out, here, value, "Member must have exactly one member set")
+    elif kind == "list":
+        if not isinstance(value, list):
+            _fail(out, here, value, "Member must be a list")
+            return
+        _check_length(out, here, value, len(value), meta)
+        for index, item in enumerate(value, start=1):
+            if item is not None:
+                _walk(shape.member, item, f"{here}.{index}.member", out, wire, strict)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            _fail(out, here, value, "Member must be a map")
+            return
+        _check_length(out, here, value, len(value), meta)
+        for key, item in value.items():
+            _walk(shape.key, key, f"{here}.{key}.key", out, wire, strict)
+            if item is not None:
+                _walk(shape.value, item, f"{here}.{key}.value", out, wire, strict)
+    elif kind == "string":
+        if not isinstance(value, str):
+            _fail(out, here, value, "Member must be a string")
+            return
+        _check_length(out, here, value, len(value), meta)
+        if shape.enum and value not in shape.enum:
+            _fail(out, here, value, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+        pattern = meta.get("pattern")
+        compiled = _pattern(pattern) if pattern else None
+        if compiled is not None and not compiled.search(value):
+            _fail(out, here, value, f"Member must satisfy regular expression pattern: {pattern}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(out, here, value, "Member must be an integer")
+            return
+        _check_range(out, here, value, meta)
+    elif kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(out, here, value, "Member must be a number")
+            return
+        _check_range(out, here, value, meta)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            _fail(out, here, value, "Member must be a boolean")
+    elif kind == "timestamp":
+        ok = isinstance(value, (int, float, str)) and not isinstance(value, bool) if wire else isinstance(value, dt.datetime)
+        if not ok or (wire and isinstance(value, str) and _parse_time(value) is None):
+            _fail(out, here, value, "Member must be a timestamp")
+    elif kind == "blob":
+        if wire:
+            if not isinstance(value, str) or _b64(value) is None:
+                _fail(out, here, value, "Member must be base64-encoded binary data")
+        elif not isinstance(value, (bytes, bytearray)):
+            _fail(out, here, value, "Member must be binary data")
+        else:
+            _check_length(out, here, value, len(value), meta)
+
+
+def _check_range(out: list[str], path: str, value: float, meta: dict) -> None:
+    if "min" in meta and value < meta["min"]:
+        _fail(out, path, value, f"Member must have value greater than or equal to {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        _fail(out, path, value, f"Member must have value less than or equal to {meta['max']}")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _parse_time(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return dt.datetime.fromtimestamp(float(value), UTC)
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def from_wire(shape: Shape | None, value: Any) -> Any:
+    """Turn a validated wire value into Python: datetimes and bytes where the shape says."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and not shape.metadata.get("document"):
+        members = shape.members
+        return {k: from_wire(members[k], v) for k, v in value.items() if k in members}
+    if kind == "list":
+        return [from_wire(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: from_wire(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, str):
+            return _parse_time(value)
+        return dt.datetime.fromtimestamp(value, UTC)
+    if kind == "blob":
+        return _b64(value)
+    return value
+
+
+def to_wire(shape: Shape | None, value: Any) -> Any:
+    """Turn a provider's Python result into JSON wire values, dropping unset members."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and not shape.metadata.get("document"):
+        members = shape.members
+        # Members the shape lacks are kept, so the strict response check in tests sees them.
+        return {k: to_wire(members.get(k), v) for k, v in value.items() if v is not None}
+    if kind == "list":
+        return [to_wire(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: to_wire(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return round(value.timestamp(), 3)
+        return value
+    if kind == "blob":
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        return base64.b64encode(data).decode()
+    return value

@@ -1,0 +1,105 @@
+"""The HTTP server around the gateway: threads, timeouts, the pid file and clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from labstack.config import Settings
+from labstack.gateway import Gateway
+from labstack.instance import Labstack
+
+log = logging.getLogger("labstack")
+
+
+class _Quiet:
+    """Request logging through ``logging`` at debug level instead of stderr lines."""
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        log.debug('"%s" %s %s', getattr(self, "requestline", ""), code, size)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.info("client %s: " + format, self.address_string(), *args)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug(format, *args)
+
+
+def handler_class(base: type[WSGIRequestHandler], timeout: float) -> type[WSGIRequestHandler]:
+    """A request handler on ``base`` whose sockets time out after ``timeout`` seconds idle."""
+    return type("LabstackRequestHandler", (_Quiet, base), {"timeout": timeout, "server_version": "labstack"})
+
+
+def build_server(settings: Settings) -> tuple[BaseWSGIServer, Labstack]:
+    """Bind the socket (raises OSError if the port is taken) and prepare labstack."""
+    labstack = Labstack(settings)
+    server = make_server(
+        settings.host,
+        settings.port,
+        Gateway(labstack),
+        threaded=True,
+        request_handler=handler_class(WSGIRequestHandler, settings.client_timeout),
+    )
+    server.daemon_threads = True
+    return server, labstack
+
+
+def serve(settings: Settings) -> int:
+    """Run labstack in the foreground until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=os.environ.get("LABSTACK_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        server, labstack = build_server(settings)
+    except OSError as exc:
+        from labstack.ports import describe_holder
+
+        print(f"labstack: cannot listen on {settings.host}:{settings.port}: {exc.strerror}{describe_holder(settings.port)}", file=sys.stderr)
+        return 1
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.pid_file.write_text(f"{os.getpid()}\n{settings.port}\n")
+
+    def on_warm() -> None:
+        try:
+            labstack.wait_warm(timeout=300)
+        except (TimeoutError, RuntimeError):
+            return
+        # moto's handler keeps S3 metadata headers that contain underscores.
+        if labstack.moto.handler_class is not None:
+            server.RequestHandlerClass = handler_class(labstack.moto.handler_class, settings.client_timeout)
+        log.info("services ready (moto loaded in %.2fs)", labstack.moto.loaded_in or 0)
+
+    labstack.warm_up()
+    threading.Thread(target=on_warm, name="on-warm", daemon=True).start()
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: shutting down", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("labstack listening on %s (time scale %gx)", settings.endpoint, settings.time_scale)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        labstack.shutdown()
+        server.server_close()
+        _remove_pid_file(settings)
+        log.info("labstack stopped")
+    return 0
+
+
+def _remove_pid_file(settings: Settings) -> None:
+    try:
+        if settings.pid_file.read_text().split()[0] == str(os.getpid()):
+            settings.pid_file.unlink()
+    except (OSError, IndexError):
+        pass
