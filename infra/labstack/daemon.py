@@ -75,8 +75,11 @@ def healthy(endpoint: str) -> bool:
         return False
 
 
-def start(settings: Settings, wait: float = 60.0) -> tuple[Running, bool]:
-    """Start labstack in the background unless it runs; returns it and whether it was new."""
+def start(settings: Settings, wait: float = 60.0, env: dict[str, str] | None = None) -> tuple[Running, bool]:
+    """Start labstack in the background unless it runs; returns it and whether it was new.
+
+    ``env`` replaces the environment the server process gets (default: this one's).
+    """
     running, _stale = find_running(settings)
     if running is not None:
         return running, False
@@ -84,7 +87,7 @@ def start(settings: Settings, wait: float = 60.0) -> tuple[Running, bool]:
         raise DaemonError(f"port {settings.port} is already in use{describe_holder(settings.port)}; "
                           f"stop that process or choose another port with --port or LABSTACK_PORT")
     settings.home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, LABSTACK_HOME=str(settings.home))
+    env = dict(os.environ if env is None else env, LABSTACK_HOME=str(settings.home))
     with open(settings.log_file, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "labstack", "serve", "--host", settings.host, "--port", str(settings.port)],

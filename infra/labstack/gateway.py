@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from labstack import internal
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
-from labstack.errors import JSON, QUERY, REST_JSON, REST_XML, AwsError, not_emulated, render
+from labstack.errors import JSON, QUERY, REST_JSON, REST_XML, AwsError, new_request_id, not_emulated, render
 from labstack.instance import Labstack
 
 log = logging.getLogger("labstack.gateway")
@@ -158,8 +158,6 @@ class Gateway:
         return body
 
     def _send_error(self, start_response: StartResponse, err: AwsError, protocol: str, request_id: str | None) -> Iterable[bytes]:
-        from labstack.errors import new_request_id
-
         status, headers, body = render(err, protocol, request_id or new_request_id())
         start_response(status_line(status), headers)
         return [body]
@@ -171,8 +169,10 @@ class Gateway:
         else:
             limit = self.labstack.settings.max_body_bytes
             err = AwsError("RequestEntityTooLarge", f"Request body exceeds labstack's limit of {limit} bytes", 413)
-        status, headers, body = render(err, guess_protocol(environ, service), "")
-        start_response(status_line(status), headers + [("Connection", "close")])
+        status, headers, body = render(err, guess_protocol(environ, service), new_request_id())
+        # The unread rest of the body makes the connection unusable; werkzeug closes it
+        # after every response anyway, and says so in a Connection header.
+        start_response(status_line(status), headers)
         return [body]
 
 

@@ -116,6 +116,7 @@ class Labstack:
             "version": __version__,
             "uptime_seconds": round(time.time() - self.started, 1),
             "time_scale": self.clock.scale,
+            "clock_waits": self.clock.sleepers,
             "ready": self.warm,
             "accounts": dict(sorted(accounts.items())),
         }

@@ -8,8 +8,9 @@ import psutil
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """True if ``host:port`` can be bound right now."""
+    """True if ``host:port`` can be bound right now (as a server binds: TIME_WAIT is no obstacle)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

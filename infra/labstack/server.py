@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from labstack.config import Settings
 from labstack.gateway import Gateway
 from labstack.instance import Labstack
+from labstack.ports import describe_holder, port_is_free
 
 log = logging.getLogger("labstack")
 
@@ -57,12 +58,15 @@ def serve(settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    try:
-        server, labstack = build_server(settings)
-    except OSError as exc:
-        from labstack.ports import describe_holder
-
-        print(f"labstack: cannot listen on {settings.host}:{settings.port}: {exc.strerror}{describe_holder(settings.port)}", file=sys.stderr)
+    # werkzeug would print its own advice and exit; check first to say it in one line.
+    reason = "address already in use" if not port_is_free(settings.host, settings.port) else None
+    if reason is None:
+        try:
+            server, labstack = build_server(settings)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    if reason is not None:
+        print(f"labstack: cannot listen on {settings.host}:{settings.port}: {reason}{describe_holder(settings.port)}", file=sys.stderr)
         return 1
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.pid_file.write_text(f"{os.getpid()}\n{settings.port}\n")

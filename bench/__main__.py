@@ -1,0 +1,54 @@
+"""``python -m bench``: run the core benchmarks and print labstack beside moto_server."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.core import Options, run
+from bench.report import table, write_json
+
+RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7, help="cold starts per server (default 7)")
+    parser.add_argument("--requests", type=int, default=500, help="timed requests per latency figure (default 500)")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed requests before each latency figure (default 50)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output (default {RESULTS})")
+    return parser
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, print the table, write the JSON; 0 unless something failed (no timing asserts)."""
+    args = _parser().parse_args(argv)
+    for name in ("repeat", "requests", "warmup"):
+        if getattr(args, name) < (0 if name == "warmup" else 1):
+            raise SystemExit(f"--{name} is too small")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    options = Options(repeat=args.repeat, requests=args.requests, warmup=args.warmup)
+    started = time.perf_counter()
+
+    def progress(step: str) -> None:
+        print(f"  [{time.perf_counter() - started:5.1f}s] {step}", file=sys.stderr, flush=True)
+
+    figures = run(options, progress)
+    seconds = time.perf_counter() - started
+    print(table(figures))
+    print(f"\nratio = labstack / moto_server (below 1: labstack is faster or smaller); run took {seconds:.0f} s")
+    write_json(args.out, figures, options, seconds)
+    print(f"figures written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Start and stop the two servers under test: labstack and moto's own moto_server.
+
+Each server runs in its own process group on a free 127.0.0.1 port, with its output in a
+log file of a temporary directory; :meth:`Server.stop` ends the whole group.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labstack.ports import free_port
+
+HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[1]
+TEST_MODELS = REPO / "tests" / "support" / "models"
+TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
+STOP_GRACE_SECONDS = 5.0
+
+
+def _prepend(path: str, current: str | None) -> str:
+    return path if not current else f"{path}{os.pathsep}{current}"
+
+
+def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment both servers get: the test provider and its botocore model.
+
+    moto_server ignores the ``LABSTACK_*`` variables. ``MOTO_*`` variables of the caller
+    are dropped so each server runs with its own defaults unless ``extra`` says otherwise.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "LABSTACK_", "MOTO_"))}
+    env.update(
+        PYTHONPATH=_prepend(str(REPO), os.environ.get("PYTHONPATH")),
+        AWS_DATA_PATH=_prepend(str(TEST_MODELS), os.environ.get("AWS_DATA_PATH")),
+        LABSTACK_PROVIDERS=TEST_PROVIDER,
+        LABSTACK_HOME=str(home),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    """How to launch one kind of server and which path answers 200 once it is up."""
+
+    name: str
+    health_path: str
+
+    def argv(self, port: int) -> list[str]:
+        """The command line that serves on ``HOST:port``."""
+        if self.name == "labstack":
+            return [sys.executable, "-m", "labstack", "serve", "--host", HOST, "--port", str(port)]
+        return [str(Path(sys.executable).with_name("moto_server")), "-H", HOST, "-p", str(port)]
+
+
+LABSTACK = ServerKind("labstack", "/_labstack/health")
+# moto_server binds only after moto is imported; its dashboard answers 200 from then on.
+MOTO = ServerKind("moto_server", "/moto-api/")
+KINDS = (LABSTACK, MOTO)
+
+
+@dataclass
+class Server:
+    """One spawned server process; always call :meth:`stop` (or use it as a context manager)."""
+
+    kind: ServerKind
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
+    started_at: float = 0.0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "server.log"
+
+    def start(self) -> float:
+        """Spawn the process; return the ``perf_counter`` taken just before the spawn."""
+        log = open(self.log_file, "ab")
+        try:
+            self.started_at = time.perf_counter()
+            self.proc = subprocess.Popen(
+                self.kind.argv(self.port),
+                env=server_env(self.home, self.extra_env),
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        return self.started_at
+
+    def check_alive(self) -> None:
+        """Raise with the log's tail if the process has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.kind.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it after a grace period, remove the temp dir."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=STOP_GRACE_SECONDS)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

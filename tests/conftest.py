@@ -1,0 +1,35 @@
+"""Shared fixtures: one real labstack process for the session, clients for it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.support.server import MODELS, LabstackProcess, start_labstack
+
+# boto3 clients in the test process need the LabTest model too.
+os.environ["AWS_DATA_PATH"] = str(MODELS)
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+
+CLIENT_TIMEOUT = "2"  # seconds before labstack drops a client that stops sending
+
+
+@pytest.fixture(scope="session")
+def labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """A labstack process with the LabTest provider, shared by the session."""
+    home: Path = tmp_path_factory.mktemp("labstack-home")
+    server = start_labstack(home, LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def labtest(labstack: LabstackProcess):  # type: ignore[no-untyped-def]
+    """A LabTest client whose every response is checked against its output shape."""
+    from tests.support.responses import check_responses
+
+    return check_responses(labstack.client("labtest"))

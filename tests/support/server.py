@@ -1,0 +1,63 @@
+"""Start and stop real labstack processes for tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from labstack import daemon
+from labstack.config import Settings
+from labstack.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "tests" / "support" / "models"
+TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of a test labstack: the LabTest provider loaded, nothing else special."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
+        AWS_DATA_PATH=str(MODELS),
+        LABSTACK_PROVIDERS=TEST_PROVIDER,
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class LabstackProcess:
+    """A labstack started for a test, on its own port and state dir."""
+
+    settings: Settings
+    pid: int
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.endpoint
+
+    def client(self, service: str, account: str = "test", region: str = "us-east-1", validate: bool = True):  # type: ignore[no-untyped-def]
+        """A boto3 client for this labstack that never retries.
+
+        ``account`` is the access key id (12 digits pick the account); ``validate=False``
+        turns botocore's own parameter checks off so bad input reaches labstack.
+        """
+        session = boto3.session.Session(aws_access_key_id=account, aws_secret_access_key="test", region_name=region)
+        config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30, connect_timeout=5,
+                        parameter_validation=validate)
+        return session.client(service, endpoint_url=self.endpoint, config=config)
+
+    def stop(self) -> None:
+        daemon.stop(self.settings)
+
+
+def start_labstack(home: Path, **extra_env: str) -> LabstackProcess:
+    """Start labstack on a free port with state in ``home``; wait until healthy."""
+    settings = Settings(port=free_port(), home=home)
+    running, _ = daemon.start(settings, wait=60, env=server_env(LABSTACK_HOME=str(home), **extra_env))
+    return LabstackProcess(settings, running.pid)
