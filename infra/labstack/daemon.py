@@ -109,12 +109,18 @@ def stop(settings: Settings, wait: float = 15.0) -> Running | None:
     running, _stale = find_running(settings)
     if running is None:
         return None
-    os.kill(running.pid, signal.SIGTERM)
+    try:
+        os.kill(running.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it ended on its own meanwhile
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and is_labstack(running.pid):
         time.sleep(0.05)
     if is_labstack(running.pid):
-        os.killpg(os.getpgid(running.pid), signal.SIGKILL)
+        try:
+            os.killpg(os.getpgid(running.pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     while time.monotonic() < deadline + 5 and not port_is_free(settings.host, running.port):
         time.sleep(0.05)
     settings.pid_file.unlink(missing_ok=True)

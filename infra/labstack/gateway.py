@@ -79,11 +79,11 @@ class Gateway:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith(("/_labstack/", "/_localstack/")) or path in ("/_labstack", "/_localstack"):
-            return internal.handle(self.labstack, environ, start_response)
         service = None
         request_id = None
         try:
+            if path.startswith(("/_labstack/", "/_localstack/")) or path in ("/_labstack", "/_localstack"):
+                return internal.handle(self.labstack, environ, start_response)
             credential = credential_from(environ)
             service = credential.service if credential else None
             ctx = context_for(environ, credential)
