@@ -21,7 +21,7 @@ install: $(STAMP)
 
 lab: install
 	$(BIN)/labstack up
-	$(LAB_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=labs
+	$(LAB_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # pytest exits 5 when it collects nothing; that is reported, not treated as a failure.
 PYTEST := $(BIN)/python -m pytest
