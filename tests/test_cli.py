@@ -54,7 +54,7 @@ def test_up_status_logs_reset_down(tmp_path: Path) -> None:
     assert port_is_free("127.0.0.1", int(port))
     assert not (tmp_path / "labstack.pid").exists()
     assert "not running" in labstack_cmd(tmp_path, "down").stdout
-    gone = labstack_cmd(tmp_path, "status")
+    gone = labstack_cmd(tmp_path, "status", "--port", port)
     assert gone.returncode == 3 and "not running" in gone.stdout
 
 
