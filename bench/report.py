@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 from bench.core import Figure, Options
@@ -53,7 +55,7 @@ def environment() -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "cpus": __import__("os").cpu_count(),
+        "cpus": os.cpu_count(),
         "packages": packages,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -63,7 +65,7 @@ def write_json(path: Path, figures: list[Figure], options: Options, seconds: flo
     """Write every figure (with its detail) to ``path``."""
     document = {
         "environment": environment(),
-        "options": vars(options) if hasattr(options, "__dict__") else options.__dict__,
+        "options": asdict(options),
         "run_seconds": round(seconds, 1),
         "figures": {
             f.key: {
