@@ -10,7 +10,8 @@ from typing import Any, Callable
 import psutil
 
 from bench.measure import RawRequest, interleaved, prepare, send, summary, timed_call, timed_sender, wait_for_200
-from bench.servers import HOST, KINDS, LABSTACK, MOTO, TEST_MODELS, Server, ServerKind
+from bench.servers import HOST, KINDS, LABSTACK, MOTO, Server, ServerKind
+from tests.support.server import MODELS
 
 MIB = 1024 * 1024
 START_TIMEOUT = 60.0
@@ -51,8 +52,8 @@ class Figure:
 def use_test_models() -> None:
     """Let boto3 in this process find the ``labtest`` model (before any session exists)."""
     current = os.environ.get("AWS_DATA_PATH")
-    if str(TEST_MODELS) not in (current or "").split(os.pathsep):
-        os.environ["AWS_DATA_PATH"] = str(TEST_MODELS) + (os.pathsep + current if current else "")
+    if str(MODELS) not in (current or "").split(os.pathsep):
+        os.environ["AWS_DATA_PATH"] = str(MODELS) + (os.pathsep + current if current else "")
 
 
 def client(server: Server, service: str) -> Any:
@@ -109,9 +110,9 @@ def cold_start(repeat: int, progress: Callable[[str], None]) -> list[Figure]:
     ]
 
 
-def start_warm(kind: ServerKind, extra_env: dict[str, str] | None = None) -> Server:
+def start_warm(kind: ServerKind) -> Server:
     """Start a server, wait for its health 200, then send one ListBuckets so moto is loaded."""
-    server = Server(kind, extra_env=dict(extra_env or {}))
+    server = Server(kind)
     try:
         first_request = list_buckets_request(server)
         started = server.start()
@@ -125,30 +126,16 @@ def start_warm(kind: ServerKind, extra_env: dict[str, str] | None = None) -> Ser
     return server
 
 
-def idle_memory(lab: Server, moto: Server, variant: str = "") -> Figure:
+def idle_memory(lab: Server, moto: Server) -> Figure:
     """Figure 2: RSS of each server ~2 s after its warm-up request (both already warmed)."""
     time.sleep(IDLE_SECONDS)
     rss = {s.kind.name: psutil.Process(s.proc.pid).memory_info().rss for s in (lab, moto) if s.proc}
     lab_mib = rss[LABSTACK.name] / MIB
-    detail = {"rss_bytes": rss, "warm_up_request": "S3 ListBuckets", "extra_env": lab.extra_env}
-    if variant:
-        return Figure(f"idle_rss_mib_{variant}", f"idle RSS, {variant}", "MiB", lab_mib, rss[MOTO.name] / MIB, detail=detail)
+    detail = {"rss_bytes": rss, "warm_up_request": "S3 ListBuckets"}
     return Figure(
         "idle_rss_mib", f"idle RSS, {IDLE_SECONDS:g} s after a warm-up request", "MiB",
         lab_mib, rss[MOTO.name] / MIB, target="labstack <= 80 MiB", met=lab_mib <= 80, detail=detail,
     )
-
-
-def idle_memory_without_managed_policies() -> Figure:
-    """Figure 2, secondary: both servers with moto's IAM managed policies off.
-
-    labstack turns ``MOTO_IAM_LOAD_MANAGED_POLICIES`` on for itself (so AWS-managed
-    policies can be attached), moto_server leaves it off; moto builds an account's IAM
-    backend on that account's first request, so this row shows what that choice costs.
-    """
-    extra = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
-    with start_warm(LABSTACK, extra) as lab, start_warm(MOTO, extra) as moto:
-        return idle_memory(lab, moto, variant="MOTO_IAM_LOAD_MANAGED_POLICIES=false on both")
 
 
 def _sizes(server: Server, request: RawRequest) -> dict[str, int]:
@@ -247,6 +234,4 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
         progress("JSON call latency")
         figures += s3_put(lab, moto, options)
         progress("S3 PutObject")
-    figures.insert(3, idle_memory_without_managed_policies())
-    progress("idle memory, managed policies off")
     return figures

@@ -17,34 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labstack.ports import free_port
+from tests.support.server import ROOT as REPO
+from tests.support.server import server_env
 
 HOST = "127.0.0.1"
-REPO = Path(__file__).resolve().parents[1]
-TEST_MODELS = REPO / "tests" / "support" / "models"
-TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
 STOP_GRACE_SECONDS = 5.0
-
-
-def _prepend(path: str, current: str | None) -> str:
-    return path if not current else f"{path}{os.pathsep}{current}"
-
-
-def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment both servers get: the test provider and its botocore model.
-
-    moto_server ignores the ``LABSTACK_*`` variables. ``MOTO_*`` variables of the caller
-    are dropped so each server runs with its own defaults unless ``extra`` says otherwise.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "LABSTACK_", "MOTO_"))}
-    env.update(
-        PYTHONPATH=_prepend(str(REPO), os.environ.get("PYTHONPATH")),
-        AWS_DATA_PATH=_prepend(str(TEST_MODELS), os.environ.get("AWS_DATA_PATH")),
-        LABSTACK_PROVIDERS=TEST_PROVIDER,
-        LABSTACK_HOME=str(home),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    env.update(extra or {})
-    return env
 
 
 @dataclass(frozen=True)
@@ -72,7 +49,6 @@ class Server:
     """One spawned server process; always call :meth:`stop` (or use it as a context manager)."""
 
     kind: ServerKind
-    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
@@ -93,7 +69,7 @@ class Server:
             self.started_at = time.perf_counter()
             self.proc = subprocess.Popen(
                 self.kind.argv(self.port),
-                env=server_env(self.home, self.extra_env),
+                env=server_env(LABSTACK_HOME=str(self.home), PYTHONDONTWRITEBYTECODE="1"),
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -141,3 +141,4 @@ def test_status_counts_resources_per_account(labstack: LabstackProcess) -> None:
     assert mine["resource_count"] == 3
     assert (mine["builds"], mine["deployments"], mine["tasks"]) == (0, 0, 0)
     assert status["endpoint"] == labstack.endpoint and status["uptime_seconds"] >= 0
+

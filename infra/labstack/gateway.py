@@ -125,6 +125,7 @@ class Gateway:
         """Forward to moto in the request's account; never let an HTML page or bare 500 out."""
         protocol = guess_protocol(environ, ctx.service)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = ctx.account
+        self.labstack.moto.prepare(ctx.service, ctx.account, ctx.partition)
         moto = self.labstack.moto.app
         assert moto is not None
         operation = _operation_name(environ)

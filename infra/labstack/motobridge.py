@@ -6,8 +6,10 @@ answers its health check at once; requests for moto's services wait until it is 
 
 from __future__ import annotations
 
-import os
+import functools
+import json
 import sys
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -40,6 +42,43 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Services whose requests may name AWS-managed policies. (moto's CloudFormation ignores a
+# role's ManagedPolicyArns, so templates cannot attach them yet.)
+_USES_MANAGED_POLICIES = frozenset({"iam"})
+_policies_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _aws_managed_policy_data() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)
+
+
+def _ensure_aws_managed_policies(account: str, partition: str) -> None:
+    """Give one account's IAM AWS's managed policies (AdministratorAccess…), once.
+
+    moto can load them for every account it meets (MOTO_IAM_LOAD_MANAGED_POLICIES), which
+    costs ~15 MB at the first request and ~5 MB per account, IAM used or not; labstack
+    adds them to an account at its first IAM request instead.
+    """
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account][partition]
+    if backend.aws_managed_policies:
+        return
+    with _policies_lock:
+        if backend.aws_managed_policies:
+            return
+        policies = [
+            AWSManagedPolicy.from_data(name, account, backend.region_name, data)
+            for name, data in _aws_managed_policy_data().items()
+        ]
+        for policy in policies:
+            backend.managed_policies.setdefault(policy.arn, policy)
+        backend.aws_managed_policies = policies
+
+
 class MotoBridge:
     """Loads moto's WSGI dispatcher and forwards requests to it."""
 
@@ -53,8 +92,6 @@ class MotoBridge:
         if self.app is not None:
             return
         started = time.perf_counter()
-        # AWS-managed IAM policies (AdministratorAccess…) must exist to be attached.
-        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -68,6 +105,11 @@ class MotoBridge:
     @property
     def ready(self) -> bool:
         return self.app is not None
+
+    def prepare(self, service: str | None, account: str, partition: str) -> None:
+        """Get moto's state ready for a request: IAM calls see AWS's managed policies."""
+        if service in _USES_MANAGED_POLICIES:
+            _ensure_aws_managed_policies(account, partition)
 
     def service_states(self) -> dict[str, str]:
         """LocalStack-style state per service: ``running`` once its backend holds data."""

@@ -19,8 +19,12 @@ TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    """The environment of a test labstack: the LabTest provider loaded, nothing else special."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_"))}
+    """The environment of a test labstack: the LabTest provider loaded, nothing else special.
+
+    The caller's ``LABSTACK_*``, ``AWS_*`` and ``MOTO_*`` variables are dropped, so each
+    server runs with its defaults unless ``extra`` says otherwise.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_"))}
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         AWS_DATA_PATH=str(MODELS),
