@@ -50,18 +50,15 @@ class _BoundedInput:
         self._strict = strict
 
     def read(self, size: int | None = -1) -> bytes:
-        cap = self._left + (1 if self._strict else 0)
-        want = cap if size is None or size < 0 else min(size, cap)
-        data = self._stream.read(want) if want > 0 else b""
-        self._left -= len(data)
-        if self._left < 0:
-            raise BodyTooLarge()
-        return data
+        return self._take(self._stream.read, size)
 
     def readline(self, size: int | None = -1) -> bytes:
+        return self._take(self._stream.readline, size)
+
+    def _take(self, reader: Callable[[int], bytes], size: int | None) -> bytes:
         cap = self._left + (1 if self._strict else 0)
         want = cap if size is None or size < 0 else min(size, cap)
-        data = self._stream.readline(want) if want > 0 else b""
+        data = reader(want) if want > 0 else b""
         self._left -= len(data)
         if self._left < 0:
             raise BodyTooLarge()

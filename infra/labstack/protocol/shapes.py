@@ -13,11 +13,17 @@ import datetime as dt
 import functools
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from botocore.model import Shape
 
 UTC = dt.timezone.utc
+# Shapes whose length the model may bound: the Python type they need and the complaint if not.
+_SIZED = {
+    "list": (list, "Member must be a list"),
+    "map": (dict, "Member must be a map"),
+    "string": (str, "Member must be a string"),
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -83,28 +89,23 @@ def _walk(shape: Shape, value: Any, path: str, out: list[str], wire: bool, stric
                 _walk(members[name], item, _join(path, name), out, wire, strict)
         if meta.get("union") and sum(1 for v in value.values() if v is not None) > 1:
             _fail(out, here, value, "Member must have exactly one member set")
-    elif kind == "list":
-        if not isinstance(value, list):
-            _fail(out, here, value, "Member must be a list")
+    elif kind in _SIZED:
+        expected, message = _SIZED[kind]
+        if not isinstance(value, expected):
+            _fail(out, here, value, message)
             return
         _check_length(out, here, value, len(value), meta)
-        for index, item in enumerate(value, start=1):
-            if item is not None:
-                _walk(shape.member, item, f"{here}.{index}.member", out, wire, strict)
-    elif kind == "map":
-        if not isinstance(value, dict):
-            _fail(out, here, value, "Member must be a map")
+        if kind == "list":
+            for index, item in enumerate(value, start=1):
+                if item is not None:
+                    _walk(shape.member, item, f"{here}.{index}.member", out, wire, strict)
             return
-        _check_length(out, here, value, len(value), meta)
-        for key, item in value.items():
-            _walk(shape.key, key, f"{here}.{key}.key", out, wire, strict)
-            if item is not None:
-                _walk(shape.value, item, f"{here}.{key}.value", out, wire, strict)
-    elif kind == "string":
-        if not isinstance(value, str):
-            _fail(out, here, value, "Member must be a string")
+        if kind == "map":
+            for key, item in value.items():
+                _walk(shape.key, key, f"{here}.{key}.key", out, wire, strict)
+                if item is not None:
+                    _walk(shape.value, item, f"{here}.{key}.value", out, wire, strict)
             return
-        _check_length(out, here, value, len(value), meta)
         if shape.enum and value not in shape.enum:
             _fail(out, here, value, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         pattern = meta.get("pattern")
@@ -167,47 +168,54 @@ def _parse_time(value: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def from_wire(shape: Shape | None, value: Any) -> Any:
-    """Turn a validated wire value into Python: datetimes and bytes where the shape says."""
+def _convert(shape: Shape | None, value: Any, leaf: Callable[[str, Any], Any], keep_unknown: bool) -> Any:
+    """Rebuild ``value`` along ``shape``, passing timestamps and blobs through ``leaf``."""
     if shape is None or value is None:
         return value
     kind = shape.type_name
     if kind == "structure" and not shape.metadata.get("document"):
         members = shape.members
-        return {k: from_wire(members[k], v) for k, v in value.items() if k in members}
+        return {
+            k: _convert(members.get(k), v, leaf, keep_unknown)
+            for k, v in value.items()
+            if v is not None and (keep_unknown or k in members)
+        }
     if kind == "list":
-        return [from_wire(shape.member, v) for v in value]
+        return [_convert(shape.member, v, leaf, keep_unknown) for v in value]
     if kind == "map":
-        return {k: from_wire(shape.value, v) for k, v in value.items()}
-    if kind == "timestamp":
-        if isinstance(value, str):
-            return _parse_time(value)
-        return dt.datetime.fromtimestamp(value, UTC)
-    if kind == "blob":
-        return _b64(value)
+        return {k: _convert(shape.value, v, leaf, keep_unknown) for k, v in value.items()}
+    if kind in ("timestamp", "blob"):
+        return leaf(kind, value)
     return value
 
 
-def to_wire(shape: Shape | None, value: Any) -> Any:
-    """Turn a provider's Python result into JSON wire values, dropping unset members."""
-    if shape is None or value is None:
-        return value
-    kind = shape.type_name
-    if kind == "structure" and not shape.metadata.get("document"):
-        members = shape.members
-        # Members the shape lacks are kept, so the strict response check in tests sees them.
-        return {k: to_wire(members.get(k), v) for k, v in value.items() if v is not None}
-    if kind == "list":
-        return [to_wire(shape.member, v) for v in value]
-    if kind == "map":
-        return {k: to_wire(shape.value, v) for k, v in value.items()}
-    if kind == "timestamp":
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return round(value.timestamp(), 3)
-        return value
+def _python_leaf(kind: str, value: Any) -> Any:
+    if kind == "blob":
+        return _b64(value)
+    if isinstance(value, str):
+        return _parse_time(value)
+    return dt.datetime.fromtimestamp(value, UTC)
+
+
+def _wire_leaf(kind: str, value: Any) -> Any:
     if kind == "blob":
         data = value.encode() if isinstance(value, str) else bytes(value)
         return base64.b64encode(data).decode()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return round(value.timestamp(), 3)
     return value
+
+
+def from_wire(shape: Shape | None, value: Any) -> Any:
+    """Turn a validated wire value into Python: datetimes and bytes where the shape says."""
+    return _convert(shape, value, _python_leaf, keep_unknown=False)
+
+
+def to_wire(shape: Shape | None, value: Any) -> Any:
+    """Turn a provider's Python result into JSON wire values, dropping unset members.
+
+    Members the shape lacks are kept, so the strict response check in tests sees them.
+    """
+    return _convert(shape, value, _wire_leaf, keep_unknown=True)
