@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
+from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 
 
@@ -88,3 +90,15 @@ def test_a_long_lab_wait_does_not_block_other_requests(labstack: LabstackProcess
     thread.join(timeout=30)
     # 120 lab seconds at the default scale of 60 last two real seconds.
     assert 1.9 <= result["waitedRealSeconds"] < 5
+
+
+def test_providers_call_other_services_as_the_caller(labstack: LabstackProcess) -> None:
+    account = "565656565656"
+    labstack.client("s3", account=account).create_bucket(Bucket="counted-by-provider")
+    answer = check_responses(labstack.client("labtest", account=account)).count_buckets()
+    assert (answer["count"], answer["account"]) == (1, account)
+
+
+def test_providers_serve_plain_http_routes(labstack: LabstackProcess) -> None:
+    with urllib.request.urlopen(labstack.endpoint + "/labtest/some/path", timeout=10) as response:
+        assert response.read() == b"labtest route saw GET /labtest/some/path"

@@ -81,6 +81,10 @@ class Gateway:
         try:
             if path.startswith(("/_labstack/", "/_localstack/")) or path in ("/_labstack", "/_localstack"):
                 return internal.handle(self.labstack, environ, start_response)
+            self._wait_warm()  # providers add their routes while labstack warms up
+            route = self.labstack.routes.match(path)
+            if route is not None:
+                return route(environ, start_response)
             credential = credential_from(environ)
             service = credential.service if credential else None
             ctx = context_for(environ, credential)
@@ -103,10 +107,6 @@ class Gateway:
         if length is not None and length > limit:
             raise BodyTooLarge()
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
-        try:
-            self.labstack.wait_warm()
-        except (TimeoutError, RuntimeError) as exc:
-            raise AwsError("ServiceUnavailable", str(exc), 503, sender_fault=False) from None
         prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
         dispatcher = self.labstack.dispatchers.get(prefix)
         if dispatcher is None:
@@ -117,6 +117,12 @@ class Gateway:
         status, headers, payload = dispatcher.dispatch(ctx, operation, environ.get("CONTENT_TYPE", ""), body)
         start_response(status_line(status), headers)
         return [payload]
+
+    def _wait_warm(self) -> None:
+        try:
+            self.labstack.wait_warm()
+        except (TimeoutError, RuntimeError) as exc:
+            raise AwsError("ServiceUnavailable", str(exc), 503, sender_fault=False) from None
 
     def _to_moto(self, environ: dict, start_response: StartResponse, ctx: RequestContext) -> Iterable[bytes]:
         """Forward to moto in the request's account; never let an HTML page or bare 500 out."""

@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from labstack import __version__
+from labstack.clients import InternalClients
 from labstack.clock import LabClock
 from labstack.config import Settings
 from labstack.motobridge import MotoBridge
 from labstack.protocol.provider import JsonDispatcher, Provider, load_provider
+from labstack.routes import Routes
 from labstack.services import PROVIDERS
 from labstack.state import Hooks
 
@@ -26,6 +28,8 @@ class Labstack:
         self.clock = LabClock(settings.time_scale)
         self.hooks = Hooks()
         self.moto = MotoBridge()
+        self.routes = Routes()
+        self.clients = InternalClients(settings.endpoint)
         self.started = time.time()
         self.dispatchers: dict[str, JsonDispatcher] = {}
         self.providers: list[Provider] = []

@@ -20,6 +20,20 @@ class LabTestProvider(Provider):
         super().__init__(labstack)
         self.widgets: AccountRegionStore[dict[str, dict]] = AccountRegionStore(dict)
         labstack.hooks.on_reset(self.widgets.reset)
+        labstack.routes.add("/labtest/", self.echo)
+
+    def echo(self, environ: dict, start_response) -> list[bytes]:  # type: ignore[no-untyped-def]
+        """A plain HTTP route: answers the path it was asked for."""
+        body = f"labtest route saw {environ['REQUEST_METHOD']} {environ['PATH_INFO']}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def count_buckets(self, ctx: RequestContext, request: dict) -> dict:
+        """Calls S3 through labstack's internal clients, as the caller's account."""
+        clients = self.labstack.clients
+        buckets = clients.get("s3", ctx.account, ctx.region).list_buckets()["Buckets"]
+        identity = clients.get("sts", ctx.account, ctx.region).get_caller_identity()
+        return {"count": len(buckets), "account": identity["Account"]}
 
     def create_widget(self, ctx: RequestContext, request: dict) -> dict:
         with self.widgets.lock:

@@ -1,0 +1,39 @@
+"""boto3 clients through which labstack's engines call labstack itself, as a given account.
+
+A provider that needs another service (a build reading an SSM parameter, a deployment
+updating an ECS service) goes through the same public API a learner uses, so moto's state
+and labstack's own stay consistent and every call follows AWS's rules. The 12-digit access
+key id selects the account (see ``labstack.context.account_for``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+
+
+class InternalClients:
+    """A cache of boto3 clients per (service, account, region), safe to use from any thread."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str, str], Any] = {}
+
+    def get(self, service: str, account: str, region: str) -> Any:
+        """A client that acts in ``account`` and ``region`` against this labstack."""
+        key = (service, account, region)
+        with self._lock:  # creating clients is not thread-safe; using them is
+            client = self._clients.get(key)
+            if client is None:
+                session = boto3.session.Session(
+                    aws_access_key_id=account, aws_secret_access_key="labstack", region_name=region
+                )
+                client = session.client(service, endpoint_url=self.endpoint, config=_CONFIG)
+                self._clients[key] = client
+            return client
