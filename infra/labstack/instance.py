@@ -14,7 +14,7 @@ from labstack.config import Settings
 from labstack.motobridge import MotoBridge
 from labstack.protocol.provider import JsonDispatcher, Provider, load_provider
 from labstack.routes import Routes
-from labstack.services import PROVIDERS
+from labstack.services import builtin_providers
 from labstack.state import Hooks
 
 log = logging.getLogger("labstack")
@@ -41,7 +41,7 @@ class Labstack:
 
         def run() -> None:
             try:
-                for spec in PROVIDERS + self.settings.extra_providers:
+                for spec in builtin_providers() + self.settings.extra_providers:
                     self.register(load_provider(spec))
                 self.moto.load()
             except BaseException as exc:
