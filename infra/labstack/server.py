@@ -34,7 +34,10 @@ class _Quiet:
 
 def handler_class(base: type[WSGIRequestHandler], timeout: float) -> type[WSGIRequestHandler]:
     """A request handler on ``base`` whose sockets time out after ``timeout`` seconds idle."""
-    return type("LabstackRequestHandler", (_Quiet, base), {"timeout": timeout, "server_version": "labstack"})
+    # HTTP/1.1 as werkzeug gives threaded servers (chunked responses allowed); it still
+    # closes the connection after each response.
+    attrs = {"timeout": timeout, "server_version": "labstack", "protocol_version": "HTTP/1.1"}
+    return type("LabstackRequestHandler", (_Quiet, base), attrs)
 
 
 def build_server(settings: Settings) -> tuple[BaseWSGIServer, Labstack]:
