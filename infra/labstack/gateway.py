@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
@@ -14,12 +15,11 @@ from labstack.instance import Labstack
 
 log = logging.getLogger("labstack.gateway")
 StartResponse = Callable[..., Any]
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
-                415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 
 def status_line(code: int) -> str:
-    return f"{code} {_STATUS_TEXT.get(code, 'Status')}"
+    """``"404 Not Found"`` for 404: the WSGI status string of a code."""
+    return f"{code} {HTTPStatus(code).phrase}"
 
 
 def guess_protocol(environ: dict, service: str | None) -> str:
