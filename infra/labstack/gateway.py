@@ -126,7 +126,6 @@ class Gateway:
 
     def _to_moto(self, environ: dict, start_response: StartResponse, ctx: RequestContext) -> Iterable[bytes]:
         """Forward to moto in the request's account; never let an HTML page or bare 500 out."""
-        protocol = guess_protocol(environ, ctx.service)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = ctx.account
         self.labstack.moto.prepare(ctx.service, ctx.account, ctx.partition)
         moto = self.labstack.moto.app

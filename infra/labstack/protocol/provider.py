@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from botocore import xform_name
 from botocore.model import ServiceModel
