@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from labstack.ports import free_port
 from tests.support.server import ROOT, LabstackProcess
 
 
@@ -49,3 +56,31 @@ def test_grader_doctor_says_when_nothing_answers() -> None:
     result = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "nothing usable answers at http://127.0.0.1:9" in result.stdout
+
+
+@pytest.mark.slow
+def test_make_lab_starts_labstack_and_jupyterlab_on_the_labs(tmp_path: Path) -> None:
+    """The learner's one command, with its own ports and state dir."""
+    port = free_port()
+    env = dict(os.environ, LABSTACK_PORT=str(port), LABSTACK_HOME=str(tmp_path / "home"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    log = tmp_path / "make-lab.log"
+    with open(log, "wb") as out:
+        make = subprocess.Popen(["make", "lab"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        url = None
+        while url is None and time.monotonic() < deadline and make.poll() is None:
+            found = re.search(r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)", log.read_text(errors="replace"))
+            url = found and found.groups()
+            time.sleep(0.2)
+        assert url, log.read_text(errors="replace")[-2000:]
+        base, token = url
+        with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=10) as response:
+            names = [item["name"] for item in json.loads(response.read())["content"]]
+        assert "00_start_here.ipynb" in names  # JupyterLab serves labs/
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_labstack/health", timeout=10) as response:
+            assert "services" in json.loads(response.read())
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(timeout=30)
+        subprocess.run([sys.executable, "-m", "labstack", "down"], env=env, capture_output=True, timeout=60)
