@@ -9,7 +9,16 @@ from typing import Any, Callable
 
 import psutil
 
-from bench.measure import RawRequest, interleaved, prepare, send, summary, timed_call, timed_sender, wait_for_200
+from bench.measure import (
+    RawRequest,
+    interleaved,
+    prepare,
+    send,
+    summary,
+    timed_call,
+    timed_sender,
+    wait_for_200,
+)
 from bench.servers import HOST, KINDS, LABSTACK, MOTO, Server, ServerKind
 from tests.support.server import MODELS
 

@@ -7,9 +7,9 @@ import os
 import platform
 import sys
 import time
+from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
-from dataclasses import asdict
 from typing import Any
 
 from bench.core import Figure, Options

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labstack.ports import free_port
+
 from tests.support.server import ROOT as REPO
 from tests.support.server import server_env
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from labstack.ports import free_port, port_is_free
+
 from tests.support.server import server_env
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from labstack.clock import LabClock
 
 

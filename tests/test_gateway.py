@@ -6,11 +6,11 @@ import json
 from typing import Any, Callable
 
 import pytest
-from werkzeug.test import Client
-
 from labstack.config import Settings
 from labstack.gateway import Gateway
 from labstack.instance import Labstack
+from werkzeug.test import Client
+
 from tests.support import raw
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from labstack.ports import free_port
+
 from tests.support.server import ROOT, LabstackProcess
 
 

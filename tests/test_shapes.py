@@ -6,8 +6,8 @@ import datetime as dt
 
 import botocore.session
 import pytest
-
 from labstack.protocol import shapes
+
 from tests.support.server import MODELS
 
 

@@ -10,7 +10,16 @@ from urllib.parse import parse_qs
 from labstack import internal
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
-from labstack.errors import JSON, QUERY, REST_JSON, REST_XML, AwsError, new_request_id, not_emulated, render
+from labstack.errors import (
+    JSON,
+    QUERY,
+    REST_JSON,
+    REST_XML,
+    AwsError,
+    new_request_id,
+    not_emulated,
+    render,
+)
 from labstack.instance import Labstack
 
 log = logging.getLogger("labstack.gateway")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
-
 from labstack import daemon
 from labstack.config import Settings
 from labstack.ports import free_port
