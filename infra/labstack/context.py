@@ -78,9 +78,11 @@ def account_for(access_key: str | None) -> str:
         return DEFAULT_ACCOUNT
     if len(access_key) == 12 and access_key.isdigit():
         return access_key
-    iam = sys.modules.get("moto.iam.models")
-    if iam is not None:
-        return iam.get_account_id_from(access_key)
+    # moto may be importing IAM in another thread right now: a module still half-initialised
+    # has issued no keys yet, so the default account is the right answer for it too.
+    lookup = getattr(sys.modules.get("moto.iam.models"), "get_account_id_from", None)
+    if lookup is not None:
+        return lookup(access_key)
     return DEFAULT_ACCOUNT
 
 

@@ -1,0 +1,1 @@
+"""CodeBuild: projects, builds that really run their buildspec, logs, artifacts and reports."""

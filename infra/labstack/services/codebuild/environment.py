@@ -1,0 +1,124 @@
+"""The environment a build's commands see: AWS's CODEBUILD_* variables, the project's and
+the buildspec's variables, parameters and secrets, and an AWS CLI pointed at labstack."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+class VariableError(Exception):
+    """A parameter or secret could not be resolved (fails DOWNLOAD_SOURCE)."""
+
+
+def base_environment(extra_path: str | None = None) -> dict[str, str]:
+    """The host environment minus labstack's and AWS's own settings, with the kit's tools on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_", "PYTHON"))}
+    tools = str(Path(sys.executable).parent)  # the kit's venv: the `aws` CLI lives here
+    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p]
+    if tools not in path:
+        path.append(tools)
+    if extra_path:
+        path.insert(0, extra_path)
+    env["PATH"] = os.pathsep.join(path)
+    return env
+
+
+def resolve_parameter(name: str, ssm: Any) -> str:
+    """A parameter-store value (decrypted), from the build's account."""
+    try:
+        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except Exception as exc:
+        if "ParameterNotFound" in type(exc).__name__ or "ParameterNotFound" in str(exc):
+            raise VariableError(f"parameter does not exist: {name}") from None
+        raise VariableError(f"could not read parameter {name}: {exc}") from None
+
+
+def resolve_secret(reference: str, secretsmanager: Any) -> str:
+    """A secrets-manager value for ``secret-id:json-key:version-stage:version-id``."""
+    if reference.startswith("arn:"):
+        parts = reference.split(":")
+        secret_id, rest = ":".join(parts[:7]), parts[7:]
+    else:
+        secret_id, *rest = reference.split(":")
+    json_key, stage, version_id = (rest + ["", "", ""])[:3]
+    args: dict[str, str] = {"SecretId": secret_id}
+    if stage:
+        args["VersionStage"] = stage
+    if version_id:
+        args["VersionId"] = version_id
+    try:
+        value = secretsmanager.get_secret_value(**args).get("SecretString", "")
+    except Exception as exc:
+        raise VariableError(f"Secrets Manager can't find the specified secret: {secret_id} ({type(exc).__name__})") from None
+    if not json_key:
+        return value
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise VariableError(f"secret {secret_id} is not a JSON object, so it has no key {json_key}") from None
+    if not isinstance(data, dict) or json_key not in data:
+        raise VariableError(f"secret {secret_id} has no JSON key {json_key}")
+    item = data[json_key]
+    return item if isinstance(item, str) else json.dumps(item)
+
+
+def resolve_variables(declared: list[dict], ssm: Callable[[], Any], secrets: Callable[[], Any]) -> tuple[dict[str, str], list[str]]:
+    """Values of project-style variables (PLAINTEXT, PARAMETER_STORE, SECRETS_MANAGER); and the secret values."""
+    values: dict[str, str] = {}
+    hidden: list[str] = []
+    for var in declared:
+        kind = var.get("type", "PLAINTEXT")
+        if kind == "PARAMETER_STORE":
+            values[var["name"]] = resolve_parameter(var["value"], ssm())
+            hidden.append(values[var["name"]])
+        elif kind == "SECRETS_MANAGER":
+            values[var["name"]] = resolve_secret(var["value"], secrets())
+            hidden.append(values[var["name"]])
+        else:
+            values[var["name"]] = var["value"]
+    return values, hidden
+
+
+def runtime_problem(runtime: str, wanted: str) -> str | None:
+    """Why the build environment cannot give ``runtime`` ``wanted``, or None if it can."""
+    probes = {"python": ["python3", "--version"], "nodejs": ["node", "--version"]}
+    probe = probes.get(runtime)
+    if probe is None:
+        return f"Unknown runtime named '{runtime}'. This build image has the following runtimes: {', '.join(probes)}"
+    found = _probe(tuple(probe))
+    if found is None:
+        return f"Unknown runtime version named '{wanted}' of {runtime}: {probe[0]} is not installed"
+    if wanted.lower() == "latest":
+        return None
+    want, have = _VERSION.match(wanted), _VERSION.search(found)
+    if want is None or have is None:
+        return f"Unknown runtime version named '{wanted}' of {runtime}"
+    if want.group(1) != have.group(1) or (want.group(2) is not None and want.group(2) != have.group(2)):
+        return (f"Unknown runtime version named '{wanted}' of {runtime}. "
+                f"This build image has the following versions: {have.group(0)}")
+    return None
+
+
+_probed: dict[tuple[str, ...], str | None] = {}
+
+
+def _probe(argv: tuple[str, ...]) -> str | None:
+    if argv not in _probed:
+        if shutil.which(argv[0]) is None:
+            _probed[argv] = None
+        else:
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+                _probed[argv] = (done.stdout + done.stderr).strip()
+            except (OSError, subprocess.TimeoutExpired):
+                _probed[argv] = None
+    return _probed[argv]

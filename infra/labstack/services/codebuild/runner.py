@@ -1,0 +1,380 @@
+"""Run one build through CodeBuild's phases, recording each as AWS reports it.
+
+Phase rules (AWS's "build phase transitions"): a failed INSTALL or PRE_BUILD skips to
+FINALIZING; a failed BUILD still runs POST_BUILD (with ``CODEBUILD_BUILD_SUCCEEDING=0``)
+and UPLOAD_ARTIFACTS; ``finally`` commands always run after their phase's commands;
+``on-failure: CONTINUE`` carries on to the next phase. A stop or a timeout kills the
+build's process group and goes to FINALIZING.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from labstack.services.codebuild import artifacts, buildspec, environment, reports, sources
+from labstack.services.codebuild.logs import BuildLog
+from labstack.services.codebuild.session import Interrupted, ShellSession
+
+log = logging.getLogger("labstack.codebuild")
+UTC = dt.timezone.utc
+PHASE_TYPES = {"install": "INSTALL", "pre_build": "PRE_BUILD", "build": "BUILD", "post_build": "POST_BUILD"}
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+class PhaseFailed(Exception):
+    """A phase ended badly: ``status`` (FAILED, FAULT…) with a context code and message."""
+
+    def __init__(self, code: str, message: str, status: str = "FAILED") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class BuildJob:
+    """One build: its AWS record (what BatchGetBuilds answers) and what running it needs."""
+
+    record: dict[str, Any]
+    account: str
+    region: str
+    project: dict[str, Any]
+    workspace: Path
+    buildspec_text: str | None
+    variables: list[dict[str, str]]
+    minute_seconds: float
+    cache_dir: Path
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    secondary_artifacts: list[dict[str, Any]] = field(default_factory=list)
+    start_request: dict[str, Any] = field(default_factory=dict)
+    pipeline_input: Path | None = None
+    pipeline_output: Callable[[str | None, Path], None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    stopped: bool = False
+
+    @property
+    def build_id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def uuid(self) -> str:
+        return self.build_id.split(":", 1)[1]
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the record, safe to serialise while the build runs."""
+        with self.lock:
+            return _copy(self.record)
+
+    def begin_phase(self, phase_type: str) -> dict[str, Any]:
+        with self.lock:
+            phase = {"phaseType": phase_type, "startTime": now()}
+            self.record["phases"].append(phase)
+            self.record["currentPhase"] = phase_type
+            return phase
+
+    def end_phase(self, phase: dict[str, Any], status: str, code: str | None = "", message: str | None = "") -> None:
+        with self.lock:
+            phase["phaseStatus"] = status
+            phase["endTime"] = now()
+            phase["durationInSeconds"] = int((phase["endTime"] - phase["startTime"]).total_seconds())
+            if code is not None:
+                phase["contexts"] = [{"statusCode": code, "message": message or ""}]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class Runner:
+    """Executes a :class:`BuildJob` from PROVISIONING to COMPLETED (the caller handles QUEUED)."""
+
+    def __init__(self, job: BuildJob, clients: Any, endpoint: str, reports_sink: reports.ReportSink) -> None:
+        self.job = job
+        self.clients = clients
+        self.endpoint = endpoint
+        self.reports_sink = reports_sink
+        self.record = job.record
+        self.src = job.workspace / "src"
+        self.deadline: float | None = None
+        self.spec: buildspec.Buildspec | None = None
+        self.session: ShellSession | None = None
+        self.failed = False
+        self.final_status = "SUCCEEDED"
+        logs_cfg = (job.project.get("logsConfig") or {}).get("cloudWatchLogs") or {"status": "ENABLED"}
+        self.log_enabled = logs_cfg.get("status") == "ENABLED"
+        group = logs_cfg.get("groupName") or f"/aws/codebuild/{job.project['name']}"
+        stream = f"{logs_cfg['streamName']}/{job.uuid}" if logs_cfg.get("streamName") else job.uuid
+        client = self._client("logs") if self.log_enabled else None
+        self.log = BuildLog(client, group, stream)
+
+    def _client(self, service: str) -> Any:
+        return self.clients.get(service, self.job.account, self.job.region)
+
+    # -- the whole build ---------------------------------------------------------------
+    def run(self) -> None:
+        """PROVISIONING … COMPLETED; never raises (a labstack fault becomes a FAULT build)."""
+        job = self.job
+        self.deadline = time.monotonic() + job.record["timeoutInMinutes"] * job.minute_seconds
+        try:
+            if self.log_enabled:
+                self.log.open()
+            self._phase("PROVISIONING", self._provision)
+            ok = self._phase("DOWNLOAD_SOURCE", self._download_source)
+            if ok:
+                self._run_build_phases()
+        except _Over:
+            pass
+        except Exception:
+            log.exception("build %s failed inside labstack", job.build_id)
+            self.final_status = "FAULT"
+        finally:
+            self._finish()
+
+    def _phase(self, phase_type: str, body: Callable[[], None]) -> bool:
+        """Run one phase; True if it succeeded. Stops and timeouts end the build (raise _Over)."""
+        phase = self.job.begin_phase(phase_type)
+        if phase_type not in ("PROVISIONING",):
+            self.log.container(f"Entering phase {phase_type}")
+        try:
+            self._check_interrupt()
+            body()
+        except Interrupted:
+            self._interrupted(phase)
+            raise _Over() from None
+        except PhaseFailed as failure:
+            self.job.end_phase(phase, failure.status, failure.code, failure.message)
+            self._fail(failure.status)
+            self.log.container(f"Phase complete: {phase_type} State: {failure.status}")
+            self.log.container(f"Phase context status code: {failure.code} Message: {failure.message}")
+            return False
+        self.job.end_phase(phase, "SUCCEEDED")
+        self.log.container(f"Phase complete: {phase_type} State: SUCCEEDED")
+        self.log.container("Phase context status code:  Message: ")
+        return True
+
+    def _check_interrupt(self) -> None:
+        if self.job.cancel.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
+            raise Interrupted()
+
+    def _interrupted(self, phase: dict[str, Any]) -> None:
+        if self.job.stopped:
+            status, code, message = "STOPPED", "BUILD_STOPPED", "Build was stopped"
+        else:
+            status, code = "TIMED_OUT", "BUILD_TIMED_OUT"
+            message = f"Build has timed out. Build timeout is {self.record['timeoutInMinutes']} minutes"
+        self.job.end_phase(phase, status, code, message)
+        self.final_status = status
+        self.log.container(f"Phase complete: {phase['phaseType']} State: {status}")
+        self.log.container(f"Phase context status code: {code} Message: {message}")
+
+    def _fail(self, status: str = "FAILED") -> None:
+        self.failed = True
+        if self.final_status == "SUCCEEDED":
+            self.final_status = status
+
+    # -- phases -----------------------------------------------------------------------
+    def _provision(self) -> None:
+        self.src.mkdir(parents=True, exist_ok=True)
+        self.log.container("Waiting for agent ping")
+        self.log.container("Waiting for DOWNLOAD_SOURCE")
+
+    def _download_source(self) -> None:
+        job = self.job
+        source = self.record["source"]
+        try:
+            fetched = sources.fetch(source, self.record.get("sourceVersion"), self.src, self._client("s3"), job.pipeline_input)
+            if fetched.resolved_version:
+                with job.lock:
+                    self.record["resolvedSourceVersion"] = fetched.resolved_version
+            text = sources.buildspec_text(job.buildspec_text, self.src)
+        except sources.SourceError as exc:
+            raise PhaseFailed(exc.code, exc.message) from None
+        try:
+            self.spec = buildspec.parse(text)
+        except buildspec.BuildspecError as exc:
+            raise PhaseFailed("YAML_FILE_ERROR", str(exc)) from None
+        artifacts.restore_cache(self.record.get("cache") or {}, self.spec, self.job.cache_dir, self.src, self.log)
+        try:
+            env = self._environment()
+        except environment.VariableError as exc:
+            raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
+        shell = shutil.which(self.spec.shell) or self.spec.shell
+        self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log)
+        if shutil.which("bwrap") is None:
+            self.log.container("labstack: bwrap (bubblewrap) is not installed, so this build runs as a plain "
+                               "process group in its own workspace, without a sandbox")
+        if shutil.which("docker") is None:
+            self.log.container("labstack: docker is not available in this build environment yet "
+                               "(privileged mode's image tool arrives with the compute issue); docker commands will fail")
+
+    def _environment(self) -> dict[str, str]:
+        job, spec, record = self.job, self.spec, self.record
+        assert spec is not None
+        env = environment.base_environment()
+        lazy: dict[str, Any] = {}
+
+        def client(name: str) -> Callable[[], Any]:
+            return lambda: lazy.setdefault(name, self._client(name))
+
+        values = dict(spec.variables)
+        hidden: list[str] = []
+        for name, ref in spec.parameter_store.items():
+            values[name] = environment.resolve_parameter(ref, client("ssm")())
+            hidden.append(values[name])
+        for name, ref in spec.secrets_manager.items():
+            values[name] = environment.resolve_secret(ref, client("secretsmanager")())
+            hidden.append(values[name])
+        declared, secret_values = environment.resolve_variables(job.variables, client("ssm"), client("secretsmanager"))
+        values.update(declared)
+        hidden += secret_values
+        self.log.secrets = sorted({h for h in hidden if len(h) >= 1}, key=len, reverse=True)
+        started = int(record["startTime"].timestamp() * 1000)
+        env.update(values)
+        env.update({
+            "HOME": str(job.workspace / "home"),
+            "AWS_REGION": values.get("AWS_REGION", job.region),
+            "AWS_DEFAULT_REGION": values.get("AWS_DEFAULT_REGION", job.region),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": job.account,
+            "AWS_SECRET_ACCESS_KEY": "labstack",
+            "CODEBUILD_BUILD_ID": record["id"],
+            "CODEBUILD_BUILD_ARN": record["arn"],
+            "CODEBUILD_BUILD_NUMBER": str(record["buildNumber"]),
+            "CODEBUILD_BUILD_IMAGE": record["environment"]["image"],
+            "CODEBUILD_BUILD_SUCCEEDING": "1",
+            "CODEBUILD_BUILD_URL": (f"https://{job.region}.console.aws.amazon.com/codesuite/codebuild/projects/"
+                                    f"{job.project['name']}/build/{record['id'].replace(':', '%3A')}/view/new"),
+            "CODEBUILD_INITIATOR": record["initiator"],
+            "CODEBUILD_KMS_KEY_ID": record.get("encryptionKey", ""),
+            "CODEBUILD_LOG_PATH": self.log.stream,
+            "CODEBUILD_PROJECT_ARN": job.project["arn"],
+            "CODEBUILD_RESOLVED_SOURCE_VERSION": record.get("resolvedSourceVersion", ""),
+            "CODEBUILD_SOURCE_REPO_URL": record["source"].get("location", ""),
+            "CODEBUILD_SOURCE_VERSION": record.get("sourceVersion", ""),
+            "CODEBUILD_SRC_DIR": str(self.src),
+            "CODEBUILD_START_TIME": str(started),
+            "CODEBUILD_CI": "true",
+        })
+        (job.workspace / "home").mkdir(exist_ok=True)
+        return env
+
+    def _run_build_phases(self) -> None:
+        spec = self.spec
+        assert spec is not None
+        names = list(PHASE_TYPES)
+        index = 0
+        upload = True
+        while index < len(names):
+            name = names[index]
+            definition = spec.phases.get(name) or buildspec.Phase(name)
+            ok = self._phase(PHASE_TYPES[name], lambda d=definition: self._commands(d))
+            index += 1
+            if ok:
+                continue
+            self._set_succeeding()
+            if definition.on_failure == "CONTINUE":
+                continue
+            if name in ("install", "pre_build"):
+                upload = False
+                break
+            if name == "post_build":
+                break
+            # a failed BUILD goes on to POST_BUILD
+        if upload:
+            self._phase("UPLOAD_ARTIFACTS", self._upload)
+
+    def _set_succeeding(self) -> None:
+        assert self.session is not None
+        self.session.run("export CODEBUILD_BUILD_SUCCEEDING=0", None, threading.Event())
+
+    def _commands(self, phase: buildspec.Phase) -> None:
+        assert self.session is not None
+        if phase.name == "install":
+            for runtime, wanted in phase.runtime_versions.items():
+                problem = environment.runtime_problem(runtime, wanted)
+                if problem:
+                    raise PhaseFailed("YAML_FILE_ERROR", problem)
+                self.log.container(f"Selecting '{runtime}' runtime version '{wanted}' based on manual selections...")
+        failure: PhaseFailed | None = None
+        for command in phase.commands:
+            failure = self._command(command)
+            if failure:
+                break
+        for command in phase.finally_commands:
+            late = self._command(command)
+            if late:
+                failure = failure or late
+                break
+        if failure:
+            raise failure
+
+    def _command(self, command: str) -> PhaseFailed | None:
+        assert self.session is not None
+        self.log.container(f"Running command {command}")
+        status = self.session.run(command, self.deadline, self.job.cancel)
+        if status == 0:
+            return None
+        self.log.container(f"Command did not exit successfully {command} exit status {status}")
+        return PhaseFailed("COMMAND_EXECUTION_ERROR", f"Error while executing command: {command}. Reason: exit status {status}")
+
+    def _upload(self) -> None:
+        job, spec = self.job, self.spec
+        assert spec is not None and self.session is not None
+        if spec.exported_variables:
+            values = self.session.read_variables(spec.exported_variables, self.deadline, job.cancel)
+            with job.lock:
+                self.record["exportedEnvironmentVariables"] = [
+                    {"name": n, "value": values.get(n, "")} for n in spec.exported_variables
+                ]
+        arns = self.reports_sink.publish(job, spec, self.src, self.log)
+        if arns:
+            with job.lock:
+                self.record["reportArns"] = arns
+        artifacts.save_cache(self.record.get("cache") or {}, spec, self.job.cache_dir, self.src)
+        try:
+            primary, secondary = artifacts.upload(job, spec, self.src, self._client("s3"), self.log)
+        except artifacts.ArtifactError as exc:
+            raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
+        with job.lock:
+            self.record["artifacts"] = primary
+            if secondary:
+                self.record["secondaryArtifacts"] = secondary
+
+    # -- the end ----------------------------------------------------------------------
+    def _finish(self) -> None:
+        job = self.job
+        phase = job.begin_phase("FINALIZING")
+        self.log.container("Entering phase FINALIZING")
+        if self.session is not None:
+            self.session.close()
+        job.end_phase(phase, "SUCCEEDED")
+        self.log.container("Phase complete: FINALIZING State: SUCCEEDED")
+        status = self.final_status
+        self.log.close()  # every line is in CloudWatch Logs before the build reads as complete
+        with job.lock:
+            job.record["phases"].append({"phaseType": "COMPLETED", "startTime": now()})
+            job.record["currentPhase"] = "COMPLETED"
+            job.record["buildStatus"] = status
+            job.record["endTime"] = now()
+            job.record["buildComplete"] = True
+        job.done.set()
+
+
+class _Over(Exception):
+    """The build was stopped or timed out: straight to FINALIZING."""
