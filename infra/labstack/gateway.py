@@ -21,6 +21,7 @@ from labstack.errors import (
     render,
 )
 from labstack.instance import Labstack
+from labstack.protocol.incoming import Incoming
 
 log = logging.getLogger("labstack.gateway")
 StartResponse = Callable[..., Any]
@@ -116,14 +117,14 @@ class Gateway:
         if length is not None and length > limit:
             raise BodyTooLarge()
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
-        prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
-        dispatcher = self.labstack.dispatchers.get(prefix)
-        if dispatcher is None:
+        incoming = Incoming(environ)
+        found = self.labstack.router.match(incoming, ctx.service)
+        if found is None:
             return self._to_moto(environ, start_response, ctx)
         if not signed:
             raise AwsError("MissingAuthenticationTokenException", "Missing Authentication Token: sign the request with SigV4", 403)
-        body = environ["wsgi.input"].read()
-        status, headers, payload = dispatcher.dispatch(ctx, operation, environ.get("CONTENT_TYPE", ""), body)
+        dispatcher, operation = found
+        status, headers, payload = dispatcher.dispatch(ctx, operation, incoming)
         start_response(status_line(status), headers)
         return [payload]
 

@@ -12,7 +12,8 @@ from labstack.clients import InternalClients
 from labstack.clock import LabClock
 from labstack.config import Settings
 from labstack.motobridge import MotoBridge
-from labstack.protocol.provider import JsonDispatcher, Provider, load_provider
+from labstack.protocol.dispatch import Dispatcher, Router
+from labstack.protocol.provider import Provider, load_provider
 from labstack.routes import Routes
 from labstack.services import builtin_providers
 from labstack.state import Hooks
@@ -31,7 +32,7 @@ class Labstack:
         self.routes = Routes()
         self.clients = InternalClients(settings.endpoint)
         self.started = time.time()
-        self.dispatchers: dict[str, JsonDispatcher] = {}
+        self.router = Router()
         self.providers: list[Provider] = []
         self._warm = threading.Event()
         self._warm_error: BaseException | None = None
@@ -64,12 +65,11 @@ class Labstack:
         return self._warm.is_set() and self._warm_error is None
 
     def register(self, cls: type[Provider]) -> Provider:
-        """Serve ``cls`` at its model's ``X-Amz-Target`` prefix."""
+        """Serve ``cls`` for its service (an overlay: for the operations it implements)."""
         provider = cls(self)
-        dispatcher = JsonDispatcher(provider)
-        self.dispatchers[dispatcher.prefix] = dispatcher
+        self.router.add(Dispatcher(provider))
         self.providers.append(provider)
-        log.info("provider %s serves %s", cls.__name__, dispatcher.prefix)
+        log.info("provider %s serves %s%s", cls.__name__, provider.service, " (over moto)" if provider.overlay else "")
         return provider
 
     def reset(self) -> None:

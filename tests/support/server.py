@@ -15,6 +15,7 @@ from labstack.ports import free_port
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "support" / "models"
 TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
+TEST_OVERLAYS = "tests.support.overlays:SsmOverlay,tests.support.overlays:ElbOverlay,tests.support.overlays:LambdaOverlay"
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -27,7 +28,7 @@ def server_env(**extra: str) -> dict[str, str]:
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         AWS_DATA_PATH=str(MODELS),
-        LABSTACK_PROVIDERS=TEST_PROVIDER,
+        LABSTACK_PROVIDERS=f"{TEST_PROVIDER},{TEST_OVERLAYS}",
     )
     env.update(extra)
     return env

@@ -110,7 +110,7 @@ def _walk(shape: Shape, value: Any, path: str, out: list[str], wire: bool, stric
             _fail(out, here, value, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         pattern = meta.get("pattern")
         compiled = _pattern(pattern) if pattern else None
-        if compiled is not None and not compiled.search(value):
+        if compiled is not None and not compiled.fullmatch(value):
             _fail(out, here, value, f"Member must satisfy regular expression pattern: {pattern}")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -127,7 +127,7 @@ def _walk(shape: Shape, value: Any, path: str, out: list[str], wire: bool, stric
             _fail(out, here, value, "Member must be a boolean")
     elif kind == "timestamp":
         ok = isinstance(value, (int, float, str)) and not isinstance(value, bool) if wire else isinstance(value, dt.datetime)
-        if not ok or (wire and isinstance(value, str) and _parse_time(value) is None):
+        if not ok or (wire and isinstance(value, str) and parse_time(value) is None):
             _fail(out, here, value, "Member must be a timestamp")
     elif kind == "blob":
         if wire:
@@ -157,7 +157,8 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
-def _parse_time(value: str) -> dt.datetime | None:
+def parse_time(value: str) -> dt.datetime | None:
+    """An ISO 8601 or epoch-seconds string as an aware datetime; None if it is neither."""
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -193,7 +194,7 @@ def _python_leaf(kind: str, value: Any) -> Any:
     if kind == "blob":
         return _b64(value)
     if isinstance(value, str):
-        return _parse_time(value)
+        return parse_time(value)
     return dt.datetime.fromtimestamp(value, UTC)
 
 
@@ -206,6 +207,24 @@ def _wire_leaf(kind: str, value: Any) -> Any:
             value = value.replace(tzinfo=UTC)
         return round(value.timestamp(), 3)
     return value
+
+
+def typed_text(shape: Shape, raw: str) -> Any:
+    """Text from a form, URI or header as its wire value: numbers and booleans typed.
+
+    Text that does not parse stays text, so validation names the member and the problem.
+    """
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(raw)
+        if kind in ("float", "double"):
+            return float(raw)
+    except ValueError:
+        return raw
+    if kind == "boolean" and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    return raw
 
 
 def from_wire(shape: Shape | None, value: Any) -> Any:

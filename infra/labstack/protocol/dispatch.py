@@ -1,0 +1,98 @@
+"""From a request to a provider method and back, in whichever protocol the service speaks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore import xform_name
+
+from labstack.context import RequestContext
+from labstack.errors import AwsError, not_emulated, render
+from labstack.protocol import models
+from labstack.protocol.incoming import Incoming
+from labstack.protocol.json_codec import JsonCodec
+from labstack.protocol.provider import Provider
+from labstack.protocol.query_codec import QueryCodec
+from labstack.protocol.rest_codec import RestJsonCodec
+
+log = logging.getLogger("labstack.protocol")
+Response = tuple[int, list[tuple[str, str]], bytes]
+CODECS: dict[str, Any] = {"json": JsonCodec, "query": QueryCodec, "rest-json": RestJsonCodec}
+
+
+class Dispatcher:
+    """Serves one provider: parse and validate, call the method, serialise the answer."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.model = provider.model
+        protocol = self.model.resolved_protocol
+        if protocol not in CODECS:
+            raise ValueError(f"{self.model.service_name} speaks {protocol}, which labstack does not serve")
+        self.codec = CODECS[protocol](self.model)
+        self.operations = models.operations(self.model.service_name)
+
+    def handles(self, operation: str | None) -> bool:
+        """Whether this provider answers ``operation`` (an overlay only what it implements)."""
+        if not self.provider.overlay:
+            return True
+        return operation in self.operations and hasattr(self.provider, xform_name(operation))
+
+    def dispatch(self, ctx: RequestContext, operation: str | None, incoming: Incoming) -> Response:
+        """Answer one request; every failure becomes an error in the service's protocol."""
+        ctx.operation = operation
+        incoming.body  # noqa: B018 - read it here: a stalled or oversized body is the gateway's to answer
+        try:
+            return self._dispatch(ctx, operation, incoming)
+        except AwsError as err:
+            return self.error(err, ctx)
+        except Exception:
+            log.exception("%s.%s failed", self.model.service_name, operation)
+            failure = AwsError("InternalFailure", f"labstack failed while handling {operation}; see `labstack logs`",
+                               500, sender_fault=False)
+            return self.error(failure, ctx)
+
+    def error(self, err: AwsError, ctx: RequestContext) -> Response:
+        """Render an error, taking the status the model documents when none is given."""
+        if err.status is None:
+            err.status = models.error_status(self.model, err.code) or 400
+        return render(err, self.codec.protocol, ctx.request_id, getattr(self.codec, "json_version", "1.1"))
+
+    def _dispatch(self, ctx: RequestContext, operation: str | None, incoming: Incoming) -> Response:
+        op_model = self.operations.get(operation or "")
+        if op_model is None:
+            raise AwsError("UnknownOperationException",
+                           f"{operation or 'this request'} is not an operation of {self.model.service_id}", 400)
+        request = self.codec.parse(op_model, incoming)
+        method = getattr(self.provider, xform_name(op_model.name), None)
+        if method is None:
+            raise not_emulated(self.model.service_id, op_model.name)
+        return self.codec.serialize(op_model, method(ctx, request) or {}, ctx.request_id)
+
+
+class Router:
+    """Finds which provider, if any, answers a request; None means moto does."""
+
+    def __init__(self) -> None:
+        self._by_target: dict[str, Dispatcher] = {}
+        self._by_service: dict[str, Dispatcher] = {}
+
+    def add(self, dispatcher: Dispatcher) -> None:
+        meta = dispatcher.model.metadata
+        if isinstance(dispatcher.codec, JsonCodec):
+            self._by_target[meta["targetPrefix"]] = dispatcher
+        else:
+            self._by_service[meta.get("signingName") or meta["endpointPrefix"]] = dispatcher
+
+    def match(self, incoming: Incoming, signing_service: str | None) -> tuple[Dispatcher, str | None] | None:
+        """The dispatcher and operation for this request, or None to forward it to moto."""
+        target = incoming.header("X-Amz-Target")
+        if target:
+            dispatcher = self._by_target.get(target.partition(".")[0])
+        else:
+            dispatcher = self._by_service.get(signing_service or "")
+        if dispatcher is None:
+            return None
+        operation = dispatcher.codec.operation_name(incoming)
+        return (dispatcher, operation) if dispatcher.handles(operation) else None
