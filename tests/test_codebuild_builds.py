@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import Lab, buildspec, lab, phases, wait_build  # noqa: F401
+from tests.support.codebuild import codebuild_labstack, Lab, buildspec, lab, phases, wait_build  # noqa: F401
 
 ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
               "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]

@@ -7,7 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import ENVIRONMENT, Lab, buildspec, lab  # noqa: F401
+from tests.support.codebuild import codebuild_labstack, ENVIRONMENT, Lab, buildspec, lab  # noqa: F401
 
 SPEC = buildspec({"build": {"commands": ["echo hi"]}})
 

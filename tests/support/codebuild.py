@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import yaml
 
+from tests.conftest import CLIENT_TIMEOUT
 from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess, start_labstack
 
 ENVIRONMENT = {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"}
 
@@ -96,7 +98,17 @@ class Lab:
         return log_lines(self.client("logs"), build)
 
 
+@pytest.fixture(scope="session")
+def codebuild_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """A labstack for the CodeBuild tests alone: builds read real SSM parameters, so no
+    test provider or overlay of the shared server may stand in front of moto."""
+    home = tmp_path_factory.mktemp("codebuild-home")
+    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def lab(labstack: Any) -> Lab:
-    """CodeBuild in a fresh account of the session's labstack."""
-    return Lab(labstack)
+def lab(codebuild_labstack: LabstackProcess) -> Lab:
+    """CodeBuild in a fresh account of the CodeBuild tests' labstack."""
+    return Lab(codebuild_labstack)

@@ -13,22 +13,36 @@ from pathlib import Path
 from typing import Any, Callable
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+KIT_TOOLS = ("aws",)
 
 
 class VariableError(Exception):
     """A parameter or secret could not be resolved (fails DOWNLOAD_SOURCE)."""
 
 
-def base_environment(extra_path: str | None = None) -> dict[str, str]:
-    """The host environment minus labstack's and AWS's own settings, with the kit's tools on PATH."""
+def tools_dir(root: Path) -> Path:
+    """A directory holding only the kit's build tools (the ``aws`` CLI), to put first on PATH.
+
+    Linking the tools one by one, rather than putting the kit's venv on PATH, keeps a build's
+    ``python3`` and ``pip`` those of the host: a ``pip install`` in a build never touches labstack.
+    """
+    tools = root / "bin"
+    tools.mkdir(parents=True, exist_ok=True)
+    for name in KIT_TOOLS:
+        source, link = Path(sys.executable).parent / name, tools / name
+        if source.exists() and not link.exists():
+            try:
+                link.symlink_to(source)
+            except FileExistsError:  # another build made it meanwhile
+                pass
+    return tools
+
+
+def base_environment(tools: Path) -> dict[str, str]:
+    """The host environment minus labstack's and AWS's own settings, with the kit's tools first on PATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_", "PYTHON"))}
-    tools = str(Path(sys.executable).parent)  # the kit's venv: the `aws` CLI lives here
-    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p]
-    if tools not in path:
-        path.append(tools)
-    if extra_path:
-        path.insert(0, extra_path)
-    env["PATH"] = os.pathsep.join(path)
+    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != str(tools)]
+    env["PATH"] = os.pathsep.join([str(tools), *path])
     return env
 
 

@@ -226,7 +226,7 @@ class Runner:
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
         assert spec is not None
-        env = environment.base_environment()
+        env = environment.base_environment(environment.tools_dir(job.workspace.parents[2]))
         lazy: dict[str, Any] = {}
 
         def client(name: str) -> Callable[[], Any]:
