@@ -1,0 +1,209 @@
+"""CodeCommit with the stock git CLI: clone, push, fetch over labstack's smart HTTP, and what it publishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support.gitcli import clone, commit, git, new_work_tree
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+
+
+@pytest.fixture
+def codecommit(labstack: LabstackProcess):  # type: ignore[no-untyped-def]
+    return check_responses(labstack.client("codecommit"))
+
+
+@pytest.fixture
+def repo(codecommit) -> dict:  # type: ignore[no-untyped-def]
+    """A new empty repository's metadata."""
+    return codecommit.create_repository(repositoryName=f"git-{uuid.uuid4().hex[:10]}")["repositoryMetadata"]
+
+
+def pushed(tmp_path: Path, repo: dict, files: dict[str, str] | None = None) -> tuple[Path, str]:
+    """A work tree with one commit on main, pushed to ``repo``; (work tree, commit id)."""
+    work = new_work_tree(tmp_path / "work", files or {"app.py": "print('v1')\n"})
+    git(work, "remote", "add", "origin", repo["cloneUrlHttp"])
+    git(work, "push", "--quiet", "origin", "main")
+    return work, git(work, "rev-parse", "HEAD").stdout.strip()
+
+
+def test_push_shows_in_the_api_and_clones_back(codecommit, repo: dict, tmp_path: Path) -> None:
+    name = repo["repositoryName"]
+    empty = clone(repo["cloneUrlHttp"], tmp_path / "empty")
+    assert git(empty, "log", check=False).returncode != 0  # nothing to see yet
+    work, commit_id = pushed(tmp_path, repo, {"app.py": "print('v1')\n", "tests/test_app.py": "def test(): pass\n"})
+    assert codecommit.get_branch(repositoryName=name, branchName="main")["branch"]["commitId"] == commit_id
+    assert codecommit.get_repository(repositoryName=name)["repositoryMetadata"]["defaultBranch"] == "main"
+    assert codecommit.get_file(repositoryName=name, filePath="app.py")["fileContent"] == b"print('v1')\n"
+    copy = clone(repo["cloneUrlHttp"], tmp_path / "copy")
+    assert git(copy, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() == "main"
+    assert (copy / "tests" / "test_app.py").read_text() == "def test(): pass\n"
+    second = commit(work, {"app.py": "print('v2')\n"}, "v2")
+    git(work, "push", "--quiet", "origin", "main")
+    git(copy, "pull", "--quiet", "origin", "main")
+    assert git(copy, "rev-parse", "HEAD").stdout.strip() == second
+
+
+def test_what_the_api_writes_the_next_pull_gets(codecommit, repo: dict, tmp_path: Path) -> None:
+    work, first = pushed(tmp_path, repo)
+    codecommit.put_file(repositoryName=repo["repositoryName"], branchName="main", filePath="docs/README.md",
+                        fileContent=b"# docs\n", parentCommitId=first, commitMessage="docs from the console",
+                        name="Console", email="console@example.com")
+    git(work, "pull", "--quiet", "origin", "main")
+    assert (work / "docs" / "README.md").read_text() == "# docs\n"
+    assert git(work, "log", "-1", "--format=%an <%ae> %s").stdout.strip() == "Console <console@example.com> docs from the console"
+
+
+def test_a_missing_repository_is_not_found(labstack: LabstackProcess, tmp_path: Path) -> None:
+    result = git(tmp_path, "clone", f"{labstack.endpoint}/v1/repos/no-such-repo", check=False)
+    assert result.returncode != 0 and "not found" in result.stderr
+    work = new_work_tree(tmp_path / "work", {"a": "1"})
+    result = git(work, "push", f"{labstack.endpoint}/v1/repos/no-such-repo", "main", check=False)
+    assert result.returncode != 0 and "not found" in result.stderr
+
+
+def test_another_account_clones_from_its_own_url(labstack: LabstackProcess, tmp_path: Path) -> None:
+    client = check_responses(labstack.client("codecommit", account="333344445555", region="eu-west-1"))
+    meta = client.create_repository(repositoryName="mine")["repositoryMetadata"]
+    _, commit_id = pushed(tmp_path, meta)
+    assert client.get_branch(repositoryName="mine", branchName="main")["branch"]["commitId"] == commit_id
+
+
+def test_concurrent_pushes_to_one_branch_one_wins(codecommit, repo: dict, tmp_path: Path) -> None:
+    _, base = pushed(tmp_path, repo)
+    trees = []
+    for i in range(2):
+        copy = clone(repo["cloneUrlHttp"], tmp_path / f"copy{i}")
+        commit(copy, {f"file{i}.txt": str(i)}, f"change {i}")
+        trees.append(copy)
+    results: list = [None, None]
+
+    def push(i: int) -> None:
+        results[i] = git(trees[i], "push", "origin", "main", check=False)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.returncode for r in results)
+    assert codes[0] == 0 and codes[1] != 0, [r.stderr for r in results]
+    loser = next(r for r in results if r.returncode != 0)
+    assert "rejected" in loser.stderr or "failed" in loser.stderr
+    head = codecommit.get_branch(repositoryName=repo["repositoryName"], branchName="main")["branch"]["commitId"]
+    winner = trees[[r.returncode for r in results].index(0)]
+    assert head == git(winner, "rev-parse", "HEAD").stdout.strip() and head != base
+
+
+def test_force_push_and_branch_deletion(codecommit, repo: dict, tmp_path: Path) -> None:
+    name = repo["repositoryName"]
+    work, first = pushed(tmp_path, repo)
+    commit(work, {"b.txt": "b"}, "second")
+    git(work, "push", "--quiet", "origin", "main", "main:feature")
+    git(work, "reset", "--quiet", "--hard", first)
+    rewritten = commit(work, {"c.txt": "c"}, "rewritten")
+    assert git(work, "push", "origin", "main", check=False).returncode != 0  # not a fast-forward
+    git(work, "push", "--quiet", "--force", "origin", "main")
+    assert codecommit.get_branch(repositoryName=name, branchName="main")["branch"]["commitId"] == rewritten
+    refused = git(work, "push", "origin", "--delete", "main", check=False)
+    assert refused.returncode != 0 and "default branch" in refused.stderr
+    git(work, "push", "--quiet", "origin", "--delete", "feature")
+    assert codecommit.list_branches(repositoryName=name)["branches"] == ["main"]
+    assert git(clone(repo["cloneUrlHttp"], tmp_path / "again"), "fsck", "--no-progress").returncode == 0
+
+
+def receive_all(sqs, queue_url: str, count: int, timeout: float = 10) -> list[dict]:  # type: ignore[no-untyped-def]
+    """At least ``count`` messages from ``queue_url`` (bodies parsed), waiting up to ``timeout`` s."""
+    bodies: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(bodies) < count and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            bodies.append(json.loads(message["Body"]))
+    return bodies
+
+
+def test_ref_changes_reach_an_eventbridge_rule(labstack: LabstackProcess, tmp_path: Path) -> None:
+    account = "444455556666"
+    codecommit = check_responses(labstack.client("codecommit", account=account))
+    events, sqs = labstack.client("events", account=account), labstack.client("sqs", account=account)
+    repo = codecommit.create_repository(repositoryName="evented")["repositoryMetadata"]
+    queue = sqs.create_queue(QueueName="codecommit-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"],
+               "resources": [repo["Arn"]]}
+    events.put_rule(Name="on-push", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="on-push", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    work, first = pushed(tmp_path, repo)
+    second = commit(work, {"v": "2"}, "second")
+    git(work, "push", "--quiet", "origin", "main", "main:release")
+    git(work, "push", "--quiet", "origin", "--delete", "release")
+    got = receive_all(sqs, queue, 4)
+    details = sorted((e["detail"]["event"], e["detail"]["referenceName"], e["detail"].get("oldCommitId"),
+                      e["detail"].get("commitId")) for e in got)
+    assert details == sorted([
+        ("referenceCreated", "main", None, first),
+        ("referenceUpdated", "main", first, second),
+        ("referenceCreated", "release", None, second),
+        ("referenceDeleted", "release", second, None),
+    ])
+    event = got[0]
+    assert event["source"] == "aws.codecommit" and event["resources"] == [repo["Arn"]]
+    assert event["detail"]["repositoryName"] == "evented" and event["detail"]["repositoryId"] == repo["repositoryId"]
+    assert event["detail"]["referenceType"] == "branch"
+
+
+def test_triggers_publish_to_sns(labstack: LabstackProcess, tmp_path: Path) -> None:
+    account = "555566667777"
+    codecommit = check_responses(labstack.client("codecommit", account=account))
+    sns, sqs = labstack.client("sns", account=account), labstack.client("sqs", account=account)
+    repo = codecommit.create_repository(repositoryName="triggered")["repositoryMetadata"]
+    topic = sns.create_topic(Name="pushes")["TopicArn"]
+    queue = sqs.create_queue(QueueName="pushes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    trigger = {"name": "to-sns", "destinationArn": topic, "events": ["all"], "branches": ["main"], "customData": "hi"}
+    config = codecommit.put_repository_triggers(repositoryName="triggered", triggers=[trigger])["configurationId"]
+    stored = codecommit.get_repository_triggers(repositoryName="triggered")
+    assert stored["configurationId"] == config and stored["triggers"] == [trigger]
+    tested = codecommit.test_repository_triggers(
+        repositoryName="triggered",
+        triggers=[trigger, {**trigger, "name": "nowhere", "destinationArn": topic + "-missing"}])
+    assert tested["successfulExecutions"] == ["to-sns"] and tested["failedExecutions"][0]["trigger"] == "nowhere"
+    work, first = pushed(tmp_path, repo)
+    git(work, "push", "--quiet", "origin", "main:other")  # not a branch the trigger watches
+    messages = receive_all(sqs, queue, 2)
+    names = sorted(m["Records"][0]["eventName"] for m in messages)
+    assert names == ["ReferenceChanges", "TriggerEventTest"]
+    change = next(m["Records"][0] for m in messages if m["Records"][0]["eventName"] == "ReferenceChanges")
+    assert change["codecommit"]["references"] == [{"commit": first, "ref": "refs/heads/main", "created": True}]
+    assert change["customData"] == "hi" and change["eventSourceARN"] == repo["Arn"]
+    with pytest.raises(ClientError) as exc:
+        codecommit.put_repository_triggers(repositoryName="triggered",
+                                           triggers=[{**trigger, "destinationArn": "arn:aws:sns:eu-west-1:1:x"}])
+    assert exc.value.response["Error"]["Code"] == "InvalidRepositoryTriggerRegionException"
+
+
+@pytest.mark.slow
+def test_a_100_megabyte_push_streams(codecommit, labstack: LabstackProcess, repo: dict, tmp_path: Path) -> None:
+    server = psutil.Process(labstack.pid)
+    before = server.memory_info().rss
+    work = new_work_tree(tmp_path / "work", {"big.bin": os.urandom(100 * 1024 * 1024)})
+    git(work, "remote", "add", "origin", repo["cloneUrlHttp"])
+    git(work, "push", "--quiet", "origin", "main", timeout=300)
+    grown = server.memory_info().rss - before
+    assert grown < 40 * 1024 * 1024, f"labstack grew by {grown} bytes during a 100 MB push"
+    with pytest.raises(ClientError) as exc:
+        codecommit.get_file(repositoryName=repo["repositoryName"], filePath="big.bin")
+    assert exc.value.response["Error"]["Code"] == "FileTooLargeException"
+    assert codecommit.get_folder(repositoryName=repo["repositoryName"], folderPath="/")["files"][0]["absolutePath"] == "big.bin"
