@@ -14,7 +14,10 @@ log = logging.getLogger("labstack.codebuild")
 FLUSH_SECONDS = 0.2
 BATCH_EVENTS = 1000
 BATCH_BYTES = 512 * 1024
-MAX_SHIPPED_BYTES = 8 * 1024 * 1024  # per build; output beyond it is read and dropped
+# Per build, what CloudWatch Logs receives at most; output beyond it is read and dropped, so a
+# build printing hundreds of megabytes costs neither labstack's memory nor moto's.
+MAX_SHIPPED_BYTES = 4 * 1024 * 1024
+MAX_SHIPPED_EVENTS = 20_000
 MASK = "***"
 
 
@@ -41,8 +44,8 @@ def container_line(message: str) -> str:
 class BuildLog:
     """Collects lines, masks secrets, and ships them to one log stream in batches.
 
-    ``full`` becomes true once :data:`MAX_SHIPPED_BYTES` have been shipped, so a command
-    printing hundreds of megabytes costs neither memory nor a flood of log events.
+    ``full`` becomes true once :data:`MAX_SHIPPED_BYTES` or :data:`MAX_SHIPPED_EVENTS`
+    have been shipped.
     """
 
     def __init__(self, logs_client: Any | None, group: str, stream: str) -> None:
@@ -52,6 +55,7 @@ class BuildLog:
         self.secrets: list[str] = []
         self.full = False
         self._shipped = 0
+        self._events = 0
         self._batch: list[dict[str, Any]] = []
         self._batch_bytes = 0
         self._lock = threading.Lock()
@@ -94,12 +98,14 @@ class BuildLog:
         with self._lock:
             if self.full:
                 return
-            if self._shipped + size > MAX_SHIPPED_BYTES:
+            if self._shipped + size > MAX_SHIPPED_BYTES or self._events + 1 >= MAX_SHIPPED_EVENTS:
                 self.full = True
-                text = container_line(f"labstack: the build printed more than {MAX_SHIPPED_BYTES // (1024 * 1024)} MiB; "
-                                      "further output is discarded (the commands keep running)")
+                text = container_line(f"labstack: the build printed more than {MAX_SHIPPED_EVENTS} lines or "
+                                      f"{MAX_SHIPPED_BYTES // (1024 * 1024)} MiB; further output is discarded "
+                                      "(the commands keep running)")
                 size = len(text) + 26
             self._shipped += size
+            self._events += 1
             self._batch.append({"timestamp": int(time.time() * 1000), "message": text})
             self._batch_bytes += size
             if len(self._batch) >= BATCH_EVENTS or self._batch_bytes >= BATCH_BYTES:

@@ -1,0 +1,114 @@
+"""CodeBuild under bad input and limits: huge buildspecs and output, endless loops, stray
+children, the per-account concurrency limit and the timeouts, with labstack healthy after."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from typing import Iterator
+
+import psutil
+import pytest
+
+from tests.conftest import CLIENT_TIMEOUT
+from tests.support.codebuild import Lab, buildspec, codebuild_labstack, lab, phases, wait_build  # noqa: F401
+from tests.support.server import LabstackProcess, start_labstack
+
+MINUTE = 0.3  # seconds per timeout minute on the fast server: a 5-minute timeout lasts 1.5 s
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """A labstack whose build timeouts are short and which runs one build per account at a time."""
+    server = start_labstack(tmp_path_factory.mktemp("codebuild-fast"), LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT,
+                            LABSTACK_CODEBUILD_MINUTE_SECONDS=str(MINUTE), LABSTACK_CODEBUILD_CONCURRENT_BUILDS="1")
+    yield server
+    server.stop()
+
+
+def _healthy(server: LabstackProcess) -> None:
+    with urllib.request.urlopen(server.endpoint + "/_labstack/health", timeout=5) as reply:
+        assert reply.status == 200
+
+
+@pytest.mark.slow
+def test_a_five_megabyte_buildspec_fails_the_build_not_labstack(lab: Lab) -> None:
+    lab.project("huge-spec", buildspec({"build": {"commands": ["true"]}}))
+    huge = buildspec({"build": {"commands": ["echo " + "x" * 1000] * 5000}})
+    assert len(huge) > 5_000_000
+    build = lab.run("huge-spec", buildspecOverride=huge)
+    context = phases(build)["DOWNLOAD_SOURCE"]["contexts"][0]
+    assert build["buildStatus"] == "FAILED" and context["statusCode"] == "YAML_FILE_ERROR"
+    assert "limit" in context["message"]
+    _healthy(lab.server)
+
+
+def test_two_hundred_megabytes_of_output_keep_memory_bounded(lab: Lab) -> None:
+    lab.project("loud", buildspec({"build": {"commands": ["yes | head -c 200000000", "echo still-here"]}}))
+    labstack = psutil.Process(lab.server.pid)
+    before = labstack.memory_info().rss
+    build = lab.run("loud", timeout=120)
+    grown = labstack.memory_info().rss - before
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert grown < 120 * 1024 * 1024, f"labstack grew by {grown / 2**20:.0f} MiB"
+    where = build["logs"]
+    tail = lab.client("logs").get_log_events(logGroupName=where["groupName"], logStreamName=where["streamName"],
+                                             startFromHead=False, limit=20)["events"]
+    assert any("further output is discarded" in e["message"] for e in tail)
+    _healthy(lab.server)
+
+
+def test_children_left_behind_are_killed_when_the_build_ends(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pidfile = tmp_path / "orphan.pid"
+    lab.project("forks", buildspec({"build": {"commands": [f"sh -c 'sleep 300 > /dev/null 2>&1 & echo $! > {pidfile}'", "echo parent-done"]}}))
+    build = lab.run("forks")
+    assert build["buildStatus"] == "SUCCEEDED"
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, f"pid {child} outlived its build"
+        time.sleep(0.05)
+
+
+def test_an_endless_loop_times_out(fast: LabstackProcess) -> None:
+    lab = Lab(fast)
+    lab.project("endless", buildspec({"build": {"commands": ["while true; do :; done"]}}), timeoutInMinutes=5)
+    started = time.monotonic()
+    build = lab.run("endless", timeout=20)
+    assert 5 * MINUTE <= time.monotonic() - started < 5 * MINUTE + 5
+    assert build["buildStatus"] == "TIMED_OUT"
+    assert phases(build)["BUILD"]["phaseStatus"] == "TIMED_OUT"
+    assert phases(build)["BUILD"]["contexts"][0]["statusCode"] == "BUILD_TIMED_OUT"
+    assert [p["phaseType"] for p in build["phases"]][-2:] == ["FINALIZING", "COMPLETED"]
+    _healthy(fast)
+
+
+def test_builds_beyond_the_account_limit_wait_in_queued(fast: LabstackProcess) -> None:
+    lab = Lab(fast)
+    lab.project("first", buildspec({"build": {"commands": ["sleep 1"]}}))
+    lab.project("second", buildspec({"build": {"commands": ["true"]}}))
+    one = lab.codebuild.start_build(projectName="first")["build"]
+    time.sleep(0.3)
+    two = lab.codebuild.start_build(projectName="second")["build"]
+    time.sleep(0.3)
+    assert lab.codebuild.batch_get_builds(ids=[two["id"]])["builds"][0]["currentPhase"] == "QUEUED"
+    other = Lab(fast)  # the limit is per account: another account is not held up
+    other.project("elsewhere", buildspec({"build": {"commands": ["true"]}}))
+    assert other.run("elsewhere", timeout=10)["buildStatus"] == "SUCCEEDED"
+    first, second = wait_build(lab.codebuild, one["id"]), wait_build(lab.codebuild, two["id"])
+    assert first["buildStatus"] == second["buildStatus"] == "SUCCEEDED"
+    assert phases(second)["QUEUED"]["endTime"] >= phases(first)["BUILD"]["endTime"]
+
+
+@pytest.mark.slow
+def test_a_build_queued_too_long_times_out_in_queued(fast: LabstackProcess) -> None:
+    lab = Lab(fast)
+    lab.project("hog", buildspec({"build": {"commands": ["sleep 2.5"]}}), timeoutInMinutes=20)
+    lab.project("waits", buildspec({"build": {"commands": ["true"]}}), queuedTimeoutInMinutes=5)
+    hog = lab.codebuild.start_build(projectName="hog")["build"]
+    time.sleep(0.2)
+    waited = lab.run("waits", timeout=10)
+    assert waited["buildStatus"] == "TIMED_OUT"
+    assert [(p["phaseType"], p.get("phaseStatus")) for p in waited["phases"]] == [
+        ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "TIMED_OUT"), ("COMPLETED", None)]
+    assert wait_build(lab.codebuild, hog["id"])["buildStatus"] == "SUCCEEDED"
