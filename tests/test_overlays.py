@@ -6,9 +6,7 @@ Proven in each protocol the layer speaks: JSON (SSM), query (ELBv2) and rest-jso
 from __future__ import annotations
 
 import base64
-import io
 import json
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
@@ -36,42 +34,29 @@ def test_json_overlay_answers_its_operation_and_moto_the_rest(labstack: Labstack
     assert error["Error"]["Code"] == "ParameterNotFound"
 
 
-def target_group(labstack: LabstackProcess) -> str:
-    ec2 = labstack.client("ec2", account=ACCOUNT)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    elb = check_responses(labstack.client("elbv2", account=ACCOUNT))
-    return elb.create_target_group(Name="blue", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-
-
 def test_query_overlay_reads_nested_lists_and_writes_xml(labstack: LabstackProcess) -> None:
-    arn = target_group(labstack)  # created by moto
-    elb = check_responses(labstack.client("elbv2", account=ACCOUNT))
-    health = elb.describe_target_health(
-        TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": 9001}, {"Id": "127.0.0.2", "Port": 9002}]
-    )["TargetHealthDescriptions"]
-    assert [(h["Target"]["Id"], h["Target"]["Port"], h["HealthCheckPort"]) for h in health] == [
-        ("127.0.0.1", 9001, "9001"), ("127.0.0.2", 9002, "9002")]
-    assert health[0]["TargetHealth"] == {"State": "initial", "Reason": "Elb.RegistrationInProgress",
-                                         "Description": "target group blue"}
-    assert elb.describe_target_groups(Names=["blue"])["TargetGroups"][0]["Port"] == 8080  # moto again
+    iam = check_responses(labstack.client("iam", account=ACCOUNT))
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}]})
+    results = iam.simulate_custom_policy(
+        PolicyInputList=[policy], ActionNames=["s3:GetObject", "ecr:PutImage"],
+        ResourceArns=["arn:aws:s3:::artifacts/*", "arn:aws:s3:::other/*"],
+    )["EvaluationResults"]
+    assert [(r["EvalActionName"], r["EvalResourceName"], r["EvalDecision"]) for r in results] == [
+        ("s3:GetObject", "arn:aws:s3:::artifacts/*", "allowed"), ("s3:GetObject", "arn:aws:s3:::other/*", "allowed"),
+        ("ecr:PutImage", "arn:aws:s3:::artifacts/*", "implicitDeny"), ("ecr:PutImage", "arn:aws:s3:::other/*", "implicitDeny")]
+    iam.create_role(RoleName="overlay-check", AssumeRolePolicyDocument=policy)  # moto
+    assert iam.get_role(RoleName="overlay-check")["Role"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/overlay-check"
 
 
 def test_query_overlay_validates_in_aws_words_and_xml(labstack: LabstackProcess) -> None:
-    body = b"Action=DescribeTargetHealth&Version=2015-12-01&Targets.member.1.Port=notaport"
-    headers = raw.sign(labstack.endpoint + "/", "elasticloadbalancing",
-                       {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, body)
+    body = b"Action=SimulateCustomPolicy&Version=2010-05-08&ActionNames.member.1=s3:GetObject&MaxItems=lots"
+    headers = raw.sign(labstack.endpoint + "/", "iam", {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, body)
     reply = raw.send(labstack.endpoint, "/", headers, body)
     assert reply.status == 400
     assert b"<Code>ValidationException</Code>" in reply.body
-    assert b"Value null at 'TargetGroupArn' failed to satisfy constraint: Member must not be null" in reply.body
-    assert b"Value 'notaport' at 'Targets.1.member.Port' failed to satisfy constraint: Member must be an integer" in reply.body
-
-
-def function_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
+    assert b"Value null at 'PolicyInputList' failed to satisfy constraint: Member must not be null" in reply.body
+    assert b"Value 'lots' at 'MaxItems' failed to satisfy constraint: Member must be an integer" in reply.body
 
 
 def test_rest_json_overlay_maps_uri_query_headers_and_payload(labstack: LabstackProcess) -> None:

@@ -1,4 +1,4 @@
-"""labstack's own HTTP endpoints: health (also at LocalStack's path), status and reset."""
+"""labstack's own HTTP endpoints: health (also at LocalStack's path), status, endpoints and reset."""
 
 from __future__ import annotations
 
@@ -24,11 +24,14 @@ def handle(labstack: "Labstack", environ: dict, start_response: Callable[..., An
         return _json(start_response, "200 OK", labstack.health(), head)
     if path == "/_labstack/status" and method in ("GET", "HEAD"):
         return _json(start_response, "200 OK", labstack.status(), head)
+    if path == "/_labstack/endpoints" and method in ("GET", "HEAD"):
+        endpoints = [e for provider in labstack.providers for e in provider.endpoints()]
+        return _json(start_response, "200 OK", {"endpoints": endpoints}, head)
     if path == "/_labstack/reset" and method == "POST":
         labstack.wait_warm()
         labstack.reset()
         return _json(start_response, "200 OK", {"reset": True})
-    known = {"/_labstack/health", "/_localstack/health", "/_labstack/status", "/_labstack/reset"}
+    known = {"/_labstack/health", "/_localstack/health", "/_labstack/status", "/_labstack/endpoints", "/_labstack/reset"}
     if path in known:
         return _json(start_response, "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"})
     return _json(start_response, "404 Not Found", {"error": f"no labstack endpoint {path}", "endpoints": sorted(known)})

@@ -1,6 +1,6 @@
 """Overlay providers for tests: each answers a few operations of a moto-served service.
 
-One per protocol the layer speaks: JSON (SSM), query (ELBv2) and rest-json (Lambda).
+One per protocol the layer speaks: JSON (SSM), query (IAM) and rest-json (Lambda).
 """
 
 from __future__ import annotations
@@ -27,20 +27,26 @@ class SsmOverlay(Provider):
                               "ARN": ctx.arn("ssm", f"parameter{name}"), "DataType": "text"}}
 
 
-class ElbOverlay(Provider):
-    """DescribeTargetHealth answered here (nested lists and structures both ways)."""
+class IamOverlay(Provider):
+    """SimulateCustomPolicy answered here (nested lists and structures both ways)."""
 
-    service = "elbv2"
+    service = "iam"
     overlay = True
 
-    def describe_target_health(self, ctx: RequestContext, request: dict) -> dict:
-        descriptions = [
-            {"Target": target, "HealthCheckPort": str(target.get("Port", 80)),
-             "TargetHealth": {"State": "initial", "Reason": "Elb.RegistrationInProgress",
-                              "Description": f"target group {request['TargetGroupArn'].rsplit('/', 2)[-2]}"}}
-            for target in request.get("Targets", [])
+    def simulate_custom_policy(self, ctx: RequestContext, request: dict) -> dict:
+        allowed = set()
+        for document in request["PolicyInputList"]:
+            for statement in json.loads(document).get("Statement", []):
+                actions = statement.get("Action", [])
+                if statement.get("Effect") == "Allow":
+                    allowed.update([actions] if isinstance(actions, str) else actions)
+        results = [
+            {"EvalActionName": action, "EvalResourceName": resource,
+             "EvalDecision": "allowed" if action in allowed or "*" in allowed else "implicitDeny"}
+            for action in request["ActionNames"]
+            for resource in request.get("ResourceArns") or ["*"]
         ]
-        return {"TargetHealthDescriptions": descriptions}
+        return {"EvaluationResults": results, "IsTruncated": False}
 
 
 class LambdaOverlay(Provider):

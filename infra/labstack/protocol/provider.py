@@ -48,6 +48,10 @@ class Provider:
         """Per account, running work by kind (``builds``, ``deployments``…)."""
         return {}
 
+    def endpoints(self) -> list[dict]:
+        """Local URLs this provider serves besides the API (listeners…), for ``/_labstack/endpoints``."""
+        return []
+
 
 def load_provider(spec: str) -> type[Provider]:
     """Import ``module:Class`` (how ``LABSTACK_PROVIDERS`` names extra providers)."""

@@ -1,7 +1,8 @@
 """labstack's own services, one folder each (``services/<name>/provider.py``).
 
-A service folder whose ``provider.py`` defines ``PROVIDER`` (its Provider class) is served
-automatically; nothing else needs editing to add one.
+A service (or runtime, ``runtimes/<name>/provider.py``) folder whose ``provider.py``
+defines ``PROVIDER`` (its Provider class) is served automatically; nothing else needs
+editing to add one.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from pathlib import Path
 
 
 def builtin_providers() -> tuple[str, ...]:
-    """``module:PROVIDER`` specs of every service folder with a provider, in name order."""
-    here = Path(__file__).parent
-    return tuple(
-        f"{__name__}.{info.name}.provider:PROVIDER"
-        for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name)
-        if info.ispkg and (here / info.name / "provider.py").exists()
-    )
+    """``module:PROVIDER`` specs of every service and runtime folder with a provider, in name order."""
+    found = []
+    for package in (__name__, "labstack.runtimes"):
+        here = Path(__file__).parent.parent / package.rsplit(".", 1)[-1]
+        found += [
+            f"{package}.{info.name}.provider:PROVIDER"
+            for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name)
+            if info.ispkg and (here / info.name / "provider.py").exists()
+        ]
+    return tuple(found)

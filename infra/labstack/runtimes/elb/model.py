@@ -1,0 +1,127 @@
+"""ELBv2 state read from moto, as plain values the runtime can use without locks.
+
+This is the one place that reads moto's ELBv2 objects directly: the public API cannot list
+accounts, and labstack answers DescribeTargetHealth itself, so it needs the registered
+targets from the store.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    arn: str
+    name: str
+    port: int | None
+    health_path: str
+    health_port: str
+    interval: float
+    timeout: float
+    healthy_threshold: int
+    unhealthy_threshold: int
+    matcher: str
+    health_enabled: bool
+    targets: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    priority: float
+    conditions: tuple[dict[str, Any], ...]
+    actions: tuple[dict[str, Any], ...]
+
+    def matches(self, host: str, path: str) -> bool:
+        """AWS's matching: every condition must hold; values are wildcard patterns (* and ?)."""
+        for condition in self.conditions:
+            field_name = condition.get("Field")
+            values = condition.get("Values") or []
+            if field_name == "path-pattern":
+                values = values or condition.get("PathPatternConfig", {}).get("Values", [])
+                if not any(fnmatch.fnmatchcase(path, v) for v in values):
+                    return False
+            elif field_name == "host-header":
+                values = values or condition.get("HostHeaderConfig", {}).get("Values", [])
+                if not any(fnmatch.fnmatchcase(host.lower(), v.lower()) for v in values):
+                    return False
+            else:
+                return False  # a condition labstack does not evaluate never matches
+        return True
+
+
+@dataclass(frozen=True)
+class Listener:
+    arn: str
+    account: str
+    region: str
+    load_balancer: str
+    port: int
+    protocol: str
+    rules: tuple[Rule, ...] = field(default=())
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _target_group(tg: Any) -> TargetGroup:
+    matcher = (getattr(tg, "matcher", None) or {}).get("HttpCode", "200")
+    return TargetGroup(
+        arn=tg.arn,
+        name=tg.name,
+        port=_int(tg.port, 0) or None,
+        health_path=tg.health_check_path or "/",
+        health_port=str(tg.health_check_port or "traffic-port"),
+        interval=float(_int(tg.health_check_interval_seconds, 30)),
+        timeout=float(_int(tg.health_check_timeout_seconds, 5)),
+        healthy_threshold=_int(tg.healthy_threshold_count, 5),
+        unhealthy_threshold=_int(tg.unhealthy_threshold_count, 2),
+        matcher=str(matcher),
+        health_enabled=str(getattr(tg, "health_check_enabled", True)).lower() != "false",
+        targets=tuple((t["Id"], _int(t.get("Port"), _int(tg.port, 80))) for t in list(tg.targets.values())),
+    )
+
+
+def _rules(listener: Any) -> tuple[Rule, ...]:
+    rules = []
+    for rule in list(listener.rules.values()):
+        priority = float("inf") if rule.priority == "default" or getattr(rule, "is_default", False) else float(rule.priority)
+        rules.append(Rule(priority, tuple(rule.conditions or ()), tuple(a.data for a in rule.actions)))
+    return tuple(sorted(rules, key=lambda r: r.priority))
+
+
+def _backends() -> Iterator[tuple[str, str, Any]]:
+    from moto.elbv2.models import elbv2_backends
+
+    yield from list(elbv2_backends.iter_backends())
+
+
+def snapshot() -> tuple[dict[str, Listener], dict[str, TargetGroup]]:
+    """Every listener and target group of every account and region, by ARN."""
+    listeners: dict[str, Listener] = {}
+    groups: dict[str, TargetGroup] = {}
+    for account, region, backend in _backends():
+        for tg in list(backend.target_groups.values()):
+            groups[tg.arn] = _target_group(tg)
+        for balancer in list(backend.load_balancers.values()):
+            for listener in list(balancer.listeners.values()):
+                listeners[listener.arn] = Listener(
+                    listener.arn, account, region, balancer.arn, _int(listener.port, 80),
+                    listener.protocol, _rules(listener),
+                )
+    return listeners, groups
+
+
+def registered(target_group_arn: str) -> TargetGroup | None:
+    """One target group as it is now, or None if it does not exist."""
+    for _account, _region, backend in _backends():
+        tg = backend.target_groups.get(target_group_arn)
+        if tg is not None:
+            return _target_group(tg)
+    return None

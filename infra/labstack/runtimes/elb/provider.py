@@ -1,0 +1,129 @@
+"""The ELBv2 runtime: a reconciler that gives every listener a local port, and the answer
+to DescribeTargetHealth from the health checks it really runs (moto answers the rest)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from labstack.context import RequestContext
+from labstack.errors import AwsError
+from labstack.ports import free_port
+from labstack.protocol.provider import Provider
+from labstack.runtimes.elb import model
+from labstack.runtimes.elb.health import HealthTracker, TargetHealth
+from labstack.runtimes.elb.model import Listener, TargetGroup
+from labstack.runtimes.elb.proxy import ListenerServer
+
+log = logging.getLogger("labstack.elb")
+TICK_SECONDS = 0.2  # how often desired state is read: weights and targets apply within this
+
+
+class ElbRuntime(Provider):
+    """Listeners on local ports, weighted forwarding, real health checks."""
+
+    service = "elbv2"
+    overlay = True
+
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        self.health = HealthTracker(labstack.clock)
+        self._lock = threading.Lock()
+        self._listeners: dict[str, Listener] = {}
+        self._groups: dict[str, TargetGroup] = {}
+        self._servers: dict[str, ListenerServer] = {}
+        self._ports: dict[str, int] = {}  # stable while labstack runs
+        self._stop = threading.Event()
+        labstack.hooks.on_reset(self.health.reset)
+        labstack.hooks.on_shutdown(self.close)
+        threading.Thread(target=self._run, name="elb-runtime", daemon=True).start()
+
+    # -- the reconciler ---------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.labstack.wait_warm(timeout=300)
+        except (TimeoutError, RuntimeError):
+            return
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.reconcile()
+            except Exception:  # a bad tick must not end the runtime
+                log.exception("ELB reconcile failed")
+
+    def reconcile(self) -> None:
+        """Read moto's listeners and target groups; start, keep or stop local servers."""
+        listeners, groups = model.snapshot()
+        with self._lock:
+            self._listeners, self._groups = listeners, groups
+            gone = [arn for arn in self._servers if arn not in listeners]
+            new = [arn for arn in listeners if arn not in self._servers]
+        for arn in gone:
+            with self._lock:
+                server = self._servers.pop(arn)
+            server.stop()
+        for arn in new:
+            self._start(arn)
+        self.health.sync(groups)
+        self.health.probe_due(groups)
+
+    def _start(self, arn: str) -> None:
+        port = self._ports.get(arn) or free_port(self.labstack.settings.host if self.labstack.settings.host != "0.0.0.0" else "127.0.0.1")
+        try:
+            server = ListenerServer(port, lambda: self._lookup(arn), self.health.routable, self._bind_host())
+        except OSError as exc:
+            log.warning("listener %s cannot listen on port %s: %s", arn, port, exc)
+            return
+        with self._lock:
+            self._ports[arn] = port
+            self._servers[arn] = server.start()
+        log.info("listener %s listens on %s", arn, port)
+
+    def _bind_host(self) -> str:
+        host = self.labstack.settings.host
+        return host if host not in ("", "localhost") else "127.0.0.1"
+
+    def _lookup(self, arn: str) -> tuple[Listener | None, dict[str, TargetGroup]]:
+        with self._lock:
+            return self._listeners.get(arn), self._groups
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+        self.health.close()
+
+    # -- what labstack shows ----------------------------------------------------------
+    def endpoints(self) -> list[dict[str, Any]]:
+        """Each listener and the local URL it answers on."""
+        with self._lock:
+            return [
+                {"listenerArn": arn, "loadBalancerArn": self._listeners[arn].load_balancer,
+                 "account": self._listeners[arn].account, "region": self._listeners[arn].region,
+                 "port": self._listeners[arn].port, "url": f"http://127.0.0.1:{self._ports[arn]}"}
+                for arn in self._servers if arn in self._listeners
+            ]
+
+    # -- the overlay ------------------------------------------------------------------
+    def describe_target_health(self, ctx: RequestContext, request: dict) -> dict:
+        group = model.registered(request["TargetGroupArn"])
+        if group is None or f":{ctx.account}:" not in group.arn:
+            raise AwsError("TargetGroupNotFound", "One or more target groups not found")
+        asked = request.get("Targets") or [{"Id": t, "Port": p} for t, p in group.targets]
+        descriptions = []
+        for target in asked:
+            port = int(target.get("Port") or group.port or 80)
+            if (target["Id"], port) in group.targets:
+                # Registered since the last reconcile tick: its first check has not run yet.
+                health = self.health.get(group.arn, target["Id"], port) or TargetHealth()
+            else:
+                health = TargetHealth("unused", "Target.NotRegistered", "Target is not registered to the target group")
+            check_port = str(port) if group.health_port == "traffic-port" else group.health_port
+            descriptions.append({"Target": {"Id": target["Id"], "Port": port}, "HealthCheckPort": check_port,
+                                 "TargetHealth": health.as_aws()})
+        return {"TargetHealthDescriptions": descriptions}
+
+
+PROVIDER = ElbRuntime

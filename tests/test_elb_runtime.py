@@ -1,0 +1,154 @@
+"""The ELB runtime: listeners listen on local ports, split traffic by weight, check health."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+from tests.support.webapp import VersionApp
+
+ACCOUNT = "135713571357"
+
+
+def wait_for(predicate: Callable[[], Any], seconds: float = 15) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {seconds}s")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture(scope="module")
+def apps() -> Iterator[dict[str, VersionApp]]:
+    started = {"blue": VersionApp("blue", "127.0.0.2"), "green": VersionApp("green", "127.0.0.3")}
+    yield started
+    for app in started.values():
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def alb(labstack: LabstackProcess, apps: dict[str, VersionApp]) -> dict[str, Any]:
+    """An ALB with a blue and a green target group and a listener on port 80 sending 90/10."""
+    ec2 = labstack.client("ec2", account=ACCOUNT)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"))]
+    elb = check_responses(labstack.client("elbv2", account=ACCOUNT))
+    groups = {}
+    for name, app in apps.items():
+        groups[name] = elb.create_target_group(
+            Name=name, Protocol="HTTP", Port=app.port, VpcId=vpc, TargetType="ip", HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=groups[name], Targets=[{"Id": app.host, "Port": app.port}])
+    balancer = elb.create_load_balancer(Name="app", Subnets=subnets, Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80, DefaultActions=[{
+        "Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": groups["blue"], "Weight": 90}, {"TargetGroupArn": groups["green"], "Weight": 10}]}}],
+    )["Listeners"][0]["ListenerArn"]
+
+    def url() -> str | None:
+        with urllib.request.urlopen(labstack.endpoint + "/_labstack/endpoints", timeout=10) as response:
+            endpoints = json.loads(response.read())["endpoints"]
+        return next((e["url"] for e in endpoints if e["listenerArn"] == listener), None)
+
+    return {"elb": elb, "groups": groups, "listener": listener, "url": wait_for(url), "apps": apps}
+
+
+def states(alb: dict[str, Any], name: str) -> list[str]:
+    health = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"][name])["TargetHealthDescriptions"]
+    return [h["TargetHealth"]["State"] for h in health]
+
+
+def test_targets_become_healthy_through_real_health_checks(alb: dict[str, Any]) -> None:
+    wait_for(lambda: states(alb, "blue") == ["healthy"] and states(alb, "green") == ["healthy"])
+    health = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"]["blue"])["TargetHealthDescriptions"][0]
+    assert health["Target"] == {"Id": "127.0.0.2", "Port": alb["apps"]["blue"].port}
+    assert health["HealthCheckPort"] == str(alb["apps"]["blue"].port)
+
+
+def test_the_listener_splits_traffic_by_weight(alb: dict[str, Any]) -> None:
+    wait_for(lambda: states(alb, "green") == ["healthy"])
+    seen = Counter(get(alb["url"] + "/")[1].split()[0] for _ in range(400))
+    assert set(seen) == {"blue", "green"}
+    assert 15 <= seen["green"] <= 80, seen  # 10 % of 400 is 40
+    status, text = get(alb["url"] + "/orders")
+    assert status == 200 and text.endswith(" /orders via 80")  # path and X-Forwarded-Port reach the target
+
+
+def test_new_weights_apply_at_once(alb: dict[str, Any]) -> None:
+    alb["elb"].modify_listener(ListenerArn=alb["listener"], DefaultActions=[{"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": alb["groups"]["blue"], "Weight": 0},
+                         {"TargetGroupArn": alb["groups"]["green"], "Weight": 100}]}}])
+    wait_for(lambda: all(get(alb["url"] + "/")[1].startswith("green") for _ in range(20)), seconds=5)
+
+
+def test_rules_with_path_patterns_come_first(alb: dict[str, Any]) -> None:
+    alb["elb"].create_rule(ListenerArn=alb["listener"], Priority=1, Conditions=[
+        {"Field": "path-pattern", "Values": ["/maintenance*"]}], Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "503", "ContentType": "text/plain", "MessageBody": "down for maintenance"}}])
+    assert wait_for(lambda: get(alb["url"] + "/maintenance/now") == (503, "down for maintenance"), seconds=5)
+    assert get(alb["url"] + "/other")[0] == 200
+
+
+def test_a_failing_health_check_marks_the_target_unhealthy_with_aws_reason(alb: dict[str, Any]) -> None:
+    alb["apps"]["green"].health_status = 500
+    try:
+        wait_for(lambda: states(alb, "green") == ["unhealthy"])
+        health = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"]["green"])["TargetHealthDescriptions"][0]
+        assert health["TargetHealth"]["Reason"] == "Target.ResponseCodeMismatch"
+        assert "[500]" in health["TargetHealth"]["Description"]
+        assert get(alb["url"] + "/")[1].startswith("green")  # all unhealthy: the ALB fails open
+    finally:
+        alb["apps"]["green"].health_status = 200
+    wait_for(lambda: states(alb, "green") == ["healthy"])
+
+
+def test_a_group_without_targets_answers_503(alb: dict[str, Any]) -> None:
+    app = alb["apps"]["green"]
+    alb["elb"].deregister_targets(TargetGroupArn=alb["groups"]["green"], Targets=[{"Id": app.host, "Port": app.port}])
+    try:
+        assert wait_for(lambda: get(alb["url"] + "/")[0] == 503, seconds=5)
+        asked = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"]["green"], Targets=[{"Id": app.host, "Port": app.port}])
+        assert asked["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "unused"
+    finally:
+        alb["elb"].register_targets(TargetGroupArn=alb["groups"]["green"], Targets=[{"Id": app.host, "Port": app.port}])
+
+
+def test_another_account_cannot_read_the_target_health(labstack: LabstackProcess, alb: dict[str, Any]) -> None:
+    other = labstack.client("elbv2", account="999988887777")
+    with pytest.raises(other.exceptions.TargetGroupNotFoundException):
+        other.describe_target_health(TargetGroupArn=alb["groups"]["blue"])
+
+
+def test_a_deleted_listener_stops_listening(labstack: LabstackProcess, alb: dict[str, Any]) -> None:
+    alb["elb"].delete_listener(ListenerArn=alb["listener"])
+
+    def closed() -> bool:
+        try:
+            urllib.request.urlopen(alb["url"] + "/", timeout=2).close()
+        except urllib.error.URLError as error:
+            return isinstance(error.reason, ConnectionRefusedError)
+        except OSError:
+            return False  # reset while the server shuts down: ask again
+        return False
+
+    wait_for(closed, seconds=5)
