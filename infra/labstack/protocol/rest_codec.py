@@ -112,7 +112,7 @@ class RestJsonCodec:
                     rest[member] = item
             if payload_member is None:
                 body = json.dumps(shapes.to_wire(shape, rest)).encode()
-        content_type = "application/octet-stream" if body and not body[:1] in (b"{", b"[") else "application/json"
+        content_type = "application/octet-stream" if body and body[:1] not in (b"{", b"[") else "application/json"
         headers += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         return status, headers, body
 
