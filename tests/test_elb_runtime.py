@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import urllib.error
@@ -70,7 +71,7 @@ def alb(labstack: LabstackProcess, apps: dict[str, VersionApp]) -> dict[str, Any
             endpoints = json.loads(response.read())["endpoints"]
         return next((e["url"] for e in endpoints if e["listenerArn"] == listener), None)
 
-    return {"elb": elb, "groups": groups, "listener": listener, "url": wait_for(url), "apps": apps}
+    return {"elb": elb, "groups": groups, "listener": listener, "url": wait_for(url), "apps": apps, "balancer": balancer}
 
 
 def states(alb: dict[str, Any], name: str) -> list[str]:
@@ -99,6 +100,41 @@ def test_new_weights_apply_at_once(alb: dict[str, Any]) -> None:
         "TargetGroups": [{"TargetGroupArn": alb["groups"]["blue"], "Weight": 0},
                          {"TargetGroupArn": alb["groups"]["green"], "Weight": 100}]}}])
     wait_for(lambda: all(get(alb["url"] + "/")[1].startswith("green") for _ in range(20)), seconds=5)
+
+
+def metric_sum(labstack: LabstackProcess, alb: dict[str, Any], name: str, group: str | None = None) -> float:
+    from labstack.runtimes.elb.metrics import dimension_value
+
+    dims = [{"Name": "LoadBalancer", "Value": dimension_value(alb["balancer"])}]
+    if group:
+        dims.append({"Name": "TargetGroup", "Value": dimension_value(alb["groups"][group])})
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = labstack.client("cloudwatch", account=ACCOUNT).get_metric_statistics(
+        Namespace="AWS/ApplicationELB", MetricName=name, Dimensions=dims, Statistics=["Sum"], Period=60,
+        StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(minutes=5))["Datapoints"]
+    return sum(p["Sum"] for p in points)
+
+
+def settled(read: Callable[[], float]) -> float:
+    """A metric sum once two lab minutes have passed without it changing."""
+    last, since = read(), time.monotonic()
+    while time.monotonic() - since < 2.5:
+        time.sleep(0.25)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
+@pytest.mark.slow
+def test_metrics_reach_cloudwatch_every_lab_minute(labstack: LabstackProcess, alb: dict[str, Any]) -> None:
+    before = settled(lambda: metric_sum(labstack, alb, "HTTPCode_Target_2XX_Count", "green"))
+    requests = settled(lambda: metric_sum(labstack, alb, "RequestCount", "green"))
+    for _ in range(30):
+        assert get(alb["url"] + "/")[1].startswith("green")
+    wait_for(lambda: metric_sum(labstack, alb, "HTTPCode_Target_2XX_Count", "green") == before + 30, seconds=10)
+    assert metric_sum(labstack, alb, "RequestCount", "green") == requests + 30
+    assert metric_sum(labstack, alb, "HealthyHostCount", "green") >= 1
 
 
 def test_rules_with_path_patterns_come_first(alb: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from labstack.ports import free_port
 from labstack.protocol.provider import Provider
 from labstack.runtimes.elb import model
 from labstack.runtimes.elb.health import HealthTracker, TargetHealth
+from labstack.runtimes.elb.metrics import NAMESPACE, Metrics
 from labstack.runtimes.elb.model import Listener, TargetGroup
 from labstack.runtimes.elb.proxy import ListenerServer
 
@@ -29,6 +30,7 @@ class ElbRuntime(Provider):
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
         self.health = HealthTracker(labstack.clock)
+        self.metrics = Metrics()
         self._lock = threading.Lock()
         self._listeners: dict[str, Listener] = {}
         self._groups: dict[str, TargetGroup] = {}
@@ -38,6 +40,7 @@ class ElbRuntime(Provider):
         labstack.hooks.on_reset(self.health.reset)
         labstack.hooks.on_shutdown(self.close)
         threading.Thread(target=self._run, name="elb-runtime", daemon=True).start()
+        threading.Thread(target=self._publish_every_lab_minute, name="elb-metrics", daemon=True).start()
 
     # -- the reconciler ---------------------------------------------------------------
     def _run(self) -> None:
@@ -70,7 +73,7 @@ class ElbRuntime(Provider):
     def _start(self, arn: str) -> None:
         port = self._ports.get(arn) or free_port(self.labstack.settings.host if self.labstack.settings.host != "0.0.0.0" else "127.0.0.1")
         try:
-            server = ListenerServer(port, lambda: self._lookup(arn), self.health.routable, self._bind_host())
+            server = ListenerServer(port, lambda: self._lookup(arn), self.health.routable, self._record, self._bind_host())
         except OSError as exc:
             log.warning("listener %s cannot listen on port %s: %s", arn, port, exc)
             return
@@ -82,6 +85,47 @@ class ElbRuntime(Provider):
     def _bind_host(self) -> str:
         host = self.labstack.settings.host
         return host if host not in ("", "localhost") else "127.0.0.1"
+
+    def _record(self, listener: Listener, group: str | None, status: int, elb: bool, seconds: float | None) -> None:
+        self.metrics.record(listener.account, listener.region, listener.load_balancer, group, status, elb, seconds)
+
+    def _publish_every_lab_minute(self) -> None:
+        try:
+            self.labstack.wait_warm(timeout=300)
+        except (TimeoutError, RuntimeError):
+            return
+        while not self._stop.is_set():
+            if not self.labstack.clock.sleep(60, self._stop):
+                continue  # reset or shutdown: start a fresh minute
+            try:
+                self.publish()
+            except Exception:
+                log.exception("ELB metrics could not be published")
+
+    def publish(self) -> None:
+        """Send the minute's datapoints to each account's CloudWatch."""
+        for (account, region), data in self.metrics.drain(self._host_counts()).items():
+            cloudwatch = self.labstack.clients.get("cloudwatch", account, region)
+            for start in range(0, len(data), 500):
+                cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + 500])
+
+    def _host_counts(self) -> dict[tuple[str, str, str, str], tuple[int, int]]:
+        """(healthy, unhealthy) targets of each target group a listener forwards to."""
+        with self._lock:
+            listeners, groups = list(self._listeners.values()), dict(self._groups)
+        counts = {}
+        for listener in listeners:
+            for rule in listener.rules:
+                for action in rule.actions:
+                    arns = [action.get("TargetGroupArn")] + [g["TargetGroupArn"] for g in action.get("ForwardConfig", {}).get("TargetGroups", [])]
+                    for arn in filter(None, arns):
+                        group = groups.get(arn)
+                        if group is None:
+                            continue
+                        states = [(self.health.get(arn, t, p) or TargetHealth()).state for t, p in group.targets]
+                        counts[(listener.account, listener.region, listener.load_balancer, arn)] = (
+                            states.count("healthy"), states.count("unhealthy"))
+        return counts
 
     def _lookup(self, arn: str) -> tuple[Listener | None, dict[str, TargetGroup]]:
         with self._lock:
