@@ -98,9 +98,9 @@ def test_an_operation_moto_lacks_is_an_aws_shaped_501(labstack: LabstackProcess)
 
 def test_a_service_nobody_emulates_is_named(labstack: LabstackProcess) -> None:
     with pytest.raises(ClientError) as info:
-        labstack.client("codestar-connections").list_connections()
+        labstack.client("devicefarm", region="us-west-2").list_projects()
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert "codestar-connections.ListConnections" in info.value.response["Error"]["Message"]
+    assert "devicefarm.ListProjects" in info.value.response["Error"]["Message"]
 
 
 def test_unrouted_paths_never_answer_html(labstack: LabstackProcess) -> None:

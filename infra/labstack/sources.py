@@ -154,9 +154,15 @@ def github_revision(labstack: "Labstack", full_repository_id: str, spec: str) ->
 
 def s3_revision(labstack: "Labstack", account: str, region: str, bucket: str, key: str, version_id: str | None = None) -> SourceRevision:
     """An S3 object (a zip, as CodePipeline's S3 source expects) at ``version_id`` or its latest."""
+    from botocore.exceptions import ClientError
+
     s3 = labstack.clients.get("s3", account, region)
     args = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-    obj = s3.get_object(**args)
+    try:
+        obj = s3.get_object(**args)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise AwsError(error.get("Code", "NoSuchKey"), error.get("Message", f"s3://{bucket}/{key} cannot be read")) from None
     body = obj["Body"].read()
     etag = obj.get("ETag", "").strip('"')
     version = obj.get("VersionId") or "null"

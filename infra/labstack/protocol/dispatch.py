@@ -89,7 +89,7 @@ class Router:
         """The dispatcher and operation for this request, or None to forward it to moto."""
         target = incoming.header("X-Amz-Target")
         if target:
-            dispatcher = self._by_target.get(target.partition(".")[0])
+            dispatcher = self._by_target.get(target.rpartition(".")[0])
         else:
             dispatcher = self._by_service.get(signing_service or "")
         if dispatcher is None:

@@ -27,7 +27,7 @@ class JsonCodec:
 
     def operation_name(self, incoming: Incoming) -> str | None:
         target = incoming.header("X-Amz-Target") or ""
-        prefix, _, operation = target.partition(".")
+        prefix, _, operation = target.rpartition(".")
         return operation if prefix == self.model.metadata.get("targetPrefix") else None
 
     def parse(self, op_model: OperationModel, incoming: Incoming) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from labstack.services.codecommit.repos import BareRepo
+from labstack.services.codecommit.repos import ZERO, BareRepo
 
 log = logging.getLogger("labstack.git")
 CHUNK = 64 * 1024
@@ -61,7 +61,12 @@ class Target:
     owner: Any
 
 
-Locate = Callable[[str], "Target | None"]
+def created_branches(updates: list[RefUpdate]) -> list[str]:
+    """Names of the branches ``updates`` created."""
+    return [u.ref[len("refs/heads/"):] for u in updates if u.ref.startswith("refs/heads/") and u.old == ZERO]
+
+
+Locate = Callable[[dict], "Target | None"]
 OnPush = Callable[[Target, list[RefUpdate]], None]
 
 
@@ -85,7 +90,7 @@ class GitHttp:
         self.max_request_bytes = max_request_bytes
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        target = self.locate(environ.get("PATH_INFO", ""))
+        target = self.locate(environ)
         if target is None or not target.repo.exists():
             return _plain(start_response, "404 Not Found", "Repository not found\n")
         if not target.suffix.startswith(SERVICES) and not target.suffix.startswith("/objects/"):

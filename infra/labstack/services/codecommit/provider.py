@@ -19,7 +19,7 @@ from labstack.config import DEFAULT_REGION
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.services.codecommit import events
-from labstack.services.codecommit.githttp import GitHttp, RefUpdate, Target
+from labstack.services.codecommit.githttp import GitHttp, RefUpdate, Target, created_branches
 from labstack.services.codecommit.repos import MODE_NAMES, MODES, SHA, ZERO, BareRepo, GitError, git
 from labstack.sources import SourceChange, change_feed
 from labstack.state import AccountRegionStore
@@ -165,8 +165,8 @@ class CodeCommitProvider(Provider):
         return record, self.bare(ctx.account, ctx.region, record.name)
 
     # --- git over HTTP ----------------------------------------------------------------
-    def _locate(self, path: str) -> Target | None:
-        parsed = parse_git_path(path)
+    def _locate(self, environ: dict) -> Target | None:
+        parsed = parse_git_path(environ.get("PATH_INFO", ""))
         if parsed is None:
             return None
         account, region, name, suffix = parsed
@@ -182,13 +182,7 @@ class CodeCommitProvider(Provider):
         """After references moved: default branch, last-modified date, events, triggers, the feed."""
         with self.repos.lock:
             record.modified = now()
-            branches = repo.branches()
-            if record.default_branch not in branches:
-                created = [u.ref[len("refs/heads/"):] for u in updates if u.ref.startswith("refs/heads/") and u.new != ZERO]
-                first = next((b for b in created if b in branches), None) or next(iter(sorted(branches)), None)
-                record.default_branch = first
-                if first:
-                    repo.set_head(first)
+            record.default_branch = repo.settle_default(record.default_branch, created_branches(updates))
         caller = f"arn:aws:iam::{record.account}:root"
         meta = record.metadata(self.endpoint)
         clients = self.labstack.clients

@@ -105,6 +105,17 @@ class BareRepo:
     def set_head(self, branch: str) -> None:
         self.git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
 
+    def settle_default(self, current: str | None, created: list[str]) -> str | None:
+        """The default branch after a change: ``current`` while it exists, else the first
+        branch just created (else any branch); HEAD follows it so clones check it out."""
+        branches = self.branches()
+        if current in branches:
+            return current
+        chosen = next((b for b in created if b in branches), None) or next(iter(sorted(branches)), None)
+        if chosen:
+            self.set_head(chosen)
+        return chosen
+
     def update_ref(self, ref: str, new: str, old: str) -> bool:
         """Move ``ref`` from ``old`` to ``new`` atomically (ZERO: create / delete); False if it moved meanwhile."""
         try:

@@ -1,0 +1,151 @@
+"""CodeStar Connections: connections to the local GitHub, AVAILABLE as soon as they are made.
+
+On AWS a new connection waits (PENDING) for someone to finish the handshake with GitHub in
+the console; labstack's GitHub is local, so there is nothing to wait for. The local GitHub
+itself is served here too, under ``/github/`` (see ``github.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from labstack.context import RequestContext
+from labstack.errors import AwsError
+from labstack.protocol.provider import Provider
+from labstack.services.codecommit.githttp import GitHttp, RefUpdate, Target, created_branches
+from labstack.services.codeconnections import github
+from labstack.sources import SourceChange, change_feed
+from labstack.state import AccountRegionStore
+
+MAX_CONNECTIONS = 250  # AWS's quota per account and region
+MAX_TAGS = 50
+_ARN = re.compile(r"^arn:aws[\w-]*:(codestar-connections|codeconnections):([\w-]+):(\d{12}):connection/([\w-]+)$")
+
+
+@dataclass
+class Connection:
+    """One connection; ``service`` is the API that made it (its ARN says so)."""
+
+    name: str
+    provider_type: str
+    account: str
+    region: str
+    service: str
+    connection_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    tags: dict[str, str] = field(default_factory=dict)
+    host_arn: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:{self.service}:{self.region}:{self.account}:connection/{self.connection_id}"
+
+    def describe(self) -> dict:
+        """The ``Connection`` shape."""
+        data = {"ConnectionName": self.name, "ConnectionArn": self.arn, "ProviderType": self.provider_type,
+                "OwnerAccountId": self.account, "ConnectionStatus": "AVAILABLE"}
+        if self.host_arn:
+            data["HostArn"] = self.host_arn
+        return data
+
+
+def tag_list(tags: dict[str, str]) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+class CodeStarConnectionsProvider(Provider):
+    """Connections (create, get, list, delete, tags) and the local GitHub's git server."""
+
+    service = "codestar-connections"
+
+    def __init__(self, labstack) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(labstack)
+        self.connections: AccountRegionStore[dict[str, Connection]] = AccountRegionStore(dict)
+        self.home = labstack.settings.home
+        labstack.hooks.on_reset(self.connections.reset)
+        self.git_http = GitHttp(lambda environ: github.locate(self.home, environ), self._pushed,
+                                labstack.settings.home / "git-hooks")
+        labstack.routes.add(github.PREFIX, self.git_http)
+
+    def resource_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (account, _region), connections in self.connections.items():
+            counts[account] = counts.get(account, 0) + len(connections)
+        return counts
+
+    def _pushed(self, target: Target, updates: list[RefUpdate]) -> None:
+        """A push to the local GitHub: default branch, then the change feed pipelines watch."""
+        target.repo.settle_default(target.repo.head_branch(), created_branches(updates))
+        feed = change_feed(self.labstack)
+        for update in updates:
+            feed.publish(SourceChange("GitHub", target.owner, update.ref, update.old, update.new))
+
+    def find(self, ctx: RequestContext, arn: str) -> Connection:
+        """The connection ``arn`` names in the caller's account and region."""
+        match = _ARN.match(arn or "")
+        connection = None
+        if match and (match.group(2), match.group(3)) == (ctx.region, ctx.account):
+            connection = self.connections.get(ctx.account, ctx.region).get(match.group(4))
+        if connection is None:
+            raise AwsError("ResourceNotFoundException", f"Connection {arn} does not exist")
+        return connection
+
+    def create_connection(self, ctx: RequestContext, request: dict) -> dict:
+        provider_type = request.get("ProviderType") or "GitHub"
+        if provider_type != "GitHub" or request.get("HostArn"):
+            raise AwsError("ResourceUnavailableException",
+                           f"labstack connects to its local GitHub only, not to {request.get('HostArn') or provider_type}")
+        tags = {t["Key"]: t["Value"] for t in request.get("Tags") or []}
+        with self.connections.lock:
+            connections = self.connections.get(ctx.account, ctx.region)
+            if len(connections) >= MAX_CONNECTIONS:
+                raise AwsError("LimitExceededException", f"An account can have at most {MAX_CONNECTIONS} connections per region")
+            connection = Connection(request["ConnectionName"], provider_type, ctx.account, ctx.region, self.service, tags=tags)
+            connections[connection.connection_id] = connection
+        result: dict = {"ConnectionArn": connection.arn}
+        if tags:
+            result["Tags"] = tag_list(tags)
+        return result
+
+    def get_connection(self, ctx: RequestContext, request: dict) -> dict:
+        return {"Connection": self.find(ctx, request["ConnectionArn"]).describe()}
+
+    def list_connections(self, ctx: RequestContext, request: dict) -> dict:
+        wanted = request.get("ProviderTypeFilter")
+        items = [c.describe() for c in self.connections.get(ctx.account, ctx.region).values()
+                 if wanted in (None, c.provider_type) and request.get("HostArnFilter") in (None, c.host_arn)]
+        start = int(request["NextToken"]) if (request.get("NextToken") or "").isdigit() else 0
+        size = request.get("MaxResults") or 100
+        result: dict = {"Connections": items[start:start + size]}
+        if start + size < len(items):
+            result["NextToken"] = str(start + size)
+        return result
+
+    def delete_connection(self, ctx: RequestContext, request: dict) -> dict:
+        with self.connections.lock:
+            connection = self.find(ctx, request["ConnectionArn"])
+            del self.connections.get(ctx.account, ctx.region)[connection.connection_id]
+        return {}
+
+    def tag_resource(self, ctx: RequestContext, request: dict) -> dict:
+        with self.connections.lock:
+            connection = self.find(ctx, request["ResourceArn"])
+            merged = {**connection.tags, **{t["Key"]: t["Value"] for t in request["Tags"]}}
+            if len(merged) > MAX_TAGS:
+                raise AwsError("LimitExceededException", f"A resource can have at most {MAX_TAGS} tags")
+            connection.tags = merged
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, request: dict) -> dict:
+        with self.connections.lock:
+            connection = self.find(ctx, request["ResourceArn"])
+            for key in request["TagKeys"]:
+                connection.tags.pop(key, None)
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, request: dict) -> dict:
+        return {"Tags": tag_list(self.find(ctx, request["ResourceArn"]).tags)}
+
+
+PROVIDER = CodeStarConnectionsProvider
