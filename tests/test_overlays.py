@@ -1,11 +1,11 @@
 """Overlay providers answer some operations of a moto-served service; moto answers the rest.
 
-Proven in each protocol the layer speaks: JSON (SSM), query (ELBv2) and rest-json (Lambda).
+Proven here for JSON (SSM) and query (IAM); the rest-json codec serves the real Lambda
+runtime (test_lambda_runtime.py), and its validation is checked here.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -57,20 +57,6 @@ def test_query_overlay_validates_in_aws_words_and_xml(labstack: LabstackProcess)
     assert b"<Code>ValidationException</Code>" in reply.body
     assert b"Value null at 'PolicyInputList' failed to satisfy constraint: Member must not be null" in reply.body
     assert b"Value 'lots' at 'MaxItems' failed to satisfy constraint: Member must be an integer" in reply.body
-
-
-def test_rest_json_overlay_maps_uri_query_headers_and_payload(labstack: LabstackProcess) -> None:
-    lam = check_responses(labstack.client("lambda", account=ACCOUNT))
-    assert lam.list_functions()["Functions"] == []  # moto
-    answer = lam.invoke(FunctionName="arn:aws:lambda:us-east-1:246824682468:function:smoke-tests", Qualifier="7",
-                        Payload=json.dumps({"step": "AfterAllowTestTraffic"}).encode(), LogType="Tail")
-    assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "7"
-    assert base64.b64decode(answer["LogResult"]) == b"START\nEND\n"
-    assert json.loads(answer["Payload"].read()) == {
-        "echo": {"step": "AfterAllowTestTraffic"}, "function": "arn:aws:lambda:us-east-1:246824682468:function:smoke-tests"}
-    failed = lam.invoke(FunctionName="smoke-tests", Payload=b'{"fail": true}')
-    assert failed["FunctionError"] == "Unhandled" and json.loads(failed["Payload"].read())["errorType"] == "Exception"
-    assert lam.invoke(FunctionName="smoke-tests", InvocationType="Event")["StatusCode"] == 202
 
 
 def test_rest_json_overlay_validates_headers_and_uri(labstack: LabstackProcess) -> None:

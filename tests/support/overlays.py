@@ -1,11 +1,10 @@
 """Overlay providers for tests: each answers a few operations of a moto-served service.
 
-One per protocol the layer speaks: JSON (SSM), query (IAM) and rest-json (Lambda).
+JSON (SSM) and query (IAM); rest-json is proven by the real Lambda runtime (test_lambda_runtime.py).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 
 from labstack.context import RequestContext
@@ -47,28 +46,3 @@ class IamOverlay(Provider):
             for resource in request.get("ResourceArns") or ["*"]
         ]
         return {"EvaluationResults": results, "IsTruncated": False}
-
-
-class LambdaOverlay(Provider):
-    """Invoke answered here: echoes the payload, with AWS's headers and status codes."""
-
-    service = "lambda"
-    overlay = True
-
-    def invoke(self, ctx: RequestContext, request: dict) -> dict:
-        kind = request.get("InvocationType", "RequestResponse")
-        if kind == "Event":
-            return {"StatusCode": 202}
-        if kind == "DryRun":
-            return {"StatusCode": 204}
-        event = json.loads(request.get("Payload") or b"{}")
-        result = {"StatusCode": 200, "ExecutedVersion": request.get("Qualifier", "$LATEST")}
-        if event.get("fail"):
-            result["FunctionError"] = "Unhandled"
-            result["Payload"] = json.dumps({"errorMessage": "asked to fail", "errorType": "Exception"}).encode()
-        else:
-            result["Payload"] = json.dumps({"echo": event, "function": request["FunctionName"]}).encode()
-        if request.get("LogType") == "Tail":
-            result["LogResult"] = base64.b64encode(b"START\nEND\n").decode()
-        return result
-

@@ -15,7 +15,7 @@ from labstack.ports import free_port
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "support" / "models"
 TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
-TEST_OVERLAYS = "tests.support.overlays:SsmOverlay,tests.support.overlays:IamOverlay,tests.support.overlays:LambdaOverlay"
+TEST_OVERLAYS = "tests.support.overlays:SsmOverlay,tests.support.overlays:IamOverlay"
 
 
 def server_env(**extra: str) -> dict[str, str]:

@@ -1,0 +1,100 @@
+"""The Lambda runtime's overlay: Invoke runs the handler for real; moto keeps the rest."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import threading
+from typing import Any
+
+from labstack.context import RequestContext
+from labstack.errors import AwsError, new_request_id
+from labstack.protocol.provider import Provider
+from labstack.runtimes.lambdas import logs
+from labstack.runtimes.lambdas.functions import FunctionSpec, resolve
+from labstack.runtimes.lambdas.pool import Outcome, WorkerPool
+
+log = logging.getLogger("labstack.lambda")
+MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous response limit
+
+
+class LambdaRuntime(Provider):
+    """Invoke: RequestResponse, Event and DryRun, in warm Python workers."""
+
+    service = "lambda"
+    overlay = True
+
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint)
+        labstack.hooks.on_reset(self.pool.close)
+        labstack.hooks.on_shutdown(self.pool.close)
+
+    def invoke(self, ctx: RequestContext, request: dict) -> dict:
+        spec = resolve(ctx.account, ctx.region, request["FunctionName"], request.get("Qualifier"))
+        if not spec.runtime.startswith("python3"):
+            raise AwsError("InvalidRuntimeException",
+                           f"labstack runs Python functions only; {spec.runtime or 'this runtime'} cannot run here", 502)
+        kind = request.get("InvocationType", "RequestResponse")
+        if kind == "DryRun":
+            return {"StatusCode": 204}
+        payload = request.get("Payload") or b"{}"
+        invoked_arn = spec.arn if spec.version == "$LATEST" and not request.get("Qualifier") else f"{spec.arn}:{request.get('Qualifier') or spec.version}"
+        if kind == "Event":
+            threading.Thread(target=self.run, args=(spec, invoked_arn, payload, new_request_id()), daemon=True).start()
+            return {"StatusCode": 202}
+        outcome, request_id, lines = self.run(spec, invoked_arn, payload, ctx.request_id)
+        result: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": spec.version}
+        if request.get("LogType") == "Tail":
+            result["LogResult"] = base64.b64encode("\n".join(lines).encode()[-4096:]).decode()
+        body, failed = self._answer(outcome, request_id, spec)
+        if failed:
+            result["FunctionError"] = "Unhandled"
+        if len(body) > MAX_PAYLOAD:
+            raise AwsError("RequestTooLargeException", f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).", 413)
+        result["Payload"] = body
+        return result
+
+    def run(self, spec: FunctionSpec, invoked_arn: str, payload: bytes, request_id: str) -> tuple[Outcome, str, list[str]]:
+        """One invocation in a warm (or new) worker; its log shipped to CloudWatch Logs."""
+        worker, _cold = self.pool.acquire(spec)
+        try:
+            outcome = worker.invoke(request_id, invoked_arn, payload)
+        except BaseException:
+            self.pool.discard(worker)
+            raise
+        if outcome.answer is None:  # timed out or died: never reused
+            self.pool.discard(worker)
+        else:
+            self.pool.release(worker)
+        lines = logs.invocation_lines(request_id, spec.version, outcome.logs, outcome.dropped_lines, outcome.seconds, spec.memory)
+        if outcome.timed_out:
+            lines.insert(-2, f"{_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
+        try:
+            logs.ship(self.labstack.clients.get("logs", spec.account, spec.region), f"/aws/lambda/{spec.name}", worker.stream, lines)
+        except Exception:
+            log.exception("could not write the log of %s", spec.name)
+        return outcome, request_id, lines
+
+    @staticmethod
+    def _answer(outcome: Outcome, request_id: str, spec: FunctionSpec) -> tuple[bytes, bool]:
+        if outcome.timed_out:
+            error = {"errorMessage": f"{_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds"}
+            return json.dumps(error).encode(), True
+        if outcome.answer is None:
+            error = {"errorType": "Runtime.ExitError",
+                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {outcome.exit_code}"}
+            return json.dumps(error).encode(), True
+        if outcome.answer["ok"]:
+            return outcome.answer["payload"].encode(), False
+        return json.dumps(outcome.answer["error"]).encode(), True
+
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+PROVIDER = LambdaRuntime

@@ -1,0 +1,172 @@
+"""The Lambda runtime: handlers really run, in warm workers, with Lambda's errors, logs and aliases."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import zipfile
+from collections import Counter
+from typing import Any
+
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+
+ACCOUNT = "468046804680"
+APP = '''
+import os
+import time
+
+import boto3
+
+
+def handler(event, context):
+    print("hello from handler")
+    return {"echo": event, "name": context.function_name, "version": context.function_version,
+            "request": context.aws_request_id, "remaining": context.get_remaining_time_in_millis(),
+            "greeting": os.environ.get("GREETING"), "pid": os.getpid()}
+
+
+def fail(event, context):
+    raise ValueError("boom")
+
+
+def slow(event, context):
+    time.sleep(event["seconds"])
+    return "late"
+
+
+def crash(event, context):
+    os._exit(3)
+
+
+def chatty(event, context):
+    line = "x" * 99
+    for _ in range(event["lines"]):
+        print(line)
+    return "done"
+
+
+def buckets(event, context):
+    return len(boto3.client("s3").list_buckets()["Buckets"])
+'''
+ROLE = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def code(source: str = APP) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lam(labstack: LabstackProcess) -> Any:
+    iam = labstack.client("iam", account=ACCOUNT)
+    role = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=ROLE)["Role"]["Arn"]
+    client = check_responses(labstack.client("lambda", account=ACCOUNT))
+    for name, handler, timeout in [("echo", "app.handler", 3), ("fail", "app.fail", 3), ("slow", "app.slow", 1),
+                                   ("crash", "app.crash", 3), ("chatty", "app.chatty", 30), ("buckets", "app.buckets", 10)]:
+        client.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler=handler, Timeout=timeout,
+                               Code={"ZipFile": code()}, Environment={"Variables": {"GREETING": "hi"}})
+    client.role = role
+    return client
+
+
+def invoke(lam: Any, name: str, event: Any = None, **extra: Any) -> tuple[dict, Any]:
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **extra)
+    return answer, json.loads(answer["Payload"].read())
+
+
+def test_a_handler_runs_with_its_context_environment_and_log(labstack: LabstackProcess, lam: Any) -> None:
+    answer, body = invoke(lam, "echo", {"step": 1}, LogType="Tail")
+    assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "$LATEST" and "FunctionError" not in answer
+    assert body["echo"] == {"step": 1} and (body["name"], body["version"], body["greeting"]) == ("echo", "$LATEST", "hi")
+    assert 0 < body["remaining"] <= 3000
+    tail = base64.b64decode(answer["LogResult"]).decode()
+    assert tail.startswith(f"START RequestId: {body['request']} Version: $LATEST")
+    assert "hello from handler" in tail and f"END RequestId: {body['request']}" in tail and "REPORT RequestId" in tail
+    logs = labstack.client("logs", account=ACCOUNT)
+    events = logs.filter_log_events(logGroupName="/aws/lambda/echo")["events"]
+    assert "hello from handler" in [e["message"] for e in events]
+
+
+def test_workers_stay_warm_and_are_recycled_when_the_configuration_changes(lam: Any) -> None:
+    first = invoke(lam, "echo")[1]["pid"]
+    assert invoke(lam, "echo")[1]["pid"] == first
+    lam.update_function_configuration(FunctionName="echo", Environment={"Variables": {"GREETING": "hello again"}})
+    _, body = invoke(lam, "echo")
+    assert body["greeting"] == "hello again" and body["pid"] != first
+    assert not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
+
+
+def test_an_exception_is_an_unhandled_function_error(lam: Any) -> None:
+    answer, body = invoke(lam, "fail")
+    assert answer["StatusCode"] == 200 and answer["FunctionError"] == "Unhandled"
+    assert (body["errorType"], body["errorMessage"]) == ("ValueError", "boom")
+    assert any("raise ValueError" in frame for frame in body["stackTrace"])
+
+
+def test_a_handler_past_its_timeout_is_stopped(lam: Any) -> None:
+    started = time.monotonic()
+    answer, body = invoke(lam, "slow", {"seconds": 10})
+    assert time.monotonic() - started < 5
+    assert answer["FunctionError"] == "Unhandled" and body["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert invoke(lam, "slow", {"seconds": 0})[1] == "late"  # a fresh worker serves the next call
+
+
+def test_a_crashing_runtime_is_a_runtime_exit_error(lam: Any) -> None:
+    answer, body = invoke(lam, "crash")
+    assert answer["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in body["errorMessage"]
+
+
+@pytest.mark.slow
+def test_fifty_megabytes_of_output_keep_labstack_small(labstack: LabstackProcess, lam: Any) -> None:
+    answer, body = invoke(lam, "chatty", {"lines": 500_000})
+    assert body == "done"
+    tail = base64.b64decode(lam.invoke(FunctionName="chatty", Payload=b'{"lines": 20000}', LogType="Tail")["LogResult"])
+    assert b"more lines of output were not kept" in tail
+    assert psutil.Process(labstack.pid).memory_info().rss < 400 * 1024 * 1024
+
+
+def test_boto3_inside_a_function_acts_in_its_account(labstack: LabstackProcess, lam: Any) -> None:
+    labstack.client("s3", account=ACCOUNT).create_bucket(Bucket="lambda-account-bucket")
+    assert invoke(lam, "buckets")[1] == 1
+
+
+@pytest.mark.slow
+def test_an_alias_splits_invocations_by_its_routing_weights(lam: Any) -> None:
+    lam.create_function(FunctionName="shift", Runtime="python3.12", Role=lam.role, Handler="app.handler",
+                        Code={"ZipFile": code()})
+    one = lam.publish_version(FunctionName="shift")["Version"]
+    lam.update_function_code(FunctionName="shift", ZipFile=code(APP + "\n# v2\n"))
+    two = lam.publish_version(FunctionName="shift")["Version"]
+    lam.create_alias(FunctionName="shift", Name="live", FunctionVersion=one,
+                     RoutingConfig={"AdditionalVersionWeights": {two: 0.3}})
+    seen = Counter(lam.invoke(FunctionName="shift", Qualifier="live")["ExecutedVersion"] for _ in range(200))
+    assert set(seen) == {one, two} and 30 <= seen[two] <= 95, seen  # 30 % of 200 is 60
+
+
+def test_event_and_dry_run_invocations(labstack: LabstackProcess, lam: Any) -> None:
+    assert lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
+    assert lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b'{"async": true}')["StatusCode"] == 202
+
+
+def test_other_runtimes_and_unknown_functions_are_refused_clearly(lam: Any) -> None:
+    lam.create_function(FunctionName="node", Runtime="nodejs20.x", Role=lam.role, Handler="index.handler",
+                        Code={"ZipFile": code()})
+    with pytest.raises(ClientError) as info:
+        lam.invoke(FunctionName="node")
+    assert info.value.response["Error"]["Code"] == "InvalidRuntimeException"
+    assert "labstack runs Python functions only; nodejs20.x" in info.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as info:
+        lam.invoke(FunctionName="nobody")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
