@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from botocore.response import StreamingBody
-
 from labstack.protocol import shapes
 
 
