@@ -93,8 +93,18 @@ def test_a_handler_runs_with_its_context_environment_and_log(labstack: LabstackP
     assert tail.startswith(f"START RequestId: {body['request']} Version: $LATEST")
     assert "hello from handler" in tail and f"END RequestId: {body['request']}" in tail and "REPORT RequestId" in tail
     logs = labstack.client("logs", account=ACCOUNT)
-    events = logs.filter_log_events(logGroupName="/aws/lambda/echo")["events"]
-    assert "hello from handler" in [e["message"] for e in events]
+
+    def logged() -> bool:  # Lambda writes logs shortly after it answers; so does labstack
+        try:
+            events = logs.filter_log_events(logGroupName="/aws/lambda/echo")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return False
+        return "hello from handler" in [e["message"] for e in events]
+
+    deadline = time.monotonic() + 10
+    while not logged():
+        assert time.monotonic() < deadline, "the log never reached CloudWatch Logs"
+        time.sleep(0.05)
 
 
 def test_workers_stay_warm_and_are_recycled_when_the_configuration_changes(lam: Any) -> None:

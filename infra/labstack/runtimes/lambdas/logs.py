@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from typing import Any
 
@@ -23,15 +25,40 @@ def invocation_lines(request_id: str, version: str, output: list[str], dropped: 
     return lines
 
 
-def ship(logs_client: Any, group: str, stream: str, lines: list[str]) -> None:
-    """Append ``lines`` to the stream, creating group and stream on first use."""
-    for create in (lambda: logs_client.create_log_group(logGroupName=group),
-                   lambda: logs_client.create_log_stream(logGroupName=group, logStreamName=stream)):
-        try:
-            create()
-        except logs_client.exceptions.ResourceAlreadyExistsException:
-            pass
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now, "message": line or " "} for line in lines]
-    for start in range(0, len(events), MAX_EVENTS):
-        logs_client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[start:start + MAX_EVENTS])
+class LogShipper:
+    """Writes invocation logs to CloudWatch Logs in the background, as Lambda does.
+
+    The invoke answers without waiting for its log; group and stream are created once.
+    """
+
+    def __init__(self, clients: Any) -> None:
+        self.clients = clients
+        self._queue: "queue.Queue[tuple[str, str, str, str, list[str]]]" = queue.Queue()
+        self._created: set[tuple[str, str, str, str]] = set()
+        threading.Thread(target=self._run, name="lambda-logs", daemon=True).start()
+
+    def ship(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
+        self._queue.put((account, region, group, stream, lines))
+
+    def _run(self) -> None:
+        while True:
+            account, region, group, stream, lines = self._queue.get()
+            try:
+                self._write(account, region, group, stream, lines)
+            except Exception:
+                log.exception("could not write the log of %s", group)
+
+    def _write(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
+        client = self.clients.get("logs", account, region)
+        if (account, region, group, stream) not in self._created:
+            for create in (lambda: client.create_log_group(logGroupName=group),
+                           lambda: client.create_log_stream(logGroupName=group, logStreamName=stream)):
+                try:
+                    create()
+                except client.exceptions.ResourceAlreadyExistsException:
+                    pass
+            self._created.add((account, region, group, stream))
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line or " "} for line in lines]
+        for start in range(0, len(events), MAX_EVENTS):
+            client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[start:start + MAX_EVENTS])

@@ -29,6 +29,7 @@ class LambdaRuntime(Provider):
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
         self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint)
+        self.logs = logs.LogShipper(labstack.clients)
         labstack.hooks.on_reset(self.pool.close)
         labstack.hooks.on_shutdown(self.pool.close)
 
@@ -72,10 +73,7 @@ class LambdaRuntime(Provider):
         lines = logs.invocation_lines(request_id, spec.version, outcome.logs, outcome.dropped_lines, outcome.seconds, spec.memory)
         if outcome.timed_out:
             lines.insert(-2, f"{_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
-        try:
-            logs.ship(self.labstack.clients.get("logs", spec.account, spec.region), f"/aws/lambda/{spec.name}", worker.stream, lines)
-        except Exception:
-            log.exception("could not write the log of %s", spec.name)
+        self.logs.ship(spec.account, spec.region, f"/aws/lambda/{spec.name}", worker.stream, lines)
         return outcome, request_id, lines
 
     @staticmethod
