@@ -15,10 +15,10 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from bench.core import Figure, Options, client
-from bench.measure import prepare, summary, timed_sender
+from bench.measure import prepare, summary, timed_sender, wait_for_200
 from bench.servers import HOST, LABSTACK, Server
 from tests.support.webapp import VersionApp
 
@@ -166,8 +166,6 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """Start one labstack, measure Lambda and ELB, stop it."""
     with Server(LABSTACK) as server:
         server.start()
-        from bench.measure import wait_for_200
-
         wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
         figures = lambda_figures(server, options)
         progress("Lambda invoke")
