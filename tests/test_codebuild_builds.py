@@ -30,7 +30,9 @@ def test_a_trivial_build_succeeds_with_every_phase_recorded(lab: Lab) -> None:
     assert phases(build)["BUILD"]["contexts"] == [{"statusCode": "", "message": ""}]
     assert set(phases(build)["COMPLETED"]) == {"phaseType", "startTime"}
     assert build["endTime"] >= build["startTime"]
-    assert "hi" in lab.logs(build)
+    lines = lab.logs(build)
+    assert "hi" in lines
+    assert any("bwrap (bubblewrap) is not installed" in line for line in lines)
 
 
 def test_one_shell_per_build_keeps_variables_and_directory(lab: Lab) -> None:
@@ -41,6 +43,17 @@ def test_one_shell_per_build_keeps_variables_and_directory(lab: Lab) -> None:
     lab.project("shell", spec)
     build = lab.run("shell")
     assert "var=kept exported=yes dir=sub" in lab.logs(build)
+
+
+def test_a_command_that_exits_keeps_exported_variables_for_later_phases(lab: Lab) -> None:
+    spec = buildspec({
+        "build": {"commands": ["export TAG=v1 && cd /tmp", "exit 4"]},
+        "post_build": {"commands": ["echo tag=$TAG dir=$(pwd) succeeding=$CODEBUILD_BUILD_SUCCEEDING"]},
+    })
+    lab.project("exits", spec)
+    build = lab.run("exits")
+    assert phases(build)["BUILD"]["contexts"][0]["message"].endswith("exit status 4")
+    assert "tag=v1 dir=/tmp succeeding=0" in lab.logs(build)
 
 
 def test_env_shell_sh_runs_commands_with_sh(lab: Lab) -> None:
@@ -190,6 +203,25 @@ def test_s3_zip_source_with_buildspec_file(lab: Lab) -> None:
     assert phases(missing)["DOWNLOAD_SOURCE"]["contexts"][0]["statusCode"] == "CLIENT_ERROR"
 
 
+def test_codecommit_source_at_a_branch(lab: Lab) -> None:
+    codecommit = lab.client("codecommit")
+    clone = codecommit.create_repository(repositoryName="app")["repositoryMetadata"]["cloneUrlHttp"]
+    first = codecommit.put_file(repositoryName="app", branchName="main", filePath="buildspec.yml",
+                                fileContent=buildspec({"build": {"commands": ["cat version.txt"]}}).encode())["commitId"]
+    second = codecommit.put_file(repositoryName="app", branchName="main", filePath="version.txt", fileContent=b"v2",
+                                 parentCommitId=first)["commitId"]
+    lab.codebuild.create_project(name="from-git", source={"type": "CODECOMMIT", "location": clone}, sourceVersion="main",
+                                 artifacts={"type": "NO_ARTIFACTS"}, serviceRole=lab.role,
+                                 environment={"type": "LINUX_CONTAINER", "image": "x", "computeType": "BUILD_GENERAL1_SMALL"})
+    build = lab.run("from-git")
+    assert build["buildStatus"] == "SUCCEEDED" and build["resolvedSourceVersion"] == second
+    assert "v2" in lab.logs(build)
+    old = lab.run("from-git", sourceVersion=first)
+    assert phases(old)["BUILD"]["phaseStatus"] == "FAILED"  # version.txt came later
+    missing = lab.run("from-git", sourceVersion="no-such-branch")
+    assert phases(missing)["DOWNLOAD_SOURCE"]["contexts"][0]["statusCode"] == "CLIENT_ERROR"
+
+
 def test_list_retry_and_delete_builds(lab: Lab) -> None:
     lab.project("many", buildspec({"build": {"commands": ["true"]}}))
     first = lab.run("many")
@@ -206,6 +238,15 @@ def test_list_retry_and_delete_builds(lab: Lab) -> None:
     with pytest.raises(ClientError) as excinfo:
         cb.list_builds_for_project(projectName="ghost")
     assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_project_concurrent_build_limit(lab: Lab) -> None:
+    lab.project("limited", buildspec({"build": {"commands": ["sleep 1"]}}), concurrentBuildLimit=1)
+    running = lab.codebuild.start_build(projectName="limited")["build"]
+    with pytest.raises(ClientError) as excinfo:
+        lab.codebuild.start_build(projectName="limited")
+    assert excinfo.value.response["Error"]["Code"] == "AccountLimitExceededException"
+    assert wait_build(lab.codebuild, running["id"])["buildStatus"] == "SUCCEEDED"
 
 
 def test_idempotency_token_returns_the_same_build(lab: Lab) -> None:

@@ -3,6 +3,7 @@ children, the per-account concurrency limit and the timeouts, with labstack heal
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from typing import Iterator
@@ -112,3 +113,31 @@ def test_a_build_queued_too_long_times_out_in_queued(fast: LabstackProcess) -> N
     assert [(p["phaseType"], p.get("phaseStatus")) for p in waited["phases"]] == [
         ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "TIMED_OUT"), ("COMPLETED", None)]
     assert wait_build(lab.codebuild, hog["id"])["buildStatus"] == "SUCCEEDED"
+
+
+def test_stop_a_queued_build_and_count_running_ones(fast: LabstackProcess) -> None:
+    lab = Lab(fast)
+    lab.project("busy", buildspec({"build": {"commands": ["sleep 1"]}}))
+    busy = lab.codebuild.start_build(projectName="busy")["build"]
+    waiting = lab.codebuild.start_build(projectName="busy")["build"]
+    time.sleep(0.3)
+    with urllib.request.urlopen(fast.endpoint + "/_labstack/status", timeout=5) as reply:
+        assert json.load(reply)["accounts"][lab.account]["builds"] == 2
+    stopped = lab.codebuild.stop_build(id=waiting["id"])["build"]
+    assert stopped["buildStatus"] == "STOPPED"
+    assert [(p["phaseType"], p.get("phaseStatus")) for p in stopped["phases"]] == [
+        ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "STOPPED"), ("COMPLETED", None)]
+    assert wait_build(lab.codebuild, busy["id"])["buildStatus"] == "SUCCEEDED"
+
+
+def test_reset_stops_running_builds_and_forgets_them(fast: LabstackProcess) -> None:
+    lab = Lab(fast)
+    lab.project("long", buildspec({"build": {"commands": ["sleep 60"]}}), timeoutInMinutes=60)
+    lab.codebuild.start_build(projectName="long")
+    time.sleep(0.5)
+    started = time.monotonic()
+    urllib.request.urlopen(urllib.request.Request(fast.endpoint + "/_labstack/reset", method="POST"), timeout=30).read()
+    assert time.monotonic() - started < 10
+    assert "projects" not in lab.codebuild.list_projects()
+    assert "ids" not in lab.codebuild.list_builds()
+    _healthy(fast)

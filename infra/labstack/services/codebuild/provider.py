@@ -197,6 +197,11 @@ class CodeBuildProvider(Provider):
         with self.state.lock:
             if token and token in state.tokens and state.tokens[token] in state.builds:
                 return state.builds[state.tokens[token]]
+            limit = project.get("concurrentBuildLimit")
+            running = sum(1 for j in state.builds.values() if j.record["projectName"] == project["name"] and not j.done.is_set())
+            if limit and running >= limit:
+                raise AwsError("AccountLimitExceededException",
+                               f"Cannot have more than {limit} active builds for the project {project['name']}")
             record, variables, buildspec_text, declared, secondary = self._effective(ctx, project, request, initiator)
             number = state.numbers.get(project["name"], 0) + 1
             state.numbers[project["name"]] = number
@@ -295,7 +300,7 @@ class CodeBuildProvider(Provider):
             return
         try:
             job.end_phase(queued, "SUCCEEDED", None)
-            Runner(job, self.labstack.clients, self.labstack.settings.endpoint, self.reports).run()
+            Runner(job, self.labstack, self.reports).run()
         finally:
             self.slots.release(job.account)
 

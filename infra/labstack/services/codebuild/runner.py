@@ -104,10 +104,11 @@ def _copy(value: Any) -> Any:
 class Runner:
     """Executes a :class:`BuildJob` from PROVISIONING to COMPLETED (the caller handles QUEUED)."""
 
-    def __init__(self, job: BuildJob, clients: Any, endpoint: str, reports_sink: reports.ReportSink) -> None:
+    def __init__(self, job: BuildJob, labstack: Any, reports_sink: reports.ReportSink) -> None:
         self.job = job
-        self.clients = clients
-        self.endpoint = endpoint
+        self.labstack = labstack
+        self.clients = labstack.clients
+        self.endpoint = labstack.settings.endpoint
         self.reports_sink = reports_sink
         self.record = job.record
         self.src = job.workspace / "src"
@@ -198,7 +199,8 @@ class Runner:
         job = self.job
         source = self.record["source"]
         try:
-            fetched = sources.fetch(source, self.record.get("sourceVersion"), self.src, self._client("s3"), job.pipeline_input)
+            fetched = sources.fetch(self.labstack, job.account, job.region, source, self.record.get("sourceVersion"),
+                                    self.src, job.pipeline_input)
             if fetched.resolved_version:
                 with job.lock:
                     self.record["resolvedSourceVersion"] = fetched.resolved_version

@@ -1,14 +1,28 @@
-"""DOWNLOAD_SOURCE: put a build's source in its workspace and find its buildspec."""
+"""DOWNLOAD_SOURCE: put a build's source in its workspace and find its buildspec.
+
+The revisions themselves come from labstack's shared ``labstack.sources`` (S3 objects,
+CodeCommit and local-GitHub repositories), the same place the pipeline engine reads them.
+"""
 
 from __future__ import annotations
 
+import io
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from labstack import sources as shared
+from labstack.errors import AwsError
+
+if TYPE_CHECKING:
+    from labstack.instance import Labstack
 
 DEFAULT_BUILDSPEC = "buildspec.yml"
+_CODECOMMIT_URL = re.compile(r"^https://git-codecommit\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/v1/repos/([^/]+?)/?$")
+_GITHUB_URL = re.compile(r"^https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$")
 
 
 class SourceError(Exception):
@@ -22,50 +36,65 @@ class SourceError(Exception):
 
 @dataclass
 class Fetched:
-    """What DOWNLOAD_SOURCE learnt: the resolved version (if any)."""
+    """What DOWNLOAD_SOURCE learnt: the resolved version (commit id, S3 version id), if any."""
 
     resolved_version: str | None = None
 
 
-def fetch(source: dict, version: str | None, dest: Path, s3: Any, pipeline_input: Path | None = None) -> Fetched:
-    """Fill ``dest`` from ``source`` (NO_SOURCE, S3, or CODEPIPELINE's handed-in input)."""
-    kind = source["type"]
+def fetch(labstack: "Labstack", account: str, region: str, source: dict, version: str | None, dest: Path,
+          pipeline_input: Path | None = None) -> Fetched:
+    """Fill ``dest`` from ``source``: NO_SOURCE, S3, CODECOMMIT, GITHUB (the local GitHub) or
+    CODEPIPELINE (the input the pipeline engine handed in)."""
+    kind, location = source["type"], source.get("location", "")
     if kind == "NO_SOURCE":
         return Fetched()
-    if kind == "S3":
-        return _fetch_s3(source.get("location", ""), version, dest, s3)
     if kind == "CODEPIPELINE":
         if pipeline_input is None:
             raise SourceError("CLIENT_ERROR", "CODEPIPELINE sources are only available to builds a pipeline starts")
-        _unpack(pipeline_input, dest) if pipeline_input.is_file() else shutil.copytree(pipeline_input, dest, dirs_exist_ok=True)
+        if pipeline_input.is_file():
+            _unpack(pipeline_input.read_bytes(), dest)
+        else:
+            shutil.copytree(pipeline_input, dest, dirs_exist_ok=True)
         return Fetched()
-    raise SourceError("CLIENT_ERROR", f"labstack cannot fetch {kind} sources yet")
-
-
-def _fetch_s3(location: str, version: str | None, dest: Path, s3: Any) -> Fetched:
-    bucket, _, key = location.partition("/")
-    if not bucket or not key:
-        raise SourceError("CLIENT_ERROR", f"invalid S3 source location {location!r}: expected bucket/key")
-    args = {"Bucket": bucket, "Key": key}
-    if version:
-        args["VersionId"] = version
     try:
-        obj = s3.get_object(**args)
-    except Exception as exc:  # NoSuchKey, NoSuchBucket, AccessDenied: all a client error for the build
-        raise SourceError("CLIENT_ERROR", f"error while downloading source s3://{location}: {exc}") from None
-    archive = dest.parent / "source.zip"
-    with archive.open("wb") as out:
-        shutil.copyfileobj(obj["Body"], out, 1024 * 1024)
-    _unpack(archive, dest)
-    archive.unlink()
-    return Fetched(resolved_version=obj.get("VersionId") or None)
+        if kind == "S3":
+            bucket, _, key = location.partition("/")
+            if not bucket or not key:
+                raise SourceError("CLIENT_ERROR", f"invalid S3 source location {location!r}: expected bucket/key")
+            revision = shared.s3_revision(labstack, account, region, bucket, key, version)
+            resolved = revision.metadata.get("versionId")
+            resolved = None if resolved in (None, "null") else resolved
+        elif kind == "CODECOMMIT":
+            match = _CODECOMMIT_URL.match(location)
+            repository = match.group(1) if match else location.rsplit("/", 1)[-1]
+            revision = shared.codecommit_revision(labstack, account, region, repository, _git_spec(version))
+            resolved = revision.revision
+        elif kind == "GITHUB":
+            match = _GITHUB_URL.match(location)
+            if match is None:
+                raise SourceError("CLIENT_ERROR", f"invalid GitHub source location {location!r}: expected https://github.com/owner/repo")
+            revision = shared.github_revision(labstack, match.group(1), _git_spec(version) or "HEAD")
+            resolved = revision.revision
+        else:
+            raise SourceError("CLIENT_ERROR", f"labstack cannot fetch {kind} sources")
+    except AwsError as exc:
+        raise SourceError("CLIENT_ERROR", f"error while downloading source {location}: {exc.code}: {exc.message}") from None
+    _unpack(revision.zip, dest)
+    return Fetched(resolved_version=resolved)
 
 
-def _unpack(archive: Path, dest: Path) -> None:
+def _git_spec(version: str | None) -> str | None:
+    """A git sourceVersion (commit id, branch, tag, ``refs/...``; ``pr/N`` is not served)."""
+    if not version:
+        return None
+    return version.split("^{", 1)[0]
+
+
+def _unpack(data: bytes, dest: Path) -> None:
     """Extract a zip into ``dest``, refusing members that would land outside it."""
     root = dest.resolve()
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for member in zf.infolist():
                 target = (root / member.filename).resolve()
                 if root != target and root not in target.parents:
