@@ -1,0 +1,1 @@
+"""Images: ECR layers kept for real in a content-addressed store, served back by URL."""

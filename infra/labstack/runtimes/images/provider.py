@@ -1,0 +1,114 @@
+"""The ECR overlay: layer bytes are kept (moto keeps only sizes), served by URL, and
+PutImage checks that every layer the manifest names was uploaded, as ECR does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable, Iterable
+
+from labstack.context import RequestContext
+from labstack.errors import AwsError
+from labstack.protocol.provider import Provider
+from labstack.runtimes.images.store import DIGEST, BlobStore
+
+ROUTE = "/ecr-layers/"
+
+
+def _backend(ctx: RequestContext) -> Any:
+    from moto.ecr.models import ecr_backends
+
+    return ecr_backends[ctx.account][ctx.region]
+
+
+def _moto(call: Callable[[], Any]) -> Any:
+    """Run a moto ECR call, turning its errors into labstack's."""
+    from moto.core.exceptions import ServiceException
+
+    try:
+        return call()
+    except ServiceException as exc:
+        raise AwsError(exc.code, exc.message) from None
+
+
+class ImageRuntime(Provider):
+    """ECR with real layers: what `docker push` uploads is what a task later runs."""
+
+    service = "ecr"
+    overlay = True
+
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        self.blobs = BlobStore(labstack.settings.home / "images" / "blobs")
+        labstack.routes.add(ROUTE, self.serve_blob)
+        labstack.hooks.on_reset(self.blobs.clear)
+
+    def complete_layer_upload(self, ctx: RequestContext, request: dict) -> dict:
+        backend = _backend(ctx)
+        repository = _moto(lambda: backend._get_repository(request["repositoryName"], request.get("registryId")))
+        upload = repository.uploads.get(request["uploadId"])
+        if upload is None:
+            raise AwsError("UploadNotFoundException", f"The upload with id '{request['uploadId']}' does not exist "
+                           f"in the repository '{request['repositoryName']}'")
+        digest = self.blobs.put(bytes(upload.layer_parts))
+        expected = request["layerDigests"][0]
+        if expected != digest:
+            raise AwsError("InvalidLayerException", f"The layer digest {expected} does not match the uploaded layer {digest}")
+        return _moto(lambda: backend.complete_layer_upload(request["repositoryName"], request["uploadId"],
+                                                           request["layerDigests"], request.get("registryId")))
+
+    def get_download_url_for_layer(self, ctx: RequestContext, request: dict) -> dict:
+        repository = _moto(lambda: _backend(ctx)._get_repository(request["repositoryName"], request.get("registryId")))
+        digest = request["layerDigest"]
+        if digest not in repository.layers or not self.blobs.has(digest):
+            raise AwsError("LayersNotFoundException", f"The image layer {digest} does not exist in the repository "
+                           f"'{request['repositoryName']}'")
+        return {"downloadUrl": f"{self.labstack.settings.endpoint}{ROUTE}{digest}", "layerDigest": digest}
+
+    def put_image(self, ctx: RequestContext, request: dict) -> dict:
+        try:
+            manifest = json.loads(request["imageManifest"])
+        except ValueError:
+            raise AwsError("InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy "
+                           "constraint: 'Invalid JSON syntax'") from None
+        repository = _moto(lambda: _backend(ctx)._get_repository(request["repositoryName"], request.get("registryId")))
+        referenced = [manifest.get("config", {})] + list(manifest.get("layers", []))
+        missing = [d["digest"] for d in referenced if d.get("digest") and d["digest"] not in repository.layers]
+        if missing:
+            raise AwsError("LayersNotFoundException", f"Layers {missing} not found in the repository "
+                           f"'{request['repositoryName']}'")
+        # ECR's image digest is the SHA-256 of the manifest exactly as it was sent.
+        computed = "sha256:" + hashlib.sha256(request["imageManifest"].encode()).hexdigest()
+        if request.get("imageDigest") not in (None, computed):
+            raise AwsError("ImageDigestDoesNotMatchException", f"Invalid parameter at 'imageDigest': "
+                           f"{request['imageDigest']} does not match the manifest's digest {computed}")
+        image = _moto(lambda: _backend(ctx).put_image(
+            request["repositoryName"], request["imageManifest"], request.get("imageTag"),
+            request.get("imageManifestMediaType"), computed))
+        return {"image": {"registryId": image.registry_id, "repositoryName": image.repository_name,
+                          "imageId": {"imageDigest": image.image_digest, "imageTag": request.get("imageTag")},
+                          "imageManifest": image.image_manifest,
+                          "imageManifestMediaType": image.image_manifest_media_type}}
+
+    def serve_blob(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """GET /ecr-layers/sha256:<hex>: a layer's bytes (what a download URL points at)."""
+        digest = environ.get("PATH_INFO", "")[len(ROUTE):]
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or not DIGEST.fullmatch(digest) or not self.blobs.has(digest):
+            body = b'{"message": "no such layer"}'
+            start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        size = self.blobs.size(digest)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size)),
+                                  ("Docker-Content-Digest", digest)])
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return []
+        return _chunks(self.blobs.path(digest))
+
+
+def _chunks(path: Any, size: int = 1024 * 1024) -> Iterable[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+PROVIDER = ImageRuntime

@@ -1,0 +1,45 @@
+"""A content-addressed blob store (``sha256:<hex>`` → bytes on disk) for image layers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+class BlobStore:
+    """Blobs under ``root/sha256/<hex>``; written atomically, shared by every account."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, digest: str) -> Path:
+        if not DIGEST.fullmatch(digest):
+            raise ValueError(f"not a sha256 digest: {digest!r}")
+        return self.root / "sha256" / digest.split(":", 1)[1]
+
+    def has(self, digest: str) -> bool:
+        return DIGEST.fullmatch(digest) is not None and self.path(digest).exists()
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; returns its digest (storing the same bytes twice is a no-op)."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+            staging.write_bytes(data)
+            os.replace(staging, target)
+        return digest
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def clear(self) -> None:
+        """Forget every blob (``labstack reset``)."""
+        shutil.rmtree(self.root, ignore_errors=True)
