@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import queue
+import threading
 import uuid
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from labstack.services.codecommit.githttp import RefUpdate
 from labstack.services.codecommit.repos import ZERO
@@ -118,3 +120,42 @@ def deliver(sns_client: Any, trigger: dict, message: str) -> str | None:
     except Exception as exc:  # the topic is missing, or not SNS at all
         return str(exc)
     return None
+
+
+def notify(clients: Any, repo: dict, triggers: list[dict], config_id: str, updates: list[RefUpdate]) -> None:
+    """Tell EventBridge and every matching trigger about ``updates`` to repository ``repo``."""
+    account, region = repo["accountId"], repo["Arn"].split(":")[3]
+    try:
+        publish_state_changes(clients.get("events", account, region), repo, updates, f"arn:aws:iam::{account}:root")
+    except Exception:
+        log.exception("EventBridge did not take the events of %s", repo["repositoryName"])
+    for trigger in triggers:
+        matching = [u for u in updates if trigger_matches(trigger, u)]
+        if matching:
+            message = trigger_message(repo, region, account, trigger, matching, config_id)
+            failure = deliver(clients.get("sns", account, region), trigger, message)
+            if failure:
+                log.warning("trigger %s of %s failed: %s", trigger["name"], repo["repositoryName"], failure)
+
+
+class Outbox:
+    """Runs notifications one after another on a background thread, in the order sent, so a
+    push or an API write does not wait for EventBridge and SNS."""
+
+    def __init__(self) -> None:
+        self._queue: "queue.Queue[Callable[[], None] | None]" = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="codecommit-outbox", daemon=True)
+        self._thread.start()
+
+    def send(self, job: Callable[[], None]) -> None:
+        self._queue.put(job)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                job()
+            except Exception:
+                log.exception("a CodeCommit notification failed")

@@ -135,6 +135,8 @@ class CodeCommitProvider(Provider):
         self.root = labstack.settings.home / "git"
         self.endpoint = labstack.settings.endpoint
         labstack.hooks.on_reset(self.reset)
+        self.outbox = events.Outbox()
+        labstack.hooks.on_shutdown(self.outbox.close)
         self.git_http = GitHttp(self._locate, self._pushed, labstack.settings.home / "git-hooks")
         labstack.routes.add("/v1/", self.git_http)
 
@@ -179,24 +181,13 @@ class CodeCommitProvider(Provider):
         self.changed(target.owner, target.repo, updates)
 
     def changed(self, record: Repository, repo: BareRepo, updates: list[RefUpdate]) -> None:
-        """After references moved: default branch, last-modified date, events, triggers, the feed."""
+        """After references moved: default branch and last-modified date now, the change feed
+        now, EventBridge events and triggers in order in the background (as AWS delivers them)."""
         with self.repos.lock:
             record.modified = now()
             record.default_branch = repo.settle_default(record.default_branch, created_branches(updates))
-        caller = f"arn:aws:iam::{record.account}:root"
-        meta = record.metadata(self.endpoint)
-        clients = self.labstack.clients
-        try:
-            events.publish_state_changes(clients.get("events", record.account, record.region), meta, updates, caller)
-        except Exception:
-            events.log.exception("EventBridge did not take the events of %s", record.name)
-        for trigger in record.triggers:
-            matching = [u for u in updates if events.trigger_matches(trigger, u)]
-            if matching:
-                message = events.trigger_message(meta, record.region, record.account, trigger, matching, record.trigger_config_id)
-                failure = events.deliver(clients.get("sns", record.account, record.region), trigger, message)
-                if failure:
-                    events.log.warning("trigger %s of %s failed: %s", trigger["name"], record.name, failure)
+        meta, triggers = record.metadata(self.endpoint), list(record.triggers)
+        self.outbox.send(lambda: events.notify(self.labstack.clients, meta, triggers, record.trigger_config_id, updates))
         feed = change_feed(self.labstack)
         for update in updates:
             feed.publish(SourceChange("CodeCommit", record.name, update.ref, update.old, update.new, record.account, record.region))
