@@ -177,10 +177,16 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(fn=cmd_logs)
     add("env", cmd_env, "print the shell lines that point AWS tools at labstack")
+    sub.add_parser("image", help="build, tag and push images without a Docker daemon (labstack image --help)")
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["image"]:  # its own docker-like flags, --help included
+        from labstack.images.cli import main as image_main
+
+        return image_main(argv[1:])
     args = parser().parse_args(argv)
     return int(args.fn(args) or 0)
 

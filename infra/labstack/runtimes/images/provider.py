@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
-from labstack.runtimes.images.store import DIGEST, BlobStore
+from labstack.images.blobs import DIGEST, BlobStore
 
 ROUTE = "/ecr-layers/"
 
