@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterable
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError
-from labstack.protocol.provider import Provider
 from labstack.images.blobs import DIGEST, BlobStore
+from labstack.protocol.provider import Provider
 
 ROUTE = "/ecr-layers/"
 
