@@ -129,6 +129,15 @@ SEED_APP = {
     "taskdef.json": json.dumps({"family": "app"}),
     "appspec.yaml": "version: 0.0\n",
     "requirements.txt": "",
+    # what jest and trivy would leave behind, in the formats the seed's reports section names
+    "scripts/reports.py": (
+        "import json, pathlib\n"
+        "pathlib.Path('coverage').mkdir(exist_ok=True)\n"
+        "pathlib.Path('coverage/clover.xml').write_text('<coverage><project><file name=\"main.py\" path=\"app/main.py\">'\n"
+        "    '<metrics statements=\"2\" coveredstatements=\"2\" conditionals=\"0\" coveredconditionals=\"0\"/></file></project></coverage>')\n"
+        "scan = [{'name': 'image scan', 'elements': [{'name': 'no critical vulnerabilities', 'steps': [{'result': {'status': 'passed', 'duration': 1000}}]}]}]\n"
+        "pathlib.Path('trivy-results.json').write_text(json.dumps(scan))\n"
+    ),
 }
 
 
@@ -160,7 +169,7 @@ phases:
   build:
     commands:
       - echo Building application... with $DB_PASSWORD and $API_KEY
-      - python3 -m pytest -q -p no:cacheprovider --junitxml=reports/junit.xml tests
+      - python3 -m pytest -q -p no:cacheprovider tests && python3 scripts/reports.py
   post_build:
     commands:
       - echo Creating image definitions file...
@@ -179,10 +188,15 @@ cache:
     - /root/.npm/**/*
 
 reports:
-  unit-reports:
+  jest-reports:
     files:
-      - 'reports/junit.xml'
-    file-format: JUNITXML
+      - 'coverage/clover.xml'
+    file-format: CLOVERXML
+
+  security-reports:
+    files:
+      - 'trivy-results.json'
+    file-format: CUCUMBERJSON
 """
     lab.client("ssm").put_parameter(Name="/app/db/password", Value="db-pass-123", Type="SecureString")
     lab.client("secretsmanager").create_secret(Name="prod/api-key", SecretString=json.dumps({"API_KEY": "key-456"}))
@@ -214,5 +228,6 @@ reports:
     assert sorted(archive.namelist()) == ["appspec.yaml", "imagedefinitions.json", "taskdef.json"]
     assert json.loads(archive.read("imagedefinitions.json")) == [
         {"name": "app", "imageUri": f"{lab.account}.dkr.ecr.us-east-1.amazonaws.com/app:latest"}]
-    report = lab.codebuild.batch_get_reports(reportArns=build["reportArns"])["reports"][0]
-    assert report["name"] == "app-build-unit-reports" and report["testSummary"]["statusCounts"] == {"SUCCEEDED": 1}
+    reports = {r["name"]: r for r in lab.codebuild.batch_get_reports(reportArns=build["reportArns"])["reports"]}
+    assert reports["app-build-jest-reports"]["codeCoverageSummary"]["lineCoveragePercentage"] == 100.0
+    assert reports["app-build-security-reports"]["testSummary"]["statusCounts"] == {"SUCCEEDED": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -40,41 +41,114 @@ def group_arn(account: str, region: str, name: str) -> str:
     return f"arn:aws:codebuild:{region}:{account}:report-group/{name}"
 
 
-def parse_junit(path: Path, report_arn: str) -> list[dict]:
-    """JUnit XML test cases (AWS statuses SUCCEEDED, FAILED, ERROR, SKIPPED)."""
+def _case(report_arn: str, path: Path, suite: str, prefix: str, name: str, status: str, seconds: float, message: str = "") -> dict:
+    item = {"reportArn": report_arn, "testRawDataPath": str(path), "prefix": prefix, "name": name, "status": status,
+            "durationInNanoSeconds": int(seconds * 1e9), "testSuiteName": suite}
+    if message:
+        item["message"] = message.strip()
+    return item
+
+
+def _local(tag: str) -> str:
+    """A tag without its XML namespace (TRX files have one)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _all(root: ET.Element, name: str) -> list[ET.Element]:
+    return [e for e in root.iter() if _local(e.tag) == name]
+
+
+def _child(element: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in element if _local(c.tag) == name), None)
+
+
+def _seconds(text: str | None) -> float:
+    """``1.5`` or ``00:00:01.5000`` as seconds."""
+    if not text:
+        return 0.0
+    if ":" in text:
+        hours, minutes, seconds = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return float(text)
+
+
+def parse_tests(path: Path, file_format: str, report_arn: str) -> list[dict]:
+    """Test cases of one report file, with AWS's statuses SUCCEEDED, FAILED, ERROR, SKIPPED."""
+    if file_format == "CUCUMBERJSON":
+        return _cucumber(path, report_arn)
     root = _xml(path)
     cases = []
-    suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
-    for suite in suites:
-        for case in suite.findall("testcase"):
-            status, message = "SUCCEEDED", ""
-            for tag, name in (("failure", "FAILED"), ("error", "ERROR"), ("skipped", "SKIPPED")):
-                found = case.find(tag)
-                if found is not None:
-                    status, message = name, (found.get("message") or found.text or "").strip()
-                    break
-            item = {
-                "reportArn": report_arn,
-                "testRawDataPath": str(path),
-                "prefix": case.get("classname", ""),
-                "name": case.get("name", ""),
-                "status": status,
-                "durationInNanoSeconds": int(float(case.get("time") or 0) * 1e9),
-                "testSuiteName": suite.get("name", ""),
-            }
-            if message:
-                item["message"] = message
-            cases.append(item)
+    if file_format == "JUNITXML":
+        for suite in ([root] if _local(root.tag) == "testsuite" else _all(root, "testsuite")):
+            for case in (c for c in suite if _local(c.tag) == "testcase"):
+                status, message = "SUCCEEDED", ""
+                for tag, name in (("failure", "FAILED"), ("error", "ERROR"), ("skipped", "SKIPPED")):
+                    found = _child(case, tag)
+                    if found is not None:
+                        status, message = name, found.get("message") or found.text or ""
+                        break
+                cases.append(_case(report_arn, path, suite.get("name", ""), case.get("classname", ""), case.get("name", ""),
+                                   status, _seconds(case.get("time")), message))
+    elif file_format == "TESTNG":
+        statuses = {"PASS": "SUCCEEDED", "FAIL": "FAILED", "SKIP": "SKIPPED"}
+        for suite in _all(root, "suite"):
+            for cls in _all(suite, "class"):
+                for method in _all(cls, "test-method"):
+                    if method.get("is-config") == "true":
+                        continue
+                    exc = _child(method, "exception")
+                    cases.append(_case(report_arn, path, suite.get("name", ""), cls.get("name", ""), method.get("name", ""),
+                                       statuses.get(method.get("status", ""), "ERROR"), int(method.get("duration-ms", 0)) / 1000,
+                                       exc.get("class", "") if exc is not None else ""))
+    elif file_format in ("NUNITXML", "NUNIT3XML"):
+        statuses = {"success": "SUCCEEDED", "passed": "SUCCEEDED", "failure": "FAILED", "failed": "FAILED",
+                    "error": "ERROR", "ignored": "SKIPPED", "skipped": "SKIPPED", "notrunnable": "SKIPPED", "inconclusive": "SKIPPED"}
+        for case in _all(root, "test-case"):
+            failure = _child(case, "failure")
+            text = failure.findtext("message") if failure is not None else ""
+            name = case.get("name", "")
+            prefix = case.get("classname") or (case.get("fullname") or name).rsplit(".", 1)[0]
+            cases.append(_case(report_arn, path, root.get("name", ""), prefix, name,
+                               statuses.get(case.get("result", "").lower(), "ERROR"),
+                               _seconds(case.get("duration") or case.get("time")), text or ""))
+    elif file_format == "VISUALSTUDIOTRX":
+        statuses = {"passed": "SUCCEEDED", "failed": "FAILED", "notexecuted": "SKIPPED", "error": "ERROR"}
+        for result in _all(root, "UnitTestResult"):
+            message = next((e.text or "" for e in result.iter() if _local(e.tag) == "Message"), "")
+            cases.append(_case(report_arn, path, "", "", result.get("testName", ""),
+                               statuses.get(result.get("outcome", "").lower(), "ERROR"), _seconds(result.get("duration")), message))
+    else:
+        raise ReportFormatError(f"labstack does not read {file_format} test reports")
+    return cases
+
+
+def _cucumber(path: Path, report_arn: str) -> list[dict]:
+    """Scenarios of a Cucumber JSON report as test cases."""
+    features = _json(path)
+    if not isinstance(features, list):
+        raise ReportFormatError(f"{path.name} is not a Cucumber JSON report (a list of features)")
+    cases = []
+    for feature in features:
+        for scenario in feature.get("elements", []) if isinstance(feature, dict) else []:
+            results = [step.get("result", {}) for step in scenario.get("steps", [])]
+            kinds = {r.get("status", "passed") for r in results}
+            status = "FAILED" if "failed" in kinds else "SKIPPED" if kinds and kinds <= {"skipped", "pending", "undefined"} else "SUCCEEDED"
+            message = next((r.get("error_message", "") for r in results if r.get("status") == "failed"), "")
+            nanos = sum(int(r.get("duration", 0)) for r in results)
+            cases.append(_case(report_arn, path, feature.get("name", ""), feature.get("name", ""), scenario.get("name", ""),
+                               status, nanos / 1e9, message))
     return cases
 
 
 def parse_coverage(path: Path, file_format: str, report_arn: str) -> list[dict]:
-    """Per-file line and branch coverage from Cobertura or Clover XML."""
+    """Per-file line and branch coverage from Cobertura, Clover, JaCoCo or SimpleCov."""
+    if file_format == "SIMPLECOV":
+        return _simplecov(path, report_arn)
     root = _xml(path)
     files: list[dict] = []
     if file_format == "COBERTURAXML":
-        for cls in root.iter("class"):
-            lines = cls.findall("./lines/line")
+        for cls in _all(root, "class"):
+            lines = _all(cls, "line")
             covered = sum(1 for ln in lines if int(ln.get("hits", "0")) > 0)
             b_cov = b_all = 0
             for ln in lines:
@@ -84,15 +158,37 @@ def parse_coverage(path: Path, file_format: str, report_arn: str) -> list[dict]:
                     b_cov, b_all = b_cov + int(done), b_all + int(total)
             files.append(_coverage(report_arn, cls.get("filename", cls.get("name", "?")), covered, len(lines) - covered, b_cov, b_all - b_cov))
     elif file_format == "CLOVERXML":
-        for fl in root.iter("file"):
-            metrics = fl.find("metrics")
+        for fl in _all(root, "file"):
+            metrics = _child(fl, "metrics")
             if metrics is None:
                 continue
             stmts, covered = int(metrics.get("statements", 0)), int(metrics.get("coveredstatements", 0))
             conds, c_cov = int(metrics.get("conditionals", 0)), int(metrics.get("coveredconditionals", 0))
             files.append(_coverage(report_arn, fl.get("path") or fl.get("name", "?"), covered, stmts - covered, c_cov, conds - c_cov))
+    elif file_format == "JACOCOXML":
+        for package in _all(root, "package"):
+            for source in (s for s in package if _local(s.tag) == "sourcefile"):
+                counters = {c.get("type"): c for c in source if _local(c.tag) == "counter"}
+                line, branch = counters.get("LINE"), counters.get("BRANCH")
+                files.append(_coverage(
+                    report_arn, f"{package.get('name', '')}/{source.get('name', '?')}".lstrip("/"),
+                    int(line.get("covered", 0)) if line is not None else 0, int(line.get("missed", 0)) if line is not None else 0,
+                    int(branch.get("covered", 0)) if branch is not None else 0, int(branch.get("missed", 0)) if branch is not None else 0))
     else:
-        raise ReportFormatError(f"labstack does not read {file_format} coverage reports yet")
+        raise ReportFormatError(f"labstack does not read {file_format} coverage reports")
+    return files
+
+
+def _simplecov(path: Path, report_arn: str) -> list[dict]:
+    """SimpleCov's JSON formatter output: ``files[].coverage`` (a list of hits, or ``{"lines": [...]}``)."""
+    data = _json(path)
+    files = []
+    for entry in data.get("files", []) if isinstance(data, dict) else []:
+        hits = entry.get("coverage", [])
+        hits = hits.get("lines", []) if isinstance(hits, dict) else hits
+        relevant = [h for h in hits if h is not None and h != "ignored"]
+        covered = sum(1 for h in relevant if int(h) > 0)
+        files.append(_coverage(report_arn, entry.get("filename", "?"), covered, len(relevant) - covered, 0, 0))
     return files
 
 
@@ -111,23 +207,35 @@ def _coverage(report_arn: str, path: str, covered: int, missed: int, b_covered: 
     }
 
 
-def _xml(path: Path) -> ET.Element:
+def _check_size(path: Path) -> None:
     if path.stat().st_size > MAX_REPORT_FILE_BYTES:
         raise ReportFormatError(f"{path.name} is larger than {MAX_REPORT_FILE_BYTES} bytes")
+
+
+def _json(path: Path) -> object:
+    _check_size(path)
+    try:
+        return json.loads(path.read_text(errors="replace"))
+    except ValueError as exc:
+        raise ReportFormatError(f"{path.name} is not valid JSON: {exc}") from None
+
+
+def _xml(path: Path) -> ET.Element:
+    _check_size(path)
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise ReportFormatError(f"{path.name} is not valid XML: {exc}") from None
 
 
-def test_summary(cases: list[dict]) -> dict:
+def summarise_tests(cases: list[dict]) -> dict:
     counts: dict[str, int] = {}
     for case in cases:
         counts[case["status"]] = counts.get(case["status"], 0) + 1
     return {"total": len(cases), "statusCounts": counts, "durationInNanoSeconds": sum(c["durationInNanoSeconds"] for c in cases)}
 
 
-def coverage_summary(files: list[dict]) -> dict:
+def summarise_coverage(files: list[dict]) -> dict:
     covered = sum(f["linesCovered"] for f in files)
     missed = sum(f["linesMissed"] for f in files)
     b_cov = sum(f["branchesCovered"] for f in files)
@@ -180,9 +288,7 @@ class ReportSink:
             try:
                 for path, _ in chosen:
                     if declared.report_type == "TEST":
-                        if declared.file_format != "JUNITXML":
-                            raise ReportFormatError(f"labstack does not read {declared.file_format} test reports yet")
-                        cases += parse_junit(path, report_arn)
+                        cases += parse_tests(path, declared.file_format, report_arn)
                     else:
                         coverages += parse_coverage(path, declared.file_format, report_arn)
             except ReportFormatError as exc:
@@ -195,9 +301,9 @@ class ReportSink:
                 status = "FAILED"
             report["status"] = status
             if declared.report_type == "TEST":
-                report["testSummary"] = test_summary(cases)
+                report["testSummary"] = summarise_tests(cases)
             else:
-                report["codeCoverageSummary"] = coverage_summary(coverages)
+                report["codeCoverageSummary"] = summarise_coverage(coverages)
             with self.lock:
                 store = self.store(job.account, job.region)
                 store.reports[report_arn] = report
