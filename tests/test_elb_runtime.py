@@ -158,15 +158,36 @@ def test_a_failing_health_check_marks_the_target_unhealthy_with_aws_reason(alb: 
     wait_for(lambda: states(alb, "green") == ["healthy"])
 
 
-def test_a_group_without_targets_answers_503(alb: dict[str, Any]) -> None:
-    app = alb["apps"]["green"]
-    alb["elb"].deregister_targets(TargetGroupArn=alb["groups"]["green"], Targets=[{"Id": app.host, "Port": app.port}])
+def test_a_group_without_targets_answers_503_and_deregistered_targets_drain(alb: dict[str, Any]) -> None:
+    app, group = alb["apps"]["green"], alb["groups"]["green"]
+    alb["elb"].modify_target_group_attributes(TargetGroupArn=group, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "60"}])  # one lab minute: a second at 60x
+    alb["elb"].deregister_targets(TargetGroupArn=group, Targets=[{"Id": app.host, "Port": app.port}])
     try:
-        assert wait_for(lambda: get(alb["url"] + "/")[0] == 503, seconds=5)
-        asked = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"]["green"], Targets=[{"Id": app.host, "Port": app.port}])
+        assert wait_for(lambda: get(alb["url"] + "/")[0] == 503, seconds=5)  # no new requests to a draining target
+        health = alb["elb"].describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        assert [(h["Target"]["Id"], h["TargetHealth"]["State"], h["TargetHealth"]["Reason"]) for h in health] == [
+            (app.host, "draining", "Target.DeregistrationInProgress")]
+        wait_for(lambda: alb["elb"].describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"] == [], seconds=5)
+        asked = alb["elb"].describe_target_health(TargetGroupArn=group, Targets=[{"Id": app.host, "Port": app.port}])
         assert asked["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "unused"
+        with pytest.raises(alb["elb"].exceptions.InvalidTargetException):
+            alb["elb"].deregister_targets(TargetGroupArn=group, Targets=[{"Id": app.host, "Port": app.port}])
     finally:
-        alb["elb"].register_targets(TargetGroupArn=alb["groups"]["green"], Targets=[{"Id": app.host, "Port": app.port}])
+        alb["elb"].register_targets(TargetGroupArn=group, Targets=[{"Id": app.host, "Port": app.port}])
+
+
+def test_targets_on_one_address_with_different_ports_are_different_targets(alb: dict[str, Any]) -> None:
+    second = VersionApp("green-2", "127.0.0.3")
+    try:
+        group = alb["groups"]["green"]
+        alb["elb"].register_targets(TargetGroupArn=group, Targets=[{"Id": second.host, "Port": second.port}])
+        wait_for(lambda: states(alb, "green") == ["healthy", "healthy"])
+        seen = Counter(get(alb["url"] + "/")[1].split()[0] for _ in range(60))
+        assert set(seen) == {"green", "green-2"}, seen
+        alb["elb"].deregister_targets(TargetGroupArn=group, Targets=[{"Id": second.host, "Port": second.port}])
+    finally:
+        second.stop()
 
 
 def test_another_account_cannot_read_the_target_health(labstack: LabstackProcess, alb: dict[str, Any]) -> None:

@@ -1,15 +1,14 @@
 """ELBv2 state read from moto, as plain values the runtime can use without locks.
 
 This is the one place that reads moto's ELBv2 objects directly: the public API cannot list
-accounts, and labstack answers DescribeTargetHealth itself, so it needs the registered
-targets from the store.
+accounts. Registered targets are labstack's own (``targets.TargetRegistry``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 @dataclass(frozen=True)
@@ -25,6 +24,7 @@ class TargetGroup:
     unhealthy_threshold: int
     matcher: str
     health_enabled: bool
+    deregistration_delay: float
     targets: tuple[tuple[str, int], ...]
 
 
@@ -70,7 +70,7 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def _target_group(tg: Any) -> TargetGroup:
+def _target_group(tg: Any, targets: Callable[[str], tuple[tuple[str, int], ...]]) -> TargetGroup:
     matcher = (getattr(tg, "matcher", None) or {}).get("HttpCode", "200")
     return TargetGroup(
         arn=tg.arn,
@@ -84,7 +84,8 @@ def _target_group(tg: Any) -> TargetGroup:
         unhealthy_threshold=_int(tg.unhealthy_threshold_count, 2),
         matcher=str(matcher),
         health_enabled=str(getattr(tg, "health_check_enabled", True)).lower() != "false",
-        targets=tuple((t["Id"], _int(t.get("Port"), _int(tg.port, 80))) for t in list(tg.targets.values())),
+        deregistration_delay=float(_int(getattr(tg, "attributes", {}).get("deregistration_delay.timeout_seconds"), 300)),
+        targets=targets(tg.arn),
     )
 
 
@@ -102,13 +103,13 @@ def _backends() -> Iterator[tuple[str, str, Any]]:
     yield from list(elbv2_backends.iter_backends())
 
 
-def snapshot() -> tuple[dict[str, Listener], dict[str, TargetGroup]]:
-    """Every listener and target group of every account and region, by ARN."""
+def snapshot(targets: Callable[[str], tuple[tuple[str, int], ...]]) -> tuple[dict[str, Listener], dict[str, TargetGroup]]:
+    """Every listener and target group of every account and region, by ARN (``targets`` gives a group's)."""
     listeners: dict[str, Listener] = {}
     groups: dict[str, TargetGroup] = {}
     for account, region, backend in _backends():
         for tg in list(backend.target_groups.values()):
-            groups[tg.arn] = _target_group(tg)
+            groups[tg.arn] = _target_group(tg, targets)
         for balancer in list(backend.load_balancers.values()):
             for listener in list(balancer.listeners.values()):
                 listeners[listener.arn] = Listener(
@@ -118,10 +119,10 @@ def snapshot() -> tuple[dict[str, Listener], dict[str, TargetGroup]]:
     return listeners, groups
 
 
-def registered(target_group_arn: str) -> TargetGroup | None:
+def find(target_group_arn: str, targets: Callable[[str], tuple[tuple[str, int], ...]]) -> TargetGroup | None:
     """One target group as it is now, or None if it does not exist."""
     for _account, _region, backend in _backends():
         tg = backend.target_groups.get(target_group_arn)
         if tg is not None:
-            return _target_group(tg)
+            return _target_group(tg, targets)
     return None

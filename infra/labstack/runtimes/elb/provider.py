@@ -16,6 +16,7 @@ from labstack.runtimes.elb.health import HealthTracker, TargetHealth
 from labstack.runtimes.elb.metrics import NAMESPACE, Metrics
 from labstack.runtimes.elb.model import Listener, TargetGroup
 from labstack.runtimes.elb.proxy import ListenerServer
+from labstack.runtimes.elb.targets import TargetRegistry
 
 log = logging.getLogger("labstack.elb")
 TICK_SECONDS = 0.2  # how often desired state is read: weights and targets apply within this
@@ -30,6 +31,7 @@ class ElbRuntime(Provider):
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
         self.health = HealthTracker(labstack.clock)
+        self.targets = TargetRegistry(labstack.clock)
         self.metrics = Metrics()
         self._lock = threading.Lock()
         self._listeners: dict[str, Listener] = {}
@@ -38,6 +40,7 @@ class ElbRuntime(Provider):
         self._ports: dict[str, int] = {}  # stable while labstack runs
         self._stop = threading.Event()
         labstack.hooks.on_reset(self.health.reset)
+        labstack.hooks.on_reset(self.targets.reset)
         labstack.hooks.on_shutdown(self.close)
         threading.Thread(target=self._run, name="elb-runtime", daemon=True).start()
         threading.Thread(target=self._publish_every_lab_minute, name="elb-metrics", daemon=True).start()
@@ -56,7 +59,8 @@ class ElbRuntime(Provider):
 
     def reconcile(self) -> None:
         """Read moto's listeners and target groups; start, keep or stop local servers."""
-        listeners, groups = model.snapshot()
+        listeners, groups = model.snapshot(self.targets.active)
+        self.targets.forget_groups_except(set(groups))
         with self._lock:
             self._listeners, self._groups = listeners, groups
             gone = [arn for arn in self._servers if arn not in listeners]
@@ -151,21 +155,49 @@ class ElbRuntime(Provider):
             ]
 
     # -- the overlay ------------------------------------------------------------------
-    def describe_target_health(self, ctx: RequestContext, request: dict) -> dict:
-        group = model.registered(request["TargetGroupArn"])
-        if group is None or f":{ctx.account}:" not in group.arn:
+    def _group(self, ctx: RequestContext, arn: str) -> TargetGroup:
+        group = model.find(arn, self.targets.active)
+        if group is None or f":{ctx.account}:" not in group.arn or f":{ctx.region}:" not in group.arn:
             raise AwsError("TargetGroupNotFound", "One or more target groups not found")
-        asked = request.get("Targets") or [{"Id": t, "Port": p} for t, p in group.targets]
+        return group
+
+    @staticmethod
+    def _wanted(group: TargetGroup, targets: list[dict]) -> list[tuple[str, int]]:
+        wanted = []
+        for target in targets:
+            port = target.get("Port") or group.port
+            if port is None:
+                raise AwsError("ValidationError", f"A port must be specified for target '{target['Id']}'")
+            wanted.append((target["Id"], int(port)))
+        return wanted
+
+    def register_targets(self, ctx: RequestContext, request: dict) -> dict:
+        group = self._group(ctx, request["TargetGroupArn"])
+        self.targets.register(group.arn, self._wanted(group, request["Targets"]))
+        return {}
+
+    def deregister_targets(self, ctx: RequestContext, request: dict) -> dict:
+        group = self._group(ctx, request["TargetGroupArn"])
+        unknown = self.targets.deregister(group.arn, self._wanted(group, request["Targets"]), group.deregistration_delay)
+        if unknown:
+            raise AwsError("InvalidTarget", f"The following targets are not registered: {', '.join(f'{t}:{p}' for t, p in unknown)}")
+        return {}
+
+    def describe_target_health(self, ctx: RequestContext, request: dict) -> dict:
+        group = self._group(ctx, request["TargetGroupArn"])
+        draining = self.targets.draining(group.arn)
+        asked = self._wanted(group, request["Targets"]) if request.get("Targets") else [*group.targets, *draining]
         descriptions = []
-        for target in asked:
-            port = int(target.get("Port") or group.port or 80)
-            if (target["Id"], port) in group.targets:
+        for target, port in asked:
+            if (target, port) in group.targets:
                 # Registered since the last reconcile tick: its first check has not run yet.
-                health = self.health.get(group.arn, target["Id"], port) or TargetHealth()
+                health = self.health.get(group.arn, target, port) or TargetHealth()
+            elif (target, port) in draining:
+                health = TargetHealth("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
             else:
                 health = TargetHealth("unused", "Target.NotRegistered", "Target is not registered to the target group")
             check_port = str(port) if group.health_port == "traffic-port" else group.health_port
-            descriptions.append({"Target": {"Id": target["Id"], "Port": port}, "HealthCheckPort": check_port,
+            descriptions.append({"Target": {"Id": target, "Port": port}, "HealthCheckPort": check_port,
                                  "TargetHealth": health.as_aws()})
         return {"TargetHealthDescriptions": descriptions}
 
