@@ -15,6 +15,7 @@ from labstack.protocol.provider import Provider
 from labstack.runtimes.lambdas import logs
 from labstack.runtimes.lambdas.functions import FunctionSpec, resolve
 from labstack.runtimes.lambdas.pool import Outcome, WorkerPool
+from labstack.runtimes.logship import LogShipper
 
 log = logging.getLogger("labstack.lambda")
 MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous response limit
@@ -29,7 +30,7 @@ class LambdaRuntime(Provider):
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
         self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint)
-        self.logs = logs.LogShipper(labstack.clients)
+        self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_reset(self.pool.close)
         labstack.hooks.on_shutdown(self.pool.close)
 

@@ -1,0 +1,51 @@
+"""Logs of what labstack runs (functions, tasks) shipped to CloudWatch Logs in the background."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger("labstack.logs")
+MAX_EVENTS = 5_000  # one put_log_events call
+
+
+class LogShipper:
+    """Writes log lines to CloudWatch Logs in the background, as Lambda and ECS do.
+
+    Callers never wait for their log; group and stream are created once.
+    """
+
+    def __init__(self, clients: Any) -> None:
+        self.clients = clients
+        self._queue: "queue.Queue[tuple[str, str, str, str, list[str]]]" = queue.Queue()
+        self._created: set[tuple[str, str, str, str]] = set()
+        threading.Thread(target=self._run, name="lambda-logs", daemon=True).start()
+
+    def ship(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
+        self._queue.put((account, region, group, stream, lines))
+
+    def _run(self) -> None:
+        while True:
+            account, region, group, stream, lines = self._queue.get()
+            try:
+                self._write(account, region, group, stream, lines)
+            except Exception:
+                log.exception("could not write the log of %s", group)
+
+    def _write(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
+        client = self.clients.get("logs", account, region)
+        if (account, region, group, stream) not in self._created:
+            for create in (lambda: client.create_log_group(logGroupName=group),
+                           lambda: client.create_log_stream(logGroupName=group, logStreamName=stream)):
+                try:
+                    create()
+                except client.exceptions.ResourceAlreadyExistsException:
+                    pass
+            self._created.add((account, region, group, stream))
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line or " "} for line in lines]
+        for start in range(0, len(events), MAX_EVENTS):
+            client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[start:start + MAX_EVENTS])
