@@ -27,10 +27,10 @@ def error_of(call) -> dict:  # type: ignore[no-untyped-def]
 def test_json_overlay_answers_its_operation_and_moto_the_rest(labstack: LabstackProcess) -> None:
     ssm = check_responses(labstack.client("ssm", account=ACCOUNT))
     ssm.put_parameter(Name="/app/db/password", Value="s3cret", Type="SecureString")  # moto
-    assert [p["Name"] for p in ssm.describe_parameters()["Parameters"]] == ["/app/db/password"]  # moto
-    got = ssm.get_parameter(Name="/overlay/x")["Parameter"]  # the overlay
-    assert (got["Value"], got["ARN"]) == ("overlay value of /overlay/x", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/overlay/x")
-    error = error_of(lambda: ssm.get_parameter(Name="/app/db/password"))
+    assert ssm.get_parameter(Name="/app/db/password", WithDecryption=True)["Parameter"]["Value"] == "s3cret"  # moto
+    history = ssm.get_parameter_history(Name="/overlay/x")["Parameters"]  # the overlay
+    assert [(p["Value"], p["Labels"]) for p in history] == [("overlay value of /overlay/x", ["overlay"])]
+    error = error_of(lambda: ssm.get_parameter_history(Name="/app/db/password"))
     assert error["Error"]["Code"] == "ParameterNotFound"
 
 

@@ -13,17 +13,17 @@ from labstack.protocol.provider import Provider
 
 
 class SsmOverlay(Provider):
-    """GetParameter answered here; every other SSM call goes to moto."""
+    """GetParameterHistory answered here (for /overlay/* names); every other SSM call goes to moto."""
 
     service = "ssm"
     overlay = True
 
-    def get_parameter(self, ctx: RequestContext, request: dict) -> dict:
+    def get_parameter_history(self, ctx: RequestContext, request: dict) -> dict:
         name = request["Name"]
         if not name.startswith("/overlay/"):
             raise AwsError("ParameterNotFound", f"Parameter {name} not found (the test overlay serves /overlay/*)")
-        return {"Parameter": {"Name": name, "Type": "String", "Value": f"overlay value of {name}", "Version": 1,
-                              "ARN": ctx.arn("ssm", f"parameter{name}"), "DataType": "text"}}
+        return {"Parameters": [{"Name": name, "Type": "String", "Value": f"overlay value of {name}", "Version": 1,
+                                "Labels": ["overlay"], "DataType": "text"}]}
 
 
 class IamOverlay(Provider):

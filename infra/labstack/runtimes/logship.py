@@ -29,11 +29,20 @@ class LogShipper:
 
     def _run(self) -> None:
         while True:
-            account, region, group, stream, lines = self._queue.get()
-            try:
-                self._write(account, region, group, stream, lines)
-            except Exception:
-                log.exception("could not write the log of %s", group)
+            batches = [self._queue.get()]
+            while len(batches) < 10_000:  # what piled up meanwhile goes out together, per stream
+                try:
+                    batches.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            merged: dict[tuple[str, str, str, str], list[str]] = {}
+            for account, region, group, stream, lines in batches:
+                merged.setdefault((account, region, group, stream), []).extend(lines)
+            for (account, region, group, stream), lines in merged.items():
+                try:
+                    self._write(account, region, group, stream, lines)
+                except Exception:
+                    log.exception("could not write the log of %s", group)
 
     def _write(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
         client = self.clients.get("logs", account, region)

@@ -1,0 +1,128 @@
+"""The ECS runtime's overlay: RunTask, StopTask, DescribeTasks and ListTasks answer with tasks
+that really run; moto keeps clusters, task definitions and services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from labstack.context import RequestContext
+from labstack.errors import AwsError
+from labstack.protocol.provider import Provider
+from labstack.runtimes.ecs.tasks import RunningTask, TaskRunner, now
+from labstack.runtimes.logship import LogShipper
+from labstack.state import AccountRegionStore
+
+
+class EcsRuntime(Provider):
+    """Standalone tasks as local processes (services and task sets build on the same runner)."""
+
+    service = "ecs"
+    overlay = True
+
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        self.tasks: AccountRegionStore[dict[str, RunningTask]] = AccountRegionStore(dict)
+        self.logs = LogShipper(labstack.clients)
+        self.runner = TaskRunner(labstack, self.logs.ship)
+        labstack.hooks.on_reset(self._stop_everything)
+        labstack.hooks.on_shutdown(self._stop_everything)
+
+    def _stop_everything(self) -> None:
+        every = [task for _key, tasks in self.tasks.items() for task in tasks.values()]
+        self.runner.shutdown(every)
+        self.tasks.reset()
+
+    def _cluster(self, ctx: RequestContext, name: str | None) -> str:
+        ecs = self.labstack.clients.get("ecs", ctx.account, ctx.region)
+        found = ecs.describe_clusters(clusters=[name or "default"])
+        if not found["clusters"]:
+            raise AwsError("ClusterNotFoundException", "Cluster not found.")
+        return found["clusters"][0]["clusterArn"]
+
+    def _definition(self, ctx: RequestContext, name: str) -> dict[str, Any]:
+        ecs = self.labstack.clients.get("ecs", ctx.account, ctx.region)
+        try:
+            return ecs.describe_task_definition(taskDefinition=name)["taskDefinition"]
+        except ecs.exceptions.ClientException:
+            raise AwsError("ClientException", "Unable to describe task definition.") from None
+
+    def run_task(self, ctx: RequestContext, request: dict) -> dict:
+        cluster = self._cluster(ctx, request.get("cluster"))
+        definition = self._definition(ctx, request["taskDefinition"])
+        count = request.get("count", 1)
+        if not 1 <= count <= 10:
+            raise AwsError("InvalidParameterException", "count must be between 1 and 10")
+        started = []
+        for _ in range(count):
+            task_id = uuid.uuid4().hex
+            arn = ctx.arn("ecs", f"task/{cluster.rsplit('/', 1)[1]}/{task_id}")
+            record = {
+                "taskArn": arn, "clusterArn": cluster, "taskDefinitionArn": definition["taskDefinitionArn"],
+                "lastStatus": "PROVISIONING", "desiredStatus": "RUNNING", "createdAt": now(), "version": 1,
+                "launchType": request.get("launchType", "FARGATE"), "startedBy": request.get("startedBy"),
+                "group": request.get("group") or f"family:{definition['family']}", "healthStatus": "UNKNOWN",
+                "cpu": definition.get("cpu"), "memory": definition.get("memory"), "overrides": request.get("overrides") or {},
+                "containers": [{"containerArn": ctx.arn("ecs", f"container/{cluster.rsplit('/', 1)[1]}/{task_id}/{uuid.uuid4()}"),
+                                "taskArn": arn, "name": c["name"], "image": c["image"], "lastStatus": "PENDING",
+                                "healthStatus": "UNKNOWN", "networkBindings": []}
+                               for c in definition["containerDefinitions"]],
+            }
+            task = RunningTask({k: v for k, v in record.items() if v is not None}, definition, ctx.account, ctx.region)
+            with self.tasks.lock:
+                self.tasks.get(ctx.account, ctx.region)[arn] = task
+            started.append(task.snapshot())  # as RunTask answers: PROVISIONING
+            self.runner.start(task)
+        return {"tasks": started, "failures": []}
+
+    def _find(self, ctx: RequestContext, cluster: str, task_id: str) -> RunningTask | None:
+        tasks = self.tasks.get(ctx.account, ctx.region)
+        return next((t for arn, t in list(tasks.items())
+                     if (arn == task_id or arn.endswith("/" + task_id)) and t.record["clusterArn"] == cluster), None)
+
+    def stop_task(self, ctx: RequestContext, request: dict) -> dict:
+        cluster = self._cluster(ctx, request.get("cluster"))
+        task = self._find(ctx, cluster, request["task"])
+        if task is None:
+            raise AwsError("InvalidParameterException", "The referenced task was not found.")
+        self.runner.stop(task, request.get("reason") or "Task stopped by user")
+        return {"task": task.snapshot()}
+
+    def describe_tasks(self, ctx: RequestContext, request: dict) -> dict:
+        cluster = self._cluster(ctx, request.get("cluster"))
+        found, failures = [], []
+        for wanted in request["tasks"]:
+            task = self._find(ctx, cluster, wanted)
+            if task is None:
+                failures.append({"arn": wanted, "reason": "MISSING"})
+            else:
+                found.append(task.snapshot())
+        return {"tasks": found, "failures": failures}
+
+    def list_tasks(self, ctx: RequestContext, request: dict) -> dict:
+        cluster = self._cluster(ctx, request.get("cluster"))
+        status = request.get("desiredStatus", "RUNNING")
+        arns = []
+        for arn, task in list(self.tasks.get(ctx.account, ctx.region).items()):
+            record = task.snapshot()
+            if record["clusterArn"] != cluster or record["desiredStatus"] != status:
+                continue
+            if request.get("family") and record["group"] != f"family:{request['family']}":
+                continue
+            if request.get("startedBy") and record.get("startedBy") != request["startedBy"]:
+                continue
+            if request.get("serviceName") and record["group"] != f"service:{request['serviceName']}":
+                continue
+            arns.append(arn)
+        return {"taskArns": arns}
+
+    def activity_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for (account, _region), tasks in self.tasks.items():
+            running = sum(1 for t in tasks.values() if t.snapshot()["lastStatus"] == "RUNNING")
+            if running:
+                counts.setdefault(account, {"tasks": 0})["tasks"] += running
+        return counts
+
+
+PROVIDER = EcsRuntime

@@ -1,0 +1,147 @@
+"""The ECS runtime: a task runs its image as a local process, with ECS's states, codes and reasons."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any, Callable
+
+import pytest
+
+from labstack.images.build import Builder
+from labstack.images.layout import LocalImages
+from labstack.images.registry import login, push
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+
+ACCOUNT = "147014701470"
+REPOSITORY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
+APP = """\
+import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{os.environ['VERSION']} {os.environ.get('DB_PASSWORD', '-')} {os.getcwd().endswith('/srv')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+print("listening on", os.environ["PORT"], flush=True)
+HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+"""
+DOCKERFILE = """\
+FROM python:3.12-slim
+WORKDIR /srv
+COPY app.py .
+ENV VERSION=v1
+EXPOSE 8080
+CMD ["python", "/srv/app.py"]
+"""
+
+
+def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {seconds}s")
+
+
+@pytest.fixture(scope="module")
+def ecs(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An image pushed to ECR, a cluster, and task definitions that use it."""
+    folder = tmp_path_factory.mktemp("web")
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "app.py").write_text(APP)
+    images = LocalImages(folder / "store")
+    Builder(folder, folder / "Dockerfile", images, log=lambda line: None).build([f"{REPOSITORY}:v1"])
+    labstack.client("ecr", account=ACCOUNT).create_repository(repositoryName="web")
+    login(images, REPOSITORY.split("/")[0], "AWS", "token")
+    push(images, f"{REPOSITORY}:v1", log=lambda line: None, client=labstack.client("ecr", account=ACCOUNT))
+    labstack.client("ssm", account=ACCOUNT).put_parameter(Name="/app/db/password", Value="s3cret", Type="SecureString")
+    client = check_responses(labstack.client("ecs", account=ACCOUNT))
+    client.create_cluster(clusterName="labs")
+    container = {"name": "web", "image": f"{REPOSITORY}:v1", "essential": True, "memory": 256,
+                 "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+                 "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/app/db/password"}],
+                 "logConfiguration": {"logDriver": "awslogs", "options": {
+                     "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}
+    client.register_task_definition(family="web", containerDefinitions=[container], requiresCompatibilities=["FARGATE"],
+                                     networkMode="awsvpc", cpu="256", memory="512")
+    client.register_task_definition(family="crash", containerDefinitions=[
+        {**container, "command": ["python", "-c", "import sys; print('bye'); sys.exit(3)"]}])
+    client.register_task_definition(family="ghost", containerDefinitions=[{**container, "image": f"{REPOSITORY}:missing"}])
+    labstack.client("logs", account=ACCOUNT).create_log_group(logGroupName="/ecs/web")
+    return client
+
+
+def task_of(ecs: Any, arn: str) -> dict[str, Any]:
+    return ecs.describe_tasks(cluster="labs", tasks=[arn])["tasks"][0]
+
+
+def test_a_task_runs_its_image_and_answers_on_its_port(labstack: LabstackProcess, ecs: Any) -> None:
+    started = ecs.run_task(cluster="labs", taskDefinition="web", startedBy="test")["tasks"][0]
+    assert (started["lastStatus"], started["desiredStatus"]) == ("PROVISIONING", "RUNNING")
+    running = wait_for(lambda: (t := task_of(ecs, started["taskArn"]))["lastStatus"] == "RUNNING" and t)
+    binding = running["containers"][0]["networkBindings"][0]
+    assert (binding["bindIP"], binding["containerPort"]) == ("127.0.0.1", 8080)
+    assert running["containers"][0]["imageDigest"].startswith("sha256:")
+    body = wait_for(lambda: _get(f"http://127.0.0.1:{binding['hostPort']}/"))
+    assert body == "v1 s3cret True"  # image ENV, the SSM secret, WORKDIR
+    assert started["taskArn"] in ecs.list_tasks(cluster="labs", startedBy="test")["taskArns"]
+    status = json.loads(urllib.request.urlopen(labstack.endpoint + "/_labstack/status", timeout=10).read())
+    assert status["accounts"][ACCOUNT]["tasks"] >= 1
+    logs = labstack.client("logs", account=ACCOUNT)
+    stream = f"web/web/{started['taskArn'].rsplit('/', 1)[1]}"
+    wait_for(lambda: _logged(logs, stream, "listening on"))
+    stopped = ecs.stop_task(cluster="labs", task=started["taskArn"], reason="done with it")["task"]
+    assert stopped["desiredStatus"] == "STOPPED"
+    final = wait_for(lambda: (t := task_of(ecs, started["taskArn"]))["lastStatus"] == "STOPPED" and t)
+    assert (final["stopCode"], final["stoppedReason"]) == ("UserInitiated", "done with it")
+    assert started["taskArn"] in ecs.list_tasks(cluster="labs", desiredStatus="STOPPED")["taskArns"]
+    assert _get(f"http://127.0.0.1:{binding['hostPort']}/") is None  # the process is gone
+
+
+def test_an_essential_container_that_exits_stops_its_task(ecs: Any) -> None:
+    arn = ecs.run_task(cluster="labs", taskDefinition="crash")["tasks"][0]["taskArn"]
+    final = wait_for(lambda: (t := task_of(ecs, arn))["lastStatus"] == "STOPPED" and t)
+    assert (final["stopCode"], final["stoppedReason"]) == ("EssentialContainerExited", "Essential container in task exited")
+    assert final["containers"][0]["exitCode"] == 3
+
+
+def test_an_image_that_is_not_in_ecr_cannot_be_pulled(ecs: Any) -> None:
+    arn = ecs.run_task(cluster="labs", taskDefinition="ghost")["tasks"][0]["taskArn"]
+    final = wait_for(lambda: (t := task_of(ecs, arn))["lastStatus"] == "STOPPED" and t)
+    assert final["stopCode"] == "TaskFailedToStart"
+    assert final["stoppedReason"].startswith("CannotPullContainerError:")
+
+
+def test_unknown_clusters_definitions_and_tasks_are_named(ecs: Any) -> None:
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.run_task(cluster="nowhere", taskDefinition="web")
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.run_task(cluster="labs", taskDefinition="no-such-family")
+    assert ecs.describe_tasks(cluster="labs", tasks=["0" * 32])["failures"] == [{"arn": "0" * 32, "reason": "MISSING"}]
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def _logged(logs: Any, stream: str, text: str) -> bool:
+    try:
+        events = logs.get_log_events(logGroupName="/ecs/web", logStreamName=stream)["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return False
+    return any(text in e["message"] for e in events)
