@@ -8,10 +8,10 @@ import urllib.request
 from typing import Any, Callable
 
 import pytest
-
 from labstack.images.build import Builder
 from labstack.images.layout import LocalImages
 from labstack.images.registry import login, push
+
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 
