@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import codebuild_labstack, Lab, buildspec, lab, phases  # noqa: F401
+from tests.support.codebuild import Lab, buildspec, phases
 
 MAKE_FILES = ["mkdir -p dist/sub docs", "echo a > dist/a.txt", "echo b > dist/sub/b.txt", "echo c > docs/c.md", "echo top > top.txt"]
 JUNIT = """<testsuites><testsuite name="unit">
@@ -24,6 +24,8 @@ COBERTURA = """<coverage line-rate="0.75"><packages><package name="app"><classes
 </lines></class></classes></package></packages></coverage>"""
 CLOVER = """<coverage><project><file name="index.js" path="src/index.js">
 <metrics statements="10" coveredstatements="8" conditionals="4" coveredconditionals="1"/></file></project></coverage>"""
+
+pytest_plugins = ["tests.support.codebuild"]
 
 
 def _artifact_project(lab: Lab, project: str, spec: str, **artifacts: object) -> None:
@@ -69,10 +71,13 @@ def test_no_matching_artifact_fails_upload_artifacts(lab: Lab) -> None:
     assert phases(build)["UPLOAD_ARTIFACTS"]["contexts"] == [{"statusCode": "CLIENT_ERROR", "message": "no matching artifact paths found"}]
 
 
-def test_local_cache_keeps_paths_between_builds(lab: Lab) -> None:
+@pytest.mark.parametrize("kind", ["LOCAL", "S3"])
+def test_cache_keeps_paths_between_builds(lab: Lab, kind: str) -> None:
     spec = buildspec({"build": {"commands": ["cat deps/cached.txt || echo cache-miss", "mkdir -p deps && echo cache-hit > deps/cached.txt"]}},
                      cache={"paths": ["deps/**/*"]})
-    lab.project("cached", spec, cache={"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]})
+    lab.client("s3").create_bucket(Bucket=f"cache-{lab.account}")
+    declared = {"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]} if kind == "LOCAL" else {"type": "S3", "location": f"cache-{lab.account}/ci"}
+    lab.project("cached", spec, cache=declared)
     assert "cache-miss" in lab.logs(lab.run("cached"))
     assert "cache-hit" in lab.logs(lab.run("cached"))
 
@@ -144,7 +149,7 @@ SEED_APP = {
 @pytest.mark.slow
 def test_the_seed_buildspec_runs_as_written(lab: Lab) -> None:
     """The course's buildspec, npm swapped for Python tooling, docker lines left out (no image tool yet)."""
-    seed = f"""version: 0.2
+    seed = """version: 0.2
 
 env:
   variables:
@@ -165,7 +170,7 @@ phases:
     commands:
       - echo Logging into ECR...
       - COMMIT_HASH=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c 1-7)
-      - IMAGE_TAG=${{COMMIT_HASH:-latest}}
+      - IMAGE_TAG=${COMMIT_HASH:-latest}
   build:
     commands:
       - echo Building application... with $DB_PASSWORD and $API_KEY
@@ -173,7 +178,7 @@ phases:
   post_build:
     commands:
       - echo Creating image definitions file...
-      - printf '[{{"name":"app","imageUri":"%s"}}]' $ECR_REPO:$IMAGE_TAG > imagedefinitions.json
+      - printf '[{"name":"app","imageUri":"%s"}]' $ECR_REPO:$IMAGE_TAG > imagedefinitions.json
 
 artifacts:
   files:

@@ -9,10 +9,12 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import codebuild_labstack, Lab, buildspec, lab, phases, wait_build  # noqa: F401
+from tests.support.codebuild import Lab, buildspec, phases, wait_build
 
 ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
               "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+
+pytest_plugins = ["tests.support.codebuild"]
 
 
 def test_a_trivial_build_succeeds_with_every_phase_recorded(lab: Lab) -> None:

@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from typing import Iterator
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from tests.conftest import CLIENT_TIMEOUT
-from tests.support.codebuild import Lab, buildspec, codebuild_labstack, lab, phases, wait_build  # noqa: F401
+from tests.support.codebuild import Lab, buildspec, phases, wait_build
 from tests.support.server import LabstackProcess, start_labstack
 
 MINUTE = 0.3  # seconds per timeout minute on the fast server: a 5-minute timeout lasts 1.5 s
+
+pytest_plugins = ["tests.support.codebuild"]
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,11 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import codebuild_labstack, ENVIRONMENT, Lab, buildspec, lab  # noqa: F401
+from tests.support.codebuild import ENVIRONMENT, Lab, buildspec
 
 SPEC = buildspec({"build": {"commands": ["echo hi"]}})
+
+pytest_plugins = ["tests.support.codebuild"]
 
 
 def _error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:

@@ -6,8 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
-from labstack.services.codebuild.reports import ReportFormatError, summarise_coverage, parse_coverage, parse_tests, summarise_tests
+from labstack.services.codebuild.reports import (
+    ReportFormatError,
+    parse_coverage,
+    parse_tests,
+    summarise_coverage,
+    summarise_tests,
+)
 
 ARN = "arn:aws:codebuild:us-east-1:123456789012:report/g:1"
 TESTS = {

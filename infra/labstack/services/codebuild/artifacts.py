@@ -1,4 +1,4 @@
-"""UPLOAD_ARTIFACTS and the LOCAL cache: pick files by the buildspec's globs, package, upload."""
+"""UPLOAD_ARTIFACTS: pick files by the buildspec's globs, package them, upload them."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import functools
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from labstack.services.codebuild.buildspec import Buildspec, FileSet
 
@@ -27,7 +27,7 @@ class ArtifactError(Exception):
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """A buildspec path glob as a regex: ``**`` spans directories, ``*`` and ``?`` do not."""
     out, i = [], 0
-    pattern = pattern[2:] if pattern.startswith("./") else pattern
+    pattern = pattern.removeprefix("./")
     while i < len(pattern):
         if pattern.startswith("**/", i):
             out.append("(?:.*/)?")
@@ -47,7 +47,8 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def _walk(base: Path) -> Iterator[str]:
+def walk(base: Path) -> Iterator[str]:
+    """Paths of every file under ``base``, relative to it, in a stable order."""
     for root, dirs, files in os.walk(base):
         dirs.sort()
         rel = os.path.relpath(root, base)
@@ -63,7 +64,7 @@ def select(src: Path, files: FileSet) -> list[tuple[Path, str]]:
     include = [_glob_regex(p) for p in files.files]
     exclude = [_glob_regex(p) for p in files.exclude]
     picked: dict[str, Path] = {}
-    for rel in _walk(base):
+    for rel in walk(base):
         if any(r.match(rel) for r in include) and not any(r.match(rel) for r in exclude):
             name = rel.rsplit("/", 1)[-1] if files.discard_paths else rel
             picked.setdefault(name, base / rel)
@@ -95,7 +96,7 @@ def _digest(path: Path) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()
 
 
-def _upload_one(job: "BuildJob", declared: dict, files: FileSet, src: Path, s3: Any, log: "BuildLog") -> dict[str, Any]:
+def _upload_one(job: BuildJob, declared: dict, files: FileSet, src: Path, s3: Any, log: BuildLog) -> dict[str, Any]:
     """Upload one artifact as ``declared`` (project artifacts) says; its BuildArtifacts record."""
     record: dict[str, Any] = {}
     if declared.get("artifactIdentifier"):
@@ -138,7 +139,7 @@ def _upload_one(job: "BuildJob", declared: dict, files: FileSet, src: Path, s3: 
     return record
 
 
-def upload(job: "BuildJob", spec: Buildspec, src: Path, s3: Any, log: "BuildLog") -> tuple[dict, list[dict]]:
+def upload(job: BuildJob, spec: Buildspec, src: Path, s3: Any, log: BuildLog) -> tuple[dict, list[dict]]:
     """Primary and secondary artifacts of a build: their BuildArtifacts records."""
     declared = job.artifacts or {"type": "NO_ARTIFACTS"}
     primary: dict[str, Any] = {}
@@ -154,28 +155,3 @@ def upload(job: "BuildJob", spec: Buildspec, src: Path, s3: Any, log: "BuildLog"
             raise ArtifactError(f"secondary artifact {ident} is not in the buildspec's secondary-artifacts")
         secondary.append(_upload_one(job, extra, files, src, s3, log))
     return primary, secondary
-
-
-def _local_cache(cache: dict) -> bool:
-    return cache.get("type") == "LOCAL" and bool({"LOCAL_CUSTOM_CACHE", "LOCAL_SOURCE_CACHE"} & set(cache.get("modes") or []))
-
-
-def restore_cache(cache: dict, spec: Buildspec, store: Path, src: Path, log: "BuildLog") -> None:
-    """LOCAL cache: copy the files an earlier build of the project saved back into the source."""
-    if not _local_cache(cache) or not store.is_dir():
-        return
-    shutil.copytree(store, src, dirs_exist_ok=True)
-    log.container(f"labstack: restored the LOCAL cache of {sum(1 for _ in _walk(store))} file(s)")
-
-
-def save_cache(cache: dict, spec: Buildspec, store: Path, src: Path) -> None:
-    """LOCAL cache: keep the files under the buildspec's ``cache/paths`` (relative to the source)."""
-    if not _local_cache(cache) or not spec.cache_paths:
-        return
-    chosen = select(src, FileSet(files=[p for p in spec.cache_paths if not p.startswith("/")]))
-    if store.exists():
-        shutil.rmtree(store)
-    for path, rel in chosen:
-        target = store / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)

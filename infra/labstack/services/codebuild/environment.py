@@ -1,5 +1,6 @@
-"""The environment a build's commands see: AWS's CODEBUILD_* variables, the project's and
-the buildspec's variables, parameters and secrets, and an AWS CLI pointed at labstack."""
+"""What a build's environment is made of: the host's environment with the kit's tools on
+PATH, variables resolved from Parameter Store and Secrets Manager, and the runtimes a
+buildspec's ``runtime-versions`` may ask for. (The runner adds AWS's CODEBUILD_* variables.)"""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
@@ -50,8 +54,8 @@ def resolve_parameter(name: str, ssm: Any) -> str:
     """A parameter-store value (decrypted), from the build's account."""
     try:
         return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    except Exception as exc:
-        if "ParameterNotFound" in type(exc).__name__ or "ParameterNotFound" in str(exc):
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
             raise VariableError(f"parameter does not exist: {name}") from None
         raise VariableError(f"could not read parameter {name}: {exc}") from None
 
@@ -71,8 +75,9 @@ def resolve_secret(reference: str, secretsmanager: Any) -> str:
         args["VersionId"] = version_id
     try:
         value = secretsmanager.get_secret_value(**args).get("SecretString", "")
-    except Exception as exc:
-        raise VariableError(f"Secrets Manager can't find the specified secret: {secret_id} ({type(exc).__name__})") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise VariableError(f"Secrets Manager can't find the specified secret: {secret_id} ({code})") from None
     if not json_key:
         return value
     try:
@@ -131,7 +136,7 @@ def _probe(argv: tuple[str, ...]) -> str | None:
             _probed[argv] = None
         else:
             try:
-                done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
                 _probed[argv] = (done.stdout + done.stderr).strip()
             except (OSError, subprocess.TimeoutExpired):
                 _probed[argv] = None

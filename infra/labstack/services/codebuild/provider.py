@@ -9,8 +9,10 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError
@@ -182,13 +184,16 @@ class CodeBuildProvider(Provider):
         job = self._new_job(ctx, request, self._project(ctx, request["projectName"]))
         return {"build": job.snapshot()}
 
-    def start_pipeline_build(self, account: str, region: str, project_name: str, input_path: Any,
-                             output: Callable[[str | None, Any], None], overrides: dict | None = None) -> BuildJob:
-        """For the CodePipeline engine: a build whose source is ``input_path`` and whose
-        CODEPIPELINE artifacts are handed to ``output(artifactIdentifier, zip_path)``."""
+    def start_pipeline_build(self, account: str, region: str, project_name: str, pipeline_name: str, input_path: Path,
+                             output: Callable[[str | None, Path], None], overrides: dict | None = None) -> BuildJob:
+        """For the CodePipeline engine: a build of ``project_name`` (source and artifacts of type
+        CODEPIPELINE) whose source is ``input_path`` (a zip or a directory) and whose artifacts
+        are handed to ``output(artifactIdentifier, zip_path)`` in UPLOAD_ARTIFACTS. Wait on
+        ``job.done``; ``job.snapshot()`` is the build as BatchGetBuilds shows it."""
         ctx = RequestContext(account=account, region=region, service="codebuild")
         request = {"projectName": project_name, **(overrides or {})}
-        return self._new_job(ctx, request, self._project(ctx, project_name), input_path, output, initiator=f"codepipeline/{project_name}")
+        return self._new_job(ctx, request, self._project(ctx, project_name), input_path, output,
+                             initiator=f"codepipeline/{pipeline_name}")
 
     def _new_job(self, ctx: RequestContext, request: dict, project: dict, pipeline_input: Any = None,
                  pipeline_output: Any = None, initiator: str = "root") -> BuildJob:

@@ -269,7 +269,7 @@ class ReportSink:
                                "exportConfig": {"exportConfigType": "NO_EXPORT"}, "created": now, "lastModified": now}
             return groups[arn]
 
-    def publish(self, job: "BuildJob", spec: "Buildspec", src: Path, log: "BuildLog") -> list[str]:
+    def publish(self, job: BuildJob, spec: Buildspec, src: Path, log: BuildLog) -> list[str]:
         """Parse each report the buildspec names; the ARNs of the reports made."""
         arns = []
         for declared in spec.reports:

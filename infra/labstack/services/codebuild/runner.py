@@ -14,11 +14,19 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from labstack.services.codebuild import artifacts, buildspec, environment, reports, sources
+from labstack.services.codebuild import (
+    artifacts,
+    buildspec,
+    cache,
+    environment,
+    reports,
+    sources,
+)
 from labstack.services.codebuild.logs import BuildLog
 from labstack.services.codebuild.session import Interrupted, ShellSession
 
@@ -211,7 +219,7 @@ class Runner:
             self.spec = buildspec.parse(text)
         except buildspec.BuildspecError as exc:
             raise PhaseFailed("YAML_FILE_ERROR", str(exc)) from None
-        artifacts.restore_cache(self.record.get("cache") or {}, self.spec, self.job.cache_dir, self.src, self.log)
+        cache.restore(self.record.get("cache") or {}, job.project["name"], job.cache_dir, self.src, self._client("s3"), self.log)
         try:
             env = self._environment()
         except environment.VariableError as exc:
@@ -348,7 +356,7 @@ class Runner:
         if arns:
             with job.lock:
                 self.record["reportArns"] = arns
-        artifacts.save_cache(self.record.get("cache") or {}, spec, self.job.cache_dir, self.src)
+        cache.save(self.record.get("cache") or {}, job.project["name"], spec, job.cache_dir, self.src, self._client("s3"))
         try:
             primary, secondary = artifacts.upload(job, spec, self.src, self._client("s3"), self.log)
         except artifacts.ArtifactError as exc:

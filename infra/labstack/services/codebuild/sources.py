@@ -41,7 +41,7 @@ class Fetched:
     resolved_version: str | None = None
 
 
-def fetch(labstack: "Labstack", account: str, region: str, source: dict, version: str | None, dest: Path,
+def fetch(labstack: Labstack, account: str, region: str, source: dict, version: str | None, dest: Path,
           pipeline_input: Path | None = None) -> Fetched:
     """Fill ``dest`` from ``source``: NO_SOURCE, S3, CODECOMMIT, GITHUB (the local GitHub) or
     CODEPIPELINE (the input the pipeline engine handed in)."""

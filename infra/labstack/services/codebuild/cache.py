@@ -1,0 +1,75 @@
+"""The build cache: LOCAL (a directory per project on this machine) or S3 (a zip in a bucket).
+
+Either way it holds the files under the buildspec's ``cache/paths`` that lie in the source
+directory, restored into it in DOWNLOAD_SOURCE and saved in UPLOAD_ARTIFACTS.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from labstack.services.codebuild.artifacts import select, walk
+from labstack.services.codebuild.buildspec import Buildspec, FileSet
+
+if TYPE_CHECKING:
+    from labstack.services.codebuild.logs import BuildLog
+
+LOCAL_MODES = {"LOCAL_CUSTOM_CACHE", "LOCAL_SOURCE_CACHE"}
+
+
+def _s3_place(cache: dict, project: str) -> tuple[str, str]:
+    bucket, _, prefix = cache.get("location", "").partition("/")
+    name = f"{cache.get('cacheNamespace') or project}-cache.zip"
+    return bucket, f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
+
+
+def _kind(cache: dict) -> str | None:
+    if cache.get("type") == "LOCAL" and LOCAL_MODES & set(cache.get("modes") or []):
+        return "LOCAL"
+    return "S3" if cache.get("type") == "S3" else None
+
+
+def restore(cache: dict, project: str, store: Path, src: Path, s3: Any, log: BuildLog) -> None:
+    """Put the files an earlier build of the project cached back into the source."""
+    kind = _kind(cache)
+    if kind == "LOCAL" and store.is_dir():
+        shutil.copytree(store, src, dirs_exist_ok=True)
+        log.container(f"labstack: restored {sum(1 for _ in walk(store))} file(s) from the LOCAL cache")
+    elif kind == "S3":
+        bucket, key = _s3_place(cache, project)
+        try:
+            data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError:  # no cache yet (or unreadable): AWS carries on without it
+            log.container(f"labstack: no cache at s3://{bucket}/{key} yet")
+            return
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            zf.extractall(src)
+        log.container(f"labstack: restored the cache from s3://{bucket}/{key}")
+
+
+def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3: Any) -> None:
+    """Keep the files under the buildspec's ``cache/paths`` (relative to the source) for the next build."""
+    kind = _kind(cache)
+    if kind is None or not spec.cache_paths:
+        return
+    chosen = select(src, FileSet(files=[p for p in spec.cache_paths if not p.startswith("/")]))
+    if kind == "LOCAL":
+        if store.exists():
+            shutil.rmtree(store)
+        for path, rel in chosen:
+            target = store / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        return
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, rel in chosen:
+            zf.write(path, rel)
+    bucket, key = _s3_place(cache, project)
+    s3.put_object(Bucket=bucket, Key=key, Body=data.getvalue())
