@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bench.core import Figure, Options, client, start_warm
 from bench.measure import summary
