@@ -79,6 +79,7 @@ def ecs(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> 
         {**container, "command": ["python", "-c", "import sys; print('bye'); sys.exit(3)"]}])
     client.register_task_definition(family="ghost", containerDefinitions=[{**container, "image": f"{REPOSITORY}:missing"}])
     labstack.client("logs", account=ACCOUNT).create_log_group(logGroupName="/ecs/web")
+    client.web_container = container
     return client
 
 
@@ -145,3 +146,52 @@ def _logged(logs: Any, stream: str, text: str) -> bool:
     except logs.exceptions.ResourceNotFoundException:
         return False
     return any(text in e["message"] for e in events)
+
+
+@pytest.mark.slow
+def test_a_service_keeps_its_tasks_running_behind_its_target_group(labstack: LabstackProcess, ecs: Any) -> None:
+    ec2 = labstack.client("ec2", account=ACCOUNT)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.7.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"))]
+    elb = labstack.client("elbv2", account=ACCOUNT)
+    group = elb.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip", HealthCheckPath="/",
+                                    HealthCheckIntervalSeconds=5, HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    balancer = elb.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]["ListenerArn"]
+    ecs.create_service(cluster="labs", serviceName="web", taskDefinition="web", desiredCount=2,
+                       loadBalancers=[{"targetGroupArn": group, "containerName": "web", "containerPort": 8080}])
+
+    def service() -> dict[str, Any]:
+        return ecs.describe_services(cluster="labs", services=["web"])["services"][0]
+
+    wait_for(lambda: service()["runningCount"] == 2)
+    arns = ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"]
+    assert len(arns) == 2
+    def healthy_targets() -> list[dict[str, Any]]:
+        health = elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        return [h["Target"] for h in health if h["TargetHealth"]["State"] == "healthy"]
+
+    targets = wait_for(lambda: len(healthy_targets()) == 2 and healthy_targets())
+    assert {t["Id"] for t in targets} == {"127.0.0.1"} and len({t["Port"] for t in targets}) == 2
+    endpoints = json.loads(urllib.request.urlopen(labstack.endpoint + "/_labstack/endpoints", timeout=10).read())["endpoints"]
+    url = next(e["url"] for e in endpoints if e["listenerArn"] == listener)
+    assert wait_for(lambda: _get(url + "/")) == "v1 s3cret True"
+    # A task that dies is replaced by the scheduler.
+    ecs.stop_task(cluster="labs", task=arns[0], reason="simulated failure")
+    wait_for(lambda: arns[0] not in (now := ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"]) and len(now) == 2)
+    assert any("steady state" in e["message"] for e in service()["events"])
+    # A new task definition rolls the service over: new tasks first, then the old ones go.
+    v2 = ecs.register_task_definition(family="web", containerDefinitions=[
+        {**ecs.web_container, "environment": [{"name": "VERSION", "value": "v2"}]}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="labs", service="web", taskDefinition=v2)
+    wait_for(lambda: service()["deployments"][0]["rolloutState"] == "COMPLETED" and service()["runningCount"] == 2
+             and all(_get(url + "/") == "v2 s3cret True" for _ in range(10)), seconds=30)
+    # Scaling in stops a task and takes it out of the target group.
+    ecs.update_service(cluster="labs", service="web", desiredCount=1)
+    wait_for(lambda: len(ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"]) == 1 and service()["runningCount"] == 1)
+    wait_for(lambda: len([h for h in elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+                          if h["TargetHealth"]["State"] != "draining"]) == 1)
+    ecs.update_service(cluster="labs", service="web", desiredCount=0)
+    wait_for(lambda: ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"] == [])

@@ -1,5 +1,6 @@
 """The ECS runtime's overlay: RunTask, StopTask, DescribeTasks and ListTasks answer with tasks
-that really run; moto keeps clusters, task definitions and services."""
+that really run; moto keeps clusters, task definitions and services, and the service
+scheduler keeps each service's tasks running."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
+from labstack.runtimes.ecs.services import ServiceScheduler
 from labstack.runtimes.ecs.tasks import RunningTask, TaskRunner, now
 from labstack.runtimes.logship import LogShipper
 from labstack.state import AccountRegionStore
@@ -25,7 +27,10 @@ class EcsRuntime(Provider):
         self.tasks: AccountRegionStore[dict[str, RunningTask]] = AccountRegionStore(dict)
         self.logs = LogShipper(labstack.clients)
         self.runner = TaskRunner(labstack, self.logs.ship)
+        self.scheduler = ServiceScheduler(self)
         labstack.hooks.on_reset(self._stop_everything)
+        labstack.hooks.on_reset(self.scheduler.reset)
+        labstack.hooks.on_shutdown(self.scheduler.close)
         labstack.hooks.on_shutdown(self._stop_everything)
 
     def _stop_everything(self) -> None:
@@ -53,27 +58,34 @@ class EcsRuntime(Provider):
         count = request.get("count", 1)
         if not 1 <= count <= 10:
             raise AwsError("InvalidParameterException", "count must be between 1 and 10")
-        started = []
-        for _ in range(count):
-            task_id = uuid.uuid4().hex
-            arn = ctx.arn("ecs", f"task/{cluster.rsplit('/', 1)[1]}/{task_id}")
-            record = {
-                "taskArn": arn, "clusterArn": cluster, "taskDefinitionArn": definition["taskDefinitionArn"],
-                "lastStatus": "PROVISIONING", "desiredStatus": "RUNNING", "createdAt": now(), "version": 1,
-                "launchType": request.get("launchType", "FARGATE"), "startedBy": request.get("startedBy"),
-                "group": request.get("group") or f"family:{definition['family']}", "healthStatus": "UNKNOWN",
-                "cpu": definition.get("cpu"), "memory": definition.get("memory"), "overrides": request.get("overrides") or {},
-                "containers": [{"containerArn": ctx.arn("ecs", f"container/{cluster.rsplit('/', 1)[1]}/{task_id}/{uuid.uuid4()}"),
-                                "taskArn": arn, "name": c["name"], "image": c["image"], "lastStatus": "PENDING",
-                                "healthStatus": "UNKNOWN", "networkBindings": []}
-                               for c in definition["containerDefinitions"]],
-            }
-            task = RunningTask({k: v for k, v in record.items() if v is not None}, definition, ctx.account, ctx.region)
-            with self.tasks.lock:
-                self.tasks.get(ctx.account, ctx.region)[arn] = task
-            started.append(task.snapshot())  # as RunTask answers: PROVISIONING
-            self.runner.start(task)
+        started = [self.launch(ctx.account, ctx.region, cluster, definition, request.get("group") or f"family:{definition['family']}",
+                               request.get("startedBy"), request.get("launchType", "FARGATE"), request.get("overrides"))
+                   for _ in range(count)]
         return {"tasks": started, "failures": []}
+
+    def launch(self, account: str, region: str, cluster: str, definition: dict[str, Any], group: str,
+               started_by: str | None, launch_type: str = "FARGATE", overrides: dict | None = None) -> dict[str, Any]:
+        """Create one task and start its life; returns the record as RunTask answers it."""
+        task_id = uuid.uuid4().hex
+        cluster_name = cluster.rsplit("/", 1)[1]
+        prefix = f"arn:aws:ecs:{region}:{account}"
+        arn = f"{prefix}:task/{cluster_name}/{task_id}"
+        record = {
+            "taskArn": arn, "clusterArn": cluster, "taskDefinitionArn": definition["taskDefinitionArn"],
+            "lastStatus": "PROVISIONING", "desiredStatus": "RUNNING", "createdAt": now(), "version": 1,
+            "launchType": launch_type, "startedBy": started_by, "group": group, "healthStatus": "UNKNOWN",
+            "cpu": definition.get("cpu"), "memory": definition.get("memory"), "overrides": overrides or {},
+            "containers": [{"containerArn": f"{prefix}:container/{cluster_name}/{task_id}/{uuid.uuid4()}",
+                            "taskArn": arn, "name": c["name"], "image": c["image"], "lastStatus": "PENDING",
+                            "healthStatus": "UNKNOWN", "networkBindings": []}
+                           for c in definition["containerDefinitions"]],
+        }
+        task = RunningTask({k: v for k, v in record.items() if v is not None}, definition, account, region)
+        with self.tasks.lock:
+            self.tasks.get(account, region)[arn] = task
+        snapshot = task.snapshot()  # as RunTask answers: PROVISIONING
+        self.runner.start(task)
+        return snapshot
 
     def _find(self, ctx: RequestContext, cluster: str, task_id: str) -> RunningTask | None:
         tasks = self.tasks.get(ctx.account, ctx.region)

@@ -1,0 +1,162 @@
+"""The service scheduler: keeps each ECS service's desiredCount of tasks running, replaces
+tasks that die (with back-off), rolls tasks to a new task definition, and registers running
+tasks with the service's target groups. Counts and events are written back to moto's service,
+so DescribeServices tells the truth."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from labstack.runtimes.ecs.tasks import RunningTask, now
+
+log = logging.getLogger("labstack.ecs")
+TICK_SECONDS = 0.25
+MAX_BACKOFF_LAB_SECONDS = 15 * 60
+
+
+@dataclass
+class _Memory:
+    """What the scheduler remembers of one service between ticks."""
+
+    failures: int = 0
+    next_start: float = 0.0
+    registered: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # task → (group, ip, port)
+    counted: set[str] = field(default_factory=set)  # stopped tasks already taken into account
+    steady: bool = False
+
+
+class ServiceScheduler:
+    """Reconciles moto's ECS services (deploymentController ECS) with the tasks that run."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.labstack = runtime.labstack
+        self._memory: dict[str, _Memory] = {}
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name="ecs-services", daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def reset(self) -> None:
+        self._memory.clear()
+
+    def _run(self) -> None:
+        try:
+            self.labstack.wait_warm(timeout=300)
+        except (TimeoutError, RuntimeError):
+            return
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("ECS service scheduling failed")
+
+    def reconcile(self) -> None:
+        from moto.ecs.models import ecs_backends
+
+        for account, region, backend in list(ecs_backends.iter_backends()):
+            for service in list(backend.services.values()):
+                if (service.deployment_controller or {}).get("type", "ECS") == "ECS":
+                    self._service(account, region, service)
+
+    def _tasks(self, account: str, region: str, service: Any) -> list[RunningTask]:
+        group = f"service:{service.name}"
+        return [t for t in list(self.runtime.tasks.get(account, region).values())
+                if t.record["group"] == group and t.record["clusterArn"] == service.cluster_arn]
+
+    def _service(self, account: str, region: str, service: Any) -> None:
+        memory = self._memory.setdefault(service.arn, _Memory())
+        tasks = self._tasks(account, region, service)
+        alive = [t for t in tasks if t.record["desiredStatus"] == "RUNNING"]
+        desired = service.desired_count if service.status == "ACTIVE" else 0
+        self._note_failures(service, memory, tasks)
+        current = [t for t in alive if t.record["taskDefinitionArn"] == service.task_definition]
+        old = [t for t in alive if t not in current]
+        running_current = [t for t in current if t.record["lastStatus"] == "RUNNING"]
+        # Start what is missing (up to maximumPercent 200 %: desired + old may run together).
+        room = max(0, 2 * desired - len(alive))
+        wanted = min(desired - len(current), room)
+        if wanted > 0 and time.monotonic() >= memory.next_start:
+            definition = self.labstack.clients.get("ecs", account, region).describe_task_definition(
+                taskDefinition=service.task_definition)["taskDefinition"]
+            for _ in range(wanted):
+                self.runtime.launch(account, region, service.cluster_arn, definition, f"service:{service.name}",
+                                    f"ecs-svc/{service.name}", service.launch_type or "FARGATE")
+            self._event(service, f"(service {service.name}) has started {wanted} tasks.")
+        # Stop old tasks once replacements run (minimumHealthyPercent 100 %), and any extra.
+        keep_old = max(0, desired - len(running_current))
+        for task in old[keep_old:] + current[desired:]:
+            self.runtime.runner.stop(task, "Scaling activity initiated by (deployment ecs-svc)", "ServiceSchedulerInitiated")
+            self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.record['taskArn'].rsplit('/', 1)[1]}).")
+        self._balance(account, region, service, memory, tasks)
+        self._write_back(service, memory, desired, alive, running_current)
+
+    def _note_failures(self, service: Any, memory: _Memory, tasks: list[RunningTask]) -> None:
+        """Tasks that stopped on their own push the next start back, as ECS's throttle does."""
+        for task in tasks:
+            record = task.snapshot()
+            if record["lastStatus"] == "STOPPED" and record["taskArn"] not in memory.counted:
+                memory.counted.add(record["taskArn"])
+                if record.get("stopCode") in ("EssentialContainerExited", "TaskFailedToStart"):
+                    memory.failures += 1
+                    delay = min(MAX_BACKOFF_LAB_SECONDS, 10 * 2 ** min(memory.failures, 10))
+                    memory.next_start = time.monotonic() + self.labstack.clock.real_seconds(delay)
+                    self._event(service, f"(service {service.name}) task {record['taskArn'].rsplit('/', 1)[1]} "
+                                         f"stopped: {record.get('stoppedReason')}")
+                elif record.get("stopCode") != "ServiceSchedulerInitiated":
+                    memory.failures = 0
+
+    def _balance(self, account: str, region: str, service: Any, memory: _Memory, tasks: list[RunningTask]) -> None:
+        """Running tasks in the service's target groups; stopped ones out."""
+        if not service.load_balancers:
+            return
+        elb = self.labstack.clients.get("elbv2", account, region)
+        for task in tasks:
+            arn = task.record["taskArn"]
+            running = task.record["lastStatus"] == "RUNNING" and task.record["desiredStatus"] == "RUNNING"
+            if running and arn not in memory.registered:
+                targets = []
+                for balancer in service.load_balancers:
+                    binding = next((b for c in task.record["containers"] if c["name"] == balancer.get("containerName")
+                                    for b in c.get("networkBindings", []) if b["containerPort"] == balancer.get("containerPort")), None)
+                    if binding and balancer.get("targetGroupArn"):
+                        elb.register_targets(TargetGroupArn=balancer["targetGroupArn"],
+                                             Targets=[{"Id": binding["bindIP"], "Port": binding["hostPort"]}])
+                        targets.append((balancer["targetGroupArn"], binding["bindIP"], binding["hostPort"]))
+                memory.registered[arn] = targets
+            elif not running and arn in memory.registered:
+                for group, ip, port in memory.registered.pop(arn):
+                    try:
+                        elb.deregister_targets(TargetGroupArn=group, Targets=[{"Id": ip, "Port": port}])
+                    except elb.exceptions.InvalidTargetException:
+                        pass
+
+    def _write_back(self, service: Any, memory: _Memory, desired: int, alive: list[RunningTask],
+                    running_current: list[RunningTask]) -> None:
+        running = sum(1 for t in alive if t.record["lastStatus"] == "RUNNING")
+        service.running_count = running
+        service.pending_count = max(0, len(alive) - running)
+        steady = len(running_current) == desired and len(alive) == desired
+        for deployment in getattr(service, "deployments", []) or []:
+            if deployment.get("status") == "PRIMARY":
+                deployment.update(desiredCount=desired, runningCount=len(running_current),
+                                  pendingCount=max(0, desired - len(running_current)), updatedAt=now(),
+                                  taskDefinition=service.task_definition,
+                                  rolloutState="COMPLETED" if steady else "IN_PROGRESS",
+                                  rolloutStateReason=f"ECS deployment {deployment['id']} {'completed' if steady else 'in progress'}.")
+        if steady and not memory.steady:
+            self._event(service, f"(service {service.name}) has reached a steady state.")
+        memory.steady = steady
+
+    @staticmethod
+    def _event(service: Any, message: str) -> None:
+        events = getattr(service, "events", None)
+        if events is not None:
+            events.insert(0, {"id": f"{time.time_ns():x}", "createdAt": now(), "message": message})
+            del events[100:]
+        log.info(message)
