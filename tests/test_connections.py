@@ -70,3 +70,22 @@ def test_bad_github_paths_are_not_found(labstack: LabstackProcess, path: str) ->
     from tests.support.raw import send
 
     assert send(labstack.endpoint, path.replace(" ", "%20"), {}, method="GET").status == 404
+
+
+def test_codeconnections_shares_the_connections(connections, labstack: LabstackProcess) -> None:
+    newer = check_responses(labstack.client("codeconnections"))
+    arn = newer.create_connection(ProviderType="GitHub", ConnectionName="newer", Tags=[{"Key": "k", "Value": "v"}])["ConnectionArn"]
+    assert arn.startswith("arn:aws:codeconnections:us-east-1:123456789012:connection/")
+    assert newer.get_connection(ConnectionArn=arn)["Connection"]["ConnectionStatus"] == "AVAILABLE"
+    assert connections.get_connection(ConnectionArn=arn)["Connection"]["ConnectionName"] == "newer"
+    older = connections.create_connection(ProviderType="GitHub", ConnectionName="older")["ConnectionArn"]
+    listed = [c["ConnectionArn"] for c in newer.list_connections()["Connections"]]
+    assert arn in listed and older in listed
+    assert newer.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    newer.delete_connection(ConnectionArn=arn)
+    with pytest.raises(ClientError) as exc:
+        newer.get_connection(ConnectionArn=arn)
+    assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as exc:
+        labstack.client("codeconnections", validate=False).create_connection(ProviderType="GitHub", ConnectionName="")
+    assert exc.value.response["Error"]["Code"] == "ValidationException"

@@ -1,4 +1,6 @@
-"""CodeStar Connections: connections to the local GitHub, AVAILABLE as soon as they are made.
+"""CodeConnections: connections to the local GitHub, AVAILABLE as soon as they are made.
+CodeStar Connections, the same API under its older name, is served by a subclass
+(``services/codestar_connections/``) over the same connections.
 
 On AWS a new connection waits (PENDING) for someone to finish the handshake with GitHub in
 the console; labstack's GitHub is local, so there is nothing to wait for. The local GitHub
@@ -8,8 +10,11 @@ itself is served here too, under ``/github/`` (see ``github.py``).
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError
@@ -50,23 +55,37 @@ class Connection:
         return data
 
 
+_stores: "weakref.WeakKeyDictionary[Any, AccountRegionStore[dict[str, Connection]]]" = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def connections_of(labstack: Any) -> AccountRegionStore[dict[str, Connection]]:
+    """The connections of one labstack, shared by the CodeConnections and CodeStar Connections APIs."""
+    with _stores_lock:
+        store = _stores.get(labstack)
+        if store is None:
+            store = _stores[labstack] = AccountRegionStore(dict)
+        return store
+
+
 def tag_list(tags: dict[str, str]) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-class CodeStarConnectionsProvider(Provider):
+class CodeConnectionsProvider(Provider):
     """Connections (create, get, list, delete, tags) and the local GitHub's git server."""
 
-    service = "codestar-connections"
+    service = "codeconnections"
 
     def __init__(self, labstack) -> None:  # type: ignore[no-untyped-def]
         super().__init__(labstack)
-        self.connections: AccountRegionStore[dict[str, Connection]] = AccountRegionStore(dict)
-        self.home = labstack.settings.home
+        self.connections = connections_of(labstack)
         labstack.hooks.on_reset(self.connections.reset)
-        self.git_http = GitHttp(lambda environ: github.locate(self.home, environ), self._pushed,
-                                labstack.settings.home / "git-hooks")
-        labstack.routes.add(github.PREFIX, self.git_http)
+        if self.service == CodeConnectionsProvider.service:  # the older API's subclass shares it
+            self.home = labstack.settings.home
+            self.git_http = GitHttp(lambda environ: github.locate(self.home, environ), self._pushed,
+                                    labstack.settings.home / "git-hooks")
+            labstack.routes.add(github.PREFIX, self.git_http)
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -148,4 +167,4 @@ class CodeStarConnectionsProvider(Provider):
         return {"Tags": tag_list(self.find(ctx, request["ResourceArn"]).tags)}
 
 
-PROVIDER = CodeStarConnectionsProvider
+PROVIDER = CodeConnectionsProvider

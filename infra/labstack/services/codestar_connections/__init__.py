@@ -1,0 +1,1 @@
+"""CodeStar Connections: CodeConnections' older name, same connections (see ``codeconnections/``)."""
