@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections import Counter
 from typing import Any, Callable
 
 import pytest
@@ -195,3 +196,34 @@ def test_a_service_keeps_its_tasks_running_behind_its_target_group(labstack: Lab
                           if h["TargetHealth"]["State"] != "draining"]) == 1)
     ecs.update_service(cluster="labs", service="web", desiredCount=0)
     wait_for(lambda: ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"] == [])
+
+
+@pytest.mark.slow
+def test_task_sets_run_their_own_tasks_for_code_deploy(labstack: LabstackProcess, ecs: Any) -> None:
+    """A CODE_DEPLOY service: each task set runs scale % of desiredCount, in its own target group."""
+    ec2 = labstack.client("ec2", account=ACCOUNT)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    elb = labstack.client("elbv2", account=ACCOUNT)
+    blue, green = (elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")
+                   ["TargetGroups"][0]["TargetGroupArn"] for name in ("ts-blue", "ts-green"))
+    ecs.create_service(cluster="labs", serviceName="bg", desiredCount=2, deploymentController={"type": "CODE_DEPLOY"},
+                       taskDefinition="web")
+    first = ecs.create_task_set(cluster="labs", service="bg", taskDefinition="web", launchType="FARGATE", scale={"value": 100, "unit": "PERCENT"},
+                                loadBalancers=[{"targetGroupArn": blue, "containerName": "web", "containerPort": 8080}])["taskSet"]
+    ecs.update_service_primary_task_set(cluster="labs", service="bg", primaryTaskSet=first["taskSetArn"])
+    second = ecs.create_task_set(cluster="labs", service="bg", taskDefinition="web", launchType="FARGATE", scale={"value": 50, "unit": "PERCENT"},
+                                 loadBalancers=[{"targetGroupArn": green, "containerName": "web", "containerPort": 8080}])["taskSet"]
+
+    def task_set(arn: str) -> dict[str, Any]:
+        return ecs.describe_task_sets(cluster="labs", service="bg", taskSets=[arn])["taskSets"][0]
+
+    wait_for(lambda: task_set(first["taskSetArn"]).get("runningCount") == 2 and task_set(second["taskSetArn"]).get("runningCount") == 1)
+    assert task_set(second["taskSetArn"])["computedDesiredCount"] == 1
+    wait_for(lambda: len(elb.describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]) == 2
+             and len(elb.describe_target_health(TargetGroupArn=green)["TargetHealthDescriptions"]) == 1)
+    tasks = ecs.describe_tasks(cluster="labs", tasks=ecs.list_tasks(cluster="labs", serviceName="bg")["taskArns"])["tasks"]
+    assert Counter(t["startedBy"] for t in tasks) == {first["id"]: 2, second["id"]: 1}
+    ecs.delete_task_set(cluster="labs", service="bg", taskSet=first["taskSetArn"])
+    wait_for(lambda: len(ecs.list_tasks(cluster="labs", serviceName="bg")["taskArns"]) == 1)
+    wait_for(lambda: [h["TargetHealth"]["State"] for h in elb.describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]]
+             in ([], ["draining", "draining"]))

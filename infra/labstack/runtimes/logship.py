@@ -22,10 +22,15 @@ class LogShipper:
         self.clients = clients
         self._queue: "queue.Queue[tuple[str, str, str, str, list[str]]]" = queue.Queue()
         self._created: set[tuple[str, str, str, str]] = set()
+        self._closed = threading.Event()
         threading.Thread(target=self._run, name="lambda-logs", daemon=True).start()
 
     def ship(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
         self._queue.put((account, region, group, stream, lines))
+
+    def close(self) -> None:
+        """labstack is stopping: what is still queued is dropped, not sent to a closed server."""
+        self._closed.set()
 
     def _run(self) -> None:
         while True:
@@ -39,6 +44,8 @@ class LogShipper:
             for account, region, group, stream, lines in batches:
                 merged.setdefault((account, region, group, stream), []).extend(lines)
             for (account, region, group, stream), lines in merged.items():
+                if self._closed.is_set():
+                    break
                 try:
                     self._write(account, region, group, stream, lines)
                 except Exception:

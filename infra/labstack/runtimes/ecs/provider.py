@@ -26,6 +26,7 @@ class EcsRuntime(Provider):
         super().__init__(labstack)
         self.tasks: AccountRegionStore[dict[str, RunningTask]] = AccountRegionStore(dict)
         self.logs = LogShipper(labstack.clients)
+        labstack.hooks.on_shutdown(self.logs.close)
         self.runner = TaskRunner(labstack, self.logs.ship)
         self.scheduler = ServiceScheduler(self)
         labstack.hooks.on_reset(self._stop_everything)

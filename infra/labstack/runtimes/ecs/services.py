@@ -6,6 +6,7 @@ so DescribeServices tells the truth."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,23 +60,74 @@ class ServiceScheduler:
     def reconcile(self) -> None:
         from moto.ecs.models import ecs_backends
 
+        live: set[str] = set()
         for account, region, backend in list(ecs_backends.iter_backends()):
             for service in list(backend.services.values()):
-                if (service.deployment_controller or {}).get("type", "ECS") == "ECS":
+                controller = (service.deployment_controller or {}).get("type", "ECS")
+                if controller == "ECS":
+                    live.add(service.arn)
                     self._service(account, region, service)
+                else:  # CODE_DEPLOY and EXTERNAL: each task set runs its own tasks
+                    for task_set in list(service.task_sets):
+                        live.add(task_set.task_set_arn)
+                        self._task_set(account, region, service, task_set)
+                    self._orphans(account, region, service, {ts.id for ts in service.task_sets})
+        for key in [k for k in self._memory if k not in live]:
+            self._forget(key, self._memory.pop(key))
 
-    def _tasks(self, account: str, region: str, service: Any) -> list[RunningTask]:
+    def _tasks(self, account: str, region: str, service: Any, started_by: str | None = None) -> list[RunningTask]:
         group = f"service:{service.name}"
         return [t for t in list(self.runtime.tasks.get(account, region).values())
-                if t.record["group"] == group and t.record["clusterArn"] == service.cluster_arn]
+                if t.record["group"] == group and t.record["clusterArn"] == service.cluster_arn
+                and (started_by is None or t.record.get("startedBy") == started_by)]
 
     def _service(self, account: str, region: str, service: Any) -> None:
         memory = self._memory.setdefault(service.arn, _Memory())
-        tasks = self._tasks(account, region, service)
-        alive = [t for t in tasks if t.record["desiredStatus"] == "RUNNING"]
         desired = service.desired_count if service.status == "ACTIVE" else 0
+        tasks = self._tasks(account, region, service)
+        alive, running_current = self._keep(account, region, service, memory, tasks, desired, service.task_definition,
+                                            service.load_balancers, f"ecs-svc/{service.name}")
+        self._write_back(service, memory, desired, alive, running_current)
+
+    def _task_set(self, account: str, region: str, service: Any, task_set: Any) -> None:
+        """A task set keeps ``scale`` percent of the service's desired count running (rounded up)."""
+        memory = self._memory.setdefault(task_set.task_set_arn, _Memory())
+        percent = float((task_set.scale or {}).get("value", 100.0))
+        desired = math.ceil(service.desired_count * percent / 100) if service.status == "ACTIVE" else 0
+        tasks = self._tasks(account, region, service, started_by=task_set.id)
+        alive, running = self._keep(account, region, service, memory, tasks, desired, task_set.task_definition,
+                                    task_set.load_balancers, task_set.id)
+        task_set.computed_desired_count = desired
+        task_set.running_count = len(running)
+        task_set.pending_count = max(0, len(alive) - len(running))
+        steady = len(running) == desired == len(alive)
+        if steady != (task_set.stabilityStatus == "STEADY_STATE"):
+            task_set.stabilityStatus = "STEADY_STATE" if steady else "STABILIZING"
+            task_set.stabilityStatusAt = now()
+
+    def _orphans(self, account: str, region: str, service: Any, task_set_ids: set[str]) -> None:
+        """Tasks whose task set was deleted stop."""
+        for task in self._tasks(account, region, service):
+            if task.record.get("startedBy") not in task_set_ids and task.record["desiredStatus"] == "RUNNING":
+                self.runtime.runner.stop(task, "Task set deleted", "ServiceSchedulerInitiated")
+
+    def _forget(self, key: str, memory: _Memory) -> None:
+        """A service or task set that is gone leaves its target groups."""
+        _, _, _, region, account, _ = key.split(":", 5)
+        elb = self.labstack.clients.get("elbv2", account, region)
+        for targets in memory.registered.values():
+            for group, ip, port in targets:
+                try:
+                    elb.deregister_targets(TargetGroupArn=group, Targets=[{"Id": ip, "Port": port}])
+                except (elb.exceptions.InvalidTargetException, elb.exceptions.TargetGroupNotFoundException):
+                    pass
+
+    def _keep(self, account: str, region: str, service: Any, memory: _Memory, tasks: list[RunningTask], desired: int,
+              task_definition: str, load_balancers: list[dict], started_by: str) -> tuple[list[RunningTask], list[RunningTask]]:
+        """Start what is missing, stop what is extra or outdated; returns (alive, running current)."""
+        alive = [t for t in tasks if t.record["desiredStatus"] == "RUNNING"]
         self._note_failures(service, memory, tasks)
-        current = [t for t in alive if t.record["taskDefinitionArn"] == service.task_definition]
+        current = [t for t in alive if t.record["taskDefinitionArn"] == task_definition]
         old = [t for t in alive if t not in current]
         running_current = [t for t in current if t.record["lastStatus"] == "RUNNING"]
         # Start what is missing (up to maximumPercent 200 %: desired + old may run together).
@@ -83,18 +135,18 @@ class ServiceScheduler:
         wanted = min(desired - len(current), room)
         if wanted > 0 and time.monotonic() >= memory.next_start:
             definition = self.labstack.clients.get("ecs", account, region).describe_task_definition(
-                taskDefinition=service.task_definition)["taskDefinition"]
+                taskDefinition=task_definition)["taskDefinition"]
             for _ in range(wanted):
                 self.runtime.launch(account, region, service.cluster_arn, definition, f"service:{service.name}",
-                                    f"ecs-svc/{service.name}", service.launch_type or "FARGATE")
+                                    started_by, service.launch_type or "FARGATE")
             self._event(service, f"(service {service.name}) has started {wanted} tasks.")
         # Stop old tasks once replacements run (minimumHealthyPercent 100 %), and any extra.
         keep_old = max(0, desired - len(running_current))
         for task in old[keep_old:] + current[desired:]:
             self.runtime.runner.stop(task, "Scaling activity initiated by (deployment ecs-svc)", "ServiceSchedulerInitiated")
             self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.record['taskArn'].rsplit('/', 1)[1]}).")
-        self._balance(account, region, service, memory, tasks)
-        self._write_back(service, memory, desired, alive, running_current)
+        self._balance(account, region, load_balancers, memory, tasks)
+        return alive, running_current
 
     def _note_failures(self, service: Any, memory: _Memory, tasks: list[RunningTask]) -> None:
         """Tasks that stopped on their own push the next start back, as ECS's throttle does."""
@@ -111,9 +163,10 @@ class ServiceScheduler:
                 elif record.get("stopCode") != "ServiceSchedulerInitiated":
                     memory.failures = 0
 
-    def _balance(self, account: str, region: str, service: Any, memory: _Memory, tasks: list[RunningTask]) -> None:
-        """Running tasks in the service's target groups; stopped ones out."""
-        if not service.load_balancers:
+    def _balance(self, account: str, region: str, load_balancers: list[dict], memory: _Memory,
+                 tasks: list[RunningTask]) -> None:
+        """Running tasks in the target groups; stopped ones out."""
+        if not load_balancers and not memory.registered:
             return
         elb = self.labstack.clients.get("elbv2", account, region)
         for task in tasks:
@@ -121,7 +174,7 @@ class ServiceScheduler:
             running = task.record["lastStatus"] == "RUNNING" and task.record["desiredStatus"] == "RUNNING"
             if running and arn not in memory.registered:
                 targets = []
-                for balancer in service.load_balancers:
+                for balancer in load_balancers:
                     binding = next((b for c in task.record["containers"] if c["name"] == balancer.get("containerName")
                                     for b in c.get("networkBindings", []) if b["containerPort"] == balancer.get("containerPort")), None)
                     if binding and balancer.get("targetGroupArn"):
@@ -133,7 +186,7 @@ class ServiceScheduler:
                 for group, ip, port in memory.registered.pop(arn):
                     try:
                         elb.deregister_targets(TargetGroupArn=group, Targets=[{"Id": ip, "Port": port}])
-                    except elb.exceptions.InvalidTargetException:
+                    except (elb.exceptions.InvalidTargetException, elb.exceptions.TargetGroupNotFoundException):
                         pass
 
     def _write_back(self, service: Any, memory: _Memory, desired: int, alive: list[RunningTask],

@@ -31,6 +31,7 @@ class LambdaRuntime(Provider):
         super().__init__(labstack)
         self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint)
         self.logs = LogShipper(labstack.clients)
+        labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)
         labstack.hooks.on_shutdown(self.pool.close)
 
