@@ -25,7 +25,7 @@ COBERTURA = """<coverage line-rate="0.75"><packages><package name="app"><classes
 CLOVER = """<coverage><project><file name="index.js" path="src/index.js">
 <metrics statements="10" coveredstatements="8" conditionals="4" coveredconditionals="1"/></file></project></coverage>"""
 
-pytest_plugins = ["tests.support.codebuild"]
+pytest_plugins = ["tests.support.codebuild_fixtures"]
 
 
 def _artifact_project(lab: Lab, project: str, spec: str, **artifacts: object) -> None:

@@ -14,7 +14,7 @@ from tests.support.codebuild import Lab, buildspec, phases, wait_build
 ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
               "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
 
-pytest_plugins = ["tests.support.codebuild"]
+pytest_plugins = ["tests.support.codebuild_fixtures"]
 
 
 def test_a_trivial_build_succeeds_with_every_phase_recorded(lab: Lab) -> None:

@@ -12,12 +12,12 @@ import psutil
 import pytest
 
 from tests.conftest import CLIENT_TIMEOUT
-from tests.support.codebuild import Lab, buildspec, phases, wait_build
+from tests.support.codebuild import Lab, buildspec, phase_statuses, phases, wait_build
 from tests.support.server import LabstackProcess, start_labstack
 
 MINUTE = 0.3  # seconds per timeout minute on the fast server: a 5-minute timeout lasts 1.5 s
 
-pytest_plugins = ["tests.support.codebuild"]
+pytest_plugins = ["tests.support.codebuild_fixtures"]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_a_build_queued_too_long_times_out_in_queued(fast: LabstackProcess) -> N
     time.sleep(0.2)
     waited = lab.run("waits", timeout=10)
     assert waited["buildStatus"] == "TIMED_OUT"
-    assert [(p["phaseType"], p.get("phaseStatus")) for p in waited["phases"]] == [
+    assert phase_statuses(waited) == [
         ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "TIMED_OUT"), ("COMPLETED", None)]
     assert wait_build(lab.codebuild, hog["id"])["buildStatus"] == "SUCCEEDED"
 
@@ -127,7 +127,7 @@ def test_stop_a_queued_build_and_count_running_ones(fast: LabstackProcess) -> No
         assert json.load(reply)["accounts"][lab.account]["builds"] == 2
     stopped = lab.codebuild.stop_build(id=waiting["id"])["build"]
     assert stopped["buildStatus"] == "STOPPED"
-    assert [(p["phaseType"], p.get("phaseStatus")) for p in stopped["phases"]] == [
+    assert phase_statuses(stopped) == [
         ("SUBMITTED", "SUCCEEDED"), ("QUEUED", "STOPPED"), ("COMPLETED", None)]
     assert wait_build(lab.codebuild, busy["id"])["buildStatus"] == "SUCCEEDED"
 

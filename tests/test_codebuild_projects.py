@@ -11,7 +11,7 @@ from tests.support.codebuild import ENVIRONMENT, Lab, buildspec
 
 SPEC = buildspec({"build": {"commands": ["echo hi"]}})
 
-pytest_plugins = ["tests.support.codebuild"]
+pytest_plugins = ["tests.support.codebuild_fixtures"]
 
 
 def _error(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:

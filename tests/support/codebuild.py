@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.conftest import CLIENT_TIMEOUT
 from tests.support.responses import check_responses
-from tests.support.server import LabstackProcess, start_labstack
 
 ENVIRONMENT = {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"}
 
@@ -58,6 +54,11 @@ def phases(build: dict) -> dict[str, dict]:
     return {p["phaseType"]: p for p in build["phases"]}
 
 
+def phase_statuses(build: dict) -> list[tuple[str, str | None]]:
+    """(phaseType, phaseStatus) of every phase record, in order."""
+    return [(p["phaseType"], p.get("phaseStatus")) for p in build["phases"]]
+
+
 def log_lines(logs: Any, build: dict) -> list[str]:
     """Every message of the build's CloudWatch Logs stream, in order."""
     where = build["logs"]
@@ -97,19 +98,3 @@ class Lab:
 
     def logs(self, build: dict) -> list[str]:
         return log_lines(self.client("logs"), build)
-
-
-@pytest.fixture(scope="session")
-def codebuild_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    """A labstack for the CodeBuild tests alone: builds read real SSM parameters, so no
-    test provider or overlay of the shared server may stand in front of moto."""
-    home = tmp_path_factory.mktemp("codebuild-home")
-    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def lab(codebuild_labstack: LabstackProcess) -> Lab:
-    """CodeBuild in a fresh account of the CodeBuild tests' labstack."""
-    return Lab(codebuild_labstack)

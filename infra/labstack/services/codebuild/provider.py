@@ -72,6 +72,12 @@ class Slots:
             self.cond.notify_all()
 
 
+def _split(table: dict, keys: list[str]) -> tuple[list | None, list[str] | None]:
+    """The values of ``table`` at ``keys``, and the keys it lacks (None when empty, as the model's
+    minimum lengths want)."""
+    return [table[k] for k in keys if k in table] or None, [k for k in keys if k not in table] or None
+
+
 def _page(items: list, token: str | None, size: int = PAGE) -> tuple[list, str | None]:
     try:
         start = int(token or 0)
@@ -97,7 +103,12 @@ class CodeBuildProvider(Provider):
 
     # -- lifecycle ----------------------------------------------------------------------
     def _jobs(self) -> list[BuildJob]:
-        return [job for _, st in self.state.items() for job in list(st.builds.values())]
+        with self.state.lock:
+            return [job for _, st in self.state.items() for job in st.builds.values()]
+
+    def _region_jobs(self, ctx: RequestContext) -> list[BuildJob]:
+        with self.state.lock:
+            return list(self._region(ctx).builds.values())
 
     def stop_all(self) -> None:
         """Stop every running build and wait (briefly) until each has finished."""
@@ -188,7 +199,8 @@ class CodeBuildProvider(Provider):
                              output: Callable[[str | None, Path], None], overrides: dict | None = None) -> BuildJob:
         """For the CodePipeline engine: a build of ``project_name`` (source and artifacts of type
         CODEPIPELINE) whose source is ``input_path`` (a zip or a directory) and whose artifacts
-        are handed to ``output(artifactIdentifier, zip_path)`` in UPLOAD_ARTIFACTS. Wait on
+        are handed to ``output(artifactIdentifier, zip_path)`` in UPLOAD_ARTIFACTS (the zip lives in
+        the build's workspace, which goes at the end of the build: read or move it). Wait on
         ``job.done``; ``job.snapshot()`` is the build as BatchGetBuilds shows it."""
         ctx = RequestContext(account=account, region=region, service="codebuild")
         request = {"projectName": project_name, **(overrides or {})}
@@ -329,11 +341,11 @@ class CodeBuildProvider(Provider):
         return {"ids": ids or None, "nextToken": token}
 
     def list_builds(self, ctx: RequestContext, request: dict) -> dict:
-        return self._listed(list(self._region(ctx).builds.values()), request)
+        return self._listed(self._region_jobs(ctx), request)
 
     def list_builds_for_project(self, ctx: RequestContext, request: dict) -> dict:
         name = self._project(ctx, request["projectName"])["name"]
-        return self._listed([j for j in self._region(ctx).builds.values() if j.record["projectName"] == name], request)
+        return self._listed([j for j in self._region_jobs(ctx) if j.record["projectName"] == name], request)
 
     def stop_build(self, ctx: RequestContext, request: dict) -> dict:
         job = self._job(ctx, request["id"])
@@ -371,7 +383,6 @@ class CodeBuildProvider(Provider):
                     kept.append({"id": ident, "statusCode": "BUILD_IN_PROGRESS"})
                 else:
                     del builds[job.build_id]
-                    shutil.rmtree(job.workspace, ignore_errors=True)
                     deleted.append(ident)
         return {"buildsDeleted": deleted or None, "buildsNotDeleted": kept}
 
@@ -434,10 +445,8 @@ class CodeBuildProvider(Provider):
         return {}
 
     def batch_get_report_groups(self, ctx: RequestContext, request: dict) -> dict:
-        groups = self._store(ctx).groups
-        arns = request["reportGroupArns"]
-        return {"reportGroups": [groups[a] for a in arns if a in groups] or None,
-                "reportGroupsNotFound": [a for a in arns if a not in groups] or None}
+        found, missing = _split(self._store(ctx).groups, request["reportGroupArns"])
+        return {"reportGroups": found, "reportGroupsNotFound": missing}
 
     def list_report_groups(self, ctx: RequestContext, request: dict) -> dict:
         key = {"NAME": "name", "CREATED_TIME": "created", "LAST_MODIFIED_TIME": "lastModified"}[request.get("sortBy", "CREATED_TIME")]
@@ -461,10 +470,8 @@ class CodeBuildProvider(Provider):
         return self._reports(owned, request)
 
     def batch_get_reports(self, ctx: RequestContext, request: dict) -> dict:
-        reports = self._store(ctx).reports
-        arns = request["reportArns"]
-        return {"reports": [reports[a] for a in arns if a in reports] or None,
-                "reportsNotFound": [a for a in arns if a not in reports] or None}
+        found, missing = _split(self._store(ctx).reports, request["reportArns"])
+        return {"reports": found, "reportsNotFound": missing}
 
     def describe_test_cases(self, ctx: RequestContext, request: dict) -> dict:
         store = self._store(ctx)

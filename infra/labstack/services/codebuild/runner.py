@@ -373,6 +373,7 @@ class Runner:
         self.log.container("Entering phase FINALIZING")
         if self.session is not None:
             self.session.close()
+        shutil.rmtree(job.workspace, ignore_errors=True)  # as on AWS, nothing of the build host outlives it
         job.end_phase(phase, "SUCCEEDED")
         self.log.container("Phase complete: FINALIZING State: SUCCEEDED")
         status = self.final_status
