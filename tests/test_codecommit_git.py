@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
@@ -12,7 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 from botocore.exceptions import ClientError
+from werkzeug.test import Client
 
+from labstack.services.codecommit.githttp import GitHttp, Target
+from labstack.services.codecommit.repos import BareRepo
 from tests.support.gitcli import clone, commit, git, new_work_tree
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
@@ -207,3 +211,34 @@ def test_a_100_megabyte_push_streams(codecommit, labstack: LabstackProcess, repo
         codecommit.get_file(repositoryName=repo["repositoryName"], filePath="big.bin")
     assert exc.value.response["Error"]["Code"] == "FileTooLargeException"
     assert codecommit.get_folder(repositoryName=repo["repositoryName"], folderPath="/")["files"][0]["absolutePath"] == "big.bin"
+
+
+def test_protocol_v0_and_a_gzipped_negotiation(codecommit, repo: dict, tmp_path: Path) -> None:
+    work, _ = pushed(tmp_path, repo)
+    old = tmp_path / "old"
+    git(tmp_path, "-c", "protocol.version=0", "clone", "--quiet", repo["cloneUrlHttp"], "old")
+    for i in range(60):  # local history the fetch offers as "have" lines: a request big enough to be gzipped
+        commit(old, {f"local{i}.txt": str(i)}, f"local {i}")
+    latest = commit(work, {"app.py": "print('v3')\n"}, "v3")
+    git(work, "push", "--quiet", "origin", "main")
+    for version in ("0", "2"):
+        git(old, "-c", f"protocol.version={version}", "fetch", "--quiet", "origin")
+        assert git(old, "rev-parse", "origin/main").stdout.strip() == latest
+
+
+def test_request_bodies_over_the_limit_are_refused(tmp_path: Path) -> None:
+    bare = BareRepo(tmp_path / "limited.git")
+    bare.init()
+    app = GitHttp(lambda environ: Target(bare, environ["PATH_INFO"], None), lambda target, updates: None,
+                  tmp_path / "hooks", max_request_bytes=1000)
+    client = Client(app)
+    body = b"0" * 5000
+    declared = client.post("/git-receive-pack", data=body, content_type="application/x-git-receive-pack-request")
+    assert declared.status_code == 413
+    chunked = client.post("/git-receive-pack", input_stream=io.BytesIO(body),
+                          headers={"Transfer-Encoding": "chunked", "Content-Type": "application/x-git-receive-pack-request"},
+                          environ_overrides={"wsgi.input_terminated": True})
+    assert chunked.status_code == 413
+    assert client.get("/info/refs?service=git-upload-pack").status_code == 200
+    assert client.get("/info/refs").status_code == 404  # the dumb protocol is not served
+    assert bare.refs() == {}

@@ -1,7 +1,7 @@
-"""Git's smart-HTTP protocol as a WSGI app: ``git http-backend`` run per request, streamed.
+"""Git's smart-HTTP protocol as a WSGI app: ``git upload-pack`` / ``git receive-pack`` in
+stateless-RPC mode per request (what ``git http-backend`` runs, without its extra process).
 
-The request body is fed to the backend as it arrives and the backend's answer is sent as
-git writes it, so a clone or push of any size holds at most one buffer in memory. A
+The request body is fed to git as it arrives and git's answer is sent as it writes it, so a clone or push of any size holds at most one buffer in memory. A
 ``post-receive`` hook reports exactly which references a push changed (old and new id);
 a ``pre-receive`` hook refuses to delete the default branch, as CodeCommit does.
 """
@@ -13,6 +13,7 @@ import os
 import subprocess
 import tempfile
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -93,69 +94,60 @@ class GitHttp:
         target = self.locate(environ)
         if target is None or not target.repo.exists():
             return _plain(start_response, "404 Not Found", "Repository not found\n")
-        if not target.suffix.startswith(SERVICES) and not target.suffix.startswith("/objects/"):
-            return _plain(start_response, "404 Not Found", "Not a git path\n")
+        service, advertise = _service(environ, target.suffix)
+        if service is None:
+            return _plain(start_response, "404 Not Found", "labstack serves git's smart HTTP protocol only\n")
         length = environ.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > self.max_request_bytes:
             return _too_large(start_response, self.max_request_bytes)
-        return self._run(environ, start_response, target)
+        return self._run(environ, start_response, target, service, advertise)
 
-    def _cgi_env(self, environ: dict, target: Target, updates: str) -> dict[str, str]:
+    def _env(self, environ: dict, updates: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TMPDIR")}
         env.update(
-            GATEWAY_INTERFACE="CGI/1.1",
-            REQUEST_METHOD=environ.get("REQUEST_METHOD", "GET"),
-            QUERY_STRING=environ.get("QUERY_STRING", ""),
-            CONTENT_TYPE=environ.get("CONTENT_TYPE", ""),
-            PATH_TRANSLATED=str(target.repo.path) + target.suffix,
-            PATH_INFO=target.suffix,
-            REMOTE_ADDR=environ.get("REMOTE_ADDR", "127.0.0.1"),
-            GIT_HTTP_EXPORT_ALL="1",
             HOME=os.devnull,
             GIT_CONFIG_NOSYSTEM="1",
-            GIT_CONFIG_COUNT="2",
-            GIT_CONFIG_KEY_0="http.receivepack",
-            GIT_CONFIG_VALUE_0="true",
-            GIT_CONFIG_KEY_1="core.hooksPath",
-            GIT_CONFIG_VALUE_1=str(self.hooks_dir),
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="core.hooksPath",
+            GIT_CONFIG_VALUE_0=str(self.hooks_dir),
             LABSTACK_REF_UPDATES=updates,
         )
-        if environ.get("CONTENT_LENGTH"):
-            env["CONTENT_LENGTH"] = environ["CONTENT_LENGTH"]
-        for header in ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL"):  # the backend reads both itself
-            if environ.get(header):
-                env[header] = environ[header]
+        if environ.get("HTTP_GIT_PROTOCOL"):
+            env["GIT_PROTOCOL"] = environ["HTTP_GIT_PROTOCOL"]
         return env
 
-    def _run(self, environ: dict, start_response: Callable[..., Any], target: Target) -> Iterable[bytes]:
+    def _run(self, environ: dict, start_response: Callable[..., Any], target: Target, service: str, advertise: bool) -> Iterable[bytes]:
         fd, updates = tempfile.mkstemp(prefix="labstack-push-")
         os.close(fd)
         stderr = tempfile.TemporaryFile()
-        proc = subprocess.Popen(
-            ["git", "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            env=self._cgi_env(environ, target, updates),
-        )
+        args = [service.removeprefix("git-"), "--stateless-rpc"] + (["--advertise-refs"] if advertise else []) + [str(target.repo.path)]
+        proc = subprocess.Popen(["git", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                env=self._env(environ, updates))
         feeder = _Feeder(environ, proc, self.max_request_bytes)
         feeder.start()
+        assert proc.stdout is not None
         try:
-            status, headers = _read_cgi_headers(proc)
+            first = proc.stdout.read1(CHUNK)  # wait for git's first words (or its end)
         except BaseException:
             _finish(proc, feeder, stderr, updates)
             raise
         if feeder.too_large:
             _finish(proc, feeder, stderr, updates)
             return _too_large(start_response, self.max_request_bytes)
-        if status is None:  # the backend died before answering
-            _finish(proc, feeder, stderr, updates)
-            return _plain(start_response, "500 Internal Server Error", "git http-backend failed\n")
-        start_response(status, headers)
-        return self._stream(proc, feeder, stderr, updates, target)
+        if advertise and (service == "git-receive-pack" or "version=2" not in environ.get("HTTP_GIT_PROTOCOL", "")):
+            first = _pkt_line(f"# service={service}\n") + b"0000" + first  # the smart-HTTP preamble of protocol v0
+        kind = "advertisement" if advertise else "result"
+        start_response("200 OK", [("Content-Type", f"application/x-{service}-{kind}"), *_NO_CACHE])
+        return self._stream(proc, feeder, stderr, updates, target, first)
 
-    def _stream(self, proc: subprocess.Popen, feeder: "_Feeder", stderr: Any, updates: str, target: Target) -> Iterator[bytes]:
+    def _stream(self, proc: subprocess.Popen, feeder: "_Feeder", stderr: Any, updates: str, target: Target,
+                first: bytes) -> Iterator[bytes]:
         try:
             assert proc.stdout is not None
-            while chunk := proc.stdout.read1(CHUNK):
+            chunk = first
+            while chunk:
                 yield chunk
+                chunk = proc.stdout.read1(CHUNK)
             proc.wait()
             feeder.join()
             changed = _read_updates(updates)
@@ -168,8 +160,30 @@ class GitHttp:
             _finish(proc, feeder, stderr, updates)
 
 
+_NO_CACHE = [("Cache-Control", "no-cache, max-age=0, must-revalidate"), ("Pragma", "no-cache"),
+             ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")]
+
+
+def _service(environ: dict, suffix: str) -> tuple[str | None, bool]:
+    """(git-upload-pack | git-receive-pack, whether it is the ref advertisement), or (None, False)."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if suffix == "/info/refs" and method == "GET":
+        query = environ.get("QUERY_STRING", "")
+        for service in ("git-upload-pack", "git-receive-pack"):
+            if f"service={service}" in query.split("&"):
+                return service, True
+    elif method == "POST" and suffix in ("/git-upload-pack", "/git-receive-pack"):
+        return suffix[1:], False
+    return None, False
+
+
+def _pkt_line(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
 class _Feeder(threading.Thread):
-    """Copies the request body into the backend's stdin, stopping at the size limit."""
+    """Copies the request body (gunzipped if need be) into git's stdin, stopping at the size limit."""
 
     def __init__(self, environ: dict, proc: subprocess.Popen, limit: int) -> None:
         super().__init__(name="git-feed", daemon=True)
@@ -177,6 +191,8 @@ class _Feeder(threading.Thread):
         length = environ.get("CONTENT_LENGTH") or ""
         chunked = bool(environ.get("wsgi.input_terminated"))
         self.left = int(length) if length.isdigit() else (None if chunked else 0)  # None: read to the end
+        gzipped = environ.get("HTTP_CONTENT_ENCODING", "").lower() in ("gzip", "x-gzip")
+        self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
         self.proc = proc
         self.limit = limit
         self.too_large = False
@@ -191,42 +207,25 @@ class _Feeder(threading.Thread):
                 data = self.stream.read(want)
                 if not data:
                     break
-                total += len(data)
                 if self.left is not None:
                     self.left -= len(data)
+                if self.inflate is not None:
+                    data = self.inflate.decompress(data, self.limit + 1 - total)
+                total += len(data)
                 if total > self.limit:
                     self.too_large = True
                     self.proc.kill()
                     return
                 stdin.write(data)
-        except (OSError, ValueError):
-            self.proc.kill()  # the client went away or git stopped reading: no half-applied push
+            if self.inflate is not None:
+                stdin.write(self.inflate.flush())
+        except (OSError, ValueError, zlib.error):
+            self.proc.kill()  # the client went away, sent garbage, or git stopped reading: no half-applied push
         finally:
             try:
                 stdin.close()
             except OSError:
                 pass
-
-
-def _read_cgi_headers(proc: subprocess.Popen) -> tuple[str | None, list[tuple[str, str]]]:
-    """The CGI status and headers git printed; (None, []) if it printed none."""
-    assert proc.stdout is not None
-    status = "200 OK"
-    headers: list[tuple[str, str]] = []
-    seen_any = False
-    while True:
-        line = proc.stdout.readline()
-        if not line:
-            return (status if seen_any else None), headers
-        line = line.rstrip(b"\r\n")
-        if not line:
-            return status, headers
-        seen_any = True
-        name, _, value = line.decode("latin-1").partition(":")
-        if name.lower() == "status":
-            status = value.strip()
-        else:
-            headers.append((name.strip(), value.strip()))
 
 
 def _read_updates(path: str) -> list[RefUpdate]:
@@ -246,7 +245,7 @@ def _finish(proc: subprocess.Popen, feeder: _Feeder, stderr: Any, updates: str) 
         proc.stdout.close()
     if proc.returncode not in (0, -9):
         stderr.seek(0)
-        log.info("git http-backend exited %s: %s", proc.returncode, stderr.read(2000).decode(errors="replace").strip())
+        log.info("git exited %s: %s", proc.returncode, stderr.read(2000).decode(errors="replace").strip())
     stderr.close()
     try:
         os.unlink(updates)
