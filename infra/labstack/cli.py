@@ -141,6 +141,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
             return 0
 
 
+def cmd_traffic(args: argparse.Namespace) -> int:
+    from labstack.traffic import send
+
+    if args.rps <= 0 or not 0 < args.duration <= 3600:
+        print("labstack traffic: --rps must be above 0 and --duration between 0 and 3600 seconds", file=sys.stderr)
+        return 2
+    print(send(args.url, args.rps, args.duration).summary())
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     print(env_lines(_settings(args)))
     return 0
@@ -178,6 +188,11 @@ def parser() -> argparse.ArgumentParser:
     logs.set_defaults(fn=cmd_logs)
     add("env", cmd_env, "print the shell lines that point AWS tools at labstack")
     sub.add_parser("image", help="build, tag and push images without a Docker daemon (labstack image --help)")
+    traffic = sub.add_parser("traffic", help="send steady requests to a URL and count answers by version and status")
+    traffic.add_argument("url")
+    traffic.add_argument("--rps", type=float, default=20.0, help="requests per second (default 20)")
+    traffic.add_argument("--duration", type=float, default=5.0, help="seconds (default 5)")
+    traffic.set_defaults(fn=cmd_traffic)
     return root
 
 
