@@ -7,6 +7,7 @@ import sys
 
 from labstack.ports import free_port
 from labstack.traffic import send, version_of
+
 from tests.support.webapp import VersionApp
 
 
