@@ -227,3 +227,26 @@ def test_task_sets_run_their_own_tasks_for_code_deploy(labstack: LabstackProcess
     wait_for(lambda: len(ecs.list_tasks(cluster="labs", serviceName="bg")["taskArns"]) == 1)
     wait_for(lambda: [h["TargetHealth"]["State"] for h in elb.describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]]
              in ([], ["draining", "draining"]))
+
+
+def test_container_health_checks_set_the_health_status(ecs: Any) -> None:
+    probe = "python -c \"import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/')\""
+    ecs.register_task_definition(family="checked", containerDefinitions=[{**ecs.web_container, "healthCheck": {
+        "command": ["CMD-SHELL", probe], "interval": 5, "timeout": 2, "retries": 2}}])
+    arn = ecs.run_task(cluster="labs", taskDefinition="checked")["tasks"][0]["taskArn"]
+    healthy = wait_for(lambda: (t := task_of(ecs, arn))["healthStatus"] == "HEALTHY" and t)
+    assert healthy["containers"][0]["healthStatus"] == "HEALTHY"
+    ecs.stop_task(cluster="labs", task=arn)
+
+
+@pytest.mark.slow
+def test_a_service_replaces_tasks_that_fail_their_health_checks(ecs: Any) -> None:
+    ecs.register_task_definition(family="sick", containerDefinitions=[{**ecs.web_container, "healthCheck": {
+        "command": ["CMD-SHELL", "exit 1"], "interval": 5, "timeout": 2, "retries": 2}}])
+    ecs.create_service(cluster="labs", serviceName="sick", taskDefinition="sick", desiredCount=1)
+    first = wait_for(lambda: ecs.list_tasks(cluster="labs", serviceName="sick")["taskArns"])[0]
+    stopped = wait_for(lambda: (t := task_of(ecs, first))["lastStatus"] == "STOPPED" and t)
+    assert stopped["stoppedReason"] == "Task failed container health checks"
+    assert stopped["containers"][0]["healthStatus"] == "UNHEALTHY"
+    wait_for(lambda: (arns := ecs.list_tasks(cluster="labs", serviceName="sick")["taskArns"]) and first not in arns)
+    ecs.update_service(cluster="labs", service="sick", desiredCount=0)

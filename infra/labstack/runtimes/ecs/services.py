@@ -125,6 +125,11 @@ class ServiceScheduler:
     def _keep(self, account: str, region: str, service: Any, memory: _Memory, tasks: list[RunningTask], desired: int,
               task_definition: str, load_balancers: list[dict], started_by: str) -> tuple[list[RunningTask], list[RunningTask]]:
         """Start what is missing, stop what is extra or outdated; returns (alive, running current)."""
+        for task in tasks:
+            if task.record["desiredStatus"] == "RUNNING" and task.record.get("healthStatus") == "UNHEALTHY":
+                self.runtime.runner.stop(task, "Task failed container health checks", "ServiceSchedulerInitiated")
+                self._event(service, f"(service {service.name}) (task {task.record['taskArn'].rsplit('/', 1)[1]}) "
+                                     "failed container health checks.")
         alive = [t for t in tasks if t.record["desiredStatus"] == "RUNNING"]
         self._note_failures(service, memory, tasks)
         current = [t for t in alive if t.record["taskDefinitionArn"] == task_definition]

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from labstack.images.blobs import BlobStore
 from labstack.images.registry import RegistryError, parse_reference
 from labstack.images.unpack import unpack
-from labstack.runtimes.ecs.launch import plan, shims
+from labstack.runtimes.ecs.launch import Launch, plan, shims
 
 log = logging.getLogger("labstack.ecs")
 
@@ -43,6 +44,7 @@ class RunningTask:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    launches: dict[str, Launch] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -113,6 +115,9 @@ class TaskRunner:
                 self._stopped(task, "TaskFailedToStart", f"CannotStartContainerError: {exc}")
                 return
         task.update(lastStatus="RUNNING", startedAt=now(), connectivity="CONNECTED", connectivityAt=now())
+        for container in task.definition["containerDefinitions"]:
+            if container.get("healthCheck"):
+                threading.Thread(target=self._check_health, args=(task, container), daemon=True).start()
         self._watch(task)
 
     def _pull(self, task: RunningTask, image: str) -> tuple[Any, dict[str, Any]]:
@@ -151,6 +156,7 @@ class TaskRunner:
         proc = subprocess.Popen(launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         task.processes[container["name"]] = proc
+        task.launches[container["name"]] = launch
         task.container(container["name"], lastStatus="RUNNING", runtimeId=str(proc.pid),
                        networkBindings=launch.bindings)
         threading.Thread(target=self._pump, args=(task, container, proc), daemon=True).start()
@@ -179,6 +185,47 @@ class TaskRunner:
         for raw in iter(lambda: proc.stdout.readline(16_384), b""):  # type: ignore[union-attr]
             if group:
                 self.ship_logs(task.account, region, group, stream, [raw.decode("utf-8", "replace").rstrip("\n")])
+
+    def _check_health(self, task: RunningTask, container: dict[str, Any]) -> None:
+        """Run the container's health check as ECS does: after startPeriod, every interval,
+        UNHEALTHY after ``retries`` failures in a row (the waits on the lab clock)."""
+        check = container["healthCheck"]
+        test = list(check.get("command") or [])
+        kind, argv = (test[0], test[1:]) if test else ("NONE", [])
+        if kind == "NONE" or not argv:
+            return
+        argv = ["/bin/sh", "-c", " ".join(argv)] if kind == "CMD-SHELL" else argv
+        interval, timeout = check.get("interval", 30), check.get("timeout", 5)
+        retries, start_period = check.get("retries", 3), check.get("startPeriod", 0)
+        launch = task.launches[container["name"]]
+        started = time.monotonic()
+        failures = 0
+        clock = self.labstack.clock
+        while not task.stop_requested.is_set() and clock.sleep(interval, task.stop_requested):
+            try:
+                passed = subprocess.run(argv, cwd=launch.cwd, env=launch.env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, timeout=max(0.5, timeout)).returncode == 0
+            except (subprocess.TimeoutExpired, OSError):
+                passed = False
+            failures = 0 if passed else failures + 1
+            in_grace = time.monotonic() - started < clock.real_seconds(start_period)
+            if passed:
+                task.container(container["name"], healthStatus="HEALTHY")
+            elif failures >= retries and not in_grace:
+                task.container(container["name"], healthStatus="UNHEALTHY")
+            self._task_health(task)
+
+    @staticmethod
+    def _task_health(task: RunningTask) -> None:
+        """UNHEALTHY if an essential container is; HEALTHY once every checked essential one is."""
+        essentials = {c["name"] for c in task.definition["containerDefinitions"]
+                      if c.get("essential", True) and c.get("healthCheck")}
+        with task.lock:
+            states = [c.get("healthStatus", "UNKNOWN") for c in task.record["containers"] if c["name"] in essentials]
+            if "UNHEALTHY" in states:
+                task.record["healthStatus"] = "UNHEALTHY"
+            elif states and all(s == "HEALTHY" for s in states):
+                task.record["healthStatus"] = "HEALTHY"
 
     def _watch(self, task: RunningTask) -> None:
         essentials = {c["name"] for c in task.definition["containerDefinitions"] if c.get("essential", True)}
