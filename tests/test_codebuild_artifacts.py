@@ -228,6 +228,7 @@ reports:
     assert build["buildStatus"] == "SUCCEEDED", "\n".join(lines)
     assert "Building application... with *** and ***" in lines
     assert not any("db-pass-123" in line or "key-456" in line for line in lines)
+    assert any("privileged mode asks for docker" in line for line in lines)
     body = s3.get_object(Bucket=f"out-{lab.account}", Key="build_output")["Body"].read()
     archive = zipfile.ZipFile(io.BytesIO(body))
     assert sorted(archive.namelist()) == ["appspec.yaml", "imagedefinitions.json", "taskdef.json"]

@@ -137,6 +137,7 @@ def test_aws_sets_its_variables_and_the_cli_talks_to_labstack_as_the_project_acc
         "echo src=$CODEBUILD_SRC_DIR start=$CODEBUILD_START_TIME initiator=$CODEBUILD_INITIATOR",
         "aws sts get-caller-identity --query Account --output text",
         "aws s3 mb s3://made-inside-a-build",
+        "docker version || echo docker-exit=$?",
     ]}})
     lab.project("vars", spec)
     build = lab.run("vars")
@@ -145,6 +146,7 @@ def test_aws_sets_its_variables_and_the_cli_talks_to_labstack_as_the_project_acc
     assert f"id={build['id']} number=1 region=us-east-1/us-east-1" in lines
     assert f"arn={build['arn']}" in lines
     assert lab.account in lines
+    assert "docker-exit=127" in lines and any("has no docker yet" in line for line in lines)
     buckets = [b["Name"] for b in lab.client("s3").list_buckets()["Buckets"]]
     assert "made-inside-a-build" in buckets
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from botocore.exceptions import ClientError
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
+NO_DOCKER = """#!/bin/sh
+echo "docker: labstack's build environment has no docker yet (the daemonless image tool arrives with the compute issue)" >&2
+exit 127
+"""
 
 
 class VariableError(Exception):
@@ -25,7 +30,8 @@ class VariableError(Exception):
 
 
 def tools_dir(root: Path) -> Path:
-    """A directory holding only the kit's build tools (the ``aws`` CLI), to put first on PATH.
+    """A directory of the kit's build tools, to put first on PATH: the ``aws`` CLI, and a
+    ``docker`` that says it is not there yet (so a host's docker client never stands in).
 
     Linking the tools one by one, rather than putting the kit's venv on PATH, keeps a build's
     ``python3`` and ``pip`` those of the host: a ``pip install`` in a build never touches labstack.
@@ -39,6 +45,12 @@ def tools_dir(root: Path) -> Path:
                 link.symlink_to(source)
             except FileExistsError:  # another build made it meanwhile
                 pass
+    docker = tools / "docker"
+    if not docker.exists():  # written aside and renamed, so a build never runs half a file
+        draft = tools / f".docker-{os.getpid()}-{threading.get_ident()}"
+        draft.write_text(NO_DOCKER)
+        draft.chmod(0o755)
+        os.replace(draft, docker)
     return tools
 
 

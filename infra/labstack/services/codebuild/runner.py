@@ -220,18 +220,19 @@ class Runner:
         except buildspec.BuildspecError as exc:
             raise PhaseFailed("YAML_FILE_ERROR", str(exc)) from None
         cache.restore(self.record.get("cache") or {}, job.project["name"], job.cache_dir, self.src, self._client("s3"), self.log)
+        self.log.container("Processing environment variables")
         try:
             env = self._environment()
         except environment.VariableError as exc:
             raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
         shell = shutil.which(self.spec.shell) or self.spec.shell
         self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log)
-        if shutil.which("bwrap") is None:
-            self.log.container("labstack: bwrap (bubblewrap) is not installed, so this build runs as a plain "
-                               "process group in its own workspace, without a sandbox")
-        if shutil.which("docker") is None:
-            self.log.container("labstack: docker is not available in this build environment yet "
-                               "(privileged mode's image tool arrives with the compute issue); docker commands will fail")
+        self.log.container(f"Moving to directory {self.src}")
+        why = "bwrap (bubblewrap) is not installed" if shutil.which("bwrap") is None else "labstack does not use bwrap yet"
+        self.log.container(f"labstack: {why}, so this build runs as a plain process group in its own workspace, without a sandbox")
+        if self.record["environment"].get("privilegedMode"):
+            self.log.container("labstack: privileged mode asks for docker, which this build environment does not have yet "
+                               "(the image tool arrives with the compute issue); docker commands will fail")
 
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
