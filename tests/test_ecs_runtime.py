@@ -250,3 +250,25 @@ def test_a_service_replaces_tasks_that_fail_their_health_checks(ecs: Any) -> Non
     assert stopped["containers"][0]["healthStatus"] == "UNHEALTHY"
     wait_for(lambda: (arns := ecs.list_tasks(cluster="labs", serviceName="sick")["taskArns"]) and first not in arns)
     ecs.update_service(cluster="labs", service="sick", desiredCount=0)
+
+
+@pytest.mark.slow
+def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs: Any) -> None:
+    """The seed's `circuitBreaker: { rollback: true }`: a version that cannot start is undone."""
+    ecs.create_service(cluster="labs", serviceName="guarded", taskDefinition="web", desiredCount=1,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                                                "maximumPercent": 200, "minimumHealthyPercent": 100})
+
+    def service() -> dict[str, Any]:
+        return ecs.describe_services(cluster="labs", services=["guarded"])["services"][0]
+
+    wait_for(lambda: service()["deployments"][0]["rolloutState"] == "COMPLETED")
+    good = service()["taskDefinition"]
+    assert service()["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    ecs.update_service(cluster="labs", service="guarded", taskDefinition="crash")
+    events = wait_for(lambda: [e["message"] for e in service()["events"] if "rolling back to deployment" in e["message"]],
+                      seconds=30)
+    assert any("deployment failed: tasks failed to start" in e["message"] for e in service()["events"]), events
+    wait_for(lambda: service()["taskDefinition"] == good and service()["deployments"][0]["rolloutState"] == "COMPLETED"
+             and service()["runningCount"] == 1, seconds=30)
+    ecs.update_service(cluster="labs", service="guarded", desiredCount=0)

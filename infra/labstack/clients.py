@@ -23,11 +23,19 @@ class InternalClients:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str, bool], Any] = {}
 
     def get(self, service: str, account: str, region: str) -> Any:
         """A client that acts in ``account`` and ``region`` against this labstack."""
-        key = (service, account, region)
+        return self._client(service, account, region, direct=False)
+
+    def moto(self, service: str, account: str, region: str) -> Any:
+        """A client whose calls skip labstack's overlays and reach moto (an overlay that adds
+        to what moto does calls moto through this)."""
+        return self._client(service, account, region, direct=True)
+
+    def _client(self, service: str, account: str, region: str, direct: bool) -> Any:
+        key = (service, account, region, direct)
         with self._lock:  # creating clients is not thread-safe; using them is
             client = self._clients.get(key)
             if client is None:
@@ -35,5 +43,11 @@ class InternalClients:
                     aws_access_key_id=account, aws_secret_access_key="labstack", region_name=region
                 )
                 client = session.client(service, endpoint_url=self.endpoint, config=_CONFIG)
+                if direct:
+                    client.meta.events.register("before-sign.*.*", _mark_direct)
                 self._clients[key] = client
             return client
+
+
+def _mark_direct(request: Any, **_: Any) -> None:
+    request.headers["X-Labstack-Direct"] = "moto"

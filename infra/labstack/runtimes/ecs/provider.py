@@ -28,16 +28,47 @@ class EcsRuntime(Provider):
         self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_shutdown(self.logs.close)
         self.runner = TaskRunner(labstack, self.logs.ship)
+        self._deployment_configuration: dict[str, dict[str, Any]] = {}
         self.scheduler = ServiceScheduler(self)
         labstack.hooks.on_reset(self._stop_everything)
         labstack.hooks.on_reset(self.scheduler.reset)
         labstack.hooks.on_shutdown(self.scheduler.close)
         labstack.hooks.on_shutdown(self._stop_everything)
 
+    def deployment_configuration(self, service_arn: str) -> dict[str, Any]:
+        """What CreateService/UpdateService said (moto does not keep it); ECS's defaults otherwise."""
+        return self._deployment_configuration.get(service_arn, {"maximumPercent": 200, "minimumHealthyPercent": 100})
+
+    def _remember(self, service: dict[str, Any], request: dict) -> dict[str, Any]:
+        if request.get("deploymentConfiguration") is not None:
+            known = dict(self.deployment_configuration(service["serviceArn"]))
+            known.update(request["deploymentConfiguration"])
+            self._deployment_configuration[service["serviceArn"]] = known
+        service["deploymentConfiguration"] = self.deployment_configuration(service["serviceArn"])
+        return service
+
+    def create_service(self, ctx: RequestContext, request: dict) -> dict:
+        moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
+        service = _plain(moto.create_service(**request))["service"]
+        return {"service": self._remember(service, request)}
+
+    def update_service(self, ctx: RequestContext, request: dict) -> dict:
+        moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
+        service = _plain(moto.update_service(**request))["service"]
+        return {"service": self._remember(service, request)}
+
+    def describe_services(self, ctx: RequestContext, request: dict) -> dict:
+        moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
+        answer = _plain(moto.describe_services(**request))
+        for service in answer.get("services", []):
+            service["deploymentConfiguration"] = self.deployment_configuration(service["serviceArn"])
+        return answer
+
     def _stop_everything(self) -> None:
         every = [task for _key, tasks in self.tasks.items() for task in tasks.values()]
         self.runner.shutdown(every)
         self.tasks.reset()
+        self._deployment_configuration.clear()
 
     def _cluster(self, ctx: RequestContext, name: str | None) -> str:
         ecs = self.labstack.clients.get("ecs", ctx.account, ctx.region)
@@ -136,6 +167,11 @@ class EcsRuntime(Provider):
             if running:
                 counts.setdefault(account, {"tasks": 0})["tasks"] += running
         return counts
+
+
+def _plain(answer: dict[str, Any]) -> dict[str, Any]:
+    """A boto3 answer without its ResponseMetadata, ready to be answered again."""
+    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
 
 
 PROVIDER = EcsRuntime

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from labstack.runtimes.ecs.deployments import Deployments
 from labstack.runtimes.ecs.tasks import RunningTask, now
 
 log = logging.getLogger("labstack.ecs")
@@ -28,6 +29,7 @@ class _Memory:
     registered: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # task → (group, ip, port)
     counted: set[str] = field(default_factory=set)  # stopped tasks already taken into account
     steady: bool = False
+    deployments: Deployments = field(default_factory=Deployments)
 
 
 class ServiceScheduler:
@@ -81,16 +83,33 @@ class ServiceScheduler:
                 if t.record["group"] == group and t.record["clusterArn"] == service.cluster_arn
                 and (started_by is None or t.record.get("startedBy") == started_by)]
 
+    def _resolve(self, account: str, region: str, holder: Any) -> None:
+        """ECS keeps the task definition's ARN, also when it was given as family[:revision]."""
+        if holder.task_definition and not holder.task_definition.startswith("arn:"):
+            ecs = self.labstack.clients.get("ecs", account, region)
+            holder.task_definition = ecs.describe_task_definition(taskDefinition=holder.task_definition)["taskDefinition"]["taskDefinitionArn"]
+
     def _service(self, account: str, region: str, service: Any) -> None:
+        self._resolve(account, region, service)
         memory = self._memory.setdefault(service.arn, _Memory())
         desired = service.desired_count if service.status == "ACTIVE" else 0
+        deployments = memory.deployments
+        deployments.track(service.task_definition, desired, service.launch_type)
         tasks = self._tasks(account, region, service)
+        config = self.runtime.deployment_configuration(service.arn)
         alive, running_current = self._keep(account, region, service, memory, tasks, desired, service.task_definition,
-                                            service.load_balancers, f"ecs-svc/{service.name}")
+                                            service.load_balancers, f"ecs-svc/{service.name}",
+                                            may_start=deployments.primary["rolloutState"] != "FAILED",
+                                            max_percent=config.get("maximumPercent", 200),
+                                            min_percent=config.get("minimumHealthyPercent", 100))
+        back_to = deployments.trip(config, desired, lambda text: self._event(service, f"(service {service.name}) {text}"))
+        if back_to is not None:
+            service.task_definition = back_to  # the next tick starts the rollback deployment
         self._write_back(service, memory, desired, alive, running_current)
 
     def _task_set(self, account: str, region: str, service: Any, task_set: Any) -> None:
         """A task set keeps ``scale`` percent of the service's desired count running (rounded up)."""
+        self._resolve(account, region, task_set)
         memory = self._memory.setdefault(task_set.task_set_arn, _Memory())
         percent = float((task_set.scale or {}).get("value", 100.0))
         desired = math.ceil(service.desired_count * percent / 100) if service.status == "ACTIVE" else 0
@@ -123,7 +142,8 @@ class ServiceScheduler:
                     pass
 
     def _keep(self, account: str, region: str, service: Any, memory: _Memory, tasks: list[RunningTask], desired: int,
-              task_definition: str, load_balancers: list[dict], started_by: str) -> tuple[list[RunningTask], list[RunningTask]]:
+              task_definition: str, load_balancers: list[dict], started_by: str, may_start: bool = True,
+              max_percent: int = 200, min_percent: int = 100) -> tuple[list[RunningTask], list[RunningTask]]:
         """Start what is missing, stop what is extra or outdated; returns (alive, running current)."""
         for task in tasks:
             if task.record["desiredStatus"] == "RUNNING" and task.record.get("healthStatus") == "UNHEALTHY":
@@ -135,18 +155,18 @@ class ServiceScheduler:
         current = [t for t in alive if t.record["taskDefinitionArn"] == task_definition]
         old = [t for t in alive if t not in current]
         running_current = [t for t in current if t.record["lastStatus"] == "RUNNING"]
-        # Start what is missing (up to maximumPercent 200 %: desired + old may run together).
-        room = max(0, 2 * desired - len(alive))
+        # Start what is missing, never more than maximumPercent of desired alive at once.
+        room = max(0, math.floor(desired * max_percent / 100) - len(alive))
         wanted = min(desired - len(current), room)
-        if wanted > 0 and time.monotonic() >= memory.next_start:
+        if wanted > 0 and may_start and time.monotonic() >= memory.next_start:
             definition = self.labstack.clients.get("ecs", account, region).describe_task_definition(
                 taskDefinition=task_definition)["taskDefinition"]
             for _ in range(wanted):
                 self.runtime.launch(account, region, service.cluster_arn, definition, f"service:{service.name}",
                                     started_by, service.launch_type or "FARGATE")
             self._event(service, f"(service {service.name}) has started {wanted} tasks.")
-        # Stop old tasks once replacements run (minimumHealthyPercent 100 %), and any extra.
-        keep_old = max(0, desired - len(running_current))
+        # Stop old tasks while at least minimumHealthyPercent of desired keeps running, and any extra.
+        keep_old = max(0, math.ceil(desired * min_percent / 100) - len(running_current))
         for task in old[keep_old:] + current[desired:]:
             self.runtime.runner.stop(task, "Scaling activity initiated by (deployment ecs-svc)", "ServiceSchedulerInitiated")
             self._event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.record['taskArn'].rsplit('/', 1)[1]}).")
@@ -159,6 +179,9 @@ class ServiceScheduler:
             record = task.snapshot()
             if record["lastStatus"] == "STOPPED" and record["taskArn"] not in memory.counted:
                 memory.counted.add(record["taskArn"])
+                if record.get("stopCode") in ("EssentialContainerExited", "TaskFailedToStart") or \
+                        record.get("stoppedReason") == "Task failed container health checks":
+                    memory.deployments.task_failed(record["taskDefinitionArn"])
                 if record.get("stopCode") in ("EssentialContainerExited", "TaskFailedToStart"):
                     memory.failures += 1
                     delay = min(MAX_BACKOFF_LAB_SECONDS, 10 * 2 ** min(memory.failures, 10))
@@ -200,13 +223,9 @@ class ServiceScheduler:
         service.running_count = running
         service.pending_count = max(0, len(alive) - running)
         steady = len(running_current) == desired and len(alive) == desired
-        for deployment in getattr(service, "deployments", []) or []:
-            if deployment.get("status") == "PRIMARY":
-                deployment.update(desiredCount=desired, runningCount=len(running_current),
-                                  pendingCount=max(0, desired - len(running_current)), updatedAt=now(),
-                                  taskDefinition=service.task_definition,
-                                  rolloutState="COMPLETED" if steady else "IN_PROGRESS",
-                                  rolloutStateReason=f"ECS deployment {deployment['id']} {'completed' if steady else 'in progress'}.")
+        old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != service.task_definition)
+        memory.deployments.settle(desired, len(running_current), max(0, desired - len(running_current)), steady, old_alive)
+        service.deployments = memory.deployments.items
         if steady and not memory.steady:
             self._event(service, f"(service {service.name}) has reached a steady state.")
         memory.steady = steady
