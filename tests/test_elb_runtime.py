@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -11,6 +14,7 @@ from collections import Counter
 from typing import Any, Callable, Iterator
 
 import pytest
+from labstack.endpoints import listener_url
 
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
@@ -196,6 +200,15 @@ def test_another_account_cannot_read_the_target_health(labstack: LabstackProcess
         other.describe_target_health(TargetGroupArn=alb["groups"]["blue"])
 
 
+def test_the_labs_and_status_find_a_listener_by_load_balancer_name(labstack: LabstackProcess, alb: dict[str, Any]) -> None:
+    assert listener_url("app", 80, endpoint=labstack.endpoint) == alb["url"]
+    with pytest.raises(LookupError):
+        listener_url("app", 8443, endpoint=labstack.endpoint)
+    env = dict(os.environ, LABSTACK_HOME=str(labstack.settings.home))
+    status = subprocess.run([sys.executable, "-m", "labstack", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert f"listener   app:80 ({ACCOUNT}, us-east-1) -> {alb['url']}" in status.stdout
+
+
 def test_a_deleted_listener_stops_listening(labstack: LabstackProcess, alb: dict[str, Any]) -> None:
     alb["elb"].delete_listener(ListenerArn=alb["listener"])
 
@@ -209,3 +222,4 @@ def test_a_deleted_listener_stops_listening(labstack: LabstackProcess, alb: dict
         return False
 
     wait_for(closed, seconds=5)
+

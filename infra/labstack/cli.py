@@ -93,6 +93,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"version    {status['version']}")
     print(f"uptime     {_duration(status['uptime_seconds'])}")
     print(f"time scale {status['time_scale']:g}x (one lab minute lasts {60 / status['time_scale']:g}s)")
+    for entry in status.get("endpoints", []):
+        name = entry["loadBalancerArn"].split("/")[-2]
+        print(f"listener   {name}:{entry['port']} ({entry['account']}, {entry['region']}) -> {entry['url']}")
     accounts = status["accounts"]
     if not accounts:
         print("accounts   none yet (no resources)")

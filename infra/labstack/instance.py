@@ -95,6 +95,10 @@ class Labstack:
             "ready": self.warm,
         }
 
+    def endpoints(self) -> list[dict[str, Any]]:
+        """Local URLs labstack serves besides its API (load-balancer listeners)."""
+        return [entry for provider in self.providers for entry in provider.endpoints()]
+
     def status(self) -> dict[str, Any]:
         """Endpoint, uptime, version and per-account counts for ``labstack status``."""
         accounts: dict[str, dict[str, Any]] = {}
@@ -123,4 +127,5 @@ class Labstack:
             "clock_waits": self.clock.sleepers,
             "ready": self.warm,
             "accounts": dict(sorted(accounts.items())),
+            "endpoints": self.endpoints(),
         }

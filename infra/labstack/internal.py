@@ -25,8 +25,7 @@ def handle(labstack: "Labstack", environ: dict, start_response: Callable[..., An
     if path == "/_labstack/status" and method in ("GET", "HEAD"):
         return _json(start_response, "200 OK", labstack.status(), head)
     if path == "/_labstack/endpoints" and method in ("GET", "HEAD"):
-        endpoints = [e for provider in labstack.providers for e in provider.endpoints()]
-        return _json(start_response, "200 OK", {"endpoints": endpoints}, head)
+        return _json(start_response, "200 OK", {"endpoints": labstack.endpoints()}, head)
     if path == "/_labstack/reset" and method == "POST":
         labstack.wait_warm()
         labstack.reset()
