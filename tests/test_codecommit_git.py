@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -17,7 +19,8 @@ from werkzeug.test import Client
 
 from labstack.services.codecommit.githttp import GitHttp, Target
 from labstack.services.codecommit.repos import BareRepo
-from tests.support.gitcli import clone, commit, git, new_work_tree
+from tests.support.gitcli import clone, commit, git, git_env, new_work_tree
+from tests.support.raw import send
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 
@@ -198,10 +201,23 @@ def test_triggers_publish_to_sns(labstack: LabstackProcess, tmp_path: Path) -> N
     assert exc.value.response["Error"]["Code"] == "InvalidRepositoryTriggerRegionException"
 
 
+def settled_rss(process: psutil.Process, timeout: float = 20) -> int:
+    """The process's RSS once it stops moving (labstack's services finish loading after health)."""
+    last = process.memory_info().rss
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = process.memory_info().rss
+        if abs(now - last) < 2 * 1024 * 1024:
+            return now
+        last = now
+    return last
+
+
 @pytest.mark.slow
 def test_a_100_megabyte_push_streams(codecommit, labstack: LabstackProcess, repo: dict, tmp_path: Path) -> None:
     server = psutil.Process(labstack.pid)
-    before = server.memory_info().rss
+    before = settled_rss(server)
     work = new_work_tree(tmp_path / "work", {"big.bin": os.urandom(100 * 1024 * 1024)})
     git(work, "remote", "add", "origin", repo["cloneUrlHttp"])
     git(work, "push", "--quiet", "origin", "main", timeout=300)
@@ -211,6 +227,24 @@ def test_a_100_megabyte_push_streams(codecommit, labstack: LabstackProcess, repo
         codecommit.get_file(repositoryName=repo["repositoryName"], filePath="big.bin")
     assert exc.value.response["Error"]["Code"] == "FileTooLargeException"
     assert codecommit.get_folder(repositoryName=repo["repositoryName"], folderPath="/")["files"][0]["absolutePath"] == "big.bin"
+    assert send(labstack.endpoint, "/_labstack/health", {}, method="GET").status == 200
+
+
+@pytest.mark.slow
+def test_a_push_cut_short_changes_nothing(codecommit, repo: dict, tmp_path: Path) -> None:
+    work, first = pushed(tmp_path, repo)
+    big = commit(work, {"big.bin": os.urandom(60 * 1024 * 1024)}, "big")
+    proc = subprocess.Popen(["git", "push", "--quiet", "origin", "main"], cwd=work, env=git_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # git push and its helpers (remote-http, pack-objects)
+    proc.wait()
+    head = codecommit.get_branch(repositoryName=repo["repositoryName"], branchName="main")["branch"]["commitId"]
+    assert head in (first, big)  # all or nothing
+    copy = clone(repo["cloneUrlHttp"], tmp_path / "copy")
+    assert git(copy, "fsck", "--no-progress").returncode == 0
+    git(work, "push", "--quiet", "origin", "main", timeout=300)
+    assert codecommit.get_branch(repositoryName=repo["repositoryName"], branchName="main")["branch"]["commitId"] == big
 
 
 def test_protocol_v0_and_a_gzipped_negotiation(codecommit, repo: dict, tmp_path: Path) -> None:

@@ -64,7 +64,10 @@ class Dispatcher:
         if op_model is None:
             raise AwsError("UnknownOperationException",
                            f"{operation or 'this request'} is not an operation of {self.model.service_id}", 400)
-        request = self.codec.parse(op_model, incoming)
+        try:
+            request = self.codec.parse(op_model, incoming)
+        except AwsError as err:
+            raise self.provider.invalid_input(op_model.name, err) from None
         method = getattr(self.provider, xform_name(op_model.name), None)
         if method is None:
             raise not_emulated(self.model.service_id, op_model.name)

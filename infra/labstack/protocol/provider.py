@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from botocore.model import ServiceModel
 
+from labstack.errors import AwsError
 from labstack.protocol import models
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ class Provider:
     @property
     def model(self) -> ServiceModel:
         return models.service_model(self.service)
+
+    def invalid_input(self, operation: str, error: AwsError) -> AwsError:
+        """The error to answer when a request cannot be parsed or breaks its input shape;
+        a service whose AWS original names such errors itself (CodeCommit's
+        ``InvalidRepositoryNameException``) overrides this."""
+        return error
 
     def resource_counts(self) -> dict[str, int]:
         """Per account, how many resources this service holds (for ``labstack status``)."""

@@ -24,12 +24,14 @@ from labstack.services.codecommit.repos import MODE_NAMES, MODES, SHA, ZERO, Bar
 from labstack.sources import SourceChange, change_feed
 from labstack.state import AccountRegionStore
 
-NAME = re.compile(r"^[\w.-]{1,100}$")
+NAME = re.compile(r"^[\w.-]{1,100}$", re.ASCII)  # \w as Java reads it: ASCII only
 MAX_FILE_BYTES = 6 * 1024 * 1024
 MAX_BATCH_REPOSITORIES = 25
 MAX_BATCH_COMMITS = 100
 PAGE = 1000
 _ACCOUNT = re.compile(r"^\d{12}$")
+_NAME_FIELD = re.compile(r"at '(repositoryName|oldName|newName|repositoryNames\.\d+\.member)' failed to satisfy constraint: "
+                         r"Member must (satisfy regular expression|have length)")
 _ARN = re.compile(r"^arn:aws[\w-]*:codecommit:([\w-]+):(\d{12}):([\w.-]+)$")
 
 
@@ -139,6 +141,12 @@ class CodeCommitProvider(Provider):
         labstack.hooks.on_shutdown(self.outbox.close)
         self.git_http = GitHttp(self._locate, self._pushed, labstack.settings.home / "git-hooks")
         labstack.routes.add("/v1/", self.git_http)
+
+    def invalid_input(self, operation: str, error: AwsError) -> AwsError:
+        """A repository name that breaks the model's rules is AWS's InvalidRepositoryNameException."""
+        if error.code == "ValidationException" and _NAME_FIELD.search(error.message):
+            return AwsError("InvalidRepositoryNameException", f"The repository name is not valid: {error.message}")
+        return error
 
     # --- state ------------------------------------------------------------------------
     def reset(self) -> None:
