@@ -9,40 +9,13 @@ from collections import Counter
 from typing import Any, Callable
 
 import pytest
-from labstack.images.build import Builder
-from labstack.images.layout import LocalImages
-from labstack.images.registry import login, push
 
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
+from tests.support.webimage import push_web_image
 
 ACCOUNT = "147014701470"
 REPOSITORY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
-APP = """\
-import os
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{os.environ['VERSION']} {os.environ.get('DB_PASSWORD', '-')} {os.getcwd().endswith('/srv')}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-print("listening on", os.environ["PORT"], flush=True)
-HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
-"""
-DOCKERFILE = """\
-FROM python:3.12-slim
-WORKDIR /srv
-COPY app.py .
-ENV VERSION=v1
-EXPOSE 8080
-CMD ["python", "/srv/app.py"]
-"""
 
 
 def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
@@ -58,14 +31,7 @@ def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
 @pytest.fixture(scope="module")
 def ecs(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """An image pushed to ECR, a cluster, and task definitions that use it."""
-    folder = tmp_path_factory.mktemp("web")
-    (folder / "Dockerfile").write_text(DOCKERFILE)
-    (folder / "app.py").write_text(APP)
-    images = LocalImages(folder / "store")
-    Builder(folder, folder / "Dockerfile", images, log=lambda line: None).build([f"{REPOSITORY}:v1"])
-    labstack.client("ecr", account=ACCOUNT).create_repository(repositoryName="web")
-    login(images, REPOSITORY.split("/")[0], "AWS", "token")
-    push(images, f"{REPOSITORY}:v1", log=lambda line: None, client=labstack.client("ecr", account=ACCOUNT))
+    push_web_image(labstack, ACCOUNT, tmp_path_factory.mktemp("web"))
     labstack.client("ssm", account=ACCOUNT).put_parameter(Name="/app/db/password", Value="s3cret", Type="SecureString")
     client = check_responses(labstack.client("ecs", account=ACCOUNT))
     client.create_cluster(clusterName="labs")

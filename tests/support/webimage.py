@@ -1,0 +1,50 @@
+"""A small web app image, built with the image tool and pushed to a labstack's ECR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labstack.images.build import Builder
+from labstack.images.layout import LocalImages
+from labstack.images.registry import login, push
+
+from tests.support.server import LabstackProcess
+
+APP = """\
+import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{os.environ['VERSION']} {os.environ.get('DB_PASSWORD', '-')} {os.getcwd().endswith('/srv')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+print("listening on", os.environ["PORT"], flush=True)
+HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+"""
+DOCKERFILE = """\
+FROM python:3.12-slim
+WORKDIR /srv
+COPY app.py .
+ENV VERSION=v1
+EXPOSE 8080
+CMD ["python", "/srv/app.py"]
+"""
+
+
+def push_web_image(labstack: LabstackProcess, account: str, folder: Path, repository: str = "web", tag: str = "v1") -> str:
+    """Build the app's image and push it to ``repository`` in ``account``; returns the image URI."""
+    uri = f"{account}.dkr.ecr.us-east-1.amazonaws.com/{repository}:{tag}"
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "app.py").write_text(APP)
+    images = LocalImages(folder / "store")
+    Builder(folder, folder / "Dockerfile", images, log=lambda line: None).build([uri])
+    labstack.client("ecr", account=account).create_repository(repositoryName=repository)
+    login(images, uri.split("/")[0], "AWS", "token")
+    push(images, uri, log=lambda line: None, client=labstack.client("ecr", account=account))
+    return uri
