@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from labstack.ports import port_is_free
+
 from tests.support.server import start_labstack
 from tests.support.webimage import push_web_image
 
