@@ -7,6 +7,7 @@ import http.client
 import importlib.util
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -15,12 +16,15 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+from labstack.ports import free_port
 
 from bench.core import Figure, Options, client
 from bench.measure import prepare, summary, timed_sender, wait_for_200
 from bench.servers import HOST, LABSTACK, Server
 from tests.support.webapp import VersionApp
+from tests.support.webimage import push_web_image
 
 HANDLER = "def handler(event, context):\n    return {'ok': True, 'event': event}\n"
 ROLE = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -162,6 +166,69 @@ def elb_figures(server: Server, options: Options) -> list[Figure]:
         app.stop()
 
 
+def _answers(url: str, deadline: float) -> None:
+    while time.perf_counter() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                response.read()
+                return
+        except OSError:
+            time.sleep(0.005)
+    raise RuntimeError(f"{url} never answered")
+
+
+def ecs_figures(server: Server, options: Options) -> list[Figure]:
+    """RunTask until the task is RUNNING and answers, beside starting the same app with subprocess."""
+    account = "123456789012"
+    with tempfile.TemporaryDirectory() as folder:
+        image = push_web_image(_Endpoint(server), account, Path(folder))
+        ecs = client(server, "ecs")
+        ecs.create_cluster(clusterName="bench")
+        ecs.register_task_definition(family="web", containerDefinitions=[
+            {"name": "web", "image": image, "memory": 128, "portMappings": [{"containerPort": 8080}]}])
+        lab, ref = [], []
+        for _ in range(options.repeat):
+            started = time.perf_counter()
+            arn = ecs.run_task(cluster="bench", taskDefinition="web")["tasks"][0]["taskArn"]
+            while True:
+                task = ecs.describe_tasks(cluster="bench", tasks=[arn])["tasks"][0]
+                if task["lastStatus"] == "RUNNING":
+                    break
+                if time.perf_counter() - started > 30:
+                    raise RuntimeError(f"the task did not start: {task.get('stoppedReason')}")
+                time.sleep(0.01)
+            port = task["containers"][0]["networkBindings"][0]["hostPort"]
+            _answers(f"http://127.0.0.1:{port}/", started + 30)
+            lab.append(time.perf_counter() - started)
+            ecs.stop_task(cluster="bench", task=arn)
+            port = free_port()
+            started = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env={
+                **os.environ, "PORT": str(port), "HOST": "127.0.0.1", "VERSION": "v1"},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                _answers(f"http://127.0.0.1:{port}/", started + 30)
+                ref.append(time.perf_counter() - started)
+            finally:
+                proc.kill()
+                proc.wait()
+    figure = Figure("ecs_task_start_s", f"ECS task start to RUNNING and answering, median of {options.repeat} "
+                    "(reference: subprocess starts the app)", "s", summary(lab)["p50"], summary(ref)["p50"],
+                    target="labstack <= 1.5 s", detail={"reference": "the same app started with subprocess", "runs_s": lab})
+    figure.met = figure.labstack <= 1.5
+    return [figure]
+
+
+class _Endpoint:
+    """What push_web_image needs of a server: boto3 clients for an account."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def client(self, service: str, account: str = "test") -> Any:
+        return client(self.server, service)
+
+
 def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """Start one labstack, measure Lambda and ELB, stop it."""
     with Server(LABSTACK) as server:
@@ -171,4 +238,6 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
         progress("Lambda invoke")
         figures += elb_figures(server, options)
         progress("ELB listener")
+        figures += ecs_figures(server, options)
+        progress("ECS task start")
     return figures
