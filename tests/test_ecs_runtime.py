@@ -77,6 +77,17 @@ def test_a_task_runs_its_image_and_answers_on_its_port(labstack: LabstackProcess
     assert _get(f"http://127.0.0.1:{binding['hostPort']}/") is None  # the process is gone
 
 
+def test_secrets_manager_values_reach_the_container(labstack: LabstackProcess, ecs: Any) -> None:
+    secret = labstack.client("secretsmanager", account=ACCOUNT).create_secret(Name="prod/api-key", SecretString="k-123")["ARN"]
+    ecs.register_task_definition(family="secretive", containerDefinitions=[{
+        **ecs.web_container, "command": ["python", "-c", "import os; print('key=' + os.environ['API_KEY'])"],
+        "secrets": [{"name": "API_KEY", "valueFrom": secret}]}])
+    arn = ecs.run_task(cluster="labs", taskDefinition="secretive")["tasks"][0]["taskArn"]
+    wait_for(lambda: task_of(ecs, arn)["lastStatus"] == "STOPPED")
+    logs = labstack.client("logs", account=ACCOUNT)
+    wait_for(lambda: _logged(logs, f"web/web/{arn.rsplit('/', 1)[1]}", "key=k-123"))
+
+
 def test_an_essential_container_that_exits_stops_its_task(ecs: Any) -> None:
     arn = ecs.run_task(cluster="labs", taskDefinition="crash")["tasks"][0]["taskArn"]
     final = wait_for(lambda: (t := task_of(ecs, arn))["lastStatus"] == "STOPPED" and t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import os
 import subprocess
@@ -147,6 +148,29 @@ def test_rules_with_path_patterns_come_first(alb: dict[str, Any]) -> None:
             "StatusCode": "503", "ContentType": "text/plain", "MessageBody": "down for maintenance"}}])
     assert wait_for(lambda: get(alb["url"] + "/maintenance/now") == (503, "down for maintenance"), seconds=5)
     assert get(alb["url"] + "/other")[0] == 200
+
+
+def test_host_header_rules_and_redirects(alb: dict[str, Any]) -> None:
+    alb["elb"].create_rule(ListenerArn=alb["listener"], Priority=2, Conditions=[
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["admin.*"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403", "MessageBody": "no admins here"}}])
+    alb["elb"].create_rule(ListenerArn=alb["listener"], Priority=3, Conditions=[
+        {"Field": "path-pattern", "Values": ["/old/*"]}],
+        Actions=[{"Type": "redirect", "RedirectConfig": {"Path": "/new/#{path}", "StatusCode": "HTTP_301"}}])
+
+    def ask(path: str, host: str) -> tuple[int, str, str]:
+        conn = http.client.HTTPConnection(*alb["url"][7:].split(":"), timeout=10)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            response = conn.getresponse()
+            return response.status, response.getheader("Location") or "", response.read().decode()
+        finally:
+            conn.close()
+
+    assert wait_for(lambda: ask("/", "admin.example.com")[::2] == (403, "no admins here"), seconds=5)
+    assert ask("/", "shop.example.com")[0] == 200
+    status, location, _ = ask("/old/page?x=1", "shop.example.com")
+    assert status == 301 and location == "http://shop.example.com:80/new/old/page?x=1"
 
 
 def test_a_failing_health_check_marks_the_target_unhealthy_with_aws_reason(alb: dict[str, Any]) -> None:

@@ -166,6 +166,16 @@ def test_an_alias_splits_invocations_by_its_routing_weights(lam: Any) -> None:
     assert set(seen) == {one, two} and 30 <= seen[two] <= 95, seen  # 30 % of 200 is 60
 
 
+def test_code_from_s3_runs_too(labstack: LabstackProcess, lam: Any) -> None:
+    s3 = labstack.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="lambda-code")
+    s3.put_object(Bucket="lambda-code", Key="app.zip", Body=code(APP.replace("hello from handler", "hello from s3")))
+    lam.create_function(FunctionName="from-s3", Runtime="python3.11", Role=lam.role, Handler="app.handler",
+                        Code={"S3Bucket": "lambda-code", "S3Key": "app.zip"})
+    answer = lam.invoke(FunctionName="from-s3", LogType="Tail")
+    assert b"hello from s3" in base64.b64decode(answer["LogResult"])
+
+
 def test_event_and_dry_run_invocations(labstack: LabstackProcess, lam: Any) -> None:
     assert lam.invoke(FunctionName="echo", InvocationType="DryRun")["StatusCode"] == 204
     assert lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b'{"async": true}')["StatusCode"] == 202
