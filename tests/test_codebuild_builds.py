@@ -154,19 +154,20 @@ def test_aws_sets_its_variables_and_the_cli_talks_to_labstack_as_the_project_acc
 def test_variables_precedence_parameters_and_secrets_masked(lab: Lab) -> None:
     lab.client("ssm").put_parameter(Name="/app/db/password", Value="pa55word", Type="SecureString")
     lab.client("secretsmanager").create_secret(Name="prod/api-key", SecretString=json.dumps({"API_KEY": "s3cr3t-key"}))
-    spec = buildspec({"build": {"commands": ["echo $NODE_ENV $FROM_PROJECT $OVERRIDDEN", "echo db=$DB_PASSWORD api=$API_KEY",
+    spec = buildspec({"build": {"commands": ["echo $NODE_ENV $FROM_PROJECT $OVERRIDDEN", "echo db=$DB_PASSWORD api=$API_KEY project=$PROJECT_SECRET",
                                              "test $DB_PASSWORD = pa55word"]}},
                      env={"variables": {"NODE_ENV": "production", "OVERRIDDEN": "from-buildspec"},
                           "parameter-store": {"DB_PASSWORD": "/app/db/password"},
                           "secrets-manager": {"API_KEY": "prod/api-key:API_KEY"}})
     lab.project("secrets", spec, environment={
         "type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL",
-        "environmentVariables": [{"name": "FROM_PROJECT", "value": "p"}, {"name": "OVERRIDDEN", "value": "from-project"}]})
+        "environmentVariables": [{"name": "FROM_PROJECT", "value": "p"}, {"name": "OVERRIDDEN", "value": "from-project"},
+                                 {"name": "PROJECT_SECRET", "value": "/app/db/password", "type": "PARAMETER_STORE"}]})
     build = lab.run("secrets", environmentVariablesOverride=[{"name": "OVERRIDDEN", "value": "from-start"}])
     assert build["buildStatus"] == "SUCCEEDED"
     lines = lab.logs(build)
     assert "production p from-start" in lines
-    assert "db=*** api=***" in lines
+    assert "db=*** api=*** project=***" in lines
     assert not any("pa55word" in line or "s3cr3t-key" in line for line in lines)
 
 
@@ -305,3 +306,13 @@ def test_logs_stream_while_the_build_runs(lab: Lab) -> None:
     assert "last-line" not in lines
     build = wait_build(lab.codebuild, started["id"])
     assert "last-line" in lab.logs(build)
+
+
+def test_logs_config_override_and_disabled_logs(lab: Lab) -> None:
+    lab.project("logs-where", buildspec({"build": {"commands": ["echo somewhere-else"]}}))
+    moved = lab.run("logs-where", logsConfigOverride={"cloudWatchLogs": {"status": "ENABLED", "groupName": "/override/group"}})
+    assert moved["logs"]["groupName"] == "/override/group" and "somewhere-else" in lab.logs(moved)
+    quiet = lab.run("logs-where", logsConfigOverride={"cloudWatchLogs": {"status": "DISABLED"}})
+    assert quiet["buildStatus"] == "SUCCEEDED" and quiet["logs"]["cloudWatchLogs"] == {"status": "DISABLED"}
+    groups = [g["logGroupName"] for g in lab.client("logs").describe_log_groups()["logGroups"]]
+    assert groups == ["/override/group"]

@@ -123,14 +123,11 @@ class Runner:
         self.deadline: float | None = None
         self.spec: buildspec.Buildspec | None = None
         self.session: ShellSession | None = None
-        self.failed = False
         self.final_status = "SUCCEEDED"
-        logs_cfg = (job.project.get("logsConfig") or {}).get("cloudWatchLogs") or {"status": "ENABLED"}
-        self.log_enabled = logs_cfg.get("status") == "ENABLED"
-        group = logs_cfg.get("groupName") or f"/aws/codebuild/{job.project['name']}"
-        stream = f"{logs_cfg['streamName']}/{job.uuid}" if logs_cfg.get("streamName") else job.uuid
+        where = job.record["logs"]  # the group and stream StartBuild chose (logsConfig and its override)
+        self.log_enabled = where["cloudWatchLogs"]["status"] == "ENABLED"
         client = self._client("logs") if self.log_enabled else None
-        self.log = BuildLog(client, group, stream)
+        self.log = BuildLog(client, where.get("groupName", ""), where.get("streamName", ""))
 
     def _client(self, service: str) -> Any:
         return self.clients.get(service, self.job.account, self.job.region)
@@ -193,7 +190,6 @@ class Runner:
         self.log.container(f"Phase context status code: {code} Message: {message}")
 
     def _fail(self, status: str = "FAILED") -> None:
-        self.failed = True
         if self.final_status == "SUCCEEDED":
             self.final_status = status
 
