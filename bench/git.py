@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
 
 from bench.core import Figure, Options, client, start_warm
 from bench.measure import summary
@@ -53,9 +53,9 @@ def sample_app(dest: Path) -> Path:
     return dest
 
 
-def _timed(run: Callable[[], Any]) -> float:
+def _timed_git(cwd: Path, *args: str) -> float:
     started = time.perf_counter()
-    run()
+    _git(cwd, *args)
     return time.perf_counter() - started
 
 
@@ -75,8 +75,8 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
                 }
                 _git(scratch, "init", "--quiet", "--bare", str(scratch / f"bare-{i + 2}.git"))
                 for side, url in urls.items():
-                    push = _timed(lambda: _git(work, "push", "--quiet", url, "main"))
-                    clone = _timed(lambda: _git(scratch, "clone", "--quiet", url, f"clone-{side}-{i + 2}"))
+                    push = _timed_git(work, "push", "--quiet", url, "main")
+                    clone = _timed_git(scratch, "clone", "--quiet", url, f"clone-{side}-{i + 2}")
                     if i >= 0:
                         times["push"][side].append(push)
                         times["clone"][side].append(clone)

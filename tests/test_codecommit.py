@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.responses import check_responses
-from tests.support.server import LabstackProcess
+from tests.support.server import LabstackProcess, start_labstack
 
 
 @pytest.fixture
@@ -266,3 +268,18 @@ def test_missing_repository_errors(codecommit) -> None:
         with pytest.raises(ClientError) as exc:
             call(repositoryName="does-not-exist", **kwargs)
         assert error_code(exc) == "RepositoryDoesNotExistException"
+
+
+def test_reset_empties_repositories_and_their_git_data(tmp_path: Path) -> None:
+    server = start_labstack(tmp_path)
+    try:
+        client = check_responses(server.client("codecommit"))
+        seeded(client, "kept-nowhere")
+        request = urllib.request.Request(server.endpoint + "/_labstack/reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=30).close()
+        assert client.list_repositories()["repositories"] == []
+        assert not (tmp_path / "git" / "123456789012").exists()
+        client.create_repository(repositoryName="kept-nowhere")
+        assert client.list_branches(repositoryName="kept-nowhere")["branches"] == []
+    finally:
+        server.stop()

@@ -15,10 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 from botocore.exceptions import ClientError
-from werkzeug.test import Client
-
 from labstack.services.codecommit.githttp import GitHttp, Target
 from labstack.services.codecommit.repos import BareRepo
+from werkzeug.test import Client
+
 from tests.support.gitcli import clone, commit, git, git_env, new_work_tree
 from tests.support.raw import send
 from tests.support.responses import check_responses
@@ -129,6 +129,12 @@ def test_force_push_and_branch_deletion(codecommit, repo: dict, tmp_path: Path) 
     assert git(clone(repo["cloneUrlHttp"], tmp_path / "again"), "fsck", "--no-progress").returncode == 0
 
 
+def new_queue(sqs, name: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A new SQS queue's URL and ARN."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
 def receive_all(sqs, queue_url: str, count: int, timeout: float = 10) -> list[dict]:  # type: ignore[no-untyped-def]
     """At least ``count`` messages from ``queue_url`` (bodies parsed), waiting up to ``timeout`` s."""
     bodies: list[dict] = []
@@ -144,8 +150,7 @@ def test_ref_changes_reach_an_eventbridge_rule(labstack: LabstackProcess, tmp_pa
     codecommit = check_responses(labstack.client("codecommit", account=account))
     events, sqs = labstack.client("events", account=account), labstack.client("sqs", account=account)
     repo = codecommit.create_repository(repositoryName="evented")["repositoryMetadata"]
-    queue = sqs.create_queue(QueueName="codecommit-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, queue_arn = new_queue(sqs, "codecommit-events")
     pattern = {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"],
                "resources": [repo["Arn"]]}
     events.put_rule(Name="on-push", EventPattern=json.dumps(pattern))
@@ -176,8 +181,7 @@ def test_triggers_publish_to_sns(labstack: LabstackProcess, tmp_path: Path) -> N
     sns, sqs = labstack.client("sns", account=account), labstack.client("sqs", account=account)
     repo = codecommit.create_repository(repositoryName="triggered")["repositoryMetadata"]
     topic = sns.create_topic(Name="pushes")["TopicArn"]
-    queue = sqs.create_queue(QueueName="pushes")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, queue_arn = new_queue(sqs, "pushes")
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     trigger = {"name": "to-sns", "destinationArn": topic, "events": ["all"], "branches": ["main"], "customData": "hi"}
     config = codecommit.put_repository_triggers(repositoryName="triggered", triggers=[trigger])["configurationId"]

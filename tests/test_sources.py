@@ -7,17 +7,17 @@ from __future__ import annotations
 import io
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from labstack import sources
 from labstack.config import Settings
 from labstack.errors import AwsError
 from labstack.ports import free_port
 from labstack.server import build_server
 from labstack.services.codeconnections import github
+
 from tests.support.gitcli import commit, git, new_work_tree
 from tests.support.server import LabstackProcess
 

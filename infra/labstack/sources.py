@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from labstack.errors import AwsError
 from labstack.services.codecommit.repos import ZERO, BareRepo
@@ -71,11 +72,11 @@ class ChangeFeed:
             listener(change)
 
 
-_feeds: "weakref.WeakKeyDictionary[Labstack, ChangeFeed]" = weakref.WeakKeyDictionary()
+_feeds: weakref.WeakKeyDictionary[Labstack, ChangeFeed] = weakref.WeakKeyDictionary()
 _feeds_lock = threading.Lock()
 
 
-def change_feed(labstack: "Labstack") -> ChangeFeed:
+def change_feed(labstack: Labstack) -> ChangeFeed:
     """The change feed of one running labstack."""
     with _feeds_lock:
         feed = _feeds.get(labstack)
@@ -116,14 +117,14 @@ def git_revision(repo: BareRepo, spec: str, not_found: Callable[[str], AwsError]
     )
 
 
-def _provider(labstack: "Labstack", service: str) -> Any:
+def _provider(labstack: Labstack, service: str) -> Any:
     provider = next((p for p in labstack.providers if p.service == service), None)
     if provider is None:
         raise RuntimeError(f"labstack serves no {service} provider")
     return provider
 
 
-def codecommit_revision(labstack: "Labstack", account: str, region: str, repository: str, spec: str | None = None) -> SourceRevision:
+def codecommit_revision(labstack: Labstack, account: str, region: str, repository: str, spec: str | None = None) -> SourceRevision:
     """Revision ``spec`` of CodeCommit repository ``repository`` (default: its default branch)."""
     provider = _provider(labstack, "codecommit")
     record = provider.find(account, region, repository)
@@ -138,7 +139,7 @@ def codecommit_revision(labstack: "Labstack", account: str, region: str, reposit
     return revision
 
 
-def github_revision(labstack: "Labstack", full_repository_id: str, spec: str) -> SourceRevision:
+def github_revision(labstack: Labstack, full_repository_id: str, spec: str) -> SourceRevision:
     """Revision ``spec`` of ``owner/repo`` in the local GitHub."""
     from labstack.services.codeconnections import github
 
@@ -152,7 +153,7 @@ def github_revision(labstack: "Labstack", full_repository_id: str, spec: str) ->
     return revision
 
 
-def s3_revision(labstack: "Labstack", account: str, region: str, bucket: str, key: str, version_id: str | None = None) -> SourceRevision:
+def s3_revision(labstack: Labstack, account: str, region: str, bucket: str, key: str, version_id: str | None = None) -> SourceRevision:
     """An S3 object (a zip, as CodePipeline's S3 source expects) at ``version_id`` or its latest."""
     from botocore.exceptions import ClientError
 

@@ -20,7 +20,7 @@ def git_env() -> dict[str, str]:
 def git(cwd: Path, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run git in ``cwd``; raise with its output if ``check`` and it fails."""
     proc = subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=git_env(),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc

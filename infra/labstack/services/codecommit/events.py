@@ -13,7 +13,10 @@ import logging
 import queue
 import threading
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from labstack.services.codecommit.githttp import RefUpdate
 from labstack.services.codecommit.repos import ZERO
@@ -117,7 +120,7 @@ def deliver(sns_client: Any, trigger: dict, message: str) -> str | None:
     """Publish ``message`` to the trigger's topic; the failure message, or None on success."""
     try:
         sns_client.publish(TopicArn=trigger["destinationArn"], Message=message)
-    except Exception as exc:  # the topic is missing, or not SNS at all
+    except ClientError as exc:  # the topic is missing, or not SNS at all
         return str(exc)
     return None
 
@@ -143,7 +146,7 @@ class Outbox:
     push or an API write does not wait for EventBridge and SNS."""
 
     def __init__(self) -> None:
-        self._queue: "queue.Queue[Callable[[], None] | None]" = queue.Queue()
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="codecommit-outbox", daemon=True)
         self._thread.start()
 

@@ -14,9 +14,10 @@ import subprocess
 import tempfile
 import threading
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from labstack.services.codecommit.repos import ZERO, BareRepo
 
@@ -119,7 +120,7 @@ class GitHttp:
     def _run(self, environ: dict, start_response: Callable[..., Any], target: Target, service: str, advertise: bool) -> Iterable[bytes]:
         fd, updates = tempfile.mkstemp(prefix="labstack-push-")
         os.close(fd)
-        stderr = tempfile.TemporaryFile()
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _finish, after the response is streamed
         args = [service.removeprefix("git-"), "--stateless-rpc"] + (["--advertise-refs"] if advertise else []) + [str(target.repo.path)]
         proc = subprocess.Popen(["git", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                 env=self._env(environ, updates))
@@ -140,7 +141,7 @@ class GitHttp:
         start_response("200 OK", [("Content-Type", f"application/x-{service}-{kind}"), *_NO_CACHE])
         return self._stream(proc, feeder, stderr, updates, target, first)
 
-    def _stream(self, proc: subprocess.Popen, feeder: "_Feeder", stderr: Any, updates: str, target: Target,
+    def _stream(self, proc: subprocess.Popen, feeder: _Feeder, stderr: Any, updates: str, target: Target,
                 first: bytes) -> Iterator[bytes]:
         try:
             assert proc.stdout is not None

@@ -11,16 +11,30 @@ import datetime as dt
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from labstack.context import DEFAULT_ACCOUNT, RequestContext
 from labstack.config import DEFAULT_REGION
+from labstack.context import DEFAULT_ACCOUNT, RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.services.codecommit import events
-from labstack.services.codecommit.githttp import GitHttp, RefUpdate, Target, created_branches
-from labstack.services.codecommit.repos import MODE_NAMES, MODES, SHA, ZERO, BareRepo, GitError, git
+from labstack.services.codecommit.githttp import (
+    GitHttp,
+    RefUpdate,
+    Target,
+    created_branches,
+)
+from labstack.services.codecommit.repos import (
+    MODE_NAMES,
+    MODES,
+    SHA,
+    ZERO,
+    BareRepo,
+    GitError,
+    git,
+)
 from labstack.sources import SourceChange, change_feed
 from labstack.state import AccountRegionStore
 
@@ -308,9 +322,9 @@ class CodeCommitProvider(Provider):
         _check_tags(request["tags"])
         with self.repos.lock:
             record = self._by_arn(ctx, request["resourceArn"])
-            record.tags.update(request["tags"])
-            if len(record.tags) > 50:
-                raise AwsError("TooManyTagsException", "A repository can have at most 50 tags")
+            merged = {**record.tags, **request["tags"]}
+            _check_tags(merged)
+            record.tags = merged
         return {}
 
     def untag_resource(self, ctx: RequestContext, request: dict) -> dict:
@@ -327,14 +341,15 @@ class CodeCommitProvider(Provider):
     def create_branch(self, ctx: RequestContext, request: dict) -> dict:
         record, repo = self._repo(ctx, request["repositoryName"])
         branch = _check_branch_name(request["branchName"])
-        commit_id = _existing_commit(repo, request["commitId"])
+        commit_id = _object_id(repo, request["commitId"], "commit",
+                               ("CommitIdRequiredException", "InvalidCommitIdException", "CommitDoesNotExistException"))
         if not repo.update_ref(f"refs/heads/{branch}", commit_id, ZERO):
             raise AwsError("BranchNameExistsException", f"Branch {branch} already exists")
         self.changed(record, repo, [RefUpdate(ZERO, commit_id, f"refs/heads/{branch}")])
         return {}
 
     def get_branch(self, ctx: RequestContext, request: dict) -> dict:
-        record, repo = self._repo(ctx, request.get("repositoryName"))
+        _, repo = self._repo(ctx, request.get("repositoryName"))
         branch = _check_branch_name(request.get("branchName"))
         commit_id = repo.branches().get(branch)
         if commit_id is None:
@@ -360,13 +375,8 @@ class CodeCommitProvider(Provider):
     # --- commits and files (read) -----------------------------------------------------
     def get_commit(self, ctx: RequestContext, request: dict) -> dict:
         _, repo = self._repo(ctx, request["repositoryName"])
-        commit_id = request["commitId"]
-        if not commit_id:
-            raise AwsError("CommitIdRequiredException", "A commit id is required")
-        if not SHA.match(commit_id):
-            raise AwsError("InvalidCommitIdException", f"{commit_id} is not a full commit id")
-        if repo.object_type(commit_id) != "commit":
-            raise AwsError("CommitIdDoesNotExistException", f"Commit {commit_id} does not exist")
+        commit_id = _object_id(repo, request["commitId"], "commit",
+                               ("CommitIdRequiredException", "InvalidCommitIdException", "CommitIdDoesNotExistException"))
         return {"commit": repo.commit(commit_id)}
 
     def batch_get_commits(self, ctx: RequestContext, request: dict) -> dict:
@@ -454,13 +464,8 @@ class CodeCommitProvider(Provider):
 
     def get_blob(self, ctx: RequestContext, request: dict) -> dict:
         _, repo = self._repo(ctx, request["repositoryName"])
-        blob_id = request["blobId"]
-        if not blob_id:
-            raise AwsError("BlobIdRequiredException", "A blob id is required")
-        if not SHA.match(blob_id):
-            raise AwsError("InvalidBlobIdException", f"{blob_id} is not a blob id")
-        if repo.object_type(blob_id) != "blob":
-            raise AwsError("BlobIdDoesNotExistException", f"Blob {blob_id} does not exist")
+        blob_id = _object_id(repo, request["blobId"], "blob",
+                             ("BlobIdRequiredException", "InvalidBlobIdException", "BlobIdDoesNotExistException"))
         if repo.blob_size(blob_id) > MAX_FILE_BYTES:
             raise AwsError("FileTooLargeException", f"Blob {blob_id} is larger than 6 MB")
         return {"content": repo.blob(blob_id)}
@@ -570,10 +575,8 @@ class CodeCommitProvider(Provider):
         head = branches.get(branch)
         parent = request.get("parentCommitId")
         if parent:
-            if not SHA.match(parent):
-                raise AwsError("InvalidParentCommitIdException", f"{parent} is not a full commit id")
-            if repo.object_type(parent) != "commit":
-                raise AwsError("ParentCommitDoesNotExistException", f"Parent commit {parent} does not exist")
+            _object_id(repo, parent, "commit", ("ParentCommitIdRequiredException", "InvalidParentCommitIdException",
+                                                "ParentCommitDoesNotExistException"))
             if head is not None and parent != head:
                 raise AwsError("ParentCommitIdOutdatedException",
                                f"Parent commit {parent} is not the head of {branch} ({head}); get the branch again")
@@ -658,14 +661,17 @@ def _check_branch_name(branch: str | None) -> str:
     return branch
 
 
-def _existing_commit(repo: BareRepo, commit_id: str) -> str:
-    if not commit_id:
-        raise AwsError("CommitIdRequiredException", "A commit id is required")
-    if not SHA.match(commit_id):
-        raise AwsError("InvalidCommitIdException", f"{commit_id} is not a full commit id")
-    if repo.object_type(commit_id) != "commit":
-        raise AwsError("CommitDoesNotExistException", f"Commit {commit_id} does not exist")
-    return commit_id
+def _object_id(repo: BareRepo, object_id: str, kind: str, codes: tuple[str, str, str]) -> str:
+    """``object_id`` if it is the full id of a ``kind`` object in ``repo``; else the error
+    ``codes`` names for a missing, malformed or unknown id (in that order)."""
+    required, invalid, unknown = codes
+    if not object_id:
+        raise AwsError(required, f"A {kind} id is required")
+    if not SHA.match(object_id):
+        raise AwsError(invalid, f"{object_id} is not a full {kind} id")
+    if repo.object_type(object_id) != kind:
+        raise AwsError(unknown, f"{kind.capitalize()} {object_id} does not exist")
+    return object_id
 
 
 def _specified_commit(repo: BareRepo, spec: str) -> str:

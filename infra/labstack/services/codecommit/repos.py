@@ -34,7 +34,7 @@ def git(repo: Path | None, *args: str, data: bytes | None = None, env: dict[str,
     """Run ``git`` (in bare repository ``repo`` when given); stdout, or :class:`GitError`."""
     command = ["git"] + ([f"--git-dir={repo}"] if repo is not None else []) + list(args)
     full_env = {**os.environ, **_QUIET_ENV, **(env or {})}
-    proc = subprocess.run(command, input=data, capture_output=True, env=full_env)
+    proc = subprocess.run(command, input=data, capture_output=True, env=full_env, check=False)
     if proc.returncode != 0:
         raise GitError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
     return proc.stdout

@@ -19,7 +19,12 @@ from typing import Any
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
-from labstack.services.codecommit.githttp import GitHttp, RefUpdate, Target, created_branches
+from labstack.services.codecommit.githttp import (
+    GitHttp,
+    RefUpdate,
+    Target,
+    created_branches,
+)
 from labstack.services.codeconnections import github
 from labstack.sources import SourceChange, change_feed
 from labstack.state import AccountRegionStore
@@ -55,7 +60,7 @@ class Connection:
         return data
 
 
-_stores: "weakref.WeakKeyDictionary[Any, AccountRegionStore[dict[str, Connection]]]" = weakref.WeakKeyDictionary()
+_stores: weakref.WeakKeyDictionary[Any, AccountRegionStore[dict[str, Connection]]] = weakref.WeakKeyDictionary()
 _stores_lock = threading.Lock()
 
 
