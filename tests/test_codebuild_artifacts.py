@@ -63,6 +63,15 @@ def test_unzipped_artifact_with_discard_paths_and_secondary_artifacts(lab: Lab) 
     assert build["secondaryArtifacts"][0]["artifactIdentifier"] == "docs"
 
 
+def test_a_missing_bucket_fails_upload_artifacts(lab: Lab) -> None:
+    spec = buildspec({"build": {"commands": ["echo x > out.txt"]}}, artifacts={"files": ["out.txt"]})
+    lab.project("nobucket", spec, artifacts={"type": "S3", "location": "no-such-bucket", "name": "out"})
+    build = lab.run("nobucket")
+    context = phases(build)["UPLOAD_ARTIFACTS"]["contexts"][0]
+    assert build["buildStatus"] == "FAILED" and context["statusCode"] == "CLIENT_ERROR"
+    assert "s3://no-such-bucket/out" in context["message"]
+
+
 def test_no_matching_artifact_fails_upload_artifacts(lab: Lab) -> None:
     spec = buildspec({"build": {"commands": ["true"]}}, artifacts={"files": ["nothing-here/*"]})
     _artifact_project(lab, "empty-art", spec)

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
 from labstack.services.codebuild.buildspec import Buildspec, FileSet
 
 if TYPE_CHECKING:
@@ -122,15 +125,18 @@ def _upload_one(job: BuildJob, declared: dict, files: FileSet, src: Path, s3: An
         parts.append(job.uuid)
     parts.append(name)
     key = "/".join(p for p in parts if p)
-    if declared.get("packaging") == "ZIP":
-        with tempfile.TemporaryDirectory(dir=job.workspace) as tmp:
-            archive = package_zip(chosen, Path(tmp) / "artifact.zip")
-            sha, md5 = _digest(archive)
-            s3.upload_file(str(archive), bucket, key)
-        record.update(sha256sum=sha, md5sum=md5)
-    else:
-        for path, rel in chosen:
-            s3.upload_file(str(path), bucket, f"{key}/{rel}")
+    try:
+        if declared.get("packaging") == "ZIP":
+            with tempfile.TemporaryDirectory(dir=job.workspace) as tmp:
+                archive = package_zip(chosen, Path(tmp) / "artifact.zip")
+                sha, md5 = _digest(archive)
+                s3.upload_file(str(archive), bucket, key)
+            record.update(sha256sum=sha, md5sum=md5)
+        else:
+            for path, rel in chosen:
+                s3.upload_file(str(path), bucket, f"{key}/{rel}")
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        raise ArtifactError(f"error while uploading artifacts to s3://{bucket}/{key}: {exc}") from None
     log.container(f"Uploading {len(chosen)} artifact file(s) to s3://{bucket}/{key}")
     record["location"] = f"arn:aws:s3:::{bucket}/{key}"
     record["encryptionDisabled"] = bool(declared.get("encryptionDisabled", False))

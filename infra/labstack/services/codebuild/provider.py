@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shutil
 import statistics
@@ -23,6 +24,7 @@ from labstack.services.codebuild.reports import ReportSink, Store
 from labstack.services.codebuild.runner import BuildJob, Runner, now
 from labstack.state import AccountRegionStore
 
+log = logging.getLogger("labstack.codebuild")
 UTC = dt.timezone.utc
 PAGE = 100
 # Seconds one minute of timeoutInMinutes/queuedTimeoutInMinutes lasts: builds run in real
@@ -70,6 +72,14 @@ class Slots:
         with self.cond:
             self.running[account] -= 1
             self.cond.notify_all()
+
+
+def _complete_unrun(job: BuildJob, status: str) -> None:
+    """End a build that never reached its runner (stopped or timed out in QUEUED, or a fault)."""
+    with job.lock:
+        job.record["phases"].append({"phaseType": "COMPLETED", "startTime": now()})
+        job.record.update(currentPhase="COMPLETED", buildStatus=status, endTime=now(), buildComplete=True)
+    job.done.set()
 
 
 def _split(table: dict, keys: list[str]) -> tuple[list | None, list[str] | None]:
@@ -310,14 +320,14 @@ class CodeBuildProvider(Provider):
         if not self.slots.acquire(job.account, deadline, job.cancel):
             status = "STOPPED" if job.stopped else "TIMED_OUT"
             job.end_phase(queued, status, None)
-            with job.lock:
-                job.record["phases"].append({"phaseType": "COMPLETED", "startTime": now()})
-                job.record.update(currentPhase="COMPLETED", buildStatus=status, endTime=now(), buildComplete=True)
-            job.done.set()
+            _complete_unrun(job, status)
             return
         try:
             job.end_phase(queued, "SUCCEEDED", None)
             Runner(job, self.labstack, self.reports).run()
+        except Exception:  # the runner could not even start: a FAULT build, never a build stuck in progress
+            log.exception("build %s could not start", job.build_id)
+            _complete_unrun(job, "FAULT")
         finally:
             self.slots.release(job.account)
 
