@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import psutil
@@ -280,3 +281,33 @@ def test_request_bodies_over_the_limit_are_refused(tmp_path: Path) -> None:
     assert client.get("/info/refs?service=git-upload-pack").status_code == 200
     assert client.get("/info/refs").status_code == 404  # the dumb protocol is not served
     assert bare.refs() == {}
+
+
+FORWARDER = '''
+import boto3, json, os
+
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=os.environ["QUEUE"], MessageBody=json.dumps(event))
+'''
+
+
+def test_a_trigger_invokes_a_lambda_function(labstack: LabstackProcess, tmp_path: Path) -> None:
+    account = "666677778888"
+    codecommit = check_responses(labstack.client("codecommit", account=account))
+    sqs, lam = labstack.client("sqs", account=account), labstack.client("lambda", account=account)
+    queue, _ = new_queue(sqs, "from-lambda")
+    role = labstack.client("iam", account=account).create_role(
+        RoleName="trigger-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("app.py", FORWARDER)
+    function = lam.create_function(FunctionName="on-push", Runtime="python3.12", Role=role, Handler="app.handler",
+                                   Code={"ZipFile": archive.getvalue()}, Timeout=10,
+                                   Environment={"Variables": {"QUEUE": queue}})["FunctionArn"]
+    repo = codecommit.create_repository(repositoryName="to-lambda")["repositoryMetadata"]
+    codecommit.put_repository_triggers(repositoryName="to-lambda",
+                                       triggers=[{"name": "fn", "destinationArn": function, "events": ["createReference"]}])
+    _, first = pushed(tmp_path, repo)
+    record = receive_all(sqs, queue, 1, timeout=20)[0]["Records"][0]
+    assert record["eventTriggerName"] == "fn" and record["codecommit"]["references"][0]["commit"] == first

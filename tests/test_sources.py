@@ -88,8 +88,9 @@ def test_a_github_push_is_in_the_feed_and_a_revision(inprocess, tmp_path: Path) 
     revision = sources.github_revision(inprocess, "myorg/myrepo", "main")
     assert revision.revision == head and revision.metadata["fullRepositoryId"] == "myorg/myrepo"
     assert files_of(revision.zip) == {"index.html": b"<h1>v1</h1>"}
-    with pytest.raises(AwsError):
-        sources.github_revision(inprocess, "myorg/never-pushed", "main")
+    for missing in ("myorg/never-pushed", "not a repository id"):
+        with pytest.raises(AwsError):
+            sources.github_revision(inprocess, missing, "main")
 
 
 def test_a_repository_made_ahead_of_its_first_push(tmp_path: Path) -> None:

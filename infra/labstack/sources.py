@@ -143,7 +143,10 @@ def github_revision(labstack: Labstack, full_repository_id: str, spec: str) -> S
     """Revision ``spec`` of ``owner/repo`` in the local GitHub."""
     from labstack.services.codeconnections import github
 
-    repo = github.repository(labstack.settings.home, full_repository_id)
+    try:
+        repo = github.repository(labstack.settings.home, full_repository_id)
+    except ValueError as exc:
+        raise AwsError("InvalidInputException", str(exc)) from None
     if not repo.exists():
         raise AwsError("RepositoryNotFoundException", f"GitHub repository {full_repository_id} does not exist")
     revision = git_revision(

@@ -116,11 +116,16 @@ def trigger_message(repo: dict, region: str, account: str, trigger: dict, update
     return json.dumps({"Records": [record]})
 
 
-def deliver(sns_client: Any, trigger: dict, message: str) -> str | None:
-    """Publish ``message`` to the trigger's topic; the failure message, or None on success."""
+def deliver(clients: Any, account: str, region: str, trigger: dict, message: str) -> str | None:
+    """Send ``message`` to the trigger's SNS topic or Lambda function (invoked asynchronously,
+    as CodeCommit does); the failure message, or None on success."""
+    arn = trigger["destinationArn"]
     try:
-        sns_client.publish(TopicArn=trigger["destinationArn"], Message=message)
-    except ClientError as exc:  # the topic is missing, or not SNS at all
+        if arn.split(":")[2] == "lambda":
+            clients.get("lambda", account, region).invoke(FunctionName=arn, InvocationType="Event", Payload=message.encode())
+        else:
+            clients.get("sns", account, region).publish(TopicArn=arn, Message=message)
+    except ClientError as exc:  # the destination is missing
         return str(exc)
     return None
 
@@ -136,7 +141,7 @@ def notify(clients: Any, repo: dict, triggers: list[dict], config_id: str, updat
         matching = [u for u in updates if trigger_matches(trigger, u)]
         if matching:
             message = trigger_message(repo, region, account, trigger, matching, config_id)
-            failure = deliver(clients.get("sns", account, region), trigger, message)
+            failure = deliver(clients, account, region, trigger, message)
             if failure:
                 log.warning("trigger %s of %s failed: %s", trigger["name"], repo["repositoryName"], failure)
 

@@ -620,12 +620,11 @@ class CodeCommitProvider(Provider):
         triggers = [_check_trigger(t, ctx) for t in request["triggers"]]
         head = repo.branches().get(record.default_branch or "", ZERO)
         sample = [RefUpdate(head, head, f"refs/heads/{record.default_branch or 'main'}")]
-        sns = self.labstack.clients.get("sns", ctx.account, ctx.region)
         succeeded, failed = [], []
         for trigger in triggers:
             message = events.trigger_message(record.metadata(self.endpoint), ctx.region, ctx.account, trigger, sample,
                                              record.trigger_config_id, event_name="TriggerEventTest")
-            failure = events.deliver(sns, trigger, message)
+            failure = events.deliver(self.labstack.clients, ctx.account, ctx.region, trigger, message)
             if failure is None:
                 succeeded.append(trigger["name"])
             else:
