@@ -228,6 +228,10 @@ def test_a_100_megabyte_push_streams(codecommit, labstack: LabstackProcess, repo
     git(work, "push", "--quiet", "origin", "main", timeout=300)
     grown = server.memory_info().rss - before
     assert grown < 40 * 1024 * 1024, f"labstack grew by {grown} bytes during a 100 MB push"
+    copy = clone(repo["cloneUrlHttp"], tmp_path / "copy")
+    assert (copy / "big.bin").stat().st_size == 100 * 1024 * 1024
+    grown = server.memory_info().rss - before
+    assert grown < 40 * 1024 * 1024, f"labstack grew by {grown} bytes during a 100 MB push and clone"
     with pytest.raises(ClientError) as exc:
         codecommit.get_file(repositoryName=repo["repositoryName"], filePath="big.bin")
     assert exc.value.response["Error"]["Code"] == "FileTooLargeException"
