@@ -316,3 +316,20 @@ def test_logs_config_override_and_disabled_logs(lab: Lab) -> None:
     assert quiet["buildStatus"] == "SUCCEEDED" and quiet["logs"]["cloudWatchLogs"] == {"status": "DISABLED"}
     groups = [g["logGroupName"] for g in lab.client("logs").describe_log_groups()["logGroups"]]
     assert groups == ["/override/group"]
+
+
+def test_state_changes_reach_eventbridge_rules(lab: Lab) -> None:
+    sqs, events = lab.client("sqs"), lab.client("events")
+    queue = sqs.create_queue(QueueName="build-failures")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="failed-builds", EventPattern=json.dumps({
+        "source": ["aws.codebuild"], "detail-type": ["CodeBuild Build State Change"],
+        "detail": {"build-status": ["FAILED"]}}))
+    events.put_targets(Rule="failed-builds", Targets=[{"Id": "q", "Arn": arn}])
+    lab.project("notify", buildspec({"build": {"commands": ["false"]}}))
+    build = lab.run("notify")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1
+    event = json.loads(messages[0]["Body"])
+    assert event["detail"]["build-id"] == build["arn"] and event["detail"]["project-name"] == "notify"
+    assert event["resources"] == [build["arn"]]

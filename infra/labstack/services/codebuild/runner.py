@@ -24,6 +24,7 @@ from labstack.services.codebuild import (
     buildspec,
     cache,
     environment,
+    events,
     reports,
     sources,
 )
@@ -138,6 +139,7 @@ class Runner:
         job = self.job
         self.deadline = time.monotonic() + job.record["timeoutInMinutes"] * job.minute_seconds
         try:
+            events.state_change(self._client("events"), job.snapshot())
             if self.log_enabled:
                 self.log.open()
             self._phase("PROVISIONING", self._provision)
@@ -381,6 +383,7 @@ class Runner:
             job.record["buildStatus"] = status
             job.record["endTime"] = now()
             job.record["buildComplete"] = True
+        events.state_change(self._client("events"), job.snapshot())
         job.done.set()
 
 
