@@ -6,6 +6,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -50,6 +51,14 @@ def test_create_get_and_the_clone_url(codecommit, labstack: LabstackProcess, nam
     with pytest.raises(ClientError) as exc:
         codecommit.create_repository(repositoryName=name)
     assert error_code(exc) == "RepositoryNameExistsException"
+
+
+def test_the_clone_url_uses_the_address_the_caller_used(labstack: LabstackProcess, name: str) -> None:
+    by_name = labstack.endpoint.replace("127.0.0.1", "localhost")  # as a workshop server's learners reach it
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    client = check_responses(session.client("codecommit", endpoint_url=by_name))
+    meta = client.create_repository(repositoryName=name)["repositoryMetadata"]
+    assert meta["cloneUrlHttp"] == f"{by_name}/v1/repos/{name}"
 
 
 def test_other_accounts_and_regions_have_their_own_repositories_and_urls(labstack: LabstackProcess, name: str) -> None:
@@ -199,6 +208,7 @@ def test_put_file_checks_the_parent_and_delete_file_removes(codecommit, name: st
         ({"parentCommitId": "a" * 40}, "ParentCommitDoesNotExistException"),
         ({"parentCommitId": put["commitId"], "filePath": "../x"}, "InvalidPathException"),
         ({"parentCommitId": put["commitId"], "filePath": "README.md/inner"}, "FileNameConflictsWithDirectoryNameException"),
+        ({"parentCommitId": put["commitId"], "branchName": "no-such-branch"}, "BranchDoesNotExistException"),
     ):
         args = {"repositoryName": name, "branchName": "main", "filePath": "docs/other.txt", "fileContent": b"x", **kwargs}
         with pytest.raises(ClientError) as exc:

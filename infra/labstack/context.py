@@ -33,6 +33,7 @@ class RequestContext:
     access_key: str | None = None
     operation: str | None = None
     request_id: str = field(default_factory=new_request_id)
+    host: str | None = None  # the Host header: how this client reaches labstack (for URLs handed back)
 
     @property
     def partition(self) -> str:
@@ -88,11 +89,13 @@ def account_for(access_key: str | None) -> str:
 
 def context_for(environ: dict, credential: Credential | None) -> RequestContext:
     """Build the request context from the environ and its (optional) credential."""
+    host = environ.get("HTTP_HOST") or None
     if credential is None:
-        return RequestContext(account=DEFAULT_ACCOUNT, region=DEFAULT_REGION)
+        return RequestContext(account=DEFAULT_ACCOUNT, region=DEFAULT_REGION, host=host)
     return RequestContext(
         account=account_for(credential.access_key),
         region=credential.region or DEFAULT_REGION,
         service=credential.service,
         access_key=credential.access_key,
+        host=host,
     )

@@ -1,7 +1,8 @@
 """CodeCommit: repositories as bare git repositories, served to the git CLI over smart HTTP.
 
 Clone URLs: ``<endpoint>/v1/repos/<name>`` for account 123456789012 in us-east-1 (AWS's own
-path), ``<endpoint>/v1/<account>/<region>/repos/<name>`` for any other account or region.
+path), ``<endpoint>/v1/<account>/<region>/repos/<name>`` for any other account or region, where
+``<endpoint>`` is the address the API caller used (its Host header), else labstack's own.
 git may send any credential; none is checked.
 """
 
@@ -173,6 +174,10 @@ class CodeCommitProvider(Provider):
             counts[account] = counts.get(account, 0) + len(repos)
         return counts
 
+    def endpoint_for(self, ctx: RequestContext) -> str:
+        """labstack's URL as the caller reaches it (a workshop server's address, not 127.0.0.1)."""
+        return f"http://{ctx.host}" if ctx.host else self.endpoint
+
     def bare(self, account: str, region: str, name: str) -> BareRepo:
         """The bare repository behind repository ``name``."""
         return BareRepo(self.root / account / region / f"{name}.git")
@@ -225,10 +230,11 @@ class CodeCommitProvider(Provider):
             record = Repository(name, ctx.account, ctx.region, request.get("repositoryDescription"), tags=dict(request.get("tags") or {}))
             self.bare(ctx.account, ctx.region, name).init()
             repos[name] = record
-        return {"repositoryMetadata": record.metadata(self.endpoint)}
+        return {"repositoryMetadata": record.metadata(self.endpoint_for(ctx))}
 
     def get_repository(self, ctx: RequestContext, request: dict) -> dict:
-        return {"repositoryMetadata": self.find(ctx.account, ctx.region, request["repositoryName"]).metadata(self.endpoint)}
+        record = self.find(ctx.account, ctx.region, request["repositoryName"])
+        return {"repositoryMetadata": record.metadata(self.endpoint_for(ctx))}
 
     def list_repositories(self, ctx: RequestContext, request: dict) -> dict:
         sort_by = request.get("sortBy", "repositoryName")
@@ -264,7 +270,7 @@ class CodeCommitProvider(Provider):
             if record is None:
                 missing.append(name)
             else:
-                found.append(record.metadata(self.endpoint))
+                found.append(record.metadata(self.endpoint_for(ctx)))
         errors = [{"repositoryName": n, "errorCode": "RepositoryDoesNotExistException", "errorMessage": f"{n} does not exist"}
                   for n in missing]
         return {"repositories": found, "repositoriesNotFound": missing, "errors": errors}
@@ -574,17 +580,17 @@ class CodeCommitProvider(Provider):
         branches = repo.branches()
         head = branches.get(branch)
         parent = request.get("parentCommitId")
+        if branches and head is None:  # only an empty repository gets its first branch this way
+            raise AwsError("BranchDoesNotExistException", f"Branch {branch} does not exist")
         if parent:
             _object_id(repo, parent, "commit", ("ParentCommitIdRequiredException", "InvalidParentCommitIdException",
                                                 "ParentCommitDoesNotExistException"))
-            if head is not None and parent != head:
+            if parent != head:
                 raise AwsError("ParentCommitIdOutdatedException",
                                f"Parent commit {parent} is not the head of {branch} ({head}); get the branch again")
         elif branches:
-            if head is None:
-                raise AwsError("BranchDoesNotExistException", f"Branch {branch} does not exist")
             raise AwsError("ParentCommitIdRequiredException", "parentCommitId is required: the head commit of the branch")
-        base = head or parent
+        base = head
         before = repo.files(base)
         files = dict(before)
         change(files, repo)
