@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.gitcli import git, new_work_tree
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess, start_labstack
 
@@ -280,15 +281,16 @@ def test_missing_repository_errors(codecommit) -> None:
         assert error_code(exc) == "RepositoryDoesNotExistException"
 
 
-def test_reset_empties_repositories_and_their_git_data(tmp_path: Path) -> None:
+def test_reset_empties_repositories_their_git_data_and_the_local_github(tmp_path: Path) -> None:
     server = start_labstack(tmp_path)
     try:
         client = check_responses(server.client("codecommit"))
         seeded(client, "kept-nowhere")
+        git(new_work_tree(tmp_path / "work", {"a": "1"}), "push", "--quiet", f"{server.endpoint}/github/org/app.git", "main")
         request = urllib.request.Request(server.endpoint + "/_labstack/reset", method="POST", data=b"")
         urllib.request.urlopen(request, timeout=30).close()
         assert client.list_repositories()["repositories"] == []
-        assert not (tmp_path / "git" / "123456789012").exists()
+        assert not (tmp_path / "git" / "123456789012").exists() and not (tmp_path / "github").exists()
         client.create_repository(repositoryName="kept-nowhere")
         assert client.list_branches(repositoryName="kept-nowhere")["branches"] == []
     finally:

@@ -4,11 +4,13 @@ A repository comes into being at its first push (as if it had been made on githu
 beforehand) or through :func:`create_repository`, which works on the state dir alone so a
 command line can call it with labstack stopped. GitHub is one for the whole labstack, not
 per account: any account's connection reaches every repository, as a GitHub App would.
+``labstack reset`` empties it with everything else, so a lab run again can push afresh.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -43,6 +45,12 @@ def create_repository(home: Path, full_repository_id: str) -> BareRepo:
         if not repo.exists():
             repo.init()
     return repo
+
+
+def remove_all(home: Path) -> None:
+    """Forget every repository (``labstack reset``: a lab re-run pushes a fresh history)."""
+    with _creating:
+        shutil.rmtree(home / "github", ignore_errors=True)
 
 
 def clone_url(endpoint: str, full_repository_id: str) -> str:

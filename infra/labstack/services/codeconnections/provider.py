@@ -88,6 +88,7 @@ class CodeConnectionsProvider(Provider):
         labstack.hooks.on_reset(self.connections.reset)
         if self.service == CodeConnectionsProvider.service:  # the older API's subclass shares it
             self.home = labstack.settings.home
+            labstack.hooks.on_reset(lambda: github.remove_all(self.home))
             self.git_http = GitHttp(lambda environ: github.locate(self.home, environ), self._pushed,
                                     labstack.settings.home / "git-hooks")
             labstack.routes.add(github.PREFIX, self.git_http)
