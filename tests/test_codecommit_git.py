@@ -161,19 +161,21 @@ def test_ref_changes_reach_an_eventbridge_rule(labstack: LabstackProcess, tmp_pa
     second = commit(work, {"v": "2"}, "second")
     git(work, "push", "--quiet", "origin", "main", "main:release")
     git(work, "push", "--quiet", "origin", "--delete", "release")
-    got = receive_all(sqs, queue, 4)
-    details = sorted((e["detail"]["event"], e["detail"]["referenceName"], e["detail"].get("oldCommitId"),
-                      e["detail"].get("commitId")) for e in got)
+    git(work, "tag", "v1")
+    git(work, "push", "--quiet", "origin", "v1")
+    got = receive_all(sqs, queue, 5)
+    details = sorted((e["detail"]["event"], e["detail"]["referenceType"], e["detail"]["referenceName"],
+                      e["detail"].get("oldCommitId"), e["detail"].get("commitId")) for e in got)
     assert details == sorted([
-        ("referenceCreated", "main", None, first),
-        ("referenceUpdated", "main", first, second),
-        ("referenceCreated", "release", None, second),
-        ("referenceDeleted", "release", second, None),
+        ("referenceCreated", "branch", "main", None, first),
+        ("referenceUpdated", "branch", "main", first, second),
+        ("referenceCreated", "branch", "release", None, second),
+        ("referenceDeleted", "branch", "release", second, None),
+        ("referenceCreated", "tag", "v1", None, second),
     ])
     event = got[0]
     assert event["source"] == "aws.codecommit" and event["resources"] == [repo["Arn"]]
     assert event["detail"]["repositoryName"] == "evented" and event["detail"]["repositoryId"] == repo["repositoryId"]
-    assert event["detail"]["referenceType"] == "branch"
 
 
 def test_triggers_publish_to_sns(labstack: LabstackProcess, tmp_path: Path) -> None:
