@@ -7,6 +7,7 @@ answers its health check at once; requests for moto's services wait until it is 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 import threading
@@ -46,6 +47,7 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
 # role's ManagedPolicyArns, so templates cannot attach them yet.)
 _USES_MANAGED_POLICIES = frozenset({"iam"})
 _policies_lock = threading.Lock()
+_import_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,6 +81,27 @@ def _ensure_aws_managed_policies(account: str, partition: str) -> None:
         backend.aws_managed_policies = policies
 
 
+def backends(service: str) -> Any:
+    """moto's BackendDict of ``service`` (botocore's name), for runtimes that read moto's state.
+
+    Its models are imported under one lock: runtimes starting together must not import
+    moto's modules concurrently (Python's import locks can deadlock across threads).
+    """
+    with _import_lock:
+        module = importlib.import_module(f"moto.{_BACKEND_NAMES.get(service, service)}.models")
+    return getattr(module, f"{service}_backends")
+
+
+def loaded_backends(service: str) -> Any | None:
+    """moto's BackendDict of ``service`` if moto has already loaded it, else None.
+
+    Runtimes poll with this: until a request has touched a service there is nothing of
+    it to run, and importing moto's models early would cost memory for nothing.
+    """
+    module = sys.modules.get(f"moto.{_BACKEND_NAMES.get(service, service)}.models")
+    return None if module is None else getattr(module, f"{service}_backends", None)
+
+
 class MotoBridge:
     """Loads moto's WSGI dispatcher and forwards requests to it."""
 
@@ -105,6 +128,7 @@ class MotoBridge:
     @property
     def ready(self) -> bool:
         return self.app is not None
+
 
     def prepare(self, service: str | None, account: str, partition: str) -> None:
         """Get moto's state ready for a request: IAM calls see AWS's managed policies."""

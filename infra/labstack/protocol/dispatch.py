@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -22,22 +23,38 @@ CODECS: dict[str, Any] = {"json": JsonCodec, "query": QueryCodec, "rest-json": R
 
 
 class Dispatcher:
-    """Serves one provider: parse and validate, call the method, serialise the answer."""
+    """Serves one provider: parse and validate, call the method, serialise the answer.
+
+    Only the model's metadata is read at registration; the model itself, its codec and
+    its operations are built when the first request for the service arrives.
+    """
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
-        self.model = provider.model
-        protocol = self.model.resolved_protocol
-        if protocol not in CODECS:
-            raise ValueError(f"{self.model.service_name} speaks {protocol}, which labstack does not serve")
-        self.codec = CODECS[protocol](self.model)
-        self.operations = models.operations(self.model.service_name)
+        meta = models.metadata(provider.service)
+        self.protocol = models.resolved_protocol(meta)
+        if self.protocol not in CODECS:
+            raise ValueError(f"{provider.service} speaks {self.protocol}, which labstack does not serve")
+        self.target_prefix: str | None = meta.get("targetPrefix")
+        self.signing_name: str = meta.get("signingName") or meta["endpointPrefix"]
+
+    @functools.cached_property
+    def model(self) -> Any:
+        return self.provider.model
+
+    @functools.cached_property
+    def codec(self) -> Any:
+        return CODECS[self.protocol](self.model)
+
+    @functools.cached_property
+    def operations(self) -> dict[str, Any]:
+        return models.operations(self.provider.service)
 
     def handles(self, operation: str | None) -> bool:
         """Whether this provider answers ``operation`` (an overlay only what it implements)."""
         if not self.provider.overlay:
             return True
-        return operation in self.operations and hasattr(self.provider, xform_name(operation))
+        return bool(operation) and hasattr(self.provider, xform_name(operation)) and operation in self.operations
 
     def dispatch(self, ctx: RequestContext, operation: str | None, incoming: Incoming) -> Response:
         """Answer one request; every failure becomes an error in the service's protocol."""
@@ -57,7 +74,7 @@ class Dispatcher:
         """Render an error, taking the status the model documents when none is given."""
         if err.status is None:
             err.status = models.error_status(self.model, err.code) or 400
-        return render(err, self.codec.protocol, ctx.request_id, getattr(self.codec, "json_version", "1.1"))
+        return render(err, self.protocol, ctx.request_id, getattr(self.codec, "json_version", "1.1"))
 
     def _dispatch(self, ctx: RequestContext, operation: str | None, incoming: Incoming) -> Response:
         op_model = self.operations.get(operation or "")
@@ -82,20 +99,22 @@ class Router:
         self._by_service: dict[str, Dispatcher] = {}
 
     def add(self, dispatcher: Dispatcher) -> None:
-        meta = dispatcher.model.metadata
-        if isinstance(dispatcher.codec, JsonCodec):
-            self._by_target[meta["targetPrefix"]] = dispatcher
+        if dispatcher.protocol == "json":
+            self._by_target[dispatcher.target_prefix or ""] = dispatcher
         else:
-            self._by_service[meta.get("signingName") or meta["endpointPrefix"]] = dispatcher
+            self._by_service[dispatcher.signing_name] = dispatcher
 
     def match(self, incoming: Incoming, signing_service: str | None) -> tuple[Dispatcher, str | None] | None:
         """The dispatcher and operation for this request, or None to forward it to moto."""
         target = incoming.header("X-Amz-Target")
         if target:
-            dispatcher = self._by_target.get(target.rpartition(".")[0])
+            prefix, _, operation = target.rpartition(".")
+            dispatcher = self._by_target.get(prefix)
+            if dispatcher is None:
+                return None
         else:
             dispatcher = self._by_service.get(signing_service or "")
-        if dispatcher is None:
-            return None
-        operation = dispatcher.codec.operation_name(incoming)
+            if dispatcher is None:
+                return None
+            operation = dispatcher.codec.operation_name(incoming)
         return (dispatcher, operation) if dispatcher.handles(operation) else None

@@ -30,6 +30,24 @@ def operations(name: str) -> dict[str, OperationModel]:
     return {op: model.operation_model(op) for op in model.operation_names}
 
 
+def metadata(name: str) -> dict:
+    """A service model's metadata, read without keeping the whole model in memory.
+
+    Registering a provider needs only its routing facts (protocol, target prefix, signing
+    name); the full model is parsed when the first request for the service arrives.
+    """
+    loader = botocore.session.Session().get_component("data_loader")
+    return dict(loader.load_service_model(name, "service-2")["metadata"])
+
+
+def resolved_protocol(meta: dict) -> str:
+    """The protocol botocore clients speak to this service (botocore's order of preference)."""
+    from botocore.utils import PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
+
+    offered = meta.get("protocols") or [meta.get("protocol")]
+    return next((p for p in PRIORITY_ORDERED_SUPPORTED_PROTOCOLS if p in offered), meta.get("protocol", ""))
+
+
 def error_status(model: ServiceModel, code: str) -> int | None:
     """The HTTP status the model documents for an error code, if any."""
     for shape in _error_shapes(model):

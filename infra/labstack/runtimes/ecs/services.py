@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from labstack.motobridge import loaded_backends
 from labstack.runtimes.ecs.deployments import Deployments
 from labstack.runtimes.ecs.tasks import RunningTask, now
 
@@ -60,7 +61,9 @@ class ServiceScheduler:
                 log.exception("ECS service scheduling failed")
 
     def reconcile(self) -> None:
-        from moto.ecs.models import ecs_backends
+        ecs_backends = loaded_backends("ecs")
+        if ecs_backends is None:
+            return
 
         live: set[str] = set()
         for account, region, backend in list(ecs_backends.iter_backends()):

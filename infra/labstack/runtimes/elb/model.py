@@ -10,6 +10,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from labstack.motobridge import backends, loaded_backends
+
 
 @dataclass(frozen=True)
 class TargetGroup:
@@ -97,17 +99,17 @@ def _rules(listener: Any) -> tuple[Rule, ...]:
     return tuple(sorted(rules, key=lambda r: r.priority))
 
 
-def _backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.elbv2.models import elbv2_backends
-
-    yield from list(elbv2_backends.iter_backends())
+def _backends(load: bool) -> Iterator[tuple[str, str, Any]]:
+    found = backends("elbv2") if load else loaded_backends("elbv2")
+    if found is not None:
+        yield from list(found.iter_backends())
 
 
 def snapshot(targets: Callable[[str], tuple[tuple[str, int], ...]]) -> tuple[dict[str, Listener], dict[str, TargetGroup]]:
     """Every listener and target group of every account and region, by ARN (``targets`` gives a group's)."""
     listeners: dict[str, Listener] = {}
     groups: dict[str, TargetGroup] = {}
-    for account, region, backend in _backends():
+    for account, region, backend in _backends(load=False):
         for tg in list(backend.target_groups.values()):
             groups[tg.arn] = _target_group(tg, targets)
         for balancer in list(backend.load_balancers.values()):
@@ -121,7 +123,7 @@ def snapshot(targets: Callable[[str], tuple[tuple[str, int], ...]]) -> tuple[dic
 
 def find(target_group_arn: str, targets: Callable[[str], tuple[tuple[str, int], ...]]) -> TargetGroup | None:
     """One target group as it is now, or None if it does not exist."""
-    for _account, _region, backend in _backends():
+    for _account, _region, backend in _backends(load=True):
         tg = backend.target_groups.get(target_group_arn)
         if tg is not None:
             return _target_group(tg, targets)

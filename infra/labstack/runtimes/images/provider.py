@@ -10,15 +10,14 @@ from typing import Any, Callable, Iterable
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.images.blobs import DIGEST, BlobStore
+from labstack.motobridge import backends
 from labstack.protocol.provider import Provider
 
 ROUTE = "/ecr-layers/"
 
 
 def _backend(ctx: RequestContext) -> Any:
-    from moto.ecr.models import ecr_backends
-
-    return ecr_backends[ctx.account][ctx.region]
+    return backends("ecr")[ctx.account][ctx.region]
 
 
 def _moto(call: Callable[[], Any]) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labstack.errors import AwsError
+from labstack.motobridge import backends
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,10 @@ def _split(name_or_arn: str, qualifier: str | None) -> tuple[str, str | None]:
 
 def resolve(account: str, region: str, name_or_arn: str, qualifier: str | None) -> FunctionSpec:
     """The version an invoke runs: an alias picks by its routing weights, as Lambda does."""
-    from moto.awslambda.models import lambda_backends
     from moto.core.exceptions import ServiceException
     from werkzeug.exceptions import HTTPException
 
-    backend = lambda_backends[account][region]
+    backend = backends("lambda")[account][region]
     name, qualifier = _split(name_or_arn, qualifier)
     try:
         if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():

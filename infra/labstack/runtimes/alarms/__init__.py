@@ -1,0 +1,1 @@
+"""The alarms runtime: CloudWatch metric alarms evaluated from their metric's data, with actions."""

@@ -1,0 +1,161 @@
+"""The alarms runtime: every metric alarm re-evaluated as its data arrives, state changes
+recorded in its history, and its actions' SNS topics told in AWS's alarm message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from typing import Any
+
+from labstack.context import RequestContext
+from labstack.motobridge import loaded_backends
+from labstack.protocol.provider import Provider
+from labstack.runtimes.alarms.evaluate import Sample, decide
+from labstack.state import AccountRegionStore
+
+log = logging.getLogger("labstack.alarms")
+TICK_SECONDS = 0.2
+_REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)", "us-west-2": "US West (Oregon)",
+                 "eu-west-1": "EU (Ireland)", "eu-central-1": "EU (Frankfurt)"}
+
+
+def _samples(backend: Any, alarm: Any) -> list[Sample]:
+    wanted = {(d.name, d.value) for d in alarm.dimensions}
+    found = []
+    for datum in list(backend.metric_data):
+        if datum.namespace != alarm.namespace or datum.name != alarm.metric_name:
+            continue
+        if {(d.name, d.value) for d in datum.dimensions} != wanted:
+            continue
+        stamp = datum.timestamp if datum.timestamp.tzinfo else datum.timestamp.replace(tzinfo=dt.timezone.utc)
+        if hasattr(datum, "value"):
+            value = float(datum.value)
+            found.append(Sample(stamp, 1, value, value, value, (value,)))
+        else:
+            found.append(Sample(stamp, float(datum.sample_count), float(datum.sum), float(datum.min), float(datum.max)))
+    return found
+
+
+class AlarmsRuntime(Provider):
+    """Evaluates CloudWatch metric alarms (moto keeps them; this moves them)."""
+
+    service = "cloudwatch"
+    overlay = True  # answers DescribeAlarmHistory and records SetAlarmState; the rest is moto's
+
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        self._stop = threading.Event()
+        self.history: AccountRegionStore[list[dict[str, Any]]] = AccountRegionStore(list)
+        labstack.hooks.on_shutdown(self._stop.set)
+        labstack.hooks.on_reset(self.history.reset)
+        threading.Thread(target=self._run, name="alarms", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.labstack.wait_warm(timeout=300)
+        except (TimeoutError, RuntimeError):
+            return
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.evaluate_all()
+            except Exception:
+                log.exception("alarm evaluation failed")
+
+    def evaluate_all(self) -> None:
+        cloudwatch_backends = loaded_backends("cloudwatch")
+        if cloudwatch_backends is None:
+            return
+        now = dt.datetime.now(dt.timezone.utc)
+        for account, region, backend in list(cloudwatch_backends.iter_backends()):
+            for alarm in list(backend.alarms.values()):
+                if alarm.metric_data_queries or alarm.rule or not alarm.metric_name:
+                    continue  # metric-math and composite alarms are not evaluated
+                real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
+                verdict = decide(alarm, _samples(backend, alarm), now, real_period)
+                # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything.
+                unchecked = alarm.state_reason.startswith("Unchecked")
+                if verdict is None or (verdict.state == alarm.state_value and not unchecked):
+                    continue
+                old = ("INSUFFICIENT_DATA" if unchecked else alarm.state_value, alarm.state_reason)
+                alarm.update_state(verdict.reason, json.dumps(verdict.data), verdict.state)
+                log.info("alarm %s: %s -> %s", alarm.name, old[0], verdict.state)
+                self._record(account, region, alarm, old)
+                self._act(account, region, alarm, old[0])
+
+    def _record(self, account: str, region: str, alarm: Any, old: tuple[str, str]) -> None:
+        """An AlarmHistoryItem for a state change, as CloudWatch writes it."""
+        data = {"version": "1.0", "oldState": {"stateValue": old[0], "stateReason": old[1]},
+                "newState": {"stateValue": alarm.state_value, "stateReason": alarm.state_reason,
+                             "stateReasonData": json.loads(alarm.state_reason_data or "{}")}}
+        self._item(account, region, alarm.name, "StateUpdate", f"Alarm updated from {old[0]} to {alarm.state_value}", data)
+
+    def _item(self, account: str, region: str, name: str, kind: str, summary: str, data: dict[str, Any]) -> None:
+        with self.history.lock:
+            self.history.get(account, region).append({
+                "AlarmName": name, "AlarmType": "MetricAlarm", "Timestamp": dt.datetime.now(dt.timezone.utc),
+                "HistoryItemType": kind, "HistorySummary": summary, "HistoryData": json.dumps(data)})
+
+    def set_alarm_state(self, ctx: RequestContext, request: dict) -> dict:
+        from labstack.motobridge import backends
+
+        alarm = backends("cloudwatch")[ctx.account][ctx.region].alarms.get(request["AlarmName"])
+        old = (alarm.state_value, alarm.state_reason) if alarm is not None else None
+        self.labstack.clients.moto("cloudwatch", ctx.account, ctx.region).set_alarm_state(**request)
+        if alarm is not None and old is not None:
+            self._record(ctx.account, ctx.region, alarm, old)
+            self._act(ctx.account, ctx.region, alarm, old[0])
+        return {}
+
+    def describe_alarm_history(self, ctx: RequestContext, request: dict) -> dict:
+        items = list(self.history.get(ctx.account, ctx.region))
+        if request.get("AlarmName"):
+            items = [i for i in items if i["AlarmName"] == request["AlarmName"]]
+        if request.get("HistoryItemType"):
+            items = [i for i in items if i["HistoryItemType"] == request["HistoryItemType"]]
+        if request.get("StartDate"):
+            items = [i for i in items if i["Timestamp"] >= request["StartDate"]]
+        if request.get("EndDate"):
+            items = [i for i in items if i["Timestamp"] <= request["EndDate"]]
+        items.sort(key=lambda i: i["Timestamp"], reverse=request.get("ScanBy", "TimestampDescending") == "TimestampDescending")
+        return {"AlarmHistoryItems": items[:request.get("MaxRecords", 100)]}
+
+    def _act(self, account: str, region: str, alarm: Any, old: str) -> None:
+        """Publish AWS's alarm message to the SNS topics of the new state's actions."""
+        if not alarm.actions_enabled:
+            return
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
+                   "INSUFFICIENT_DATA": alarm.insufficient_data_actions}[alarm.state_value] or []
+        message = {
+            "AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": account,
+            "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated_timestamp.isoformat(),
+            "NewStateValue": alarm.state_value, "NewStateReason": alarm.state_reason,
+            "StateChangeTime": alarm.state_updated_timestamp.isoformat(), "Region": _REGION_NAMES.get(region, region),
+            "AlarmArn": alarm.alarm_arn, "OldStateValue": old, "OKActions": alarm.ok_actions,
+            "AlarmActions": alarm.alarm_actions, "InsufficientDataActions": alarm.insufficient_data_actions,
+            "Trigger": {"MetricName": alarm.metric_name, "Namespace": alarm.namespace, "StatisticType": "Statistic",
+                        "Statistic": (alarm.statistic or "").upper(), "Unit": alarm.unit,
+                        "Dimensions": [{"value": d.value, "name": d.name} for d in alarm.dimensions],
+                        "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
+                        "DatapointsToAlarm": alarm.datapoints_to_alarm, "ComparisonOperator": alarm.comparison_operator,
+                        "Threshold": alarm.threshold, "TreatMissingData": alarm.treat_missing_data or "missing",
+                        "EvaluateLowSampleCountPercentile": ""},
+        }
+        subject = f'{alarm.state_value}: "{alarm.name}" in {_REGION_NAMES.get(region, region)}'[:100]
+        for arn in actions:
+            if ":sns:" not in arn:
+                continue
+            _, _, _, topic_region, topic_account, _ = arn.split(":", 5)
+            try:
+                self.labstack.clients.get("sns", topic_account, topic_region).publish(
+                    TopicArn=arn, Subject=subject, Message=json.dumps(message))
+            except Exception as exc:
+                log.exception("alarm %s could not notify %s", alarm.name, arn)
+                self._item(account, region, alarm.name, "Action", f"Failed to execute action {arn}", {"error": str(exc)})
+            else:
+                self._item(account, region, alarm.name, "Action", f"Successfully executed action {arn}",
+                           {"actionState": "Succeeded", "notificationResource": arn})
+
+
+PROVIDER = AlarmsRuntime
