@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import Lab, buildspec, phases
+from tests.support.codebuild import Lab, buildspec, inline_project, phases
 
 MAKE_FILES = ["mkdir -p dist/sub docs", "echo a > dist/a.txt", "echo b > dist/sub/b.txt", "echo c > docs/c.md", "echo top > top.txt"]
 JUNIT = """<testsuites><testsuite name="unit">
@@ -143,6 +143,7 @@ SEED_APP = {
     "taskdef.json": json.dumps({"family": "app"}),
     "appspec.yaml": "version: 0.0\n",
     "requirements.txt": "",
+    "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY app/ ./app/\nCMD [\"python\", \"-m\", \"app.main\"]\n",
     # what jest and trivy would leave behind, in the formats the seed's reports section names
     "scripts/reports.py": (
         "import json, pathlib\n"
@@ -157,7 +158,7 @@ SEED_APP = {
 
 @pytest.mark.slow
 def test_the_seed_buildspec_runs_as_written(lab: Lab) -> None:
-    """The course's buildspec, npm swapped for Python tooling, docker lines left out (no image tool yet)."""
+    """The course's buildspec as written, npm swapped for Python tooling; docker is labstack's image tool."""
     seed = """version: 0.2
 
 env:
@@ -178,14 +179,21 @@ phases:
   pre_build:
     commands:
       - echo Logging into ECR...
+      - aws ecr get-login-password --region $AWS_REGION | docker login --username AWS --password-stdin $ECR_REPO
       - COMMIT_HASH=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c 1-7)
       - IMAGE_TAG=${COMMIT_HASH:-latest}
   build:
     commands:
       - echo Building application... with $DB_PASSWORD and $API_KEY
       - python3 -m pytest -q -p no:cacheprovider tests && python3 scripts/reports.py
+      - echo Building Docker image...
+      - docker build -t $ECR_REPO:$IMAGE_TAG .
+      - docker tag $ECR_REPO:$IMAGE_TAG $ECR_REPO:latest
   post_build:
     commands:
+      - echo Pushing Docker image...
+      - docker push $ECR_REPO:$IMAGE_TAG
+      - docker push $ECR_REPO:latest
       - echo Creating image definitions file...
       - printf '[{"name":"app","imageUri":"%s"}]' $ECR_REPO:$IMAGE_TAG > imagedefinitions.json
 
@@ -222,6 +230,7 @@ reports:
         for name, text in {**SEED_APP, "buildspec.yml": seed}.items():
             zf.writestr(name, text)
     s3.put_object(Bucket=f"src-{lab.account}", Key="app.zip", Body=data.getvalue())
+    lab.client("ecr").create_repository(repositoryName="app")
     lab.codebuild.create_project(
         name="app-build", serviceRole=lab.role, timeoutInMinutes=30,
         source={"type": "S3", "location": f"src-{lab.account}/app.zip"},
@@ -237,7 +246,10 @@ reports:
     assert build["buildStatus"] == "SUCCEEDED", "\n".join(lines)
     assert "Building application... with *** and ***" in lines
     assert not any("db-pass-123" in line or "key-456" in line for line in lines)
-    assert any("privileged mode asks for docker" in line for line in lines)
+    assert any("Login Succeeded" in line for line in lines)
+    images = lab.client("ecr").describe_images(repositoryName="app")["imageDetails"]
+    assert [sorted(i.get("imageTags", [])) for i in images] == [["latest"]]
+    assert images[0]["imageDigest"].startswith("sha256:") and images[0]["imageSizeInBytes"] > 0
     body = s3.get_object(Bucket=f"out-{lab.account}", Key="build_output")["Body"].read()
     archive = zipfile.ZipFile(io.BytesIO(body))
     assert sorted(archive.namelist()) == ["appspec.yaml", "imagedefinitions.json", "taskdef.json"]
@@ -246,3 +258,11 @@ reports:
     reports = {r["name"]: r for r in lab.codebuild.batch_get_reports(reportArns=build["reportArns"])["reports"]}
     assert reports["app-build-jest-reports"]["codeCoverageSummary"]["lineCoveragePercentage"] == 100.0
     assert reports["app-build-security-reports"]["testSummary"]["statusCounts"] == {"SUCCEEDED": 1}
+
+
+def test_docker_without_privileged_mode_has_no_daemon(lab: Lab) -> None:
+    spec = buildspec({"build": {"commands": ["docker build -t app ."]}})
+    inline_project(lab.codebuild, "no-daemon", spec, lab.role)
+    build = lab.run("no-daemon")
+    assert build["buildStatus"] == "FAILED"
+    assert any("Cannot connect to the Docker daemon" in line for line in lab.logs(build))

@@ -19,9 +19,14 @@ from botocore.exceptions import ClientError
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
-NO_DOCKER = """#!/bin/sh
-echo "docker: labstack's build environment has no docker yet (the daemonless image tool arrives with the compute issue)" >&2
-exit 127
+# ``docker`` in a build: labstack's daemonless image tool with privileged mode, and the
+# error a daemon-less CodeBuild host gives without it.
+DOCKER = f"""#!/bin/sh
+if [ "$LABSTACK_PRIVILEGED" != "1" ]; then
+  echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running? (CodeBuild runs docker only in privileged mode)" >&2
+  exit 1
+fi
+exec "{sys.executable}" -m labstack image "$@"
 """
 
 
@@ -31,7 +36,7 @@ class VariableError(Exception):
 
 def tools_dir(root: Path) -> Path:
     """A directory of the kit's build tools, to put first on PATH: the ``aws`` CLI, and a
-    ``docker`` that says it is not there yet (so a host's docker client never stands in).
+    ``docker`` that is labstack's image tool in privileged mode (a host's docker client never stands in).
 
     Linking the tools one by one, rather than putting the kit's venv on PATH, keeps a build's
     ``python3`` and ``pip`` those of the host: a ``pip install`` in a build never touches labstack.
@@ -46,9 +51,9 @@ def tools_dir(root: Path) -> Path:
             except FileExistsError:  # another build made it meanwhile
                 pass
     docker = tools / "docker"
-    if not docker.exists():  # written aside and renamed, so a build never runs half a file
+    if not docker.exists() or docker.read_text() != DOCKER:  # written aside and renamed: never half a file
         draft = tools / f".docker-{os.getpid()}-{threading.get_ident()}"
-        draft.write_text(NO_DOCKER)
+        draft.write_text(DOCKER)
         draft.chmod(0o755)
         os.replace(draft, docker)
     return tools

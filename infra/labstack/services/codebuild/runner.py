@@ -229,8 +229,8 @@ class Runner:
         why = "bwrap (bubblewrap) is not installed" if shutil.which("bwrap") is None else "labstack does not use bwrap yet"
         self.log.container(f"labstack: {why}, so this build runs as a plain process group in its own workspace, without a sandbox")
         if self.record["environment"].get("privilegedMode"):
-            self.log.container("labstack: privileged mode asks for docker, which this build environment does not have yet "
-                               "(the image tool arrives with the compute issue); docker commands will fail")
+            self.log.container("labstack: privileged mode: docker is labstack's daemonless image tool "
+                               "(FROM python images, built as real OCI images, pushed to ECR)")
 
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
@@ -260,6 +260,8 @@ class Runner:
             "AWS_REGION": values.get("AWS_REGION", job.region),
             "AWS_DEFAULT_REGION": values.get("AWS_DEFAULT_REGION", job.region),
             "AWS_ENDPOINT_URL": self.endpoint,
+            **({"LABSTACK_PRIVILEGED": "1", "LABSTACK_IMAGE_STORE": str(job.workspace / "images")}
+               if record["environment"].get("privilegedMode") else {}),
             "AWS_ACCESS_KEY_ID": job.account,
             "AWS_SECRET_ACCESS_KEY": "labstack",
             "CODEBUILD_BUILD_ID": record["id"],
