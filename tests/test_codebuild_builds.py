@@ -146,7 +146,7 @@ def test_aws_sets_its_variables_and_the_cli_talks_to_labstack_as_the_project_acc
     assert f"id={build['id']} number=1 region=us-east-1/us-east-1" in lines
     assert f"arn={build['arn']}" in lines
     assert lab.account in lines
-    assert "docker-exit=127" in lines and any("has no docker yet" in line for line in lines)
+    assert "docker-exit=1" in lines and any("Cannot connect to the Docker daemon" in line for line in lines)
     buckets = [b["Name"] for b in lab.client("s3").list_buckets()["Buckets"]]
     assert "made-inside-a-build" in buckets
 
