@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import codebuild, git
+from bench import codebuild, compute, git
 from bench.core import Options, run
 from bench.report import table, write_json
 
@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(options, progress)
     figures += codebuild.run(options, progress)
     figures += git.run(options, progress)
+    figures += compute.run(options, progress)
     seconds = time.perf_counter() - started
     print(table(figures))
-    print(f"\nratio = labstack / moto_server (below 1: labstack is faster or smaller); run took {seconds:.0f} s")
+    print(f"\nreference = moto_server unless the figure names another; ratio = labstack / reference "
+          f"(below 1: labstack is faster or smaller); run took {seconds:.0f} s")
     write_json(args.out, figures, options, seconds)
     print(f"figures written to {args.out}")
     return 0

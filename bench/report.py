@@ -28,8 +28,11 @@ def _verdict(figure: Figure) -> str:
 
 
 def table(figures: list[Figure]) -> str:
-    """A fixed-width table: labstack, moto_server, ratio (labstack / moto_server), target."""
-    header = ("figure", "labstack", "moto_server", "ratio", "target")
+    """A fixed-width table: labstack, the reference, ratio (labstack / reference), target.
+
+    The reference is moto_server unless the figure's label names another.
+    """
+    header = ("figure", "labstack", "reference", "ratio", "target")
     rows = [
         (f.label, _value(f.labstack, f.unit), _value(f.moto, f.unit), f"{f.ratio:.2f}x", _verdict(f))
         for f in figures
