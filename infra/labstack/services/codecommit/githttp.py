@@ -139,25 +139,28 @@ class GitHttp:
             first = _pkt_line(f"# service={service}\n") + b"0000" + first  # the smart-HTTP preamble of protocol v0
         kind = "advertisement" if advertise else "result"
         start_response("200 OK", [("Content-Type", f"application/x-{service}-{kind}"), *_NO_CACHE])
-        return self._stream(proc, feeder, stderr, updates, target, first)
+        return self._stream(proc, feeder, stderr, updates, target, first, service == "git-receive-pack" and not advertise)
 
     def _stream(self, proc: subprocess.Popen, feeder: _Feeder, stderr: Any, updates: str, target: Target,
-                first: bytes) -> Iterator[bytes]:
+                first: bytes, pushing: bool) -> Iterator[bytes]:
+        assert proc.stdout is not None
         try:
-            assert proc.stdout is not None
             chunk = first
             while chunk:
                 yield chunk
                 chunk = proc.stdout.read1(CHUNK)
-            proc.wait()
-            feeder.join()
-            changed = _read_updates(updates)
-            if changed:
-                try:
-                    self.on_push(target, changed)
-                except Exception:
-                    log.exception("publishing the changes of a push to %s failed", target.repo.path.name)
         finally:
+            if pushing:  # even if the client left early: let the push finish, then tell what it changed
+                while proc.stdout.read1(CHUNK):
+                    pass
+                proc.wait()
+                feeder.join()
+                changed = _read_updates(updates)
+                if changed:
+                    try:
+                        self.on_push(target, changed)
+                    except Exception:
+                        log.exception("publishing the changes of a push to %s failed", target.repo.path.name)
             _finish(proc, feeder, stderr, updates)
 
 
