@@ -144,6 +144,31 @@ def cmd_logs(args: argparse.Namespace) -> int:
             return 0
 
 
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from labstack import daemon
+
+    settings = _settings(args)
+    endpoint = _endpoint_of_running(settings) or settings.endpoint
+    query = f"?account={args.account}" if args.account else ""
+    try:
+        messages = daemon.get_json(f"{endpoint}/_labstack/inbox{query}")["messages"]
+    except (OSError, urllib.error.URLError):
+        print(f"labstack is not running (nothing answers at {endpoint})", file=sys.stderr)
+        return 3
+    if args.json:
+        import json
+
+        print(json.dumps(messages, indent=2))
+        return 0
+    if not messages:
+        print("the inbox is empty")
+    for message in messages:
+        print(f"{message['timestamp'][:19]}  to {message['to']}  ({message['account']}, {message['topicArn'].rsplit(':', 1)[1]})")
+        print(f"  Subject: {message['subject']}")
+        print("  " + message["body"][:2000].replace("\n", "\n  "))
+    return 0
+
+
 def cmd_traffic(args: argparse.Namespace) -> int:
     from labstack.traffic import send
 
@@ -191,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
     logs.set_defaults(fn=cmd_logs)
     add("env", cmd_env, "print the shell lines that point AWS tools at labstack")
     sub.add_parser("image", help="build, tag and push images without a Docker daemon (labstack image --help)")
+    inbox = add("inbox", cmd_inbox, "the messages SNS sent to email subscriptions")
+    inbox.add_argument("--account", help="only this account's messages")
+    inbox.add_argument("--json", action="store_true", help="print the raw messages")
     traffic = sub.add_parser("traffic", help="send steady requests to a URL and count answers by version and status")
     traffic.add_argument("url")
     traffic.add_argument("--rps", type=float, default=20.0, help="requests per second (default 20)")

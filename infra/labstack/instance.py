@@ -30,6 +30,8 @@ class Labstack:
         self.hooks = Hooks()
         self.moto = MotoBridge()
         self.routes = Routes()
+        # Extra JSON views under /_labstack/ that providers add (the inbox…): path -> fn(environ).
+        self.views: dict[str, Any] = {}
         self.clients = InternalClients(settings.endpoint)
         self.started = time.time()
         self.router = Router()

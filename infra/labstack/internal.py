@@ -26,11 +26,14 @@ def handle(labstack: "Labstack", environ: dict, start_response: Callable[..., An
         return _json(start_response, "200 OK", labstack.status(), head)
     if path == "/_labstack/endpoints" and method in ("GET", "HEAD"):
         return _json(start_response, "200 OK", {"endpoints": labstack.endpoints()}, head)
+    if path in labstack.views and method in ("GET", "HEAD"):
+        return _json(start_response, "200 OK", labstack.views[path](environ), head)
     if path == "/_labstack/reset" and method == "POST":
         labstack.wait_warm()
         labstack.reset()
         return _json(start_response, "200 OK", {"reset": True})
-    known = {"/_labstack/health", "/_localstack/health", "/_labstack/status", "/_labstack/endpoints", "/_labstack/reset"}
+    known = {"/_labstack/health", "/_localstack/health", "/_labstack/status", "/_labstack/endpoints", "/_labstack/reset",
+             *labstack.views}
     if path in known:
         return _json(start_response, "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"})
     return _json(start_response, "404 Not Found", {"error": f"no labstack endpoint {path}", "endpoints": sorted(known)})
