@@ -13,6 +13,7 @@ from labstack.context import RequestContext
 from labstack.motobridge import loaded_backends
 from labstack.protocol.provider import Provider
 from labstack.runtimes.alarms.evaluate import Sample, decide
+from labstack.runtimes.loop import every
 from labstack.state import AccountRegionStore
 
 log = logging.getLogger("labstack.alarms")
@@ -50,18 +51,7 @@ class AlarmsRuntime(Provider):
         self.history: AccountRegionStore[list[dict[str, Any]]] = AccountRegionStore(list)
         labstack.hooks.on_shutdown(self._stop.set)
         labstack.hooks.on_reset(self.history.reset)
-        threading.Thread(target=self._run, name="alarms", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            self.labstack.wait_warm(timeout=300)
-        except (TimeoutError, RuntimeError):
-            return
-        while not self._stop.wait(TICK_SECONDS):
-            try:
-                self.evaluate_all()
-            except Exception:
-                log.exception("alarm evaluation failed")
+        every(labstack, TICK_SECONDS, self.evaluate_all, "alarm evaluation", self._stop)
 
     def evaluate_all(self) -> None:
         cloudwatch_backends = loaded_backends("cloudwatch")

@@ -15,6 +15,7 @@ from typing import Any
 from labstack.motobridge import loaded_backends
 from labstack.runtimes.ecs.deployments import Deployments
 from labstack.runtimes.ecs.tasks import RunningTask, now
+from labstack.runtimes.loop import every
 
 log = logging.getLogger("labstack.ecs")
 TICK_SECONDS = 0.25
@@ -41,24 +42,13 @@ class ServiceScheduler:
         self.labstack = runtime.labstack
         self._memory: dict[str, _Memory] = {}
         self._stop = threading.Event()
-        threading.Thread(target=self._run, name="ecs-services", daemon=True).start()
+        every(self.labstack, TICK_SECONDS, self.reconcile, "ECS service scheduling", self._stop)
 
     def close(self) -> None:
         self._stop.set()
 
     def reset(self) -> None:
         self._memory.clear()
-
-    def _run(self) -> None:
-        try:
-            self.labstack.wait_warm(timeout=300)
-        except (TimeoutError, RuntimeError):
-            return
-        while not self._stop.wait(TICK_SECONDS):
-            try:
-                self.reconcile()
-            except Exception:
-                log.exception("ECS service scheduling failed")
 
     def reconcile(self) -> None:
         ecs_backends = loaded_backends("ecs")

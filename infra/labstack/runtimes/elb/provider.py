@@ -17,6 +17,7 @@ from labstack.runtimes.elb.metrics import NAMESPACE, Metrics
 from labstack.runtimes.elb.model import Listener, TargetGroup
 from labstack.runtimes.elb.proxy import ListenerServer
 from labstack.runtimes.elb.targets import TargetRegistry
+from labstack.runtimes.loop import every
 
 log = logging.getLogger("labstack.elb")
 TICK_SECONDS = 0.2  # how often desired state is read: weights and targets apply within this
@@ -42,21 +43,10 @@ class ElbRuntime(Provider):
         labstack.hooks.on_reset(self.health.reset)
         labstack.hooks.on_reset(self.targets.reset)
         labstack.hooks.on_shutdown(self.close)
-        threading.Thread(target=self._run, name="elb-runtime", daemon=True).start()
+        every(labstack, TICK_SECONDS, self.reconcile, "ELB reconcile", self._stop)
         threading.Thread(target=self._publish_every_lab_minute, name="elb-metrics", daemon=True).start()
 
     # -- the reconciler ---------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            self.labstack.wait_warm(timeout=300)
-        except (TimeoutError, RuntimeError):
-            return
-        while not self._stop.wait(TICK_SECONDS):
-            try:
-                self.reconcile()
-            except Exception:  # a bad tick must not end the runtime
-                log.exception("ELB reconcile failed")
-
     def reconcile(self) -> None:
         """Read moto's listeners and target groups; start, keep or stop local servers."""
         listeners, groups = model.snapshot(self.targets.active)
