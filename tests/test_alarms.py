@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
 
 ACCOUNT = "864286428642"
 
 
-def wait_for(predicate: Callable[[], Any], seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {seconds}s")
 
 
 @pytest.fixture(scope="module")

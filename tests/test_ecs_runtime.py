@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections import Counter
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
 from tests.support.webimage import push_web_image
 
 ACCOUNT = "147014701470"
 REPOSITORY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
 
 
-def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {seconds}s")
 
 
 @pytest.fixture(scope="module")

@@ -19,19 +19,12 @@ from labstack.endpoints import listener_url
 
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
 from tests.support.webapp import VersionApp
 
 ACCOUNT = "135713571357"
 
 
-def wait_for(predicate: Callable[[], Any], seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {seconds}s")
 
 
 def get(url: str) -> tuple[int, str]:

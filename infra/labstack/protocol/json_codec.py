@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from labstack.errors import JSON, AwsError, validation_error
+from labstack.errors import JSON, AwsError
 from labstack.protocol import shapes
 from labstack.protocol.incoming import Incoming
 
@@ -45,10 +45,7 @@ class JsonCodec:
             raise AwsError("SerializationException", f"Request body is not valid JSON: {exc}", 400) from None
         if not isinstance(data, dict):
             raise AwsError("SerializationException", "Request body must be a JSON object", 400)
-        found = shapes.problems(op_model.input_shape, data)
-        if found:
-            raise validation_error(found)
-        return shapes.from_wire(op_model.input_shape, data)
+        return shapes.parse_wire(op_model.input_shape, data)
 
     def serialize(self, op_model: OperationModel, result: dict[str, Any], request_id: str) -> Response:
         payload = json.dumps(shapes.to_wire(op_model.output_shape, result)).encode()

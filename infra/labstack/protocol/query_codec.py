@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from labstack.errors import QUERY, validation_error
+from labstack.errors import QUERY
 from labstack.protocol import shapes
 from labstack.protocol.incoming import Incoming
 
@@ -41,11 +41,7 @@ class QueryCodec:
         shape = op_model.input_shape
         if shape is None:
             return {}
-        wire = _read_structure(shape, self.params(incoming), "")
-        found = shapes.problems(shape, wire)
-        if found:
-            raise validation_error(found)
-        return shapes.from_wire(shape, wire)
+        return shapes.parse_wire(shape, _read_structure(shape, self.params(incoming), ""))
 
     def serialize(self, op_model: OperationModel, result: dict[str, Any], request_id: str) -> Response:
         name = op_model.name

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from labstack.errors import REST_JSON, AwsError, validation_error
+from labstack.errors import REST_JSON, AwsError
 from labstack.protocol import shapes
 from labstack.protocol.incoming import Incoming
 
@@ -81,10 +81,7 @@ class RestJsonCodec:
             members = shape.members
             body = _json_object(incoming.body)
             wire.update({k: v for k, v in body.items() if k not in members or "location" not in members[k].serialization})
-        found = shapes.problems(shape, wire)
-        if found:
-            raise validation_error(found)
-        return shapes.from_wire(shape, wire)
+        return shapes.parse_wire(shape, wire)
 
     def serialize(self, op_model: OperationModel, result: dict[str, Any], request_id: str) -> Response:
         shape = op_model.output_shape

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from botocore.model import Shape
 
+from labstack.errors import validation_error
+
 UTC = dt.timezone.utc
 # Shapes whose length the model may bound: the Python type they need and the complaint if not.
 _SIZED = {
@@ -225,6 +227,17 @@ def typed_text(shape: Shape, raw: str) -> Any:
     if kind == "boolean" and raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     return raw
+
+
+def parse_wire(shape: Shape | None, wire: Any) -> Any:
+    """Validate a request's wire value against its input shape, then turn it into Python.
+
+    Raises AWS's ValidationException naming every broken constraint.
+    """
+    found = problems(shape, wire)
+    if found:
+        raise validation_error(found)
+    return from_wire(shape, wire)
 
 
 def from_wire(shape: Shape | None, value: Any) -> Any:
