@@ -99,3 +99,19 @@ def test_a_bad_time_scale_is_refused_clearly(tmp_path: Path) -> None:
                             env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "LABSTACK_TIME_SCALE='fast' is not a number" in result.stderr
+
+
+def test_github_create_makes_a_repository_git_can_clone(tmp_path: Path) -> None:
+    port = str(free_port())
+    assert labstack_cmd(tmp_path, "up", "--port", port).returncode == 0
+    try:
+        created = labstack_cmd(tmp_path, "github", "create", "myorg/myrepo", "--port", port)
+        assert created.returncode == 0, created.stderr
+        url = f"http://127.0.0.1:{port}/github/myorg/myrepo.git"
+        assert url in created.stdout
+        clone = subprocess.run(["git", "clone", url, str(tmp_path / "clone")], capture_output=True, text=True, timeout=60)
+        assert clone.returncode == 0, clone.stderr
+        bad = labstack_cmd(tmp_path, "github", "create", "not a repo")
+        assert bad.returncode == 2 and "is not a GitHub owner/repository name" in bad.stderr
+    finally:
+        labstack_cmd(tmp_path, "down")

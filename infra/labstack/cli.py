@@ -144,6 +144,19 @@ def cmd_logs(args: argparse.Namespace) -> int:
             return 0
 
 
+def cmd_github_create(args: argparse.Namespace) -> int:
+    from labstack.services.codeconnections import github
+
+    settings = _settings(args)
+    try:
+        github.create_repository(settings.home, args.repository)
+    except ValueError as exc:
+        print(f"labstack github: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {args.repository}: git clone {github.clone_url(settings.endpoint, args.repository)}")
+    return 0
+
+
 def cmd_inbox(args: argparse.Namespace) -> int:
     from labstack import daemon
 
@@ -216,6 +229,12 @@ def parser() -> argparse.ArgumentParser:
     logs.set_defaults(fn=cmd_logs)
     add("env", cmd_env, "print the shell lines that point AWS tools at labstack")
     sub.add_parser("image", help="build, tag and push images without a Docker daemon (labstack image --help)")
+    github = sub.add_parser("github", help="the local GitHub that CodeStar connections reach")
+    github_sub = github.add_subparsers(dest="github_command", required=True)
+    create = github_sub.add_parser("create", help="create owner/repo (a first push creates it too)")
+    create.add_argument("repository", help="owner/repo, as in FullRepositoryId")
+    create.add_argument("--port", type=int, help="the port labstack listens on, for the clone URL")
+    create.set_defaults(fn=cmd_github_create)
     inbox = add("inbox", cmd_inbox, "the messages SNS sent to email subscriptions")
     inbox.add_argument("--account", help="only this account's messages")
     inbox.add_argument("--json", action="store_true", help="print the raw messages")
