@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import psutil
-
 
 def port_is_free(host: str, port: int) -> bool:
     """True if ``host:port`` can be bound right now (as a server binds: TIME_WAIT is no obstacle)."""
@@ -27,6 +25,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def describe_holder(port: int) -> str:
     """``", held by pid N (command)"`` for the process listening on ``port``, or ``""``."""
+    import psutil  # only on this error path: the server itself does without it
+
     try:
         connections = psutil.net_connections(kind="tcp")
     except (psutil.Error, OSError):
