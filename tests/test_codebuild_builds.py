@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import Lab, buildspec, phases, wait_build
+from tests.support.server import start_labstack
 
 ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
               "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
@@ -34,7 +37,31 @@ def test_a_trivial_build_succeeds_with_every_phase_recorded(lab: Lab) -> None:
     assert build["endTime"] >= build["startTime"]
     lines = lab.logs(build)
     assert "hi" in lines
-    assert any("bwrap (bubblewrap) is not installed" in line for line in lines)
+    assert any("without a sandbox (LABSTACK_CODEBUILD_SANDBOX=bwrap" in line for line in lines)
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (.ci/run installs it)")
+def test_a_sandboxed_build_writes_only_its_workspace_and_tmp(tmp_path: Path) -> None:
+    server = start_labstack(tmp_path, LABSTACK_PROVIDERS="", LABSTACK_CODEBUILD_SANDBOX="bwrap")
+    try:
+        _sandboxed_build(Lab(server))
+    finally:
+        server.stop()
+
+
+def _sandboxed_build(lab: Lab) -> None:
+    spec = buildspec({"build": {"commands": [
+        "touch $CODEBUILD_SRC_DIR/ok && touch /tmp/ok && echo inside-ok",
+        "touch /etc/labstack-escape 2>/dev/null && echo escaped || echo read-only",
+        "aws sts get-caller-identity --query Account --output text",
+    ]}})
+    lab.project("jail", spec)
+    build = lab.run("jail")
+    lines = lab.logs(build)
+    assert build["buildStatus"] == "SUCCEEDED", lines
+    assert any("runs in a bwrap sandbox: only its workspace and /tmp are writable" in line for line in lines)
+    assert "inside-ok" in lines and "read-only" in lines and "escaped" not in lines
+    assert lab.account in lines  # the network is shared: labstack is reachable
 
 
 def test_one_shell_per_build_keeps_variables_and_directory(lab: Lab) -> None:
@@ -262,20 +289,24 @@ def test_idempotency_token_returns_the_same_build(lab: Lab) -> None:
     wait_build(lab.codebuild, one["id"])
 
 
-def test_stop_build_kills_the_whole_process_tree(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import psutil
-
-    pidfile = tmp_path / "child.pid"
-    spec = buildspec({"build": {"commands": [f"(sleep 300 & echo $! > {pidfile}; wait)"]}})
-    lab.project("stopme", spec)
-    started = lab.codebuild.start_build(projectName="stopme")["build"]
+def test_stop_build_kills_the_whole_process_tree(lab: Lab) -> None:
     import time
 
+    import psutil
+
+    spec = buildspec({"build": {"commands": ["(sleep 300 & echo child=$!; wait)"]}})
+    lab.project("stopme", spec)
+    started = lab.codebuild.start_build(projectName="stopme")["build"]
     deadline = time.monotonic() + 10
-    while not pidfile.exists() or not pidfile.read_text().strip():
+    child = None
+    while child is None:  # the build says its child's pid in its log (a sandboxed build writes nowhere else)
         assert time.monotonic() < deadline
+        running = lab.codebuild.batch_get_builds(ids=[started["id"]])["builds"][0]
+        try:
+            child = next((int(line[6:]) for line in lab.logs(running) if line.startswith("child=")), None)
+        except ClientError as exc:  # the build's log group is not written yet
+            assert exc.response["Error"]["Code"] == "ResourceNotFoundException"
         time.sleep(0.05)
-    child = int(pidfile.read_text())
     stopped = lab.codebuild.stop_build(id=started["id"])["build"]
     build = wait_build(lab.codebuild, stopped["id"])
     assert build["buildStatus"] == "STOPPED"

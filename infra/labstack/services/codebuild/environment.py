@@ -158,3 +158,24 @@ def _probe(argv: tuple[str, ...]) -> str | None:
             except (OSError, subprocess.TimeoutExpired):
                 _probed[argv] = None
     return _probed[argv]
+
+
+SANDBOX_SETTING = "LABSTACK_CODEBUILD_SANDBOX"
+
+
+def sandbox(workspace: Path) -> list[str] | None:
+    """The bwrap command a build's shell runs under, or None.
+
+    Only when ``LABSTACK_CODEBUILD_SANDBOX=bwrap`` and bubblewrap is installed: everything is
+    then read-only but the build's workspace and a /tmp of its own (the network is shared, so
+    the build still reaches labstack). It is not the default because a CodeBuild container may
+    write anywhere, and a read-only host breaks ordinary builds (``pip install`` into the host's
+    Python, pyenv's rehash); bubblewrap 0.8 has no copy-on-write root to offer instead.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or os.environ.get(SANDBOX_SETTING) != "bwrap":
+        return None
+    tmp = workspace / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(tmp), "/tmp",
+            "--bind", str(workspace), str(workspace), "--die-with-parent", "--"]

@@ -224,10 +224,14 @@ class Runner:
         except environment.VariableError as exc:
             raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
         shell = shutil.which(self.spec.shell) or self.spec.shell
-        self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log)
+        jail = environment.sandbox(job.workspace)
+        self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log, jail)
         self.log.container(f"Moving to directory {self.src}")
-        why = "bwrap (bubblewrap) is not installed" if shutil.which("bwrap") is None else "labstack does not use bwrap yet"
-        self.log.container(f"labstack: {why}, so this build runs as a plain process group in its own workspace, without a sandbox")
+        if jail:
+            self.log.container("labstack: this build runs in a bwrap sandbox: only its workspace and /tmp are writable")
+        else:
+            self.log.container("labstack: this build runs as a plain process group in its own workspace, without a "
+                               f"sandbox ({environment.SANDBOX_SETTING}=bwrap with bubblewrap installed asks for one)")
         if self.record["environment"].get("privilegedMode"):
             self.log.container("labstack: privileged mode: docker is labstack's daemonless image tool "
                                "(FROM python images, built as real OCI images, pushed to ECR)")

@@ -43,7 +43,9 @@ class Interrupted(Exception):
 class ShellSession:
     """A long-lived ``bash`` (or ``sh``) in its own process group."""
 
-    def __init__(self, shell: str, cwd: Path, env: dict[str, str], control_dir: Path, sink: OutputSink) -> None:
+    def __init__(self, shell: str, cwd: Path, env: dict[str, str], control_dir: Path, sink: OutputSink,
+                 sandbox: list[str] | None = None) -> None:
+        self.sandbox = sandbox or []  # argv the shell runs under (bwrap), if any
         self.shell = shell
         self.cwd = cwd
         self.env = env
@@ -63,7 +65,7 @@ class ShellSession:
         return self._proc.pid if self._proc else None
 
     def _start(self) -> None:
-        argv = [self.shell, "--noprofile", "--norc"] if self.shell == "bash" else [self.shell]
+        argv = [*self.sandbox, self.shell, "--noprofile", "--norc"] if self.shell.endswith("bash") else [*self.sandbox, self.shell]
         self._proc = subprocess.Popen(
             argv, cwd=self.cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True, bufsize=0,
