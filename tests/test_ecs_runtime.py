@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
 from collections import Counter
 from typing import Any
@@ -87,6 +88,18 @@ def test_an_essential_container_that_exits_stops_its_task(ecs: Any) -> None:
     assert final["containers"][0]["exitCode"] == 3
 
 
+def test_an_app_whose_port_is_taken_stops_with_its_exit_code(ecs: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ecs.register_task_definition(family="clash", containerDefinitions=[{**ecs.web_container, "command": [
+            "python", "-c", f"import socket; socket.socket().bind(('127.0.0.1', {port}))"]}])
+        arn = ecs.run_task(cluster="labs", taskDefinition="clash")["tasks"][0]["taskArn"]
+        final = wait_for(lambda: (t := task_of(ecs, arn))["lastStatus"] == "STOPPED" and t)
+    assert final["stopCode"] == "EssentialContainerExited" and final["containers"][0]["exitCode"] == 1
+
+
 def test_an_image_that_is_not_in_ecr_cannot_be_pulled(ecs: Any) -> None:
     arn = ecs.run_task(cluster="labs", taskDefinition="ghost")["tasks"][0]["taskArn"]
     final = wait_for(lambda: (t := task_of(ecs, arn))["lastStatus"] == "STOPPED" and t)
@@ -158,6 +171,11 @@ def test_a_service_keeps_its_tasks_running_behind_its_target_group(labstack: Lab
     ecs.update_service(cluster="labs", service="web", taskDefinition=v2)
     wait_for(lambda: service()["deployments"][0]["rolloutState"] == "COMPLETED" and service()["runningCount"] == 2
              and all(_get(url + "/") == "v2 s3cret True" for _ in range(10)), seconds=30)
+    # forceNewDeployment replaces every task with a fresh one of the same task definition.
+    before = set(ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"])
+    ecs.update_service(cluster="labs", service="web", forceNewDeployment=True)
+    wait_for(lambda: (now := set(ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"])) and not now & before
+             and service()["runningCount"] == 2 and service()["deployments"][0]["rolloutState"] == "COMPLETED", seconds=30)
     # Scaling in stops a task and takes it out of the target group.
     ecs.update_service(cluster="labs", service="web", desiredCount=1)
     wait_for(lambda: len(ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"]) == 1 and service()["runningCount"] == 1)

@@ -4,6 +4,7 @@ rollback on, returns the service to the last deployment that completed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ class Deployments:
     def primary(self) -> dict[str, Any]:
         return self.items[0]
 
-    def track(self, task_definition: str, desired: int, launch_type: str | None) -> None:
-        """A new task definition on the service starts a new PRIMARY deployment."""
-        if self.items and self.primary["taskDefinition"] == task_definition:
+    def track(self, task_definition: str, desired: int, launch_type: str | None, forced_at: dt.datetime | None = None) -> None:
+        """A new task definition (or forceNewDeployment) starts a new PRIMARY deployment."""
+        if self.items and self.primary["taskDefinition"] == task_definition and (
+                forced_at is None or self.primary["createdAt"] >= forced_at):
             return
         for item in self.items:
             item["status"] = "ACTIVE"

@@ -29,6 +29,7 @@ class EcsRuntime(Provider):
         labstack.hooks.on_shutdown(self.logs.close)
         self.runner = TaskRunner(labstack, self.logs.ship)
         self._deployment_configuration: dict[str, dict[str, Any]] = {}
+        self._forced: dict[str, Any] = {}  # service ARN -> when forceNewDeployment was asked
         self.scheduler = ServiceScheduler(self)
         labstack.hooks.on_reset(self._stop_everything)
         labstack.hooks.on_reset(self.scheduler.reset)
@@ -52,9 +53,15 @@ class EcsRuntime(Provider):
         service = _plain(moto.create_service(**request))["service"]
         return {"service": self._remember(service, request)}
 
+    def forced_at(self, service_arn: str) -> Any:
+        """When the service's last forceNewDeployment was asked for (None: never)."""
+        return self._forced.get(service_arn)
+
     def update_service(self, ctx: RequestContext, request: dict) -> dict:
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
         service = _plain(moto.update_service(**request))["service"]
+        if request.get("forceNewDeployment"):
+            self._forced[service["serviceArn"]] = now()
         return {"service": self._remember(service, request)}
 
     def describe_services(self, ctx: RequestContext, request: dict) -> dict:
@@ -69,6 +76,7 @@ class EcsRuntime(Provider):
         self.runner.shutdown(every)
         self.tasks.reset()
         self._deployment_configuration.clear()
+        self._forced.clear()
 
     def _cluster(self, ctx: RequestContext, name: str | None) -> str:
         ecs = self.labstack.clients.get("ecs", ctx.account, ctx.region)

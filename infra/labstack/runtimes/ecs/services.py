@@ -87,14 +87,15 @@ class ServiceScheduler:
         memory = self._memory.setdefault(service.arn, _Memory())
         desired = service.desired_count if service.status == "ACTIVE" else 0
         deployments = memory.deployments
-        deployments.track(service.task_definition, desired, service.launch_type)
+        forced_at = self.runtime.forced_at(service.arn)
+        deployments.track(service.task_definition, desired, service.launch_type, forced_at)
         tasks = self._tasks(account, region, service)
         config = self.runtime.deployment_configuration(service.arn)
         alive, running_current = self._keep(account, region, service, memory, tasks, desired, service.task_definition,
                                             service.load_balancers, f"ecs-svc/{service.name}",
                                             may_start=deployments.primary["rolloutState"] != "FAILED",
                                             max_percent=config.get("maximumPercent", 200),
-                                            min_percent=config.get("minimumHealthyPercent", 100))
+                                            min_percent=config.get("minimumHealthyPercent", 100), newer_than=forced_at)
         back_to = deployments.trip(config, desired, lambda text: self._event(service, f"(service {service.name}) {text}"))
         if back_to is not None:
             service.task_definition = back_to  # the next tick starts the rollback deployment
@@ -136,7 +137,8 @@ class ServiceScheduler:
 
     def _keep(self, account: str, region: str, service: Any, memory: _Memory, tasks: list[RunningTask], desired: int,
               task_definition: str, load_balancers: list[dict], started_by: str, may_start: bool = True,
-              max_percent: int = 200, min_percent: int = 100) -> tuple[list[RunningTask], list[RunningTask]]:
+              max_percent: int = 200, min_percent: int = 100,
+              newer_than: Any = None) -> tuple[list[RunningTask], list[RunningTask]]:
         """Start what is missing, stop what is extra or outdated; returns (alive, running current)."""
         for task in tasks:
             if task.record["desiredStatus"] == "RUNNING" and task.record.get("healthStatus") == "UNHEALTHY":
@@ -145,7 +147,9 @@ class ServiceScheduler:
                                      "failed container health checks.")
         alive = [t for t in tasks if t.record["desiredStatus"] == "RUNNING"]
         self._note_failures(service, memory, tasks)
-        current = [t for t in alive if t.record["taskDefinitionArn"] == task_definition]
+        # Current: tasks of the service's task definition, started after a forceNewDeployment if any.
+        current = [t for t in alive if t.record["taskDefinitionArn"] == task_definition
+                   and (newer_than is None or t.record["createdAt"] >= newer_than)]
         old = [t for t in alive if t not in current]
         running_current = [t for t in current if t.record["lastStatus"] == "RUNNING"]
         # Start what is missing, never more than maximumPercent of desired alive at once.
@@ -216,9 +220,11 @@ class ServiceScheduler:
         service.running_count = running
         service.pending_count = max(0, len(alive) - running)
         steady = len(running_current) == desired and len(alive) == desired
-        old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != service.task_definition)
+        forced_at = self.runtime.forced_at(service.arn)
+        old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != service.task_definition
+                        or (forced_at is not None and t.record["createdAt"] < forced_at))
         memory.deployments.settle(desired, len(running_current), max(0, desired - len(running_current)), steady, old_alive)
-        service.deployments = memory.deployments.items
+        service.deployments = [dict(d) for d in memory.deployments.items]  # a copy: moto edits its own
         if steady and not memory.steady:
             self._event(service, f"(service {service.name}) has reached a steady state.")
         memory.steady = steady
