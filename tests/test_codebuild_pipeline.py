@@ -8,10 +8,11 @@ import zipfile
 from pathlib import Path
 
 from tests.support.codebuild import ENVIRONMENT, buildspec
-from tests.test_sources import client, inprocess  # noqa: F401
+from tests.support.inprocess import client
 
 
-def test_a_pipeline_build_takes_its_input_and_hands_back_its_artifact(inprocess, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+
+def test_a_pipeline_build_takes_its_input_and_hands_back_its_artifact(inprocess, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     codebuild = client(inprocess, "codebuild")
     codebuild.create_project(name="piped", source={"type": "CODEPIPELINE"}, artifacts={"type": "CODEPIPELINE"},
                              environment=ENVIRONMENT, serviceRole="arn:aws:iam::123456789012:role/r")

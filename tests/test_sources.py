@@ -5,40 +5,17 @@ serve a labstack from this process."""
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from labstack import sources
-from labstack.config import Settings
 from labstack.errors import AwsError
-from labstack.ports import free_port
-from labstack.server import build_server
 from labstack.services.codeconnections import github
 
 from tests.support.gitcli import commit, git, new_work_tree
-from tests.support.server import LabstackProcess
+from tests.support.inprocess import client
 
-
-@pytest.fixture(scope="module")
-def inprocess(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
-    """A labstack served from a thread of this process, so its engines' interfaces are reachable."""
-    settings = Settings(port=free_port(), home=tmp_path_factory.mktemp("inprocess-home"))
-    server, labstack = build_server(settings)
-    labstack.warm_up()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    labstack.wait_warm()
-    yield labstack
-    server.shutdown()
-    labstack.shutdown()
-    server.server_close()
-
-
-def client(labstack, service: str):  # type: ignore[no-untyped-def]
-    return LabstackProcess(labstack.settings, 0).client(service)
 
 
 def files_of(archive: bytes) -> dict[str, bytes]:

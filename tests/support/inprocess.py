@@ -1,0 +1,37 @@
+"""A labstack served from a thread of the test process, so its engines' interfaces are reachable.
+
+Loaded as a pytest plugin (``pytest_plugins = ["tests.support.inprocess"]``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from labstack.config import Settings
+from labstack.ports import free_port
+from labstack.server import build_server
+
+from tests.support.server import LabstackProcess
+
+
+@pytest.fixture(scope="module")
+def inprocess(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Labstack (the object, not a process) serving HTTP on a free port."""
+    settings = Settings(port=free_port(), home=tmp_path_factory.mktemp("inprocess-home"))
+    server, labstack = build_server(settings)
+    labstack.warm_up()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    labstack.wait_warm()
+    yield labstack
+    server.shutdown()
+    labstack.shutdown()
+    server.server_close()
+
+
+def client(labstack: Any, service: str) -> Any:
+    """A boto3 client for an in-process labstack."""
+    return LabstackProcess(labstack.settings, 0).client(service)
