@@ -11,7 +11,6 @@ from tests.support.codebuild import ENVIRONMENT, buildspec
 from tests.support.inprocess import client
 
 
-
 def test_a_pipeline_build_takes_its_input_and_hands_back_its_artifact(inprocess, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     codebuild = client(inprocess, "codebuild")
     codebuild.create_project(name="piped", source={"type": "CODEPIPELINE"}, artifacts={"type": "CODEPIPELINE"},

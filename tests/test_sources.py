@@ -17,7 +17,6 @@ from tests.support.gitcli import commit, git, new_work_tree
 from tests.support.inprocess import client
 
 
-
 def files_of(archive: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         return {name: zf.read(name) for name in zf.namelist() if not name.endswith("/")}
