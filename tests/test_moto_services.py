@@ -142,3 +142,19 @@ def test_status_counts_resources_per_account(labstack: LabstackProcess) -> None:
     assert (mine["builds"], mine["deployments"], mine["tasks"]) == (0, 0, 0)
     assert status["endpoint"] == labstack.endpoint and status["uptime_seconds"] >= 0
 
+
+
+def test_lambda_functions_are_counted_and_shown_running(labstack: LabstackProcess) -> None:
+    import io
+    import zipfile
+
+    account = "686868686868"
+    role = labstack.client("iam", account=account).create_role(RoleName="r", AssumeRolePolicyDocument=ROLE_TRUST)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    labstack.client("lambda", account=account).create_function(
+        FunctionName="counted", Runtime="python3.12", Role=role["Role"]["Arn"], Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()})
+    assert get(labstack, "/_labstack/status")["accounts"][account]["resources"]["lambda"] == 1
+    assert get(labstack, "/_labstack/health")["services"]["lambda"] == "running"

@@ -20,8 +20,8 @@ MOTO_SERVICES = (
     "secretsmanager", "kms", "ecr", "ecs", "elbv2", "lambda", "cloudformation",
 )
 
-# moto's backend names where they differ from botocore's.
-_BACKEND_NAMES = {"elbv2": "elbv2", "lambda": "awslambda", "cloudwatch": "cloudwatch"}
+# moto's module names where they differ from botocore's service names.
+_BACKEND_NAMES = {"lambda": "awslambda"}
 
 # What counts as a learner's resource, per moto backend: attribute holding a collection.
 _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
@@ -38,7 +38,7 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
     "ecr": ("repositories",),
     "ecs": ("clusters", "task_definitions", "services"),
     "elbv2": ("load_balancers", "target_groups"),
-    "awslambda": ("_lambdas",),
+    "lambda": ("_lambdas._functions",),
     "cloudformation": ("stacks",),
 }
 
@@ -102,6 +102,13 @@ def loaded_backends(service: str) -> Any | None:
     return None if module is None else getattr(module, f"{service}_backends", None)
 
 
+def _attribute(obj: Any, path: str) -> Any:
+    """``obj.a.b`` for ``path`` "a.b" (None where moto lacks a part)."""
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
 class MotoBridge:
     """Loads moto's WSGI dispatcher and forwards requests to it."""
 
@@ -139,7 +146,7 @@ class MotoBridge:
         """LocalStack-style state per service: ``running`` once its backend holds data."""
         running = set(self._loaded_backends()) if self.ready else set()
         return {
-            svc: "running" if _BACKEND_NAMES.get(svc, svc) in running else "available"
+            svc: "running" if svc in running else "available"
             for svc in MOTO_SERVICES
         }
 
@@ -161,7 +168,7 @@ class MotoBridge:
             if not attrs:
                 continue
             for account, _region, backend in list(backends.iter_backends()):
-                total = sum(len(getattr(backend, a, ()) or ()) for a in attrs)
+                total = sum(len(_attribute(backend, a) or ()) for a in attrs)
                 if name == "iam":
                     total += sum(
                         1 for arn in list(getattr(backend, "managed_policies", {})) if ":aws:policy/" not in arn
