@@ -193,12 +193,19 @@ def test_task_sets_run_their_own_tasks_for_code_deploy(labstack: LabstackProcess
     elb = labstack.client("elbv2", account=ACCOUNT)
     blue, green = (elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")
                    ["TargetGroups"][0]["TargetGroupArn"] for name in ("ts-blue", "ts-green"))
+    network = {"awsvpcConfiguration": {
+        "subnets": [ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]],
+        "securityGroups": [ec2.create_security_group(GroupName="bg", Description="bg", VpcId=vpc)["GroupId"]]}}
     ecs.create_service(cluster="labs", serviceName="bg", desiredCount=2, deploymentController={"type": "CODE_DEPLOY"},
-                       taskDefinition="web")
-    first = ecs.create_task_set(cluster="labs", service="bg", taskDefinition="web", launchType="FARGATE", scale={"value": 100, "unit": "PERCENT"},
-                                loadBalancers=[{"targetGroupArn": blue, "containerName": "web", "containerPort": 8080}])["taskSet"]
-    ecs.update_service_primary_task_set(cluster="labs", service="bg", primaryTaskSet=first["taskSetArn"])
+                       taskDefinition="web", networkConfiguration=network,
+                       loadBalancers=[{"targetGroupArn": blue, "containerName": "web", "containerPort": 8080}])
+    # As on AWS, the service's own task definition and load balancer become its PRIMARY task set.
+    first = wait_for(lambda: [t for t in ecs.describe_services(cluster="labs", services=["bg"])["services"][0]["taskSets"]
+                              if t["status"] == "PRIMARY"])[0]
+    assert (first["scale"], first["loadBalancers"][0]["targetGroupArn"]) == (
+        {"value": 100.0, "unit": "PERCENT"}, blue)
     second = ecs.create_task_set(cluster="labs", service="bg", taskDefinition="web", launchType="FARGATE", scale={"value": 50, "unit": "PERCENT"},
+                                 networkConfiguration=network,
                                  loadBalancers=[{"targetGroupArn": green, "containerName": "web", "containerPort": 8080}])["taskSet"]
 
     def task_set(arn: str) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class ServiceScheduler:
         self.runtime = runtime
         self.labstack = runtime.labstack
         self._memory: dict[str, _Memory] = {}
+        self._seeded: set[str] = set()  # CODE_DEPLOY services whose initial task set exists
         self._stop = threading.Event()
         every(self.labstack, TICK_SECONDS, self.reconcile, "ECS service scheduling", self._stop)
 
@@ -49,6 +50,21 @@ class ServiceScheduler:
 
     def reset(self) -> None:
         self._memory.clear()
+        self._seeded.clear()
+
+    def _initial_task_set(self, backend: Any, service: Any) -> None:
+        """As ECS does for a CODE_DEPLOY service: its task definition and load balancers become
+        the PRIMARY task set, at 100% (however the service was made: API or CloudFormation)."""
+        self._seeded.add(service.arn)
+        if service.task_sets or not service.task_definition or service.status != "ACTIVE":
+            return
+        cluster = service.cluster_arn.rsplit("/", 1)[-1]
+        task_set = backend.create_task_set(
+            service.name, cluster, service.task_definition, load_balancers=service.load_balancers,
+            network_configuration=service.network_configuration or None, launch_type=service.launch_type or "FARGATE",
+            platform_version=getattr(service, "platform_version", None))
+        task_set.scale = {"value": 100.0, "unit": "PERCENT"}  # set after: moto would record phantom tasks
+        backend.update_service_primary_task_set(cluster, service.name, task_set.task_set_arn)
 
     def reconcile(self) -> None:
         ecs_backends = loaded_backends("ecs")
@@ -63,6 +79,8 @@ class ServiceScheduler:
                     live.add(service.arn)
                     self._service(account, region, service)
                 else:  # CODE_DEPLOY and EXTERNAL: each task set runs its own tasks
+                    if controller == "CODE_DEPLOY" and service.arn not in self._seeded:
+                        self._initial_task_set(backend, service)
                     for task_set in list(service.task_sets):
                         live.add(task_set.task_set_arn)
                         self._task_set(account, region, service, task_set)
