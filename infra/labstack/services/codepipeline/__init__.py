@@ -1,0 +1,1 @@
+"""CodePipeline: pipelines whose executions run their actions for real."""

@@ -1,0 +1,64 @@
+"""Manual approval: a token, a notification to the SNS topic in AWS's approval format, and
+a wait for PutApprovalResult that expires after seven days of lab time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from botocore.exceptions import ClientError
+
+from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
+from labstack.services.codepipeline.model import new_id
+
+EXPIRY_LAB_SECONDS = 7 * 24 * 3600
+TICK = 0.05
+
+
+def notification(job: ActionJob, token: str, expires: dt.datetime) -> tuple[str, str]:
+    """(subject, message) of the approval-needed notification: the JSON AWS publishes, with
+    a readable text for email subscriptions."""
+    config = job.configuration
+    pipeline, stage, action = job.pipeline.name, job.run.stage, job.run.name
+    console = f"https://console.aws.amazon.com/codepipeline/home?region={job.region}#/view/{pipeline}"
+    review = f"{console}/{stage}/{action}/approve/{token}"
+    approval = {"pipelineName": pipeline, "stageName": stage, "actionName": action, "token": token,
+                "expires": expires.strftime("%Y-%m-%dT%H:%MZ"), "externalEntityLink": config.get("ExternalEntityLink"),
+                "approvalReviewLink": review, "customData": config.get("CustomData")}
+    body = {"region": job.region, "consoleLink": console, "approval": approval}
+    lines = ["Hello,", "", "The following Approval action is waiting for your response:", "",
+             "--Pipeline Details--", "", f"Pipeline name: {pipeline}", f"Stage name: {stage}", f"Action name: {action}",
+             f"Region: {job.region}", "", "--Approval Details--", "", f"Approve or reject: {review}"]
+    if config.get("ExternalEntityLink"):
+        lines.append(f"Additional information: {config['ExternalEntityLink']}")
+    if config.get("CustomData"):
+        lines.append(f"Comments: {config['CustomData']}")
+    lines.append(f"Deadline: This review request will expire on {expires.strftime('%Y-%m-%dT%H:%MZ')}")
+    message = json.dumps({"default": json.dumps(body), "email": "\n".join(lines)})
+    return f"APPROVAL NEEDED: AWS CodePipeline {pipeline} for action {action}"[:100], message
+
+
+def manual(job: ActionJob) -> dict[str, str]:
+    """Wait for an answer; Approved succeeds, Rejected fails, silence expires."""
+    token = new_id()
+    clock = job.labstack.clock
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=EXPIRY_LAB_SECONDS)
+    job.update(token=token)
+    topic = job.configuration.get("NotificationArn")
+    if topic:
+        subject, message = notification(job, token, expires)
+        try:
+            job.client("sns").publish(TopicArn=topic, Subject=subject, Message=message, MessageStructure="json")
+        except ClientError as exc:
+            raise ActionFailed(f"Could not publish the approval notification to {topic}: {exc}", "ConfigurationError") from None
+    deadline = clock.deadline(EXPIRY_LAB_SECONDS)
+    while not job.run.answered.wait(TICK):
+        if job.cancel.is_set():
+            raise Abandoned()
+        if deadline.expired():
+            raise ActionFailed("The approval request expired: nobody approved or rejected it within 7 days", "JobFailed")
+    answer = job.run.approval or {}
+    if answer.get("status") == "Approved":
+        job.update(summary=answer.get("summary") or None)
+        return {}
+    raise ActionFailed(answer.get("summary") or "Rejected", "JobFailed")

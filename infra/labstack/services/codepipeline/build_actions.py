@@ -1,0 +1,80 @@
+"""Build and Test actions with CodeBuild: a build of the project whose source is the input
+artifact and whose CODEPIPELINE artifacts become the action's output artifacts. The build's
+exported variables are the action's output variables."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from labstack.errors import AwsError
+from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
+
+POLL = 0.05
+
+
+def _codebuild(job: ActionJob):  # type: ignore[no-untyped-def]
+    return next(p for p in job.labstack.providers if p.service == "codebuild")
+
+
+def _overrides(job: ActionJob) -> dict:
+    overrides: dict = {"sourceTypeOverride": "CODEPIPELINE",
+                       "artifactsOverride": {"type": "CODEPIPELINE" if job.output_names() else "NO_ARTIFACTS"}}
+    raw = job.configuration.get("EnvironmentVariables")
+    if raw:
+        try:
+            declared = json.loads(raw)
+            overrides["environmentVariablesOverride"] = [{"name": v["name"], "value": v["value"], "type": v.get("type", "PLAINTEXT")}
+                                                         for v in declared]
+        except (ValueError, TypeError, KeyError):
+            raise ActionFailed("EnvironmentVariables must be a JSON list of objects with name, value and type",
+                               "ConfigurationError") from None
+    return overrides
+
+
+def _failure(build: dict) -> str:
+    failed = next((p for p in reversed(build["phases"]) if p.get("phaseStatus") not in (None, "SUCCEEDED")), {})
+    context = (failed.get("contexts") or [{}])[0]
+    return (f"Build terminated with state: {build['buildStatus']}. Phase: {failed.get('phaseType', build['currentPhase'])}, "
+            f"Code: {context.get('statusCode', '')}, Message: {context.get('message', '')}")
+
+
+def codebuild(job: ActionJob) -> dict[str, str]:
+    """Run the project's build on the input artifact; wait for it."""
+    config = job.configuration
+    inputs = job.input_names()
+    primary = config.get("PrimarySource") or inputs[0]
+    if len(inputs) > 1:
+        raise ActionFailed("labstack's CodeBuild action takes one input artifact; secondary sources "
+                           f"({', '.join(i for i in inputs if i != primary)}) are not handed to builds", "ConfigurationError")
+    outputs = job.output_names()
+    produced: dict[str, bytes] = {}
+
+    def hand_over(ident: str | None, path: Path) -> None:
+        produced[ident or outputs[0]] = path.read_bytes()
+
+    with tempfile.TemporaryDirectory(prefix="pipeline-input-") as tmp:
+        source = Path(tmp) / "input.zip"
+        source.write_bytes(job.input(primary))
+        try:
+            build_job = _codebuild(job).start_pipeline_build(job.account, job.region, config["ProjectName"],
+                                                             job.pipeline.name, source, hand_over, _overrides(job))
+        except AwsError as exc:
+            raise ActionFailed(f"Error calling startBuild: {exc.message} (Service: AWSCodeBuild; Error Code: {exc.code})",
+                               "ConfigurationError") from None
+        build_id = build_job.build_id
+        url = (f"https://{job.region}.console.aws.amazon.com/codesuite/codebuild/projects/{config['ProjectName']}/"
+               f"build/{build_id.replace(':', '%3A')}/view/new")
+        job.update(external_id=build_id, external_url=url)
+        while not build_job.done.wait(POLL):
+            if job.cancel.is_set():
+                raise Abandoned()
+    build = build_job.snapshot()
+    if build["buildStatus"] != "SUCCEEDED":
+        raise ActionFailed(_failure(build))
+    for name in outputs:
+        if name not in produced:
+            raise ActionFailed(f"The build produced no artifact for output artifact {name}")
+        job.output(name, produced[name])
+    return {v["name"]: v["value"] for v in build.get("exportedEnvironmentVariables", [])}

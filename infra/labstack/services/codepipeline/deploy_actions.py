@@ -1,0 +1,168 @@
+"""Deploy actions: ECS (standard rolling update from imagedefinitions.json), CodeDeployToECS
+(a blue/green deployment from taskdef.json and appspec.yaml) and S3 (files into a bucket)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
+
+POLL_LAB_SECONDS = 3  # how often (lab time) a deploy action looks at the deployment it started
+_TASK_DEFINITION_FIELDS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+                           "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+                           "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform")
+
+
+def _read(job: ActionJob, artifact: str | None, path: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(job.input(artifact))) as zf:
+            return zf.read(path.lstrip("/"))
+    except KeyError:
+        raise ActionFailed(f"The file {path} was not found in input artifact {artifact or job.input_names()[0]}",
+                           "ConfigurationError") from None
+    except zipfile.BadZipFile:
+        raise ActionFailed(f"Input artifact {artifact or job.input_names()[0]} is not a zip archive") from None
+
+
+def _client_error(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
+
+
+def _register(ecs: Any, definition: dict) -> str:
+    """Register ``definition`` as a new revision of its family; its ARN."""
+    args = {k: definition[k] for k in _TASK_DEFINITION_FIELDS if definition.get(k) not in (None, [], {})}
+    return ecs.register_task_definition(**args)["taskDefinition"]["taskDefinitionArn"]
+
+
+def ecs(job: ActionJob) -> dict[str, str]:
+    """New task definition revision with the images of imagedefinitions.json, then a rolling
+    update of the service; succeeds when the service's deployment completes."""
+    config = job.configuration
+    cluster, service = config["ClusterName"], config["ServiceName"]
+    try:
+        images = json.loads(_read(job, None, config.get("FileName") or "imagedefinitions.json"))
+        wanted = {entry["name"]: entry["imageUri"] for entry in images}
+    except (ValueError, TypeError, KeyError):
+        raise ActionFailed("The image definitions file must be a JSON list of objects with name and imageUri",
+                           "ConfigurationError") from None
+    client = job.client("ecs")
+    try:
+        found = client.describe_services(cluster=cluster, services=[service])["services"]
+        if not found or found[0].get("status") != "ACTIVE":
+            raise ActionFailed(f"The ECS service {service} does not exist in cluster {cluster}", "ConfigurationError")
+        current = client.describe_task_definition(taskDefinition=found[0]["taskDefinition"])["taskDefinition"]
+        containers = {c["name"] for c in current["containerDefinitions"]}
+        for name in wanted:
+            if name not in containers:
+                raise ActionFailed(f"The container {name} does not exist in the task definition {current['family']}",
+                                   "ConfigurationError")
+        for container in current["containerDefinitions"]:
+            container["image"] = wanted.get(container["name"], container["image"])
+        arn = _register(client, current)
+        client.update_service(cluster=cluster, service=service, taskDefinition=arn)
+    except ClientError as exc:
+        raise ActionFailed(f"Error deploying to ECS: {_client_error(exc)}") from None
+    job.update(external_id=arn, summary=f"Deploying {arn.rsplit('/', 1)[-1]} to {service}",
+               external_url=f"https://{job.region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/deployments")
+    deadline = job.labstack.clock.deadline(int(config.get("DeploymentTimeout") or 60) * 60)
+    while not deadline.expired():
+        deployment = _deployment_of(client, cluster, service, arn)
+        state = (deployment or {}).get("rolloutState")
+        if state == "COMPLETED":
+            job.update(summary=f"Deployed {arn.rsplit('/', 1)[-1]} to {service}")
+            return {}
+        if state == "FAILED":
+            raise ActionFailed(f"The ECS deployment failed: {deployment.get('rolloutStateReason', '')}")
+        job.wait(POLL_LAB_SECONDS)
+    raise ActionFailed(f"The ECS service {service} did not reach a steady state within {config.get('DeploymentTimeout') or 60} minutes")
+
+
+def _deployment_of(client: Any, cluster: str, service: str, task_definition: str) -> dict | None:
+    described = client.describe_services(cluster=cluster, services=[service])["services"]
+    for deployment in (described[0].get("deployments", []) if described else []):
+        if deployment.get("taskDefinition") == task_definition:
+            return deployment
+    return None
+
+
+def codedeploy_ecs(job: ActionJob) -> dict[str, str]:
+    """Register taskdef.json (image placeholders filled), put its ARN into appspec.yaml at
+    ``<TASK_DEFINITION>``, create a CodeDeploy deployment and wait for it to end."""
+    config = job.configuration
+    taskdef = _read(job, config["TaskDefinitionTemplateArtifact"], config.get("TaskDefinitionTemplatePath") or "taskdef.json").decode()
+    appspec = _read(job, config["AppSpecTemplateArtifact"], config.get("AppSpecTemplatePath") or "appspec.yaml").decode()
+    for index in range(1, 5):
+        artifact = config.get(f"Image{index}ArtifactName")
+        if not artifact:
+            continue
+        placeholder = config.get(f"Image{index}ContainerName") or f"IMAGE{index}_NAME"
+        try:
+            uri = json.loads(_read(job, artifact, "imageDetail.json"))["ImageURI"]
+        except (ValueError, KeyError, TypeError):
+            raise ActionFailed(f"imageDetail.json in {artifact} must be a JSON object with ImageURI", "ConfigurationError") from None
+        taskdef = taskdef.replace(f"<{placeholder}>", uri)
+    try:
+        definition = json.loads(taskdef)
+    except ValueError as exc:
+        raise ActionFailed(f"The task definition file is not valid JSON: {exc}", "ConfigurationError") from None
+    try:
+        arn = _register(job.client("ecs"), definition)
+    except ClientError as exc:
+        raise ActionFailed(f"Error registering the task definition: {_client_error(exc)}") from None
+    appspec = appspec.replace("<TASK_DEFINITION>", arn)
+    deploy = job.client("codedeploy")
+    try:
+        deployment_id = deploy.create_deployment(
+            applicationName=config["ApplicationName"], deploymentGroupName=config["DeploymentGroupName"],
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec}},
+        )["deploymentId"]
+    except ClientError as exc:
+        raise ActionFailed(f"Error calling CodeDeploy CreateDeployment: {_client_error(exc)}") from None
+    job.update(external_id=deployment_id,
+               external_url=f"https://{job.region}.console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}")
+    while True:
+        info = deploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        status = info.get("status")
+        if status == "Succeeded":
+            job.update(summary=f"Deployment {deployment_id} succeeded")
+            return {}
+        if status in ("Failed", "Stopped"):
+            reason = (info.get("errorInformation") or {}).get("message", "")
+            raise ActionFailed(f"Deployment {deployment_id} {status.lower()}: {reason}".rstrip(": "))
+        job.wait(POLL_LAB_SECONDS)
+
+
+def s3(job: ActionJob) -> dict[str, str]:
+    """Copy the input artifact into a bucket: extracted file by file, or as the zip itself."""
+    config = job.configuration
+    bucket, key = config["BucketName"], config.get("ObjectKey", "")
+    data = job.input()
+    client = job.client("s3")
+    extra: dict[str, str] = {}
+    if config.get("KMSEncryptionKeyARN"):
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config["KMSEncryptionKeyARN"]}
+    if config.get("CannedACL"):
+        extra["ACL"] = config["CannedACL"]
+    if config.get("CacheControl"):
+        extra["CacheControl"] = config["CacheControl"]
+    try:
+        if config["Extract"].lower() == "true":
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                for member in zf.infolist():
+                    if not member.is_dir():
+                        target = f"{key.strip('/')}/{member.filename}" if key.strip("/") else member.filename
+                        client.put_object(Bucket=bucket, Key=target, Body=zf.read(member), **extra)
+        else:
+            if not key:
+                raise ActionFailed("ObjectKey is required when Extract is false", "ConfigurationError")
+            client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+    except ClientError as exc:
+        raise ActionFailed(f"Error writing to s3://{bucket}: {_client_error(exc)}") from None
+    job.update(summary=f"Deployed to s3://{bucket}/{key}".rstrip("/"))
+    return {}

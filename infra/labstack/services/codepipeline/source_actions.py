@@ -1,0 +1,113 @@
+"""Source actions: CodeCommit, CodeStarSourceConnection (the local GitHub) and S3.
+
+Each fetches one revision (the one the execution was started for, or the latest) through
+labstack's shared ``labstack.sources``, stores it as the output artifact and answers the
+output variables AWS documents for its provider.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from labstack import sources as shared
+from labstack.errors import AwsError
+from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
+from labstack.services.codepipeline.model import now
+
+_CONNECTION = re.compile(r"^arn:aws[\w-]*:(?:codestar-connections|codeconnections):([\w-]+):(\d{12}):connection/([\w-]+)$")
+
+
+def _pinned(job: ActionJob, kinds: tuple[str, ...]) -> str | None:
+    """The revision the execution was started for (sourceRevisions or its trigger), if any."""
+    pinned = job.execution.pinned.get(job.run.name)
+    if pinned is None or pinned[0] not in kinds:
+        return None
+    return pinned[1]
+
+
+def _record(job: ActionJob, revision: str, summary: str, url: str, change_id: str | None = None) -> None:
+    artifact = job.output_names()[0]
+    with job.pipeline.cond:
+        job.execution.revisions.append({"name": artifact, "revisionId": revision, "revisionChangeIdentifier": change_id or revision,
+                                        "revisionSummary": summary[:2048], "created": now(), "revisionUrl": url})
+        job.execution.source_revisions.append({"actionName": job.run.name, "revisionId": revision,
+                                               "revisionSummary": summary[:2048], "revisionUrl": url})
+
+
+def _iso(git_date: str) -> str:
+    """A git date (``<epoch> <offset>``) as AWS writes dates in variables."""
+    seconds = git_date.split(" ", 1)[0]
+    if not seconds.isdigit():
+        return ""
+    return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _git_variables(revision: shared.SourceRevision, branch: str) -> dict[str, str]:
+    meta = revision.metadata
+    author = meta.get("author") or {}
+    return {"CommitId": revision.revision, "CommitMessage": meta.get("message", ""), "BranchName": branch,
+            "AuthorDate": _iso(str(author.get("date", ""))), "CommitterDate": _iso(str(author.get("date", "")))}
+
+
+def codecommit(job: ActionJob) -> dict[str, str]:
+    """A CodeCommit repository at the pinned commit or its branch's head."""
+    config = job.configuration
+    name, branch = config["RepositoryName"], config["BranchName"]
+    try:
+        revision = shared.codecommit_revision(job.labstack, job.account, job.region, name,
+                                              _pinned(job, ("COMMIT_ID",)) or branch)
+    except AwsError as exc:
+        raise ActionFailed(f"Could not fetch revision of {branch} from repository {name}: {exc.message}",
+                           "ConfigurationError") from None
+    url = (f"https://{job.region}.console.aws.amazon.com/codesuite/codecommit/repositories/{name}/commit/"
+           f"{revision.revision}?region={job.region}")
+    job.output(job.output_names()[0], revision.zip, revision.revision)
+    _record(job, revision.revision, revision.metadata.get("message", ""), url)
+    job.update(external_id=revision.revision, external_url=url, summary=revision.metadata.get("message") or None)
+    return {**_git_variables(revision, branch), "RepositoryName": name}
+
+
+def connection(job: ActionJob) -> dict[str, str]:
+    """A repository of the local GitHub, through a CodeStar connection of the account."""
+    from labstack.services.codeconnections.provider import connections_of
+
+    config = job.configuration
+    arn, repo, branch = config["ConnectionArn"], config["FullRepositoryId"], config["BranchName"]
+    match = _CONNECTION.match(arn)
+    found = match and connections_of(job.labstack).get(match.group(2), match.group(1)).get(match.group(3))
+    if not found:
+        raise ActionFailed(f"Connection {arn} does not exist or is not available", "ConfigurationError")
+    try:
+        revision = shared.github_revision(job.labstack, repo, _pinned(job, ("COMMIT_ID",)) or branch)
+    except AwsError as exc:
+        raise ActionFailed(f"Could not fetch revision of {branch} from {repo}: {exc.message}", "ConfigurationError") from None
+    url = f"https://github.com/{repo}/commit/{revision.revision}"
+    message = revision.metadata.get("message", "")
+    job.output(job.output_names()[0], revision.zip, revision.revision)
+    _record(job, revision.revision, json.dumps({"ProviderType": "GitHub", "CommitMessage": message}), url)
+    job.update(external_id=revision.revision, external_url=url, summary=message or None)
+    return {**_git_variables(revision, branch), "ConnectionArn": arn, "FullRepositoryName": repo, "ProviderType": "GitHub"}
+
+
+def s3(job: ActionJob) -> dict[str, str]:
+    """A zip in a versioned S3 bucket, at the pinned version or its latest."""
+    config = job.configuration
+    bucket, key = config["S3Bucket"], config["S3ObjectKey"]
+    override = _pinned(job, ("S3_OBJECT_KEY",))
+    if override:
+        if config.get("AllowOverrideForS3ObjectKey", "false").lower() != "true":
+            raise ActionFailed("The S3 object key cannot be overridden unless AllowOverrideForS3ObjectKey is true",
+                               "ConfigurationError")
+        key = override
+    try:
+        revision = shared.s3_revision(job.labstack, job.account, job.region, bucket, key,
+                                      _pinned(job, ("S3_OBJECT_VERSION_ID",)))
+    except AwsError as exc:
+        raise ActionFailed(f"Could not read s3://{bucket}/{key}: {exc.message}", "ConfigurationError") from None
+    url = f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}"
+    job.output(job.output_names()[0], revision.zip, revision.revision)
+    _record(job, revision.revision, f"Amazon S3 version id: {revision.metadata['versionId']}", url)
+    job.update(external_id=revision.revision, external_url=url)
+    return {"ETag": revision.metadata["etag"], "VersionId": revision.metadata["versionId"], "ObjectKey": key}

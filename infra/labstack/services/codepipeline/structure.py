@@ -1,0 +1,191 @@
+"""Checks of a pipeline declaration, as CreatePipeline and UpdatePipeline make them.
+
+The input shape (names, patterns, lengths, enums) is already checked by the protocol layer
+against botocore's model; these are the rules of CodePipeline's pipeline structure reference
+that a shape cannot say: artifact wiring, known action types and their required
+configuration, artifact counts, stage and action layout, V2-only features, namespaces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from labstack.errors import AwsError
+from labstack.services.codepipeline.action_types import ActionType
+
+MAX_STAGES = 50
+MAX_ACTIONS_PER_STAGE = 50
+VARIABLE = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.([A-Za-z0-9@\-_.]+)\}")
+BUILTIN_NAMESPACES = {"variables", "codepipeline"}
+
+
+def _structure(message: str) -> AwsError:
+    return AwsError("InvalidStructureException", message)
+
+
+def _action_error(message: str) -> AwsError:
+    return AwsError("InvalidActionDeclarationException", message)
+
+
+def _stage_error(message: str) -> AwsError:
+    return AwsError("InvalidStageDeclarationException", message)
+
+
+def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | None]) -> None:
+    """Raise AWS's error for the first rule ``pipeline`` breaks; ``find_type`` maps an
+    ``ActionTypeId`` to the action type the account can use (None if there is none)."""
+    v2 = pipeline.get("pipelineType", "V1") == "V2"
+    _check_store(pipeline)
+    stages = pipeline["stages"]
+    if len(stages) < 2:
+        raise _structure(f"Pipeline has only {len(stages)} stage(s). There should be a minimum of 2 stages in a pipeline")
+    if len(stages) > MAX_STAGES:
+        raise AwsError("LimitExceededException", f"Pipeline has {len(stages)} stages; the limit is {MAX_STAGES}")
+    if not v2:
+        if pipeline.get("variables"):
+            raise AwsError("ValidationException", "Pipeline-level variables are only supported in pipelines of type V2")
+        if pipeline.get("triggers"):
+            raise AwsError("ValidationException", "Triggers are only supported in pipelines of type V2")
+        if pipeline.get("executionMode", "SUPERSEDED") != "SUPERSEDED":
+            raise AwsError("ValidationException",
+                           f"Execution mode {pipeline['executionMode']} is only supported in pipelines of type V2")
+    names = [v["name"] for v in pipeline.get("variables", [])]
+    if len(names) != len(set(names)):
+        raise AwsError("ValidationException", "Pipeline variable names must be unique")
+    seen_stages: set[str] = set()
+    produced: set[str] = set()
+    namespaces: set[str] = set()
+    for index, stage in enumerate(stages):
+        if stage["name"] in seen_stages:
+            raise _stage_error(f"Stage name {stage['name']} is used more than once; stage names must be unique")
+        seen_stages.add(stage["name"])
+        _check_stage(stage, index, region, find_type, produced, namespaces)
+    _check_variable_references(stages, namespaces)
+    _check_triggers(pipeline)
+
+
+def _check_store(pipeline: dict) -> None:
+    if ("artifactStore" in pipeline) == ("artifactStores" in pipeline):
+        raise _structure("Pipeline must have exactly one of artifactStore or artifactStores")
+
+
+def _check_stage(stage: dict, index: int, region: str, find_type: Callable[[dict], ActionType | None],
+                 produced: set[str], namespaces: set[str]) -> None:
+    actions = stage["actions"]
+    if not actions:
+        raise _stage_error(f"Stage {stage['name']} must contain at least one action")
+    if len(actions) > MAX_ACTIONS_PER_STAGE:
+        raise AwsError("LimitExceededException",
+                       f"Stage {stage['name']} has {len(actions)} actions; the limit is {MAX_ACTIONS_PER_STAGE}")
+    action_names = [a["name"] for a in actions]
+    for name in action_names:
+        if action_names.count(name) > 1:
+            raise _action_error(f"Action name {name} is used more than once in stage {stage['name']}; "
+                                "action names must be unique within a stage")
+    sources = [a for a in actions if a["actionTypeId"]["category"] == "Source"]
+    if index == 0 and len(sources) != len(actions):
+        raise _structure("Pipeline must begin with a stage that contains only source actions")
+    if index > 0 and sources:
+        raise _structure(f"Source actions may only occur in the first stage; stage {stage['name']} has "
+                         f"source action {sources[0]['name']}")
+    by_order: dict[int, list[dict]] = {}
+    for action in actions:
+        by_order.setdefault(action.get("runOrder", 1), []).append(action)
+    for order in sorted(by_order):
+        made_here: list[str] = []
+        for action in by_order[order]:
+            _check_action(action, region, find_type, produced)
+            made_here += [a["name"] for a in action.get("outputArtifacts", [])]
+            namespace = action.get("namespace")
+            if namespace:
+                if namespace in namespaces or namespace in BUILTIN_NAMESPACES:
+                    raise _action_error(f"Namespace {namespace} is used by more than one action; namespaces must be unique")
+                namespaces.add(namespace)
+        for name in made_here:
+            if name in produced or made_here.count(name) > 1:
+                raise _structure(f"Output artifact name {name} is used more than once; "
+                                 "every output artifact in a pipeline must have a unique name")
+        produced.update(made_here)
+
+
+def _check_action(action: dict, region: str, find_type: Callable[[dict], ActionType | None], produced: set[str]) -> None:
+    type_id = action["actionTypeId"]
+    action_type = find_type(type_id)
+    if action_type is None:
+        raise _action_error(
+            f"ActionType (Category: '{type_id['category']}', Provider: '{type_id['provider']}', Owner: "
+            f"'{type_id['owner']}', Version: '{type_id['version']}') in action '{action['name']}' is not available in "
+            f"region '{region.upper().replace('-', '_')}'")
+    inputs = [a["name"] for a in action.get("inputArtifacts", [])]
+    outputs = action.get("outputArtifacts", [])
+    for kind, count, (low, high) in (("input", len(inputs), action_type.inputs), ("output", len(outputs), action_type.outputs)):
+        if count < low:
+            raise _action_error(f"Action {action['name']} declares {count} {kind} artifacts which is less than the "
+                                f"minimum count ({low})")
+        if count > high:
+            raise _action_error(f"Action {action['name']} declares {count} {kind} artifacts which is more than the "
+                                f"maximum count ({high})")
+    if len(inputs) != len(set(inputs)):
+        raise _action_error(f"Action {action['name']} declares the same input artifact more than once")
+    for name in inputs:
+        if name not in produced:
+            raise _structure(f"Input artifact {name} of action {action['name']} is not the output artifact of an "
+                             "action that runs before it")
+    configuration = action.get("configuration", {})
+    known = action_type.property_names()
+    for prop in action_type.properties:
+        if prop.required and not configuration.get(prop.name):
+            raise _action_error(f"Action configuration for action '{action['name']}' is missing required "
+                                f"configuration '{prop.name}'")
+    for key in configuration:
+        if key not in known:
+            raise _action_error(f"Action configuration for action '{action['name']}' contains unknown configuration "
+                                f"'{key}'")
+    if action.get("commands") or any(o.get("files") for o in outputs):
+        raise _action_error(f"The following action cannot contain a commands field: {action['name']}. To use the "
+                            "commands field, use a compute action.")
+    _check_provider_configuration(action, configuration, inputs)
+
+
+def _check_provider_configuration(action: dict, configuration: dict, inputs: list[str]) -> None:
+    """Rules of single providers: artifact names their configuration refers to, booleans."""
+    provider = action["actionTypeId"]["provider"]
+    if provider == "CodeDeployToECS":
+        for key in ("TaskDefinitionTemplateArtifact", "AppSpecTemplateArtifact",
+                    *[f"Image{i}ArtifactName" for i in range(1, 5)]):
+            if key in configuration and configuration[key] not in inputs:
+                raise _action_error(f"Action configuration for action '{action['name']}': {key} "
+                                    f"'{configuration[key]}' is not one of the action's input artifacts")
+    if provider == "CodeBuild" and configuration.get("PrimarySource") and configuration["PrimarySource"] not in inputs:
+        raise _action_error(f"Action configuration for action '{action['name']}': PrimarySource "
+                            f"'{configuration['PrimarySource']}' is not one of the action's input artifacts")
+    for key in ("PollForSourceChanges", "DetectChanges", "Extract", "BatchEnabled", "CombineArtifacts"):
+        if key in configuration and configuration[key].lower() not in ("true", "false"):
+            raise _action_error(f"Action configuration for action '{action['name']}': {key} must be true or false")
+
+
+def _check_variable_references(stages: list[dict], namespaces: set[str]) -> None:
+    for stage in stages:
+        for action in stage["actions"]:
+            for value in action.get("configuration", {}).values():
+                for namespace, _name in VARIABLE.findall(value):
+                    if namespace not in namespaces and namespace not in BUILTIN_NAMESPACES:
+                        raise _action_error(f"Action '{action['name']}' refers to namespace '{namespace}', which no "
+                                            "action of the pipeline declares")
+
+
+def _check_triggers(pipeline: dict) -> None:
+    sources = {a["name"]: a for a in pipeline["stages"][0]["actions"]}
+    for trigger in pipeline.get("triggers", []):
+        git = trigger["gitConfiguration"]
+        action = sources.get(git["sourceActionName"])
+        if action is None or action["actionTypeId"]["provider"] != "CodeStarSourceConnection":
+            raise AwsError("ValidationException", f"Trigger source action {git['sourceActionName']} is not a "
+                           "CodeStarSourceConnection source action of the pipeline")
+        for push in git.get("push", []):
+            if "tags" in push and ("branches" in push or "filePaths" in push):
+                raise AwsError("ValidationException", "A push filter on tags cannot also filter branches or file paths")
+            if "filePaths" in push and "branches" not in push:
+                raise AwsError("ValidationException", "A push filter on file paths must also filter branches")
+
