@@ -1,0 +1,1 @@
+"""The sample app that the labs build, test, scan and ship."""
