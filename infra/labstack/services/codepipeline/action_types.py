@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+LISTED_PROPERTIES = 10
+LISTED_COUNT = 5
+
 
 @dataclass(frozen=True)
 class Property:
@@ -49,12 +52,13 @@ class ActionType:
         return {p.name for p in self.properties}
 
     def describe(self) -> dict:
-        """The ``ActionType`` shape."""
+        """The ``ActionType`` shape. The shape holds at most 10 properties and counts up to 5, so
+        CodeDeployToECS lists its first image pairs only and CloudFormation's 10 inputs read 5."""
         described = {
             "id": {"category": self.category, "owner": self.owner, "provider": self.provider, "version": self.version},
-            "actionConfigurationProperties": [p.describe() for p in self.properties],
-            "inputArtifactDetails": {"minimumCount": self.inputs[0], "maximumCount": self.inputs[1]},
-            "outputArtifactDetails": {"minimumCount": self.outputs[0], "maximumCount": self.outputs[1]},
+            "actionConfigurationProperties": [p.describe() for p in self.properties[:LISTED_PROPERTIES]],
+            "inputArtifactDetails": {"minimumCount": self.inputs[0], "maximumCount": min(self.inputs[1], LISTED_COUNT)},
+            "outputArtifactDetails": {"minimumCount": self.outputs[0], "maximumCount": min(self.outputs[1], LISTED_COUNT)},
         }
         if self.settings:
             described["settings"] = dict(self.settings)
