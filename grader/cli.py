@@ -1,12 +1,31 @@
-"""The ``grader`` command. Lab checks and grading arrive with the labs; ``doctor`` checks the backend."""
+"""The ``grader`` command: doctor, check, solve, release, ci."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from grader import __version__
+
+
+def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The session the command acts in: the backend and credentials of the environment, or ``--account``."""
+    from grader.backends import Backend, LabSession
+
+    backend = Backend.named(args.backend) if args.backend else Backend.from_env()
+    if args.account:
+        return LabSession.for_key(backend, args.account, region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    env = dict(os.environ)
+    backend.export(env)
+    import boto3
+
+    return LabSession(backend, boto3.session.Session(aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+                                                     aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+                                                     aws_session_token=env.get("AWS_SESSION_TOKEN"),
+                                                     region_name=env.get("AWS_DEFAULT_REGION")))
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
@@ -30,14 +49,82 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run a lab's checks (hidden ones too with --all) and print the table."""
+    from grader import checks
+
+    module = checks.lab_module(args.lab)
+    report = checks.run(module.TITLE, _session(args), checks.select(module.CHECKS, (), hidden=args.all))
+    print(report.text())
+    return 0 if report.passed else 1
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Catch up on the labs before N, then run lab N's solution notebook with papermill."""
+    from grader import catchup
+
+    session = _session(args)
+    catchup.catch_up(args.lab, session)
+    report = catchup.solve(args.lab, session, args.output)
+    print(report.text())
+    return 0 if report.passed else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    """Regenerate the learner notebooks in labs/ from solutions/ with nbgrader."""
+    from grader import checks, grading
+
+    for number in args.labs or checks.lab_numbers():
+        print(f"✓ {grading.release(number)}")
+    return 0
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    """The CI gate: labs/ current, solutions at full marks, unanswered labs at 0 with hints."""
+    from grader import ci
+    from grader.backends import Backend
+
+    backend = Backend.named(args.backend) if args.backend else Backend.from_env()
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="grader-ci-"))
+    passed = ci.run(backend, workdir)
+    print(("✓ the gate passes" if passed else "✗ the gate fails") + f" (graded notebooks in {workdir})")
+    return 0 if passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; the exit status is 0 on success."""
     root = argparse.ArgumentParser(prog="grader", description="Checks and grading for the CI/CD Lab Kit.")
     root.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
-    doctor = sub.add_parser("doctor", help="check that the labs' backend answers")
-    doctor.set_defaults(fn=cmd_doctor)
+
+    def command(name: str, fn, help: str, backend: bool = True) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        parser = sub.add_parser(name, help=help, description=help)
+        parser.set_defaults(fn=fn)
+        if backend:
+            parser.add_argument("--backend", choices=["embedded", "localstack", "aws"],
+                                help="where AWS calls go (default: LAB_BACKEND, else embedded labstack)")
+        return parser
+
+    command("doctor", cmd_doctor, "check that the labs' backend answers", backend=False)
+    check = command("check", cmd_check, "run a lab's checks and print the ✓/✗ table (exit 1 unless all pass)")
+    check.add_argument("lab", type=int)
+    check.add_argument("--all", action="store_true", help="include the hidden checks")
+    check.add_argument("--account", help="access key id to act with (on labstack 12 digits pick the account)")
+    solve = command("solve", cmd_solve, "build lab N's known-good state: catch up, then run its solution")
+    solve.add_argument("lab", type=int)
+    solve.add_argument("--account", help="access key id to act with (on labstack 12 digits pick the account)")
+    solve.add_argument("--output", type=Path, help="where to write the executed notebook")
+    release = command("release", cmd_release, "regenerate labs/ from solutions/ with nbgrader", backend=False)
+    release.add_argument("labs", type=int, nargs="*", help="lab numbers (default: all)")
+    ci = command("ci", cmd_ci, "the CI gate (fresh labstack accounts): solutions full marks, blank labs 0")
+    ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
+
     args = root.parse_args(argv)
-    return int(args.fn(args) or 0)
+    try:
+        return int(args.fn(args) or 0)
+    except (ValueError, RuntimeError) as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,121 @@
+"""Where the labs' AWS calls go: labstack alone, LocalStack beside labstack, or a real account.
+
+The backend is chosen by ``LAB_BACKEND`` (``embedded``, the default; ``localstack``; ``aws``).
+Each backend is a map from service to endpoint; ``export`` writes it into the environment as
+``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` so a learner's plain ``boto3.client(...)``
+goes exactly where the checks look.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_LABSTACK = "http://127.0.0.1:4566"
+DEFAULT_LOCALSTACK = "http://localhost:4566"
+DEFAULT_BESIDE_LOCALSTACK = "http://127.0.0.1:4577"  # labstack's port when LocalStack holds 4566
+
+# What LocalStack's free runtime serves (DESIGN.md, measured November 2026); labstack serves the rest.
+LOCALSTACK_SERVICES = ("s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm",
+                       "secretsmanager", "cloudformation")
+
+BACKENDS = ("embedded", "localstack", "aws")
+
+_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A named place for AWS calls: a default endpoint (None: AWS itself) and per-service ones."""
+
+    name: str
+    endpoint: str | None
+    service_endpoints: dict[str, str] = field(default_factory=dict)
+
+    def endpoint_for(self, service: str) -> str | None:
+        """The endpoint ``service`` is called at; None means AWS's own."""
+        return self.service_endpoints.get(service, self.endpoint)
+
+    def export(self, environ: MutableMapping[str, str] = os.environ) -> None:
+        """Point boto3 in this process (and the kernels it starts) at this backend."""
+        for key in [k for k in environ if k.startswith("AWS_ENDPOINT_URL")]:
+            del environ[key]
+        if self.endpoint:
+            environ["AWS_ENDPOINT_URL"] = self.endpoint
+            environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+            environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+        for service, url in self.service_endpoints.items():
+            environ[f"AWS_ENDPOINT_URL_{service.upper()}"] = url
+        environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    @classmethod
+    def named(cls, name: str, environ: MutableMapping[str, str] = os.environ) -> Backend:
+        """The backend called ``name``, its endpoints read from ``environ``."""
+        if name == "embedded":
+            return cls(name, environ.get("AWS_ENDPOINT_URL") or DEFAULT_LABSTACK)
+        if name == "localstack":
+            localstack = environ.get("LOCALSTACK_ENDPOINT", DEFAULT_LOCALSTACK)
+            return cls(name, environ.get("LABSTACK_ENDPOINT", DEFAULT_BESIDE_LOCALSTACK),
+                       {service: localstack for service in LOCALSTACK_SERVICES})
+        if name == "aws":
+            return cls(name, None)
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+    @classmethod
+    def from_env(cls, environ: MutableMapping[str, str] = os.environ) -> Backend:
+        """The backend ``LAB_BACKEND`` names (embedded when unset)."""
+        return cls.named(environ.get("LAB_BACKEND", "embedded"), environ)
+
+
+def fresh_account() -> str:
+    """A random 12-digit access key id: on labstack (and LocalStack) a new, empty account."""
+    return str(10**11 + secrets.randbelow(9 * 10**11))
+
+
+class LabSession:
+    """boto3 clients for one backend and one set of credentials (the account the lab runs in)."""
+
+    def __init__(self, backend: Backend, boto: boto3.session.Session | None = None) -> None:
+        self.backend = backend
+        self.boto = boto or boto3.session.Session()
+        if self.boto.region_name is None:
+            self.boto = boto3.session.Session(region_name="us-east-1")
+
+    @classmethod
+    def for_key(cls, backend: Backend, access_key: str, secret_key: str = "test",
+                region: str = "us-east-1") -> LabSession:
+        """A session with explicit credentials (on labstack a 12-digit key is the account)."""
+        return cls(backend, boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                                  region_name=region))
+
+    @property
+    def region(self) -> str:
+        """The region calls go to."""
+        return str(self.boto.region_name)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` at this backend."""
+        return self.boto.client(service, endpoint_url=self.backend.endpoint_for(service), config=_CONFIG)
+
+    @cached_property
+    def account(self) -> str:
+        """The account id these credentials act in."""
+        return str(self.client("sts").get_caller_identity()["Account"])
+
+    def credentials_env(self) -> dict[str, str]:
+        """The environment variables that give a child process these credentials and region."""
+        creds = self.boto.get_credentials()
+        env = {"AWS_DEFAULT_REGION": self.region, "LAB_BACKEND": self.backend.name}
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            env.update(AWS_ACCESS_KEY_ID=frozen.access_key, AWS_SECRET_ACCESS_KEY=frozen.secret_key)
+            if frozen.token:
+                env["AWS_SESSION_TOKEN"] = frozen.token
+        return env

@@ -1,0 +1,139 @@
+"""nbgrader, driven through its Python API: release a lab, autograde one submission of it.
+
+nbgrader wants ``<step>/<student>/<assignment>/<notebook>.ipynb``; the kit keeps its labs flat.
+Each call stages one lab as an assignment named after its notebook in a scratch course
+directory configured by the kit's ``nbgrader_config.py``, runs nbgrader there and reads back
+the notebook it wrote or the scores it recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from traitlets.config import Config, PyFileConfigLoader
+
+from grader import notebooks
+
+
+class GradingError(RuntimeError):
+    """nbgrader could not do what was asked; the message holds its log."""
+
+
+@dataclass(frozen=True)
+class CellGrade:
+    """The score of one graded cell."""
+
+    name: str
+    score: float
+    max_score: float
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The autograded score of one notebook, with its graded cells."""
+
+    notebook: str
+    score: float
+    max_score: float
+    cells: tuple[CellGrade, ...]
+    graded: Path  # the autograded copy, outputs included
+
+    @property
+    def full_marks(self) -> bool:
+        """True when every point was earned."""
+        return self.score == self.max_score
+
+
+def course_config(root: Path) -> Config:
+    """The kit's nbgrader settings for a course directory at ``root``."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(notebooks.ROOT)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.Application.log_level = "WARN"
+    return config
+
+
+def _api(config: Config) -> Any:
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def _succeeded(result: dict[str, Any], what: str) -> None:
+    if not result.get("success"):
+        raise GradingError(f"nbgrader could not {what}:\n{result.get('error') or ''}\n{result.get('log') or ''}".rstrip())
+
+
+def _stage_source(root: Path, number: int) -> str:
+    slug = notebooks.slug(number)
+    folder = root / "solutions" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(notebooks.solution(number), folder / f"{slug}.ipynb")
+    return slug
+
+
+def release(number: int, dest: Path | None = None) -> Path:
+    """Write the learner version of lab ``number`` (solutions and hidden tests removed) into ``dest``."""
+    target_dir = dest or notebooks.LABS
+    with tempfile.TemporaryDirectory(prefix="grader-release-") as tmp:
+        root = Path(tmp)
+        slug = _stage_source(root, number)
+        config = course_config(root)
+        config.GenerateAssignment.no_database = True
+        config.SaveCells.enabled = False
+        _succeeded(_api(config).generate_assignment(slug, force=True, create=False), f"release {slug}")
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / f"{slug}.ipynb"
+        shutil.copyfile(root / "labs" / slug / f"{slug}.ipynb", target)
+    return target
+
+
+@contextlib.contextmanager
+def _environ(env: dict[str, str] | None) -> Iterator[None]:
+    """Run the block with ``env`` as the process environment (kernels inherit it), then restore.
+
+    The folder of this Python leads PATH: nbgrader's gradebook runs ``alembic`` from there.
+    """
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(saved if env is None else env)
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] | None = None,
+              student: str = "learner") -> Grade:
+    """Grade ``submission`` of lab ``number`` with nbgrader, its kernel running in ``env``.
+
+    ``workdir`` becomes the course directory (gradebook, autograded copy); nbgrader restores
+    edited or deleted test cells from the solution before it runs the notebook.
+    """
+    from nbgrader.api import Gradebook
+
+    root = workdir
+    slug = _stage_source(root, number)
+    config = course_config(root)
+    api = _api(config)
+    submitted = root / "submitted" / student / slug
+    submitted.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(submission, submitted / f"{slug}.ipynb")
+    with _environ(env):
+        _succeeded(api.generate_assignment(slug, force=True, create=True), f"prepare {slug}")
+        _succeeded(api.autograde(slug, student, force=True, create=True), f"autograde {submission}")
+        with Gradebook(api.coursedir.db_url) as gradebook:
+            graded = gradebook.find_submission_notebook(slug, slug, student)
+            cells = tuple(CellGrade(g.name, float(g.score), float(g.max_score)) for g in graded.grades)
+            copy = root / "autograded" / student / slug / f"{slug}.ipynb"
+            return Grade(slug, float(graded.score), float(graded.max_score), cells, copy)

@@ -1,0 +1,73 @@
+"""The notebook-side API: ``lab = grader.Lab(1)``, then ``lab.session``, ``lab.check()`` and friends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import TypeVar
+
+from grader import catchup, checks, progress
+from grader.backends import Backend, LabSession
+from grader.notebooks import ROOT
+from grader.results import ChecksFailed, Report
+
+T = TypeVar("T")
+
+
+def _show(report: Report) -> None:
+    """Display ``report`` as HTML under a Jupyter cell, as text anywhere else."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(report.text())
+        return
+    if get_ipython() is None:
+        print(report.text())
+    else:
+        display(report)
+
+
+class Lab:
+    """One lab, bound to a backend (``LAB_BACKEND``, or ``backend=``) and the account its credentials pick.
+
+    Creating it points plain ``boto3`` in this process at the same backend, so learner code
+    and checks always see the same resources.
+    """
+
+    def __init__(self, number: int, backend: str | None = None) -> None:
+        self.number = number
+        self.module = checks.lab_module(number)
+        chosen = Backend.named(backend) if backend else Backend.from_env()
+        chosen.export()
+        self.backend = chosen
+        self.session = LabSession(chosen)
+        self.kit_root = ROOT
+
+    def __repr__(self) -> str:
+        return f"<{self.module.TITLE} on {self.backend.name} ({self.backend.endpoint or 'AWS'})>"
+
+    @property
+    def names(self) -> SimpleNamespace:
+        """The names this lab asks for, for your account (``lab.names.bucket`` …)."""
+        return SimpleNamespace(**self.module.names(self.session))
+
+    def check(self, *ids: str, hidden: bool = False) -> Report:
+        """Run this lab's checks (the named ones, or all visible ones) and return the ✓/✗ table."""
+        return checks.run(self.module.TITLE, self.session, checks.select(self.module.CHECKS, ids, hidden))
+
+    def verify(self, *ids: str) -> None:
+        """Show the named checks' table; raise :class:`ChecksFailed` unless all passed (for graded cells)."""
+        report = self.check(*ids)
+        _show(report)
+        if not report.passed:
+            raise ChecksFailed(report)
+
+    def catch_up(self) -> list[int]:
+        """Build the known-good state of every earlier lab in this account; return the labs it built."""
+        return catchup.catch_up(self.number, self.session)
+
+    def wait(self, condition: Callable[[], T], *, timeout: float = 120, every: float = 1.0,
+             label: str = "waiting") -> T:
+        """Poll ``condition`` under a progress bar until it returns something truthy; return that."""
+        return progress.wait(condition, timeout=timeout, every=every, label=label)

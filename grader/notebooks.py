@@ -1,0 +1,63 @@
+"""Where the lab notebooks live, and running one with papermill in a kernel of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.backends import LabSession
+from grader.checks import lab_module
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+LABS = ROOT / "labs"
+SAMPLE_APP = ROOT / "infra" / "sample-app"
+CELL_TIMEOUT = 300  # seconds one cell may run
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook run stopped at an error; the message ends with papermill's account of it."""
+
+
+def slug(number: int) -> str:
+    """The file stem of lab ``number`` (``01_repo_setup``)."""
+    return str(lab_module(number).NOTEBOOK)
+
+
+def solution(number: int) -> Path:
+    """The instructor notebook of lab ``number``."""
+    return SOLUTIONS / f"{slug(number)}.ipynb"
+
+
+def released(number: int) -> Path:
+    """The learner notebook of lab ``number``."""
+    return LABS / f"{slug(number)}.ipynb"
+
+
+def kernel_env(session: LabSession, base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment whose boto3 calls reach ``session``'s backend as ``session``'s account."""
+    env = dict(os.environ if base is None else base)
+    session.backend.export(env)
+    env.update(session.credentials_env())
+    return env
+
+
+def execute(notebook: Path, output: Path, env: dict[str, str], parameters: dict[str, str] | None = None,
+            timeout: int = CELL_TIMEOUT) -> Path:
+    """Run ``notebook`` top to bottom with papermill into ``output``, its kernel in ``env``.
+
+    The kernel starts in the notebook's folder, as it would in JupyterLab. NotebookFailed
+    carries papermill's report when a cell raised.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "papermill", str(notebook), str(output), "--cwd", str(notebook.parent),
+               "--no-progress-bar", "--execution-timeout", str(timeout), "--kernel", "python3"]
+    for name, value in (parameters or {}).items():
+        command += ["-p", name, value]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-25:])
+        raise NotebookFailed(f"{notebook.name} stopped at an error (executed copy: {output})\n{tail}")
+    return output
