@@ -34,7 +34,8 @@ def notification(job: ActionJob, token: str, expires: dt.datetime) -> tuple[str,
     if config.get("CustomData"):
         lines.append(f"Comments: {config['CustomData']}")
     lines.append(f"Deadline: This review request will expire on {expires.strftime('%Y-%m-%dT%H:%MZ')}")
-    message = json.dumps({"default": json.dumps(body), "email": "\n".join(lines)})
+    data = json.dumps(body)
+    message = json.dumps({"default": data, "email-json": data, "email": "\n".join(lines)})
     return f"APPROVAL NEEDED: AWS CodePipeline {pipeline} for action {action}"[:100], message
 
 
