@@ -27,13 +27,15 @@ def _pinned(job: ActionJob, kinds: tuple[str, ...]) -> str | None:
     return pinned[1]
 
 
-def _record(job: ActionJob, revision: str, summary: str, url: str, change_id: str | None = None) -> None:
+def _record(job: ActionJob, revision: str, summary: str, url: str) -> None:
+    """The execution's artifact revision and source revision for this source action."""
     artifact = job.output_names()[0]
+    described = {"revisionSummary": summary[:2048]} if summary else {}
     with job.pipeline.cond:
-        job.execution.revisions.append({"name": artifact, "revisionId": revision, "revisionChangeIdentifier": change_id or revision,
-                                        "revisionSummary": summary[:2048], "created": now(), "revisionUrl": url})
-        job.execution.source_revisions.append({"actionName": job.run.name, "revisionId": revision,
-                                               "revisionSummary": summary[:2048], "revisionUrl": url})
+        job.execution.revisions.append({"name": artifact, "revisionId": revision, "revisionChangeIdentifier": revision,
+                                        "created": now(), "revisionUrl": url, **described})
+        job.execution.source_revisions.append({"actionName": job.run.name, "revisionId": revision, "revisionUrl": url,
+                                               **described})
 
 
 def _iso(git_date: str) -> str:
