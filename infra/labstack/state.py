@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -30,6 +31,10 @@ class AccountRegionStore(Generic[T]):
     def items(self) -> Iterator[tuple[tuple[str, str], T]]:
         with self.lock:
             return iter(list(self._items.items()))
+
+    def values(self) -> Iterator[T]:
+        with self.lock:
+            return iter(list(self._items.values()))
 
     def reset(self) -> None:
         with self.lock:

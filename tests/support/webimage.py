@@ -12,20 +12,25 @@ from tests.support.server import LabstackProcess
 
 APP = """\
 import os
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import random
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
     def do_GET(self):
         body = f"{os.environ['VERSION']} {os.environ.get('DB_PASSWORD', '-')} {os.getcwd().endswith('/srv')}".encode()
-        self.send_response(200)
+        failing = random.random() * 100 < float(os.environ.get("FAIL_PERCENT", "0"))
+        self.send_response(500 if failing else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
 
 print("listening on", os.environ["PORT"], flush=True)
-HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
 """
 DOCKERFILE = """\
 FROM python:3.12-slim

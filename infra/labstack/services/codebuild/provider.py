@@ -17,6 +17,7 @@ from typing import Any
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError
+from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
 from labstack.services.codebuild import projects
 from labstack.services.codebuild.logs import location
@@ -89,12 +90,7 @@ def _split(table: dict, keys: list[str]) -> tuple[list | None, list[str] | None]
 
 
 def _page(items: list, token: str | None, size: int = PAGE) -> tuple[list, str | None]:
-    try:
-        start = int(token or 0)
-    except ValueError:
-        raise AwsError("InvalidInputException", "Invalid next token") from None
-    chunk = items[start:start + size]
-    return chunk, (str(start + size) if start + size < len(items) else None)
+    return page(items, token, size, "InvalidInputException", "Invalid next token")
 
 
 class CodeBuildProvider(Provider):

@@ -19,6 +19,7 @@ from typing import Any
 from labstack.config import DEFAULT_REGION
 from labstack.context import DEFAULT_ACCOUNT, RequestContext
 from labstack.errors import AwsError
+from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
 from labstack.services.codecommit import events
 from labstack.services.codecommit.githttp import (
@@ -241,7 +242,7 @@ class CodeCommitProvider(Provider):
         order = request.get("order", "ascending")
         key: Callable[[Repository], Any] = (lambda r: r.name) if sort_by == "repositoryName" else (lambda r: r.modified)
         records = sorted(self.repos.get(ctx.account, ctx.region).values(), key=key, reverse=order == "descending")
-        page, token = _page(records, request.get("nextToken"), PAGE)
+        page, token = _cc_page(records, request.get("nextToken"), PAGE)
         result: dict = {"repositories": [{"repositoryName": r.name, "repositoryId": r.repository_id} for r in page]}
         if token:
             result["nextToken"] = token
@@ -364,7 +365,7 @@ class CodeCommitProvider(Provider):
 
     def list_branches(self, ctx: RequestContext, request: dict) -> dict:
         _, repo = self._repo(ctx, request["repositoryName"])
-        page, token = _page(sorted(repo.branches()), request.get("nextToken"), PAGE)
+        page, token = _cc_page(sorted(repo.branches()), request.get("nextToken"), PAGE)
         return {"branches": page, **({"nextToken": token} if token else {})}
 
     def delete_branch(self, ctx: RequestContext, request: dict) -> dict:
@@ -426,7 +427,7 @@ class CodeCommitProvider(Provider):
         limit = request.get("MaxResults") or 100
         if limit < 1:
             raise AwsError("InvalidMaxResultsException", "MaxResults must be at least 1")
-        page, token = _page(differences, request.get("NextToken"), limit)
+        page, token = _cc_page(differences, request.get("NextToken"), limit)
         return {"differences": page, **({"NextToken": token} if token else {})}
 
     def get_file(self, ctx: RequestContext, request: dict) -> dict:
@@ -638,15 +639,8 @@ class CodeCommitProvider(Provider):
         return {"successfulExecutions": succeeded, "failedExecutions": failed}
 
 
-def _page(items: list, token: str | None, size: int) -> tuple[list, str | None]:
-    """One page of ``items`` from the offset ``token`` names; the next token if more remain."""
-    start = 0
-    if token:
-        if not token.isdigit() or int(token) > len(items):
-            raise AwsError("InvalidContinuationTokenException", "The continuation token is not valid")
-        start = int(token)
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+def _cc_page(items: list, token: str | None, size: int) -> tuple[list, str | None]:
+    return page(items, token, size, "InvalidContinuationTokenException", "The continuation token is not valid")
 
 
 def _check_tags(tags: dict[str, str]) -> None:
