@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.request
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,13 @@ import pytest
 from labstack.traffic import one
 
 from tests.support.codebuild import Lab
-from tests.support.sampleapp import app_copy, push_app_image, source_project
+from tests.support.sampleapp import (
+    answer,
+    app_copy,
+    listener_url,
+    push_app_image,
+    source_project,
+)
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.sampleapp_fixtures"]
@@ -53,15 +58,7 @@ def _service_behind_listener(lab: Lab, definition: dict[str, Any]) -> tuple[Any,
     arn = ecs.register_task_definition(**definition)["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="labs", serviceName="sample-app", taskDefinition=arn, desiredCount=1, launchType="FARGATE",
                        loadBalancers=[{"targetGroupArn": group, "containerName": "app", "containerPort": 8080}])
-    endpoints = json.loads(urllib.request.urlopen(lab.server.endpoint + "/_labstack/endpoints", timeout=10).read())["endpoints"]
-    return ecs, next(e["url"] for e in endpoints if e["listenerArn"] == listener)
-
-
-def _answer(url: str) -> tuple[int, str] | None:
-    try:
-        return one(url + "/")
-    except OSError:
-        return None
+    return ecs, listener_url(lab.server, listener)
 
 
 @pytest.mark.slow
@@ -87,7 +84,7 @@ def test_the_built_image_serves_v1_and_v3_fails_a_third_of_requests(lab: Lab, tm
     # What CodePipeline's CodeDeployToECS action does with the template: the image for <IMAGE1_NAME>.
     definition = json.loads(taskdef.replace("<IMAGE1_NAME>", image["imageUri"]))
     ecs, url = _service_behind_listener(lab, definition)
-    assert wait_for(lambda: (answer := _answer(url)) and answer[0] != 503 and answer, seconds=30) == (200, "v1")
+    assert wait_for(lambda: answer(url), seconds=30) == (200, "v1")
 
     v3_uri = image["imageUri"].replace(":latest", ":v3")
     push_app_image(lab.server, lab.account, app_copy(tmp_path / "v3", "v3"), v3_uri)
@@ -98,7 +95,7 @@ def test_the_built_image_serves_v1_and_v3_fails_a_third_of_requests(lab: Lab, tm
     def rolled_out() -> bool:
         service = ecs.describe_services(cluster="labs", services=["sample-app"])["services"][0]
         return len(service["deployments"]) == 1 and service["deployments"][0]["rolloutState"] == "COMPLETED" \
-            and service["runningCount"] == 1 and all((_answer(url) or (0, ""))[1] == "v3" for _ in range(3))
+            and service["runningCount"] == 1 and all((answer(url) or (0, ""))[1] == "v3" for _ in range(3))
 
     wait_for(rolled_out, seconds=30)
     answers = Counter(one(url + "/") for _ in range(30))

@@ -4,14 +4,17 @@ source, built into an image, built by a CodeBuild project from its own buildspec
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
+import urllib.request
 import zipfile
 from pathlib import Path
 
 from labstack.images.build import Builder
 from labstack.images.layout import LocalImages
 from labstack.images.registry import login, push
+from labstack.traffic import one
 
 from tests.support.codebuild import Lab
 from tests.support.server import ROOT, LabstackProcess
@@ -60,3 +63,19 @@ def source_project(lab: Lab, name: str, spec: str, folder: Path, **extra: object
     lab.codebuild.create_project(name=name, serviceRole=lab.role, source={"type": "S3", "location": f"{bucket}/{name}.zip", "buildspec": spec},
                                  environment={**environment, **extra.pop("environment", {})},  # type: ignore[dict-item]
                                  artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}), **extra)
+
+
+def listener_url(labstack: LabstackProcess, listener_arn: str) -> str:
+    """The local URL a load-balancer listener answers on."""
+    with urllib.request.urlopen(labstack.endpoint + "/_labstack/endpoints", timeout=10) as answer:
+        endpoints = json.loads(answer.read())["endpoints"]
+    return next(e["url"] for e in endpoints if e["listenerArn"] == listener_arn)
+
+
+def answer(url: str) -> tuple[int, str] | None:
+    """(status, version) of ``GET url/``; None while nothing answers or no target is healthy (503)."""
+    try:
+        status, version = one(url + "/")
+    except OSError:
+        return None
+    return None if status == 503 else (status, version)

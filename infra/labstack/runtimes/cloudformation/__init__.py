@@ -1,0 +1,1 @@
+"""CloudFormation: moto's, with the resource properties it leaves out."""

@@ -1,0 +1,72 @@
+"""The base stack (infra/templates/base-stack.yaml) on labstack's CloudFormation: what it
+creates, and that its CODE_DEPLOY service serves the app's image on both listeners."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.codebuild import Lab
+from tests.support.responses import check_responses
+from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
+from tests.support.server import ROOT
+from tests.support.waiting import wait_for
+
+pytest_plugins = ["tests.support.sampleapp_fixtures"]
+
+TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
+
+
+def _trusted(iam: Any, role: str) -> list[str]:
+    document = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    return [s["Principal"]["Service"] for s in document["Statement"] if s["Action"] == "sts:AssumeRole"]
+
+
+@pytest.mark.slow
+def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: Lab, tmp_path: Path) -> None:
+    lab.client("ecr").create_repository(repositoryName="sample-app")
+    push_app_image(lab.server, lab.account, app_copy(tmp_path / "app"),
+                   f"{lab.account}.dkr.ecr.us-east-1.amazonaws.com/sample-app:latest")
+    cfn = check_responses(lab.client("cloudformation"))
+    cfn.create_stack(StackName="base", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
+    stack = cfn.describe_stacks(StackName="base")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert (out["ClusterName"], out["ServiceName"], out["LogGroupName"]) == ("sample-app", "sample-app", "/ecs/sample-app")
+    assert (out["BlueTargetGroupName"], out["GreenTargetGroupName"]) == ("sample-app-blue", "sample-app-green")
+
+    elb = lab.client("elbv2")
+    groups = {g["TargetGroupName"]: g for g in elb.describe_target_groups(Names=["sample-app-blue", "sample-app-green"])["TargetGroups"]}
+    assert {(g["TargetType"], g["Port"], g["HealthCheckPath"]) for g in groups.values()} == {("ip", 8080, "/health")}
+    blue = groups["sample-app-blue"]["TargetGroupArn"]
+    listeners = {arn: elb.describe_listeners(ListenerArns=[arn])["Listeners"][0]
+                 for arn in (out["ProductionListenerArn"], out["TestListenerArn"])}
+    assert [(l["Port"], l["DefaultActions"][0]["TargetGroupArn"]) for l in listeners.values()] == [(80, blue), (8080, blue)]
+
+    iam = lab.client("iam")
+    principals = {role: _trusted(iam, f"sample-app-{role}") for role in ("codepipeline", "codebuild", "codedeploy", "task-execution")}
+    assert principals == {"codepipeline": ["codepipeline.amazonaws.com"], "codebuild": ["codebuild.amazonaws.com"],
+                          "codedeploy": ["codedeploy.amazonaws.com"], "task-execution": ["ecs-tasks.amazonaws.com"]}
+    attached = {role: [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=f"sample-app-{role}")["AttachedPolicies"]]
+                for role in ("codedeploy", "task-execution")}
+    assert attached == {"codedeploy": ["AWSCodeDeployRoleForECS"], "task-execution": ["AmazonECSTaskExecutionRolePolicy"]}
+    assert lab.client("logs").describe_log_groups(logGroupNamePrefix="/ecs/sample-app")["logGroups"][0]["retentionInDays"] == 7
+
+    ecs = lab.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=out["TaskDefinitionArn"])["taskDefinition"]
+    assert (definition["networkMode"], definition["requiresCompatibilities"], definition["cpu"], definition["executionRoleArn"]) == (
+        "awsvpc", ["FARGATE"], "256", out["TaskExecutionRoleArn"])
+    service = ecs.describe_services(cluster="sample-app", services=["sample-app"])["services"][0]
+    assert (service["deploymentController"], service["launchType"]) == ({"type": "CODE_DEPLOY"}, "FARGATE")
+    assert service["loadBalancers"] == [{"targetGroupArn": blue, "containerName": "app", "containerPort": 8080}]
+    assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
+    # As on AWS, the service's task definition and load balancer are its first, PRIMARY task set.
+    primary = [t for t in service["taskSets"] if t["status"] == "PRIMARY"]
+    assert [(t["taskDefinition"], t["scale"]["value"]) for t in primary] == [(out["TaskDefinitionArn"], 100.0)]
+    for url in [listener_url(lab.server, arn) for arn in listeners]:
+        assert wait_for(lambda url=url: answer(url), seconds=30) == (200, "v1")
+    ecs.update_service(cluster="sample-app", service="sample-app", desiredCount=0)
