@@ -87,6 +87,7 @@ class LabSession:
         self.boto = boto or boto3.session.Session()
         if self.boto.region_name is None:
             self.boto = boto3.session.Session(region_name="us-east-1")
+        self._clients: dict[str, Any] = {}
 
     @classmethod
     def for_key(cls, backend: Backend, access_key: str, secret_key: str = "test",
@@ -101,8 +102,11 @@ class LabSession:
         return str(self.boto.region_name)
 
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` at this backend."""
-        return self.boto.client(service, endpoint_url=self.backend.endpoint_for(service), config=_CONFIG)
+        """A boto3 client for ``service`` at this backend (made once, then reused)."""
+        if service not in self._clients:
+            self._clients[service] = self.boto.client(service, endpoint_url=self.backend.endpoint_for(service),
+                                                      config=_CONFIG)
+        return self._clients[service]
 
     @cached_property
     def account(self) -> str:

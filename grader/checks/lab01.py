@@ -230,6 +230,7 @@ def trust_least_privilege(session: LabSession) -> str:
 @check("codedeploy-role-policy", 1, "CodeDeploy needs permissions to shift ECS traffic; AWS ships a managed "
        "policy for exactly that role.", hidden=True)
 def codedeploy_role_policy(session: LabSession) -> str:
+    _role(session, "codedeploy")
     attached = session.client("iam").list_attached_role_policies(RoleName=ROLES["codedeploy"])["AttachedPolicies"]
     if CODEDEPLOY_ECS_POLICY not in {p["PolicyName"] for p in attached}:
         raise Fail(f"{ROLES['codedeploy']} has no {CODEDEPLOY_ECS_POLICY} attached")
@@ -239,6 +240,7 @@ def codedeploy_role_policy(session: LabSession) -> str:
 @check("codebuild-reads-config", 2, "The build resolves parameter-store and secrets-manager variables with "
        "its own role: allow reading exactly that parameter and that secret.", hidden=True)
 def codebuild_reads_config(session: LabSession) -> str:
+    _role(session, "codebuild")
     docs = _role_documents(session, ROLES["codebuild"])
     parameter_arn = found(lambda: session.client("ssm").get_parameter(Name=DB_PASSWORD_PARAMETER)["Parameter"]["ARN"],
                           f"there is no SSM parameter {DB_PASSWORD_PARAMETER}")

@@ -1,0 +1,30 @@
+"""Helpers for the grader's tests: sessions on the test labstack, each in an account of its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.backends import Backend, LabSession, fresh_account
+from tests.support.server import LabstackProcess
+
+
+def session_for(labstack: LabstackProcess, account: str | None = None) -> LabSession:
+    """A session on ``labstack`` in ``account`` (a new, empty account unless given)."""
+    return LabSession.for_key(Backend("embedded", labstack.endpoint), account or fresh_account())
+
+
+def point_env_at(monkeypatch: pytest.MonkeyPatch, session: LabSession) -> None:
+    """Make this process's environment (as a notebook's would be) reach ``session``'s account."""
+    monkeypatch.delenv("LAB_BACKEND", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", str(session.backend.endpoint))
+    for name, value in session.credentials_env().items():
+        monkeypatch.setenv(name, value)
+
+
+def graded_cells(notebook: Path) -> dict[str, dict]:
+    """The graded cells of a notebook by grade id."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")}

@@ -1,0 +1,90 @@
+"""The notebook API (grader.Lab), the backends, catching up and the `grader` command, against labstack."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import grader
+from grader import catchup, ci
+from grader.backends import LOCALSTACK_SERVICES, Backend
+from grader.cli import main
+from grader.results import CheckResult, ChecksFailed, Report
+from tests.support.grading import point_env_at, session_for
+from tests.support.server import LabstackProcess
+
+
+@pytest.fixture
+def lab(labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch) -> grader.Lab:
+    """Lab 01 in a fresh account, the process environment pointed at the test labstack."""
+    point_env_at(monkeypatch, session_for(labstack))
+    return grader.Lab(1)
+
+
+def test_a_lab_checks_the_account_its_environment_names(lab: grader.Lab) -> None:
+    account = os.environ["AWS_ACCESS_KEY_ID"]
+    assert lab.session.account == account and lab.names.bucket == f"cicd-lab-artifacts-{account}"
+    report = lab.check()
+    assert report.possible == 18 and not report.passed  # the visible checks only
+    assert lab.check(hidden=True).possible == 30
+    assert repr(lab) == f"<Lab 01 · Repo setup on embedded ({os.environ['AWS_ENDPOINT_URL']})>"
+
+
+def test_verify_prints_the_table_and_raises_a_one_line_failure(lab: grader.Lab, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(ChecksFailed, match="1 check\\(s\\) not passed yet: repo-exists"):
+        lab.verify("repo-exists")
+    assert "✗ repo-exists" in capsys.readouterr().out
+    lab.session.client("codecommit").create_repository(repositoryName="cicd-lab-app")
+    lab.verify("repo-exists")  # passes: no exception
+    assert "✓ repo-exists" in capsys.readouterr().out
+
+
+def test_the_first_lab_has_nothing_to_catch_up(lab: grader.Lab, capsys: pytest.CaptureFixture) -> None:
+    assert lab.catch_up() == []
+    assert capsys.readouterr().out == "lab 01 is the first lab: there is nothing to catch up on\n"
+
+
+def test_catching_up_solves_an_unfinished_lab_and_stops_if_its_solution_falls_short(
+        labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    solved: list[int] = []
+
+    def solve(number, session, output=None):  # type: ignore[no-untyped-def]
+        solved.append(number)
+        return Report("lab", (CheckResult("x", passed, 1, "m"),))
+
+    monkeypatch.setattr(catchup, "solve", solve)
+    passed = True
+    said: list[str] = []
+    assert catchup.catch_up(2, session_for(labstack), say=said.append) == [1]
+    assert said == ["… building lab 01 from its solution", "✓ lab 01 built"] and solved == [1]
+    passed = False
+    with pytest.raises(RuntimeError, match="lab 01's solution ran but its checks still fail"):
+        catchup.catch_up(2, session_for(labstack), say=said.append)
+
+
+def test_backends_route_services() -> None:
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_ENDPOINT_URL_S3": "http://stale"}
+    Backend.named("aws", env).export(env)
+    assert "AWS_ENDPOINT_URL" not in env and "AWS_ENDPOINT_URL_S3" not in env
+    side = Backend.named("localstack", {"LOCALSTACK_ENDPOINT": "http://ls:4566", "LABSTACK_ENDPOINT": "http://lab:4577"})
+    assert side.endpoint_for("s3") == "http://ls:4566" and side.endpoint_for("codebuild") == "http://lab:4577"
+    side.export(env)
+    assert env["AWS_ENDPOINT_URL"] == "http://lab:4577"
+    assert {k for k in env if k.startswith("AWS_ENDPOINT_URL_")} == {f"AWS_ENDPOINT_URL_{s.upper()}" for s in LOCALSTACK_SERVICES}
+    with pytest.raises(ValueError, match="unknown backend 'cloud'"):
+        Backend.named("cloud", {})
+
+
+def test_grader_check_prints_hints_and_fails(labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", labstack.endpoint)
+    assert main(["check", "1", "--all", "--account", session_for(labstack).boto.get_credentials().access_key]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Lab 01 · Repo setup: 0/30 points\n") and out.count("hint:") == 18
+    assert main(["check", "7"]) == 2
+    assert "there is no lab 7" in capsys.readouterr().err
+
+
+def test_labs_are_released_from_the_current_solutions() -> None:
+    assert ci.stale_labs() == [], "run `grader release` and commit labs/"

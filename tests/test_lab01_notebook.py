@@ -1,0 +1,79 @@
+"""Lab 01 end to end: papermill runs the solution against labstack and nbgrader grades it full
+marks; tampered test cells are restored and graded; the CI gate (labs/ current, solutions full
+marks, unanswered labs 0 with hints) passes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader import catchup, ci, grading, notebooks
+from grader.backends import Backend, LabSession
+from tests.support.grading import graded_cells, session_for
+from tests.support.server import LabstackProcess
+
+pytestmark = pytest.mark.slow
+
+GRADED = {"check_artifact_store": 9, "check_repository": 5, "check_build_config": 5, "check_service_roles": 11}
+
+
+@pytest.fixture(scope="module")
+def solved(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> tuple[LabSession, Path]:
+    """A fresh account in which papermill ran solutions/01; the executed notebook."""
+    session = session_for(labstack)
+    executed = tmp_path_factory.mktemp("solved") / "01_repo_setup.ipynb"
+    catchup.solve(1, session, executed)  # papermill, as `grader solve 1` and catching up run it
+    return session, executed
+
+
+def test_the_solution_runs_end_to_end_and_passes_every_check(solved: tuple[LabSession, Path]) -> None:
+    session, executed = solved
+    outputs = [o for c in json.loads(executed.read_text())["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    report = catchup.lab_report(1, session)
+    assert report.passed and report.earned == 30, report.text()
+
+
+def test_the_solution_scores_full_marks_with_nbgrader(solved: tuple[LabSession, Path], tmp_path: Path) -> None:
+    session, executed = solved  # nbgrader runs it again in the same account: the solution is idempotent
+    grade = grading.autograde(executed, 1, tmp_path, env=notebooks.kernel_env(session))
+    assert {c.name: (c.score, c.max_score) for c in grade.cells} == {k: (v, v) for k, v in GRADED.items()}
+    assert grade.full_marks and grade.max_score == 30
+
+
+def test_deleted_and_edited_test_cells_are_restored_and_graded(labstack: LabstackProcess, tmp_path: Path) -> None:
+    notebook = json.loads(notebooks.released(1).read_text())
+    cells = notebook["cells"]
+    notebook["cells"] = [c for c in cells
+                         if c["metadata"].get("nbgrader", {}).get("grade_id") != "check_service_roles"]
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check_artifact_store":
+            cell["source"] = "print('all good, trust me')"
+    tampered = tmp_path / "tampered.ipynb"
+    tampered.write_text(json.dumps(notebook))
+    grade = grading.autograde(tampered, 1, tmp_path / "course", env=notebooks.kernel_env(session_for(labstack)))
+    assert {c.name: c.score for c in grade.cells} == dict.fromkeys(GRADED, 0.0)
+    restored = graded_cells(grade.graded)
+    assert set(restored) == set(GRADED)
+    assert "lab.verify(" in "".join(restored["check_artifact_store"]["source"])
+    for grade_id, cell in restored.items():  # each shows its table with hints, then one line: no traceback
+        errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
+        assert [e["ename"] for e in errors] == ["ChecksFailed"], grade_id
+        assert errors[0]["traceback"] == [f"✗ {errors[0]['evalue']}"]
+    assert ci.cells_without_hints(grade.graded) == []
+
+
+def test_catching_up_leaves_a_finished_lab_alone(solved: tuple[LabSession, Path]) -> None:
+    said: list[str] = []
+    assert catchup.catch_up(2, solved[0], say=said.append) == []
+    assert said == ["✓ lab 01 is already done"]
+
+
+def test_the_gate_passes(labstack: LabstackProcess, tmp_path: Path) -> None:
+    said: list[str] = []
+    assert ci.run(Backend("embedded", labstack.endpoint), tmp_path, say=said.append), said
+    assert said == ["✓ labs/ matches solutions/",
+                    "✓ 01_repo_setup: the solution scores 30/30",
+                    "✓ 01_repo_setup: unanswered it scores 0/30, a hint under every failing check"]
