@@ -94,8 +94,8 @@ BROKEN = {
     "unknown provider": (lambda lab: [stage("Source", s3_source(lab.sources)),
                                       stage("Build", action("B", "Build", "Jenkins2", inputs=("src",)))],
                          "InvalidActionDeclarationException",
-                         "ActionType (Category: 'Build', Provider: 'Jenkins2', Owner: 'AWS', Version: '1') in action 'B' is not "
-                         "available in region 'US_EAST_1'"),
+                         ("ActionType (Category: 'Build', Provider: 'Jenkins2', Owner: 'AWS', Version: '1') in action 'B' is not "
+                         "available in region 'US_EAST_1'")),
     "missing ProjectName": (lambda lab: [stage("Source", s3_source(lab.sources)),
                                          stage("Build", action("B", "Build", "CodeBuild", {}, inputs=("src",)))],
                             "InvalidActionDeclarationException",

@@ -60,7 +60,7 @@ def test_stages_run_in_order_and_hand_on_artifacts_and_variables(lab: PipelineLa
     assert [s["latestExecution"]["status"] for s in state["stageStates"]] == ["Succeeded"] * 4
     assert lab.action_state("flow", "Test", "After")["latestExecution"]["actionExecutionId"] == runs["After"]["actionExecutionId"]
     succeeded_in_test = lab.codepipeline.list_pipeline_executions(pipelineName="flow", filter={"succeededInStage": {"stageName": "Test"}})
-    assert [e["pipelineExecutionId"] for e in succeeded_in_test["pipelineExecutionSummaries"]][0] == done["pipelineExecutionId"]
+    assert next(e["pipelineExecutionId"] for e in succeeded_in_test["pipelineExecutionSummaries"]) == done["pipelineExecutionId"]
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -107,6 +108,11 @@ def codedeploy_ecs(job: ActionJob) -> dict[str, str]:
         except (ValueError, KeyError, TypeError):
             raise ActionFailed(f"imageDetail.json in {artifact} must be a JSON object with ImageURI", "ConfigurationError") from None
         taskdef = taskdef.replace(f"<{placeholder}>", uri)
+    left = sorted(set(re.findall(r"<(IMAGE\d_NAME)>", taskdef)))
+    if left:
+        raise ActionFailed(f"The task definition still holds the placeholder <{left[0]}>: name the input artifact with "
+                           f"imageDetail.json in Image1ArtifactName and the placeholder ({left[0]}) in Image1ContainerName",
+                           "ConfigurationError")
     try:
         definition = json.loads(taskdef)
     except ValueError as exc:

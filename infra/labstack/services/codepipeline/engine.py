@@ -37,6 +37,10 @@ class Engine:
         self.pipeline = pipeline
         self.execution = execution
         self.events = self.labstack.clients.get("events", account, region)
+        self.send = provider.outbox.send  # events go out in order, without holding up the execution
+
+    def _emit(self, sender: Any, *args: Any) -> None:
+        self.send(lambda: sender(self.events, self.pipeline.arn, *args))
 
     # -- the whole execution ------------------------------------------------------------
     def start(self, first_stage: int = 0, retry_mode: str | None = None, resumed: bool = False) -> None:
@@ -54,7 +58,7 @@ class Engine:
 
     def _run(self, first_stage: int, retry_mode: str | None, resumed: bool) -> None:
         execution = self.execution
-        events.pipeline_changed(self.events, self.pipeline.arn, execution, "RESUMED" if resumed else "STARTED")
+        self._emit(events.pipeline_changed, execution, "RESUMED" if resumed else "STARTED")
         stages = execution.declaration["stages"]
         for index in range(first_stage, len(stages)):
             stage = stages[index]
@@ -91,7 +95,7 @@ class Engine:
             execution.waiting_at = None
             execution.last_update = now()
             self.pipeline.cond.notify_all()
-        events.pipeline_changed(self.events, self.pipeline.arn, execution, status.upper())
+        self._emit(events.pipeline_changed, execution, status.upper())
         execution.done.set()
 
     # -- stage boundaries ---------------------------------------------------------------
@@ -132,7 +136,7 @@ class Engine:
     # -- one stage ----------------------------------------------------------------------
     def _run_stage(self, stage: dict, retry_mode: str | None, resumed: bool) -> str:
         execution = self.execution
-        events.stage_changed(self.events, self.pipeline.arn, execution, stage["name"], "RESUMED" if resumed else "STARTED")
+        self._emit(events.stage_changed, execution, stage["name"], "RESUMED" if resumed else "STARTED")
         groups: dict[int, list[dict]] = {}
         for action in stage["actions"]:
             groups.setdefault(action.get("runOrder", 1), []).append(action)
@@ -158,7 +162,7 @@ class Engine:
         with self.pipeline.cond:
             execution.stages[stage["name"]] = status
             execution.last_update = now()
-        events.stage_changed(self.events, self.pipeline.arn, execution, stage["name"], status.upper())
+        self._emit(events.stage_changed, execution, stage["name"], status.upper())
         return status
 
     def _keep_result(self, stage: str, action: dict, retry_mode: str | None) -> bool:
@@ -179,7 +183,7 @@ class Engine:
         with self.pipeline.cond:
             execution.actions.append(run)
             execution.last_update = now()
-        events.action_changed(self.events, self.pipeline.arn, execution, stage, action, self.region, "STARTED")
+        self._emit(events.action_changed, execution, stage, action, self.region, "STARTED")
         thread = threading.Thread(target=self._run_action, args=(run,), daemon=True,
                                   name=f"action-{run.action_execution_id[:8]}")
         thread.start()
@@ -225,5 +229,5 @@ class Engine:
             execution.last_update = run.last_update
             self.pipeline.cond.notify_all()
         state = {"Succeeded": "SUCCEEDED", "Failed": "FAILED", "Abandoned": "ABANDONED"}[status]
-        events.action_changed(self.events, self.pipeline.arn, execution, run.stage, run.declaration, self.region, state,
+        self._emit(events.action_changed, execution, run.stage, run.declaration, self.region, state,
                               run.detail(self.region))

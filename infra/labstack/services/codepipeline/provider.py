@@ -17,6 +17,7 @@ from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.runtimes.loop import every
+from labstack.services.codecommit.events import Outbox
 from labstack.services.codepipeline import action_types, structure, triggers
 from labstack.services.codepipeline.action_types import ActionType, type_key
 from labstack.services.codepipeline.engine import Engine
@@ -93,6 +94,7 @@ class CodePipelineProvider(Provider):
         self.state: AccountRegionStore[RegionState] = AccountRegionStore(RegionState)
         self.jobs = Jobs()
         self.stop = threading.Event()
+        self.outbox = Outbox()
         change_feed(labstack).subscribe(self._source_changed)
         labstack.hooks.on_reset(self.reset)
         labstack.hooks.on_shutdown(self.shutdown)
@@ -119,6 +121,7 @@ class CodePipelineProvider(Provider):
         self.stop.set()
         change_feed(self.labstack).unsubscribe(self._source_changed)
         self._abandon_all()
+        self.outbox.close()
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
