@@ -70,3 +70,34 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
     for url in [listener_url(lab.server, arn) for arn in listeners]:
         assert wait_for(lambda url=url: answer(url), seconds=30) == (200, "v1")
     ecs.update_service(cluster="sample-app", service="sample-app", desiredCount=0)
+
+
+SEED_CLUSTER = """
+Parameters:
+  Environment: {Type: String, Default: production}
+Conditions:
+  IsProduction: !Equals [!Ref Environment, production]
+Resources:
+  ECSCluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterName: !Sub ${Environment}-cluster
+      ClusterSettings:
+        - Name: containerInsights
+          Value: !If [IsProduction, enabled, disabled]
+      CapacityProviders: [FARGATE, FARGATE_SPOT]
+      DefaultCapacityProviderStrategy:
+        - CapacityProvider: FARGATE
+          Weight: !If [IsProduction, 1, 0]
+        - CapacityProvider: FARGATE_SPOT
+          Weight: !If [IsProduction, 0, 1]
+"""
+
+
+def test_the_seeds_cluster_keeps_its_settings_and_capacity_providers(lab: Lab) -> None:
+    cfn = check_responses(lab.client("cloudformation"))
+    cfn.create_stack(StackName="seed", TemplateBody=SEED_CLUSTER)
+    cluster = lab.client("ecs").describe_clusters(clusters=["production-cluster"], include=["SETTINGS"])["clusters"][0]
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    assert [(s["capacityProvider"], s["weight"]) for s in cluster["defaultCapacityProviderStrategy"]] == [("FARGATE", 1), ("FARGATE_SPOT", 0)]

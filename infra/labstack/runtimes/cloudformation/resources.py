@@ -1,14 +1,18 @@
 """Resource properties that moto's CloudFormation leaves out, given back to it.
 
-moto creates an ``AWS::ECS::Service`` from its cluster, name, task definition family and count
-alone (no DeploymentController, LoadBalancers, LaunchType, NetworkConfiguration...), an
-``AWS::ECS::TaskDefinition`` without NetworkMode, RequiresCompatibilities, Cpu or its roles, and an
-``AWS::IAM::Role`` without its ManagedPolicyArns, and an
-``AWS::ElasticLoadBalancingV2::TargetGroup`` has no attribute for ``Fn::GetAtt`` (one such
-output drops all of a stack's outputs). ``complete_moto`` replaces those creation methods with
-ones that pass every property moto's backends accept, and gives target groups their
-attributes. Properties moto's backends have nowhere to keep (a service's
-DeploymentConfiguration and HealthCheckGracePeriodSeconds) stay ignored.
+moto makes, from a template:
+- ``AWS::ECS::Cluster`` from its name alone (no ClusterSettings, CapacityProviders, Tags...);
+- ``AWS::ECS::Service`` from its cluster, name, task definition family and count alone (no
+  DeploymentController, LoadBalancers, LaunchType, NetworkConfiguration, Role, Tags...);
+- ``AWS::ECS::TaskDefinition`` without NetworkMode, RequiresCompatibilities, Cpu or its roles;
+- ``AWS::IAM::Role`` without its ManagedPolicyArns;
+- ``AWS::ElasticLoadBalancingV2::TargetGroup`` with no ``Fn::GetAtt`` attribute (and one output
+  that fails drops all of a stack's outputs).
+
+``complete_moto`` replaces those creation methods with ones that pass every property moto's
+backends accept, and gives target groups their attributes. What moto's models have nowhere to
+keep (a service's DeploymentConfiguration and HealthCheckGracePeriodSeconds) stays ignored, and
+updates still go through moto's own methods.
 """
 
 from __future__ import annotations
@@ -21,15 +25,17 @@ _done = False
 
 
 def complete_moto() -> None:
-    """Give moto's ECS service, task definition, IAM role and target group their full CloudFormation (once)."""
+    """Give moto's ECS cluster, service and task definition, IAM role and target group their
+    full CloudFormation (once)."""
     global _done
     with _lock:
         if _done:
             return
-        from moto.ecs.models import Service, TaskDefinition
+        from moto.ecs.models import Cluster, Service, TaskDefinition
         from moto.elbv2.models import FakeTargetGroup
         from moto.iam.models import Role
 
+        Cluster.create_from_cloudformation_json = classmethod(_create_cluster)  # type: ignore[method-assign,assignment]
         Service.create_from_cloudformation_json = classmethod(_create_service)  # type: ignore[method-assign,assignment]
         TaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)  # type: ignore[method-assign,assignment]
         Role.create_from_cloudformation_json = classmethod(_role_creator(Role.create_from_cloudformation_json))  # type: ignore[method-assign,assignment]
@@ -63,6 +69,18 @@ def camel(value: Any) -> Any:
 def _name_or_arn(value: Any, attribute: str) -> Any:
     """A resource ``Ref`` resolved by moto is its model object; the API wants its name or ARN."""
     return getattr(value, attribute, value)
+
+
+def _create_cluster(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                    region_name: str, **kwargs: Any) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    props = camel(cloudformation_json.get("Properties") or {})
+    return ecs_backends[account_id][region_name].create_cluster(
+        resource_name, tags=props.get("tags"), cluster_settings=props.get("clusterSettings"),
+        configuration=props.get("configuration"), capacity_providers=props.get("capacityProviders"),
+        default_capacity_provider_strategy=props.get("defaultCapacityProviderStrategy"),
+        service_connect_defaults=props.get("serviceConnectDefaults"))
 
 
 def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
