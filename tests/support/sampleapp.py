@@ -1,5 +1,5 @@
-"""The sample app (infra/sample-app) in tests: a copy at any release, zipped as a build's
-source, built into an image, built by a CodeBuild project from its own buildspecs."""
+"""The sample app (infra/sample-app) in tests: a copy at any release, CodeBuild projects that
+build it from its own buildspecs, its image pushed to ECR, and its answers behind a listener."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import subprocess
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from labstack.images.build import Builder
 from labstack.images.layout import LocalImages
 from labstack.images.registry import login, push
 from labstack.traffic import one
 
-from tests.support.codebuild import Lab
+from tests.support.codebuild import ENVIRONMENT, Lab
 from tests.support.server import ROOT, LabstackProcess
 
 APP = ROOT / "infra" / "sample-app"
@@ -52,17 +53,18 @@ def push_app_image(labstack: LabstackProcess, account: str, folder: Path, uri: s
     return push(images, uri, log=lambda line: None, client=labstack.client("ecr", account=account))
 
 
-def source_project(lab: Lab, name: str, spec: str, folder: Path, **extra: object) -> None:
-    """A project building ``folder`` (zipped in S3) with the buildspec file ``spec`` of it."""
+def source_project(lab: Lab, name: str, spec: str, folder: Path, environment: dict[str, Any] | None = None,
+                   artifacts: dict[str, Any] | None = None, **extra: Any) -> None:
+    """A project building ``folder`` (zipped in S3) with its buildspec file ``spec``; ``environment``
+    adds to a standard Linux one, and there are no artifacts unless ``artifacts`` says so."""
     s3 = lab.client("s3")
     bucket = f"src-{lab.account}"
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key=f"{name}.zip", Body=zipped(folder))
-    environment = {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"}
     lab.codebuild.create_project(name=name, serviceRole=lab.role, source={"type": "S3", "location": f"{bucket}/{name}.zip", "buildspec": spec},
-                                 environment={**environment, **extra.pop("environment", {})},  # type: ignore[dict-item]
-                                 artifacts=extra.pop("artifacts", {"type": "NO_ARTIFACTS"}), **extra)
+                                 environment={**ENVIRONMENT, **(environment or {})},
+                                 artifacts=artifacts or {"type": "NO_ARTIFACTS"}, **extra)
 
 
 def listener_url(labstack: LabstackProcess, listener_arn: str) -> str:
