@@ -64,9 +64,12 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
     assert (service["deploymentController"], service["launchType"]) == ({"type": "CODE_DEPLOY"}, "FARGATE")
     assert service["loadBalancers"] == [{"targetGroupArn": blue, "containerName": "app", "containerPort": 8080}]
     assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
-    # As on AWS, the service's task definition and load balancer are its first, PRIMARY task set.
-    primary = [t for t in service["taskSets"] if t["status"] == "PRIMARY"]
-    assert [(t["taskDefinition"], t["scale"]["value"]) for t in primary] == [(out["TaskDefinitionArn"], 100.0)]
+    # As on AWS, the service's task definition and load balancer are its first, PRIMARY task set
+    # (labstack's ECS runtime makes it at its next reconcile).
+    primary = wait_for(lambda: [t for t in ecs.describe_services(cluster="sample-app", services=["sample-app"])["services"][0]["taskSets"]
+                                if t["status"] == "PRIMARY"])
+    assert [(t["taskDefinition"], t["scale"]["value"], t["loadBalancers"][0]["targetGroupArn"]) for t in primary] == [
+        (out["TaskDefinitionArn"], 100.0, blue)]
     for url in [listener_url(lab.server, arn) for arn in listeners]:
         assert wait_for(lambda url=url: answer(url), seconds=30) == (200, "v1")
     ecs.update_service(cluster="sample-app", service="sample-app", desiredCount=0)
