@@ -3,7 +3,10 @@ own and a fresh account on it per test."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +18,11 @@ from tests.support.server import LabstackProcess, start_labstack
 @pytest.fixture(scope="session")
 def pipeline_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
     """A labstack for the CodePipeline tests alone: no test provider or overlay stands in front
-    of the services pipelines call (CodeBuild, SNS, S3)."""
+    of the services pipelines call (CodeBuild, SNS, S3). As for the sample app's tests, builds
+    find the kit's venv first on PATH and pip never reaches an index."""
     home = tmp_path_factory.mktemp("codepipeline-home")
-    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, PATH=path, PIP_NO_INDEX="1")
     yield server
     server.stop()
 

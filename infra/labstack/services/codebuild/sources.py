@@ -44,7 +44,7 @@ class Fetched:
 def fetch(labstack: Labstack, account: str, region: str, source: dict, version: str | None, dest: Path,
           pipeline_input: Path | None = None) -> Fetched:
     """Fill ``dest`` from ``source``: NO_SOURCE, S3, CODECOMMIT, GITHUB (the local GitHub) or
-    CODEPIPELINE (the input the pipeline engine handed in)."""
+    CODEPIPELINE (the input the pipeline engine handed in, at the revision ``version`` it names)."""
     kind, location = source["type"], source.get("location", "")
     if kind == "NO_SOURCE":
         return Fetched()
@@ -55,7 +55,7 @@ def fetch(labstack: Labstack, account: str, region: str, source: dict, version: 
             _unpack(pipeline_input.read_bytes(), dest)
         else:
             shutil.copytree(pipeline_input, dest, dirs_exist_ok=True)
-        return Fetched()
+        return Fetched(resolved_version=version)  # the source revision the pipeline handed over, if any
     try:
         if kind == "S3":
             bucket, _, key = location.partition("/")

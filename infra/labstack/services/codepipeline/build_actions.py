@@ -18,9 +18,12 @@ def _codebuild(job: ActionJob):  # type: ignore[no-untyped-def]
     return next(p for p in job.labstack.providers if p.service == "codebuild")
 
 
-def _overrides(job: ActionJob) -> dict:
+def _overrides(job: ActionJob, primary: str) -> dict:
     overrides: dict = {"sourceTypeOverride": "CODEPIPELINE",
                        "artifactsOverride": {"type": "CODEPIPELINE" if job.output_names() else "NO_ARTIFACTS"}}
+    revision = job.execution.artifacts[primary].get("revision")
+    if revision:  # the build's CODEBUILD_RESOLVED_SOURCE_VERSION, "the source revision provided by CodePipeline"
+        overrides["sourceVersion"] = revision
     raw = job.configuration.get("EnvironmentVariables")
     if raw:
         try:
@@ -59,7 +62,7 @@ def codebuild(job: ActionJob) -> dict[str, str]:
         source.write_bytes(job.input(primary))
         try:
             build_job = _codebuild(job).start_pipeline_build(job.account, job.region, config["ProjectName"],
-                                                             job.pipeline.name, source, hand_over, _overrides(job))
+                                                             job.pipeline.name, source, hand_over, _overrides(job, primary))
         except AwsError as exc:
             raise ActionFailed(f"Error calling startBuild: {exc.message} (Service: AWSCodeBuild; Error Code: {exc.code})",
                                "ConfigurationError") from None
