@@ -104,3 +104,10 @@ def test_the_seeds_cluster_keeps_its_settings_and_capacity_providers(lab: Lab) -
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
     assert [(s["capacityProvider"], s["weight"]) for s in cluster["defaultCapacityProviderStrategy"]] == [("FARGATE", 1), ("FARGATE_SPOT", 0)]
+
+
+def test_moto_errors_pass_through_labstacks_cloudformation(lab: Lab) -> None:
+    cfn = check_responses(lab.client("cloudformation"))
+    cfn.create_stack(StackName="twice", TemplateBody=SEED_CLUSTER, Parameters=[{"ParameterKey": "Environment", "ParameterValue": "dev"}])
+    with pytest.raises(cfn.exceptions.AlreadyExistsException):
+        cfn.create_stack(StackName="twice", TemplateBody=SEED_CLUSTER)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from labstack.context import RequestContext
+from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.runtimes.cloudformation.resources import complete_moto
 
@@ -16,23 +19,25 @@ class CloudFormationOverlay(Provider):
     service = "cloudformation"
     overlay = True
 
-    def _moto(self, ctx: RequestContext) -> Any:
+    def _moto(self, ctx: RequestContext, operation: str, request: dict) -> dict:
         complete_moto()
         self.labstack.moto.prepare("iam", ctx.account, ctx.partition)  # AWS's managed policies, to attach
-        return self.labstack.clients.moto("cloudformation", ctx.account, ctx.region)
+        client = self.labstack.clients.moto("cloudformation", ctx.account, ctx.region)
+        try:
+            answer: dict[str, Any] = getattr(client, operation)(**request)
+        except ClientError as error:  # moto's own error, answered as moto gave it
+            raise AwsError(error.response["Error"]["Code"], error.response["Error"].get("Message", ""),
+                           error.response["ResponseMetadata"]["HTTPStatusCode"]) from None
+        return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
 
     def create_stack(self, ctx: RequestContext, request: dict) -> dict:
-        return _plain(self._moto(ctx).create_stack(**request))
+        return self._moto(ctx, "create_stack", request)
 
     def update_stack(self, ctx: RequestContext, request: dict) -> dict:
-        return _plain(self._moto(ctx).update_stack(**request))
+        return self._moto(ctx, "update_stack", request)
 
     def create_change_set(self, ctx: RequestContext, request: dict) -> dict:
-        return _plain(self._moto(ctx).create_change_set(**request))
-
-
-def _plain(answer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        return self._moto(ctx, "create_change_set", request)
 
 
 PROVIDER = CloudFormationOverlay
