@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -219,3 +220,49 @@ def test_artifacts_are_encrypted_with_the_stores_key(lab: PipelineLab) -> None:
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key
     body = lab.s3.get_object(Bucket=stored["bucket"], Key=stored["key"])["Body"].read()
     assert zipfile.ZipFile(io.BytesIO(body)).read("app.txt") == b"v1"
+
+
+def test_rollback_stage_and_automatic_rollback_restore_an_earlier_execution(lab: PipelineLab) -> None:
+    good = lab.source({"app.txt": "good"})
+    deploy = {**s3_deploy("Site", lab.bucket, "live"), "name": "Site"}
+    lab.create("undo", stage("Source", s3_source(lab.sources)), {**stage("Deploy", deploy), "onFailure": {"result": "ROLLBACK"}},
+               pipelineType="V2")
+    first = lab.wait_for_executions("undo", 1)[0]["pipelineExecutionId"]
+    lab.source({"app.txt": "better"})
+    assert lab.run("undo")["status"] == "Succeeded"
+    cp = lab.codepipeline
+    rolled = cp.rollback_stage(pipelineName="undo", stageName="Deploy", targetPipelineExecutionId=first)["pipelineExecutionId"]
+    done = lab.wait("undo", rolled)
+    assert (done["status"], done["executionType"], done["trigger"]["triggerType"]) == ("Succeeded", "ROLLBACK", "ManualRollback")
+    assert done["rollbackMetadata"] == {"rollbackTargetPipelineExecutionId": first}
+    assert done["artifactRevisions"][0]["revisionId"] == good
+    assert lab.s3.get_object(Bucket=lab.bucket, Key="live/app.txt")["Body"].read() == b"good"
+    assert [a["stageName"] for a in lab.actions("undo", rolled).values()] == ["Deploy"]
+    lab.s3.put_object(Bucket=lab.sources, Key="source.zip", Body=b"not a zip")
+    broken = lab.run("undo")
+    assert broken["status"] == "Failed" and "not a zip archive" in broken["statusSummary"]
+    automatic = lab.wait_for_executions("undo", 5)[0]
+    assert (automatic["executionType"], automatic["trigger"]["triggerType"]) == ("ROLLBACK", "AutomatedRollback")
+    assert lab.wait("undo", automatic["pipelineExecutionId"])["status"] == "Succeeded"
+    assert error_code(cp.rollback_stage, pipelineName="undo", stageName="Deploy",
+                      targetPipelineExecutionId=broken["pipelineExecutionId"]) == "UnableToRollbackStageException"
+    assert error_code(cp.rollback_stage, pipelineName="undo", stageName="Nope", targetPipelineExecutionId=first) == "StageNotFoundException"
+
+
+def test_a_stage_with_on_failure_retry_is_retried_once(lab: PipelineLab) -> None:
+    lab.source({"app.txt": "v1"})
+    marker = f"/tmp/labstack-retry-{lab.account}"
+    lab.project("flaky", [f"test -f {marker} || {{ touch {marker}; exit 1; }}"])
+    lab.create("flaky", stage("Source", s3_source(lab.sources)),
+               {**stage("Build", build("Build", "flaky")), "onFailure": {"result": "RETRY", "retryConfiguration": {"retryMode": "FAILED_ACTIONS"}}},
+               pipelineType="V2")
+    first = lab.wait_for_executions("flaky", 1)[0]
+    assert lab.wait("flaky", first["pipelineExecutionId"])["status"] == "Succeeded"
+    builds = [d for d in lab.codepipeline.list_action_executions(pipelineName="flaky")["actionExecutionDetails"] if d["actionName"] == "Build"]
+    assert sorted(d["status"] for d in builds) == ["Failed", "Succeeded"]
+    Path(marker).unlink()
+    assert lab.codepipeline.get_pipeline_state(name="flaky")["stageStates"][1]["retryStageMetadata"] == \
+        {"autoStageRetryAttempt": 1, "latestRetryTrigger": "AutomatedStageRetry"}
+    v1 = lab.declaration("v1-conditions", stage("Source", s3_source(lab.sources)),
+                         {**stage("Build", build("Build", "flaky")), "onFailure": {"result": "RETRY"}})
+    assert error_code(lab.codepipeline.create_pipeline, pipeline=v1) == "ValidationException"

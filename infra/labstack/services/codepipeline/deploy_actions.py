@@ -170,5 +170,7 @@ def s3(job: ActionJob) -> dict[str, str]:
             client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
     except ClientError as exc:
         raise ActionFailed(f"Error writing to s3://{bucket}: {_client_error(exc)}") from None
+    except zipfile.BadZipFile:
+        raise ActionFailed(f"Input artifact {job.input_names()[0]} is not a zip archive, so it cannot be extracted") from None
     job.update(summary=f"Deployed to s3://{bucket}/{key}".rstrip("/"))
     return {}

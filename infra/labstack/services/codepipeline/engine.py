@@ -43,24 +43,25 @@ class Engine:
         self.send(lambda: sender(self.events, self.pipeline.arn, *args))
 
     # -- the whole execution ------------------------------------------------------------
-    def start(self, first_stage: int = 0, retry_mode: str | None = None, resumed: bool = False) -> None:
-        """Run from stage ``first_stage`` in the background."""
-        target = self._run_safely
-        threading.Thread(target=target, args=(first_stage, retry_mode, resumed), daemon=True,
+    def start(self, first_stage: int = 0, retry_mode: str | None = None, resumed: bool = False,
+              last_stage: int | None = None) -> None:
+        """Run stages ``first_stage`` to ``last_stage`` (default: the last) in the background."""
+        last = len(self.execution.declaration["stages"]) - 1 if last_stage is None else last_stage
+        threading.Thread(target=self._run_safely, args=(first_stage, last, retry_mode, resumed), daemon=True,
                          name=f"pipeline-{self.execution.execution_id[:8]}").start()
 
-    def _run_safely(self, first_stage: int, retry_mode: str | None, resumed: bool) -> None:
+    def _run_safely(self, first_stage: int, last_stage: int, retry_mode: str | None, resumed: bool) -> None:
         try:
-            self._run(first_stage, retry_mode, resumed)
+            self._run(first_stage, last_stage, retry_mode, resumed)
         except Exception:
             log.exception("pipeline execution %s failed inside labstack", self.execution.execution_id)
             self._finish("Failed", "labstack could not run this execution; see its log")
 
-    def _run(self, first_stage: int, retry_mode: str | None, resumed: bool) -> None:
+    def _run(self, first_stage: int, last_stage: int, retry_mode: str | None, resumed: bool) -> None:
         execution = self.execution
         self._emit(events.pipeline_changed, execution, "RESUMED" if resumed else "STARTED")
         stages = execution.declaration["stages"]
-        for index in range(first_stage, len(stages)):
+        for index in range(first_stage, last_stage + 1):
             stage = stages[index]
             outcome = self._enter(stage["name"])
             if outcome != "entered":
@@ -69,12 +70,35 @@ class Engine:
             try:
                 status = self._run_stage(stage, retry_mode if index == first_stage else None,
                                          resumed and index == first_stage)
+                status = self._retry_automatically(stage, status)
             finally:
                 self._leave(stage["name"])
             if status != "Succeeded":
                 self._finish("Stopped" if status == "Stopped" else "Failed", self._failure_summary(stage, status))
+                self._roll_back_automatically(stage, status)
                 return
         self._finish("Succeeded", None)
+
+    def _retry_automatically(self, stage: dict, status: str) -> str:
+        """onFailure RETRY: a failed stage is retried once, in the retry mode it declares."""
+        failure = stage.get("onFailure") or {}
+        execution = self.execution
+        if status != "Failed" or failure.get("result") != "RETRY" or execution.auto_retries.get(stage["name"]):
+            return status
+        with self.pipeline.cond:
+            execution.auto_retries[stage["name"]] = 1
+        mode = (failure.get("retryConfiguration") or {}).get("retryMode", "FAILED_ACTIONS")
+        return self._run_stage(stage, mode, True)
+
+    def _roll_back_automatically(self, stage: dict, status: str) -> None:
+        """onFailure ROLLBACK: the stage runs again with the last execution that succeeded in it."""
+        if status != "Failed" or (stage.get("onFailure") or {}).get("result") != "ROLLBACK" \
+                or self.execution.execution_type != "STANDARD":
+            return
+        target = self.provider.last_success(self.pipeline, stage["name"], self.execution)
+        if target is not None:
+            self.provider.roll_back(self.account, self.region, self.pipeline, stage["name"], target,
+                                    {"triggerType": "AutomatedRollback", "triggerDetail": self.execution.execution_id})
 
     def _failure_summary(self, stage: dict, status: str) -> str | None:
         if status == "Stopped":

@@ -128,6 +128,9 @@ class Execution:
     abandon: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     retry_attempts: dict[str, int] = field(default_factory=dict)
+    auto_retries: dict[str, int] = field(default_factory=dict)
+    execution_type: str = "STANDARD"
+    rollback_target: str | None = None
 
     @property
     def mode(self) -> str:
@@ -139,10 +142,12 @@ class Execution:
             "pipelineName": self.pipeline_name, "pipelineVersion": self.version,
             "pipelineExecutionId": self.execution_id, "status": self.status,
             "artifactRevisions": [dict(r) for r in self.revisions],
-            "trigger": dict(self.trigger), "executionMode": self.mode, "executionType": "STANDARD",
+            "trigger": dict(self.trigger), "executionMode": self.mode, "executionType": self.execution_type,
         }
         if self.summary:
             execution["statusSummary"] = self.summary
+        if self.rollback_target:
+            execution["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": self.rollback_target}
         if self.declaration.get("pipelineType") == "V2":
             execution["variables"] = [{"name": k, "resolvedValue": v} for k, v in self.variables.items()]
         return execution
@@ -152,13 +157,27 @@ class Execution:
         summary: dict[str, Any] = {
             "pipelineExecutionId": self.execution_id, "status": self.status, "startTime": self.start,
             "lastUpdateTime": self.last_update, "sourceRevisions": [dict(r) for r in self.source_revisions],
-            "trigger": dict(self.trigger), "executionMode": self.mode, "executionType": "STANDARD",
+            "trigger": dict(self.trigger), "executionMode": self.mode, "executionType": self.execution_type,
         }
         if self.summary:
             summary["statusSummary"] = self.summary
+        if self.rollback_target:
+            summary["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": self.rollback_target}
         if self.stop_reason is not None:
             summary["stopTrigger"] = {"reason": self.stop_reason}
         return summary
+
+    def retry_metadata(self, stage: str) -> dict | None:
+        """The ``RetryStageMetadata`` of ``stage``, if it was retried."""
+        manual, automatic = self.retry_attempts.get(stage), self.auto_retries.get(stage)
+        if not manual and not automatic:
+            return None
+        shown: dict[str, Any] = {"latestRetryTrigger": "ManualStageRetry" if manual else "AutomatedStageRetry"}
+        if manual:
+            shown["manualStageRetryAttempt"] = manual
+        if automatic:
+            shown["autoStageRetryAttempt"] = automatic
+        return shown
 
     def latest_run(self, stage: str, action: str) -> ActionRun | None:
         """The newest execution of ``action`` in ``stage`` within this pipeline execution."""

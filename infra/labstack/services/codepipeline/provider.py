@@ -397,7 +397,7 @@ class CodePipelineProvider(Provider):
             for stage in pipeline.declaration["stages"]:
                 name = stage["name"]
                 state: dict = {"stageName": name, "inboundTransitionState": pipeline.transition(name), "actionStates": []}
-                waiting = [{"pipelineExecutionId": e.execution_id, "status": "InProgress", "type": "STANDARD"}
+                waiting = [{"pipelineExecutionId": e.execution_id, "status": "InProgress", "type": e.execution_type}
                            for e in newest_first if e.waiting_at == name]
                 if waiting:
                     state["inboundExecution"] = waiting[0]
@@ -405,11 +405,10 @@ class CodePipelineProvider(Provider):
                 entered = pipeline.latest.get(name)
                 if entered is not None and name in entered.stages:
                     state["latestExecution"] = {"pipelineExecutionId": entered.execution_id,
-                                                "status": entered.stages[name], "type": "STANDARD"}
-                    attempts = entered.retry_attempts.get(name)
-                    if attempts:
-                        state["retryStageMetadata"] = {"manualStageRetryAttempt": attempts,
-                                                       "latestRetryTrigger": "ManualStageRetry"}
+                                                "status": entered.stages[name], "type": entered.execution_type}
+                    retried = entered.retry_metadata(name)
+                    if retried:
+                        state["retryStageMetadata"] = retried
                 for action in stage["actions"]:
                     state["actionStates"].append(self._action_state(pipeline, name, action, runs))
                 stages.append(state)
@@ -523,6 +522,53 @@ class CodePipelineProvider(Provider):
             run.updated_by = self._caller(ctx)
             run.answered.set()
         return {"approvedAt": approved_at}
+
+    def rollback_stage(self, ctx: RequestContext, request: dict) -> dict:
+        pipeline = self._pipeline(ctx, request["pipelineName"])
+        stage_name, target_id = request["stageName"], request["targetPipelineExecutionId"]
+        with pipeline.cond:
+            names = [s["name"] for s in pipeline.declaration["stages"]]
+            if stage_name not in names:
+                raise AwsError("StageNotFoundException", f"Stage {stage_name} does not exist in pipeline {pipeline.name}")
+            if pipeline.declaration.get("pipelineType") != "V2":
+                raise AwsError("UnableToRollbackStageException", "Stages can be rolled back in pipelines of type V2 only")
+            target = self._execution(ctx, pipeline, target_id)
+            if target.execution_type != "STANDARD" or target.stages.get(stage_name) != "Succeeded":
+                raise AwsError("UnableToRollbackStageException",
+                               f"Pipeline execution {target_id} did not succeed in stage {stage_name}; only such an execution "
+                               "can be the target of a rollback")
+            if target.version != pipeline.version:
+                raise AwsError("PipelineExecutionOutdatedException",
+                               f"Pipeline execution {target_id} ran version {target.version} of the pipeline, which has been "
+                               "updated since; it cannot be the target of a rollback")
+            if stage_name in pipeline.occupied:
+                raise AwsError("ConflictException", f"Stage {stage_name} is running an execution; roll back once it has ended")
+        execution = self.roll_back(ctx.account, ctx.region, pipeline, stage_name, target,
+                                   {"triggerType": "ManualRollback", "triggerDetail": self._caller(ctx)})
+        return {"pipelineExecutionId": execution.execution_id}
+
+    def roll_back(self, account: str, region: str, pipeline: Pipeline, stage_name: str, target: Execution,
+                  trigger: dict) -> Execution:
+        """A ROLLBACK execution that runs ``stage_name`` again with ``target``'s artifacts and variables."""
+        with pipeline.cond:
+            execution = Execution(pipeline_name=pipeline.name, version=pipeline.version, declaration=pipeline.declaration,
+                                  trigger=trigger, variables=dict(target.variables), pinned={}, execution_type="ROLLBACK",
+                                  rollback_target=target.execution_id)
+            execution.artifacts = dict(target.artifacts)
+            execution.outputs = copy.deepcopy(target.outputs)
+            execution.revisions = [dict(r) for r in target.revisions]
+            execution.source_revisions = [dict(r) for r in target.source_revisions]
+            pipeline.executions.append(execution)
+        index = [s["name"] for s in pipeline.declaration["stages"]].index(stage_name)
+        Engine(self, account, region, pipeline, execution).start(index, last_stage=index)
+        return execution
+
+    def last_success(self, pipeline: Pipeline, stage_name: str, before: Execution) -> Execution | None:
+        """The newest standard execution of the current version that succeeded in ``stage_name``."""
+        with pipeline.cond:
+            return next((e for e in sorted(pipeline.executions, key=lambda e: e.start, reverse=True)
+                         if e is not before and e.execution_type == "STANDARD" and e.version == pipeline.version
+                         and e.stages.get(stage_name) == "Succeeded"), None)
 
     # -- job workers --------------------------------------------------------------------
     def poll_for_jobs(self, ctx: RequestContext, request: dict) -> dict:

@@ -53,6 +53,8 @@ def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | 
     names = [v["name"] for v in pipeline.get("variables", [])]
     if len(names) != len(set(names)):
         raise AwsError("ValidationException", "Pipeline variable names must be unique")
+    for stage in stages:
+        _check_conditions(stage, v2)
     seen_stages: set[str] = set()
     produced: set[str] = set()
     namespaces: set[str] = set()
@@ -63,6 +65,20 @@ def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | 
         _check_stage(stage, index, region, find_type, produced, namespaces)
     _check_variable_references(stages, namespaces)
     _check_triggers(pipeline)
+
+
+def _check_conditions(stage: dict, v2: bool) -> None:
+    """onFailure results run (FAIL, RETRY, ROLLBACK); rule conditions are not evaluated here."""
+    failure = stage.get("onFailure")
+    if stage.get("beforeEntry") or stage.get("onSuccess") or (failure or {}).get("conditions"):
+        raise AwsError("NotImplemented", f"labstack does not evaluate stage conditions (rules); stage {stage['name']} "
+                       "declares some", 501)
+    if failure is None:
+        return
+    if not v2:
+        raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure is only supported in pipelines of type V2")
+    if failure.get("result", "FAIL") not in ("FAIL", "RETRY", "ROLLBACK"):
+        raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure result must be FAIL, RETRY or ROLLBACK")
 
 
 def _check_store(pipeline: dict) -> None:
