@@ -152,8 +152,13 @@ class BlueGreen:
         return self.cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
 
     def finish(self, deployment_id: str, seconds: float = 60) -> dict[str, Any]:
-        return wait_for(lambda: (d := self.deployment(deployment_id))["status"] in ("Succeeded", "Failed", "Stopped") and d,
+        """The deployment once it ended (and its rollback deployment, if one was made)."""
+        info = wait_for(lambda: (d := self.deployment(deployment_id))["status"] in ("Succeeded", "Failed", "Stopped") and d,
                         seconds=seconds)
+        rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        if rollback:
+            self.finish(rollback, seconds)
+        return info
 
     def target(self, deployment_id: str) -> dict[str, Any]:
         ids = self.cd.list_deployment_targets(deploymentId=deployment_id)["targetIds"]

@@ -3,10 +3,13 @@ production traffic shifted by the deployment config, then the original (blue) ta
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.runtimes.elb.provider import TICK_SECONDS as ELB_TICK_SECONDS
 from labstack.services.codedeploy.appspec import (
     AppSpecError,
     EcsTarget,
@@ -19,6 +22,7 @@ from labstack.services.codedeploy.runner import Halt, Runner
 
 PRIMARY_WAIT_LAB_SECONDS = 300  # a new CODE_DEPLOY service gets its first task set within moments
 INSTALL_LAB_SECONDS = 30 * 60  # the replacement task set has this long to run and turn healthy
+INSTALL_REAL_SECONDS = 30  # and at least this long in real time: tasks start in real time
 FAILED_STARTS = 3  # replacement tasks that stop before CodeDeploy gives up on the install
 
 
@@ -46,6 +50,8 @@ class EcsBlueGreen:
         self.names: dict[str, str] = {}
         self.weights: dict[str, int] = {}
         self.green: str | None = None  # the replacement task set's ARN once created
+        self.stale: set[tuple[str, int]] = set()  # targets in the green group before the install
+        self.expected = 0  # tasks the replacement must run (the service's desired count)
         self.saved_actions: dict[str, list[dict[str, Any]]] = {}  # listener ARN -> its actions before
         self.swapped = False
 
@@ -63,7 +69,7 @@ class EcsBlueGreen:
         assert isinstance(spec.target, EcsTarget)
         self.spec, self.target = spec, spec.target
         self.service = self._service()
-        if not self.runner.wait_for(lambda: self._primary() is not None, PRIMARY_WAIT_LAB_SECONDS):
+        if not self.runner.wait_for(lambda: self._primary() is not None, PRIMARY_WAIT_LAB_SECONDS, 5):
             raise Halt("INVALID_ECS_SERVICE", f"The ECS service {self.service_name} has no PRIMARY task set to replace.")
         self.blue_set = self._primary()
         self._target_groups(group, self.blue_set or {})
@@ -169,6 +175,8 @@ class EcsBlueGreen:
             extra["networkConfiguration"] = network
         if self.target.platform_version or blue.get("platformVersion"):
             extra["platformVersion"] = self.target.platform_version or blue["platformVersion"]
+        self.stale = {(h["Target"]["Id"], h["Target"]["Port"]) for h in self._health()}
+        self.expected = math.ceil(self._service()["desiredCount"])
         try:
             created = self.ecs.create_task_set(
                 cluster=self.cluster, service=self.service_name, taskDefinition=self.task_definition, externalId=self.d.id,
@@ -179,7 +187,7 @@ class EcsBlueGreen:
                                      scale={"value": 100.0, "unit": "PERCENT"})
         except ClientError as exc:
             raise ecs_update_error(_message(exc)) from None
-        if not self.runner.wait_for(self._green_ready, INSTALL_LAB_SECONDS):
+        if not self.runner.wait_for(self._green_ready, INSTALL_LAB_SECONDS, INSTALL_REAL_SECONDS):
             raise ecs_update_error("the replacement task set did not reach a steady, healthy state in time.")
 
     def _green_ready(self) -> bool:
@@ -190,11 +198,13 @@ class EcsBlueGreen:
         if len(stopped) >= FAILED_STARTS:
             reason = self.ecs.describe_tasks(cluster=self.cluster, tasks=stopped[:1])["tasks"][0].get("stoppedReason", "")
             raise ecs_update_error(f"{len(stopped)} tasks of the replacement task set stopped ({reason}).")
-        desired = green.get("computedDesiredCount", 0)
-        if green.get("stabilityStatus") != "STEADY_STATE" or green.get("runningCount", 0) != desired:
+        if green.get("stabilityStatus") != "STEADY_STATE" or green.get("runningCount", 0) < self.expected:
             return False
-        health = self.elb.describe_target_health(TargetGroupArn=self.green_group)["TargetHealthDescriptions"]
-        return sum(h["TargetHealth"]["State"] == "healthy" for h in health) >= desired
+        fresh = [h for h in self._health() if (h["Target"]["Id"], h["Target"]["Port"]) not in self.stale]
+        return sum(h["TargetHealth"]["State"] == "healthy" for h in fresh) >= self.expected
+
+    def _health(self) -> list[dict[str, Any]]:
+        return self.elb.describe_target_health(TargetGroupArn=self.green_group)["TargetHealthDescriptions"]
 
     def _ready_wait(self) -> None:
         option = (self.d.group.get("blueGreenDeploymentConfiguration") or {}).get("deploymentReadyOption") or {}
@@ -231,11 +241,13 @@ class EcsBlueGreen:
 
     # -- traffic and bookkeeping -------------------------------------------------------
     def _route(self, listener: str, green_percent: int) -> None:
+        """Weight the listener's forward action; returns once the load balancer applies it."""
         self.elb.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "ForwardConfig": {
             "TargetGroups": [{"TargetGroupArn": self.blue, "Weight": 100 - green_percent},
                              {"TargetGroupArn": self.green_group, "Weight": green_percent}]}}])
         if listener in self.prod:
             self.weights = {self.blue: 100 - green_percent, self.green_group: green_percent}
+        time.sleep(ELB_TICK_SECONDS * 1.5)
 
     def _refresh(self) -> dict[str, dict[str, Any]]:
         """Task sets by ARN; the target's taskSetsInfo brought up to date."""
@@ -260,6 +272,7 @@ class EcsBlueGreen:
         """Production and test traffic back on the original, the replacement task set gone."""
         for listener, actions in self.saved_actions.items():
             self.elb.modify_listener(ListenerArn=listener, DefaultActions=actions)
+        time.sleep(ELB_TICK_SECONDS * 1.5)
         self.weights = {self.blue: 100}
         if self.swapped and self.blue_set is not None:
             self.ecs.update_service_primary_task_set(cluster=self.cluster, service=self.service_name,

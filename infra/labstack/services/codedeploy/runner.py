@@ -126,14 +126,15 @@ class Runner:
                 return False
             time.sleep(min(left, POLL_SECONDS))
 
-    def wait_for(self, condition: Any, lab_seconds: float) -> bool:
-        """Poll ``condition()`` until true (True) or ``lab_seconds`` of lab time passed (False)."""
-        deadline = self.labstack.clock.deadline(lab_seconds)
+    def wait_for(self, condition: Any, lab_seconds: float, real_floor: float = 0.0) -> bool:
+        """Poll ``condition()`` until true (True) or ``lab_seconds`` of lab time passed (False).
+        ``real_floor``: real seconds it waits at least, for work that runs in real time (tasks starting)."""
+        deadline = max(self.labstack.clock.deadline(lab_seconds).at, time.monotonic() + real_floor)
         while True:
             self.checkpoint()
             if condition():
                 return True
-            if deadline.expired():
+            if time.monotonic() >= deadline:
                 return False
             time.sleep(POLL_SECONDS * 2)
 
