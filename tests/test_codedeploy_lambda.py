@@ -1,0 +1,100 @@
+"""Lambda deployments: an alias's weights move from CurrentVersion to TargetVersion, with hooks,
+and go back when an alarm fires."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.support.bluegreen import HOOK, zipped
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.slow
+ACCOUNT = "181818181818"
+APP = "def handler(event, context):\n    return '{version}'\n"
+
+
+@pytest.fixture(scope="module")
+def setup(labstack: LabstackProcess) -> dict[str, Any]:
+    lam = labstack.client("lambda", account=ACCOUNT)
+    iam = labstack.client("iam", account=ACCOUNT)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": ["lambda.amazonaws.com", "codedeploy.amazonaws.com"]}}]}
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    lam.create_function(FunctionName="api", Runtime="python3.12", Role=role, Handler="hook.handler",
+                        Code={"ZipFile": zipped(APP.format(version="one"))}, Publish=True)
+    lam.update_function_code(FunctionName="api", ZipFile=zipped(APP.format(version="two")), Publish=True)
+    lam.create_alias(FunctionName="api", Name="live", FunctionVersion="1")
+    lam.create_function(FunctionName="check", Runtime="python3.12", Role=role, Handler="hook.handler",
+                        Code={"ZipFile": zipped(HOOK)}, Timeout=30)
+    cd = check_responses(labstack.client("codedeploy", account=ACCOUNT))
+    cd.create_application(applicationName="fn", computePlatform="Lambda")
+    cw = labstack.client("cloudwatch", account=ACCOUNT)
+    cw.put_metric_alarm(AlarmName="fn-errors", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    return {"lam": lam, "cd": cd, "cw": cw, "role": role}
+
+
+def appspec(current: str, target: str) -> str:
+    return json.dumps({"version": 0.0, "Resources": [{"api": {"Type": "AWS::Lambda::Function", "Properties": {
+        "Name": "api", "Alias": "live", "CurrentVersion": current, "TargetVersion": target}}}],
+        "Hooks": [{"BeforeAllowTraffic": "check"}, {"AfterAllowTraffic": "check"}]})
+
+
+def deploy(setup: dict[str, Any], group: str, config: str, current: str, target: str, **extra: Any) -> str:
+    cd = setup["cd"]
+    if group not in cd.list_deployment_groups(applicationName="fn")["deploymentGroups"]:
+        cd.create_deployment_group(applicationName="fn", deploymentGroupName=group, serviceRoleArn=setup["role"],
+                                   deploymentConfigName=config, **extra)
+    return cd.create_deployment(applicationName="fn", deploymentGroupName=group, revision={
+        "revisionType": "String", "string": {"content": appspec(current, target)}})["deploymentId"]
+
+
+def status(setup: dict[str, Any], deployment: str) -> dict[str, Any]:
+    return setup["cd"].get_deployment(deploymentId=deployment)["deploymentInfo"]
+
+
+def alias(setup: dict[str, Any]) -> dict[str, Any]:
+    return setup["lam"].get_alias(FunctionName="api", Name="live")
+
+
+def test_a_linear_deployment_moves_the_alias_step_by_step(setup: dict[str, Any]) -> None:
+    deployment = deploy(setup, "linear", "CodeDeployDefault.LambdaLinear10PercentEvery1Minute", "1", "2")
+    seen = set()
+    while status(setup, deployment)["status"] not in ("Succeeded", "Failed", "Stopped"):
+        weights = (alias(setup).get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        seen.add(round(weights.get("2", 0), 1))
+    info = status(setup, deployment)
+    assert info["status"] == "Succeeded", info.get("errorInformation")
+    assert {0.1, 0.5, 0.9} <= seen
+    assert alias(setup)["FunctionVersion"] == "2"
+    target = setup["cd"].batch_get_deployment_targets(deploymentId=deployment, targetIds=["api:live"])["deploymentTargets"][0]
+    assert target["deploymentTargetType"] == "LambdaTarget"
+    events = [(e["lifecycleEventName"], e["status"]) for e in target["lambdaTarget"]["lifecycleEvents"]]
+    assert events == [("BeforeAllowTraffic", "Succeeded"), ("AllowTraffic", "Succeeded"), ("AfterAllowTraffic", "Succeeded")]
+    assert target["lambdaTarget"]["lambdaFunctionInfo"]["targetVersionWeight"] == 1.0
+
+
+def test_an_alarm_sends_the_alias_back_to_the_current_version(setup: dict[str, Any]) -> None:
+    deployment = deploy(setup, "canary", "CodeDeployDefault.LambdaCanary10Percent30Minutes", "2", "1",
+                        alarmConfiguration={"enabled": True, "alarms": [{"name": "fn-errors"}]},
+                        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_STOP_ON_ALARM"]})
+    wait_for(lambda: (alias(setup).get("RoutingConfig") or {}).get("AdditionalVersionWeights"))
+    setup["cw"].set_alarm_state(AlarmName="fn-errors", StateValue="ALARM", StateReason="test")
+    info = wait_for(lambda: (d := status(setup, deployment))["status"] == "Stopped" and d)
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    wait_for(lambda: status(setup, info["rollbackInfo"]["rollbackDeploymentId"])["status"] == "Succeeded")
+    now = alias(setup)
+    assert now["FunctionVersion"] == "2" and not (now.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+
+
+def test_a_wrong_current_version_is_refused(setup: dict[str, Any]) -> None:
+    deployment = deploy(setup, "wrong", "CodeDeployDefault.LambdaAllAtOnce", "7", "1")
+    info = wait_for(lambda: (d := status(setup, deployment))["status"] == "Failed" and d)
+    assert info["errorInformation"]["code"] == "INVALID_LAMBDA_FUNCTION"
+    with pytest.raises(setup["cd"].exceptions.UnsupportedActionForDeploymentTypeException):
+        setup["cd"].continue_deployment(deploymentId=deploy(setup, "wrong", "CodeDeployDefault.LambdaAllAtOnce", "2", "1"))
