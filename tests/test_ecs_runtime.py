@@ -113,6 +113,10 @@ def test_unknown_clusters_definitions_and_tasks_are_named(ecs: Any) -> None:
     with pytest.raises(ecs.exceptions.ClientException):
         ecs.run_task(cluster="labs", taskDefinition="no-such-family")
     assert ecs.describe_tasks(cluster="labs", tasks=["0" * 32])["failures"] == [{"arn": "0" * 32, "reason": "MISSING"}]
+    # Overlaid operations pass moto's refusal on as it is, not as a 500.
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException) as caught:
+        ecs.create_service(cluster="nowhere", serviceName="web", taskDefinition="web")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def _get(url: str) -> str | None:

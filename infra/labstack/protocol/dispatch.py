@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError, not_emulated, render
@@ -64,6 +65,13 @@ class Dispatcher:
             return self._dispatch(ctx, operation, incoming)
         except AwsError as err:
             return self.error(err, ctx)
+        except ClientError as exc:
+            if not self.provider.overlay:
+                raise
+            # An overlay asked moto underneath it, and moto refused: that refusal is the answer.
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return self.error(AwsError(error.get("Code", "ValidationException"), error.get("Message", str(exc)), status), ctx)
         except Exception:
             log.exception("%s.%s failed", self.model.service_name, operation)
             failure = AwsError("InternalFailure", f"labstack failed while handling {operation}; see `labstack logs`",
