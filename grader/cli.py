@@ -1,4 +1,4 @@
-"""The ``grader`` command: doctor, check, solve, release, ci."""
+"""The ``grader`` command: doctor, check, solve, release, ci, autograde."""
 
 from __future__ import annotations
 
@@ -91,6 +91,21 @@ def cmd_ci(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+def cmd_autograde(args: argparse.Namespace) -> int:
+    """Grade a class's submissions of one lab in parallel; scores.csv and a feedback page per learner."""
+    from grader import classroom
+    from grader.backends import Backend
+
+    backend = Backend.named(args.backend) if args.backend else Backend.from_env()
+    out = args.out or args.folder.parent / f"graded-lab{args.lab:02d}"
+    rows = classroom.grade_class(args.folder, args.lab, out, backend, args.workers, args.timeout)
+    for row in rows:
+        note = f"  ({row.status}: {row.message})" if row.status != "graded" else ""
+        print(f"{row.learner:<24} {row.score:g}/{row.max_score:g}{note}")
+    print(f"scores: {out / 'scores.csv'}; feedback pages: {out / 'feedback'}")
+    return 0 if all(row.status == "graded" for row in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; the exit status is 0 on success."""
     root = argparse.ArgumentParser(prog="grader", description="Checks and grading for the CI/CD Lab Kit.")
@@ -118,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("labs", type=int, nargs="*", help="lab numbers (default: all)")
     ci = command("ci", cmd_ci, "the CI gate (fresh labstack accounts): solutions full marks, blank labs 0")
     ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
+
+    autograde = command("autograde", cmd_autograde,
+                        "grade a class's submissions of lab N in parallel, one fresh labstack account each")
+    autograde.add_argument("folder", type=Path, help="nbgrader's submitted/ folder or a flat folder of <learner>.ipynb")
+    autograde.add_argument("--lab", type=int, required=True)
+    autograde.add_argument("--out", type=Path, help="where scores.csv and feedback/ go (default: next to FOLDER)")
+    autograde.add_argument("--workers", type=int, help="notebooks graded at once (default: the cores)")
+    autograde.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
 
     args = root.parse_args(argv)
     try:

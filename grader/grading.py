@@ -9,7 +9,9 @@ the notebook it wrote or the scores it recorded.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -21,6 +23,8 @@ from typing import Any
 from traitlets.config import Config, PyFileConfigLoader
 
 from grader import notebooks
+
+HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
 class GradingError(RuntimeError):
@@ -137,3 +141,26 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
             cells = tuple(CellGrade(g.name, float(g.score), float(g.max_score)) for g in graded.grades)
             copy = root / "autograded" / student / slug / f"{slug}.ipynb"
             return Grade(slug, float(graded.score), float(graded.max_score), cells, copy)
+
+
+def _for_learners(notebook: Path) -> None:
+    """Rewrite an autograded notebook for its learner: hidden tests' source and tracebacks removed."""
+    content = json.loads(notebook.read_text())
+    for cell in content["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        cell["source"] = HIDDEN_TESTS.sub("# (hidden tests ran here)", source)
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                output["traceback"] = [f"{output['ename']}: {output['evalue']}"]
+    notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False))
+
+
+def feedback(grade: Grade, workdir: Path, student: str = "learner") -> Path:
+    """The learner's feedback page (HTML) of an autograded notebook, without hidden tests or tracebacks."""
+    _for_learners(grade.graded)
+    api = _api(course_config(workdir))
+    with _environ(None):
+        _succeeded(api.generate_feedback(grade.notebook, student, force=True), f"write feedback for {student}")
+    return workdir / "feedback" / student / grade.notebook / f"{grade.notebook}.html"

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from grader import catchup, checks, progress
 from grader.backends import Backend, LabSession
 from grader.notebooks import ROOT
@@ -43,6 +45,12 @@ class Lab:
         self.backend = chosen
         self.session = LabSession(chosen)
         self.kit_root = ROOT
+        try:
+            self.session.account  # noqa: B018 - asks the backend who we are, once
+        except (BotoCoreError, ClientError) as exc:
+            print(f"✗ nothing usable answers at {chosen.endpoint or 'AWS'}: {exc}\n"
+                  "  Start labstack in a terminal with `labstack up` (or `make lab` from the kit's folder),\n"
+                  "  then run this cell again.")
 
     def __repr__(self) -> str:
         return f"<{self.module.TITLE} on {self.backend.name} ({self.backend.endpoint or 'AWS'})>"

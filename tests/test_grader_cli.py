@@ -7,7 +7,7 @@ import os
 import pytest
 
 import grader
-from grader import catchup, ci
+from grader import catchup, checks, ci
 from grader.backends import LOCALSTACK_SERVICES, Backend
 from grader.cli import main
 from grader.results import CheckResult, ChecksFailed, Report
@@ -88,3 +88,15 @@ def test_grader_check_prints_hints_and_fails(labstack: LabstackProcess, monkeypa
 
 def test_labs_are_released_from_the_current_solutions() -> None:
     assert ci.stale_labs() == [], "run `grader release` and commit labs/"
+
+
+def test_a_lab_whose_backend_is_down_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("LAB_BACKEND", raising=False)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(name, os.environ.get(name, "test"))
+    lab = grader.Lab(1)
+    out = capsys.readouterr().out
+    assert out.startswith("✗ nothing usable answers at http://127.0.0.1:9") and "`labstack up`" in out
+    assert lab.check().failures[0].hint == checks.UNREACHABLE_HINT

@@ -1,15 +1,16 @@
-"""Lab 01 end to end: papermill runs the solution against labstack and nbgrader grades it full
-marks; tampered test cells are restored and graded; the CI gate (labs/ current, solutions full
-marks, unanswered labs 0 with hints) passes."""
+"""Lab 01 end to end: papermill runs the solution against labstack; nbgrader grades a class (the
+executed solution full marks, a broken or endless notebook stopped alone);
+tampered test cells are restored and graded; the CI gate passes."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from grader import catchup, ci, grading, notebooks
+from grader import catchup, ci, classroom, grading, notebooks
 from grader.backends import Backend, LabSession
 from tests.support.grading import graded_cells, session_for
 from tests.support.server import LabstackProcess
@@ -36,11 +37,32 @@ def test_the_solution_runs_end_to_end_and_passes_every_check(solved: tuple[LabSe
     assert report.passed and report.earned == 30, report.text()
 
 
-def test_the_solution_scores_full_marks_with_nbgrader(solved: tuple[LabSession, Path], tmp_path: Path) -> None:
-    session, executed = solved  # nbgrader runs it again in the same account: the solution is idempotent
-    grade = grading.autograde(executed, 1, tmp_path, env=notebooks.kernel_env(session))
-    assert {c.name: (c.score, c.max_score) for c in grade.cells} == {k: (v, v) for k, v in GRADED.items()}
-    assert grade.full_marks and grade.max_score == 30
+def test_a_class_is_graded_in_parallel_and_a_broken_notebook_stops_nobody(
+        labstack: LabstackProcess, solved: tuple[LabSession, Path], tmp_path: Path) -> None:
+    submitted = tmp_path / "submitted"
+    submitted.mkdir()
+    shutil.copyfile(solved[1], submitted / "ada.ipynb")  # the solution as papermill ran it
+    (submitted / "eve.ipynb").write_text("this is not a notebook")
+    backend = Backend("embedded", labstack.endpoint)
+    rows = classroom.grade_class(submitted, 1, tmp_path / "out", backend, workers=2)
+    assert [(r.learner, r.score, r.max_score, r.status) for r in rows] == [
+        ("ada", 30, 30, "graded"), ("eve", 0, 0, "error")]
+    assert rows[1].message == "not a readable notebook (NotJSONError)"
+    scores = (tmp_path / "out" / "scores.csv").read_text().splitlines()
+    assert scores[:2] == ["learner,score,max_score,status,message", "ada,30.0,30.0,graded,"]
+    page = (tmp_path / "out" / "feedback" / "ada.html").read_text()
+    assert "the bucket encrypts with the key behind" in page and "hidden tests ran here" in page and "BEGIN HIDDEN TESTS" not in page
+    assert not (tmp_path / "out" / "feedback" / "eve.html").exists()
+
+
+def test_a_notebook_that_never_ends_is_stopped_at_the_timeout(labstack: LabstackProcess, tmp_path: Path) -> None:
+    notebook = json.loads(notebooks.released(1).read_text())
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "artifact_store":
+            cell["source"] = "while True:\n    pass"
+    (tmp_path / "mal.ipynb").write_text(json.dumps(notebook))
+    rows = classroom.grade_class(tmp_path, 1, tmp_path / "out", Backend("embedded", labstack.endpoint), timeout=3)
+    assert [(r.learner, r.status, r.message) for r in rows] == [("mal", "timeout", "stopped after 3 s")]
 
 
 def test_deleted_and_edited_test_cells_are_restored_and_graded(labstack: LabstackProcess, tmp_path: Path) -> None:

@@ -1,0 +1,129 @@
+"""Grading a class: every submission of one lab in parallel, each learner in a labstack account of its own.
+
+Each submission is graded by a child process (``python -m grader.classroom``) in its own
+session, so a crashing or hanging notebook is killed with its kernel after the timeout and the
+rest go on. The result is ``scores.csv`` and a feedback page per learner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+from grader import grading, notebooks
+from grader.backends import Backend, LabSession, fresh_account
+
+NOTEBOOK_TIMEOUT = 600  # seconds one submission may take, kernel start to feedback page
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One learner's notebook."""
+
+    learner: str
+    notebook: Path
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of scores.csv."""
+
+    learner: str
+    score: float
+    max_score: float
+    status: str  # graded, timeout or error
+    message: str = ""
+
+
+def find_submissions(folder: Path, number: int) -> list[Submission]:
+    """Submissions in nbgrader's layout (``<learner>/<lab>/<lab>.ipynb``) or flat (``<learner>.ipynb``)."""
+    slug = notebooks.slug(number)
+    nested = sorted(folder.glob(f"*/{slug}/{slug}.ipynb"))
+    if nested:
+        return [Submission(path.parent.parent.name, path) for path in nested]
+    return [Submission(path.stem, path) for path in sorted(folder.glob("*.ipynb"))]
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _grade_in_child(submission: Submission, number: int, work: Path, backend: Backend, timeout: float) -> Row:
+    """Grade one submission in a child process in a fresh account; never raises."""
+    try:
+        nbformat.read(submission.notebook, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the learner's row, not the class's crash
+        return Row(submission.learner, 0, 0, "error", f"not a readable notebook ({type(exc).__name__})")
+    work.mkdir(parents=True, exist_ok=True)
+    env = notebooks.kernel_env(LabSession.for_key(backend, fresh_account()))
+    command = [sys.executable, "-m", "grader.classroom", str(submission.notebook), str(number), str(work)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return Row(submission.learner, 0, 0, "timeout", f"stopped after {timeout:.0f} s")
+    result = work / "result.json"
+    if proc.returncode != 0 or not result.exists():
+        last = (output.strip().splitlines() or ["no output"])[-1]
+        return Row(submission.learner, 0, 0, "error", last)
+    return Row(submission.learner, **json.loads(result.read_text()))
+
+
+def grade_class(folder: Path, number: int, out: Path, backend: Backend, workers: int | None = None,
+                timeout: float = NOTEBOOK_TIMEOUT) -> list[Row]:
+    """Grade every submission of lab ``number`` in ``folder``; write ``out``/scores.csv and ``out``/feedback/."""
+    submissions = find_submissions(folder, number)
+    if not submissions:
+        raise ValueError(f"no submissions of {notebooks.slug(number)} in {folder}")
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        futures = [pool.submit(_grade_in_child, s, number, out / "work" / s.learner, backend, timeout)
+                   for s in submissions]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook"):
+            rows.append(future.result())
+    rows.sort(key=lambda row: row.learner)
+    for row in rows:
+        page = out / "work" / row.learner / "feedback.html"
+        if page.exists():
+            shutil.copyfile(page, out / "feedback" / f"{row.learner}.html")
+    with (out / "scores.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(Row.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in rows)
+    return rows
+
+
+def _grade_here(notebook: Path, number: int, work: Path) -> None:
+    """The child's part: autograde in this process's environment, write result.json and feedback.html."""
+    grade = grading.autograde(notebook, number, work / "course")
+    page = grading.feedback(grade, work / "course")
+    shutil.copyfile(page, work / "feedback.html")
+    result = {"score": grade.score, "max_score": grade.max_score, "status": "graded"}
+    (work / "result.json").write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Grade one submission (the child process of grade_class).")
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("lab", type=int)
+    parser.add_argument("work", type=Path)
+    args = parser.parse_args()
+    _grade_here(args.notebook, args.lab, args.work)
