@@ -67,7 +67,7 @@ def test_stages_run_in_order_and_hand_on_artifacts_and_variables(lab: PipelineLa
 @pytest.mark.slow
 def test_a_failed_action_fails_the_stage_after_its_siblings_and_a_retry_reruns_only_it(lab: PipelineLab) -> None:
     lab.source({"app.txt": "v1"})
-    lab.project("slow-ok", ["sleep 1", "echo fine"])
+    lab.project("slow-ok", ["sleep 0.5", "echo fine"])
     lab.project("broken", ["exit 3"])
     lab.create("fails", stage("Source", s3_source(lab.sources)),
                stage("Test", build("Slow", "slow-ok", category="Test"), build("Broken", "broken", category="Test"),
@@ -169,7 +169,7 @@ def test_stop_lets_running_actions_finish_or_abandons_them(lab: PipelineLab) -> 
 
 def test_an_update_during_an_execution_leaves_it_on_its_version_and_delete_ends_it(lab: PipelineLab) -> None:
     lab.source({"app.txt": "v1"})
-    lab.project("slow", ["sleep 1"])
+    lab.project("slow", ["sleep 0.5"])
     lab.create("moving", stage("Source", s3_source(lab.sources)), stage("Build", build("Build", "slow")))
     cp = lab.codepipeline
     running = cp.start_pipeline_execution(name="moving")["pipelineExecutionId"]

@@ -49,6 +49,14 @@ def _not_found(ctx: RequestContext, name: str) -> AwsError:
     return AwsError("PipelineNotFoundException", f"Account '{ctx.account}' does not have a pipeline with name '{name}'")
 
 
+def _stage_index(pipeline: Pipeline, stage: str) -> int:
+    """Where ``stage`` is in the pipeline's current version; StageNotFoundException if absent."""
+    names = [s["name"] for s in pipeline.declaration["stages"]]
+    if stage not in names:
+        raise AwsError("StageNotFoundException", f"Stage {stage} does not exist in pipeline {pipeline.name}")
+    return names.index(stage)
+
+
 def _page(items: list, token: str | None, size: int) -> tuple[list, str | None]:
     try:
         start = int(token or 0)
@@ -445,9 +453,7 @@ class CodePipelineProvider(Provider):
         pipeline = self._pipeline(ctx, request["pipelineName"])
         stage_name, execution_id = request["stageName"], request["pipelineExecutionId"]
         with pipeline.cond:
-            names = [s["name"] for s in pipeline.declaration["stages"]]
-            if stage_name not in names:
-                raise AwsError("StageNotFoundException", f"Stage {stage_name} does not exist in pipeline {pipeline.name}")
+            index = _stage_index(pipeline, stage_name)
             execution = next((e for e in pipeline.executions if e.execution_id == execution_id), None)
             if execution is None or execution.stages.get(stage_name) not in ("Failed", "Stopped") or not execution.done.is_set():
                 raise AwsError("StageNotRetryableException",
@@ -469,21 +475,18 @@ class CodePipelineProvider(Provider):
             execution.done = threading.Event()
             execution.retry_attempts[stage_name] = execution.retry_attempts.get(stage_name, 0) + 1
             execution.last_update = now()
-        Engine(self, ctx.account, ctx.region, pipeline, execution).start(names.index(stage_name), request["retryMode"], True)
+        Engine(self, ctx.account, ctx.region, pipeline, execution).start(index, request["retryMode"], True)
         return {"pipelineExecutionId": execution_id}
 
     def _transition(self, ctx: RequestContext, request: dict) -> tuple[Pipeline, str]:
         """The pipeline and the stage whose inbound transition a request is about."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
-        names = [s["name"] for s in pipeline.declaration["stages"]]
-        stage = request["stageName"]
-        if stage not in names:
-            raise AwsError("StageNotFoundException", f"Stage {stage} does not exist in pipeline {pipeline.name}")
+        stages, stage = pipeline.declaration["stages"], request["stageName"]
+        index = _stage_index(pipeline, stage)
         if request["transitionType"] == "Outbound":
-            index = names.index(stage) + 1
-            if index == len(names):
+            if index + 1 == len(stages):
                 raise AwsError("ValidationException", f"Stage {stage} is the last stage; it has no outbound transition")
-            stage = names[index]
+            stage = stages[index + 1]["name"]
         return pipeline, stage
 
     def disable_stage_transition(self, ctx: RequestContext, request: dict) -> dict:
@@ -504,9 +507,7 @@ class CodePipelineProvider(Provider):
         pipeline = self._pipeline(ctx, request["pipelineName"])
         stage, action, token = request["stageName"], request["actionName"], request["token"]
         with pipeline.cond:
-            declared = next((s for s in pipeline.declaration["stages"] if s["name"] == stage), None)
-            if declared is None:
-                raise AwsError("StageNotFoundException", f"Stage {stage} does not exist in pipeline {pipeline.name}")
+            declared = pipeline.declaration["stages"][_stage_index(pipeline, stage)]
             if not any(a["name"] == action for a in declared["actions"]):
                 raise AwsError("ActionNotFoundException", f"Action {action} does not exist in stage {stage}")
             run = next((r for e in pipeline.executions for r in e.actions
@@ -527,9 +528,7 @@ class CodePipelineProvider(Provider):
         pipeline = self._pipeline(ctx, request["pipelineName"])
         stage_name, target_id = request["stageName"], request["targetPipelineExecutionId"]
         with pipeline.cond:
-            names = [s["name"] for s in pipeline.declaration["stages"]]
-            if stage_name not in names:
-                raise AwsError("StageNotFoundException", f"Stage {stage_name} does not exist in pipeline {pipeline.name}")
+            _stage_index(pipeline, stage_name)
             if pipeline.declaration.get("pipelineType") != "V2":
                 raise AwsError("UnableToRollbackStageException", "Stages can be rolled back in pipelines of type V2 only")
             target = self._execution(ctx, pipeline, target_id)
@@ -559,7 +558,7 @@ class CodePipelineProvider(Provider):
             execution.revisions = [dict(r) for r in target.revisions]
             execution.source_revisions = [dict(r) for r in target.source_revisions]
             pipeline.executions.append(execution)
-        index = [s["name"] for s in pipeline.declaration["stages"]].index(stage_name)
+        index = _stage_index(pipeline, stage_name)
         Engine(self, account, region, pipeline, execution).start(index, last_stage=index)
         return execution
 

@@ -13,15 +13,12 @@
 from __future__ import annotations
 
 import functools
-import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from labstack.services.codebuild.artifacts import _glob_regex
 from labstack.services.codecommit.repos import ZERO
 from labstack.sources import SourceChange
-
-log = logging.getLogger("labstack.codepipeline")
 
 
 @dataclass(frozen=True)
@@ -34,34 +31,15 @@ class Start:
     detail: str
 
 
-@functools.lru_cache(maxsize=512)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """A trigger filter pattern: ``**`` crosses ``/``, ``*`` and ``?`` do not."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
 def _passes(criteria: dict | None, values: list[str]) -> bool:
-    """Whether any of ``values`` is included and not excluded by ``criteria``."""
+    """Whether any of ``values`` is included and not excluded by ``criteria`` (glob patterns as
+    buildspecs write them: ``**`` crosses ``/``, ``*`` and ``?`` do not)."""
     if criteria is None:
         return True
     includes = criteria.get("includes")
     excludes = criteria.get("excludes", [])
-    return any((includes is None or any(_glob(p).match(v) for p in includes))
-               and not any(_glob(p).match(v) for p in excludes) for v in values)
+    return any((includes is None or any(_glob_regex(p).match(v) for p in includes))
+               and not any(_glob_regex(p).match(v) for p in excludes) for v in values)
 
 
 def push_matches(push: dict, change: SourceChange, changed_files: Any) -> bool:
