@@ -53,10 +53,13 @@ def test_a_push_runs_the_seed_pipeline_to_production_after_approval(lab: Pipelin
     token = wait_for(approval_token, seconds=180)
     runs = lab.actions("app-pipeline", execution_id)
     assert runs["UnitTests"]["startTime"] < runs["SecurityScan"]["lastUpdateTime"]  # side by side
-    state = {a["actionName"]: a["latestExecution"]["status"] for s in cp.get_pipeline_state(name="app-pipeline")["stageStates"]
-             for a in s["actionStates"] if a.get("latestExecution", {}).get("actionExecutionId") in
-             {r["actionExecutionId"] for r in runs.values()}}
-    assert state == {name: run["status"] for name, run in runs.items()}
+    listed = cp.list_action_executions(pipelineName="app-pipeline", filter={"pipelineExecutionId": execution_id})
+    by_stage = {(d["stageName"], d["actionName"]): (d["actionExecutionId"], d["status"]) for d in listed["actionExecutionDetails"]}
+    shown = {(s["stageName"], a["actionName"]): (a["latestExecution"]["actionExecutionId"], a["latestExecution"]["status"])
+             for s in cp.get_pipeline_state(name="app-pipeline")["stageStates"] for a in s["actionStates"]
+             if s["stageName"] != "Deploy_Production"}
+    assert shown == by_stage and by_stage[("Approval", "ManualApproval")][1] == "InProgress"
+    assert by_stage[("Deploy_Staging", "Deploy")][1] == "Succeeded"
     image = f"{world.repository}:{pushed[:7]}"
     ecs = lab.client("ecs")
     staged = ecs.describe_services(cluster="staging", services=["app-staging"])["services"][0]

@@ -143,7 +143,7 @@ class CodePipelineProvider(Provider):
             for pipeline in list(st.pipelines.values()):
                 running = sum(1 for e in list(pipeline.executions) if not e.done.is_set())
                 if running:
-                    counts.setdefault(account, {"pipeline executions": 0})["pipeline executions"] += running
+                    counts.setdefault(account, {"executions": 0})["executions"] += running
         return counts
 
     def _region(self, ctx: RequestContext) -> RegionState:
