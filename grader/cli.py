@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from grader import __version__
+from grader.backends import BACKENDS
 
 
 def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -75,7 +76,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     from grader import checks, grading
 
     for number in args.labs or checks.lab_numbers():
-        print(f"✓ {grading.release(number)}")
+        print(f"✓ {grading.release(number, args.into)}")
     return 0
 
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = sub.add_parser(name, help=help, description=help)
         parser.set_defaults(fn=fn)
         if backend:
-            parser.add_argument("--backend", choices=["embedded", "localstack", "aws"],
+            parser.add_argument("--backend", choices=BACKENDS,
                                 help="where AWS calls go (default: LAB_BACKEND, else embedded labstack)")
         return parser
 
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     solve.add_argument("--output", type=Path, help="where to write the executed notebook")
     release = command("release", cmd_release, "regenerate labs/ from solutions/ with nbgrader", backend=False)
     release.add_argument("labs", type=int, nargs="*", help="lab numbers (default: all)")
+    release.add_argument("--into", type=Path, help="folder to write the learner notebooks to (default: labs/)")
     ci = command("ci", cmd_ci, "the CI gate (fresh labstack accounts): solutions full marks, blank labs 0")
     ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
 

@@ -13,7 +13,6 @@ from grader.checks import lab_module
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
-SAMPLE_APP = ROOT / "infra" / "sample-app"
 CELL_TIMEOUT = 300  # seconds one cell may run
 
 

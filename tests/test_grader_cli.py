@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 import grader
-from grader import catchup, checks, ci
+from grader import catchup, checks, ci, notebooks
 from grader.backends import LOCALSTACK_SERVICES, Backend
 from grader.cli import main
 from grader.results import CheckResult, ChecksFailed, Report
@@ -100,3 +101,9 @@ def test_a_lab_whose_backend_is_down_says_how_to_start_it(monkeypatch: pytest.Mo
     out = capsys.readouterr().out
     assert out.startswith("✗ nothing usable answers at http://127.0.0.1:9") and "`labstack up`" in out
     assert lab.check().failures[0].hint == checks.UNREACHABLE_HINT
+
+
+def test_grader_release_writes_the_learner_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["release", "--into", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"✓ {tmp_path / '01_repo_setup.ipynb'}\n"
+    assert (tmp_path / "01_repo_setup.ipynb").read_text() == notebooks.released(1).read_text()

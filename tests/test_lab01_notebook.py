@@ -12,6 +12,7 @@ import pytest
 
 from grader import catchup, ci, classroom, grading, notebooks
 from grader.backends import Backend, LabSession
+from grader.cli import main
 from tests.support.grading import graded_cells, session_for
 from tests.support.server import LabstackProcess
 
@@ -22,10 +23,13 @@ GRADED = {"check_artifact_store": 9, "check_repository": 5, "check_build_config"
 
 @pytest.fixture(scope="module")
 def solved(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> tuple[LabSession, Path]:
-    """A fresh account in which papermill ran solutions/01; the executed notebook."""
+    """A fresh account in which `grader solve 1` ran solutions/01 with papermill; the executed notebook."""
     session = session_for(labstack)
     executed = tmp_path_factory.mktemp("solved") / "01_repo_setup.ipynb"
-    catchup.solve(1, session, executed)  # papermill, as `grader solve 1` and catching up run it
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", labstack.endpoint)
+        assert main(["solve", "1", "--account", session.credentials_env()["AWS_ACCESS_KEY_ID"],
+                     "--output", str(executed)]) == 0
     return session, executed
 
 
