@@ -39,7 +39,7 @@ def test_each_graded_cell_is_worth_the_points_of_the_checks_it_calls() -> None:
 
 def test_the_released_lab_holds_no_solution_and_no_hidden_test() -> None:
     giveaways = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "create_role(", "put_bucket_encryption(",
-                 "create_secret(", 'git("push"', '"key-rotation"', '"codebuild-reads-config"')
+                 "create_secret(", 'git("push", "origin"', '"key-rotation"', '"codebuild-reads-config"')
     assert all(g in sources(notebooks.solution(1)) for g in giveaways)
     released = sources(notebooks.released(1))
     assert [g for g in giveaways if g in released] == []
