@@ -42,11 +42,13 @@ class Jobs:
         self.store: AccountRegionStore[dict[str, Job]] = AccountRegionStore(dict)
 
     def add(self, region: str, job: Job) -> Job:
+        """Keep ``job`` (its account's, in ``region``); return it."""
         with self.store.lock:
             self.store.get(job.account, region)[job.job_id] = job
         return job
 
     def find(self, account: str, region: str, job_id: str) -> Job:
+        """The job ``job_id`` of the account; JobNotFoundException if there is none."""
         job = self.store.get(account, region).get(job_id)
         if job is None:
             raise AwsError("JobNotFoundException", f"Job {job_id} could not be found")
@@ -67,6 +69,7 @@ class Jobs:
         return handed
 
     def acknowledge(self, account: str, region: str, job_id: str, nonce: str) -> str:
+        """A worker takes the job (Queued or Dispatched → InProgress); its status."""
         with self.store.lock:
             job = self.find(account, region, job_id)
             if nonce != job.nonce:
@@ -86,6 +89,7 @@ class Jobs:
         job.done.set()
 
     def expire(self, job: Job) -> None:
+        """Nobody answered in time: the job is TimedOut."""
         with self.store.lock:
             if job.status not in FINAL:
                 job.status = "TimedOut"

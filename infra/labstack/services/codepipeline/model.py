@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UTC = dt.timezone.utc
-DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 
 
 def now() -> dt.datetime:
+    """The current time in UTC."""
     return dt.datetime.now(UTC)
 
 
 def new_id() -> str:
+    """A fresh id, as AWS writes execution ids and tokens (a UUID)."""
     return str(uuid.uuid4())
 
 

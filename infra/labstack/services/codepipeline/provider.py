@@ -121,11 +121,13 @@ class CodePipelineProvider(Provider):
             execution.done.wait(10)
 
     def reset(self) -> None:
+        """Abandon every execution and forget every pipeline, job and action type."""
         self._abandon_all()
         self.state.reset()
         self.jobs.store.reset()
 
     def shutdown(self) -> None:
+        """Stop polling and listening for pushes; abandon running executions."""
         self.stop.set()
         change_feed(self.labstack).unsubscribe(self._source_changed)
         self._abandon_all()
@@ -166,6 +168,7 @@ class CodePipelineProvider(Provider):
 
     # -- pipelines ----------------------------------------------------------------------
     def create_pipeline(self, ctx: RequestContext, request: dict) -> dict:
+        """Check the declaration, store version 1 and start the pipeline, as AWS does on creation."""
         declaration = _normalised(request["pipeline"])
         structure.check(declaration, ctx.region, self._find_type(ctx))
         tags = _check_tags(request.get("tags", []))
@@ -192,6 +195,7 @@ class CodePipelineProvider(Provider):
         return f"arn:aws:iam::{ctx.account}:root"
 
     def update_pipeline(self, ctx: RequestContext, request: dict) -> dict:
+        """A new version; running executions go on with the version they started on."""
         declaration = _normalised(request["pipeline"])
         structure.check(declaration, ctx.region, self._find_type(ctx))
         with self.state.lock:
@@ -207,6 +211,7 @@ class CodePipelineProvider(Provider):
         return {"pipeline": copy.deepcopy(declaration)}
 
     def get_pipeline(self, ctx: RequestContext, request: dict) -> dict:
+        """The current declaration (or ``version``) with the pipeline's metadata."""
         pipeline = self._pipeline(ctx, request["name"])
         version = request.get("version", pipeline.version)
         declaration = pipeline.versions.get(version)
@@ -217,6 +222,7 @@ class CodePipelineProvider(Provider):
                 "metadata": {"pipelineArn": pipeline.arn, "created": pipeline.created, "updated": pipeline.updated}}
 
     def delete_pipeline(self, ctx: RequestContext, request: dict) -> dict:
+        """Forget the pipeline; its running executions are abandoned. Missing pipelines are no error."""
         with self.state.lock:
             pipeline = self._region(ctx).pipelines.pop(request["name"], None)
         if pipeline is not None:
@@ -316,6 +322,7 @@ class CodePipelineProvider(Provider):
         return execution
 
     def start_pipeline_execution(self, ctx: RequestContext, request: dict) -> dict:
+        """Start an execution with V2 variables and source revision overrides."""
         pipeline = self._pipeline(ctx, request["name"])
         region = self._region(ctx)
         token = request.get("clientRequestToken")
@@ -357,6 +364,7 @@ class CodePipelineProvider(Provider):
         return found
 
     def stop_pipeline_execution(self, ctx: RequestContext, request: dict) -> dict:
+        """Stop: in-progress actions finish first, or are Abandoned with ``abandon``."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
         execution_id = request["pipelineExecutionId"]
         abandon = request.get("abandon", False)
@@ -397,6 +405,7 @@ class CodePipelineProvider(Provider):
         return {"pipelineExecutionSummaries": page, "nextToken": token}
 
     def get_pipeline_state(self, ctx: RequestContext, request: dict) -> dict:
+        """Per stage: transition, waiting and latest executions, and each action's latest execution."""
         pipeline = self._pipeline(ctx, request["name"])
         with pipeline.cond:
             runs = sorted((r for e in pipeline.executions for r in e.actions), key=lambda r: r.start)
@@ -437,6 +446,7 @@ class CodePipelineProvider(Provider):
         return shown
 
     def list_action_executions(self, ctx: RequestContext, request: dict) -> dict:
+        """Action executions, newest first, with inputs, resolved configuration and outputs."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
         wanted = (request.get("filter") or {}).get("pipelineExecutionId")
         with pipeline.cond:
@@ -450,6 +460,7 @@ class CodePipelineProvider(Provider):
         return {"actionExecutionDetails": page, "nextToken": token}
 
     def retry_stage_execution(self, ctx: RequestContext, request: dict) -> dict:
+        """Run a failed or stopped stage of a finished execution again and go on from there."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
         stage_name, execution_id = request["stageName"], request["pipelineExecutionId"]
         with pipeline.cond:
@@ -490,6 +501,7 @@ class CodePipelineProvider(Provider):
         return pipeline, stage
 
     def disable_stage_transition(self, ctx: RequestContext, request: dict) -> dict:
+        """Hold executions at a stage's boundary (Outbound: the next stage's inbound one)."""
         pipeline, stage = self._transition(ctx, request)
         with pipeline.cond:
             pipeline.disabled[stage] = {"lastChangedBy": self._caller(ctx), "lastChangedAt": now(),
@@ -504,6 +516,7 @@ class CodePipelineProvider(Provider):
         return {}
 
     def put_approval_result(self, ctx: RequestContext, request: dict) -> dict:
+        """Answer a waiting Manual approval with its token."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
         stage, action, token = request["stageName"], request["actionName"], request["token"]
         with pipeline.cond:
@@ -525,6 +538,7 @@ class CodePipelineProvider(Provider):
         return {"approvedAt": approved_at}
 
     def rollback_stage(self, ctx: RequestContext, request: dict) -> dict:
+        """Run a stage again with the artifacts of an execution that succeeded in it (V2)."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
         stage_name, target_id = request["stageName"], request["targetPipelineExecutionId"]
         with pipeline.cond:
@@ -571,6 +585,7 @@ class CodePipelineProvider(Provider):
 
     # -- job workers --------------------------------------------------------------------
     def poll_for_jobs(self, ctx: RequestContext, request: dict) -> dict:
+        """Hand queued jobs of a custom action type to a worker."""
         key = type_key(request["actionTypeId"])
         if key not in self._region(ctx).custom_types:
             raise AwsError("ActionTypeNotFoundException", f"Action type {'/'.join(key)} does not exist")
@@ -584,12 +599,14 @@ class CodePipelineProvider(Provider):
         return {"status": self.jobs.acknowledge(ctx.account, ctx.region, request["jobId"], request["nonce"])}
 
     def put_job_success_result(self, ctx: RequestContext, request: dict) -> dict:
+        """A worker's success: summary, output variables, or a continuation token."""
         result = {k: request[k] for k in ("currentRevision", "continuationToken", "executionDetails", "outputVariables")
                   if k in request}
         self.jobs.complete(ctx.account, ctx.region, request["jobId"], "Succeeded", result)
         return {}
 
     def put_job_failure_result(self, ctx: RequestContext, request: dict) -> dict:
+        """A worker's failure: the action fails with its message."""
         self.jobs.complete(ctx.account, ctx.region, request["jobId"], "Failed", {"failureDetails": request["failureDetails"]})
         return {}
 
