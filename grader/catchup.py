@@ -21,10 +21,11 @@ def lab_report(number: int, session: LabSession) -> Report:
     return checks.run(module.TITLE, session, checks.select(module.CHECKS, (), hidden=True))
 
 
-def solve(number: int, session: LabSession, output: Path | None = None) -> Report:
-    """Run lab ``number``'s solution against ``session`` and report its checks afterwards."""
+def solve(number: int, session: LabSession, output: Path | None = None,
+          parameters: dict[str, str] | None = None) -> Report:
+    """Run lab ``number``'s solution (with papermill ``parameters``) against ``session``; report its checks."""
     target = output or Path(tempfile.mkdtemp(prefix="grader-solve-")) / f"{notebooks.slug(number)}.ipynb"
-    notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(session))
+    notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(session), parameters)
     return lab_report(number, session)
 
 

@@ -64,9 +64,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     """Catch up on the labs before N, then run lab N's solution notebook with papermill."""
     from grader import catchup
 
+    parameters = dict(item.split("=", 1) for item in args.parameter)
     session = _session(args)
     catchup.catch_up(args.lab, session)
-    report = catchup.solve(args.lab, session, args.output)
+    report = catchup.solve(args.lab, session, args.output, parameters)
     print(report.text())
     return 0 if report.passed else 1
 
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     solve.add_argument("lab", type=int)
     solve.add_argument("--account", help="access key id to act with (on labstack 12 digits pick the account)")
     solve.add_argument("--output", type=Path, help="where to write the executed notebook")
+    solve.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                       help="a value for the notebook's parameters cell, e.g. APP_SOURCE=path/to/app")
     release = command("release", cmd_release, "regenerate labs/ from solutions/ with nbgrader", backend=False)
     release.add_argument("labs", type=int, nargs="*", help="lab numbers (default: all)")
     release.add_argument("--into", type=Path, help="folder to write the learner notebooks to (default: labs/)")

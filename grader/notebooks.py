@@ -35,26 +35,26 @@ def released(number: int) -> Path:
     return LABS / f"{slug(number)}.ipynb"
 
 
-def kernel_env(session: LabSession, base: dict[str, str] | None = None) -> dict[str, str]:
-    """An environment whose boto3 calls reach ``session``'s backend as ``session``'s account."""
-    env = dict(os.environ if base is None else base)
+def kernel_env(session: LabSession) -> dict[str, str]:
+    """This process's environment, changed so that boto3 reaches ``session``'s backend as ``session``'s account."""
+    env = dict(os.environ)
     session.backend.export(env)
     env.update(session.credentials_env())
     return env
 
 
-def execute(notebook: Path, output: Path, env: dict[str, str], parameters: dict[str, str] | None = None,
-            timeout: int = CELL_TIMEOUT) -> Path:
+def execute(notebook: Path, output: Path, env: dict[str, str], parameters: dict[str, str] | None = None) -> Path:
     """Run ``notebook`` top to bottom with papermill into ``output``, its kernel in ``env``.
 
-    The kernel starts in the notebook's folder, as it would in JupyterLab. NotebookFailed
-    carries papermill's report when a cell raised.
+    ``parameters`` replace the values of the notebook's ``parameters`` cell. The kernel starts
+    in the notebook's folder, as it would in JupyterLab. NotebookFailed carries papermill's
+    report when a cell raised.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "papermill", str(notebook), str(output), "--cwd", str(notebook.parent),
-               "--no-progress-bar", "--execution-timeout", str(timeout), "--kernel", "python3"]
+               "--no-progress-bar", "--execution-timeout", str(CELL_TIMEOUT), "--kernel", "python3"]
     for name, value in (parameters or {}).items():
-        command += ["-p", name, value]
+        command += ["-r", name, value]  # raw: the value is a string, as the parameters cell has it
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-25:])

@@ -23,13 +23,19 @@ GRADED = {"check_artifact_store": 9, "check_repository": 5, "check_build_config"
 
 @pytest.fixture(scope="module")
 def solved(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> tuple[LabSession, Path]:
-    """A fresh account in which `grader solve 1` ran solutions/01 with papermill; the executed notebook."""
+    """A fresh account in which `grader solve 1` ran solutions/01 with papermill, pushing an app of
+    the test's own (the APP_SOURCE parameter); the executed notebook."""
     session = session_for(labstack)
-    executed = tmp_path_factory.mktemp("solved") / "01_repo_setup.ipynb"
+    folder = tmp_path_factory.mktemp("solved")
+    app = folder / "app"
+    app.mkdir()
+    (app / "buildspec.yml").write_text("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n")
+    (app / "marker.txt").write_text("pushed by the test\n")
+    executed = folder / "01_repo_setup.ipynb"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL", labstack.endpoint)
         assert main(["solve", "1", "--account", session.credentials_env()["AWS_ACCESS_KEY_ID"],
-                     "--output", str(executed)]) == 0
+                     "--output", str(executed), "-p", f"APP_SOURCE={app}"]) == 0
     return session, executed
 
 
@@ -39,6 +45,8 @@ def test_the_solution_runs_end_to_end_and_passes_every_check(solved: tuple[LabSe
     assert not [o for o in outputs if o["output_type"] == "error"]
     report = catchup.lab_report(1, session)
     assert report.passed and report.earned == 30, report.text()
+    pushed = session.client("codecommit").get_file(repositoryName="cicd-lab-app", filePath="marker.txt")
+    assert pushed["fileContent"] == b"pushed by the test\n"
 
 
 def test_a_class_is_graded_in_parallel_and_a_broken_notebook_stops_nobody(
