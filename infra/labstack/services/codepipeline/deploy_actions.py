@@ -1,5 +1,6 @@
 """Deploy actions: ECS (standard rolling update from imagedefinitions.json), CodeDeployToECS
-(a blue/green deployment from taskdef.json and appspec.yaml) and S3 (files into a bucket)."""
+(a blue/green deployment from taskdef.json and appspec.yaml), CodeDeploy (the input artifact
+as an S3 revision) and S3 (files into a bucket)."""
 
 from __future__ import annotations
 
@@ -130,6 +131,11 @@ def codedeploy_ecs(job: ActionJob) -> dict[str, str]:
         )["deploymentId"]
     except ClientError as exc:
         raise ActionFailed(f"Error calling CodeDeploy CreateDeployment: {_client_error(exc)}") from None
+    return _follow(job, deploy, deployment_id)
+
+
+def _follow(job: ActionJob, deploy: Any, deployment_id: str) -> dict[str, str]:
+    """Wait for a CodeDeploy deployment to end; fail the action unless it succeeded."""
     job.update(external_id=deployment_id,
                external_url=f"https://{job.region}.console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}")
     while True:
@@ -142,6 +148,20 @@ def codedeploy_ecs(job: ActionJob) -> dict[str, str]:
             reason = (info.get("errorInformation") or {}).get("message", "")
             raise ActionFailed(f"Deployment {deployment_id} {status.lower()}: {reason}".rstrip(": "))
         job.wait(POLL_LAB_SECONDS)
+
+
+def codedeploy(job: ActionJob) -> dict[str, str]:
+    """Deploy the input artifact (a zip in the artifact store) as an S3 revision to a deployment group."""
+    config = job.configuration
+    where = job.execution.artifacts[job.input_names()[0]]
+    deploy = job.client("codedeploy")
+    revision = {"revisionType": "S3", "s3Location": {"bucket": where["bucket"], "key": where["key"], "bundleType": "zip"}}
+    try:
+        deployment_id = deploy.create_deployment(applicationName=config["ApplicationName"],
+                                                 deploymentGroupName=config["DeploymentGroupName"], revision=revision)["deploymentId"]
+    except ClientError as exc:
+        raise ActionFailed(f"Error calling CodeDeploy CreateDeployment: {_client_error(exc)}") from None
+    return _follow(job, deploy, deployment_id)
 
 
 def s3(job: ActionJob) -> dict[str, str]:

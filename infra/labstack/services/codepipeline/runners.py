@@ -7,6 +7,7 @@ from collections.abc import Callable
 from labstack.services.codepipeline import (
     approval_actions,
     build_actions,
+    cloudformation_actions,
     deploy_actions,
     invoke_actions,
     source_actions,
@@ -17,11 +18,14 @@ RUNNERS: dict[tuple[str, str], Callable[[ActionJob], dict[str, str]]] = {
     ("Source", "CodeCommit"): source_actions.codecommit,
     ("Source", "CodeStarSourceConnection"): source_actions.connection,
     ("Source", "S3"): source_actions.s3,
+    ("Source", "ECR"): source_actions.ecr,
     ("Build", "CodeBuild"): build_actions.codebuild,
     ("Test", "CodeBuild"): build_actions.codebuild,
     ("Deploy", "ECS"): deploy_actions.ecs,
     ("Deploy", "CodeDeployToECS"): deploy_actions.codedeploy_ecs,
+    ("Deploy", "CodeDeploy"): deploy_actions.codedeploy,
     ("Deploy", "S3"): deploy_actions.s3,
+    ("Deploy", "CloudFormation"): cloudformation_actions.cloudformation,
     ("Approval", "Manual"): approval_actions.manual,
     ("Invoke", "Lambda"): invoke_actions.lambda_function,
 }

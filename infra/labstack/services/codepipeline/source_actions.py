@@ -1,4 +1,4 @@
-"""Source actions: CodeCommit, CodeStarSourceConnection (the local GitHub) and S3.
+"""Source actions: CodeCommit, CodeStarSourceConnection (the local GitHub), S3 and ECR.
 
 Each fetches one revision (the one the execution was started for, or the latest) through
 labstack's shared ``labstack.sources``, stores it as the output artifact and answers the
@@ -8,8 +8,12 @@ output variables AWS documents for its provider.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
+import zipfile
+
+from botocore.exceptions import ClientError
 
 from labstack import sources as shared
 from labstack.errors import AwsError
@@ -113,3 +117,32 @@ def s3(job: ActionJob) -> dict[str, str]:
     _record(job, revision.revision, f"Amazon S3 version id: {revision.metadata['versionId']}", url)
     job.update(external_id=revision.revision, external_url=url)
     return {"ETag": revision.metadata["etag"], "VersionId": revision.metadata["versionId"], "ObjectKey": key}
+
+
+def ecr(job: ActionJob) -> dict[str, str]:
+    """An image of an ECR repository (the pinned digest, or the one its tag names) as an
+    artifact holding imageDetail.json."""
+    config = job.configuration
+    repository, tag = config["RepositoryName"], config.get("ImageTag") or "latest"
+    digest = _pinned(job, ("IMAGE_DIGEST",))
+    wanted = {"imageDigest": digest} if digest else {"imageTag": tag}
+    try:
+        image = job.client("ecr").describe_images(repositoryName=repository, imageIds=[wanted])["imageDetails"][0]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise ActionFailed(f"Could not find image {wanted} in repository {repository}: {error.get('Code')}: "
+                           f"{error.get('Message')}", "ConfigurationError") from None
+    uri = f"{image['registryId']}.dkr.ecr.{job.region}.amazonaws.com/{repository}@{image['imageDigest']}"
+    detail = {"ImageSizeInBytes": str(image.get("imageSizeInBytes", 0)), "ImageDigest": image["imageDigest"], "Version": "1.0",
+              "ImagePushedAt": image["imagePushedAt"].strftime("%a %b %d %H:%M:%S UTC %Y") if image.get("imagePushedAt") else "",
+              "RegistryId": image["registryId"], "RepositoryName": repository, "ImageURI": uri,
+              "ImageTags": image.get("imageTags", [])}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("imageDetail.json", json.dumps(detail))
+    job.output(job.output_names()[0], buffer.getvalue(), image["imageDigest"])
+    _record(job, image["imageDigest"], f"Image {repository}:{tag}",
+            f"https://{job.region}.console.aws.amazon.com/ecr/repositories/private/{image['registryId']}/{repository}")
+    job.update(external_id=image["imageDigest"])
+    return {"RegistryId": image["registryId"], "RepositoryName": repository, "ImageTag": tag,
+            "ImageDigest": image["imageDigest"], "ImageURI": uri}
