@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import codebuild, compute, git, pipeline
+from bench import codebuild, codedeploy, compute, git, pipeline
 from bench.core import Options, run
 from bench.report import table, write_json
 
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     figures += codebuild.run(options, progress)
     figures += git.run(options, progress)
     figures += compute.run(options, progress)
+    figures += codedeploy.run(options, progress)
     figures += pipeline.run(options, progress)
     seconds = time.perf_counter() - started
     print(table(figures))

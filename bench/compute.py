@@ -15,8 +15,9 @@ import threading
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from labstack.ports import free_port
 
@@ -181,7 +182,7 @@ def ecs_figures(server: Server, options: Options) -> list[Figure]:
     """RunTask until the task is RUNNING and answers, beside starting the same app with subprocess."""
     account = "123456789012"
     with tempfile.TemporaryDirectory() as folder:
-        image = push_web_image(_Endpoint(server), account, Path(folder))
+        image = push_web_image(Endpoint(server), account, Path(folder))
         ecs = client(server, "ecs")
         ecs.create_cluster(clusterName="bench")
         ecs.register_task_definition(family="web", containerDefinitions=[
@@ -219,14 +220,15 @@ def ecs_figures(server: Server, options: Options) -> list[Figure]:
     return [figure]
 
 
-class _Endpoint:
-    """What push_web_image needs of a server: boto3 clients for an account."""
+class Endpoint:
+    """What the tests' helpers need of a server: its endpoint, and boto3 clients for an account."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.endpoint = server.endpoint
 
     def client(self, service: str, account: str = "test") -> Any:
-        return client(self.server, service)
+        return client(self.server, service, account)
 
 
 def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
@@ -66,12 +67,13 @@ def use_test_models() -> None:
         os.environ["AWS_DATA_PATH"] = str(MODELS) + (os.pathsep + current if current else "")
 
 
-def client(server: Server, service: str) -> Any:
-    """A boto3 client for ``server``: fixed test credentials, path-style S3, no retries."""
+def client(server: Server, service: str, account: str = "test") -> Any:
+    """A boto3 client for ``server``: test credentials (``account`` is the access key id),
+    path-style S3, no retries."""
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    session = boto3.session.Session(aws_access_key_id=account, aws_secret_access_key="test", region_name="us-east-1")
     config = Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1})
     return session.client(service, endpoint_url=server.endpoint, config=config)
 

@@ -6,8 +6,9 @@ import gc
 import http.client
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 POLL_INTERVAL = 0.005
 # Transport hints the replay does without: the body always goes with the headers.

@@ -104,7 +104,7 @@ class Server:
                 proc.wait(timeout=STOP_GRACE_SECONDS)
         shutil.rmtree(self.home, ignore_errors=True)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:

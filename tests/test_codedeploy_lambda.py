@@ -34,8 +34,9 @@ def setup(labstack: LabstackProcess) -> dict[str, Any]:
     cd = check_responses(labstack.client("codedeploy", account=ACCOUNT))
     cd.create_application(applicationName="fn", computePlatform="Lambda")
     cw = labstack.client("cloudwatch", account=ACCOUNT)
-    cw.put_metric_alarm(AlarmName="fn-errors", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    cw.put_metric_alarm(AlarmName="fn-errors", Namespace="Shop", MetricName="Errors", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+                        TreatMissingData="notBreaching")
     return {"lam": lam, "cd": cd, "cw": cw, "role": role}
 
 
@@ -84,7 +85,7 @@ def test_an_alarm_sends_the_alias_back_to_the_current_version(setup: dict[str, A
                         alarmConfiguration={"enabled": True, "alarms": [{"name": "fn-errors"}]},
                         autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_STOP_ON_ALARM"]})
     wait_for(lambda: (alias(setup).get("RoutingConfig") or {}).get("AdditionalVersionWeights"))
-    setup["cw"].set_alarm_state(AlarmName="fn-errors", StateValue="ALARM", StateReason="test")
+    setup["cw"].put_metric_data(Namespace="Shop", MetricData=[{"MetricName": "Errors", "Value": 5}])
     info = wait_for(lambda: (d := status(setup, deployment))["status"] == "Stopped" and d)
     assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
     wait_for(lambda: status(setup, info["rollbackInfo"]["rollbackDeploymentId"])["status"] == "Succeeded")
