@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,8 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     submitted = root / "submitted" / student / slug
     submitted.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, submitted / f"{slug}.ipynb")
-    with _environ(env):
+    with _environ(env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"nbgrader\.")  # its gradebook's SQLAlchemy notices
         _succeeded(api.generate_assignment(slug, force=True, create=True), f"prepare {slug}")
         _succeeded(api.autograde(slug, student, force=True, create=True), f"autograde {submission}")
         with Gradebook(api.coursedir.db_url) as gradebook:
