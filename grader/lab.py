@@ -60,13 +60,17 @@ class Lab:
         """The names this lab asks for, for your account (``lab.names.bucket`` …)."""
         return SimpleNamespace(**self.module.names(self.session))
 
-    def check(self, *ids: str, hidden: bool = False) -> Report:
-        """Run this lab's checks (the named ones, or all visible ones) and return the ✓/✗ table."""
+    def report(self, *ids: str, hidden: bool = False) -> Report:
+        """Run this lab's checks (the named ones, or all visible ones) and return their results."""
         return checks.run(self.module.TITLE, self.session, checks.select(self.module.CHECKS, ids, hidden))
+
+    def check(self, *ids: str, hidden: bool = False) -> None:
+        """Run this lab's checks (the named ones, or all visible ones) and show the ✓/✗ table with hints."""
+        _show(self.report(*ids, hidden=hidden))
 
     def verify(self, *ids: str) -> None:
         """Show the named checks' table; raise :class:`ChecksFailed` unless all passed (for graded cells)."""
-        report = self.check(*ids)
+        report = self.report(*ids)
         _show(report)
         if not report.passed:
             raise ChecksFailed(report)

@@ -26,9 +26,9 @@ def lab(labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch) -> grader.La
 def test_a_lab_checks_the_account_its_environment_names(lab: grader.Lab) -> None:
     account = os.environ["AWS_ACCESS_KEY_ID"]
     assert lab.session.account == account and lab.names.bucket == f"cicd-lab-artifacts-{account}"
-    report = lab.check()
+    report = lab.report()
     assert report.possible == 18 and not report.passed  # the visible checks only
-    assert lab.check(hidden=True).possible == 30
+    assert lab.report(hidden=True).possible == 30
     assert repr(lab) == f"<Lab 01 · Repo setup on embedded ({os.environ['AWS_ENDPOINT_URL']})>"
 
 
@@ -100,7 +100,9 @@ def test_a_lab_whose_backend_is_down_says_how_to_start_it(monkeypatch: pytest.Mo
     lab = grader.Lab(1)
     out = capsys.readouterr().out
     assert out.startswith("✗ nothing usable answers at http://127.0.0.1:9") and "`labstack up`" in out
-    assert lab.check().failures[0].hint == checks.UNREACHABLE_HINT
+    assert lab.report().failures[0].hint == checks.UNREACHABLE_HINT
+    lab.check("kms-key")  # shows the table (as text outside Jupyter)
+    assert "hint: Is the backend running?" in capsys.readouterr().out
 
 
 def test_grader_release_writes_the_learner_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
