@@ -97,6 +97,14 @@ def test_cloudformation_actions_create_update_and_delete_stacks(lab: PipelineLab
     lab.codepipeline.update_pipeline(pipeline=declaration)
     assert lab.run("stacks")["status"] == "Succeeded"
     assert {s["StackStatus"] for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "app-stack"} == {"DELETE_COMPLETE"}
+    declaration["stages"][1]["actions"] = [
+        cfn_action("Plan", "CHANGE_SET_REPLACE", TemplatePath="src::template.yaml", TemplateConfiguration="src::config.json",
+                   ChangeSetName="next"),
+        cfn_action("Apply", "CHANGE_SET_EXECUTE", run_order=2, ChangeSetName="next")]
+    lab.codepipeline.update_pipeline(pipeline=declaration)
+    applied = lab.run("stacks")
+    assert applied["status"] == "Succeeded", applied.get("statusSummary")
+    assert cfn.describe_stacks(StackName="app-stack")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_an_ecr_source_hands_on_image_details_and_codedeploy_to_servers_fails_honestly(lab: PipelineLab, tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def _settle(job: ActionJob, cfn: Any, name: str, deleting: bool = False, judge: 
     while True:
         stack = _stack(cfn, name)
         status = (stack or {}).get("StackStatus", "DELETE_COMPLETE")
-        if not status.endswith("_IN_PROGRESS"):
+        if not status.endswith("_IN_PROGRESS") or status == "REVIEW_IN_PROGRESS":  # REVIEW: a change set waits to run
             if judge and (status in FAILED_STACK or (deleting and status != "DELETE_COMPLETE")):
                 raise ActionFailed(f"Stack {name} is in state {status}: {(stack or {}).get('StackStatusReason', '')}".rstrip(": "))
             return None if status == "DELETE_COMPLETE" else stack
