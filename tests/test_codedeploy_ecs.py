@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.bluegreen import SILENT_HOOK, BlueGreen, fetch
+from tests.support.bluegreen import SILENT_HOOK, BlueGreen, appspec, fetch
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
 
@@ -194,3 +196,32 @@ def test_a_hook_that_never_reports_times_out(hour_in_a_second: LabstackProcess, 
     assert bg.serving() == {"v1"}
 
 
+
+
+def test_revisions_from_s3_as_yaml_or_a_zip_bundle(labstack: LabstackProcess, bg: BlueGreen) -> None:
+    """An AppSpec read from S3 (a YAML object, or appspec.yml inside a zip), with its NetworkConfiguration."""
+    s3 = labstack.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="bg-revisions")
+    bg.group()
+    subnet = bg.network["awsvpcConfiguration"]["subnets"][0]
+    for key, bundle in (("appspec.yaml", "YAML"), ("bundle.zip", "zip")):
+        version = "v1" if bg.serving() == {"v2"} else "v2"
+        text = appspec(bg.versions[version]).replace('        PlatformVersion: "LATEST"\n', (
+            '        PlatformVersion: "LATEST"\n        NetworkConfiguration:\n          AwsvpcConfiguration:\n'
+            f'            Subnets: ["{subnet}"]\n            AssignPublicIp: "DISABLED"\n'))
+        if bundle == "zip":
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr("appspec.yml", text)
+            body = buffer.getvalue()
+        else:
+            body = text.encode()
+        s3.put_object(Bucket="bg-revisions", Key=key, Body=body)
+        revision = {"revisionType": "S3", "s3Location": {"bucket": "bg-revisions", "key": key, "bundleType": bundle}}
+        deployment = bg.cd.create_deployment(applicationName=bg.name, deploymentGroupName=bg.name, revision=revision)["deploymentId"]
+        info = bg.finish(deployment)
+        assert info["status"] == "Succeeded", info.get("errorInformation")
+        assert bg.serving() == {version}
+        bg.settle()
+        (task_set,) = bg.task_sets()
+        assert task_set["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == [subnet]

@@ -97,5 +97,20 @@ def test_a_wrong_current_version_is_refused(setup: dict[str, Any]) -> None:
     deployment = deploy(setup, "wrong", "CodeDeployDefault.LambdaAllAtOnce", "7", "1")
     info = wait_for(lambda: (d := status(setup, deployment))["status"] == "Failed" and d)
     assert info["errorInformation"]["code"] == "INVALID_LAMBDA_FUNCTION"
+    right = deploy(setup, "wrong", "CodeDeployDefault.LambdaAllAtOnce", "2", "1")
     with pytest.raises(setup["cd"].exceptions.UnsupportedActionForDeploymentTypeException):
-        setup["cd"].continue_deployment(deploymentId=deploy(setup, "wrong", "CodeDeployDefault.LambdaAllAtOnce", "2", "1"))
+        setup["cd"].continue_deployment(deploymentId=right)
+    assert wait_for(lambda: (d := status(setup, right))["status"] in ("Succeeded", "Failed") and d)["status"] == "Succeeded"
+
+
+def test_an_alarm_that_cannot_be_read_stops_unless_poll_failures_are_ignored(setup: dict[str, Any]) -> None:
+    versions = ("2", "1") if alias(setup)["FunctionVersion"] == "2" else ("1", "2")
+    stopped = deploy(setup, "ghost-alarm", "CodeDeployDefault.LambdaAllAtOnce", *versions,
+                     alarmConfiguration={"enabled": True, "alarms": [{"name": "no-such-alarm"}]})
+    info = wait_for(lambda: (d := status(setup, stopped))["status"] in ("Stopped", "Succeeded") and d)
+    assert info["status"] == "Stopped" and "no-such-alarm" in info["errorInformation"]["message"]
+    assert alias(setup)["FunctionVersion"] == versions[0]
+    ignored = deploy(setup, "ghost-ignored", "CodeDeployDefault.LambdaAllAtOnce", *versions,
+                     alarmConfiguration={"enabled": True, "ignorePollAlarmFailure": True, "alarms": [{"name": "no-such-alarm"}]})
+    assert wait_for(lambda: (d := status(setup, ignored))["status"] in ("Stopped", "Succeeded") and d)["status"] == "Succeeded"
+    assert alias(setup)["FunctionVersion"] == versions[1]
