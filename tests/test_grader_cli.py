@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import grader
-from grader import catchup, checks, ci, notebooks
+from grader import catchup, checks, ci, classroom, notebooks
 from grader.backends import LOCALSTACK_SERVICES, Backend
 from grader.cli import main
 from grader.results import CheckResult, ChecksFailed, Report
@@ -109,3 +109,29 @@ def test_grader_release_writes_the_learner_notebooks(tmp_path: Path, capsys: pyt
     assert main(["release", "--into", str(tmp_path)]) == 0
     assert capsys.readouterr().out == f"✓ {tmp_path / '01_repo_setup.ipynb'}\n"
     assert (tmp_path / "01_repo_setup.ipynb").read_text() == notebooks.released(1).read_text()
+
+
+def test_submissions_are_found_in_nbgraders_layout_or_flat(tmp_path: Path) -> None:
+    for learner in ("ada", "bob"):
+        nested = tmp_path / "submitted" / learner / "01_repo_setup"
+        nested.mkdir(parents=True)
+        (nested / "01_repo_setup.ipynb").write_text("{}")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "cy.ipynb").write_text("{}")
+    assert [(s.learner, s.notebook.relative_to(tmp_path).as_posix()) for s in
+            classroom.find_submissions(tmp_path / "submitted", 1)] == [
+        ("ada", "submitted/ada/01_repo_setup/01_repo_setup.ipynb"),
+        ("bob", "submitted/bob/01_repo_setup/01_repo_setup.ipynb")]
+    assert [s.learner for s in classroom.find_submissions(tmp_path / "flat", 1)] == ["cy"]
+
+
+def test_grader_autograde_reports_an_unreadable_submission_and_fails(
+        labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", labstack.endpoint)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "eve.ipynb").write_text("not a notebook")
+    assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == "eve                      0/0  (error: not a readable notebook (NotJSONError))"
+    assert (tmp_path / "out" / "scores.csv").read_text().splitlines()[1] == "eve,0,0,error,not a readable notebook (NotJSONError)"
+    assert main(["autograde", str(tmp_path / "out"), "--lab", "1"]) == 2  # no notebooks there
