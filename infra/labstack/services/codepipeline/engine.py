@@ -239,19 +239,17 @@ class Engine:
             message = f"labstack could not run this action: {exc}"
             outputs, status, summary, error = {}, "Failed", message, {"code": "JobFailed", "message": message[:5000]}
         with self.pipeline.cond:
-            if run.status == "Abandoned":  # a stop with abandon already settled it
-                return
-            run.status = status
-            if summary:
-                run.summary = summary[:2048]
-            run.error = error
-            run.output_variables = {k: str(v) for k, v in outputs.items()}
-            namespace = run.declaration.get("namespace")
-            if namespace and status == "Succeeded":
-                execution.outputs[namespace] = dict(run.output_variables)
-            run.last_update = now()
-            execution.last_update = run.last_update
+            if run.status != "Abandoned":  # else a stop with abandon has settled it already
+                run.status = status
+                if summary:
+                    run.summary = summary[:2048]
+                run.error = error
+                run.output_variables = {k: str(v) for k, v in outputs.items()}
+                namespace = run.declaration.get("namespace")
+                if namespace and status == "Succeeded":
+                    execution.outputs[namespace] = dict(run.output_variables)
+                run.last_update = now()
+                execution.last_update = run.last_update
             self.pipeline.cond.notify_all()
-        state = {"Succeeded": "SUCCEEDED", "Failed": "FAILED", "Abandoned": "ABANDONED"}[status]
-        self._emit(events.action_changed, execution, run.stage, run.declaration, self.region, state,
-                              run.detail(self.region))
+            detail = run.detail(self.region)
+        self._emit(events.action_changed, execution, run.stage, run.declaration, self.region, run.status.upper(), detail)
