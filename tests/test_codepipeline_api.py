@@ -163,3 +163,8 @@ def test_action_types_list_aws_and_custom_types(lab: PipelineLab) -> None:
     assert [t["id"] for t in custom] == [{"category": "Test", "owner": "Custom", "provider": "Checker", "version": "1"}]
     cp.delete_custom_action_type(category="Test", provider="Checker", version="1")
     assert cp.list_action_types(actionOwnerFilter="Custom")["actionTypes"] == []
+
+
+def test_operations_labstack_does_not_emulate_answer_not_implemented(lab: PipelineLab) -> None:
+    code, message, status = error_of(lab.codepipeline.list_webhooks)
+    assert (code, status) == ("NotImplemented", 501) and "ListWebhooks" in message

@@ -3,6 +3,7 @@ and variables handed on, failures, retries, stops, transitions and SUPERSEDED ex
 
 from __future__ import annotations
 
+import datetime
 import io
 import zipfile
 from pathlib import Path
@@ -266,3 +267,19 @@ def test_a_stage_with_on_failure_retry_is_retried_once(lab: PipelineLab) -> None
     v1 = lab.declaration("v1-conditions", stage("Source", s3_source(lab.sources)),
                          {**stage("Build", build("Build", "flaky")), "onFailure": {"result": "RETRY"}})
     assert error_code(lab.codepipeline.create_pipeline, pipeline=v1) == "ValidationException"
+
+
+def test_put_action_revision_starts_the_pipeline_at_a_new_revision_only(lab: PipelineLab) -> None:
+    first = lab.source({"app.txt": "one"})
+    lab.source({"app.txt": "two"})
+    lab.create("revised", stage("Source", s3_source(lab.sources)), stage("Deploy", s3_deploy("Site", lab.bucket, "revised")))
+    cp = lab.codepipeline
+    revision = {"revisionId": first, "revisionChangeId": first, "created": datetime.datetime.now(datetime.timezone.utc)}
+    started = cp.put_action_revision(pipelineName="revised", stageName="Source", actionName="Source", actionRevision=revision)
+    assert started["newRevision"] is True
+    done = lab.wait("revised", started["pipelineExecutionId"])
+    assert done["trigger"]["triggerType"] == "PutActionRevision" and done["artifactRevisions"][0]["revisionId"] == first
+    again = cp.put_action_revision(pipelineName="revised", stageName="Source", actionName="Source", actionRevision=revision)
+    assert again["newRevision"] is False and "pipelineExecutionId" not in again
+    assert error_code(cp.put_action_revision, pipelineName="revised", stageName="Source", actionName="Nope",
+                      actionRevision=revision) == "ActionNotFoundException"

@@ -537,6 +537,24 @@ class CodePipelineProvider(Provider):
             run.answered.set()
         return {"approvedAt": approved_at}
 
+    def put_action_revision(self, ctx: RequestContext, request: dict) -> dict:
+        """A new revision for a source action starts the pipeline at it; a revision seen before does not."""
+        pipeline = self._pipeline(ctx, request["pipelineName"])
+        stage, name, revision = request["stageName"], request["actionName"], request["actionRevision"]["revisionId"]
+        with pipeline.cond:
+            declared = pipeline.declaration["stages"][_stage_index(pipeline, stage)]
+            action = next((a for a in declared["actions"] if a["name"] == name), None)
+            if action is None:
+                raise AwsError("ActionNotFoundException", f"Action {name} does not exist in stage {stage}")
+            if pipeline.put_revisions.get((stage, name)) == revision:
+                return {"newRevision": False}
+            pipeline.put_revisions[(stage, name)] = revision
+        kinds = SOURCE_REVISION_TYPES.get(action["actionTypeId"]["provider"])
+        pinned = {name: (kinds[0], revision)} if kinds and action["actionTypeId"]["category"] == "Source" else {}
+        execution = self._start(ctx.account, ctx.region, pipeline,
+                                {"triggerType": "PutActionRevision", "triggerDetail": self._caller(ctx)}, pinned=pinned)
+        return {"newRevision": True, "pipelineExecutionId": execution.execution_id}
+
     def rollback_stage(self, ctx: RequestContext, request: dict) -> dict:
         """Run a stage again with the artifacts of an execution that succeeded in it (V2)."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
