@@ -114,3 +114,35 @@ def test_an_alarm_that_cannot_be_read_stops_unless_poll_failures_are_ignored(set
                      alarmConfiguration={"enabled": True, "ignorePollAlarmFailure": True, "alarms": [{"name": "no-such-alarm"}]})
     assert wait_for(lambda: (d := status(setup, ignored))["status"] in ("Stopped", "Succeeded") and d)["status"] == "Succeeded"
     assert alias(setup)["FunctionVersion"] == versions[1]
+
+
+def test_triggers_and_eventbridge_hear_of_each_state_change(labstack: LabstackProcess, setup: dict[str, Any]) -> None:
+    sns, sqs = labstack.client("sns", account=ACCOUNT), labstack.client("sqs", account=ACCOUNT)
+    events = labstack.client("events", account=ACCOUNT)
+    topic = sns.create_topic(Name="deploys")["TopicArn"]
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("deploy-topic", "deploy-events")}
+    arns = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for name, url in queues.items()}
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arns["deploy-topic"], Attributes={"RawMessageDelivery": "true"})
+    events.put_rule(Name="deploys", EventPattern=json.dumps({"source": ["aws.codedeploy"]}))
+    events.put_targets(Rule="deploys", Targets=[{"Id": "q", "Arn": arns["deploy-events"]}])
+    with pytest.raises(setup["cd"].exceptions.InvalidTriggerConfigException):
+        deploy(setup, "bad-trigger", "CodeDeployDefault.LambdaAllAtOnce", "2", "1", triggerConfigurations=[
+            {"triggerName": "t", "triggerTargetArn": topic + "-missing", "triggerEvents": ["DeploymentSuccess"]}])
+    versions = ("2", "1") if alias(setup)["FunctionVersion"] == "2" else ("1", "2")
+    deployment = deploy(setup, "told", "CodeDeployDefault.LambdaAllAtOnce", *versions, triggerConfigurations=[
+        {"triggerName": "all", "triggerTargetArn": topic, "triggerEvents": ["DeploymentStart", "DeploymentSuccess"]}])
+    wait_for(lambda: status(setup, deployment)["status"] == "Succeeded")
+
+    def drain(name: str) -> list[dict[str, Any]]:
+        found = sqs.receive_message(QueueUrl=queues[name], MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        return [json.loads(m["Body"]) for m in found]
+
+    told: list[dict[str, Any]] = []
+    wait_for(lambda: told.extend(drain("deploy-topic")) or len(told) >= 2)
+    assert [(m["eventTriggerName"], m["status"]) for m in told] == [("all", "InProgress"), ("all", "Succeeded")]
+    assert told[1]["deploymentId"] == deployment and told[1]["deploymentOverview"]["Succeeded"] == "1"
+    seen: list[dict[str, Any]] = []
+    wait_for(lambda: seen.extend(drain("deploy-events")) or {"START", "SUCCESS"} <= {
+        e["detail"]["state"] for e in seen if e["detail"]["deploymentId"] == deployment})
+    assert {e["detail-type"] for e in seen} == {"CodeDeploy Deployment State-change Notification"}

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ class Deployment:
     termination_continue: threading.Event = field(default_factory=threading.Event)
     waiting_for: str | None = None  # READY_WAIT or TERMINATION_WAIT while it waits for ContinueDeployment
     done: threading.Event = field(default_factory=threading.Event)
+    on_status: Callable[[Deployment, str], None] | None = None  # told of each new status, outside the lock
 
     @property
     def id(self) -> str:
@@ -57,12 +59,15 @@ class Deployment:
 
     def set_status(self, status: str) -> None:
         with self.lock:
+            changed = self.info.get("status") != status
             self.info["status"] = status
             if status == "InProgress" and "startTime" not in self.info:
                 self.info["startTime"] = now()
             if status in DONE:
                 self.info["completeTime"] = now()
             self._overview()
+        if changed and self.on_status is not None:
+            self.on_status(self, status)
 
     def new_target(self, target_type: str, record: dict[str, Any], events: tuple[str, ...]) -> None:
         """The deployment's target, its lifecycle events all Pending."""

@@ -37,6 +37,23 @@ def check_alarms(config: dict[str, Any] | None) -> None:
         raise AwsError("InvalidAlarmConfigException", "Alarm names must be given and unique.")
 
 
+def check_triggers(clients: Any, account: str, region: str, triggers: list[dict[str, Any]] | None) -> None:
+    """At most 10 triggers, each with a name, events and an SNS topic that exists."""
+    if not triggers:
+        return
+    if len(triggers) > 10:
+        raise AwsError("TriggerTargetsLimitExceededException", "A deployment group can have at most 10 triggers.")
+    sns = clients.get("sns", account, region)
+    for trigger in triggers:
+        if not trigger.get("triggerName") or not trigger.get("triggerEvents") or not trigger.get("triggerTargetArn"):
+            raise AwsError("InvalidTriggerConfigException", "A trigger needs triggerName, triggerEvents and triggerTargetArn.")
+        try:
+            sns.get_topic_attributes(TopicArn=trigger["triggerTargetArn"])
+        except ClientError:
+            raise AwsError("InvalidTriggerConfigException", f"The trigger target {trigger['triggerTargetArn']} is not "
+                           "an SNS topic of this account and region.") from None
+
+
 def check_rollback(config: dict[str, Any] | None) -> None:
     if config and config.get("enabled") and not config.get("events"):
         raise AwsError("InvalidAutoRollbackConfigException",

@@ -16,6 +16,7 @@ from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
 from labstack.services.codedeploy import groups as checks
+from labstack.services.codedeploy import notify
 from labstack.services.codedeploy.appspec import AppSpecError
 from labstack.services.codedeploy.configs import PREDEFINED, predefined_info
 from labstack.services.codedeploy.deployment import DONE, Deployment, now
@@ -193,6 +194,7 @@ class CodeDeployProvider(Provider):
         checks.check_role(self.labstack.clients, ctx.account, ctx.region, group["serviceRoleArn"])
         checks.check_alarms(group.get("alarmConfiguration"))
         checks.check_rollback(group.get("autoRollbackConfiguration"))
+        checks.check_triggers(self.labstack.clients, ctx.account, ctx.region, group.get("triggerConfigurations"))
         checks.check_style_for_platform(platform, group)
         if platform == "ECS":
             checks.check_ecs(self.labstack.clients, ctx.account, ctx.region, group, others)
@@ -419,11 +421,15 @@ class CodeDeployProvider(Provider):
         if request.get("overrideAlarmConfiguration"):
             info["overrideAlarmConfiguration"] = request["overrideAlarmConfiguration"]
             snapshot["alarmConfiguration"] = request["overrideAlarmConfiguration"]
-        d = Deployment(account, region, info, snapshot, config)
+        d = Deployment(account, region, info, snapshot, config, on_status=self._announce)
         d.set_status("Created")
         st.deployments[d.id] = d
         group["lastAttemptedDeployment"] = {"deploymentId": d.id, "status": "Created", "createTime": info["createTime"]}
         return d
+
+    def _announce(self, d: Deployment, status: str) -> None:
+        if status in notify.CHANGES:
+            notify.announce(self.labstack.clients, d, notify.CHANGES[status][0], status)
 
     def rollback_for(self, d: Deployment) -> Deployment:
         """The deployment that rolls ``d`` back (creator codeDeployRollback, linked by rollbackInfo)."""
@@ -434,6 +440,7 @@ class CodeDeployProvider(Provider):
                                         {"autoRollbackConfiguration": {"enabled": False}}, "codeDeployRollback")
             redo.info["rollbackInfo"] = {"rollbackTriggeringDeploymentId": d.id,
                                          "rollbackMessage": f"Rolling back deployment {d.id}."}
+        notify.announce(self.labstack.clients, d, "DeploymentRollback", d.info["status"])
         return redo
 
     def ended(self, d: Deployment) -> None:
