@@ -219,3 +219,21 @@ def test_executions_send_state_change_events(lab: PipelineLab) -> None:
     assert action_event["detail"]["type"] == {"owner": "AWS", "category": "Deploy", "provider": "S3", "version": "1"}
     assert action_event["detail"]["input-artifacts"][0]["name"] == "src"
     assert action_event["detail"]["execution-trigger"]["trigger-type"] == "CreatePipeline"
+
+
+def test_a_reset_ends_waiting_executions_and_forgets_pipelines(lab: PipelineLab) -> None:
+    lab.source({"app.txt": "v1"})
+    lab.codepipeline.create_pipeline(pipeline=lab.declaration("held", stage("Source", s3_source(lab.sources)),
+                                                               stage("Approve", approval())))
+    waiting_token(lab, "held")
+
+    def status() -> dict:
+        with urllib.request.urlopen(f"{lab.server.endpoint}/_labstack/status", timeout=10) as response:
+            return json.loads(response.read())["accounts"].get(lab.account, {})
+
+    assert status()["executions"] == 1 and status()["resources"]["codepipeline"] == 1
+    request = urllib.request.Request(f"{lab.server.endpoint}/_labstack/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read()) == {"reset": True}
+    assert error_code(lab.codepipeline.get_pipeline, name="held") == "PipelineNotFoundException"
+    assert status().get("executions", 0) == 0
