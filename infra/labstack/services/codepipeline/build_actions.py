@@ -48,6 +48,9 @@ def codebuild(job: ActionJob) -> dict[str, str]:
     config = job.configuration
     inputs = job.input_names()
     primary = config.get("PrimarySource") or inputs[0]
+    if config.get("BatchEnabled", "false").lower() == "true":
+        raise ActionFailed("labstack runs CodeBuild actions as single builds; batch builds (BatchEnabled) are not emulated",
+                           "ConfigurationError")
     if len(inputs) > 1:
         raise ActionFailed("labstack's CodeBuild action takes one input artifact; secondary sources "
                            f"({', '.join(i for i in inputs if i != primary)}) are not handed to builds", "ConfigurationError")
