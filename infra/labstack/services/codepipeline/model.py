@@ -203,6 +203,7 @@ class Pipeline:
     occupied: dict[str, str] = field(default_factory=dict)
     latest: dict[str, Execution] = field(default_factory=dict)
     put_revisions: dict[tuple[str, str], str] = field(default_factory=dict)
+    s3_seen: dict[str, str] = field(default_factory=dict)
     cond: threading.Condition = field(default_factory=threading.Condition)
     deleted: bool = False
 

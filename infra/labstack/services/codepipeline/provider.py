@@ -42,7 +42,6 @@ class RegionState:
     custom_types: dict[tuple[str, str, str, str], ActionType] = field(default_factory=dict)
     custom_tags: dict[tuple[str, str, str, str], dict[str, str]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
-    s3_seen: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _not_found(ctx: RequestContext, name: str) -> AwsError:
@@ -182,8 +181,8 @@ class CodePipelineProvider(Provider):
                 raise AwsError("LimitExceededException", f"An account can have at most {MAX_PIPELINES} pipelines per region")
             pipeline = Pipeline(declaration=declaration, arn=ctx.arn("codepipeline", name), tags=tags)
             pipeline.versions[1] = declaration
+            self._remember_s3(ctx.account, ctx.region, pipeline)  # before the poller can see the pipeline
             region.pipelines[name] = pipeline
-        self._remember_s3(ctx.account, ctx.region, pipeline)
         self._start(ctx.account, ctx.region, pipeline, {"triggerType": "CreatePipeline", "triggerDetail": self._caller(ctx)})
         result: dict = {"pipeline": copy.deepcopy(declaration)}
         if tags:
@@ -662,21 +661,19 @@ class CodePipelineProvider(Provider):
 
     def _remember_s3(self, account: str, region: str, pipeline: Pipeline) -> None:
         """What each polled S3 source holds now: later versions start the pipeline."""
-        seen = self.state.get(account, region).s3_seen
         for action in triggers.s3_polled(pipeline.declaration):
             version = self._s3_version(account, region, action["configuration"])
             if version is not None:
-                seen[(pipeline.name, action["name"])] = version
+                pipeline.s3_seen[action["name"]] = version
 
     def _poll_s3(self) -> None:
         for (account, region), st in self.state.items():
             for pipeline in list(st.pipelines.values()):
                 for action in triggers.s3_polled(pipeline.declaration):
                     version = self._s3_version(account, region, action["configuration"])
-                    key = (pipeline.name, action["name"])
-                    if version is None or st.s3_seen.get(key) == version:
+                    if version is None or pipeline.s3_seen.get(action["name"]) == version:
                         continue
-                    st.s3_seen[key] = version
+                    pipeline.s3_seen[action["name"]] = version
                     bucket, object_key = action["configuration"]["S3Bucket"], action["configuration"]["S3ObjectKey"]
                     self._start(account, region, pipeline,
                                 {"triggerType": "PollForSourceChanges", "triggerDetail": f"arn:aws:s3:::{bucket}/{object_key}"})
