@@ -8,31 +8,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bench.compute import Endpoint
 from bench.core import Figure, Options
 from bench.measure import summary, wait_for_200
 from bench.servers import HOST, LABSTACK, Server
 from tests.support.bluegreen import BlueGreen
+from tests.support.waiting import wait_for
 
 ACCOUNT = "191919191919"
-
-
-def _until(condition: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise RuntimeError("the benchmark waited too long")
 
 
 def _deployment_seconds(bg: BlueGreen) -> float:
     started = time.perf_counter()
     deployment = bg.deploy("v2" if bg.serving(requests=1) == {"v1"} else "v1")
-    info = _until(lambda: (d := bg.deployment(deployment))["status"] in ("Succeeded", "Failed", "Stopped") and d)
+    info = wait_for(lambda: (d := bg.deployment(deployment))["status"] in ("Succeeded", "Failed", "Stopped") and d)
     if info["status"] != "Succeeded":
         raise RuntimeError(f"the deployment ended {info['status']}: {info.get('errorInformation')}")
     seconds = time.perf_counter() - started
@@ -53,11 +43,11 @@ def _direct_seconds(bg: BlueGreen) -> float:
                                  networkConfiguration=bg.network, loadBalancers=[{"targetGroupArn": other, "containerName": "web",
                                                                                   "containerPort": 8080}])["taskSet"]
     bg.ecs.update_task_set(cluster=bg.name, service=bg.name, taskSet=new["taskSetArn"], scale={"value": 100.0, "unit": "PERCENT"})
-    _until(lambda: any(h["TargetHealth"]["State"] == "healthy" and (h["Target"]["Id"], h["Target"]["Port"]) not in before
+    wait_for(lambda: any(h["TargetHealth"]["State"] == "healthy" and (h["Target"]["Id"], h["Target"]["Port"]) not in before
                        for h in bg.elb.describe_target_health(TargetGroupArn=other)["TargetHealthDescriptions"]))
     for listener in (bg.test, bg.prod):
         bg.elb.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": other}])
-    _until(lambda: bg.serving(requests=1) == {version})
+    wait_for(lambda: bg.serving(requests=1) == {version})
     bg.ecs.update_service_primary_task_set(cluster=bg.name, service=bg.name, primaryTaskSet=new["taskSetArn"])
     bg.ecs.delete_task_set(cluster=bg.name, service=bg.name, taskSet=old["taskSetArn"])
     seconds = time.perf_counter() - started
@@ -74,13 +64,13 @@ def _rollback_seconds(bg: BlueGreen, metric: str) -> float:
     bg.group("CodeDeployDefault.ECSCanary10Percent15Minutes", alarms=["bench-alarm"])
     original = bg.serving(requests=5)
     deployment = bg.deploy("v2" if original == {"v1"} else "v1")
-    _until(lambda: len(bg.weights()) == 2)
+    wait_for(lambda: len(bg.weights()) == 2)
     bg.cw.put_metric_data(Namespace="Bench", MetricData=[{"MetricName": metric, "Value": 10}])
-    _until(lambda: bg.cw.describe_alarms(AlarmNames=["bench-alarm"])["MetricAlarms"][0]["StateValue"] == "ALARM")
+    wait_for(lambda: bg.cw.describe_alarms(AlarmNames=["bench-alarm"])["MetricAlarms"][0]["StateValue"] == "ALARM")
     started = time.perf_counter()
-    _until(lambda: bg.serving(requests=50) == original)
+    wait_for(lambda: bg.serving(requests=50) == original)
     seconds = time.perf_counter() - started
-    info = _until(lambda: (d := bg.deployment(deployment))["status"] in ("Stopped", "Failed", "Succeeded") and d)
+    info = wait_for(lambda: (d := bg.deployment(deployment))["status"] in ("Stopped", "Failed", "Succeeded") and d)
     if info["status"] != "Stopped":
         raise RuntimeError(f"the alarm did not stop the deployment: {info['status']}")
     bg.cw.delete_alarms(AlarmNames=["bench-alarm"])
@@ -94,15 +84,15 @@ def _listener_switch_seconds(bg: BlueGreen) -> float:
     bg.group("CodeDeployDefault.ECSCanary10Percent15Minutes")
     original = bg.serving(requests=5)
     deployment = bg.deploy("v2" if original == {"v1"} else "v1")
-    _until(lambda: len(bg.weights()) == 2)
+    wait_for(lambda: len(bg.weights()) == 2)
     name = max(bg.weights().items(), key=lambda item: item[1])[0]
     group = next(g["TargetGroupArn"] for g in (bg.blue, bg.green) if g["TargetGroupName"] == name)
     started = time.perf_counter()
     bg.elb.modify_listener(ListenerArn=bg.prod, DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
-    _until(lambda: bg.serving(requests=50) == original)
+    wait_for(lambda: bg.serving(requests=50) == original)
     seconds = time.perf_counter() - started
     bg.cd.stop_deployment(deploymentId=deployment, autoRollbackEnabled=True)
-    _until(lambda: bg.deployment(deployment)["status"] == "Stopped")
+    wait_for(lambda: bg.deployment(deployment)["status"] == "Stopped")
     bg.settle()
     return seconds
 

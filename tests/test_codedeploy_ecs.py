@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.bluegreen import SILENT_HOOK, BlueGreen, appspec, fetch
+from tests.support.bluegreen import SILENT_HOOK, BlueGreen, appspec
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
+from tests.support.webapp import fetch
 
 pytestmark = pytest.mark.slow
 ACCOUNT = "171717171717"

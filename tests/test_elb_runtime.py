@@ -12,7 +12,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from labstack.endpoints import listener_url
@@ -20,19 +21,11 @@ from labstack.endpoints import listener_url
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
-from tests.support.webapp import VersionApp
+from tests.support.webapp import VersionApp, fetch
 
 ACCOUNT = "135713571357"
 
 
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +79,10 @@ def test_targets_become_healthy_through_real_health_checks(alb: dict[str, Any]) 
 
 def test_the_listener_splits_traffic_by_weight(alb: dict[str, Any]) -> None:
     wait_for(lambda: states(alb, "green") == ["healthy"])
-    seen = Counter(get(alb["url"] + "/")[1].split()[0] for _ in range(400))
+    seen = Counter(fetch(alb["url"] + "/")[1].split()[0] for _ in range(400))
     assert set(seen) == {"blue", "green"}
     assert 15 <= seen["green"] <= 80, seen  # 10 % of 400 is 40
-    status, text = get(alb["url"] + "/orders")
+    status, text = fetch(alb["url"] + "/orders")
     assert status == 200 and text.endswith(" /orders via 80")  # path and X-Forwarded-Port reach the target
 
 
@@ -97,7 +90,7 @@ def test_new_weights_apply_at_once(alb: dict[str, Any]) -> None:
     alb["elb"].modify_listener(ListenerArn=alb["listener"], DefaultActions=[{"Type": "forward", "ForwardConfig": {
         "TargetGroups": [{"TargetGroupArn": alb["groups"]["blue"], "Weight": 0},
                          {"TargetGroupArn": alb["groups"]["green"], "Weight": 100}]}}])
-    wait_for(lambda: all(get(alb["url"] + "/")[1].startswith("green") for _ in range(20)), seconds=5)
+    wait_for(lambda: all(fetch(alb["url"] + "/")[1].startswith("green") for _ in range(20)), seconds=5)
 
 
 def metric_sum(labstack: LabstackProcess, alb: dict[str, Any], name: str, group: str | None = None) -> float:
@@ -129,7 +122,7 @@ def test_metrics_reach_cloudwatch_every_lab_minute(labstack: LabstackProcess, al
     before = settled(lambda: metric_sum(labstack, alb, "HTTPCode_Target_2XX_Count", "green"))
     requests = settled(lambda: metric_sum(labstack, alb, "RequestCount", "green"))
     for _ in range(30):
-        assert get(alb["url"] + "/")[1].startswith("green")
+        assert fetch(alb["url"] + "/")[1].startswith("green")
     wait_for(lambda: metric_sum(labstack, alb, "HTTPCode_Target_2XX_Count", "green") == before + 30, seconds=10)
     assert metric_sum(labstack, alb, "RequestCount", "green") == requests + 30
     assert metric_sum(labstack, alb, "HealthyHostCount", "green") >= 1
@@ -139,8 +132,8 @@ def test_rules_with_path_patterns_come_first(alb: dict[str, Any]) -> None:
     alb["elb"].create_rule(ListenerArn=alb["listener"], Priority=1, Conditions=[
         {"Field": "path-pattern", "Values": ["/maintenance*"]}], Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
             "StatusCode": "503", "ContentType": "text/plain", "MessageBody": "down for maintenance"}}])
-    assert wait_for(lambda: get(alb["url"] + "/maintenance/now") == (503, "down for maintenance"), seconds=5)
-    assert get(alb["url"] + "/other")[0] == 200
+    assert wait_for(lambda: fetch(alb["url"] + "/maintenance/now") == (503, "down for maintenance"), seconds=5)
+    assert fetch(alb["url"] + "/other")[0] == 200
 
 
 def test_host_header_rules_and_redirects(alb: dict[str, Any]) -> None:
@@ -173,7 +166,7 @@ def test_a_failing_health_check_marks_the_target_unhealthy_with_aws_reason(alb: 
         health = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"]["green"])["TargetHealthDescriptions"][0]
         assert health["TargetHealth"]["Reason"] == "Target.ResponseCodeMismatch"
         assert "[500]" in health["TargetHealth"]["Description"]
-        assert get(alb["url"] + "/")[1].startswith("green")  # all unhealthy: the ALB fails open
+        assert fetch(alb["url"] + "/")[1].startswith("green")  # all unhealthy: the ALB fails open
     finally:
         alb["apps"]["green"].health_status = 200
     wait_for(lambda: states(alb, "green") == ["healthy"])
@@ -185,7 +178,7 @@ def test_a_group_without_targets_answers_503_and_deregistered_targets_drain(alb:
         {"Key": "deregistration_delay.timeout_seconds", "Value": "60"}])  # one lab minute: a second at 60x
     alb["elb"].deregister_targets(TargetGroupArn=group, Targets=[{"Id": app.host, "Port": app.port}])
     try:
-        assert wait_for(lambda: get(alb["url"] + "/")[0] == 503, seconds=5)  # no new requests to a draining target
+        assert wait_for(lambda: fetch(alb["url"] + "/")[0] == 503, seconds=5)  # no new requests to a draining target
         health = alb["elb"].describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
         assert [(h["Target"]["Id"], h["TargetHealth"]["State"], h["TargetHealth"]["Reason"]) for h in health] == [
             (app.host, "draining", "Target.DeregistrationInProgress")]
@@ -204,7 +197,7 @@ def test_targets_on_one_address_with_different_ports_are_different_targets(alb: 
         group = alb["groups"]["green"]
         alb["elb"].register_targets(TargetGroupArn=group, Targets=[{"Id": second.host, "Port": second.port}])
         wait_for(lambda: states(alb, "green") == ["healthy", "healthy"])
-        seen = Counter(get(alb["url"] + "/")[1].split()[0] for _ in range(60))
+        seen = Counter(fetch(alb["url"] + "/")[1].split()[0] for _ in range(60))
         assert set(seen) == {"green", "green-2"}, seen
         alb["elb"].deregister_targets(TargetGroupArn=group, Targets=[{"Id": second.host, "Port": second.port}])
     finally:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from labstack.endpoints import listener_url
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
+from tests.support.webapp import fetch
 from tests.support.webimage import push_web_image
 
 HOOK = """\
@@ -49,14 +48,6 @@ def appspec(task_definition: str, container: str = "web", port: int = 8080, hook
         lines.append("Hooks:")
         lines += [f"  - {event}: \"{function}\"" for event, function in hooks.items()]
     return "\n".join(lines) + "\n"
-
-
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def _url(balancer: str, port: int, endpoint: str) -> str | None:
@@ -116,10 +107,7 @@ class BlueGreen:
     def group(self, config: str = "CodeDeployDefault.ECSAllAtOnce", termination_minutes: int = 0,
               alarms: list[str] | None = None, ready: dict[str, Any] | None = None, **extra: Any) -> str:
         """(Re)create the deployment group ``name``."""
-        try:
-            self.cd.delete_deployment_group(applicationName=self.name, deploymentGroupName=self.name)
-        except Exception:  # noqa: BLE001 - absent on first use
-            pass
+        self.cd.delete_deployment_group(applicationName=self.name, deploymentGroupName=self.name)  # fine when absent
         self.cd.create_deployment_group(
             applicationName=self.name, deploymentGroupName=self.name, serviceRoleArn=self.role, deploymentConfigName=config,
             ecsServices=[{"clusterName": self.name, "serviceName": self.name}],

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from labstack.ports import free_port
+
+
+def fetch(url: str, timeout: float = 10) -> tuple[int, str]:
+    """GET ``url``: its status and body, error statuses included."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 class VersionApp(ThreadingHTTPServer):
@@ -36,10 +47,10 @@ class VersionApp(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: VersionApp
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path == "/health":
             status, body = self.server.health_status, b"ok"
         else:

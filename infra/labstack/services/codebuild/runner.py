@@ -9,6 +9,7 @@ build's process group and goes to FINALIZING.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import shutil
@@ -84,7 +85,7 @@ class BuildJob:
     def snapshot(self) -> dict[str, Any]:
         """A copy of the record, safe to serialise while the build runs."""
         with self.lock:
-            return _copy(self.record)
+            return copy.deepcopy(self.record)
 
     def begin_phase(self, phase_type: str) -> dict[str, Any]:
         with self.lock:
@@ -101,13 +102,6 @@ class BuildJob:
             if code is not None:
                 phase["contexts"] = [{"statusCode": code, "message": message or ""}]
 
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 class Runner:

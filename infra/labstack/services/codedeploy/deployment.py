@@ -4,6 +4,7 @@ events, and the hook executions waiting for PutLifecycleEventHookExecutionStatus
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import os
 import threading
@@ -128,16 +129,9 @@ class Deployment:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return _copy(self.info)
+            return copy.deepcopy(self.info)
 
     def target_snapshot(self) -> dict[str, Any] | None:
         with self.lock:
-            return None if self.target is None else _copy(self.target)
+            return copy.deepcopy(self.target)
 
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

@@ -10,12 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.runtimes.elb.provider import TICK_SECONDS as ELB_TICK_SECONDS
-from labstack.services.codedeploy.appspec import (
-    AppSpecError,
-    EcsTarget,
-    parse,
-    revision_text,
-)
+from labstack.services.codedeploy.appspec import EcsTarget
 from labstack.services.codedeploy.configs import traffic_steps
 from labstack.services.codedeploy.deployment import ECS_EVENTS, Deployment
 from labstack.services.codedeploy.runner import Halt, Runner
@@ -62,10 +57,7 @@ class EcsBlueGreen:
         if not services:
             raise Halt("INVALID_ECS_SERVICE", "The deployment group names no ECS service.")
         self.cluster, self.service_name = services[0]["clusterName"], services[0]["serviceName"]
-        try:
-            spec = parse(revision_text(self.d.info["revision"], self.fetch_s3), "ECS")
-        except AppSpecError as exc:
-            raise Halt("INVALID_REVISION", f"The AppSpec file is not valid: {exc}") from None
+        spec = self.runner.appspec("ECS", self.fetch_s3)
         assert isinstance(spec.target, EcsTarget)
         self.spec, self.target = spec, spec.target
         self.service = self._service()

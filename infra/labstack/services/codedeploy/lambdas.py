@@ -7,12 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from labstack.services.codedeploy.appspec import (
-    AppSpecError,
-    LambdaTarget,
-    parse,
-    revision_text,
-)
+from labstack.services.codedeploy.appspec import LambdaTarget
 from labstack.services.codedeploy.configs import traffic_steps
 from labstack.services.codedeploy.deployment import LAMBDA_EVENTS, Deployment
 from labstack.services.codedeploy.runner import Halt, Runner
@@ -31,10 +26,7 @@ class LambdaShift:
         self.function_arn = ""
 
     def prepare(self) -> None:
-        try:
-            spec = parse(revision_text(self.d.info["revision"], self.fetch_s3), "Lambda")
-        except AppSpecError as exc:
-            raise Halt("INVALID_REVISION", f"The AppSpec file is not valid: {exc}") from None
+        spec = self.runner.appspec("Lambda", self.fetch_s3)
         assert isinstance(spec.target, LambdaTarget)
         self.spec, self.target = spec, spec.target
         target = spec.target

@@ -4,6 +4,7 @@ weights), with lifecycle hooks, alarm watching and automatic rollback."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 from collections.abc import Callable
@@ -221,12 +222,12 @@ class CodeDeployProvider(Provider):
 
     def get_deployment_group(self, ctx: RequestContext, request: dict) -> dict:
         st = self._st(ctx)
-        return {"deploymentGroupInfo": _plain(self._group(st, request["applicationName"], request["deploymentGroupName"]))}
+        return {"deploymentGroupInfo": copy.deepcopy(self._group(st, request["applicationName"], request["deploymentGroupName"]))}
 
     def batch_get_deployment_groups(self, ctx: RequestContext, request: dict) -> dict:
         st, app = self._st(ctx), request["applicationName"]
         self._application(st, app)
-        found = [_plain(st.groups[(app, n)]) for n in request["deploymentGroupNames"] if (app, n) in st.groups]
+        found = [copy.deepcopy(st.groups[(app, n)]) for n in request["deploymentGroupNames"] if (app, n) in st.groups]
         missing = [n for n in request["deploymentGroupNames"] if (app, n) not in st.groups]
         answer: dict[str, Any] = {"deploymentGroupsInfo": found}
         if missing:
@@ -306,13 +307,13 @@ class CodeDeployProvider(Provider):
         self._application(st, app)
         info = self._revision_info(st, app, request["revision"])
         return {"applicationName": app, "revision": info["revisionLocation"],
-                "revisionInfo": _plain(info["genericRevisionInfo"])}
+                "revisionInfo": copy.deepcopy(info["genericRevisionInfo"])}
 
     def batch_get_application_revisions(self, ctx: RequestContext, request: dict) -> dict:
         st, app = self._st(ctx), request["applicationName"]
         self._application(st, app)
         infos = [self._revision_info(st, app, r) for r in request["revisions"]]
-        return {"applicationName": app, "revisions": [_plain(i) for i in infos]}
+        return {"applicationName": app, "revisions": [copy.deepcopy(i) for i in infos]}
 
     def list_application_revisions(self, ctx: RequestContext, request: dict) -> dict:
         st, app = self._st(ctx), request["applicationName"]
@@ -627,13 +628,6 @@ def _wrap(target_type: str, target: dict[str, Any]) -> dict[str, Any]:
     field_name = {"ECSTarget": "ecsTarget", "LambdaTarget": "lambdaTarget"}[target_type]
     return {"deploymentTargetType": target_type, field_name: target}
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 PROVIDER = CodeDeployProvider

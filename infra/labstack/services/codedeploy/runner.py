@@ -13,6 +13,12 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from labstack.services.codedeploy.appspec import (
+    AppSpec,
+    AppSpecError,
+    parse,
+    revision_text,
+)
 from labstack.services.codedeploy.deployment import Deployment, HookExecution
 
 log = logging.getLogger("labstack.codedeploy")
@@ -137,6 +143,13 @@ class Runner:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(POLL_SECONDS * 2)
+
+    def appspec(self, platform: str, fetch_s3: Any) -> AppSpec:
+        """The deployment's AppSpec for ``platform``; an unusable one ends it (INVALID_REVISION)."""
+        try:
+            return parse(revision_text(self.deployment.info["revision"], fetch_s3), platform)
+        except AppSpecError as exc:
+            raise Halt("INVALID_REVISION", f"The AppSpec file is not valid: {exc}") from None
 
     # -- hooks --------------------------------------------------------------------------
     def hook(self, event: str, function: str | None) -> None:
