@@ -43,7 +43,8 @@ def manual(job: ActionJob) -> dict[str, str]:
     """Wait for an answer; Approved succeeds, Rejected fails, silence expires."""
     token = new_id()
     clock = job.labstack.clock
-    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=EXPIRY_LAB_SECONDS)
+    # when the request really expires: seven days of lab time (at the default scale, under three hours)
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=clock.real_seconds(EXPIRY_LAB_SECONDS))
     job.update(token=token)
     topic = job.configuration.get("NotificationArn")
     if topic:
