@@ -83,6 +83,16 @@ def test_s3_objects_round_trip_with_underscored_metadata(labstack: LabstackProce
     assert got["Metadata"] == {"build_id": "42"}
 
 
+def test_head_bucket_on_a_missing_bucket_is_a_404(labstack: LabstackProcess) -> None:
+    """moto answers an empty 404: that is S3's answer, not a route moto lacks."""
+    s3 = labstack.client("s3", account=ACCOUNT)
+    with pytest.raises(ClientError) as info:
+        s3.head_bucket(Bucket="no-such-bucket-here")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    s3.create_bucket(Bucket="bucket-that-is-here")
+    assert s3.head_bucket(Bucket="bucket-that-is-here")["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
 def test_an_operation_moto_lacks_is_an_aws_shaped_501(labstack: LabstackProcess) -> None:
     for service, call in [
         ("ecs", lambda c: c.list_services_by_namespace(namespace="x")),  # JSON protocol

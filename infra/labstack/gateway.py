@@ -167,8 +167,11 @@ class Gateway:
         code = int(captured["status"].split()[0])
         content_type = next((v for k, v in captured["headers"] if k.lower() == "content-type"), "")
         if code in (404, 405) and content_type.startswith("text/html"):
+            page = b"".join(body)
             _close(body)
-            raise not_emulated(ctx.service or "this service", operation)
+            if page.strip():  # werkzeug's page for a route moto lacks; an empty 404 is moto's answer (HeadBucket)
+                raise not_emulated(ctx.service or "this service", operation)
+            body = [page]
         start_response(captured["status"], captured["headers"])
         return body
 
