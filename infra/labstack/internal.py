@@ -1,9 +1,11 @@
-"""labstack's own HTTP endpoints: health (also at LocalStack's path), status, endpoints and reset."""
+"""labstack's own HTTP endpoints: health (also at LocalStack's path), status, endpoints, reset and the console."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from labstack import console
 
 if TYPE_CHECKING:
     from labstack.instance import Labstack
@@ -20,6 +22,8 @@ def handle(labstack: "Labstack", environ: dict, start_response: Callable[..., An
     path = environ.get("PATH_INFO", "").rstrip("/")
     method = environ.get("REQUEST_METHOD", "GET")
     head = method == "HEAD"
+    if console.serves(path):
+        return console.handle(labstack, environ, start_response)
     if path in ("/_labstack/health", "/_localstack/health") and method in ("GET", "HEAD"):
         return _json(start_response, "200 OK", labstack.health(), head)
     if path == "/_labstack/status" and method in ("GET", "HEAD"):
