@@ -157,6 +157,29 @@ def test_runtime_versions_are_checked(lab: Lab) -> None:
     assert lab.run("runtime")["buildStatus"] == "SUCCEEDED"
 
 
+def test_a_build_has_a_python_of_its_own_that_sees_the_kits_packages(lab: Lab) -> None:
+    """pytest is there without a download; what pip installs stays in the build."""
+    setup = "from setuptools import setup; setup(name='lab-only-pkg', version='1.0', py_modules=['lab_only_pkg'])"
+    spec = buildspec({"install": {"commands": [
+        "python3 -c 'import sys; print(\"prefix\", sys.prefix)'",
+        "pip install --no-index pytest",
+        "mkdir pkg && echo 'VALUE = 42' > pkg/lab_only_pkg.py",
+        f'echo "{setup}" > pkg/setup.py',
+        "pip install --no-index --no-build-isolation ./pkg",
+        "python3 -c 'import lab_only_pkg; print(\"imported\", lab_only_pkg.VALUE)'",
+    ]}})
+    lab.project("own-python", spec)
+    build = lab.run("own-python", timeout=90)
+    lines = lab.logs(build)
+    assert build["buildStatus"] == "SUCCEEDED", lines[-20:]
+    prefix = next(line.split(" ", 1)[1] for line in lines if line.startswith("prefix "))
+    assert prefix.endswith("/python") and "/builds/" in prefix
+    assert any("Requirement already satisfied: pytest" in line for line in lines)
+    assert "imported 42" in lines
+    with pytest.raises(ImportError):
+        __import__("lab_only_pkg")  # not in the kit's environment
+
+
 def test_aws_sets_its_variables_and_the_cli_talks_to_labstack_as_the_project_account(lab: Lab) -> None:
     spec = buildspec({"build": {"commands": [
         "echo id=$CODEBUILD_BUILD_ID number=$CODEBUILD_BUILD_NUMBER region=$AWS_REGION/$AWS_DEFAULT_REGION",

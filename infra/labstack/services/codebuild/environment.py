@@ -8,9 +8,11 @@ import json
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 import threading
+import venv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ def tools_dir(root: Path) -> Path:
     ``docker`` that is labstack's image tool in privileged mode (a host's docker client never stands in).
 
     Linking the tools one by one, rather than putting the kit's venv on PATH, keeps a build's
-    ``python3`` and ``pip`` those of the host: a ``pip install`` in a build never touches labstack.
+    ``pip install`` away from labstack's own environment (see :func:`build_python`).
     """
     tools = root / "bin"
     tools.mkdir(parents=True, exist_ok=True)
@@ -59,11 +61,36 @@ def tools_dir(root: Path) -> Path:
     return tools
 
 
-def base_environment(tools: Path) -> dict[str, str]:
-    """The host environment minus labstack's and AWS's own settings, with the kit's tools first on PATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_", "PYTHON"))}
-    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != str(tools)]
-    env["PATH"] = os.pathsep.join([str(tools), *path])
+def build_python(workspace: Path) -> Path:
+    """The ``bin`` of a virtual environment the build has to itself, over labstack's Python.
+
+    It sees the kit's packages (so pytest, coverage or bandit are already there and nothing is
+    downloaded), but ``pip install`` lands in it: never in the kit's environment, and never in
+    a system Python that refuses it (PEP 668). One per build, as each CodeBuild build gets a
+    fresh container."""
+    home = workspace / "python"
+    bin_dir = home / "bin"
+    if (bin_dir / "python3").exists():
+        return bin_dir
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(home)
+    site_packages = next((home / "lib").glob("python*/site-packages"))
+    kit = [p for p in site.getsitepackages() if os.path.isdir(p)]
+    (site_packages / "_labstack_kit.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in kit))
+    for name in ("pip", "pip3"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nexec "{bin_dir / "python3"}" -m pip "$@"\n')
+        script.chmod(0o755)
+    return bin_dir
+
+
+def base_environment(tools: Path, python_bin: Path | None = None) -> dict[str, str]:
+    """The host environment minus labstack's and AWS's own settings, with the kit's tools first on
+    PATH, then the build's own Python (``python_bin``) when given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_", "PYTHON", "VIRTUAL_ENV"))}
+    first = [str(tools), *([str(python_bin)] if python_bin else [])]
+    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p not in first]
+    env["PATH"] = os.pathsep.join([*first, *path])
     return env
 
 

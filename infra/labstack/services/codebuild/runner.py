@@ -233,7 +233,8 @@ class Runner:
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
         assert spec is not None
-        env = environment.base_environment(environment.tools_dir(job.workspace.parents[2]))
+        env = environment.base_environment(environment.tools_dir(job.workspace.parents[2]),
+                                           environment.build_python(job.workspace))
         lazy: dict[str, Any] = {}
 
         def client(name: str) -> Callable[[], Any]:
