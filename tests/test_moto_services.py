@@ -83,6 +83,21 @@ def test_s3_objects_round_trip_with_underscored_metadata(labstack: LabstackProce
     assert got["Metadata"] == {"build_id": "42"}
 
 
+def test_new_buckets_are_encrypted_by_default_as_on_s3(labstack: LabstackProcess) -> None:
+    """Since January 2023 every new S3 bucket has SSE-S3 default encryption."""
+    s3 = labstack.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="encrypted-by-default")
+    rule = s3.get_bucket_encryption(Bucket="encrypted-by-default")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    s3.put_bucket_encryption(Bucket="encrypted-by-default", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/mine"}}]})
+    rule = s3.get_bucket_encryption(Bucket="encrypted-by-default")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    s3.delete_bucket_encryption(Bucket="encrypted-by-default")  # S3 goes back to SSE-S3
+    rule = s3.get_bucket_encryption(Bucket="encrypted-by-default")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
 def test_head_bucket_on_a_missing_bucket_is_a_404(labstack: LabstackProcess) -> None:
     """moto answers an empty 404: that is S3's answer, not a route moto lacks."""
     s3 = labstack.client("s3", account=ACCOUNT)

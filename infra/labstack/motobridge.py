@@ -12,7 +12,8 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # Services the kit relies on moto for (DESIGN.md), as botocore names them.
 MOTO_SERVICES = (
@@ -48,6 +49,33 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
 _USES_MANAGED_POLICIES = frozenset({"iam"})
 _policies_lock = threading.Lock()
 _import_lock = threading.Lock()
+
+
+# Requests that may create S3 buckets (directly, or through a stack).
+_MAKES_BUCKETS = frozenset({"s3", "cloudformation"})
+# What S3 has set on every new bucket since January 2023: SSE-S3 default encryption.
+_DEFAULT_BUCKET_ENCRYPTION = {"Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                       "BucketKeyEnabled": "false"}}
+
+
+@functools.lru_cache(maxsize=1)
+def _encrypt_new_buckets() -> None:
+    """Give moto's new buckets S3's default encryption (moto leaves them without any), and bring it
+    back when a bucket's encryption is deleted, as S3 does; once."""
+    from moto.s3.models import FakeBucket, S3Backend
+
+    created = FakeBucket.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        created(self, *args, **kwargs)
+        if self.encryption is None:
+            self.encryption = json.loads(json.dumps(_DEFAULT_BUCKET_ENCRYPTION))
+
+    def delete_encryption(self: Any, bucket_name: str) -> None:
+        self.get_bucket(bucket_name).encryption = json.loads(json.dumps(_DEFAULT_BUCKET_ENCRYPTION))
+
+    FakeBucket.__init__ = init
+    S3Backend.delete_bucket_encryption = delete_encryption
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,9 +166,12 @@ class MotoBridge:
 
 
     def prepare(self, service: str | None, account: str, partition: str) -> None:
-        """Get moto's state ready for a request: IAM calls see AWS's managed policies."""
+        """Get moto's state ready for a request: IAM calls see AWS's managed policies; new S3
+        buckets are encrypted by default."""
         if service in _USES_MANAGED_POLICIES:
             _ensure_aws_managed_policies(account, partition)
+        if service in _MAKES_BUCKETS:
+            _encrypt_new_buckets()
 
     def service_states(self) -> dict[str, str]:
         """LocalStack-style state per service: ``running`` once its backend holds data."""
