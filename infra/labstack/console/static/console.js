@@ -354,6 +354,7 @@ function show() {
     if (a.dataset.section === section) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
   document.getElementById("view").innerHTML = "<p>Loading…</p>";
+  document.getElementById("updated").textContent = "Not updated yet";
   poll(true);
   return heading;
 }
