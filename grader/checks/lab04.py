@@ -1,0 +1,342 @@
+"""Lab 04, the pipeline: Source → Build → Test (UnitTests ‖ SecurityScan) → Deploy_Staging, a KMS-encrypted
+artifact store, a push that starts it through EventBridge, and variables handed between actions."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+from grader.backends import LabSession
+from grader.checks import Check, Fail, found, lab01
+from grader.checks import check as _check
+from grader.policies import allows, document, trusted_services
+
+TITLE = "Lab 04 · Pipeline"
+NOTEBOOK = "04_pipeline"
+
+PIPELINE = "cicd-lab-pipeline"
+UNIT_TESTS = "cicd-lab-unit-tests"
+SECURITY_SCAN = "cicd-lab-security-scan"
+BUILD_PROJECT = "cicd-lab-build"  # lab 02
+CLUSTER = "sample-app"  # lab 03's base stack
+STAGING_SERVICE = "sample-app-staging"
+TRIGGER_RULE = "cicd-lab-pipeline-on-push"
+EVENTS_ROLE = "cicd-lab-events-role"
+STAGES = ["Source", "Build", "Test", "Deploy_Staging"]
+VARIABLES = ("#{SourceVariables.CommitId}", "#{BuildVariables.IMAGE_TAG}")
+
+CHECKS: list[Check] = []
+check = partial(_check, CHECKS)
+
+
+def names(session: LabSession) -> dict[str, Any]:
+    """Every name lab 04 asks for, for this session's account (with those it uses from labs 01–03)."""
+    earlier = lab01.names(session)
+    return {"bucket": earlier["bucket"], "key_alias": earlier["key_alias"], "repository": earlier["repository"],
+            "branch": earlier["branch"], "pipeline_role": earlier["roles"]["codepipeline"],
+            "codebuild_role": earlier["roles"]["codebuild"], "build_project": BUILD_PROJECT,
+            "unit_tests_project": UNIT_TESTS, "security_scan_project": SECURITY_SCAN, "cluster": CLUSTER,
+            "production_service": CLUSTER, "staging_service": STAGING_SERVICE, "pipeline": PIPELINE,
+            "trigger_rule": TRIGGER_RULE, "events_role": EVENTS_ROLE}
+
+
+def pipeline(session: LabSession) -> dict[str, Any]:
+    """The declaration of the lab's pipeline (Fail when it does not exist)."""
+    return found(lambda: session.client("codepipeline").get_pipeline(name=PIPELINE),
+                 f"there is no pipeline {PIPELINE}")["pipeline"]
+
+
+def stage(declaration: dict[str, Any], name: str) -> dict[str, Any]:
+    """The stage ``name`` of a pipeline declaration (Fail when it has none)."""
+    for candidate in declaration["stages"]:
+        if candidate["name"] == name:
+            return candidate
+    raise Fail(f"{PIPELINE} has no stage {name}")
+
+
+def provider(action: dict[str, Any]) -> str:
+    """An action's category/provider, as in ``Deploy/ECS``."""
+    return f"{action['actionTypeId']['category']}/{action['actionTypeId']['provider']}"
+
+
+def _project(session: LabSession, name: str) -> dict[str, Any]:
+    projects = session.client("codebuild").batch_get_projects(names=[name])["projects"]
+    if not projects:
+        raise Fail(f"there is no CodeBuild project {name}")
+    return projects[0]
+
+
+def _source_artifact(declaration: dict[str, Any]) -> str:
+    outputs = stage(declaration, "Source")["actions"][0].get("outputArtifacts", [])
+    if not outputs:
+        raise Fail("the Source action has no output artifact")
+    return str(outputs[0]["name"])
+
+
+def _staging_deploys(session: LabSession) -> list[dict[str, Any]]:
+    """Successful Deploy_Staging action executions, newest first."""
+    details = session.client("codepipeline").list_action_executions(pipelineName=PIPELINE)["actionExecutionDetails"]
+    return [d for d in details if d["stageName"] == "Deploy_Staging" and d["status"] == "Succeeded"]
+
+
+# --- the Test stage's projects --------------------------------------------------------------
+
+def _test_project_check(name: str, spec: str) -> None:
+    @check(f"{name.removeprefix('cicd-lab-')}-project", 2, f"A CodeBuild project {name} whose source and artifacts "
+           f"come from CodePipeline (type CODEPIPELINE) and whose buildspec is the app's {spec}.")
+    def test_project(session: LabSession) -> str:
+        project = _project(session, name)
+        source = project["source"]
+        if source["type"] != "CODEPIPELINE":
+            raise Fail(f"{name}'s source is {source['type']}, not CODEPIPELINE")
+        if source.get("buildspec") != spec:
+            raise Fail(f"{name} runs the buildspec {source.get('buildspec') or 'buildspec.yml (the default)'}, not {spec}")
+        return f"{name} runs {spec} on what the pipeline hands it"
+
+
+_test_project_check(UNIT_TESTS, "buildspec-unit.yml")
+_test_project_check(SECURITY_SCAN, "buildspec-security.yml")
+
+
+@check("test-projects-setup", 1, "Both Test projects act as the lab's CodeBuild role, hand nothing on "
+       "(artifacts CODEPIPELINE) and need no Docker (privileged mode off).", hidden=True)
+def test_projects_setup(session: LabSession) -> str:
+    role = f":role/{lab01.ROLES['codebuild']}"
+    for name in (UNIT_TESTS, SECURITY_SCAN):
+        project = _project(session, name)
+        if not project["serviceRole"].endswith(role):
+            raise Fail(f"{name} acts as {project['serviceRole']}, not {lab01.ROLES['codebuild']}")
+        if project["artifacts"]["type"] != "CODEPIPELINE":
+            raise Fail(f"{name}'s artifacts are {project['artifacts']['type']}, not CODEPIPELINE")
+        if project["environment"].get("privilegedMode"):
+            raise Fail(f"{name} runs privileged; only a build that runs Docker needs that")
+    return "both Test projects use the lab's build role without privileges"
+
+
+# --- the staging service --------------------------------------------------------------------
+
+def _staging(session: LabSession) -> dict[str, Any]:
+    services = session.client("ecs").describe_services(cluster=CLUSTER, services=[STAGING_SERVICE])["services"]
+    if not services or services[0]["status"] != "ACTIVE":
+        raise Fail(f"cluster {CLUSTER} has no active service {STAGING_SERVICE}")
+    return services[0]
+
+
+@check("staging-service", 2, f"Create the ECS service {STAGING_SERVICE} in the cluster {CLUSTER} with one task, "
+       "from a task definition of the app (container app), in the same subnets as production.")
+def staging_service(session: LabSession) -> str:
+    service = _staging(session)
+    if service["desiredCount"] < 1:
+        raise Fail(f"{STAGING_SERVICE} wants {service['desiredCount']} tasks")
+    return f"{STAGING_SERVICE} runs {service['runningCount']}/{service['desiredCount']} tasks"
+
+
+@check("staging-rolling", 1, "The pipeline's ECS deploy action updates a service that ECS itself deploys "
+       "(a rolling update): the ECS deployment controller, not CODE_DEPLOY.", hidden=True)
+def staging_rolling(session: LabSession) -> str:
+    service = _staging(session)
+    controller = service.get("deploymentController", {}).get("type", "ECS")
+    if controller != "ECS":
+        raise Fail(f"{STAGING_SERVICE} is deployed by {controller}")
+    definition = session.client("ecs").describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    if "app" not in {c["name"] for c in definition["containerDefinitions"]}:
+        raise Fail("its task definition has no container named app, the name imagedefinitions.json uses")
+    return f"{STAGING_SERVICE} rolls out new task definitions itself"
+
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+@check("pipeline-exists", 1, f"Create the pipeline {PIPELINE} (pipelineType V2) acting as the lab's CodePipeline role.")
+def pipeline_exists(session: LabSession) -> str:
+    declaration = pipeline(session)
+    if declaration.get("pipelineType", "V1") != "V2":
+        raise Fail(f"{PIPELINE} is a {declaration.get('pipelineType', 'V1')} pipeline")
+    if not declaration["roleArn"].endswith(f":role/{lab01.ROLES['codepipeline']}"):
+        raise Fail(f"{PIPELINE} acts as {declaration['roleArn']}, not {lab01.ROLES['codepipeline']}")
+    return f"{PIPELINE} (V2) acts as {lab01.ROLES['codepipeline']}"
+
+
+@check("pipeline-artifact-store", 2, "The artifact store is lab 01's bucket, with lab 01's KMS key as its "
+       "encryption key (type KMS).")
+def pipeline_artifact_store(session: LabSession) -> str:
+    store = pipeline(session).get("artifactStore", {})
+    bucket = lab01.bucket_name(session.account)
+    if store.get("location") != bucket:
+        raise Fail(f"artifacts go to {store.get('location')}, not {bucket}")
+    key = store.get("encryptionKey", {}).get("id")
+    if not key:
+        raise Fail("the artifact store names no encryption key, so CodePipeline uses aws/s3")
+    kms = session.client("kms")
+    used = found(lambda: kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"], f"KMS does not know the key {key}")
+    if used != kms.describe_key(KeyId=lab01.KEY_ALIAS)["KeyMetadata"]["KeyId"]:
+        raise Fail(f"the artifact store encrypts with {key}, not the key behind {lab01.KEY_ALIAS}")
+    return f"artifacts go to {bucket}, encrypted with {lab01.KEY_ALIAS}"
+
+
+@check("pipeline-stages", 2, f"The stages, in order: {', '.join(STAGES)}; Source reads CodeCommit's "
+       f"{lab01.REPOSITORY} at {lab01.BRANCH}, Build runs {BUILD_PROJECT}.")
+def pipeline_stages(session: LabSession) -> str:
+    declaration = pipeline(session)
+    found_stages = [s["name"] for s in declaration["stages"]]
+    if found_stages[:len(STAGES)] != STAGES:
+        raise Fail(f"the stages are {', '.join(found_stages)}")
+    source = stage(declaration, "Source")["actions"][0]
+    config = source.get("configuration", {})
+    if provider(source) != "Source/CodeCommit" or config.get("RepositoryName") != lab01.REPOSITORY \
+            or config.get("BranchName") != lab01.BRANCH:
+        raise Fail(f"Source is {provider(source)} on {config.get('RepositoryName')}@{config.get('BranchName')}")
+    build = stage(declaration, "Build")["actions"][0]
+    if provider(build) != "Build/CodeBuild" or build.get("configuration", {}).get("ProjectName") != BUILD_PROJECT:
+        raise Fail(f"Build is {provider(build)} running {build.get('configuration', {}).get('ProjectName')}")
+    return " → ".join(found_stages)
+
+
+@check("test-stage-parallel", 2, "Two Test actions, UnitTests and SecurityScan, each a CodeBuild project reading "
+       "the source artifact; the same runOrder makes them run side by side.")
+def test_stage_parallel(session: LabSession) -> str:
+    declaration = pipeline(session)
+    actions = {a["name"]: a for a in stage(declaration, "Test")["actions"]}
+    wanted = {"UnitTests": UNIT_TESTS, "SecurityScan": SECURITY_SCAN}
+    missing = [n for n in wanted if n not in actions]
+    if missing:
+        raise Fail(f"the Test stage has no action {', '.join(missing)}")
+    source = _source_artifact(declaration)
+    for name, project in wanted.items():
+        action = actions[name]
+        if provider(action) != "Test/CodeBuild" or action.get("configuration", {}).get("ProjectName") != project:
+            raise Fail(f"{name} is {provider(action)} running {action.get('configuration', {}).get('ProjectName')}")
+        if [a["name"] for a in action.get("inputArtifacts", [])] != [source]:
+            raise Fail(f"{name} reads {[a['name'] for a in action.get('inputArtifacts', [])]}, not the source artifact")
+    orders = {actions[n].get("runOrder", 1) for n in wanted}
+    if len(orders) != 1:
+        raise Fail("UnitTests and SecurityScan have different runOrders, so one waits for the other")
+    return "UnitTests ‖ SecurityScan, same runOrder"
+
+
+@check("staging-deploy-action", 2, f"Deploy_Staging: an ECS deploy action on {CLUSTER}/{STAGING_SERVICE} that "
+       "reads imagedefinitions.json from the Build action's output artifact.", hidden=True)
+def staging_deploy_action(session: LabSession) -> str:
+    declaration = pipeline(session)
+    build_outputs = {a["name"] for a in stage(declaration, "Build")["actions"][0].get("outputArtifacts", [])}
+    action = stage(declaration, "Deploy_Staging")["actions"][0]
+    config = action.get("configuration", {})
+    if provider(action) != "Deploy/ECS":
+        raise Fail(f"Deploy_Staging runs {provider(action)}")
+    if (config.get("ClusterName"), config.get("ServiceName")) != (CLUSTER, STAGING_SERVICE):
+        raise Fail(f"it deploys to {config.get('ClusterName')}/{config.get('ServiceName')}")
+    if config.get("FileName", "imagedefinitions.json") != "imagedefinitions.json":
+        raise Fail(f"it reads {config.get('FileName')}")
+    if not {a["name"] for a in action.get("inputArtifacts", [])} & build_outputs:
+        raise Fail("its input is not the Build action's output artifact")
+    return f"Deploy_Staging rolls {STAGING_SERVICE} out from imagedefinitions.json"
+
+
+@check("variables", 2, "Give the Source action the namespace SourceVariables and the Build action BuildVariables, "
+       "then pass #{SourceVariables.CommitId} and #{BuildVariables.IMAGE_TAG} to the Test actions as "
+       "EnvironmentVariables.", hidden=True)
+def variables(session: LabSession) -> str:
+    declaration = pipeline(session)
+    spaces = (stage(declaration, "Source")["actions"][0].get("namespace"), stage(declaration, "Build")["actions"][0].get("namespace"))
+    if spaces != ("SourceVariables", "BuildVariables"):
+        raise Fail(f"the Source and Build namespaces are {spaces}")
+    passed = " ".join(a.get("configuration", {}).get("EnvironmentVariables", "") for a in stage(declaration, "Test")["actions"])
+    missing = [v for v in VARIABLES if v not in passed]
+    if missing:
+        raise Fail(f"no Test action receives {', '.join(missing)}")
+    return "the Test actions receive the commit and the image tag"
+
+
+# --- what starts it -------------------------------------------------------------------------
+
+def _rule_targets_pipeline(session: LabSession) -> dict[str, Any]:
+    events = session.client("events")
+    rule = found(lambda: events.describe_rule(Name=TRIGGER_RULE), f"there is no EventBridge rule {TRIGGER_RULE}")
+    arn = f"arn:aws:codepipeline:{session.region}:{session.account}:{PIPELINE}"
+    targets = events.list_targets_by_rule(Rule=TRIGGER_RULE)["Targets"]
+    target = next((t for t in targets if t["Arn"] == arn), None)
+    if target is None:
+        raise Fail(f"{TRIGGER_RULE} does not target {PIPELINE}")
+    return {"rule": rule, "target": target}
+
+
+@check("push-trigger", 2, "Turn polling off (PollForSourceChanges false) and let an EventBridge rule on the "
+       "repository's `CodeCommit Repository State Change` for main start the pipeline.")
+def push_trigger(session: LabSession) -> str:
+    source = stage(pipeline(session), "Source")["actions"][0]
+    if source.get("configuration", {}).get("PollForSourceChanges", "true").lower() != "false":
+        raise Fail("the Source action still polls (PollForSourceChanges is not false)")
+    pattern = json.loads(_rule_targets_pipeline(session)["rule"].get("EventPattern") or "{}")
+    text = json.dumps(pattern)
+    if "aws.codecommit" not in text or lab01.REPOSITORY not in text or lab01.BRANCH not in text:
+        raise Fail(f"{TRIGGER_RULE}'s pattern does not match pushes to {lab01.REPOSITORY}@{lab01.BRANCH}: {text}")
+    return f"a push to {lab01.BRANCH} fires {TRIGGER_RULE} → {PIPELINE}"
+
+
+@check("events-role", 1, f"EventBridge starts the pipeline as a role ({EVENTS_ROLE}) that trusts events.amazonaws.com "
+       "and may codepipeline:StartPipelineExecution on that pipeline.", hidden=True)
+def events_role(session: LabSession) -> str:
+    target = _rule_targets_pipeline(session)["target"]
+    if not target.get("RoleArn", "").endswith(f":role/{EVENTS_ROLE}"):
+        raise Fail(f"the rule's target acts as {target.get('RoleArn') or 'no role'}, not {EVENTS_ROLE}")
+    role = found(lambda: session.client("iam").get_role(RoleName=EVENTS_ROLE)["Role"], f"there is no role {EVENTS_ROLE}")
+    if "events.amazonaws.com" not in trusted_services(document(role["AssumeRolePolicyDocument"])):
+        raise Fail(f"{EVENTS_ROLE} does not trust events.amazonaws.com")
+    if not allows(lab01._role_documents(session, EVENTS_ROLE), "codepipeline:StartPipelineExecution", target["Arn"]):
+        raise Fail(f"{EVENTS_ROLE} may not codepipeline:StartPipelineExecution on {PIPELINE}")
+    return f"EventBridge starts {PIPELINE} as {EVENTS_ROLE}"
+
+
+@check("pipeline-role-permissions", 2, "The pipeline's role needs the artifact bucket (s3:GetObject/PutObject), the "
+       "key (kms:GenerateDataKey, kms:Decrypt), the repository, CodeBuild (StartBuild, BatchGetBuilds) and "
+       "ECS (UpdateService, RegisterTaskDefinition, iam:PassRole).", hidden=True)
+def pipeline_role_permissions(session: LabSession) -> str:
+    docs = lab01._role_documents(session, lab01.ROLES["codepipeline"])
+    account, region = session.account, session.region
+    bucket = lab01.bucket_name(account)
+    key = session.client("kms").describe_key(KeyId=lab01.KEY_ALIAS)["KeyMetadata"]["Arn"]
+    needed = [("s3:PutObject", f"arn:aws:s3:::{bucket}/{PIPELINE}/x"), ("s3:GetObject", f"arn:aws:s3:::{bucket}/{PIPELINE}/x"),
+              ("kms:GenerateDataKey", key), ("kms:Decrypt", key),
+              ("codecommit:GetBranch", f"arn:aws:codecommit:{region}:{account}:{lab01.REPOSITORY}"),
+              ("codecommit:UploadArchive", f"arn:aws:codecommit:{region}:{account}:{lab01.REPOSITORY}")]
+    needed += [(action, f"arn:aws:codebuild:{region}:{account}:project/{project}")
+               for project in (BUILD_PROJECT, UNIT_TESTS, SECURITY_SCAN)
+               for action in ("codebuild:StartBuild", "codebuild:BatchGetBuilds")]
+    needed += [("ecs:UpdateService", f"arn:aws:ecs:{region}:{account}:service/{CLUSTER}/{STAGING_SERVICE}"),
+               ("ecs:RegisterTaskDefinition", "*"), ("iam:PassRole", f"arn:aws:iam::{account}:role/sample-app-task-execution")]
+    missing = [f"{action} on {resource}" for action, resource in needed if not allows(docs, action, resource)]
+    if missing:
+        raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:4])}")
+    return f"{lab01.ROLES['codepipeline']} may do what the four stages need"
+
+
+@check("push-ran-pipeline", 3, "Commit a change, `git push` it to main, and wait: the rule starts an execution "
+       "(trigger CloudWatchEvent) that must get through Deploy_Staging.")
+def push_ran_pipeline(session: LabSession) -> str:
+    pipeline(session)
+    client = session.client("codepipeline")
+    for deploy in _staging_deploys(session):
+        execution = client.get_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=deploy["pipelineExecutionId"])
+        trigger = execution["pipelineExecution"].get("trigger", {}).get("triggerType")
+        if trigger == "CloudWatchEvent":
+            revision = execution["pipelineExecution"]["artifactRevisions"][0]["revisionId"]
+            return f"push {revision[:7]} went through to staging"
+    raise Fail("no execution started by a push (trigger CloudWatchEvent) got through Deploy_Staging yet")
+
+
+@check("staging-runs-commit", 2, "The build tags the image with the commit's first 7 characters; the staging "
+       "service should run the image of the last commit staging received.", hidden=True)
+def staging_runs_commit(session: LabSession) -> str:
+    deploys = _staging_deploys(session)
+    if not deploys:
+        raise Fail("Deploy_Staging never succeeded")
+    newest = max(deploys, key=lambda d: d["startTime"])
+    execution = session.client("codepipeline").get_pipeline_execution(
+        pipelineName=PIPELINE, pipelineExecutionId=newest["pipelineExecutionId"])["pipelineExecution"]
+    tag = execution["artifactRevisions"][0]["revisionId"][:7]
+    ecs = session.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=_staging(session)["taskDefinition"])["taskDefinition"]
+    image = next(c["image"] for c in definition["containerDefinitions"] if c["name"] == "app")
+    if not image.endswith(f":{tag}"):
+        raise Fail(f"staging runs {image}, not the image tagged {tag}")
+    return f"staging runs {image.rsplit('/', 1)[-1]}"
