@@ -97,6 +97,25 @@ def _listener_switch_seconds(bg: BlueGreen) -> float:
     return seconds
 
 
+def _canary(bg: BlueGreen) -> tuple[float, float, int]:
+    """The course's canary (10 % for 5 minutes, then a 5-minute termination wait): seconds from
+    create to Succeeded, the new version's share of production requests during the canary, and
+    how many requests that share is of."""
+    bg.group("CodeDeployDefault.ECSCanary10Percent5Minutes", termination_minutes=5)
+    original = bg.serving(requests=5)
+    new = "v2" if original == {"v1"} else "v1"
+    started = time.perf_counter()
+    deployment = bg.deploy(new)
+    wait_for(lambda: len(bg.weights()) == 2)
+    answers = []
+    while len(bg.weights()) == 2:
+        answers += list(bg.serving(requests=1))
+    wait_for(lambda: bg.deployment(deployment)["status"] == "Succeeded", seconds=60)
+    seconds = time.perf_counter() - started
+    bg.settle()
+    return seconds, answers.count(new) / len(answers), len(answers)
+
+
 def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """One labstack: blue/green deployments and direct replays, then alarm rollbacks."""
     deployments, direct, rollbacks, switches = [], [], [], []
@@ -114,6 +133,8 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
             rollbacks.append(_rollback_seconds(bg, f"Errors{round_}"))
             switches.append(_listener_switch_seconds(bg))
         progress("CodeDeploy alarm rollback")
+        canary_s, share, requests = _canary(bg)
+        progress("CodeDeploy canary")
     deploy = Figure("codedeploy_ecs_all_at_once_s", f"CodeDeploy ECS blue/green, ECSAllAtOnce, no hooks: create to "
                     f"Succeeded, median of {runs} (reference: the same steps made directly)", "s",
                     summary(deployments)["p50"], summary(direct)["p50"], target="labstack <= 5 s",
@@ -126,4 +147,11 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
                       detail={"reference": "ModifyListener until every request lands on the original",
                               "runs_s": rollbacks, "reference_runs_s": switches})
     rollback.met = rollback.labstack <= 3
-    return [deploy, rollback]
+    scale = 60.0  # the benchmark's labstack runs at the default time scale
+    canary = Figure("codedeploy_ecs_canary_s", f"ECSCanary10Percent5Minutes + 5-minute termination wait, create to "
+                    f"Succeeded; new version's share {share:.1%} of {requests} requests in the canary "
+                    "(reference: the 10 lab minutes of waits at the default scale)", "s", canary_s, 10 * 60 / scale,
+                    target="about 10 s; share 10 % +- 5 with >= 200 requests",
+                    detail={"share": share, "requests": requests})
+    canary.met = canary_s <= 15 and abs(share - 0.10) <= 0.05 and requests >= 200
+    return [deploy, rollback, canary]
