@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+LAB_ARGS ?=     # more JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8899"
 
 # The environment every learner shell and notebook gets: boto3 talks to labstack.
 LAB_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566} AWS_ACCESS_KEY_ID=test \
@@ -21,7 +22,7 @@ install: $(STAMP)
 
 lab: install
 	$(BIN)/labstack up
-	$(LAB_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(LAB_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # pytest exits 5 when it collects nothing; that is reported, not treated as a failure.
 PYTEST := $(BIN)/python -m pytest

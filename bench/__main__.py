@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     figures += git.run(options, progress)
     figures += compute.run(options, progress)
     figures += codedeploy.run(options, progress)
+    figures += lab_start.run(options, progress)
     figures += pipeline.run(options, progress)
     figures += console.run(options, progress)
     seconds = time.perf_counter() - started
