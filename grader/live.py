@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,13 +95,17 @@ def newest_execution(session: LabSession, name: str, revision: str | None = None
 
 
 def watch(session: LabSession, name: str, execution_id: str, *, timeout: float = 300,
-          stop_at_approval: bool = False) -> str:
-    """Redraw pipeline ``name``'s stages under a progress bar until execution ``execution_id`` ends
-    (or, with ``stop_at_approval``, waits for an approval); its status (or ``WaitingForApproval``)."""
+          stop_at_approval: bool = False, also: Callable[[], str] | None = None) -> str:
+    """Redraw pipeline ``name``'s stages (and what ``also()`` says) under a progress bar until execution
+    ``execution_id`` ends (or, with ``stop_at_approval``, waits for an approval); its status
+    (or ``WaitingForApproval``)."""
     view = Live()
 
+    def frame() -> str:
+        return pipeline_table(session, name) + (f"\n\n{also()}" if also else "")
+
     def settled() -> str | None:
-        view.show(pipeline_table(session, name))
+        view.show(frame())
         status = execution_status(session, name, execution_id)
         if status not in ("InProgress", "Stopping"):
             return status
@@ -109,7 +114,7 @@ def watch(session: LabSession, name: str, execution_id: str, *, timeout: float =
         return None
 
     status = progress.wait(settled, timeout=timeout, every=1.0, label=f"{name} {execution_id[:8]}")
-    view.show(pipeline_table(session, name))
+    view.show(frame())
     return status
 
 
@@ -126,6 +131,19 @@ def listener_url(session: LabSession, load_balancer: str, port: int) -> str:
         if entry["loadBalancerArn"] == balancer["LoadBalancerArn"] and entry["port"] == port:
             return str(entry["url"])
     raise LookupError(f"{load_balancer} has no listener on port {port} yet")
+
+
+def listener_weights(session: LabSession, listener_arn: str) -> dict[str, int]:
+    """How the listener splits its traffic: weight per target group name (what CodeDeploy shifts)."""
+    listener = session.client("elbv2").describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+    weights: dict[str, int] = {}
+    for action in listener["DefaultActions"]:
+        groups = action.get("ForwardConfig", {}).get("TargetGroups") or [{"TargetGroupArn": action.get("TargetGroupArn"), "Weight": 1}]
+        for group in groups:
+            if group.get("TargetGroupArn"):
+                weights[group["TargetGroupArn"].split("/")[-2]] = int(group.get("Weight", 1))
+    total = sum(weights.values()) or 1
+    return {name: round(100 * weight / total) for name, weight in weights.items()}
 
 
 def inbox(session: LabSession) -> list[dict[str, Any]]:

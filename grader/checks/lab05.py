@@ -1,0 +1,231 @@
+"""Lab 05, approval: an SNS topic for approval requests, the Approval and Deploy_Production stages
+(Manual, then CodeDeployToECS), a rejection and an approval, and production running what was approved."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from grader.backends import LabSession
+from grader.checks import Check, Fail, found, lab01, lab04
+from grader.checks import check as _check
+from grader.policies import allows
+
+TITLE = "Lab 05 · Approval"
+NOTEBOOK = "05_approval"
+
+TOPIC = "cicd-lab-approvals"
+APPROVER = "approver@example.com"
+APPLICATION = "sample-app"  # lab 03
+DEPLOYMENT_GROUP = "production"  # lab 03
+LOAD_BALANCER = "sample-app-alb"  # lab 03's base stack: production listener 80, test listener 8080
+IMAGE_PLACEHOLDER = "IMAGE1_NAME"  # taskdef.json's <IMAGE1_NAME>
+
+CHECKS: list[Check] = []
+check = partial(_check, CHECKS)
+
+
+def names(session: LabSession) -> dict[str, Any]:
+    """Every name lab 05 asks for, for this session's account (with those it uses from labs 01–04)."""
+    return {**lab04.names(session), "topic": TOPIC, "approver": APPROVER, "application": APPLICATION,
+            "deployment_group": DEPLOYMENT_GROUP, "load_balancer": LOAD_BALANCER, "image_placeholder": IMAGE_PLACEHOLDER}
+
+
+def topic_arn(session: LabSession) -> str:
+    """The ARN of the approvals topic (Fail when there is none)."""
+    for page in session.client("sns").get_paginator("list_topics").paginate():
+        for topic in page["Topics"]:
+            if topic["TopicArn"].rsplit(":", 1)[-1] == TOPIC:
+                return str(topic["TopicArn"])
+    raise Fail(f"there is no SNS topic {TOPIC}")
+
+
+def _build_output(declaration: dict[str, Any]) -> str:
+    outputs = lab04.stage(declaration, "Build")["actions"][0].get("outputArtifacts", [])
+    if not outputs:
+        raise Fail("the Build action has no output artifact")
+    return str(outputs[0]["name"])
+
+
+def _runs(session: LabSession, stage: str, status: str) -> list[dict[str, Any]]:
+    details = session.client("codepipeline").list_action_executions(pipelineName=lab04.PIPELINE)["actionExecutionDetails"]
+    return [d for d in details if d["stageName"] == stage and d["status"] == status]
+
+
+# --- the topic ----------------------------------------------------------------------------------
+
+@check("approval-topic", 1, f"Create the SNS topic {TOPIC}; the Approval action publishes its requests there.")
+def approval_topic(session: LabSession) -> str:
+    return f"topic {topic_arn(session)}"
+
+
+@check("approval-subscription", 2, "Subscribe the approver to the topic by email (protocol email or email-json); "
+       "on labstack the mail lands in the local inbox.")
+def approval_subscription(session: LabSession) -> str:
+    subscribed = session.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn(session))["Subscriptions"]
+    mail = [s["Endpoint"] for s in subscribed if s["Protocol"] in ("email", "email-json")]
+    if not mail:
+        raise Fail(f"{TOPIC} has no email subscription ({len(subscribed)} of other kinds)")
+    return f"{', '.join(mail)} receive{'s' if len(mail) == 1 else ''} approval requests"
+
+
+@check("pipeline-role-publishes", 1, "The pipeline publishes the request as its service role: allow sns:Publish "
+       "on the topic.", hidden=True)
+def pipeline_role_publishes(session: LabSession) -> str:
+    arn = topic_arn(session)
+    if not allows(lab01._role_documents(session, lab01.ROLES["codepipeline"]), "sns:Publish", arn):
+        raise Fail(f"{lab01.ROLES['codepipeline']} may not sns:Publish on {arn}")
+    return f"{lab01.ROLES['codepipeline']} may publish to {TOPIC}"
+
+
+# --- the two new stages ---------------------------------------------------------------------------
+
+def _approval(declaration: dict[str, Any]) -> dict[str, Any]:
+    return lab04.stage(declaration, "Approval")["actions"][0]
+
+
+def _production(declaration: dict[str, Any]) -> dict[str, Any]:
+    return lab04.stage(declaration, "Deploy_Production")["actions"][0]
+
+
+@check("approval-stage", 2, "After Deploy_Staging, a stage Approval with one Manual action (category Approval) "
+       "whose NotificationArn is the topic.")
+def approval_stage(session: LabSession) -> str:
+    declaration = lab04.pipeline(session)
+    order = [s["name"] for s in declaration["stages"]]
+    if "Approval" not in order or "Deploy_Staging" not in order \
+            or order.index("Approval") != order.index("Deploy_Staging") + 1:
+        raise Fail(f"the stages are {', '.join(order)}: Approval should follow Deploy_Staging")
+    action = _approval(declaration)
+    if lab04.provider(action) != "Approval/Manual":
+        raise Fail(f"the Approval stage runs {lab04.provider(action)}")
+    if action.get("configuration", {}).get("NotificationArn") != topic_arn(session):
+        raise Fail(f"the approval notifies {action.get('configuration', {}).get('NotificationArn') or 'nobody'}")
+    return f"Approval waits for a person and notifies {TOPIC}"
+
+
+@check("approval-details", 1, "Tell the approver what to look at: CustomData (a comment) and ExternalEntityLink "
+       "(where staging can be reviewed).", hidden=True)
+def approval_details(session: LabSession) -> str:
+    config = _approval(lab04.pipeline(session)).get("configuration", {})
+    missing = [k for k in ("CustomData", "ExternalEntityLink") if not config.get(k)]
+    if missing:
+        raise Fail(f"the Manual action has no {' and no '.join(missing)}")
+    return "the request says what to review and where"
+
+
+@check("production-stage", 2, f"After Approval, a stage Deploy_Production with a CodeDeployToECS action on the "
+       f"application {APPLICATION} and the deployment group {DEPLOYMENT_GROUP}.")
+def production_stage(session: LabSession) -> str:
+    declaration = lab04.pipeline(session)
+    order = [s["name"] for s in declaration["stages"]]
+    if order[-2:] != ["Approval", "Deploy_Production"]:
+        raise Fail(f"the stages are {', '.join(order)}: Deploy_Production should come last, after Approval")
+    action = _production(declaration)
+    config = action.get("configuration", {})
+    if lab04.provider(action) != "Deploy/CodeDeployToECS":
+        raise Fail(f"Deploy_Production runs {lab04.provider(action)}")
+    if (config.get("ApplicationName"), config.get("DeploymentGroupName")) != (APPLICATION, DEPLOYMENT_GROUP):
+        raise Fail(f"it deploys with {config.get('ApplicationName')}/{config.get('DeploymentGroupName')}")
+    return f"Deploy_Production deploys with CodeDeploy {APPLICATION}/{DEPLOYMENT_GROUP}"
+
+
+@check("production-artifacts", 2, "CodeDeployToECS reads taskdef.json, appspec.yaml and imageDetail.json from the "
+       "Build action's output: name it in TaskDefinitionTemplateArtifact, AppSpecTemplateArtifact and "
+       f"Image1ArtifactName, with Image1ContainerName {IMAGE_PLACEHOLDER}.", hidden=True)
+def production_artifacts(session: LabSession) -> str:
+    declaration = lab04.pipeline(session)
+    built = _build_output(declaration)
+    action = _production(declaration)
+    config = action.get("configuration", {})
+    wrong = [k for k in ("TaskDefinitionTemplateArtifact", "AppSpecTemplateArtifact", "Image1ArtifactName")
+             if config.get(k) != built]
+    if wrong:
+        raise Fail(f"{', '.join(wrong)} should name {built}")
+    if config.get("Image1ContainerName") != IMAGE_PLACEHOLDER:
+        raise Fail(f"Image1ContainerName is {config.get('Image1ContainerName')}: taskdef.json's placeholder is <{IMAGE_PLACEHOLDER}>")
+    if built not in {a["name"] for a in action.get("inputArtifacts", [])}:
+        raise Fail(f"the action does not take {built} as an input artifact")
+    return f"the templates and the image come from {built}"
+
+
+@check("pipeline-role-codedeploy", 1, "Deploy_Production acts as the pipeline's role too: it needs codedeploy "
+       "(CreateDeployment, GetDeployment, GetDeploymentConfig, GetApplication, RegisterApplicationRevision) and "
+       "ecs:RegisterTaskDefinition.", hidden=True)
+def pipeline_role_codedeploy(session: LabSession) -> str:
+    docs = lab01._role_documents(session, lab01.ROLES["codepipeline"])
+    region, account = session.region, session.account
+    group = f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{APPLICATION}/{DEPLOYMENT_GROUP}"
+    needed = [("codedeploy:CreateDeployment", group), ("codedeploy:GetDeployment", group),
+              ("codedeploy:GetApplication", f"arn:aws:codedeploy:{region}:{account}:application:{APPLICATION}"),
+              ("codedeploy:RegisterApplicationRevision", f"arn:aws:codedeploy:{region}:{account}:application:{APPLICATION}"),
+              ("codedeploy:GetDeploymentConfig", f"arn:aws:codedeploy:{region}:{account}:deploymentconfig:x"),
+              ("ecs:RegisterTaskDefinition", "*")]
+    missing = [f"{a} on {r}" for a, r in needed if not allows(docs, a, r)]
+    if missing:
+        raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:3])}")
+    return f"{lab01.ROLES['codepipeline']} may deploy with CodeDeploy"
+
+
+@check("image-detail", 2, "CodeDeployToECS finds the image in imageDetail.json ({\"ImageURI\": …}) of "
+       "Image1ArtifactName: make buildspec.yml write it in post_build and list it under artifacts, then push.")
+def image_detail(session: LabSession) -> str:
+    spec = found(lambda: session.client("codecommit").get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=lab01.BRANCH,
+                                                                filePath="buildspec.yml"),
+                 f"{lab01.BRANCH} of {lab01.REPOSITORY} has no buildspec.yml")["fileContent"].decode()
+    if spec.count("imageDetail.json") < 2:
+        raise Fail("buildspec.yml on main does not both write imageDetail.json and list it as an artifact")
+    return "the build hands on imageDetail.json"
+
+
+# --- rejecting, approving -------------------------------------------------------------------------
+
+@check("rejected-once", 2, "Read the request, then answer it with put_approval_result and status Rejected: the "
+       "execution stops at the Approval stage.")
+def rejected_once(session: LabSession) -> str:
+    lab04.pipeline(session)
+    rejected = _runs(session, "Approval", "Failed")
+    if not rejected:
+        raise Fail("no approval request was rejected yet")
+    return f"{len(rejected)} approval request{'s' if len(rejected) > 1 else ''} rejected"
+
+
+def _approved_and_deployed(session: LabSession) -> list[dict[str, Any]]:
+    approved = {r["pipelineExecutionId"] for r in _runs(session, "Approval", "Succeeded")}
+    return [r for r in _runs(session, "Deploy_Production", "Succeeded") if r["pipelineExecutionId"] in approved]
+
+
+@check("approved", 3, "Retry the Approval stage (retry_stage_execution, FAILED_ACTIONS), approve the new request "
+       "with put_approval_result, and wait until Deploy_Production has succeeded.")
+def approved(session: LabSession) -> str:
+    lab04.pipeline(session)
+    deployed = _approved_and_deployed(session)
+    if not deployed:
+        raise Fail("no execution was approved and then deployed to production yet")
+    return f"execution {deployed[0]['pipelineExecutionId'][:8]} was approved and reached production"
+
+
+def production_image(session: LabSession) -> str:
+    """The image the production service runs: its primary task set's (CodeDeploy), else the service's."""
+    ecs = session.client("ecs")
+    service = ecs.describe_services(cluster=lab04.CLUSTER, services=[lab04.CLUSTER])["services"][0]
+    primary = [s for s in service.get("taskSets", []) if s.get("status") == "PRIMARY"]
+    arn = primary[0]["taskDefinition"] if primary else service["taskDefinition"]
+    definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    return str(next(c["image"] for c in definition["containerDefinitions"] if c["name"] == "app"))
+
+
+@check("production-runs-approved", 2, "Production should run the image of the last execution that was approved "
+       "and deployed (tagged with its commit's first 7 characters).", hidden=True)
+def production_runs_approved(session: LabSession) -> str:
+    deployed = _approved_and_deployed(session)
+    if not deployed:
+        raise Fail("nothing approved reached production yet")
+    newest = max(deployed, key=lambda r: r["startTime"])
+    execution = session.client("codepipeline").get_pipeline_execution(
+        pipelineName=lab04.PIPELINE, pipelineExecutionId=newest["pipelineExecutionId"])["pipelineExecution"]
+    tag = execution["artifactRevisions"][0]["revisionId"][:7]
+    image = production_image(session)
+    if not image.endswith(f":{tag}"):
+        raise Fail(f"production runs {image}, not the approved image tagged {tag}")
+    return f"production runs {image.rsplit('/', 1)[-1]}"
