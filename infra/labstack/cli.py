@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import urllib.error
@@ -26,9 +27,17 @@ def env_lines(settings: Settings) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve until a signal; then leave at once. Every runtime has stopped its work by then, and
+    waiting for stray threads (a health probe, a client's idle connection) only delays the exit."""
+    import logging
+
     from labstack.server import serve
 
-    return serve(_settings(args))
+    code = serve(_settings(args))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
