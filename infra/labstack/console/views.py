@@ -107,7 +107,12 @@ def deployment(labstack: Any, where: Where, deployment_id: str) -> dict[str, Any
     weights), and the weights its load balancer's listeners forward with right now."""
     cd = _client(labstack, "codedeploy", where)
     info = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-    target_ids = cd.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+    try:
+        target_ids = cd.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "DeploymentNotStartedException":
+            raise
+        target_ids = []  # as on AWS, a deployment has no targets to list until it starts
     targets = cd.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=target_ids)["deploymentTargets"] if target_ids else []
     group = cd.get_deployment_group(applicationName=info["applicationName"],
                                     deploymentGroupName=info["deploymentGroupName"])["deploymentGroupInfo"]
