@@ -99,7 +99,7 @@ def test_jupyterlab_shares_labstacks_network_and_waits_until_it_is_healthy() -> 
     assert "./labs:/kit/labs" in jupyterlab["volumes"]
     command = " ".join(jupyterlab["command"])
     assert "Open http://127.0.0.1:8888/lab?token=" in command and "--ServerApp.root_dir=/kit/labs" in command
-    assert labstack["command"][:2] == ["labstack", "serve"] and "0.0.0.0" in labstack["command"]
+    assert labstack["command"] == "labstack serve --host 0.0.0.0 --port 4566"
     assert labstack["image"] == jupyterlab["image"] and labstack["build"] == jupyterlab["build"]
 
 
