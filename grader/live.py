@@ -61,7 +61,7 @@ def pipeline_table(session: LabSession, name: str) -> str:
         lines.append(f"{MARKS.get(status, ' ')} {stage['stageName']:<20} {status:<11} {latest.get('pipelineExecutionId', '')[:8]}")
         for action in stage.get("actionStates", []):
             run = action.get("latestExecution", {})
-            said = run.get("summary") or (run.get("errorDetails") or {}).get("message") or ""
+            said = (run.get("summary") or (run.get("errorDetails") or {}).get("message") or "").split("\n")[0]
             lines.append(f"    {MARKS.get(run.get('status', ''), ' ')} {action['actionName']:<16} "
                          f"{run.get('status', '—'):<11} {said[:60]}".rstrip())
     return "\n".join(lines)

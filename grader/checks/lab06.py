@@ -1,0 +1,175 @@
+"""Lab 06, alarm rollback: a CloudWatch alarm on the load balancer's target 5xx count, the deployment
+group's alarm configuration and automatic rollback, the faulty v3 stopped by the alarm, and a fix forward."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from grader.backends import LabSession
+from grader.checks import Check, Fail, found, lab01, lab04, lab05
+from grader.checks import check as _check
+
+TITLE = "Lab 06 · Alarm rollback"
+NOTEBOOK = "06_alarm_rollback"
+
+ALARM = "sample-app-5xx"
+NAMESPACE = "AWS/ApplicationELB"
+METRIC = "HTTPCode_Target_5XX_Count"
+ROLLBACK_EVENT = "DEPLOYMENT_STOP_ON_ALARM"
+
+CHECKS: list[Check] = []
+check = partial(_check, CHECKS)
+
+
+def names(session: LabSession) -> dict[str, Any]:
+    """Every name lab 06 asks for, for this session's account (with those it uses from labs 01–05)."""
+    return {**lab05.names(session), "alarm": ALARM}
+
+
+def _alarm(session: LabSession, name: str = ALARM) -> dict[str, Any]:
+    alarms = session.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    if not alarms:
+        raise Fail(f"there is no metric alarm {name}")
+    return dict(alarms[0])
+
+
+def _group(session: LabSession) -> dict[str, Any]:
+    return found(lambda: session.client("codedeploy").get_deployment_group(
+        applicationName=lab05.APPLICATION, deploymentGroupName=lab05.DEPLOYMENT_GROUP)["deploymentGroupInfo"],
+        f"there is no deployment group {lab05.APPLICATION}/{lab05.DEPLOYMENT_GROUP} (lab 03)")
+
+
+def balancer_dimension(session: LabSession) -> str:
+    """The ``LoadBalancer`` dimension of lab 03's load balancer in CloudWatch: ``app/<name>/<id>``."""
+    arn = session.client("elbv2").describe_load_balancers(Names=[lab05.LOAD_BALANCER])["LoadBalancers"][0]["LoadBalancerArn"]
+    return str(arn.split(":loadbalancer/", 1)[1])
+
+
+# --- the alarm ----------------------------------------------------------------------------------
+
+@check("alarm-exists", 2, f"A metric alarm {ALARM} on {NAMESPACE} {METRIC}, statistic Sum, period 60 seconds, that "
+       "goes to ALARM when the sum reaches your threshold.")
+def alarm_exists(session: LabSession) -> str:
+    alarm = _alarm(session)
+    seen = (alarm.get("Namespace"), alarm.get("MetricName"), alarm.get("Statistic"), alarm.get("Period"))
+    if seen != (NAMESPACE, METRIC, "Sum", 60):
+        raise Fail(f"{ALARM} watches {seen[0]} {seen[1]} ({seen[2]} over {seen[3]} s)")
+    return f"{ALARM}: {METRIC} Sum/60 s {alarm['ComparisonOperator']} {alarm['Threshold']:g}, now {alarm['StateValue']}"
+
+
+@check("alarm-covers-both-groups", 2, "Blue/green moves production between two target groups, so the alarm must "
+       "see 5xx from either: watch the load balancer as a whole (dimension LoadBalancer only), and treat "
+       "missing data as not breaching.", hidden=True)
+def alarm_covers_both_groups(session: LabSession) -> str:
+    alarm = _alarm(session)
+    dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+    wanted = balancer_dimension(session)
+    if dims != {"LoadBalancer": wanted}:
+        raise Fail(f"{ALARM}'s dimensions are {dims}, not the load balancer {wanted} alone")
+    if alarm.get("TreatMissingData") != "notBreaching":
+        raise Fail(f"missing data counts as {alarm.get('TreatMissingData', 'missing')}: a minute without requests "
+                   "has no 5xx either")
+    return f"{ALARM} sees every target group behind {lab05.LOAD_BALANCER}"
+
+
+# --- the deployment group -------------------------------------------------------------------------
+
+@check("group-alarm-config", 2, f"Update the deployment group's alarmConfiguration: enabled, with the alarm {ALARM}.")
+def group_alarm_config(session: LabSession) -> str:
+    config = _group(session).get("alarmConfiguration", {})
+    alarms = [a["name"] for a in config.get("alarms", [])]
+    if not config.get("enabled") or ALARM not in alarms:
+        raise Fail(f"the group's alarm configuration is {'enabled' if config.get('enabled') else 'off'} with {alarms}")
+    return f"{lab05.DEPLOYMENT_GROUP} stops a deployment when {ALARM} fires"
+
+
+@check("group-auto-rollback", 2, f"Automatic rollback must be enabled for the event {ROLLBACK_EVENT} (keep "
+       "DEPLOYMENT_FAILURE too).")
+def group_auto_rollback(session: LabSession) -> str:
+    config = _group(session).get("autoRollbackConfiguration", {})
+    if not config.get("enabled") or ROLLBACK_EVENT not in config.get("events", []):
+        raise Fail(f"auto-rollback is {'on' if config.get('enabled') else 'off'} for {config.get('events', [])}")
+    return f"auto-rollback on {', '.join(config['events'])}"
+
+
+# --- v3 and the rollback --------------------------------------------------------------------------
+
+def _stopped_by_alarm(session: LabSession) -> list[dict[str, Any]]:
+    """Deployments of the group that the alarm stopped, with a rollback, newest first."""
+    codedeploy = session.client("codedeploy")
+    ids = codedeploy.list_deployments(applicationName=lab05.APPLICATION, deploymentGroupName=lab05.DEPLOYMENT_GROUP,
+                                      includeOnlyStatuses=["Stopped", "Failed"])["deployments"]
+    infos = [codedeploy.get_deployment(deploymentId=i)["deploymentInfo"] for i in ids]
+    stopped = [d for d in infos if d.get("errorInformation", {}).get("code") == "ALARM_ACTIVE"
+               and (d.get("rollbackInfo") or {}).get("rollbackDeploymentId")]
+    return sorted(stopped, key=lambda d: d["createTime"], reverse=True)
+
+
+@check("v3-rolled-back", 3, "Ship v3 through the pipeline, approve it, and send requests to production during "
+       "the canary: the alarm must stop the deployment (ALARM_ACTIVE) and roll it back.")
+def v3_rolled_back(session: LabSession) -> str:
+    _group(session)
+    stopped = _stopped_by_alarm(session)
+    if not stopped:
+        raise Fail("no deployment of the group was stopped by an alarm yet")
+    return f"{stopped[0]['deploymentId']} stopped by the alarm, rolled back by {stopped[0]['rollbackInfo']['rollbackDeploymentId']}"
+
+
+@check("rollback-restored", 2, "A rollback is a deployment of its own (creator codeDeployRollback) that puts "
+       "production back on the original task set; wait for it to succeed.", hidden=True)
+def rollback_restored(session: LabSession) -> str:
+    stopped = _stopped_by_alarm(session)
+    if not stopped:
+        raise Fail("no deployment was stopped by an alarm yet")
+    rollback_id = stopped[0]["rollbackInfo"]["rollbackDeploymentId"]
+    rollback = session.client("codedeploy").get_deployment(deploymentId=rollback_id)["deploymentInfo"]
+    if rollback.get("status") != "Succeeded" or rollback.get("creator") != "codeDeployRollback":
+        raise Fail(f"rollback {rollback_id} is {rollback.get('status')} (creator {rollback.get('creator')})")
+    return f"rollback {rollback_id} succeeded"
+
+
+# --- the fix --------------------------------------------------------------------------------------
+
+def _head(session: LabSession) -> tuple[str, str]:
+    """(commit id, app/version.py) of main's head."""
+    codecommit = session.client("codecommit")
+    commit = codecommit.get_branch(repositoryName=lab01.REPOSITORY, branchName=lab01.BRANCH)["branch"]["commitId"]
+    version = found(lambda: codecommit.get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=commit,
+                                                 filePath="app/version.py"), "main has no app/version.py")
+    return str(commit), version["fileContent"].decode()
+
+
+@check("fixed-forward", 3, "Fix forward: revert v3 with a new commit (git revert), push it, approve it, and let "
+       "the pipeline deploy it to production.")
+def fixed_forward(session: LabSession) -> str:
+    stopped = _stopped_by_alarm(session)
+    if not stopped:
+        raise Fail("there is nothing to fix yet: no deployment was stopped by the alarm")
+    commit, version = _head(session)
+    if '"v3"' in version:
+        raise Fail("main still holds v3")
+    client = session.client("codepipeline")
+    details = client.list_action_executions(pipelineName=lab04.PIPELINE)["actionExecutionDetails"]
+    for run in details:
+        if run["stageName"] != "Deploy_Production" or run["status"] != "Succeeded" \
+                or run["startTime"] < stopped[0]["createTime"]:
+            continue
+        execution = client.get_pipeline_execution(pipelineName=lab04.PIPELINE,
+                                                   pipelineExecutionId=run["pipelineExecutionId"])["pipelineExecution"]
+        if execution["artifactRevisions"][0]["revisionId"] == commit:
+            return f"the fix {commit[:7]} reached production after the rollback"
+    raise Fail(f"main's head {commit[:7]} has not reached production through the pipeline since the rollback")
+
+
+@check("production-fixed", 2, "In the end production runs the fix's image and the alarm is back to OK (it does "
+       "once a lab minute passes without 5xx).", hidden=True)
+def production_fixed(session: LabSession) -> str:
+    commit, _ = _head(session)
+    image = lab05.production_image(session)
+    if not image.endswith(f":{commit[:7]}"):
+        raise Fail(f"production runs {image}, not the fix {commit[:7]}")
+    state = _alarm(session)["StateValue"]
+    if state != "OK":
+        raise Fail(f"{ALARM} is {state}")
+    return f"production runs {image.rsplit('/', 1)[-1]} and {ALARM} is OK"
