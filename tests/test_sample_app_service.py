@@ -76,8 +76,9 @@ def test_the_built_image_serves_v1_and_v3_fails_a_third_of_requests(lab: Lab, tm
 
     body = lab.client("s3").get_object(Bucket=f"out-{lab.account}", Key="build_output")["Body"].read()
     archive = zipfile.ZipFile(io.BytesIO(body))
-    assert sorted(archive.namelist()) == ["appspec.yaml", "imagedefinitions.json", "taskdef.json"]
+    assert sorted(archive.namelist()) == ["appspec.yaml", "imageDetail.json", "imagedefinitions.json", "taskdef.json"]
     image = json.loads(archive.read("imagedefinitions.json"))[0]
+    assert json.loads(archive.read("imageDetail.json")) == {"ImageURI": image["imageUri"]}
     assert image == {"name": "app", "imageUri": f"{lab.account}.dkr.ecr.us-east-1.amazonaws.com/sample-app:latest"}
     taskdef = archive.read("taskdef.json").decode()
     assert f"arn:aws:iam::{lab.account}:role/sample-app-task-execution" in taskdef and "<AWS_REGION>" not in taskdef
