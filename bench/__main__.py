@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import codebuild, codedeploy, compute, console, git, pipeline
+from bench import codebuild, codedeploy, compute, console, git, lab_start, pipeline
 from bench.core import Options, run
 from bench.report import table, write_json
 
