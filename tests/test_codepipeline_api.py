@@ -165,6 +165,44 @@ def test_action_types_list_aws_and_custom_types(lab: PipelineLab) -> None:
     assert cp.list_action_types(actionOwnerFilter="Custom")["actionTypes"] == []
 
 
+def test_rule_types_list_the_stage_condition_rules_by_owner_and_region(lab: PipelineLab) -> None:
+    cp = lab.codepipeline
+    listed = cp.list_rule_types()["ruleTypes"]
+    assert {(t["id"]["category"], t["id"]["owner"], t["id"]["provider"], t["id"]["version"]) for t in listed} == {
+        ("Rule", "AWS", provider, "1")
+        for provider in ("CloudWatchAlarm", "CodeBuild", "Commands", "DeploymentWindow", "LambdaInvoke", "VariableCheck")}
+    alarm = next(t for t in listed if t["id"]["provider"] == "CloudWatchAlarm")
+    assert alarm["inputArtifactDetails"] == {"minimumCount": 0, "maximumCount": 0}
+    names = {p["name"]: p for p in alarm["ruleConfigurationProperties"]}
+    assert set(names) == {"AlarmName", "AlarmStates", "WaitTime"}
+    assert (names["AlarmName"]["required"], names["WaitTime"]["required"], names["AlarmName"]["secret"]) == (True, False, False)
+    assert names["AlarmName"]["description"]
+    window = next(t for t in listed if t["id"]["provider"] == "DeploymentWindow")
+    assert [p["name"] for p in window["ruleConfigurationProperties"] if p["required"]] == ["Cron"]
+    assert cp.list_rule_types(ruleOwnerFilter="AWS", regionFilter="eu-west-1")["ruleTypes"] == listed
+    assert cp.list_rule_types(regionFilter="mars-north-1")["ruleTypes"] == []
+    raw = lab.client("codepipeline", validate=False)
+    assert error_of(raw.list_rule_types, ruleOwnerFilter="Custom")[0] == "ValidationException"
+
+
+def test_rule_executions_are_empty_but_their_filters_are_checked(lab: PipelineLab) -> None:
+    cp = lab.codepipeline
+    lab.source({"app.txt": "hello"})
+    cp.create_pipeline(pipeline=lab.declaration("rules", *two_stages(lab)))
+    execution_id = lab.wait_for_executions("rules", 1)[0]["pipelineExecutionId"]
+    assert cp.list_rule_executions(pipelineName="rules")["ruleExecutionDetails"] == []
+    filtered = cp.list_rule_executions(pipelineName="rules", maxResults=5, filter={"pipelineExecutionId": execution_id})
+    assert filtered["ruleExecutionDetails"] == [] and "nextToken" not in filtered
+    latest = {"latestInPipelineExecution": {"pipelineExecutionId": execution_id, "startTimeRange": "Latest"}}
+    assert cp.list_rule_executions(pipelineName="rules", filter=latest)["ruleExecutionDetails"] == []
+    missing = "00000000-0000-0000-0000-000000000000"
+    code, message, _ = error_of(cp.list_rule_executions, pipelineName="rules", filter={"pipelineExecutionId": missing})
+    assert code == "PipelineExecutionNotFoundException" and missing in message
+    assert error_of(cp.list_rule_executions, pipelineName="ghost")[0] == "PipelineNotFoundException"
+    assert error_of(cp.list_rule_executions, pipelineName="rules", nextToken="7")[0] == "InvalidNextTokenException"
+    lab.wait("rules", execution_id)
+
+
 def test_operations_labstack_does_not_emulate_answer_not_implemented(lab: PipelineLab) -> None:
     code, message, status = error_of(lab.codepipeline.list_webhooks)
     assert (code, status) == ("NotImplemented", 501) and "ListWebhooks" in message

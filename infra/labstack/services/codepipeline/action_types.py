@@ -24,11 +24,15 @@ class Property:
     secret: bool = False
     queryable: bool = False
     kind: str = "String"
+    description: str = ""
 
     def describe(self) -> dict:
-        """The ``ActionConfigurationProperty`` shape."""
-        return {"name": self.name, "required": self.required, "key": self.key, "secret": self.secret,
-                "queryable": self.queryable, "type": self.kind}
+        """The ``ActionConfigurationProperty`` shape (``RuleConfigurationProperty`` is the same)."""
+        described = {"name": self.name, "required": self.required, "key": self.key, "secret": self.secret,
+                     "queryable": self.queryable, "type": self.kind}
+        if self.description:
+            described["description"] = self.description
+        return described
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,8 @@ CATALOGUE: dict[tuple[str, str, str, str], ActionType] = {t.key: t for t in BUIL
 def custom(request: dict) -> ActionType:
     """An action type from a CreateCustomActionType request (owner Custom; jobs for workers)."""
     properties = tuple(Property(p["name"], p["required"], p["key"], p["secret"], p.get("queryable", False),
-                                p.get("type", "String")) for p in request.get("configurationProperties", []))
+                                p.get("type", "String"), p.get("description", ""))
+                       for p in request.get("configurationProperties", []))
     counts = request["inputArtifactDetails"], request["outputArtifactDetails"]
     return ActionType(request["category"], "Custom", request["provider"], request["version"], properties,
                       (counts[0]["minimumCount"], counts[0]["maximumCount"]),

@@ -18,7 +18,7 @@ from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.runtimes.loop import every
 from labstack.services.codecommit.events import Outbox
-from labstack.services.codepipeline import action_types, structure, triggers
+from labstack.services.codepipeline import action_types, rule_types, structure, triggers
 from labstack.services.codepipeline.action_types import ActionType, type_key
 from labstack.services.codepipeline.engine import Engine
 from labstack.services.codepipeline.jobs import Jobs
@@ -61,7 +61,7 @@ def _page(items: list, token: str | None, size: int) -> tuple[list, str | None]:
         start = int(token or 0)
     except ValueError:
         raise AwsError("InvalidNextTokenException", "The next token is not valid") from None
-    if start < 0 or (items and start >= len(items) and start != 0):
+    if token is not None and not 0 < start < len(items):  # only tokens this function handed out
         raise AwsError("InvalidNextTokenException", "The next token is not valid")
     return items[start:start + size], (str(start + size) if start + size < len(items) else None)
 
@@ -285,6 +285,10 @@ class CodePipelineProvider(Provider):
         page, token = _page(listed, request.get("nextToken"), PAGE)
         return {"actionTypes": page, "nextToken": token}
 
+    def list_rule_types(self, ctx: RequestContext, request: dict) -> dict:
+        """The rule types of stage conditions, by owner and region."""
+        return {"ruleTypes": rule_types.listed(request.get("ruleOwnerFilter"), request.get("regionFilter"))}
+
     def create_custom_action_type(self, ctx: RequestContext, request: dict) -> dict:
         created = action_types.custom(request)
         tags = _check_tags(request.get("tags", []))
@@ -457,6 +461,19 @@ class CodePipelineProvider(Provider):
             details = [r.detail(ctx.region) for r in runs]
         page, token = _page(details, request.get("nextToken"), request.get("maxResults", PAGE))
         return {"actionExecutionDetails": page, "nextToken": token}
+
+    def list_rule_executions(self, ctx: RequestContext, request: dict) -> dict:
+        """Rule executions of a pipeline's stage conditions. labstack refuses pipelines that declare
+        conditions, so no execution has any: the list is empty once the request checks out."""
+        pipeline = self._pipeline(ctx, request["pipelineName"])
+        wanted = request.get("filter") or {}
+        with pipeline.cond:
+            for execution_id in (wanted.get("pipelineExecutionId"),
+                                 (wanted.get("latestInPipelineExecution") or {}).get("pipelineExecutionId")):
+                if execution_id:
+                    self._execution(ctx, pipeline, execution_id)
+        page, token = _page([], request.get("nextToken"), request.get("maxResults", PAGE))
+        return {"ruleExecutionDetails": page, "nextToken": token}
 
     def retry_stage_execution(self, ctx: RequestContext, request: dict) -> dict:
         """Run a failed or stopped stage of a finished execution again and go on from there."""
