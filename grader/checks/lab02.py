@@ -1,0 +1,258 @@
+"""Lab 02, CodeBuild: the image repository, the build project, a build that ran, failed on a test,
+was fixed with a commit and pushed the app's image with the commit's tag."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from grader.backends import LabSession
+from grader.checks import Check, Fail, found, lab01
+from grader.checks import check as _check
+from grader.policies import allows
+
+TITLE = "Lab 02 · CodeBuild"
+NOTEBOOK = "02_codebuild"
+
+ECR_REPOSITORY = "sample-app"
+PROJECT = "cicd-lab-build"
+BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
+LOG_GROUP = f"/codebuild/{PROJECT}"
+ARTIFACT_NAME = "build_output"
+# CodeBuild names a buildspec's report group <project>-<report name> (the app's buildspec: unit-tests, coverage).
+REPORT_GROUPS = {"unit-tests": f"{PROJECT}-unit-tests", "coverage": f"{PROJECT}-coverage"}
+# What the build role needs beyond lab 01: (action, resource kind) pairs; kinds are filled per account.
+BUILD_ROLE_NEEDS = (("ecr:GetAuthorizationToken", "*"), ("ecr:PutImage", "repository"),
+                    ("ecr:InitiateLayerUpload", "repository"), ("logs:PutLogEvents", "log-group"),
+                    ("s3:PutObject", "bucket"), ("codebuild:BatchPutTestCases", "report-group"))
+
+CHECKS: list[Check] = []
+check = partial(_check, CHECKS)
+
+
+def repository_uri(session: LabSession) -> str:
+    """The URI of the lab's ECR repository (what docker tags and pushes)."""
+    return f"{session.account}.dkr.ecr.{session.region}.amazonaws.com/{ECR_REPOSITORY}"
+
+
+def names(session: LabSession) -> dict[str, Any]:
+    """Every name lab 02 asks for (and lab 01's it uses), for this session's account."""
+    earlier = lab01.names(session)
+    return {"ecr_repository": ECR_REPOSITORY, "repository_uri": repository_uri(session), "project": PROJECT,
+            "build_image": BUILD_IMAGE, "log_group": LOG_GROUP, "artifact_name": ARTIFACT_NAME,
+            "report_groups": dict(REPORT_GROUPS), "source_repository": earlier["repository"],
+            "branch": earlier["branch"], "bucket": earlier["bucket"], "key_alias": earlier["key_alias"],
+            "build_role": earlier["roles"]["codebuild"], "db_password_parameter": earlier["db_password_parameter"],
+            "api_key_secret": earlier["api_key_secret"], "api_key_field": earlier["api_key_field"]}
+
+
+def _project(session: LabSession) -> dict[str, Any]:
+    projects = session.client("codebuild").batch_get_projects(names=[PROJECT])["projects"]
+    if not projects:
+        raise Fail(f"there is no CodeBuild project {PROJECT}")
+    return dict(projects[0])
+
+
+def _builds(session: LabSession) -> list[dict[str, Any]]:
+    """The project's builds, newest first (at most the last 100)."""
+    codebuild = session.client("codebuild")
+    ids = found(lambda: codebuild.list_builds_for_project(projectName=PROJECT, sortOrder="DESCENDING")["ids"],
+                f"there is no CodeBuild project {PROJECT}")[:100]
+    return list(codebuild.batch_get_builds(ids=ids)["builds"]) if ids else []
+
+
+def _succeeded(session: LabSession) -> dict[str, Any]:
+    """The newest SUCCEEDED build of the project."""
+    builds = _builds(session)
+    if not builds:
+        raise Fail(f"{PROJECT} has never run a build")
+    done = [b for b in builds if b["buildStatus"] == "SUCCEEDED"]
+    if not done:
+        raise Fail(f"none of the {len(builds)} builds of {PROJECT} succeeded (newest: {builds[0]['buildStatus']})")
+    return done[0]
+
+
+def _image_tags(session: LabSession) -> set[str]:
+    images = found(lambda: session.client("ecr").describe_images(repositoryName=ECR_REPOSITORY)["imageDetails"],
+                   f"there is no ECR repository {ECR_REPOSITORY}")
+    return {tag for image in images for tag in image.get("imageTags", [])}
+
+
+# --- the image repository ---------------------------------------------------------------------
+
+@check("ecr-repository", 2, f"Create the ECR repository {ECR_REPOSITORY}; its repositoryUri is what the build tags "
+       "and pushes.")
+def ecr_repository(session: LabSession) -> str:
+    repo = found(lambda: session.client("ecr").describe_repositories(repositoryNames=[ECR_REPOSITORY]),
+                 f"there is no ECR repository {ECR_REPOSITORY}")["repositories"][0]
+    return f"{ECR_REPOSITORY} at {repo['repositoryUri']}"
+
+
+@check("ecr-scan-on-push", 1, "ECR can scan every image for known vulnerabilities as it is pushed: a setting of "
+       "the repository's image scanning configuration.", hidden=True)
+def ecr_scan_on_push(session: LabSession) -> str:
+    repo = found(lambda: session.client("ecr").describe_repositories(repositoryNames=[ECR_REPOSITORY]),
+                 f"there is no ECR repository {ECR_REPOSITORY}")["repositories"][0]
+    if not repo.get("imageScanningConfiguration", {}).get("scanOnPush"):
+        raise Fail(f"{ECR_REPOSITORY} does not scan images on push")
+    return "images are scanned on push"
+
+
+# --- the build role -----------------------------------------------------------------------------
+
+def _missing_permissions(session: LabSession) -> list[str]:
+    role = lab01.ROLES["codebuild"]
+    found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
+    prefix = f"{session.region}:{session.account}"
+    resources = {"*": "*", "repository": f"arn:aws:ecr:{prefix}:repository/{ECR_REPOSITORY}",
+                 "log-group": f"arn:aws:logs:{prefix}:log-group:{LOG_GROUP}:log-stream:any",
+                 "bucket": f"arn:aws:s3:::{lab01.bucket_name(session.account)}/{ARTIFACT_NAME}",
+                 "report-group": f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}"}
+    docs = lab01._role_documents(session, role)
+    return [f"{action} on {resources[kind]}" for action, kind in BUILD_ROLE_NEEDS
+            if not allows(docs, action, resources[kind])]
+
+
+@check("build-role-can-push", 2, "docker login needs ecr:GetAuthorizationToken (resource *); pushing needs the "
+       "layer upload actions and ecr:PutImage on the repository's ARN.")
+def build_role_can_push(session: LabSession) -> str:
+    missing = [m for m in _missing_permissions(session) if m.startswith("ecr:")]
+    if missing:
+        raise Fail(f"{lab01.ROLES['codebuild']} may not {'; '.join(missing)}")
+    return f"{lab01.ROLES['codebuild']} may log in to ECR and push to {ECR_REPOSITORY}"
+
+
+@check("build-role-logs-artifacts-reports", 2, "Besides ECR, a build writes its log (CloudWatch Logs), its "
+       "artifact (the S3 bucket) and its reports (CodeBuild report groups): allow each where it goes.", hidden=True)
+def build_role_rest(session: LabSession) -> str:
+    missing = [m for m in _missing_permissions(session) if not m.startswith("ecr:")]
+    if missing:
+        raise Fail(f"{lab01.ROLES['codebuild']} may not {'; '.join(missing)}")
+    return "the build may write its log, artifact and reports"
+
+
+# --- the project --------------------------------------------------------------------------------
+
+@check("project-source", 2, f"The project's source is the CodeCommit repository {lab01.REPOSITORY} (its "
+       f"cloneUrlHttp), built at the branch {lab01.BRANCH} (sourceVersion).")
+def project_source(session: LabSession) -> str:
+    project = _project(session)
+    source = project["source"]
+    clone = found(lambda: session.client("codecommit").get_repository(repositoryName=lab01.REPOSITORY),
+                  f"there is no CodeCommit repository {lab01.REPOSITORY}")["repositoryMetadata"]["cloneUrlHttp"]
+    if source["type"] != "CODECOMMIT" or source.get("location") != clone:
+        raise Fail(f"the source is {source['type']} {source.get('location', '')}, not CODECOMMIT {clone}")
+    version = project.get("sourceVersion", "")
+    if version not in (lab01.BRANCH, f"refs/heads/{lab01.BRANCH}"):
+        raise Fail(f"the project builds {version or 'the default branch'}, not the branch {lab01.BRANCH}")
+    return f"builds {lab01.REPOSITORY} at {version}"
+
+
+@check("project-environment", 2, f"A Linux container ({BUILD_IMAGE}) in privileged mode: without it "
+       "there is no docker in the build.")
+def project_environment(session: LabSession) -> str:
+    env = _project(session)["environment"]
+    problems = [f"{field} is {env.get(field)!r}" for field, wanted in
+                (("type", "LINUX_CONTAINER"), ("image", BUILD_IMAGE), ("privilegedMode", True))
+                if env.get(field) != wanted]
+    if problems:
+        raise Fail("; ".join(problems))
+    return f"{BUILD_IMAGE}, privileged"
+
+
+@check("project-role", 1, f"The project acts as lab 01's role {lab01.ROLES['codebuild']} (its ARN).")
+def project_role(session: LabSession) -> str:
+    role = _project(session)["serviceRole"]
+    if role.rsplit("/", 1)[-1] != lab01.ROLES["codebuild"]:
+        raise Fail(f"the project's service role is {role}")
+    return f"runs as {lab01.ROLES['codebuild']}"
+
+
+@check("project-ecr-variable", 1, "The buildspec reads ECR_REPO from the environment: give the project a "
+       "plain-text environment variable with the repository URI.", hidden=True)
+def project_ecr_variable(session: LabSession) -> str:
+    variables = {v["name"]: v for v in _project(session)["environment"].get("environmentVariables", [])}
+    value = variables.get("ECR_REPO", {}).get("value")
+    if value != repository_uri(session):
+        raise Fail(f"ECR_REPO is {value!r}, not {repository_uri(session)}")
+    return "ECR_REPO names the repository"
+
+
+@check("project-logs", 1, f"Send the build's log to CloudWatch Logs, in the group {LOG_GROUP}.", hidden=True)
+def project_logs(session: LabSession) -> str:
+    logs = _project(session).get("logsConfig", {}).get("cloudWatchLogs", {})
+    if logs.get("status") != "ENABLED" or logs.get("groupName") != LOG_GROUP:
+        raise Fail(f"CloudWatch logs are {logs.get('status', 'unset')} in {logs.get('groupName', 'the default group')}")
+    return f"logs go to {LOG_GROUP}"
+
+
+@check("project-cache", 1, "A cache makes the next build faster: LOCAL with the source and Docker layer modes, "
+       "as in the course's project (or S3).", hidden=True)
+def project_cache(session: LabSession) -> str:
+    cache = _project(session).get("cache", {})
+    if cache.get("type") not in ("LOCAL", "S3") or (cache["type"] == "LOCAL" and not cache.get("modes")):
+        raise Fail(f"the cache is {cache.get('type', 'NO_CACHE')} {cache.get('modes', '')}".rstrip())
+    return f"cache {cache['type']} {' '.join(cache.get('modes', []))}".rstrip()
+
+
+@check("project-artifacts", 1, f"The build's artifact (imagedefinitions.json, taskdef.json, appspec.yaml) goes "
+       f"to lab 01's bucket as a ZIP named {ARTIFACT_NAME}.", hidden=True)
+def project_artifacts(session: LabSession) -> str:
+    artifacts = _project(session)["artifacts"]
+    bucket = lab01.bucket_name(session.account)
+    if (artifacts.get("type"), artifacts.get("location"), artifacts.get("name")) != ("S3", bucket, ARTIFACT_NAME):
+        raise Fail(f"artifacts go to {artifacts.get('type')} {artifacts.get('location', '')} {artifacts.get('name', '')}")
+    return f"artifacts go to s3://{bucket}/{ARTIFACT_NAME}"
+
+
+# --- builds ---------------------------------------------------------------------------------------
+
+@check("build-succeeded", 2, f"Start a build of {PROJECT} and wait until it completes; its phases say where it "
+       "stopped if it failed.")
+def build_succeeded(session: LabSession) -> str:
+    build = _succeeded(session)
+    return f"build {build['id'].split(':')[-1][:8]} SUCCEEDED at {build.get('resolvedSourceVersion', '?')[:7]}"
+
+
+@check("image-pushed", 2, f"A successful build pushes {ECR_REPOSITORY}:latest and {ECR_REPOSITORY}:<IMAGE_TAG>, "
+       "the tag it exports.")
+def image_pushed(session: LabSession) -> str:
+    exported = {v["name"]: v["value"] for v in _succeeded(session).get("exportedEnvironmentVariables", [])}
+    tag = exported.get("IMAGE_TAG")
+    if not tag:
+        raise Fail("the newest successful build exported no IMAGE_TAG")
+    missing = {"latest", tag} - _image_tags(session)
+    if missing:
+        raise Fail(f"{ECR_REPOSITORY} has no image tagged {', '.join(sorted(missing))}")
+    return f"{ECR_REPOSITORY}:latest and {ECR_REPOSITORY}:{tag} are in ECR"
+
+
+@check("build-fixed", 3, "Find the failing test in the failed build's report, fix the code, commit and push; "
+       "then build again.")
+def build_fixed(session: LabSession) -> str:
+    builds = _builds(session)
+    failed = [b for b in builds if b["buildStatus"] == "FAILED"
+              and any(p["phaseType"] == "BUILD" and p.get("phaseStatus") == "FAILED" for p in b.get("phases", []))]
+    if not failed:
+        raise Fail(f"no build of {PROJECT} has failed in its BUILD phase yet")
+    oldest = failed[-1]
+    later = [b for b in builds if b["buildStatus"] == "SUCCEEDED" and b["startTime"] > oldest["startTime"]
+             and b.get("resolvedSourceVersion") != oldest.get("resolvedSourceVersion")]
+    if not later:
+        raise Fail(f"no build of a later commit succeeded after the failure at {oldest.get('resolvedSourceVersion', '?')[:7]}")
+    return f"failed at {oldest.get('resolvedSourceVersion', '?')[:7]}, fixed at {later[-1].get('resolvedSourceVersion', '?')[:7]}"
+
+
+@check("reports-recorded", 2, "The buildspec's reports section turns the JUnit XML and Cobertura files into "
+       "report groups; a successful build has a test report that SUCCEEDED and a coverage report.", hidden=True)
+def reports_recorded(session: LabSession) -> str:
+    arns = _succeeded(session).get("reportArns", [])
+    reports = session.client("codebuild").batch_get_reports(reportArns=arns)["reports"] if arns else []
+    by_group = {r["reportGroupArn"].rsplit("/", 1)[-1]: r for r in reports}
+    tests, coverage = by_group.get(REPORT_GROUPS["unit-tests"]), by_group.get(REPORT_GROUPS["coverage"])
+    if tests is None or coverage is None:
+        raise Fail(f"the newest successful build has reports in {', '.join(by_group) or 'no report group'}")
+    if tests["status"] != "SUCCEEDED" or not tests.get("testSummary", {}).get("total"):
+        raise Fail(f"its test report is {tests['status']} with {tests.get('testSummary', {}).get('total', 0)} tests")
+    percent = coverage.get("codeCoverageSummary", {}).get("lineCoveragePercentage", 0)
+    return f"{tests['testSummary']['total']} tests passed; {percent:.0f}% of lines covered"
