@@ -13,7 +13,7 @@ from tests.test_lab01_content import called, sources
 GIVEAWAYS = {
     4: ("create_project(", "create_pipeline(", "put_rule(", "put_targets(", 'git("push", "origin"', '"variables"',
         '"staging-runs-commit"'),
-    5: ("create_topic(", "codepipeline.update_pipeline(", "codepipeline.put_approval_result(",
+    5: ("create_topic(", "codepipeline.update_pipeline(", "start_pipeline_execution(", "codepipeline.put_approval_result(",
         "retry_stage_execution(", '"production-runs-approved"'),
     6: ("put_metric_alarm(", "update_deployment_group(", 'git("revert"', "def approve(", '"production-fixed"'),
 }
