@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from grader.backends import LabSession
-from grader.checks import Check, Fail, found, lab01
+from grader.checks import Check, Fail, found, lab01, lab02
 from grader.checks import check as _check
 from grader.policies import allows, document, trusted_services
 
@@ -18,7 +18,7 @@ NOTEBOOK = "04_pipeline"
 PIPELINE = "cicd-lab-pipeline"
 UNIT_TESTS = "cicd-lab-unit-tests"
 SECURITY_SCAN = "cicd-lab-security-scan"
-BUILD_PROJECT = "cicd-lab-build"  # lab 02
+BUILD_PROJECT = lab02.PROJECT
 CLUSTER = "sample-app"  # lab 03's base stack
 STAGING_SERVICE = "sample-app-staging"
 TRIGGER_RULE = "cicd-lab-pipeline-on-push"
@@ -36,6 +36,7 @@ def names(session: LabSession) -> dict[str, Any]:
     return {"bucket": earlier["bucket"], "key_alias": earlier["key_alias"], "repository": earlier["repository"],
             "branch": earlier["branch"], "pipeline_role": earlier["roles"]["codepipeline"],
             "codebuild_role": earlier["roles"]["codebuild"], "build_project": BUILD_PROJECT,
+            "ecr_repository": lab02.ECR_REPOSITORY,
             "unit_tests_project": UNIT_TESTS, "security_scan_project": SECURITY_SCAN, "cluster": CLUSTER,
             "production_service": CLUSTER, "staging_service": STAGING_SERVICE, "pipeline": PIPELINE,
             "trigger_rule": TRIGGER_RULE, "events_role": EVENTS_ROLE}

@@ -84,13 +84,17 @@ def group_alarm_config(session: LabSession) -> str:
     return f"{lab05.DEPLOYMENT_GROUP} stops a deployment when {ALARM} fires"
 
 
-@check("group-auto-rollback", 2, f"Automatic rollback must be enabled for the event {ROLLBACK_EVENT} (keep "
-       "DEPLOYMENT_FAILURE too).")
-def group_auto_rollback(session: LabSession) -> str:
-    config = _group(session).get("autoRollbackConfiguration", {})
+@check("group-rollback-on-alarm", 2, f"Rolling back on an alarm needs both: automatic rollback for the event "
+       f"{ROLLBACK_EVENT} (lab 03 turned it on; keep DEPLOYMENT_FAILURE too) and the alarm in the group.")
+def group_rollback_on_alarm(session: LabSession) -> str:
+    group = _group(session)
+    alarms = [a["name"] for a in group.get("alarmConfiguration", {}).get("alarms", [])]
+    config = group.get("autoRollbackConfiguration", {})
     if not config.get("enabled") or ROLLBACK_EVENT not in config.get("events", []):
         raise Fail(f"auto-rollback is {'on' if config.get('enabled') else 'off'} for {config.get('events', [])}")
-    return f"auto-rollback on {', '.join(config['events'])}"
+    if ALARM not in alarms:
+        raise Fail(f"auto-rollback is on, but no alarm of the group is {ALARM}: nothing would stop a deployment")
+    return f"{ALARM} in ALARM rolls back ({', '.join(config['events'])})"
 
 
 # --- v3 and the rollback --------------------------------------------------------------------------
