@@ -61,6 +61,12 @@ def provider(action: dict[str, Any]) -> str:
     return f"{action['actionTypeId']['category']}/{action['actionTypeId']['provider']}"
 
 
+def missing_permissions(session: LabSession, role: str, needed: list[tuple[str, str]]) -> list[str]:
+    """The (action, resource) pairs of ``needed`` that the permission policies of ``role`` do not allow."""
+    docs = lab01._role_documents(session, role)
+    return [f"{action} on {resource}" for action, resource in needed if not allows(docs, action, resource)]
+
+
 def _project(session: LabSession, name: str) -> dict[str, Any]:
     projects = session.client("codebuild").batch_get_projects(names=[name])["projects"]
     if not projects:
@@ -283,7 +289,7 @@ def events_role(session: LabSession) -> str:
     role = found(lambda: session.client("iam").get_role(RoleName=EVENTS_ROLE)["Role"], f"there is no role {EVENTS_ROLE}")
     if "events.amazonaws.com" not in trusted_services(document(role["AssumeRolePolicyDocument"])):
         raise Fail(f"{EVENTS_ROLE} does not trust events.amazonaws.com")
-    if not allows(lab01._role_documents(session, EVENTS_ROLE), "codepipeline:StartPipelineExecution", target["Arn"]):
+    if missing_permissions(session, EVENTS_ROLE, [("codepipeline:StartPipelineExecution", target["Arn"])]):
         raise Fail(f"{EVENTS_ROLE} may not codepipeline:StartPipelineExecution on {PIPELINE}")
     return f"EventBridge starts {PIPELINE} as {EVENTS_ROLE}"
 
@@ -292,7 +298,6 @@ def events_role(session: LabSession) -> str:
        "key (kms:GenerateDataKey, kms:Decrypt), the repository, CodeBuild (StartBuild, BatchGetBuilds) and "
        "ECS (UpdateService, RegisterTaskDefinition, iam:PassRole).", hidden=True)
 def pipeline_role_permissions(session: LabSession) -> str:
-    docs = lab01._role_documents(session, lab01.ROLES["codepipeline"])
     account, region = session.account, session.region
     bucket = lab01.bucket_name(account)
     key = session.client("kms").describe_key(KeyId=lab01.KEY_ALIAS)["KeyMetadata"]["Arn"]
@@ -305,7 +310,7 @@ def pipeline_role_permissions(session: LabSession) -> str:
                for action in ("codebuild:StartBuild", "codebuild:BatchGetBuilds")]
     needed += [("ecs:UpdateService", f"arn:aws:ecs:{region}:{account}:service/{CLUSTER}/{STAGING_SERVICE}"),
                ("ecs:RegisterTaskDefinition", "*"), ("iam:PassRole", f"arn:aws:iam::{account}:role/sample-app-task-execution")]
-    missing = [f"{action} on {resource}" for action, resource in needed if not allows(docs, action, resource)]
+    missing = missing_permissions(session, lab01.ROLES["codepipeline"], needed)
     if missing:
         raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:4])}")
     return f"{lab01.ROLES['codepipeline']} may do what the four stages need"

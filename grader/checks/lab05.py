@@ -9,7 +9,6 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, lab01, lab04
 from grader.checks import check as _check
-from grader.policies import allows
 
 TITLE = "Lab 05 · Approval"
 NOTEBOOK = "05_approval"
@@ -73,7 +72,7 @@ def approval_subscription(session: LabSession) -> str:
        "on the topic.", hidden=True)
 def pipeline_role_publishes(session: LabSession) -> str:
     arn = topic_arn(session)
-    if not allows(lab01._role_documents(session, lab01.ROLES["codepipeline"]), "sns:Publish", arn):
+    if lab04.missing_permissions(session, lab01.ROLES["codepipeline"], [("sns:Publish", arn)]):
         raise Fail(f"{lab01.ROLES['codepipeline']} may not sns:Publish on {arn}")
     return f"{lab01.ROLES['codepipeline']} may publish to {TOPIC}"
 
@@ -153,7 +152,6 @@ def production_artifacts(session: LabSession) -> str:
        "(CreateDeployment, GetDeployment, GetDeploymentConfig, GetApplication, RegisterApplicationRevision) and "
        "ecs:RegisterTaskDefinition.", hidden=True)
 def pipeline_role_codedeploy(session: LabSession) -> str:
-    docs = lab01._role_documents(session, lab01.ROLES["codepipeline"])
     region, account = session.region, session.account
     group = f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{APPLICATION}/{DEPLOYMENT_GROUP}"
     needed = [("codedeploy:CreateDeployment", group), ("codedeploy:GetDeployment", group),
@@ -161,7 +159,7 @@ def pipeline_role_codedeploy(session: LabSession) -> str:
               ("codedeploy:RegisterApplicationRevision", f"arn:aws:codedeploy:{region}:{account}:application:{APPLICATION}"),
               ("codedeploy:GetDeploymentConfig", f"arn:aws:codedeploy:{region}:{account}:deploymentconfig:x"),
               ("ecs:RegisterTaskDefinition", "*")]
-    missing = [f"{a} on {r}" for a, r in needed if not allows(docs, a, r)]
+    missing = lab04.missing_permissions(session, lab01.ROLES["codepipeline"], needed)
     if missing:
         raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:3])}")
     return f"{lab01.ROLES['codepipeline']} may deploy with CodeDeploy"
