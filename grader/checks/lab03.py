@@ -1,0 +1,263 @@
+"""Lab 03, CodeDeploy: the base stack, the CodeDeploy application and its blue/green canary
+deployment group, the AfterAllowTestTraffic smoke test, and a release shipped through them."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import yaml
+
+from grader.backends import LabSession
+from grader.checks import Check, Fail, found, lab01, lab02
+from grader.checks import check as _check
+from grader.policies import allows
+
+TITLE = "Lab 03 · CodeDeploy"
+NOTEBOOK = "03_codedeploy"
+
+STACK = "sample-app-base"
+CLUSTER = SERVICE = "sample-app"
+APPLICATION = "sample-app"
+GROUP = "production"
+CONFIG = "CodeDeployDefault.ECSCanary10Percent5Minutes"
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM")
+MAX_TERMINATION_MINUTES = 60
+SMOKE_TEST = "sample-app-smoke-test"
+SMOKE_TEST_ROLE = "sample-app-smoke-test-role"
+HOOK = "AfterAllowTestTraffic"
+
+CHECKS: list[Check] = []
+check = partial(_check, CHECKS)
+
+
+def names(session: LabSession) -> dict[str, Any]:
+    """Every name lab 03 asks for (and those of labs 01 and 02 it uses), for this session's account."""
+    earlier = lab02.names(session)
+    return {**earlier, "stack": STACK, "cluster": CLUSTER, "service": SERVICE, "application": APPLICATION,
+            "group": GROUP, "deployment_config": CONFIG, "smoke_test": SMOKE_TEST, "smoke_test_role": SMOKE_TEST_ROLE,
+            "codedeploy_role": lab01.ROLES["codedeploy"], "template": "infra/templates/base-stack.yaml",
+            "release_patch": "releases/v2.patch"}
+
+
+def _outputs(session: LabSession) -> dict[str, str]:
+    stack = found(lambda: session.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0],
+                  f"there is no stack {STACK}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _group(session: LabSession) -> dict[str, Any]:
+    return dict(found(lambda: session.client("codedeploy").get_deployment_group(
+        applicationName=APPLICATION, deploymentGroupName=GROUP)["deploymentGroupInfo"],
+        f"there is no deployment group {GROUP} in the CodeDeploy application {APPLICATION}"))
+
+
+def _role_may(session: LabSession, role: str, action: str, resource: str) -> bool:
+    found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
+    return allows(lab01._role_documents(session, role), action, resource)
+
+
+def _function_arn(session: LabSession) -> str:
+    return f"arn:aws:lambda:{session.region}:{session.account}:function:{SMOKE_TEST}"
+
+
+def _task_definition(revision: dict[str, Any]) -> str | None:
+    """The task definition an inline AppSpec (YAML or JSON) deploys; None for other revisions."""
+    content = revision.get("appSpecContent", {}).get("content") if revision.get("revisionType") == "AppSpecContent" else None
+    try:
+        spec = yaml.safe_load(content) if content else None
+        return str(spec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"])
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _shipped(session: LabSession) -> dict[str, Any]:
+    """The newest deployment of the group that succeeded with another task definition than the stack's first."""
+    codedeploy = session.client("codedeploy")
+    ids = found(lambda: codedeploy.list_deployments(applicationName=APPLICATION, deploymentGroupName=GROUP,
+                                                    includeOnlyStatuses=["Succeeded"])["deployments"],
+                f"there is no deployment group {GROUP}")
+    first = _outputs(session).get("TaskDefinitionArn")
+    for deployment_id in ids:
+        info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        task_definition = _task_definition(info.get("revision", {}))
+        if task_definition and task_definition != first and info.get("creator") != "codeDeployRollback":
+            targets = codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+            ecs = codedeploy.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=targets)["deploymentTargets"]
+            return {"info": info, "target": ecs[0]["ecsTarget"] if ecs else {}, "taskDefinition": task_definition}
+    raise Fail(f"no deployment of {APPLICATION}/{GROUP} has succeeded with a new task definition yet")
+
+
+# --- the base stack -------------------------------------------------------------------------------
+
+@check("stack-complete", 2, f"Create the stack {STACK} from the template; IAM roles with names need "
+       "CAPABILITY_NAMED_IAM, and the image sample-app:latest must be in ECR first (lab 02).")
+def stack_complete(session: LabSession) -> str:
+    stack = found(lambda: session.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0],
+                  f"there is no stack {STACK}")
+    if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        raise Fail(f"{STACK} is {stack['StackStatus']}: {stack.get('StackStatusReason', '')}".rstrip(": "))
+    return f"{STACK} is {stack['StackStatus']} with {len(stack.get('Outputs', []))} outputs"
+
+
+@check("service-code-deploy", 1, "The stack's ECS service must be deployed by CodeDeploy "
+       "(DeploymentController CODE_DEPLOY) and run a task set.", hidden=True)
+def service_code_deploy(session: LabSession) -> str:
+    services = session.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    if not services or services[0]["status"] != "ACTIVE":
+        raise Fail(f"there is no active ECS service {SERVICE} in the cluster {CLUSTER}")
+    service = services[0]
+    if service.get("deploymentController", {}).get("type") != "CODE_DEPLOY":
+        raise Fail(f"{SERVICE} is deployed by {service.get('deploymentController', {}).get('type', 'ECS')}")
+    if not service.get("taskSets"):
+        raise Fail(f"{SERVICE} has no task set")
+    return f"{SERVICE} is deployed by CodeDeploy"
+
+
+# --- the smoke test ---------------------------------------------------------------------------------
+
+@check("smoke-test-function", 2, f"Create the Python Lambda function {SMOKE_TEST}, the name the app's "
+       "appspec.yaml gives its AfterAllowTestTraffic hook.")
+def smoke_test_function(session: LabSession) -> str:
+    config = found(lambda: session.client("lambda").get_function(FunctionName=SMOKE_TEST)["Configuration"],
+                   f"there is no Lambda function {SMOKE_TEST}")
+    if not str(config.get("Runtime", "")).startswith("python3"):
+        raise Fail(f"{SMOKE_TEST} runs {config.get('Runtime')}, not Python 3")
+    return f"{SMOKE_TEST} ({config['Runtime']}, {config['Handler']})"
+
+
+@check("smoke-test-reports", 1, "A hook function reports its verdict with "
+       "codedeploy:PutLifecycleEventHookExecutionStatus: its execution role must allow that.", hidden=True)
+def smoke_test_reports(session: LabSession) -> str:
+    config = found(lambda: session.client("lambda").get_function(FunctionName=SMOKE_TEST)["Configuration"],
+                   f"there is no Lambda function {SMOKE_TEST}")
+    role = config["Role"].rsplit("/", 1)[-1]
+    if not _role_may(session, role, "codedeploy:PutLifecycleEventHookExecutionStatus", "*"):
+        raise Fail(f"{SMOKE_TEST}'s role {role} may not call codedeploy:PutLifecycleEventHookExecutionStatus")
+    return f"{role} may report hook results"
+
+
+# --- the application and its deployment group -----------------------------------------------------
+
+@check("application-ecs", 1, f"Create the CodeDeploy application {APPLICATION} for the ECS compute platform.")
+def application_ecs(session: LabSession) -> str:
+    app = found(lambda: session.client("codedeploy").get_application(applicationName=APPLICATION)["application"],
+                f"there is no CodeDeploy application {APPLICATION}")
+    if app.get("computePlatform") != "ECS":
+        raise Fail(f"{APPLICATION} is for {app.get('computePlatform')}, not ECS")
+    return f"{APPLICATION} deploys to ECS"
+
+
+@check("group-blue-green", 2, f"The group {GROUP} does BLUE_GREEN deployments WITH_TRAFFIC_CONTROL of the ECS "
+       f"service {SERVICE} in the cluster {CLUSTER}.")
+def group_blue_green(session: LabSession) -> str:
+    group = _group(session)
+    style = group.get("deploymentStyle", {})
+    if (style.get("deploymentType"), style.get("deploymentOption")) != ("BLUE_GREEN", "WITH_TRAFFIC_CONTROL"):
+        raise Fail(f"the deployment style is {style.get('deploymentType')} {style.get('deploymentOption')}")
+    services = [(s["clusterName"], s["serviceName"]) for s in group.get("ecsServices", [])]
+    if services != [(CLUSTER, SERVICE)]:
+        raise Fail(f"the group deploys {services or 'no ECS service'}")
+    return f"blue/green of {CLUSTER}/{SERVICE}"
+
+
+@check("group-canary", 1, "Use the predefined canary config that sends 10 % first and the rest 5 minutes later.")
+def group_canary(session: LabSession) -> str:
+    config = _group(session).get("deploymentConfigName")
+    if config != CONFIG:
+        raise Fail(f"the group uses {config}")
+    return f"the group uses {CONFIG}"
+
+
+@check("group-rollback", 2, "Turn automatic rollback on for a failed deployment and for one an alarm stopped.")
+def group_rollback(session: LabSession) -> str:
+    rollback = _group(session).get("autoRollbackConfiguration", {})
+    missing = sorted(set(ROLLBACK_EVENTS) - set(rollback.get("events", [])))
+    if not rollback.get("enabled") or missing:
+        raise Fail(f"auto-rollback is {'on' if rollback.get('enabled') else 'off'}"
+                   + (f", without {', '.join(missing)}" if missing else ""))
+    return "rolls back on " + " and ".join(ROLLBACK_EVENTS)
+
+
+@check("group-load-balancer", 2, "Name the stack's blue and green target groups, its production listener as "
+       "the production route and its test listener as the test route (see the stack's outputs).", hidden=True)
+def group_load_balancer(session: LabSession) -> str:
+    pairs = _group(session).get("loadBalancerInfo", {}).get("targetGroupPairInfoList", [])
+    if len(pairs) != 1:
+        raise Fail(f"the group has {len(pairs)} target group pairs, not 1")
+    out = _outputs(session)
+    pair = pairs[0]
+    groups = sorted(g["name"] for g in pair.get("targetGroups", []))
+    expected = sorted([out.get("BlueTargetGroupName", "?"), out.get("GreenTargetGroupName", "?")])
+    problems = [] if groups == expected else [f"target groups {groups}, not {expected}"]
+    for route, key in (("prodTrafficRoute", "ProductionListenerArn"), ("testTrafficRoute", "TestListenerArn")):
+        if pair.get(route, {}).get("listenerArns") != [out.get(key)]:
+            problems.append(f"{route} is not the stack's {key}")
+    if problems:
+        raise Fail("; ".join(problems))
+    return "blue/green target groups, production and test listeners of the stack"
+
+
+@check("group-termination", 1, f"After a success, TERMINATE the original task set after a short wait "
+       f"(at most {MAX_TERMINATION_MINUTES} minutes), so a rollback stays instant meanwhile.", hidden=True)
+def group_termination(session: LabSession) -> str:
+    config = _group(session).get("blueGreenDeploymentConfiguration", {})
+    terminate = config.get("terminateBlueInstancesOnDeploymentSuccess", {})
+    minutes = terminate.get("terminationWaitTimeInMinutes", 0)
+    if terminate.get("action") != "TERMINATE" or not 0 < minutes <= MAX_TERMINATION_MINUTES:
+        raise Fail(f"the original is {terminate.get('action', 'kept')} after {minutes} minutes")
+    return f"the original task set is terminated {minutes} minutes after success"
+
+
+@check("group-role", 2, f"Use lab 01's {lab01.ROLES['codedeploy']} and let it invoke {SMOKE_TEST}: "
+       "AWSCodeDeployRoleForECS only covers functions named CodeDeployHook_*.", hidden=True)
+def group_role(session: LabSession) -> str:
+    role = _group(session).get("serviceRoleArn", "").rsplit("/", 1)[-1]
+    if role != lab01.ROLES["codedeploy"]:
+        raise Fail(f"the group acts as {role}, not {lab01.ROLES['codedeploy']}")
+    if not _role_may(session, role, "lambda:InvokeFunction", _function_arn(session)):
+        raise Fail(f"{role} may not lambda:InvokeFunction {SMOKE_TEST}")
+    return f"{role} may invoke {SMOKE_TEST}"
+
+
+# --- shipping a release ---------------------------------------------------------------------------
+
+@check("release-shipped", 3, f"Build the new version with lab 02's project, register a task definition revision "
+       f"with its image and deploy it with an AppSpec through {APPLICATION}/{GROUP}.")
+def release_shipped(session: LabSession) -> str:
+    shipped = _shipped(session)
+    image = session.client("ecs").describe_task_definition(
+        taskDefinition=shipped["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
+    repository, _, tag = image.rpartition(":")
+    if repository != lab02.repository_uri(session):
+        raise Fail(f"the deployed image {image} is not from {lab02.ECR_REPOSITORY}")
+    found(lambda: session.client("ecr").describe_images(repositoryName=lab02.ECR_REPOSITORY, imageIds=[{"imageTag": tag}]),
+          f"{lab02.ECR_REPOSITORY} has no image tagged {tag}")
+    return f"deployment {shipped['info']['deploymentId']} shipped {lab02.ECR_REPOSITORY}:{tag}"
+
+
+@check("main-is-v2", 1, "Apply releases/v2.patch in your clone, commit and push it to main.")
+def main_is_v2(session: LabSession) -> str:
+    text = found(lambda: session.client("codecommit").get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=lab01.BRANCH,
+                                                                 filePath="app/version.py")["fileContent"].decode(),
+                 f"{lab01.BRANCH} of {lab01.REPOSITORY} has no app/version.py")
+    if 'VERSION = "v1"' in text:
+        raise Fail(f"{lab01.BRANCH} still says v1")
+    return f"{lab01.BRANCH} is past v1"
+
+
+@check("smoke-test-ran", 2, f"The AppSpec's Hooks name {SMOKE_TEST} for {HOOK}; the function must report "
+       "Succeeded for the deployment to go on.", hidden=True)
+def smoke_test_ran(session: LabSession) -> str:
+    events = {e["lifecycleEventName"]: e["status"] for e in _shipped(session)["target"].get("lifecycleEvents", [])}
+    if events.get(HOOK) != "Succeeded":
+        raise Fail(f"{HOOK} was {events.get(HOOK, 'not run')} in the shipped deployment")
+    return f"{HOOK} Succeeded"
+
+
+@check("shipped-as-canary", 1, f"Deploy with the group's {CONFIG}: no deploymentConfigName override.", hidden=True)
+def shipped_as_canary(session: LabSession) -> str:
+    config = _shipped(session)["info"].get("deploymentConfigName")
+    if config != CONFIG:
+        raise Fail(f"the shipped deployment used {config}")
+    return f"shipped as {CONFIG}"
