@@ -4,27 +4,17 @@ saved in each test's tmp_path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.browser import Browser, find_chromium
+from tests.support.browser import Browser
 from tests.support.browser_console import PIPELINE, gated_pipeline
 from tests.support.codepipeline import PipelineLab
 from tests.support.server import LabstackProcess
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed: `apt-get install chromium` (as .ci/run does when it is root) runs this test")
-    opened = Browser(executable, tmp_path / "profile")
-    yield opened
-    opened.close()
+pytest_plugins = ["tests.support.browser_fixtures"]  # the `browser` fixture
 
 
 @pytest.fixture(scope="module")
