@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,9 +51,30 @@ class Lab:
         try:
             self.session.account  # noqa: B018 - asks the backend who we are, once
         except (BotoCoreError, ClientError) as exc:
-            print(f"✗ nothing usable answers at {chosen.endpoint or 'AWS'}: {exc}\n"
-                  "  Start labstack in a terminal with `labstack up` (or `make lab` from the kit's folder),\n"
+            offer = ("  Run `lab.start_labstack()` in a cell to start it here, or `labstack up` in a terminal,\n"
+                     if self._local_labstack() else "  Start labstack in a terminal with `labstack up` (or `make lab`),\n")
+            print(f"✗ nothing usable answers at {chosen.endpoint or 'AWS'}: {exc}\n{offer}"
                   "  then run this cell again.")
+
+    def _local_labstack(self) -> int | None:
+        """The port of the labstack this lab talks to, when it is one this machine can start."""
+        url = urlsplit(self.backend.endpoint or "")
+        if self.backend.name != "embedded" or url.hostname not in ("127.0.0.1", "localhost"):
+            return None
+        return url.port or 80
+
+    def start_labstack(self) -> None:
+        """Start the labstack this lab talks to (``labstack up`` on its port), if it is down."""
+        port = self._local_labstack()
+        if port is None:
+            print(f"✗ {self.backend.endpoint or 'AWS'} is not a labstack on this machine; start it where it runs.")
+            return
+        done = subprocess.run([sys.executable, "-m", "labstack", "up", "--port", str(port)], capture_output=True,
+                              text=True, cwd=self.kit_root, check=False)
+        print((done.stdout + done.stderr).strip())
+        if done.returncode == 0:
+            self.session = LabSession(self.backend)
+            print(f"✓ labstack answers at {self.backend.endpoint}; go on with the next cell.")
 
     def __repr__(self) -> str:
         return f"<{self.module.TITLE} on {self.backend.name} ({self.backend.endpoint or 'AWS'})>"
