@@ -27,12 +27,12 @@ pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
 NAME = "busy"
 Key = tuple[str, str]
-View = tuple[int, str | None, str | None]  # (0 not run / 1 running / 2 ended, status, actionExecutionId)
+View = tuple[int, str | None, str | None]  # (0 not run / 1 running or stopping / 2 ended, status, id)
 NOT_RUN: View = (0, None, None)
 
 
 def _phase(status: str) -> int:
-    return 1 if status == "InProgress" else 2
+    return 1 if status in ("InProgress", "Stopping") else 2
 
 
 def _declaration(lab: PipelineLab) -> list[dict]:
@@ -111,8 +111,10 @@ def _external_ids(state: dict) -> dict[str, str | None]:
             for s in state["stageStates"] for a in s["actionStates"] if "latestExecution" in a}
 
 
-def _sample_until_done(lab: PipelineLab, declared: list[dict], execution_id: str, old: set[str]) -> dict[str, Any]:
-    """Sample state, execution, action executions and state again until the execution ends; check each sample."""
+def _sample_until_done(lab: PipelineLab, declared: list[dict], execution_id: str, old: set[str],
+                       stop_in: str | None = None) -> dict[str, Any]:
+    """Sample state, execution, action executions and state again until the execution ends; check
+    each sample. With ``stop_in``, stop the execution (without abandon) once an action of that stage runs."""
     cp = lab.codepipeline
     keys = [(s["name"], a["name"]) for s in declared for a in s["actions"]]
     seen = {"samples": 0, "running": 0}
@@ -140,6 +142,12 @@ def _sample_until_done(lab: PipelineLab, declared: list[dict], execution_id: str
         if execution["status"] == "Succeeded":
             assert all(v[1] == "Succeeded" for v in listed.values()), f"execution Succeeded, actions {listed}"
             assert all(v[1] == "Succeeded" for v in stages2.values()), f"execution Succeeded, stages {stages2}"
+        if execution["status"] in ("Stopping", "Stopped"):
+            assert all(v[1] != "InProgress" for v in stages2.values()), f"execution {execution['status']}, stages {stages2}"
+        if execution["status"] == "Stopped":
+            assert all(v[0] != 1 for v in listed.values()), f"execution Stopped, actions {listed}"
+        if stop_in and execution["status"] == "InProgress" and any(v[0] == 1 for k, v in listed.items() if k[0] == stop_in):
+            cp.stop_pipeline_execution(pipelineName=NAME, pipelineExecutionId=execution_id, reason="enough")
         if execution["status"] == "Failed":
             assert any(v[1] == "Failed" for v in listed.values()) and all(v[0] != 1 for v in listed.values())
             assert any(v[1] == "Failed" for v in stages2.values()), f"execution Failed, stages {stages2}"
@@ -156,12 +164,12 @@ def test_state_list_and_execution_never_contradict_each_other_while_an_execution
     created = lab.create(NAME, *_declaration(lab), pipelineType="V2",
                          variables=[{"name": "Verdict", "defaultValue": "0"}])
     declared = created["stages"]
-    for verdict, outcome in (("0", "Succeeded"), ("1", "Failed")):
+    for verdict, outcome, stop_in in (("0", "Succeeded", None), ("1", "Failed", None), ("0", "Stopped", "Build")):
         listed = lab.codepipeline.list_action_executions(pipelineName=NAME)["actionExecutionDetails"]
         old = {d["actionExecutionId"] for d in listed}
         execution_id = lab.codepipeline.start_pipeline_execution(
             name=NAME, variables=[{"name": "Verdict", "value": verdict}])["pipelineExecutionId"]
-        seen = _sample_until_done(lab, declared, execution_id, old)
+        seen = _sample_until_done(lab, declared, execution_id, old, stop_in)
         assert seen["status"] == outcome, seen
         assert seen["running"] >= 3, f"too few samples caught actions running to prove anything: {seen}"
-        assert seen["actions"][("Test", "Scan")][1] == ("Failed" if verdict == "1" else "Succeeded")
+        assert seen["actions"][("Test", "Scan")][1] == {"Succeeded": "Succeeded", "Failed": "Failed", "Stopped": None}[outcome]

@@ -384,6 +384,9 @@ class CodePipelineProvider(Provider):
             execution.status = "Stopping"
             execution.stop_reason = request.get("reason", "")
             execution.last_update = now()
+            for stage, status in execution.stages.items():  # the engine settles them once their actions end
+                if status == "InProgress":
+                    execution.stages[stage] = "Stopping"
             if abandon:
                 for run in execution.actions:
                     if run.status == "InProgress":
