@@ -152,9 +152,14 @@ def test_stop_lets_running_actions_finish_or_abandons_them(lab: PipelineLab) -> 
     wait_for(lambda: "Build" in lab.actions("stops", running))
     cp.stop_pipeline_execution(pipelineName="stops", pipelineExecutionId=running, reason="enough")
     assert lab.execution("stops", running)["status"] == "Stopping"
+
+    def build_stage() -> dict:
+        return next(s for s in cp.get_pipeline_state(name="stops")["stageStates"] if s["stageName"] == "Build")["latestExecution"]
+
+    assert build_stage() == {"pipelineExecutionId": running, "status": "Stopping", "type": "STANDARD"}
     assert error_code(cp.stop_pipeline_execution, pipelineName="stops", pipelineExecutionId=running) == "DuplicatedStopRequestException"
     stopped = lab.wait("stops", running)
-    assert stopped["status"] == "Stopped"
+    assert stopped["status"] == "Stopped" and build_stage()["status"] == "Stopped"
     runs = lab.actions("stops", running)
     assert runs["Build"]["status"] == "Succeeded" and "Site" not in runs
     summary = cp.list_pipeline_executions(pipelineName="stops")["pipelineExecutionSummaries"][0]
