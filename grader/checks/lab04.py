@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from grader.backends import LabSession
-from grader.checks import Check, Fail, found, lab01, lab02
+from grader.checks import Check, Fail, found, lab01, lab02, lab03
 from grader.checks import check as _check
 from grader.policies import allows, document, trusted_services
 
@@ -19,7 +19,7 @@ PIPELINE = "cicd-lab-pipeline"
 UNIT_TESTS = "cicd-lab-unit-tests"
 SECURITY_SCAN = "cicd-lab-security-scan"
 BUILD_PROJECT = lab02.PROJECT
-CLUSTER = "sample-app"  # lab 03's base stack
+CLUSTER = lab03.CLUSTER
 STAGING_SERVICE = "sample-app-staging"
 TRIGGER_RULE = "cicd-lab-pipeline-on-push"
 EVENTS_ROLE = "cicd-lab-events-role"
@@ -38,7 +38,7 @@ def names(session: LabSession) -> dict[str, Any]:
             "codebuild_role": earlier["roles"]["codebuild"], "build_project": BUILD_PROJECT,
             "ecr_repository": lab02.ECR_REPOSITORY,
             "unit_tests_project": UNIT_TESTS, "security_scan_project": SECURITY_SCAN, "cluster": CLUSTER,
-            "production_service": CLUSTER, "staging_service": STAGING_SERVICE, "pipeline": PIPELINE,
+            "production_service": lab03.SERVICE, "staging_service": STAGING_SERVICE, "pipeline": PIPELINE,
             "trigger_rule": TRIGGER_RULE, "events_role": EVENTS_ROLE}
 
 

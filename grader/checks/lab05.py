@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from grader.backends import LabSession
-from grader.checks import Check, Fail, lab01, lab04
+from grader.checks import Check, Fail, lab01, lab03, lab04
 from grader.checks import check as _check
 
 TITLE = "Lab 05 · Approval"
@@ -15,8 +15,8 @@ NOTEBOOK = "05_approval"
 
 TOPIC = "cicd-lab-approvals"
 APPROVER = "approver@example.com"
-APPLICATION = "sample-app"  # lab 03
-DEPLOYMENT_GROUP = "production"  # lab 03
+APPLICATION = lab03.APPLICATION
+DEPLOYMENT_GROUP = lab03.GROUP
 LOAD_BALANCER = "sample-app-alb"  # lab 03's base stack: production listener 80, test listener 8080
 IMAGE_PLACEHOLDER = "IMAGE1_NAME"  # taskdef.json's <IMAGE1_NAME>
 
@@ -207,7 +207,7 @@ def approved(session: LabSession) -> str:
 def production_image(session: LabSession) -> str:
     """The image the production service runs: its primary task set's (CodeDeploy), else the service's."""
     ecs = session.client("ecs")
-    service = ecs.describe_services(cluster=lab04.CLUSTER, services=[lab04.CLUSTER])["services"][0]
+    service = ecs.describe_services(cluster=lab03.CLUSTER, services=[lab03.SERVICE])["services"][0]
     primary = [s for s in service.get("taskSets", []) if s.get("status") == "PRIMARY"]
     arn = primary[0]["taskDefinition"] if primary else service["taskDefinition"]
     definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
