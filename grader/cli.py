@@ -88,7 +88,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
     backend = Backend.named(args.backend) if args.backend else Backend.from_env()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="grader-ci-"))
-    passed = ci.run(backend, workdir)
+    passed = ci.run(backend, workdir, up_to=args.up_to)
     print(("✓ the gate passes" if passed else "✗ the gate fails") + f" (graded notebooks in {workdir})")
     return 0 if passed else 1
 
@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--into", type=Path, help="folder to write the learner notebooks to (default: labs/)")
     ci = command("ci", cmd_ci, "the CI gate (fresh labstack accounts): solutions full marks, blank labs 0")
     ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
+    ci.add_argument("--up-to", type=int, metavar="N", help="gate labs 1..N only (default: every lab)")
 
     autograde = command("autograde", cmd_autograde,
                         "grade a class's submissions of lab N in parallel, one fresh labstack account each")
