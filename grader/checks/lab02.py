@@ -24,7 +24,8 @@ REPORT_GROUPS = {"unit-tests": f"{PROJECT}-unit-tests", "coverage": f"{PROJECT}-
 # What the build role needs beyond lab 01: (action, resource kind) pairs; kinds are filled per account.
 BUILD_ROLE_NEEDS = (("ecr:GetAuthorizationToken", "*"), ("ecr:PutImage", "repository"),
                     ("ecr:InitiateLayerUpload", "repository"), ("logs:PutLogEvents", "log-group"),
-                    ("s3:PutObject", "bucket"), ("codebuild:BatchPutTestCases", "report-group"))
+                    ("s3:PutObject", "bucket"), ("codebuild:BatchPutTestCases", "report-group"),
+                    ("codecommit:GitPull", "source"))
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -107,7 +108,8 @@ def _missing_permissions(session: LabSession) -> list[str]:
     resources = {"*": "*", "repository": f"arn:aws:ecr:{prefix}:repository/{ECR_REPOSITORY}",
                  "log-group": f"arn:aws:logs:{prefix}:log-group:{LOG_GROUP}:log-stream:any",
                  "bucket": f"arn:aws:s3:::{lab01.bucket_name(session.account)}/{ARTIFACT_NAME}",
-                 "report-group": f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}"}
+                 "report-group": f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}",
+                 "source": f"arn:aws:codecommit:{prefix}:{lab01.REPOSITORY}"}
     docs = lab01._role_documents(session, role)
     return [f"{action} on {resources[kind]}" for action, kind in BUILD_ROLE_NEEDS
             if not allows(docs, action, resources[kind])]
@@ -122,13 +124,14 @@ def build_role_can_push(session: LabSession) -> str:
     return f"{lab01.ROLES['codebuild']} may log in to ECR and push to {ECR_REPOSITORY}"
 
 
-@check("build-role-logs-artifacts-reports", 2, "Besides ECR, a build writes its log (CloudWatch Logs), its "
-       "artifact (the S3 bucket) and its reports (CodeBuild report groups): allow each where it goes.", hidden=True)
+@check("build-role-source-logs-artifacts-reports", 2, "Besides ECR, a build pulls its source (CodeCommit), writes "
+       "its log (CloudWatch Logs), its artifact (the S3 bucket) and its reports (CodeBuild report groups): allow "
+       "each where it goes.", hidden=True)
 def build_role_rest(session: LabSession) -> str:
     missing = [m for m in _missing_permissions(session) if not m.startswith("ecr:")]
     if missing:
         raise Fail(f"{lab01.ROLES['codebuild']} may not {'; '.join(missing)}")
-    return "the build may write its log, artifact and reports"
+    return "the build may pull its source and write its log, artifact and reports"
 
 
 # --- the project --------------------------------------------------------------------------------
