@@ -54,7 +54,8 @@ def test_wrong_resources_fail_with_what_was_found(labstack: LabstackProcess) -> 
     assert results["api-key-field"].message == f"{lab01.API_KEY_SECRET} holds plain text, not a JSON object"
     assert results["bucket-exists"].passed
     assert results["bucket-versioning"].message.endswith("is never enabled")
-    assert results["bucket-encryption"].message.endswith("is missing or has no default encryption configuration")
+    # A new bucket has S3's default SSE-S3 encryption (as on AWS since 2023), not the lab's KMS key.
+    assert results["bucket-encryption"].message == "default encryption is AES256, not aws:kms"
     assert "may not ssm:GetParameters on arn:aws:ssm:" in results["codebuild-reads-config"].message
 
 
