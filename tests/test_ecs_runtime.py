@@ -216,6 +216,8 @@ def test_task_sets_run_their_own_tasks_for_code_deploy(labstack: LabstackProcess
         return ecs.describe_task_sets(cluster="labs", service="bg", taskSets=[arn])["taskSets"][0]
 
     wait_for(lambda: task_set(first["taskSetArn"]).get("runningCount") == 2 and task_set(second["taskSetArn"]).get("runningCount") == 1)
+    counted = wait_for(lambda: (s := ecs.describe_services(cluster="labs", services=["bg"])["services"][0])["runningCount"] == 3 and s)
+    assert counted["pendingCount"] == 0  # the service counts its task sets' tasks, as ECS does
     assert task_set(second["taskSetArn"])["computedDesiredCount"] == 1
     wait_for(lambda: len(elb.describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]) == 2
              and len(elb.describe_target_health(TargetGroupArn=green)["TargetHealthDescriptions"]) == 1)

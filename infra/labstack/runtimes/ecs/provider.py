@@ -53,6 +53,17 @@ class EcsRuntime(Provider):
         service = _plain(moto.create_service(**request))["service"]
         return {"service": self._remember(service, request)}
 
+    def create_task_set(self, ctx: RequestContext, request: dict) -> dict:
+        """moto keeps the task set; its scale is set afterwards, since moto would otherwise record
+        tasks of its own for it (the service scheduler runs the real ones)."""
+        moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
+        scale = request.pop("scale", None)
+        created = _plain(moto.create_task_set(**request))["taskSet"]
+        if scale is not None:
+            created = _plain(moto.update_task_set(cluster=request["cluster"], service=request["service"],
+                                                  taskSet=created["taskSetArn"], scale=scale))["taskSet"]
+        return {"taskSet": created}
+
     def forced_at(self, service_arn: str) -> Any:
         """When the service's last forceNewDeployment was asked for (None: never)."""
         return self._forced.get(service_arn)

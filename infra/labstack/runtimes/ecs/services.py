@@ -85,6 +85,9 @@ class ServiceScheduler:
                         live.add(task_set.task_set_arn)
                         self._task_set(account, region, service, task_set)
                     self._orphans(account, region, service, {ts.id for ts in service.task_sets})
+                    # As ECS reports it: a task-set service's counts are its task sets' tasks.
+                    service.running_count = sum(ts.running_count or 0 for ts in service.task_sets)
+                    service.pending_count = sum(ts.pending_count or 0 for ts in service.task_sets)
         for key in [k for k in self._memory if k not in live]:
             self._forget(key, self._memory.pop(key))
 
