@@ -37,6 +37,8 @@ class Labstack:
         self.router = Router()
         self.providers: list[Provider] = []
         self._warm = threading.Event()
+        self._shutdown_lock = threading.Lock()
+        self._shut_down = False
         self._warm_error: BaseException | None = None
 
     def warm_up(self) -> None:
@@ -82,6 +84,11 @@ class Labstack:
         log.info("state reset")
 
     def shutdown(self) -> None:
+        """Stop every runtime's work, once (later calls return at once)."""
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
         self.clock.interrupt()
         self.hooks.run_shutdown()
 

@@ -89,7 +89,12 @@ def serve(settings: Settings) -> int:
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %s: shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+
+        def down() -> None:
+            labstack.shutdown()  # while labstack still answers: the runtimes' last logs and metrics land
+            server.shutdown()
+
+        threading.Thread(target=down, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
