@@ -200,12 +200,13 @@ def test_task_sets_run_their_own_tasks_for_code_deploy(labstack: LabstackProcess
     network = {"awsvpcConfiguration": {
         "subnets": [ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]],
         "securityGroups": [ec2.create_security_group(GroupName="bg", Description="bg", VpcId=vpc)["GroupId"]]}}
-    ecs.create_service(cluster="labs", serviceName="bg", desiredCount=2, deploymentController={"type": "CODE_DEPLOY"},
+    made = ecs.create_service(cluster="labs", serviceName="bg", desiredCount=2, deploymentController={"type": "CODE_DEPLOY"},
                        taskDefinition="web", networkConfiguration=network,
                        loadBalancers=[{"targetGroupArn": blue, "containerName": "web", "containerPort": 8080}])
-    # As on AWS, the service's own task definition and load balancer become its PRIMARY task set.
-    first = wait_for(lambda: [t for t in ecs.describe_services(cluster="labs", services=["bg"])["services"][0]["taskSets"]
-                              if t["status"] == "PRIMARY"])[0]
+    # As on AWS, the service's own task definition and load balancer become its PRIMARY task set,
+    # already in CreateService's answer.
+    (first,) = made["service"]["taskSets"]
+    assert first["status"] == "PRIMARY"
     assert (first["scale"], first["loadBalancers"][0]["targetGroupArn"]) == (
         {"value": 100.0, "unit": "PERCENT"}, blue)
     second = ecs.create_task_set(cluster="labs", service="bg", taskDefinition="web", launchType="FARGATE", scale={"value": 50, "unit": "PERCENT"},

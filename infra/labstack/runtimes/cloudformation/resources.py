@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from labstack.runtimes.ecs.tasksets import seed_primary
+
 _lock = threading.Lock()
 _done = False
 
@@ -93,7 +95,8 @@ def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str
     network = camel(props.get("NetworkConfiguration"))
     if network:
         network["awsvpcConfiguration"].setdefault("securityGroups", [])
-    return ecs_backends[account_id][region_name].create_service(
+    backend = ecs_backends[account_id][region_name]
+    service = backend.create_service(
         _name_or_arn(props.get("Cluster", "default"), "name"), resource_name, int(props.get("DesiredCount", 1)),
         task_definition_str=_name_or_arn(props.get("TaskDefinition"), "arn"),
         load_balancers=balancers,
@@ -107,6 +110,8 @@ def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str
         network_configuration=network,
         role_arn=props.get("Role"),
     )
+    seed_primary(backend, service)  # as ECS does: a CODE_DEPLOY service is made with its first task set
+    return service
 
 
 def _create_task_definition(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,

@@ -9,9 +9,11 @@ from typing import Any
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError
+from labstack.motobridge import backends
 from labstack.protocol.provider import Provider
 from labstack.runtimes.ecs.services import ServiceScheduler
 from labstack.runtimes.ecs.tasks import RunningTask, TaskRunner, now
+from labstack.runtimes.ecs.tasksets import seed_primary
 from labstack.runtimes.logship import LogShipper
 from labstack.state import AccountRegionStore
 
@@ -51,6 +53,10 @@ class EcsRuntime(Provider):
     def create_service(self, ctx: RequestContext, request: dict) -> dict:
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
         service = _plain(moto.create_service(**request))["service"]
+        if (request.get("deploymentController") or {}).get("type") == "CODE_DEPLOY":
+            backend = backends("ecs")[ctx.account][ctx.region]
+            seed_primary(backend, backend.services[f"{service['clusterArn'].rsplit('/', 1)[-1]}:{service['serviceName']}"])
+            service = _plain(moto.describe_services(cluster=service["clusterArn"], services=[service["serviceArn"]]))["services"][0]
         return {"service": self._remember(service, request)}
 
     def create_task_set(self, ctx: RequestContext, request: dict) -> dict:

@@ -15,6 +15,7 @@ from typing import Any
 from labstack.motobridge import loaded_backends
 from labstack.runtimes.ecs.deployments import Deployments
 from labstack.runtimes.ecs.tasks import RunningTask, now
+from labstack.runtimes.ecs.tasksets import seed_primary
 from labstack.runtimes.loop import every
 
 log = logging.getLogger("labstack.ecs")
@@ -53,18 +54,9 @@ class ServiceScheduler:
         self._seeded.clear()
 
     def _initial_task_set(self, backend: Any, service: Any) -> None:
-        """As ECS does for a CODE_DEPLOY service: its task definition and load balancers become
-        the PRIMARY task set, at 100% (however the service was made: API or CloudFormation)."""
+        """Seed a CODE_DEPLOY service's PRIMARY task set once (CreateService usually did already)."""
         self._seeded.add(service.arn)
-        if service.task_sets or not service.task_definition or service.status != "ACTIVE":
-            return
-        cluster = service.cluster_arn.rsplit("/", 1)[-1]
-        task_set = backend.create_task_set(
-            service.name, cluster, service.task_definition, load_balancers=service.load_balancers,
-            network_configuration=service.network_configuration or None, launch_type=service.launch_type or "FARGATE",
-            platform_version=getattr(service, "platform_version", None))
-        task_set.scale = {"value": 100.0, "unit": "PERCENT"}  # set after: moto would record phantom tasks
-        backend.update_service_primary_task_set(cluster, service.name, task_set.task_set_arn)
+        seed_primary(backend, service)
 
     def reconcile(self) -> None:
         ecs_backends = loaded_backends("ecs")

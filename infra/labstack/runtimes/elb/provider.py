@@ -40,6 +40,7 @@ class ElbRuntime(Provider):
         self._servers: dict[str, ListenerServer] = {}
         self._ports: dict[str, int] = {}  # stable while labstack runs
         self._stop = threading.Event()
+        self._reconciling = threading.Lock()
         labstack.hooks.on_reset(self.health.reset)
         labstack.hooks.on_reset(self.targets.reset)
         labstack.hooks.on_shutdown(self.close)
@@ -49,6 +50,10 @@ class ElbRuntime(Provider):
     # -- the reconciler ---------------------------------------------------------------
     def reconcile(self) -> None:
         """Read moto's listeners and target groups; start, keep or stop local servers."""
+        with self._reconciling:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
         listeners, groups = model.snapshot(self.targets.active)
         self.targets.forget_groups_except(set(groups))
         with self._lock:
@@ -135,7 +140,9 @@ class ElbRuntime(Provider):
 
     # -- what labstack shows ----------------------------------------------------------
     def endpoints(self) -> list[dict[str, Any]]:
-        """Each listener and the local URL it answers on."""
+        """Each listener and the local URL it answers on (listeners created a moment ago included)."""
+        if self.labstack.warm:
+            self.reconcile()
         with self._lock:
             return [
                 {"listenerArn": arn, "loadBalancerArn": self._listeners[arn].load_balancer,
