@@ -85,6 +85,22 @@ def approval_token(session: LabSession, name: str, execution_id: str) -> str | N
     return None
 
 
+def stop_waiting_approvals(session: LabSession, name: str) -> list[str]:
+    """Stop (abandon) an execution of pipeline ``name`` left waiting for an approval, which would hold the
+    stage against every newer one; the ids of those stopped, once they are."""
+    client = session.client("codepipeline")
+    waiting = [stage["latestExecution"]["pipelineExecutionId"]
+               for stage in client.get_pipeline_state(name=name)["stageStates"]
+               if stage.get("latestExecution", {}).get("status") == "InProgress"
+               and approval_token(session, name, stage["latestExecution"]["pipelineExecutionId"])]
+    for execution_id in waiting:
+        client.stop_pipeline_execution(pipelineName=name, pipelineExecutionId=execution_id, abandon=True,
+                                       reason="left waiting for an approval; a newer run replaces it")
+        progress.wait(lambda e=execution_id: execution_status(session, name, e) not in ("InProgress", "Stopping"),
+                      timeout=60, label=f"stopping {execution_id[:8]}")
+    return waiting
+
+
 def newest_execution(session: LabSession, name: str, revision: str | None = None) -> dict[str, Any] | None:
     """The newest execution of pipeline ``name`` (of source ``revision``, when given), or None."""
     for summary in session.client("codepipeline").list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]:
@@ -94,11 +110,20 @@ def newest_execution(session: LabSession, name: str, revision: str | None = None
     return None
 
 
+def stage_status(session: LabSession, name: str, stage: str, execution_id: str) -> str | None:
+    """The status of ``stage`` in execution ``execution_id`` of pipeline ``name``, once that execution reached it."""
+    for state in session.client("codepipeline").get_pipeline_state(name=name)["stageStates"]:
+        latest = state.get("latestExecution", {})
+        if state["stageName"] == stage and latest.get("pipelineExecutionId") == execution_id:
+            return str(latest["status"])
+    return None
+
+
 def watch(session: LabSession, name: str, execution_id: str, *, timeout: float = 300,
-          stop_at_approval: bool = False, also: Callable[[], str] | None = None) -> str:
+          stop_at_approval: bool = False, stop_after: str | None = None, also: Callable[[], str] | None = None) -> str:
     """Redraw pipeline ``name``'s stages (and what ``also()`` says) under a progress bar until execution
-    ``execution_id`` ends (or, with ``stop_at_approval``, waits for an approval); its status
-    (or ``WaitingForApproval``)."""
+    ``execution_id`` ends, or waits for an approval (``stop_at_approval``), or is through the stage
+    ``stop_after``; its status (``WaitingForApproval``, ``<stage> Succeeded`` in the last two cases)."""
     view = Live()
 
     def frame() -> str:
@@ -111,6 +136,9 @@ def watch(session: LabSession, name: str, execution_id: str, *, timeout: float =
             return status
         if stop_at_approval and approval_token(session, name, execution_id):
             return "WaitingForApproval"
+        done = stop_after and stage_status(session, name, stop_after, execution_id)
+        if done in ("Succeeded", "Failed", "Stopped"):
+            return f"{stop_after} {done}"
         return None
 
     status = progress.wait(settled, timeout=timeout, every=1.0, label=f"{name} {execution_id[:8]}")
