@@ -17,6 +17,7 @@ from grader import catchup, checks, ci, grading, notebooks
 from grader.backends import LabSession
 from grader.checks import lab05
 from tests.support.grading import session_for
+from tests.support.labrun import SOLUTION, UNANSWERED, autograde_in_order
 from tests.support.server import LabstackProcess
 
 pytestmark = pytest.mark.slow
@@ -43,19 +44,14 @@ def account(sampleapp_labstack: LabstackProcess) -> LabSession:
 @pytest.fixture(scope="module")
 def grades(account: LabSession, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, str], grading.Grade]:
     """Each lab autograded unanswered and then solved, in order, in ``account``."""
-    env = notebooks.kernel_env(account)
-    graded = {}
-    for number in LABS:
-        for who, notebook in (("unanswered", notebooks.released(number)), ("solution", notebooks.solution(number))):
-            folder = tmp_path_factory.mktemp(f"lab{number:02d}-{who}")
-            graded[(number, who)] = grading.autograde(notebook, number, folder, env=env, student=who)
-    return graded
+    steps = [(number, who) for number in LABS for who in (UNANSWERED, SOLUTION)]
+    return autograde_in_order(account, steps, tmp_path_factory.mktemp("labs04-06"))
 
 
 @pytest.mark.parametrize("number", LABS)
 def test_the_solution_scores_full_marks(grades: dict[tuple[int, str], grading.Grade], account: LabSession,
                                         number: int) -> None:
-    grade = grades[(number, "solution")]
+    grade = grades[(number, SOLUTION)]
     lost = {c.name: c.score for c in grade.cells if c.score < c.max_score}
     assert (grade.score, grade.max_score, lost) == (POINTS[number], POINTS[number], {}), grade.graded
     assert catchup.lab_report(number, account).passed  # hidden checks included, as grading ran them
@@ -64,7 +60,7 @@ def test_the_solution_scores_full_marks(grades: dict[tuple[int, str], grading.Gr
 @pytest.mark.parametrize("number", LABS)
 def test_the_unanswered_lab_scores_zero_with_a_hint_under_each_check(grades: dict[tuple[int, str], grading.Grade],
                                                                      number: int) -> None:
-    grade = grades[(number, "unanswered")]
+    grade = grades[(number, UNANSWERED)]
     assert (grade.score, grade.max_score) == (0, POINTS[number])
     assert ci.cells_without_hints(grade.graded) == []
 
