@@ -4,6 +4,7 @@ branches, tags and file paths), EventBridge rules, and new versions of an S3 sou
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.support.codepipeline import PipelineLab, action, s3_source, stage
@@ -56,7 +57,28 @@ def test_without_polling_only_an_eventbridge_rule_starts_it(lab: PipelineLab) ->
     third = put(lab, "main", "v3", second)
     started = lab.wait_for_executions("quiet", 2)
     assert len(started) == 2 and started[0]["trigger"]["triggerType"] == "CloudWatchEvent"
+    assert started[0]["trigger"]["triggerDetail"] == f"arn:aws:events:us-east-1:{lab.account}:rule/on-push"
     assert lab.wait("quiet", started[0]["pipelineExecutionId"])["artifactRevisions"][0]["revisionId"] == third
+    # A disabled rule, or one whose pattern does not match, starts nothing (as on AWS).
+    events.disable_rule(Name="on-push")
+    fourth = put(lab, "main", "v4", third)
+    events.enable_rule(Name="on-push")
+    events.put_rule(Name="on-push", EventPattern=json.dumps({"source": ["aws.codecommit"],
+                                                             "detail": {"referenceName": ["release"]}}))
+    put(lab, "main", "v5", fourth)
+    time.sleep(1)
+    assert len(lab.client("codepipeline").list_pipeline_executions(pipelineName="quiet")["pipelineExecutionSummaries"]) == 2
+    # Any matching event starts it, and PutEvents still reaches the rule's other targets.
+    sqs = lab.client("sqs")
+    queue = sqs.create_queue(QueueName="also-told")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="custom", EventPattern=json.dumps({"source": ["my.app"]}))
+    events.put_targets(Rule="custom", Targets=[{"Id": "p", "Arn": f"arn:aws:codepipeline:us-east-1:{lab.account}:quiet",
+                                                "RoleArn": lab.role}, {"Id": "q", "Arn": queue_arn}])
+    answer = events.put_events(Entries=[{"Source": "my.app", "DetailType": "release", "Detail": "{}"}])
+    assert answer["FailedEntryCount"] == 0
+    assert lab.wait_for_executions("quiet", 3)[0]["trigger"]["triggerDetail"].endswith(":rule/custom")
+    assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2)["Messages"]
 
 
 def github_pipeline(lab: PipelineLab, name: str, repo: str, **extra: object) -> None:

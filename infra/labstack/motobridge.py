@@ -9,11 +9,14 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+log = logging.getLogger("labstack.moto")
 
 # Services the kit relies on moto for (DESIGN.md), as botocore names them.
 MOTO_SERVICES = (
@@ -49,6 +52,52 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
 _USES_MANAGED_POLICIES = frozenset({"iam"})
 _policies_lock = threading.Lock()
 _import_lock = threading.Lock()
+
+
+# EventBridge targets labstack delivers to itself (moto has no code for them): the ARN's service ->
+# fn(account, region, target, event, rule ARN). Providers register here (CodePipeline does).
+EVENT_TARGETS: dict[str, Callable[[str, str, dict[str, Any], dict[str, Any], str], None]] = {}
+# Target services moto delivers to itself.
+_MOTO_EVENT_TARGETS = frozenset({"logs", "events", "sqs"})
+_event_targets_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _deliver_events() -> None:
+    """EventBridge as AWS runs it, once: a disabled rule delivers nothing; targets labstack serves
+    (a pipeline) get their events; a target type nobody emulates is skipped with a log line instead
+    of failing PutEvents for every other target."""
+    from moto.events.models import Rule
+    from moto.utilities.arns import parse_arn
+
+    send = Rule.send_to_targets
+
+    def deliver(self: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(event):
+            return
+        own, theirs = [], []
+        for target in list(self.targets):
+            service = parse_arn(target["Arn"]).service
+            if service in EVENT_TARGETS:
+                own.append((service, target))
+            elif service in _MOTO_EVENT_TARGETS:
+                theirs.append(target)
+            else:
+                log.info("EventBridge rule %s: target %s is not emulated; its event is dropped", self.name, target["Arn"])
+        for service, target in own:
+            try:
+                EVENT_TARGETS[service](self.account_id, self.region_name, target, event, self.arn)
+            except Exception:
+                log.exception("EventBridge rule %s could not deliver to %s", self.name, target["Arn"])
+        if theirs:
+            with _event_targets_lock:
+                everything, self.targets = self.targets, theirs
+                try:
+                    send(self, event, transform_input)
+                finally:
+                    self.targets = everything
+
+    Rule.send_to_targets = deliver
 
 
 # Requests that may create S3 buckets (directly, or through a stack).
@@ -167,11 +216,13 @@ class MotoBridge:
 
     def prepare(self, service: str | None, account: str, partition: str) -> None:
         """Get moto's state ready for a request: IAM calls see AWS's managed policies; new S3
-        buckets are encrypted by default."""
+        buckets are encrypted by default; EventBridge delivers as AWS does."""
         if service in _USES_MANAGED_POLICIES:
             _ensure_aws_managed_policies(account, partition)
         if service in _MAKES_BUCKETS:
             _encrypt_new_buckets()
+        if service == "events":
+            _deliver_events()
 
     def service_states(self) -> dict[str, str]:
         """LocalStack-style state per service: ``running`` once its backend holds data."""

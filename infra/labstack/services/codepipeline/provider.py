@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError
+from labstack.motobridge import EVENT_TARGETS
 from labstack.protocol.provider import Provider
 from labstack.runtimes.loop import every
 from labstack.services.codecommit.events import Outbox
@@ -103,6 +104,7 @@ class CodePipelineProvider(Provider):
         self.stop = threading.Event()
         self.outbox = Outbox()
         change_feed(labstack).subscribe(self._source_changed)
+        EVENT_TARGETS["codepipeline"] = self._rule_fired
         labstack.hooks.on_reset(self.reset)
         labstack.hooks.on_shutdown(self.shutdown)
         every(labstack, labstack.clock.real_seconds(60), self._poll_s3, "codepipeline-s3-poll", self.stop)
@@ -655,8 +657,7 @@ class CodePipelineProvider(Provider):
                 continue
             for pipeline in list(st.pipelines.values()):
                 try:
-                    found = triggers.starts_for(self.labstack, pipeline.declaration, change,
-                                                lambda p=pipeline, a=account, r=region: self._has_rule(a, r, p))
+                    found = triggers.starts_for(self.labstack, pipeline.declaration, change)
                 except Exception:
                     log.exception("could not match a source change against pipeline %s", pipeline.name)
                     continue
@@ -665,12 +666,24 @@ class CodePipelineProvider(Provider):
                     self._start(account, region, pipeline, {"triggerType": first.trigger_type, "triggerDetail": first.detail},
                                 pinned={s.action: ("COMMIT_ID", s.revision) for s in found})
 
-    def _has_rule(self, account: str, region: str, pipeline: Pipeline) -> bool:
-        try:
-            names = self.labstack.clients.get("events", account, region).list_rule_names_by_target(TargetArn=pipeline.arn)
-        except ClientError:
-            return False
-        return bool(names.get("RuleNames"))
+    def _rule_fired(self, _account: str, _region: str, target: dict, event: dict, rule_arn: str) -> None:
+        """An EventBridge rule that targets a pipeline matched an event: start it (trigger
+        CloudWatchEvent). A CodeCommit reference change pins the commit it names."""
+        _, _, _, region, account, name = target["Arn"].split(":", 5)
+        pipeline = self.state.get(account, region).pipelines.get(name)
+        if pipeline is None:
+            log.info("EventBridge rule %s targets pipeline %s, which does not exist", rule_arn, target["Arn"])
+            return
+        detail = event.get("detail") or {}
+        pinned = {}
+        for action in pipeline.declaration["stages"][0]["actions"]:
+            config = action.get("configuration", {})
+            if (action["actionTypeId"]["provider"] == "CodeCommit" and detail.get("commitId")
+                    and config.get("RepositoryName") == detail.get("repositoryName")
+                    and config.get("BranchName") == detail.get("referenceName")):
+                pinned[action["name"]] = ("COMMIT_ID", detail["commitId"])
+        self._start(account, region, pipeline, {"triggerType": "CloudWatchEvent", "triggerDetail": rule_arn},
+                    pinned=pinned)
 
     def _s3_version(self, account: str, region: str, config: dict) -> str | None:
         try:

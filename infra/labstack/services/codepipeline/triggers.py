@@ -61,9 +61,9 @@ def _changed_files(labstack: Any, change: SourceChange) -> list[str]:
     return [c.path for c in repo.changes(before, change.new)]
 
 
-def starts_for(labstack: Any, declaration: dict, change: SourceChange, has_rule: Any) -> list[Start]:
-    """The executions ``change`` starts for one pipeline (at most one per source action).
-    ``has_rule()`` says whether an EventBridge rule targets the pipeline (CodeCommit without polling)."""
+def starts_for(labstack: Any, declaration: dict, change: SourceChange) -> list[Start]:
+    """The executions ``change`` starts for one pipeline (at most one per source action). A CodeCommit
+    source that does not poll is started by an EventBridge rule instead, when one matches the change."""
     if change.deleted:
         return []
     found = []
@@ -76,8 +76,6 @@ def starts_for(labstack: Any, declaration: dict, change: SourceChange, has_rule:
             repo_arn = f"arn:aws:codecommit:{change.region}:{change.account}:{change.repository}"
             if config.get("PollForSourceChanges", "true").lower() == "true":
                 found.append(Start(action["name"], change.new, "PollForSourceChanges", repo_arn))
-            elif has_rule():
-                found.append(Start(action["name"], change.new, "CloudWatchEvent", repo_arn))
         elif provider == "CodeStarSourceConnection" and change.provider == "GitHub":
             if config.get("FullRepositoryId") != change.repository:
                 continue
