@@ -66,3 +66,21 @@ def allows(docs: list[dict[str, Any]], action: str, resource: str) -> bool:
     if any(st.get("Effect") == "Deny" and _matches(st, action, resource) for st in sts):
         return False
     return any(st.get("Effect") == "Allow" and _matches(st, action, resource) for st in sts)
+
+
+def role_documents(session: Any, name: str) -> list[dict[str, Any]]:
+    """The permission policies of role ``name``: inline and attached (customer or AWS managed)."""
+    iam = session.client("iam")
+    docs = [document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
+            for p in iam.list_role_policies(RoleName=name)["PolicyNames"]]
+    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+        docs.append(document(version["PolicyVersion"]["Document"]))
+    return docs
+
+
+def missing_permissions(session: Any, role: str, needed: list[tuple[str, str]]) -> list[str]:
+    """The (action, resource) pairs of ``needed`` that the permission policies of ``role`` do not allow."""
+    docs = role_documents(session, role)
+    return [f"{action} on {resource}" for action, resource in needed if not allows(docs, action, resource)]

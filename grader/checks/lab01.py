@@ -10,7 +10,13 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found
 from grader.checks import check as _check
-from grader.policies import allows, document, other_principals, trusted_services
+from grader.policies import (
+    allows,
+    document,
+    other_principals,
+    role_documents,
+    trusted_services,
+)
 
 TITLE = "Lab 01 · Repo setup"
 NOTEBOOK = "01_repo_setup"
@@ -60,18 +66,6 @@ def _bucket_encryption(session: LabSession) -> dict[str, Any]:
 def _role(session: LabSession, service: str) -> dict[str, Any]:
     name = ROLES[service]
     return found(lambda: session.client("iam").get_role(RoleName=name)["Role"], f"there is no role {name}")
-
-
-def _role_documents(session: LabSession, name: str) -> list[dict[str, Any]]:
-    """The permission policies of role ``name``: inline and attached (customer or AWS managed)."""
-    iam = session.client("iam")
-    docs = [document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
-            for p in iam.list_role_policies(RoleName=name)["PolicyNames"]]
-    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-        version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
-        docs.append(document(version["PolicyVersion"]["Document"]))
-    return docs
 
 
 # --- the artifact store -------------------------------------------------------------------
@@ -241,7 +235,7 @@ def codedeploy_role_policy(session: LabSession) -> str:
        "its own role: allow reading exactly that parameter and that secret.", hidden=True)
 def codebuild_reads_config(session: LabSession) -> str:
     _role(session, "codebuild")
-    docs = _role_documents(session, ROLES["codebuild"])
+    docs = role_documents(session, ROLES["codebuild"])
     parameter_arn = found(lambda: session.client("ssm").get_parameter(Name=DB_PASSWORD_PARAMETER)["Parameter"]["ARN"],
                           f"there is no SSM parameter {DB_PASSWORD_PARAMETER}")
     secret_arn = found(lambda: session.client("secretsmanager").describe_secret(SecretId=API_KEY_SECRET)["ARN"],

@@ -9,7 +9,7 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01
 from grader.checks import check as _check
-from grader.policies import allows
+from grader.policies import missing_permissions
 
 TITLE = "Lab 02 · CodeBuild"
 NOTEBOOK = "02_codebuild"
@@ -110,9 +110,7 @@ def _missing_permissions(session: LabSession) -> list[str]:
                  "bucket": f"arn:aws:s3:::{lab01.bucket_name(session.account)}/{ARTIFACT_NAME}",
                  "report-group": f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}",
                  "source": f"arn:aws:codecommit:{prefix}:{lab01.REPOSITORY}"}
-    docs = lab01._role_documents(session, role)
-    return [f"{action} on {resources[kind]}" for action, kind in BUILD_ROLE_NEEDS
-            if not allows(docs, action, resources[kind])]
+    return missing_permissions(session, role, [(action, resources[kind]) for action, kind in BUILD_ROLE_NEEDS])
 
 
 @check("build-role-can-push", 2, "docker login needs ecr:GetAuthorizationToken (resource *); pushing needs the "

@@ -11,7 +11,7 @@ import yaml
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01, lab02
 from grader.checks import check as _check
-from grader.policies import allows
+from grader.policies import allows, role_documents
 
 TITLE = "Lab 03 · CodeDeploy"
 NOTEBOOK = "03_codedeploy"
@@ -54,7 +54,7 @@ def _group(session: LabSession) -> dict[str, Any]:
 
 def _role_may(session: LabSession, role: str, action: str, resource: str) -> bool:
     found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
-    return allows(lab01._role_documents(session, role), action, resource)
+    return allows(role_documents(session, role), action, resource)
 
 
 def _function_arn(session: LabSession) -> str:

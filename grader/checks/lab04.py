@@ -10,7 +10,7 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01, lab02, lab03
 from grader.checks import check as _check
-from grader.policies import allows, document, trusted_services
+from grader.policies import document, missing_permissions, trusted_services
 
 TITLE = "Lab 04 · Pipeline"
 NOTEBOOK = "04_pipeline"
@@ -59,12 +59,6 @@ def stage(declaration: dict[str, Any], name: str) -> dict[str, Any]:
 def provider(action: dict[str, Any]) -> str:
     """An action's category/provider, as in ``Deploy/ECS``."""
     return f"{action['actionTypeId']['category']}/{action['actionTypeId']['provider']}"
-
-
-def missing_permissions(session: LabSession, role: str, needed: list[tuple[str, str]]) -> list[str]:
-    """The (action, resource) pairs of ``needed`` that the permission policies of ``role`` do not allow."""
-    docs = lab01._role_documents(session, role)
-    return [f"{action} on {resource}" for action, resource in needed if not allows(docs, action, resource)]
 
 
 def _project(session: LabSession, name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, lab01, lab03, lab04
 from grader.checks import check as _check
+from grader.policies import missing_permissions
 
 TITLE = "Lab 05 · Approval"
 NOTEBOOK = "05_approval"
@@ -72,7 +73,7 @@ def approval_subscription(session: LabSession) -> str:
        "on the topic.", hidden=True)
 def pipeline_role_publishes(session: LabSession) -> str:
     arn = topic_arn(session)
-    if lab04.missing_permissions(session, lab01.ROLES["codepipeline"], [("sns:Publish", arn)]):
+    if missing_permissions(session, lab01.ROLES["codepipeline"], [("sns:Publish", arn)]):
         raise Fail(f"{lab01.ROLES['codepipeline']} may not sns:Publish on {arn}")
     return f"{lab01.ROLES['codepipeline']} may publish to {TOPIC}"
 
@@ -159,7 +160,7 @@ def pipeline_role_codedeploy(session: LabSession) -> str:
               ("codedeploy:RegisterApplicationRevision", f"arn:aws:codedeploy:{region}:{account}:application:{APPLICATION}"),
               ("codedeploy:GetDeploymentConfig", f"arn:aws:codedeploy:{region}:{account}:deploymentconfig:x"),
               ("ecs:RegisterTaskDefinition", "*")]
-    missing = lab04.missing_permissions(session, lab01.ROLES["codepipeline"], needed)
+    missing = missing_permissions(session, lab01.ROLES["codepipeline"], needed)
     if missing:
         raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:3])}")
     return f"{lab01.ROLES['codepipeline']} may deploy with CodeDeploy"
