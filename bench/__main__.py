@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import codebuild, codedeploy, compute, console, git, lab_start, pipeline
+from bench import codebuild, codedeploy, compute, console, git, lab_start, labs, pipeline
 from bench.core import Options, run
 from bench.report import table, write_json
 
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     figures += compute.run(options, progress)
     figures += codedeploy.run(options, progress)
     figures += lab_start.run(options, progress)
+    figures += labs.run(options, progress)
     figures += pipeline.run(options, progress)
     figures += console.run(options, progress)
     seconds = time.perf_counter() - started
