@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import codebuild, codedeploy, compute, console, git, lab_start, labs, pipeline
+from bench import (
+    codebuild,
+    codedeploy,
+    compute,
+    console,
+    git,
+    lab_start,
+    labs,
+    pipeline,
+)
 from bench.core import Options, run
 from bench.report import table, write_json
 
