@@ -107,6 +107,9 @@ class BlueGreen:
     def group(self, config: str = "CodeDeployDefault.ECSAllAtOnce", termination_minutes: int = 0,
               alarms: list[str] | None = None, ready: dict[str, Any] | None = None, **extra: Any) -> str:
         """(Re)create the deployment group ``name``."""
+        for active in self.cd.list_deployments(applicationName=self.name, includeOnlyStatuses=[
+                "Created", "Queued", "InProgress", "Ready", "Baking"])["deployments"]:
+            self.finish(active)  # what an earlier test left running ends first
         self.cd.delete_deployment_group(applicationName=self.name, deploymentGroupName=self.name)  # fine when absent
         self.cd.create_deployment_group(
             applicationName=self.name, deploymentGroupName=self.name, serviceRoleArn=self.role, deploymentConfigName=config,
