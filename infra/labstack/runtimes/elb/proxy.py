@@ -25,14 +25,38 @@ Routable = Callable[[TargetGroup], list[tuple[str, int]]]
 Record = Callable[[Listener, "str | None", int, bool, "float | None"], None]
 
 
+class WeightedTurns:
+    """Smooth weighted round robin: each group gets its weight's share of every run of requests
+    (10/90 sends 1 in each 10), rather than that share only on average."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._credit: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+
+    def pick(self, groups: tuple[tuple[str, int], ...]) -> str:
+        with self._lock:
+            credit = self._credit.setdefault(groups, {arn: 0 for arn, _ in groups})
+            total = 0
+            for arn, weight in groups:
+                credit[arn] += weight
+                total += weight
+            chosen = max(groups, key=lambda group: credit[group[0]])[0]
+            credit[chosen] -= total
+            if len(self._credit) > 1024:  # forget old weightings (a deployment makes a few)
+                self._credit = {groups: credit}
+            return chosen
+
+
+_TURNS = WeightedTurns()
+
+
 def pick_target_group(action: dict[str, Any]) -> str | None:
-    """The target group of a forward action; weighted forward configs pick by weight."""
+    """The target group of a forward action; weighted forward configs share requests by weight."""
     if action.get("TargetGroupArn"):
         return action["TargetGroupArn"]
-    groups = [g for g in action.get("ForwardConfig", {}).get("TargetGroups", []) if int(g.get("Weight", 1)) > 0]
-    if not groups:
-        return None
-    return random.choices([g["TargetGroupArn"] for g in groups], weights=[int(g.get("Weight", 1)) for g in groups])[0]
+    groups = tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in action.get("ForwardConfig", {}).get("TargetGroups", [])
+                   if int(g.get("Weight", 1)) > 0)
+    return _TURNS.pick(groups) if groups else None
 
 
 class ListenerServer(ThreadingHTTPServer):
