@@ -7,9 +7,15 @@ requests) is never scaled: only waits that AWS imposes go through this clock.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from dataclasses import dataclass
+
+
+def now() -> dt.datetime:
+    """The current time in UTC (timestamps AWS APIs report are wall-clock, never lab time)."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(frozen=True)

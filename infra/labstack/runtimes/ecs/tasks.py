@@ -4,7 +4,6 @@ times, exit codes, stop codes and reasons ECS gives."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.clock import now
 from labstack.images.blobs import BlobStore
 from labstack.images.registry import RegistryError, parse_reference
 from labstack.images.unpack import unpack
@@ -25,9 +25,6 @@ from labstack.runtimes.ecs.launch import Launch, plan, shims
 
 log = logging.getLogger("labstack.ecs")
 
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class PullError(Exception):

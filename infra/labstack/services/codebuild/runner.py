@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labstack.clock import now
 from labstack.services.codebuild import (
     artifacts,
     buildspec,
@@ -36,9 +37,6 @@ log = logging.getLogger("labstack.codebuild")
 UTC = dt.timezone.utc
 PHASE_TYPES = {"install": "INSTALL", "pre_build": "PRE_BUILD", "build": "BUILD", "post_build": "POST_BUILD"}
 
-
-def now() -> dt.datetime:
-    return dt.datetime.now(UTC)
 
 
 class PhaseFailed(Exception):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from labstack.clock import now
 from labstack.config import DEFAULT_REGION
 from labstack.context import DEFAULT_ACCOUNT, RequestContext
 from labstack.errors import AwsError
@@ -50,9 +51,6 @@ _NAME_FIELD = re.compile(r"at '(repositoryName|oldName|newName|repositoryNames\.
                          r"Member must (satisfy regular expression|have length)")
 _ARN = re.compile(r"^arn:aws[\w-]*:codecommit:([\w-]+):(\d{12}):([\w.-]+)$")
 
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass

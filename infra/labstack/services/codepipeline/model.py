@@ -9,12 +9,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from labstack.clock import now
+
 UTC = dt.timezone.utc
 
-
-def now() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(UTC)
 
 
 def new_id() -> str:
