@@ -13,7 +13,8 @@ from labstack.config import DEFAULT_REGION, Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None),
+                             upstream=getattr(args, "upstream", None))
 
 
 def env_lines(settings: Settings) -> str:
@@ -222,6 +223,9 @@ def parser() -> argparse.ArgumentParser:
         cmd.set_defaults(fn=fn)
         if listen:
             cmd.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 only when asked)")
+            cmd.add_argument("--upstream", metavar="URL",
+                             help="LocalStack's URL: consume S3, IAM, STS, SNS, SQS, CloudWatch, Logs, Events, SSM "
+                                  "and Secrets Manager from it (default LABSTACK_UPSTREAM)")
         cmd.add_argument("--port", type=int, help="port (default 4566 or LABSTACK_PORT)")
         return cmd
 

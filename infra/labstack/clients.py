@@ -3,7 +3,9 @@
 A provider that needs another service (a build reading an SSM parameter, a deployment
 updating an ECS service) goes through the same public API a learner uses, so moto's state
 and labstack's own stay consistent and every call follows AWS's rules. The 12-digit access
-key id selects the account (see ``labstack.context.account_for``).
+key id selects the account (see ``labstack.context.account_for``); LocalStack reads it the
+same way, so with an upstream (``labstack serve --upstream``) the services it serves are
+called there directly, in the same account.
 """
 
 from __future__ import annotations
@@ -14,27 +16,37 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from labstack.upstream import SERVICES
+
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
 class InternalClients:
     """A cache of boto3 clients per (service, account, region), safe to use from any thread."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, upstream: str | None = None) -> None:
         self.endpoint = endpoint
+        self.upstream = upstream
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
 
     def get(self, service: str, account: str, region: str) -> Any:
-        """A client that acts in ``account`` and ``region`` against this labstack."""
+        """A client that acts in ``account`` and ``region`` against this labstack, or against the
+        upstream for a service consumed from there."""
         return self._client(service, account, region, direct=False)
 
     def moto(self, service: str, account: str, region: str) -> Any:
         """A client whose calls skip labstack's overlays and reach moto (an overlay that adds
-        to what moto does calls moto through this)."""
+        to what moto does calls moto through this); the upstream's for a service consumed from there."""
         return self._client(service, account, region, direct=True)
 
+    def upstream_serves(self, service: str) -> bool:
+        """True when ``service`` (botocore's name) is consumed from the upstream."""
+        return self.upstream is not None and service in SERVICES
+
     def _client(self, service: str, account: str, region: str, direct: bool) -> Any:
+        upstream = self.upstream_serves(service)
+        direct = direct and not upstream
         key = (service, account, region, direct)
         with self._lock:  # creating clients is not thread-safe; using them is
             client = self._clients.get(key)
@@ -42,7 +54,8 @@ class InternalClients:
                 session = boto3.session.Session(
                     aws_access_key_id=account, aws_secret_access_key="labstack", region_name=region
                 )
-                client = session.client(service, endpoint_url=self.endpoint, config=_CONFIG)
+                endpoint = self.upstream if upstream else self.endpoint
+                client = session.client(service, endpoint_url=endpoint, config=_CONFIG)
                 if direct:
                     client.meta.events.register("before-sign.*.*", _mark_direct)
                 self._clients[key] = client

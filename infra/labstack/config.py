@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_PORT = 4566
 DEFAULT_HOST = "127.0.0.1"
@@ -26,6 +27,17 @@ def _float_env(name: str, default: float) -> float:
     return value
 
 
+def _url_env(name: str, given: str | None) -> str | None:
+    """An http(s) URL from ``given`` or the environment, without a trailing slash; None when unset."""
+    raw = given if given is not None else os.environ.get(name, "")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise SystemExit(f"labstack: {name}={raw!r} must be an http(s) URL like http://127.0.0.1:4566")
+    return raw.rstrip("/")
+
+
 def _int_env(name: str, default: int) -> int:
     return int(_float_env(name, default))
 
@@ -41,9 +53,10 @@ class Settings:
     client_timeout: float = 60.0
     max_body_bytes: int = MAX_BODY_BYTES
     extra_providers: tuple[str, ...] = ()
+    upstream: str | None = None  # LocalStack's URL: the services it serves are consumed from there
 
     @classmethod
-    def from_env(cls, host: str | None = None, port: int | None = None) -> "Settings":
+    def from_env(cls, host: str | None = None, port: int | None = None, upstream: str | None = None) -> "Settings":
         """Read settings from ``LABSTACK_*`` variables; explicit arguments win."""
         extra = tuple(p for p in os.environ.get("LABSTACK_PROVIDERS", "").split(",") if p.strip())
         return cls(
@@ -54,6 +67,7 @@ class Settings:
             client_timeout=_float_env("LABSTACK_CLIENT_TIMEOUT", 60.0),
             max_body_bytes=_int_env("LABSTACK_MAX_BODY", MAX_BODY_BYTES),
             extra_providers=tuple(p.strip() for p in extra),
+            upstream=_url_env("LABSTACK_UPSTREAM", upstream),
         )
 
     @property

@@ -90,7 +90,8 @@ def start(settings: Settings, wait: float = 60.0, env: dict[str, str] | None = N
     env = dict(os.environ if env is None else env, LABSTACK_HOME=str(settings.home))
     with open(settings.log_file, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labstack", "serve", "--host", settings.host, "--port", str(settings.port)],
+            [sys.executable, "-m", "labstack", "serve", "--host", settings.host, "--port", str(settings.port),
+             *(["--upstream", settings.upstream] if settings.upstream else [])],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
     deadline = time.monotonic() + wait

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from labstack import internal
+from labstack import internal, upstream
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
 from labstack.errors import (
@@ -117,6 +117,8 @@ class Gateway:
         if length is not None and length > limit:
             raise BodyTooLarge()
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
+        if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
+            return self.labstack.proxy.forward(environ, start_response, ctx.service, ctx.access_key, ctx.account)
         incoming = Incoming(environ)
         # labstack's runtimes reach moto's own answer under their overlay with this header.
         direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto"

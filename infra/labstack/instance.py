@@ -17,6 +17,7 @@ from labstack.protocol.provider import Provider, load_provider
 from labstack.routes import Routes
 from labstack.services import builtin_providers
 from labstack.state import Hooks
+from labstack.upstream import Proxy
 
 log = logging.getLogger("labstack")
 
@@ -32,7 +33,8 @@ class Labstack:
         self.routes = Routes()
         # Extra JSON views under /_labstack/ that providers add (the inbox…): path -> fn(environ).
         self.views: dict[str, Any] = {}
-        self.clients = InternalClients(settings.endpoint)
+        self.clients = InternalClients(settings.endpoint, settings.upstream)
+        self.proxy = Proxy(settings.upstream, settings.client_timeout) if settings.upstream else None
         self.started = time.time()
         self.router = Router()
         self.providers: list[Provider] = []

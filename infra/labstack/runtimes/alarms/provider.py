@@ -51,6 +51,9 @@ class AlarmsRuntime(Provider):
         self.history: AccountRegionStore[list[dict[str, Any]]] = AccountRegionStore(list)
         labstack.hooks.on_shutdown(self._stop.set)
         labstack.hooks.on_reset(self.history.reset)
+        if labstack.clients.upstream_serves("cloudwatch"):
+            log.info("alarms are evaluated by the upstream's CloudWatch; labstack's evaluator steps aside")
+            return
         every(labstack, TICK_SECONDS, self.evaluate_all, "alarm evaluation", self._stop)
 
     def evaluate_all(self) -> None:

@@ -1,6 +1,7 @@
 """The inbox: Publish goes through moto as usual, and what an email or email-json
 subscription would receive lands in a per-account inbox (``labstack inbox``,
-``GET /_labstack/inbox``), in AWS's message format."""
+``GET /_labstack/inbox``), in AWS's message format. Where LocalStack serves SNS
+(``--upstream``) the inbox steps aside and lists what LocalStack's SES kept (``ses.read``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs
 from labstack.context import RequestContext
 from labstack.motobridge import backends
 from labstack.protocol.provider import Provider
+from labstack.runtimes.inbox import ses
 from labstack.state import AccountRegionStore
 
 MAX_MESSAGES = 1_000  # per account and region; the oldest go first
@@ -27,7 +29,8 @@ class Inbox(Provider):
         super().__init__(labstack)
         self.mail: AccountRegionStore[list[dict[str, Any]]] = AccountRegionStore(list)
         labstack.hooks.on_reset(self.mail.reset)
-        labstack.views["/_labstack/inbox"] = self.view
+        upstream = labstack.settings.upstream if labstack.clients.upstream_serves("sns") else None
+        labstack.views["/_labstack/inbox"] = self.view if upstream is None else self._upstream_view(upstream)
 
     def publish(self, ctx: RequestContext, request: dict) -> dict:
         answer = self.labstack.clients.moto("sns", ctx.account, ctx.region).publish(**request)
@@ -71,6 +74,14 @@ class Inbox(Provider):
         messages = [m for _key, box in self.mail.items() for m in list(box)
                     if query.get("account") in (None, m["account"]) and query.get("region") in (None, m["region"])]
         return {"messages": sorted(messages, key=lambda m: m["timestamp"])}
+
+    @staticmethod
+    def _upstream_view(upstream: str) -> Any:
+        def view(environ: dict) -> dict[str, Any]:
+            query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            return {"messages": ses.read(upstream, query.get("account"), query.get("region"))}
+
+        return view
 
 
 PROVIDER = Inbox
