@@ -1,5 +1,6 @@
 """CloudFormation's overlay: stacks are moto's, created once moto's resource models take
-every property the base stack relies on (``resources.complete_moto``)."""
+every property the base stack relies on (``resources.complete_moto``); where LocalStack serves
+IAM, a stack's roles are made there (``upstream_iam``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.runtimes.cloudformation.resources import complete_moto
+from labstack.runtimes.cloudformation.upstream_iam import use_upstream_roles
 
 
 class CloudFormationOverlay(Provider):
@@ -19,9 +21,16 @@ class CloudFormationOverlay(Provider):
     service = "cloudformation"
     overlay = True
 
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        self.upstream_iam = labstack.clients.upstream_serves("iam")
+        if self.upstream_iam:  # moto's Lambda looks its roles up from the first request on
+            use_upstream_roles(labstack.clients)
+
     def _moto(self, ctx: RequestContext, operation: str, request: dict) -> dict:
         complete_moto()
-        self.labstack.moto.prepare("iam", ctx.account, ctx.partition)  # AWS's managed policies, to attach
+        if not self.upstream_iam:
+            self.labstack.moto.prepare("iam", ctx.account, ctx.partition)  # AWS's managed policies, to attach
         client = self.labstack.clients.moto("cloudformation", ctx.account, ctx.region)
         try:
             answer: dict[str, Any] = getattr(client, operation)(**request)
