@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from labstack.upstream import SERVICES
+from labstack.upstream_events import fan_out
 
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
@@ -58,6 +59,8 @@ class InternalClients:
                 client = session.client(service, endpoint_url=endpoint, config=_CONFIG)
                 if direct:
                     client.meta.events.register("before-sign.*.*", _mark_direct)
+                if upstream and service == "events":  # rules there may target labstack's pipelines
+                    fan_out(client, account, region)
                 self._clients[key] = client
             return client
 
