@@ -10,6 +10,7 @@ import urllib.error
 
 from labstack import __version__
 from labstack.config import DEFAULT_REGION, Settings
+from labstack.localstack import commands as localstack_commands
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -256,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
     traffic.add_argument("--rps", type=float, default=20.0, help="requests per second (default 20)")
     traffic.add_argument("--duration", type=float, default=5.0, help="seconds (default 5)")
     traffic.set_defaults(fn=cmd_traffic)
+    localstack_commands.add_parser(sub)
     return root
 
 

@@ -1,0 +1,51 @@
+"""Where LocalStack's venv, process files and data live: all inside labstack's home (``.labstack/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"  # LocalStack listens on loopback only
+DEFAULT_PORT = 4566
+
+
+@dataclass(frozen=True)
+class Paths:
+    """LocalStack's files under one home directory."""
+
+    home: Path
+
+    @property
+    def venv(self) -> Path:
+        """The venv localstack-core is installed into."""
+        return self.home / "localstack-venv"
+
+    @property
+    def python(self) -> Path:
+        """The venv's interpreter, which runs LocalStack."""
+        return self.venv / "bin" / "python"
+
+    @property
+    def stamp(self) -> Path:
+        """What the venv was built from (pins and Python version); a mismatch rebuilds it."""
+        return self.venv / "labstack-stamp"
+
+    @property
+    def install_log(self) -> Path:
+        """pip's output of the last install."""
+        return self.home / "localstack-install.log"
+
+    @property
+    def log(self) -> Path:
+        """LocalStack's own output."""
+        return self.home / "localstack.log"
+
+    @property
+    def pid_file(self) -> Path:
+        """``<pid> <port>`` of the LocalStack that ``up`` started."""
+        return self.home / "localstack.pid"
+
+    @property
+    def filesystem(self) -> Path:
+        """LocalStack's FILESYSTEM_ROOT: its cache, state and temporary files."""
+        return self.home / "localstack-fs"
