@@ -90,7 +90,7 @@ def _relative(path: Path) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``localstack`` command group to labstack's command line."""
     group = sub.add_parser("localstack", help="LocalStack on this host, without Docker (up, down, status)",
-                           description="LocalStack's free runtime in its own venv (Python 3.12+), for "
+                           description="LocalStack's free runtime in its own venv (Python 3.13+), for "
                                        "`make lab BACKEND=localstack` and `labstack serve --upstream`.")
     commands = group.add_subparsers(dest="localstack_command", required=True)
     up = commands.add_parser("up", help="install if needed, start in the background, wait until healthy")

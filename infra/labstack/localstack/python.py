@@ -1,4 +1,7 @@
-"""Find a Python that can run LocalStack: 3.12 or newer (localstack-core 2026.3.0 does not import on 3.11)."""
+"""Find a Python that can run LocalStack: 3.13 or newer.
+
+localstack-core 2026.3.0 declares Python >= 3.10, but its runtime imports ``warnings.deprecated``
+(new in 3.13): on 3.12 it installs, then fails at start with "No component plugins found"."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from pathlib import Path
 
 from labstack.localstack import LocalStackError
 
-MINIMUM = (3, 12)
-NAMES = ("python3.14", "python3.13", "python3.12")  # looked up on PATH, newest first
+MINIMUM = (3, 13)
+NAMES = ("python3.14", "python3.13")  # looked up on PATH, newest first
 _PROBE = "import sys; print(*sys.version_info[:3])"
 
 
@@ -56,19 +59,19 @@ def _numeric(version: str) -> tuple[int, ...]:
 
 def find(environ: Mapping[str, str] = os.environ) -> Interpreter:
     """The Python to build LocalStack's venv with: ``LOCALSTACK_PYTHON`` when set, else the newest
-    3.12+ found; raises :class:`LocalStackError` saying what to install or set."""
+    3.13+ found; raises :class:`LocalStackError` saying what to install or set."""
     chosen = environ.get("LOCALSTACK_PYTHON")
     if chosen:
         version = probe(chosen)
         if version is None:
-            raise LocalStackError(f"LOCALSTACK_PYTHON={chosen} does not run: point it at a Python 3.12 or newer")
+            raise LocalStackError(f"LOCALSTACK_PYTHON={chosen} does not run: point it at a Python 3.13 or newer")
         if version < MINIMUM:
             raise LocalStackError(f"LOCALSTACK_PYTHON={chosen} is Python {'.'.join(map(str, version))}; "
-                                  "LocalStack needs 3.12 or newer: point it at one")
+                                  "LocalStack needs 3.13 or newer: point it at one")
         return Interpreter(chosen, version)
     for path in candidates(environ):
         version = probe(path)
         if version is not None and version >= MINIMUM:
             return Interpreter(path, version)
-    raise LocalStackError("no Python 3.12 or newer found (LocalStack cannot run on 3.11): install one "
-                          "(e.g. `pyenv install 3.12`) or set LOCALSTACK_PYTHON=/path/to/python3.12")
+    raise LocalStackError("no Python 3.13 or newer found (LocalStack 2026.3 cannot start on 3.12 or older): "
+                          "install one (e.g. `pyenv install 3.13`) or set LOCALSTACK_PYTHON=/path/to/python3.13")

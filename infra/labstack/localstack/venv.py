@@ -29,13 +29,15 @@ class Install:
 
 
 def stamp(version: tuple[int, int, int], pin_files: tuple[Path, ...] = PIN_FILES) -> str:
-    """What a venv built from ``pin_files`` on Python ``version`` records: the version and a hash of the pins."""
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in pin_files)).hexdigest()[:16]
+    """What a venv built from ``pin_files`` on Python ``version`` records: the version and a hash of
+    the pins (their comments aside, so rewording one rebuilds nothing)."""
+    lines = [line.split("#", 1)[0].strip() for path in pin_files for line in path.read_text().splitlines()]
+    digest = hashlib.sha256("\n".join(line for line in lines if line).encode()).hexdigest()[:16]
     return f"python {'.'.join(map(str, version))} pins {digest}"
 
 
 def current(paths: Paths, pin_files: tuple[Path, ...] = PIN_FILES) -> bool:
-    """True when the venv exists, its Python runs (3.12+) and its stamp matches these pins."""
+    """True when the venv exists, its Python runs (3.13+) and its stamp matches these pins."""
     version = probe(str(paths.python)) if paths.python.exists() else None
     if version is None or version < MINIMUM:
         return False
