@@ -70,6 +70,11 @@ def ensure(paths: Paths, find_python: Callable[[], Interpreter] = find,
 def _run(command: list[str], log: IO[str], paths: Paths, advice: str) -> None:
     log.write(f"$ {' '.join(command)}\n")
     log.flush()
-    done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
-    if done.returncode != 0:
+    try:
+        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                check=False).returncode
+    except OSError as exc:
+        log.write(f"{exc}\n")
+        status = -1
+    if status != 0:
         raise LocalStackError(f"{advice} (log: {paths.install_log})")
