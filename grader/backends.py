@@ -16,19 +16,29 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+import botocore.utils
 from botocore.config import Config
 
 DEFAULT_LABSTACK = "http://127.0.0.1:4566"
-DEFAULT_LOCALSTACK = "http://localhost:4566"
+DEFAULT_LOCALSTACK = "http://127.0.0.1:4566"  # `labstack localstack up` listens on loopback only
 DEFAULT_BESIDE_LOCALSTACK = "http://127.0.0.1:4577"  # labstack's port when LocalStack holds 4566
 
-# What LocalStack's free runtime serves (DESIGN.md, measured November 2026); labstack serves the rest.
-LOCALSTACK_SERVICES = ("s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm",
-                       "secretsmanager", "cloudformation")
+# What LocalStack's free runtime serves and the labs take from it (issue #10); labstack serves the
+# rest. CloudFormation stays on labstack although LocalStack serves it: the base stack creates ECS
+# and ELBv2 resources, which LocalStack's free runtime answers 501 for, so the stack would fail there.
+LOCALSTACK_SERVICES = ("s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm", "secretsmanager")
 
 BACKENDS = ("embedded", "localstack", "aws")
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+
+
+def endpoint_variable(service: str) -> str:
+    """The variable botocore reads ``service``'s endpoint from: ``AWS_ENDPOINT_URL_`` and the service id
+    in snake case (``AWS_ENDPOINT_URL_SECRETS_MANAGER``, ``_CLOUDWATCH_LOGS``, ``_EVENTBRIDGE``), not the client name."""
+    name = botocore.utils.SERVICE_NAME_ALIASES.get(service, service)
+    service_id = botocore.utils.CLIENT_NAME_TO_HYPHENIZED_SERVICE_ID_OVERRIDES.get(name, name)
+    return "AWS_ENDPOINT_URL_" + service_id.replace("-", "_").upper()
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,18 @@ class Backend:
             environ.setdefault("AWS_ACCESS_KEY_ID", "test")
             environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         for service, url in self.service_endpoints.items():
-            environ[f"AWS_ENDPOINT_URL_{service.upper()}"] = url
+            environ[endpoint_variable(service)] = url
         environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    def variables(self) -> dict[str, str]:
+        """The environment that selects this backend in another process (a shell, JupyterLab):
+        ``LAB_BACKEND``, the endpoints it was built from, and what :meth:`export` sets."""
+        env: dict[str, str] = {"LAB_BACKEND": self.name}
+        if self.name == "localstack":
+            env["LABSTACK_ENDPOINT"] = str(self.endpoint)
+            env["LOCALSTACK_ENDPOINT"] = self.service_endpoints[LOCALSTACK_SERVICES[0]]
+        self.export(env)
+        return env
 
     @classmethod
     def named(cls, name: str, environ: MutableMapping[str, str] = os.environ) -> Backend:

@@ -1,4 +1,4 @@
-"""The ``grader`` command: doctor, check, solve, release, ci, autograde."""
+"""The ``grader`` command: doctor, env, check, solve, release, ci, autograde."""
 
 from __future__ import annotations
 
@@ -47,6 +47,18 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
         print(f"✗ nothing usable answers at {endpoint}: {exc}\n  start labstack with `make lab` or `labstack up`.")
         return 1
     print(f"✓ {endpoint} answers: account {identity['Account']}, region {session.region_name}")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Print the shell lines that point AWS tools and the labs at a backend (``eval "$(grader env)"``)."""
+    import shlex
+
+    from grader.backends import Backend
+
+    backend = Backend.named(args.backend) if args.backend else Backend.from_env()
+    for name, value in sorted(backend.variables().items()):
+        print(f"export {name}={shlex.quote(value)}")
     return 0
 
 
@@ -123,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         return parser
 
     command("doctor", cmd_doctor, "check that the labs' backend answers", backend=False)
+    command("env", cmd_env, "print the shell lines that point AWS tools and the labs at the backend")
     check = command("check", cmd_check, "run a lab's checks and print the ✓/✗ table (exit 1 unless all pass)")
     check.add_argument("lab", type=int)
     check.add_argument("--all", action="store_true", help="include the hidden checks")

@@ -51,9 +51,13 @@ class Lab:
         try:
             self.session.account  # noqa: B018 - asks the backend who we are, once
         except (BotoCoreError, ClientError) as exc:
-            offer = ("  Run `lab.start_labstack()` in a cell to start it here, or `labstack up` in a terminal,\n"
-                     if self._local_labstack() else "  Start labstack in a terminal with `labstack up` (or `make lab`),\n")
-            print(f"✗ nothing usable answers at {chosen.endpoint or 'AWS'}: {exc}\n{offer}"
+            if chosen.name == "localstack":
+                offer = "  Start LocalStack and labstack in a terminal with `make lab BACKEND=localstack`,\n"
+            elif self._local_labstack():
+                offer = "  Run `lab.start_labstack()` in a cell to start it here, or `labstack up` in a terminal,\n"
+            else:
+                offer = "  Start labstack in a terminal with `labstack up` (or `make lab`),\n"
+            print(f"✗ nothing usable answers at {chosen.endpoint_for('sts') or 'AWS'}: {exc}\n{offer}"
                   "  then run this cell again.")
 
     def _local_labstack(self) -> int | None:

@@ -1,0 +1,90 @@
+"""The localstack backend: which service goes where, the variables that steer a plain boto3
+client, LAB_BACKEND and ``grader.Lab(N, backend=...)``, and ``grader env``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from labstack.ports import free_port
+
+import grader
+from grader.backends import (
+    DEFAULT_BESIDE_LOCALSTACK,
+    DEFAULT_LOCALSTACK,
+    LOCALSTACK_SERVICES,
+    Backend,
+    endpoint_variable,
+)
+from grader.cli import main as grader_main
+
+
+@pytest.fixture
+def clean_environ() -> Iterator[None]:
+    """os.environ as it was before the test (export and grader.Lab write into it)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_localstack_serves_the_issues_ten_services_and_cloudformation_stays_on_labstack() -> None:
+    assert set(LOCALSTACK_SERVICES) == {"s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm",
+                                        "secretsmanager"}
+    backend = Backend.named("localstack", {})
+    assert backend.endpoint == DEFAULT_BESIDE_LOCALSTACK == "http://127.0.0.1:4577"
+    for service in LOCALSTACK_SERVICES:
+        assert backend.endpoint_for(service) == DEFAULT_LOCALSTACK == "http://127.0.0.1:4566"
+    for service in ("cloudformation", "codebuild", "codedeploy", "codepipeline", "codecommit", "ecr", "ecs", "elbv2",
+                    "lambda", "kms"):
+        assert backend.endpoint_for(service) == DEFAULT_BESIDE_LOCALSTACK, service
+
+
+def test_lab_backend_selects_the_backend() -> None:
+    assert Backend.from_env({}).name == "embedded"
+    assert Backend.from_env({"LAB_BACKEND": "localstack"}).endpoint_for("sqs") == DEFAULT_LOCALSTACK
+    assert Backend.from_env({"LAB_BACKEND": "aws"}).endpoint_for("sqs") is None
+    with pytest.raises(ValueError, match="choose one of embedded, localstack, aws"):
+        Backend.from_env({"LAB_BACKEND": "localstak"})
+
+
+def test_the_exported_variables_send_each_plain_boto3_client_to_its_place(clean_environ: None) -> None:
+    Backend.named("localstack", {"LOCALSTACK_ENDPOINT": "http://ls.test:4566",
+                                 "LABSTACK_ENDPOINT": "http://lab.test:4577"}).export()
+    session = boto3.session.Session(region_name="us-east-1")
+    for service in LOCALSTACK_SERVICES:
+        assert session.client(service).meta.endpoint_url == "http://ls.test:4566", endpoint_variable(service)
+    for service in ("cloudformation", "codepipeline", "ecs"):
+        assert session.client(service).meta.endpoint_url == "http://lab.test:4577", service
+
+
+def test_variables_carry_the_backend_and_its_endpoints_to_another_process() -> None:
+    env = Backend.named("localstack", {"LOCALSTACK_ENDPOINT": "http://ls.test:4566"}).variables()
+    assert env["LAB_BACKEND"] == "localstack" and env["LOCALSTACK_ENDPOINT"] == "http://ls.test:4566"
+    assert env["LABSTACK_ENDPOINT"] == env["AWS_ENDPOINT_URL"] == DEFAULT_BESIDE_LOCALSTACK
+    assert Backend.named("localstack", env) == Backend.named("localstack", {"LOCALSTACK_ENDPOINT": "http://ls.test:4566"})
+    assert env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] == env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] == "http://ls.test:4566"
+    assert "AWS_ENDPOINT_URL_CLOUDFORMATION" not in env
+    assert Backend.named("embedded", {}).variables()["LAB_BACKEND"] == "embedded"
+
+
+def test_grader_env_prints_shell_lines_for_the_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    assert grader_main(["env", "--backend", "localstack"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "export LAB_BACKEND=localstack" in lines
+    assert "export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:4566" in lines
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4577" in lines
+    assert all(line.startswith(("export AWS_", "export LAB", "export LOCALSTACK_")) for line in lines)
+
+
+def test_a_lab_takes_the_backend_and_says_how_to_start_localstack_when_it_is_down(
+        clean_environ: None, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    os.environ.update(LOCALSTACK_ENDPOINT=dead, LABSTACK_ENDPOINT=f"http://127.0.0.1:{free_port()}")
+    lab = grader.Lab(1, backend="localstack")
+    assert lab.backend.name == "localstack" and lab.session.client("sqs").meta.endpoint_url == dead
+    assert os.environ["AWS_ENDPOINT_URL_SQS"] == dead
+    out = capsys.readouterr().out
+    assert out.startswith(f"✗ nothing usable answers at {dead}") and "make lab BACKEND=localstack" in out
