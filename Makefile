@@ -10,6 +10,16 @@ LAB_ARGS ?=     # more JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerA
 LAB_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566} AWS_ACCESS_KEY_ID=test \
            AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 
+# `make lab BACKEND=localstack`: LocalStack (its own venv, no Docker, no token) on 4566 serves S3, IAM,
+# STS, SNS, SQS, CloudWatch, Logs, Events, SSM and Secrets Manager; labstack on 4577 serves the rest.
+# The learner's variables (one endpoint per service) come from grader.backends through `grader env`.
+BACKEND ?= embedded
+LOCALSTACK_PORT := 4566
+BESIDE_PORT     := 4577
+ifeq ($(filter $(BACKEND),embedded localstack),)
+$(error BACKEND=$(BACKEND): make lab knows BACKEND=embedded (the default) and BACKEND=localstack)
+endif
+
 .PHONY: install lab test test-fast bench down clean
 
 $(STAMP): pyproject.toml requirements.lock
@@ -20,9 +30,18 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+ifeq ($(BACKEND),localstack)
+lab: install
+	$(BIN)/labstack localstack up --port $(LOCALSTACK_PORT)
+	$(BIN)/labstack up --port $(BESIDE_PORT) --upstream http://127.0.0.1:$(LOCALSTACK_PORT)
+	eval "$$(LOCALSTACK_ENDPOINT=http://127.0.0.1:$(LOCALSTACK_PORT) LABSTACK_ENDPOINT=http://127.0.0.1:$(BESIDE_PORT) \
+	         $(BIN)/grader env --backend localstack)" && \
+	$(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+else
 lab: install
 	$(BIN)/labstack up
 	$(LAB_ENV) $(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+endif
 
 # pytest exits 5 when it collects nothing; that is reported, not treated as a failure.
 PYTEST := $(BIN)/python -m pytest
@@ -42,6 +61,7 @@ bench: install
 
 down:
 	@test ! -x $(BIN)/labstack || $(BIN)/labstack down
+	@test ! -f $${LABSTACK_HOME:-.labstack}/localstack.pid || $(BIN)/labstack localstack down
 
 clean: down
 	rm -rf $(VENV) .labstack .pytest_cache

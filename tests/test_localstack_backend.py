@@ -88,3 +88,9 @@ def test_a_lab_takes_the_backend_and_says_how_to_start_localstack_when_it_is_dow
     assert os.environ["AWS_ENDPOINT_URL_SQS"] == dead
     out = capsys.readouterr().out
     assert out.startswith(f"✗ nothing usable answers at {dead}") and "make lab BACKEND=localstack" in out
+
+
+def test_labstack_consumes_from_localstack_exactly_what_the_backend_sends_there() -> None:
+    from labstack.upstream import SERVICES
+
+    assert set(LOCALSTACK_SERVICES) == SERVICES
