@@ -42,6 +42,9 @@ DURATION = re.compile(r"^(\d+(\.\d+)?(us|ms|s|m|h))+$")
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+][^}]*)?\}")
 
 
+LOCALSTACK_PROFILE = {"localstack", "labstack-localstack", "jupyterlab-localstack"}
+
+
 def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
@@ -61,13 +64,17 @@ def test_the_compose_file_keeps_to_the_specification_structure() -> None:
     spec = compose()
     assert {k for k in spec if not k.startswith("x-")} <= TOP_LEVEL
     services = spec["services"]
-    assert set(services) == {"labstack", "jupyterlab"}
+    assert {name for name, service in services.items() if "profiles" not in service} == {"labstack", "jupyterlab"}
+    assert set(services) == {"labstack", "jupyterlab", *LOCALSTACK_PROFILE}
     for name, service in services.items():
         assert re.fullmatch(r"[a-zA-Z0-9._-]+", name)
         unknown = {k for k in service if not k.startswith("x-")} - SERVICE
         assert not unknown, f"{name}: {unknown} are not Compose service attributes"
-        assert isinstance(service["build"], dict) and set(service["build"]) <= BUILD
-        assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+        if "build" in service:
+            assert isinstance(service["build"], dict) and set(service["build"]) <= BUILD
+            assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+        else:  # an image from a registry, at a fixed release
+            assert re.fullmatch(r"[a-z0-9./-]+:\d[\w.]*", service["image"]), service["image"]
         for port in service.get("ports", []):
             assert isinstance(port, str) and PORT.match(port), port
         for value in service.get("environment", {}).values():
@@ -122,7 +129,7 @@ def test_the_image_builds_from_files_the_repository_has() -> None:
 
 def test_docker_compose_config_accepts_the_file() -> None:
     """`docker compose config` (or the standalone docker-compose, which .ci/run installs from Debian)
-    reads and validates the file; no engine is needed for that."""
+    reads and validates the file, with and without the localstack profile; no engine is needed for that."""
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True,
                                                  check=False).returncode == 0:
         command = ["docker", "compose"]
@@ -130,6 +137,31 @@ def test_docker_compose_config_accepts_the_file() -> None:
         command = ["docker-compose"]
     else:
         pytest.skip("neither `docker compose` nor docker-compose is installed (`apt-get install docker-compose`)")
-    checked = subprocess.run([*command, "-f", str(COMPOSE), "config", "--quiet"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, check=False)
-    assert checked.returncode == 0, checked.stderr
+    for profile in ([], ["--profile", "localstack"]):
+        checked = subprocess.run([*command, "-f", str(COMPOSE), *profile, "config", "--quiet"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_the_localstack_profile_puts_labstack_beside_localstack_and_jupyterlab_on_that_backend() -> None:
+    services = compose()["services"]
+    localstack, labstack, jupyterlab = (services[name] for name in
+                                        ("localstack", "labstack-localstack", "jupyterlab-localstack"))
+    assert all(services[name]["profiles"] == ["localstack"] for name in LOCALSTACK_PROFILE)
+    assert localstack["image"] == "localstack/localstack:2026.03.0"
+    assert localstack["environment"]["LOCALSTACK_AUTH_TOKEN"] == "${LOCALSTACK_AUTH_TOKEN:-}"
+    assert "ports" not in localstack  # reached through the compose network only
+    assert labstack["command"] == "labstack serve --host 0.0.0.0 --port 4577 --upstream http://localstack:4566"
+    assert labstack["depends_on"]["localstack"]["condition"] == "service_healthy"
+    assert "4577" in " ".join(labstack["healthcheck"]["test"])
+    published = [port.split(":")[1] for port in labstack["ports"]]
+    default_published = [port.split(":")[1] for port in services["labstack"]["ports"]]
+    assert published == ["4577", "8889"] and not set(published) & set(default_published)
+    assert jupyterlab["network_mode"] == "service:labstack-localstack" and "ports" not in jupyterlab
+    assert jupyterlab["depends_on"]["labstack-localstack"]["condition"] == "service_healthy"
+    env = jupyterlab["environment"]
+    assert env["LAB_BACKEND"] == "localstack" and env["LOCALSTACK_ENDPOINT"] == "http://localstack:4566"
+    assert env["LABSTACK_ENDPOINT"] == "http://127.0.0.1:4577"
+    command = " ".join(jupyterlab["command"])
+    assert command.index('eval "$$(grader env)"') < command.index("exec jupyter lab")
+    assert "http://127.0.0.1:8889/lab?token=" in command
