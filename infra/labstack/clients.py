@@ -11,13 +11,13 @@ called there directly, in the same account.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from labstack.upstream import SERVICES
-from labstack.upstream_events import fan_out
 
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
@@ -30,6 +30,7 @@ class InternalClients:
         self.upstream = upstream
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
+        self._hooks: dict[str, list[Callable[[Any, str, str], None]]] = {}
 
     def get(self, service: str, account: str, region: str) -> Any:
         """A client that acts in ``account`` and ``region`` against this labstack, or against the
@@ -40,6 +41,14 @@ class InternalClients:
         """A client whose calls skip labstack's overlays and reach moto (an overlay that adds
         to what moto does calls moto through this); the upstream's for a service consumed from there."""
         return self._client(service, account, region, direct=True)
+
+    def instrument(self, service: str, hook: Callable[[Any, str, str], None]) -> None:
+        """Call ``hook(client, account, region)`` on every client of ``service``, made or to come."""
+        with self._lock:
+            self._hooks.setdefault(service, []).append(hook)
+            made = [(client, account, region) for (name, account, region, _), client in self._clients.items() if name == service]
+        for client, account, region in made:
+            hook(client, account, region)
 
     def upstream_serves(self, service: str) -> bool:
         """True when ``service`` (botocore's name) is consumed from the upstream."""
@@ -59,8 +68,8 @@ class InternalClients:
                 client = session.client(service, endpoint_url=endpoint, config=_CONFIG)
                 if direct:
                     client.meta.events.register("before-sign.*.*", _mark_direct)
-                if upstream and service == "events":  # rules there may target labstack's pipelines
-                    fan_out(client, account, region)
+                for hook in self._hooks.get(service, ()):
+                    hook(client, account, region)
                 self._clients[key] = client
             return client
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from labstack import internal, upstream, upstream_events
+from labstack import internal, upstream
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
 from labstack.errors import (
@@ -119,14 +117,13 @@ class Gateway:
         if length is not None and length > limit:
             raise BodyTooLarge()
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
-        if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
-            if ctx.service == "events" and _operation_name(environ) == "PutEvents":
-                return self._put_events_upstream(environ, start_response, ctx)
-            return self.labstack.proxy.forward(environ, start_response, ctx.service, ctx.access_key, ctx.account)
         incoming = Incoming(environ)
         # labstack's runtimes reach moto's own answer under their overlay with this header.
         direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto"
         found = None if direct else self.labstack.router.match(incoming, ctx.service)
+        if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
+            if found is None or not found[0].provider.upstream_only:
+                return self.labstack.proxy.forward(environ, start_response, ctx.service, ctx.access_key, ctx.account)
         if found is None:
             return self._to_moto(environ, start_response, ctx)
         if not signed:
@@ -135,29 +132,6 @@ class Gateway:
         status, headers, payload = dispatcher.dispatch(ctx, operation, incoming)
         start_response(status_line(status), headers)
         return [payload]
-
-    def _put_events_upstream(self, environ: dict, start_response: StartResponse, ctx: RequestContext) -> Iterable[bytes]:
-        """PutEvents forwarded to the upstream, then its accepted events matched against the
-        upstream's rules for labstack's own targets (``upstream_events``)."""
-        body = environ["wsgi.input"].read()
-        environ["wsgi.input"] = io.BytesIO(body)
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
-            captured["status"] = status
-            return start_response(status, headers, exc_info)
-
-        assert self.labstack.proxy is not None
-        answer = b"".join(self.labstack.proxy.forward(environ, capture, ctx.service, ctx.access_key, ctx.account))
-        if captured["status"].startswith("200"):
-            try:
-                results = json.loads(answer).get("Entries", [])
-                entries = json.loads(body).get("Entries", [])
-                upstream_events.deliver(self.labstack.clients.get("events", ctx.account, ctx.region),
-                                        ctx.account, ctx.region, entries, results)
-            except Exception:
-                log.exception("events put through the gateway could not reach labstack's targets")
-        return [answer]
 
     def _wait_warm(self) -> None:
         try:

@@ -49,7 +49,9 @@ class Labstack:
         def run() -> None:
             try:
                 for spec in builtin_providers() + self.settings.extra_providers:
-                    self.register(load_provider(spec))
+                    cls = load_provider(spec)
+                    if not cls.upstream_only or self.proxy is not None:
+                        self.register(cls)
                 self.moto.load()
             except BaseException as exc:
                 log.exception("labstack failed to start its services")

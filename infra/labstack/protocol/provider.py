@@ -12,6 +12,10 @@ Errors are raised as :class:`labstack.errors.AwsError`.
 An *overlay* provider (``overlay = True``) serves a service moto also serves: it answers
 the operations it defines a method for, and moto answers the rest. Labstack's runtimes use
 overlays to make moto's state real (a Lambda Invoke that runs the handler, say).
+
+Where LocalStack is labstack's upstream (``--upstream``), requests for the services it serves
+go there past every overlay, except an overlay with ``upstream_only = True``: registered only
+in that mode, it answers its operations in front of the upstream.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Provider:
 
     service: ClassVar[str]
     overlay: ClassVar[bool] = False
+    upstream_only: ClassVar[bool] = False
 
     def __init__(self, labstack: "Labstack") -> None:
         self.labstack = labstack

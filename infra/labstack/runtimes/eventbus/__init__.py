@@ -1,0 +1,1 @@
+"""EventBridge in front of LocalStack (``--upstream``): rules there may target labstack's pipelines."""
