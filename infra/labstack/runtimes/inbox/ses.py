@@ -23,6 +23,10 @@ def read(upstream: str, account: str | None = None, region: str | None = None) -
     try:
         with urllib.request.urlopen(upstream + SES_MESSAGES, timeout=5) as answer:
             sent = json.loads(answer.read())["messages"]
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise unreachable(upstream, "the inbox (SES)", exc) from None
+        sent = []  # LocalStack serves the endpoint once its SES has started: nothing was sent yet
     except (OSError, ValueError, KeyError) as exc:
         raise unreachable(upstream, "the inbox (SES)", getattr(exc, "reason", exc)) from None
     messages = [m for email in sent for m in _messages(email)]
