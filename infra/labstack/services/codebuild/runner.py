@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from labstack.clock import now
 from labstack.services.codebuild import (
     artifacts,
@@ -132,8 +134,6 @@ class Runner:
         self.deadline = time.monotonic() + job.record["timeoutInMinutes"] * job.minute_seconds
         try:
             events.state_change(self._client("events"), job.snapshot())
-            if self.log_enabled:
-                self.log.open()
             self._phase("PROVISIONING", self._provision)
             ok = self._phase("DOWNLOAD_SOURCE", self._download_source)
             if ok:
@@ -190,6 +190,11 @@ class Runner:
     # -- phases -----------------------------------------------------------------------
     def _provision(self) -> None:
         self.src.mkdir(parents=True, exist_ok=True)
+        if self.log_enabled:
+            try:
+                self.log.open()
+            except (BotoCoreError, ClientError) as exc:  # CloudWatch Logs refused or is unreachable
+                raise PhaseFailed("CLIENT_ERROR", f"cannot write the build log to CloudWatch Logs: {exc}") from None
         self.log.container("Waiting for agent ping")
         self.log.container("Waiting for DOWNLOAD_SOURCE")
 
