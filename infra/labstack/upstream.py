@@ -52,10 +52,10 @@ def signing_names() -> frozenset[str]:
 
 def unreachable(upstream: str, service: str | None, reason: object) -> AwsError:
     """The error a client gets while LocalStack does not answer: AWS's 503, saying what to do."""
-    what = service or "this service"
+    what = service or "S3, IAM, Logs and more"
     return AwsError(
         "ServiceUnavailable",
-        f"LocalStack at {upstream} serves {what} for labstack and does not answer ({reason}); "
+        f"LocalStack at {upstream}, which serves {what} for labstack, does not answer ({reason}); "
         "start it again (`labstack localstack up`) and retry",
         503,
         sender_fault=False,

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from labstack.context import RequestContext
 from labstack.errors import AwsError, not_emulated, render
@@ -17,6 +17,7 @@ from labstack.protocol.json_codec import JsonCodec
 from labstack.protocol.provider import Provider
 from labstack.protocol.query_codec import QueryCodec
 from labstack.protocol.rest_codec import RestJsonCodec
+from labstack.upstream import unreachable
 
 log = logging.getLogger("labstack.protocol")
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -72,7 +73,10 @@ class Dispatcher:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             return self.error(AwsError(error.get("Code", "ValidationException"), error.get("Message", str(exc)), status), ctx)
-        except Exception:
+        except Exception as exc:
+            upstream = self.provider.labstack.settings.upstream
+            if upstream and isinstance(exc, EndpointConnectionError) and str(exc.kwargs.get("endpoint_url")).startswith(upstream):
+                return self.error(unreachable(upstream, None, "connection refused"), ctx)  # labstack needed LocalStack
             log.exception("%s.%s failed", self.model.service_name, operation)
             failure = AwsError("InternalFailure", f"labstack failed while handling {operation}; see `labstack logs`",
                                500, sender_fault=False)
