@@ -1,0 +1,171 @@
+"""labstack with ``--upstream``: a real LocalStack serves S3, IAM, SSM, Logs, Events, SNS…, and
+labstack's engines and gateway use it, while the Code* services stay labstack's own."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support.bluegreen import BlueGreen
+from tests.support.codebuild import (
+    ENVIRONMENT,
+    Lab,
+    buildspec,
+    log_lines,
+    new_account,
+    phases,
+)
+from tests.support.codepipeline import PipelineLab, action, stage, zipped
+from tests.support.localstack import LocalStack, start_localstack
+from tests.support.server import LabstackProcess, start_labstack
+from tests.support.waiting import wait_for
+from tests.support.webapp import fetch
+
+pytestmark = pytest.mark.slow
+pytest_plugins = ["tests.support.localstack_fixtures"]
+
+
+def test_the_gateway_forwards_s3_iam_and_sts_to_localstack_in_the_same_account(
+        upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
+    account = new_account()
+    s3 = upstream_labstack.client("s3", account=account)
+    s3.create_bucket(Bucket=f"kept-{account}")
+    s3.put_object(Bucket=f"kept-{account}", Key="dir/a file.txt", Body=b"through labstack")
+    upstream_labstack.client("iam", account=account).create_role(RoleName="app-role", AssumeRolePolicyDocument="{}")
+    direct = localstack.client("s3", account)
+    assert direct.get_object(Bucket=f"kept-{account}", Key="dir/a file.txt")["Body"].read() == b"through labstack"
+    assert localstack.client("iam", account).get_role(RoleName="app-role")["Role"]["Arn"] == f"arn:aws:iam::{account}:role/app-role"
+    assert upstream_labstack.client("sts", account=account).get_caller_identity()["Account"] == account
+    # A key that is not an account id is labstack's default account on both sides.
+    upstream_labstack.client("s3").create_bucket(Bucket=f"default-{account}")
+    assert f"default-{account}" in [b["Name"] for b in localstack.client("s3", "123456789012").list_buckets()["Buckets"]]
+
+
+def test_a_build_reads_its_source_and_parameter_and_writes_artifacts_and_logs_in_localstack(
+        upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
+    lab = Lab(upstream_labstack)
+    s3, ssm = localstack.client("s3", lab.account), localstack.client("ssm", lab.account)
+    for bucket in ("sources", "outputs"):
+        s3.create_bucket(Bucket=f"{bucket}-{lab.account}")
+    spec = buildspec({"build": {"commands": ["cat app/hello.txt", "test \"$GREETING\" = bonjour && echo parameter-read", "mkdir out", "echo built > out/result.txt"]}},
+                     env={"parameter-store": {"GREETING": "/app/greeting"}}, artifacts={"files": ["out/result.txt"]})
+    s3.put_object(Bucket=f"sources-{lab.account}", Key="app.zip", Body=zipped({"buildspec.yml": spec, "app/hello.txt": "hello from localstack"}))
+    ssm.put_parameter(Name="/app/greeting", Value="bonjour", Type="String")
+    lab.codebuild.create_project(name="upstream", source={"type": "S3", "location": f"sources-{lab.account}/app.zip"},
+                                 artifacts={"type": "S3", "location": f"outputs-{lab.account}", "packaging": "NONE"},
+                                 environment=ENVIRONMENT, serviceRole=lab.role)
+    build = lab.run("upstream", timeout=60)
+    assert build["buildStatus"] == "SUCCEEDED", build["phases"]
+    lines = log_lines(localstack.client("logs", lab.account), build)
+    assert "hello from localstack" in lines and "parameter-read" in lines
+    found = s3.get_object(Bucket=f"outputs-{lab.account}", Key="upstream/out/result.txt")["Body"].read()
+    assert found == b"built\n"
+
+
+def test_a_rule_in_localstack_targeting_a_pipeline_starts_it_on_a_push(upstream_labstack: LabstackProcess) -> None:
+    lab = PipelineLab(upstream_labstack)
+    codecommit = lab.client("codecommit")
+    codecommit.create_repository(repositoryName="app")
+    first = codecommit.put_file(repositoryName="app", branchName="main", fileContent=b"v1", filePath="app.txt")["commitId"]
+    source = action("Source", "Source", "CodeCommit", {"RepositoryName": "app", "BranchName": "main", "PollForSourceChanges": "false"},
+                    outputs=("src",))
+    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "site"}, inputs=("src",))
+    lab.create("quiet", stage("Source", source), stage("Deploy", deploy))
+    events = lab.client("events")
+    events.put_rule(Name="on-push", EventPattern=json.dumps({"source": ["aws.codecommit"], "detail": {"referenceName": ["main"]}}))
+    events.put_targets(Rule="on-push", Targets=[{"Id": "p", "Arn": f"arn:aws:codepipeline:us-east-1:{lab.account}:quiet",
+                                                 "RoleArn": lab.role}])
+    second = codecommit.put_file(repositoryName="app", branchName="main", fileContent=b"v2", filePath="app.txt",
+                                 parentCommitId=first)["commitId"]
+    started = lab.wait_for_executions("quiet", 2)[0]
+    assert started["trigger"] == {"triggerType": "CloudWatchEvent",
+                                  "triggerDetail": f"arn:aws:events:us-east-1:{lab.account}:rule/on-push"}
+    done = lab.wait("quiet", started["pipelineExecutionId"])
+    assert done["status"] == "Succeeded" and done["artifactRevisions"][0]["revisionId"] == second
+    assert lab.s3.get_object(Bucket=lab.bucket, Key="site/app.txt")["Body"].read() == b"v2"
+    # A custom event put through the gateway reaches the pipeline too.
+    events.put_rule(Name="custom", EventPattern=json.dumps({"source": ["my.app"]}))
+    events.put_targets(Rule="custom", Targets=[{"Id": "p", "Arn": f"arn:aws:codepipeline:us-east-1:{lab.account}:quiet",
+                                                "RoleArn": lab.role}])
+    assert events.put_events(Entries=[{"Source": "my.app", "DetailType": "release", "Detail": "{}"}])["FailedEntryCount"] == 0
+    assert lab.wait_for_executions("quiet", 3)[0]["trigger"]["triggerDetail"].endswith(":rule/custom")
+
+
+def test_the_inbox_lists_what_localstack_sent_to_email_subscribers(upstream_labstack: LabstackProcess) -> None:
+    from labstack.daemon import get_json
+
+    account = new_account()
+    sns = upstream_labstack.client("sns", account=account)
+    topic = sns.create_topic(Name="approvals")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email-json", Endpoint=f"lead-{account}@example.com")
+    sns.publish(TopicArn=topic, Subject="Approve release", Message="please approve")
+    mine = wait_for(lambda: [m for m in get_json(f"{upstream_labstack.endpoint}/_labstack/inbox?account={account}")["messages"]
+                               if m["to"] == f"lead-{account}@example.com"], 10)
+    assert (mine[0]["topicArn"], mine[0]["subject"], mine[0]["account"]) == (topic, "Approve release", account)
+    assert json.loads(mine[0]["body"])["Message"] == "please approve"
+
+
+def test_with_localstack_down_mid_lab_clients_get_a_503_and_labstack_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "localstack").mkdir()
+    localstack = start_localstack(tmp_path / "localstack")
+    server = start_labstack(tmp_path / "labstack", LABSTACK_PROVIDERS="", LABSTACK_UPSTREAM=localstack.endpoint)
+    try:
+        lab = Lab(server)
+        lab.client("s3").create_bucket(Bucket=f"before-{lab.account}")
+        lab.codebuild.create_project(name="needs-logs", source={"type": "NO_SOURCE", "buildspec": buildspec({"build": {"commands": ["true"]}})},
+                                     artifacts={"type": "NO_ARTIFACTS"}, environment=ENVIRONMENT, serviceRole=lab.role)
+        assert lab.run("needs-logs")["buildStatus"] == "SUCCEEDED"
+        localstack.stop()
+        pipeline = f"arn:aws:codepipeline:us-east-1:{lab.account}:p"  # the overlay in front of LocalStack asks it too
+        for call in (lambda: lab.client("s3").list_buckets(), lambda: lab.client("sqs").list_queues(),
+                     lambda: lab.client("ssm").get_parameter(Name="/x"), lambda: lab.client("events").list_rules(),
+                     lambda: lab.client("events").put_targets(Rule="r", Targets=[{"Id": "p", "Arn": pipeline}])):
+            with pytest.raises(ClientError) as caught:
+                call()
+            error = caught.value.response
+            assert error["ResponseMetadata"]["HTTPStatusCode"] == 503
+            assert error["Error"]["Code"] == "ServiceUnavailable"
+            assert error["Error"]["Message"].startswith(f"LocalStack at {localstack.endpoint}, which serves ")
+        # labstack's own services still answer at once, and a build fails saying why.
+        started = time.monotonic()
+        assert lab.codebuild.list_projects()["projects"] == ["needs-logs"]
+        assert server.client("codecommit").list_repositories()["repositories"] == []
+        assert time.monotonic() - started < 5
+        build = lab.run("needs-logs")
+        context = phases(build)["PROVISIONING"]["contexts"][0]
+        assert build["buildStatus"] == "FAILED" and context["statusCode"] == "CLIENT_ERROR"
+        assert "cannot write the build log to CloudWatch Logs" in context["message"]
+    finally:
+        server.stop()
+        localstack.stop()
+
+
+def test_an_alarm_in_localstack_on_elb_metrics_stops_a_blue_green_deployment(
+        upstream_labstack: LabstackProcess, localstack: LocalStack, tmp_path: Path) -> None:
+    """The ELB runtime puts its metrics into LocalStack's CloudWatch, LocalStack evaluates the alarm
+    (every Period real seconds: the lab clock does not reach it), and CodeDeploy reads it there."""
+    account = new_account()
+    bg = BlueGreen(upstream_labstack, account, tmp_path)
+    before = bg.serving().pop()
+    balancer = bg.balancer["LoadBalancerArn"].split(":loadbalancer/")[1]
+    bg.cw.put_metric_alarm(AlarmName="bg-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+                           Dimensions=[{"Name": "LoadBalancer", "Value": balancer}], Statistic="Sum", Period=10,
+                           EvaluationPeriods=1, Threshold=2, ComparisonOperator="GreaterThanThreshold",
+                           TreatMissingData="notBreaching")
+    bg.group("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", alarms=["bg-5xx"])
+    deployment = bg.deploy("v3")  # half its answers are 500s
+    wait_for(lambda: len(bg.weights()) == 2, seconds=30)
+    cloudwatch = localstack.client("cloudwatch", account)
+    deadline = time.monotonic() + 40
+    while cloudwatch.describe_alarms(AlarmNames=["bg-5xx"])["MetricAlarms"][0]["StateValue"] != "ALARM":
+        assert time.monotonic() < deadline, "LocalStack's alarm did not fire"
+        fetch(bg.prod_url)
+    info = bg.finish(deployment)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert bg.finish(info["rollbackInfo"]["rollbackDeploymentId"])["status"] == "Succeeded"
+    bg.settle()
+    assert bg.serving(requests=20) == {before}
