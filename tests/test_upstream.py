@@ -40,9 +40,11 @@ def test_the_gateway_forwards_s3_iam_and_sts_to_localstack_in_the_same_account(
     assert direct.get_object(Bucket=f"kept-{account}", Key="dir/a file.txt")["Body"].read() == b"through labstack"
     assert localstack.client("iam", account).get_role(RoleName="app-role")["Role"]["Arn"] == f"arn:aws:iam::{account}:role/app-role"
     assert upstream_labstack.client("sts", account=account).get_caller_identity()["Account"] == account
-    # A key that is not an account id is labstack's default account on both sides.
+    # A key that names no account (``test``) is LocalStack's default account on both sides.
     upstream_labstack.client("s3").create_bucket(Bucket=f"default-{account}")
-    assert f"default-{account}" in [b["Name"] for b in localstack.client("s3", "123456789012").list_buckets()["Buckets"]]
+    assert f"default-{account}" in [b["Name"] for b in localstack.client("s3", "000000000000").list_buckets()["Buckets"]]
+    assert upstream_labstack.client("codecommit").create_repository(repositoryName=f"r{account}")[
+        "repositoryMetadata"]["accountId"] == "000000000000"
 
 
 def test_a_build_reads_its_source_and_parameter_and_writes_artifacts_and_logs_in_localstack(

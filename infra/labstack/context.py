@@ -68,32 +68,34 @@ def credential_from(environ: dict) -> Credential | None:
     return None
 
 
-def account_for(access_key: str | None) -> str:
+def account_for(access_key: str | None, default: str = DEFAULT_ACCOUNT) -> str:
     """The account an access key id belongs to.
 
     A 12-digit key id names its account (LocalStack's convention, so one labstack can
     serve many learners); keys that IAM or STS issued belong to their account (moto's
-    rule); anything else is moto's default account.
+    rule); anything else is the ``default`` account (moto's, or LocalStack's upstream).
     """
     if not access_key:
-        return DEFAULT_ACCOUNT
+        return default
     if len(access_key) == 12 and access_key.isdigit():
         return access_key
     # moto may be importing IAM in another thread right now: a module still half-initialised
     # has issued no keys yet, so the default account is the right answer for it too.
     lookup = getattr(sys.modules.get("moto.iam.models"), "get_account_id_from", None)
     if lookup is not None:
-        return lookup(access_key)
-    return DEFAULT_ACCOUNT
+        found = lookup(access_key)
+        return default if found == DEFAULT_ACCOUNT else found
+    return default
 
 
-def context_for(environ: dict, credential: Credential | None) -> RequestContext:
-    """Build the request context from the environ and its (optional) credential."""
+def context_for(environ: dict, credential: Credential | None, default_account: str = DEFAULT_ACCOUNT) -> RequestContext:
+    """Build the request context from the environ and its (optional) credential; a key that
+    names no account acts in ``default_account``."""
     host = environ.get("HTTP_HOST") or None
     if credential is None:
-        return RequestContext(account=DEFAULT_ACCOUNT, region=DEFAULT_REGION, host=host)
+        return RequestContext(account=default_account, region=DEFAULT_REGION, host=host)
     return RequestContext(
-        account=account_for(credential.access_key),
+        account=account_for(credential.access_key, default_account),
         region=credential.region or DEFAULT_REGION,
         service=credential.service,
         access_key=credential.access_key,

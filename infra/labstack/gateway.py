@@ -97,7 +97,7 @@ class Gateway:
                 return route(environ, start_response)
             credential = credential_from(environ)
             service = credential.service if credential else None
-            ctx = context_for(environ, credential)
+            ctx = context_for(environ, credential, self.labstack.default_account)
             request_id = ctx.request_id
             return self._route(environ, start_response, ctx, credential is not None)
         except AwsError as err:

@@ -11,13 +11,14 @@ from labstack import __version__
 from labstack.clients import InternalClients
 from labstack.clock import LabClock
 from labstack.config import Settings
+from labstack.context import DEFAULT_ACCOUNT
 from labstack.motobridge import MotoBridge
 from labstack.protocol.dispatch import Dispatcher, Router
 from labstack.protocol.provider import Provider, load_provider
 from labstack.routes import Routes
 from labstack.services import builtin_providers
 from labstack.state import Hooks
-from labstack.upstream import Proxy
+from labstack.upstream import LOCALSTACK_DEFAULT_ACCOUNT, Proxy
 
 log = logging.getLogger("labstack")
 
@@ -35,6 +36,8 @@ class Labstack:
         self.views: dict[str, Any] = {}
         self.clients = InternalClients(settings.endpoint, settings.upstream)
         self.proxy = Proxy(settings.upstream, settings.client_timeout) if settings.upstream else None
+        # The account of a key that names none: LocalStack's when it holds the learner's S3, IAM…
+        self.default_account = LOCALSTACK_DEFAULT_ACCOUNT if settings.upstream else DEFAULT_ACCOUNT
         self.started = time.time()
         self.router = Router()
         self.providers: list[Provider] = []

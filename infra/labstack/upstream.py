@@ -26,6 +26,8 @@ log = logging.getLogger("labstack.upstream")
 SERVICES = frozenset({
     "s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm", "secretsmanager",
 })
+# The account LocalStack puts a key in that names none (``test``); labstack follows it upstream.
+LOCALSTACK_DEFAULT_ACCOUNT = "000000000000"
 # Hop-by-hop headers (RFC 9110 §7.6.1).
 _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
