@@ -228,6 +228,9 @@ def test_up_installs_or_reuses_the_venv_starts_localstack_and_down_stops_it(
         code, out, _err = run_cli(capsys, "status", "--port", str(port))
         assert code == 0 and "LocalStack 2026.3.0 answers" in out
     finally:
+        stopping = time.monotonic()
         code, out, _err = run_cli(capsys, "down")
+        with capsys.disabled():
+            print(f"(down took {time.monotonic() - stopping:.1f} s)")
     assert code == 0 and out.startswith("LocalStack stopped") and f"port {port} is free" in out
     assert process.health(f"http://127.0.0.1:{port}") is None

@@ -5,6 +5,7 @@ The heavy modules are imported by the commands themselves, so other labstack com
 from __future__ import annotations
 
 import argparse
+import fcntl
 import sys
 import time
 from pathlib import Path
@@ -29,14 +30,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     from labstack.localstack import process, venv
 
     paths = _paths()
-    try:
-        install = venv.ensure(paths)
-        print(f"LocalStack's venv {'reused' if install.reused else 'installed'}: {_relative(paths.venv)} "
-              f"({install.seconds:.1f} s)")
-        started = time.monotonic()
-        running, new = process.start(paths, install.python, args.port, args.wait)
-    except LocalStackError as exc:
-        return _fail(exc)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another `up` finishes first; this one then reuses its work
+        try:
+            install = venv.ensure(paths)
+            print(f"LocalStack's venv {'reused' if install.reused else 'installed'}: {_relative(paths.venv)} "
+                  f"({install.seconds:.1f} s)", flush=True)
+            started = time.monotonic()
+            running, new = process.start(paths, install.python, args.port, args.wait)
+        except LocalStackError as exc:
+            return _fail(exc)
     if new:
         print(f"LocalStack is running at {running.endpoint} (pid {running.pid}, started in "
               f"{time.monotonic() - started:.1f} s, log {_relative(paths.log)})")

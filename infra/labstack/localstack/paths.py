@@ -46,6 +46,11 @@ class Paths:
         return self.home / "localstack.pid"
 
     @property
+    def lock(self) -> Path:
+        """Held while one ``up`` installs and starts, so two at once do not build one venv twice."""
+        return self.home / "localstack.lock"
+
+    @property
     def filesystem(self) -> Path:
         """LocalStack's FILESYSTEM_ROOT: its cache, state and temporary files."""
         return self.home / "localstack-fs"

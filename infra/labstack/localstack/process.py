@@ -1,5 +1,5 @@
-"""LocalStack as a background process: started from its venv, watched through its health
-endpoint, recorded in a pid file, stopped with its whole process group."""
+"""LocalStack as a background process: started from its venv, awaited until its init stage READY
+completes, recorded in a pid file, stopped with its whole process group."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from labstack.localstack.paths import DEFAULT_PORT, HOST, Paths
 from labstack.ports import describe_holder, port_is_free
 
 HEALTH = "/_localstack/health"
+READY = "/_localstack/init/ready"
 MODULE = "localstack.runtime.main"
 
 
@@ -61,6 +62,15 @@ def health(endpoint: str, timeout: float = 2.0) -> dict | None:
     except (OSError, ValueError, urllib.error.URLError):
         return None
     return document if isinstance(document, dict) and "services" in document else None
+
+
+def ready(endpoint: str) -> bool:
+    """True once LocalStack's READY stage has completed (its health answers earlier, while it still
+    starts services, and a stop signal then can hang its shutdown)."""
+    try:
+        return get_json(f"{endpoint}{READY}", timeout=1.0).get("completed") is True
+    except (OSError, ValueError, AttributeError, urllib.error.URLError):
+        return False
 
 
 def is_localstack(pid: int) -> bool:
@@ -111,8 +121,8 @@ def start(paths: Paths, python: Path, port: int = DEFAULT_PORT, wait: float = 90
             paths.pid_file.unlink(missing_ok=True)
             last = tail(paths.log, 1).strip() or "no output"
             raise LocalStackError(f"LocalStack exited with status {proc.returncode} while starting ({last}); "
-                                  f"its log: {paths.log}")
-        if health(running.endpoint, timeout=1.0):
+                                  f"its log: {paths.log} (removing {paths.venv} makes `up` reinstall it)")
+        if ready(running.endpoint):
             return running, True
         time.sleep(0.1)
     stop(paths)
@@ -120,9 +130,14 @@ def start(paths: Paths, python: Path, port: int = DEFAULT_PORT, wait: float = 90
                           f"(its log: {paths.log}); try again with a longer --wait")
 
 
-def stop(paths: Paths, wait: float = 20.0) -> Running | None:
+def stop(paths: Paths, wait: float = 5.0) -> Running | None:
     """Stop the LocalStack ``start`` launched (its whole process group) and wait until its port
-    is free; None when none ran."""
+    is free; None when none ran.
+
+    SIGTERM first; what is still alive after ``wait`` seconds gets SIGKILL. LocalStack 2026.3 stops
+    its services at once but, now and then, its hypercorn server then stops its event loop from
+    another thread without waking it, and the process sleeps on; its state is in memory only, so
+    nothing is lost by the kill."""
     running = find_running(paths)
     if running is None:
         return None
