@@ -117,15 +117,17 @@ def test_a_current_venv_is_reused_without_looking_for_a_python(tmp_path: Path) -
     def no_python() -> python.Interpreter:
         raise AssertionError("a current venv needs no interpreter")
 
-    install = venv.ensure(paths, find_python=no_python)
+    install = venv.ensure(paths, find_python=no_python, say=pytest.fail)
     assert install.reused and install.python == paths.python
 
 
 def test_a_failed_install_is_one_line_naming_its_log(tmp_path: Path) -> None:
     paths = Paths(tmp_path)
     broken = fake_python(tmp_path / "elsewhere", "python3.13", "3.13.0", status=1)
+    said: list[str] = []
     with pytest.raises(LocalStackError) as raised:  # the fake cannot make a venv
-        venv.ensure(paths, find_python=lambda: python.Interpreter(str(broken), (3, 13, 0)))
+        venv.ensure(paths, find_python=lambda: python.Interpreter(str(broken), (3, 13, 0)), say=said.append)
+    assert len(said) == 1 and said[0].startswith(f"installing LocalStack into {paths.venv} with Python 3.13.0")
     message = str(raised.value)
     assert "could not make a venv" in message and str(paths.install_log) in message and "\n" not in message
     assert not paths.stamp.exists()

@@ -34,7 +34,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     with open(paths.lock, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another `up` finishes first; this one then reuses its work
         try:
-            install = venv.ensure(paths)
+            install = venv.ensure(paths, say=lambda line: print(line, flush=True))
             print(f"LocalStack's venv {'reused' if install.reused else 'installed'}: {_relative(paths.venv)} "
                   f"({install.seconds:.1f} s)", flush=True)
             started = time.monotonic()

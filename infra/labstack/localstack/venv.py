@@ -48,13 +48,16 @@ def current(paths: Paths, pin_files: tuple[Path, ...] = PIN_FILES) -> bool:
 
 
 def ensure(paths: Paths, find_python: Callable[[], Interpreter] = find,
-           pin_files: tuple[Path, ...] = PIN_FILES) -> Install:
+           pin_files: tuple[Path, ...] = PIN_FILES, say: Callable[[str], None] = print) -> Install:
     """LocalStack's venv, ready to run: reused when current, otherwise (re)built with pip, whose
-    cache makes a rebuild cheaper. Raises :class:`LocalStackError` on a missing Python or a failed install."""
+    cache makes a rebuild cheaper; ``say`` hears when a build begins. Raises
+    :class:`LocalStackError` on a missing Python or a failed install."""
     started = time.monotonic()
     if current(paths, pin_files):
         return Install(paths.python, time.monotonic() - started, reused=True)
     interpreter = find_python()
+    say(f"installing LocalStack into {paths.venv} with Python {interpreter.label} ({interpreter.path}); "
+        f"about a minute, pip's output in {paths.install_log}")
     if paths.venv.exists():
         shutil.rmtree(paths.venv)
     paths.home.mkdir(parents=True, exist_ok=True)
