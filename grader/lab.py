@@ -107,7 +107,7 @@ class Lab:
         """Build the known-good state of every earlier lab in this account; return the labs it built."""
         return catchup.catch_up(self.number, self.session)
 
-    def wait(self, condition: Callable[[], T], *, timeout: float = 120, every: float = 1.0,
+    def wait(self, condition: Callable[[], T], *, timeout: float = 120, every: float = progress.EVERY,
              label: str = "waiting") -> T:
         """Poll ``condition`` under a progress bar until it returns something truthy; return that."""
         return progress.wait(condition, timeout=timeout, every=every, label=label)

@@ -141,7 +141,7 @@ def watch(session: LabSession, name: str, execution_id: str, *, timeout: float =
             return f"{stop_after} {done}"
         return None
 
-    status = progress.wait(settled, timeout=timeout, every=1.0, label=f"{name} {execution_id[:8]}")
+    status = progress.wait(settled, timeout=timeout, label=f"{name} {execution_id[:8]}")
     view.show(frame())
     return status
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
+EVERY = 0.25  # seconds between two looks: a wait ends at most this long after its condition holds
 
 
 class WaitTimedOut(TimeoutError):
@@ -19,7 +20,7 @@ class WaitTimedOut(TimeoutError):
         return [f"✗ {self}"]
 
 
-def wait(condition: Callable[[], T], *, timeout: float = 120, every: float = 1.0, label: str = "waiting") -> T:
+def wait(condition: Callable[[], T], *, timeout: float = 120, every: float = EVERY, label: str = "waiting") -> T:
     """Call ``condition`` every ``every`` seconds until it returns something truthy; return that.
 
     The bar fills with the time spent out of ``timeout``; WaitTimedOut says what was awaited.

@@ -129,7 +129,7 @@ def watch_pipeline(session: LabSession, name: str, execution_id: str, *, timeout
             return "WaitingForApproval"
         return None
 
-    status = progress.wait(settled, timeout=timeout, every=1.0, label=f"{name} {execution_id[:8]}")
+    status = progress.wait(settled, timeout=timeout, label=f"{name} {execution_id[:8]}")
     draw()
     return status
 
@@ -188,7 +188,7 @@ def watch_build(session: LabSession, build_id: str, *, timeout: float = 300) -> 
         panel.show(build_html(build, log), build_text(build, log))
         return build if build.get("buildComplete") else None
 
-    return progress.wait(done, timeout=timeout, every=1.0, label=f"build {build_id.split(':')[-1][:8]}")
+    return progress.wait(done, timeout=timeout, label=f"build {build_id.split(':')[-1][:8]}")
 
 
 # -- deployments --------------------------------------------------------------------------
@@ -289,4 +289,4 @@ def watch_deployment(session: LabSession, deployment_id: str, traffic: Traffic, 
         ended = info["status"] in ("Succeeded", "Failed", "Stopped")
         return info if ended or (until is not None and until(info)) else None
 
-    return progress.wait(settled, timeout=timeout, every=1.0, label=f"deployment {deployment_id}")
+    return progress.wait(settled, timeout=timeout, label=f"deployment {deployment_id}")
