@@ -116,7 +116,9 @@ class HealthTracker:
     def _record(health: TargetHealth, group: TargetGroup, passed: bool, reason: str | None, description: str | None) -> None:
         if passed:
             health.successes, health.failures = health.successes + 1, 0
-            if health.state != "healthy" and health.successes >= group.healthy_threshold:
+            # AWS: a newly registered target is healthy after one passed check; an unhealthy one
+            # needs the group's healthy threshold of them in a row
+            if health.state == "initial" or (health.state != "healthy" and health.successes >= group.healthy_threshold):
                 health.state, health.reason, health.description = "healthy", None, None
         else:
             health.failures, health.successes = health.failures + 1, 0
