@@ -138,6 +138,8 @@ def test_localstack_runs_on_loopback_with_hypercorn_no_dns_and_files_under_home(
     env = process.environment(4601, paths, {"PATH": "/bin", "AWS_ENDPOINT_URL": "x", "AWS_ENDPOINT_URL_S3": "y"})
     assert env["GATEWAY_SERVER"] == "hypercorn" and env["GATEWAY_LISTEN"] == "127.0.0.1:4601"
     assert env["DNS_ADDRESS"] == "0" and env["FILESYSTEM_ROOT"] == str(paths.filesystem)
+    assert env["OVERRIDE_IN_DOCKER"] == "0" and env["DISABLE_EVENTS"] == "1"
+    assert env["LOCALSTACK_HOST"] == "127.0.0.1:4601" and env["SQS_ENDPOINT_STRATEGY"] == "path"
     assert env["PATH"] == "/bin" and not any(key.startswith("AWS_ENDPOINT_URL") for key in env)
 
 

@@ -11,6 +11,7 @@ import urllib.error
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -55,7 +56,7 @@ def environment(port: int, paths: Paths, base: Mapping[str, str] = os.environ) -
     return env
 
 
-def health(endpoint: str, timeout: float = 2.0) -> dict | None:
+def health(endpoint: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """LocalStack's health document at ``endpoint``; None when nothing (or not LocalStack) answers."""
     try:
         document = get_json(f"{endpoint}{HEALTH}", timeout=timeout)
