@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from labstack.daemon import get_json
+from labstack.upstream import SERVICES
 
 from tests.support.bluegreen import BlueGreen
 from tests.support.codebuild import (
@@ -40,6 +42,8 @@ def test_the_gateway_forwards_s3_iam_and_sts_to_localstack_in_the_same_account(
     assert direct.get_object(Bucket=f"kept-{account}", Key="dir/a file.txt")["Body"].read() == b"through labstack"
     assert localstack.client("iam", account).get_role(RoleName="app-role")["Role"]["Arn"] == f"arn:aws:iam::{account}:role/app-role"
     assert upstream_labstack.client("sts", account=account).get_caller_identity()["Account"] == account
+    health = get_json(f"{upstream_labstack.endpoint}/_localstack/health")
+    assert health["upstream"] == {"url": localstack.endpoint, "services": sorted(SERVICES)}
     # A key that names no account (``test``) is LocalStack's default account on both sides.
     upstream_labstack.client("s3").create_bucket(Bucket=f"default-{account}")
     assert f"default-{account}" in [b["Name"] for b in localstack.client("s3", "000000000000").list_buckets()["Buckets"]]
@@ -98,8 +102,6 @@ def test_a_rule_in_localstack_targeting_a_pipeline_starts_it_on_a_push(upstream_
 
 
 def test_the_inbox_lists_what_localstack_sent_to_email_subscribers(upstream_labstack: LabstackProcess) -> None:
-    from labstack.daemon import get_json
-
     account = new_account()
     sns = upstream_labstack.client("sns", account=account)
     topic = sns.create_topic(Name="approvals")["TopicArn"]

@@ -18,7 +18,7 @@ from labstack.protocol.provider import Provider, load_provider
 from labstack.routes import Routes
 from labstack.services import builtin_providers
 from labstack.state import Hooks
-from labstack.upstream import LOCALSTACK_DEFAULT_ACCOUNT, Proxy
+from labstack.upstream import LOCALSTACK_DEFAULT_ACCOUNT, SERVICES, Proxy
 
 log = logging.getLogger("labstack")
 
@@ -100,16 +100,19 @@ class Labstack:
         self.hooks.run_shutdown()
 
     def health(self) -> dict[str, Any]:
-        """LocalStack-compatible health: every service and its state."""
+        """LocalStack-compatible health: every service and its state (and the upstream, if any)."""
         services = self.moto.service_states()
         for provider in self.providers:
             services[provider.service] = "running"
-        return {
+        health = {
             "services": dict(sorted(services.items())),
             "edition": "labstack",
             "version": __version__,
             "ready": self.warm,
         }
+        if self.settings.upstream:  # where S3, IAM… are served from
+            health["upstream"] = {"url": self.settings.upstream, "services": sorted(SERVICES)}
+        return health
 
     def endpoints(self) -> list[dict[str, Any]]:
         """Local URLs labstack serves besides its API (load-balancer listeners)."""
