@@ -94,28 +94,30 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_ci(args: argparse.Namespace) -> int:
-    """The CI gate: labs/ current, solutions at full marks, unanswered labs at 0 with hints."""
+    """The CI gate: labs/ current; in order, unanswered labs at 0 with hints and solutions at full marks;
+    each later lab alone, caught up, at full marks."""
     from grader import ci
     from grader.backends import Backend
 
     backend = Backend.named(args.backend) if args.backend else Backend.from_env()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="grader-ci-"))
-    passed = ci.run(backend, workdir, up_to=args.up_to)
+    passed = ci.run(backend, workdir, up_to=args.up_to, workers=args.workers or ci.WORKERS)
     print(("✓ the gate passes" if passed else "✗ the gate fails") + f" (graded notebooks in {workdir})")
     return 0 if passed else 1
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    """Grade a class's submissions of one lab in parallel; scores.csv and a feedback page per learner."""
-    from grader import classroom
+    """Grade a class's submissions in parallel, each learner's labs in order; scores.csv and feedback pages."""
+    from grader import checks, classroom
     from grader.backends import Backend
 
     backend = Backend.named(args.backend) if args.backend else Backend.from_env()
-    out = args.out or args.folder.parent / f"graded-lab{args.lab:02d}"
-    rows = classroom.grade_class(args.folder, args.lab, out, backend, args.workers, args.timeout)
+    labs = args.lab or checks.lab_numbers()
+    out = args.out or args.folder.parent / ("graded" if len(labs) > 1 else f"graded-lab{labs[0]:02d}")
+    rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout)
     for row in rows:
         note = f"  ({row.status}: {row.message})" if row.status != "graded" else ""
-        print(f"{row.learner:<24} {row.score:g}/{row.max_score:g}{note}")
+        print(f"{row.learner:<24} {row.lab:<20} {row.score:g}/{row.max_score:g}{note}")
     print(f"scores: {out / 'scores.csv'}; feedback pages: {out / 'feedback'}")
     return 0 if all(row.status == "graded" for row in rows) else 1
 
@@ -149,14 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     release = command("release", cmd_release, "regenerate labs/ from solutions/ with nbgrader", backend=False)
     release.add_argument("labs", type=int, nargs="*", help="lab numbers (default: all)")
     release.add_argument("--into", type=Path, help="folder to write the learner notebooks to (default: labs/)")
-    ci = command("ci", cmd_ci, "the CI gate (fresh labstack accounts): solutions full marks, blank labs 0")
+    ci = command("ci", cmd_ci, "the CI gate (fresh accounts): labs in order and each lab alone after catch-up")
     ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
     ci.add_argument("--up-to", type=int, metavar="N", help="gate labs 1..N only (default: every lab)")
+    ci.add_argument("--workers", type=int, help="lanes graded at once (default: grader.ci.WORKERS)")
 
     autograde = command("autograde", cmd_autograde,
-                        "grade a class's submissions of lab N in parallel, one fresh labstack account each")
-    autograde.add_argument("folder", type=Path, help="nbgrader's submitted/ folder or a flat folder of <learner>.ipynb")
-    autograde.add_argument("--lab", type=int, required=True)
+                        "grade a class in parallel: each learner's labs in order in a fresh account of theirs")
+    autograde.add_argument("folder", type=Path, help="nbgrader's submitted/ folder, <learner>/<lab>.ipynb files, "
+                           "or (one lab) a flat folder of <learner>.ipynb")
+    autograde.add_argument("--lab", type=int, action="append",
+                           help="a lab to grade (repeat for more; default: every lab)")
     autograde.add_argument("--out", type=Path, help="where scores.csv and feedback/ go (default: next to FOLDER)")
     autograde.add_argument("--workers", type=int, help="notebooks graded at once (default: the cores)")
     autograde.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")

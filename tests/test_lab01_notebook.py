@@ -1,6 +1,6 @@
 """Lab 01 end to end: papermill runs the solution against labstack; nbgrader grades a class (the
 executed solution full marks, a broken or endless notebook stopped alone);
-tampered test cells are restored and graded; the CI gate passes."""
+tampered test cells are restored and graded."""
 
 from __future__ import annotations
 
@@ -57,14 +57,14 @@ def test_a_class_is_graded_in_parallel_and_a_broken_notebook_stops_nobody(
     (submitted / "eve.ipynb").write_text("this is not a notebook")
     backend = Backend("embedded", labstack.endpoint)
     rows = classroom.grade_class(submitted, 1, tmp_path / "out", backend, workers=2)
-    assert [(r.learner, r.score, r.max_score, r.status) for r in rows] == [
-        ("ada", 30, 30, "graded"), ("eve", 0, 0, "error")]
+    assert [(r.learner, r.lab, r.score, r.max_score, r.status) for r in rows] == [
+        ("ada", "01_repo_setup", 30, 30, "graded"), ("eve", "01_repo_setup", 0, 0, "error")]
     assert rows[1].message == "not a readable notebook (NotJSONError)"
     scores = (tmp_path / "out" / "scores.csv").read_text().splitlines()
-    assert scores[:2] == ["learner,score,max_score,status,message", "ada,30.0,30.0,graded,"]
-    page = (tmp_path / "out" / "feedback" / "ada.html").read_text()
+    assert scores[:2] == ["learner,lab,score,max_score,status,message", "ada,01_repo_setup,30.0,30.0,graded,"]
+    page = (tmp_path / "out" / "feedback" / "ada" / "01_repo_setup.html").read_text()
     assert "the bucket encrypts with the key behind" in page and "hidden tests ran here" in page and "BEGIN HIDDEN TESTS" not in page
-    assert not (tmp_path / "out" / "feedback" / "eve.html").exists()
+    assert not (tmp_path / "out" / "feedback" / "eve").exists()
 
 
 def test_a_notebook_that_never_ends_is_stopped_at_the_timeout(labstack: LabstackProcess, tmp_path: Path) -> None:
@@ -104,10 +104,3 @@ def test_catching_up_leaves_a_finished_lab_alone(solved: tuple[LabSession, Path]
     assert catchup.catch_up(2, solved[0], say=said.append) == []
     assert said == ["✓ lab 01 is already done"]
 
-
-def test_the_gate_passes(labstack: LabstackProcess, tmp_path: Path) -> None:
-    said: list[str] = []
-    assert ci.run(Backend("embedded", labstack.endpoint), tmp_path, say=said.append, up_to=1), said
-    assert said == ["✓ labs/ matches solutions/",
-                    "✓ 01_repo_setup: the solution scores 30/30",
-                    "✓ 01_repo_setup: unanswered it scores 0/30, a hint under every failing check"]
