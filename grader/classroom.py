@@ -1,8 +1,10 @@
-"""Grading a class: every submission of one lab in parallel, each learner in a labstack account of its own.
+"""Grading a class: every learner's submissions in parallel, each learner in a labstack account of its own.
 
-Each submission is graded by a child process (``python -m grader.classroom``) in its own
-session, so a crashing or hanging notebook is killed with its kernel after the timeout and the
-rest go on. The result is ``scores.csv`` and a feedback page per learner.
+A learner's labs are graded in order in that learner's account, so lab N finds what the learner's
+lab N-1 built (and catches up only on what is missing, as it would for the learner). Each
+submission is graded by a child process (``python -m grader.classroom``) in its own session, so a
+crashing or hanging notebook is killed with its kernel after the timeout and the rest go on. The
+result is ``scores.csv`` and a feedback page per learner and lab.
 """
 
 from __future__ import annotations
@@ -42,18 +44,23 @@ class Row:
     """One line of scores.csv."""
 
     learner: str
+    lab: str
     score: float
     max_score: float
     status: str  # graded, timeout or error
     message: str = ""
 
 
-def find_submissions(folder: Path, number: int) -> list[Submission]:
-    """Submissions in nbgrader's layout (``<learner>/<lab>/<lab>.ipynb``) or flat (``<learner>.ipynb``)."""
+def find_submissions(folder: Path, number: int, flat: bool = True) -> list[Submission]:
+    """Submissions of lab ``number`` in nbgrader's layout (``<learner>/<lab>/<lab>.ipynb``), a folder per
+    learner (``<learner>/<lab>.ipynb``) or, when ``flat``, one notebook per learner (``<learner>.ipynb``)."""
     slug = notebooks.slug(number)
     nested = sorted(folder.glob(f"*/{slug}/{slug}.ipynb"))
     if nested:
         return [Submission(path.parent.parent.name, path) for path in nested]
+    per_learner = sorted(folder.glob(f"*/{slug}.ipynb"))
+    if per_learner or not flat:
+        return [Submission(path.parent.name, path) for path in per_learner]
     return [Submission(path.stem, path) for path in sorted(folder.glob("*.ipynb"))]
 
 
@@ -63,14 +70,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _grade_in_child(submission: Submission, number: int, work: Path, backend: Backend, timeout: float) -> Row:
-    """Grade one submission in a child process in a fresh account; never raises."""
+def _grade_in_child(submission: Submission, number: int, work: Path, env: dict[str, str], timeout: float) -> Row:
+    """Grade one submission in a child process with ``env`` (the learner's account); never raises."""
+    slug = notebooks.slug(number)
     try:
         nbformat.read(submission.notebook, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the learner's row, not the class's crash
-        return Row(submission.learner, 0, 0, "error", f"not a readable notebook ({type(exc).__name__})")
+        return Row(submission.learner, slug, 0, 0, "error", f"not a readable notebook ({type(exc).__name__})")
     work.mkdir(parents=True, exist_ok=True)
-    env = notebooks.kernel_env(LabSession.for_key(backend, fresh_account()))
     command = [sys.executable, "-m", "grader.classroom", str(submission.notebook), str(number), str(work)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -78,32 +85,51 @@ def _grade_in_child(submission: Submission, number: int, work: Path, backend: Ba
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        return Row(submission.learner, 0, 0, "timeout", f"stopped after {timeout:.0f} s")
+        return Row(submission.learner, slug, 0, 0, "timeout", f"stopped after {timeout:.0f} s")
     result = work / "result.json"
     if proc.returncode != 0 or not result.exists():
         last = (output.strip().splitlines() or ["no output"])[-1]
-        return Row(submission.learner, 0, 0, "error", last)
-    return Row(submission.learner, **json.loads(result.read_text()))
+        return Row(submission.learner, slug, 0, 0, "error", last)
+    return Row(submission.learner, slug, **json.loads(result.read_text()))
 
 
-def grade_class(folder: Path, number: int, out: Path, backend: Backend, workers: int | None = None,
+def _grade_learner(labs: list[tuple[int, Submission]], out: Path, backend: Backend, timeout: float,
+                   bar: tqdm) -> list[Row]:
+    """One learner's submissions, in lab order, in one fresh account; ``bar`` moves on after each."""
+    env = notebooks.kernel_env(LabSession.for_key(backend, fresh_account()))
+    rows = []
+    for number, submission in labs:
+        work = out / "work" / submission.learner / notebooks.slug(number)
+        rows.append(_grade_in_child(submission, number, work, env, timeout))
+        bar.update(1)
+    return rows
+
+
+def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Backend, workers: int | None = None,
                 timeout: float = NOTEBOOK_TIMEOUT) -> list[Row]:
-    """Grade every submission of lab ``number`` in ``folder``; write ``out``/scores.csv and ``out``/feedback/."""
-    submissions = find_submissions(folder, number)
-    if not submissions:
-        raise ValueError(f"no submissions of {notebooks.slug(number)} in {folder}")
-    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    """Grade every submission of the labs ``numbers`` in ``folder``; write ``out``/scores.csv and
+    ``out``/feedback/<learner>/<lab>.html. Learners are graded side by side, a learner's labs in order."""
+    wanted = sorted([numbers] if isinstance(numbers, int) else numbers)
+    by_learner: dict[str, list[tuple[int, Submission]]] = {}
+    for number in wanted:
+        for submission in find_submissions(folder, number, flat=len(wanted) == 1):
+            by_learner.setdefault(submission.learner, []).append((number, submission))
+    if not by_learner:
+        raise ValueError(f"no submissions of {', '.join(notebooks.slug(n) for n in wanted)} in {folder}")
     rows: list[Row] = []
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        futures = [pool.submit(_grade_in_child, s, number, out / "work" / s.learner, backend, timeout)
-                   for s in submissions]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="notebook"):
-            rows.append(future.result())
-    rows.sort(key=lambda row: row.learner)
+    total = sum(len(labs) for labs in by_learner.values())
+    with tqdm(total=total, desc="grading", unit="notebook") as bar, \
+            ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        futures = [pool.submit(_grade_learner, labs, out, backend, timeout, bar) for labs in by_learner.values()]
+        for future in as_completed(futures):
+            rows.extend(future.result())
+    rows.sort(key=lambda row: (row.learner, row.lab))
     for row in rows:
-        page = out / "work" / row.learner / "feedback.html"
+        page = out / "work" / row.learner / row.lab / "feedback.html"
         if page.exists():
-            shutil.copyfile(page, out / "feedback" / f"{row.learner}.html")
+            (out / "feedback" / row.learner).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(page, out / "feedback" / row.learner / f"{row.lab}.html")
+    out.mkdir(parents=True, exist_ok=True)
     with (out / "scores.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(Row.__dataclass_fields__))
         writer.writeheader()

@@ -123,6 +123,12 @@ def test_submissions_are_found_in_nbgraders_layout_or_flat(tmp_path: Path) -> No
         ("ada", "submitted/ada/01_repo_setup/01_repo_setup.ipynb"),
         ("bob", "submitted/bob/01_repo_setup/01_repo_setup.ipynb")]
     assert [s.learner for s in classroom.find_submissions(tmp_path / "flat", 1)] == ["cy"]
+    assert classroom.find_submissions(tmp_path / "flat", 1, flat=False) == []  # a class of several labs
+    (tmp_path / "folders" / "dee").mkdir(parents=True)
+    (tmp_path / "folders" / "dee" / "02_codebuild.ipynb").write_text("{}")
+    assert [(s.learner, s.notebook.name) for s in classroom.find_submissions(tmp_path / "folders", 2)] == [
+        ("dee", "02_codebuild.ipynb")]
+    assert classroom.find_submissions(tmp_path / "folders", 1) == []
 
 
 def test_grader_autograde_reports_an_unreadable_submission_and_fails(
@@ -132,6 +138,8 @@ def test_grader_autograde_reports_an_unreadable_submission_and_fails(
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "eve.ipynb").write_text("not a notebook")
     assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--out", str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().out.splitlines()[0] == "eve                      0/0  (error: not a readable notebook (NotJSONError))"
-    assert (tmp_path / "out" / "scores.csv").read_text().splitlines()[1] == "eve,0,0,error,not a readable notebook (NotJSONError)"
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "eve                      01_repo_setup        0/0  (error: not a readable notebook (NotJSONError))")
+    assert (tmp_path / "out" / "scores.csv").read_text().splitlines()[1] == (
+        "eve,01_repo_setup,0,0,error,not a readable notebook (NotJSONError)")
     assert main(["autograde", str(tmp_path / "out"), "--lab", "1"]) == 2  # no notebooks there
