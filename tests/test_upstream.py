@@ -173,3 +173,36 @@ def test_an_alarm_in_localstack_on_elb_metrics_stops_a_blue_green_deployment(
     assert bg.finish(info["rollbackInfo"]["rollbackDeploymentId"])["status"] == "Succeeded"
     bg.settle()
     assert bg.serving(requests=20) == {before}
+
+
+def test_a_stacks_roles_and_log_groups_live_in_localstack_and_lambda_finds_the_role_there(
+        upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
+    account = new_account()
+    template = {"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": "fn-role", "ManagedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "logs", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}}]}},
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/app/fn", "RetentionInDays": 7}}},
+        "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}}, "Group": {"Value": {"Ref": "Logs"}}}}
+    cloudformation = upstream_labstack.client("cloudformation", account=account)
+    cloudformation.create_stack(StackName="fn", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"])
+    stack = wait_for(lambda: (s := cloudformation.describe_stacks(StackName="fn")["Stacks"][0])["StackStatus"] != "CREATE_IN_PROGRESS" and s)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs == {"RoleArn": f"arn:aws:iam::{account}:role/fn-role", "Group": "/app/fn"}
+    iam, logs = localstack.client("iam", account), localstack.client("logs", account)
+    assert iam.list_role_policies(RoleName="fn-role")["PolicyNames"] == ["logs"]
+    assert [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName="fn-role")["AttachedPolicies"]] == [
+        "AWSLambdaBasicExecutionRole"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in logs.describe_log_groups()["logGroups"]] == [("/app/fn", 7)]
+    code = {"ZipFile": zipped({"fn.py": "def handler(event, context):\n    return event\n"})}
+    lam = upstream_labstack.client("lambda", account=account)
+    lam.create_function(FunctionName="fn", Runtime="python3.12", Role=outputs["RoleArn"], Handler="fn.handler", Code=code)
+    with pytest.raises(ClientError, match="cannot be assumed by Lambda"):
+        lam.create_function(FunctionName="other", Runtime="python3.12", Role=f"arn:aws:iam::{account}:role/nowhere",
+                            Handler="fn.handler", Code=code)
+    cloudformation.delete_stack(StackName="fn")
+    wait_for(lambda: not iam.list_roles()["Roles"] and not logs.describe_log_groups()["logGroups"])

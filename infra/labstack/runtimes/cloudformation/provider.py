@@ -1,6 +1,6 @@
 """CloudFormation's overlay: stacks are moto's, created once moto's resource models take
-every property the base stack relies on (``resources.complete_moto``); where LocalStack serves
-IAM, a stack's roles are made there (``upstream_iam``)."""
+every property the base stack relies on (``resources.complete_moto``); where LocalStack is the
+upstream, a stack's roles and log groups are made there (``upstream_resources``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.runtimes.cloudformation.resources import complete_moto
-from labstack.runtimes.cloudformation.upstream_iam import use_upstream_roles
+from labstack.runtimes.cloudformation.upstream_resources import use_upstream
 
 
 class CloudFormationOverlay(Provider):
@@ -23,13 +23,13 @@ class CloudFormationOverlay(Provider):
 
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
-        self.upstream_iam = labstack.clients.upstream_serves("iam")
-        if self.upstream_iam:  # moto's Lambda looks its roles up from the first request on
-            use_upstream_roles(labstack.clients)
+        self.upstream = labstack.clients.upstream_serves("iam")
+        if self.upstream:  # moto's Lambda looks its roles up from the first request on
+            use_upstream(labstack.clients)
 
     def _moto(self, ctx: RequestContext, operation: str, request: dict) -> dict:
         complete_moto()
-        if not self.upstream_iam:
+        if not self.upstream:
             self.labstack.moto.prepare("iam", ctx.account, ctx.partition)  # AWS's managed policies, to attach
         client = self.labstack.clients.moto("cloudformation", ctx.account, ctx.region)
         try:

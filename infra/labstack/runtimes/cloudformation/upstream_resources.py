@@ -1,10 +1,12 @@
-"""moto's IAM roles kept in the upstream's IAM, when LocalStack serves IAM (``--upstream``).
+"""A stack's IAM roles and log groups kept in LocalStack when it is the upstream (``--upstream``).
 
 moto's own code looks roles up in moto's IAM (Lambda's CreateFunction checks its role) and
-moto's CloudFormation creates ``AWS::IAM::Role`` there. With an upstream, the roles a learner
-sees live in LocalStack, so :func:`use_upstream_roles` makes both go there: a lookup reads the
-upstream and answers with a moto ``Role`` that stands for it, and a stack's roles (with their
-inline and managed policies) are created, updated and deleted in the upstream.
+moto's CloudFormation creates ``AWS::IAM::Role`` and ``AWS::Logs::LogGroup`` in moto. With an
+upstream, the roles and logs a learner sees live in LocalStack, so :func:`use_upstream` makes
+them go there: a role lookup reads the upstream and answers with a moto ``Role`` that stands for
+it, and a stack's roles (with their inline and managed policies) and log groups (with their
+retention) are created, updated and deleted in the upstream. The moto objects CloudFormation
+gets back stand for those resources (``Ref``, ``Fn::GetAtt``) and are not kept in moto.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ _lock = threading.Lock()
 _installed = False
 
 
-def use_upstream_roles(clients: Any) -> None:
-    """Point moto's role lookups and CloudFormation's roles at the upstream's IAM (once).
+def use_upstream(clients: Any) -> None:
+    """Point moto's role lookups and CloudFormation's roles and log groups at the upstream (once).
 
     The rest of ``complete_moto`` applies first, so its own role creation (into moto) is replaced.
     """
@@ -34,6 +36,7 @@ def use_upstream_roles(clients: Any) -> None:
         complete_moto()
         from moto.iam.exceptions import NotFoundException
         from moto.iam.models import IAMBackend, Role
+        from moto.logs.models import LogGroup
 
         def iam(account: str) -> Any:
             return clients.get("iam", account, DEFAULT_REGION)
@@ -79,11 +82,31 @@ def use_upstream_roles(clients: Any) -> None:
                    region_name: str) -> None:
             _delete_role(iam(account_id), resource_name)
 
+        def create_log_group(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                             region_name: str, **kwargs: Any) -> Any:
+            props = cloudformation_json.get("Properties") or {}
+            name = props.get("LogGroupName", resource_name)
+            logs = clients.get("logs", account_id, region_name)
+            logs.create_log_group(logGroupName=name, **({"tags": {t["Key"]: t["Value"] for t in props["Tags"]}}
+                                                         if props.get("Tags") else {}))
+            if props.get("RetentionInDays"):
+                logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+            return LogGroup(account_id, region_name, name, RetentionInDays=props.get("RetentionInDays"))
+
+        def delete_log_group(self: Any, account_id: str, region_name: str) -> None:
+            try:
+                clients.get("logs", account_id, region_name).delete_log_group(logGroupName=self.name)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+
         IAMBackend.get_role = get_role
         IAMBackend.get_role_by_arn = get_role_by_arn
         Role.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
         Role.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]
         Role.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[method-assign,assignment]
+        LogGroup.create_from_cloudformation_json = classmethod(create_log_group)  # type: ignore[method-assign,assignment]
+        LogGroup.delete = delete_log_group  # type: ignore[method-assign]
         _installed = True
 
 
