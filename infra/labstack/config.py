@@ -34,7 +34,8 @@ def _url_env(name: str, given: str | None) -> str | None:
         return None
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
-        raise SystemExit(f"labstack: {name}={raw!r} must be an http(s) URL like http://127.0.0.1:4566")
+        where = f"--upstream {raw}" if given is not None else f"{name}={raw}"
+        raise SystemExit(f"labstack: {where} is not an http(s) URL like http://127.0.0.1:4566")
     return raw.rstrip("/")
 
 
