@@ -27,6 +27,10 @@ DEFAULT_BESIDE_LOCALSTACK = "http://127.0.0.1:4577"  # labstack's port when Loca
 # rest. CloudFormation stays on labstack although LocalStack serves it: the base stack creates ECS
 # and ELBv2 resources, which LocalStack's free runtime answers 501 for, so the stack would fail there.
 LOCALSTACK_SERVICES = ("s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm", "secretsmanager")
+# Of those, the ones a client still calls through labstack, which serves part of the API in front
+# of LocalStack and forwards the rest: EventBridge, whose free runtime refuses a CodePipeline target
+# (labstack keeps such targets; labstack.runtimes.eventbus). The rules themselves live in LocalStack.
+THROUGH_LABSTACK = ("events",)
 
 BACKENDS = ("embedded", "localstack", "aws")
 
@@ -83,7 +87,7 @@ class Backend:
         if name == "localstack":
             localstack = environ.get("LOCALSTACK_ENDPOINT", DEFAULT_LOCALSTACK)
             return cls(name, environ.get("LABSTACK_ENDPOINT", DEFAULT_BESIDE_LOCALSTACK),
-                       {service: localstack for service in LOCALSTACK_SERVICES})
+                       {service: localstack for service in LOCALSTACK_SERVICES if service not in THROUGH_LABSTACK})
         if name == "aws":
             return cls(name, None)
         raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
