@@ -142,7 +142,8 @@ def _grade_here(notebook: Path, number: int, work: Path) -> None:
     grade = grading.autograde(notebook, number, work / "course")
     page = grading.feedback(grade, work / "course")
     shutil.copyfile(page, work / "feedback.html")
-    result = {"score": grade.score, "max_score": grade.max_score, "status": "graded"}
+    result = {"score": grade.score, "max_score": grade.max_score, "status": "graded",
+              "message": f"restored cells: {', '.join(grade.restored)}" if grade.restored else ""}
     (work / "result.json").write_text(json.dumps(result))
 
 

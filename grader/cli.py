@@ -116,7 +116,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     out = args.out or args.folder.parent / ("graded" if len(labs) > 1 else f"graded-lab{labs[0]:02d}")
     rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout)
     for row in rows:
-        note = f"  ({row.status}: {row.message})" if row.status != "graded" else ""
+        note = f"  ({row.status}: {row.message})" if row.status != "graded" or row.message else ""
         print(f"{row.learner:<24} {row.lab:<20} {row.score:g}/{row.max_score:g}{note}")
     print(f"scores: {out / 'scores.csv'}; feedback pages: {out / 'feedback'}")
     return 0 if all(row.status == "graded" for row in rows) else 1

@@ -50,6 +50,7 @@ class Grade:
     max_score: float
     cells: tuple[CellGrade, ...]
     graded: Path  # the autograded copy, outputs included
+    restored: tuple[str, ...] = ()  # cells nbgrader put back: a locked cell edited, a test cell deleted
 
     @property
     def full_marks(self) -> bool:
@@ -142,7 +143,27 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
             graded = gradebook.find_submission_notebook(slug, slug, student)
             cells = tuple(CellGrade(g.name, float(g.score), float(g.max_score)) for g in graded.grades)
             copy = root / "autograded" / student / slug / f"{slug}.ipynb"
-            return Grade(slug, float(graded.score), float(graded.max_score), cells, copy)
+            return Grade(slug, float(graded.score), float(graded.max_score), cells, copy, tampered(submission, number))
+
+
+def _locked_sources(notebook: Path) -> dict[str, str]:
+    """The source of each locked cell (nbgrader's read-only and test cells) by grade id."""
+    sources = {}
+    for cell in json.loads(notebook.read_text()).get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("locked") and meta.get("grade_id"):
+            source = cell.get("source", "")
+            sources[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
+    return sources
+
+
+def tampered(submission: Path, number: int) -> tuple[str, ...]:
+    """The locked cells of lab ``number`` that ``submission`` changed or deleted: neither as released
+    nor as in the solution (nbgrader puts them back before grading; this names them for the instructor)."""
+    handed_in = _locked_sources(submission)
+    solution = _locked_sources(notebooks.solution(number))
+    return tuple(sorted(grade_id for grade_id, source in _locked_sources(notebooks.released(number)).items()
+                        if handed_in.get(grade_id) not in (source, solution.get(grade_id))))
 
 
 def _for_learners(notebook: Path) -> None:

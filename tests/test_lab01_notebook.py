@@ -85,10 +85,13 @@ def test_deleted_and_edited_test_cells_are_restored_and_graded(labstack: Labstac
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check_artifact_store":
             cell["source"] = "print('all good, trust me')"
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "names":  # a locked cell, not graded
+            cell["source"] = "names = None"
     tampered = tmp_path / "tampered.ipynb"
     tampered.write_text(json.dumps(notebook))
     grade = grading.autograde(tampered, 1, tmp_path / "course", env=notebooks.kernel_env(session_for(labstack)))
     assert {c.name: c.score for c in grade.cells} == dict.fromkeys(GRADED, 0.0)
+    assert grade.restored == ("check_artifact_store", "check_service_roles", "names")  # nbgrader's log says so
     restored = graded_cells(grade.graded)
     assert set(restored) == set(GRADED)
     assert "lab.verify(" in "".join(restored["check_artifact_store"]["source"])
