@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -112,6 +113,7 @@ class LabSession:
         if self.boto.region_name is None:
             self.boto = boto3.session.Session(region_name="us-east-1")
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # a boto3 session is not thread-safe; the clients it makes are
 
     @classmethod
     def for_key(cls, backend: Backend, access_key: str, secret_key: str = "test",
@@ -126,11 +128,12 @@ class LabSession:
         return str(self.boto.region_name)
 
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` at this backend (made once, then reused)."""
-        if service not in self._clients:
-            self._clients[service] = self.boto.client(service, endpoint_url=self.backend.endpoint_for(service),
-                                                      config=_CONFIG)
-        return self._clients[service]
+        """A boto3 client for ``service`` at this backend (made once, then reused; any thread may ask)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.boto.client(service, endpoint_url=self.backend.endpoint_for(service),
+                                                          config=_CONFIG)
+            return self._clients[service]
 
     @cached_property
     def account(self) -> str:

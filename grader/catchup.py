@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader import checks, notebooks
@@ -31,9 +32,12 @@ def solve(number: int, session: LabSession, output: Path | None = None,
 
 def catch_up(number: int, session: LabSession, say: Callable[[str], None] = print) -> list[int]:
     """Bring ``session``'s account to where lab ``number`` starts; return the labs that were solved."""
-    solved = []
-    for earlier in (n for n in checks.lab_numbers() if n < number):
-        if lab_report(earlier, session).passed:
+    labs = [n for n in checks.lab_numbers() if n < number]
+    with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:  # the usual case: all done, asked at once
+        first_look = dict(zip(labs, pool.map(lambda n: lab_report(n, session), labs)))
+    solved: list[int] = []
+    for earlier in labs:
+        if (lab_report(earlier, session) if solved else first_look[earlier]).passed:
             say(f"✓ lab {earlier:02d} is already done")
             continue
         say(f"… building lab {earlier:02d} from its solution")
