@@ -207,17 +207,26 @@ def test_down_without_localstack_and_a_stale_pid_file(tmp_path: Path, monkeypatc
     assert code == 0 and out == "LocalStack is not running\n" and not Paths(tmp_path).pid_file.exists()
 
 
+def test_localstack_venv_places_the_venv_outside_home(tmp_path: Path) -> None:
+    assert Paths.from_env(tmp_path, {}).venv == tmp_path / "localstack-venv"
+    shared = Paths.from_env(tmp_path, {"LOCALSTACK_VENV": str(tmp_path / "cache" / "venv")})
+    assert shared.venv == tmp_path / "cache" / "venv" and shared.python == tmp_path / "cache" / "venv" / "bin" / "python"
+    assert shared.log == tmp_path / "localstack.log" and shared.lock == tmp_path / "cache" / "venv.lock"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_up_installs_or_reuses_the_venv_starts_localstack_and_down_stops_it(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """The real thing, in the kit's own .labstack/ so the venv is built once per checkout."""
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real thing, with the venv in the kit's own .labstack/ (built once per checkout, and what
+    `make lab BACKEND=localstack` uses) and everything else in a home of its own, so a LocalStack
+    that `make lab` runs is left alone."""
     try:
         python.find()
     except LocalStackError as exc:
         pytest.skip(f"no Python for LocalStack on this machine: {exc}")
-    home = ROOT / ".labstack"
-    monkeypatch.setenv("LABSTACK_HOME", str(home))
+    monkeypatch.setenv("LABSTACK_HOME", str(tmp_path))
+    monkeypatch.setenv("LOCALSTACK_VENV", os.environ.get("LOCALSTACK_VENV") or str(ROOT / ".labstack" / "localstack-venv"))
     port = free_port()
     started = time.monotonic()
     code, out, err = run_cli(capsys, "up", "--port", str(port), "--wait", "120")

@@ -17,7 +17,7 @@ from labstack.localstack.paths import DEFAULT_PORT, HOST, Paths
 def _paths() -> Paths:
     from labstack.config import Settings
 
-    return Paths(Settings.from_env().home)
+    return Paths.from_env(Settings.from_env().home)
 
 
 def _fail(exc: LocalStackError) -> int:
@@ -30,7 +30,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from labstack.localstack import process, venv
 
     paths = _paths()
-    paths.home.mkdir(parents=True, exist_ok=True)
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
     with open(paths.lock, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another `up` finishes first; this one then reuses its work
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,14 +13,22 @@ DEFAULT_PORT = 4566
 
 @dataclass(frozen=True)
 class Paths:
-    """LocalStack's files under one home directory."""
+    """LocalStack's files under one home directory; the venv there too unless placed elsewhere."""
 
     home: Path
+    venv_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, home: Path, environ: Mapping[str, str] = os.environ) -> Paths:
+        """The paths for labstack's ``home``, with the venv at ``LOCALSTACK_VENV`` when that is set
+        (one venv shared by several checkouts, or kept by CI between runs)."""
+        venv = environ.get("LOCALSTACK_VENV")
+        return cls(home, Path(venv).expanduser().resolve() if venv else None)
 
     @property
     def venv(self) -> Path:
         """The venv localstack-core is installed into."""
-        return self.home / "localstack-venv"
+        return self.venv_dir or self.home / "localstack-venv"
 
     @property
     def python(self) -> Path:
@@ -47,8 +57,9 @@ class Paths:
 
     @property
     def lock(self) -> Path:
-        """Held while one ``up`` installs and starts, so two at once do not build one venv twice."""
-        return self.home / "localstack.lock"
+        """Beside the venv, held while one ``up`` installs and starts, so two at once (from one home,
+        or two homes sharing ``LOCALSTACK_VENV``) do not build one venv twice."""
+        return self.venv.with_name(self.venv.name + ".lock")
 
     @property
     def filesystem(self) -> Path:

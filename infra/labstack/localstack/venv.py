@@ -61,6 +61,7 @@ def ensure(paths: Paths, find_python: Callable[[], Interpreter] = find,
     if paths.venv.exists():
         shutil.rmtree(paths.venv)
     paths.home.mkdir(parents=True, exist_ok=True)
+    paths.venv.parent.mkdir(parents=True, exist_ok=True)
     with open(paths.install_log, "w") as log:
         _run([interpreter.path, "-m", "venv", str(paths.venv)], log, paths,
              f"{interpreter.path} could not make a venv (on Debian: apt-get install python3-venv)")
