@@ -5,9 +5,11 @@ installs (or reuses) the venv and starts LocalStack."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -247,3 +249,22 @@ def test_up_installs_or_reuses_the_venv_starts_localstack_and_down_stops_it(
             print(f"(down took {time.monotonic() - stopping:.1f} s)")
     assert code == 0 and out.startswith("LocalStack stopped") and f"port {port} is free" in out
     assert process.health(f"http://127.0.0.1:{port}") is None
+
+
+def test_a_second_up_waits_for_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in machine(tmp_path, LABSTACK_HOME=str(tmp_path / "home")).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LOCALSTACK_PYTHON", raising=False)
+    monkeypatch.delenv("LOCALSTACK_VENV", raising=False)
+    paths = Paths(tmp_path / "home")
+    paths.home.mkdir()
+    codes: list[int] = []
+    with open(paths.lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a first `up`, installing
+        second = threading.Thread(target=lambda: codes.append(labstack_main(["localstack", "up", "--port", "1"])))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive() and codes == []
+    second.join(10)
+    assert codes == [1] and "no Python 3.13" in capsys.readouterr().err  # then it goes on (here: no Python)
