@@ -1,17 +1,12 @@
-"""A real LocalStack for the upstream tests.
+"""A real LocalStack for the upstream tests, through labstack's own launcher (``labstack.localstack``).
 
-LocalStack runs from a venv with localstack-core: ``LOCALSTACK_PYTHON``, else the venv that
-``labstack localstack up`` builds under the repository's ``.labstack/``, else /tmp/lsvenv13.
-It is started through labstack's own launcher (``labstack.localstack.process``) when that
-exists, else directly with the same settings. Without any such Python the tests are skipped.
+Its venv is the kit's, in the checkout's ``.labstack/`` (what ``labstack localstack up`` builds
+and ``make lab BACKEND=localstack`` uses): reused when current, built once otherwise from a
+Python 3.13+ (``LOCALSTACK_PYTHON``, else the newest found). Without one the tests are skipped.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,21 +14,13 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from labstack.daemon import get_json
+from labstack.localstack import LocalStackError, process, venv
+from labstack.localstack.paths import Paths
 from labstack.ports import free_port
 
 from tests.support.server import ROOT
 
-CANDIDATES = (ROOT / ".labstack" / "localstack-venv" / "bin" / "python", Path("/tmp/lsvenv13/bin/python"))
-
-
-def localstack_python() -> Path | None:
-    """The first Python that can run LocalStack, or None."""
-    named = os.environ.get("LOCALSTACK_PYTHON")
-    for path in ([Path(named)] if named else []) + list(CANDIDATES):
-        if path.exists():
-            return path
-    return None
+KIT_HOME = ROOT / ".labstack"
 
 
 @dataclass
@@ -51,47 +38,11 @@ class LocalStack:
 
 
 def start_localstack(home: Path) -> LocalStack:
-    """LocalStack on a free port with its files in ``home``; skips the test when none is installed."""
-    python = localstack_python()
-    if python is None:
-        pytest.skip("no LocalStack to run: set LOCALSTACK_PYTHON to a Python with localstack-core "
-                    "(or run `labstack localstack up` once)")
-    port = free_port()
+    """LocalStack on a free port with its files in ``home``; skips the test when it cannot be installed."""
     try:
-        from labstack.localstack import process
-        from labstack.localstack.paths import Paths
-    except ImportError:
-        return _start_directly(python, home, port)
+        python = venv.ensure(Paths(KIT_HOME), say=lambda _line: None).python
+    except LocalStackError as exc:
+        pytest.skip(f"no LocalStack to run: {exc}")
     paths = Paths(home)
-    running, _ = process.start(paths, python, port=port, wait=120)
+    running, _ = process.start(paths, python, port=free_port(), wait=120)
     return LocalStack(running.endpoint, lambda: process.stop(paths))
-
-
-def _start_directly(python: Path, home: Path, port: int) -> LocalStack:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABSTACK_"))}
-    env.update(GATEWAY_SERVER="hypercorn", GATEWAY_LISTEN=f"127.0.0.1:{port}", LOCALSTACK_HOST=f"127.0.0.1:{port}",
-               DNS_ADDRESS="0", DISABLE_EVENTS="1", SKIP_SSL_CERT_DOWNLOAD="1", FILESYSTEM_ROOT=str(home / "fs"))
-    with open(home / "localstack.log", "ab") as log:
-        proc = subprocess.Popen([str(python), "-m", "localstack.runtime.main"], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=home, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"LocalStack exited with {proc.returncode}; see {home / 'localstack.log'}")
-        try:
-            get_json(f"{endpoint}/_localstack/health", timeout=1)
-            return LocalStack(endpoint, stop)
-        except (OSError, ValueError, urllib.error.URLError):
-            time.sleep(0.2)
-    stop()
-    raise RuntimeError(f"LocalStack did not answer at {endpoint} within 120 s")
