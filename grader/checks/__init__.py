@@ -33,8 +33,8 @@ NOT_FOUND = {"404", "NoSuchBucket", "NoSuchEntity", "NotFoundException", "NotFou
              "ServerSideEncryptionConfigurationNotFoundError"}
 
 
-UNREACHABLE_HINT = ("Is the backend running? `labstack up` (or `make lab`) starts labstack; "
-                    "`grader doctor` says what answers where.")
+UNREACHABLE_HINT = ("Is the backend running? `labstack up` (or `make lab`) starts labstack, "
+                    "`make lab BACKEND=localstack` LocalStack beside it; `grader doctor` says what answers where.")
 
 
 class Fail(Exception):
