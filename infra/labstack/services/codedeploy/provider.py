@@ -500,12 +500,12 @@ class CodeDeployProvider(Provider):
     def continue_deployment(self, ctx: RequestContext, request: dict) -> dict:
         d = self._deployment(self._st(ctx), request["deploymentId"])
         wait = request.get("deploymentWaitType", "READY_WAIT")
-        with d.lock:
-            if d.info["status"] in DONE:
-                raise AwsError("DeploymentAlreadyCompletedException", f"The deployment {d.id} has already completed.")
+        with d.lock:  # the platform first: a Lambda deployment never waits, whatever its status
             if d.info["computePlatform"] != "ECS":
                 raise AwsError("UnsupportedActionForDeploymentTypeException",
                                "ContinueDeployment applies to blue/green deployments that wait (ECS).")
+            if d.info["status"] in DONE:
+                raise AwsError("DeploymentAlreadyCompletedException", f"The deployment {d.id} has already completed.")
             if d.waiting_for != wait:
                 if wait == "READY_WAIT":
                     raise AwsError("DeploymentIsNotInReadyStateException", f"The deployment {d.id} is not in the Ready state.")
