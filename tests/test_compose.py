@@ -154,6 +154,9 @@ def test_the_localstack_profile_puts_labstack_beside_localstack_and_jupyterlab_o
     assert labstack["command"] == "labstack serve --host 0.0.0.0 --port 4577 --upstream http://localstack:4566"
     assert labstack["depends_on"]["localstack"]["condition"] == "service_healthy"
     assert "4577" in " ".join(labstack["healthcheck"]["test"])
+    # LocalStack evaluates alarms on real minutes: beside it labstack's lab clock runs at 4, not 60
+    assert labstack["environment"]["LABSTACK_TIME_SCALE"] == "${LABSTACK_TIME_SCALE:-4}"
+    assert services["labstack"]["environment"]["LABSTACK_TIME_SCALE"] == "${LABSTACK_TIME_SCALE:-60}"
     published = [port.split(":")[1] for port in labstack["ports"]]
     default_published = [port.split(":")[1] for port in services["labstack"]["ports"]]
     assert published == ["4577", "8889"] and not set(published) & set(default_published)
