@@ -268,8 +268,8 @@ def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs: Any) -> None:
     assert service()["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     ecs.update_service(cluster="labs", service="guarded", taskDefinition="crash")
     events = wait_for(lambda: [e["message"] for e in service()["events"] if "rolling back to deployment" in e["message"]],
-                      seconds=30)
+                      seconds=90)  # tasks that fail to start, one after another: slow on a loaded machine
     assert any("deployment failed: tasks failed to start" in e["message"] for e in service()["events"]), events
     wait_for(lambda: service()["taskDefinition"] == good and service()["deployments"][0]["rolloutState"] == "COMPLETED"
-             and service()["runningCount"] == 1, seconds=30)
+             and service()["runningCount"] == 1, seconds=60)
     ecs.update_service(cluster="labs", service="guarded", desiredCount=0)
