@@ -107,12 +107,14 @@ def test_an_alarm_that_cannot_be_read_stops_unless_poll_failures_are_ignored(set
     versions = ("2", "1") if alias(setup)["FunctionVersion"] == "2" else ("1", "2")
     stopped = deploy(setup, "ghost-alarm", "CodeDeployDefault.LambdaAllAtOnce", *versions,
                      alarmConfiguration={"enabled": True, "alarms": [{"name": "no-such-alarm"}]})
-    info = wait_for(lambda: (d := status(setup, stopped))["status"] in ("Stopped", "Succeeded") and d)
+    # (60 s: once, on CI's shared labstack, the second deployment had not ended after 20)
+    info = wait_for(lambda: (d := status(setup, stopped))["status"] in ("Stopped", "Succeeded") and d, seconds=60)
     assert info["status"] == "Stopped" and "no-such-alarm" in info["errorInformation"]["message"]
     assert alias(setup)["FunctionVersion"] == versions[0]
     ignored = deploy(setup, "ghost-ignored", "CodeDeployDefault.LambdaAllAtOnce", *versions,
                      alarmConfiguration={"enabled": True, "ignorePollAlarmFailure": True, "alarms": [{"name": "no-such-alarm"}]})
-    assert wait_for(lambda: (d := status(setup, ignored))["status"] in ("Stopped", "Succeeded") and d)["status"] == "Succeeded"
+    assert wait_for(lambda: (d := status(setup, ignored))["status"] in ("Stopped", "Succeeded") and d,
+                    seconds=60)["status"] == "Succeeded"
     assert alias(setup)["FunctionVersion"] == versions[1]
 
 
