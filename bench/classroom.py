@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.core import Figure, Options
-from bench.measure import wait_for_200
-from bench.servers import HOST, LABSTACK, Server
+from bench.servers import healthy_labstack
 from grader import checks, classroom, grading, notebooks
 from grader.backends import Backend, LabSession, fresh_account
 
@@ -55,9 +54,7 @@ def _cpu_seconds() -> float:
 def _on_fresh_labstack(grade: Callable[[Backend], None]) -> tuple[float, float]:
     """Wall and CPU seconds of ``grade`` on a labstack of its own (its CPU counted once it stops)."""
     cpu = _cpu_seconds()
-    with Server(LABSTACK) as server:
-        server.start()
-        wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
+    with healthy_labstack() as server:
         started = time.perf_counter()
         grade(Backend("embedded", server.endpoint))
         wall = time.perf_counter() - started

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bench.compute import Endpoint
 from bench.core import Figure, Options
-from bench.measure import summary, wait_for_200
-from bench.servers import HOST, LABSTACK, Server
+from bench.measure import summary
+from bench.servers import healthy_labstack
 from tests.support.bluegreen import BlueGreen
 from tests.support.waiting import wait_for
 
@@ -119,9 +119,7 @@ def _canary(bg: BlueGreen) -> tuple[float, float, int]:
 def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """One labstack: blue/green deployments and direct replays, then alarm rollbacks."""
     deployments, direct, rollbacks, switches = [], [], [], []
-    with Server(LABSTACK) as server, tempfile.TemporaryDirectory() as folder:
-        server.start()
-        wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
+    with healthy_labstack() as server, tempfile.TemporaryDirectory() as folder:
         bg = BlueGreen(Endpoint(server), ACCOUNT, Path(folder), name="bench")  # type: ignore[arg-type]
         bg.group()
         runs = max(3, min(options.repeat, 5))

@@ -22,8 +22,8 @@ from typing import Any
 from labstack.ports import free_port
 
 from bench.core import Figure, Options, client
-from bench.measure import prepare, summary, timed_sender, wait_for_200
-from bench.servers import HOST, LABSTACK, Server
+from bench.measure import prepare, summary, timed_sender
+from bench.servers import HOST, Server, healthy_labstack
 from tests.support.webapp import VersionApp
 from tests.support.webimage import push_web_image
 
@@ -233,9 +233,7 @@ class Endpoint:
 
 def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """Start one labstack, measure Lambda and ELB, stop it."""
-    with Server(LABSTACK) as server:
-        server.start()
-        wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
+    with healthy_labstack() as server:
         figures = lambda_figures(server, options)
         progress("Lambda invoke")
         figures += elb_figures(server, options)

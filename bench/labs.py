@@ -12,8 +12,7 @@ from pathlib import Path
 import nbformat
 
 from bench.core import Figure, Options
-from bench.measure import wait_for_200
-from bench.servers import HOST, LABSTACK, Server
+from bench.servers import healthy_labstack
 from grader import catchup, checks, notebooks
 from grader.backends import Backend, LabSession, fresh_account
 
@@ -32,9 +31,7 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """One run of every lab's solution; its time per lab and in total."""
     per_lab: dict[int, float] = {}
     reference: list[float] = []
-    with Server(LABSTACK) as server, tempfile.TemporaryDirectory() as folder:
-        server.start()
-        wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
+    with healthy_labstack() as server, tempfile.TemporaryDirectory() as folder:
         session = LabSession.for_key(Backend("embedded", server.endpoint), fresh_account())
         for number in checks.lab_numbers():
             started = time.perf_counter()

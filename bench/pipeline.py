@@ -22,8 +22,8 @@ from typing import Any
 from labstack.config import Settings
 
 from bench.core import Figure, Options, client, start_warm
-from bench.measure import summary, wait_for_200
-from bench.servers import HOST, LABSTACK, Server
+from bench.measure import summary
+from bench.servers import HOST, LABSTACK, Server, healthy_labstack
 from tests.support.codepipeline import PipelineLab
 from tests.support.codepipeline_seed import SeedWorld
 from tests.support.gitcli import commit, git
@@ -248,9 +248,7 @@ def _seed(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """The seed-shaped pipeline on a labstack of its own: one warm-up push, then timed pushes."""
     runs = max(3, min(options.repeat, 5))
     spans: list[SeedSpans] = []
-    with Server(LABSTACK) as server, tempfile.TemporaryDirectory() as folder:
-        server.start()
-        wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
+    with healthy_labstack() as server, tempfile.TemporaryDirectory() as folder:
         seed = SeedRun(server, Path(folder))
         seed.once()
         for _ in range(runs):

@@ -6,6 +6,7 @@ log file of a temporary directory; :meth:`Server.stop` ends the whole group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,11 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from labstack.ports import free_port
 
+from bench.measure import wait_for_200
 from tests.support.server import ROOT as REPO
 from tests.support.server import server_env
 
@@ -116,3 +119,12 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@contextlib.contextmanager
+def healthy_labstack() -> Iterator[Server]:
+    """A labstack of its own, started and answering its health check; stopped on leaving."""
+    with Server(LABSTACK) as server:
+        server.start()
+        wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
+        yield server
