@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from labstack.endpoints import listener_url
+from labstack.runtimes.elb.health import PROBE_FLOOR
 
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
@@ -170,6 +171,22 @@ def test_a_failing_health_check_marks_the_target_unhealthy_with_aws_reason(alb: 
     finally:
         alb["apps"]["green"].health_status = 200
     wait_for(lambda: states(alb, "green") == ["healthy"])
+
+
+def test_a_health_check_slower_than_its_timeout_fails_with_target_timeout(alb: dict[str, Any]) -> None:
+    """A probe may take the group's timeout, but no less than PROBE_FLOOR real seconds at any time scale."""
+    assert alb["elb"].describe_target_groups(TargetGroupArns=[alb["groups"]["green"]])["TargetGroups"][0][
+        "HealthCheckTimeoutSeconds"] == 2  # two lab seconds: 33 ms at 60x, so the floor applies
+    alb["apps"]["green"].health_delay = PROBE_FLOOR + 0.5
+    try:
+        wait_for(lambda: states(alb, "green") == ["unhealthy"], seconds=30)
+        health = alb["elb"].describe_target_health(TargetGroupArn=alb["groups"]["green"])["TargetHealthDescriptions"][0]
+        assert (health["TargetHealth"]["Reason"], health["TargetHealth"]["Description"]) == (
+            "Target.Timeout", "Request timed out")
+        alb["apps"]["green"].health_delay = PROBE_FLOOR / 4  # slow, but within the floor: healthy again
+        wait_for(lambda: states(alb, "green") == ["healthy"], seconds=30)
+    finally:
+        alb["apps"]["green"].health_delay = 0.0
 
 
 def test_a_group_without_targets_answers_503_and_deregistered_targets_drain(alb: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,13 +21,14 @@ def fetch(url: str, timeout: float = 10) -> tuple[int, str]:
 
 
 class VersionApp(ThreadingHTTPServer):
-    """Serves ``name`` on every path; ``/health`` answers ``health_status``."""
+    """Serves ``name`` on every path; ``/health`` answers ``health_status`` after ``health_delay`` seconds."""
 
     daemon_threads = True
 
     def __init__(self, name: str, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.name = name
         self.health_status = 200
+        self.health_delay = 0.0
         self.requests = 0
         super().__init__((host, port or free_port(host)), _Handler)
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
@@ -52,6 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/health":
+            time.sleep(self.server.health_delay)
             status, body = self.server.health_status, b"ok"
         else:
             self.server.requests += 1

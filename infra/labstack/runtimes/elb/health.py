@@ -43,6 +43,9 @@ def matches(code: int, matcher: str) -> bool:
     return False
 
 
+PROBE_FLOOR = 1.0  # seconds of real time a probe may always take
+
+
 def probe(host: str, port: int, path: str, timeout: float, matcher: str) -> tuple[bool, str | None, str | None]:
     """One HTTP health check; returns (passed, reason, description) as ELBv2 words them."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -101,7 +104,9 @@ class HealthTracker:
                 passed, reason, description = True, None, None
             else:
                 check_port = port if group.health_port == "traffic-port" else int(group.health_port)
-                timeout = max(0.1, min(group.timeout, interval))
+                # the group's timeout, no longer than an interval on the lab clock, but never below
+                # PROBE_FLOOR real seconds: a loaded machine's answer does not come faster at 60x
+                timeout = min(group.timeout, max(interval, PROBE_FLOOR))
                 passed, reason, description = probe(target, check_port, group.health_path, timeout, group.matcher)
             with self._lock:
                 health = self._health.get(key)
