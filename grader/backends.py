@@ -8,9 +8,13 @@ goes exactly where the checks look.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -80,6 +84,20 @@ class Backend:
         self.export(env)
         return env
 
+    def silent(self, timeout: float = 3.0) -> list[str]:
+        """What of this backend does not answer, one line each saying how to start it (empty: all answer;
+        AWS itself is not probed). LocalStack and labstack both serve ``/_localstack/health``."""
+        make = "make lab BACKEND=localstack" if self.name == "localstack" else "make lab"
+        places: dict[str, tuple[str, str]] = {}
+        for url in set(self.service_endpoints.values()):
+            places[url] = ("LocalStack", f"labstack localstack up --port {_port(url)}")
+        if self.endpoint:
+            upstream = self.service_endpoints.get(LOCALSTACK_SERVICES[0])
+            places[self.endpoint] = ("labstack", f"labstack up --port {_port(self.endpoint)}"
+                                     + (f" --upstream {upstream}" if upstream else ""))
+        return [f"✗ {what} does not answer at {url}: start it with `{command}` (or `{make}`), then run this again"
+                for url, (what, command) in sorted(places.items()) if not _answers(url, timeout)]
+
     @classmethod
     def named(cls, name: str, environ: MutableMapping[str, str] = os.environ) -> Backend:
         """The backend called ``name``, its endpoints read from ``environ``."""
@@ -97,6 +115,20 @@ class Backend:
     def from_env(cls, environ: MutableMapping[str, str] = os.environ) -> Backend:
         """The backend ``LAB_BACKEND`` names (embedded when unset)."""
         return cls.named(environ.get("LAB_BACKEND", "embedded"), environ)
+
+
+def _port(url: str) -> int:
+    """The port of an endpoint URL (80 when it names none)."""
+    return urllib.parse.urlsplit(url).port or 80
+
+
+def _answers(url: str, timeout: float) -> bool:
+    """True when labstack or LocalStack answers its health document at ``url``."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/_localstack/health", timeout=timeout) as response:
+            return isinstance(json.loads(response.read()), dict)
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
 
 
 def fresh_account() -> str:

@@ -17,7 +17,7 @@ def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from grader.backends import Backend, LabSession
 
     backend = Backend.named(args.backend) if args.backend else Backend.from_env()
-    if args.account:
+    if getattr(args, "account", None):
         return LabSession.for_key(backend, args.account, region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     env = dict(os.environ)
     backend.export(env)
@@ -29,24 +29,29 @@ def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                                                      region_name=env.get("AWS_DEFAULT_REGION")))
 
 
-def cmd_doctor(_args: argparse.Namespace) -> int:
+def _silent(backend) -> bool:  # type: ignore[no-untyped-def]
+    """Print a line for each part of ``backend`` that does not answer; True when one does not."""
+    lines = backend.silent()
+    for line in lines:
+        print(line, file=sys.stderr)
+    return bool(lines)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
     """Check that the backend the labs use answers, and in which account and region."""
-    import boto3
     import botocore.exceptions
 
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-    session = boto3.session.Session(
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-    )
-    sts = session.client("sts", endpoint_url=endpoint)
-    try:
-        identity = sts.get_caller_identity()
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        print(f"✗ nothing usable answers at {endpoint}: {exc}\n  start labstack with `make lab` or `labstack up`.")
+    session = _session(args)
+    if _silent(session.backend):
         return 1
-    print(f"✓ {endpoint} answers: account {identity['Account']}, region {session.region_name}")
+    try:
+        account = session.account
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        print(f"✗ {session.backend.endpoint_for('sts') or 'AWS'} does not tell who you are: {exc}", file=sys.stderr)
+        return 1
+    places = sorted({url for url in [session.backend.endpoint, *session.backend.service_endpoints.values()] if url})
+    print(f"✓ the {session.backend.name} backend answers at {', '.join(places) or 'AWS'}: "
+          f"account {account}, region {session.region}")
     return 0
 
 
@@ -73,13 +78,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    """Catch up on the labs before N, then run lab N's solution notebook with papermill."""
+    """Catch up on the labs before N, then run lab N's solution notebook with papermill.
+
+    Nothing is created unless every part of the backend answers; when a part stops answering
+    mid-lab, one line per part says how to start it again, and a new ``grader solve`` picks up
+    where this one stopped (catching up skips what is done; each solution may run again)."""
     from grader import catchup
+    from grader.notebooks import NotebookFailed
 
     parameters = dict(item.split("=", 1) for item in args.parameter)
     session = _session(args)
-    catchup.catch_up(args.lab, session)
-    report = catchup.solve(args.lab, session, args.output, parameters)
+    if _silent(session.backend):
+        return 2
+    try:
+        catchup.catch_up(args.lab, session)
+        report = catchup.solve(args.lab, session, args.output, parameters)
+    except (NotebookFailed, RuntimeError):
+        if not _silent(session.backend):
+            raise
+        print(f"  then `grader solve {args.lab}` picks up where this run stopped", file=sys.stderr)
+        return 2
     print(report.text())
     return 0 if report.passed else 1
 
@@ -100,8 +118,14 @@ def cmd_ci(args: argparse.Namespace) -> int:
     from grader.backends import Backend
 
     backend = Backend.named(args.backend) if args.backend else Backend.from_env()
+    if _silent(backend):
+        return 2
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="grader-ci-"))
-    passed = ci.run(backend, workdir, up_to=args.up_to, workers=args.workers or ci.WORKERS)
+    try:
+        passed = ci.run(backend, workdir, up_to=args.up_to, workers=args.workers or ci.WORKERS, only=args.lane)
+    except ValueError as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
     print(("✓ the gate passes" if passed else "✗ the gate fails") + f" (graded notebooks in {workdir})")
     return 0 if passed else 1
 
@@ -112,6 +136,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     from grader.backends import Backend
 
     backend = Backend.named(args.backend) if args.backend else Backend.from_env()
+    if _silent(backend):
+        return 2
     labs = args.lab or checks.lab_numbers()
     out = args.out or args.folder.parent / ("graded" if len(labs) > 1 else f"graded-lab{labs[0]:02d}")
     rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout)
@@ -136,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                                 help="where AWS calls go (default: LAB_BACKEND, else embedded labstack)")
         return parser
 
-    command("doctor", cmd_doctor, "check that the labs' backend answers", backend=False)
+    doctor = command("doctor", cmd_doctor, "check that the labs' backend answers, and who you are there")
+    doctor.add_argument("--account", help="access key id to act with (on labstack 12 digits pick the account)")
     command("env", cmd_env, "print the shell lines that point AWS tools and the labs at the backend")
     check = command("check", cmd_check, "run a lab's checks and print the ✓/✗ table (exit 1 unless all pass)")
     check.add_argument("lab", type=int)
@@ -155,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
     ci.add_argument("--up-to", type=int, metavar="N", help="gate labs 1..N only (default: every lab)")
     ci.add_argument("--workers", type=int, help="lanes graded at once (default: grader.ci.WORKERS)")
+    ci.add_argument("--lane", action="append", metavar="NAME",
+                    help="run only this lane (in-order, alone-02 … alone-06); repeatable (default: every lane)")
 
     autograde = command("autograde", cmd_autograde,
                         "grade a class in parallel: each learner's labs in order in a fresh account of theirs")

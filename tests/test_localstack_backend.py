@@ -18,8 +18,10 @@ from grader.backends import (
     THROUGH_LABSTACK,
     Backend,
     endpoint_variable,
+    fresh_account,
 )
 from grader.cli import main as grader_main
+from tests.support.server import LabstackProcess
 
 
 @pytest.fixture
@@ -97,3 +99,28 @@ def test_labstack_consumes_from_localstack_exactly_what_the_backend_sends_there(
     from labstack.upstream import SERVICES
 
     assert set(LOCALSTACK_SERVICES) == SERVICES
+
+
+def test_grader_solve_creates_nothing_while_localstack_is_down_and_says_how_to_start_it(
+        labstack: LabstackProcess, clean_environ: None, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    os.environ.update(LOCALSTACK_ENDPOINT=dead, LABSTACK_ENDPOINT=labstack.endpoint)
+    account = fresh_account()
+    assert grader_main(["solve", "2", "--backend", "localstack", "--account", account]) == 2
+    port = dead.rsplit(":", 1)[1]
+    assert capsys.readouterr() == ("", (f"✗ LocalStack does not answer at {dead}: start it with `labstack localstack up "
+                                       f"--port {port}` (or `make lab BACKEND=localstack`), then run this again\n"))
+    assert labstack.client("codecommit", account=account).list_repositories()["repositories"] == []
+    assert labstack.client("kms", account=account).list_keys()["Keys"] == []
+
+
+def test_grader_doctor_names_each_part_of_the_backend_and_the_one_that_is_down(
+        labstack: LabstackProcess, clean_environ: None, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    os.environ.update(LOCALSTACK_ENDPOINT=dead, LABSTACK_ENDPOINT=labstack.endpoint, LAB_BACKEND="localstack")
+    assert grader_main(["doctor"]) == 1
+    assert capsys.readouterr().err.startswith(f"✗ LocalStack does not answer at {dead}: ")
+    os.environ["LOCALSTACK_ENDPOINT"] = labstack.endpoint  # labstack answers LocalStack's health and STS too
+    assert grader_main(["doctor", "--account", "246824682468"]) == 0
+    assert capsys.readouterr().out == (f"✓ the localstack backend answers at {labstack.endpoint}: "
+                                       "account 246824682468, region us-east-1\n")

@@ -4,6 +4,9 @@ labstack's engines and gateway use it, while the Code* services stay labstack's 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from botocore.exceptions import ClientError
 from labstack.daemon import get_json
 from labstack.upstream import SERVICES
 
+from grader.backends import fresh_account
 from tests.support.bluegreen import BlueGreen
 from tests.support.codebuild import (
     ENVIRONMENT,
@@ -206,3 +210,36 @@ def test_a_stacks_roles_and_log_groups_live_in_localstack_and_lambda_finds_the_r
                             Handler="fn.handler", Code=code)
     cloudformation.delete_stack(StackName="fn")
     wait_for(lambda: not iam.list_roles()["Roles"] and not logs.describe_log_groups()["logGroups"])
+
+
+def test_grader_solve_stopped_by_localstack_going_down_says_so_in_a_line_and_a_rerun_finishes(tmp_path: Path) -> None:
+    """LocalStack stops while `grader solve 2` runs lab 02: one line says to start it and run again; the
+    rerun, on a LocalStack that starts empty, rebuilds lab 01 over what labstack kept and finishes lab 02."""
+    localstack = start_localstack(tmp_path / "localstack")
+    port = int(localstack.endpoint.rsplit(":", 1)[1])
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+    server = start_labstack(tmp_path / "labstack", LABSTACK_PROVIDERS="", LABSTACK_UPSTREAM=localstack.endpoint,
+                            PATH=path, PIP_NO_INDEX="1")  # the sample app's build finds pytest in the kit's venv
+    env = dict(os.environ, LAB_BACKEND="localstack", LOCALSTACK_ENDPOINT=localstack.endpoint,
+               LABSTACK_ENDPOINT=server.endpoint, PYTHONUNBUFFERED="1")
+    solve = [sys.executable, "-m", "grader.cli", "solve", "2", "--account", fresh_account()]
+    try:
+        first = subprocess.Popen(solve, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert first.stdout is not None
+        for line in first.stdout:  # lab 01 is built, lab 02's solution starts
+            if line.startswith("✓ lab 01 built"):
+                break
+        time.sleep(2)
+        localstack.stop()
+        _, err = first.communicate(timeout=400)
+        assert first.returncode == 2, err
+        assert err == (f"✗ LocalStack does not answer at {localstack.endpoint}: start it with `labstack localstack up "
+                       f"--port {port}` (or `make lab BACKEND=localstack`), then run this again\n"
+                       "  then `grader solve 2` picks up where this run stopped\n")
+        localstack = start_localstack(tmp_path / "localstack", port=port)
+        again = subprocess.run(solve, check=False, env=env, capture_output=True, text=True, timeout=400)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "… building lab 01 from its solution" in again.stdout and "✗" not in again.stdout
+    finally:
+        server.stop()
+        localstack.stop()

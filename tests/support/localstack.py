@@ -37,12 +37,13 @@ class LocalStack:
                               config=Config(retries={"max_attempts": 1}, read_timeout=30, connect_timeout=5))
 
 
-def start_localstack(home: Path) -> LocalStack:
-    """LocalStack on a free port with its files in ``home``; skips the test when it cannot be installed."""
+def start_localstack(home: Path, port: int | None = None) -> LocalStack:
+    """LocalStack on ``port`` (a free one by default) with its files in ``home``; skips the test when it
+    cannot be installed."""
     try:
         python = venv.ensure(Paths(KIT_HOME), say=lambda _line: None).python
     except LocalStackError as exc:
         pytest.skip(f"no LocalStack to run: {exc}")
     paths = Paths(home)
-    running, _ = process.start(paths, python, port=free_port(), wait=120)
+    running, _ = process.start(paths, python, port=port or free_port(), wait=120)
     return LocalStack(running.endpoint, lambda: process.stop(paths))
