@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Tests run in 3 workers, a module at a time each, the longest modules first (tests/conftest.py):
+# most tests wait on the lab clock, so 3 fit on 2 cores. `make test XDIST=` runs them in one process.
+XDIST ?= -n 3 --dist loadfile --no-loadscope-reorder
 LAB_ARGS ?=     # more JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8899"
 
 # The environment every learner shell and notebook gets: boto3 talks to labstack.
@@ -51,7 +54,7 @@ endif
 # pytest exits 5 when it collects nothing; that is reported, not treated as a failure.
 PYTEST := $(BIN)/python -m pytest
 define run_pytest
-	@$(PYTEST) $(1) $(PYTEST_ARGS); status=$$?; \
+	@$(PYTEST) $(XDIST) $(1) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 endef
 

@@ -1,0 +1,109 @@
+"""The CI gate on the LocalStack backend (`grader ci --backend localstack --lane in-order`): a real
+LocalStack serves S3, IAM, STS, SNS, SQS, CloudWatch, Logs, Events, SSM and Secrets Manager, labstack
+(``--upstream``, lab clock at 4 as ``make lab BACKEND=localstack`` runs it) the rest. In one account each
+lab unanswered scores 0 with its hints and its solution full marks; afterwards the account is looked at
+in LocalStack and in labstack to see that each resource lives where the backend says.
+
+Only the in-order lane runs here: the lanes of each lab alone repeat the same labs through catch-up and
+are gated on the embedded backend (tests/test_grader_gate.py). Lab 06's alarm is LocalStack's: it is
+evaluated once a real minute, which is why this module takes about a quarter of an hour.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader import checks, ci, notebooks
+from grader.backends import Backend, LabSession, fresh_account
+from grader.checks import lab01, lab02, lab03, lab04, lab05, lab06
+from tests.conftest import CLIENT_TIMEOUT
+from tests.support.localstack import LocalStack
+from tests.support.server import LabstackProcess, start_labstack
+from tests.test_grader_gate import POINTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.first, pytest.mark.timeout(1500)]
+pytest_plugins = ["tests.support.localstack_fixtures"]
+
+BESIDE_TIME_SCALE = "4"  # the Makefile's BESIDE_TIME_SCALE: lab 06's canary outlasts LocalStack's alarm minute
+
+
+@pytest.fixture(scope="module")
+def beside(localstack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """labstack beside LocalStack, set up as for the sample app's builds (the kit's venv first on PATH, no index)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+    server = start_labstack(tmp_path_factory.mktemp("beside-home"), LABSTACK_PROVIDERS="",
+                            LABSTACK_UPSTREAM=localstack.endpoint, LABSTACK_TIME_SCALE=BESIDE_TIME_SCALE,
+                            LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, PATH=path, PIP_NO_INDEX="1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gate(beside: LabstackProcess, localstack: LocalStack,
+         tmp_path_factory: pytest.TempPathFactory) -> tuple[bool, list[str], LabSession]:
+    """The in-order lane on the LocalStack backend, run once: whether it passed, what it said, its account."""
+    backend = Backend.named("localstack", {"LOCALSTACK_ENDPOINT": localstack.endpoint, "LABSTACK_ENDPOINT": beside.endpoint})
+    account = LabSession.for_key(backend, fresh_account())
+    said: list[str] = []
+    key = account.credentials_env()["AWS_ACCESS_KEY_ID"]
+    passed = ci.run(backend, tmp_path_factory.mktemp("gate-localstack"), say=said.append, in_order=key, only=["in-order"])
+    return passed, said, account
+
+
+def test_every_lab_scores_0_unanswered_and_full_marks_solved_on_localstack(
+        gate: tuple[bool, list[str], LabSession]) -> None:
+    passed, said, _ = gate
+    assert list(POINTS) == checks.lab_numbers()
+    expected = ["✓ labs/ matches solutions/"]
+    for number, points in POINTS.items():
+        slug = notebooks.slug(number)
+        expected += [f"✓ {slug}: unanswered it scores 0/{points}, a hint under every failing check",
+                     f"✓ {slug}: the solution scores {points}/{points}"]
+    assert (passed, said) == (True, expected), "\n".join(said)
+
+
+def test_localstack_holds_the_buckets_roles_parameters_logs_topic_and_alarm(
+        gate: tuple[bool, list[str], LabSession], localstack: LocalStack) -> None:
+    _, _, session = gate
+    account = session.account
+
+    def direct(service: str):  # type: ignore[no-untyped-def]
+        return localstack.client(service, account)
+
+    bucket = lab01.bucket_name(account)
+    assert direct("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert direct("s3").list_objects_v2(Bucket=bucket)["KeyCount"] > 0  # the pipeline's artifacts
+    for role in lab01.ROLES.values():
+        assert direct("iam").get_role(RoleName=role)["Role"]["Arn"] == f"arn:aws:iam::{account}:role/{role}"
+    assert direct("ssm").get_parameter(Name=lab01.DB_PASSWORD_PARAMETER)["Parameter"]["Type"] == "SecureString"
+    assert direct("secretsmanager").describe_secret(SecretId=lab01.API_KEY_SECRET)["Name"] == lab01.API_KEY_SECRET
+    streams = direct("logs").describe_log_streams(logGroupName=lab02.LOG_GROUP)["logStreams"]
+    assert streams, f"no build logged in LocalStack's {lab02.LOG_GROUP}"
+    topics = [t["TopicArn"] for t in direct("sns").list_topics()["Topics"]]
+    assert f"arn:aws:sns:us-east-1:{account}:{lab05.TOPIC}" in topics
+    assert direct("events").describe_rule(Name=lab04.TRIGGER_RULE)["State"] == "ENABLED"
+    # LocalStack's evaluator fired the alarm (v3's 5xx) and brought it back to OK after the rollback.
+    alarm = direct("cloudwatch").describe_alarms(AlarmNames=[lab06.ALARM])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "OK"
+    history = direct("cloudwatch").describe_alarm_history(AlarmName=lab06.ALARM, HistoryItemType="StateUpdate")
+    assert any("to ALARM" in item["HistorySummary"] for item in history["AlarmHistoryItems"]), history
+
+
+def test_labstack_holds_the_code_services_and_stopped_v3_on_localstacks_alarm(
+        gate: tuple[bool, list[str], LabSession], beside: LabstackProcess) -> None:
+    _, _, session = gate
+    assert session.client("codecommit").get_repository(repositoryName=lab01.REPOSITORY)
+    assert session.client("codebuild").batch_get_projects(names=[lab02.PROJECT])["projects"]
+    assert session.client("ecs").describe_services(cluster=lab03.CLUSTER, services=[lab03.SERVICE])["services"]
+    assert session.client("codepipeline").get_pipeline(name=lab04.PIPELINE)["pipeline"]["name"] == lab04.PIPELINE
+    assert session.backend.endpoint_for("codebuild") == beside.endpoint != session.backend.endpoint_for("s3")
+    codedeploy = session.client("codedeploy")
+    ids = codedeploy.list_deployments(applicationName=lab05.APPLICATION, deploymentGroupName=lab05.DEPLOYMENT_GROUP,
+                                      includeOnlyStatuses=["Stopped"])["deployments"]
+    stopped = [codedeploy.get_deployment(deploymentId=i)["deploymentInfo"] for i in ids]
+    assert [d["errorInformation"]["code"] for d in stopped] == ["ALARM_ACTIVE"]
