@@ -63,9 +63,14 @@ class Backend:
         return self.service_endpoints.get(service, self.endpoint)
 
     def export(self, environ: MutableMapping[str, str] = os.environ) -> None:
-        """Point boto3 in this process (and the kernels it starts) at this backend."""
+        """Point boto3 in this process (and the kernels it starts) at this backend; ``LAB_BACKEND`` and the
+        endpoints it was built from go along, so a ``grader.Lab`` in a child process finds the same backend."""
         for key in [k for k in environ if k.startswith("AWS_ENDPOINT_URL")]:
             del environ[key]
+        environ["LAB_BACKEND"] = self.name
+        if self.name == "localstack":
+            environ["LABSTACK_ENDPOINT"] = str(self.endpoint)
+            environ["LOCALSTACK_ENDPOINT"] = self.service_endpoints[LOCALSTACK_SERVICES[0]]
         if self.endpoint:
             environ["AWS_ENDPOINT_URL"] = self.endpoint
             environ.setdefault("AWS_ACCESS_KEY_ID", "test")
@@ -77,10 +82,7 @@ class Backend:
     def variables(self) -> dict[str, str]:
         """The environment that selects this backend in another process (a shell, JupyterLab):
         ``LAB_BACKEND``, the endpoints it was built from, and what :meth:`export` sets."""
-        env: dict[str, str] = {"LAB_BACKEND": self.name}
-        if self.name == "localstack":
-            env["LABSTACK_ENDPOINT"] = str(self.endpoint)
-            env["LOCALSTACK_ENDPOINT"] = self.service_endpoints[LOCALSTACK_SERVICES[0]]
+        env: dict[str, str] = {}
         self.export(env)
         return env
 

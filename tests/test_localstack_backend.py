@@ -75,6 +75,17 @@ def test_variables_carry_the_backend_and_its_endpoints_to_another_process() -> N
     assert Backend.named("embedded", {}).variables()["LAB_BACKEND"] == "embedded"
 
 
+def test_a_kernel_started_for_a_session_finds_the_same_backend_and_account() -> None:
+    """The gate's kernels: their ``grader.Lab`` reads the backend from the environment kernel_env gives them."""
+    from grader.backends import LabSession
+    from grader.notebooks import kernel_env
+
+    backend = Backend.named("localstack", {"LOCALSTACK_ENDPOINT": "http://ls.test:4599", "LABSTACK_ENDPOINT": "http://lab.test:4598"})
+    env = kernel_env(LabSession.for_key(backend, "135724683579"))
+    assert Backend.from_env(env) == backend
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_ENDPOINT_URL_S3"]) == ("135724683579", "http://ls.test:4599")
+
+
 def test_grader_env_prints_shell_lines_for_the_backend(capsys: pytest.CaptureFixture[str]) -> None:
     assert grader_main(["env", "--backend", "localstack"]) == 0
     lines = capsys.readouterr().out.splitlines()
