@@ -160,13 +160,13 @@ class Runner:
             return
         d.event(event, "InProgress")
         hook = d.new_hook(event, function)
+        hook.status = "InProgress"  # before the invoke: the function may report before invoke returns here
         payload = json.dumps({"DeploymentId": d.id, "LifecycleEventHookExecutionId": hook.execution_id})
         try:
             self.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
         except ClientError as exc:
             self._hook_failed(hook, f"The {event} hook function {function} could not be invoked: "
                                     f"{exc.response['Error'].get('Message', exc)}")
-        hook.status = "InProgress"
         if not self.wait(HOOK_TIMEOUT_LAB_SECONDS, hook.reported):
             hook.status = "Failed"
             self._hook_failed(hook, f"The {event} hook function {function} did not report a status with "
