@@ -338,7 +338,8 @@ def test_stop_build_kills_the_whole_process_tree(lab: Lab) -> None:
 
 
 def test_logs_stream_while_the_build_runs(lab: Lab) -> None:
-    spec = buildspec({"build": {"commands": ["echo first-line", "sleep 1.5", "echo last-line"]}},)
+    """The first line shows while the build sleeps (4 s: on a loaded machine a log batch can lag a second or two)."""
+    spec = buildspec({"build": {"commands": ["echo first-line", "sleep 4", "echo last-line"]}},)
     lab.project("streaming", spec, logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": "/custom/group",
                                                                   "streamName": "runs"}})
     started = lab.codebuild.start_build(projectName="streaming")["build"]
