@@ -181,6 +181,22 @@ def test_up_without_a_python_is_one_line_and_no_traceback(tmp_path: Path, monkey
     assert not (tmp_path / "home" / "localstack-venv").exists()
 
 
+def test_install_without_a_python_is_one_line_and_a_current_venv_is_reused_without_starting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in machine(tmp_path, LABSTACK_HOME=str(tmp_path / "home")).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LOCALSTACK_PYTHON", raising=False)
+    monkeypatch.delenv("LOCALSTACK_VENV", raising=False)
+    code, out, err = run_cli(capsys, "install")
+    assert (code, out, err.count("\n")) == (1, "", 1) and err.startswith("labstack localstack: no Python 3.13")
+    paths = Paths(tmp_path / "home")
+    fake_python(paths.python.parent, "python", "3.13.0")
+    paths.stamp.write_text(venv.stamp((3, 13, 0)))
+    code, out, err = run_cli(capsys, "install")
+    assert (code, err) == (0, "") and out.startswith("LocalStack's venv reused: ")
+    assert not paths.pid_file.exists()  # installed, not started
+
+
 def test_up_on_a_taken_port_names_the_holder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = Paths(tmp_path)
     with socket.socket() as holder:

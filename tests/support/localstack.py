@@ -41,7 +41,7 @@ def start_localstack(home: Path, port: int | None = None) -> LocalStack:
     """LocalStack on ``port`` (a free one by default) with its files in ``home``; skips the test when it
     cannot be installed."""
     try:
-        python = venv.ensure(Paths(KIT_HOME), say=lambda _line: None).python
+        python = venv.ensure(Paths.from_env(KIT_HOME), say=lambda _line: None).python
     except LocalStackError as exc:
         pytest.skip(f"no LocalStack to run: {exc}")
     paths = Paths(home)
