@@ -120,11 +120,20 @@ def grade_lane(backend: Backend, account: str, steps: list[tuple[int, str]], wor
 
 
 def lanes(numbers: list[int]) -> dict[str, tuple[list[tuple[int, str]], bool]]:
-    """The gate's lanes by name: the labs in order, then each later lab alone (longest first)."""
+    """Every lane by name: the labs in order (each unanswered, then solved), each later lab alone
+    (longest first), and the two halves of the first on their own: the solutions in order, and the
+    unanswered labs in an account of their own. ``run`` runs the first two kinds unless told otherwise."""
     plan = {"in-order": ([(n, who) for n in numbers for who in (UNANSWERED, SOLUTION)], False)}
     for number in sorted(numbers[1:], reverse=True):
         plan[f"alone-{number:02d}"] = ([(number, SOLUTION)], True)
+    plan["solutions"] = ([(n, SOLUTION) for n in numbers], False)
+    plan["unanswered"] = ([(n, UNANSWERED) for n in numbers], False)
     return plan
+
+
+def _default_lane(name: str) -> bool:
+    """The lanes a plain ``grader ci`` runs: the labs in order and each lab alone."""
+    return name == "in-order" or name.startswith("alone-")
 
 
 def run(backend: Backend, workdir: Path, say: Callable[[str], None] = print, up_to: int | None = None,
@@ -132,28 +141,32 @@ def run(backend: Backend, workdir: Path, say: Callable[[str], None] = print, up_
     """Run the gate against ``backend`` for every lab, or the labs up to ``up_to``; True when it passes.
 
     Every lane acts in a fresh account (labstack and LocalStack make one per access key id);
-    ``in_order`` names the account of the labs-in-order lane instead, for a caller to look at after.
-    ``only`` names the lanes to run (``in-order``, ``alone-03``…); all of them when None.
+    ``in_order`` names the account of the lane that solves the labs in order (``in-order`` or
+    ``solutions``) instead, for a caller to look at after. ``only`` names the lanes to run
+    (``in-order``, ``alone-03``, ``solutions``, ``unanswered``…); the in-order and alone lanes when None.
     """
     numbers = [n for n in checks.lab_numbers() if up_to is None or n <= up_to]
     plan = lanes(numbers)
-    if only is not None:
+    if only is None:
+        plan = {name: lane for name, lane in plan.items() if _default_lane(name)}
+    else:
         unknown = sorted(set(only) - set(plan))
         if unknown:
             raise ValueError(f"no lane {', '.join(unknown)}: the lanes are {', '.join(plan)}")
         plan = {name: lane for name, lane in plan.items() if name in set(only)}
     ok = True
-    stale = stale_labs(numbers)
-    if stale:
-        ok = False
-        say(f"✗ labs/ is stale for {', '.join(stale)}: run `grader release` and commit labs/")
-    else:
-        say("✓ labs/ matches solutions/")
     context = multiprocessing.get_context("spawn")  # nbgrader and kernels in a clean child, no forked threads
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
-        futures = {pool.submit(grade_lane, backend, in_order if name == "in-order" and in_order else fresh_account(),
+        futures = {pool.submit(grade_lane, backend,
+                               in_order if name in ("in-order", "solutions") and in_order else fresh_account(),
                                steps, workdir / name, alone): name
                    for name, (steps, alone) in plan.items()}
+        stale = stale_labs(numbers)  # while the lanes run
+        if stale:
+            ok = False
+            say(f"✗ labs/ is stale for {', '.join(stale)}: run `grader release` and commit labs/")
+        else:
+            say("✓ labs/ matches solutions/")
         for future in as_completed(futures):
             try:
                 verdicts = future.result()

@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     ci.add_argument("--up-to", type=int, metavar="N", help="gate labs 1..N only (default: every lab)")
     ci.add_argument("--workers", type=int, help="lanes graded at once (default: grader.ci.WORKERS)")
     ci.add_argument("--lane", action="append", metavar="NAME",
-                    help="run only this lane (in-order, alone-02 … alone-06); repeatable (default: every lane)")
+                    help="run only this lane (in-order, alone-02 … alone-06, solutions, unanswered); repeatable "
+                         "(default: in-order and the alone lanes)")
 
     autograde = command("autograde", cmd_autograde,
                         "grade a class in parallel: each learner's labs in order in a fresh account of theirs")

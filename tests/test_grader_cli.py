@@ -99,7 +99,7 @@ def test_grader_ci_refuses_an_unknown_lane_and_a_silent_backend_in_one_line(
     monkeypatch.setenv("AWS_ENDPOINT_URL", labstack.endpoint)
     assert main(["ci", "--lane", "in-order", "--lane", "alone-01"]) == 2
     assert capsys.readouterr().err == ("✗ no lane alone-01: the lanes are in-order, alone-06, alone-05, alone-04, "
-                                       "alone-03, alone-02\n")
+                                       "alone-03, alone-02, solutions, unanswered\n")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     assert main(["ci"]) == 2
     assert capsys.readouterr().err.startswith("✗ labstack does not answer at http://127.0.0.1:9: start it with `labstack up")
