@@ -86,19 +86,22 @@ def approval_token(session: LabSession, name: str, execution_id: str) -> str | N
 
 
 def stop_waiting_approvals(session: LabSession, name: str) -> list[str]:
-    """Stop (abandon) an execution of pipeline ``name`` left waiting for an approval, which would hold the
-    stage against every newer one; the ids of those stopped, once they are."""
+    """Stop (abandon) the executions of pipeline ``name`` left waiting for an approval, or still on their way
+    to one, which would hold the stage against every newer run; the ids of those stopped, once they are.
+    A pipeline without an approval action is left alone."""
     client = session.client("codepipeline")
-    waiting = [stage["latestExecution"]["pipelineExecutionId"]
-               for stage in client.get_pipeline_state(name=name)["stageStates"]
-               if stage.get("latestExecution", {}).get("status") == "InProgress"
-               and approval_token(session, name, stage["latestExecution"]["pipelineExecutionId"])]
-    for execution_id in waiting:
+    stages = client.get_pipeline(name=name)["pipeline"]["stages"]
+    if not any(a["actionTypeId"]["category"] == "Approval" for stage in stages for a in stage["actions"]):
+        return []
+    running = [summary["pipelineExecutionId"]
+               for summary in client.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
+               if summary["status"] == "InProgress"]
+    for execution_id in running:
         client.stop_pipeline_execution(pipelineName=name, pipelineExecutionId=execution_id, abandon=True,
                                        reason="left waiting for an approval; a newer run replaces it")
         progress.wait(lambda e=execution_id: execution_status(session, name, e) not in ("InProgress", "Stopping"),
                       timeout=60, label=f"stopping {execution_id[:8]}")
-    return waiting
+    return running
 
 
 def newest_execution(session: LabSession, name: str, revision: str | None = None) -> dict[str, Any] | None:
