@@ -1,6 +1,7 @@
 """CloudFormation's overlay: stacks are moto's, created once moto's resource models take
 every property the base stack relies on (``resources.complete_moto``); where LocalStack is the
-upstream, a stack's roles and log groups are made there (``upstream_resources``)."""
+upstream, a stack's roles, log groups, buckets, topics, queues and SSM parameters are made there
+and its other resources of LocalStack's services fail (``upstream_resources``)."""
 
 from __future__ import annotations
 

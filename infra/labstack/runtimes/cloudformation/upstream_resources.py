@@ -7,6 +7,8 @@ them go there: a role lookup reads the upstream and answers with a moto ``Role``
 it, and a stack's roles (with their inline and managed policies) and log groups (with their
 retention) are created, updated and deleted in the upstream. The moto objects CloudFormation
 gets back stand for those resources (``Ref``, ``Fn::GetAtt``) and are not kept in moto.
+``upstream_stack_resources`` does the same for buckets, topics, queues and SSM parameters, and
+fails the other resource types of the upstream's services.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from botocore.exceptions import ClientError
 
 from labstack.config import DEFAULT_REGION
 from labstack.runtimes.cloudformation.resources import complete_moto
+from labstack.runtimes.cloudformation.upstream_stack_resources import (
+    use_upstream_resources,
+)
 
 _lock = threading.Lock()
 _installed = False
 
 
 def use_upstream(clients: Any) -> None:
-    """Point moto's role lookups and CloudFormation's roles and log groups at the upstream (once).
+    """Point moto's role lookups and CloudFormation's stack resources at the upstream (once).
 
     The rest of ``complete_moto`` applies first, so its own role creation (into moto) is replaced.
     """
@@ -107,6 +112,7 @@ def use_upstream(clients: Any) -> None:
         Role.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[method-assign,assignment]
         LogGroup.create_from_cloudformation_json = classmethod(create_log_group)  # type: ignore[method-assign,assignment]
         LogGroup.delete = delete_log_group  # type: ignore[method-assign]
+        use_upstream_resources(clients)
         _installed = True
 
 
