@@ -1,0 +1,147 @@
+"""A stack's buckets, topics, queues and SSM parameters live in LocalStack when labstack runs beside
+it (``--upstream``), and a resource type of LocalStack's services labstack does not make there fails
+the stack, saying so; labstack alone still keeps them in moto."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from labstack.daemon import get_json
+
+from tests.support.codebuild import new_account
+from tests.support.localstack import LocalStack
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+pytest_plugins = ["tests.support.localstack_fixtures"]
+
+BUCKET = {"Type": "AWS::S3::Bucket", "Properties": {
+    "VersioningConfiguration": {"Status": "Enabled"}, "Tags": [{"Key": "team", "Value": "ci"}]}}
+
+
+def template(visibility: int, stage: str) -> str:
+    """A bucket (named by CloudFormation), a topic with an email subscription, a queue and a parameter."""
+    outputs = {"Bucket": {"Ref": "Bucket"}, "BucketArn": {"Fn::GetAtt": ["Bucket", "Arn"]},
+               "BucketDomain": {"Fn::GetAtt": ["Bucket", "RegionalDomainName"]},
+               "Topic": {"Ref": "Topic"}, "TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]},
+               "Queue": {"Ref": "Queue"}, "QueueArn": {"Fn::GetAtt": ["Queue", "Arn"]},
+               "QueueName": {"Fn::GetAtt": ["Queue", "QueueName"]},
+               "Parameter": {"Ref": "Stage"}, "StageValue": {"Fn::GetAtt": ["Stage", "Value"]}}
+    return json.dumps({"Resources": {
+        "Bucket": BUCKET,
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+            "TopicName": "alerts", "Subscription": [{"Protocol": "email", "Endpoint": "ops@example.com"}]}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": visibility, "MessageRetentionPeriod": 3600}},
+        "Stage": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": "/shop/stage", "Type": "String", "Value": stage, "Description": "the shop's stage"}}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()}})
+
+
+def settled(cloudformation: Any, name: str) -> dict:
+    """The stack once no operation is in progress on it."""
+    return wait_for(lambda: "_IN_PROGRESS" not in (s := cloudformation.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
+                    and s)
+
+
+def outputs(stack: dict) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def in_moto(server: LabstackProcess, account: str) -> dict[str, int]:
+    """What labstack's own moto holds in ``account``, per service (its status endpoint, never forwarded)."""
+    return get_json(f"{server.endpoint}/_labstack/status")["accounts"].get(account, {}).get("resources", {})
+
+
+@pytest.mark.slow
+def test_a_stacks_bucket_topic_queue_and_parameter_are_made_changed_and_deleted_in_localstack(
+        upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
+    account = new_account()
+    cloudformation = upstream_labstack.client("cloudformation", account=account)
+    cloudformation.create_stack(StackName="Shop", TemplateBody=template(45, "dev"))
+    stack = settled(cloudformation, "Shop")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    s3, sns, sqs, ssm = (localstack.client(service, account) for service in ("s3", "sns", "sqs", "ssm"))
+    out = outputs(stack)
+
+    bucket = out["Bucket"]
+    assert re.fullmatch(r"shop-bucket-[a-z0-9]+", bucket), bucket
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "ci"}]
+    assert (out["BucketArn"], out["BucketDomain"]) == (f"arn:aws:s3:::{bucket}", f"{bucket}.s3.us-east-1.amazonaws.com")
+
+    topic = f"arn:aws:sns:us-east-1:{account}:alerts"
+    assert (out["Topic"], out["TopicName"]) == (topic, "alerts")
+    assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [topic]
+    assert [(s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]] == [
+        ("email", "ops@example.com")]
+
+    queue = out["QueueName"]
+    assert queue.startswith("Shop-Queue-") and out["QueueArn"] == f"arn:aws:sqs:us-east-1:{account}:{queue}"
+    assert sqs.list_queues()["QueueUrls"] == [out["Queue"]] == [sqs.get_queue_url(QueueName=queue)["QueueUrl"]]
+    attributes = sqs.get_queue_attributes(QueueUrl=out["Queue"], AttributeNames=["All"])["Attributes"]
+    assert (attributes["VisibilityTimeout"], attributes["MessageRetentionPeriod"]) == ("45", "3600")
+
+    parameter = ssm.get_parameter(Name="/shop/stage")["Parameter"]
+    assert (parameter["Type"], parameter["Value"], out["Parameter"], out["StageValue"]) == ("String", "dev", "/shop/stage", "dev")
+    assert [p["Description"] for p in ssm.describe_parameters()["Parameters"]] == ["the shop's stage"]
+    assert in_moto(upstream_labstack, account) == {"cloudformation": 1}
+
+    cloudformation.update_stack(StackName="Shop", TemplateBody=template(90, "prod"))
+    stack = settled(cloudformation, "Shop")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
+    assert outputs(stack) == {**out, "StageValue": "prod"}
+    assert sqs.get_queue_attributes(QueueUrl=out["Queue"], AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "90"}
+    assert ssm.get_parameter(Name="/shop/stage")["Parameter"]["Value"] == "prod"
+
+    cloudformation.delete_stack(StackName="Shop")
+    wait_for(lambda: not s3.list_buckets()["Buckets"] and not sns.list_topics()["Topics"]
+             and not sqs.list_queues().get("QueueUrls") and not ssm.describe_parameters()["Parameters"])
+    assert "s3" not in in_moto(upstream_labstack, account)
+
+
+@pytest.mark.slow
+def test_a_stack_with_an_events_rule_fails_saying_to_create_it_with_boto3_and_leaves_nothing_behind(
+        upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
+    account = new_account()
+    body = json.dumps({"Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "ticks"}},
+        "Tick": {"Type": "AWS::Events::Rule", "Properties": {
+            "ScheduleExpression": "rate(5 minutes)", "Targets": [{"Id": "queue", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}]}}},
+        "Outputs": {"Queue": {"Value": {"Ref": "Queue"}}}})
+    cloudformation = upstream_labstack.client("cloudformation", account=account)
+    cloudformation.create_stack(StackName="ticker", TemplateBody=body)
+    stack = settled(cloudformation, "ticker")
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE" and "Outputs" not in stack
+    assert stack["StackStatusReason"] == "The following resource(s) failed to create: [Tick]. Rollback requested by user."
+    failed = [(e["LogicalResourceId"], e["ResourceType"], e.get("ResourceStatusReason"))
+              for e in cloudformation.describe_stack_events(StackName="ticker")["StackEvents"]
+              if e["ResourceStatus"] == "CREATE_FAILED"]
+    reason = ("labstack beside LocalStack does not create AWS::Events::Rule in LocalStack: create it with boto3 "
+              "(it would otherwise be hidden in labstack)")
+    assert failed == [("Tick", "AWS::Events::Rule", reason)]
+    assert cloudformation.describe_stack_resources(StackName="ticker")["StackResources"] == []
+    assert not localstack.client("sqs", account).list_queues().get("QueueUrls")
+    assert localstack.client("events", account).list_rules()["Rules"] == []
+    assert in_moto(upstream_labstack, account) == {"cloudformation": 1}
+    cloudformation.delete_stack(StackName="ticker")
+
+
+def test_without_localstack_a_stacks_bucket_is_made_in_moto_as_before(labstack: LabstackProcess) -> None:
+    account = new_account()
+    cloudformation = labstack.client("cloudformation", account=account)
+    body = json.dumps({"Resources": {"Bucket": BUCKET}, "Outputs": {"Bucket": {"Value": {"Ref": "Bucket"}}}})
+    cloudformation.create_stack(StackName="Shop", TemplateBody=body)
+    stack = settled(cloudformation, "Shop")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    s3 = labstack.client("s3", account=account)
+    bucket = outputs(stack)["Bucket"]
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "ci"}]
+    assert in_moto(labstack, account) == {"cloudformation": 1, "s3": 1}
+    cloudformation.delete_stack(StackName="Shop")
+    assert s3.list_buckets()["Buckets"] == []
