@@ -6,6 +6,9 @@ raises :class:`ResourceFailed` instead gets a ``CREATE_FAILED`` (or ``UPDATE_FAI
 with its reason, and the stack is rolled back: a new stack's resources made so far are deleted
 (``ROLLBACK_COMPLETE``), an update is undone by applying the previous template again
 (``UPDATE_ROLLBACK_COMPLETE``). Other exceptions still go as moto lets them.
+
+moto makes a stack's resources lazily, on first use: a rolled-back or deleted stack described
+by its id would make again what its outputs name. Such a stack keeps no resources or outputs.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def roll_back_failures() -> None:
             return
         from moto.cloudformation.models import Stack
 
-        create, update = Stack.create_resources, Stack.update
+        create, update, delete = Stack.create_resources, Stack.update, Stack.delete
 
         def create_resources(self: Any) -> None:
             try:
@@ -54,7 +57,12 @@ def roll_back_failures() -> None:
             except ResourceFailed as failed:
                 _roll_back_update(self, failed, *previous)
 
+        def delete_stack(self: Any) -> None:
+            delete(self)
+            _keep_what_is_left(self)
+
         Stack.create_resources = create_resources  # type: ignore[method-assign]
+        Stack.delete = delete_stack  # type: ignore[method-assign]
         Stack.update = update_stack  # type: ignore[method-assign]
         _installed = True
 
@@ -67,10 +75,7 @@ def _resource_event(stack: Any, failed: ResourceFailed) -> None:
 
 
 def _roll_back_creation(stack: Any, failed: ResourceFailed) -> None:
-    """The failed resource's event, then every resource made so far deleted; a rolled-back stack
-    has no resources or outputs left to describe."""
-    from moto.cloudformation.parsing import OutputMap
-
+    """The failed resource's event, then every resource made so far deleted."""
     _resource_event(stack, failed)
     reason = f"The following resource(s) failed to create: [{failed.logical_id}]. Rollback requested by user."
     stack.status = "ROLLBACK_IN_PROGRESS"
@@ -82,11 +87,19 @@ def _roll_back_creation(stack: Any, failed: ResourceFailed) -> None:
     except Exception as error:  # noqa: BLE001 - whatever a deletion raised; what stays is kept, as on AWS
         log.warning("stack %s: rollback could not delete every resource: %s", stack.name, error)
         stack.status = "ROLLBACK_FAILED"
+    _keep_what_is_left(stack)
+    stack.stack_status_reason = reason
+    stack._add_stack_event(stack.status)
+
+
+def _keep_what_is_left(stack: Any) -> None:
+    """Only the resources still made stay in the stack, and no outputs (which would make the others again)."""
+    from moto.cloudformation.parsing import OutputMap
+
+    resources = stack.resource_map
     resources._resource_json_map = {name: body for name, body in resources._resource_json_map.items()
                                     if name in resources._parsed_resources}
     stack.output_map = OutputMap(resources, {"Outputs": {}}, stack.stack_id)
-    stack.stack_status_reason = reason
-    stack._add_stack_event(stack.status)
 
 
 def _roll_back_update(stack: Any, failed: ResourceFailed, template: str, parameters: dict[str, Any]) -> None:
