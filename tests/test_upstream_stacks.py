@@ -60,7 +60,7 @@ def test_a_stacks_bucket_topic_queue_and_parameter_are_made_changed_and_deleted_
         upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
     account = new_account()
     cloudformation = upstream_labstack.client("cloudformation", account=account)
-    cloudformation.create_stack(StackName="Shop", TemplateBody=template(45, "dev"))
+    stack_id = cloudformation.create_stack(StackName="Shop", TemplateBody=template(45, "dev"))["StackId"]
     stack = settled(cloudformation, "Shop")
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     s3, sns, sqs, ssm = (localstack.client(service, account) for service in ("s3", "sns", "sqs", "ssm"))
@@ -99,9 +99,15 @@ def test_a_stacks_bucket_topic_queue_and_parameter_are_made_changed_and_deleted_
     assert ssm.get_parameter(Name="/shop/stage")["Parameter"]["Value"] == "prod"
 
     cloudformation.delete_stack(StackName="Shop")
-    wait_for(lambda: not s3.list_buckets()["Buckets"] and not sns.list_topics()["Topics"]
-             and not sqs.list_queues().get("QueueUrls") and not ssm.describe_parameters()["Parameters"])
-    assert "s3" not in in_moto(upstream_labstack, account)
+
+    def gone() -> bool:
+        return (not s3.list_buckets()["Buckets"] and not sns.list_topics()["Topics"]
+                and not sqs.list_queues().get("QueueUrls") and not ssm.describe_parameters()["Parameters"])
+
+    wait_for(gone)
+    deleted = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]  # moto would make its outputs' resources again
+    assert deleted["StackStatus"] == "DELETE_COMPLETE" and "Outputs" not in deleted and gone()
+    assert in_moto(upstream_labstack, account) == {}
 
 
 @pytest.mark.slow
@@ -129,6 +135,27 @@ def test_a_stack_with_an_events_rule_fails_saying_to_create_it_with_boto3_and_le
     assert localstack.client("events", account).list_rules()["Rules"] == []
     assert in_moto(upstream_labstack, account) == {"cloudformation": 1}
     cloudformation.delete_stack(StackName="ticker")
+
+
+@pytest.mark.slow
+def test_an_update_that_adds_an_events_rule_is_rolled_back_and_what_it_added_is_deleted_from_localstack(
+        upstream_labstack: LabstackProcess, localstack: LocalStack) -> None:
+    account = new_account()
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "jobs"}}
+    cloudformation = upstream_labstack.client("cloudformation", account=account)
+    cloudformation.create_stack(StackName="jobs", TemplateBody=json.dumps({"Resources": {"Queue": queue}}))
+    assert settled(cloudformation, "jobs")["StackStatus"] == "CREATE_COMPLETE"
+    added = {"Queue": queue, "Retries": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "retries"}},
+             "Tick": {"Type": "AWS::Events::Rule", "DependsOn": "Retries", "Properties": {"ScheduleExpression": "rate(5 minutes)"}}}
+    cloudformation.update_stack(StackName="jobs", TemplateBody=json.dumps({"Resources": added}))
+    stack = settled(cloudformation, "jobs")
+    assert (stack["StackStatus"], stack["StackStatusReason"]) == (
+        "UPDATE_ROLLBACK_COMPLETE", "The following resource(s) failed to create: [Tick].")
+    sqs = localstack.client("sqs", account)
+    assert [url.rsplit("/", 1)[1] for url in sqs.list_queues()["QueueUrls"]] == ["jobs"]
+    assert cloudformation.get_template(StackName="jobs")["TemplateBody"] == {"Resources": {"Queue": queue}}
+    cloudformation.delete_stack(StackName="jobs")
+    wait_for(lambda: not sqs.list_queues().get("QueueUrls"))
 
 
 def test_without_localstack_a_stacks_bucket_is_made_in_moto_as_before(labstack: LabstackProcess) -> None:
