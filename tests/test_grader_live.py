@@ -7,13 +7,16 @@ import pytest
 from grader import live
 from grader.backends import Backend, LabSession
 from tests.support.codepipeline import PipelineLab, action, build, s3_source, stage
+from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
 
-def test_runs_waiting_at_an_approval_or_on_their_way_are_stopped_and_a_new_run_reaches_it(lab: PipelineLab) -> None:
+def test_runs_waiting_at_an_approval_or_on_their_way_are_stopped_and_a_new_run_reaches_it(
+        pipeline_labstack: LabstackProcess) -> None:
+    lab = PipelineLab(pipeline_labstack)  # not the `lab` fixture: other modules' plugins define one too
     lab.source({"app.txt": "v1"})
     lab.project("slow", ["sleep 3"])
     session = LabSession.for_key(Backend("embedded", lab.server.endpoint), lab.account)
