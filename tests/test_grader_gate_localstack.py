@@ -13,10 +13,7 @@ why this module takes about twelve minutes.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +22,7 @@ from grader.backends import Backend, LabSession, fresh_account
 from grader.checks import lab01, lab02, lab03, lab04, lab05, lab06
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.localstack import LocalStack
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess, offline_builds, start_labstack
 from tests.test_grader_gate import POINTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.first, pytest.mark.timeout(1500)]
@@ -37,10 +34,9 @@ BESIDE_TIME_SCALE = "4"  # the Makefile's BESIDE_TIME_SCALE: lab 06's canary out
 @pytest.fixture(scope="module")
 def beside(localstack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
     """labstack beside LocalStack, set up as for the sample app's builds (the kit's venv first on PATH, no index)."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
     server = start_labstack(tmp_path_factory.mktemp("beside-home"), LABSTACK_PROVIDERS="",
                             LABSTACK_UPSTREAM=localstack.endpoint, LABSTACK_TIME_SCALE=BESIDE_TIME_SCALE,
-                            LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, PATH=path, PIP_NO_INDEX="1")
+                            LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, **offline_builds())
     yield server
     server.stop()
 

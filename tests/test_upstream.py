@@ -27,7 +27,7 @@ from tests.support.codebuild import (
 )
 from tests.support.codepipeline import PipelineLab, action, stage, zipped
 from tests.support.localstack import LocalStack, start_localstack
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess, offline_builds, start_labstack
 from tests.support.waiting import wait_for
 from tests.support.webapp import fetch
 
@@ -217,9 +217,8 @@ def test_grader_solve_stopped_by_localstack_going_down_says_so_in_a_line_and_a_r
     rerun, on a LocalStack that starts empty, rebuilds lab 01 over what labstack kept and finishes lab 02."""
     localstack = start_localstack(tmp_path / "localstack")
     port = int(localstack.endpoint.rsplit(":", 1)[1])
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
     server = start_labstack(tmp_path / "labstack", LABSTACK_PROVIDERS="", LABSTACK_UPSTREAM=localstack.endpoint,
-                            PATH=path, PIP_NO_INDEX="1")  # the sample app's build finds pytest in the kit's venv
+                            **offline_builds())
     env = dict(os.environ, LAB_BACKEND="localstack", LOCALSTACK_ENDPOINT=localstack.endpoint,
                LABSTACK_ENDPOINT=server.endpoint, PYTHONUNBUFFERED="1")
     solve = [sys.executable, "-m", "grader.cli", "solve", "2", "--account", fresh_account()]

@@ -3,16 +3,13 @@ own and a fresh account on it per test."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codepipeline import PipelineLab
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess, offline_builds, start_labstack
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +18,7 @@ def pipeline_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Labs
     of the services pipelines call (CodeBuild, SNS, S3). As for the sample app's tests, builds
     find the kit's venv first on PATH and pip never reaches an index."""
     home = tmp_path_factory.mktemp("codepipeline-home")
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
-    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, PATH=path, PIP_NO_INDEX="1")
+    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, **offline_builds())
     yield server
     server.stop()
 

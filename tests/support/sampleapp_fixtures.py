@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codebuild import Lab
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess, offline_builds, start_labstack
 
 
 @pytest.fixture(scope="session")
@@ -20,9 +17,7 @@ def sampleapp_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
     ones on PATH: the kit's venv goes first, where the lock pins pytest, coverage and bandit,
     so ``pip install -r requirements-dev.txt`` finds them installed (no index is allowed)."""
     home = tmp_path_factory.mktemp("sampleapp-home")
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
-    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT,
-                            PATH=path, PIP_NO_INDEX="1")
+    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, **offline_builds())
     yield server
     server.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "support" / "models"
 TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
 TEST_OVERLAYS = "tests.support.overlays:SsmOverlay,tests.support.overlays:IamOverlay"
+
+
+def offline_builds() -> dict[str, str]:
+    """The variables that let a test labstack's builds run the sample app offline: the kit's venv
+    first on PATH (the lock pins pytest, coverage and bandit) and pip never reaching an index."""
+    return {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
+            "PIP_NO_INDEX": "1"}
 
 
 def server_env(**extra: str) -> dict[str, str]:
