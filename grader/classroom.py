@@ -5,6 +5,11 @@ lab N-1 built (and catches up only on what is missing, as it would for the learn
 submission is graded by a child process (``python -m grader.classroom``) in its own session, so a
 crashing or hanging notebook is killed with its kernel after the timeout and the rest go on. The
 result is ``scores.csv`` and a feedback page per learner and lab.
+
+Graded in place (``accounts``: learner → the access key they worked with on a shared labstack), a
+notebook's setup and test cells alone run, in that learner's account, with catching up off: the
+grade is what the learner built, nothing is built or run again, and the notebooks go side by side
+in any order.
 """
 
 from __future__ import annotations
@@ -51,6 +56,24 @@ class Row:
     message: str = ""
 
 
+def read_accounts(path: Path) -> dict[str, str]:
+    """The accounts file of a class graded in place: CSV with the columns ``learner`` and ``access_key``."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not {"learner", "access_key"} <= set(reader.fieldnames or ()):
+                raise ValueError(f"{path} needs the columns learner,access_key (it has {reader.fieldnames})")
+            accounts: dict[str, str] = {}
+            for line, record in enumerate(reader, start=2):
+                learner, key = (record["learner"] or "").strip(), (record["access_key"] or "").strip()
+                if not learner or not key:
+                    raise ValueError(f"{path}, line {line}: a learner and an access key, please")
+                accounts[learner] = key
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"cannot read the accounts file {path}: {exc}") from exc
+    return accounts
+
+
 def find_submissions(folder: Path, number: int, flat: bool = True) -> list[Submission]:
     """Submissions of lab ``number`` in nbgrader's layout (``<learner>/<lab>/<lab>.ipynb``), a folder per
     learner (``<learner>/<lab>.ipynb``) or, when ``flat``, one notebook per learner (``<learner>.ipynb``)."""
@@ -70,7 +93,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _grade_in_child(submission: Submission, number: int, work: Path, env: dict[str, str], timeout: float) -> Row:
+def _grade_in_child(submission: Submission, number: int, work: Path, env: dict[str, str], timeout: float,
+                    in_place: bool = False) -> Row:
     """Grade one submission in a child process with ``env`` (the learner's account); never raises."""
     slug = notebooks.slug(number)
     try:
@@ -79,6 +103,7 @@ def _grade_in_child(submission: Submission, number: int, work: Path, env: dict[s
         return Row(submission.learner, slug, 0, 0, "error", f"not a readable notebook ({type(exc).__name__})")
     work.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "grader.classroom", str(submission.notebook), str(number), str(work)]
+    command += ["--in-place"] if in_place else []
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -105,10 +130,25 @@ def _grade_learner(labs: list[tuple[int, Submission]], out: Path, backend: Backe
     return rows
 
 
+def _grade_in_place(number: int, submission: Submission, out: Path, backend: Backend, key: str | None,
+                    timeout: float, bar: tqdm) -> list[Row]:
+    """One submission graded in place in the account of ``key``; a learner the accounts file does not
+    name gets an error row."""
+    slug = notebooks.slug(number)
+    if key is None:
+        row = Row(submission.learner, slug, 0, 0, "error", "no account for this learner in the accounts file")
+    else:
+        env = notebooks.kernel_env(LabSession.for_key(backend, key))
+        row = _grade_in_child(submission, number, out / "work" / submission.learner / slug, env, timeout, True)
+    bar.update(1)
+    return [row]
+
+
 def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Backend, workers: int | None = None,
-                timeout: float = NOTEBOOK_TIMEOUT) -> list[Row]:
+                timeout: float = NOTEBOOK_TIMEOUT, accounts: dict[str, str] | None = None) -> list[Row]:
     """Grade every submission of the labs ``numbers`` in ``folder``; write ``out``/scores.csv and
-    ``out``/feedback/<learner>/<lab>.html. Learners are graded side by side, a learner's labs in order."""
+    ``out``/feedback/<learner>/<lab>.html. Learners are graded side by side, a learner's labs in order,
+    each in a fresh account; with ``accounts``, every notebook in place in its learner's account."""
     wanted = sorted([numbers] if isinstance(numbers, int) else numbers)
     by_learner: dict[str, list[tuple[int, Submission]]] = {}
     for number in wanted:
@@ -120,7 +160,11 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
     total = sum(len(labs) for labs in by_learner.values())
     with tqdm(total=total, desc="grading", unit="notebook") as bar, \
             ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        futures = [pool.submit(_grade_learner, labs, out, backend, timeout, bar) for labs in by_learner.values()]
+        if accounts is None:
+            futures = [pool.submit(_grade_learner, labs, out, backend, timeout, bar) for labs in by_learner.values()]
+        else:
+            futures = [pool.submit(_grade_in_place, number, submission, out, backend, accounts.get(learner), timeout,
+                                   bar) for learner, labs in by_learner.items() for number, submission in labs]
         for future in as_completed(futures):
             rows.extend(future.result())
     rows.sort(key=lambda row: (row.learner, row.lab))
@@ -137,9 +181,9 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
     return rows
 
 
-def _grade_here(notebook: Path, number: int, work: Path) -> None:
+def _grade_here(notebook: Path, number: int, work: Path, in_place: bool = False) -> None:
     """The child's part: autograde in this process's environment, write result.json and feedback.html."""
-    grade = grading.autograde(notebook, number, work / "course")
+    grade = grading.autograde(notebook, number, work / "course", in_place=in_place)
     page = grading.feedback(grade, work / "course")
     shutil.copyfile(page, work / "feedback.html")
     result = {"score": grade.score, "max_score": grade.max_score, "status": "graded",
@@ -152,5 +196,6 @@ if __name__ == "__main__":
     parser.add_argument("notebook", type=Path)
     parser.add_argument("lab", type=int)
     parser.add_argument("work", type=Path)
+    parser.add_argument("--in-place", action="store_true", help="run the setup and test cells only")
     args = parser.parse_args()
-    _grade_here(args.notebook, args.lab, args.work)
+    _grade_here(args.notebook, args.lab, args.work, args.in_place)

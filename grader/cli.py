@@ -131,7 +131,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    """Grade a class's submissions in parallel, each learner's labs in order; scores.csv and feedback pages."""
+    """Grade a class's submissions in parallel, each learner's labs in order (or, with ``--accounts``, in
+    place in the accounts they worked in); scores.csv and feedback pages."""
     from grader import checks, classroom
     from grader.backends import Backend
 
@@ -140,7 +141,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         return 2
     labs = args.lab or checks.lab_numbers()
     out = args.out or args.folder.parent / ("graded" if len(labs) > 1 else f"graded-lab{labs[0]:02d}")
-    rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout)
+    accounts = classroom.read_accounts(args.accounts) if args.accounts else None
+    rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout, accounts)
     for row in rows:
         note = f"  ({row.status}: {row.message})" if row.status != "graded" or row.message else ""
         print(f"{row.learner:<24} {row.lab:<20} {row.score:g}/{row.max_score:g}{note}")
@@ -187,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(default: in-order and the alone lanes)")
 
     autograde = command("autograde", cmd_autograde,
-                        "grade a class in parallel: each learner's labs in order in a fresh account of theirs")
+                        "grade a class in parallel: each learner's labs in order in a fresh account of theirs, "
+                        "or (--accounts) in place in the accounts they worked in")
     autograde.add_argument("folder", type=Path, help="nbgrader's submitted/ folder, <learner>/<lab>.ipynb files, "
                            "or (one lab) a flat folder of <learner>.ipynb")
     autograde.add_argument("--lab", type=int, action="append",
@@ -195,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     autograde.add_argument("--out", type=Path, help="where scores.csv and feedback/ go (default: next to FOLDER)")
     autograde.add_argument("--workers", type=int, help="notebooks graded at once (default: the cores)")
     autograde.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    autograde.add_argument("--accounts", type=Path, metavar="CSV",
+                           help="grade in place: a CSV of learner,access_key naming the account each learner worked "
+                                "in on this backend; only the setup and test cells run there, nothing is rebuilt")
 
     args = root.parse_args(argv)
     try:

@@ -26,6 +26,10 @@ from traitlets.config import Config, PyFileConfigLoader
 from grader import notebooks
 
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*$", re.DOTALL | re.MULTILINE)
+# Grading in place: set in the kernel's environment, it makes ``lab.catch_up()`` build nothing.
+IN_PLACE = "LAB_GRADE_IN_PLACE"
+SETUP_CELL = "setup"  # the grade id of each lab's first code cell: imports and ``lab = grader.Lab(N)``
+SKIP = "skip-execution"  # the cell tag nbclient (hence nbgrader's Execute) passes over
 
 
 class GradingError(RuntimeError):
@@ -119,12 +123,30 @@ def _environ(env: dict[str, str] | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def checks_only(notebook: Path) -> None:
+    """Tag every code cell of ``notebook`` but the setup cell and the graded ones to be skipped, so
+    nbgrader runs only the checks (against what the learner's account holds) and none of the learner's work."""
+    content = json.loads(notebook.read_text())
+    for cell in content.get("cells", []):
+        meta = cell.get("metadata", {})
+        grading = meta.get("nbgrader", {})
+        if cell.get("cell_type") != "code" or grading.get("grade") or grading.get("grade_id") == SETUP_CELL:
+            continue
+        tags = meta.setdefault("tags", [])
+        if SKIP not in tags:
+            tags.append(SKIP)
+        cell["metadata"] = meta
+    notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False))
+
+
 def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] | None = None,
-              student: str = "learner") -> Grade:
+              student: str = "learner", in_place: bool = False) -> Grade:
     """Grade ``submission`` of lab ``number`` with nbgrader, its kernel running in ``env``.
 
     ``workdir`` becomes the course directory (gradebook, autograded copy); nbgrader restores
-    edited or deleted test cells from the solution before it runs the notebook.
+    edited or deleted test cells from the solution before it runs the notebook. ``in_place`` runs
+    only the setup and test cells, with catching up turned off: the grade is what the account
+    ``env`` names holds, and grading changes nothing in it.
     """
     from nbgrader.api import Gradebook
 
@@ -135,6 +157,9 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     submitted = root / "submitted" / student / slug
     submitted.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, submitted / f"{slug}.ipynb")
+    if in_place:
+        checks_only(submitted / f"{slug}.ipynb")
+        env = {**(os.environ if env is None else env), IN_PLACE: "1"}
     with _environ(env), warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"nbgrader\.")  # its gradebook's SQLAlchemy notices
         _succeeded(api.generate_assignment(slug, force=True, create=True), f"prepare {slug}")
