@@ -1,31 +1,33 @@
 """Grading a class: every learner's submissions in parallel, each learner in a labstack account of its own.
 
 A learner's labs are graded in order in that learner's account, so lab N finds what the learner's
-lab N-1 built (and catches up only on what is missing, as it would for the learner). Each
-submission is graded by a child process (``python -m grader.classroom``) in its own session, so a
-crashing or hanging notebook is killed with its kernel after the timeout and the rest go on. The
-result is ``scores.csv`` and a feedback page per learner and lab.
+lab N-1 built (and catches up only on what is missing, as it would for the learner). A learner's
+submissions are graded by one child process (``python -m grader.classroom``) in its own session,
+which keeps nbgrader loaded from one notebook to the next; a crashing or hanging notebook is killed
+with its kernel after the timeout, and a new child goes on with the rest. nbgrader's source of each
+lab is prepared once for the class. The result is ``scores.csv`` and a feedback page per learner and lab.
 
 Graded in place (``accounts``: learner → the access key they worked with on a shared labstack), a
 notebook's setup and test cells alone run, in that learner's account, with catching up off: the
-grade is what the learner built, nothing is built or run again, and the notebooks go side by side
-in any order.
+grade is what the learner built, and nothing is built or run again.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import nbformat
 from tqdm.auto import tqdm
@@ -34,6 +36,7 @@ from grader import grading, notebooks
 from grader.backends import Backend, LabSession, fresh_account
 
 NOTEBOOK_TIMEOUT = 600  # seconds one submission may take, kernel start to feedback page
+DONE = "graded"  # what the grading child prints when a submission's result.json is written
 
 
 @dataclass(frozen=True)
@@ -87,61 +90,97 @@ def find_submissions(folder: Path, number: int, flat: bool = True) -> list[Submi
     return [Submission(path.stem, path) for path in sorted(folder.glob("*.ipynb"))]
 
 
+def _prepared(out: Path, number: int) -> Path:
+    """Where the course directory with lab ``number``'s source is made once for the class."""
+    return out / "work" / "_source" / notebooks.slug(number)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
-def _grade_in_child(submission: Submission, number: int, work: Path, env: dict[str, str], timeout: float,
-                    in_place: bool = False) -> Row:
-    """Grade one submission in a child process with ``env`` (the learner's account); never raises."""
-    slug = notebooks.slug(number)
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: where it is, which lab, where its work goes, and the kernel's environment."""
+
+    submission: Submission
+    number: int
+    work: Path
+    prepared: Path  # the course directory with the lab's source (grading.prepare)
+    env: dict[str, str]  # the learner's account on the backend
+    in_place: bool = False
+
+    def row(self, status: str, message: str) -> Row:
+        """This submission's row when it was not graded."""
+        return Row(self.submission.learner, notebooks.slug(self.number), 0, 0, status, message)
+
+
+def _readable(job: Job) -> Row | None:
+    """An error row when the submission is not a notebook at all (nothing is started for it)."""
     try:
-        nbformat.read(submission.notebook, as_version=4)
+        nbformat.read(job.submission.notebook, as_version=4)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the learner's row, not the class's crash
-        return Row(submission.learner, slug, 0, 0, "error", f"not a readable notebook ({type(exc).__name__})")
-    work.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "grader.classroom", str(submission.notebook), str(number), str(work)]
-    command += ["--in-place"] if in_place else []
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        return Row(submission.learner, slug, 0, 0, "timeout", f"stopped after {timeout:.0f} s")
-    result = work / "result.json"
-    if proc.returncode != 0 or not result.exists():
-        last = (output.strip().splitlines() or ["no output"])[-1]
-        return Row(submission.learner, slug, 0, 0, "error", last)
-    return Row(submission.learner, slug, **json.loads(result.read_text()))
+        return job.row("error", f"not a readable notebook ({type(exc).__name__})")
+    return None
 
 
-def _grade_learner(labs: list[tuple[int, Submission]], out: Path, backend: Backend, timeout: float,
-                   bar: tqdm) -> list[Row]:
-    """One learner's submissions, in lab order, in one fresh account; ``bar`` moves on after each."""
-    env = notebooks.kernel_env(LabSession.for_key(backend, fresh_account()))
-    rows = []
-    for number, submission in labs:
-        work = out / "work" / submission.learner / notebooks.slug(number)
-        rows.append(_grade_in_child(submission, number, work, env, timeout))
-        bar.update(1)
+def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
+    for line in stream:
+        into.put(line.strip())
+    into.put(None)  # the child has ended
+
+
+def _run_jobs(jobs: list[Job], timeout: float, bar: tqdm) -> list[Row]:
+    """Grade ``jobs`` in order in one child process (``python -m grader.classroom``), which keeps nbgrader
+    loaded from one to the next. A job that takes longer than ``timeout`` is killed with its kernel, and
+    so is a child that dies: that job gets its row and a new child takes the rest. Never raises."""
+    rows: list[Row] = []
+    pending = []
+    for job in jobs:
+        unreadable = _readable(job)
+        if unreadable:
+            rows.append(unreadable)
+            bar.update(1)
+        else:
+            pending.append(job)
+    while pending:
+        log = pending[0].work.parent / f"grading-{pending[0].work.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as errors:
+            proc = subprocess.Popen([sys.executable, "-m", "grader.classroom"], env=pending[0].env, text=True,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                    start_new_session=True)
+        said: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_lines, args=(proc.stdout, said), daemon=True).start()
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps([{"notebook": str(j.submission.notebook), "lab": j.number, "work": str(j.work),
+                                      "prepared": str(j.prepared), "env": j.env, "in_place": j.in_place}
+                                     for j in pending]))
+        proc.stdin.close()
+        while pending:
+            job = pending.pop(0)
+            try:
+                while (line := said.get(timeout=timeout)) is not None and line != DONE:
+                    pass
+            except queue.Empty:
+                _kill_group(proc)
+                rows.append(job.row("timeout", f"stopped after {timeout:.0f} s"))
+                bar.update(1)
+                break
+            result = job.work / "result.json"
+            if line is None or not result.exists():
+                _kill_group(proc)
+                last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+                rows.append(job.row("error", last))
+                bar.update(1)
+                break
+            rows.append(Row(job.submission.learner, notebooks.slug(job.number), **json.loads(result.read_text())))
+            bar.update(1)
+        else:
+            proc.wait()
     return rows
-
-
-def _grade_in_place(number: int, submission: Submission, out: Path, backend: Backend, key: str | None,
-                    timeout: float, bar: tqdm) -> list[Row]:
-    """One submission graded in place in the account of ``key``; a learner the accounts file does not
-    name gets an error row."""
-    slug = notebooks.slug(number)
-    if key is None:
-        row = Row(submission.learner, slug, 0, 0, "error", "no account for this learner in the accounts file")
-    else:
-        env = notebooks.kernel_env(LabSession.for_key(backend, key))
-        row = _grade_in_child(submission, number, out / "work" / submission.learner / slug, env, timeout, True)
-    bar.update(1)
-    return [row]
 
 
 def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Backend, workers: int | None = None,
@@ -156,15 +195,23 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
             by_learner.setdefault(submission.learner, []).append((number, submission))
     if not by_learner:
         raise ValueError(f"no submissions of {', '.join(notebooks.slug(n) for n in wanted)} in {folder}")
+    for number in {number for labs in by_learner.values() for number, _ in labs}:
+        grading.prepare(number, _prepared(out, number))  # nbgrader's source, once per lab for the class
     rows: list[Row] = []
-    total = sum(len(labs) for labs in by_learner.values())
-    with tqdm(total=total, desc="grading", unit="notebook") as bar, \
+    batches: list[list[Job]] = []
+    for learner, labs in by_learner.items():
+        key = fresh_account() if accounts is None else accounts.get(learner)
+        if key is None:
+            rows += [Row(learner, notebooks.slug(n), 0, 0, "error", "no account for this learner in the accounts file")
+                     for n, _ in labs]
+            continue
+        env = notebooks.kernel_env(LabSession.for_key(backend, key))
+        batches.append([Job(submission, number, out / "work" / learner / notebooks.slug(number),
+                            _prepared(out, number), env, accounts is not None) for number, submission in labs])
+    with tqdm(total=sum(len(labs) for labs in by_learner.values()), desc="grading", unit="notebook") as bar, \
             ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        if accounts is None:
-            futures = [pool.submit(_grade_learner, labs, out, backend, timeout, bar) for labs in by_learner.values()]
-        else:
-            futures = [pool.submit(_grade_in_place, number, submission, out, backend, accounts.get(learner), timeout,
-                                   bar) for learner, labs in by_learner.items() for number, submission in labs]
+        bar.update(len(rows))
+        futures = [pool.submit(_run_jobs, batch, timeout, bar) for batch in batches]
         for future in as_completed(futures):
             rows.extend(future.result())
     rows.sort(key=lambda row: (row.learner, row.lab))
@@ -181,9 +228,9 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
     return rows
 
 
-def _grade_here(notebook: Path, number: int, work: Path, in_place: bool = False) -> None:
-    """The child's part: autograde in this process's environment, write result.json and feedback.html."""
-    grade = grading.autograde(notebook, number, work / "course", in_place=in_place)
+def _grade_here(notebook: Path, number: int, work: Path, prepared: Path, in_place: bool) -> None:
+    """Autograde one submission in this process's environment, write result.json and feedback.html."""
+    grade = grading.autograde(notebook, number, work / "course", in_place=in_place, prepared=prepared)
     page = grading.feedback(grade, work / "course")
     shutil.copyfile(page, work / "feedback.html")
     result = {"score": grade.score, "max_score": grade.max_score, "status": "graded",
@@ -191,11 +238,22 @@ def _grade_here(notebook: Path, number: int, work: Path, in_place: bool = False)
     (work / "result.json").write_text(json.dumps(result))
 
 
+def _serve(jobs: list[dict[str, Any]]) -> None:
+    """The child's part: grade each job in its environment, then say DONE on stdout. A job that fails
+    is its learner's row with the error's last line, and the next one goes on."""
+    for job in jobs:
+        work = Path(job["work"])
+        work.mkdir(parents=True, exist_ok=True)
+        os.environ.clear()
+        os.environ.update(job["env"])
+        try:
+            _grade_here(Path(job["notebook"]), job["lab"], work, Path(job["prepared"]), job["in_place"])
+        except Exception as exc:  # noqa: BLE001 - one submission's failure is its own row
+            last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            (work / "result.json").write_text(json.dumps({"score": 0, "max_score": 0, "status": "error",
+                                                          "message": last}))
+        print(DONE, flush=True)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Grade one submission (the child process of grade_class).")
-    parser.add_argument("notebook", type=Path)
-    parser.add_argument("lab", type=int)
-    parser.add_argument("work", type=Path)
-    parser.add_argument("--in-place", action="store_true", help="run the setup and test cells only")
-    args = parser.parse_args()
-    _grade_here(args.notebook, args.lab, args.work, args.in_place)
+    _serve(json.load(sys.stdin))  # the child of _run_jobs: its jobs come on stdin (they hold credentials)

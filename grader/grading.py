@@ -139,21 +139,35 @@ def checks_only(notebook: Path) -> None:
     notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False))
 
 
+def prepare(number: int, root: Path) -> Path:
+    """Make ``root`` a course directory with lab ``number`` staged and recorded in its gradebook
+    (nbgrader's generate_assignment), for :func:`autograde` to copy: once for a whole class."""
+    slug = _stage_source(root, number)
+    with _environ(None), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"nbgrader\.")  # its gradebook's SQLAlchemy notices
+        _succeeded(_api(course_config(root)).generate_assignment(slug, force=True, create=True), f"prepare {slug}")
+    return root
+
+
 def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] | None = None,
-              student: str = "learner", in_place: bool = False) -> Grade:
+              student: str = "learner", in_place: bool = False, prepared: Path | None = None) -> Grade:
     """Grade ``submission`` of lab ``number`` with nbgrader, its kernel running in ``env``.
 
-    ``workdir`` becomes the course directory (gradebook, autograded copy); nbgrader restores
-    edited or deleted test cells from the solution before it runs the notebook. ``in_place`` runs
-    only the setup and test cells, with catching up turned off: the grade is what the account
-    ``env`` names holds, and grading changes nothing in it.
+    ``workdir`` becomes the course directory (gradebook, autograded copy), a copy of ``prepared``
+    when given (see :func:`prepare`); nbgrader restores edited or deleted test cells from the
+    solution before it runs the notebook. ``in_place`` runs only the setup and test cells, with
+    catching up turned off: the grade is what the account ``env`` names holds, and grading changes
+    nothing in it.
     """
     from nbgrader.api import Gradebook
 
     root = workdir
-    slug = _stage_source(root, number)
-    config = course_config(root)
-    api = _api(config)
+    if prepared is None:
+        prepare(number, root)
+    else:
+        shutil.copytree(prepared, root, dirs_exist_ok=True)
+    slug = notebooks.slug(number)
+    api = _api(course_config(root))
     submitted = root / "submitted" / student / slug
     submitted.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, submitted / f"{slug}.ipynb")
@@ -162,7 +176,6 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
         env = {**(os.environ if env is None else env), IN_PLACE: "1"}
     with _environ(env), warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"nbgrader\.")  # its gradebook's SQLAlchemy notices
-        _succeeded(api.generate_assignment(slug, force=True, create=True), f"prepare {slug}")
         _succeeded(api.autograde(slug, student, force=True, create=True), f"autograde {submission}")
         with Gradebook(api.coursedir.db_url) as gradebook:
             graded = gradebook.find_submission_notebook(slug, slug, student)

@@ -4,11 +4,13 @@ tampered test cells are restored and graded."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from tqdm import tqdm
 
 from grader import catchup, ci, classroom, grading, notebooks
 from grader.backends import Backend, LabSession
@@ -67,7 +69,8 @@ def test_a_class_is_graded_in_parallel_and_a_broken_notebook_stops_nobody(
     assert not (tmp_path / "out" / "feedback" / "eve").exists()
 
 
-def test_a_notebook_that_never_ends_is_stopped_at_the_timeout(labstack: LabstackProcess, tmp_path: Path) -> None:
+def test_a_notebook_that_never_ends_is_stopped_at_the_timeout_and_the_next_one_is_graded(
+        labstack: LabstackProcess, tmp_path: Path) -> None:
     notebook = json.loads(notebooks.released(1).read_text())
     for cell in notebook["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "artifact_store":
@@ -75,6 +78,16 @@ def test_a_notebook_that_never_ends_is_stopped_at_the_timeout(labstack: Labstack
     (tmp_path / "mal.ipynb").write_text(json.dumps(notebook))
     rows = classroom.grade_class(tmp_path, 1, tmp_path / "out", Backend("embedded", labstack.endpoint), timeout=3)
     assert [(r.learner, r.status, r.message) for r in rows] == [("mal", "timeout", "stopped after 3 s")]
+    # one child grades a learner's notebooks one after another: after a timeout a new one takes the rest
+    source = grading.prepare(1, tmp_path / "source")
+    jobs = [classroom.Job(classroom.Submission("mal", path), 1, tmp_path / "jobs" / name, source,
+                          notebooks.kernel_env(session_for(labstack)))
+            for name, path in (("endless", tmp_path / "mal.ipynb"), ("blank", notebooks.released(1)))]
+    with tqdm(total=2, file=io.StringIO()) as bar:
+        rows = classroom._run_jobs(jobs, 20, bar)
+    assert [(r.status, r.score, r.max_score, r.message) for r in rows] == [
+        ("timeout", 0, 0, "stopped after 20 s"), ("graded", 0, 30, "")]
+    assert bar.n == 2
 
 
 def test_deleted_and_edited_test_cells_are_restored_and_graded(labstack: LabstackProcess, tmp_path: Path) -> None:
