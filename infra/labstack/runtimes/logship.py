@@ -10,12 +10,17 @@ from typing import Any
 
 log = logging.getLogger("labstack.logs")
 MAX_EVENTS = 5_000  # one put_log_events call
+# Lines written within this many real seconds of the first go out together, one call per stream, as
+# ECS's awslogs driver and Lambda batch them: a task whose app logs every health check costs one call a
+# second or two, not one a probe (at the lab clock of 60 a target is probed six times a second).
+FLUSH_SECONDS = 2.0
 
 
 class LogShipper:
     """Writes log lines to CloudWatch Logs in the background, as Lambda and ECS do.
 
-    Callers never wait for their log; group and stream are created once.
+    Callers never wait for their log; group and stream are created once. A line reaches CloudWatch
+    Logs within about ``FLUSH_SECONDS``.
     """
 
     def __init__(self, clients: Any) -> None:
@@ -35,6 +40,7 @@ class LogShipper:
     def _run(self) -> None:
         while True:
             batches = [self._queue.get()]
+            self._closed.wait(FLUSH_SECONDS)  # what comes meanwhile goes out with it
             while len(batches) < 10_000:  # what piled up meanwhile goes out together, per stream
                 try:
                     batches.append(self._queue.get_nowait())

@@ -41,6 +41,7 @@ class RunningTask:
     region: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Event = field(default_factory=threading.Event)  # a stop asked for, or a container ended
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     launches: dict[str, Launch] = field(default_factory=dict)
 
@@ -78,6 +79,7 @@ class TaskRunner:
             if task.record["desiredStatus"] != "STOPPED":
                 task.record.update(desiredStatus="STOPPED", stoppedReason=reason, stopCode=code)
         task.stop_requested.set()
+        task.changed.set()
 
     # -- the task's life ---------------------------------------------------------------
     def _live(self, task: RunningTask) -> None:
@@ -158,6 +160,7 @@ class TaskRunner:
         task.container(container["name"], lastStatus="RUNNING", runtimeId=str(proc.pid),
                        networkBindings=launch.bindings)
         threading.Thread(target=self._pump, args=(task, container, proc), daemon=True).start()
+        threading.Thread(target=_tell_when_ended, args=(task, proc), daemon=True).start()
 
     def _secrets(self, task: RunningTask, container: dict[str, Any]) -> dict[str, str]:
         values = {}
@@ -227,8 +230,10 @@ class TaskRunner:
 
     def _watch(self, task: RunningTask) -> None:
         essentials = {c["name"] for c in task.definition["containerDefinitions"] if c.get("essential", True)}
-        while True:
-            if task.stop_requested.wait(0.1):
+        while True:  # woken by a stop or a container's end rather than polling them
+            task.changed.wait()
+            task.changed.clear()  # what happened before this is looked at below
+            if task.stop_requested.is_set():
                 task.update(lastStatus="DEACTIVATING", stoppingAt=now())
                 self._terminate(task)
                 self._stopped(task, task.record.get("stopCode") or "UserInitiated", task.record.get("stoppedReason") or "")
@@ -274,7 +279,14 @@ class TaskRunner:
     def shutdown(self, tasks: list[RunningTask]) -> None:
         for task in tasks:
             task.stop_requested.set()
+            task.changed.set()
             self._kill_all(task)
+
+
+def _tell_when_ended(task: RunningTask, proc: subprocess.Popen) -> None:
+    """Wake the task's watcher when ``proc`` ends."""
+    proc.wait()
+    task.changed.set()
 
 
 def _signal(proc: subprocess.Popen, sig: signal.Signals) -> None:
