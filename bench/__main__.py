@@ -19,16 +19,19 @@ from bench import (
     lab_start,
     labs,
     pipeline,
+    workshop,
 )
 from bench.core import Options, run
 from bench.report import table, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
-# Each benchmark by name, in the order `make bench` runs them. The classroom one grades a whole class
-# with every build and deployment run (tens of minutes for 30 learners): it runs only when named.
+# Each benchmark by name, in the order `make bench` runs them. The classroom and workshop ones build or
+# grade a whole class with every build and deployment run (tens of minutes for 30 learners): they run
+# only when named.
 BENCHMARKS = {"core": run, "codebuild": codebuild.run, "git": git.run, "compute": compute.run,
               "codedeploy": codedeploy.run, "lab_start": lab_start.run, "labs": labs.run, "pipeline": pipeline.run,
-              "console": console.run, "classroom": classroom.run}
+              "console": console.run, "classroom": classroom.run, "workshop": workshop.run}
+ONLY_WHEN_NAMED = ("classroom", "workshop")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,10 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=int, default=500, help="timed requests per latency figure (default 500)")
     parser.add_argument("--warmup", type=int, default=50, help="untimed requests before each latency figure (default 50)")
     parser.add_argument("--learners", type=int, default=classroom.TARGET_LEARNERS,
-                        help=f"learners in the autograded class (default {classroom.TARGET_LEARNERS})")
+                        help=f"learners in the autograded class or workshop (default {classroom.TARGET_LEARNERS})")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output (default {RESULTS})")
     parser.add_argument("only", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME",
-                        help=f"run only these benchmarks ({', '.join(BENCHMARKS)}; default: all but classroom)")
+                        help=f"run only these benchmarks ({', '.join(BENCHMARKS)}; default: all but "
+                             f"{' and '.join(ONLY_WHEN_NAMED)})")
     return parser
 
 
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  [{time.perf_counter() - started:5.1f}s] {step}", file=sys.stderr, flush=True)
 
     figures = []
-    for name in args.only or [n for n in BENCHMARKS if n != "classroom"]:
+    for name in args.only or [n for n in BENCHMARKS if n not in ONLY_WHEN_NAMED]:
         figures += BENCHMARKS[name](options, progress)
     seconds = time.perf_counter() - started
     print(table(figures))

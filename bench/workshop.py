@@ -1,0 +1,126 @@
+"""A workshop graded in place: ``--learners`` learners worked through the six labs on one shared
+labstack, each in an account of theirs, and handed in the six notebooks; ``grader autograde
+--accounts`` grades them where they worked (the notebooks side by side, only their setup and test
+cells run), beside nbgrader's own autograde of the same submissions in one course directory, one
+after another, with the same cells run in the same accounts.
+
+Before the clock starts the learners' accounts are built for real: each learner's six solutions run
+with papermill (learners side by side), as the learners would have run them during the workshop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+from bench.classroom import TARGET_LEARNERS, TARGET_SECONDS, _cpu_seconds, _hand_in
+from bench.core import Figure, Options
+from bench.servers import healthy_labstack
+from grader import catchup, checks, classroom, grading, notebooks
+from grader.backends import Backend, LabSession, fresh_account
+
+IDLE_SECONDS = 10  # how long labstack's CPU is sampled with the workshop's services running and nobody grading
+
+
+def _work_through(backend: Backend, learners: list[str], numbers: list[int]) -> dict[str, str]:
+    """Each learner's six labs done in an account of theirs (their solutions run), side by side; their keys."""
+    keys = {learner: fresh_account() for learner in learners}
+
+    def work(learner: str) -> None:
+        session = LabSession.for_key(backend, keys[learner])
+        for number in numbers:
+            if not catchup.solve(number, session).passed:
+                raise RuntimeError(f"{learner}'s lab {number:02d} does not pass its checks")
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(work, learners))
+    return keys
+
+
+def _nbgrader_one_by_one(submitted: Path, keys: dict[str, str], numbers: list[int], backend: Backend,
+                         course: Path) -> None:
+    """nbgrader's own autograde and feedback, one course directory for the class, one notebook after
+    another, in place: only the setup and test cells run, each in its learner's account."""
+    from nbgrader.api import Gradebook
+
+    for number in numbers:
+        grading.prepare(number, course)
+    api = grading._api(grading.course_config(course))
+    for learner, key in keys.items():
+        env = {**notebooks.kernel_env(LabSession.for_key(backend, key)), grading.IN_PLACE: "1"}
+        for number in numbers:
+            slug = notebooks.slug(number)
+            target = course / "submitted" / learner / slug / f"{slug}.ipynb"
+            target.parent.mkdir(parents=True)
+            shutil.copyfile(submitted / learner / slug / f"{slug}.ipynb", target)
+            grading.checks_only(target)
+            with grading._environ(env), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", module=r"nbgrader\.")
+                grading._succeeded(api.autograde(slug, learner, force=True, create=True), f"autograde {target}")
+                grading._succeeded(api.generate_feedback(slug, learner, force=True), f"feedback for {learner}")
+    with Gradebook(api.coursedir.db_url) as gradebook:
+        short = [f"{s.student.id} {s.assignment.name} {s.score:g}/{s.max_score:g}" for number in numbers
+                 for s in gradebook.assignment_submissions(notebooks.slug(number)) if s.score != s.max_score]
+    if short:
+        raise RuntimeError("nbgrader did not give every solution full marks: " + "; ".join(short))
+
+
+def _timed(server_pid: int, work: Callable[[], None]) -> tuple[float, float]:
+    """Wall seconds of ``work`` and the CPU seconds it cost: this process, its ended children and labstack."""
+    labstack = psutil.Process(server_pid)
+    cpu, served = _cpu_seconds(), sum(labstack.cpu_times()[:2])
+    started = time.perf_counter()
+    work()
+    wall = time.perf_counter() - started
+    return wall, _cpu_seconds() - cpu + sum(labstack.cpu_times()[:2]) - served
+
+
+def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
+    """Build the workshop's accounts, then grade its notebooks both ways on the same labstack."""
+    numbers = checks.lab_numbers()
+    learners = [f"learner{i:02d}" for i in range(1, options.learners + 1)]
+    with tempfile.TemporaryDirectory() as tmp, healthy_labstack() as server:
+        backend = Backend("embedded", server.endpoint)
+        started = time.perf_counter()
+        keys = _work_through(backend, learners, numbers)
+        setup = time.perf_counter() - started
+        progress(f"{len(learners)} learners worked through the labs in {setup:.0f} s")
+        labstack = psutil.Process(server.proc.pid)
+        before = sum(labstack.cpu_times()[:2])
+        time.sleep(IDLE_SECONDS)
+        idle = (sum(labstack.cpu_times()[:2]) - before) / IDLE_SECONDS
+        submitted = _hand_in(Path(tmp) / "submitted", learners, numbers)
+
+        def ours() -> None:
+            rows = classroom.grade_class(submitted, numbers, Path(tmp) / "graded", backend, accounts=keys)
+            short = [f"{r.learner} {r.lab} {r.score:g}/{r.max_score:g} {r.status} {r.message}" for r in rows
+                     if r.score < r.max_score or r.status != "graded"]
+            if short:
+                raise RuntimeError("grader autograde did not give every solution full marks: " + "; ".join(short))
+            progress(f"grader autograde --accounts: {len(rows)} notebooks")
+
+        ours_wall, ours_cpu = _timed(server.proc.pid, ours)
+        reference, reference_cpu = _timed(server.proc.pid, lambda: _nbgrader_one_by_one(
+            submitted, keys, numbers, backend, Path(tmp) / "one-by-one"))
+        progress("nbgrader one by one: done")
+    workers = os.cpu_count() or 1
+    graded = len(learners) * len(numbers)
+    figure = Figure("workshop_autograde_s", f"{len(learners)} learners × {len(numbers)} labs autograded in place, in "
+                    f"the accounts they worked in ({workers} workers) (reference: nbgrader's autograde and feedback "
+                    "of the same submissions in one course, one after another, in place too)", "s",
+                    ours_wall, reference, target=f"{TARGET_LEARNERS} learners <= {TARGET_SECONDS} s",
+                    detail={"learners": len(learners), "labs": numbers, "workers": workers,
+                            "per_notebook_s": ours_wall / graded, "reference_per_notebook_s": reference / graded,
+                            "cpu_s": ours_cpu, "reference_cpu_s": reference_cpu,
+                            "setup_s": setup, "labstack_idle_cores": idle})
+    if len(learners) == TARGET_LEARNERS:
+        figure.met = ours_wall <= TARGET_SECONDS
+    return [figure]
