@@ -127,8 +127,9 @@ def _readable(job: Job) -> Row | None:
 
 
 def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
-    for line in stream:
-        into.put(line.strip())
+    with stream:
+        for line in stream:
+            into.put(line.strip())
     into.put(None)  # the child has ended
 
 
@@ -155,10 +156,10 @@ def _run_jobs(jobs: list[Job], timeout: float, bar: tqdm) -> list[Row]:
         said: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_lines, args=(proc.stdout, said), daemon=True).start()
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps([{"notebook": str(j.submission.notebook), "lab": j.number, "work": str(j.work),
-                                      "prepared": str(j.prepared), "env": j.env, "in_place": j.in_place}
-                                     for j in pending]))
-        proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError), proc.stdin:  # a child that died at once is read as such below
+            proc.stdin.write(json.dumps([{"notebook": str(j.submission.notebook), "lab": j.number,
+                                          "work": str(j.work), "prepared": str(j.prepared), "env": j.env,
+                                          "in_place": j.in_place} for j in pending]))
         while pending:
             job = pending.pop(0)
             try:
