@@ -11,10 +11,8 @@ with papermill (learners side by side), as the learners would have run them duri
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,28 +47,17 @@ def _nbgrader_one_by_one(submitted: Path, keys: dict[str, str], numbers: list[in
                          course: Path) -> None:
     """nbgrader's own autograde and feedback, one course directory for the class, one notebook after
     another, in place: only the setup and test cells run, each in its learner's account."""
-    from nbgrader.api import Gradebook
-
     for number in numbers:
         grading.prepare(number, course)
-    api = grading._api(grading.course_config(course))
     for learner, key in keys.items():
-        env = {**notebooks.kernel_env(LabSession.for_key(backend, key)), grading.IN_PLACE: "1"}
+        env = notebooks.kernel_env(LabSession.for_key(backend, key))
         for number in numbers:
             slug = notebooks.slug(number)
-            target = course / "submitted" / learner / slug / f"{slug}.ipynb"
-            target.parent.mkdir(parents=True)
-            shutil.copyfile(submitted / learner / slug / f"{slug}.ipynb", target)
-            grading.checks_only(target)
-            with grading._environ(env), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", module=r"nbgrader\.")
-                grading._succeeded(api.autograde(slug, learner, force=True, create=True), f"autograde {target}")
-                grading._succeeded(api.generate_feedback(slug, learner, force=True), f"feedback for {learner}")
-    with Gradebook(api.coursedir.db_url) as gradebook:
-        short = [f"{s.student.id} {s.assignment.name} {s.score:g}/{s.max_score:g}" for number in numbers
-                 for s in gradebook.assignment_submissions(notebooks.slug(number)) if s.score != s.max_score]
-    if short:
-        raise RuntimeError("nbgrader did not give every solution full marks: " + "; ".join(short))
+            grade = grading.autograde(submitted / learner / slug / f"{slug}.ipynb", number, course, env=env,
+                                      student=learner, in_place=True, prepared=course)
+            grading.feedback(grade, course, student=learner)
+            if not grade.full_marks:
+                raise RuntimeError(f"nbgrader gave {learner}'s {slug} {grade.score:g}/{grade.max_score:g}")
 
 
 def _timed(server_pid: int, work: Callable[[], None]) -> tuple[float, float]:

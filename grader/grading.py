@@ -128,14 +128,13 @@ def checks_only(notebook: Path) -> None:
     nbgrader runs only the checks (against what the learner's account holds) and none of the learner's work."""
     content = json.loads(notebook.read_text())
     for cell in content.get("cells", []):
-        meta = cell.get("metadata", {})
-        grading = meta.get("nbgrader", {})
-        if cell.get("cell_type") != "code" or grading.get("grade") or grading.get("grade_id") == SETUP_CELL:
+        meta = cell.setdefault("metadata", {})
+        given = meta.get("nbgrader", {})
+        if cell.get("cell_type") != "code" or given.get("grade") or given.get("grade_id") == SETUP_CELL:
             continue
         tags = meta.setdefault("tags", [])
         if SKIP not in tags:
             tags.append(SKIP)
-        cell["metadata"] = meta
     notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False))
 
 
@@ -154,7 +153,8 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     """Grade ``submission`` of lab ``number`` with nbgrader, its kernel running in ``env``.
 
     ``workdir`` becomes the course directory (gradebook, autograded copy), a copy of ``prepared``
-    when given (see :func:`prepare`); nbgrader restores edited or deleted test cells from the
+    when given (see :func:`prepare`; ``prepared`` may be ``workdir`` itself, a course directory
+    that grades one ``student`` after another); nbgrader restores edited or deleted test cells from the
     solution before it runs the notebook. ``in_place`` runs only the setup and test cells, with
     catching up turned off: the grade is what the account ``env`` names holds, and grading changes
     nothing in it.
@@ -164,7 +164,7 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     root = workdir
     if prepared is None:
         prepare(number, root)
-    else:
+    elif prepared.resolve() != root.resolve():
         shutil.copytree(prepared, root, dirs_exist_ok=True)
     slug = notebooks.slug(number)
     api = _api(course_config(root))
