@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.server
 import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from labstack.images.engine import MARK, PUSH_PATH, push_through_labstack
+from labstack.images.layout import LocalImages
 
 from tests.support.server import LabstackProcess
 
@@ -52,7 +58,7 @@ def tool(tmp_path: Path, labstack: LabstackProcess | None, *args: str, stdin: st
                AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1")
     if labstack is not None:
         env["AWS_ENDPOINT_URL"] = labstack.endpoint
-    return subprocess.run([sys.executable, "-m", "labstack", "image", *args], env=env, input=stdin,
+    return subprocess.run([sys.executable, "-m", "labstack", "image", *args], env=env, input=stdin, check=False,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -124,3 +130,65 @@ def test_only_ecr_repositories_are_pushed_to(tmp_path: Path) -> None:
     assert tool(tmp_path, None, "build", "-t", "docker.io/me/app:v1", str(image(tmp_path))).returncode == 0
     result = tool(tmp_path, None, "push", "docker.io/me/app:v1")
     assert result.returncode == 1 and "labstack pushes to ECR repositories only" in result.stderr
+
+
+def _engine(labstack: LabstackProcess, body: bytes, method: str = "POST") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(labstack.endpoint + PUSH_PATH, data=body if method == "POST" else None, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_push_is_labstacks_to_make_and_bad_requests_are_named(tmp_path: Path, labstack: LabstackProcess) -> None:
+    """`docker push` hands the push to labstack, as the docker CLI hands it to its daemon."""
+    store, reference = tmp_path / "store", f"{REGISTRY}/engine:v1"
+    labstack.client("ecr", account=ACCOUNT).create_repository(repositoryName="engine")
+    assert tool(tmp_path, labstack, "build", "-t", reference, str(image(tmp_path))).returncode == 0
+    assert tool(tmp_path, labstack, "login", "-u", "AWS", "--password-stdin", REGISTRY, stdin="token").returncode == 0
+    asked = {"store": str(store), "reference": reference, "accessKeyId": ACCOUNT}
+    status, answer = _engine(labstack, json.dumps(asked).encode())
+    assert status == 200 and answer["digest"].startswith("sha256:")
+    assert answer["log"][0] == f"The push refers to repository [{REGISTRY}/engine]"
+    described = labstack.client("ecr", account=ACCOUNT).describe_images(repositoryName="engine")["imageDetails"]
+    assert [d["imageDigest"] for d in described] == [answer["digest"]]  # in the caller's account
+    refused = [
+        (b"{not json", 400, "a push request is a JSON object"),
+        (json.dumps({**asked, "store": "relative/store"}).encode(), 400, "no local image store"),
+        (json.dumps({**asked, "accessKeyId": ""}).encode(), 400, "must be non-empty strings"),
+        (json.dumps({**asked, "reference": f"{REGISTRY}/engine:missing"}).encode(), 400, "An image does not exist locally"),
+        (json.dumps({**asked, "reference": "docker.io/me/app:v1"}).encode(), 400, "labstack pushes to ECR repositories only"),
+    ]
+    for body, code, message in refused:
+        status, answer = _engine(labstack, body)
+        assert (status, answer["engine"]) == (code, MARK) and message in answer["message"], answer
+    assert _engine(labstack, b"", method="GET")[0] == 405
+    assert labstack.client("ecr", account=ACCOUNT).describe_repositories()["repositories"]  # still up
+
+
+def test_a_push_elsewhere_than_labstack_is_made_by_the_tool_itself(tmp_path: Path) -> None:
+    """An endpoint without labstack's engine (LocalStack, AWS): the tool pushes with its own ECR client."""
+
+    class NotLabstack(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"message": "not found"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotLabstack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}", "AWS_ACCESS_KEY_ID": ACCOUNT}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            assert push_through_labstack(LocalImages(tmp_path), f"{REGISTRY}/app:v1", print) is False
+            patch.delenv("AWS_ACCESS_KEY_ID")
+            assert push_through_labstack(LocalImages(tmp_path), f"{REGISTRY}/app:v1", print) is False
+    finally:
+        server.shutdown()

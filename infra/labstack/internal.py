@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from labstack.instance import Labstack
 
 
-def _json(start_response: Callable[..., Any], status: str, payload: dict, head: bool = False) -> Iterable[bytes]:
+def json_response(start_response: Callable[..., Any], status: str, payload: dict, head: bool = False) -> Iterable[bytes]:
+    """A JSON answer (no body for HEAD)."""
     body = json.dumps(payload, indent=1).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [] if head else [body]
@@ -25,19 +26,19 @@ def handle(labstack: "Labstack", environ: dict, start_response: Callable[..., An
     if console.serves(path):
         return console.handle(labstack, environ, start_response)
     if path in ("/_labstack/health", "/_localstack/health") and method in ("GET", "HEAD"):
-        return _json(start_response, "200 OK", labstack.health(), head)
+        return json_response(start_response, "200 OK", labstack.health(), head)
     if path == "/_labstack/status" and method in ("GET", "HEAD"):
-        return _json(start_response, "200 OK", labstack.status(), head)
+        return json_response(start_response, "200 OK", labstack.status(), head)
     if path == "/_labstack/endpoints" and method in ("GET", "HEAD"):
-        return _json(start_response, "200 OK", {"endpoints": labstack.endpoints()}, head)
+        return json_response(start_response, "200 OK", {"endpoints": labstack.endpoints()}, head)
     if path in labstack.views and method in ("GET", "HEAD"):
-        return _json(start_response, "200 OK", labstack.views[path](environ), head)
+        return json_response(start_response, "200 OK", labstack.views[path](environ), head)
     if path == "/_labstack/reset" and method == "POST":
         labstack.wait_warm()
         labstack.reset()
-        return _json(start_response, "200 OK", {"reset": True})
+        return json_response(start_response, "200 OK", {"reset": True})
     known = {"/_labstack/health", "/_localstack/health", "/_labstack/status", "/_labstack/endpoints", "/_labstack/reset",
              *labstack.views}
     if path in known:
-        return _json(start_response, "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"})
-    return _json(start_response, "404 Not Found", {"error": f"no labstack endpoint {path}", "endpoints": sorted(known)})
+        return json_response(start_response, "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"})
+    return json_response(start_response, "404 Not Found", {"error": f"no labstack endpoint {path}", "endpoints": sorted(known)})

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from labstack.images.build import Builder, BuildError
+from labstack.images.engine import push_through_labstack
 from labstack.images.layout import LocalImages
 from labstack.images.registry import RegistryError, login, push
 
@@ -33,7 +34,11 @@ def _tag(args: argparse.Namespace, images: LocalImages) -> int:
 
 
 def _push(args: argparse.Namespace, images: LocalImages) -> int:
-    push(images, args.name, log=lambda line: print(line, flush=True))
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    if not push_through_labstack(images, args.name, log):
+        push(images, args.name, log=log)
     return 0
 
 

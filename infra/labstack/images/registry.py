@@ -54,12 +54,16 @@ def _logged_in(images: LocalImages, registry: str) -> bool:
         return False
 
 
+def endpoint() -> str:
+    """Where labstack's ECR answers: ``AWS_ENDPOINT_URL``, else ``LABSTACK_ENDPOINT``, else port 4566."""
+    return os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("LABSTACK_ENDPOINT") or "http://127.0.0.1:4566"
+
+
 def ecr_client(region: str) -> Any:
-    """An ECR client for labstack (``AWS_ENDPOINT_URL``), with the caller's credentials."""
+    """An ECR client for labstack (:func:`endpoint`), with the caller's credentials."""
     import boto3
 
-    return boto3.session.Session(region_name=region).client(
-        "ecr", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("LABSTACK_ENDPOINT") or "http://127.0.0.1:4566")
+    return boto3.session.Session(region_name=region).client("ecr", endpoint_url=endpoint())
 
 
 def push(images: LocalImages, reference: str, log: Callable[[str], None] = print, client: Any = None) -> str:

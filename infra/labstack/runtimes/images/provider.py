@@ -12,6 +12,7 @@ from labstack.errors import AwsError
 from labstack.images.blobs import DIGEST, BlobStore
 from labstack.motobridge import backends
 from labstack.protocol.provider import Provider
+from labstack.runtimes.images import engine
 
 ROUTE = "/ecr-layers/"
 
@@ -40,6 +41,7 @@ class ImageRuntime(Provider):
         super().__init__(labstack)
         self.blobs = BlobStore(labstack.settings.home / "images" / "blobs")
         labstack.routes.add(ROUTE, self.serve_blob)
+        labstack.routes.add(engine.ROUTE, lambda environ, start_response: engine.serve(labstack, environ, start_response))
         labstack.hooks.on_reset(self.blobs.clear)
 
     def complete_layer_upload(self, ctx: RequestContext, request: dict) -> dict:
