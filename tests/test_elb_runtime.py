@@ -87,11 +87,15 @@ def test_the_listener_splits_traffic_by_weight(alb: dict[str, Any]) -> None:
     assert status == 200 and text.endswith(" /orders via 80")  # path and X-Forwarded-Port reach the target
 
 
-def test_new_weights_apply_at_once(alb: dict[str, Any]) -> None:
-    alb["elb"].modify_listener(ListenerArn=alb["listener"], DefaultActions=[{"Type": "forward", "ForwardConfig": {
-        "TargetGroups": [{"TargetGroupArn": alb["groups"]["blue"], "Weight": 0},
-                         {"TargetGroupArn": alb["groups"]["green"], "Weight": 100}]}}])
-    wait_for(lambda: all(fetch(alb["url"] + "/")[1].startswith("green") for _ in range(20)), seconds=5)
+def test_new_weights_apply_before_modify_listener_returns(alb: dict[str, Any]) -> None:
+    """CodeDeploy shifts traffic with ModifyListener and counts on the very next request going the new way."""
+    wait_for(lambda: states(alb, "blue") == ["healthy"] and states(alb, "green") == ["healthy"])
+    for only, other in (("green", "blue"), ("blue", "green"), ("green", "blue")):
+        alb["elb"].modify_listener(ListenerArn=alb["listener"], DefaultActions=[{"Type": "forward", "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": alb["groups"][other], "Weight": 0},
+                             {"TargetGroupArn": alb["groups"][only], "Weight": 100}]}}])
+        answers = [fetch(alb["url"] + "/")[1].split()[0] for _ in range(20)]
+        assert set(answers) == {only}, answers
 
 
 def metric_sum(labstack: LabstackProcess, alb: dict[str, Any], name: str, group: str | None = None) -> float:

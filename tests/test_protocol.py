@@ -102,3 +102,17 @@ def test_providers_call_other_services_as_the_caller(labstack: LabstackProcess) 
 def test_providers_serve_plain_http_routes(labstack: LabstackProcess) -> None:
     with urllib.request.urlopen(labstack.endpoint + "/labtest/some/path", timeout=10) as response:
         assert response.read() == b"labtest route saw GET /labtest/some/path"
+
+
+def test_a_query_request_keeps_out_the_structures_it_leaves_out() -> None:
+    """A parsed query request can be sent on as it is (an overlay forwards it to moto with boto3)."""
+    from labstack.protocol import models
+    from labstack.protocol.query_codec import _read
+
+    shape = models.service_model("elbv2").operation_model("ModifyListener").input_shape
+    params = {"ListenerArn": "arn:l", "DefaultActions.member.1.Type": "forward",
+              "DefaultActions.member.1.ForwardConfig.TargetGroups.member.1.TargetGroupArn": "arn:g",
+              "DefaultActions.member.1.ForwardConfig.TargetGroups.member.1.Weight": "100"}
+    assert _read(shape, params, "") == {"ListenerArn": "arn:l", "DefaultActions": [
+        {"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": "arn:g", "Weight": 100}]}}]}
+    assert _read(shape, {}, "") == {}

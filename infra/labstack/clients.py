@@ -76,3 +76,8 @@ class InternalClients:
 
 def _mark_direct(request: Any, **_: Any) -> None:
     request.headers["X-Labstack-Direct"] = "moto"
+
+
+def without_metadata(answer: dict[str, Any]) -> dict[str, Any]:
+    """A boto3 answer without its ResponseMetadata, ready to be answered again."""
+    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}

@@ -64,8 +64,8 @@ def _name(shape: Shape, default: str) -> str:
 def _read(shape: Shape, params: dict[str, str], prefix: str) -> Any:
     """The wire value (JSON-like) of the parameters under ``prefix``."""
     kind = shape.type_name
-    if kind == "structure":
-        return _read_structure(shape, params, prefix)
+    if kind == "structure":  # a nested structure the request leaves out stays out (not an empty one)
+        return _read_structure(shape, params, prefix) if not prefix or _present(params, prefix) else None
     if kind == "list":
         if params.get(prefix) == "":
             return []

@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
@@ -38,7 +39,7 @@ class CloudFormationOverlay(Provider):
         except ClientError as error:  # moto's own error, answered as moto gave it
             raise AwsError(error.response["Error"]["Code"], error.response["Error"].get("Message", ""),
                            error.response["ResponseMetadata"]["HTTPStatusCode"]) from None
-        return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        return without_metadata(answer)
 
     def create_stack(self, ctx: RequestContext, request: dict) -> dict:
         return self._moto(ctx, "create_stack", request)

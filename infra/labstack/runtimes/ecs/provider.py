@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.motobridge import backends
@@ -52,11 +53,11 @@ class EcsRuntime(Provider):
 
     def create_service(self, ctx: RequestContext, request: dict) -> dict:
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
-        service = _plain(moto.create_service(**request))["service"]
+        service = without_metadata(moto.create_service(**request))["service"]
         if (request.get("deploymentController") or {}).get("type") == "CODE_DEPLOY":
             backend = backends("ecs")[ctx.account][ctx.region]
             seed_primary(backend, backend.services[f"{service['clusterArn'].rsplit('/', 1)[-1]}:{service['serviceName']}"])
-            service = _plain(moto.describe_services(cluster=service["clusterArn"], services=[service["serviceArn"]]))["services"][0]
+            service = without_metadata(moto.describe_services(cluster=service["clusterArn"], services=[service["serviceArn"]]))["services"][0]
         return {"service": self._remember(service, request)}
 
     def create_task_set(self, ctx: RequestContext, request: dict) -> dict:
@@ -64,9 +65,9 @@ class EcsRuntime(Provider):
         tasks of its own for it (the service scheduler runs the real ones)."""
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
         scale = request.pop("scale", None)
-        created = _plain(moto.create_task_set(**request))["taskSet"]
+        created = without_metadata(moto.create_task_set(**request))["taskSet"]
         if scale is not None:
-            created = _plain(moto.update_task_set(cluster=request["cluster"], service=request["service"],
+            created = without_metadata(moto.update_task_set(cluster=request["cluster"], service=request["service"],
                                                   taskSet=created["taskSetArn"], scale=scale))["taskSet"]
         return {"taskSet": created}
 
@@ -76,14 +77,14 @@ class EcsRuntime(Provider):
 
     def update_service(self, ctx: RequestContext, request: dict) -> dict:
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
-        service = _plain(moto.update_service(**request))["service"]
+        service = without_metadata(moto.update_service(**request))["service"]
         if request.get("forceNewDeployment"):
             self._forced[service["serviceArn"]] = now()
         return {"service": self._remember(service, request)}
 
     def describe_services(self, ctx: RequestContext, request: dict) -> dict:
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
-        answer = _plain(moto.describe_services(**request))
+        answer = without_metadata(moto.describe_services(**request))
         for service in answer.get("services", []):
             service["deploymentConfiguration"] = self.deployment_configuration(service["serviceArn"])
         return answer
@@ -192,11 +193,6 @@ class EcsRuntime(Provider):
             if running:
                 counts.setdefault(account, {"tasks": 0})["tasks"] += running
         return counts
-
-
-def _plain(answer: dict[str, Any]) -> dict[str, Any]:
-    """A boto3 answer without its ResponseMetadata, ready to be answered again."""
-    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
 
 
 PROVIDER = EcsRuntime

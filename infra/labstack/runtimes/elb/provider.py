@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import Any
 
+from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.ports import free_port
@@ -167,6 +168,13 @@ class ElbRuntime(Provider):
                 raise AwsError("ValidationError", f"A port must be specified for target '{target['Id']}'")
             wanted.append((target["Id"], int(port)))
         return wanted
+
+    def modify_listener(self, ctx: RequestContext, request: dict) -> dict:
+        """moto changes the listener; its local server forwards by the new actions before the call
+        returns (CodeDeploy shifts traffic with this call and counts on it)."""
+        answer = self.labstack.clients.moto("elbv2", ctx.account, ctx.region).modify_listener(**request)
+        self.reconcile()
+        return without_metadata(answer)
 
     def register_targets(self, ctx: RequestContext, request: dict) -> dict:
         group = self._group(ctx, request["TargetGroupArn"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.motobridge import EVENT_TARGETS
@@ -59,7 +60,7 @@ class EventBusOverlay(Provider):
 
     def list_targets_by_rule(self, ctx: RequestContext, request: dict) -> dict:
         answer = self._upstream(ctx).list_targets_by_rule(**request)
-        found = {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        found = without_metadata(answer)
         if not request.get("NextToken"):  # labstack's targets come with the first page
             found["Targets"] = found.get("Targets", []) + self.rule_targets(
                 ctx.account, ctx.region, bus_name(request.get("EventBusName")), request["Rule"])
@@ -86,7 +87,7 @@ class EventBusOverlay(Provider):
 
     def put_events(self, ctx: RequestContext, request: dict) -> dict:
         answer = self._upstream(ctx).put_events(**request)  # the client's hook delivers to labstack's targets
-        return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        return without_metadata(answer)
 
 
 PROVIDER = EventBusOverlay

@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
+from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.motobridge import backends
 from labstack.protocol.provider import Provider
@@ -37,7 +38,7 @@ class Inbox(Provider):
         topic = request.get("TopicArn") or request.get("TargetArn")
         if topic:
             self._deliver(ctx, topic, answer["MessageId"], request)
-        return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        return without_metadata(answer)
 
     def _deliver(self, ctx: RequestContext, topic: str, message_id: str, request: dict) -> None:
         backend = backends("sns")[ctx.account][ctx.region]

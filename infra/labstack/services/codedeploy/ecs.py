@@ -4,12 +4,10 @@ production traffic shifted by the deployment config, then the original (blue) ta
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from labstack.runtimes.elb.provider import TICK_SECONDS as ELB_TICK_SECONDS
 from labstack.services.codedeploy.appspec import EcsTarget
 from labstack.services.codedeploy.configs import traffic_steps
 from labstack.services.codedeploy.deployment import ECS_EVENTS, Deployment
@@ -239,7 +237,6 @@ class EcsBlueGreen:
                              {"TargetGroupArn": self.green_group, "Weight": green_percent}]}}])
         if listener in self.prod:
             self.weights = {self.blue: 100 - green_percent, self.green_group: green_percent}
-        time.sleep(ELB_TICK_SECONDS * 1.5)
 
     def _refresh(self) -> dict[str, dict[str, Any]]:
         """Task sets by ARN; the target's taskSetsInfo brought up to date."""
@@ -264,7 +261,6 @@ class EcsBlueGreen:
         """Production and test traffic back on the original, the replacement task set gone."""
         for listener, actions in self.saved_actions.items():
             self.elb.modify_listener(ListenerArn=listener, DefaultActions=actions)
-        time.sleep(ELB_TICK_SECONDS * 1.5)
         self.weights = {self.blue: 100}
         if self.swapped and self.blue_set is not None:
             self.ecs.update_service_primary_task_set(cluster=self.cluster, service=self.service_name,
