@@ -58,6 +58,7 @@ class EcsRuntime(Provider):
             backend = backends("ecs")[ctx.account][ctx.region]
             seed_primary(backend, backend.services[f"{service['clusterArn'].rsplit('/', 1)[-1]}:{service['serviceName']}"])
             service = without_metadata(moto.describe_services(cluster=service["clusterArn"], services=[service["serviceArn"]]))["services"][0]
+        self.scheduler.wake()  # its tasks start now, not at the next tick
         return {"service": self._remember(service, request)}
 
     def create_task_set(self, ctx: RequestContext, request: dict) -> dict:
@@ -68,7 +69,8 @@ class EcsRuntime(Provider):
         created = without_metadata(moto.create_task_set(**request))["taskSet"]
         if scale is not None:
             created = without_metadata(moto.update_task_set(cluster=request["cluster"], service=request["service"],
-                                                  taskSet=created["taskSetArn"], scale=scale))["taskSet"]
+                                                            taskSet=created["taskSetArn"], scale=scale))["taskSet"]
+        self.scheduler.wake()
         return {"taskSet": created}
 
     def forced_at(self, service_arn: str) -> Any:
@@ -80,6 +82,7 @@ class EcsRuntime(Provider):
         service = without_metadata(moto.update_service(**request))["service"]
         if request.get("forceNewDeployment"):
             self._forced[service["serviceArn"]] = now()
+        self.scheduler.wake()
         return {"service": self._remember(service, request)}
 
     def describe_services(self, ctx: RequestContext, request: dict) -> dict:

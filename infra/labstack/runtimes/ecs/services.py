@@ -44,7 +44,7 @@ class ServiceScheduler:
         self._memory: dict[str, _Memory] = {}
         self._seeded: set[str] = set()  # CODE_DEPLOY services whose initial task set exists
         self._stop = threading.Event()
-        every(self.labstack, TICK_SECONDS, self.reconcile, "ECS service scheduling", self._stop)
+        self.wake = every(self.labstack, TICK_SECONDS, self.reconcile, "ECS service scheduling", self._stop)
 
     def close(self) -> None:
         self._stop.set()

@@ -45,7 +45,7 @@ class ElbRuntime(Provider):
         labstack.hooks.on_reset(self.health.reset)
         labstack.hooks.on_reset(self.targets.reset)
         labstack.hooks.on_shutdown(self.close)
-        every(labstack, TICK_SECONDS, self.reconcile, "ELB reconcile", self._stop)
+        self.wake = every(labstack, TICK_SECONDS, self.reconcile, "ELB reconcile", self._stop)
         threading.Thread(target=self._publish_every_lab_minute, name="elb-metrics", daemon=True).start()
 
     # -- the reconciler ---------------------------------------------------------------
@@ -179,6 +179,7 @@ class ElbRuntime(Provider):
     def register_targets(self, ctx: RequestContext, request: dict) -> dict:
         group = self._group(ctx, request["TargetGroupArn"])
         self.targets.register(group.arn, self._wanted(group, request["Targets"]))
+        self.wake()  # the first health check starts now, not at the next tick
         return {}
 
     def deregister_targets(self, ctx: RequestContext, request: dict) -> dict:
