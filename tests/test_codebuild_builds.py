@@ -157,11 +157,15 @@ def test_runtime_versions_are_checked(lab: Lab) -> None:
     assert lab.run("runtime")["buildStatus"] == "SUCCEEDED"
 
 
-def test_a_build_has_a_python_of_its_own_that_sees_the_kits_packages(lab: Lab) -> None:
-    """pytest is there without a download; what pip installs stays in the build."""
+def test_a_build_has_a_python_of_its_own_that_sees_the_kits_build_tools(lab: Lab) -> None:
+    """pytest, coverage, bandit and boto3 are there without a download, and their commands run the
+    build's Python; what pip installs stays in the build."""
     setup = "from setuptools import setup; setup(name='lab-only-pkg', version='1.0', py_modules=['lab_only_pkg'])"
     spec = buildspec({"install": {"commands": [
         "python3 -c 'import sys; print(\"prefix\", sys.prefix)'",
+        "python3 -c 'import pytest, coverage, bandit, boto3; print(\"tools imported\")'",
+        "python3 -m pytest --version",
+        "pytest --version && coverage --version && bandit --version",
         "pip install --no-index pytest",
         "mkdir pkg && echo 'VALUE = 42' > pkg/lab_only_pkg.py",
         f'echo "{setup}" > pkg/setup.py',
@@ -174,10 +178,29 @@ def test_a_build_has_a_python_of_its_own_that_sees_the_kits_packages(lab: Lab) -
     assert build["buildStatus"] == "SUCCEEDED", lines[-20:]
     prefix = next(line.split(" ", 1)[1] for line in lines if line.startswith("prefix "))
     assert prefix.endswith("/python") and "/builds/" in prefix
+    assert "tools imported" in lines and any(line.startswith("pytest 9") for line in lines)
+    assert any(line.startswith("Coverage.py, version") for line in lines)
     assert any("Requirement already satisfied: pytest" in line for line in lines)
     assert "imported 42" in lines
     with pytest.raises(ImportError):
         __import__("lab_only_pkg")  # not in the kit's environment
+
+
+def test_a_build_does_not_see_the_rest_of_the_kit(lab: Lab) -> None:
+    """A CodeBuild image has none of the kit's packages: neither nbgrader nor the kit's pytest plugins."""
+    spec = buildspec({"build": {"commands": [
+        "python3 -m pytest -VV",
+        "python3 -c 'import xdist' || echo no-xdist",
+        "python3 -c 'import nbgrader'",
+    ]}})
+    lab.project("no-kit", spec)
+    build = lab.run("no-kit")
+    lines = lab.logs(build)
+    assert build["buildStatus"] == "FAILED" and phases(build)["BUILD"]["phaseStatus"] == "FAILED"
+    assert any(line.startswith("This is pytest version") for line in lines), lines[-20:]
+    assert not any("registered third-party plugins" in line for line in lines)  # no xdist, timeout, anyio…
+    assert "no-xdist" in lines
+    assert "ModuleNotFoundError: No module named 'nbgrader'" in lines
 
 
 def test_aws_sets_its_variables_and_the_cli_talks_to_labstack_as_the_project_account(lab: Lab) -> None:

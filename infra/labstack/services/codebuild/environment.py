@@ -1,26 +1,35 @@
 """What a build's environment is made of: the host's environment with the kit's tools on
-PATH, variables resolved from Parameter Store and Secrets Manager, and the runtimes a
-buildspec's ``runtime-versions`` may ask for. (The runner adds AWS's CODEBUILD_* variables.)"""
+PATH, a Python of the build's own that sees only the kit's build tools (:data:`BUILD_TOOLS`),
+variables resolved from Parameter Store and Secrets Manager, and the runtimes a buildspec's
+``runtime-versions`` may ask for. (The runner adds AWS's CODEBUILD_* variables.)"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
-import site
 import subprocess
 import sys
+import tempfile
 import threading
 import venv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
+# What a build image offers from the kit's environment (builds have no internet): pip (the venv
+# is made without it), setuptools (``pip install --no-build-isolation ./pkg``), the sample app's
+# test and scan tools, and boto3 for build scripts that call AWS. Their dependencies come along.
+BUILD_TOOLS = ("pip", "setuptools", "pytest", "coverage", "bandit", "boto3")
 # ``docker`` in a build: labstack's daemonless image tool with privileged mode, and the
 # error a daemon-less CodeBuild host gives without it.
 DOCKER = f"""#!/bin/sh
@@ -61,26 +70,89 @@ def tools_dir(root: Path) -> Path:
     return tools
 
 
-def build_python(workspace: Path) -> Path:
+def tool_distributions(names: Iterable[str]) -> dict[str, metadata.Distribution]:
+    """The kit's distributions that ``names`` are made of, by normalised name: those named and,
+    recursively, what they require (markers evaluated; an extra only when a requirement asks for it).
+    A name the kit does not have is left out."""
+    found: dict[str, metadata.Distribution] = {}
+    todo, seen = [(name, "") for name in names], set()
+    while todo:
+        name, extra = todo.pop()
+        key = (canonicalize_name(name), extra)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = found.get(key[0]) or metadata.distribution(key[0])
+        except metadata.PackageNotFoundError:
+            continue
+        found[key[0]] = dist
+        for line in dist.requires or ():
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                todo += [(requirement.name, wanted) for wanted in ("", *requirement.extras)]
+    return found
+
+
+def _site_entries(dist: metadata.Distribution) -> set[str]:
+    """What ``dist`` installed at the top of its site-packages: packages, modules, ``.pth`` files
+    and its ``.dist-info``. Without a RECORD, the entries named like its ``top_level.txt`` or itself."""
+    if dist.files is not None:
+        return {path.parts[0] for path in dist.files
+                if not path.is_absolute() and path.parts[0] not in ("..", "__pycache__")}
+    wanted = {canonicalize_name(name) for name in (dist.read_text("top_level.txt") or "").split()}
+    wanted.add(canonicalize_name(dist.metadata["Name"]))
+    return {entry.name for entry in Path(dist.locate_file("")).iterdir()
+            if canonicalize_name(re.split(r"[.-]", entry.name)[0]) in wanted}
+
+
+def tools_site(root: Path) -> Path:
+    """A site directory of links to :data:`BUILD_TOOLS` and their dependencies in the kit's
+    site-packages, made once per labstack home (beside :func:`tools_dir`) for every build's Python.
+
+    It is named for the kit's versions of them, so upgrading the kit makes a new one; it is filled
+    aside and renamed into place, so builds starting together never see half of it."""
+    dists = tool_distributions(BUILD_TOOLS)
+    stamp = "\n".join(sorted(f"{name}=={dist.version} {dist.locate_file('')}" for name, dist in dists.items()))
+    sites = root / "tools-site"
+    site_dir = sites / hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    if site_dir.is_dir():
+        return site_dir
+    sites.mkdir(parents=True, exist_ok=True)
+    draft = Path(tempfile.mkdtemp(prefix=".draft-", dir=sites))
+    for dist in dists.values():
+        for name in _site_entries(dist):
+            if not (draft / name).is_symlink():
+                (draft / name).symlink_to(dist.locate_file(name))
+    try:
+        draft.rename(site_dir)
+    except OSError:  # another build made it meanwhile
+        shutil.rmtree(draft)
+    return site_dir
+
+
+def build_python(workspace: Path, tools: Path) -> Path:
     """The ``bin`` of a virtual environment the build has to itself, over labstack's Python.
 
-    It sees the kit's packages (so pytest, coverage or bandit are already there and nothing is
-    downloaded), but ``pip install`` lands in it: never in the kit's environment, and never in
-    a system Python that refuses it (PEP 668). One per build, as each CodeBuild build gets a
-    fresh container."""
+    Like a CodeBuild image, it has the build tools but not the rest of the kit: it sees the site
+    ``tools`` (see :func:`tools_site`), so pytest, coverage, bandit or boto3 are there without a
+    download while the kit's other packages and pytest plugins are not. ``pip install`` lands in
+    it: never in the kit's environment, and never in a system Python that refuses it (PEP 668).
+    The tools' commands (``pip``, ``pytest``, ``coverage``…) run this Python. One per build, as
+    each CodeBuild build gets a fresh container."""
     home = workspace / "python"
     bin_dir = home / "bin"
     if (bin_dir / "python3").exists():
         return bin_dir
     venv.EnvBuilder(with_pip=False, symlinks=True).create(home)
     site_packages = next((home / "lib").glob("python*/site-packages"))
-    kit = [p for p in site.getsitepackages() if os.path.isdir(p)]
-    (site_packages / "_labstack_kit.pth").write_text(
-        "".join(f"import site; site.addsitedir({p!r})\n" for p in kit))
-    for name in ("pip", "pip3"):
-        script = bin_dir / name
-        script.write_text(f'#!/bin/sh\nexec "{bin_dir / "python3"}" -m pip "$@"\n')
-        script.chmod(0o755)
+    (site_packages / "_labstack_tools.pth").write_text(f"import site; site.addsitedir({str(tools)!r})\n")
+    for dist in metadata.distributions(path=[str(tools)]):
+        for command in dist.entry_points.select(group="console_scripts"):
+            script = bin_dir / command.name
+            script.write_text(f'#!/bin/sh\nexec "{bin_dir / "python3"}" -c "import sys, {command.module} as m; '
+                              f'sys.argv[0] = {command.name!r}; sys.exit(m.{command.attr}())" "$@"\n')
+            script.chmod(0o755)
     return bin_dir
 
 

@@ -236,8 +236,9 @@ class Runner:
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
         assert spec is not None
-        env = environment.base_environment(environment.tools_dir(job.workspace.parents[2]),
-                                           environment.build_python(job.workspace))
+        root = job.workspace.parents[2]
+        python = environment.build_python(job.workspace, environment.tools_site(root))
+        env = environment.base_environment(environment.tools_dir(root), python)
         lazy: dict[str, Any] = {}
 
         def client(name: str) -> Callable[[], Any]:
