@@ -30,6 +30,7 @@ class InternalClients:
         self.upstream = upstream
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
+        self._session: boto3.session.Session | None = None  # one, so botocore's data files load once
         self._hooks: dict[str, list[Callable[[Any, str, str], None]]] = {}
 
     def get(self, service: str, account: str, region: str) -> Any:
@@ -61,11 +62,11 @@ class InternalClients:
         with self._lock:  # creating clients is not thread-safe; using them is
             client = self._clients.get(key)
             if client is None:
-                session = boto3.session.Session(
-                    aws_access_key_id=account, aws_secret_access_key="labstack", region_name=region
-                )
+                if self._session is None:
+                    self._session = boto3.session.Session()
                 endpoint = self.upstream if upstream else self.endpoint
-                client = session.client(service, endpoint_url=endpoint, config=_CONFIG)
+                client = self._session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG,
+                                              aws_access_key_id=account, aws_secret_access_key="labstack")
                 if direct:
                     client.meta.events.register("before-sign.*.*", _mark_direct)
                 for hook in self._hooks.get(service, ()):
