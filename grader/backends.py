@@ -138,6 +138,16 @@ def fresh_account() -> str:
     return str(10**11 + secrets.randbelow(9 * 10**11))
 
 
+def _share_models(session: boto3.session.Session) -> None:
+    """Let ``session`` read botocore's models through the loader of boto3's default session, so
+    the models a lab's checks and its cells' ``boto3.client(...)`` both use are parsed once."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    default = boto3.DEFAULT_SESSION
+    if default is not None and default is not session:
+        session._session.register_component("data_loader", default._session.get_component("data_loader"))
+
+
 class LabSession:
     """boto3 clients for one backend and one set of credentials (the account the lab runs in)."""
 
@@ -146,6 +156,7 @@ class LabSession:
         self.boto = boto or boto3.session.Session()
         if self.boto.region_name is None:
             self.boto = boto3.session.Session(region_name="us-east-1")
+        _share_models(self.boto)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()  # a boto3 session is not thread-safe; the clients it makes are
 
