@@ -30,7 +30,7 @@ class EcsRuntime(Provider):
         self.tasks: AccountRegionStore[dict[str, RunningTask]] = AccountRegionStore(dict)
         self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_shutdown(self.logs.close)
-        self.runner = TaskRunner(labstack, self.logs.ship)
+        self.runner = TaskRunner(labstack, self.logs.ship, on_change=lambda: self.scheduler.wake())
         self._deployment_configuration: dict[str, dict[str, Any]] = {}
         self._forced: dict[str, Any] = {}  # service ARN -> when forceNewDeployment was asked
         self.scheduler = ServiceScheduler(self)

@@ -63,9 +63,13 @@ class RunningTask:
 class TaskRunner:
     """Runs tasks: pulls and unpacks the image, starts each container, watches them end."""
 
-    def __init__(self, labstack: Any, ship_logs: Callable[[str, str, str, str, list[str]], None]) -> None:
+    def __init__(self, labstack: Any, ship_logs: Callable[[str, str, str, str, list[str]], None],
+                 on_change: Callable[[], None] = lambda: None) -> None:
         self.labstack = labstack
         self.ship_logs = ship_logs
+        # A task STOPPED: the service scheduler acts on it at once. (Not on RUNNING: a container that
+        # dies in its first moments must not count as a steady deployment; the next tick looks.)
+        self.on_change = on_change
         home = labstack.settings.home / "images"
         self.blobs = BlobStore(home / "blobs")
         self.rootfs = home / "rootfs"
@@ -204,7 +208,7 @@ class TaskRunner:
         clock = self.labstack.clock
         while not task.stop_requested.is_set() and clock.sleep(interval, task.stop_requested):
             try:
-                passed = subprocess.run(argv, cwd=launch.cwd, env=launch.env, stdout=subprocess.DEVNULL,
+                passed = subprocess.run(argv, check=False, cwd=launch.cwd, env=launch.env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, timeout=max(0.5, timeout)).returncode == 0
             except (subprocess.TimeoutExpired, OSError):
                 passed = False
@@ -266,8 +270,7 @@ class TaskRunner:
             _signal(proc, signal.SIGKILL)
             proc.wait()
 
-    @staticmethod
-    def _stopped(task: RunningTask, code: str, reason: str) -> None:
+    def _stopped(self, task: RunningTask, code: str, reason: str) -> None:
         with task.lock:
             stamp = now()
             task.record.update(lastStatus="STOPPED", desiredStatus="STOPPED", stopCode=code, stoppedReason=reason,
@@ -275,6 +278,7 @@ class TaskRunner:
             task.record.setdefault("stoppingAt", stamp)
             for container in task.record["containers"]:
                 container["lastStatus"] = "STOPPED"
+        self.on_change()
 
     def shutdown(self, tasks: list[RunningTask]) -> None:
         for task in tasks:
