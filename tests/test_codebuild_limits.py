@@ -89,13 +89,14 @@ def test_an_endless_loop_times_out(fast: LabstackProcess) -> None:
 
 def test_builds_beyond_the_account_limit_wait_in_queued(fast: LabstackProcess) -> None:
     lab = Lab(fast)
-    lab.project("first", buildspec({"build": {"commands": ["sleep 1"]}}))
+    lab.project("first", buildspec({"build": {"commands": ["sleep 3"]}}))  # long enough for a loaded machine
     lab.project("second", buildspec({"build": {"commands": ["true"]}}))
     one = lab.codebuild.start_build(projectName="first")["build"]
     time.sleep(0.3)
     two = lab.codebuild.start_build(projectName="second")["build"]
     time.sleep(0.3)
-    assert lab.codebuild.batch_get_builds(ids=[two["id"]])["builds"][0]["currentPhase"] == "QUEUED"
+    now = {b["id"]: b for b in lab.codebuild.batch_get_builds(ids=[one["id"], two["id"]])["builds"]}
+    assert now[two["id"]]["currentPhase"] == "QUEUED", {b["projectName"]: (b["currentPhase"], b["buildStatus"]) for b in now.values()}
     other = Lab(fast)  # the limit is per account: another account is not held up
     other.project("elsewhere", buildspec({"build": {"commands": ["true"]}}))
     assert other.run("elsewhere", timeout=10)["buildStatus"] == "SUCCEEDED"
