@@ -133,7 +133,8 @@ def test_only_ecr_repositories_are_pushed_to(tmp_path: Path) -> None:
 
 
 def _engine(labstack: LabstackProcess, body: bytes, method: str = "POST") -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(labstack.endpoint + PUSH_PATH, data=body if method == "POST" else None, method=method)
+    request = urllib.request.Request(labstack.endpoint + PUSH_PATH, data=body if method == "POST" else None, method=method,
+                                     headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

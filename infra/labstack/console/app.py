@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from labstack.console import approvals, views
 from labstack.console.views import Where
+from labstack.jsonbody import read_object
 
 ROOT = "/_labstack"
 PAGES = "/_labstack/console"
@@ -75,27 +76,11 @@ def _where(environ: dict) -> Where:
     return Where(account, region)
 
 
-def _read_json(environ: dict) -> dict[str, Any]:
-    # A JSON content type makes a cross-site form unable to post here without a CORS preflight.
-    if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
-        raise BadRequest("send the body as application/json")
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if not 0 < length <= MAX_BODY:
-        raise BadRequest(f"the body must be 1 to {MAX_BODY} bytes")
-    try:
-        body = json.loads(environ["wsgi.input"].read(length))
-    except ValueError:
-        raise BadRequest("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 def _route(labstack: Any, environ: dict, route: str, method: str) -> dict[str, Any]:
     parts = [unquote(p) for p in route.split("/")]
     if method == "POST" and parts == ["approvals"]:
         where = _where(environ)
-        return approvals.answer(labstack.clients.get("codepipeline", where.account, where.region), _read_json(environ))
+        return approvals.answer(labstack.clients.get("codepipeline", where.account, where.region), read_object(environ, MAX_BODY))
     if method not in ("GET", "HEAD"):
         raise _NotFound(f"no {method} {API}{route}")
     if parts == ["accounts"]:

@@ -30,22 +30,20 @@ def push_through_labstack(images: LocalImages, reference: str, log: Callable[[st
     body = json.dumps({"store": str(images.root.resolve()), "reference": reference, "accessKeyId": key}).encode()
     request = urllib.request.Request(endpoint().rstrip("/") + PUSH_PATH, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
+    failed: int | None = None
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
             answer = _answer(response.read())
     except urllib.error.HTTPError as exc:
-        answer = _answer(exc.read())
-        if answer is None:
-            return False
-        for line in answer.get("log", []):
-            log(line)
-        raise RegistryError(str(answer.get("message") or f"push {reference}: labstack answered {exc.code}")) from None
+        answer, failed = _answer(exc.read()), exc.code
     except (urllib.error.URLError, OSError):
         return False
     if answer is None:
         return False
     for line in answer.get("log", []):
         log(line)
+    if failed is not None:
+        raise RegistryError(str(answer.get("message") or f"push {reference}: labstack answered {failed}"))
     return True
 
 

@@ -3,7 +3,6 @@ local store on this machine to ECR, with labstack's own ECR client, as the calle
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +13,7 @@ from labstack.images.engine import MARK, PUSH_PATH
 from labstack.images.layout import LocalImages
 from labstack.images.registry import RegistryError, parse_reference, push
 from labstack.internal import json_response
+from labstack.jsonbody import BadBody, read_object
 
 log = logging.getLogger("labstack.images")
 ROUTE = PUSH_PATH.rsplit("/", 1)[0] + "/"
@@ -40,9 +40,7 @@ def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> I
         region = parse_reference(reference)[1]
         client = labstack.clients.get("ecr", account_for(key, labstack.default_account), region)
         digest = push(LocalImages(store), reference, log=lines.append, client=client)
-    except BadPush as exc:
-        return answer("400 Bad Request", message=str(exc))
-    except RegistryError as exc:
+    except (BadPush, RegistryError) as exc:
         return answer("400 Bad Request", message=str(exc))
     except Exception as exc:  # labstack stays up and the build reads why
         log.exception("image push failed")
@@ -53,17 +51,9 @@ def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> I
 def _read(environ: dict) -> tuple[Path, str, str]:
     """The request's store folder, image reference and access key id."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = -1
-    if not 0 < length <= MAX_REQUEST:
-        raise BadPush(f"a push request is a JSON object of at most {MAX_REQUEST} bytes")
-    try:
-        request = json.loads(environ["wsgi.input"].read(length))
-    except ValueError:
-        raise BadPush("a push request is a JSON object: {store, reference, accessKeyId}") from None
-    if not isinstance(request, dict):
-        raise BadPush("a push request is a JSON object: {store, reference, accessKeyId}")
+        request = read_object(environ, MAX_REQUEST)
+    except BadBody as exc:
+        raise BadPush(f"a push request is a JSON object {{store, reference, accessKeyId}}: {exc}") from None
     store, reference, key = (request.get(k) for k in ("store", "reference", "accessKeyId"))
     if not all(isinstance(v, str) and v for v in (store, reference, key)):
         raise BadPush("store, reference and accessKeyId must be non-empty strings")
