@@ -35,8 +35,9 @@ def ecs(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> 
                      "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}
     client.register_task_definition(family="web", containerDefinitions=[container], requiresCompatibilities=["FARGATE"],
                                      networkMode="awsvpc", cpu="256", memory="512")
+    # RUNNING for a moment (0.3 s: longer than a scheduler tick), then it crashes.
     client.register_task_definition(family="crash", containerDefinitions=[
-        {**container, "command": ["python", "-c", "import sys; print('bye'); sys.exit(3)"]}])
+        {**container, "command": ["python", "-c", "import sys, time; time.sleep(0.3); print('bye'); sys.exit(3)"]}])
     client.register_task_definition(family="ghost", containerDefinitions=[{**container, "image": f"{REPOSITORY}:missing"}])
     labstack.client("logs", account=ACCOUNT).create_log_group(logGroupName="/ecs/web")
     client.web_container = container
@@ -168,7 +169,7 @@ def test_a_service_keeps_its_tasks_running_behind_its_target_group(labstack: Lab
     # A task that dies is replaced by the scheduler.
     ecs.stop_task(cluster="labs", task=arns[0], reason="simulated failure")
     wait_for(lambda: arns[0] not in (now := ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"]) and len(now) == 2)
-    assert any("steady state" in e["message"] for e in service()["events"])
+    wait_for(lambda: any("steady state" in e["message"] for e in service()["events"]))  # once the tasks stay up
     # A new task definition rolls the service over: new tasks first, then the old ones go.
     v2 = ecs.register_task_definition(family="web", containerDefinitions=[
         {**ecs.web_container, "environment": [{"name": "VERSION", "value": "v2"}]}])["taskDefinition"]["taskDefinitionArn"]
@@ -267,8 +268,15 @@ def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs: Any) -> None:
     good = service()["taskDefinition"]
     assert service()["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     ecs.update_service(cluster="labs", service="guarded", taskDefinition="crash")
-    events = wait_for(lambda: [e["message"] for e in service()["events"] if "rolling back to deployment" in e["message"]],
-                      seconds=90)  # tasks that fail to start, one after another: slow on a loaded machine
+
+    def rolled_back() -> list[str]:
+        now = service()
+        crashing = now["deployments"][0]
+        assert not (":task-definition/crash:" in crashing["taskDefinition"] and crashing["rolloutState"] == "COMPLETED"), \
+            "a deployment whose tasks crash counted as completed"
+        return [e["message"] for e in now["events"] if "rolling back to deployment" in e["message"]]
+
+    events = wait_for(rolled_back, seconds=90)  # tasks that fail to start, one after another: slow on a loaded machine
     assert any("deployment failed: tasks failed to start" in e["message"] for e in service()["events"]), events
     wait_for(lambda: service()["taskDefinition"] == good and service()["deployments"][0]["rolloutState"] == "COMPLETED"
              and service()["runningCount"] == 1, seconds=60)

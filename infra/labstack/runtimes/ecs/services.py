@@ -5,6 +5,7 @@ so DescribeServices tells the truth."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import threading
@@ -21,6 +22,9 @@ from labstack.runtimes.loop import every
 log = logging.getLogger("labstack.ecs")
 TICK_SECONDS = 0.25
 MAX_BACKOFF_LAB_SECONDS = 15 * 60
+# A deployment's tasks must stay RUNNING this long (lab time) before it counts as steady: a
+# container that crashes on start-up is RUNNING for a moment, and must not complete a deployment.
+STABLE_LAB_SECONDS = 60
 
 
 @dataclass
@@ -232,7 +236,9 @@ class ServiceScheduler:
         running = sum(1 for t in alive if t.record["lastStatus"] == "RUNNING")
         service.running_count = running
         service.pending_count = max(0, len(alive) - running)
-        steady = len(running_current) == desired and len(alive) == desired
+        settled = now() - dt.timedelta(seconds=self.labstack.clock.real_seconds(STABLE_LAB_SECONDS))
+        steady = len(running_current) == desired and len(alive) == desired and all(
+            t.record.get("startedAt", settled) <= settled for t in running_current)
         forced_at = self.runtime.forced_at(service.arn)
         old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != service.task_definition
                         or (forced_at is not None and t.record["createdAt"] < forced_at))
