@@ -91,7 +91,7 @@ def test_a_rule_in_localstack_targeting_a_pipeline_starts_it_on_a_push(upstream_
                                                  "RoleArn": lab.role}])
     second = codecommit.put_file(repositoryName="app", branchName="main", fileContent=b"v2", filePath="app.txt",
                                  parentCommitId=first)["commitId"]
-    started = lab.wait_for_executions("quiet", 2)[0]
+    started = lab.wait_for_revision("quiet", second)
     assert started["trigger"] == {"triggerType": "CloudWatchEvent",
                                   "triggerDetail": f"arn:aws:events:us-east-1:{lab.account}:rule/on-push"}
     done = lab.wait("quiet", started["pipelineExecutionId"])
