@@ -169,12 +169,29 @@ class ElbRuntime(Provider):
             wanted.append((target["Id"], int(port)))
         return wanted
 
-    def modify_listener(self, ctx: RequestContext, request: dict) -> dict:
-        """moto changes the listener; its local server forwards by the new actions before the call
-        returns (CodeDeploy shifts traffic with this call and counts on it)."""
-        answer = self.labstack.clients.moto("elbv2", ctx.account, ctx.region).modify_listener(**request)
+    def _applied(self, ctx: RequestContext, operation: str, request: dict) -> dict:
+        """moto makes the change; the local servers act on it before the call returns."""
+        answer = getattr(self.labstack.clients.moto("elbv2", ctx.account, ctx.region), operation)(**request)
         self.reconcile()
         return without_metadata(answer)
+
+    def modify_listener(self, ctx: RequestContext, request: dict) -> dict:
+        """The listener forwards by its new actions once this returns (CodeDeploy shifts traffic
+        with this call and counts on it)."""
+        return self._applied(ctx, "modify_listener", request)
+
+    def create_rule(self, ctx: RequestContext, request: dict) -> dict:
+        """A rule applies to the next request once this returns, as do the three below."""
+        return self._applied(ctx, "create_rule", request)
+
+    def modify_rule(self, ctx: RequestContext, request: dict) -> dict:
+        return self._applied(ctx, "modify_rule", request)
+
+    def delete_rule(self, ctx: RequestContext, request: dict) -> dict:
+        return self._applied(ctx, "delete_rule", request)
+
+    def set_rule_priorities(self, ctx: RequestContext, request: dict) -> dict:
+        return self._applied(ctx, "set_rule_priorities", request)
 
     def register_targets(self, ctx: RequestContext, request: dict) -> dict:
         group = self._group(ctx, request["TargetGroupArn"])
