@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.support.codebuild import ENVIRONMENT, buildspec, new_account
 from tests.support.responses import check_responses
+from tests.support.waiting import wait_for
 
 DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 
@@ -97,15 +98,11 @@ class PipelineLab:
     def wait_for_revision(self, name: str, revision: str, timeout: float = 20) -> dict:
         """The summary of the execution that runs ``revision``. Events reach EventBridge
         asynchronously, so a late event of an earlier push may start an execution of its own first."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def running() -> dict | None:
             found = self.codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
-            running = [e for e in found if any(r.get("revisionId") == revision for r in e.get("sourceRevisions", []))]
-            if running:
-                return running[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no execution of {name} runs {revision} after {timeout} s: {found}")
-            time.sleep(0.05)
+            return next((e for e in found if any(r.get("revisionId") == revision for r in e.get("sourceRevisions", []))), None)
+
+        return wait_for(running, seconds=timeout)
 
     def execution(self, name: str, execution_id: str) -> dict:
         return self.codepipeline.get_pipeline_execution(pipelineName=name, pipelineExecutionId=execution_id)["pipelineExecution"]

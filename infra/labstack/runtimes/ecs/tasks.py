@@ -67,8 +67,7 @@ class TaskRunner:
                  on_change: Callable[[], None] = lambda: None) -> None:
         self.labstack = labstack
         self.ship_logs = ship_logs
-        # A task STOPPED: the service scheduler acts on it at once. (Not on RUNNING: a container that
-        # dies in its first moments must not count as a steady deployment; the next tick looks.)
+        # Called when a task has STOPPED, so the service scheduler replaces it or goes on with a rollout at once.
         self.on_change = on_change
         home = labstack.settings.home / "images"
         self.blobs = BlobStore(home / "blobs")
