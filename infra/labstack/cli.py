@@ -15,7 +15,9 @@ from labstack.localstack import commands as localstack_commands
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None),
-                             upstream=getattr(args, "upstream", None))
+                             upstream=getattr(args, "upstream", None), learners=getattr(args, "learners", None),
+                             allowed_hosts=tuple(getattr(args, "allowed_host", None) or ()),
+                             insecure_shared=bool(getattr(args, "insecure_shared", False)))
 
 
 def env_lines(settings: Settings) -> str:
@@ -227,6 +229,14 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--upstream", metavar="URL",
                              help="LocalStack's URL: consume S3, IAM, STS, SNS, SQS, CloudWatch, Logs, Events, SSM "
                                   "and Secrets Manager from it (default LABSTACK_UPSTREAM)")
+            cmd.add_argument("--learners", metavar="FILE",
+                             help="class mode: only the keys in this learners file (labstack learners new) may call, "
+                                  "each request's signature verified (default LABSTACK_LEARNERS)")
+            cmd.add_argument("--allowed-host", action="append", metavar="NAME",
+                             help="a Host name clients may use besides the bound address, localhost and 127.0.0.1 "
+                                  "(repeatable; default LABSTACK_ALLOWED_HOSTS, comma-separated)")
+            cmd.add_argument("--insecure-shared", action="store_true",
+                             help="serve a non-loopback address without --learners: anyone who reaches it acts in any account")
         cmd.add_argument("--port", type=int, help="port (default 4566 or LABSTACK_PORT)")
         return cmd
 

@@ -55,11 +55,18 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     extra_providers: tuple[str, ...] = ()
     upstream: str | None = None  # LocalStack's URL: the services it serves are consumed from there
+    learners: Path | None = None  # the class-mode learners file (labstack learners new): signatures verified
+    allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides the bound address, localhost and 127.0.0.1
+    insecure_shared: bool = False  # serve a non-loopback address without --learners, accepting the risk
 
     @classmethod
-    def from_env(cls, host: str | None = None, port: int | None = None, upstream: str | None = None) -> "Settings":
+    def from_env(cls, host: str | None = None, port: int | None = None, upstream: str | None = None,
+                 learners: str | None = None, allowed_hosts: tuple[str, ...] = (),
+                 insecure_shared: bool = False) -> "Settings":
         """Read settings from ``LABSTACK_*`` variables; explicit arguments win."""
         extra = tuple(p for p in os.environ.get("LABSTACK_PROVIDERS", "").split(",") if p.strip())
+        learners_file = learners or os.environ.get("LABSTACK_LEARNERS") or None
+        hosts = allowed_hosts or tuple(h for h in os.environ.get("LABSTACK_ALLOWED_HOSTS", "").split(","))
         return cls(
             host=host or os.environ.get("LABSTACK_HOST") or DEFAULT_HOST,
             port=port if port is not None else _int_env("LABSTACK_PORT", DEFAULT_PORT),
@@ -69,7 +76,15 @@ class Settings:
             max_body_bytes=_int_env("LABSTACK_MAX_BODY", MAX_BODY_BYTES),
             extra_providers=tuple(p.strip() for p in extra),
             upstream=_url_env("LABSTACK_UPSTREAM", upstream),
+            learners=Path(learners_file).resolve() if learners_file else None,
+            allowed_hosts=tuple(h.strip().lower() for h in hosts if h.strip()),
+            insecure_shared=insecure_shared or os.environ.get("LABSTACK_INSECURE_SHARED", "") in ("1", "true"),
         )
+
+    @property
+    def class_mode(self) -> bool:
+        """True when a learners file is given: every AWS request must be signed by a listed key."""
+        return self.learners is not None
 
     @property
     def endpoint(self) -> str:

@@ -91,7 +91,10 @@ def start(settings: Settings, wait: float = 60.0, env: dict[str, str] | None = N
     with open(settings.log_file, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "labstack", "serve", "--host", settings.host, "--port", str(settings.port),
-             *(["--upstream", settings.upstream] if settings.upstream else [])],
+             *(["--upstream", settings.upstream] if settings.upstream else []),
+             *(["--learners", str(settings.learners)] if settings.learners else []),
+             *[arg for host in settings.allowed_hosts for arg in ("--allowed-host", host)],
+             *(["--insecure-shared"] if settings.insecure_shared else [])],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
     deadline = time.monotonic() + wait
