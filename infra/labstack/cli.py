@@ -46,8 +46,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from labstack import daemon
+    from labstack.server import exposure_problem
 
     settings = _settings(args)
+    problem = exposure_problem(settings)
+    if problem is not None:
+        print(f"labstack: {problem}", file=sys.stderr)
+        return 2
     _, stale = daemon.find_running(settings)
     if stale:
         print(f"labstack: removed a stale pid file ({settings.pid_file})")
@@ -205,6 +210,26 @@ def cmd_traffic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learners_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labstack import learners
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"labstack learners: {out} exists; it may hold a class's keys (--force replaces it)", file=sys.stderr)
+        return 2
+    try:
+        rows = learners.generate(args.count, args.prefix)
+    except ValueError as exc:
+        print(f"labstack learners: {exc}", file=sys.stderr)
+        return 2
+    learners.write(out, rows)
+    print(f"wrote {len(rows) - 1} learners and the instructor to {out} (readable by you only); "
+          f"start the class with: labstack up --host 0.0.0.0 --learners {out}")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     print(env_lines(_settings(args)))
     return 0
@@ -259,6 +284,14 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("repository", help="owner/repo, as in FullRepositoryId")
     create.add_argument("--port", type=int, help="the port labstack listens on, for the clone URL")
     create.set_defaults(fn=cmd_github_create)
+    learners_cmd = sub.add_parser("learners", help="class mode: the learners file of a workshop")
+    learners_sub = learners_cmd.add_subparsers(dest="learners_command", required=True)
+    new = learners_sub.add_parser("new", help="N learners and the instructor, each with an account and keys, as CSV")
+    new.add_argument("count", type=int, metavar="N", help="how many learners")
+    new.add_argument("--out", required=True, metavar="FILE", help="the CSV to write (readable by its owner only)")
+    new.add_argument("--prefix", default="learner", help="learner names: PREFIX01, PREFIX02… (default learner)")
+    new.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    new.set_defaults(fn=cmd_learners_new)
     inbox = add("inbox", cmd_inbox, "the messages SNS sent to email subscriptions")
     inbox.add_argument("--account", help="only this account's messages")
     inbox.add_argument("--json", action="store_true", help="print the raw messages")

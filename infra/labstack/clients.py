@@ -2,10 +2,10 @@
 
 A provider that needs another service (a build reading an SSM parameter, a deployment
 updating an ECS service) goes through the same public API a learner uses, so moto's state
-and labstack's own stay consistent and every call follows AWS's rules. The 12-digit access
-key id selects the account (see ``labstack.context.account_for``); LocalStack reads it the
-same way, so with an upstream (``labstack serve --upstream``) the services it serves are
-called there directly, in the same account.
+and labstack's own stay consistent and every call follows AWS's rules. Against labstack the
+clients sign with temporary credentials labstack issued in the account (``KeyRing.internal``),
+which class mode verifies like any other key. Against an upstream (``labstack serve --upstream``)
+the 12-digit account id is the access key id, which LocalStack reads as the account.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeou
 class InternalClients:
     """A cache of boto3 clients per (service, account, region), safe to use from any thread."""
 
-    def __init__(self, endpoint: str, upstream: str | None = None) -> None:
+    def __init__(self, endpoint: str, upstream: str | None = None,
+                 credentials: Callable[[str], Any] | None = None) -> None:
         self.endpoint = endpoint
         self.upstream = upstream
+        self._credentials = credentials  # account -> an Identity labstack issued (class mode verifies it)
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str, str, bool], Any] = {}
         self._session: boto3.session.Session | None = None  # one, so botocore's data files load once
@@ -65,8 +67,12 @@ class InternalClients:
                 if self._session is None:
                     self._session = boto3.session.Session()
                 endpoint = self.upstream if upstream else self.endpoint
-                client = self._session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG,
-                                              aws_access_key_id=account, aws_secret_access_key="labstack")
+                keys: dict[str, Any] = {"aws_access_key_id": account, "aws_secret_access_key": "labstack"}
+                if not upstream and self._credentials is not None:
+                    issued = self._credentials(account)
+                    keys = {"aws_access_key_id": issued.access_key, "aws_secret_access_key": issued.secret_key,
+                            "aws_session_token": issued.session_token}
+                client = self._session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG, **keys)
                 if direct:
                     client.meta.events.register("before-sign.*.*", _mark_direct)
                 for hook in self._hooks.get(service, ()):

@@ -50,6 +50,8 @@ def credential_from(environ: dict) -> Credential | None:
     Raises ``IncompleteSignature`` when an Authorization header is present but unreadable.
     """
     auth = environ.get("HTTP_AUTHORIZATION")
+    if auth and auth.startswith("AWS ") and ":" in auth:  # S3's older signature (SigV2)
+        return Credential(auth[4:].partition(":")[0].strip(), DEFAULT_REGION, "s3")
     if auth:
         match = _CREDENTIAL.search(auth)
         if not auth.startswith("AWS4-HMAC-SHA256 ") or match is None or "Signature=" not in auth:
@@ -61,6 +63,10 @@ def credential_from(environ: dict) -> Credential | None:
             )
         return Credential(match.group(1), match.group(3), match.group(4))
     query = environ.get("QUERY_STRING", "")
+    if "AWSAccessKeyId=" in query and "Signature=" in query:  # an S3 URL presigned with SigV2
+        key = parse_qs(query).get("AWSAccessKeyId", [""])[0]
+        if key:
+            return Credential(key, DEFAULT_REGION, "s3")
     if "X-Amz-Credential" in query:
         scope = parse_qs(query).get("X-Amz-Credential", [""])[0].split("/")
         if len(scope) == 5:
@@ -88,14 +94,16 @@ def account_for(access_key: str | None, default: str = DEFAULT_ACCOUNT) -> str:
     return default
 
 
-def context_for(environ: dict, credential: Credential | None, default_account: str = DEFAULT_ACCOUNT) -> RequestContext:
+def context_for(environ: dict, credential: Credential | None, default_account: str = DEFAULT_ACCOUNT,
+                known_account: str | None = None) -> RequestContext:
     """Build the request context from the environ and its (optional) credential; a key that
-    names no account acts in ``default_account``."""
+    names no account acts in ``default_account``. ``known_account`` is the account of a key
+    labstack knows (a learner's, or one it issued), which wins over the key id's reading."""
     host = environ.get("HTTP_HOST") or None
     if credential is None:
         return RequestContext(account=default_account, region=DEFAULT_REGION, host=host)
     return RequestContext(
-        account=account_for(credential.access_key, default_account),
+        account=known_account or account_for(credential.access_key, default_account),
         region=credential.region or DEFAULT_REGION,
         service=credential.service,
         access_key=credential.access_key,

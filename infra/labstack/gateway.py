@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from labstack import internal, upstream
+from labstack import authenticate, internal, signatures, upstream, webguard
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
 from labstack.errors import (
@@ -21,7 +21,9 @@ from labstack.errors import (
     render,
 )
 from labstack.instance import Labstack
+from labstack.keyring import Identity
 from labstack.protocol.incoming import Incoming
+from labstack.signatures import AuthFailure
 
 log = logging.getLogger("labstack.gateway")
 StartResponse = Callable[..., Any]
@@ -89,6 +91,9 @@ class Gateway:
         service = None
         request_id = None
         try:
+            refused = webguard.screen(self.labstack, environ, start_response)  # a web page's forged request
+            if refused is not None:
+                return refused
             if path.startswith(("/_labstack/", "/_localstack/")) or path in ("/_labstack", "/_localstack"):
                 return internal.handle(self.labstack, environ, start_response)
             self._wait_warm()  # providers add their routes while labstack warms up
@@ -97,9 +102,13 @@ class Gateway:
                 return route(environ, start_response)
             credential = credential_from(environ)
             service = credential.service if credential else None
-            ctx = context_for(environ, credential, self.labstack.default_account)
+            identity = authenticate.identify(self.labstack, credential)
+            ctx = context_for(environ, credential, self.labstack.default_account, identity.account if identity else None)
             request_id = ctx.request_id
-            return self._route(environ, start_response, ctx, credential is not None)
+            return self._route(environ, start_response, ctx, credential is not None, identity)
+        except AuthFailure as failure:
+            err = signatures.aws_error(failure, service, guess_protocol(environ, service))
+            return self._send_error(start_response, err, guess_protocol(environ, service), request_id)
         except AwsError as err:
             return self._send_error(start_response, err, guess_protocol(environ, service), request_id)
         except BodyTooLarge:
@@ -111,12 +120,15 @@ class Gateway:
             err = AwsError("InternalFailure", "labstack failed on this request; see `labstack logs`", 500, sender_fault=False)
             return self._send_error(start_response, err, guess_protocol(environ, service), request_id)
 
-    def _route(self, environ: dict, start_response: StartResponse, ctx: RequestContext, signed: bool) -> Iterable[bytes]:
+    def _route(self, environ: dict, start_response: StartResponse, ctx: RequestContext, signed: bool,
+               identity: Identity | None) -> Iterable[bytes]:
         limit = S3_MAX_BODY_BYTES if ctx.service == "s3" else self.labstack.settings.max_body_bytes
         length = _content_length(environ)
         if length is not None and length > limit:
             raise BodyTooLarge()
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
+        if self.labstack.settings.class_mode and identity is not None:
+            authenticate.verify(environ, ctx.service, ctx.region, identity, length)
         incoming = Incoming(environ)
         # labstack's runtimes reach moto's own answer under their overlay with this header.
         direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto"
@@ -160,7 +172,7 @@ class Gateway:
 
         try:
             body = app(environ, capture)
-        except (TimeoutError, ConnectionError, BodyTooLarge):
+        except (TimeoutError, ConnectionError, BodyTooLarge, AwsError, AuthFailure):
             raise
         except NotImplementedError:
             raise not_emulated(ctx.service or "this service", operation) from None

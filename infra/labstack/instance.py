@@ -12,6 +12,8 @@ from labstack.clients import InternalClients
 from labstack.clock import LabClock
 from labstack.config import Settings
 from labstack.context import DEFAULT_ACCOUNT
+from labstack.keyring import KeyRing
+from labstack.learners import read as read_learners
 from labstack.motobridge import MotoBridge
 from labstack.protocol.dispatch import Dispatcher, Router
 from labstack.protocol.provider import Provider, load_provider
@@ -34,7 +36,9 @@ class Labstack:
         self.routes = Routes()
         # Extra JSON views under /_labstack/ that providers add (the inbox…): path -> fn(environ).
         self.views: dict[str, Any] = {}
-        self.clients = InternalClients(settings.endpoint, settings.upstream)
+        # Class mode: the learners' keys (read now, so a bad file stops the start with its reason).
+        self.keyring = KeyRing(read_learners(settings.learners) if settings.learners else None)
+        self.clients = InternalClients(settings.endpoint, settings.upstream, self.keyring.internal)
         self.proxy = Proxy(settings.upstream, settings.client_timeout) if settings.upstream else None
         # The account of a key that names none: LocalStack's when it holds the learner's S3, IAM…
         self.default_account = LOCALSTACK_DEFAULT_ACCOUNT if settings.upstream else DEFAULT_ACCOUNT

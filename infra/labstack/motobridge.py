@@ -6,10 +6,12 @@ answers its health check at once; requests for moto's services wait until it is 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -179,6 +181,27 @@ def loaded_backends(service: str) -> Any | None:
     return None if module is None else getattr(module, f"{service}_backends", None)
 
 
+def issued_key(access_key: str) -> tuple[str, str, str | None, bool, float | None] | None:
+    """A key that moto's IAM or STS issued: (account, secret, session token, active, expiry as epoch
+    seconds), or None. Reads moto's state only where it is already loaded."""
+    iam = loaded_backends("iam")
+    if iam is None:
+        return None
+    for account, partitions in list(iam.items()):
+        for partition in list(partitions):
+            key = partitions[partition].access_keys.get(access_key)
+            if key is None:
+                continue
+            token, expires = None, None
+            sts = loaded_backends("sts")
+            assumed = sts[account][partition].get_assumed_role_from_access_key(access_key) if sts is not None else None
+            if assumed is not None:
+                token = assumed.session_token
+                expires = assumed.expiration.replace(tzinfo=datetime.timezone.utc).timestamp()  # moto's is naive UTC
+            return account, key.secret_access_key, token, key.status == "Active", expires
+    return None
+
+
 def _attribute(obj: Any, path: str) -> Any:
     """``obj.a.b`` for ``path`` "a.b" (None where moto lacks a part)."""
     for part in path.split("."):
@@ -199,6 +222,9 @@ class MotoBridge:
         if self.app is not None:
             return
         started = time.perf_counter()
+        # Another account's bucket answers AccessDenied, as on AWS without a bucket policy granting it
+        # (moto lets any account reach any bucket by name unless told otherwise).
+        os.environ["MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS"] = "false"
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,

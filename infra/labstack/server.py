@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from labstack.config import Settings
 from labstack.gateway import Gateway
 from labstack.instance import Labstack
+from labstack.learners import LearnersFileError
 from labstack.ports import describe_holder, port_is_free
 
 log = logging.getLogger("labstack")
@@ -54,6 +56,26 @@ def build_server(settings: Settings) -> tuple[BaseWSGIServer, Labstack]:
     return server, labstack
 
 
+def exposure_problem(settings: Settings) -> str | None:
+    """Why labstack must not serve ``settings.host``, or None: outside class mode (``--learners``)
+    it trusts every caller, so it serves a loopback address only unless ``--insecure-shared`` says otherwise."""
+    if settings.class_mode or settings.insecure_shared or _loopback(settings.host):
+        return None
+    return (f"refusing to serve {settings.host or 'every address'} without --learners: anyone who reaches it "
+            "could act in every account and wipe it. Add --learners FILE (a class: `labstack learners new N "
+            "--out FILE`), or --insecure-shared to accept that risk (e.g. in a container whose port is published "
+            "on the host's 127.0.0.1 only), or serve 127.0.0.1.")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another name, or "" (every address)
+
+
 def serve(settings: Settings) -> int:
     """Run labstack in the foreground until SIGINT/SIGTERM."""
     logging.basicConfig(
@@ -61,6 +83,10 @@ def serve(settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    problem = exposure_problem(settings)
+    if problem is not None:
+        print(f"labstack: {problem}", file=sys.stderr)
+        return 2
     # werkzeug would print its own advice and exit; check first to say it in one line.
     reason = "address already in use" if not port_is_free(settings.host, settings.port) else None
     if reason is None:
@@ -68,6 +94,9 @@ def serve(settings: Settings) -> int:
             server, labstack = build_server(settings)
         except OSError as exc:
             reason = exc.strerror or str(exc)
+        except LearnersFileError as exc:
+            print(f"labstack: {exc}", file=sys.stderr)
+            return 2
     if reason is not None:
         print(f"labstack: cannot listen on {settings.host}:{settings.port}: {reason}{describe_holder(settings.port)}", file=sys.stderr)
         return 1

@@ -150,8 +150,8 @@ class TaskRunner:
         return next(c["name"] for c in task.definition["containerDefinitions"] if c["image"] == image)
 
     def _start_container(self, task: RunningTask, container: dict[str, Any], rootfs: Any, image: dict[str, Any]) -> None:
-        extra = {"AWS_REGION": task.region, "AWS_DEFAULT_REGION": task.region, "AWS_ACCESS_KEY_ID": task.account,
-                 "AWS_SECRET_ACCESS_KEY": "labstack", "AWS_ENDPOINT_URL": self.labstack.settings.endpoint,
+        extra = {"AWS_REGION": task.region, "AWS_DEFAULT_REGION": task.region, **self.labstack.keyring.issue(task.account, f"ecs:{task.record['taskArn']}").environment(),
+                 "AWS_ENDPOINT_URL": self.labstack.settings.endpoint,
                  "ECS_TASK_ARN": task.record["taskArn"], **self._secrets(task, container)}
         launch = plan(container, image, rootfs, self.shims, extra)
         if not launch.argv:

@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labstack.keyring import KeyRing
 from labstack.runtimes.lambdas.functions import FunctionSpec
 from labstack.runtimes.lambdas.worker import ANSWER_FD, END_MARKER
 
@@ -100,9 +101,10 @@ class Worker:
 class WorkerPool:
     """Warm workers per function version; at most ``limit`` per version at once."""
 
-    def __init__(self, home: Path, endpoint: str, limit: int = 8) -> None:
+    def __init__(self, home: Path, endpoint: str, keyring: KeyRing, limit: int = 8) -> None:
         self.home = home
         self.endpoint = endpoint
+        self.keyring = keyring  # a worker's credentials (a function's role session, as Lambda hands them out)
         self.limit = limit
         self._lock = threading.Condition()
         self._workers: list[Worker] = []
@@ -178,7 +180,7 @@ class WorkerPool:
             "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream, "AWS_REGION": spec.region, "AWS_DEFAULT_REGION": spec.region,
-            "AWS_ACCESS_KEY_ID": spec.account, "AWS_SECRET_ACCESS_KEY": "labstack", "AWS_ENDPOINT_URL": self.endpoint,
+            **self.keyring.issue(spec.account, f"lambda:{spec.name}").environment(), "AWS_ENDPOINT_URL": self.endpoint,
             **dict(spec.env),
         }
         read_answers, write_answers = os.pipe()

@@ -29,7 +29,7 @@ class LambdaRuntime(Provider):
 
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
-        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint)
+        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, labstack.keyring)
         self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)

@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from labstack import sandbox
 from labstack.clock import now
 from labstack.services.codebuild import (
     artifacts,
@@ -115,6 +116,9 @@ class Runner:
         self.reports_sink = reports_sink
         self.record = job.record
         self.src = job.workspace / "src"
+        self.root = job.workspace.parents[2]  # labstack's builds folder: the kit's build tools live there
+        self.bwrap: str | None = None  # the bubblewrap the build's shell runs under (PROVISIONING decides)
+        self.unconfined = ""  # why it runs without one
         self.deadline: float | None = None
         self.spec: buildspec.Buildspec | None = None
         self.session: ShellSession | None = None
@@ -195,6 +199,13 @@ class Runner:
                 self.log.open()
             except (BotoCoreError, ClientError) as exc:  # CloudWatch Logs refused or is unreachable
                 raise PhaseFailed("CLIENT_ERROR", f"cannot write the build log to CloudWatch Logs: {exc}") from None
+        try:
+            self.bwrap = sandbox.bwrap()
+        except sandbox.Unavailable as exc:
+            if self.labstack.settings.class_mode:  # a class's builds never run unsandboxed
+                raise PhaseFailed("CLIENT_ERROR", f"labstack runs builds only under bubblewrap in class mode, and {exc}: "
+                                  f"{sandbox.INSTALL_HINT}, then start the build again") from None
+            self.bwrap, self.unconfined = None, str(exc)
         self.log.container("Waiting for agent ping")
         self.log.container("Waiting for DOWNLOAD_SOURCE")
 
@@ -220,15 +231,16 @@ class Runner:
             env = self._environment()
         except environment.VariableError as exc:
             raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
-        shell = shutil.which(self.spec.shell) or self.spec.shell
-        jail = environment.sandbox(job.workspace)
+        shell = shutil.which(self.spec.shell, path=env["PATH"]) or self.spec.shell
+        jail = environment.jail(job.workspace, self.root, self.labstack.settings).argv(self.bwrap) if self.bwrap else None
         self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log, jail)
         self.log.container(f"Moving to directory {self.src}")
         if jail:
-            self.log.container("labstack: this build runs in a bwrap sandbox: only its workspace and /tmp are writable")
+            self.log.container("labstack: this build runs under bubblewrap: only its workspace and /tmp are writable; "
+                               "labstack's state, the learners file and the home folder of labstack's user are hidden")
         else:
-            self.log.container("labstack: this build runs as a plain process group in its own workspace, without a "
-                               f"sandbox ({environment.SANDBOX_SETTING}=bwrap with bubblewrap installed asks for one)")
+            self.log.container(f"labstack: this build runs without a sandbox ({self.unconfined}): it can read and write "
+                               f"whatever labstack's user can; {sandbox.INSTALL_HINT} to confine it")
         if self.record["environment"].get("privilegedMode"):
             self.log.container("labstack: privileged mode: docker is labstack's daemonless image tool "
                                "(FROM python images, built as real OCI images, pushed to ECR)")
@@ -236,9 +248,8 @@ class Runner:
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
         assert spec is not None
-        root = job.workspace.parents[2]
-        python = environment.build_python(job.workspace, environment.tools_site(root))
-        env = environment.base_environment(environment.tools_dir(root), python)
+        python = environment.build_python(job.workspace, environment.tools_site(self.root))
+        env = environment.base_environment(environment.tools_dir(self.root), python)
         lazy: dict[str, Any] = {}
 
         def client(name: str) -> Callable[[], Any]:
@@ -265,8 +276,7 @@ class Runner:
             "AWS_ENDPOINT_URL": self.endpoint,
             **({"LABSTACK_PRIVILEGED": "1", "LABSTACK_IMAGE_STORE": str(job.workspace / "images")}
                if record["environment"].get("privilegedMode") else {}),
-            "AWS_ACCESS_KEY_ID": job.account,
-            "AWS_SECRET_ACCESS_KEY": "labstack",
+            **self.labstack.keyring.issue(job.account, f"codebuild:{record['id']}").environment(),
             "CODEBUILD_BUILD_ID": record["id"],
             "CODEBUILD_BUILD_ARN": record["arn"],
             "CODEBUILD_BUILD_NUMBER": str(record["buildNumber"]),

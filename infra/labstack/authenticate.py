@@ -1,0 +1,71 @@
+"""Who signed a request: the key's identity (class mode refuses an unknown one) and its signature checked."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import TYPE_CHECKING, Any
+
+from labstack import signatures
+from labstack.context import Credential
+from labstack.keyring import Identity
+from labstack.signatures import AuthFailure
+
+if TYPE_CHECKING:
+    from labstack.instance import Labstack
+
+
+def identify(labstack: "Labstack", credential: Credential | None) -> Identity | None:
+    """The identity of the request's key, if labstack knows it; in class mode an unsigned request or
+    an unknown key raises :class:`AuthFailure`."""
+    identity = labstack.keyring.lookup(credential.access_key) if credential else None
+    if labstack.settings.class_mode and identity is None:
+        raise AuthFailure("unknown" if credential else "missing", "no key of this class signed the request")
+    return identity
+
+
+# A signed S3 body up to this size is read and hashed before the call; a larger one is hashed as it
+# streams to moto, and a mismatch fails the request when its end is read.
+_HASH_IN_MEMORY = 8 * 1024 * 1024
+
+
+class _HashedInput:
+    """A ``wsgi.input`` that checks the body against its signed SHA-256 once the body is read whole."""
+
+    def __init__(self, stream: Any, expected: str, length: int) -> None:
+        self._stream = stream
+        self._expected = expected
+        self._left = length
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._seen(self._stream.read(size))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._seen(self._stream.readline(size))
+
+    def _seen(self, data: bytes) -> bytes:
+        self._hash.update(data)
+        self._left -= len(data)
+        if self._left <= 0 and self._hash.hexdigest() != self._expected:
+            raise AuthFailure("payload", "the body does not match x-amz-content-sha256")
+        return data
+
+
+def verify(environ: dict, service: str | None, region: str, identity: Identity, length: int | None) -> None:
+    """Verify the request's signature, keeping its body readable for what comes next.
+
+    ``length`` is the body's Content-Length (None when chunked); ``wsgi.input`` must already be bounded.
+    """
+    hashed = signatures.payload_hash(environ)
+    streamed = (service == "s3" and length is not None and length > _HASH_IN_MEMORY
+                and hashed is not None and len(hashed) == 64)
+    if streamed:
+        body = b""
+        environ["wsgi.input"] = _HashedInput(environ["wsgi.input"], hashed, length)
+    else:
+        body = environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+    signatures.verify(environ, identity, service or "", region, body)
+    if not streamed and not signatures.presigned(environ):
+        signatures.check_payload(hashed, body)

@@ -1,0 +1,106 @@
+"""Who holds which key: the learners file, the temporary keys labstack hands out, and moto's IAM/STS keys.
+
+In class mode (``labstack serve --learners FILE``) every AWS request must be signed by a key
+this ring knows, and the key's identity decides the account. Builds, tasks, functions and
+labstack's own engines get temporary keys with a session token, as STS hands them out.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass
+
+from labstack import motobridge
+from labstack.learners import Learner
+
+TEMPORARY_SECONDS = 12 * 3600  # as long as the longest role session AWS allows
+_ALPHABET = string.ascii_uppercase + "234567"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The holder of one access key."""
+
+    access_key: str
+    secret_key: str
+    account: str
+    name: str  # the learner, "instructor", or what labstack issued the key to
+    session_token: str | None = None
+    expires: float | None = None  # epoch seconds; None for long-term keys
+    instructor: bool = False
+    active: bool = True
+
+    def environment(self) -> dict[str, str]:
+        """The variables that hand these credentials to a process (AWS_ACCESS_KEY_ID…)."""
+        env = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+        if self.session_token:
+            env["AWS_SESSION_TOKEN"] = self.session_token
+        return env
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires is not None and (now or time.time()) >= self.expires
+
+
+class KeyRing:
+    """Every key labstack can verify, safe to use from any thread."""
+
+    def __init__(self, learners: list[Learner] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, Identity] = {}
+        self._internal: dict[str, Identity] = {}
+        for row in learners or ():
+            self._keys[row.access_key_id] = Identity(row.access_key_id, row.secret_access_key, row.account_id,
+                                                     row.learner, instructor=row.instructor)
+        self.learners = {identity.account: identity for identity in self._keys.values()}
+
+    @property
+    def instructor(self) -> Identity | None:
+        return next((i for i in self.learners.values() if i.instructor), None)
+
+    def lookup(self, access_key: str) -> Identity | None:
+        """The identity of ``access_key``: a learner's, one labstack issued, or one moto's IAM/STS issued."""
+        with self._lock:
+            found = self._keys.get(access_key)
+        if found is not None:
+            return found
+        issued = motobridge.issued_key(access_key)
+        if issued is None:
+            return None
+        account, secret, token, active, expires = issued
+        return Identity(access_key, secret, account, "iam", token, expires, active=active)
+
+    def issue(self, account: str, name: str, seconds: float | None = TEMPORARY_SECONDS) -> Identity:
+        """New temporary credentials in ``account`` (an ``ASIA`` key id, a secret and a session token),
+        valid for ``seconds`` (None: until labstack stops)."""
+        identity = Identity("ASIA" + "".join(secrets.choice(_ALPHABET) for _ in range(16)), secrets.token_urlsafe(30),
+                            account, name, secrets.token_urlsafe(48), None if seconds is None else time.time() + seconds)
+        with self._lock:
+            self._drop_expired()
+            self._keys[identity.access_key] = identity
+        return identity
+
+    def internal(self, account: str) -> Identity:
+        """The credentials labstack's own engines use in ``account`` (made once; they never expire, as its
+        clients keep them)."""
+        with self._lock:
+            found = self._internal.get(account)
+        if found is not None:
+            return found
+        identity = self.issue(account, "labstack", seconds=None)
+        with self._lock:
+            return self._internal.setdefault(account, identity)
+
+    def revoke(self, access_key: str) -> None:
+        """Forget temporary credentials (a build or task that ended)."""
+        with self._lock:
+            found = self._keys.get(access_key)
+            if found is not None and found.session_token is not None:
+                del self._keys[access_key]
+
+    def _drop_expired(self) -> None:
+        now = time.time()
+        for key in [k for k, v in self._keys.items() if v.expired(now)]:
+            del self._keys[key]
