@@ -63,6 +63,10 @@ class Listener:
     port: int
     protocol: str
     rules: tuple[Rule, ...] = field(default=())
+    # the load balancer's attributes the listener applies to each connection and request
+    idle_timeout: float = 60.0
+    xff_mode: str = "append"
+    xff_client_port: bool = False
 
 
 def _int(value: Any, default: int) -> int:
@@ -113,10 +117,14 @@ def snapshot(targets: Callable[[str], tuple[tuple[str, int], ...]]) -> tuple[dic
         for tg in list(backend.target_groups.values()):
             groups[tg.arn] = _target_group(tg, targets)
         for balancer in list(backend.load_balancers.values()):
+            attrs = dict(getattr(balancer, "attrs", {}))
             for listener in list(balancer.listeners.values()):
                 listeners[listener.arn] = Listener(
                     listener.arn, account, region, balancer.arn, _int(listener.port, 80),
                     listener.protocol, _rules(listener),
+                    idle_timeout=float(min(max(_int(attrs.get("idle_timeout.timeout_seconds"), 60), 1), 4000)),
+                    xff_mode=str(attrs.get("routing.http.xff_header_processing.mode") or "append"),
+                    xff_client_port=str(attrs.get("routing.http.xff_client_port.enabled")).lower() == "true",
                 )
     return listeners, groups
 

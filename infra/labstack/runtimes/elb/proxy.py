@@ -1,21 +1,34 @@
-"""A listener that listens: a local HTTP server applying the listener's rules and actions."""
+"""A listener that listens: a local HTTP/1.1 server applying the listener's rules and actions.
+
+Each client connection gets a thread (up to :data:`MAX_CONNECTIONS` at once) that reads its
+requests one after the other with :mod:`~labstack.runtimes.elb.wire` and either answers as
+the load balancer (fixed responses, redirects, its own 4XX/5XX) or forwards to a target with
+:mod:`~labstack.runtimes.elb.forward`.
+"""
 
 from __future__ import annotations
 
-import http.client
 import logging
 import random
+import socket
+import socketserver
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+import h11
+import httpcore
+
+from labstack.runtimes.elb.forward import TARGET_KEEPALIVE, Exchange, TargetFailed, forward
 from labstack.runtimes.elb.model import Listener, TargetGroup
+from labstack.runtimes.elb.wire import BadRequest, ClientConnection, ClientGone
 
 log = logging.getLogger("labstack.elb")
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-               "transfer-encoding", "upgrade", "content-length"}
+MAX_CONNECTIONS = 256  # client connections a listener serves at once; more are closed at once
+DISCARD_LIMIT = 64 * 1024  # a body the ELB answers itself is read and dropped up to this; past it the connection closes
+DEFAULT_IDLE_TIMEOUT = 60.0  # while the listener is being deleted
 # What the runtime lends a listener server: the listener now, the target groups now, and
 # the targets a group may route to.
 Lookup = Callable[[], tuple[Listener | None, dict[str, TargetGroup]]]
@@ -23,6 +36,7 @@ Routable = Callable[[TargetGroup], list[tuple[str, int]]]
 # Told of every answer: listener, target group (None if the ELB answered), status,
 # whether the ELB generated it, and the target's response time.
 Record = Callable[[Listener, "str | None", int, bool, "float | None"], None]
+_PHRASES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
 
 class WeightedTurns:
@@ -59,100 +73,141 @@ def pick_target_group(action: dict[str, Any]) -> str | None:
     return _TURNS.pick(groups) if groups else None
 
 
-class ListenerServer(ThreadingHTTPServer):
+def _phrase(status: int) -> str:
+    try:
+        return _PHRASES.get(status) or HTTPStatus(status).phrase
+    except ValueError:  # a fixed response may use a code with no name
+        return ""
+
+
+def error_page(status: int) -> bytes:
+    """The HTML body of an error the load balancer answers itself."""
+    return f"<html><body><h1>{status} {_phrase(status)}</h1></body></html>".encode()
+
+
+class ListenerServer(socketserver.ThreadingTCPServer):
     """Serves one ELBv2 listener on a local port."""
 
     daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(self, port: int, lookup: Lookup, routable: Routable, record: Record, host: str = "127.0.0.1") -> None:
         self.lookup = lookup
         self.routable = routable
         self.record = record
-        super().__init__((host, port), _ListenerHandler)
+        self.targets = httpcore.ConnectionPool(max_connections=MAX_CONNECTIONS, keepalive_expiry=TARGET_KEEPALIVE)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__((host, port), socketserver.BaseRequestHandler)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("listener client %s went away mid-request", client_address, exc_info=True)
 
     def start(self) -> "ListenerServer":
         self.thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop listening, drop the connections still open and the kept-alive target connections."""
         self.shutdown()
         self.server_close()
+        with self._open_lock:
+            still_open = list(self._open)
+        for sock in still_open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.targets.close()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            full = len(self._open) >= MAX_CONNECTIONS
+            if not full:
+                self._open.add(request)
+        if full:
+            log.warning("listener on port %s: %d connections open, one more refused", self.server_address[1], MAX_CONNECTIONS)
+            super().shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        _Session(self, request, client_address).serve()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("listener client %s: unexpected error", client_address)
 
 
-class _ListenerHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: ListenerServer
-    timeout = 60
+class _Session:
+    """One client connection: its requests answered in order until it closes or must close."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug(format, *args)
+    def __init__(self, server: ListenerServer, sock: socket.socket, peer: tuple[str, int]) -> None:
+        self.server = server
+        self.client = ClientConnection(sock)
+        self.peer = peer
+        self.timeout = DEFAULT_IDLE_TIMEOUT
+        self.method = b""
 
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
+    def serve(self) -> None:
+        while True:
+            listener, _ = self.server.lookup()
+            self.timeout = listener.idle_timeout if listener else DEFAULT_IDLE_TIMEOUT
+            self.method = b""
+            try:
+                try:
+                    request = self.client.next_request(self.timeout)
+                    if request is None:
+                        return
+                    self.method = request.method
+                    self._answer(request)
+                except BadRequest as bad:
+                    if self.client.response_started:
+                        return
+                    log.info("listener client %s: %s", self.peer[0], bad)
+                    self._own(listener, bad.status, error_page(bad.status), "text/html", close=True)
+                    return
+            except ClientGone as gone:
+                log.debug("listener client %s: %s", self.peer[0], gone)
+                return
+            if not self.client.next_cycle():
+                return
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+    def _answer(self, request: h11.Request) -> None:
         listener, groups = self.server.lookup()
         if listener is None:
-            return self._reply(None, 503, b"", "text/plain")
-        url = urlsplit(self.path)
-        host = (self.headers.get("Host") or "").split(":")[0]
+            return self._own(None, 503, b"", "text/plain")
+        self.timeout = listener.idle_timeout
+        url = urlsplit(request.target.decode("latin-1"))
+        host = next((v for n, v in request.headers if n == b"host"), b"").decode("latin-1").split(":")[0]
         rule = next((r for r in listener.rules if r.matches(host, url.path or "/")), None)
         action = next((a for a in rule.actions if a.get("Type") in ("forward", "fixed-response", "redirect")), None) if rule else None
         if action is None:
-            return self._reply(listener, 503, b"", "text/plain")
+            return self._own(listener, 503, b"", "text/plain")
         if action["Type"] == "fixed-response":
             config = action.get("FixedResponseConfig", {})
-            return self._reply(listener, int(config.get("StatusCode", 200)), (config.get("MessageBody") or "").encode(),
-                               config.get("ContentType", "text/plain"))
+            return self._own(listener, int(config.get("StatusCode", 200)), (config.get("MessageBody") or "").encode(),
+                             config.get("ContentType", "text/plain"))
         if action["Type"] == "redirect":
             return self._redirect(action.get("RedirectConfig", {}), listener, host, url)
         group = groups.get(pick_target_group(action) or "")
         targets = self.server.routable(group) if group else []
-        if not targets:
-            return self._reply(listener, 503, b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", "text/html")
-        self._forward(random.choice(targets), listener, group.arn, body)  # type: ignore[union-attr]
-
-    def _forward(self, target: tuple[str, int], listener: Listener, group: str, body: bytes) -> None:
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-        forwarded = self.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = f"{forwarded}, {self.client_address[0]}" if forwarded else self.client_address[0]
-        headers["X-Forwarded-Proto"] = listener.protocol.lower() or "http"
-        headers["X-Forwarded-Port"] = str(listener.port)
-        conn = http.client.HTTPConnection(target[0], target[1], timeout=60)
-        started = time.perf_counter()
+        if group is None or not targets:
+            return self._own(listener, 503, error_page(503), "text/html")
+        exchange = Exchange()
         try:
-            conn.request(self.command, self.path, body=body or None, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-        except TimeoutError:
-            return self._reply(listener, 504, b"<html><body><h1>504 Gateway Time-out</h1></body></html>", "text/html")
-        except OSError:
-            return self._reply(listener, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
-        finally:
-            conn.close()
-        self.server.record(listener, group, response.status, False, time.perf_counter() - started)
-        self.send_response(response.status, response.reason)
-        for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP:
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+            forward(self.server.targets, self.client, request, random.choice(targets), listener, self.peer, exchange)
+        except TargetFailed as failed:
+            log.info("listener target %s: %s", group.name, failed)
+            if self.client.response_started:
+                self.server.record(listener, group.arn, exchange.status, False, exchange.seconds)
+                raise ClientGone("the target failed mid-answer") from None
+            return self._own(listener, failed.status, error_page(failed.status), "text/html")
+        self.server.record(listener, group.arn, exchange.status, False, exchange.seconds)
 
     def _redirect(self, config: dict[str, Any], listener: Listener, host: str, url: Any) -> None:
         values = {"protocol": listener.protocol.lower() or "http", "host": host, "port": str(listener.port),
@@ -170,19 +225,28 @@ class _ListenerHandler(BaseHTTPRequestHandler):
         if query:
             location += f"?{query}"
         code = 301 if config.get("StatusCode") == "HTTP_301" else 302
-        self.server.record(listener, None, code, True, None)
-        self.send_response(code)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self._own(listener, code, b"", None, [(b"Location", location.encode())])
 
-    def _reply(self, listener: Listener | None, status: int, body: bytes, content_type: str) -> None:
-        """An answer the load balancer itself gives (fixed responses, 5XX of its own)."""
+    def _own(self, listener: Listener | None, status: int, body: bytes, content_type: str | None,
+             extra: list[tuple[bytes, bytes]] | None = None, close: bool = False) -> None:
+        """An answer the load balancer gives itself (fixed responses, redirects, its own 4XX/5XX).
+
+        The request's body, if any, is read and dropped first, so that the next request on the
+        connection starts where it should; a large one closes the connection instead.
+        """
         if listener is not None:
             self.server.record(listener, None, status, True, None)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if not close and self.client.h11.their_state is h11.SEND_BODY:
+            close = not self.client.discard_body(self.timeout, DISCARD_LIMIT)
+        bodiless = status in (204, 304)
+        headers = [(b"Server", b"awselb/2.0"), (b"Date", formatdate(usegmt=True).encode()), *(extra or [])]
+        if not bodiless:
+            headers.append((b"Content-Length", str(len(body)).encode()))
+        if content_type:
+            headers.append((b"Content-Type", content_type.encode()))
+        if close:
+            headers.append((b"Connection", b"close"))
+        self.client.respond(status, headers, self.timeout, reason=_phrase(status).encode())
+        if self.method != b"HEAD" and not bodiless:
+            self.client.send(body, self.timeout)
+        self.client.end(self.timeout)
