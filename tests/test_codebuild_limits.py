@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+from labstack import daemon
 
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codebuild import Lab, buildspec, phase_statuses, phases, wait_build
@@ -130,7 +131,7 @@ def test_reset_stops_running_builds_and_forgets_them(fast: LabstackProcess) -> N
     lab.codebuild.start_build(projectName="long")
     time.sleep(0.5)
     started = time.monotonic()
-    urllib.request.urlopen(urllib.request.Request(fast.endpoint + "/_labstack/reset", method="POST"), timeout=30).read()
+    daemon.get_json(fast.endpoint + "/_labstack/reset", timeout=30, method="POST")
     assert time.monotonic() - started < 10
     assert "projects" not in lab.codebuild.list_projects()
     assert "ids" not in lab.codebuild.list_builds()

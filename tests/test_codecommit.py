@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.request
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from labstack import daemon
 
 from tests.support.gitcli import git, new_work_tree
 from tests.support.responses import check_responses
@@ -287,8 +287,7 @@ def test_reset_empties_repositories_their_git_data_and_the_local_github(tmp_path
         client = check_responses(server.client("codecommit"))
         seeded(client, "kept-nowhere")
         git(new_work_tree(tmp_path / "work", {"a": "1"}), "push", "--quiet", f"{server.endpoint}/github/org/app.git", "main")
-        request = urllib.request.Request(server.endpoint + "/_labstack/reset", method="POST", data=b"")
-        urllib.request.urlopen(request, timeout=30).close()
+        daemon.get_json(server.endpoint + "/_labstack/reset", timeout=30, method="POST")
         assert client.list_repositories()["repositories"] == []
         assert not (tmp_path / "git" / "123456789012").exists() and not (tmp_path / "github").exists()
         client.create_repository(repositoryName="kept-nowhere")

@@ -11,6 +11,7 @@ import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
+from labstack import daemon
 
 from tests.support.codepipeline import PipelineLab, action, s3_source, stage
 from tests.support.waiting import wait_for
@@ -232,8 +233,6 @@ def test_a_reset_ends_waiting_executions_and_forgets_pipelines(lab: PipelineLab)
             return json.loads(response.read())["accounts"].get(lab.account, {})
 
     assert status()["executions"] == 1 and status()["resources"]["codepipeline"] == 1
-    request = urllib.request.Request(f"{lab.server.endpoint}/_labstack/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert json.loads(response.read()) == {"reset": True}
+    assert daemon.get_json(f"{lab.server.endpoint}/_labstack/reset", timeout=30, method="POST") == {"reset": True}
     assert error_code(lab.codepipeline.get_pipeline, name="held") == "PipelineNotFoundException"
     assert status().get("executions", 0) == 0

@@ -109,7 +109,10 @@ def test_jupyterlab_shares_labstacks_network_and_waits_until_it_is_healthy() -> 
     assert "./labs:/kit/labs" in jupyterlab["volumes"]
     command = " ".join(jupyterlab["command"])
     assert "Open http://127.0.0.1:8888/lab?token=" in command and "--ServerApp.root_dir=/kit/labs" in command
-    assert labstack["command"] == "labstack serve --host 0.0.0.0 --port 4566"
+    # labstack refuses 0.0.0.0 without --learners; --insecure-shared is safe only while the port is
+    # published on the host's loopback alone
+    assert labstack["command"] == "labstack serve --host 0.0.0.0 --port 4566 --insecure-shared"
+    assert all(port.startswith("127.0.0.1:") for port in labstack["ports"])
     assert labstack["image"] == jupyterlab["image"] and labstack["build"] == jupyterlab["build"]
 
 
@@ -151,7 +154,9 @@ def test_the_localstack_profile_puts_labstack_beside_localstack_and_jupyterlab_o
     assert localstack["image"] == "localstack/localstack:2026.03.0"
     assert localstack["environment"]["LOCALSTACK_AUTH_TOKEN"] == "${LOCALSTACK_AUTH_TOKEN:-}"
     assert "ports" not in localstack  # reached through the compose network only
-    assert labstack["command"] == "labstack serve --host 0.0.0.0 --port 4577 --upstream http://localstack:4566"
+    assert labstack["command"] == ("labstack serve --host 0.0.0.0 --port 4577 --upstream http://localstack:4566 "
+                                   "--insecure-shared")
+    assert all(port.startswith("127.0.0.1:") for port in labstack["ports"])
     assert labstack["depends_on"]["localstack"]["condition"] == "service_healthy"
     assert "4577" in " ".join(labstack["healthcheck"]["test"])
     # LocalStack evaluates alarms on real minutes: beside it labstack's lab clock runs at 4, not 60

@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from labstack import daemon
+
 from tests.support.server import start_labstack
 
 
@@ -30,9 +32,7 @@ def test_reset_empties_state_and_interrupts_waits(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         while status(server.endpoint)["clock_waits"] <= baseline and time.monotonic() < deadline:
             time.sleep(0.02)
-        request = urllib.request.Request(server.endpoint + "/_labstack/reset", method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert json.loads(response.read()) == {"reset": True}
+        assert daemon.get_json(server.endpoint + "/_labstack/reset", timeout=30, method="POST") == {"reset": True}
         waiter.join(timeout=10)
         assert not waiter.is_alive() and waited["waitedRealSeconds"] < 10  # an hour of lab time cut short
         assert labtest.list_widgets()["widgets"] == []

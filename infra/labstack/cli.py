@@ -131,6 +131,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
     endpoint = _endpoint_of_running(settings) or settings.endpoint
     try:
         daemon.get_json(f"{endpoint}/_labstack/reset", timeout=60, method="POST")
+    except urllib.error.HTTPError as exc:
+        print(f"labstack refused the reset ({exc.code}): {exc.read().decode(errors='replace')[:500]}", file=sys.stderr)
+        return 1
     except (OSError, urllib.error.URLError):
         print(f"labstack is not running (nothing answers at {endpoint})", file=sys.stderr)
         return 3

@@ -62,8 +62,11 @@ def find_running(settings: Settings) -> tuple[Running | None, bool]:
 
 
 def get_json(url: str, timeout: float = 2.0, method: str = "GET") -> dict:
-    """GET (or POST) a labstack endpoint and decode its JSON."""
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    """GET (or POST) a labstack endpoint and decode its JSON. A POST is sent as JSON: labstack
+    refuses any other state-changing request to its own endpoints (a web page could forge it)."""
+    post = method == "POST"
+    request = urllib.request.Request(url, method=method, data=b"{}" if post else None,
+                                     headers={"Content-Type": "application/json"} if post else {})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local endpoint
         return json.loads(response.read())
 
