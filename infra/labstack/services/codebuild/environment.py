@@ -1,7 +1,7 @@
-"""What a build's environment is made of: the host's environment with the kit's tools on
+"""What a build's environment is made of: labstack's allowlisted environment with the kit's tools on
 PATH, a Python of the build's own that sees only the kit's build tools (:data:`BUILD_TOOLS`),
-variables resolved from Parameter Store and Secrets Manager, and the runtimes a buildspec's
-``runtime-versions`` may ask for. (The runner adds AWS's CODEBUILD_* variables.)"""
+variables resolved from Parameter Store and Secrets Manager, the runtimes a buildspec's
+``runtime-versions`` may ask for, and the sandbox it runs in. (The runner adds AWS's CODEBUILD_* variables.)"""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from labstack import sandbox
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
@@ -157,13 +159,9 @@ def build_python(workspace: Path, tools: Path) -> Path:
 
 
 def base_environment(tools: Path, python_bin: Path | None = None) -> dict[str, str]:
-    """The host environment minus labstack's and AWS's own settings, with the kit's tools first on
-    PATH, then the build's own Python (``python_bin``) when given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_", "PYTHON", "VIRTUAL_ENV"))}
-    first = [str(tools), *([str(python_bin)] if python_bin else [])]
-    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p not in first]
-    env["PATH"] = os.pathsep.join([*first, *path])
-    return env
+    """What a build starts from: labstack's allowlisted environment (see :func:`labstack.sandbox.environment`),
+    with the kit's tools first on PATH, then the build's own Python (``python_bin``) when given."""
+    return sandbox.environment([tools, *([python_bin] if python_bin else [])])
 
 
 def resolve_parameter(name: str, ssm: Any) -> str:
@@ -259,22 +257,11 @@ def _probe(argv: tuple[str, ...]) -> str | None:
     return _probed[argv]
 
 
-SANDBOX_SETTING = "LABSTACK_CODEBUILD_SANDBOX"
-
-
-def sandbox(workspace: Path) -> list[str] | None:
-    """The bwrap command a build's shell runs under, or None.
-
-    Only when ``LABSTACK_CODEBUILD_SANDBOX=bwrap`` and bubblewrap is installed: everything is
-    then read-only but the build's workspace and a /tmp of its own (the network is shared, so
-    the build still reaches labstack). It is not the default because a CodeBuild container may
-    write anywhere, and a read-only host breaks ordinary builds (``pip install`` into the host's
-    Python, pyenv's rehash); bubblewrap 0.8 has no copy-on-write root to offer instead.
-    """
-    bwrap = shutil.which("bwrap")
-    if bwrap is None or os.environ.get(SANDBOX_SETTING) != "bwrap":
-        return None
-    tmp = workspace / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(tmp), "/tmp",
-            "--bind", str(workspace), str(workspace), "--die-with-parent", "--"]
+def jail(workspace: Path, root: Path, settings: Any) -> sandbox.Jail:
+    """The sandbox a build's shell runs in: only its ``workspace`` (and a /tmp inside it) writable;
+    labstack's home (``root`` is its builds folder), the learners file and the user's home hidden,
+    except the kit's build tools (:func:`tools_dir`, :func:`tools_site`) and Python, shown read-only."""
+    (workspace / "tmp").mkdir(parents=True, exist_ok=True)
+    return sandbox.Jail(hidden=tuple(sandbox.secret_paths(settings.home, settings.learners)),
+                        readable=(*sandbox.runtime_paths(), root / "bin", root / "tools-site"),
+                        writable=(workspace.resolve(),), tmp=workspace / "tmp")

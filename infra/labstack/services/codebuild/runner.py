@@ -233,6 +233,8 @@ class Runner:
             raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
         shell = shutil.which(self.spec.shell, path=env["PATH"]) or self.spec.shell
         jail = environment.jail(job.workspace, self.root, self.labstack.settings).argv(self.bwrap) if self.bwrap else None
+        if jail:
+            env[sandbox.INSIDE] = "1"
         self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log, jail)
         self.log.container(f"Moving to directory {self.src}")
         if jail:
