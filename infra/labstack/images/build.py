@@ -3,7 +3,8 @@
 ``FROM python:<version>`` stands for the host's Python (the image records which base it
 named and which interpreter runs it). Each COPY, ADD and RUN adds a real layer: a gzipped
 tar of what changed in the image's filesystem. RUN executes on this machine with the
-image's directory as its working directory; ``pip install`` installs into the image.
+image's directory as its working directory, under bubblewrap when it works here (only the
+image's files writable); ``pip install`` installs into the image.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from labstack import sandbox
+from labstack.config import Settings
 from labstack.images.dockerfile import DockerfileError, Instruction, parse
 from labstack.images.layout import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, LocalImages
 
@@ -270,7 +273,8 @@ class Builder:
         with tempfile.TemporaryDirectory(prefix="labstack-shims-") as shims:
             env = self._run_env(state, Path(shims))
             self.log(f" ---> running in {cwd}")
-            proc = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            jail = self._jail(state, Path(shims))
+            proc = subprocess.run([*jail, *command], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for line in proc.stdout.decode("utf-8", "replace").splitlines():
             self.log(line)
         if proc.returncode != 0:
@@ -279,6 +283,24 @@ class Builder:
         self._commit(state, ins, before=before)
 
     # -- helpers ---------------------------------------------------------------------
+    def _jail(self, state: _State, shims: Path) -> list[str]:
+        """The bubblewrap a RUN step runs under, as a build's shell does (see :mod:`labstack.sandbox`):
+        only the image's files writable, /tmp its own, labstack's state and the user's home hidden.
+        Inside a sandboxed build the step is confined by the build's sandbox already (a second one
+        cannot be made there when labstack runs as root: the build has no capabilities). Without a
+        working bubblewrap, the step runs as a plain process and says so (in class mode a build never
+        gets this far without one)."""
+        if os.environ.get(sandbox.INSIDE) == "1":
+            return []
+        try:
+            program = sandbox.bwrap()
+        except sandbox.Unavailable as exc:
+            self.log(f" ---> without a sandbox: {exc}")
+            return []
+        settings = Settings.from_env()
+        return sandbox.Jail(hidden=tuple(sandbox.secret_paths(settings.home, settings.learners)),
+                            readable=(*sandbox.runtime_paths(), shims), writable=(state.root.resolve(),)).argv(program)
+
     def _run_env(self, state: _State, shims: Path) -> dict[str, str]:
         """RUN's environment: the image's variables, python and pip that write into the image."""
         site = state.root / SITE_PACKAGES.lstrip("/")
@@ -294,9 +316,9 @@ class Builder:
             shutil.copy(shims / name.rstrip("3"), shims / name)
         for script in shims.iterdir():
             script.chmod(0o755)
-        env = {k: v for k, v in state.env.items() if k not in ("PATH", "PYTHONPATH")}
+        env = sandbox.environment([shims])
+        env.update({k: v for k, v in state.env.items() if k not in ("PATH", "PYTHONPATH")})
         env.update(state.args)
-        env["PATH"] = f"{shims}:{os.environ.get('PATH', '/usr/bin:/bin')}"
         env["HOME"] = str(state.root / "root")
         env["IMAGE_ROOT"] = str(state.root)
         return env

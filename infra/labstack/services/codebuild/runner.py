@@ -138,10 +138,8 @@ class Runner:
         self.deadline = time.monotonic() + job.record["timeoutInMinutes"] * job.minute_seconds
         try:
             events.state_change(self._client("events"), job.snapshot())
-            self._phase("PROVISIONING", self._provision)
-            ok = self._phase("DOWNLOAD_SOURCE", self._download_source)
-            if ok:
-                self._run_build_phases()
+            if self._phase("PROVISIONING", self._provision) and self._phase("DOWNLOAD_SOURCE", self._download_source):
+                self._run_build_phases()  # a failed PROVISIONING (no log, no sandbox in class mode) runs nothing
         except _Over:
             pass
         except Exception:
