@@ -21,9 +21,10 @@ TEST_OVERLAYS = "tests.support.overlays:SsmOverlay,tests.support.overlays:IamOve
 
 def offline_builds() -> dict[str, str]:
     """The variables that let a test labstack's builds run the sample app offline: the kit's venv
-    first on PATH (the lock pins pytest, coverage and bandit) and pip never reaching an index."""
+    first on PATH (the lock pins pytest, coverage and bandit) and pip never reaching an index
+    (passed on to builds by LABSTACK_BUILD_PASSENV: nothing else of labstack's environment is)."""
     return {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
-            "PIP_NO_INDEX": "1"}
+            "PIP_NO_INDEX": "1", "LABSTACK_BUILD_PASSENV": "PIP_NO_INDEX"}
 
 
 def server_env(**extra: str) -> dict[str, str]:
