@@ -15,6 +15,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -35,6 +36,7 @@ EVIL = "http://evil.example"
 # What a browser adds to a form posted (or a no-cors fetch sent) from a page on another site.
 CROSS_SITE = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
 FORM = "application/x-www-form-urlencoded"
+pytest_plugins = ["tests.support.browser_fixtures"]  # the `browser` fixture
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,52 @@ def test_a_forged_approval_answer_is_refused_by_the_console(server: LabstackProc
     reply = raw.send(server.endpoint, "/_labstack/api/approvals?account=123456789012",
                      {**CROSS_SITE, "Content-Type": "text/plain"}, body.encode())
     assert "evil.example" in forbidden_json(reply)
+
+
+HOSTILE_PAGE = """<!doctype html><title>cute cats</title>
+<form id="wipe" method="post" action="{labstack}/_labstack/reset"><input name="x" value="1"></form>
+<script>
+const sent = [
+  new Promise((done) => {{ const img = new Image(); img.onload = img.onerror = done;
+    img.src = "{labstack}/?Action=CreateQueue&Version=2012-11-05&QueueName=pwned-by-img"; }}),
+  fetch("{labstack}/", {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "{form}"}},
+    body: "Action=CreateQueue&Version=2012-11-05&QueueName=pwned-by-fetch"}}).catch(() => null),
+  fetch("{labstack}/_labstack/api/approvals?account=123456789012", {{method: "POST", mode: "no-cors",
+    body: '{{"pipelineName": "p"}}'}}).catch(() => null),
+];
+Promise.all(sent).then(() => document.getElementById("wipe").submit());
+</script>"""
+
+
+@pytest.mark.slow
+def test_a_hostile_page_in_a_real_browser_changes_nothing(server: LabstackProcess, holdings: dict, browser: Any) -> None:
+    """chromium opens a page on localhost:<another port>: an <img>, two no-cors fetches, then a form
+    posted to the reset; the form's answer, shown in the tab, is labstack's refusal."""
+    page = HOSTILE_PAGE.format(labstack=server.endpoint, form=FORM).encode()
+
+    class Hostile(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        browser.send("Page.navigate", url=f"http://localhost:{site.server_address[1]}/")
+        refusal = browser.wait_for("location.href.endsWith('/_labstack/reset') && document.body.innerText",
+                                   "the form's answer from labstack")
+        assert "another origin (http://localhost:" in refusal
+    finally:
+        site.shutdown()
+        site.server_close()
+    assert buckets(server) == ["precious"] and buckets(server, ACCOUNT) == ["precious-too"]
+    assert not any("pwned" in q for q in queues(server))
 
 
 def test_the_console_page_may_be_opened_from_a_link_on_another_site(server: LabstackProcess) -> None:
