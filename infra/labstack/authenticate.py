@@ -56,16 +56,18 @@ def verify(environ: dict, service: str | None, region: str, identity: Identity, 
     """Verify the request's signature, keeping its body readable for what comes next.
 
     ``length`` is the body's Content-Length (None when chunked); ``wsgi.input`` must already be bounded.
+    A body whose hash the client signed in ``x-amz-content-sha256`` is checked against it: read here
+    when small, hashed as it streams on when large; a literal there (UNSIGNED-PAYLOAD, streaming
+    chunks) leaves the body unread.
     """
     hashed = signatures.payload_hash(environ)
-    streamed = (service == "s3" and length is not None and length > _HASH_IN_MEMORY
-                and hashed is not None and len(hashed) == 64)
-    if streamed:
-        body = b""
-        environ["wsgi.input"] = _HashedInput(environ["wsgi.input"], hashed, length)
-    else:
-        body = environ["wsgi.input"].read()
+    digest = hashed if hashed and signatures.is_digest(hashed) else None
+    body = b""
+    if digest is not None and length is not None and length > _HASH_IN_MEMORY:
+        environ["wsgi.input"] = _HashedInput(environ["wsgi.input"], digest, length)
+    elif hashed is None or digest is not None:
+        body = environ["wsgi.input"].read(length) if length is not None else environ["wsgi.input"].read()
         environ["wsgi.input"] = io.BytesIO(body)
     signatures.verify(environ, identity, service or "", region, body)
-    if not streamed and not signatures.presigned(environ):
-        signatures.check_payload(hashed, body)
+    if digest is not None and isinstance(environ["wsgi.input"], io.BytesIO):
+        signatures.check_payload(digest, body)

@@ -90,11 +90,15 @@ def payload_hash(environ: dict) -> str | None:
     return environ.get("HTTP_X_AMZ_CONTENT_SHA256")
 
 
-def check_payload(expected: str | None, body: bytes) -> None:
-    """Raise when ``body`` does not hash to the hex digest the client signed (other values pass)."""
-    if expected and len(expected) == 64 and set(expected) <= _HEX:
-        if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), expected):
-            raise AuthFailure("payload", "the body does not match x-amz-content-sha256")
+def is_digest(value: str) -> bool:
+    """True for a hex SHA-256 (rather than a literal such as UNSIGNED-PAYLOAD)."""
+    return len(value) == 64 and set(value) <= _HEX
+
+
+def check_payload(expected: str, body: bytes) -> None:
+    """Raise when ``body`` does not hash to the hex digest the client signed."""
+    if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), expected):
+        raise AuthFailure("payload", "the body does not match x-amz-content-sha256")
 
 
 def verify(environ: dict, identity: Identity, service: str, region: str, body: bytes, now: float | None = None) -> None:
@@ -135,8 +139,6 @@ def verify(environ: dict, identity: Identity, service: str, region: str, body: b
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, signature):
         raise AuthFailure("signature", "signature mismatch")
-    if not query:
-        check_payload(payload_hash(environ), body)
 
 
 def _presigned_v2(environ: dict) -> bool:
@@ -170,7 +172,10 @@ def _verify_v2(environ: dict, identity: Identity, params: dict[str, str], now: f
     signer = type("VerifyHmacV1", (HmacV1Auth,), {"_get_date": lambda self: date})(
         Credentials(identity.access_key, identity.secret_key, identity.session_token))
     split = urlsplit(_url(environ, False))
-    expected = signer.sign_string(signer.canonical_string(environ.get("REQUEST_METHOD", "GET"), split, headers))
+    # S3's canonical resource names a bucket as /bucket/ (path style), however the URL ends.
+    auth_path = split.path + "/" if split.path.count("/") == 1 and len(split.path) > 1 else split.path
+    expected = signer.sign_string(signer.canonical_string(environ.get("REQUEST_METHOD", "GET"), split, headers,
+                                                          auth_path=auth_path))
     if not hmac.compare_digest(expected, signature):
         raise AuthFailure("signature", "signature mismatch")
 

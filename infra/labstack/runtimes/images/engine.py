@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from labstack.context import account_for
+from labstack import authenticate
+from labstack.context import account_for, credential_from
 from labstack.images.engine import MARK, PUSH_PATH
 from labstack.images.layout import LocalImages
 from labstack.images.registry import RegistryError, parse_reference, push
 from labstack.internal import json_response
 from labstack.jsonbody import BadBody, read_object
+from labstack.signatures import AuthFailure
 
 log = logging.getLogger("labstack.images")
 ROUTE = PUSH_PATH.rsplit("/", 1)[0] + "/"
@@ -25,7 +27,7 @@ class BadPush(Exception):
 
 
 def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """POST /image-engine/push {store, reference, accessKeyId}: the push's log lines and digest."""
+    """POST /image-engine/push {store, reference}, signed by the caller: the push's log lines and digest."""
     lines: list[str] = []
 
     def answer(status: str, **payload: Any) -> Iterable[bytes]:
@@ -36,10 +38,15 @@ def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> I
     if environ.get("REQUEST_METHOD") != "POST":
         return answer("405 Method Not Allowed", message=f"{PUSH_PATH} takes POST")
     try:
-        store, reference, key = _read(environ)
+        account = _caller(labstack, environ)
+        store, reference = _read(environ)
+        if labstack.settings.class_mode:
+            _own_store(labstack, store, account)
         region = parse_reference(reference)[1]
-        client = labstack.clients.get("ecr", account_for(key, labstack.default_account), region)
+        client = labstack.clients.get("ecr", account, region)
         digest = push(LocalImages(store), reference, log=lines.append, client=client)
+    except AuthFailure as failure:
+        return answer("403 Forbidden", message=f"the push is not signed by a key of this labstack: {failure.message}")
     except (BadPush, RegistryError) as exc:
         return answer("400 Bad Request", message=str(exc))
     except Exception as exc:  # labstack stays up and the build reads why
@@ -48,16 +55,38 @@ def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> I
     return answer("200 OK", digest=digest)
 
 
-def _read(environ: dict) -> tuple[Path, str, str]:
-    """The request's store folder, image reference and access key id."""
+def _caller(labstack: Any, environ: dict) -> str:
+    """The account whose push this is: the request is signed like an ECR call (class mode verifies it)."""
+    credential = credential_from(environ)
+    if credential is None:
+        raise AuthFailure("missing", "sign the push request (SigV4) with the build's credentials")
+    identity = authenticate.identify(labstack, credential)
+    if identity is None:
+        return account_for(credential.access_key, labstack.default_account)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if not 0 < length <= MAX_REQUEST:
+        raise BadPush(f"the body must be 1 to {MAX_REQUEST} bytes")
+    authenticate.verify(environ, credential.service, credential.region, identity, length)
+    return identity.account
+
+
+def _own_store(labstack: Any, store: Path, account: str) -> None:
+    """In class mode a push reads only a store inside a build workspace of the caller's own account."""
+    builds = (labstack.settings.home / "builds" / account).resolve()
+    if not store.resolve().is_relative_to(builds):
+        raise BadPush(f"{store}: a push in class mode reads only an image store of your own builds")
+
+
+def _read(environ: dict) -> tuple[Path, str]:
+    """The request's store folder and image reference."""
     try:
         request = read_object(environ, MAX_REQUEST)
     except BadBody as exc:
-        raise BadPush(f"a push request is a JSON object {{store, reference, accessKeyId}}: {exc}") from None
-    store, reference, key = (request.get(k) for k in ("store", "reference", "accessKeyId"))
-    if not all(isinstance(v, str) and v for v in (store, reference, key)):
-        raise BadPush("store, reference and accessKeyId must be non-empty strings")
+        raise BadPush(f"a push request is a JSON object {{store, reference}}: {exc}") from None
+    store, reference = (request.get(k) for k in ("store", "reference"))
+    if not all(isinstance(v, str) and v for v in (store, reference)):
+        raise BadPush("store and reference must be non-empty strings")
     folder = Path(store)
     if not folder.is_absolute() or not folder.is_dir():
         raise BadPush(f"{store}: no local image store (an absolute path to an existing folder)")
-    return folder, reference, key
+    return folder, reference

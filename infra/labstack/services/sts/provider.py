@@ -1,0 +1,112 @@
+"""AssumeRole across accounts, and the instructor's way into every learner's account.
+
+moto lets any caller assume any role, in any account. In class mode labstack checks the role's
+trust policy first when the role lies in another account than the caller's (a learner's own
+roles are the learner's business until IAM is enforced), and gives every learner account an
+``OrganizationAccountAccessRole`` that trusts the instructor's account, as AWS Organizations
+creates it in each member account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+from urllib.parse import unquote
+
+from labstack.clients import without_metadata
+from labstack.config import DEFAULT_REGION
+from labstack.context import RequestContext
+from labstack.errors import AwsError
+from labstack.protocol.provider import Provider
+
+log = logging.getLogger("labstack.sts")
+ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+class Sts(Provider):
+    """AssumeRole with the trust check; every other STS call is moto's."""
+
+    service = "sts"
+    overlay = True
+
+    def __init__(self, labstack: Any) -> None:
+        super().__init__(labstack)
+        if labstack.settings.class_mode:
+            labstack.hooks.on_reset(self.organize)
+            threading.Thread(target=self._organize_when_warm, name="sts-organize", daemon=True).start()
+
+    def assume_role(self, ctx: RequestContext, request: dict) -> dict:
+        role_arn = request["RoleArn"]
+        parts = role_arn.split(":")
+        target = parts[4] if len(parts) == 6 and parts[2] == "iam" else None
+        if self.labstack.settings.class_mode and target != ctx.account:
+            self._check_trust(ctx, role_arn, target)
+        answer = self.labstack.clients.moto("sts", ctx.account, ctx.region).assume_role(**request)
+        return without_metadata(answer)
+
+    def organize(self) -> None:
+        """Give every learner account the role the instructor assumes (idempotent)."""
+        instructor = self.labstack.keyring.instructor
+        if instructor is None:
+            return
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{instructor.account}:root"},
+            "Action": "sts:AssumeRole"}]}
+        for account, identity in self.labstack.keyring.learners.items():
+            if identity.instructor:
+                continue
+            iam = self.labstack.clients.moto("iam", account, DEFAULT_REGION)
+            try:
+                iam.get_role(RoleName=ORGANIZATION_ROLE)
+                continue
+            except iam.exceptions.NoSuchEntityException:
+                pass
+            iam.create_role(RoleName=ORGANIZATION_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
+                            Description="The instructor's way into this learner account (AWS Organizations' convention)")
+            iam.attach_role_policy(RoleName=ORGANIZATION_ROLE, PolicyArn=ADMINISTRATOR)
+
+    def _organize_when_warm(self) -> None:
+        try:
+            self.labstack.wait_warm(timeout=300)
+            self.organize()
+        except Exception:  # labstack stays up; the instructor's AssumeRole then fails with its reason
+            log.exception("could not create %s in the learner accounts", ORGANIZATION_ROLE)
+
+    def _check_trust(self, ctx: RequestContext, role_arn: str, target: str | None) -> None:
+        denied = AwsError("AccessDenied", f"User: arn:aws:iam::{ctx.account}:root is not authorized to perform: "
+                                          f"sts:AssumeRole on resource: {role_arn}", 403)
+        if target is None:
+            raise denied
+        iam = self.labstack.clients.moto("iam", target, ctx.region)
+        try:
+            document = iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]["AssumeRolePolicyDocument"]
+        except iam.exceptions.NoSuchEntityException:
+            raise denied from None
+        if isinstance(document, str):
+            document = json.loads(unquote(document))
+        if not trusts(document, ctx.account):
+            raise denied
+
+
+def trusts(document: dict[str, Any], account: str) -> bool:
+    """True when a trust policy allows ``account`` (its root, or the account id) to assume the role."""
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*":
+            return True
+        names = principal.get("AWS", []) if isinstance(principal, dict) else []
+        names = [names] if isinstance(names, str) else names
+        if {"*", account, f"arn:aws:iam::{account}:root"} & set(names):
+            return True
+    return False
+
+
+PROVIDER = Sts

@@ -1,0 +1,72 @@
+"""A labstack in class mode for tests: a learners file of its own and clients signed by its keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from labstack import daemon, learners
+from labstack.config import Settings
+from labstack.learners import Learner
+from labstack.ports import free_port
+from tests.support.server import server_env
+
+_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60, connect_timeout=5)
+
+
+@dataclass
+class ClassLabstack:
+    """A running class-mode labstack and the class it serves (learner01, learner02, learner03, instructor)."""
+
+    settings: Settings
+    rows: dict[str, Learner]
+    learners_file: Path
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.endpoint
+
+    def session(self, who: str, secret: str | None = None, token: str | None = None) -> boto3.session.Session:
+        """A boto3 session with ``who``'s key (``secret`` replaces the real secret)."""
+        row = self.rows[who]
+        return boto3.session.Session(aws_access_key_id=row.access_key_id,
+                                     aws_secret_access_key=secret or row.secret_access_key,
+                                     aws_session_token=token, region_name="us-east-1")
+
+    def client(self, service: str, who: str, secret: str | None = None, **config: Any) -> Any:
+        """A client of ``service`` signed as ``who`` (a learner's name or "instructor")."""
+        return self.session(who, secret).client(service, endpoint_url=self.endpoint,
+                                                config=_CONFIG.merge(Config(**config)) if config else _CONFIG)
+
+    def keyed(self, service: str, key: str, secret: str, token: str | None = None) -> Any:
+        """A client signed with any key, known to the class or not."""
+        return boto3.client(service, endpoint_url=self.endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+                            aws_session_token=token, region_name="us-east-1", config=_CONFIG)
+
+    def account(self, who: str) -> str:
+        return self.rows[who].account_id
+
+
+def start_class(home: Path, count: int = 3, **extra_env: str) -> ClassLabstack:
+    """Write a learners file for ``count`` learners and start labstack in class mode on a free port."""
+    rows = learners.generate(count)
+    path = home / "learners.csv"
+    learners.write(path, rows)
+    settings = Settings(port=free_port(), home=home / "state")
+    daemon.start(settings, wait=60, env=server_env(LABSTACK_HOME=str(settings.home), LABSTACK_LEARNERS=str(path),
+                                                   **extra_env))
+    return ClassLabstack(settings, {row.learner: row for row in rows}, path)
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassLabstack]:
+    """A class-mode labstack shared by a test module."""
+    server = start_class(tmp_path_factory.mktemp("class"))
+    yield server
+    daemon.stop(server.settings)

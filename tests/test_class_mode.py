@@ -1,0 +1,286 @@
+"""Class mode: one labstack shared by a class, every request's signature verified, accounts kept apart.
+
+Each test is an attack tried against a real class-mode labstack (``labstack serve --learners``):
+a borrowed key id, a wrong secret, an unknown key, no signature, a stale clock, an expired or
+tampered presigned URL, another learner's resources named outright. AWS's errors for them are
+those of its signing documentation ("Authenticating Requests (AWS Signature Version 4)",
+https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html) and of each
+service's "Common Errors" page (InvalidClientTokenId, MissingAuthenticationToken: 403).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import botocore.auth
+import pytest
+from botocore.exceptions import ClientError
+
+from labstack import learners
+from tests.support.classmode import ClassLabstack, classroom  # noqa: F401 - the module's fixture
+from tests.support.codebuild import ENVIRONMENT, buildspec, wait_build
+
+WRONG_SECRET = "x" * 40
+
+
+def code_of(call: Any) -> tuple[str, int]:
+    """The AWS error code and HTTP status a call fails with."""
+    with pytest.raises(ClientError) as failure:
+        call()
+    return failure.value.response["Error"]["Code"], failure.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def raw(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Status and body of a plain HTTP request."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+# --- the learners file --------------------------------------------------------------------------
+def test_learners_new_writes_a_class_of_distinct_accounts_and_keys(tmp_path: Path) -> None:
+    out = tmp_path / "class.csv"
+    done = subprocess.run([sys.executable, "-m", "labstack", "learners", "new", "4", "--out", str(out),
+                           "--prefix", "team"], capture_output=True, text=True, check=True)
+    assert "4 learners and the instructor" in done.stdout
+    with open(out, newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert reader.fieldnames == ["learner", "account_id", "access_key_id", "secret_access_key"]
+    assert [r["learner"] for r in rows] == ["team01", "team02", "team03", "team04", "instructor"]
+    assert len({r["account_id"] for r in rows}) == 5
+    for row in rows:
+        assert len(row["account_id"]) == 12 and row["account_id"].isdigit()
+        assert len(row["access_key_id"]) == 20 and row["access_key_id"].startswith("AKIA")
+        assert len(row["secret_access_key"]) == 40
+    assert out.stat().st_mode & 0o077 == 0  # the secrets are the owner's alone
+    again = subprocess.run([sys.executable, "-m", "labstack", "learners", "new", "2", "--out", str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "exists" in again.stderr
+    assert learners.read(out)[0].learner == "team01"  # the class's keys are still there
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("learner,access_key\nada,123456789012\n", "needs the header"),
+    ("learner,account_id,access_key_id,secret_access_key\nada,12345,AKIAAAAAAAAAAAAAAAAA,s3cr3ts3cr3ts3cr3t\n",
+     "not 12 digits"),
+    ("learner,account_id,access_key_id,secret_access_key\nada,111111111111,AKIAAAAAAAAAAAAAAAAA,\n", "is empty"),
+])
+def test_a_bad_learners_file_stops_the_start_with_its_reason(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "learners.csv"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "labstack", "serve", "--port", "0", "--learners", str(path)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LABSTACK_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2
+    assert reason in done.stderr
+
+
+# --- signatures ---------------------------------------------------------------------------------
+def test_a_learner_acts_in_their_own_account(classroom: ClassLabstack) -> None:
+    for who in ("learner01", "learner02", "instructor"):
+        assert classroom.client("sts", who).get_caller_identity()["Account"] == classroom.account(who)
+
+
+CALLS = {  # service -> a read call, in each of the four protocols labstack serves
+    "s3": lambda client: client.list_buckets(),
+    "sts": lambda client: client.get_caller_identity(),
+    "codebuild": lambda client: client.list_projects(),
+    "lambda": lambda client: client.list_functions(),
+}
+WRONG_SIGNATURE = {"s3": "SignatureDoesNotMatch", "sts": "SignatureDoesNotMatch",
+                   "codebuild": "InvalidSignatureException", "lambda": "InvalidSignatureException"}
+UNKNOWN_KEY = {"s3": "InvalidAccessKeyId", "sts": "InvalidClientTokenId",
+               "codebuild": "UnrecognizedClientException", "lambda": "UnrecognizedClientException"}
+
+
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_another_learners_key_id_with_a_wrong_secret_is_refused(classroom: ClassLabstack, service: str) -> None:
+    client = classroom.client(service, "learner01", secret=WRONG_SECRET)
+    assert code_of(lambda: CALLS[service](client)) == (WRONG_SIGNATURE[service], 403)
+
+
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_unknown_keys_and_the_laptop_key_are_refused(classroom: ClassLabstack, service: str) -> None:
+    for key in ("AKIAIOSFODNN7EXAMPLE", "test", classroom.account("learner01")):
+        client = classroom.keyed(service, key, "test")
+        assert code_of(lambda: CALLS[service](client)) == (UNKNOWN_KEY[service], 403)
+
+
+def test_an_unsigned_request_is_refused(classroom: ClassLabstack) -> None:
+    status, body = raw(f"{classroom.endpoint}/?Action=GetCallerIdentity&Version=2011-06-15")
+    assert status == 403 and b"MissingAuthenticationToken" in body
+    status, body = raw(f"{classroom.endpoint}/", method="POST",
+                       headers={"X-Amz-Target": "CodeBuild_20161006.ListProjects",
+                                "Content-Type": "application/x-amz-json-1.1"})
+    assert status == 403 and b"MissingAuthenticationToken" in body
+
+
+def test_a_clock_beyond_fifteen_minutes_is_refused(classroom: ClassLabstack) -> None:
+    """SigV4: a request dated more than 15 minutes from the server's clock fails (S3: RequestTimeTooSkewed)."""
+    stale = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=16)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=stale):
+        assert code_of(lambda: classroom.client("s3", "learner01").list_buckets()) == ("RequestTimeTooSkewed", 403)
+        code, status = code_of(lambda: classroom.client("sts", "learner01").get_caller_identity())
+    assert (code, status) == ("SignatureDoesNotMatch", 403)
+    near = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=near):
+        assert classroom.client("sts", "learner01").get_caller_identity()["Account"] == classroom.account("learner01")
+
+
+def test_a_tampered_body_is_refused_and_changes_nothing(classroom: ClassLabstack) -> None:
+    s3 = classroom.client("s3", "learner01")
+    s3.create_bucket(Bucket="tamper-l1")
+    s3.put_object(Bucket="tamper-l1", Key="k", Body=b"original")
+
+    def swap_body(request: Any, **_: Any) -> None:
+        request.body = b"tampered"  # as long as the signed body: only its bytes changed on the way
+
+    s3.meta.events.register("before-send.s3.PutObject", swap_body)  # signed by now
+    assert code_of(lambda: s3.put_object(Bucket="tamper-l1", Key="k", Body=b"signed!!")) == ("XAmzContentSHA256Mismatch", 400)
+    assert classroom.client("s3", "learner01").get_object(Bucket="tamper-l1", Key="k")["Body"].read() == b"original"
+
+
+@pytest.mark.parametrize("version", ["s3", "s3v4"])
+def test_presigned_urls_work_until_they_expire_and_not_when_tampered(classroom: ClassLabstack, version: str) -> None:
+    s3 = classroom.client("s3", "learner01", signature_version=version)
+    bucket = f"presign-{version}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=300)
+    assert raw(url) == (200, b"hello")
+    status, body = raw(url.replace("/k?", "/other?"))
+    assert status == 403 and b"SignatureDoesNotMatch" in body
+    later = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(hours=2)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=later), \
+            mock.patch("botocore.auth.time.time", return_value=later.replace(tzinfo=datetime.timezone.utc).timestamp()):
+        stale = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+    status, body = raw(stale)
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body and b"expired" in body
+
+
+# --- accounts kept apart ------------------------------------------------------------------------
+def test_s3_another_learners_bucket_is_out_of_reach(classroom: ClassLabstack) -> None:
+    mine = classroom.client("s3", "learner01")
+    mine.create_bucket(Bucket="private-l1")
+    mine.put_object(Bucket="private-l1", Key="answers.txt", Body=b"mine")
+    theirs = classroom.client("s3", "learner02")
+    assert code_of(lambda: theirs.get_object(Bucket="private-l1", Key="answers.txt"))[0] == "AccessDenied"
+    assert code_of(lambda: theirs.put_object(Bucket="private-l1", Key="answers.txt", Body=b"theirs"))[0] == "AccessDenied"
+    assert code_of(lambda: theirs.delete_object(Bucket="private-l1", Key="answers.txt"))[0] == "AccessDenied"
+    assert code_of(lambda: theirs.list_objects_v2(Bucket="private-l1"))[0] == "AccessDenied"
+    assert "private-l1" not in [b["Name"] for b in theirs.list_buckets()["Buckets"]]
+    assert mine.get_object(Bucket="private-l1", Key="answers.txt")["Body"].read() == b"mine"
+
+
+def test_codecommit_codepipeline_and_logs_never_see_another_account(classroom: ClassLabstack) -> None:
+    a, b = "learner01", "learner02"
+    classroom.client("codecommit", a).create_repository(repositoryName="app-l1")
+    assert code_of(lambda: classroom.client("codecommit", b).get_repository(repositoryName="app-l1"))[0] == \
+        "RepositoryDoesNotExistException"
+    # DeleteRepository of a name the caller's account lacks succeeds with no id, as on AWS; A's stays.
+    assert "repositoryId" not in classroom.client("codecommit", b).delete_repository(repositoryName="app-l1")
+    assert classroom.client("codecommit", a).get_repository(repositoryName="app-l1")["repositoryMetadata"]
+    logs = classroom.client("logs", a)
+    logs.create_log_group(logGroupName="/l1/secret")
+    logs.create_log_stream(logGroupName="/l1/secret", logStreamName="s")
+    arn = f"arn:aws:logs:us-east-1:{classroom.account(a)}:log-group:/l1/secret"
+    assert code_of(lambda: classroom.client("logs", b).get_log_events(logGroupIdentifier=arn, logStreamName="s"))[0] == \
+        "ResourceNotFoundException"
+    assert code_of(lambda: classroom.client("logs", b).delete_log_group(logGroupName="/l1/secret"))[0] == \
+        "ResourceNotFoundException"
+    assert classroom.client("codepipeline", b).list_pipelines()["pipelines"] == []
+
+
+def test_ecr_and_lambda_of_another_account_are_not_found(classroom: ClassLabstack) -> None:
+    a, b = "learner01", "learner02"
+    classroom.client("ecr", a).create_repository(repositoryName="app-l1")
+    ecr_b = classroom.client("ecr", b)
+    assert code_of(lambda: ecr_b.list_images(registryId=classroom.account(a), repositoryName="app-l1"))[0] == \
+        "RepositoryNotFoundException"
+    assert code_of(lambda: ecr_b.delete_repository(registryId=classroom.account(a), repositoryName="app-l1"))[0] == \
+        "RepositoryNotFoundException"
+    role = classroom.client("iam", a).create_role(RoleName="fn-l1", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("h.py", "def handler(event, context):\n    return 'learner01 only'\n")
+    arn = classroom.client("lambda", a).create_function(FunctionName="secret-l1", Runtime="python3.12", Role=role,
+                                                        Handler="h.handler", Code={"ZipFile": package.getvalue()})["FunctionArn"]
+    lambda_b = classroom.client("lambda", b)
+    assert code_of(lambda: lambda_b.invoke(FunctionName=arn))[0] == "ResourceNotFoundException"
+    assert code_of(lambda: lambda_b.delete_function(FunctionName=arn))[0] == "ResourceNotFoundException"
+    assert classroom.client("ecr", a).describe_repositories()["repositories"][0]["repositoryName"] == "app-l1"
+    assert classroom.client("lambda", a).get_function(FunctionName="secret-l1")["Configuration"]["FunctionArn"] == arn
+
+
+@pytest.mark.slow
+def test_a_build_acts_in_its_own_account_with_credentials_that_verify(classroom: ClassLabstack) -> None:
+    """A build's temporary keys (with a session token) verify in class mode and reach only its account."""
+    a, b = "learner01", "learner02"
+    classroom.client("s3", a).create_bucket(Bucket="build-target-l1")
+    spec = buildspec({"build": {"commands": [
+        "aws sts get-caller-identity --query Account --output text",
+        "test -n \"$AWS_SESSION_TOKEN\"",
+        "aws s3 ls s3://build-target-l1 && echo READ-\"ANOTHER\" || echo DENIED-\"AS-EXPECTED\"",
+    ]}})
+    codebuild = classroom.client("codebuild", b)
+    codebuild.create_project(name="probe-l2", source={"type": "NO_SOURCE", "buildspec": spec},
+                             artifacts={"type": "NO_ARTIFACTS"}, environment=ENVIRONMENT,
+                             serviceRole=f"arn:aws:iam::{classroom.account(b)}:role/cb")
+    build = wait_build(codebuild, codebuild.start_build(projectName="probe-l2")["build"]["id"], timeout=120)
+    logs = classroom.client("logs", b).get_log_events(logGroupName=build["logs"]["groupName"],
+                                                      logStreamName=build["logs"]["streamName"], startFromHead=True)
+    text = "".join(e["message"] for e in logs["events"])
+    assert build["buildStatus"] == "SUCCEEDED", text
+    assert classroom.account(b) in text
+    assert "DENIED-AS-EXPECTED" in text and "READ-ANOTHER" not in text, text  # the echo's words, not the command's
+    assert classroom.client("codebuild", a).batch_get_builds(ids=[build["id"]])["builds"] == []
+
+
+# --- roles across accounts ----------------------------------------------------------------------
+def test_the_instructor_assumes_the_organization_role_into_a_learners_account(classroom: ClassLabstack) -> None:
+    learner = classroom.account("learner03")
+    classroom.client("s3", "learner03").create_bucket(Bucket="seen-by-instructor-l3")
+    role = f"arn:aws:iam::{learner}:role/OrganizationAccountAccessRole"
+    creds = classroom.client("sts", "instructor").assume_role(RoleArn=role, RoleSessionName="grading")["Credentials"]
+    s3 = classroom.keyed("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert "seen-by-instructor-l3" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    caller = classroom.keyed("sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert caller.get_caller_identity()["Account"] == learner
+    tampered = classroom.keyed("s3", creds["AccessKeyId"], creds["SecretAccessKey"], "not-the-token")
+    assert code_of(lambda: tampered.list_buckets()) == ("InvalidToken", 400)
+    wrong = classroom.keyed("s3", creds["AccessKeyId"], WRONG_SECRET, creds["SessionToken"])
+    assert code_of(lambda: wrong.list_buckets()) == ("SignatureDoesNotMatch", 403)
+
+
+def test_a_learner_cannot_assume_a_role_in_another_learners_account(classroom: ClassLabstack) -> None:
+    target = classroom.account("learner01")
+    sts = classroom.client("sts", "learner02")
+    for role in ("OrganizationAccountAccessRole", "no-such-role"):
+        code, status = code_of(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{target}:role/{role}",
+                                                       RoleSessionName="sneak"))
+        assert (code, status) == ("AccessDenied", 403)
+    # A role whose trust policy names learner02's account lets learner02 in: the owner's choice.
+    classroom.client("iam", "learner01").create_role(RoleName="shared-l1", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": f"arn:aws:iam::{classroom.account('learner02')}:root"}}]}))
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{target}:role/shared-l1", RoleSessionName="invited")["Credentials"]
+    assert classroom.keyed("sts", creds["AccessKeyId"], creds["SecretAccessKey"],
+                           creds["SessionToken"]).get_caller_identity()["Account"] == target
