@@ -69,7 +69,7 @@ def host_allowed(host: str | None, settings: Settings) -> bool:
     name = host_name(host)
     if _is_ip(name) or name == "localhost" or name.endswith(".localhost"):
         return True
-    return name == host_name(settings.host) or name in settings.allowed_hosts
+    return bool(name) and name in {host_name(h) for h in (settings.host, *settings.allowed_hosts)}
 
 
 def same_origin(origin: str, host: str | None) -> bool:
