@@ -59,19 +59,31 @@ class Row:
     message: str = ""
 
 
-def read_accounts(path: Path) -> dict[str, str]:
-    """The accounts file of a class graded in place: CSV with the columns ``learner`` and ``access_key``."""
+def read_accounts(path: Path) -> dict[str, tuple[str, str]]:
+    """The accounts of a class graded in place, learner -> (access key id, secret access key).
+
+    Either labstack's learners file (``learner,account_id,access_key_id,secret_access_key``, from
+    ``labstack learners new``: what a class-mode labstack verifies; its instructor row is skipped) or
+    a CSV of ``learner,access_key`` naming 12-digit keys of a labstack without class mode."""
     try:
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
-            if not {"learner", "access_key"} <= set(reader.fieldnames or ()):
-                raise ValueError(f"{path} needs the columns learner,access_key (it has {reader.fieldnames})")
-            accounts: dict[str, str] = {}
+            columns = set(reader.fieldnames or ())
+            if {"learner", "access_key_id", "secret_access_key"} <= columns:
+                key_column, secret_column = "access_key_id", "secret_access_key"
+            elif {"learner", "access_key"} <= columns:
+                key_column, secret_column = "access_key", None
+            else:
+                raise ValueError(f"{path} needs the columns learner,access_key_id,secret_access_key (labstack's "
+                                 f"learners file) or learner,access_key (it has {reader.fieldnames})")
+            accounts: dict[str, tuple[str, str]] = {}
             for line, record in enumerate(reader, start=2):
-                learner, key = (record["learner"] or "").strip(), (record["access_key"] or "").strip()
-                if not learner or not key:
+                learner, key = (record["learner"] or "").strip(), (record[key_column] or "").strip()
+                secret = (record[secret_column] or "").strip() if secret_column else "test"
+                if not learner or not key or not secret:
                     raise ValueError(f"{path}, line {line}: a learner and an access key, please")
-                accounts[learner] = key
+                if learner != "instructor" or secret_column is None:
+                    accounts[learner] = (key, secret)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"cannot read the accounts file {path}: {exc}") from exc
     return accounts
@@ -185,7 +197,7 @@ def _run_jobs(jobs: list[Job], timeout: float, bar: tqdm) -> list[Row]:
 
 
 def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Backend, workers: int | None = None,
-                timeout: float = NOTEBOOK_TIMEOUT, accounts: dict[str, str] | None = None) -> list[Row]:
+                timeout: float = NOTEBOOK_TIMEOUT, accounts: dict[str, tuple[str, str]] | None = None) -> list[Row]:
     """Grade every submission of the labs ``numbers`` in ``folder``; write ``out``/scores.csv and
     ``out``/feedback/<learner>/<lab>.html. Learners are graded side by side, a learner's labs in order,
     each in a fresh account; with ``accounts``, every notebook in place in its learner's account."""
@@ -201,12 +213,12 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
     rows: list[Row] = []
     batches: list[list[Job]] = []
     for learner, labs in by_learner.items():
-        key = fresh_account() if accounts is None else accounts.get(learner)
-        if key is None:
+        keys = (fresh_account(), "test") if accounts is None else accounts.get(learner)
+        if keys is None:
             rows += [Row(learner, notebooks.slug(n), 0, 0, "error", "no account for this learner in the accounts file")
                      for n, _ in labs]
             continue
-        env = notebooks.kernel_env(LabSession.for_key(backend, key))
+        env = notebooks.kernel_env(LabSession.for_key(backend, *keys))
         batches.append([Job(submission, number, out / "work" / learner / notebooks.slug(number),
                             _prepared(out, number), env, accounts is not None) for number, submission in labs])
     with tqdm(total=sum(len(labs) for labs in by_learner.values()), desc="grading", unit="notebook") as bar, \

@@ -199,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     autograde.add_argument("--workers", type=int, help="notebooks graded at once (default: the cores)")
     autograde.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     autograde.add_argument("--accounts", type=Path, metavar="CSV",
-                           help="grade in place: a CSV of learner,access_key naming the account each learner worked "
-                                "in on this backend; only the setup and test cells run there, nothing is rebuilt")
+                           help="grade in place: labstack's learners file (labstack learners new), or a CSV of "
+                                "learner,access_key naming the account each learner worked in on this backend; only the "
+                                "setup and test cells run there, nothing is rebuilt")
 
     args = root.parse_args(argv)
     try:

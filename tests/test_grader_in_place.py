@@ -30,7 +30,7 @@ def test_a_class_is_graded_where_it_worked_and_nothing_is_built(labstack: Labsta
     for learner in ("ada", "bob", "cy"):  # all hand in lab 01's solution and lab 02 unanswered
         _hand_in(submitted, learner, notebooks.solution(1))
         _hand_in(submitted, learner, notebooks.released(2))
-    keys = {"ada": ada.credentials_env()["AWS_ACCESS_KEY_ID"], "bob": bob.credentials_env()["AWS_ACCESS_KEY_ID"]}
+    keys = {name: (session.credentials_env()["AWS_ACCESS_KEY_ID"], "test") for name, session in (("ada", ada), ("bob", bob))}
     rows = classroom.grade_class(submitted, [1, 2], tmp_path / "out", Backend("embedded", labstack.endpoint),
                                  workers=2, accounts=keys)
     assert [(r.learner, r.lab, r.score, r.max_score, r.status) for r in rows] == [
@@ -70,10 +70,22 @@ def test_a_bad_accounts_file_is_one_line(labstack: LabstackProcess, monkeypatch:
     (tmp_path / "keys.csv").write_text("name,key\nada,123456789012\n")
     assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--accounts", str(tmp_path / "keys.csv")]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"✗ {tmp_path / 'keys.csv'} needs the columns learner,access_key (it has ['name', 'key'])")
+        f"✗ {tmp_path / 'keys.csv'} needs the columns learner,access_key_id,secret_access_key (labstack's learners "
+        f"file) or learner,access_key (it has ['name', 'key'])")
     (tmp_path / "keys.csv").write_text("learner,access_key\nada,\n")
     assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--accounts", str(tmp_path / "keys.csv")]) == 2
     assert capsys.readouterr().err.strip() == f"✗ {tmp_path / 'keys.csv'}, line 2: a learner and an access key, please"
     assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--accounts", str(tmp_path / "none.csv")]) == 2
     assert "cannot read the accounts file" in capsys.readouterr().err
     assert not (tmp_path / "graded-lab01").exists()  # nothing was graded
+
+
+def test_the_learners_file_of_a_class_gives_each_learner_their_key_and_secret(tmp_path: Path) -> None:
+    from labstack import learners
+
+    rows = learners.generate(2)
+    learners.write(tmp_path / "class.csv", rows)
+    assert classroom.read_accounts(tmp_path / "class.csv") == {
+        row.learner: (row.access_key_id, row.secret_access_key) for row in rows if not row.instructor}
+    (tmp_path / "keys.csv").write_text("learner,access_key\nada,123456789012\n")
+    assert classroom.read_accounts(tmp_path / "keys.csv") == {"ada": ("123456789012", "test")}
