@@ -13,6 +13,7 @@ import random
 import socket
 import socketserver
 import threading
+import time
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Callable
@@ -29,6 +30,7 @@ log = logging.getLogger("labstack.elb")
 MAX_CONNECTIONS = 256  # client connections a listener serves at once; more are closed at once
 DISCARD_LIMIT = 64 * 1024  # a body the ELB answers itself is read and dropped up to this; past it the connection closes
 DEFAULT_IDLE_TIMEOUT = 60.0  # while the listener is being deleted
+LINGER_SECONDS, LINGER_BYTES = 1.0, 256 * 1024  # read and dropped after the last answer, before the close
 # What the runtime lends a listener server: the listener now, the target groups now, and
 # the targets a group may route to.
 Lookup = Callable[[], tuple[Listener | None, dict[str, TargetGroup]]]
@@ -127,7 +129,7 @@ class ListenerServer(socketserver.ThreadingTCPServer):
                 self._open.add(request)
         if full:
             log.warning("listener on port %s: %d connections open, one more refused", self.server_address[1], MAX_CONNECTIONS)
-            super().shutdown_request(request)
+            request.close()
             return
         super().process_request(request, client_address)
 
@@ -135,9 +137,22 @@ class ListenerServer(socketserver.ThreadingTCPServer):
         _Session(self, request, client_address).serve()
 
     def shutdown_request(self, request: Any) -> None:
+        """Close a client connection, after reading what the client still sends for a moment, so
+        that the close does not reset the connection before the client has read the last answer."""
         with self._open_lock:
             self._open.discard(request)
-        super().shutdown_request(request)
+        try:
+            request.shutdown(socket.SHUT_WR)
+            deadline, left = time.monotonic() + LINGER_SECONDS, LINGER_BYTES
+            while left > 0 and (remaining := deadline - time.monotonic()) > 0:
+                request.settimeout(remaining)
+                data = request.recv(min(left, 65536))
+                if not data:
+                    break
+                left -= len(data)
+        except OSError:
+            pass
+        request.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.exception("listener client %s: unexpected error", client_address)

@@ -83,7 +83,7 @@ class ClientConnection:
                     problem = "a request head larger than 64 KiB"
                 if problem:
                     raise BadRequest(400, problem)
-            if end is not None or closed or len(data) > MAX_HEAD_BYTES:
+            if data or closed:  # h11 takes a head only once it is whole: the scan above saw it first
                 try:
                     event = self.h11.next_event()
                 except h11.RemoteProtocolError as exc:
