@@ -15,6 +15,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess
 
 
 @pytest.fixture(scope="module")
-def holdings(server: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def holdings(server: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Something in two accounts and in git, for the attacks to try to destroy."""
     server.client("s3").create_bucket(Bucket="precious")
     server.client("s3", account=ACCOUNT).create_bucket(Bucket="precious-too")
@@ -56,7 +57,6 @@ def holdings(server: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) 
     server.client("codecommit").create_repository(repositoryName="app")
     work = new_work_tree(tmp_path_factory.mktemp("git") / "work", {"app.py": "print('v1')\n"})
     git(work, "push", "--quiet", f"{server.endpoint}/github/org/app.git", "main")
-    return {"buckets": {"123456789012": ["precious"], ACCOUNT: ["precious-too"]}}
 
 
 def port(server: LabstackProcess) -> int:
@@ -87,7 +87,7 @@ def forbidden_json(reply: raw.Reply) -> str:
     {"Content-Type": FORM},  # a form from a browser that sends neither Origin nor Sec-Fetch-*
     {"Origin": EVIL, "Content-Type": "application/json"},  # what a CORS preflight would have to allow first
 ], ids=["form", "no-cors-fetch", "form-without-origin", "json-from-elsewhere"])
-def test_a_forged_reset_is_refused_and_every_account_survives(server: LabstackProcess, holdings: dict,
+def test_a_forged_reset_is_refused_and_every_account_survives(server: LabstackProcess, holdings: None,
                                                               headers: dict[str, str]) -> None:
     reply = raw.send(server.endpoint, "/_labstack/reset", {"Host": f"127.0.0.1:{port(server)}", **headers}, b"x=1")
     message = forbidden_json(reply)
@@ -95,7 +95,7 @@ def test_a_forged_reset_is_refused_and_every_account_survives(server: LabstackPr
     assert buckets(server) == ["precious"] and buckets(server, ACCOUNT) == ["precious-too"]
 
 
-def test_a_forged_approval_answer_is_refused_by_the_console(server: LabstackProcess, holdings: dict) -> None:
+def test_a_forged_approval_answer_is_refused_by_the_console(server: LabstackProcess, holdings: None) -> None:
     body = json.dumps({"pipelineName": "p", "stageName": "s", "actionName": "a", "token": "t", "status": "Approved"})
     reply = raw.send(server.endpoint, "/_labstack/api/approvals?account=123456789012",
                      {**CROSS_SITE, "Content-Type": "text/plain"}, body.encode())
@@ -118,7 +118,7 @@ Promise.all(sent).then(() => document.getElementById("wipe").submit());
 
 
 @pytest.mark.slow
-def test_a_hostile_page_in_a_real_browser_changes_nothing(server: LabstackProcess, holdings: dict, browser: Any) -> None:
+def test_a_hostile_page_in_a_real_browser_changes_nothing(server: LabstackProcess, holdings: None, browser: Any) -> None:
     """chromium opens a page on localhost:<another port>: an <img>, two no-cors fetches, then a form
     posted to the reset; the form's answer, shown in the tab, is labstack's refusal."""
     page = HOSTILE_PAGE.format(labstack=server.endpoint, form=FORM).encode()
@@ -159,7 +159,7 @@ def test_the_console_page_may_be_opened_from_a_link_on_another_site(server: Labs
 
 
 # --- DNS rebinding --------------------------------------------------------------------------
-def test_a_rebound_host_name_reaches_nothing(server: LabstackProcess, holdings: dict, tmp_path: Path) -> None:
+def test_a_rebound_host_name_reaches_nothing(server: LabstackProcess, holdings: None, tmp_path: Path) -> None:
     evil = f"evil.example:{port(server)}"
     status = raw.send(server.endpoint, "/_labstack/status", {"Host": evil}, method="GET")
     assert "--allowed-host evil.example" in forbidden_json(status)
@@ -184,13 +184,13 @@ def test_a_rebound_host_name_reaches_nothing(server: LabstackProcess, holdings: 
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST.", "precious.localhost", "[::1]", "10.20.30.40", "lab.example"])
-def test_loopback_names_ip_literals_and_allowed_hosts_are_answered(server: LabstackProcess, holdings: dict,
+def test_loopback_names_ip_literals_and_allowed_hosts_are_answered(server: LabstackProcess, holdings: None,
                                                                    host: str) -> None:
     reply = raw.send(server.endpoint, "/_labstack/status", {"Host": f"{host}:{port(server)}"}, method="GET")
     assert reply.status == 200 and "accounts" in reply.json()
 
 
-def test_sdks_and_git_through_accepted_names_work(server: LabstackProcess, holdings: dict, tmp_path: Path) -> None:
+def test_sdks_and_git_through_accepted_names_work(server: LabstackProcess, holdings: None, tmp_path: Path) -> None:
     body = query("ListQueues")
     allowed = f"lab.example:{port(server)}"
     signed = raw.sign(f"http://{allowed}/", "sqs", {"Host": allowed, "Content-Type": FORM}, body)
@@ -201,7 +201,7 @@ def test_sdks_and_git_through_accepted_names_work(server: LabstackProcess, holdi
 
 # --- cross-origin calls to the AWS API and git ---------------------------------------------
 @pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed-test-test"])
-def test_a_cross_origin_query_call_is_refused(server: LabstackProcess, holdings: dict, signed: bool) -> None:
+def test_a_cross_origin_query_call_is_refused(server: LabstackProcess, holdings: None, signed: bool) -> None:
     body = query("CreateQueue", QueueName="pwned")
     headers = {"Content-Type": FORM, "Origin": EVIL}
     if signed:
@@ -211,7 +211,7 @@ def test_a_cross_origin_query_call_is_refused(server: LabstackProcess, holdings:
     assert not any("pwned" in q for q in queues(server))
 
 
-def test_a_cross_site_get_without_origin_is_refused(server: LabstackProcess, holdings: dict) -> None:
+def test_a_cross_site_get_without_origin_is_refused(server: LabstackProcess, holdings: None) -> None:
     # <img src="http://127.0.0.1:4566/?Action=CreateQueue&QueueName=pwned">: no Origin, but Fetch Metadata
     path = "/?" + query("CreateQueue", QueueName="pwned").decode()
     reply = raw.send(server.endpoint, path, {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors",
@@ -223,13 +223,13 @@ def test_a_cross_site_get_without_origin_is_refused(server: LabstackProcess, hol
     assert not any("pwned" in q for q in queues(server))
 
 
-def test_a_cross_origin_git_push_is_refused(server: LabstackProcess, holdings: dict) -> None:
+def test_a_cross_origin_git_push_is_refused(server: LabstackProcess, holdings: None) -> None:
     reply = raw.send(server.endpoint, "/github/org/app.git/git-receive-pack",
                      {"Origin": f"http://127.0.0.1:{free_port()}", "Content-Type": "text/plain"}, b"0000")
     assert reply.status == 403 and b"another origin" in reply.body
 
 
-def test_same_origin_requests_go_through(server: LabstackProcess, holdings: dict) -> None:
+def test_same_origin_requests_go_through(server: LabstackProcess, holdings: None) -> None:
     """The console's own calls carry its origin, which is labstack's."""
     here = f"127.0.0.1:{port(server)}"
     body = json.dumps({"pipelineName": "nothing", "stageName": "s", "actionName": "a",
@@ -241,7 +241,7 @@ def test_same_origin_requests_go_through(server: LabstackProcess, holdings: dict
 
 
 # --- the reset labstack's clients send ------------------------------------------------------
-def test_reset_by_the_cli_and_by_a_custom_header_still_works(server: LabstackProcess, holdings: dict) -> None:
+def test_reset_by_the_cli_and_by_a_custom_header_still_works(server: LabstackProcess, holdings: None) -> None:
     assert daemon.get_json(server.endpoint + "/_labstack/reset", timeout=30, method="POST") == {"reset": True}
     assert buckets(server) == [] and buckets(server, ACCOUNT) == []
     server.client("s3").create_bucket(Bucket="again")
@@ -250,20 +250,23 @@ def test_reset_by_the_cli_and_by_a_custom_header_still_works(server: LabstackPro
 
 
 # --- warm-up: labstack's own views wait for it, never 404 -----------------------------------
+@contextmanager
+def served(settings: Settings) -> Iterator[Any]:
+    """A labstack (the object) serving HTTP from a thread, its warm-up not started."""
+    http, labstack = build_server(settings)
+    threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        yield labstack
+    finally:
+        http.shutdown()
+        labstack.shutdown()
+        http.server_close()
+
+
 def test_views_wait_for_warm_up_instead_of_answering_404(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(port=free_port(), home=tmp_path)
-    http, labstack = build_server(settings)
-    serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    serving.start()
     answers: dict[str, Any] = {}
     waiting: list[float] = []
-    wait_warm = labstack.wait_warm
-
-    def spy(timeout: float = 60.0) -> None:  # marks a request that waits for warm-up
-        waiting.append(timeout)
-        wait_warm(timeout)
-
-    monkeypatch.setattr(labstack, "wait_warm", spy)
 
     def ask(path: str) -> None:
         try:
@@ -272,7 +275,14 @@ def test_views_wait_for_warm_up_instead_of_answering_404(tmp_path: Path, monkeyp
         except urllib.error.HTTPError as exc:
             answers[path] = (exc.code, exc.read())
 
-    try:
+    with served(settings) as labstack:
+        wait_warm = labstack.wait_warm
+
+        def spy(timeout: float = 60.0) -> None:  # marks a request that waits for warm-up
+            waiting.append(timeout)
+            wait_warm(timeout)
+
+        monkeypatch.setattr(labstack, "wait_warm", spy)
         health = json.loads(urllib.request.urlopen(settings.endpoint + "/_labstack/health", timeout=10).read())
         assert health["ready"] is False  # nothing is warming up yet: it starts below, after the requests
         asking = [threading.Thread(target=ask, args=(path,)) for path in
@@ -284,21 +294,14 @@ def test_views_wait_for_warm_up_instead_of_answering_404(tmp_path: Path, monkeyp
         labstack.warm_up()
         for thread in asking:
             thread.join(timeout=120)
-        assert answers["/_labstack/inbox"] == (200, {"messages": []})
-        assert answers["/_labstack/endpoints"] == (200, {"endpoints": []})
-        assert answers["/_labstack/status"][0] == 200
-    finally:
-        http.shutdown()
-        labstack.shutdown()
-        http.server_close()
+    assert answers["/_labstack/inbox"] == (200, {"messages": []})
+    assert answers["/_labstack/endpoints"] == (200, {"endpoints": []})
+    assert answers["/_labstack/status"][0] == 200
 
 
 def test_views_answer_503_when_warm_up_failed(tmp_path: Path) -> None:
     settings = Settings(port=free_port(), home=tmp_path, extra_providers=("no_such_module:Provider",))
-    http, labstack = build_server(settings)
-    serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    serving.start()
-    try:
+    with served(settings) as labstack:
         labstack.warm_up()
         with pytest.raises(RuntimeError):
             labstack.wait_warm()
@@ -307,10 +310,6 @@ def test_views_answer_503_when_warm_up_failed(tmp_path: Path) -> None:
         assert failed.value.code == 503 and "no_such_module" in json.loads(failed.value.read())["error"]
         with urllib.request.urlopen(settings.endpoint + "/_labstack/health", timeout=10) as reply:
             assert reply.status == 200  # health still says how it is
-    finally:
-        http.shutdown()
-        labstack.shutdown()
-        http.server_close()
 
 
 # --- serving beyond loopback ---------------------------------------------------------------
