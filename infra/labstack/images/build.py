@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from labstack import sandbox
 from labstack.config import Settings
+from labstack.archives import ArchiveError, extract_tar, is_tar
 from labstack.images.dockerfile import DockerfileError, Instruction, parse
 from labstack.images.layout import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, LocalImages
 
@@ -248,10 +249,11 @@ class Builder:
         target = state.path(dest)
         into_dir = dest.endswith("/") or len(sources_found) > 1 or target.is_dir()
         for source in sources_found:
-            if extract and source.is_file() and tarfile.is_tarfile(source):
-                target.mkdir(parents=True, exist_ok=True)
-                with tarfile.open(source) as archive:
-                    archive.extractall(target, filter="data")
+            if extract and source.is_file() and is_tar(source):
+                try:
+                    extract_tar(source, target, f"ADD {source.name}")
+                except ArchiveError as exc:
+                    raise DockerfileError(f"line {ins.line}: {exc}") from None
             elif source.is_dir():
                 shutil.copytree(source, target, dirs_exist_ok=True, ignore=self._ignored_in(source))
             else:

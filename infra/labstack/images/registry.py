@@ -11,6 +11,7 @@ from labstack.images.layout import OCI_MANIFEST, LocalImages, normalise
 
 _ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)$")
 PART_SIZE = 10 * 1024 * 1024
+MAX_MANIFEST = 4 * 1024 * 1024  # what registries accept (the distribution spec's 4 MiB)
 
 
 class RegistryError(Exception):
@@ -90,6 +91,8 @@ def _push(images: LocalImages, reference: str, log: Callable[[str], None], clien
     except KeyError as exc:
         raise RegistryError(f"An image does not exist locally with the tag: {normalise(reference).rsplit(':', 1)[0]}") from exc
     ecr = client or ecr_client(region)
+    if images.blobs.size(digest) > MAX_MANIFEST:
+        raise RegistryError(f"push {reference}: the manifest is larger than {MAX_MANIFEST} bytes, a registry's limit")
     manifest_bytes = images.blobs.path(digest).read_bytes()
     manifest = json.loads(manifest_bytes)
     log(f"The push refers to repository [{normalise(reference).rsplit(':', 1)[0]}]")
@@ -100,12 +103,13 @@ def _push(images: LocalImages, reference: str, log: Callable[[str], None], clien
         if blob in available:
             log(f"{blob[7:19]}: Layer already exists")
             continue
-        data = images.blobs.path(blob).read_bytes()
         upload_id = ecr.initiate_layer_upload(registryId=account, repositoryName=repository)["uploadId"]
-        for first in range(0, max(len(data), 1), PART_SIZE):
-            part = data[first:first + PART_SIZE]
-            ecr.upload_layer_part(registryId=account, repositoryName=repository, uploadId=upload_id,
-                                  partFirstByte=first, partLastByte=first + max(len(part), 1) - 1, layerPartBlob=part)
+        with images.blobs.path(blob).open("rb") as data:  # part by part: a layer is never whole in memory
+            first = 0
+            while (part := data.read(PART_SIZE)) or first == 0:  # an empty blob is one empty part
+                ecr.upload_layer_part(registryId=account, repositoryName=repository, uploadId=upload_id,
+                                      partFirstByte=first, partLastByte=first + max(len(part), 1) - 1, layerPartBlob=part)
+                first += max(len(part), 1)
         ecr.complete_layer_upload(registryId=account, repositoryName=repository, uploadId=upload_id, layerDigests=[blob])
         log(f"{blob[7:19]}: Pushed")
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.archives import ArchiveError
 from labstack.clock import now
 from labstack.images.blobs import BlobStore
 from labstack.images.registry import RegistryError, parse_reference
@@ -143,7 +144,10 @@ class TaskRunner:
             raise PullError(f"{image}: layers {missing} are not in the registry")
         config = json.loads(self.blobs.path(manifest["config"]["digest"]).read_bytes()).get("config", {})
         task.container(self._name_of(task, image), imageDigest=digest)
-        return unpack(manifest, digest, self.blobs, self.rootfs), config
+        try:
+            return unpack(manifest, digest, self.blobs, self.rootfs), config
+        except ArchiveError as exc:  # a hostile or oversized layer: the pull fails, saying why
+            raise PullError(str(exc)) from None
 
     @staticmethod
     def _name_of(task: RunningTask, image: str) -> str:

@@ -3,20 +3,20 @@ its code and configuration stay the same, recycled when they change."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labstack.archives import ArchiveError, extract_zip
 from labstack.keyring import KeyRing
 from labstack.runtimes.lambdas.functions import FunctionSpec
 from labstack.runtimes.lambdas.worker import ANSWER_FD, END_MARKER
@@ -163,8 +163,11 @@ class WorkerPool:
         target = self.home / "lambda" / spec.account / spec.region / spec.name / f"{spec.version.strip('$')}-{spec.code_sha[:16]}"
         if not target.exists():
             staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
-            with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
-                archive.extractall(staging)
+            try:
+                extract_zip(spec.code, staging, "the deployment package")
+            except ArchiveError:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
             try:
                 staging.rename(target)
             except OSError:  # another invocation unpacked it first

@@ -1,4 +1,5 @@
-"""The Lambda runtime's overlay: Invoke runs the handler for real; moto keeps the rest."""
+"""The Lambda runtime's overlay: Invoke runs the handler for real; CreateFunction and
+UpdateFunctionCode refuse a package past the zip caps first; moto keeps the rest."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import logging
 import threading
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from labstack.archives import ZIP_MAX_BYTES, ArchiveError, check_zip
+from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError, new_request_id
 from labstack.protocol.provider import Provider
@@ -34,6 +39,38 @@ class LambdaRuntime(Provider):
         labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)
         labstack.hooks.on_shutdown(self.pool.close)
+
+    def create_function(self, ctx: RequestContext, request: dict) -> dict:
+        """moto's CreateFunction, once the code is a zip Lambda would unpack."""
+        self._check_code(ctx, request.get("Code") or {})
+        return self._moto(ctx, "create_function", request)
+
+    def update_function_code(self, ctx: RequestContext, request: dict) -> dict:
+        """moto's UpdateFunctionCode, once the new code is a zip Lambda would unpack."""
+        self._check_code(ctx, request)
+        return self._moto(ctx, "update_function_code", request)
+
+    def _moto(self, ctx: RequestContext, operation: str, request: dict) -> dict:
+        return without_metadata(getattr(self.labstack.clients.moto("lambda", ctx.account, ctx.region), operation)(**request))
+
+    def _check_code(self, ctx: RequestContext, code: dict) -> None:
+        """Refuse a deployment package (inline or in S3) past the zip caps, as Lambda refuses
+        one whose unzipped size passes its quota; an S3 object that cannot be read is moto's to answer."""
+        data = code.get("ZipFile")
+        if data is None and code.get("S3Bucket") and code.get("S3Key"):
+            where = {"Bucket": code["S3Bucket"], "Key": code["S3Key"]}
+            if code.get("S3ObjectVersion"):
+                where["VersionId"] = code["S3ObjectVersion"]
+            try:
+                data = self.labstack.clients.get("s3", ctx.account, ctx.region).get_object(**where)["Body"].read()
+            except ClientError:
+                return
+        if data is None:
+            return
+        try:
+            check_zip(data, "the deployment package")
+        except ArchiveError as exc:
+            raise _unzip_error(exc) from None
 
     def invoke(self, ctx: RequestContext, request: dict) -> dict:
         spec = resolve(ctx.account, ctx.region, request["FunctionName"], request.get("Qualifier"))
@@ -62,7 +99,10 @@ class LambdaRuntime(Provider):
 
     def run(self, spec: FunctionSpec, invoked_arn: str, payload: bytes, request_id: str) -> tuple[Outcome, str, list[str]]:
         """One invocation in a warm (or new) worker; its log shipped to CloudWatch Logs."""
-        worker, _cold = self.pool.acquire(spec)
+        try:
+            worker, _cold = self.pool.acquire(spec)
+        except ArchiveError as exc:  # code that reached moto another way (CloudFormation) and cannot be unpacked
+            raise AwsError("InvalidZipFileException", f"Lambda was unable to unzip the deployment package: {exc}", 502) from None
         try:
             outcome = worker.invoke(request_id, invoked_arn, payload)
         except BaseException:
@@ -91,6 +131,14 @@ class LambdaRuntime(Provider):
             return outcome.answer["payload"].encode(), False
         return json.dumps(outcome.answer["error"]).encode(), True
 
+
+
+def _unzip_error(exc: ArchiveError) -> AwsError:
+    """Lambda's answer to a package it will not unzip: its own words for the size quota."""
+    if exc.cap is ZIP_MAX_BYTES:
+        return AwsError("InvalidParameterValueException", f"Unzipped size must be smaller than {exc.cap.limit} bytes")
+    return AwsError("InvalidParameterValueException",
+                    f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})")
 
 
 def _now() -> str:

@@ -7,7 +7,6 @@ import hashlib
 import os
 import re
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from labstack.archives import ArchiveError, inside, write_zip
 from labstack.services.codebuild.buildspec import Buildspec, FileSet
 
 if TYPE_CHECKING:
@@ -59,26 +59,41 @@ def walk(base: Path) -> Iterator[str]:
             yield name if rel == "." else f"{rel}/{name}"
 
 
+def _resolved(src: Path, path: Path, shown: str) -> Path:
+    """``path`` with its links resolved; ArtifactError if they lead out of the source directory."""
+    if not inside(src, path):
+        raise ArtifactError(f"{shown} is a symbolic link that leads out of the source directory")
+    return Path(os.path.realpath(path))
+
+
 def select(src: Path, files: FileSet) -> list[tuple[Path, str]]:
-    """(file, name in the artifact) for every file the globs pick, in a stable order."""
+    """(file, name in the artifact) for every file the globs pick, in a stable order. A file
+    reached by a symbolic link is its target, which must lie in the source directory."""
     base = (src / files.base_directory) if files.base_directory else src
     if not base.is_dir():
         return []
+    base = _resolved(src, base, f"base-directory {files.base_directory}")
     include = [_glob_regex(p) for p in files.files]
     exclude = [_glob_regex(p) for p in files.exclude]
     picked: dict[str, Path] = {}
     for rel in walk(base):
         if any(r.match(rel) for r in include) and not any(r.match(rel) for r in exclude):
             name = rel.rsplit("/", 1)[-1] if files.discard_paths else rel
-            picked.setdefault(name, base / rel)
+            path = base / rel
+            if path.is_symlink():
+                path = _resolved(src, path, rel)
+                if not path.is_file():
+                    continue  # a dangling link, or one to a folder: no file to ship
+            picked.setdefault(name, path)
     return [(path, name) for name, path in picked.items()]
 
 
 def package_zip(chosen: list[tuple[Path, str]], target: Path) -> Path:
-    """Zip ``chosen`` into ``target``."""
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, name in chosen:
-            zf.write(path, name)
+    """Zip ``chosen`` into ``target``, within the zip caps."""
+    try:
+        write_zip(chosen, target, "the artifact")
+    except ArchiveError as exc:
+        raise ArtifactError(str(exc)) from None
     return target
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import io
 import shutil
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from labstack.services.codebuild.artifacts import select, walk
+from labstack.archives import ArchiveError, extract_zip, write_zip
+from labstack.services.codebuild.artifacts import ArtifactError, select, walk
 from labstack.services.codebuild.buildspec import Buildspec, FileSet
 
 if TYPE_CHECKING:
@@ -48,8 +48,11 @@ def restore(cache: dict, project: str, store: Path, src: Path, s3: Any, log: Bui
         except ClientError:  # no cache yet (or unreadable): AWS carries on without it
             log.container(f"labstack: no cache at s3://{bucket}/{key} yet")
             return
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            zf.extractall(src)
+        try:
+            extract_zip(data, src, f"the cache s3://{bucket}/{key}")
+        except ArchiveError as exc:  # a cache is an optimisation: the build goes on without it
+            log.container(f"labstack: the cache was not restored: {exc}")
+            return
         log.container(f"labstack: restored the cache from s3://{bucket}/{key}")
 
 
@@ -58,7 +61,10 @@ def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3:
     kind = _kind(cache)
     if kind is None or not spec.cache_paths:
         return
-    chosen = select(src, FileSet(files=[p for p in spec.cache_paths if not p.startswith("/")]))
+    try:
+        chosen = select(src, FileSet(files=[p for p in spec.cache_paths if not p.startswith("/")]))
+    except ArtifactError:  # a link out of the source: nothing of it is cached
+        return
     if kind == "LOCAL":
         if store.exists():
             shutil.rmtree(store)
@@ -68,8 +74,9 @@ def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3:
             shutil.copy2(path, target)
         return
     data = io.BytesIO()
-    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, rel in chosen:
-            zf.write(path, rel)
     bucket, key = _s3_place(cache, project)
+    try:
+        write_zip(chosen, data, f"the cache s3://{bucket}/{key}")
+    except ArchiveError:  # past the zip caps: the next build starts without a cache, as after a miss
+        return
     s3.put_object(Bucket=bucket, Key=key, Body=data.getvalue())

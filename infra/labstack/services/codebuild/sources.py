@@ -6,15 +6,14 @@ CodeCommit and local-GitHub repositories), the same place the pipeline engine re
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labstack import sources as shared
+from labstack.archives import ArchiveError, extract_zip
 from labstack.errors import AwsError
 
 if TYPE_CHECKING:
@@ -91,20 +90,11 @@ def _git_spec(version: str | None) -> str | None:
 
 
 def _unpack(data: bytes, dest: Path) -> None:
-    """Extract a zip into ``dest``, refusing members that would land outside it."""
-    root = dest.resolve()
+    """Extract a source zip into ``dest``, within the zip caps and confined to it."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            for member in zf.infolist():
-                target = (root / member.filename).resolve()
-                if root != target and root not in target.parents:
-                    raise SourceError("CLIENT_ERROR", f"zip member {member.filename!r} points outside the source directory")
-                zf.extract(member, root)
-                mode = member.external_attr >> 16
-                if mode and not member.is_dir():
-                    target.chmod(mode & 0o777 or 0o644)
-    except zipfile.BadZipFile as exc:
-        raise SourceError("CLIENT_ERROR", f"source is not a zip archive: {exc}") from None
+        extract_zip(data, dest, "the source zip")
+    except ArchiveError as exc:
+        raise SourceError("CLIENT_ERROR", str(exc)) from None
 
 
 def buildspec_text(declared: str | None, src: Path) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from labstack.archives import ArchiveError, read_zip
 
 ECS_HOOKS = ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
 LAMBDA_HOOKS = ("BeforeAllowTraffic", "AfterAllowTraffic")
@@ -63,10 +63,13 @@ def revision_text(revision: dict[str, Any], fetch_s3: Callable[[dict[str, Any]],
         location = revision.get("s3Location") or {}
         body = fetch_s3(location)
         if location.get("bundleType") in ("zip", None) and body[:2] == b"PK":
-            with zipfile.ZipFile(io.BytesIO(body)) as bundle:
-                for name in ("appspec.yaml", "appspec.yml", "appspec.json"):
-                    if name in bundle.namelist():
-                        return bundle.read(name).decode()
+            for name in ("appspec.yaml", "appspec.yml", "appspec.json"):
+                try:
+                    return read_zip(body, name, "the revision's bundle").decode()
+                except KeyError:
+                    continue
+                except ArchiveError as exc:
+                    raise AppSpecError(f"{exc}.") from None
             raise AppSpecError("The revision's bundle has no appspec.yaml, appspec.yml or appspec.json at its root.")
         return body.decode()
     raise AppSpecError(f"A revision of type {kind} cannot be deployed to this compute platform.")

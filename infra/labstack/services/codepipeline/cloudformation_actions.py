@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.archives import ArchiveError, read_zip
 from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
 
 POLL_LAB_SECONDS = 3
@@ -28,10 +29,11 @@ def _artifact_file(job: ActionJob, reference: str, what: str) -> str:
         raise ActionFailed(f"{what} {reference} must be written InputArtifactName::path with one of the action's input "
                            "artifacts", "ConfigurationError")
     try:
-        with zipfile.ZipFile(io.BytesIO(job.input(artifact))) as zf:
-            return zf.read(path).decode()
-    except (KeyError, zipfile.BadZipFile):
+        return read_zip(job.input(artifact), path, f"{what}: input artifact {artifact}").decode()
+    except KeyError:
         raise ActionFailed(f"{what}: the file {path} was not found in input artifact {artifact}", "ConfigurationError") from None
+    except ArchiveError as exc:
+        raise ActionFailed(str(exc), "ConfigurationError") from None
 
 
 def _get_param(job: ActionJob, value: Any) -> str:

@@ -4,14 +4,13 @@ as an S3 revision) and S3 (files into a bucket)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.archives import ArchiveError, read_zip, zip_files
 from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
 
 POLL_LAB_SECONDS = 3  # how often (lab time) a deploy action looks at the deployment it started
@@ -21,14 +20,13 @@ _TASK_DEFINITION_FIELDS = ("family", "taskRoleArn", "executionRoleArn", "network
 
 
 def _read(job: ActionJob, artifact: str | None, path: str) -> bytes:
+    name = artifact or job.input_names()[0]
     try:
-        with zipfile.ZipFile(io.BytesIO(job.input(artifact))) as zf:
-            return zf.read(path.lstrip("/"))
+        return read_zip(job.input(artifact), path.lstrip("/"), f"Input artifact {name}")
     except KeyError:
-        raise ActionFailed(f"The file {path} was not found in input artifact {artifact or job.input_names()[0]}",
-                           "ConfigurationError") from None
-    except zipfile.BadZipFile:
-        raise ActionFailed(f"Input artifact {artifact or job.input_names()[0]} is not a zip archive") from None
+        raise ActionFailed(f"The file {path} was not found in input artifact {name}", "ConfigurationError") from None
+    except ArchiveError as exc:
+        raise ActionFailed(str(exc)) from None
 
 
 def _client_error(exc: ClientError) -> str:
@@ -179,18 +177,16 @@ def s3(job: ActionJob) -> dict[str, str]:
         extra["CacheControl"] = config["CacheControl"]
     try:
         if config["Extract"].lower() == "true":
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                for member in zf.infolist():
-                    if not member.is_dir():
-                        target = f"{key.strip('/')}/{member.filename}" if key.strip("/") else member.filename
-                        client.put_object(Bucket=bucket, Key=target, Body=zf.read(member), **extra)
+            for name, body in zip_files(data, f"Input artifact {job.input_names()[0]}"):
+                target = f"{key.strip('/')}/{name}" if key.strip("/") else name
+                client.put_object(Bucket=bucket, Key=target, Body=body, **extra)
         else:
             if not key:
                 raise ActionFailed("ObjectKey is required when Extract is false", "ConfigurationError")
             client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
     except ClientError as exc:
         raise ActionFailed(f"Error writing to s3://{bucket}: {_client_error(exc)}") from None
-    except zipfile.BadZipFile:
-        raise ActionFailed(f"Input artifact {job.input_names()[0]} is not a zip archive, so it cannot be extracted") from None
+    except ArchiveError as exc:
+        raise ActionFailed(f"{exc}, so it cannot be extracted") from None
     job.update(summary=f"Deployed to s3://{bucket}/{key}".rstrip("/"))
     return {}
