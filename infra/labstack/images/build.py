@@ -28,8 +28,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from labstack import sandbox
-from labstack.config import Settings
 from labstack.archives import ArchiveError, extract_tar, is_tar
+from labstack.config import Settings
 from labstack.images.dockerfile import DockerfileError, Instruction, parse
 from labstack.images.layout import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, LocalImages
 
