@@ -470,3 +470,21 @@ def test_more_connections_than_the_listener_serves_are_closed_and_it_serves_afte
                 return False
 
     assert wait_for(serves)
+
+
+def test_an_absolute_request_target_routes_by_its_own_host(balancers: Balancers, url: str) -> None:
+    """A host-header rule cannot be walked around with ``GET http://other-host/``: the URI's host is the host."""
+    listener = next(e["listenerArn"] for e in balancers.labstack_endpoints() if e["url"] == url)
+    rule = balancers.elb.create_rule(ListenerArn=listener, Priority=3, Conditions=[
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["admin.*"]}}], Actions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403", "MessageBody": "no admins"}}])["Rules"][0]["RuleArn"]
+    try:
+        with RawClient(url) as client:
+            client.send(b"GET http://admin.example/echo HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+            refused = client.response()
+            assert (refused.status, refused.body) == (403, b"no admins")  # type: ignore[attr-defined]
+            client.send(b"GET http://shop.example:80/echo?n=1 HTTP/1.1\r\nHost: admin.example\r\n\r\n")
+            seen = echoed(client.response())
+            assert (seen["query"], seen["headers"]["host"]) == ("n=1", "shop.example:80")
+    finally:
+        balancers.elb.delete_rule(RuleArn=rule)

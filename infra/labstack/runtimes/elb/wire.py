@@ -55,6 +55,25 @@ def ambiguous_framing(head: bytes) -> str | None:
     return None
 
 
+def origin_form(request: h11.Request) -> h11.Request:
+    """``request`` with an absolute-form target (``GET http://host/path``) made origin-form.
+
+    The URI's authority replaces the Host field (RFC 9112 §3.2.2), so that the rules and the
+    target read the same host and a host-header rule cannot be walked around.
+    """
+    scheme, separator, rest = request.target.partition(b"://")
+    if not separator or scheme.lower() not in (b"http", b"https"):
+        return request
+    authority, slash, path = rest.partition(b"/")
+    authority, _, _ = authority.partition(b"?")  # "http://host?q" has no path
+    target = b"/" + path if slash else b"/" + rest[len(authority):]
+    if not authority or b"@" in authority:
+        raise BadRequest(400, "an absolute request target without a host, or with user information")
+    headers = [(name, value) for name, value in request.headers.raw_items() if name.lower() != b"host"]
+    return h11.Request(method=request.method, target=target, headers=[(b"Host", authority), *headers],
+                       http_version=request.http_version)
+
+
 class ClientConnection:
     """One client's connection: requests in, responses out, in order, one at a time."""
 
@@ -91,7 +110,7 @@ class ClientConnection:
                         return None
                     raise BadRequest(400 if exc.error_status_hint != 501 else 501, str(exc)) from None
                 if isinstance(event, h11.Request):
-                    return event
+                    return origin_form(event)
                 if event is h11.NEED_DATA:
                     pass  # a blank line ended nothing h11 would use yet: read on
                 else:
