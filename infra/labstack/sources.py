@@ -139,15 +139,18 @@ def codecommit_revision(labstack: Labstack, account: str, region: str, repositor
     return revision
 
 
-def github_revision(labstack: Labstack, full_repository_id: str, spec: str) -> SourceRevision:
-    """Revision ``spec`` of ``owner/repo`` in the local GitHub."""
+def github_revision(labstack: Labstack, full_repository_id: str, spec: str, account: str | None = None) -> SourceRevision:
+    """Revision ``spec`` of ``owner/repo`` in the local GitHub; in class mode ``account`` (a connection's)
+    reaches its own repositories only."""
     from labstack.services.codeconnections import github
 
     try:
         repo = github.repository(labstack.settings.home, full_repository_id)
     except ValueError as exc:
         raise AwsError("InvalidInputException", str(exc)) from None
-    if not repo.exists():
+    foreign = (account is not None and labstack.settings.class_mode
+               and not github.readable_by(labstack.settings.home, full_repository_id, account))
+    if not repo.exists() or foreign:
         raise AwsError("RepositoryNotFoundException", f"GitHub repository {full_repository_id} does not exist")
     revision = git_revision(
         repo, spec, lambda s: AwsError("CommitDoesNotExistException", f"{s} does not exist in {full_repository_id}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labstack.services.codecommit.gitauth import Refusal
 from labstack.services.codecommit.repos import ZERO, BareRepo
 
 log = logging.getLogger("labstack.git")
@@ -70,6 +71,7 @@ def created_branches(updates: list[RefUpdate]) -> list[str]:
 
 Locate = Callable[[dict], "Target | None"]
 OnPush = Callable[[Target, list[RefUpdate]], None]
+Guard = Callable[[dict], None]  # raises Refusal when the request may not go on
 
 
 def install_hooks(hooks_dir: Path) -> Path:
@@ -83,15 +85,23 @@ def install_hooks(hooks_dir: Path) -> Path:
 
 
 class GitHttp:
-    """A WSGI app serving bare repositories found by ``locate`` over git's smart HTTP."""
+    """A WSGI app serving bare repositories found by ``locate`` over git's smart HTTP; ``guard``
+    (if given) checks each request's credentials first, before anything says whether a repository exists."""
 
-    def __init__(self, locate: Locate, on_push: OnPush, hooks_dir: Path, max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(self, locate: Locate, on_push: OnPush, hooks_dir: Path, max_request_bytes: int = MAX_REQUEST_BYTES,
+                 guard: Guard | None = None) -> None:
         self.locate = locate
         self.on_push = on_push
         self.hooks_dir = install_hooks(hooks_dir)
         self.max_request_bytes = max_request_bytes
+        self.guard = guard
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.guard is not None:
+            try:
+                self.guard(environ)
+            except Refusal as refusal:
+                return refusal.respond(start_response)
         target = self.locate(environ)
         if target is None or not target.repo.exists():
             return _plain(start_response, "404 Not Found", "Repository not found\n")

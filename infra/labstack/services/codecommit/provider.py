@@ -3,7 +3,8 @@
 Clone URLs: ``<endpoint>/v1/repos/<name>`` for account 123456789012 in us-east-1 (AWS's own
 path), ``<endpoint>/v1/<account>/<region>/repos/<name>`` for any other account or region, where
 ``<endpoint>`` is the address the API caller used (its Host header), else labstack's own.
-git may send any credential; none is checked.
+On a laptop git needs no credentials; in class mode it needs CodeCommit's (``gitauth``) and
+reaches its own account's repositories only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from labstack.context import DEFAULT_ACCOUNT, RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
-from labstack.services.codecommit import events
+from labstack.services.codecommit import events, gitauth
 from labstack.services.codecommit.githttp import (
     GitHttp,
     RefUpdate,
@@ -153,7 +154,7 @@ class CodeCommitProvider(Provider):
         labstack.hooks.on_reset(self.reset)
         self.outbox = events.Outbox()
         labstack.hooks.on_shutdown(self.outbox.close)
-        self.git_http = GitHttp(self._locate, self._pushed, labstack.settings.home / "git-hooks")
+        self.git_http = GitHttp(self._locate, self._pushed, labstack.settings.home / "git-hooks", guard=self._guard)
         labstack.routes.add("/v1/", self.git_http)
 
     def invalid_input(self, operation: str, error: AwsError) -> AwsError:
@@ -193,6 +194,20 @@ class CodeCommitProvider(Provider):
         return record, self.bare(ctx.account, ctx.region, record.name)
 
     # --- git over HTTP ----------------------------------------------------------------
+    def _guard(self, environ: dict) -> None:
+        """In class mode: CodeCommit's credentials, of the repository's account (or the instructor)."""
+        if not self.labstack.settings.class_mode:
+            return
+        path = environ.get("PATH_INFO", "")
+        parsed = parse_git_path(path)
+        if parsed is None:
+            return  # no repository: 404
+        account, region, _name, suffix = parsed
+        base = path[:len(path) - len(suffix)] if path.endswith(suffix) else path  # the URL git was given
+        caller = gitauth.authenticate(self.labstack, environ, "CodeCommit", base, (region,), git_credentials=True)
+        if not caller.may_reach(account):
+            raise gitauth.Refusal(403, f"{caller.name} may not reach the repositories of account {account}")
+
     def _locate(self, environ: dict) -> Target | None:
         parsed = parse_git_path(environ.get("PATH_INFO", ""))
         if parsed is None:

@@ -3,7 +3,10 @@
 A repository comes into being at its first push (as if it had been made on github.com
 beforehand) or through :func:`create_repository`, which works on the state dir alone so a
 command line can call it with labstack stopped. GitHub is one for the whole labstack, not
-per account: any account's connection reaches every repository, as a GitHub App would.
+per account. On a laptop anyone reaches every repository. In class mode git needs credentials
+(see ``codecommit/gitauth.py``) and a repository belongs to the account that first pushed it
+(:func:`claim`): other accounts' git requests and connections are refused, the instructor's not.
+A repository made by the command line has no owner until its first push.
 ``labstack reset`` empties it with everything else, so a lab run again can push afresh.
 """
 
@@ -20,6 +23,7 @@ from labstack.services.codecommit.repos import BareRepo
 PREFIX = "/github/"
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_OWNER_FILE = "labstack-owner"  # in the bare repository: the account it belongs to
 _creating = threading.Lock()
 
 
@@ -53,14 +57,42 @@ def remove_all(home: Path) -> None:
         shutil.rmtree(home / "github", ignore_errors=True)
 
 
+def owner_of(repo: BareRepo) -> str | None:
+    """The account ``repo`` belongs to (None: nobody's yet)."""
+    try:
+        return (repo.path / _OWNER_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def claim(home: Path, full_repository_id: str, account: str) -> str:
+    """Make ``owner/repo`` (if it does not exist yet) owned by ``account`` unless someone owns it; the owner."""
+    repo = repository(home, full_repository_id)
+    with _creating:
+        if not repo.exists():
+            repo.init()
+        owner = owner_of(repo)
+        if owner is None:
+            (repo.path / _OWNER_FILE).write_text(account)
+            owner = account
+    return owner
+
+
+def readable_by(home: Path, full_repository_id: str, account: str) -> bool:
+    """Whether ``account``'s connections reach ``owner/repo`` in class mode (its own, or nobody's yet)."""
+    return owner_of(repository(home, full_repository_id)) in (None, account)
+
+
 def clone_url(endpoint: str, full_repository_id: str) -> str:
     owner, repo = split_id(full_repository_id)
     return f"{endpoint}{PREFIX}{owner}/{repo}.git"
 
 
-def locate(home: Path, environ: dict) -> Target | None:
-    """Where a ``/github/...`` request goes; a push to a missing repository creates it."""
-    parts = environ.get("PATH_INFO", "")[len(PREFIX):].split("/")
+def parse_path(environ: dict) -> tuple[str, str, str, bool] | None:
+    """(``owner/repo``, the repository's URL path, the git suffix, whether it is a push) of a
+    ``/github/...`` request; None if it names no repository."""
+    path = environ.get("PATH_INFO", "")
+    parts = path[len(PREFIX):].split("/")
     if len(parts) < 3:
         return None
     try:
@@ -69,5 +101,14 @@ def locate(home: Path, environ: dict) -> Target | None:
         return None
     suffix = "/" + "/".join(parts[2:])
     pushing = suffix == "/git-receive-pack" or "service=git-receive-pack" in environ.get("QUERY_STRING", "")
+    return full_id, f"{PREFIX}{parts[0]}/{parts[1]}", suffix, pushing
+
+
+def locate(home: Path, environ: dict) -> Target | None:
+    """Where a ``/github/...`` request goes; a push to a missing repository creates it."""
+    parsed = parse_path(environ)
+    if parsed is None:
+        return None
+    full_id, _, suffix, pushing = parsed
     repo = create_repository(home, full_id) if pushing else repository(home, full_id)
     return Target(repo, suffix, full_id)

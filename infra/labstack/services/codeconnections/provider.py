@@ -25,6 +25,7 @@ from labstack.services.codecommit.githttp import (
     Target,
     created_branches,
 )
+from labstack.services.codecommit import gitauth
 from labstack.services.codeconnections import github
 from labstack.sources import SourceChange, change_feed
 from labstack.state import AccountRegionStore
@@ -90,7 +91,7 @@ class CodeConnectionsProvider(Provider):
             self.home = labstack.settings.home
             labstack.hooks.on_reset(lambda: github.remove_all(self.home))
             self.git_http = GitHttp(lambda environ: github.locate(self.home, environ), self._pushed,
-                                    labstack.settings.home / "git-hooks")
+                                    labstack.settings.home / "git-hooks", guard=self._guard)
             labstack.routes.add(github.PREFIX, self.git_http)
 
     def resource_counts(self) -> dict[str, int]:
@@ -98,6 +99,21 @@ class CodeConnectionsProvider(Provider):
         for (account, _region), connections in self.connections.items():
             counts[account] = counts.get(account, 0) + len(connections)
         return counts
+
+    def _guard(self, environ: dict) -> None:
+        """In class mode: a learner's keys (or the CodeCommit helper's password); a push claims a
+        repository nobody owns; another account's repository is refused (the instructor's not)."""
+        if not self.labstack.settings.class_mode:
+            return
+        parsed = github.parse_path(environ)
+        if parsed is None:
+            return  # no repository: 404
+        full_id, base, _suffix, pushing = parsed
+        caller = gitauth.authenticate(self.labstack, environ, "GitHub", base, gitauth.all_regions(), key_pairs=True)
+        owner = (github.claim(self.home, full_id, caller.account) if pushing
+                 else github.owner_of(github.repository(self.home, full_id)))
+        if not caller.may_reach(owner):
+            raise gitauth.Refusal(403, f"{full_id} belongs to another account")
 
     def _pushed(self, target: Target, updates: list[RefUpdate]) -> None:
         """A push to the local GitHub: default branch, then the change feed pipelines watch."""

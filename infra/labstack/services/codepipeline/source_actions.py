@@ -82,11 +82,12 @@ def connection(job: ActionJob) -> dict[str, str]:
     config = job.configuration
     arn, repo, branch = config["ConnectionArn"], config["FullRepositoryId"], config["BranchName"]
     match = _CONNECTION.match(arn)
-    found = match and connections_of(job.labstack).get(match.group(2), match.group(1)).get(match.group(3))
+    found = (match and match.group(2) == job.account
+             and connections_of(job.labstack).get(match.group(2), match.group(1)).get(match.group(3)))
     if not found:
         raise ActionFailed(f"Connection {arn} does not exist or is not available", "ConfigurationError")
     try:
-        revision = shared.github_revision(job.labstack, repo, _pinned(job, ("COMMIT_ID",)) or branch)
+        revision = shared.github_revision(job.labstack, repo, _pinned(job, ("COMMIT_ID",)) or branch, job.account)
     except AwsError as exc:
         raise ActionFailed(f"Could not fetch revision of {branch} from {repo}: {exc.message}", "ConfigurationError") from None
     url = f"https://github.com/{repo}/commit/{revision.revision}"

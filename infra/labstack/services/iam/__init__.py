@@ -1,0 +1,1 @@
+"""IAM additions moto lacks: service-specific credentials (CodeCommit's HTTPS Git credentials)."""
