@@ -19,4 +19,6 @@ ENV LABSTACK_HOME=/kit/.labstack \
     LABSTACK_HOST=0.0.0.0 \
     LABSTACK_PORT=4566
 EXPOSE 4566 8888
-CMD ["labstack", "serve", "--host", "0.0.0.0", "--port", "4566"]
+# The container's 0.0.0.0 is reached only through the ports you publish: publish them on 127.0.0.1
+# (docker run -p 127.0.0.1:4566:4566), or serve a class with --learners FILE (docs/security.md).
+CMD ["labstack", "serve", "--host", "0.0.0.0", "--port", "4566", "--insecure-shared"]

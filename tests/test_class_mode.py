@@ -284,3 +284,100 @@ def test_a_learner_cannot_assume_a_role_in_another_learners_account(classroom: C
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{target}:role/shared-l1", RoleSessionName="invited")["Credentials"]
     assert classroom.keyed("sts", creds["AccessKeyId"], creds["SecretAccessKey"],
                            creds["SessionToken"]).get_caller_identity()["Account"] == target
+
+
+# --- labstack's own endpoints in class mode -----------------------------------------------------
+def own(classroom: ClassLabstack, path: str, who: str | None = None, method: str = "GET",
+        cookie: str | None = None, body: bytes = b"") -> tuple[int, dict, Any]:
+    """Status, JSON and headers of a request to labstack's own endpoints, signed as ``who`` (if any)."""
+    from botocore.credentials import Credentials
+
+    from labstack.signing import signed_headers
+
+    url = classroom.endpoint + path
+    headers = {"Content-Type": "application/json"} if method == "POST" else {}
+    if cookie:
+        headers["Cookie"] = cookie
+    if who is not None:
+        row = classroom.rows[who]
+        headers = signed_headers(method, url, body, headers, Credentials(row.access_key_id, row.secret_access_key))
+    request = urllib.request.Request(url, method=method, headers=headers, data=body if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers
+
+
+def test_status_lists_every_account_only_to_the_instructor(classroom: ClassLabstack) -> None:
+    for who in ("learner01", "learner02"):
+        classroom.client("sqs", who).create_queue(QueueName=f"q-{who}")
+    status, anonymous, _ = own(classroom, "/_labstack/status")
+    assert status == 200 and anonymous["accounts"] == {}
+    _, learner, _ = own(classroom, "/_labstack/status", "learner01")
+    assert set(learner["accounts"]) == {classroom.account("learner01")}
+    _, instructor, _ = own(classroom, "/_labstack/status", "instructor")
+    assert {classroom.account("learner01"), classroom.account("learner02")} <= set(instructor["accounts"])
+    status, forged, _ = own(classroom, "/_labstack/status", cookie="labstack_session=forged")
+    assert status == 200 and forged["accounts"] == {}
+
+
+def test_a_learner_reads_only_their_own_inbox_and_cannot_reset_the_class(classroom: ClassLabstack) -> None:
+    for who in ("learner01", "learner02"):
+        sns = classroom.client("sns", who)
+        topic = sns.create_topic(Name="approvals")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=f"{who}@example.com")
+        sns.publish(TopicArn=topic, Subject="secret", Message=f"for {who} only")
+    assert own(classroom, "/_labstack/inbox")[0] == 401
+    assert own(classroom, "/_labstack/endpoints")[0] == 401
+    other = classroom.account("learner02")
+    status, inbox, _ = own(classroom, f"/_labstack/inbox?account={other}", "learner01")
+    assert status == 200 and inbox["messages"]
+    assert {m["account"] for m in inbox["messages"]} == {classroom.account("learner01")}
+    status, answer, _ = own(classroom, "/_labstack/reset", "learner01", method="POST", body=b"{}")
+    assert (status, answer["error"]) == (403, "InstructorOnly")
+    assert classroom.client("sqs", "learner02").list_queues().get("QueueUrls")  # nothing was reset
+
+
+def test_the_console_signs_a_learner_in_and_shows_their_account_only(classroom: ClassLabstack) -> None:
+    row = classroom.rows["learner02"]
+    wrong = json.dumps({"accessKeyId": row.access_key_id, "secretAccessKey": WRONG_SECRET}).encode()
+    status, answer, headers = own(classroom, "/_labstack/signin", method="POST", body=wrong)
+    assert (status, answer["error"]) == (403, "SignInFailed") and headers.get("Set-Cookie") is None
+    assert own(classroom, "/_labstack/api/accounts")[0] == 401
+    right = json.dumps({"accessKeyId": row.access_key_id, "secretAccessKey": row.secret_access_key}).encode()
+    status, answer, headers = own(classroom, "/_labstack/signin", method="POST", body=right)
+    assert status == 200 and answer["account"] == row.account_id and not answer["instructor"]
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/_labstack" in cookie
+    session = cookie.split(";")[0]
+    assert own(classroom, "/_labstack/whoami", cookie=session)[1]["name"] == "learner02"
+    _, accounts, _ = own(classroom, "/_labstack/api/accounts", cookie=session)
+    assert set(accounts["accounts"]) <= {row.account_id}
+    _, pipelines, _ = own(classroom, f"/_labstack/api/pipelines?account={classroom.account('learner01')}", cookie=session)
+    assert pipelines == {"pipelines": []}
+    own(classroom, "/_labstack/signout", method="POST", cookie=session, body=b"{}")
+    assert own(classroom, "/_labstack/api/accounts", cookie=session)[0] == 401
+
+
+def test_a_signed_request_with_a_wrong_secret_is_refused_on_labstacks_own_endpoints(classroom: ClassLabstack) -> None:
+    from botocore.credentials import Credentials
+
+    from labstack.signing import signed_headers
+
+    url = classroom.endpoint + "/_labstack/status"
+    headers = signed_headers("GET", url, b"", {}, Credentials(classroom.rows["instructor"].access_key_id, WRONG_SECRET))
+    status, _ = raw(url, headers=headers)
+    assert status == 403
+
+
+def test_an_html_object_never_runs_as_a_page_of_labstacks_origin(classroom: ClassLabstack) -> None:
+    """Another learner's presigned HTML page is sandboxed: its scripts cannot reach the console's API as you."""
+    s3 = classroom.client("s3", "learner02")
+    s3.create_bucket(Bucket="lure-l2")
+    s3.put_object(Bucket="lure-l2", Key="index.html", ContentType="text/html",
+                  Body=b"<script>fetch('/_labstack/api/accounts')</script>")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "lure-l2", "Key": "index.html"})
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.headers["Content-Security-Policy"] == "sandbox"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

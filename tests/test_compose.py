@@ -127,7 +127,8 @@ def test_the_image_builds_from_files_the_repository_has() -> None:
                 assert (ROOT / source).exists() and source not in ignored, source
     assert {"pyproject.toml", "requirements.lock", "infra", "grader", "labs"}.isdisjoint(ignored)
     assert ".venv" in ignored and ".labstack" in ignored
-    assert lines[-1] == 'CMD ["labstack", "serve", "--host", "0.0.0.0", "--port", "4566"]'
+    # 0.0.0.0 needs --learners or --insecure-shared; the image's default is for ports published on 127.0.0.1
+    assert lines[-1] == 'CMD ["labstack", "serve", "--host", "0.0.0.0", "--port", "4566", "--insecure-shared"]'
 
 
 def test_docker_compose_config_accepts_the_file() -> None:

@@ -7,7 +7,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from labstack import signatures
-from labstack.context import Credential
+from labstack.context import Credential, credential_from
 from labstack.keyring import Identity
 from labstack.signatures import AuthFailure
 
@@ -71,3 +71,31 @@ def verify(environ: dict, service: str | None, region: str, identity: Identity, 
     signatures.verify(environ, identity, service or "", region, body)
     if digest is not None and isinstance(environ["wsgi.input"], io.BytesIO):
         signatures.check_payload(digest, body)
+
+
+MAX_OWN_BODY = 1024 * 1024  # a signed request to labstack's own endpoints is small JSON
+
+
+def own_caller(labstack: "Labstack", environ: dict) -> Identity | None:
+    """Who asks labstack's own endpoints (class mode): the signer of a SigV4-signed request, or the
+    console session's learner; None when neither. A bad signature raises :class:`AuthFailure`."""
+    credential = credential_from(environ)
+    if credential is None:
+        return labstack.sessions.identity(environ)
+    identity = identify(labstack, credential)
+    assert identity is not None  # class mode: identify raised for an unknown key
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= MAX_OWN_BODY:
+        raise AuthFailure("signature", f"a signed request to labstack's own endpoints has a body of 0 to {MAX_OWN_BODY} bytes")
+    verify(environ, credential.service, credential.region, identity, length)
+    return identity
+
+
+def visible_accounts(caller: Identity | None) -> set[str] | None:
+    """The accounts ``caller`` may look at in class mode: all (None) for the instructor, else their own."""
+    if caller is not None and caller.instructor:
+        return None
+    return {caller.account} if caller is not None else set()

@@ -17,6 +17,7 @@ import psutil
 
 from labstack.config import Settings
 from labstack.ports import describe_holder, port_is_free
+from labstack.signing import environment_credentials, signed_headers
 
 
 class DaemonError(Exception):
@@ -63,10 +64,14 @@ def find_running(settings: Settings) -> tuple[Running | None, bool]:
 
 def get_json(url: str, timeout: float = 2.0, method: str = "GET") -> dict:
     """GET (or POST) a labstack endpoint and decode its JSON. A POST is sent as JSON: labstack
-    refuses any other state-changing request to its own endpoints (a web page could forge it)."""
+    refuses any other state-changing request to its own endpoints (a web page could forge it).
+    The request is signed with the environment's AWS credentials when it has some: a class-mode
+    labstack answers by who asks (the instructor sees every account, a learner their own)."""
     post = method == "POST"
-    request = urllib.request.Request(url, method=method, data=b"{}" if post else None,
-                                     headers={"Content-Type": "application/json"} if post else {})
+    body = b"{}" if post else b""
+    headers = signed_headers(method, url, body, {"Content-Type": "application/json"} if post else {},
+                             environment_credentials())
+    request = urllib.request.Request(url, method=method, data=body if post else None, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local endpoint
         return json.loads(response.read())
 

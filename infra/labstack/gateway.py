@@ -187,7 +187,10 @@ class Gateway:
             if page.strip():  # werkzeug's page for a route moto lacks; an empty 404 is moto's answer (HeadBucket)
                 raise not_emulated(ctx.service or "this service", operation)
             body = [page]
-        start_response(captured["status"], captured["headers"])
+        headers = captured["headers"]
+        if ctx.service == "s3":  # an object is never a page of labstack's origin (the console, the API)
+            headers = [*headers, *_SANDBOXED]
+        start_response(captured["status"], headers)
         return body
 
     def _send_error(self, start_response: StartResponse, err: AwsError, protocol: str, request_id: str | None) -> Iterable[bytes]:
@@ -207,6 +210,11 @@ class Gateway:
         # after every response anyway, and says so in a Connection header.
         start_response(status_line(status), headers)
         return [body]
+
+
+# An S3 object served from labstack's origin could be another learner's HTML page; sandboxed, it runs
+# in an opaque origin of its own, so its requests to labstack are cross-origin and refused (webguard).
+_SANDBOXED = [("Content-Security-Policy", "sandbox"), ("X-Content-Type-Options", "nosniff")]
 
 
 def _content_length(environ: dict) -> int | None:

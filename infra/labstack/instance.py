@@ -14,6 +14,7 @@ from labstack.config import Settings
 from labstack.context import DEFAULT_ACCOUNT
 from labstack.keyring import KeyRing
 from labstack.learners import read as read_learners
+from labstack.sessions import Sessions
 from labstack.motobridge import MotoBridge
 from labstack.protocol.dispatch import Dispatcher, Router
 from labstack.protocol.provider import Provider, load_provider
@@ -38,6 +39,7 @@ class Labstack:
         self.views: dict[str, Any] = {}
         # Class mode: the learners' keys (read now, so a bad file stops the start with its reason).
         self.keyring = KeyRing(read_learners(settings.learners) if settings.learners else None)
+        self.sessions = Sessions(self.keyring)  # console sign-in (class mode)
         self.clients = InternalClients(settings.endpoint, settings.upstream, self.keyring.internal)
         self.proxy = Proxy(settings.upstream, settings.client_timeout) if settings.upstream else None
         # The account of a key that names none: LocalStack's when it holds the learner's S3, IAM…
@@ -118,12 +120,14 @@ class Labstack:
             health["upstream"] = {"url": self.settings.upstream, "services": sorted(SERVICES)}
         return health
 
-    def endpoints(self) -> list[dict[str, Any]]:
-        """Local URLs labstack serves besides its API (load-balancer listeners)."""
-        return [entry for provider in self.providers for entry in provider.endpoints()]
+    def endpoints(self, only: set[str] | None = None) -> list[dict[str, Any]]:
+        """Local URLs labstack serves besides its API (load-balancer listeners), of ``only`` those accounts."""
+        return [entry for provider in self.providers for entry in provider.endpoints()
+                if only is None or entry.get("account") in only]
 
-    def status(self) -> dict[str, Any]:
-        """Endpoint, uptime, version and per-account counts for ``labstack status``."""
+    def status(self, only: set[str] | None = None) -> dict[str, Any]:
+        """Endpoint, uptime, version and per-account counts for ``labstack status``; with ``only``, just
+        those accounts and their listeners (a learner in class mode sees their own)."""
         accounts: dict[str, dict[str, Any]] = {}
 
         def entry(account: str) -> dict[str, Any]:
@@ -149,6 +153,6 @@ class Labstack:
             "time_scale": self.clock.scale,
             "clock_waits": self.clock.sleepers,
             "ready": self.warm,
-            "accounts": dict(sorted(accounts.items())),
-            "endpoints": self.endpoints(),
+            "accounts": dict(sorted((a, data) for a, data in accounts.items() if only is None or a in only)),
+            "endpoints": self.endpoints(only),
         }

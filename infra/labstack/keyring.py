@@ -60,6 +60,11 @@ class KeyRing:
     def instructor(self) -> Identity | None:
         return next((i for i in self.learners.values() if i.instructor), None)
 
+    def learner(self, access_key: str) -> Identity | None:
+        """The learner (or instructor) whose long-term key this is; None for any other key."""
+        found = self._keys.get(access_key)
+        return found if found is not None and found.session_token is None else None
+
     def lookup(self, access_key: str) -> Identity | None:
         """The identity of ``access_key``: a learner's, one labstack issued, or one moto's IAM/STS issued."""
         with self._lock:

@@ -84,7 +84,7 @@ def _route(labstack: Any, environ: dict, route: str, method: str) -> dict[str, A
     if method not in ("GET", "HEAD"):
         raise _NotFound(f"no {method} {API}{route}")
     if parts == ["accounts"]:
-        return views.accounts(labstack)
+        return views.accounts(labstack, environ.get("labstack.visible"))
     lists = {"pipelines": views.pipelines, "builds": views.builds, "deployments": views.deployments, "inbox": views.inbox}
     details = {"pipelines": views.pipeline, "builds": views.build, "deployments": views.deployment}
     if len(parts) == 1 and parts[0] in lists:

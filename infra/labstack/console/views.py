@@ -33,9 +33,10 @@ def _clean(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
 
 
-def accounts(labstack: Any) -> dict[str, Any]:
-    """Every account with resources: per-service counts and running work, plus the listeners."""
-    status = labstack.status()
+def accounts(labstack: Any, only: set[str] | None = None) -> dict[str, Any]:
+    """Every account with resources (of ``only`` those, in class mode): per-service counts and running
+    work, plus the listeners."""
+    status = labstack.status(only)
     return {key: status[key] for key in ("accounts", "endpoints", "version", "uptime_seconds", "time_scale")}
 
 

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 
 from labstack.images.layout import LocalImages
+from labstack.signing import environment_credentials, signed_headers
 from labstack.images.registry import RegistryError, endpoint
 
 PUSH_PATH = "/image-engine/push"
@@ -29,7 +30,9 @@ def push_through_labstack(images: LocalImages, reference: str, log: Callable[[st
         return False
     body = json.dumps({"store": str(images.root.resolve()), "reference": reference}).encode()
     request = urllib.request.Request(endpoint().rstrip("/") + PUSH_PATH, data=body, method="POST",
-                                     headers=_signed_headers(endpoint().rstrip("/") + PUSH_PATH, body, key))
+                                     headers=signed_headers("POST", endpoint().rstrip("/") + PUSH_PATH, body,
+                                                            {"Content-Type": "application/json"},
+                                                            environment_credentials(), service="ecr"))
     failed: int | None = None
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
@@ -45,20 +48,6 @@ def push_through_labstack(images: LocalImages, reference: str, log: Callable[[st
     if failed is not None:
         raise RegistryError(str(answer.get("message") or f"push {reference}: labstack answered {failed}"))
     return True
-
-
-def _signed_headers(url: str, body: bytes, key: str) -> dict[str, str]:
-    """The headers of a push request signed (SigV4, as an ECR call) with the environment's credentials:
-    the signature says whose push it is, as a docker daemon knows its caller."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
-    credentials = Credentials(key, os.environ.get("AWS_SECRET_ACCESS_KEY", ""), os.environ.get("AWS_SESSION_TOKEN"))
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    SigV4Auth(credentials, "ecr", region).add_auth(request)
-    return dict(request.headers.items())
 
 
 def _answer(body: bytes) -> dict | None:

@@ -373,7 +373,7 @@ function start() {
   const query = new URLSearchParams(location.search);
   const account = query.get("account");
   const region = query.get("region");
-  if (account && ACCOUNT.test(account)) where.account = account;
+  if (account && ACCOUNT.test(account) && !document.getElementById("account").readOnly) where.account = account;
   if (region && REGION.test(region)) where.region = region;
   const form = document.getElementById("where");
   form.account.value = where.account;
@@ -406,4 +406,54 @@ function start() {
   show();
 }
 
-start();
+// ---- class mode: a learner signs in with their key id and secret (an HttpOnly session cookie) ----
+async function post(path, body) {
+  const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-Labstack-Request": "1" },
+                                       body: JSON.stringify(body) });
+  return [response.ok, await response.json()];
+}
+
+function signInPage() {
+  document.getElementById("title").textContent = "Sign in to this class";
+  document.getElementById("where").hidden = true;
+  document.getElementById("view").innerHTML = `
+    <p>This labstack serves a class. Sign in with the access key id and secret access key your instructor gave you.</p>
+    <form id="signin" class="signin">
+      <label for="key-id">Access key id</label>
+      <input id="key-id" name="key" autocomplete="username" required size="24">
+      <label for="secret">Secret access key</label>
+      <input id="secret" name="secret" type="password" autocomplete="current-password" required size="44">
+      <button type="submit">Sign in</button>
+      <p id="signin-error" class="where-error" role="alert"></p>
+    </form>`;
+  const form = document.getElementById("signin");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [ok, body] = await post("/_labstack/signin", { accessKeyId: form.key.value.trim(), secretAccessKey: form.secret.value });
+    if (ok) location.reload(); else document.getElementById("signin-error").textContent = body.message || "Sign-in failed.";
+  });
+}
+
+function signedIn(who) {
+  const note = document.createElement("p");
+  note.className = "who";
+  note.innerHTML = `${esc(who.name)} · account ${esc(who.account)} <button type="button" id="signout">Sign out</button>`;
+  document.querySelector("header.top").appendChild(note);
+  document.getElementById("signout").addEventListener("click", async () => { await post("/_labstack/signout", {}); location.reload(); });
+  if (!who.instructor) {  // a learner sees their own account only (labstack pins it whatever the page asks)
+    where.account = who.account;
+    document.getElementById("account").readOnly = true;
+  }
+}
+
+async function boot() {
+  let who = { classMode: false };
+  try {
+    who = await (await fetch("/_labstack/whoami", { headers: { Accept: "application/json" } })).json();
+  } catch (error) { /* an older labstack: no class mode */ }
+  if (who.classMode && !who.signedIn) { signInPage(); return; }
+  if (who.classMode) signedIn(who);
+  start();
+}
+
+boot();
