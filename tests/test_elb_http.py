@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,7 +24,7 @@ from werkzeug.wsgi import get_input_stream
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
-ACCOUNT = "246824682468"
+ACCOUNT = "864208642086"
 PIECE = 64 * 1024
 
 
@@ -203,8 +204,6 @@ class Balancers:
         return wait_for(url)
 
     def labstack_endpoints(self) -> list[dict[str, Any]]:
-        import urllib.request
-
         with urllib.request.urlopen(self.labstack.endpoint + "/_labstack/endpoints", timeout=10) as response:
             return json.loads(response.read())["endpoints"]
 
