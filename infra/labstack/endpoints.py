@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from typing import Any
+
+from labstack.daemon import get_json
 
 
 def endpoints(endpoint: str | None = None) -> list[dict[str, Any]]:
     """Every listener labstack runs: ARNs, account, region, port and local URL."""
     base = endpoint or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
-    with urllib.request.urlopen(f"{base.rstrip('/')}/_labstack/endpoints", timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())["endpoints"]
+    return list(get_json(f"{base.rstrip('/')}/_labstack/endpoints", timeout=10)["endpoints"])  # signed in class mode
 
 
 def listener_url(load_balancer: str, port: int = 80, endpoint: str | None = None) -> str:
