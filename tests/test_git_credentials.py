@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -64,16 +65,18 @@ def client(klass: Class, who: Learner, service: str) -> Any:
                                         aws_access_key_id=who.access_key_id, aws_secret_access_key=who.secret_access_key))
 
 
-def run_git(cwd: Path, *args: str, keys: Learner | None = None, secret: str | None = None,
+def run_git(cwd: Path, *args: str, keys: Learner | None = None, secret: str | None = None, token: str | None = None,
             helper: bool = True) -> subprocess.CompletedProcess:
     """git as a learner's notebook runs it: the labs' helper (grader.workspace.HELPER) and the learner's
-    keys in the environment; ``secret`` replaces the secret key (a wrong one)."""
+    keys in the environment; ``secret`` replaces the secret key (a wrong one), ``token`` is a session token."""
     env = git_env()
     env["PATH"] = os.pathsep.join([VENV_BIN, env.get("PATH", os.defpath)])
     env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
     env.update(AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
     if keys is not None:
         env.update(AWS_ACCESS_KEY_ID=keys.access_key_id, AWS_SECRET_ACCESS_KEY=secret or keys.secret_access_key)
+    if token is not None:
+        env["AWS_SESSION_TOKEN"] = token
     options = HELPER if helper else []
     return subprocess.run(["git", "-c", "init.defaultBranch=main", *options, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -347,3 +350,30 @@ def test_on_a_laptop_git_needs_no_credentials(labstack: LabstackProcess, tmp_pat
     ok(run_git(tmp_path, "clone", "--quiet", url, "copy", helper=False))
     commit(work, {"a.txt": "2\n"}, "second")
     ok(run_git(work, "push", "--quiet", f"{labstack.endpoint}/github/laptop/{name}.git", "main", helper=False))
+
+
+def test_temporary_credentials_sign_with_their_session_token(klass: Class, tmp_path: Path) -> None:
+    url = repository(klass, klass.a, "temporary")
+    ok(run_git(new_work_tree(tmp_path / "work", {"a.txt": "1\n"}), "push", "--quiet", url, "main", keys=klass.a))
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"AWS": f"arn:aws:iam::{klass.a.account_id}:root"}}]}
+    role = client(klass, klass.a, "iam").create_role(RoleName="git-user", AssumeRolePolicyDocument=json.dumps(trust))
+    issued = client(klass, klass.a, "sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="git")["Credentials"]
+    temporary = Learner("temporary", klass.a.account_id, issued["AccessKeyId"], issued["SecretAccessKey"])
+    ok(run_git(tmp_path, "clone", "--quiet", url, "copy", keys=temporary, token=issued["SessionToken"]))
+    assert (tmp_path / "copy" / "a.txt").read_text() == "1\n"
+    refused(run_git(tmp_path, "clone", url, "no-token", keys=temporary), 403)  # the key without its token
+
+
+@pytest.mark.parametrize("authorization", [
+    "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),  # not UTF-8
+    "Basic " + base64.b64encode("AKIAÄÖÜ:20260101T000000Zé".encode()).decode() + "é" * 64,
+    "Basic " + base64.b64encode(("AKIA%" + "x" * 5000 + ":" + "99999999T999999Z" + "ü" * 64).encode()).decode(),
+    "Basic !!!not-base64!!!", "Basic", "Bearer abc", "Basic " + base64.b64encode(b"no-colon").decode(),
+])
+def test_garbage_credentials_are_refused_not_crashed_on(klass: Class, authorization: str) -> None:
+    url = repository(klass, klass.a, f"garbage-{abs(hash(authorization)) % 10**8}")
+    for path in (refs_path(url), "/github/team-a/garbage.git/info/refs?service=git-upload-pack"):
+        reply = raw.send(klass.server.endpoint, path, {"Authorization": authorization}, method="GET")
+        assert reply.status in (401, 403), reply
+    assert raw.send(klass.server.endpoint, "/_labstack/health", {}, method="GET").status == 200

@@ -21,7 +21,6 @@ every account, as ``OrganizationAccountAccessRole`` would let them).
 from __future__ import annotations
 
 import base64
-import binascii
 import calendar
 import functools
 import hmac
@@ -84,7 +83,7 @@ def basic_credentials(environ: dict) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
         return None
     user, colon, password = decoded.partition(":")
     return (user, password) if colon else None
@@ -151,7 +150,7 @@ def _helper_password_valid(identity: Identity, password: str, host: str, repo_pa
     for region in regions:
         signer = SigV4Auth(credentials, "codecommit", region)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
-        matched = hmac.compare_digest(expected, signature) or matched
+        matched = hmac.compare_digest(expected.encode(), signature.encode()) or matched
     return matched
 
 
