@@ -57,6 +57,7 @@ class Server:
     proc: subprocess.Popen | None = None
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
     started_at: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)  # more of the server's environment (LABSTACK_LEARNERS…)
 
     @property
     def endpoint(self) -> str:
@@ -73,7 +74,7 @@ class Server:
             self.started_at = time.perf_counter()
             self.proc = subprocess.Popen(
                 self.kind.argv(self.port),
-                env=server_env(LABSTACK_HOME=str(self.home), PYTHONDONTWRITEBYTECODE="1"),
+                env=server_env(LABSTACK_HOME=str(self.home), PYTHONDONTWRITEBYTECODE="1", **self.env),
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -122,9 +123,10 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 @contextlib.contextmanager
-def healthy_labstack() -> Iterator[Server]:
-    """A labstack of its own, started and answering its health check; stopped on leaving."""
-    with Server(LABSTACK) as server:
+def healthy_labstack(**env: str) -> Iterator[Server]:
+    """A labstack of its own (``env`` added to its environment), started and answering its health check;
+    stopped on leaving."""
+    with Server(LABSTACK, env=env) as server:
         server.start()
         wait_for_200(HOST, server.port, LABSTACK.health_path, time.perf_counter() + 60, server.check_alive)
         yield server

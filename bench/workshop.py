@@ -28,29 +28,27 @@ from grader.backends import Backend, LabSession, fresh_account
 IDLE_SECONDS = 10  # how long labstack's CPU is sampled with the workshop's services running and nobody grading
 
 
-def _work_through(backend: Backend, learners: list[str], numbers: list[int]) -> dict[str, str]:
-    """Each learner's six labs done in an account of theirs (their solutions run), side by side; their keys."""
-    keys = {learner: fresh_account() for learner in learners}
+def work_through(backend: Backend, keys: dict[str, tuple[str, str]], numbers: list[int]) -> None:
+    """Each learner's labs done in their account (key id, secret) with their solutions run, side by side."""
 
     def work(learner: str) -> None:
-        session = LabSession.for_key(backend, keys[learner])
+        session = LabSession.for_key(backend, *keys[learner])
         for number in numbers:
             if not catchup.solve(number, session).passed:
                 raise RuntimeError(f"{learner}'s lab {number:02d} does not pass its checks")
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(work, learners))
-    return keys
+        list(pool.map(work, keys))
 
 
-def _nbgrader_one_by_one(submitted: Path, keys: dict[str, str], numbers: list[int], backend: Backend,
+def _nbgrader_one_by_one(submitted: Path, keys: dict[str, tuple[str, str]], numbers: list[int], backend: Backend,
                          course: Path) -> None:
     """nbgrader's own autograde and feedback, one course directory for the class, one notebook after
     another, in place: only the setup and test cells run, each in its learner's account."""
     for number in numbers:
         grading.prepare(number, course)
     for learner, key in keys.items():
-        env = notebooks.kernel_env(LabSession.for_key(backend, key))
+        env = notebooks.kernel_env(LabSession.for_key(backend, *key))
         for number in numbers:
             slug = notebooks.slug(number)
             grade = grading.autograde(submitted / learner / slug / f"{slug}.ipynb", number, course, env=env,
@@ -77,7 +75,8 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp, healthy_labstack() as server:
         backend = Backend("embedded", server.endpoint)
         started = time.perf_counter()
-        keys = _work_through(backend, learners, numbers)
+        keys = {learner: (fresh_account(), "test") for learner in learners}
+        work_through(backend, keys, numbers)
         setup = time.perf_counter() - started
         progress(f"{len(learners)} learners worked through the labs in {setup:.0f} s")
         labstack = psutil.Process(server.proc.pid)
@@ -87,8 +86,7 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
         submitted = _hand_in(Path(tmp) / "submitted", learners, numbers)
 
         def ours() -> None:
-            rows = classroom.grade_class(submitted, numbers, Path(tmp) / "graded", backend,
-                                         accounts={learner: (key, "test") for learner, key in keys.items()})
+            rows = classroom.grade_class(submitted, numbers, Path(tmp) / "graded", backend, accounts=keys)
             short = [f"{r.learner} {r.lab} {r.score:g}/{r.max_score:g} {r.status} {r.message}" for r in rows
                      if r.score < r.max_score or r.status != "graded"]
             if short:
