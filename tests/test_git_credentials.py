@@ -34,7 +34,7 @@ from tests.support import raw
 from tests.support.codepipeline import PipelineLab, action, stage
 from tests.support.gitcli import commit, git_env, new_work_tree
 from tests.support.responses import check_responses
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import ROOT, LabstackProcess, start_labstack
 
 pytestmark = pytest.mark.slow
 REGION = "eu-west-1"
@@ -377,3 +377,12 @@ def test_garbage_credentials_are_refused_not_crashed_on(klass: Class, authorizat
         reply = raw.send(klass.server.endpoint, path, {"Authorization": authorization}, method="GET")
         assert reply.status in (401, 403), reply
     assert raw.send(klass.server.endpoint, "/_labstack/health", {}, method="GET").status == 200
+
+
+def test_lab_01_shows_learners_the_helper_these_tests_prove() -> None:
+    cells = json.loads((ROOT / "solutions" / "01_repo_setup.ipynb").read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == "git_helper")
+    lines = [line.strip() for line in source.splitlines() if line.strip().startswith(("sign_in =", "helper ="))]
+    scope: dict[str, Any] = {}
+    exec("\n".join(lines), scope)  # noqa: S102 - the notebook's own two lines
+    assert scope["helper"] == HELPER
