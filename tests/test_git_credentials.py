@@ -318,9 +318,10 @@ class _LearnerServer:
                             aws_access_key_id=self.who.access_key_id, aws_secret_access_key=self.who.secret_access_key)
 
 
-def connection_pipeline(lab: PipelineLab, name: str, repo: str) -> dict:
-    """A pipeline of lab's account whose source is ``repo`` through a connection of that account; its first run."""
-    arn = lab.client("codestar-connections").create_connection(ProviderType="GitHub", ConnectionName=name)["ConnectionArn"]
+def connection_pipeline(lab: PipelineLab, name: str, repo: str, arn: str | None = None) -> dict:
+    """A pipeline of lab's account whose source is ``repo`` through connection ``arn`` (default: a new one of
+    that account); its first run."""
+    arn = arn or lab.client("codestar-connections").create_connection(ProviderType="GitHub", ConnectionName=name)["ConnectionArn"]
     source = action("Code", "Source", "CodeStarSourceConnection",
                     {"ConnectionArn": arn, "FullRepositoryId": repo, "BranchName": "main"}, outputs=("src",))
     deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": name}, inputs=("src",))
@@ -338,7 +339,12 @@ def test_connections_read_their_own_accounts_github_repositories_only(klass: Cla
     assert own.s3.get_object(Bucket=own.bucket, Key="own/index.html")["Body"].read() == b"A's site\n"
     other = PipelineLab(_LearnerServer(klass, klass.b), klass.b.account_id)
     assert connection_pipeline(other, "theirs", "team-a/pipelined")["status"] == "Failed"
-    assert "theirs/index.html" not in [o["Key"] for o in other.s3.list_objects_v2(Bucket=other.bucket).get("Contents", [])]
+    ok(run_git(new_work_tree(tmp_path / "b", {"index.html": "B's site\n"}), "push", "--quiet",
+               f"{klass.server.endpoint}/github/team-b/site.git", "main", keys=klass.b))
+    a_connection = own.client("codestar-connections").list_connections()["Connections"][0]["ConnectionArn"]
+    assert connection_pipeline(other, "borrowed", "team-b/site", arn=a_connection)["status"] == "Failed"
+    landed = [o["Key"] for o in other.s3.list_objects_v2(Bucket=other.bucket).get("Contents", [])]
+    assert not any(key.endswith("index.html") for key in landed)
 
 
 # --- the laptop ---------------------------------------------------------------------------------------
