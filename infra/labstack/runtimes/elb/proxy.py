@@ -183,7 +183,7 @@ class _Session:
                 except BadRequest as bad:
                     if self.client.response_started:
                         return
-                    log.info("listener client %s: %s", self.peer[0], bad)
+                    log.debug("listener client %s: %s", self.peer[0], bad)
                     self._own(listener, bad.status, error_page(bad.status), "text/html", close=True)
                     return
             except ClientGone as gone:

@@ -108,13 +108,12 @@ class ClientConnection:
                 except h11.RemoteProtocolError as exc:
                     if not data.strip() and closed:
                         return None
-                    raise BadRequest(400 if exc.error_status_hint != 501 else 501, str(exc)) from None
+                    # ALB answers 501 to a transfer coding other than chunked, 400 to the rest
+                    raise BadRequest(501 if exc.error_status_hint == 501 else 400, str(exc)) from None
                 if isinstance(event, h11.Request):
                     return origin_form(event)
-                if event is h11.NEED_DATA:
-                    pass  # a blank line ended nothing h11 would use yet: read on
-                else:
-                    return None  # ConnectionClosed
+                if event is not h11.NEED_DATA:
+                    return None  # the client closed between requests
             try:
                 self._receive(deadline)
             except ClientGone:
