@@ -99,9 +99,11 @@ def authenticate(labstack: "Labstack", environ: dict, realm: str, repo_path: str
     """
     given = basic_credentials(environ)
     if given is None:
-        raise Refusal(401, "Git needs credentials for this labstack: configure the AWS CLI credential helper "
-                           "(git config credential.helper '!aws codecommit credential-helper --ignore-host-check $@' "
-                           "and credential.UseHttpPath true)", realm)
+        accepted = ["the AWS CLI's credential helper (`aws codecommit credential-helper get --ignore-host-check`, "
+                    "with credential.UseHttpPath true)"]
+        accepted += ["HTTPS Git credentials from IAM"] if git_credentials else []
+        accepted += ["your access key id and secret access key"] if key_pairs else []
+        raise Refusal(401, f"Git needs credentials for this labstack: {', or '.join(accepted)}", realm)
     user, password = given
     if git_credentials and "-at-" in user:
         credential = service_credentials(labstack).verify(CODECOMMIT, user, password)
