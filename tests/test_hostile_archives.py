@@ -14,6 +14,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from labstack import archives
+from labstack.images.build import Builder, BuildError
+from labstack.images.layout import LocalImages
+from labstack.images.registry import RegistryError, login, push
+
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codebuild import Lab, buildspec, phases
 from tests.support.hostile import file, folder, hardlink, push_image, symlink, tar_layer, zeros_zip, zip_of
@@ -331,3 +336,35 @@ def test_the_canaries_are_real_files(hostile: LabstackProcess) -> None:
     assert os.path.normpath(home / "builds" / "a" / "r" / "b" / "src" / UP_FROM_SOURCE / "canary") == str(home / "canary")
     assert os.path.normpath(home / "lambda" / "a" / "r" / "f" / "v" / UP_FROM_PACKAGE / "canary") == str(home / "canary")
     assert all(c.read_bytes() == CANARY for c in canaries(hostile))
+
+
+# -- the image tool (docker in builds) -------------------------------------------------------
+def test_add_of_a_hostile_tarball_fails_the_image_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Dockerfile's ADD unpacks a local tarball as the layers are unpacked: inside, within the caps."""
+    canary = tmp_path / "canary"
+    canary.write_bytes(CANARY)
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM python:3.12\nADD payload.tar.gz /srv/\n")
+    images = LocalImages(tmp_path / "store")
+    monkeypatch.setattr(archives, "IMAGE_MAX_BYTES", archives.Cap("LABSTACK_IMAGE_MAX_BYTES", IMAGE_MAX_BYTES, "bytes"))
+    to_canary = "../" * 30 + str(canary).lstrip("/")  # from any depth: up to / and down to the canary
+    for payload, fragment in [(tar_layer(file(to_canary, b"overwritten")), "climbs out of its folder"),
+                              (tar_layer(symlink("root", "../" * 30), file(f"root/{str(canary).lstrip('/')}", b"overwritten")),
+                               "outside the destination"),
+                              (tar_layer(file("zeros", bytes(2 * IMAGE_MAX_BYTES))), "LABSTACK_IMAGE_MAX_BYTES")]:
+        (context / "payload.tar.gz").write_bytes(payload)
+        with pytest.raises(BuildError, match=fragment) as info:
+            Builder(context, context / "Dockerfile", images, log=lambda line: None).build(["hostile:latest"])
+        assert "line 2: ADD payload.tar.gz" in str(info.value)
+        assert canary.read_bytes() == CANARY
+
+
+def test_a_blob_too_large_for_a_manifest_is_never_read_whole(hostile: LabstackProcess, tmp_path: Path) -> None:
+    images = LocalImages(tmp_path / "store")
+    uri = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/hostile:not-a-manifest"
+    images.tag(uri, images.blobs.put(bytes(5 * 1024 * 1024)))
+    login(images, uri.split("/")[0], "AWS", "token")
+    with pytest.raises(RegistryError, match="larger than 4194304 bytes: no manifest or config is"):
+        push(images, uri, log=lambda line: None, client=hostile.client("ecr", account=ACCOUNT))
+    assert_unharmed(hostile)

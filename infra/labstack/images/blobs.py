@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+MAX_DOCUMENT = 4 * 1024 * 1024  # a manifest or config: registries refuse manifests past 4 MiB
 
 
 class BlobStore:
@@ -36,6 +37,13 @@ class BlobStore:
             staging.write_bytes(data)
             os.replace(staging, target)
         return digest
+
+    def document(self, digest: str) -> bytes:
+        """The bytes of a manifest or config blob; ValueError past :data:`MAX_DOCUMENT` (a layer
+        named as a manifest is never read whole)."""
+        if self.size(digest) > MAX_DOCUMENT:
+            raise ValueError(f"{digest} is larger than {MAX_DOCUMENT} bytes: no manifest or config is")
+        return self.path(digest).read_bytes()
 
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size

@@ -64,7 +64,7 @@ class LocalImages:
         return found
 
     def manifest(self, digest: str) -> dict[str, Any]:
-        return json.loads(self.blobs.path(digest).read_bytes())
+        return json.loads(self.blobs.document(digest))
 
     def config(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(self.blobs.path(manifest["config"]["digest"]).read_bytes())
+        return json.loads(self.blobs.document(manifest["config"]["digest"]))

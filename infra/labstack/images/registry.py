@@ -11,7 +11,6 @@ from labstack.images.layout import OCI_MANIFEST, LocalImages, normalise
 
 _ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)$")
 PART_SIZE = 10 * 1024 * 1024
-MAX_MANIFEST = 4 * 1024 * 1024  # what registries accept (the distribution spec's 4 MiB)
 
 
 class RegistryError(Exception):
@@ -91,9 +90,10 @@ def _push(images: LocalImages, reference: str, log: Callable[[str], None], clien
     except KeyError as exc:
         raise RegistryError(f"An image does not exist locally with the tag: {normalise(reference).rsplit(':', 1)[0]}") from exc
     ecr = client or ecr_client(region)
-    if images.blobs.size(digest) > MAX_MANIFEST:
-        raise RegistryError(f"push {reference}: the manifest is larger than {MAX_MANIFEST} bytes, a registry's limit")
-    manifest_bytes = images.blobs.path(digest).read_bytes()
+    try:
+        manifest_bytes = images.blobs.document(digest)
+    except ValueError as exc:
+        raise RegistryError(f"push {reference}: {exc}") from None
     manifest = json.loads(manifest_bytes)
     log(f"The push refers to repository [{normalise(reference).rsplit(':', 1)[0]}]")
     blobs = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]
