@@ -53,7 +53,7 @@ def fetch(labstack: Labstack, account: str, region: str, source: dict, version: 
         if pipeline_input.is_file():
             _unpack(pipeline_input.read_bytes(), dest)
         else:
-            shutil.copytree(pipeline_input, dest, dirs_exist_ok=True)
+            shutil.copytree(pipeline_input, dest, dirs_exist_ok=True, symlinks=True)  # links stay links, never followed out
         return Fetched(resolved_version=version)  # the source revision the pipeline handed over, if any
     try:
         if kind == "S3":
