@@ -35,7 +35,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from labstack.keyring import Identity
-from labstack.services.iam.service_credentials import CODECOMMIT, service_credentials
+from labstack.services.iam.provider import IamServiceCredentials
+from labstack.services.iam.service_credentials import CODECOMMIT
 from labstack.signatures import MAX_SKEW_SECONDS
 
 if TYPE_CHECKING:
@@ -105,8 +106,9 @@ def authenticate(labstack: "Labstack", environ: dict, realm: str, repo_path: str
         accepted += ["your access key id and secret access key"] if key_pairs else []
         raise Refusal(401, f"Git needs credentials for this labstack: {', or '.join(accepted)}", realm)
     user, password = given
-    if git_credentials and "-at-" in user:
-        credential = service_credentials(labstack).verify(CODECOMMIT, user, password)
+    issuer = next((p for p in labstack.providers if isinstance(p, IamServiceCredentials)), None)
+    if git_credentials and issuer is not None and "-at-" in user:
+        credential = issuer.store.verify(CODECOMMIT, user, password)
         if credential is not None:
             return GitCaller(credential.account, f"{credential.user}-at-{credential.account}")
     identity = _key_holder(labstack, user)

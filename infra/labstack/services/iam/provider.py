@@ -17,7 +17,7 @@ from labstack.services.iam.service_credentials import (
     MAX_PER_SERVICE,
     SERVICES,
     ServiceCredential,
-    service_credentials,
+    ServiceCredentials,
 )
 
 _GLOBAL_REGION = "us-east-1"  # IAM is global; its calls are signed for us-east-1
@@ -31,7 +31,7 @@ class IamServiceCredentials(Provider):
 
     def __init__(self, labstack) -> None:  # type: ignore[no-untyped-def]
         super().__init__(labstack)
-        self.store = service_credentials(labstack)
+        self.store = ServiceCredentials()  # git's door reads it too (codecommit/gitauth.py)
         labstack.hooks.on_reset(self.store.clear)
 
     def _moto_iam(self, ctx: RequestContext) -> Any:

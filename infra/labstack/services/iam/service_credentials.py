@@ -16,7 +16,6 @@ import hmac
 import secrets
 import string
 import threading
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -129,15 +128,3 @@ class ServiceCredentials:
         with self._lock:
             self._by_id.clear()
 
-
-_stores: weakref.WeakKeyDictionary[Any, ServiceCredentials] = weakref.WeakKeyDictionary()
-_stores_lock = threading.Lock()
-
-
-def service_credentials(labstack: Any) -> ServiceCredentials:
-    """The service-specific credentials of one labstack (shared by IAM's API and git's door)."""
-    with _stores_lock:
-        store = _stores.get(labstack)
-        if store is None:
-            store = _stores[labstack] = ServiceCredentials()
-        return store
