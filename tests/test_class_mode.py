@@ -381,3 +381,28 @@ def test_an_html_object_never_runs_as_a_page_of_labstacks_origin(classroom: Clas
     with urllib.request.urlopen(url, timeout=30) as response:
         assert response.headers["Content-Security-Policy"] == "sandbox"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_docker_push_reads_only_the_callers_own_builds(classroom: ClassLabstack) -> None:
+    """labstack's image engine (what `docker push` in a build hands the push to) reads a store only in
+    the signer's own builds: another learner's build folder is refused, an unsigned push too."""
+    from tests.support.classmode import engine_request
+
+    builds = classroom.settings.home / "builds"
+    theirs, mine = builds / classroom.account("learner01") / "us-east-1" / "b1" / "images", \
+        builds / classroom.account("learner02") / "us-east-1" / "b2" / "images"
+    for folder in (theirs, mine):
+        folder.mkdir(parents=True, exist_ok=True)
+    registry = f"{classroom.account('learner02')}.dkr.ecr.us-east-1.amazonaws.com"
+    row = classroom.rows["learner02"]
+
+    def push(store: Path, key: str | None = row.access_key_id, secret: str = row.secret_access_key) -> tuple[int, dict]:
+        body = json.dumps({"store": str(store), "reference": f"{registry}/app:v1"}).encode()
+        return engine_request(classroom.endpoint, body, "POST", key, secret)
+
+    status, answer = push(theirs)
+    assert status == 400 and "only an image store of your own builds" in answer["message"]
+    status, answer = push(mine)
+    assert status == 400 and "no basic auth credentials" in answer["message"]  # past the ownership check
+    assert push(mine, key=None)[0] == 403
+    assert push(mine, secret=WRONG_SECRET)[0] == 403

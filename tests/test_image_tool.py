@@ -21,6 +21,7 @@ import pytest
 from labstack.images.engine import MARK, PUSH_PATH, push_through_labstack
 from labstack.images.layout import LocalImages
 
+from tests.support.classmode import engine_request
 from tests.support.server import LabstackProcess
 
 ACCOUNT = "258025802580"
@@ -132,14 +133,9 @@ def test_only_ecr_repositories_are_pushed_to(tmp_path: Path) -> None:
     assert result.returncode == 1 and "labstack pushes to ECR repositories only" in result.stderr
 
 
-def _engine(labstack: LabstackProcess, body: bytes, method: str = "POST") -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(labstack.endpoint + PUSH_PATH, data=body if method == "POST" else None, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+def _engine(labstack: LabstackProcess, body: bytes, method: str = "POST", key: str | None = ACCOUNT) -> tuple[int, dict[str, Any]]:
+    """The engine's answer to a push request signed by ``key`` (unsigned when None), as the docker tool sends it."""
+    return engine_request(labstack.endpoint, body, method, key, "test")
 
 
 def test_a_push_is_labstacks_to_make_and_bad_requests_are_named(tmp_path: Path, labstack: LabstackProcess) -> None:
@@ -148,7 +144,7 @@ def test_a_push_is_labstacks_to_make_and_bad_requests_are_named(tmp_path: Path, 
     labstack.client("ecr", account=ACCOUNT).create_repository(repositoryName="engine")
     assert tool(tmp_path, labstack, "build", "-t", reference, str(image(tmp_path))).returncode == 0
     assert tool(tmp_path, labstack, "login", "-u", "AWS", "--password-stdin", REGISTRY, stdin="token").returncode == 0
-    asked = {"store": str(store), "reference": reference, "accessKeyId": ACCOUNT}
+    asked = {"store": str(store), "reference": reference}
     status, answer = _engine(labstack, json.dumps(asked).encode())
     assert status == 200 and answer["digest"].startswith("sha256:")
     assert answer["log"][0] == f"The push refers to repository [{REGISTRY}/engine]"
@@ -157,7 +153,7 @@ def test_a_push_is_labstacks_to_make_and_bad_requests_are_named(tmp_path: Path, 
     refused = [
         (b"{not json", 400, "a push request is a JSON object"),
         (json.dumps({**asked, "store": "relative/store"}).encode(), 400, "no local image store"),
-        (json.dumps({**asked, "accessKeyId": ""}).encode(), 400, "must be non-empty strings"),
+        (json.dumps({**asked, "reference": ""}).encode(), 400, "must be non-empty strings"),
         (json.dumps({**asked, "reference": f"{REGISTRY}/engine:missing"}).encode(), 400, "An image does not exist locally"),
         (json.dumps({**asked, "reference": "docker.io/me/app:v1"}).encode(), 400, "labstack pushes to ECR repositories only"),
     ]
@@ -165,6 +161,8 @@ def test_a_push_is_labstacks_to_make_and_bad_requests_are_named(tmp_path: Path, 
         status, answer = _engine(labstack, body)
         assert (status, answer["engine"]) == (code, MARK) and message in answer["message"], answer
     assert _engine(labstack, b"", method="GET")[0] == 405
+    status, answer = _engine(labstack, json.dumps(asked).encode(), key=None)
+    assert status == 403 and "sign the push request" in answer["message"]
     assert labstack.client("ecr", account=ACCOUNT).describe_repositories()["repositories"]  # still up
 
 

@@ -53,6 +53,31 @@ class ClassLabstack:
         return self.rows[who].account_id
 
 
+def engine_request(endpoint: str, body: bytes, method: str, key: str | None, secret: str) -> tuple[int, dict[str, Any]]:
+    """Status and JSON answer of a request to labstack's image engine (``docker push``), signed as an ECR
+    call by ``key`` and ``secret`` (unsigned when ``key`` is None)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.credentials import Credentials
+
+    from labstack.images.engine import PUSH_PATH
+    from labstack.signing import signed_headers
+
+    url = endpoint + PUSH_PATH
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers = signed_headers(method, url, body if method == "POST" else b"", headers, Credentials(key, secret),
+                                 service="ecr")
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 def start_class(home: Path, count: int = 3, **extra_env: str) -> ClassLabstack:
     """Write a learners file for ``count`` learners and start labstack in class mode on a free port."""
     rows = learners.generate(count)
