@@ -92,10 +92,12 @@ class Budget:
         if self.bytes > self.max_bytes.limit:
             raise self._over(self.max_bytes)
 
-    def expect(self, size: int) -> None:
-        """Refuse, before reading them, ``size`` bytes that would not fit."""
+    def expect(self, size: int = 0, entries: int = 0) -> None:
+        """Refuse, before reading them, ``size`` bytes or ``entries`` entries that would not fit."""
         if self.bytes + size > self.max_bytes.limit:
             raise self._over(self.max_bytes)
+        if self.entries + entries > self.max_entries.limit:
+            raise self._over(self.max_entries)
 
     def _over(self, cap: Cap) -> ArchiveError:
         verb = "unpacks to" if cap.unit == "bytes" else "holds"
@@ -163,12 +165,16 @@ def open_zip(data: bytes, what: str) -> zipfile.ZipFile:
     more than a member declares (a member that inflates to more fails its CRC check), so a
     zip that passes cannot unpack to more than the cap.
     """
+    budget = zip_budget(what)
+    # The count the end record declares, checked before zipfile builds an object for every entry
+    # (read by zipfile's own reader of that record; a zip that lies about it is counted again below).
+    end = zipfile._EndRecData(io.BytesIO(data))  # type: ignore[attr-defined]
+    budget.expect(entries=end[zipfile._ECD_ENTRIES_TOTAL] if end else 0)  # type: ignore[attr-defined]
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise ArchiveError(f"{what} is not a zip archive: {exc}") from None
-    budget = zip_budget(what)
     budget.entry(len(members))
     budget.take(sum(member.file_size for member in members))
     return archive
