@@ -368,3 +368,25 @@ def test_a_blob_too_large_for_a_manifest_is_never_read_whole(hostile: LabstackPr
     with pytest.raises(RegistryError, match="larger than 4194304 bytes: no manifest or config is"):
         push(images, uri, log=lambda line: None, client=hostile.client("ecr", account=ACCOUNT))
     assert_unharmed(hostile)
+
+
+# -- CodeDeploy --------------------------------------------------------------------------------
+def test_a_zip_bomb_bundle_fails_its_deployment_as_an_invalid_revision(hostile: LabstackProcess) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
+    role = hostile.client("iam", account=ACCOUNT).create_role(
+        RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    s3 = hostile.client("s3", account=ACCOUNT)
+    s3.create_bucket(Bucket="bundles")
+    s3.put_object(Bucket="bundles", Key="bomb.zip", Body=zeros_zip("appspec.yaml", 2 * ZIP_MAX_BYTES))
+    cd = hostile.client("codedeploy", account=ACCOUNT)
+    cd.create_application(applicationName="fns", computePlatform="Lambda")
+    cd.create_deployment_group(applicationName="fns", deploymentGroupName="live", serviceRoleArn=role,
+                               deploymentConfigName="CodeDeployDefault.LambdaAllAtOnce",
+                               deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+    deployment = cd.create_deployment(applicationName="fns", deploymentGroupName="live", revision={
+        "revisionType": "S3", "s3Location": {"bucket": "bundles", "key": "bomb.zip", "bundleType": "zip"}})["deploymentId"]
+    info = wait_for(lambda: (d := cd.get_deployment(deploymentId=deployment)["deploymentInfo"])["status"] == "Failed" and d)
+    assert info["errorInformation"]["code"] == "INVALID_REVISION"
+    assert "LABSTACK_ZIP_MAX_BYTES" in info["errorInformation"]["message"], info["errorInformation"]
+    assert_unharmed(hostile)
