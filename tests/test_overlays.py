@@ -47,6 +47,10 @@ def test_query_overlay_reads_nested_lists_and_writes_xml(labstack: LabstackProce
         ("ecr:PutImage", "arn:aws:s3:::artifacts/*", "implicitDeny"), ("ecr:PutImage", "arn:aws:s3:::other/*", "implicitDeny")]
     iam.create_role(RoleName="overlay-check", AssumeRolePolicyDocument=policy)  # moto
     assert iam.get_role(RoleName="overlay-check")["Role"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/overlay-check"
+    # a second IAM overlay (labstack's own, HTTPS Git credentials) answers its operations beside the test's
+    iam.create_user(UserName="overlay-git")  # moto
+    made = iam.create_service_specific_credential(UserName="overlay-git", ServiceName="codecommit.amazonaws.com")
+    assert made["ServiceSpecificCredential"]["ServiceUserName"] == f"overlay-git-at-{ACCOUNT}"
 
 
 def test_query_overlay_validates_in_aws_words_and_xml(labstack: LabstackProcess) -> None:

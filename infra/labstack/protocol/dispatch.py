@@ -104,29 +104,28 @@ class Dispatcher:
 
 
 class Router:
-    """Finds which provider, if any, answers a request; None means moto does."""
+    """Finds which provider, if any, answers a request; None means moto does.
+
+    A service may have several overlays (a runtime's and a test's, say): the one added last that
+    implements the operation answers it."""
 
     def __init__(self) -> None:
-        self._by_target: dict[str, Dispatcher] = {}
-        self._by_service: dict[str, Dispatcher] = {}
+        self._by_target: dict[str, list[Dispatcher]] = {}
+        self._by_service: dict[str, list[Dispatcher]] = {}
 
     def add(self, dispatcher: Dispatcher) -> None:
         if dispatcher.protocol == "json":
-            self._by_target[dispatcher.target_prefix or ""] = dispatcher
+            self._by_target.setdefault(dispatcher.target_prefix or "", []).insert(0, dispatcher)
         else:
-            self._by_service[dispatcher.signing_name] = dispatcher
+            self._by_service.setdefault(dispatcher.signing_name, []).insert(0, dispatcher)
 
     def match(self, incoming: Incoming, signing_service: str | None) -> tuple[Dispatcher, str | None] | None:
         """The dispatcher and operation for this request, or None to forward it to moto."""
         target = incoming.header("X-Amz-Target")
         if target:
             prefix, _, operation = target.rpartition(".")
-            dispatcher = self._by_target.get(prefix)
-            if dispatcher is None:
-                return None
+            candidates = self._by_target.get(prefix, [])
         else:
-            dispatcher = self._by_service.get(signing_service or "")
-            if dispatcher is None:
-                return None
-            operation = dispatcher.codec.operation_name(incoming)
-        return (dispatcher, operation) if dispatcher.handles(operation) else None
+            candidates = self._by_service.get(signing_service or "", [])
+            operation = candidates[0].codec.operation_name(incoming) if candidates else None
+        return next(((d, operation) for d in candidates if d.handles(operation)), None)

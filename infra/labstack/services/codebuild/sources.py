@@ -72,7 +72,7 @@ def fetch(labstack: Labstack, account: str, region: str, source: dict, version: 
             match = _GITHUB_URL.match(location)
             if match is None:
                 raise SourceError("CLIENT_ERROR", f"invalid GitHub source location {location!r}: expected https://github.com/owner/repo")
-            revision = shared.github_revision(labstack, match.group(1), _git_spec(version) or "HEAD")
+            revision = shared.github_revision(labstack, match.group(1), _git_spec(version) or "HEAD", account)
             resolved = revision.revision
         else:
             raise SourceError("CLIENT_ERROR", f"labstack cannot fetch {kind} sources")
