@@ -306,7 +306,7 @@ class _Counted(io.RawIOBase):
         return len(data)
 
 
-def _decompressed(raw: io.BufferedReader) -> IO[bytes]:
+def _decompressed(raw: io.BufferedReader, what: str) -> IO[bytes]:
     """``raw`` decompressed by what its first bytes say (gzip, bzip2, xz) or as it is."""
     head = raw.peek(6)[:6]
     if head.startswith(b"\x1f\x8b"):
@@ -316,24 +316,24 @@ def _decompressed(raw: io.BufferedReader) -> IO[bytes]:
     if head.startswith(b"\xfd7zXZ\x00"):
         return lzma.LZMAFile(raw)
     if head.startswith(b"\x28\xb5\x2f\xfd"):
-        raise ArchiveError("zstd-compressed tars are not supported; labstack reads gzip, bzip2, xz or plain tars")
+        raise ArchiveError(f"{what} is zstd-compressed: labstack reads gzip, bzip2, xz or plain tars")
     return raw
 
 
 # What a broken stream raises on the way (truncated, corrupt, not a tar at all) or a failing write.
-READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, RecursionError)
+_READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, RecursionError)
 
 
 @contextlib.contextmanager
 def tar_stream(raw: io.BufferedReader, budget: Budget, what: str) -> Iterator[tarfile.TarFile]:
     """A tar read as a stream, never whole in memory; its decompressed bytes count against ``budget``."""
     try:
-        stream = io.BufferedReader(_Counted(_decompressed(raw), budget), buffer_size=64 * 1024)
+        stream = io.BufferedReader(_Counted(_decompressed(raw, what), budget), buffer_size=64 * 1024)
         with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as archive:
             yield archive
     except _HeaderTooLarge as exc:
         raise ArchiveError(f"{what}: {exc}") from None
-    except READ_ERRORS as exc:
+    except _READ_ERRORS as exc:
         raise ArchiveError(f"{what} cannot be unpacked: {exc}") from None
 
 
