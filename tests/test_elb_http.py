@@ -381,6 +381,18 @@ def test_hop_by_hop_headers_stay_behind_and_x_forwarded_headers_are_alb_s(url: s
     assert (headers["x-forwarded-proto"], headers["x-forwarded-port"]) == ("http", "80")
 
 
+def test_labstacks_console_session_never_reaches_a_target(url: str) -> None:
+    """A browser sends labstack's session cookie to every port of its host; a learner's app behind a
+    listener must not receive it (it could act as that learner on the console)."""
+    with RawClient(url) as client:
+        client.send(b"GET /echo HTTP/1.1\r\nHost: a\r\nCookie: theme=dark; labstack_session=STOLEN; cart=3\r\n\r\n")
+        headers = echoed(client.response())["headers"]
+        client.send(b"GET /echo HTTP/1.1\r\nHost: a\r\nCookie: labstack_session=STOLEN\r\n\r\n")
+        alone = echoed(client.response())["headers"]
+    assert "STOLEN" not in headers["cookie"] and "theme=dark" in headers["cookie"] and "cart=3" in headers["cookie"]
+    assert "cookie" not in alone
+
+
 @pytest.mark.parametrize(("mode", "port", "expected"), [
     ("preserve", "false", "203.0.113.9"), ("remove", "false", None), ("append", "true", "203.0.113.9, 127.0.0.1:{port}")])
 def test_x_forwarded_for_follows_the_load_balancer_attributes(balancers: Balancers, mode: str, port: str, expected: str | None) -> None:

@@ -16,6 +16,7 @@ import httpcore
 
 from labstack.runtimes.elb.model import Listener
 from labstack.runtimes.elb.wire import ClientConnection
+from labstack.sessions import COOKIE
 
 CONNECT_TIMEOUT = 10.0  # ALB gives a target 10 s to accept a connection, then answers 504
 TARGET_KEEPALIVE = 2.0  # seconds an idle target connection is kept: shorter than most servers keep theirs
@@ -26,6 +27,7 @@ HOP_BY_HOP = frozenset({b"connection", b"proxy-connection", b"keep-alive", b"te"
 _SET_BY_ELB = frozenset({b"expect", b"x-forwarded-proto", b"x-forwarded-port"})
 
 Headers = list[tuple[bytes, bytes]]
+_SESSION_COOKIE = COOKIE.encode()
 
 
 class TargetFailed(Exception):
@@ -51,6 +53,7 @@ def request_headers(request: h11.Request, listener: Listener, peer: tuple[str, i
     X-Forwarded-Proto and X-Forwarded-Port always name the listener.
     """
     headers = [(n, v) for n, v in end_to_end(request.headers.raw_items()) if n.lower() not in _SET_BY_ELB]
+    headers = _without_console_session(headers)
     if listener.xff_mode != "preserve":
         forwarded = [v for n, v in headers if n.lower() == b"x-forwarded-for"]
         headers = [(n, v) for n, v in headers if n.lower() != b"x-forwarded-for"]
@@ -60,6 +63,20 @@ def request_headers(request: h11.Request, listener: Listener, peer: tuple[str, i
     headers.append((b"X-Forwarded-Proto", (listener.protocol.lower() or "http").encode()))
     headers.append((b"X-Forwarded-Port", str(listener.port).encode()))
     return headers
+
+
+def _without_console_session(headers: Headers) -> Headers:
+    """``headers`` less labstack's console session cookie: a browser sends it to every port of the host
+    (cookies ignore ports), and a learner's app behind a listener must never receive another's session."""
+    kept: Headers = []
+    for name, value in headers:
+        if name.lower() == b"cookie":
+            crumbs = [c for c in value.split(b";") if c.strip().split(b"=", 1)[0] != _SESSION_COOKIE]
+            if not crumbs:
+                continue
+            value = b";".join(crumbs).strip()
+        kept.append((name, value))
+    return kept
 
 
 @dataclass
