@@ -4,24 +4,29 @@ workspace. Each probe prints LEAK if it succeeds; the protections make them all 
 
 from __future__ import annotations
 
-import csv
+import io
+import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codebuild import Lab, buildspec, inline_project, log_lines, phases, role_arn, wait_build
+from labstack import daemon
+from tests.support.classmode import ClassLabstack, start_class
 from tests.support.server import LabstackProcess, start_labstack
+from tests.support.waiting import wait_for
+from tests.support.webimage import push_web_image
 
 SECRET = "hunter2"
 SECRET_PATTERN = "'hunt''er2'"  # the shell's word for it, which the log's "Running command" line does not spell out
@@ -189,58 +194,161 @@ def test_labstack_image_build_runs_each_run_step_under_bubblewrap(tmp_path: Path
     assert SECRET not in done.stdout and not escape.exists()
 
 
+# -- ECS tasks and Lambda functions run learner code too -------------------------------
+PROBES = """
+import glob, os
+
+
+def run(readable, writable):
+    out = ["token=" + os.environ.get("SECRET_HOST_TOKEN", "")]
+    for path in readable:
+        try:
+            open(path).read()
+            out.append("LEAK " + path)
+        except OSError:
+            out.append("hidden " + path)
+    for path in writable:
+        try:
+            open(path, "w").close()
+            out.append("LEAK " + path)
+        except OSError:
+            out.append("hidden " + path)
+    seen = []
+    for environ in glob.glob("/proc/*/environ"):
+        try:
+            if ("hunt" + "er2").encode() in open(environ, "rb").read():
+                seen.append(environ)
+        except OSError:
+            pass
+    out.append("proc=" + ",".join(seen))
+    try:
+        open("/tmp/scratch", "w").close()
+        out.append("tmp-ok")
+    except OSError:
+        out.append("tmp-refused")
+    return out
+"""
+
+
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def _targets(server: LabstackProcess, user_home: Path) -> tuple[list[str], list[Path]]:
+    """What learner code probes: labstack's log and the user's credentials to read, places outside to write."""
+    home = server.settings.home
+    writable = [home / f"escape-{secrets.token_hex(4)}", Path("/var/tmp") / f"labstack-escape-{secrets.token_hex(4)}"]
+    return [str(home / "labstack.log"), str(user_home / ".aws" / "credentials")], writable
+
+
+def _judge(lines: list[str], readable: list[str], writable: list[Path]) -> None:
+    assert "token=" in lines and "proc=" in lines and "tmp-ok" in lines, lines
+    assert {f"hidden {path}" for path in [*readable, *map(str, writable)]} <= set(lines), lines
+    assert not [line for line in lines if line.startswith("LEAK") or SECRET in line]
+    assert not any(path.exists() for path in writable)
+
+
+@needs_bwrap
+def test_a_lambda_function_is_confined_like_a_build(server: LabstackProcess, user_home: Path) -> None:
+    account = Lab(server).account
+    role = server.client("iam", account=account).create_role(RoleName="fn", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", PROBES + "\n\ndef handler(event, context):\n"
+                         "    return run(event['readable'], event['writable'] + [os.environ['LAMBDA_TASK_ROOT'] + '/in-code'])\n")
+    lam = server.client("lambda", account=account)
+    lam.create_function(FunctionName="probe", Runtime="python3.12", Role=role, Handler="app.handler",
+                        Code={"ZipFile": package.getvalue()}, Timeout=10)
+    readable, writable = _targets(server, user_home)
+    event = {"readable": readable, "writable": [*map(str, writable)]}
+    answer = lam.invoke(FunctionName="probe", Payload=json.dumps(event).encode())
+    lines = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, lines
+    _judge(lines, readable, writable)
+    assert any(line.startswith("hidden ") and line.endswith("/in-code") for line in lines)  # read-only, as /var/task is
+
+
+@needs_bwrap
+def test_an_ecs_task_is_confined_like_a_build(server: LabstackProcess, user_home: Path, tmp_path: Path) -> None:
+    account = Lab(server).account
+    image = push_web_image(server, account, tmp_path)
+    readable, writable = _targets(server, user_home)
+    script = PROBES + f"\nprint('\\n'.join(run({readable!r}, {[str(p) for p in writable] + ['in-image']!r})), flush=True)\n"
+    ecs, logs = server.client("ecs", account=account), server.client("logs", account=account)
+    logs.create_log_group(logGroupName="/ecs/probe")
+    ecs.create_cluster(clusterName="labs")
+    ecs.register_task_definition(family="probe", containerDefinitions=[{
+        "name": "probe", "image": image, "essential": True, "memory": 256, "command": ["python", "-c", script],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": "/ecs/probe", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "probe"}}}])
+    arn = ecs.run_task(cluster="labs", taskDefinition="probe")["tasks"][0]["taskArn"]
+    task = wait_for(lambda: next((t for t in ecs.describe_tasks(cluster="labs", tasks=[arn])["tasks"]
+                                  if t["lastStatus"] == "STOPPED"), None), seconds=30)
+    assert task["containers"][0]["exitCode"] == 0, task
+    stream = f"probe/probe/{arn.rsplit('/', 1)[1]}"
+
+
+    def logged() -> list[str]:  # the task's output reaches its stream in a batch, shortly after it ends
+        try:
+            events = logs.get_log_events(logGroupName="/ecs/probe", logStreamName=stream, startFromHead=True)["events"]
+        except logs.exceptions.ResourceNotFoundException:  # the stream is not written yet
+            return []
+        lines = [e["message"] for e in events]
+        return lines if "tmp-ok" in lines or "tmp-refused" in lines else []
+
+    lines = wait_for(logged)
+    _judge(lines, readable, writable)
+    assert "hidden in-image" in lines  # the image's files are read-only, as with readonlyRootFilesystem
+
+
 # -- class mode -----------------------------------------------------------------------
 
 
-def _learners(folder: Path) -> tuple[Path, list[dict[str, str]]]:
-    """A learners file of two learners and the instructor, written by ``labstack learners new``; its rows."""
-    path = folder / "learners.csv"
-    subprocess.run([sys.executable, "-m", "labstack", "learners", "new", "2", "--out", str(path)],
-                   check=True, capture_output=True, timeout=60)
-    with path.open(newline="") as handle:
-        return path, list(csv.DictReader(handle))
-
-
-def _client(server: LabstackProcess, service: str, learner: dict[str, str]) -> Any:
-    session = boto3.session.Session(aws_access_key_id=learner["access_key_id"],
-                                    aws_secret_access_key=learner["secret_access_key"], region_name="us-east-1")
-    return session.client(service, endpoint_url=server.endpoint,
-                          config=Config(retries={"max_attempts": 1}, read_timeout=30, connect_timeout=5))
-
-
-def _class_build(server: LabstackProcess, learner: dict[str, str], commands: list[str]) -> tuple[dict, list[str]]:
-    codebuild = _client(server, "codebuild", learner)
-    inline_project(codebuild, "class", buildspec({"build": {"commands": commands}}), role_arn(learner["account_id"]))
+def _class_build(server: ClassLabstack, commands: list[str]) -> tuple[dict, list[str]]:
+    """Run ``commands`` in a build of learner01's and return it and its log."""
+    codebuild = server.client("codebuild", "learner01")
+    inline_project(codebuild, "class", buildspec({"build": {"commands": commands}}), role_arn(server.account("learner01")))
     started = codebuild.start_build(projectName="class")["build"]
     build = wait_build(codebuild, started["id"], timeout=60)
-    return build, log_lines(_client(server, "logs", learner), build)
+    return build, log_lines(server.client("logs", "learner01"), build)
 
 
 @needs_bwrap
 def test_in_class_mode_a_build_cannot_read_the_learners_file(tmp_path: Path) -> None:
-    learners, rows = _learners(tmp_path)
-    server = start_labstack(tmp_path / "home", LABSTACK_PROVIDERS="", LABSTACK_LEARNERS=str(learners))
+    server = start_class(tmp_path, count=2)
     try:
-        build, lines = _class_build(server, rows[0], [probe("learners", f"grep -q learner02 {learners}"),
-                                                      "python3 -c 'import boto3, pytest; print(\"tools-ok\")'"])
+        build, lines = _class_build(server, [probe("learners", f"grep -q learner02 {server.learners_file}"),
+                                             "python3 -c 'import boto3, pytest; print(\"tools-ok\")'",
+                                             "aws sts get-caller-identity --query Account --output text"])
     finally:
-        server.stop()
+        daemon.stop(server.settings)
     assert build["buildStatus"] == "SUCCEEDED", "\n".join(lines)
-    assert "hidden learners" in lines and "tools-ok" in lines and not any(rows[1]["secret_access_key"] in line for line in lines)
+    assert "hidden learners" in lines and "tools-ok" in lines and server.account("learner01") in lines
+    assert not any(server.rows["learner02"].secret_access_key in line for line in lines)
 
 
-def test_in_class_mode_without_bubblewrap_a_build_is_refused_and_never_runs(tmp_path: Path) -> None:
-    learners, rows = _learners(tmp_path)
+def test_in_class_mode_without_bubblewrap_builds_and_functions_are_refused(tmp_path: Path) -> None:
     ran = tmp_path / "ran"
-    server = start_labstack(tmp_path / "home", LABSTACK_PROVIDERS="", LABSTACK_LEARNERS=str(learners),
-                            LABSTACK_BWRAP=str(tmp_path / "no-such-bwrap"))
+    server = start_class(tmp_path, count=1, LABSTACK_BWRAP=str(tmp_path / "no-such-bwrap"))
     try:
-        build, lines = _class_build(server, rows[0], [f"touch {ran}"])
+        build, lines = _class_build(server, [f"touch {ran}"])
+        lam = server.client("lambda", "learner01")
+        role = server.client("iam", "learner01").create_role(RoleName="fn", AssumeRolePolicyDocument=LAMBDA_TRUST)
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("app.py", f"def handler(event, context):\n    open({str(ran)!r}, 'w').close()\n")
+        lam.create_function(FunctionName="fn", Runtime="python3.12", Role=role["Role"]["Arn"], Handler="app.handler",
+                            Code={"ZipFile": package.getvalue()})
+        with pytest.raises(ClientError) as refused:
+            lam.invoke(FunctionName="fn", Payload=b"{}")
     finally:
-        server.stop()
+        daemon.stop(server.settings)
     assert build["buildStatus"] == "FAILED"
     provisioning = phases(build)["PROVISIONING"]
     assert provisioning["phaseStatus"] == "FAILED"
     message = provisioning["contexts"][0]["message"]
     assert "only under bubblewrap in class mode" in message and "apt-get install bubblewrap" in message, message
-    assert "BUILD" not in phases(build) and not ran.exists()
+    assert "BUILD" not in phases(build) and any("only under bubblewrap in class mode" in line for line in lines)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ServiceException" and "functions only under bubblewrap in class mode" in error["Message"]
+    assert not ran.exists()  # neither the build's command nor the function ran

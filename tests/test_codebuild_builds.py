@@ -7,13 +7,11 @@ import json
 import secrets
 import shutil
 import zipfile
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import Lab, buildspec, phases, wait_build
-from tests.support.server import start_labstack
 
 ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
               "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]

@@ -27,8 +27,7 @@ INSIDE = "LABSTACK_SANDBOXED"  # set in a sandboxed build: what it starts (a Doc
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
                 "on a host that allows unprivileged user namespaces")
 # No capabilities even when labstack runs as root: with CAP_SYS_ADMIN, ``umount`` would uncover what is hidden.
-_BASE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent",
-         "--cap-drop", "ALL"]
+_BASE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--cap-drop", "ALL"]
 
 
 class Unavailable(Exception):
@@ -75,6 +74,22 @@ def bwrap() -> str:
     return found
 
 
+def refusal(what: str, problem: Unavailable) -> str:
+    """What class mode answers when ``what`` (builds, functions, tasks) cannot be confined."""
+    return f"labstack runs {what} only under bubblewrap in class mode, and {problem}: {INSTALL_HINT}"
+
+
+def prefix(jail: Jail, required: bool) -> list[str]:
+    """The command line that puts learner code under ``jail``: empty where bubblewrap does not work
+    here, unless ``required`` (class mode), which raises :class:`Unavailable` instead."""
+    try:
+        return jail.argv(bwrap())
+    except Unavailable:
+        if required:
+            raise
+        return []
+
+
 def secret_paths(home: Path, learners: Path | None) -> list[Path]:
     """What learner code must never read: labstack's home (other accounts' workspaces, repositories,
     images, the log), the learners file (every learner's secret key), and the user's home (their
@@ -106,6 +121,17 @@ class Jail:
     readable: tuple[Path, ...] = ()
     writable: tuple[Path, ...] = ()
     tmp: Path | None = None
+    # Killed with the thread that started it. Not for a process that outlives its request (a warm
+    # Lambda worker, a task): Linux ties the parent-death signal to the starting thread, not the process.
+    die_with_parent: bool = True
+
+    @classmethod
+    def hiding(cls, home: Path, learners: Path | None, readable: Iterable[Path] = (), writable: Iterable[Path] = (),
+               tmp: Path | None = None, die_with_parent: bool = True) -> Jail:
+        """A jail for learner code: :func:`secret_paths` hidden, the kit's Python (:func:`runtime_paths`)
+        and ``readable`` shown again read-only, ``writable`` bound read-write."""
+        return cls(hidden=tuple(secret_paths(home, learners)), readable=(*runtime_paths(), *readable),
+                   writable=tuple(writable), tmp=tmp, die_with_parent=die_with_parent)
 
     def argv(self, program: str) -> list[str]:
         """The bubblewrap command line (``program`` is :func:`bwrap`'s answer) to put before a command."""
@@ -121,4 +147,5 @@ class Jail:
             steps.append((path, 2, ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]))
         steps.sort(key=lambda step: (len(step[0].parts), step[1]))
         sealed = [word for path in hidden if path.is_dir() for word in ("--remount-ro", str(path))]  # binds inside stay
-        return [program, *_BASE, *(word for _, _, words in steps for word in words), *sealed, "--"]
+        tie = ["--die-with-parent"] if self.die_with_parent else []
+        return [program, *_BASE, *tie, *(word for _, _, words in steps for word in words), *sealed, "--"]

@@ -300,8 +300,8 @@ class Builder:
             self.log(f" ---> without a sandbox: {exc}")
             return []
         settings = Settings.from_env()
-        return sandbox.Jail(hidden=tuple(sandbox.secret_paths(settings.home, settings.learners)),
-                            readable=(*sandbox.runtime_paths(), shims), writable=(state.root.resolve(),)).argv(program)
+        return sandbox.Jail.hiding(settings.home, settings.learners, readable=(shims,),
+                                   writable=(state.root.resolve(),)).argv(program)
 
     def _run_env(self, state: _State, shims: Path) -> dict[str, str]:
         """RUN's environment: the image's variables, python and pip that write into the image."""

@@ -3,18 +3,24 @@
 Docker's rules pick the command (a task definition's entryPoint and command override the
 image's). The image's own paths (``/app/app.py``, ``WORKDIR /app``) are found in its
 unpacked folder, ``python`` is this machine's Python (what ``FROM python`` stands for),
-and each container port is a free port on 127.0.0.1 the process reads from ``PORT``.
+and each container port is a free port on 127.0.0.1 the process reads from ``PORT``. The
+environment is the image's and the task definition's (plus ECS's and labstack's PATH), and the
+task runner confines the process under bubblewrap where it can (:func:`confined`).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labstack import sandbox
 from labstack.ports import free_port
+
+
+# Run between bubblewrap and a container's command: SIGTERM's default action back (see :func:`confined`).
+_DEFAULT_TERM = "import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
 
 
 @dataclass
@@ -23,6 +29,18 @@ class Launch:
     cwd: Path
     env: dict[str, str]
     bindings: list[dict[str, Any]] = field(default_factory=list)
+    jail: sandbox.Jail | None = None  # what the container's processes see of this machine (the task runner's choice)
+
+
+def confined(argv: list[str], jail: list[str]) -> list[str]:
+    """``argv`` under ``jail`` (bubblewrap's command line, or nothing).
+
+    bubblewrap passes no SIGTERM on to what it runs, and dies of one; so it starts ignoring SIGTERM
+    and gives the command the default back. A stop's SIGTERM, sent to the whole process group, then
+    reaches the app, which may shut down gracefully, and bubblewrap exits with the app's status."""
+    if not jail:
+        return argv
+    return ["/bin/sh", "-c", 'trap "" TERM; exec "$@"', "sh", *jail, sys.executable, "-c", _DEFAULT_TERM, *argv]
 
 
 def shims(folder: Path) -> Path:
@@ -60,7 +78,7 @@ def plan(container: dict[str, Any], image: dict[str, Any], rootfs: Path, shim_di
         env[key] = value
     env.update({e["name"]: e["value"] for e in container.get("environment") or []})
     env = {k: ":".join(host_path(p, rootfs) for p in v.split(":")) for k, v in env.items()}
-    env["PATH"] = f"{shim_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    env["PATH"] = sandbox.search_path([shim_dir])  # the only variable of labstack's own a container gets
     env.update(extra_env)
     bindings = []
     for mapping in container.get("portMappings") or []:

@@ -4,6 +4,7 @@ times, exit codes, stop codes and reasons ECS gives."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -13,16 +14,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from labstack.archives import ArchiveError
+from labstack import sandbox
 from labstack.clock import now
 from labstack.images.blobs import BlobStore
 from labstack.images.registry import RegistryError, parse_reference
 from labstack.images.unpack import unpack
-from labstack.runtimes.ecs.launch import Launch, plan, shims
+from labstack.runtimes.ecs.launch import Launch, confined, plan, shims
 
 log = logging.getLogger("labstack.ecs")
 
@@ -160,7 +163,14 @@ class TaskRunner:
         launch = plan(container, image, rootfs, self.shims, extra)
         if not launch.argv:
             raise ValueError(f"container {container['name']} has no command and its image has no CMD")
-        proc = subprocess.Popen(launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
+        settings = self.labstack.settings
+        launch.jail = sandbox.Jail.hiding(settings.home, settings.learners, die_with_parent=False,  # outlives this thread
+                                          readable=(self.shims.resolve(), Path(rootfs).resolve()))  # as readonlyRootFilesystem
+        try:
+            jail = sandbox.prefix(launch.jail, required=settings.class_mode)
+        except sandbox.Unavailable as exc:
+            raise ValueError(sandbox.refusal("tasks", exc)) from None
+        proc = subprocess.Popen(confined(launch.argv, jail), cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         task.processes[container["name"]] = proc
         task.launches[container["name"]] = launch
@@ -206,6 +216,9 @@ class TaskRunner:
         interval, timeout = check.get("interval", 30), check.get("timeout", 5)
         retries, start_period = check.get("retries", 3), check.get("startPeriod", 0)
         launch = task.launches[container["name"]]
+        if launch.jail is not None:  # each check a sandbox of its own, ended with this thread if it overstays
+            argv = [*sandbox.prefix(dataclasses.replace(launch.jail, die_with_parent=True),
+                                   required=self.labstack.settings.class_mode), *argv]
         started = time.monotonic()
         failures = 0
         clock = self.labstack.clock

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labstack.archives import ArchiveError, extract_zip
+from labstack import sandbox
+from labstack.errors import AwsError
 from labstack.keyring import KeyRing
 from labstack.runtimes.lambdas.functions import FunctionSpec
 from labstack.runtimes.lambdas.worker import ANSWER_FD, END_MARKER
@@ -101,8 +103,9 @@ class Worker:
 class WorkerPool:
     """Warm workers per function version; at most ``limit`` per version at once."""
 
-    def __init__(self, home: Path, endpoint: str, keyring: KeyRing, limit: int = 8) -> None:
+    def __init__(self, home: Path, endpoint: str, keyring: KeyRing, limit: int = 8, learners: Path | None = None) -> None:
         self.home = home
+        self.learners = learners  # the class-mode learners file: workers run only under bubblewrap then, never seeing it
         self.endpoint = endpoint
         self.keyring = keyring  # a worker's credentials (a function's role session, as Lambda hands them out)
         self.limit = limit
@@ -178,7 +181,7 @@ class WorkerPool:
         code_dir = self._code_dir(spec)
         stream = time.strftime("%Y/%m/%d") + f"/[{spec.version}]{uuid.uuid4().hex}"
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
+            "PATH": sandbox.search_path(), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
             "LAMBDA_TASK_ROOT": str(code_dir), "_HANDLER": spec.handler, "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
@@ -189,7 +192,7 @@ class WorkerPool:
         read_answers, write_answers = os.pipe()
         env[ANSWER_FD] = str(write_answers)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labstack.runtimes.lambdas.worker"], cwd=code_dir, env=env,
+            [*self._jail(code_dir), sys.executable, "-m", "labstack.runtimes.lambdas.worker"], cwd=code_dir, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             pass_fds=(write_answers,), start_new_session=True,
         )
@@ -198,6 +201,16 @@ class WorkerPool:
         threading.Thread(target=_pump_answers, args=(read_answers, worker.answers), daemon=True).start()
         threading.Thread(target=_pump_output, args=(proc, worker.output), daemon=True).start()
         return worker
+
+
+    def _jail(self, code_dir: Path) -> list[str]:
+        """The bubblewrap a worker runs under: its code read-only (as Lambda's /var/task), a /tmp of its
+        own, labstack's state, the learners file and the user's home hidden (see :mod:`labstack.sandbox`)."""
+        jail = sandbox.Jail.hiding(self.home, self.learners, readable=(code_dir.resolve(),), die_with_parent=False)
+        try:
+            return sandbox.prefix(jail, required=self.learners is not None)
+        except sandbox.Unavailable as exc:
+            raise AwsError("ServiceException", sandbox.refusal("functions", exc), 500) from None
 
 
 def _pump_answers(fd: int, answers: "queue.Queue[dict]") -> None:

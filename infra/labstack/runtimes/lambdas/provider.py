@@ -34,7 +34,8 @@ class LambdaRuntime(Provider):
 
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
-        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, labstack.keyring)
+        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, labstack.keyring,
+                               learners=labstack.settings.learners)
         self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)

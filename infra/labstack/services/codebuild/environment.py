@@ -262,6 +262,5 @@ def jail(workspace: Path, root: Path, settings: Any) -> sandbox.Jail:
     labstack's home (``root`` is its builds folder), the learners file and the user's home hidden,
     except the kit's build tools (:func:`tools_dir`, :func:`tools_site`) and Python, shown read-only."""
     (workspace / "tmp").mkdir(parents=True, exist_ok=True)
-    return sandbox.Jail(hidden=tuple(sandbox.secret_paths(settings.home, settings.learners)),
-                        readable=(*sandbox.runtime_paths(), root / "bin", root / "tools-site"),
-                        writable=(workspace.resolve(),), tmp=workspace / "tmp")
+    return sandbox.Jail.hiding(settings.home, settings.learners, readable=(root / "bin", root / "tools-site"),
+                               writable=(workspace.resolve(),), tmp=workspace / "tmp")

@@ -201,8 +201,7 @@ class Runner:
             self.bwrap = sandbox.bwrap()
         except sandbox.Unavailable as exc:
             if self.labstack.settings.class_mode:  # a class's builds never run unsandboxed
-                raise PhaseFailed("CLIENT_ERROR", f"labstack runs builds only under bubblewrap in class mode, and {exc}: "
-                                  f"{sandbox.INSTALL_HINT}, then start the build again") from None
+                raise PhaseFailed("CLIENT_ERROR", f"{sandbox.refusal('builds', exc)}, then start the build again") from None
             self.bwrap, self.unconfined = None, str(exc)
         self.log.container("Waiting for agent ping")
         self.log.container("Waiting for DOWNLOAD_SOURCE")
