@@ -406,3 +406,28 @@ def test_docker_push_reads_only_the_callers_own_builds(classroom: ClassLabstack)
     assert status == 400 and "no basic auth credentials" in answer["message"]  # past the ownership check
     assert push(mine, key=None)[0] == 403
     assert push(mine, secret=WRONG_SECRET)[0] == 403
+
+
+@pytest.mark.slow
+def test_a_lab_runs_unchanged_in_class_mode_and_is_graded_in_place_from_the_learners_file(
+        classroom: ClassLabstack, tmp_path: Path) -> None:
+    """Lab 01's solution (S3, IAM, CodeCommit with git over HTTPS and the AWS CLI's credential helper) runs
+    with a learner's own keys; `grader autograde --accounts class.csv` then grades each learner where they
+    worked: full marks for the one who did the lab, none for the one who did not."""
+    import shutil
+
+    from grader import catchup, classroom as grading_class, notebooks
+    from grader.backends import Backend, LabSession
+
+    backend = Backend("embedded", classroom.endpoint)
+    done = LabSession.for_key(backend, classroom.rows["learner03"].access_key_id,
+                              classroom.rows["learner03"].secret_access_key)
+    assert catchup.solve(1, done).passed
+    submitted = tmp_path / "submitted"
+    for learner in ("learner03", "learner02"):
+        (submitted / learner).mkdir(parents=True)
+        shutil.copyfile(notebooks.solution(1), submitted / learner / notebooks.solution(1).name)
+    accounts = grading_class.read_accounts(classroom.learners_file)
+    rows = grading_class.grade_class(submitted, [1], tmp_path / "graded", backend, workers=2, accounts=accounts)
+    assert [(r.learner, r.score, r.max_score, r.status) for r in rows] == [
+        ("learner02", 0, 30, "graded"), ("learner03", 30, 30, "graded")]
