@@ -431,3 +431,23 @@ def test_a_lab_runs_unchanged_in_class_mode_and_is_graded_in_place_from_the_lear
     rows = grading_class.grade_class(submitted, [1], tmp_path / "graded", backend, workers=2, accounts=accounts)
     assert [(r.learner, r.score, r.max_score, r.status) for r in rows] == [
         ("learner02", 0, 30, "graded"), ("learner03", 30, 30, "graded")]
+
+
+def test_a_function_calls_labstack_with_its_own_temporary_keys(classroom: ClassLabstack) -> None:
+    """Lambda hands a function its role's temporary keys: they verify in class mode and act in the function's account."""
+    who = "learner01"
+    role = classroom.client("iam", who).create_role(RoleName="fn-caller", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("h.py", "import os, boto3\n"
+                                 "def handler(event, context):\n"
+                                 "    return [boto3.client('sts').get_caller_identity()['Account'],\n"
+                                 "            bool(os.environ.get('AWS_SESSION_TOKEN'))]\n")
+    functions = classroom.client("lambda", who)
+    functions.create_function(FunctionName="caller-l1", Runtime="python3.12", Role=role, Handler="h.handler",
+                              Code={"ZipFile": package.getvalue()}, Timeout=30)
+    answer = functions.invoke(FunctionName="caller-l1")
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == [classroom.account(who), True]
