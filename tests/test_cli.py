@@ -115,3 +115,47 @@ def test_github_create_makes_a_repository_git_can_clone(tmp_path: Path) -> None:
         assert bad.returncode == 2 and "is not a GitHub owner/repository name" in bad.stderr
     finally:
         labstack_cmd(tmp_path, "down")
+
+
+def test_a_class_from_the_command_line(tmp_path: Path) -> None:
+    """labstack learners new, up --learners, then status and reset as a learner and as the instructor
+    (the CLI signs its requests with the environment's keys)."""
+    from labstack import learners
+
+    made = labstack_cmd(tmp_path, "learners", "new", "2", "--out", str(tmp_path / "class.csv"))
+    assert made.returncode == 0, made.stderr
+    rows = {row.learner: row for row in learners.read(tmp_path / "class.csv")}
+    port = str(free_port())
+    up = labstack_cmd(tmp_path, "up", "--port", port, "--learners", str(tmp_path / "class.csv"))
+    assert up.returncode == 0, up.stderr
+    assert "class mode" in up.stdout and "AWS_ACCESS_KEY_ID=test" not in up.stdout
+
+    def as_(who: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = server_env(LABSTACK_HOME=str(tmp_path), AWS_ACCESS_KEY_ID=rows[who].access_key_id,
+                         AWS_SECRET_ACCESS_KEY=rows[who].secret_access_key)
+        return subprocess.run([sys.executable, "-m", "labstack", *args], env=env, capture_output=True, text=True,
+                              timeout=90)
+
+    try:
+        import boto3
+
+        for who in ("learner01", "learner02"):
+            boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                         aws_access_key_id=rows[who].access_key_id,
+                         aws_secret_access_key=rows[who].secret_access_key).create_queue(QueueName=f"q-{who}")
+        mine = as_("learner01", "status")
+        assert f"account {rows['learner01'].account_id}:" in mine.stdout
+        assert rows["learner02"].account_id not in mine.stdout
+        everyone = as_("instructor", "status")
+        assert f"account {rows['learner01'].account_id}:" in everyone.stdout
+        assert f"account {rows['learner02'].account_id}:" in everyone.stdout
+        refused = as_("learner01", "reset")
+        assert refused.returncode == 1 and "InstructorOnly" in refused.stderr
+        assert f"account {rows['learner02'].account_id}:" in as_("instructor", "status").stdout  # nothing was reset
+        assert as_("instructor", "reset").returncode == 0
+        after = as_("instructor", "status").stdout
+        assert "sqs" not in after
+        # the instructor's way into each learner account is there again, as on a fresh start
+        assert f"account {rows['learner01'].account_id}: 1 resources (iam 1)" in after
+    finally:
+        labstack_cmd(tmp_path, "down")

@@ -21,13 +21,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def env_lines(settings: Settings) -> str:
-    """Shell lines that point the AWS CLI and SDKs at labstack."""
-    return "\n".join([
-        f"export AWS_ENDPOINT_URL={settings.endpoint}",
-        "export AWS_ACCESS_KEY_ID=test",
-        "export AWS_SECRET_ACCESS_KEY=test",
-        f"export AWS_DEFAULT_REGION={DEFAULT_REGION}",
-    ])
+    """Shell lines that point the AWS CLI and SDKs at labstack (in class mode, with a learner's own keys)."""
+    if settings.class_mode:
+        keys = [f"# class mode: each learner sets their own key id and secret from {settings.learners}",
+                "export AWS_ACCESS_KEY_ID=<access_key_id>", "export AWS_SECRET_ACCESS_KEY=<secret_access_key>"]
+    else:
+        keys = ["export AWS_ACCESS_KEY_ID=test", "export AWS_SECRET_ACCESS_KEY=test"]
+    return "\n".join([f"export AWS_ENDPOINT_URL={settings.endpoint}", *keys,
+                      f"export AWS_DEFAULT_REGION={DEFAULT_REGION}"])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -94,6 +94,7 @@ class Labstack:
         self.clock.interrupt()
         self.hooks.run_reset()
         self.moto.reset()
+        self.hooks.run_after_reset()
         log.info("state reset")
 
     def shutdown(self) -> None:

@@ -42,20 +42,30 @@ class AccountRegionStore(Generic[T]):
 
 
 class Hooks:
-    """Callbacks run on ``labstack reset`` and at shutdown (stop work, drop state)."""
+    """Callbacks run on ``labstack reset`` (stop work, drop state; then set up anew on the empty
+    store) and at shutdown."""
 
     def __init__(self) -> None:
         self._reset: list[Callable[[], None]] = []
+        self._after_reset: list[Callable[[], None]] = []
         self._shutdown: list[Callable[[], None]] = []
 
     def on_reset(self, fn: Callable[[], None]) -> None:
         self._reset.append(fn)
+
+    def after_reset(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once every store is empty again (what a fresh labstack starts with)."""
+        self._after_reset.append(fn)
 
     def on_shutdown(self, fn: Callable[[], None]) -> None:
         self._shutdown.append(fn)
 
     def run_reset(self) -> None:
         for fn in self._reset:
+            fn()
+
+    def run_after_reset(self) -> None:
+        for fn in self._after_reset:
             fn()
 
     def run_shutdown(self) -> None:

@@ -35,7 +35,7 @@ class Sts(Provider):
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
         if labstack.settings.class_mode:
-            labstack.hooks.on_reset(self.organize)
+            labstack.hooks.after_reset(self.organize)
             threading.Thread(target=self._organize_when_warm, name="sts-organize", daemon=True).start()
 
     def assume_role(self, ctx: RequestContext, request: dict) -> dict:
