@@ -150,6 +150,32 @@ def test_a_build_writes_only_its_workspace_and_tmp_and_still_reaches_labstack(
 
 
 @needs_bwrap
+def test_a_build_cannot_make_labstack_write_or_read_for_it(server: LabstackProcess) -> None:
+    """labstack writes each command into the build's control folder and reads exported variables back
+    from it: a link planted there must lead labstack nowhere."""
+    home = server.settings.home
+    canary = Path("/var/tmp") / f"labstack-canary-{secrets.token_hex(4)}"
+    control = "$CODEBUILD_SRC_DIR/../control"
+    lab = Lab(server)
+    lab.project("planted", buildspec({"build": {"commands": [
+        probe("command link", f"ln -s {canary} {control}/command-2.sh 2>/dev/null"),  # the next command's file
+        probe("control moved", f"mv {control} {control}-gone 2>/dev/null"),
+        "echo later-commands-run",
+        "export LEAKED=plain",
+        # labstack reads LEAKED back with `printf %s "$LEAKED" > .../variable-LEAKED`: this printf leaves a link there
+        f'printf() {{ if [ "$1" = %s ]; then ln -sfn {home / "labstack.log"} {control}/shell/variable-LEAKED; '
+        'else builtin printf "$@"; fi; }',
+
+    ]}}, env={"exported-variables": ["LEAKED"]}))
+    build = lab.run("planted")
+    lines = lab.logs(build)
+    assert build["buildStatus"] == "SUCCEEDED", "\n".join(lines)
+    assert {"hidden command link", "hidden control moved", "later-commands-run"} <= set(lines)
+    assert not canary.exists()
+    assert build["exportedEnvironmentVariables"][0]["value"] in ("", "plain")  # never the log's text
+
+
+@needs_bwrap
 def test_a_dockerfile_run_step_in_a_build_is_confined_too(server: LabstackProcess) -> None:
     lab = Lab(server)
     dockerfile = "\n".join([

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
 import shutil
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import Lab, buildspec, phases, wait_build
+from tests.support.codebuild import Lab, buildspec, marked_sleep, phases, running, wait_build
 
 ALL_PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
               "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
@@ -314,29 +313,19 @@ def test_idempotency_token_returns_the_same_build(lab: Lab) -> None:
 def test_stop_build_kills_the_whole_process_tree(lab: Lab) -> None:
     import time
 
-    import psutil
-
-    seconds = f"300.{secrets.randbelow(10**9)}"  # names the child among this machine's processes
-    spec = buildspec({"build": {"commands": [f"(sleep {seconds} & echo child-started; wait)"]}})
+    sleep = marked_sleep()
+    spec = buildspec({"build": {"commands": [f"({sleep} & echo child-started; wait)"]}})
     lab.project("stopme", spec)
     started = lab.codebuild.start_build(projectName="stopme")["build"]
-
-    def children() -> list[psutil.Process]:
-        found = []
-        for proc in psutil.process_iter(["cmdline", "status"]):
-            if proc.info["cmdline"] == ["sleep", seconds] and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        return found
-
     deadline = time.monotonic() + 10
-    while not children():  # a sandboxed build sees its own PID namespace, so the child is found by its command line
+    while not running(sleep):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     stopped = lab.codebuild.stop_build(id=started["id"])["build"]
     build = wait_build(lab.codebuild, stopped["id"])
     assert build["buildStatus"] == "STOPPED"
     assert phases(build)["BUILD"]["phaseStatus"] == "STOPPED"
-    assert children() == []
+    assert running(sleep) == []
 
 
 def test_logs_stream_while_the_build_runs(lab: Lab) -> None:

@@ -13,7 +13,7 @@ import pytest
 from labstack import daemon
 
 from tests.conftest import CLIENT_TIMEOUT
-from tests.support.codebuild import Lab, buildspec, phase_statuses, phases, wait_build
+from tests.support.codebuild import Lab, buildspec, marked_sleep, phase_statuses, phases, running, wait_build
 from tests.support.server import LabstackProcess, start_labstack
 
 MINUTE = 0.3  # seconds per timeout minute on the fast server: a 5-minute timeout lasts 1.5 s
@@ -62,15 +62,14 @@ def test_two_hundred_megabytes_of_output_keep_memory_bounded(lab: Lab) -> None:
     _healthy(lab.server)
 
 
-def test_children_left_behind_are_killed_when_the_build_ends(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    pidfile = tmp_path / "orphan.pid"
-    lab.project("forks", buildspec({"build": {"commands": [f"sh -c 'sleep 300 > /dev/null 2>&1 & echo $! > {pidfile}'", "echo parent-done"]}}))
+def test_children_left_behind_are_killed_when_the_build_ends(lab: Lab) -> None:
+    sleep = marked_sleep()
+    lab.project("forks", buildspec({"build": {"commands": [f"sh -c '{sleep} > /dev/null 2>&1 &'", "echo parent-done"]}}))
     build = lab.run("forks")
     assert build["buildStatus"] == "SUCCEEDED"
-    child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
-    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, f"pid {child} outlived its build"
+    while running(sleep):
+        assert time.monotonic() < deadline, f"{sleep} outlived its build"
         time.sleep(0.05)
 
 

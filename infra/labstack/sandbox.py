@@ -138,8 +138,8 @@ class Jail:
         hidden = [p for p in self.hidden if p.exists()]
         steps: list[tuple[Path, int, list[str]]] = [
             (Path("/tmp"), 0, ["--bind", str(self.tmp), "/tmp"] if self.tmp else ["--tmpfs", "/tmp"])]
-        for path in self.readable:
-            if path.exists() and any(path.is_relative_to(h) for h in [*hidden, Path("/tmp")]):
+        for path in self.readable:  # shown again where hidden, in /tmp, or read-only inside a writable folder
+            if path.exists() and any(path.is_relative_to(h) for h in [*hidden, *self.writable, Path("/tmp")]):
                 steps.append((path, 0, ["--ro-bind", str(path), str(path)]))
         for path in self.writable:
             steps.append((path, 1, ["--bind", str(path), str(path)]))

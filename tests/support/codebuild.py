@@ -6,6 +6,7 @@ import secrets
 import time
 from typing import Any
 
+import psutil
 import yaml
 
 from tests.support.responses import check_responses
@@ -98,3 +99,18 @@ class Lab:
 
     def logs(self, build: dict) -> list[str]:
         return log_lines(self.client("logs"), build)
+
+
+def marked_sleep() -> str:
+    """A ``sleep`` command no other process of this machine runs, to find it with :func:`running`."""
+    return f"sleep 300.{secrets.randbelow(10**9)}"
+
+
+def running(command: str) -> list[psutil.Process]:
+    """The live processes of this machine that run ``command`` (a sandboxed build sees a PID namespace
+    of its own, so it cannot name its processes by their pids here)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["cmdline"] == command.split() and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found

@@ -25,6 +25,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from labstack import sandbox
+from labstack.services.codebuild.session import shell_dir
 
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
@@ -257,10 +258,13 @@ def _probe(argv: tuple[str, ...]) -> str | None:
     return _probed[argv]
 
 
-def jail(workspace: Path, root: Path, settings: Any) -> sandbox.Jail:
-    """The sandbox a build's shell runs in: only its ``workspace`` (and a /tmp inside it) writable;
-    labstack's home (``root`` is its builds folder), the learners file and the user's home hidden,
-    except the kit's build tools (:func:`tools_dir`, :func:`tools_site`) and Python, shown read-only."""
-    (workspace / "tmp").mkdir(parents=True, exist_ok=True)
-    return sandbox.Jail.hiding(settings.home, settings.learners, readable=(root / "bin", root / "tools-site"),
-                               writable=(workspace.resolve(),), tmp=workspace / "tmp")
+def jail(workspace: Path, control: Path, root: Path, settings: Any) -> sandbox.Jail:
+    """The sandbox a build's shell runs in: only its ``workspace`` (and a /tmp inside it) writable, but
+    for the ``control`` folder where labstack writes its commands (the shell's own part of it stays
+    writable); labstack's home (``root`` is its builds folder), the learners file and the user's home
+    hidden, except the kit's build tools (:func:`tools_dir`, :func:`tools_site`) and Python, shown read-only."""
+    for folder in (workspace / "tmp", shell_dir(control)):
+        folder.mkdir(parents=True, exist_ok=True)
+    return sandbox.Jail.hiding(settings.home, settings.learners,
+                               readable=(root / "bin", root / "tools-site", control.resolve()),
+                               writable=(workspace.resolve(), shell_dir(control).resolve()), tmp=workspace / "tmp")

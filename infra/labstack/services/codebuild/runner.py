@@ -229,10 +229,11 @@ class Runner:
         except environment.VariableError as exc:
             raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
         shell = shutil.which(self.spec.shell, path=env["PATH"]) or self.spec.shell
-        jail = environment.jail(job.workspace, self.root, self.labstack.settings).argv(self.bwrap) if self.bwrap else None
+        control = job.workspace / "control"
+        jail = environment.jail(job.workspace, control, self.root, self.labstack.settings).argv(self.bwrap) if self.bwrap else None
         if jail:
             env[sandbox.INSIDE] = "1"
-        self.session = ShellSession(shell, self.src, env, job.workspace / "control", self.log, jail)
+        self.session = ShellSession(shell, self.src, env, control, self.log, jail)
         self.log.container(f"Moving to directory {self.src}")
         if jail:
             self.log.container("labstack: this build runs under bubblewrap: only its workspace and /tmp are writable; "
@@ -365,6 +366,9 @@ class Runner:
                 self.record["exportedEnvironmentVariables"] = [
                     {"name": n, "value": values.get(n, "")} for n in spec.exported_variables
                 ]
+        # Nothing of the build runs on while labstack reads its files: a background job cannot swap
+        # a checked file for a link between the check and the read.
+        self.session.close()
         arns = self.reports_sink.publish(job, spec, self.src, self.log)
         if arns:
             with job.lock:

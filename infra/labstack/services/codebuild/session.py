@@ -8,6 +8,11 @@ group: stopping the build, or ending it, kills every process the commands starte
 
 A command that runs ``exit`` ends the shell; its exported variables and working directory
 are saved by an EXIT trap and restored in the shell that replaces it.
+
+labstack writes the command files into the control folder, which a sandboxed build sees
+read-only (see ``environment.jail``); the shell writes what it reports (its saved state, the
+values of exported variables) into ``shell/`` inside it, which labstack reads without following
+links, so a build cannot make labstack write or read anywhere else.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import queue
 import secrets
 import shlex
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -26,6 +32,7 @@ from typing import Protocol
 READ_CHUNK = 65536
 MAX_LINE = 16384  # longer lines are cut into pieces of this size
 STOP_GRACE_SECONDS = 2.0
+MAX_VARIABLE_BYTES = 1 << 20  # an exported variable's value, read back from the shell
 
 
 class OutputSink(Protocol):
@@ -50,7 +57,8 @@ class ShellSession:
         self.cwd = cwd
         self.env = env
         self.control = control_dir
-        self.control.mkdir(parents=True, exist_ok=True)
+        self.reports = shell_dir(control_dir)  # where the shell writes; control_dir itself is labstack's to write
+        self.reports.mkdir(parents=True, exist_ok=True)
         self.sink = sink
         self._token = secrets.token_hex(16).encode()
         self._marker = b"\x1elabstack-status:" + self._token + b":"
@@ -59,6 +67,7 @@ class ShellSession:
         self._proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
         self._restore = False
+        self._closed = False
 
     @property
     def pid(self) -> int | None:
@@ -72,7 +81,7 @@ class ShellSession:
         )
         self._reader = threading.Thread(target=self._read, args=(self._proc,), name=f"build-output-{self._proc.pid}", daemon=True)
         self._reader.start()
-        state, cwd = shlex.quote(str(self.control / "state.sh")), shlex.quote(str(self.control / "cwd"))
+        state, cwd = shlex.quote(str(self.reports / "state.sh")), shlex.quote(str(self.reports / "cwd"))
         prelude = f"trap 'export -p > {state}; pwd > {cwd}' EXIT\n"
         if self._restore:
             prelude += f". {state} 2>/dev/null; cd \"$(cat {cwd})\" 2>/dev/null\n"
@@ -95,7 +104,7 @@ class ShellSession:
             self._start()
         self._count += 1
         script = self.control / f"command-{self._count}.sh"
-        script.write_text(command + "\n")
+        _write_new(script, command + "\n")
         line = f". {shlex.quote(str(script))} </dev/null\nprintf '\\036labstack-status:%s:%d\\n' {self._token.decode()} \"$?\"\n"
         if not self._write(line.encode()):
             return self._exit_status()
@@ -178,11 +187,12 @@ class ShellSession:
         for name in names:
             if not name.isidentifier():
                 continue
-            target = self.control / f"variable-{name}"
+            target = self.reports / f"variable-{name}"
             target.unlink(missing_ok=True)
             self.run(f'[ -n "${{{name}+set}}" ] && printf %s "${name}" > {shlex.quote(str(target))}', deadline, cancel)
-            if target.exists():
-                values[name] = target.read_text(errors="replace")
+            value = _read_plain(target)
+            if value is not None:
+                values[name] = value
         return values
 
     def kill(self) -> None:
@@ -211,7 +221,10 @@ class ShellSession:
             self._reader.join(timeout=STOP_GRACE_SECONDS)
 
     def close(self) -> None:
-        """End the shell and everything it started."""
+        """End the shell and everything it started (once: a later call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._proc is not None and self._proc.poll() is None and self._proc.stdin:
             try:
                 self._proc.stdin.close()
@@ -222,3 +235,28 @@ class ShellSession:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
+
+
+def shell_dir(control_dir: Path) -> Path:
+    """The folder inside ``control_dir`` that the build's shell writes to."""
+    return control_dir / "shell"
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a new file at ``path``, never through a link or into a file already there."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def _read_plain(path: Path) -> str | None:
+    """The text of ``path`` if it is a regular file (not a link, not a FIFO that would block), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(MAX_VARIABLE_BYTES).decode(errors="replace")
