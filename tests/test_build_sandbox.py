@@ -195,6 +195,33 @@ def test_a_dockerfile_run_step_in_a_build_is_confined_too(server: LabstackProces
 
 
 @needs_bwrap
+def test_a_push_cannot_carry_off_a_file_the_build_links_into_its_image_store(server: LabstackProcess) -> None:
+    """labstack pushes from the build's image store: a layer swapped for a link to its log goes nowhere."""
+    lab = Lab(server)
+    registry = f"{lab.account}.dkr.ecr.us-east-1.amazonaws.com"
+    lab.client("ecr").create_repository(repositoryName="stolen")
+    log = server.settings.home / "labstack.log"
+    lab.project("thief", buildspec({"build": {"commands": [
+        "printf 'FROM python:3.11\\nRUN echo layer > layer.txt\\n' > Dockerfile",
+        f"docker build -t {registry}/stolen:1 .",
+        f"aws ecr get-login-password | docker login --username AWS --password-stdin {registry}",
+        # every layer blob (neither the manifest nor the config, which are JSON) becomes a link to labstack's log
+        'for blob in $LABSTACK_IMAGE_STORE/blobs/sha256/*; do grep -q -e schemaVersion -e rootfs $blob '
+        f'|| ln -sf {log} $blob; done',
+        f"docker push {registry}/stolen:1 || echo push-refused",
+    ]}}), environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                       "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": True})
+    build = lab.run("thief", timeout=60)
+    lines = lab.logs(build)
+    assert build["buildStatus"] == "SUCCEEDED", "\n".join(lines)
+    assert "push-refused" in lines and any("a link, not a blob" in line for line in lines), "\n".join(lines)
+    assert lab.client("ecr").describe_images(repositoryName="stolen")["imageDetails"] == []
+    head = log.read_bytes()[:60]
+    stored = (server.settings.home / "images" / "blobs" / "sha256").glob("*")
+    assert not any(head in blob.read_bytes() for blob in stored)
+
+
+@needs_bwrap
 def test_labstack_image_build_runs_each_run_step_under_bubblewrap(tmp_path: Path) -> None:
     """``labstack image build`` run by hand: RUN sees none of the caller's environment, state or home."""
     state, home, context = tmp_path / "state", tmp_path / "user", tmp_path / "context"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import shutil
+import stat
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 MAX_DOCUMENT = 4 * 1024 * 1024  # a manifest or config: registries refuse manifests past 4 MiB
@@ -40,10 +43,29 @@ class BlobStore:
 
     def document(self, digest: str) -> bytes:
         """The bytes of a manifest or config blob; ValueError past :data:`MAX_DOCUMENT` (a layer
-        named as a manifest is never read whole)."""
-        if self.size(digest) > MAX_DOCUMENT:
+        named as a manifest is never read whole) or when they are not ``digest``'s."""
+        with self.open(digest) as handle:
+            data = handle.read(MAX_DOCUMENT + 1)
+        if len(data) > MAX_DOCUMENT:
             raise ValueError(f"{digest} is larger than {MAX_DOCUMENT} bytes: no manifest or config is")
-        return self.path(digest).read_bytes()
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise ValueError(f"{digest}: the stored bytes are not this digest's")
+        return data
+
+    def open(self, digest: str) -> BinaryIO:
+        """Blob ``digest`` for reading: a regular file, never reached through a link at its name, so a
+        store that a build writes (labstack pushes from it) cannot hand labstack another file."""
+        try:
+            fd = os.open(self.path(digest), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ValueError(f"{digest}: a link, not a blob") from None
+            raise
+        handle = os.fdopen(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            raise ValueError(f"{digest}: not a regular file")
+        return handle
 
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -104,12 +105,19 @@ def _push(images: LocalImages, reference: str, log: Callable[[str], None], clien
             log(f"{blob[7:19]}: Layer already exists")
             continue
         upload_id = ecr.initiate_layer_upload(registryId=account, repositoryName=repository)["uploadId"]
-        with images.blobs.path(blob).open("rb") as data:  # part by part: a layer is never whole in memory
-            first = 0
-            while (part := data.read(PART_SIZE)) or first == 0:  # an empty blob is one empty part
-                ecr.upload_layer_part(registryId=account, repositoryName=repository, uploadId=upload_id,
-                                      partFirstByte=first, partLastByte=first + max(len(part), 1) - 1, layerPartBlob=part)
-                first += max(len(part), 1)
+        sent = hashlib.sha256()
+        try:
+            with images.blobs.open(blob) as data:  # part by part: a layer is never whole in memory
+                first = 0
+                while (part := data.read(PART_SIZE)) or first == 0:  # an empty blob is one empty part
+                    sent.update(part)
+                    ecr.upload_layer_part(registryId=account, repositoryName=repository, uploadId=upload_id,
+                                          partFirstByte=first, partLastByte=first + max(len(part), 1) - 1, layerPartBlob=part)
+                    first += max(len(part), 1)
+        except ValueError as exc:
+            raise RegistryError(f"push {reference}: {exc}") from None
+        if "sha256:" + sent.hexdigest() != blob:  # the store changed under the image (a build writes it): never completed
+            raise RegistryError(f"push {reference}: {blob[7:19]}: the local store's bytes are not this layer's; nothing was pushed")
         ecr.complete_layer_upload(registryId=account, repositoryName=repository, uploadId=upload_id, layerDigests=[blob])
         log(f"{blob[7:19]}: Pushed")
     try:
