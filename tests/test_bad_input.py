@@ -64,7 +64,7 @@ def test_a_body_over_20_mb_is_refused_without_reading_it(labstack: LabstackProce
     headers = raw.sign(labstack.endpoint + "/", "labtest", {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}, b"")
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-length")
     with raw.connect(labstack.endpoint) as sock:
-        sock.sendall(f"POST / HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {size}\r\n\r\n".encode() + b"{" * 1024)
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {size}\r\n\r\n".encode() + b"{" * 1024)
         reply = _read_all(sock)
     assert reply.startswith(b"HTTP/1.1 413 Request Entity Too Large"), reply[:200]
     assert b"RequestEntityTooLarge" in reply and b"20971520" in reply
@@ -77,7 +77,7 @@ def test_a_chunked_body_over_the_limit_is_refused(labstack: LabstackProcess) -> 
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-length")
     chunk = b"x" * (1024 * 1024)
     with raw.connect(labstack.endpoint) as sock:
-        sock.sendall(f"POST / HTTP/1.1\r\nHost: x\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode())
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode())
         try:
             for _ in range(22):
                 sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
@@ -91,11 +91,11 @@ def test_a_chunked_body_over_the_limit_is_refused(labstack: LabstackProcess) -> 
 
 def test_a_client_that_stops_sending_is_dropped_and_others_are_served(labstack: LabstackProcess) -> None:
     stalled_headers = raw.connect(labstack.endpoint)
-    stalled_headers.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+    stalled_headers.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
     headers = raw.sign(labstack.endpoint + "/", "labtest", {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}, b"")
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-length")
     stalled_body = raw.connect(labstack.endpoint)
-    stalled_body.sendall(f"POST / HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 100\r\n\r\n{{\"na".encode())
+    stalled_body.sendall(f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: 100\r\n\r\n{{\"na".encode())
     started = time.monotonic()
     still_serving(labstack)  # served while the two stalled clients hold their connections
     for sock in (stalled_headers, stalled_body):
