@@ -53,14 +53,23 @@ class BlobStore:
         return data
 
     def open(self, digest: str) -> BinaryIO:
-        """Blob ``digest`` for reading: a regular file, never reached through a link at its name, so a
-        store that a build writes (labstack pushes from it) cannot hand labstack another file."""
+        """Blob ``digest`` for reading: a regular file reached from the store's folder without following
+        a link at any step, so a store that a build writes (labstack pushes from it) cannot hand labstack
+        another file."""
+        path = self.path(digest)
+        folder = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            fd = os.open(self.path(digest), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            inner = os.open(path.parent.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            try:
+                fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=inner)
+            finally:
+                os.close(inner)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise ValueError(f"{digest}: a link, not a blob") from None
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise ValueError(f"{digest}: reached through a link, not a blob") from None
             raise
+        finally:
+            os.close(folder)
         handle = os.fdopen(fd, "rb")
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             handle.close()
