@@ -415,7 +415,7 @@ async function post(path, body) {
 
 function signInPage() {
   document.getElementById("title").textContent = "Sign in to this class";
-  document.getElementById("where").hidden = true;
+  for (const selector of ["#where", "nav", "footer"]) document.querySelector(selector).style.display = "none";
   document.getElementById("view").innerHTML = `
     <p>This labstack serves a class. Sign in with the access key id and secret access key your instructor gave you.</p>
     <form id="signin" class="signin">
