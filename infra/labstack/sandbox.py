@@ -94,8 +94,8 @@ def secret_paths(home: Path, learners: Path | None) -> list[Path]:
     """What learner code must never read: labstack's home (other accounts' workspaces, repositories,
     images, the log), the learners file (every learner's secret key), and the user's home (their
     own credentials: ``~/.aws``, ``~/.ssh``)."""
-    found = [Path.home(), home, *([learners] if learners else [])]
-    return [p.resolve() for p in found if str(p) not in ("", "/")]
+    found = [Path(os.path.expanduser("~")), home, *([learners] if learners else [])]  # "~" when there is none
+    return [p.resolve() for p in found if str(p) not in ("", "/", "~")]
 
 
 def runtime_paths() -> list[Path]:
@@ -112,9 +112,10 @@ def runtime_paths() -> list[Path]:
 class Jail:
     """One sandbox's view of the file system, on top of a read-only ``/``.
 
-    ``hidden`` folders become empty and read-only, hidden files empty; ``readable`` paths inside them are shown
-    again read-only; ``writable`` folders are bound read-write; /tmp is ``tmp`` (or an empty tmpfs).
-    Deeper paths win, so a workspace inside labstack's home stays writable while the rest is hidden.
+    ``hidden`` folders become empty and read-only, hidden files empty; ``readable`` paths inside
+    them (or inside a writable folder) are shown again read-only; ``writable`` folders are bound
+    read-write; /tmp is ``tmp`` (or an empty tmpfs). Deeper paths win, so a workspace inside
+    labstack's home stays writable while the rest is hidden.
     """
 
     hidden: tuple[Path, ...] = ()
