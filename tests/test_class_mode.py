@@ -451,3 +451,26 @@ def test_a_function_calls_labstack_with_its_own_temporary_keys(classroom: ClassL
     answer = functions.invoke(FunctionName="caller-l1")
     assert "FunctionError" not in answer, answer["Payload"].read()
     assert json.loads(answer["Payload"].read()) == [classroom.account(who), True]
+
+
+@pytest.mark.parametrize("authorization, date", [
+    ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=\xe9\xe9", "now"),
+    ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=, Signature=00", "now"),
+    ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00", ""),
+    ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00", "yesterday"),
+    ("AWS {key}:\xe9", ""),
+])
+def test_a_mangled_signature_is_refused_not_crashed_on(classroom: ClassLabstack, authorization: str, date: str) -> None:
+    import http.client
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") if date == "now" else date
+    connection = http.client.HTTPConnection("127.0.0.1", classroom.settings.port, timeout=30)
+    headers = {"Authorization": authorization.format(key=classroom.rows["learner01"].access_key_id),
+               "Content-Type": "application/x-www-form-urlencoded"}
+    if stamp:
+        headers["X-Amz-Date"] = stamp
+    connection.request("POST", "/", body=b"Action=GetCallerIdentity&Version=2011-06-15", headers=headers)
+    answer = connection.getresponse()
+    body = answer.read()
+    assert answer.status in (400, 403), body
+    assert b"<Code>" in body

@@ -114,7 +114,7 @@ def verify(environ: dict, identity: Identity, service: str, region: str, body: b
         raise AuthFailure("expired-token", "the security token has expired")
     if identity.session_token is not None:
         token = params.get("X-Amz-Security-Token") if query else environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
-        if not token or not hmac.compare_digest(token, identity.session_token):
+        if not token or not _same(token, identity.session_token):
             raise AuthFailure("token", "the session token does not belong to this access key")
     if service == "s3" and (_presigned_v2(environ) or environ.get("HTTP_AUTHORIZATION", "").startswith("AWS ")):
         _verify_v2(environ, identity, params, now)
@@ -130,14 +130,14 @@ def verify(environ: dict, identity: Identity, service: str, region: str, body: b
     for name in filter(None, signed_names.lower().split(";")):
         headers[name] = _header(environ, name)
     signer_class = (S3SigV4QueryAuth if query else S3SigV4Auth) if service == "s3" else (SigV4QueryAuth if query else SigV4Auth)
-    signer = _exact_headers(signer_class)(Credentials(identity.access_key, identity.secret_key, identity.session_token),
+    signer = _EXACT[signer_class](Credentials(identity.access_key, identity.secret_key, identity.session_token),
                                           service, region)
     request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=_url(environ, query), headers=headers,
                          data=body)
     request.context["timestamp"] = stamp
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    if not hmac.compare_digest(expected, signature):
+    if not _same(expected, signature):
         raise AuthFailure("signature", "signature mismatch")
 
 
@@ -169,27 +169,40 @@ def _verify_v2(environ: dict, identity: Identity, params: dict[str, str], now: f
     for key, value in environ.items():
         if key.startswith("HTTP_X_AMZ_"):
             headers[key[5:].lower().replace("_", "-")] = value
-    signer = type("VerifyHmacV1", (HmacV1Auth,), {"_get_date": lambda self: date})(
-        Credentials(identity.access_key, identity.secret_key, identity.session_token))
+    signer = _VerifyHmacV1(Credentials(identity.access_key, identity.secret_key, identity.session_token), date)
     split = urlsplit(_url(environ, False))
     # S3's canonical resource names a bucket as /bucket/ (path style), however the URL ends.
     auth_path = split.path + "/" if split.path.count("/") == 1 and len(split.path) > 1 else split.path
     expected = signer.sign_string(signer.canonical_string(environ.get("REQUEST_METHOD", "GET"), split, headers,
                                                           auth_path=auth_path))
-    if not hmac.compare_digest(expected, signature):
+    if not _same(expected, signature):
         raise AuthFailure("signature", "signature mismatch")
 
 
-def _exact_headers(base: type[SigV4Auth]) -> type[SigV4Auth]:
-    """``base`` signing exactly the headers the request carries (the client's SignedHeaders)."""
-    return _EXACT.setdefault(base, type(f"Verify{base.__name__}", (base,), {"headers_to_sign": _given_headers}))
+def _same(expected: str, given: str) -> bool:
+    """A constant-time comparison of two header values (any characters)."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+class _VerifyHmacV1(HmacV1Auth):
+    """botocore's SigV2 signer with the request's own date (or Expires) instead of now."""
+
+    def __init__(self, credentials: Credentials, date: str) -> None:
+        super().__init__(credentials)
+        self._date = date
+
+    def _get_date(self) -> str:
+        return self._date
 
 
 def _given_headers(self: Any, request: AWSRequest) -> HTTPHeaders:
     return request.headers
 
 
-_EXACT: dict[type, type] = {}
+# botocore's SigV4 signers, each signing exactly the headers the request carries (the client's
+# SignedHeaders) rather than choosing them as a client does.
+_EXACT: dict[type, type] = {base: type(f"Verify{base.__name__}", (base,), {"headers_to_sign": _given_headers})
+                            for base in (SigV4Auth, SigV4QueryAuth, S3SigV4Auth, S3SigV4QueryAuth)}
 
 
 def _authorization_fields(header: str) -> dict[str, str]:
