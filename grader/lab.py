@@ -7,12 +7,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from grader import catchup, checks, progress
+from grader import catchup, checks, live, progress
 from grader.backends import Backend, LabSession
 from grader.grading import IN_PLACE
 from grader.notebooks import ROOT
@@ -112,6 +112,15 @@ class Lab:
             print("grading in place: your account is graded as you left it, so nothing is caught up")
             return []
         return catchup.catch_up(self.number, self.session)
+
+    def labstack(self, path: str, service: str = "elbv2") -> dict[str, Any]:
+        """The JSON of one of labstack's own endpoints (``/_labstack/endpoints``, ``/_labstack/status``) at
+        the labstack serving ``service``, asked with this lab's keys: a labstack that serves a class
+        answers each learner about their own account."""
+        endpoint = self.backend.endpoint_for(service)
+        if endpoint is None:
+            raise LookupError(f"no labstack serves {service} on the {self.backend.name} backend")
+        return live.labstack_json(self.session, endpoint.rstrip("/") + path)
 
     def wait(self, condition: Callable[[], T], *, timeout: float = 120, every: float = progress.EVERY,
              label: str = "waiting") -> T:

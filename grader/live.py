@@ -159,7 +159,7 @@ def listener_url(session: LabSession, load_balancer: str, port: int) -> str:
     endpoint = session.backend.endpoint_for("elbv2")
     if endpoint is None:
         return f"http://{balancer['DNSName']}:{port}"
-    listed = _labstack_json(session, f"{endpoint.rstrip('/')}/_labstack/endpoints")["endpoints"]
+    listed = labstack_json(session, f"{endpoint.rstrip('/')}/_labstack/endpoints")["endpoints"]
     for entry in listed:
         if entry["loadBalancerArn"] == balancer["LoadBalancerArn"] and entry["port"] == port:
             return str(entry["url"])
@@ -186,10 +186,10 @@ def inbox(session: LabSession) -> list[dict[str, Any]]:
     endpoint = session.backend.endpoint_for("sns")
     if endpoint is None or endpoint != session.backend.endpoint:
         return []
-    return list(_labstack_json(session, f"{endpoint.rstrip('/')}/_labstack/inbox?account={session.account}")["messages"])
+    return list(labstack_json(session, f"{endpoint.rstrip('/')}/_labstack/inbox?account={session.account}")["messages"])
 
 
-def _labstack_json(session: LabSession, url: str) -> dict[str, Any]:
+def labstack_json(session: LabSession, url: str) -> dict[str, Any]:
     """A GET of one of labstack's own endpoints, signed (SigV4) with the lab's credentials: a labstack
     that serves a class answers each learner about their own account only."""
     request = AWSRequest(method="GET", url=url)
