@@ -474,3 +474,13 @@ def test_a_mangled_signature_is_refused_not_crashed_on(classroom: ClassLabstack,
     body = answer.read()
     assert answer.status in (400, 403), body
     assert b"<Code>" in body
+
+
+def test_a_learner_cannot_skip_labstacks_checks_with_its_internal_header(classroom: ClassLabstack) -> None:
+    """``X-Labstack-Direct: moto`` reaches moto past labstack's overlays (for labstack's own engines): a learner
+    sending it still meets the trust-policy check of AssumeRole."""
+    sts = classroom.client("sts", "learner02")
+    sts.meta.events.register("before-sign.sts.AssumeRole", lambda request, **_: request.headers.__setitem__(
+        "X-Labstack-Direct", "moto"))
+    target = f"arn:aws:iam::{classroom.account('learner01')}:role/OrganizationAccountAccessRole"
+    assert code_of(lambda: sts.assume_role(RoleArn=target, RoleSessionName="sneak")) == ("AccessDenied", 403)

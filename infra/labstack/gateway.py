@@ -130,8 +130,10 @@ class Gateway:
         if self.labstack.settings.class_mode and identity is not None:
             authenticate.verify(environ, ctx.service, ctx.region, identity, length)
         incoming = Incoming(environ)
-        # labstack's runtimes reach moto's own answer under their overlay with this header.
-        direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto"
+        # labstack's runtimes reach moto's own answer under their overlay with this header; in class mode
+        # only with labstack's own keys (an overlay may be a check, as AssumeRole's trust policy is).
+        direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto" and (
+            not self.labstack.settings.class_mode or (identity is not None and identity.internal))
         found = None if direct else self.labstack.router.match(incoming, ctx.service)
         if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
             if found is None or not found[0].provider.upstream_only:

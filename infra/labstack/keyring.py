@@ -17,6 +17,7 @@ from labstack import motobridge
 from labstack.learners import Learner
 
 TEMPORARY_SECONDS = 12 * 3600  # as long as the longest role session AWS allows
+INTERNAL = "labstack"  # the name of the keys labstack's own engines call with
 _ALPHABET = string.ascii_uppercase + "234567"
 
 
@@ -32,6 +33,11 @@ class Identity:
     expires: float | None = None  # epoch seconds; None for long-term keys
     instructor: bool = False
     active: bool = True
+
+    @property
+    def internal(self) -> bool:
+        """True for the keys labstack's own engines use (never handed to learner code)."""
+        return self.name == INTERNAL and self.session_token is not None and self.expires is None
 
     def environment(self) -> dict[str, str]:
         """The variables that hand these credentials to a process (AWS_ACCESS_KEY_ID…)."""
@@ -94,7 +100,7 @@ class KeyRing:
             found = self._internal.get(account)
         if found is not None:
             return found
-        identity = self.issue(account, "labstack", seconds=None)
+        identity = self.issue(account, INTERNAL, seconds=None)
         with self._lock:
             return self._internal.setdefault(account, identity)
 
