@@ -44,6 +44,11 @@ def matches(code: int, matcher: str) -> bool:
 
 
 PROBE_FLOOR = 1.0  # seconds of real time a probe may always take
+# A target that has passed this many checks in a row since it turned healthy is steady: it is checked
+# at most every STEADY_SECONDS of real time, whatever the lab clock's pace, so a class at rest does
+# not spend its CPU on health checks (a new, recovering or failing target keeps the lab-scaled pace).
+STEADY_CHECKS = 5
+STEADY_SECONDS = 2.0
 
 
 def probe(host: str, port: int, path: str, timeout: float, matcher: str) -> tuple[bool, str | None, str | None]:
@@ -112,7 +117,8 @@ class HealthTracker:
                 health = self._health.get(key)
                 if health is not None:
                     self._record(health, group, passed, reason, description)
-                    health.next_probe = time.monotonic() + interval
+                    steady = health.state == "healthy" and health.successes >= STEADY_CHECKS
+                    health.next_probe = time.monotonic() + (max(interval, STEADY_SECONDS) if steady else interval)
         finally:
             with self._lock:
                 self._running.discard(key)

@@ -52,7 +52,8 @@ class Metrics:
                     window.times.append(seconds)
 
     def drain(self, hosts: dict[tuple[str, str, str, str], tuple[int, int]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Datapoints per (account, region) for the minute that just ended; counters restart.
+        """Datapoints per (account, region) for the minute that just ended (none for a load balancer no request
+        went through, as AWS reports them); counters restart.
 
         ``hosts`` gives (healthy, unhealthy) per (account, region, load balancer, target group).
         """
@@ -73,7 +74,11 @@ class Metrics:
                 for dims in filter(None, (lb_dims, both)):
                     out[(account, region)].append({"MetricName": "TargetResponseTime", "Dimensions": dims,
                                                    "Timestamp": now, "StatisticValues": stats, "Unit": "Seconds"})
+        # AWS reports a load balancer's metrics only for minutes with requests flowing through it
+        busy = {(account, region, balancer) for (account, region, balancer, _), window in windows.items() if window.counts}
         for (account, region, balancer, group), (healthy, unhealthy) in hosts.items():
+            if (account, region, balancer) not in busy:
+                continue
             dims = [{"Name": "LoadBalancer", "Value": dimension_value(balancer)},
                     {"Name": "TargetGroup", "Value": dimension_value(group)}]
             for name, value in (("HealthyHostCount", healthy), ("UnHealthyHostCount", unhealthy)):
