@@ -201,7 +201,7 @@ def test_codecommit_codepipeline_and_logs_never_see_another_account(classroom: C
     logs.create_log_stream(logGroupName="/l1/secret", logStreamName="s")
     arn = f"arn:aws:logs:us-east-1:{classroom.account(a)}:log-group:/l1/secret"
     assert code_of(lambda: classroom.client("logs", b).get_log_events(logGroupIdentifier=arn, logStreamName="s"))[0] == \
-        "ResourceNotFoundException"
+        "AccessDeniedException"  # the request names another account
     assert code_of(lambda: classroom.client("logs", b).delete_log_group(logGroupName="/l1/secret"))[0] == \
         "ResourceNotFoundException"
     assert classroom.client("codepipeline", b).list_pipelines()["pipelines"] == []
@@ -211,10 +211,9 @@ def test_ecr_and_lambda_of_another_account_are_not_found(classroom: ClassLabstac
     a, b = "learner01", "learner02"
     classroom.client("ecr", a).create_repository(repositoryName="app-l1")
     ecr_b = classroom.client("ecr", b)
-    assert code_of(lambda: ecr_b.list_images(registryId=classroom.account(a), repositoryName="app-l1"))[0] == \
-        "RepositoryNotFoundException"
-    assert code_of(lambda: ecr_b.delete_repository(registryId=classroom.account(a), repositoryName="app-l1"))[0] == \
-        "RepositoryNotFoundException"
+    for call in (lambda: ecr_b.list_images(registryId=classroom.account(a), repositoryName="app-l1"),
+                 lambda: ecr_b.delete_repository(registryId=classroom.account(a), repositoryName="app-l1")):
+        assert code_of(call)[0] == "AccessDeniedException"  # the request names another account
     role = classroom.client("iam", a).create_role(RoleName="fn-l1", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
@@ -224,8 +223,9 @@ def test_ecr_and_lambda_of_another_account_are_not_found(classroom: ClassLabstac
     arn = classroom.client("lambda", a).create_function(FunctionName="secret-l1", Runtime="python3.12", Role=role,
                                                         Handler="h.handler", Code={"ZipFile": package.getvalue()})["FunctionArn"]
     lambda_b = classroom.client("lambda", b)
-    assert code_of(lambda: lambda_b.invoke(FunctionName=arn))[0] == "ResourceNotFoundException"
-    assert code_of(lambda: lambda_b.delete_function(FunctionName=arn))[0] == "ResourceNotFoundException"
+    for call in (lambda: lambda_b.invoke(FunctionName=arn), lambda: lambda_b.delete_function(FunctionName=arn)):
+        assert code_of(call)[0] == "AccessDeniedException"  # the request names another account
+    assert code_of(lambda: lambda_b.get_function(FunctionName="secret-l1"))[0] == "ResourceNotFoundException"
     assert classroom.client("ecr", a).describe_repositories()["repositories"][0]["repositoryName"] == "app-l1"
     assert classroom.client("lambda", a).get_function(FunctionName="secret-l1")["Configuration"]["FunctionArn"] == arn
 
@@ -459,15 +459,20 @@ def test_a_function_calls_labstack_with_its_own_temporary_keys(classroom: ClassL
     ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00", ""),
     ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00", "yesterday"),
     ("AWS {key}:\xe9", ""),
+    ("AWS4-HMAC-SHA256 Credential={key}/20261207/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00",
+     "Mon, 01 Jan 99999999999 00:00:00 GMT"),
 ])
 def test_a_mangled_signature_is_refused_not_crashed_on(classroom: ClassLabstack, authorization: str, date: str) -> None:
     import http.client
 
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") if date == "now" else date
+    date_header = stamp if stamp.startswith("Mon,") else None
     connection = http.client.HTTPConnection("127.0.0.1", classroom.settings.port, timeout=30)
     headers = {"Authorization": authorization.format(key=classroom.rows["learner01"].access_key_id),
                "Content-Type": "application/x-www-form-urlencoded"}
-    if stamp:
+    if date_header:
+        headers["Date"] = date_header
+    elif stamp:
         headers["X-Amz-Date"] = stamp
     connection.request("POST", "/", body=b"Action=GetCallerIdentity&Version=2011-06-15", headers=headers)
     answer = connection.getresponse()
@@ -484,3 +489,128 @@ def test_a_learner_cannot_skip_labstacks_checks_with_its_internal_header(classro
         "X-Labstack-Direct", "moto"))
     target = f"arn:aws:iam::{classroom.account('learner01')}:role/OrganizationAccountAccessRole"
     assert code_of(lambda: sts.assume_role(RoleArn=target, RoleSessionName="sneak")) == ("AccessDenied", 403)
+
+
+# --- a review's attacks (each was a way in before its fix) --------------------------------------
+def signed_raw(classroom: ClassLabstack, who: str, method: str, path: str, service: str = "s3",
+               body: bytes = b"", headers: dict[str, str] | None = None, region: str = "us-east-1") -> tuple[int, bytes, Any]:
+    """Status, body and headers of any request signed (SigV4) by ``who`` for ``service`` in ``region``."""
+    import http.client
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    row = classroom.rows[who]
+    request = AWSRequest(method=method, url=classroom.endpoint + path, data=body, headers=headers or {})
+    SigV4Auth(Credentials(row.access_key_id, row.secret_access_key), service, region).add_auth(request)
+    connection = http.client.HTTPConnection("127.0.0.1", classroom.settings.port, timeout=30)
+    connection.request(method, path, body=body, headers=dict(request.headers.items()))
+    answer = connection.getresponse()
+    return answer.status, answer.read(), answer.headers
+
+
+def test_moto_s_own_administration_is_not_served(classroom: ClassLabstack) -> None:
+    classroom.client("s3", "learner01").create_bucket(Bucket="survives-moto-api")
+    for method, path in (("GET", "/moto-api/data.json"), ("POST", "/moto-api/reset"), ("GET", "/moto-api/"),
+                         ("GET", "/latest/meta-data/")):
+        status, body, _ = signed_raw(classroom, "learner02", method, path)
+        assert status == 403 and b"survives-moto-api" not in body, (path, body[:200])
+    assert "survives-moto-api" in [b["Name"] for b in classroom.client("s3", "learner01").list_buckets()["Buckets"]]
+
+
+def test_federated_sign_in_reaches_no_other_account(classroom: ClassLabstack) -> None:
+    role = f"arn:aws:iam::{classroom.account('learner01')}:role/anything"
+    for action, extra in (("AssumeRoleWithWebIdentity", "WebIdentityToken=" + "a" * 40),
+                          ("AssumeRoleWithSAML", "PrincipalArn=arn:aws:iam::1:saml-provider/x&SAMLAssertion=" + "a" * 40)):
+        body = f"Action={action}&Version=2011-06-15&RoleArn={role}&RoleSessionName=web&{extra}".encode()
+        status, answer, _ = signed_raw(classroom, "learner02", "POST", "/", "sts", body,
+                                       {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 403 and b"AccessDenied" in answer and b"AccessKeyId" not in answer, answer
+
+
+def test_a_scope_or_target_that_names_another_service_is_refused(classroom: ClassLabstack) -> None:
+    """labstack picks its checks by the signed service and the JSON target; moto's dispatcher reads them more
+    loosely (any case, the action name alone), so a request whose two disagree could pass by the checks."""
+    target = f"arn:aws:iam::{classroom.account('learner01')}:role/OrganizationAccountAccessRole"
+    body = f"Action=AssumeRole&Version=2011-06-15&RoleArn={target}&RoleSessionName=caps".encode()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for scope in ("STS", "Sts"):
+        status, answer, _ = signed_raw(classroom, "learner02", "POST", "/", scope, body, form)
+        assert status == 400 and b"IncompleteSignature" in answer and b"AccessKeyId" not in answer
+    status, answer, _ = signed_raw(classroom, "learner02", "POST", "/", "ecr", b"{}", {
+        "X-Amz-Target": "Whatever.DescribeRepositories", "Content-Type": "application/x-amz-json-1.1"})
+    assert status == 400 and b"UnknownOperationException" in answer
+    status, answer, _ = signed_raw(classroom, "learner02", "GET", "/", region="..")
+    assert status == 400 and b"IncompleteSignature" in answer  # a region becomes a folder name
+
+
+def test_no_answer_is_a_page_of_labstacks_origin_whatever_service_its_url_names(classroom: ClassLabstack) -> None:
+    s3 = classroom.client("s3", "learner02")
+    s3.create_bucket(Bucket="lure2-l2")
+    s3.put_object(Bucket="lure2-l2", Key="index.html", ContentType="text/html", Body=b"<script>alert(1)</script>")
+    status, _, headers = signed_raw(classroom, "learner02", "GET", "/lure2-l2/index.html", service="sqs")
+    assert status != 200 or headers["Content-Security-Policy"] == "sandbox"
+
+
+def test_a_request_naming_another_learners_account_is_refused(classroom: ClassLabstack) -> None:
+    """SNS topics, event buses, pipelines, alarm actions and ECR images of another account, named outright."""
+    a, b = "learner01", "learner02"
+    topic = classroom.client("sns", a).create_topic(Name="approvals-l1")["TopicArn"]
+    sns_b = classroom.client("sns", b)
+    for call in (lambda: sns_b.get_topic_attributes(TopicArn=topic), lambda: sns_b.delete_topic(TopicArn=topic),
+                 lambda: sns_b.publish(TopicArn=topic, Message="forged"),
+                 lambda: sns_b.subscribe(TopicArn=topic, Protocol="email", Endpoint="b@example.com")):
+        assert code_of(call) == ("AccessDenied", 403)
+    assert classroom.client("sns", a).get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"] == topic
+    events_b = classroom.client("events", b)
+    events_b.put_rule(Name="to-a", EventPattern=json.dumps({"source": ["b.app"]}))
+    for arn in (f"arn:aws:events:us-east-1:{classroom.account(a)}:event-bus/default",
+                f"arn:aws:codepipeline:us-east-1:{classroom.account(a)}:a-pipe"):
+        assert code_of(lambda: events_b.put_targets(Rule="to-a", Targets=[{"Id": "x", "Arn": arn}])) == \
+            ("AccessDeniedException", 403)
+    assert code_of(lambda: classroom.client("cloudwatch", b).put_metric_alarm(
+        AlarmName="spoof", MetricName="m", Namespace="n", Statistic="Sum", Period=60, EvaluationPeriods=1,
+        Threshold=1, ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic]))[1] == 403
+    image = f"{classroom.account(a)}.dkr.ecr.us-east-1.amazonaws.com/secret-app:v1"
+    assert code_of(lambda: classroom.client("ecs", b).register_task_definition(
+        family="steal", containerDefinitions=[{"name": "c", "image": image, "memory": 64}])) == ("AccessDeniedException", 403)
+
+
+def test_a_rule_whose_target_is_its_own_bus_does_not_freeze_eventbridge(classroom: ClassLabstack) -> None:
+    """A bus target delivers through the same code again; the class's EventBridge must not wait on itself."""
+    who = "learner03"
+    events = classroom.client("events", who, read_timeout=20)
+    bus = f"arn:aws:events:us-east-1:{classroom.account(who)}:event-bus/default"
+    events.put_rule(Name="loop-once", EventPattern=json.dumps({"source": ["l3.app"], "detail-type": ["first"]}))
+    events.put_targets(Rule="loop-once", Targets=[{"Id": "bus", "Arn": bus}])
+    assert events.put_events(Entries=[{"Source": "l3.app", "DetailType": "first", "Detail": "{}"}])["FailedEntryCount"] == 0
+    assert classroom.client("events", "learner01", read_timeout=20).put_events(
+        Entries=[{"Source": "other", "DetailType": "x", "Detail": "{}"}])["FailedEntryCount"] == 0
+
+
+def test_an_inactive_iam_key_is_refused(classroom: ClassLabstack) -> None:
+    iam = classroom.client("iam", "learner03")
+    iam.create_user(UserName="dev")
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    dev = classroom.keyed("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assert dev.get_caller_identity()["Account"] == classroom.account("learner03")
+    iam.update_access_key(UserName="dev", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert code_of(lambda: dev.get_caller_identity()) == ("InvalidClientTokenId", 403)
+
+
+def test_a_class_refuses_an_upstream(tmp_path: Path) -> None:
+    path = tmp_path / "class.csv"
+    learners.write(path, learners.generate(1))
+    done = subprocess.run([sys.executable, "-m", "labstack", "serve", "--port", "0", "--learners", str(path),
+                           "--upstream", "http://127.0.0.1:4566"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LABSTACK_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2 and "--learners and --upstream do not go together" in done.stderr
+
+
+def test_a_learners_file_written_over_an_open_file_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "class.csv"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    learners.write(path, learners.generate(1))
+    assert path.stat().st_mode & 0o077 == 0

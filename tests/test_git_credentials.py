@@ -306,6 +306,15 @@ def test_the_local_github_asks_for_credentials_and_keeps_repositories_to_their_a
     ok(run_git(tmp_path, "clone", "--quiet", url, "graded", keys=klass.instructor))
 
 
+def test_nobody_squats_the_owner_name_the_labs_give_another_learner(klass: Class, tmp_path: Path) -> None:
+    """The labs name a learner's GitHub repository learner-<account id>/…: only that account may make it."""
+    mine = f"{klass.server.endpoint}/github/learner-{klass.a.account_id}/sample-app.git"
+    squat = new_work_tree(tmp_path / "squat", {"index.html": "B\n"})
+    refused(run_git(squat, "push", mine, "main", keys=klass.b), 403)
+    work = new_work_tree(tmp_path / "work", {"index.html": "A\n"})
+    ok(run_git(work, "push", "--quiet", mine, "main", keys=klass.a))
+
+
 class _LearnerServer:
     """What PipelineLab needs of a server, with a learner's own keys (class mode verifies them)."""
 

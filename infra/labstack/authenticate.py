@@ -19,8 +19,8 @@ def identify(labstack: "Labstack", credential: Credential | None) -> Identity | 
     """The identity of the request's key, if labstack knows it; in class mode an unsigned request or
     an unknown key raises :class:`AuthFailure`."""
     identity = labstack.keyring.lookup(credential.access_key) if credential else None
-    if labstack.settings.class_mode and identity is None:
-        raise AuthFailure("unknown" if credential else "missing", "no key of this class signed the request")
+    if labstack.settings.class_mode and (identity is None or not identity.active):
+        raise AuthFailure("unknown" if credential else "missing", "no active key of this class signed the request")
     return identity
 
 
@@ -57,15 +57,16 @@ def verify(environ: dict, service: str | None, region: str, identity: Identity, 
 
     ``length`` is the body's Content-Length (None when chunked); ``wsgi.input`` must already be bounded.
     A body whose hash the client signed in ``x-amz-content-sha256`` is checked against it: read here
-    when small, hashed as it streams on when large; a literal there (UNSIGNED-PAYLOAD, streaming
-    chunks) leaves the body unread.
+    when small, hashed as it streams on when a large S3 upload; a literal there (UNSIGNED-PAYLOAD,
+    streaming chunks) leaves an S3 body unread. Other services' bodies are always read (and kept).
     """
     hashed = signatures.payload_hash(environ)
     digest = hashed if hashed and signatures.is_digest(hashed) else None
     body = b""
-    if digest is not None and length is not None and length > _HASH_IN_MEMORY:
+    s3 = service == "s3"
+    if s3 and digest is not None and length is not None and length > _HASH_IN_MEMORY:
         environ["wsgi.input"] = _HashedInput(environ["wsgi.input"], digest, length)
-    elif hashed is None or digest is not None:
+    elif not s3 or hashed is None or digest is not None:  # other services' bodies are small: always read them
         body = environ["wsgi.input"].read(length) if length is not None else environ["wsgi.input"].read()
         environ["wsgi.input"] = io.BytesIO(body)
     signatures.verify(environ, identity, service or "", region, body)

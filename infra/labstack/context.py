@@ -61,7 +61,7 @@ def credential_from(environ: dict) -> Credential | None:
                 "SignedHeaders and Signature",
                 400,
             )
-        return Credential(match.group(1), match.group(3), match.group(4))
+        return _checked(Credential(match.group(1), match.group(3), match.group(4)))
     query = environ.get("QUERY_STRING", "")
     if "AWSAccessKeyId=" in query and "Signature=" in query:  # an S3 URL presigned with SigV2
         key = parse_qs(query).get("AWSAccessKeyId", [""])[0]
@@ -70,8 +70,21 @@ def credential_from(environ: dict) -> Credential | None:
     if "X-Amz-Credential" in query:
         scope = parse_qs(query).get("X-Amz-Credential", [""])[0].split("/")
         if len(scope) == 5:
-            return Credential(scope[0], scope[2], scope[3])
+            return _checked(Credential(scope[0], scope[2], scope[3]))
     return None
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def _checked(credential: Credential) -> Credential:
+    """A credential whose region and service are names AWS could have signed (they become folder names
+    and pick the service): ``IncompleteSignature`` otherwise."""
+    if not _REGION.match(credential.region) or not _SERVICE.match(credential.service):
+        raise AwsError("IncompleteSignature", f"the credential scope's region {credential.region!r} and service "
+                                              f"{credential.service!r} must be lowercase AWS names", 400)
+    return credential
 
 
 def account_for(access_key: str | None, default: str = DEFAULT_ACCOUNT) -> str:

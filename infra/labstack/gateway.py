@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from labstack import authenticate, internal, signatures, upstream, webguard
+from labstack import authenticate, crossaccount, internal, signatures, upstream, webguard
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
 from labstack.errors import (
@@ -22,6 +22,7 @@ from labstack.errors import (
 )
 from labstack.instance import Labstack
 from labstack.keyring import Identity
+from labstack.protocol import models
 from labstack.protocol.incoming import Incoming
 from labstack.signatures import AuthFailure
 
@@ -96,6 +97,9 @@ class Gateway:
                 return refused
             if path.startswith(("/_labstack/", "/_localstack/")) or path in ("/_labstack", "/_localstack"):
                 return internal.handle(self.labstack, environ, start_response)
+            if path.startswith(_MOTO_OWN) or path in ("/moto-api", "/latest"):
+                raise AwsError("AccessDenied", f"{path} is moto's own administration, not an AWS API: labstack does "
+                                               "not serve it", 403)
             self._wait_warm()  # providers add their routes while labstack warms up
             route = self.labstack.routes.match(path)
             if route is not None:
@@ -129,6 +133,8 @@ class Gateway:
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
         if self.labstack.settings.class_mode and identity is not None:
             authenticate.verify(environ, ctx.service, ctx.region, identity, length)
+            crossaccount.check(environ, ctx.service, ctx.account, identity, guess_protocol(environ, ctx.service))
+            _same_service(environ, ctx.service)
         incoming = Incoming(environ)
         # labstack's runtimes reach moto's own answer under their overlay with this header; in class mode
         # only with labstack's own keys (an overlay may be a check, as AssumeRole's trust policy is).
@@ -189,10 +195,9 @@ class Gateway:
             if page.strip():  # werkzeug's page for a route moto lacks; an empty 404 is moto's answer (HeadBucket)
                 raise not_emulated(ctx.service or "this service", operation)
             body = [page]
-        headers = captured["headers"]
-        if ctx.service == "s3":  # an object is never a page of labstack's origin (the console, the API)
-            headers = [*headers, *_SANDBOXED]
-        start_response(captured["status"], headers)
+        # No answer is ever a page of labstack's origin (the console, its API): an S3 object, say, may be
+        # another learner's HTML, whatever service name its URL was signed for.
+        start_response(captured["status"], [*captured["headers"], *SANDBOXED])
         return body
 
     def _send_error(self, start_response: StartResponse, err: AwsError, protocol: str, request_id: str | None) -> Iterable[bytes]:
@@ -214,9 +219,20 @@ class Gateway:
         return [body]
 
 
-# An S3 object served from labstack's origin could be another learner's HTML page; sandboxed, it runs
-# in an opaque origin of its own, so its requests to labstack are cross-origin and refused (webguard).
-_SANDBOXED = [("Content-Security-Policy", "sandbox"), ("X-Content-Type-Options", "nosniff")]
+# An answer served from labstack's origin could be another learner's HTML page; sandboxed, it runs in
+# an opaque origin of its own, so its requests to labstack are cross-origin and refused (webguard).
+SANDBOXED = [("Content-Security-Policy", "sandbox"), ("X-Content-Type-Options", "nosniff")]
+# moto's own endpoints: its dashboard, state dump and reset, and the EC2 instance metadata it imitates.
+_MOTO_OWN = ("/moto-api/", "/latest/")
+
+
+def _same_service(environ: dict, service: str | None) -> None:
+    """A JSON call's ``X-Amz-Target`` must name the service its signature is for (class mode): labstack
+    and moto could otherwise pick different handlers for it, and a learner pass by labstack's checks."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target and target.rpartition(".")[0] != models.target_prefix(service or ""):
+        raise AwsError("UnknownOperationException", f"{target} is not an operation of {service}, which the request "
+                                                    "is signed for", 400)
 
 
 def _content_length(environ: dict) -> int | None:

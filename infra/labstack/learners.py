@@ -63,6 +63,7 @@ def write(path: Path, rows: list[Learner]) -> None:
     """Write ``rows`` to ``path``, readable by its owner only (it holds every secret key)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file that existed keeps its mode through O_CREAT: set it
     with os.fdopen(descriptor, "w", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(COLUMNS)

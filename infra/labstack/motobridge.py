@@ -6,6 +6,7 @@ answers its health check at once; requests for moto's services wait until it is 
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import importlib
@@ -59,9 +60,12 @@ _import_lock = threading.Lock()
 # EventBridge targets labstack delivers to itself (moto has no code for them): the ARN's service ->
 # fn(account, region, target, event, rule ARN). Providers register here (CodePipeline does).
 EVENT_TARGETS: dict[str, Callable[[str, str, dict[str, Any], dict[str, Any], str], None]] = {}
+# How many event buses one event may pass through (a rule whose target is a bus delivers again):
+# enough for a chain of buses, and a loop of them ends.
+MAX_BUS_HOPS = 5
+_forwarding = threading.local()
 # Target services moto delivers to itself.
 _MOTO_EVENT_TARGETS = frozenset({"logs", "events", "sqs"})
-_event_targets_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,13 +95,17 @@ def _deliver_events() -> None:
                 EVENT_TARGETS[service](self.account_id, self.region_name, target, event, self.arn)
             except Exception:
                 log.exception("EventBridge rule %s could not deliver to %s", self.name, target["Arn"])
-        if theirs:
-            with _event_targets_lock:
-                everything, self.targets = self.targets, theirs
-                try:
-                    send(self, event, transform_input)
-                finally:
-                    self.targets = everything
+        if theirs and getattr(_forwarding, "depth", 0) < MAX_BUS_HOPS:
+            # moto sends to the targets of a copy of the rule (no lock: a bus target delivers again, here)
+            just_theirs = copy.copy(self)
+            just_theirs.targets = theirs
+            _forwarding.depth = getattr(_forwarding, "depth", 0) + 1
+            try:
+                send(just_theirs, event, transform_input)
+            finally:
+                _forwarding.depth -= 1
+        elif theirs:
+            log.info("EventBridge rule %s: an event passed %d buses already; it goes no further", self.name, MAX_BUS_HOPS)
 
     Rule.send_to_targets = deliver
 

@@ -59,6 +59,10 @@ def build_server(settings: Settings) -> tuple[BaseWSGIServer, Labstack]:
 def exposure_problem(settings: Settings) -> str | None:
     """Why labstack must not serve ``settings.host``, or None: outside class mode (``--learners``)
     it trusts every caller, so it serves a loopback address only unless ``--insecure-shared`` says otherwise."""
+    if settings.class_mode and settings.upstream:
+        return ("--learners and --upstream do not go together: the services LocalStack serves would take every "
+                "learner's calls unchecked (LocalStack's free edition verifies no signature). Serve a class without "
+                "--upstream.")
     if settings.class_mode or settings.insecure_shared or _loopback(settings.host):
         return None
     return (f"refusing to serve {settings.host or 'every address'} without --learners: anyone who reaches it "

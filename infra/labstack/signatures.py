@@ -150,7 +150,7 @@ def _verify_v2(environ: dict, identity: Identity, params: dict[str, str], now: f
     """S3's older signature (in an Authorization header, or a URL presigned with Expires), by botocore's HmacV1Auth."""
     if params:
         signature, date = params.get("Signature", ""), params.get("Expires", "")
-        if not date.isdigit():
+        if not _number(date):
             raise AuthFailure("signature", "Expires must be a number of seconds since the epoch")
         if now > int(date):
             raise AuthFailure("presign-expired", f"Request has expired (at {date})")
@@ -158,10 +158,7 @@ def _verify_v2(environ: dict, identity: Identity, params: dict[str, str], now: f
         signature = environ.get("HTTP_AUTHORIZATION", "").partition(":")[2].strip()
         date = environ.get("HTTP_DATE", "")
         stamp = environ.get("HTTP_X_AMZ_DATE") or date
-        parsed = parsedate_tz(stamp)
-        if parsed is None:
-            raise AuthFailure("signature", "a SigV2 request needs a Date or x-amz-date header")
-        _check_time(float(mktime_tz(parsed)), now, None)
+        _check_time(_http_date(stamp), now, None)
     headers = HTTPHeaders()
     for name in ("content-md5", "content-type"):
         if _header(environ, name):
@@ -177,6 +174,25 @@ def _verify_v2(environ: dict, identity: Identity, params: dict[str, str], now: f
                                                           auth_path=auth_path))
     if not _same(expected, signature):
         raise AuthFailure("signature", "signature mismatch")
+
+
+def _number(value: str) -> bool:
+    """Digits only (ASCII), and few enough to be a time: what ``int`` reads without trouble."""
+    return value.isascii() and value.isdigit() and len(value) <= 12
+
+
+def _http_date(value: str) -> float:
+    """Seconds since the epoch of an HTTP date; :class:`AuthFailure` for anything unreadable."""
+    parsed = parsedate_tz(value)
+    try:
+        seconds = float(mktime_tz(parsed)) if parsed else _unreadable(value)
+    except (OverflowError, ValueError):
+        return _unreadable(value)
+    return seconds if 0 <= seconds < 2**33 else _unreadable(value)  # years 1970 to 2242
+
+
+def _unreadable(value: str) -> float:
+    raise AuthFailure("signature", f"the request date {value[:40]!r} is not a date")
 
 
 def _same(expected: str, given: str) -> bool:
@@ -218,8 +234,7 @@ def _stamp(environ: dict) -> str:
     stamp = environ.get("HTTP_X_AMZ_DATE", "")
     if stamp:
         return stamp
-    parsed = parsedate_tz(environ.get("HTTP_DATE", ""))
-    return time.strftime(SIGV4_TIMESTAMP, time.gmtime(mktime_tz(parsed))) if parsed else ""
+    return time.strftime(SIGV4_TIMESTAMP, time.gmtime(_http_date(environ["HTTP_DATE"]))) if environ.get("HTTP_DATE") else ""
 
 
 def _parse_stamp(stamp: str) -> float:
@@ -232,7 +247,7 @@ def _parse_stamp(stamp: str) -> float:
 def _check_time(signed_at: float, now: float, expires: str | None) -> None:
     stamp = time.strftime(SIGV4_TIMESTAMP, time.gmtime(signed_at))
     if expires is not None:
-        if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGN_SECONDS:
+        if not _number(expires) or not 1 <= int(expires) <= MAX_PRESIGN_SECONDS:
             raise AuthFailure("signature", "X-Amz-Expires must be a number of seconds from 1 to 604800")
         if now > signed_at + int(expires):
             raise AuthFailure("presign-expired", f"Signature expired: {stamp} is now earlier than "

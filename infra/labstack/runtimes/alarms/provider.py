@@ -140,6 +140,10 @@ class AlarmsRuntime(Provider):
             if ":sns:" not in arn:
                 continue
             _, _, _, topic_region, topic_account, _ = arn.split(":", 5)
+            if self.labstack.settings.class_mode and topic_account != account:
+                self._item(account, region, alarm.name, "Action", f"Failed to execute action {arn}",
+                           {"error": "the topic is another account's: this labstack serves a class"})
+                continue
             try:
                 self.labstack.clients.get("sns", topic_account, topic_region).publish(
                     TopicArn=arn, Subject=subject, Message=json.dumps(message))

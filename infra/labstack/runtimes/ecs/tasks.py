@@ -132,6 +132,9 @@ class TaskRunner:
             account, region, repository, tag = parse_reference(image)
         except RegistryError as exc:
             raise PullError(str(exc)) from None
+        if self.labstack.settings.class_mode and account != task.account:
+            raise PullError(f"{image} is another account's image: this labstack serves a class, and a task pulls "
+                            "only its own account's images")
         ecr = self.labstack.clients.get("ecr", account, region)
         image_id = {"imageDigest": tag} if tag.startswith("sha256:") else {"imageTag": tag}
         try:

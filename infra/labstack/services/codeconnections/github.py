@@ -78,6 +78,14 @@ def claim(home: Path, full_repository_id: str, account: str) -> str:
     return owner
 
 
+def reserved_for(full_repository_id: str) -> str | None:
+    """The account an owner name ``learner-<account id>`` is kept for (the labs name repositories so); None
+    for any other owner."""
+    owner = full_repository_id.partition("/")[0]
+    account = owner.removeprefix("learner-")
+    return account if owner.startswith("learner-") and len(account) == 12 and account.isdigit() else None
+
+
 def readable_by(home: Path, full_repository_id: str, account: str) -> bool:
     """Whether ``account``'s connections reach ``owner/repo`` in class mode (its own, or nobody's yet)."""
     return owner_of(repository(home, full_repository_id)) in (None, account)

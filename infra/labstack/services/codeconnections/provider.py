@@ -110,6 +110,9 @@ class CodeConnectionsProvider(Provider):
             return  # no repository: 404
         full_id, base, _suffix, pushing = parsed
         caller = gitauth.authenticate(self.labstack, environ, "GitHub", base, gitauth.all_regions(), key_pairs=True)
+        kept = github.reserved_for(full_id)
+        if pushing and kept is not None and not caller.may_reach(kept):  # nobody squats another learner's name
+            raise gitauth.Refusal(403, f"{full_id} is kept for account {kept}'s repositories")
         owner = (github.claim(self.home, full_id, caller.account) if pushing
                  else github.owner_of(github.repository(self.home, full_id)))
         if not caller.may_reach(owner):

@@ -41,13 +41,19 @@ def job_data(job: ActionJob, continuation: str | None = None) -> dict[str, Any]:
                             "pipelineArn": job.pipeline.arn, "pipelineExecutionId": job.execution.execution_id},
         "inputArtifacts": [artifact(n, job.execution.artifacts.get(n)) for n in job.input_names()],
         "outputArtifacts": outputs,
-        "artifactCredentials": {"accessKeyId": job.account, "secretAccessKey": "labstack", "sessionToken": "labstack"},
+        "artifactCredentials": _artifact_credentials(job),
     }
     if store.get("encryptionKey"):
         data["encryptionKey"] = dict(store["encryptionKey"])
     if continuation:
         data["continuationToken"] = continuation
     return data
+
+
+def _artifact_credentials(job: ActionJob) -> dict[str, str]:
+    """Temporary keys of the pipeline's account for its artifact store, as CodePipeline hands a job them."""
+    issued = job.labstack.keyring.issue(job.account, f"codepipeline:{job.run.action_execution_id}")
+    return {"accessKeyId": issued.access_key, "secretAccessKey": issued.secret_key, "sessionToken": issued.session_token or ""}
 
 
 def _await(job: ActionJob, worker_job: Job) -> dict[str, str]:

@@ -670,6 +670,9 @@ class CodePipelineProvider(Provider):
         """An EventBridge rule that targets a pipeline matched an event: start it (trigger
         CloudWatchEvent). A CodeCommit reference change pins the commit it names."""
         _, _, _, region, account, name = target["Arn"].split(":", 5)
+        if self.labstack.settings.class_mode and account != _account:
+            log.info("EventBridge rule %s targets a pipeline of another account (%s): not started", rule_arn, account)
+            return
         pipeline = self.state.get(account, region).pipelines.get(name)
         if pipeline is None:
             log.info("EventBridge rule %s targets pipeline %s, which does not exist", rule_arn, target["Arn"])

@@ -47,6 +47,23 @@ class Sts(Provider):
         answer = self.labstack.clients.moto("sts", ctx.account, ctx.region).assume_role(**request)
         return without_metadata(answer)
 
+    def assume_role_with_web_identity(self, ctx: RequestContext, request: dict) -> dict:
+        self._own_account_only(ctx, request["RoleArn"], "AssumeRoleWithWebIdentity")
+        return without_metadata(self.labstack.clients.moto("sts", ctx.account, ctx.region)
+                                .assume_role_with_web_identity(**request))
+
+    def assume_role_with_saml(self, ctx: RequestContext, request: dict) -> dict:
+        self._own_account_only(ctx, request["RoleArn"], "AssumeRoleWithSAML")
+        return without_metadata(self.labstack.clients.moto("sts", ctx.account, ctx.region).assume_role_with_saml(**request))
+
+    def _own_account_only(self, ctx: RequestContext, role_arn: str, operation: str) -> None:
+        """In class mode a federated sign-in reaches only a role of the caller's own account (labstack checks
+        no identity provider's token, so the role's account is all it can hold it to)."""
+        parts = role_arn.split(":")
+        if self.labstack.settings.class_mode and (len(parts) != 6 or parts[4] != ctx.account):
+            raise AwsError("AccessDenied", f"Not authorized to perform sts:{operation} on {role_arn} from account "
+                                           f"{ctx.account}", 403)
+
     def organize(self) -> None:
         """Give every learner account the role the instructor assumes (idempotent)."""
         instructor = self.labstack.keyring.instructor
