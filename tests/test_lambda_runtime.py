@@ -8,6 +8,7 @@ import json
 import time
 import zipfile
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -15,7 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.responses import check_responses
-from tests.support.server import LabstackProcess
+from tests.support.server import LabstackProcess, start_labstack
+from tests.support.waiting import wait_for
 
 ACCOUNT = "468046804680"
 APP = '''
@@ -116,6 +118,29 @@ def test_workers_stay_warm_and_are_recycled_when_the_configuration_changes(lam: 
     assert not [proc for proc in psutil.process_iter(["environ", "status"])  # a worker sees its own PID namespace
                 if (proc.info["environ"] or {}).get("AWS_LAMBDA_LOG_STREAM_NAME") == first
                 and proc.info["status"] != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.slow
+def test_an_idle_worker_is_retired_and_the_next_invoke_is_cold(tmp_path: Path) -> None:
+    """A class at rest keeps no function processes: a worker idle LABSTACK_LAMBDA_IDLE_SECONDS goes away."""
+    server = start_labstack(tmp_path, LABSTACK_LAMBDA_IDLE_SECONDS="1")
+    try:
+        iam = server.client("iam", account=ACCOUNT)
+        role = iam.create_role(RoleName="idle-role", AssumeRolePolicyDocument=ROLE)["Role"]["Arn"]
+        client = server.client("lambda", account=ACCOUNT)
+        client.create_function(FunctionName="idle", Runtime="python3.12", Role=role, Handler="app.handler",
+                               Code={"ZipFile": code()}, Environment={"Variables": {"GREETING": "hi"}})
+        first = invoke(client, "idle")[1]["worker"]
+
+        def workers() -> list[psutil.Process]:
+            return [p for p in psutil.Process(server.pid).children(recursive=True)
+                    if "labstack.runtimes.lambdas.worker" in " ".join(p.cmdline())]
+
+        assert workers()
+        wait_for(lambda: not workers(), seconds=20)
+        assert invoke(client, "idle")[1]["worker"] != first
+    finally:
+        server.stop()
 
 
 def test_an_exception_is_an_unhandled_function_error(lam: Any) -> None:

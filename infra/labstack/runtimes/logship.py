@@ -11,9 +11,9 @@ from typing import Any
 log = logging.getLogger("labstack.logs")
 MAX_EVENTS = 5_000  # one put_log_events call
 # Lines written within this many real seconds of the first go out together, one call per stream, as
-# ECS's awslogs driver and Lambda batch them: a task whose app logs every health check costs one call a
-# second or two, not one a probe (at the lab clock of 60 a target is probed six times a second).
-FLUSH_SECONDS = 2.0
+# ECS's awslogs driver (every 5 seconds by default) and Lambda batch them: a task whose app logs every
+# health check costs one call every few seconds, not one a probe.
+FLUSH_SECONDS = 5.0
 
 
 class LogShipper:

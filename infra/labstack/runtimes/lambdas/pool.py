@@ -25,7 +25,9 @@ from labstack.runtimes.lambdas.worker import ANSWER_FD, END_MARKER
 
 MAX_LOG_LINES = 10_000  # per invocation; the rest is counted, not kept
 MAX_LINE = 16_384
-IDLE_SECONDS = 300.0
+# A warm worker left idle this many real seconds is retired (its next invoke is a cold start), as Lambda
+# reclaims idle execution environments: a class at rest keeps no function processes.
+IDLE_SECONDS = float(os.environ.get("LABSTACK_LAMBDA_IDLE_SECONDS") or 60.0)
 
 
 @dataclass
@@ -136,8 +138,13 @@ class WorkerPool:
         with self._lock:
             worker.busy = False
             worker.last_used = time.monotonic()
-            self._retire(lambda w: not w.busy and time.monotonic() - w.last_used > IDLE_SECONDS)
             self._lock.notify_all()
+        self.retire_idle()
+
+    def retire_idle(self) -> None:
+        """End the workers idle for more than ``IDLE_SECONDS`` (the runtime calls this now and then)."""
+        with self._lock:
+            self._retire(lambda w: not w.busy and time.monotonic() - w.last_used > IDLE_SECONDS)
 
     def discard(self, worker: Worker) -> None:
         """Kill a worker that timed out or broke; it is never reused."""

@@ -19,8 +19,9 @@ from labstack.errors import AwsError, new_request_id
 from labstack.protocol.provider import Provider
 from labstack.runtimes.lambdas import logs
 from labstack.runtimes.lambdas.functions import FunctionSpec, resolve
-from labstack.runtimes.lambdas.pool import Outcome, WorkerPool
+from labstack.runtimes.lambdas.pool import IDLE_SECONDS, Outcome, WorkerPool
 from labstack.runtimes.logship import LogShipper
+from labstack.runtimes.loop import every
 
 log = logging.getLogger("labstack.lambda")
 MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous response limit
@@ -40,6 +41,9 @@ class LambdaRuntime(Provider):
         labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)
         labstack.hooks.on_shutdown(self.pool.close)
+        self._stop = threading.Event()
+        labstack.hooks.on_shutdown(self._stop.set)
+        every(labstack, IDLE_SECONDS / 6, self.pool.retire_idle, "lambda idle workers", self._stop)
 
     def create_function(self, ctx: RequestContext, request: dict) -> dict:
         """moto's CreateFunction, once the code is a zip Lambda would unpack."""
