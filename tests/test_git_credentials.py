@@ -351,7 +351,9 @@ def test_connections_read_their_own_accounts_github_repositories_only(klass: Cla
     ok(run_git(new_work_tree(tmp_path / "b", {"index.html": "B's site\n"}), "push", "--quiet",
                f"{klass.server.endpoint}/github/team-b/site.git", "main", keys=klass.b))
     a_connection = own.client("codestar-connections").list_connections()["Connections"][0]["ConnectionArn"]
-    assert connection_pipeline(other, "borrowed", "team-b/site", arn=a_connection)["status"] == "Failed"
+    with pytest.raises(ClientError) as borrowed:  # another account's connection, named outright: refused at once
+        connection_pipeline(other, "borrowed", "team-b/site", arn=a_connection)
+    assert borrowed.value.response["Error"]["Code"] == "AccessDeniedException"
     landed = [o["Key"] for o in other.s3.list_objects_v2(Bucket=other.bucket).get("Contents", [])]
     assert not any(key.endswith("index.html") for key in landed)
 
