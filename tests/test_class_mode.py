@@ -29,7 +29,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labstack import learners
-from tests.support.classmode import ClassLabstack, classroom  # noqa: F401 - the module's fixture
+from tests.support.classmode import ClassLabstack, classroom, needs_bwrap  # noqa: F401 - the module's fixture
 from tests.support.codebuild import ENVIRONMENT, buildspec, wait_build
 
 WRONG_SECRET = "x" * 40
@@ -231,6 +231,7 @@ def test_ecr_and_lambda_of_another_account_are_not_found(classroom: ClassLabstac
 
 
 @pytest.mark.slow
+@needs_bwrap
 def test_a_build_acts_in_its_own_account_with_credentials_that_verify(classroom: ClassLabstack) -> None:
     """A build's temporary keys (with a session token) verify in class mode and reach only its account."""
     a, b = "learner01", "learner02"
@@ -433,6 +434,7 @@ def test_a_lab_runs_unchanged_in_class_mode_and_is_graded_in_place_from_the_lear
         ("learner02", 0, 30, "graded"), ("learner03", 30, 30, "graded")]
 
 
+@needs_bwrap
 def test_a_function_calls_labstack_with_its_own_temporary_keys(classroom: ClassLabstack) -> None:
     """Lambda hands a function its role's temporary keys: they verify in class mode and act in the function's account."""
     who = "learner01"
