@@ -574,6 +574,10 @@ def test_a_request_naming_another_learners_account_is_refused(classroom: ClassLa
     assert code_of(lambda: classroom.client("cloudwatch", b).put_metric_alarm(
         AlarmName="spoof", MetricName="m", Namespace="n", Statistic="Sum", Period=60, EvaluationPeriods=1,
         Threshold=1, ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic]))[1] == 403
+    own_topic = classroom.client("sns", b).create_topic(Name="alarms-l2")["TopicArn"]  # one's own: fine
+    classroom.client("cloudwatch", b).put_metric_alarm(
+        AlarmName="mine", MetricName="m", Namespace="n", Statistic="Sum", Period=60, EvaluationPeriods=1,
+        Threshold=1, ComparisonOperator="GreaterThanThreshold", AlarmActions=[own_topic])
     image = f"{classroom.account(a)}.dkr.ecr.us-east-1.amazonaws.com/secret-app:v1"
     assert code_of(lambda: classroom.client("ecs", b).register_task_definition(
         family="steal", containerDefinitions=[{"name": "c", "image": image, "memory": 64}])) == ("AccessDeniedException", 403)

@@ -119,6 +119,15 @@ class Router:
         else:
             self._by_service.setdefault(dispatcher.signing_name, []).insert(0, dispatcher)
 
+    def agrees(self, target: str, signing_service: str | None) -> bool:
+        """Whether a JSON call's ``X-Amz-Target`` and the service its signature is for name the same service,
+        as far as labstack serves either (moto alone serves the rest, and reads them the same way)."""
+        prefix = target.rpartition(".")[0]
+        by_target = self._by_target.get(prefix, [])
+        by_scope = [d for ds in self._by_target.values() for d in ds if d.signing_name == signing_service]
+        return (all(d.signing_name == signing_service for d in by_target)
+                and all(d.target_prefix == prefix for d in by_scope))
+
     def match(self, incoming: Incoming, signing_service: str | None) -> tuple[Dispatcher, str | None] | None:
         """The dispatcher and operation for this request, or None to forward it to moto."""
         target = incoming.header("X-Amz-Target")

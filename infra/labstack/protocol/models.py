@@ -53,16 +53,6 @@ def metadata(name: str) -> dict:
     raise LookupError(f"no service model for {name}")
 
 
-@functools.lru_cache(maxsize=None)
-def target_prefix(signing_name: str) -> str | None:
-    """The ``X-Amz-Target`` prefix of the service a credential scope names (botocore's model of that
-    name), None when there is no such model or it takes no targets."""
-    try:
-        return metadata(signing_name).get("targetPrefix")
-    except Exception:  # botocore's DataNotFoundError: no model of that name
-        return None
-
-
 def resolved_protocol(meta: dict) -> str:
     """The protocol botocore clients speak to this service (botocore's order of preference)."""
     from botocore.utils import PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
