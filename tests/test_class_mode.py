@@ -29,9 +29,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labstack import learners
-from tests.support.classmode import ClassLabstack, classroom, needs_bwrap  # noqa: F401 - the module's fixture
+from tests.support.classmode import ClassLabstack, needs_bwrap
 from tests.support.codebuild import ENVIRONMENT, buildspec, wait_build
 
+pytest_plugins = ["tests.support.classmode_fixtures"]  # the `classroom` fixture
 WRONG_SECRET = "x" * 40
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import Browser
-from tests.support.classmode import ClassLabstack, classroom  # noqa: F401 - the module's fixture
+from tests.support.classmode import ClassLabstack
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ["tests.support.browser_fixtures"]  # the `browser` fixture
+pytest_plugins = ["tests.support.browser_fixtures", "tests.support.classmode_fixtures"]  # `browser`, `classroom`
 
 
-def test_a_learner_signs_in_and_sees_their_own_account(classroom: ClassLabstack, browser: Browser,  # noqa: F811
+def test_a_learner_signs_in_and_sees_their_own_account(classroom: ClassLabstack, browser: Browser,
                                                        tmp_path: Path) -> None:
     row, other = classroom.rows["learner01"], classroom.rows["learner02"]
     browser.open(f"{classroom.endpoint}/_labstack/?account={other.account_id}#/pipelines")

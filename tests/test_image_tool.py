@@ -12,13 +12,11 @@ import subprocess
 import sys
 import tarfile
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from labstack.images.engine import MARK, PUSH_PATH, push_through_labstack
+from labstack.images.engine import MARK, push_through_labstack
 from labstack.images.layout import LocalImages
 
 from tests.support.classmode import engine_request

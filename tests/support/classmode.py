@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,11 +89,3 @@ def start_class(home: Path, count: int = 3, **extra_env: str) -> ClassLabstack:
     daemon.start(settings, wait=60, env=server_env(LABSTACK_HOME=str(settings.home), LABSTACK_LEARNERS=str(path),
                                                    **extra_env))
     return ClassLabstack(settings, {row.learner: row for row in rows}, path)
-
-
-@pytest.fixture(scope="module")
-def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassLabstack]:
-    """A class-mode labstack shared by a test module."""
-    server = start_class(tmp_path_factory.mktemp("class"))
-    yield server
-    daemon.stop(server.settings)
