@@ -22,21 +22,24 @@ _REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Oh
                  "eu-west-1": "EU (Ireland)", "eu-central-1": "EU (Frankfurt)"}
 
 
-def _samples(backend: Any, alarm: Any) -> list[Sample]:
-    wanted = {(d.name, d.value) for d in alarm.dimensions}
-    found = []
-    for datum in list(backend.metric_data):
-        if datum.namespace != alarm.namespace or datum.name != alarm.metric_name:
-            continue
-        if {(d.name, d.value) for d in datum.dimensions} != wanted:
-            continue
-        stamp = datum.timestamp if datum.timestamp.tzinfo else datum.timestamp.replace(tzinfo=dt.timezone.utc)
-        if hasattr(datum, "value"):
-            value = float(datum.value)
-            found.append(Sample(stamp, 1, value, value, value, (value,)))
-        else:
-            found.append(Sample(stamp, float(datum.sample_count), float(datum.sum), float(datum.min), float(datum.max)))
-    return found
+def _samples(backend: Any, alarm: Any, grouped: dict[int, tuple[int, dict[tuple, list[Sample]]]]) -> list[Sample]:
+    """The alarm's metric's datapoints. ``grouped`` keeps each backend's datapoints sorted by metric until more
+    arrive, so an alarm at rest is evaluated without reading every datapoint of its account again."""
+    data = backend.metric_data
+    known = grouped.get(id(backend))
+    if known is None or known[0] != len(data):
+        groups: dict[tuple, list[Sample]] = {}
+        for datum in list(data):
+            key = (datum.namespace, datum.name, frozenset((d.name, d.value) for d in datum.dimensions))
+            stamp = datum.timestamp if datum.timestamp.tzinfo else datum.timestamp.replace(tzinfo=dt.timezone.utc)
+            if hasattr(datum, "value"):
+                value = float(datum.value)
+                sample = Sample(stamp, 1, value, value, value, (value,))
+            else:
+                sample = Sample(stamp, float(datum.sample_count), float(datum.sum), float(datum.min), float(datum.max))
+            groups.setdefault(key, []).append(sample)
+        known = grouped[id(backend)] = (len(data), groups)
+    return known[1].get((alarm.namespace, alarm.metric_name, frozenset((d.name, d.value) for d in alarm.dimensions)), [])
 
 
 class AlarmsRuntime(Provider):
@@ -49,8 +52,10 @@ class AlarmsRuntime(Provider):
         super().__init__(labstack)
         self._stop = threading.Event()
         self.history: AccountRegionStore[list[dict[str, Any]]] = AccountRegionStore(list)
+        self._grouped: dict[int, tuple[int, dict[tuple, list[Sample]]]] = {}  # see _samples
         labstack.hooks.on_shutdown(self._stop.set)
         labstack.hooks.on_reset(self.history.reset)
+        labstack.hooks.on_reset(self._grouped.clear)
         if labstack.clients.upstream_serves("cloudwatch"):
             log.info("alarms are evaluated by the upstream's CloudWatch; labstack's evaluator steps aside")
             return
@@ -66,7 +71,7 @@ class AlarmsRuntime(Provider):
                 if alarm.metric_data_queries or alarm.rule or not alarm.metric_name:
                     continue  # metric-math and composite alarms are not evaluated
                 real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
-                verdict = decide(alarm, _samples(backend, alarm), now, real_period)
+                verdict = decide(alarm, _samples(backend, alarm, self._grouped), now, real_period)
                 # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything.
                 unchecked = alarm.state_reason.startswith("Unchecked")
                 if verdict is None or (verdict.state == alarm.state_value and not unchecked):

@@ -190,8 +190,10 @@ class ServiceScheduler:
     def _note_failures(self, service: Any, memory: _Memory, tasks: list[RunningTask]) -> None:
         """Tasks that stopped on their own push the next start back, as ECS's throttle does."""
         for task in tasks:
+            if task.record["taskArn"] in memory.counted:
+                continue  # a stopped task counted once: no copy of it at every tick (a service keeps many)
             record = task.snapshot()
-            if record["lastStatus"] == "STOPPED" and record["taskArn"] not in memory.counted:
+            if record["lastStatus"] == "STOPPED":
                 memory.counted.add(record["taskArn"])
                 if record.get("stopCode") in ("EssentialContainerExited", "TaskFailedToStart") or \
                         record.get("stoppedReason") == "Task failed container health checks":
