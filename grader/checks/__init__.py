@@ -60,6 +60,9 @@ class Check:
     hint: str
     hidden: bool
     body: Callable[[LabSession], str]
+    # Keys of the lab's ``names(session)`` whose resources this check grades: what the learner must have
+    # created or last changed themselves (grading in place gives no points for what catch-up built).
+    uses: tuple[str, ...] = ()
 
     def run(self, session: LabSession) -> CheckResult:
         """Run the check; every failure, expected or not, becomes a ✗ with a message."""
@@ -79,10 +82,11 @@ class Check:
         return CheckResult(self.id, False, self.points, message, self.hint)
 
 
-def check(registry: list[Check], id: str, points: int, hint: str, hidden: bool = False) -> Callable[[Callable[[LabSession], str]], Check]:
-    """Register the decorated body in ``registry`` as a check."""
+def check(registry: list[Check], id: str, points: int, hint: str, hidden: bool = False,
+          uses: tuple[str, ...] = ()) -> Callable[[Callable[[LabSession], str]], Check]:
+    """Register the decorated body in ``registry`` as a check grading the resources ``uses`` names."""
     def wrap(body: Callable[[LabSession], str]) -> Check:
-        found = Check(id, points, hint, hidden, body)
+        found = Check(id, points, hint, hidden, body, uses)
         registry.append(found)
         return found
     return wrap
