@@ -103,11 +103,32 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    """Regenerate the learner notebooks in labs/ from solutions/ with nbgrader."""
+    """Regenerate the learner notebooks in labs/ from solutions/ with nbgrader; with ``--course``, write
+    what an instructor hands to learners for labs 1..N (a folder, a zip, or nbgrader's exchange)."""
     from grader import checks, grading
 
-    for number in args.labs or checks.lab_numbers():
-        print(f"✓ {grading.release(number, args.into)}")
+    if args.course is None:
+        if args.last or args.zip or args.exchange or args.course_id:
+            raise ValueError("--labs, --zip, --exchange and --course-id go with --course DIR")
+        for number in args.labs or checks.lab_numbers():
+            print(f"✓ {grading.release(number, args.into)}")
+        return 0
+    from grader import course
+
+    if args.labs or args.into or not args.last:
+        raise ValueError("a course release takes --labs N (labs 1..N), and neither lab numbers nor --into")
+    if args.zip and args.exchange:
+        raise ValueError("a course release goes to a folder, a zip (--zip) or the exchange (--exchange), one at a time")
+    if bool(args.exchange) != bool(args.course_id):
+        raise ValueError("--exchange ROOT and --course-id ID go together")
+    made = course.build(args.course, args.last, archive=args.zip, exchange=args.exchange, course_id=args.course_id)
+    print(f"✓ a course release of labs 1..{args.last}: {made.path}")
+    print(f"  learner notebooks: {', '.join(made.labs)}")
+    print(f"  solutions, for catching up: {', '.join(made.solutions) or 'none (lab 1 needs none)'}")
+    print(f"  hidden checks left out of the grader (you grade them): {len(made.withheld)}")
+    if made.assignments:
+        print(f"  in the exchange {args.exchange} as course {args.course_id}; learners run "
+              f"`nbgrader fetch_assignment --course {args.course_id} <name>` for: {', '.join(made.assignments)}")
     return 0
 
 
@@ -177,9 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     solve.add_argument("--output", type=Path, help="where to write the executed notebook")
     solve.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                        help="a value for the notebook's parameters cell, e.g. APP_SOURCE=path/to/app")
-    release = command("release", cmd_release, "regenerate labs/ from solutions/ with nbgrader", backend=False)
+    release = command("release", cmd_release, "regenerate labs/ from solutions/ with nbgrader, or (--course) "
+                      "write what learners get for labs 1..N: a folder, a zip or nbgrader's exchange", backend=False)
     release.add_argument("labs", type=int, nargs="*", help="lab numbers (default: all)")
     release.add_argument("--into", type=Path, help="folder to write the learner notebooks to (default: labs/)")
+    release.add_argument("--course", type=Path, metavar="DIR",
+                         help="a course release for learners into the new or empty folder DIR: the kit without "
+                              "the hidden checks' code, the notebooks of labs 1..N, the solutions before N")
+    release.add_argument("--labs", type=int, dest="last", metavar="N", help="with --course: release labs 1..N")
+    release.add_argument("--zip", action="store_true", help="with --course: write DIR.zip instead of a folder")
+    release.add_argument("--exchange", type=Path, metavar="ROOT",
+                         help="with --course: DIR becomes an nbgrader course directory released into the "
+                              "exchange at ROOT (the kit and each lab as assignments)")
+    release.add_argument("--course-id", metavar="ID", help="with --exchange: nbgrader's course id")
     ci = command("ci", cmd_ci, "the CI gate (fresh accounts): labs in order and each lab alone after catch-up")
     ci.add_argument("--keep", type=Path, help="folder for the graded notebooks (default: a temporary one)")
     ci.add_argument("--up-to", type=int, metavar="N", help="gate labs 1..N only (default: every lab)")

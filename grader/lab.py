@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from grader import catchup, checks, live, progress
+from grader import catchup, checks, course, live, progress
 from grader.backends import Backend, LabSession
 from grader.grading import IN_PLACE
 from grader.notebooks import ROOT
@@ -91,12 +91,17 @@ class Lab:
         return SimpleNamespace(**self.module.names(self.session))
 
     def report(self, *ids: str, hidden: bool = False) -> Report:
-        """Run this lab's checks (the named ones, or all visible ones) and return their results."""
-        return checks.run(self.module.TITLE, self.session, checks.select(self.module.CHECKS, ids, hidden))
+        """Run this lab's checks (the named ones, or all visible ones) and return their results. Hidden
+        checks whose code this copy of the kit leaves out (a course release) run only when named."""
+        return checks.run(self.module.TITLE, self.session, course.runnable(self.module, ids, hidden))
 
     def check(self, *ids: str, hidden: bool = False) -> None:
-        """Run this lab's checks (the named ones, or all visible ones) and show the ✓/✗ table with hints."""
+        """Run this lab's checks (the named ones, or all visible ones) and show the ✓/✗ table with hints;
+        with ``hidden``, a line names the hidden checks your instructor grades, if this copy leaves them out."""
         _show(self.report(*ids, hidden=hidden))
+        note = course.withheld_note(self.module) if hidden and not ids else None
+        if note:
+            print(note)
 
     def verify(self, *ids: str) -> None:
         """Show the named checks' table; raise :class:`ChecksFailed` unless all passed (for graded cells)."""
