@@ -25,6 +25,8 @@ TRIGGER_RULE = "cicd-lab-pipeline-on-push"
 EVENTS_ROLE = "cicd-lab-events-role"
 STAGES = ["Source", "Build", "Test", "Deploy_Staging"]
 VARIABLES = ("#{SourceVariables.CommitId}", "#{BuildVariables.IMAGE_TAG}")
+TRIGGER_EVENT = "CodeCommit Repository State Change"
+PAGE_SIZE = 100  # ListActionExecutions' default page; every page is read
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -75,17 +77,24 @@ def _source_artifact(declaration: dict[str, Any]) -> str:
     return str(outputs[0]["name"])
 
 
+def action_runs(session: LabSession, stage_name: str, status: str) -> list[dict[str, Any]]:
+    """The pipeline's executions of ``stage_name``'s actions that ended in ``status``, newest first, from every page."""
+    pages = session.client("codepipeline").get_paginator("list_action_executions").paginate(
+        pipelineName=PIPELINE, PaginationConfig={"PageSize": PAGE_SIZE})
+    return [d for page in pages for d in page["actionExecutionDetails"]
+            if d["stageName"] == stage_name and d["status"] == status]
+
+
 def _staging_deploys(session: LabSession) -> list[dict[str, Any]]:
     """Successful Deploy_Staging action executions, newest first."""
-    details = session.client("codepipeline").list_action_executions(pipelineName=PIPELINE)["actionExecutionDetails"]
-    return [d for d in details if d["stageName"] == "Deploy_Staging" and d["status"] == "Succeeded"]
+    return action_runs(session, "Deploy_Staging", "Succeeded")
 
 
 # --- the Test stage's projects --------------------------------------------------------------
 
-def _test_project_check(name: str, spec: str) -> None:
+def _test_project_check(name: str, key: str, spec: str) -> None:
     @check(f"{name.removeprefix('cicd-lab-')}-project", 2, f"A CodeBuild project {name} whose source and artifacts "
-           f"come from CodePipeline (type CODEPIPELINE) and whose buildspec is the app's {spec}.")
+           f"come from CodePipeline (type CODEPIPELINE) and whose buildspec is the app's {spec}.", uses=(key,))
     def test_project(session: LabSession) -> str:
         project = _project(session, name)
         source = project["source"]
@@ -96,12 +105,13 @@ def _test_project_check(name: str, spec: str) -> None:
         return f"{name} runs {spec} on what the pipeline hands it"
 
 
-_test_project_check(UNIT_TESTS, "buildspec-unit.yml")
-_test_project_check(SECURITY_SCAN, "buildspec-security.yml")
+_test_project_check(UNIT_TESTS, "unit_tests_project", "buildspec-unit.yml")
+_test_project_check(SECURITY_SCAN, "security_scan_project", "buildspec-security.yml")
 
 
 @check("test-projects-setup", 1, "Both Test projects act as the lab's CodeBuild role, hand nothing on "
-       "(artifacts CODEPIPELINE) and need no Docker (privileged mode off).", hidden=True)
+       "(artifacts CODEPIPELINE) and need no Docker (privileged mode off).", hidden=True,
+       uses=("unit_tests_project", "security_scan_project"))
 def test_projects_setup(session: LabSession) -> str:
     role = f":role/{lab01.ROLES['codebuild']}"
     for name in (UNIT_TESTS, SECURITY_SCAN):
@@ -125,7 +135,8 @@ def _staging(session: LabSession) -> dict[str, Any]:
 
 
 @check("staging-service", 2, f"Create the ECS service {STAGING_SERVICE} in the cluster {CLUSTER} with one task, "
-       "from a task definition of the app (container app), in the same subnets as production.")
+       "from a task definition of the app (container app), in the same subnets as production.",
+       uses=("staging_service",))
 def staging_service(session: LabSession) -> str:
     service = _staging(session)
     if service["desiredCount"] < 1:
@@ -134,7 +145,8 @@ def staging_service(session: LabSession) -> str:
 
 
 @check("staging-rolling", 1, "The pipeline's ECS deploy action updates a service that ECS itself deploys "
-       "(a rolling update): the ECS deployment controller, not CODE_DEPLOY.", hidden=True)
+       "(a rolling update): the ECS deployment controller, not CODE_DEPLOY.", hidden=True,
+       uses=("staging_service",))
 def staging_rolling(session: LabSession) -> str:
     service = _staging(session)
     controller = service.get("deploymentController", {}).get("type", "ECS")
@@ -148,7 +160,8 @@ def staging_rolling(session: LabSession) -> str:
 
 # --- the pipeline ---------------------------------------------------------------------------
 
-@check("pipeline-exists", 1, f"Create the pipeline {PIPELINE} (pipelineType V2) acting as the lab's CodePipeline role.")
+@check("pipeline-exists", 1, f"Create the pipeline {PIPELINE} (pipelineType V2) acting as the lab's CodePipeline role.",
+       uses=("pipeline",))
 def pipeline_exists(session: LabSession) -> str:
     declaration = pipeline(session)
     if declaration.get("pipelineType", "V1") != "V2":
@@ -159,7 +172,7 @@ def pipeline_exists(session: LabSession) -> str:
 
 
 @check("pipeline-artifact-store", 2, "The artifact store is lab 01's bucket, with lab 01's KMS key as its "
-       "encryption key (type KMS).")
+       "encryption key (type KMS).", uses=("pipeline",))
 def pipeline_artifact_store(session: LabSession) -> str:
     store = pipeline(session).get("artifactStore", {})
     bucket = lab01.bucket_name(session.account)
@@ -176,7 +189,7 @@ def pipeline_artifact_store(session: LabSession) -> str:
 
 
 @check("pipeline-stages", 2, f"The stages, in order: {', '.join(STAGES)}; Source reads CodeCommit's "
-       f"{lab01.REPOSITORY} at {lab01.BRANCH}, Build runs {BUILD_PROJECT}.")
+       f"{lab01.REPOSITORY} at {lab01.BRANCH}, Build runs {BUILD_PROJECT}.", uses=("pipeline",))
 def pipeline_stages(session: LabSession) -> str:
     declaration = pipeline(session)
     found_stages = [s["name"] for s in declaration["stages"]]
@@ -194,7 +207,7 @@ def pipeline_stages(session: LabSession) -> str:
 
 
 @check("test-stage-parallel", 2, "Two Test actions, UnitTests and SecurityScan, each a CodeBuild project reading "
-       "the source artifact; the same runOrder makes them run side by side.")
+       "the source artifact; the same runOrder makes them run side by side.", uses=("pipeline",))
 def test_stage_parallel(session: LabSession) -> str:
     declaration = pipeline(session)
     actions = {a["name"]: a for a in stage(declaration, "Test")["actions"]}
@@ -216,7 +229,7 @@ def test_stage_parallel(session: LabSession) -> str:
 
 
 @check("staging-deploy-action", 2, f"Deploy_Staging: an ECS deploy action on {CLUSTER}/{STAGING_SERVICE} that "
-       "reads imagedefinitions.json from the Build action's output artifact.", hidden=True)
+       "reads imagedefinitions.json from the Build action's output artifact.", hidden=True, uses=("pipeline",))
 def staging_deploy_action(session: LabSession) -> str:
     declaration = pipeline(session)
     build_outputs = {a["name"] for a in stage(declaration, "Build")["actions"][0].get("outputArtifacts", [])}
@@ -235,13 +248,20 @@ def staging_deploy_action(session: LabSession) -> str:
 
 @check("variables", 2, "Give the Source action the namespace SourceVariables and the Build action BuildVariables, "
        "then pass #{SourceVariables.CommitId} and #{BuildVariables.IMAGE_TAG} to the Test actions as "
-       "EnvironmentVariables.", hidden=True)
+       "EnvironmentVariables.", hidden=True, uses=("pipeline",))
 def variables(session: LabSession) -> str:
     declaration = pipeline(session)
     spaces = (stage(declaration, "Source")["actions"][0].get("namespace"), stage(declaration, "Build")["actions"][0].get("namespace"))
     if spaces != ("SourceVariables", "BuildVariables"):
         raise Fail(f"the Source and Build namespaces are {spaces}")
-    passed = " ".join(a.get("configuration", {}).get("EnvironmentVariables", "") for a in stage(declaration, "Test")["actions"])
+    passed: set[str] = set()
+    for action in stage(declaration, "Test")["actions"]:
+        raw = action.get("configuration", {}).get("EnvironmentVariables")
+        try:
+            listed = json.loads(raw) if raw else []
+            passed.update(str(v["value"]) for v in listed)
+        except (ValueError, TypeError, KeyError):
+            raise Fail(f"{action['name']}'s EnvironmentVariables is not a JSON list of name/value/type objects: {raw}") from None
     missing = [v for v in VARIABLES if v not in passed]
     if missing:
         raise Fail(f"no Test action receives {', '.join(missing)}")
@@ -261,21 +281,33 @@ def _rule_targets_pipeline(session: LabSession) -> dict[str, Any]:
     return {"rule": rule, "target": target}
 
 
-@check("push-trigger", 2, "Turn polling off (PollForSourceChanges false) and let an EventBridge rule on the "
-       "repository's `CodeCommit Repository State Change` for main start the pipeline.")
+@check("push-trigger", 2, "Turn polling off (PollForSourceChanges false) and let an enabled EventBridge rule on the "
+       f"repository's `{TRIGGER_EVENT}` (source aws.codecommit, resources the repository's ARN, referenceName main) "
+       "start the pipeline.", uses=("pipeline", "trigger_rule"))
 def push_trigger(session: LabSession) -> str:
     source = stage(pipeline(session), "Source")["actions"][0]
     if source.get("configuration", {}).get("PollForSourceChanges", "true").lower() != "false":
         raise Fail("the Source action still polls (PollForSourceChanges is not false)")
-    pattern = json.loads(_rule_targets_pipeline(session)["rule"].get("EventPattern") or "{}")
-    text = json.dumps(pattern)
-    if "aws.codecommit" not in text or lab01.REPOSITORY not in text or lab01.BRANCH not in text:
-        raise Fail(f"{TRIGGER_RULE}'s pattern does not match pushes to {lab01.REPOSITORY}@{lab01.BRANCH}: {text}")
+    rule = _rule_targets_pipeline(session)["rule"]
+    if rule.get("State") != "ENABLED":
+        raise Fail(f"{TRIGGER_RULE} is {rule.get('State')}: a disabled rule starts nothing")
+    pattern = json.loads(rule.get("EventPattern") or "{}")
+    repository = f"arn:aws:codecommit:{session.region}:{session.account}:{lab01.REPOSITORY}"
+    detail = pattern.get("detail") or {}
+    wanted = {"source": "aws.codecommit", "detail-type": TRIGGER_EVENT}
+    wrong = [f"{field} {pattern.get(field)}" for field, value in wanted.items() if value not in (pattern.get(field) or [])]
+    if repository not in (pattern.get("resources") or []) and lab01.REPOSITORY not in (detail.get("repositoryName") or []):
+        wrong.append(f"resources {pattern.get('resources')}")
+    if lab01.BRANCH not in (detail.get("referenceName") or []):
+        wrong.append(f"detail.referenceName {detail.get('referenceName')}")
+    if wrong:
+        raise Fail(f"{TRIGGER_RULE}'s pattern does not match pushes to {lab01.REPOSITORY}@{lab01.BRANCH}: {'; '.join(wrong)}")
     return f"a push to {lab01.BRANCH} fires {TRIGGER_RULE} → {PIPELINE}"
 
 
 @check("events-role", 1, f"EventBridge starts the pipeline as a role ({EVENTS_ROLE}) that trusts events.amazonaws.com "
-       "and may codepipeline:StartPipelineExecution on that pipeline.", hidden=True)
+       "and may codepipeline:StartPipelineExecution on that pipeline.", hidden=True,
+       uses=("trigger_rule", "events_role"))
 def events_role(session: LabSession) -> str:
     target = _rule_targets_pipeline(session)["target"]
     if not target.get("RoleArn", "").endswith(f":role/{EVENTS_ROLE}"):
@@ -290,7 +322,8 @@ def events_role(session: LabSession) -> str:
 
 @check("pipeline-role-permissions", 2, "The pipeline's role needs the artifact bucket (s3:GetObject/PutObject), the "
        "key (kms:GenerateDataKey, kms:Decrypt), the repository, CodeBuild (StartBuild, BatchGetBuilds) and "
-       "ECS (UpdateService, RegisterTaskDefinition, iam:PassRole).", hidden=True)
+       "ECS (UpdateService, RegisterTaskDefinition, iam:PassRole for the tasks' role only), and no more: "
+       "no `*` actions.", hidden=True, uses=("pipeline_role",))
 def pipeline_role_permissions(session: LabSession) -> str:
     account, region = session.account, session.region
     bucket = lab01.bucket_name(account)
@@ -307,11 +340,26 @@ def pipeline_role_permissions(session: LabSession) -> str:
     missing = missing_permissions(session, lab01.ROLES["codepipeline"], needed)
     if missing:
         raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:4])}")
-    return f"{lab01.ROLES['codepipeline']} may do what the four stages need"
+    excess = excess_permissions(session, lab01.ROLES["codepipeline"])
+    if excess:
+        raise Fail(f"{lab01.ROLES['codepipeline']} may also {'; '.join(excess)}: more than its stages need")
+    return f"{lab01.ROLES['codepipeline']} may do what the four stages need, and no more"
+
+
+def excess_permissions(session: LabSession, role: str) -> list[str]:
+    """What a pipeline's role never needs but ``role`` may do: pass any other role, delete the bucket or
+    the repository, change IAM (what ``*`` actions or resources give away)."""
+    account, region = session.account, session.region
+    never = [("iam:PassRole", f"arn:aws:iam::{account}:role/{role}"),
+             ("iam:PutRolePolicy", f"arn:aws:iam::{account}:role/{role}"),
+             ("s3:DeleteBucket", f"arn:aws:s3:::{lab01.bucket_name(account)}"),
+             ("codecommit:DeleteRepository", f"arn:aws:codecommit:{region}:{account}:{lab01.REPOSITORY}")]
+    return [f"{action} on {resource}" for action, resource in never
+            if not missing_permissions(session, role, [(action, resource)])]
 
 
 @check("push-ran-pipeline", 3, "Commit a change, `git push` it to main, and wait: the rule starts an execution "
-       "(trigger CloudWatchEvent) that must get through Deploy_Staging.")
+       "(trigger CloudWatchEvent) that must get through Deploy_Staging.", uses=("repository", "pipeline"))
 def push_ran_pipeline(session: LabSession) -> str:
     pipeline(session)
     client = session.client("codepipeline")
@@ -325,7 +373,7 @@ def push_ran_pipeline(session: LabSession) -> str:
 
 
 @check("staging-runs-commit", 2, "The build tags the image with the commit's first 7 characters; the staging "
-       "service should run the image of the last commit staging received.", hidden=True)
+       "service should run the image of the last commit staging received.", hidden=True, uses=("pipeline",))
 def staging_runs_commit(session: LabSession) -> str:
     deploys = _staging_deploys(session)
     if not deploys:

@@ -47,20 +47,16 @@ def _build_output(declaration: dict[str, Any]) -> str:
     return str(outputs[0]["name"])
 
 
-def _runs(session: LabSession, stage: str, status: str) -> list[dict[str, Any]]:
-    details = session.client("codepipeline").list_action_executions(pipelineName=lab04.PIPELINE)["actionExecutionDetails"]
-    return [d for d in details if d["stageName"] == stage and d["status"] == status]
-
-
 # --- the topic ----------------------------------------------------------------------------------
 
-@check("approval-topic", 1, f"Create the SNS topic {TOPIC}; the Approval action publishes its requests there.")
+@check("approval-topic", 1, f"Create the SNS topic {TOPIC}; the Approval action publishes its requests there.",
+       uses=("topic",))
 def approval_topic(session: LabSession) -> str:
     return f"topic {topic_arn(session)}"
 
 
 @check("approval-subscription", 2, "Subscribe the approver to the topic by email (protocol email or email-json); "
-       "on labstack the mail lands in the local inbox.")
+       "on labstack the mail lands in the local inbox.", uses=("topic",))
 def approval_subscription(session: LabSession) -> str:
     subscribed = session.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn(session))["Subscriptions"]
     mail = [s["Endpoint"] for s in subscribed if s["Protocol"] in ("email", "email-json")]
@@ -70,7 +66,7 @@ def approval_subscription(session: LabSession) -> str:
 
 
 @check("pipeline-role-publishes", 1, "The pipeline publishes the request as its service role: allow sns:Publish "
-       "on the topic.", hidden=True)
+       "on the topic.", hidden=True, uses=("pipeline_role",))
 def pipeline_role_publishes(session: LabSession) -> str:
     arn = topic_arn(session)
     if missing_permissions(session, lab01.ROLES["codepipeline"], [("sns:Publish", arn)]):
@@ -89,7 +85,7 @@ def _production(declaration: dict[str, Any]) -> dict[str, Any]:
 
 
 @check("approval-stage", 2, "After Deploy_Staging, a stage Approval with one Manual action (category Approval) "
-       "whose NotificationArn is the topic.")
+       "whose NotificationArn is the topic.", uses=("pipeline",))
 def approval_stage(session: LabSession) -> str:
     declaration = lab04.pipeline(session)
     order = [s["name"] for s in declaration["stages"]]
@@ -105,7 +101,7 @@ def approval_stage(session: LabSession) -> str:
 
 
 @check("approval-details", 1, "Tell the approver what to look at: CustomData (a comment) and ExternalEntityLink "
-       "(where staging can be reviewed).", hidden=True)
+       "(where staging can be reviewed).", hidden=True, uses=("pipeline",))
 def approval_details(session: LabSession) -> str:
     config = _approval(lab04.pipeline(session)).get("configuration", {})
     missing = [k for k in ("CustomData", "ExternalEntityLink") if not config.get(k)]
@@ -115,7 +111,7 @@ def approval_details(session: LabSession) -> str:
 
 
 @check("production-stage", 2, f"After Approval, a stage Deploy_Production with a CodeDeployToECS action on the "
-       f"application {APPLICATION} and the deployment group {DEPLOYMENT_GROUP}.")
+       f"application {APPLICATION} and the deployment group {DEPLOYMENT_GROUP}.", uses=("pipeline",))
 def production_stage(session: LabSession) -> str:
     declaration = lab04.pipeline(session)
     order = [s["name"] for s in declaration["stages"]]
@@ -132,7 +128,7 @@ def production_stage(session: LabSession) -> str:
 
 @check("production-artifacts", 2, "CodeDeployToECS reads taskdef.json, appspec.yaml and imageDetail.json from the "
        "Build action's output: name it in TaskDefinitionTemplateArtifact, AppSpecTemplateArtifact and "
-       f"Image1ArtifactName, with Image1ContainerName {IMAGE_PLACEHOLDER}.", hidden=True)
+       f"Image1ArtifactName, with Image1ContainerName {IMAGE_PLACEHOLDER}.", hidden=True, uses=("pipeline",))
 def production_artifacts(session: LabSession) -> str:
     declaration = lab04.pipeline(session)
     built = _build_output(declaration)
@@ -151,7 +147,7 @@ def production_artifacts(session: LabSession) -> str:
 
 @check("pipeline-role-codedeploy", 1, "Deploy_Production acts as the pipeline's role too: it needs codedeploy "
        "(CreateDeployment, GetDeployment, GetDeploymentConfig, GetApplication, RegisterApplicationRevision) and "
-       "ecs:RegisterTaskDefinition.", hidden=True)
+       "ecs:RegisterTaskDefinition; no `*` actions.", hidden=True, uses=("pipeline_role",))
 def pipeline_role_codedeploy(session: LabSession) -> str:
     region, account = session.region, session.account
     group = f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{APPLICATION}/{DEPLOYMENT_GROUP}"
@@ -163,15 +159,18 @@ def pipeline_role_codedeploy(session: LabSession) -> str:
     missing = missing_permissions(session, lab01.ROLES["codepipeline"], needed)
     if missing:
         raise Fail(f"{lab01.ROLES['codepipeline']} may not: {'; '.join(missing[:3])}")
-    return f"{lab01.ROLES['codepipeline']} may deploy with CodeDeploy"
+    excess = lab04.excess_permissions(session, lab01.ROLES["codepipeline"])
+    if excess:
+        raise Fail(f"{lab01.ROLES['codepipeline']} may also {'; '.join(excess)}: more than its stages need")
+    return f"{lab01.ROLES['codepipeline']} may deploy with CodeDeploy, and no more"
 
 
 @check("manual-release", 2, "Start an execution yourself with start_pipeline_execution (the console's "
-       "\"Release change\"): it runs the branch's latest commit.")
+       "\"Release change\"): it runs the branch's latest commit.", uses=("pipeline",))
 def manual_release(session: LabSession) -> str:
     lab04.pipeline(session)
-    summaries = session.client("codepipeline").list_pipeline_executions(pipelineName=lab04.PIPELINE)
-    started = [e for e in summaries["pipelineExecutionSummaries"]
+    pages = session.client("codepipeline").get_paginator("list_pipeline_executions").paginate(pipelineName=lab04.PIPELINE)
+    started = [e for page in pages for e in page["pipelineExecutionSummaries"]
                if e.get("trigger", {}).get("triggerType") == "StartPipelineExecution"]
     if not started:
         raise Fail(f"no execution of {lab04.PIPELINE} was started with StartPipelineExecution yet")
@@ -181,22 +180,22 @@ def manual_release(session: LabSession) -> str:
 # --- rejecting, approving -------------------------------------------------------------------------
 
 @check("rejected-once", 2, "Read the request, then answer it with put_approval_result and status Rejected: the "
-       "execution stops at the Approval stage.")
+       "execution stops at the Approval stage.", uses=("pipeline",))
 def rejected_once(session: LabSession) -> str:
     lab04.pipeline(session)
-    rejected = _runs(session, "Approval", "Failed")
+    rejected = lab04.action_runs(session, "Approval", "Failed")
     if not rejected:
         raise Fail("no approval request was rejected yet")
     return f"{len(rejected)} approval request{'s' if len(rejected) > 1 else ''} rejected"
 
 
 def _approved_and_deployed(session: LabSession) -> list[dict[str, Any]]:
-    approved = {r["pipelineExecutionId"] for r in _runs(session, "Approval", "Succeeded")}
-    return [r for r in _runs(session, "Deploy_Production", "Succeeded") if r["pipelineExecutionId"] in approved]
+    approved = {r["pipelineExecutionId"] for r in lab04.action_runs(session, "Approval", "Succeeded")}
+    return [r for r in lab04.action_runs(session, "Deploy_Production", "Succeeded") if r["pipelineExecutionId"] in approved]
 
 
 @check("approved", 3, "Retry the Approval stage (retry_stage_execution, FAILED_ACTIONS), approve the new request "
-       "with put_approval_result, and wait until Deploy_Production has succeeded.")
+       "with put_approval_result, and wait until Deploy_Production has succeeded.", uses=("pipeline",))
 def approved(session: LabSession) -> str:
     lab04.pipeline(session)
     deployed = _approved_and_deployed(session)
@@ -216,7 +215,7 @@ def production_image(session: LabSession) -> str:
 
 
 @check("production-runs-approved", 2, "Production should run the image of the last execution that was approved "
-       "and deployed (tagged with its commit's first 7 characters).", hidden=True)
+       "and deployed (tagged with its commit's first 7 characters).", hidden=True, uses=("pipeline",))
 def production_runs_approved(session: LabSession) -> str:
     deployed = _approved_and_deployed(session)
     if not deployed:

@@ -3,6 +3,8 @@ group's alarm configuration and automatic rollback, the faulty v3 stopped by the
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,6 +19,12 @@ ALARM = "sample-app-5xx"
 NAMESPACE = "AWS/ApplicationELB"
 METRIC = "HTTPCode_Target_5XX_Count"
 ROLLBACK_EVENT = "DEPLOYMENT_STOP_ON_ALARM"
+STATISTIC, PERIOD = "Sum", 60
+# The alarm fires on a single 5xx in a period (the lab clock leaves each period few requests): the
+# comparison must hold for a sum of 1 and not for 0, as GreaterThanOrEqualToThreshold 1 does.
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": operator.ge, "GreaterThanThreshold": operator.gt,
+    "LessThanThreshold": operator.lt, "LessThanOrEqualToThreshold": operator.le}
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -48,19 +56,32 @@ def balancer_dimension(session: LabSession) -> str:
 
 # --- the alarm ----------------------------------------------------------------------------------
 
-@check("alarm-exists", 2, f"A metric alarm {ALARM} on {NAMESPACE} {METRIC}, statistic Sum, period 60 seconds, that "
-       "goes to ALARM when the sum reaches your threshold.")
+@check("alarm-exists", 2, f"A metric alarm {ALARM} on {NAMESPACE} {METRIC}, statistic {STATISTIC}, period "
+       f"{PERIOD} seconds and one evaluation period, that goes to ALARM on a single 5xx in a period "
+       "(threshold 1, GreaterThanOrEqualToThreshold).", uses=("alarm",))
 def alarm_exists(session: LabSession) -> str:
     alarm = _alarm(session)
-    seen = (alarm.get("Namespace"), alarm.get("MetricName"), alarm.get("Statistic"), alarm.get("Period"))
-    if seen != (NAMESPACE, METRIC, "Sum", 60):
-        raise Fail(f"{ALARM} watches {seen[0]} {seen[1]} ({seen[2]} over {seen[3]} s)")
-    return f"{ALARM}: {METRIC} Sum/60 s {alarm['ComparisonOperator']} {alarm['Threshold']:g}, now {alarm['StateValue']}"
+    metric = (alarm.get("Namespace"), alarm.get("MetricName"))
+    if metric != (NAMESPACE, METRIC):
+        watched = "a metric math expression" if alarm.get("Metrics") else " ".join(map(str, metric))
+        raise Fail(f"{ALARM} watches {watched}, not {NAMESPACE} {METRIC}")
+    statistic = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
+    if (statistic, alarm.get("Period")) != (STATISTIC, PERIOD):
+        raise Fail(f"{ALARM} takes the {statistic} over {alarm.get('Period')} s, not the {STATISTIC} over {PERIOD} s")
+    periods = (alarm.get("EvaluationPeriods"), alarm.get("DatapointsToAlarm") or alarm.get("EvaluationPeriods"))
+    if periods != (1, 1):
+        raise Fail(f"{ALARM} needs {periods[1]} of {periods[0]} periods to breach: a short canary is over before that")
+    operator_name, threshold = alarm.get("ComparisonOperator", ""), alarm.get("Threshold")
+    compare = COMPARISONS.get(operator_name)
+    if compare is None or threshold is None or not compare(1, threshold) or compare(0, threshold):
+        raise Fail(f"{ALARM} fires when the sum is {operator_name} {threshold}: it should on one 5xx in a period, "
+                   "and never on none")
+    return f"{ALARM}: {METRIC} {STATISTIC}/{PERIOD} s {operator_name} {threshold:g}, now {alarm['StateValue']}"
 
 
 @check("alarm-covers-both-groups", 2, "Blue/green moves production between two target groups, so the alarm must "
        "see 5xx from either: watch the load balancer as a whole (dimension LoadBalancer only), and treat "
-       "missing data as not breaching.", hidden=True)
+       "missing data as not breaching.", hidden=True, uses=("alarm",))
 def alarm_covers_both_groups(session: LabSession) -> str:
     alarm = _alarm(session)
     dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
@@ -75,7 +96,8 @@ def alarm_covers_both_groups(session: LabSession) -> str:
 
 # --- the deployment group -------------------------------------------------------------------------
 
-@check("group-alarm-config", 2, f"Update the deployment group's alarmConfiguration: enabled, with the alarm {ALARM}.")
+@check("group-alarm-config", 2, f"Update the deployment group's alarmConfiguration: enabled, with the alarm {ALARM}.",
+       uses=("deployment_group",))
 def group_alarm_config(session: LabSession) -> str:
     config = _group(session).get("alarmConfiguration", {})
     alarms = [a["name"] for a in config.get("alarms", [])]
@@ -85,7 +107,8 @@ def group_alarm_config(session: LabSession) -> str:
 
 
 @check("group-rollback-on-alarm", 2, f"Rolling back on an alarm needs both: automatic rollback for the event "
-       f"{ROLLBACK_EVENT} (lab 03 turned it on; keep DEPLOYMENT_FAILURE too) and the alarm in the group.")
+       f"{ROLLBACK_EVENT} (lab 03 turned it on; keep DEPLOYMENT_FAILURE too) and the alarm in the group.",
+       uses=("deployment_group",))
 def group_rollback_on_alarm(session: LabSession) -> str:
     group = _group(session)
     alarms = [a["name"] for a in group.get("alarmConfiguration", {}).get("alarms", [])]
@@ -102,8 +125,9 @@ def group_rollback_on_alarm(session: LabSession) -> str:
 def _stopped_by_alarm(session: LabSession) -> list[dict[str, Any]]:
     """Deployments of the group that the alarm stopped, with a rollback, newest first."""
     codedeploy = session.client("codedeploy")
-    ids = codedeploy.list_deployments(applicationName=lab05.APPLICATION, deploymentGroupName=lab05.DEPLOYMENT_GROUP,
-                                      includeOnlyStatuses=["Stopped", "Failed"])["deployments"]
+    pages = codedeploy.get_paginator("list_deployments").paginate(
+        applicationName=lab05.APPLICATION, deploymentGroupName=lab05.DEPLOYMENT_GROUP, includeOnlyStatuses=["Stopped", "Failed"])
+    ids = [i for page in pages for i in page["deployments"]]
     infos = [codedeploy.get_deployment(deploymentId=i)["deploymentInfo"] for i in ids]
     stopped = [d for d in infos if d.get("errorInformation", {}).get("code") == "ALARM_ACTIVE"
                and (d.get("rollbackInfo") or {}).get("rollbackDeploymentId")]
@@ -111,7 +135,8 @@ def _stopped_by_alarm(session: LabSession) -> list[dict[str, Any]]:
 
 
 @check("v3-rolled-back", 3, "Ship v3 through the pipeline, approve it, and send requests to production during "
-       "the canary: the alarm must stop the deployment (ALARM_ACTIVE) and roll it back.")
+       "the canary: the alarm must stop the deployment (ALARM_ACTIVE) and roll it back.",
+       uses=("repository", "pipeline", "application"))
 def v3_rolled_back(session: LabSession) -> str:
     _group(session)
     stopped = _stopped_by_alarm(session)
@@ -121,7 +146,8 @@ def v3_rolled_back(session: LabSession) -> str:
 
 
 @check("rollback-restored", 2, "A rollback is a deployment of its own (creator codeDeployRollback) that puts "
-       "production back on the original task set; wait for it to succeed.", hidden=True)
+       "production back on the original task set; wait for it to succeed.", hidden=True,
+       uses=("application",))
 def rollback_restored(session: LabSession) -> str:
     stopped = _stopped_by_alarm(session)
     if not stopped:
@@ -145,7 +171,7 @@ def _head(session: LabSession) -> tuple[str, str]:
 
 
 @check("fixed-forward", 3, "Fix forward: revert v3 with a new commit (git revert), push it, approve it, and let "
-       "the pipeline deploy it to production.")
+       "the pipeline deploy it to production.", uses=("repository", "pipeline"))
 def fixed_forward(session: LabSession) -> str:
     stopped = _stopped_by_alarm(session)
     if not stopped:
@@ -154,10 +180,8 @@ def fixed_forward(session: LabSession) -> str:
     if '"v3"' in version:
         raise Fail("main still holds v3")
     client = session.client("codepipeline")
-    details = client.list_action_executions(pipelineName=lab04.PIPELINE)["actionExecutionDetails"]
-    for run in details:
-        if run["stageName"] != "Deploy_Production" or run["status"] != "Succeeded" \
-                or run["startTime"] < stopped[0]["createTime"]:
+    for run in lab04.action_runs(session, "Deploy_Production", "Succeeded"):
+        if run["startTime"] < stopped[0]["createTime"]:
             continue
         execution = client.get_pipeline_execution(pipelineName=lab04.PIPELINE,
                                                    pipelineExecutionId=run["pipelineExecutionId"])["pipelineExecution"]
@@ -167,7 +191,8 @@ def fixed_forward(session: LabSession) -> str:
 
 
 @check("production-fixed", 2, "In the end production runs the fix's image and the alarm is back to OK (it does "
-       "once a lab minute passes without 5xx).", hidden=True)
+       "once a lab minute passes without 5xx).", hidden=True,
+       uses=("pipeline", "alarm"))
 def production_fixed(session: LabSession) -> str:
     commit, _ = _head(session)
     image = lab05.production_image(session)
