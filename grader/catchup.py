@@ -2,6 +2,8 @@
 
 Every lab with a checks module takes part, so a new lab adds itself by existing. A lab whose
 checks (hidden ones included) already pass is left as it is, which makes catching up idempotent.
+The solutions run as catch-up's own role session in the learner's account
+(:func:`grader.provenance.catch_up_session`), so grading can tell what catch-up built.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader import checks, course, notebooks
+from grader import checks, course, notebooks, provenance
 from grader.backends import LabSession
 from grader.results import Report
 
@@ -24,10 +26,12 @@ def lab_report(number: int, session: LabSession) -> Report:
 
 
 def solve(number: int, session: LabSession, output: Path | None = None,
-          parameters: dict[str, str] | None = None) -> Report:
-    """Run lab ``number``'s solution (with papermill ``parameters``) against ``session``; report its checks."""
+          parameters: dict[str, str] | None = None, acting: LabSession | None = None) -> Report:
+    """Run lab ``number``'s solution (with papermill ``parameters``) in ``session``'s account as catch-up's
+    session (``acting``, made when not given); report its checks."""
     target = output or Path(tempfile.mkdtemp(prefix="grader-solve-")) / f"{notebooks.slug(number)}.ipynb"
-    notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(session), parameters)
+    acting = acting or provenance.catch_up_session(session)
+    notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(acting), parameters)
     return lab_report(number, session)
 
 
@@ -37,12 +41,14 @@ def catch_up(number: int, session: LabSession, say: Callable[[str], None] = prin
     with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:  # the usual case: all done, asked at once
         first_look = dict(zip(labs, pool.map(lambda n: lab_report(n, session), labs)))
     solved: list[int] = []
+    acting: LabSession | None = None
     for earlier in labs:
         if (lab_report(earlier, session) if solved else first_look[earlier]).passed:
             say(f"✓ lab {earlier:02d} is already done")
             continue
         say(f"… building lab {earlier:02d} from its solution")
-        report = solve(earlier, session)
+        acting = acting or provenance.catch_up_session(session)
+        report = solve(earlier, session, acting=acting)
         if not report.passed:
             raise RuntimeError(f"lab {earlier:02d}'s solution ran but its checks still fail:\n{report.text()}")
         solved.append(earlier)

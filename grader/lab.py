@@ -16,7 +16,7 @@ from grader import catchup, checks, course, live, progress
 from grader.backends import Backend, LabSession
 from grader.grading import IN_PLACE
 from grader.notebooks import ROOT
-from grader.results import ChecksFailed, Report
+from grader.results import Report
 
 T = TypeVar("T")
 
@@ -103,12 +103,14 @@ class Lab:
         if note:
             print(note)
 
-    def verify(self, *ids: str) -> None:
-        """Show the named checks' table; raise :class:`ChecksFailed` unless all passed (for graded cells)."""
+    def grade(self, *ids: str) -> int:
+        """Show the named checks' table and return the points they earned: a graded cell's last value,
+        which nbgrader takes as the cell's partial credit. (When ``grader autograde`` grades, the
+        grader itself runs the cell's checks against your account, outside this kernel, and its
+        table and points replace what this cell showed.)"""
         report = self.report(*ids)
         _show(report)
-        if not report.passed:
-            raise ChecksFailed(report)
+        return report.earned
 
     def catch_up(self) -> list[int]:
         """Build the known-good state of every earlier lab in this account; return the labs it built.

@@ -86,16 +86,3 @@ class Report:
 
     def _repr_html_(self) -> str:
         return self.html()
-
-
-class ChecksFailed(AssertionError):
-    """Raised by a graded cell whose checks did not all pass; shows one line, not a traceback."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        ids = ", ".join(r.id for r in report.failures)
-        super().__init__(f"{len(report.failures)} check(s) not passed yet: {ids} (see the table and hints above)")
-
-    def _render_traceback_(self) -> list[str]:
-        """IPython shows these lines instead of a traceback."""
-        return [f"✗ {self}"]

@@ -16,7 +16,7 @@ from grader.backends import (
     endpoint_variable,
 )
 from grader.cli import main
-from grader.results import CheckResult, ChecksFailed, Report
+from grader.results import CheckResult, Report
 from tests.support.grading import point_env_at, session_for
 from tests.support.server import LabstackProcess
 
@@ -37,13 +37,13 @@ def test_a_lab_checks_the_account_its_environment_names(lab: grader.Lab) -> None
     assert repr(lab) == f"<Lab 01 · Repo setup on embedded ({os.environ['AWS_ENDPOINT_URL']})>"
 
 
-def test_verify_prints_the_table_and_raises_a_one_line_failure(lab: grader.Lab, capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(ChecksFailed, match="1 check\\(s\\) not passed yet: repo-exists"):
-        lab.verify("repo-exists")
+def test_grade_prints_the_table_and_returns_the_points_earned(lab: grader.Lab, capsys: pytest.CaptureFixture) -> None:
+    assert lab.grade("repo-exists", "repo-has-main") == 0
     assert "✗ repo-exists" in capsys.readouterr().out
     lab.session.client("codecommit").create_repository(repositoryName="cicd-lab-app")
-    lab.verify("repo-exists")  # passes: no exception
-    assert "✓ repo-exists" in capsys.readouterr().out
+    assert lab.grade("repo-exists", "repo-has-main") == 1  # partial credit: the 1 point of repo-exists, not the 2 of repo-has-main
+    shown = capsys.readouterr().out
+    assert "✓ repo-exists" in shown and "✗ repo-has-main" in shown
 
 
 def test_the_first_lab_has_nothing_to_catch_up(lab: grader.Lab, capsys: pytest.CaptureFixture) -> None:
@@ -55,8 +55,10 @@ def test_catching_up_solves_an_unfinished_lab_and_stops_if_its_solution_falls_sh
         labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     solved: list[int] = []
 
-    def solve(number, session, output=None):  # type: ignore[no-untyped-def]
+    def solve(number, session, output=None, acting=None):  # type: ignore[no-untyped-def]
         solved.append(number)
+        arn = acting.client("sts").get_caller_identity()["Arn"]  # catch-up acts as a role session of its own
+        assert arn == f"arn:aws:sts::{session.account}:assumed-role/lab-kit-catch-up/lab-kit-catch-up"
         return Report("lab", (CheckResult("x", passed, 1, "m"),))
 
     monkeypatch.setattr(catchup, "solve", solve)

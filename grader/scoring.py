@@ -1,0 +1,137 @@
+"""Scores decided outside the learner's kernel.
+
+When ``grader autograde`` (and ``grader ci``) grade a notebook, nbgrader runs it in a kernel, but
+what its test cells showed does not count: a preprocessor in the grader's own process, between
+nbgrader's Execute and SaveAutoGrades, runs each graded cell's checks against the learner's account
+and writes their table and points into the cell. nbgrader's partial-credit rule (a test cell whose
+value is a number scores that number) then turns them into the cell's score, so the gradebook, the
+feedback page and formgrader all hold the same points. The check ids come from the instructor's
+copy of each cell (``solutions/``), never from the submission.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import boto3
+from nbformat import NotebookNode
+from nbclient.exceptions import DeadKernelError
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer
+
+from grader import checks, notebooks, provenance
+from grader.backends import Backend, LabSession
+from grader.results import CheckResult, Report
+
+KERNEL_DIED = "lab_kit_kernel_died"  # in nbconvert's resources: why the kernel stopped before the end
+GRADE_CALL = "grade"  # lab.grade(...) in a test cell
+CATCH_UP_HINT = ("Catch-up builds the labs before this one so you can start it; this lab's own resources "
+                 "count when you build them. Run your cells again (they may change what catch-up made), then check.")
+
+
+def cell_checks(number: int) -> dict[str, tuple[str, ...]]:
+    """Each graded cell of lab ``number`` (grade id) and the check ids its ``lab.grade(...)`` calls name,
+    hidden ones included, read from the instructor's notebook."""
+    cells: dict[str, tuple[str, ...]] = {}
+    for cell in json.loads(notebooks.solution(number).read_text())["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or not meta.get("grade"):
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        cells[meta["grade_id"]] = tuple(
+            arg.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute) and node.func.attr == GRADE_CALL
+            for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str))
+    return cells
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """The names a value of a lab's ``names()`` holds: itself, or those of a dict's values or a list."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for inner in value.values():
+            yield from _strings(inner)
+    elif isinstance(value, (list, tuple, set)):
+        for inner in value:
+            yield from _strings(inner)
+
+
+def resources(number: int, session: LabSession, check: checks.Check) -> list[str]:
+    """The names of the resources ``check`` grades (its ``uses`` keys of the lab's ``names()``)."""
+    named = checks.lab_module(number).names(session)
+    return sorted({name for key in check.uses for name in _strings(named[key])})
+
+
+def _discounted(result: CheckResult, number: int, session: LabSession, check: checks.Check) -> CheckResult:
+    """``result``, but failed when catch-up created or last changed a resource the check grades."""
+    if not result.passed or not check.uses:
+        return result
+    made = provenance.built_by_catch_up(session, resources(number, session, check))
+    if not made:
+        return result
+    what = "; ".join(f"{c.resource} ({c.describe()})" for c in made)
+    return CheckResult(result.id, False, result.points, f"built by catch-up, not by you: {what}", CATCH_UP_HINT)
+
+
+def score(number: int, session: LabSession, discount_catch_up: bool = True) -> dict[str, Report]:
+    """Each graded cell of lab ``number`` and the report of its checks against ``session``'s account."""
+    module = checks.lab_module(number)
+    by_id = {c.id: c for c in module.CHECKS}
+    cells = cell_checks(number)
+    wanted = [by_id[i] for ids in cells.values() for i in ids]
+    report = checks.run(module.TITLE, session, wanted)
+    results = {r.id: (_discounted(r, number, session, by_id[r.id]) if discount_catch_up else r) for r in report.results}
+    return {grade_id: Report(module.TITLE, tuple(results[i] for i in ids)) for grade_id, ids in cells.items()}
+
+
+def session_from(environ: Mapping[str, str]) -> LabSession:
+    """The learner's session as a kernel started in ``environ`` would have it."""
+    return LabSession(Backend.from_env(dict(environ)), boto3.session.Session(
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"), aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=environ.get("AWS_SESSION_TOKEN"), region_name=environ.get("AWS_DEFAULT_REGION", "us-east-1")))
+
+
+def trusted_outputs(report: Report, note: str = "") -> list[NotebookNode]:
+    """A graded cell's outputs: a note if any (on stdout: nbgrader scores a cell with stderr 0), the
+    table, then the points as the cell's value (nbgrader's partial credit)."""
+    shown = [NotebookNode(output_type="stream", name="stdout", text=note + "\n")] if note else []
+    return shown + [NotebookNode(output_type="display_data", metadata={},
+                                 data={"text/plain": report.text(), "text/html": report.html()}),
+                    NotebookNode(output_type="execute_result", metadata={}, execution_count=None,
+                                 data={"text/plain": str(report.earned)})]
+
+
+class ChecksOutsideKernel(NbGraderPreprocessor):
+    """Replace every graded cell's outputs with the table and points of its checks, run here against
+    the account the kernel's environment names (this process's while nbgrader grades)."""
+
+    lab = Integer(0, help="The lab whose checks grade the notebook.").tag(config=True)
+    discount_catch_up = Bool(True, help="Give no points for what catch-up built.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        """Score each graded cell of ``nb`` from the account, not from what the kernel printed."""
+        reports = score(self.lab, session_from(os.environ), self.discount_catch_up)
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.get("cell_type") == "code" and grade_id in reports:
+                cell.outputs = trusted_outputs(reports[grade_id], resources.get(KERNEL_DIED, ""))
+        return nb, resources
+
+
+class KernelSafeExecute(Execute):
+    """nbgrader's Execute, except that a kernel that dies (a notebook that kills it, or runs it out of
+    memory) ends the run instead of the grading: the cells not reached have no outputs, and the
+    checks still score what the account holds, and each graded cell says what happened."""
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
+        """Run ``nb``'s cells in a kernel until the end or until the kernel dies."""
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError as exc:
+            resources[KERNEL_DIED] = f"the kernel died while the notebook ran ({exc}); the cells after it did not run"
+            return nb, resources
