@@ -11,10 +11,11 @@ from grader.backends import LabSession
 from grader.checks import Check, Fail, found
 from grader.checks import check as _check
 from grader.policies import (
-    allows,
     document,
-    other_principals,
-    role_documents,
+    grants_beyond,
+    missing_permissions,
+    role_policies,
+    trust_beyond,
     trusted_services,
 )
 
@@ -33,6 +34,13 @@ ROLES = {
     "codedeploy": "cicd-lab-codedeploy-role",
 }
 CODEDEPLOY_ECS_POLICY = "AWSCodeDeployRoleForECS"
+# What CodeDeploy does with its role in an ECS blue/green deployment: the grant of AWSCodeDeployRoleForECS.
+CODEDEPLOY_ECS_ACTIONS = ("ecs:DescribeServices", "ecs:CreateTaskSet", "ecs:UpdateServicePrimaryTaskSet",
+                          "ecs:DeleteTaskSet", "elasticloadbalancing:DescribeTargetGroups",
+                          "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:ModifyListener",
+                          "elasticloadbalancing:DescribeRules", "elasticloadbalancing:ModifyRule",
+                          "lambda:InvokeFunction", "cloudwatch:DescribeAlarms", "sns:Publish", "s3:GetObject",
+                          "s3:GetObjectVersion")
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -70,7 +78,8 @@ def _role(session: LabSession, service: str) -> dict[str, Any]:
 
 # --- the artifact store -------------------------------------------------------------------
 
-@check("kms-key", 1, f"Create a symmetric customer managed key with KMS and give it the alias {KEY_ALIAS}.")
+@check("kms-key", 1, f"Create a symmetric customer managed key with KMS and give it the alias {KEY_ALIAS}.",
+       uses=("key_alias",))
 def kms_key(session: LabSession) -> str:
     key = _key(session)
     if key.get("KeyManager") != "CUSTOMER":
@@ -80,7 +89,8 @@ def kms_key(session: LabSession) -> str:
     return f"{KEY_ALIAS} → key {key['KeyId']}, enabled"
 
 
-@check("bucket-exists", 1, "The bucket name carries your account id (print lab.names.bucket); S3 names are global.")
+@check("bucket-exists", 1, "The bucket name carries your account id (print lab.names.bucket); S3 names are global.",
+       uses=("bucket",))
 def bucket_exists(session: LabSession) -> str:
     bucket = bucket_name(session.account)
     found(lambda: session.client("s3").get_bucket_location(Bucket=bucket), f"there is no bucket {bucket}")
@@ -88,7 +98,7 @@ def bucket_exists(session: LabSession) -> str:
 
 
 @check("bucket-versioning", 2, "Versioning is a setting of the bucket, off until you turn it on; "
-       "an artifact store keeps every version a pipeline run wrote.")
+       "an artifact store keeps every version a pipeline run wrote.", uses=("bucket",))
 def bucket_versioning(session: LabSession) -> str:
     bucket = bucket_name(session.account)
     status = found(lambda: session.client("s3").get_bucket_versioning(Bucket=bucket),
@@ -99,7 +109,7 @@ def bucket_versioning(session: LabSession) -> str:
 
 
 @check("bucket-encryption", 2, "Give the bucket a default encryption configuration that uses KMS (aws:kms), "
-       "not S3-managed keys.")
+       "not S3-managed keys.", uses=("bucket",))
 def bucket_encryption(session: LabSession) -> str:
     algorithm = _bucket_encryption(session).get("SSEAlgorithm")
     if algorithm not in ("aws:kms", "aws:kms:dsse"):
@@ -108,7 +118,7 @@ def bucket_encryption(session: LabSession) -> str:
 
 
 @check("bucket-uses-lab-key", 2, f"Name your own key ({KEY_ALIAS}, its id or ARN) in the bucket's default "
-       "encryption; without it S3 uses the AWS managed key aws/s3.", hidden=True)
+       "encryption; without it S3 uses the AWS managed key aws/s3.", hidden=True, uses=("bucket",))
 def bucket_uses_lab_key(session: LabSession) -> str:
     named = _bucket_encryption(session).get("KMSMasterKeyID")
     if not named:
@@ -121,7 +131,7 @@ def bucket_uses_lab_key(session: LabSession) -> str:
 
 
 @check("key-rotation", 1, "KMS can rotate a customer managed key's material every year; it is off until enabled.",
-       hidden=True)
+       hidden=True, uses=("key_alias",))
 def key_rotation(session: LabSession) -> str:
     key_id = _key(session)["KeyId"]
     if not session.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]:
@@ -131,7 +141,8 @@ def key_rotation(session: LabSession) -> str:
 
 # --- the source repository ----------------------------------------------------------------
 
-@check("repo-exists", 1, f"Create the CodeCommit repository {REPOSITORY}; its metadata holds the clone URL.")
+@check("repo-exists", 1, f"Create the CodeCommit repository {REPOSITORY}; its metadata holds the clone URL.",
+       uses=("repository",))
 def repo_exists(session: LabSession) -> str:
     meta = found(lambda: session.client("codecommit").get_repository(repositoryName=REPOSITORY),
                  f"there is no CodeCommit repository {REPOSITORY}")["repositoryMetadata"]
@@ -139,7 +150,7 @@ def repo_exists(session: LabSession) -> str:
 
 
 @check("repo-has-main", 2, f"Commit the app in a local work tree and push the branch {BRANCH} to the "
-       "repository's cloneUrlHttp with git.")
+       "repository's cloneUrlHttp with git.", uses=("repository",))
 def repo_has_main(session: LabSession) -> str:
     branch = found(lambda: session.client("codecommit").get_branch(repositoryName=REPOSITORY, branchName=BRANCH),
                    f"{REPOSITORY} has no branch {BRANCH}: nothing was pushed to it yet")["branch"]
@@ -147,7 +158,7 @@ def repo_has_main(session: LabSession) -> str:
 
 
 @check("repo-has-buildspec", 2, "CodeBuild looks for buildspec.yml at the root of the source; push the "
-       "whole app folder, not its parent.", hidden=True)
+       "whole app folder, not its parent.", hidden=True, uses=("repository",))
 def repo_has_buildspec(session: LabSession) -> str:
     found(lambda: session.client("codecommit").get_file(repositoryName=REPOSITORY, commitSpecifier=BRANCH,
                                                          filePath="buildspec.yml"),
@@ -158,7 +169,7 @@ def repo_has_buildspec(session: LabSession) -> str:
 # --- what the build reads ------------------------------------------------------------------
 
 @check("db-password-parameter", 2, f"Store {DB_PASSWORD_PARAMETER} in SSM Parameter Store as an encrypted "
-       "parameter type, never as plain String.")
+       "parameter type, never as plain String.", uses=("db_password_parameter",))
 def db_password_parameter(session: LabSession) -> str:
     param = found(lambda: session.client("ssm").get_parameter(Name=DB_PASSWORD_PARAMETER)["Parameter"],
                   f"there is no SSM parameter {DB_PASSWORD_PARAMETER}")
@@ -167,7 +178,8 @@ def db_password_parameter(session: LabSession) -> str:
     return f"{DB_PASSWORD_PARAMETER} is a SecureString"
 
 
-@check("api-key-secret", 1, f"Create the Secrets Manager secret {API_KEY_SECRET} (the name the buildspec uses).")
+@check("api-key-secret", 1, f"Create the Secrets Manager secret {API_KEY_SECRET} (the name the buildspec uses).",
+       uses=("api_key_secret",))
 def api_key_secret(session: LabSession) -> str:
     found(lambda: session.client("secretsmanager").describe_secret(SecretId=API_KEY_SECRET),
           f"there is no secret {API_KEY_SECRET}")
@@ -175,7 +187,7 @@ def api_key_secret(session: LabSession) -> str:
 
 
 @check("api-key-field", 2, f"The buildspec reads {API_KEY_SECRET}:{API_KEY_FIELD}, one field of a JSON "
-       "secret; store the value as a JSON object with that key.", hidden=True)
+       "secret; store the value as a JSON object with that key.", hidden=True, uses=("api_key_secret",))
 def api_key_field(session: LabSession) -> str:
     value = found(lambda: session.client("secretsmanager").get_secret_value(SecretId=API_KEY_SECRET),
                   f"there is no secret {API_KEY_SECRET}").get("SecretString", "")
@@ -194,10 +206,10 @@ def _trust_check(service: str) -> None:
     principal = f"{service}.amazonaws.com"
 
     @check(f"{service}-role-trust", 2, f"A service role's trust policy lets the service principal {principal} "
-           "call sts:AssumeRole; the permissions come from separate policies.")
+           "call sts:AssumeRole; the permissions come from separate policies.", uses=("roles",))
     def trust(session: LabSession) -> str:
         role = _role(session, service)
-        trusted = trusted_services(document(role["AssumeRolePolicyDocument"]))
+        trusted = trusted_services(document(role["AssumeRolePolicyDocument"]), {"aws:SourceAccount": session.account})
         if principal not in trusted:
             raise Fail(f"{ROLES[service]} trusts {', '.join(sorted(trusted)) or 'no service'}, not {principal}")
         return f"{ROLES[service]} can be assumed by {principal}"
@@ -208,12 +220,12 @@ for _service in ROLES:
 
 
 @check("trust-least-privilege", 2, "Each service role should trust exactly one service and nobody else: "
-       "no account principals, no wildcard.", hidden=True)
+       "no account principals, no wildcard.", hidden=True, uses=("roles",))
 def trust_least_privilege(session: LabSession) -> str:
     problems = []
     for service, name in ROLES.items():
         doc = document(_role(session, service)["AssumeRolePolicyDocument"])
-        extra = sorted(trusted_services(doc) - {f"{service}.amazonaws.com"}) + other_principals(doc)
+        extra = trust_beyond(doc, f"{service}.amazonaws.com", session.account)
         if extra:
             problems.append(f"{name} also trusts {', '.join(extra)}")
     if problems:
@@ -221,28 +233,43 @@ def trust_least_privilege(session: LabSession) -> str:
     return "each role trusts its own service only"
 
 
+def _broad_grants(session: LabSession, role: str, needed: list[tuple[str, str]]) -> list[str]:
+    """What ``role`` allows beyond ``needed`` that no lab asks for: every action, or IAM escalation."""
+    return [g for g in grants_beyond(role_policies(session, role), needed)
+            if g.startswith(("every action", "IAM privilege"))]
+
+
 @check("codedeploy-role-policy", 1, "CodeDeploy needs permissions to shift ECS traffic; AWS ships a managed "
-       "policy for exactly that role.", hidden=True)
+       "policy for exactly that role.", hidden=True, uses=("roles",))
 def codedeploy_role_policy(session: LabSession) -> str:
     _role(session, "codedeploy")
-    attached = session.client("iam").list_attached_role_policies(RoleName=ROLES["codedeploy"])["AttachedPolicies"]
-    if CODEDEPLOY_ECS_POLICY not in {p["PolicyName"] for p in attached}:
-        raise Fail(f"{ROLES['codedeploy']} has no {CODEDEPLOY_ECS_POLICY} attached")
-    return f"{CODEDEPLOY_ECS_POLICY} is attached"
+    role = ROLES["codedeploy"]
+    needed = [(action, "*") for action in CODEDEPLOY_ECS_ACTIONS]
+    passed = (("iam:PassRole", f"arn:aws:iam::{session.account}:role/ecsTaskExecutionRole",
+               {"iam:PassedToService": "ecs-tasks.amazonaws.com"}),)
+    missing = missing_permissions(session, role, [*needed, *passed])
+    if missing:
+        raise Fail(f"{role} may not {'; '.join(missing[:3])}" + (f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""))
+    broad = _broad_grants(session, role, needed)
+    if broad:
+        raise Fail(f"{role} allows {'; '.join(broad)}: far more than CodeDeploy needs")
+    return f"{role} may shift ECS traffic as {CODEDEPLOY_ECS_POLICY} allows, and no more"
 
 
 @check("codebuild-reads-config", 2, "The build resolves parameter-store and secrets-manager variables with "
-       "its own role: allow reading exactly that parameter and that secret.", hidden=True)
+       "its own role: allow reading exactly that parameter and that secret.", hidden=True, uses=("roles",))
 def codebuild_reads_config(session: LabSession) -> str:
     _role(session, "codebuild")
-    docs = role_documents(session, ROLES["codebuild"])
+    role = ROLES["codebuild"]
     parameter_arn = found(lambda: session.client("ssm").get_parameter(Name=DB_PASSWORD_PARAMETER)["Parameter"]["ARN"],
                           f"there is no SSM parameter {DB_PASSWORD_PARAMETER}")
     secret_arn = found(lambda: session.client("secretsmanager").describe_secret(SecretId=API_KEY_SECRET)["ARN"],
                        f"there is no secret {API_KEY_SECRET}")
-    missing = [f"{action} on {resource}" for action, resource in
-               (("ssm:GetParameters", parameter_arn), ("secretsmanager:GetSecretValue", secret_arn))
-               if not allows(docs, action, resource)]
+    needed = [("ssm:GetParameters", parameter_arn), ("secretsmanager:GetSecretValue", secret_arn)]
+    missing = missing_permissions(session, role, needed)
     if missing:
-        raise Fail(f"{ROLES['codebuild']} may not {' nor '.join(missing)}")
-    return "the build role may read the parameter and the secret"
+        raise Fail(f"{role} may not {' nor '.join(missing)}")
+    beyond = grants_beyond(role_policies(session, role), needed)
+    if beyond:
+        raise Fail(f"{role} allows more than reading that parameter and that secret: {'; '.join(beyond)}")
+    return "the build role may read the parameter and the secret, and no others"

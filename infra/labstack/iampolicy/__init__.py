@@ -22,6 +22,7 @@ from labstack.iampolicy.evaluate import (
     EXPLICIT_DENY,
     IDENTITY,
     IMPLICIT_DENY,
+    KEY,
     RESOURCE,
     TRUST,
     Decision,
@@ -34,5 +35,5 @@ from labstack.iampolicy.evaluate import (
 )
 from labstack.iampolicy.principals import ANONYMOUS, Principal
 
-__all__ = ["ALLOWED", "ANONYMOUS", "EXPLICIT_DENY", "IDENTITY", "IMPLICIT_DENY", "RESOURCE", "TRUST", "Decision",
+__all__ = ["ALLOWED", "ANONYMOUS", "EXPLICIT_DENY", "IDENTITY", "IMPLICIT_DENY", "KEY", "RESOURCE", "TRUST", "Decision",
            "Match", "Policy", "PolicyError", "Principal", "Request", "Statement", "can_assume", "evaluate"]

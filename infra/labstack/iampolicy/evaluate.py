@@ -11,7 +11,10 @@ an account" (IAM User Guide):
    resource-based policy (naming the caller or its account);
 4. the account's root user is allowed in its own account; an AWS service only by a resource-based
    (or trust) policy that names it;
-5. otherwise the request is implicitly denied.
+5. role trust policies and KMS key policies are the exceptions to 2 and 4: they must allow
+   themselves, by naming the caller, or by naming its account and the caller's identity-based
+   policy allowing too ("Key policies in AWS KMS"; trust policies as resource-based policies);
+6. otherwise the request is implicitly denied.
 Not evaluated here: Organizations SCPs/RCPs, permissions boundaries, session policies.
 """
 
@@ -29,6 +32,9 @@ from labstack.iampolicy.principals import Named, Principal, excepted, names, par
 IDENTITY = "identity-based"
 RESOURCE = "resource-based"
 TRUST = "role trust"
+KEY = "KMS key"
+# Resource-based policies that must allow themselves: identity policies alone do not reach the resource.
+REQUIRED = (TRUST, KEY)
 
 ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny"  # IAM's EvalDecision values
 
@@ -248,11 +254,19 @@ def evaluate(request: Request, identity: Sequence[Policy] = (), resource: Sequen
             return Decision(request, IMPLICIT_DENY, f"because no resource-based policy allows the {action} action",
                             detail=f"{owner} is another account: its resource-based policy must allow too")
         return Decision(request, ALLOWED, "", (own_allows[0], resource_allows[0]))
-    if who.kind == "root":
-        return Decision(request, ALLOWED, "", detail="the account's root user")
     by_name = [m for m in resource_allows if m.named is Named.SELF]
     if by_name:
         return Decision(request, ALLOWED, "", (by_name[0],))
+    if any(p.kind in REQUIRED for p in resource):
+        if not resource_allows:
+            return Decision(request, IMPLICIT_DENY, f"because no resource-based policy allows the {action} action",
+                            detail=f"the {resource[0].kind} policy must allow it, whatever identity policies say")
+        if own_allows:
+            return Decision(request, ALLOWED, "", (own_allows[0], resource_allows[0]))
+        return Decision(request, IMPLICIT_DENY, f"because no identity-based policy allows the {action} action",
+                        detail=f"the {resource[0].kind} policy names the account, which leaves it to identity policies")
+    if who.kind == "root":
+        return Decision(request, ALLOWED, "", detail="the account's root user")
     if own_allows:
         return Decision(request, ALLOWED, "", (own_allows[0],))
     detail = ("a resource-based policy names only the account, which leaves the decision to identity-based policies"
