@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from labstack.trail import mark_caller
 from labstack.upstream import SERVICES
 
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
@@ -73,6 +74,7 @@ class InternalClients:
                     keys = {"aws_access_key_id": issued.access_key, "aws_secret_access_key": issued.secret_key,
                             "aws_session_token": issued.session_token}
                 client = self._session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG, **keys)
+                client.meta.events.register("before-sign.*.*", mark_caller)  # the event log names the service
                 if direct:
                     client.meta.events.register("before-sign.*.*", _mark_direct)
                 for hook in self._hooks.get(service, ()):

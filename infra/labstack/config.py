@@ -58,6 +58,7 @@ class Settings:
     learners: Path | None = None  # the class-mode learners file (labstack learners new): signatures verified
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides the bound address, localhost and 127.0.0.1
     insecure_shared: bool = False  # serve a non-loopback address without --learners, accepting the risk
+    trail_events: int = 20_000  # events kept per account for CloudTrail's LookupEvents (the oldest go first)
 
     @classmethod
     def from_env(cls, host: str | None = None, port: int | None = None, upstream: str | None = None,
@@ -79,6 +80,7 @@ class Settings:
             learners=Path(learners_file).resolve() if learners_file else None,
             allowed_hosts=tuple(h.strip().lower() for h in hosts if h.strip()),
             insecure_shared=insecure_shared or os.environ.get("LABSTACK_INSECURE_SHARED", "") in ("1", "true"),
+            trail_events=_int_env("LABSTACK_TRAIL_EVENTS", 20_000),
         )
 
     @property

@@ -24,6 +24,7 @@ from labstack.instance import Labstack
 from labstack.keyring import Identity
 from labstack.protocol.incoming import Incoming
 from labstack.signatures import AuthFailure
+from labstack.trail import Call
 
 log = logging.getLogger("labstack.gateway")
 StartResponse = Callable[..., Any]
@@ -146,14 +147,29 @@ class Gateway:
         if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
             if found is None or not found[0].provider.upstream_only:
                 return self.labstack.proxy.forward(environ, start_response, ctx.service, ctx.access_key, ctx.account)
-        if found is None:
-            return self._to_moto(environ, start_response, ctx)
-        if not signed:
-            raise AwsError("MissingAuthenticationTokenException", "Missing Authentication Token: sign the request with SigV4", 403)
-        dispatcher, operation = found
-        status, headers, payload = dispatcher.dispatch(ctx, operation, incoming)
-        start_response(status_line(status), headers)
-        return [payload]
+        # Every call is recorded once (CloudTrail's event history), but not labstack's own call to moto
+        # under an overlay (the overlay's call is recorded).
+        internal_direct = direct and identity is not None and identity.internal
+        call = None if internal_direct else Call(self.labstack.trail, ctx, identity, incoming, found[1] if found else None)
+        respond = call.start_response(start_response) if call else start_response
+        try:
+            if found is None:
+                body = self._to_moto(environ, respond, ctx)
+                return call.finish(body) if call else body
+            if not signed:
+                raise AwsError("MissingAuthenticationTokenException", "Missing Authentication Token: sign the request with SigV4", 403)
+            dispatcher, operation = found
+            status, headers, payload = dispatcher.dispatch(ctx, operation, incoming)
+            respond(status_line(status), headers)
+            return call.finish([payload]) if call else [payload]
+        except AwsError as err:
+            if call is not None:
+                call.failed(err.code, err.message)
+            raise
+        except Exception:
+            if call is not None:
+                call.failed("InternalFailure", "labstack failed on this request")
+            raise
 
     def _wait_warm(self) -> None:
         try:

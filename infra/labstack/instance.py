@@ -21,6 +21,7 @@ from labstack.protocol.provider import Provider, load_provider
 from labstack.routes import Routes
 from labstack.services import builtin_providers
 from labstack.state import Hooks
+from labstack.trail import Trail
 from labstack.upstream import LOCALSTACK_DEFAULT_ACCOUNT, SERVICES, Proxy
 
 log = logging.getLogger("labstack")
@@ -33,6 +34,8 @@ class Labstack:
         self.settings = settings
         self.clock = LabClock(settings.time_scale)
         self.hooks = Hooks()
+        self.trail = Trail(settings.trail_events)  # every call's event, for CloudTrail's LookupEvents
+        self.hooks.on_reset(self.trail.clear)
         self.moto = MotoBridge()
         self.routes = Routes()
         # Extra JSON views under /_labstack/ that providers add (the inbox…): path -> fn(environ).

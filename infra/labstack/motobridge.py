@@ -189,9 +189,9 @@ def loaded_backends(service: str) -> Any | None:
     return None if module is None else getattr(module, f"{service}_backends", None)
 
 
-def issued_key(access_key: str) -> tuple[str, str, str | None, bool, float | None] | None:
-    """A key that moto's IAM or STS issued: (account, secret, session token, active, expiry as epoch
-    seconds), or None. Reads moto's state only where it is already loaded."""
+def _moto_key(access_key: str) -> tuple[str, str, Any, Any] | None:
+    """(account, partition, moto's AccessKey, its AssumedRole or None) of a key moto's IAM or STS issued.
+    Reads moto's state only where it is already loaded."""
     iam = loaded_backends("iam")
     if iam is None:
         return None
@@ -200,14 +200,41 @@ def issued_key(access_key: str) -> tuple[str, str, str | None, bool, float | Non
             key = partitions[partition].access_keys.get(access_key)
             if key is None:
                 continue
-            token, expires = None, None
             sts = loaded_backends("sts")
             assumed = sts[account][partition].get_assumed_role_from_access_key(access_key) if sts is not None else None
-            if assumed is not None:
-                token = assumed.session_token
-                expires = assumed.expiration.replace(tzinfo=datetime.timezone.utc).timestamp()  # moto's is naive UTC
-            return account, key.secret_access_key, token, key.status == "Active", expires
+            return account, partition, key, assumed
     return None
+
+
+def issued_key(access_key: str) -> tuple[str, str, str | None, bool, float | None] | None:
+    """A key that moto's IAM or STS issued: (account, secret, session token, active, expiry as epoch
+    seconds), or None."""
+    found = _moto_key(access_key)
+    if found is None:
+        return None
+    account, _partition, key, assumed = found
+    token, expires = None, None
+    if assumed is not None:
+        token = assumed.session_token
+        expires = assumed.expiration.replace(tzinfo=datetime.timezone.utc).timestamp()  # moto's is naive UTC
+    return account, key.secret_access_key, token, key.status == "Active", expires
+
+
+def key_holder(access_key: str) -> dict[str, str] | None:
+    """Who holds a key moto's IAM or STS issued, or None: an IAM user (``type`` IAMUser, ``account``,
+    ``userName``, ``userId``, ``arn``) or a role session (``type`` AssumedRole, ``account``, ``arn``,
+    ``principalId`` as role id:session name, ``roleArn``)."""
+    found = _moto_key(access_key)
+    if found is None:
+        return None
+    account, partition, key, assumed = found
+    if assumed is not None:
+        return {"type": "AssumedRole", "account": assumed.account_id, "arn": assumed.arn,
+                "principalId": assumed.user_id, "roleArn": assumed.role_arn}
+    user = loaded_backends("iam")[account][partition].users.get(key.user_name or "")
+    if user is None:
+        return None
+    return {"type": "IAMUser", "account": account, "userName": user.name, "userId": user.id, "arn": user.arn}
 
 
 def _attribute(obj: Any, path: str) -> Any:

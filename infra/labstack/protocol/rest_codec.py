@@ -39,23 +39,38 @@ class RestJsonCodec:
         self.model = model
         routes = []
         for name in model.operation_names:
-            http = model.operation_model(name).http
+            op_model = model.operation_model(name)
+            http = op_model.http
             regex, literals = _template_regex(http["requestUri"])
             specificity = len(re.sub(r"\{[^}]*\}", "", http["requestUri"]))
-            routes.append((specificity, http["method"].upper(), regex, literals, name))
+            # a header the operation requires tells it from another at the same URI (S3's CopyObject, PutObject)
+            shape = op_model.input_shape
+            headers = [] if shape is None else [
+                shape.members[m].serialization.get("name", m) for m in shape.required_members
+                if shape.members[m].serialization.get("location") == "header"]
+            routes.append((specificity + len(headers), http["method"].upper(), regex, literals, headers, name))
         self._routes = sorted(routes, key=lambda r: -r[0])
 
     def operation_name(self, incoming: Incoming) -> str | None:
-        for _specificity, method, regex, literals, name in self._routes:
-            if method == incoming.method and regex.match(incoming.path) and all(q in incoming.query for q in literals):
-                return name
+        found = self.match(incoming)
+        return found[0] if found else None
+
+    def match(self, incoming: Incoming, path: str | None = None) -> tuple[str, dict[str, str]] | None:
+        """The operation a request calls, with the URI's labels (``{FunctionName}``…) undecoded; ``path``
+        replaces the request's own (an S3 bucket named by the Host)."""
+        path = incoming.path if path is None else path
+        for _specificity, verb, regex, literals, headers, name in self._routes:
+            found = regex.match(path) if verb == incoming.method else None
+            if (found is not None and all(q in incoming.query for q in literals)
+                    and all(incoming.header(h) is not None for h in headers)):
+                return name, found.groupdict()
         return None
 
     def parse(self, op_model: OperationModel, incoming: Incoming) -> dict[str, Any]:
         shape = op_model.input_shape
         if shape is None:
             return {}
-        regex = next(r[2] for r in self._routes if r[4] == op_model.name)
+        regex = next(r[2] for r in self._routes if r[-1] == op_model.name)
         labels = {k: unquote(v) for k, v in regex.match(incoming.path).groupdict().items()}  # type: ignore[union-attr]
         payload_member = shape.serialization.get("payload")
         wire: dict[str, Any] = {}

@@ -52,6 +52,8 @@ class GitCaller:
     account: str
     name: str
     instructor: bool = False
+    identity: Identity | None = None  # the key's holder, when an access key signed
+    iam_user: str | None = None  # the IAM user, when HTTPS Git credentials were sent
 
     def may_reach(self, account: str | None) -> bool:
         """Whether this caller may read and write a repository of ``account`` (None: nobody's yet)."""
@@ -110,13 +112,13 @@ def authenticate(labstack: "Labstack", environ: dict, realm: str, repo_path: str
     if git_credentials and issuer is not None and "-at-" in user:
         credential = issuer.store.verify(CODECOMMIT, user, password)
         if credential is not None:
-            return GitCaller(credential.account, f"{credential.user}-at-{credential.account}")
+            return GitCaller(credential.account, f"{credential.user}-at-{credential.account}", iam_user=credential.user)
     identity = _key_holder(labstack, user)
     if identity is not None:
         if _helper_password_valid(identity, password, environ.get("HTTP_HOST", ""), repo_path, regions):
-            return GitCaller(identity.account, identity.name, identity.instructor)
+            return GitCaller(identity.account, identity.name, identity.instructor, identity)
         if key_pairs and hmac.compare_digest(password.encode(), identity.secret_key.encode()):
-            return GitCaller(identity.account, identity.name, identity.instructor)
+            return GitCaller(identity.account, identity.name, identity.instructor, identity)
     raise Refusal(403, "The credentials git sent are not valid for this labstack")
 
 

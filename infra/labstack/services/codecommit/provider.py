@@ -99,6 +99,9 @@ def clone_url(endpoint: str, account: str, region: str, name: str) -> str:
     return f"{endpoint}/v1/{account}/{region}/repos/{name}"
 
 
+_GIT_CALLER = "labstack.git_caller"  # the environ key of whoever a git request's credentials proved
+
+
 def parse_git_path(path: str) -> tuple[str, str, str, str] | None:
     """(account, region, name, git suffix) of a ``/v1/...`` path, None if it names no repository."""
     parts = path[len("/v1/"):].split("/")
@@ -155,7 +158,7 @@ class CodeCommitProvider(Provider):
         self.outbox = events.Outbox()
         labstack.hooks.on_shutdown(self.outbox.close)
         self.git_http = GitHttp(self._locate, self._pushed, labstack.settings.home / "git-hooks", guard=self._guard)
-        labstack.routes.add("/v1/", self.git_http)
+        labstack.routes.add("/v1/", self._git)
 
     def invalid_input(self, operation: str, error: AwsError) -> AwsError:
         """A repository name that breaks the model's rules is AWS's InvalidRepositoryNameException."""
@@ -194,6 +197,38 @@ class CodeCommitProvider(Provider):
         return record, self.bare(ctx.account, ctx.region, record.name)
 
     # --- git over HTTP ----------------------------------------------------------------
+    def _git(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        """Serve git, recording each push and fetch that is served as CloudTrail records it (GitPush, GitPull)."""
+        answered: list[int] = []
+
+        def noted(status: str, headers: list, exc_info: Any = None) -> Any:
+            answered.append(int(status.split()[0]))
+            return start_response(status, headers) if exc_info is None else start_response(status, headers, exc_info)
+
+        body = self.git_http(environ, noted)
+        if answered and answered[0] == 200 and environ.get("REQUEST_METHOD") == "POST":
+            self._record_git(environ)
+        return body
+
+    def _record_git(self, environ: dict) -> None:
+        path = environ.get("PATH_INFO", "")
+        parsed = parse_git_path(path)
+        operation = {"/git-receive-pack": "GitPush", "/git-upload-pack": "GitPull"}.get(parsed[3] if parsed else "")
+        if parsed is None or operation is None:
+            return
+        account, region, name, _suffix = parsed
+        record = self.repos.get(account, region).get(name)
+        caller: gitauth.GitCaller | None = environ.get(_GIT_CALLER)
+        holder = caller.identity if caller is not None else None
+        identity = self.labstack.trail.principals.iam_user(account, caller.iam_user) if caller and caller.iam_user else None
+        self.labstack.trail.record(
+            account=account, region=region, source="codecommit", name=operation, request_id=str(uuid.uuid4()),
+            ip=environ.get("REMOTE_ADDR", ""), agent=environ.get("HTTP_USER_AGENT", ""),
+            access_key=holder.access_key if holder else None, holder=holder, identity=identity,
+            named=[("AWS::CodeCommit::Repository", name, "repositoryName")],
+            extra={"protocol": "HTTP", "repositoryName": name,
+                   "repositoryId": record.repository_id if record else None})
+
     def _guard(self, environ: dict) -> None:
         """In class mode: CodeCommit's credentials, of the repository's account (or the instructor)."""
         if not self.labstack.settings.class_mode:
@@ -207,6 +242,7 @@ class CodeCommitProvider(Provider):
         caller = gitauth.authenticate(self.labstack, environ, "CodeCommit", base, (region,), git_credentials=True)
         if not caller.may_reach(account):
             raise gitauth.Refusal(403, f"{caller.name} may not reach the repositories of account {account}")
+        environ[_GIT_CALLER] = caller  # for the push's or fetch's event
 
     def _locate(self, environ: dict) -> Target | None:
         parsed = parse_git_path(environ.get("PATH_INFO", ""))
