@@ -14,11 +14,13 @@ catching up run the checks this copy holds and say which ones the instructor gra
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
 import shutil
 import subprocess
 import tempfile
+import tokenize
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -110,6 +112,18 @@ def _cut(source: str, spans: list[tuple[int, int, str]]) -> str:
     return source
 
 
+def _header_end(source: str, node: ast.FunctionDef) -> int:
+    """The line of the colon that ends ``node``'s ``def`` line(s)."""
+    depth = 0
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.start < (node.lineno, node.col_offset) or token.type != tokenize.OP:
+            continue
+        depth += (token.string in "([{") - (token.string in ")]}")
+        if token.string == ":" and depth == 0:
+            return token.start[0]
+    raise ValueError(f"no end to the signature of {node.name}")
+
+
 def _binds_fail(tree: ast.Module) -> bool:
     return any(isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == "Fail" for a in node.names)
                for node in tree.body)
@@ -133,10 +147,14 @@ def strip_hidden(sources: dict[str, str], elsewhere: str = "") -> dict[str, tupl
             if check_id is None:
                 continue
             assert isinstance(node, ast.FunctionDef)
-            first, end = node.body[0], node
-            start = _offset(lines[path], first.lineno, first.col_offset)
-            stop = _offset(lines[path], end.end_lineno or end.lineno, end.end_col_offset or 0)
-            cuts[path].append((start, stop, stub))
+            first, last_line = node.body[0], node.end_lineno or node.lineno
+            signature = _header_end(sources[path], node)
+            stop = _offset(lines[path], last_line, len(lines[path][last_line - 1].rstrip("\n").encode()))
+            if first.lineno > signature:  # the whole lines after the signature: comments and docstring too
+                start = _offset(lines[path], signature + 1, 0)
+                cuts[path].append((start, stop, " " * first.col_offset + stub))
+            else:  # a body on the line of its ``def``
+                cuts[path].append((_offset(lines[path], first.lineno, first.col_offset), stop, stub))
             ids[path].append(check_id)
 
     helpers = {path: [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.decorator_list]

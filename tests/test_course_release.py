@@ -78,6 +78,65 @@ def _distinctive(number: int) -> list[str]:
             if grader_code.count(line) == hidden.count(line)]
 
 
+HOSTILE_MODULE = textwrap.dedent('''
+    from functools import partial
+    from grader.checks import check as _check
+
+    CHECKS = []
+    check = partial(_check, CHECKS)
+
+
+    def _shared(session):
+        return "shared"
+
+
+    def _only_hidden(session):
+        return _only_hidden_too(session) + "-secret-helper"
+
+
+    def _only_hidden_too(session):
+        return "secret-inner"
+
+
+    @check("deep", 2, "a hint stays", hidden=True)
+    def deep(
+        session: dict = {"k": 1},
+    ) -> str:
+        """secret-docstring"""
+        # secret-comment
+        return _only_hidden(session) + _shared(session)  # secret-trailing
+
+
+    @check("quick", 1, "h", hidden=True)
+    def quick(session): return "secret-one-liner"
+
+
+    @check("seen", 1, "h")
+    def seen(session) -> str:
+        return _shared(session)
+''')
+
+
+def test_a_hidden_body_goes_whole_and_the_helpers_only_it_used_with_it(tmp_path: Path) -> None:
+    stripped, ids = course.strip_hidden({"labXX.py": HOSTILE_MODULE})["labXX.py"]
+    assert ids == ("deep", "quick") and "secret" not in stripped and "_only_hidden" not in stripped
+    before, after = HOSTILE_MODULE.index("def _only_hidden("), HOSTILE_MODULE.index("@check(")
+    body, tail = HOSTILE_MODULE.index('    """secret-docstring'), HOSTILE_MODULE.index("\n\n\n@check(\"quick\"")
+    assert stripped.startswith(HOSTILE_MODULE[:before] + HOSTILE_MODULE[after:body]  # the rest as written
+                               + "    raise Fail(INSTRUCTOR_GRADES)" + HOSTILE_MODULE[tail:].replace(
+                                   'return "secret-one-liner"', "raise Fail(INSTRUCTOR_GRADES)"))
+    space: dict = {}
+    exec(compile(stripped, "labXX.py", "exec"), space)  # noqa: S102 - the stripped module, as the copy imports it
+    results = {c.id: c.run(None) for c in space["CHECKS"]}  # type: ignore[arg-type]
+    assert [(c.id, c.points, c.hint, c.hidden) for c in space["CHECKS"]] == [
+        ("deep", 2, "a hint stays", True), ("quick", 1, "h", True), ("seen", 1, "h", False)]
+    assert results["seen"].passed and results["seen"].message == "shared"
+    assert not results["deep"].passed and "graded by your instructor" in results["deep"].message
+    assert space["WITHHELD"] == ("deep", "quick")
+    with pytest.raises(ValueError, match="names its id by an expression"):
+        course.strip_hidden({"m.py": HOSTILE_MODULE.replace('@check("quick"', "@check(NAME")})
+
+
 def test_each_hidden_check_keeps_its_id_and_points_but_not_its_code(tmp_path: Path) -> None:
     made = course.build(tmp_path / "kit", LABS[-1])
     copy, instructor = _described(made.path), _described(notebooks.ROOT)
