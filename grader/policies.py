@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
+from botocore.exceptions import ClientError
+
 from grader.checks import Fail
 from labstack.iampolicy import (
     IDENTITY,
@@ -144,12 +146,11 @@ def role_policies(session: Any, name: str) -> list[Policy]:
 
 
 def _trust_services(session: Any, role_arn: str) -> list[str]:
-    role_name = role_arn.rsplit("/", 1)[-1]
     try:
-        role = session.client("iam").get_role(RoleName=role_name)["Role"]
-    except Exception:  # noqa: BLE001 - a role that is not there is passed to no service
+        role = session.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+        return sorted(_named_services(document(role["AssumeRolePolicyDocument"])))
+    except (ClientError, Fail):  # a role that is not there, or that no service could assume
         return []
-    return sorted(_named_services(document(role["AssumeRolePolicyDocument"])))
 
 
 def _contexts(session: Any, need: Need) -> list[Mapping[str, Any]]:

@@ -89,3 +89,107 @@ def test_select_names_checks_and_rejects_unknown_ones() -> None:
         checks.select(lab01.CHECKS, ("nope",), hidden=False)
     with pytest.raises(ValueError, match="there is no lab 99; labs with checks: 1"):
         checks.lab_module(99)
+
+
+# --- lab 01's least-privilege checks, by evaluation: wrong-but-plausible roles fail with a clear message ---
+
+LEAST_PRIVILEGE = ("trust-least-privilege", "codedeploy-role-policy", "codebuild-reads-config")
+
+
+def _lab01_roles(session: LabSession) -> tuple[str, str]:
+    """Lab 01's roles as its solution builds them; the parameter's and the secret's ARNs."""
+    iam = session.client("iam")
+    for service, name in lab01.ROLES.items():
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": session.account}}}]}
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName=lab01.ROLES["codedeploy"],
+                           PolicyArn=f"arn:aws:iam::aws:policy/{lab01.CODEDEPLOY_ECS_POLICY}")
+    session.client("ssm").put_parameter(Name=lab01.DB_PASSWORD_PARAMETER, Value="pw", Type="SecureString")
+    parameter_arn = session.client("ssm").get_parameter(Name=lab01.DB_PASSWORD_PARAMETER)["Parameter"]["ARN"]
+    secret_arn = session.client("secretsmanager").create_secret(
+        Name=lab01.API_KEY_SECRET, SecretString=json.dumps({"API_KEY": "k"}))["ARN"]
+    _put(session, "codebuild", "read-build-config",
+         {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameter_arn},
+         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn})
+    return parameter_arn, secret_arn
+
+
+def _put(session: LabSession, service: str, name: str, *statements: dict[str, object]) -> None:
+    session.client("iam").put_role_policy(RoleName=lab01.ROLES[service], PolicyName=name, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": list(statements)}))
+
+
+def _least_privilege(session: LabSession) -> dict[str, CheckResult]:
+    report = checks.run("lab 01", session, checks.select(lab01.CHECKS, LEAST_PRIVILEGE, hidden=True))
+    return {r.id: r for r in report.results}
+
+
+def test_lab01_least_privilege_passes_the_solutions_roles(labstack: LabstackProcess) -> None:
+    session = session_for(labstack)
+    _lab01_roles(session)
+    results = _least_privilege(session)
+    assert all(r.passed for r in results.values()), results
+    assert run_all(session)["codebuild-role-trust"].passed  # a confused-deputy condition is good practice
+
+
+@pytest.mark.parametrize(("statements", "expected"), [
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+     'allows more than reading that parameter and that secret: every action of every service ("Action": "*"'),
+    ([{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}],
+     "IAM privilege escalation: iam:CreateUser, iam:CreateAccessKey, iam:PutRolePolicy"),
+    ([{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}],
+     "secretsmanager:GetSecretValue on other resources than arn:aws:secretsmanager:"),
+    ([{"Effect": "Allow", "Action": "ssm:*", "Resource": "arn:aws:ssm:*:*:parameter/app/db/*"}],
+     "every ssm action (ssm:*); ssm:GetParameters on other resources than arn:aws:ssm:"),
+    ([{"Sid": "NoParameters", "Effect": "Deny", "Action": "ssm:Get*", "Resource": "*"}],
+     'may not ssm:GetParameters on arn:aws:ssm:'),
+], ids=["action-star", "notaction-grants-iam", "any-secret", "ssm-star", "deny-blocks"])
+def test_lab01_codebuild_role_beyond_or_blocked_fails(labstack: LabstackProcess, statements: list[dict[str, object]],
+                                                      expected: str) -> None:
+    session = session_for(labstack)
+    _lab01_roles(session)
+    _put(session, "codebuild", "extra", *statements)
+    result = _least_privilege(session)["codebuild-reads-config"]
+    assert not result.passed and result.hint
+    assert expected in result.message, result.message
+    if statements[0].get("Sid") == "NoParameters":
+        assert result.message.endswith('(denied by statement "NoParameters" of identity-based policy inline policy extra)')
+
+
+def test_lab01_codedeploy_role_by_evaluation(labstack: LabstackProcess) -> None:
+    session = session_for(labstack)
+    _lab01_roles(session)
+    _put(session, "codedeploy", "admin-too", {"Effect": "Allow", "Action": "iam:*", "Resource": "*"})
+    result = _least_privilege(session)["codedeploy-role-policy"]
+    assert not result.passed
+    assert "allows IAM privilege escalation: iam:CreateUser" in result.message, result.message
+    iam = session.client("iam")
+    iam.delete_role_policy(RoleName=lab01.ROLES["codedeploy"], PolicyName="admin-too")
+    _put(session, "codedeploy", "no-listeners", {"Sid": "Frozen", "Effect": "Deny",
+                                                 "Action": "elasticloadbalancing:Modify*", "Resource": "*"})
+    result = _least_privilege(session)["codedeploy-role-policy"]
+    assert result.message.startswith(f"{lab01.ROLES['codedeploy']} may not elasticloadbalancing:ModifyListener on * "
+                                     '(denied by statement "Frozen"'), result.message
+    iam.delete_role_policy(RoleName=lab01.ROLES["codedeploy"], PolicyName="no-listeners")
+    iam.detach_role_policy(RoleName=lab01.ROLES["codedeploy"],
+                           PolicyArn=f"arn:aws:iam::aws:policy/{lab01.CODEDEPLOY_ECS_POLICY}")
+    result = _least_privilege(session)["codedeploy-role-policy"]
+    assert result.message.startswith(f"{lab01.ROLES['codedeploy']} may not ecs:DescribeServices on *"), result.message
+
+
+def test_lab01_trust_beyond_the_service_fails(labstack: LabstackProcess) -> None:
+    session = session_for(labstack)
+    _lab01_roles(session)
+    iam = session.client("iam")
+    iam.update_assume_role_policy(RoleName=lab01.ROLES["codepipeline"], PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+            "Service": "codepipeline.amazonaws.com", "AWS": f"arn:aws:iam::{session.account}:root"}}]}))
+    iam.update_assume_role_policy(RoleName=lab01.ROLES["codebuild"], PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": "*"}]}))
+    result = _least_privilege(session)["trust-least-privilege"]
+    assert not result.passed
+    assert f"{lab01.ROLES['codepipeline']} also trusts IAM users and roles of {session.account}" in result.message
+    assert (f"{lab01.ROLES['codebuild']} also trusts any service, IAM users and roles of {session.account}, "
+            "principals of other accounts") in result.message
