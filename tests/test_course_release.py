@@ -159,6 +159,27 @@ def test_each_hidden_check_keeps_its_id_and_points_but_not_its_code(tmp_path: Pa
                                            if c.hidden)
 
 
+def _learner_env(labstack: LabstackProcess, session) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A learner's environment: the kit's variables gone, labstack and ``session``'s keys in."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_"))},
+            "AWS_ENDPOINT_URL": labstack.endpoint, "AWS_DEFAULT_REGION": "us-east-1", **session.credentials_env()}
+
+
+def test_the_released_visible_checks_judge_as_the_instructors_do(labstack: LabstackProcess, tmp_path: Path) -> None:
+    kit = course.build(tmp_path / "kit", LABS[-1]).path
+    session = session_for(labstack)  # an empty account: every check runs until it finds what is missing
+    seen = json.loads(_in_copy(kit, textwrap.dedent("""
+        import json, grader
+        print(json.dumps({n: [[r.id, r.passed, r.message] for r in grader.Lab(n).report().results]
+                          for n in grader.checks.lab_numbers()}))
+    """), _learner_env(labstack, session)).stdout.splitlines()[-1])
+    for number in LABS:
+        module = checks.lab_module(number)
+        expected = checks.run(module.TITLE, session, checks.select(module.CHECKS, (), hidden=False))
+        assert seen[str(number)] == [[r.id, r.passed, r.message] for r in expected.results]
+        assert not [m for _, _, m in seen[str(number)] if "the check itself failed" in m]
+
+
 def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
                    check=True, capture_output=True)
@@ -265,8 +286,7 @@ def test_the_released_kit_catches_up_on_lab_02_and_checks_what_it_holds(labstack
                                                                         tmp_path: Path) -> None:
     kit = course.build(tmp_path / "kit", 2).path
     session = session_for(labstack)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_"))},
-           "AWS_ENDPOINT_URL": labstack.endpoint, "AWS_DEFAULT_REGION": "us-east-1", **session.credentials_env()}
+    env = _learner_env(labstack, session)
     learner = _in_copy(kit, textwrap.dedent("""
         import grader
         lab = grader.Lab(2)
