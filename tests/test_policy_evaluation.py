@@ -117,6 +117,8 @@ def test_across_accounts_both_the_identity_and_the_resource_policy_must_allow() 
     assert decide(STRANGER, "sqs:SendMessage", queue, (mine,), (queue_policy,)) == ALLOWED
     assert decide(STRANGER, "sqs:SendMessage", queue, (), (queue_policy,)) == IMPLICIT_DENY
     assert decide(STRANGER, "sqs:SendMessage", queue, (mine,), ()) == IMPLICIT_DENY
+    assert decide(Principal.root(OTHER), "sqs:SendMessage", queue, (), (queue_policy,)) == ALLOWED
+    assert decide(Principal.root(OTHER), "sqs:SendMessage", queue) == IMPLICIT_DENY
     decision = evaluate(Request(STRANGER, "sqs:SendMessage", queue), [Policy.parse(mine, "mine")])
     assert decision.reason == "because no resource-based policy allows the sqs:SendMessage action"
 
@@ -524,3 +526,69 @@ def test_trust_helpers_by_evaluation() -> None:
     everyone = doc({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"})
     assert trust_beyond(everyone, "codebuild.amazonaws.com", ACCOUNT) == [
         "any service", f"IAM users and roles of {ACCOUNT}", "principals of other accounts"]
+
+
+def test_wildcard_matching_agrees_with_regular_expressions_and_survives_hostile_patterns() -> None:
+    """Resource page's wildcard rules, checked against a reference: the pattern walk used for patterns
+    with several wildcards agrees with Python's regular expressions on many random small cases, and a
+    pattern of 40 wildcards against a 2,000-character ARN is answered (a backtracking regex never would be)."""
+    import random
+    import re
+
+    from labstack.iampolicy.matching import _elements, _simulate, action_matches, arn_matches, tokens
+
+    rng = random.Random(19)
+    for _ in range(3000):
+        pattern = "".join(rng.choice("ab:*?") for _ in range(rng.randint(0, 7)))
+        text = "".join(rng.choice("ab:") for _ in range(rng.randint(0, 8)))
+        reference = re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
+                                 text, re.DOTALL)
+        assert _simulate(_elements(tokens(pattern), False), text, False) == (reference is not None), (pattern, text)
+    long_arn = "arn:aws:s3:::" + "a" * 2000
+    assert not arn_matches(tokens("arn:aws:s3:::" + "*a" * 40 + "*c"), long_arn)
+    assert arn_matches(tokens("arn:aws:s3:::" + "*a" * 40 + "*"), long_arn)
+    assert not action_matches("*a" * 40 + "*c", "s3:" + "a" * 2000)
+    assert arn_matches(tokens("arn:aws:ssm:*:*:parameter/*/db/*"), f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/app/db/pw")
+    inner = tokens("arn:aws:ssm:u*1:*2:parameter/*")  # stars inside a segment stay inside it
+    assert arn_matches(inner, f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/x")
+    assert not arn_matches(inner, f"arn:aws:ssm:us:east-1:{ACCOUNT}:parameter/x")
+    assert not arn_matches(inner, f"arn:aws:ssm:us-east-1:1:{ACCOUNT}:parameter/x")
+
+
+def test_any_document_parses_or_is_refused_with_policy_error_and_never_breaks_evaluation() -> None:
+    """Bad input: whatever a document holds, parsing gives a policy or a PolicyError, and evaluating a
+    parsed policy answers (labstack must never fall over on a learner's policy)."""
+    import random
+
+    rng = random.Random(20)
+    leaves: list[Any] = ["*", "s3:*", "Allow", "Deny", 1, None, True, [], {}, "${aws:username}", "arn:aws:s3:::b/*",
+                         "1e999", "::::::", "${", "10.0.0.0/8", "2026-01-01T00:00:00Z"]
+    elements = ["Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal", "Condition", "Sid"]
+    operators = ["StringLike", "ForAllValues:ArnLike", "NumericLessThanIfExists", "Null", "DateGreaterThan", "IpAddress",
+                 "Bool", "BinaryEquals", "ForAnyValue:StringNotEquals"]
+
+    def value(depth: int) -> Any:
+        if depth > 2 or rng.random() < 0.5:
+            return rng.choice(leaves)
+        if rng.random() < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(operators + ["AWS", "Service", "aws:SourceIp"]): value(depth + 1) for _ in range(rng.randint(0, 2))}
+
+    parsed = 0
+    for _ in range(2000):
+        statement = {name: value(0) for name in rng.sample(elements, rng.randint(1, len(elements)))}
+        if rng.random() < 0.7:
+            statement.update({"Effect": rng.choice(["Allow", "Deny"]), "Action": rng.choice(["*", "s3:Get*"]),
+                              "Resource": rng.choice(["*", "arn:aws:s3:::b/*"])})
+        kind = rng.choice([IDENTITY, RESOURCE])
+        try:
+            policy = Policy.parse(doc(statement), "fuzz", kind)
+        except PolicyError:
+            continue
+        parsed += 1
+        context = {"aws:SourceIp": rng.choice(["10.1.2.3", "nonsense"]), "aws:username": rng.choice(["a", ["x", "y"]])}
+        for who in (USER, SESSION, Principal.service("codebuild.amazonaws.com")):
+            policies = ([policy], []) if kind == IDENTITY else ([], [policy])
+            assert evaluate(Request(who, "s3:GetObject", "arn:aws:s3:::b/k", context), *policies).decision in (
+                ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY)
+    assert parsed > 30  # enough documents got through to be evaluated

@@ -248,12 +248,12 @@ def evaluate(request: Request, identity: Sequence[Policy] = (), resource: Sequen
             return Decision(request, ALLOWED, "", (resource_allows[0],))
         return Decision(request, IMPLICIT_DENY, f"because no resource-based policy allows the {action} action")
     if cross_account:
-        if not own_allows:
+        if not own_allows and who.kind != "root":  # a root user needs no identity policy in its own account
             return Decision(request, IMPLICIT_DENY, f"because no identity-based policy allows the {action} action")
         if not resource_allows:
             return Decision(request, IMPLICIT_DENY, f"because no resource-based policy allows the {action} action",
                             detail=f"{owner} is another account: its resource-based policy must allow too")
-        return Decision(request, ALLOWED, "", (own_allows[0], resource_allows[0]))
+        return Decision(request, ALLOWED, "", (*own_allows[:1], resource_allows[0]))
     by_name = [m for m in resource_allows if m.named is Named.SELF]
     if by_name:
         return Decision(request, ALLOWED, "", (by_name[0],))

@@ -74,41 +74,85 @@ def substitute(text: str, version: str | None, lookup: Lookup) -> tuple[Token, .
     return tuple(out)
 
 
-@lru_cache(maxsize=4096)
-def _plain_regex(pattern: tuple[Token, ...], ignore_case: bool) -> re.Pattern[str]:
-    parts = [".*" if kind == "*" else "." if kind == "?" else re.escape(text) for kind, text in pattern]
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+# A compiled pattern: element kinds "c" (one literal character), "?" (any one character) and "*" (any run),
+# each with whether it may match a colon (ARN rules keep wildcards of the first five segments inside them).
+Element = tuple[str, str, bool]
 
 
 @lru_cache(maxsize=4096)
-def _arn_regex(pattern: tuple[Token, ...]) -> re.Pattern[str]:
-    # Walk the tokens, counting colons: in the first five segments "?" and an inner "*" stay in their
-    # segment; a "*" that ends a segment (next is ":" or the end) may run across colons.
-    parts: list[str] = []
+def _elements(pattern: tuple[Token, ...], arn: bool) -> tuple[Element, ...]:
+    out: list[Element] = []
     colons = 0
     for i, (kind, text) in enumerate(pattern):
         if kind == "lit":
-            parts.append(re.escape(text))
+            out.extend(("c", char, True) for char in text)
             colons += text.count(":")
             continue
-        in_resource = colons >= 5
-        if kind == "?":
-            parts.append("." if in_resource else "[^:]")
+        if not arn or colons >= 5:
+            out.append((kind, "", True))
             continue
         following = pattern[i + 1] if i + 1 < len(pattern) else None
         ends_segment = following is None or (following[0] == "lit" and following[1].startswith(":"))
-        parts.append(".*" if in_resource or ends_segment else "[^:]*")
-    return re.compile("".join(parts), re.DOTALL)
+        out.append((kind, "", kind == "*" and ends_segment))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _regex(elements: tuple[Element, ...], ignore_case: bool) -> re.Pattern[str]:
+    parts = [re.escape(c) if kind == "c" else ("." if colon else "[^:]") + ("*" if kind == "*" else "")
+             for kind, c, colon in elements]
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _simulate(elements: tuple[Element, ...], text: str, ignore_case: bool) -> bool:
+    """Match by walking every position of the pattern at once: time grows with pattern × text, never
+    exponentially, whatever number of wildcards a hostile policy holds."""
+    if ignore_case:
+        text = text.casefold()
+        elements = tuple((k, c.casefold(), colon) for k, c, colon in elements)
+
+    def closure(states: set[int]) -> set[int]:
+        todo = list(states)
+        while todo:
+            i = todo.pop()
+            if i < len(elements) and elements[i][0] == "*" and i + 1 not in states:
+                states.add(i + 1)
+                todo.append(i + 1)
+        return states
+
+    current = closure({0})
+    for char in text:
+        following: set[int] = set()
+        for i in current:
+            if i == len(elements):
+                continue
+            kind, literal, colon = elements[i]
+            fits = colon or char != ":"
+            if kind == "c" and literal == char or kind == "?" and fits:
+                following.add(i + 1)
+            elif kind == "*" and fits:
+                following.add(i)
+        if not following:
+            return False
+        current = closure(following)
+    return len(elements) in current
+
+
+def _matches(pattern: tuple[Token, ...], text: str, *, arn: bool, ignore_case: bool) -> bool:
+    elements = _elements(pattern, arn)
+    if sum(1 for kind, _, _ in elements if kind == "*") <= 1:  # one star cannot make a regex backtrack badly
+        return _regex(elements, ignore_case).fullmatch(text) is not None
+    return _simulate(elements, text, ignore_case)
 
 
 def action_matches(pattern: str, action: str) -> bool:
     """True when the policy's action pattern (``s3:Get*``, ``*``) covers ``action``, ignoring case."""
-    return _plain_regex(tokens(pattern), True).fullmatch(action) is not None
+    return _matches(tokens(pattern), action, arn=False, ignore_case=True)
 
 
 def arn_matches(pattern: tuple[Token, ...] | None, arn: str) -> bool:
     """True when an ARN pattern (already substituted) matches ``arn``, segment by segment, with case."""
-    return pattern is not None and _arn_regex(pattern).fullmatch(arn) is not None
+    return pattern is not None and _matches(pattern, arn, arn=True, ignore_case=False)
 
 
 def string_matches(pattern: tuple[Token, ...] | None, value: str, *, wildcards: bool, ignore_case: bool) -> bool:
@@ -118,7 +162,7 @@ def string_matches(pattern: tuple[Token, ...] | None, value: str, *, wildcards: 
     if not wildcards:
         expected = "".join(kind if kind != "lit" else text for kind, text in pattern)
         return expected.casefold() == value.casefold() if ignore_case else expected == value
-    return _plain_regex(pattern, ignore_case).fullmatch(value) is not None
+    return _matches(pattern, value, arn=False, ignore_case=ignore_case)
 
 
 def lookup_in(context: Mapping[str, Sequence[str]]) -> Lookup:
