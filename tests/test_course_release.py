@@ -143,6 +143,8 @@ def test_each_hidden_check_keeps_its_id_and_points_but_not_its_code(tmp_path: Pa
     assert copy["file"] == str(made.path / "grader" / "__init__.py")  # the copy, not the instructor's install
     for number in LABS:
         module = checks.lab_module(number)
+        # the whole repository (a self-paced learner, the instructor) runs every check, as before
+        assert course.runnable(module, (), True) == module.CHECKS and course.withheld_note(module) is None
         seen = copy["modules"][str(number)]
         full = {c.id: c for c in module.CHECKS}
         assert [row[:5] for row in seen["checks"]] == [[c.id, c.points, c.hint, c.hidden, list(c.uses)] for c in module.CHECKS]
