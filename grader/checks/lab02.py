@@ -3,6 +3,7 @@ was fixed with a commit and pushed the app's image with the commit's tag."""
 
 from __future__ import annotations
 
+import ast
 from functools import partial
 from typing import Any
 
@@ -54,7 +55,7 @@ def _project(session: LabSession) -> dict[str, Any]:
     return dict(projects[0])
 
 
-def _builds(session: LabSession) -> list[dict[str, Any]]:
+def builds(session: LabSession) -> list[dict[str, Any]]:
     """The project's builds, newest first (at most the last 100)."""
     codebuild = session.client("codebuild")
     ids = found(lambda: codebuild.list_builds_for_project(projectName=PROJECT, sortOrder="DESCENDING")["ids"],
@@ -64,13 +65,28 @@ def _builds(session: LabSession) -> list[dict[str, Any]]:
 
 def _succeeded(session: LabSession) -> dict[str, Any]:
     """The newest SUCCEEDED build of the project."""
-    builds = _builds(session)
-    if not builds:
+    history = builds(session)
+    if not history:
         raise Fail(f"{PROJECT} has never run a build")
-    done = [b for b in builds if b["buildStatus"] == "SUCCEEDED"]
+    done = [b for b in history if b["buildStatus"] == "SUCCEEDED"]
     if not done:
-        raise Fail(f"none of the {len(builds)} builds of {PROJECT} succeeded (newest: {builds[0]['buildStatus']})")
+        raise Fail(f"none of the {len(history)} builds of {PROJECT} succeeded (newest: {history[0]['buildStatus']})")
     return done[0]
+
+
+def exported(build: dict[str, Any]) -> dict[str, str]:
+    """The variables a build exported (its buildspec's exported-variables), by name."""
+    return {v["name"]: v.get("value", "") for v in build.get("exportedEnvironmentVariables", [])}
+
+
+def _test_cases(session: LabSession, build: dict[str, Any], status: str | None = None) -> list[dict[str, Any]]:
+    """The cases of ``build``'s unit-test report (every page), only those with ``status`` if given."""
+    arn = next((a for a in build.get("reportArns", []) if f"/{REPORT_GROUPS['unit-tests']}:" in a), None)
+    if arn is None:
+        return []
+    pages = session.client("codebuild").get_paginator("describe_test_cases").paginate(
+        reportArn=arn, **({"filter": {"status": status}} if status else {}))
+    return [case for page in pages for case in page["testCases"]]
 
 
 def _image_tags(session: LabSession) -> set[str]:
@@ -82,7 +98,7 @@ def _image_tags(session: LabSession) -> set[str]:
 # --- the image repository ---------------------------------------------------------------------
 
 @check("ecr-repository", 2, f"Create the ECR repository {ECR_REPOSITORY}; its repositoryUri is what the build tags "
-       "and pushes.")
+       "and pushes.", uses=("ecr_repository",))
 def ecr_repository(session: LabSession) -> str:
     repo = found(lambda: session.client("ecr").describe_repositories(repositoryNames=[ECR_REPOSITORY]),
                  f"there is no ECR repository {ECR_REPOSITORY}")["repositories"][0]
@@ -90,7 +106,7 @@ def ecr_repository(session: LabSession) -> str:
 
 
 @check("ecr-scan-on-push", 1, "ECR can scan every image for known vulnerabilities as it is pushed: a setting of "
-       "the repository's image scanning configuration.", hidden=True)
+       "the repository's image scanning configuration.", hidden=True, uses=("ecr_repository",))
 def ecr_scan_on_push(session: LabSession) -> str:
     repo = found(lambda: session.client("ecr").describe_repositories(repositoryNames=[ECR_REPOSITORY]),
                  f"there is no ECR repository {ECR_REPOSITORY}")["repositories"][0]
@@ -114,7 +130,7 @@ def _missing_permissions(session: LabSession) -> list[str]:
 
 
 @check("build-role-can-push", 2, "docker login needs ecr:GetAuthorizationToken (resource *); pushing needs the "
-       "layer upload actions and ecr:PutImage on the repository's ARN.")
+       "layer upload actions and ecr:PutImage on the repository's ARN.", uses=("build_role",))
 def build_role_can_push(session: LabSession) -> str:
     missing = [m for m in _missing_permissions(session) if m.startswith("ecr:")]
     if missing:
@@ -124,7 +140,7 @@ def build_role_can_push(session: LabSession) -> str:
 
 @check("build-role-source-logs-artifacts-reports", 2, "Besides ECR, a build pulls its source (CodeCommit), writes "
        "its log (CloudWatch Logs), its artifact (the S3 bucket) and its reports (CodeBuild report groups): allow "
-       "each where it goes.", hidden=True)
+       "each where it goes.", hidden=True, uses=("build_role",))
 def build_role_rest(session: LabSession) -> str:
     missing = [m for m in _missing_permissions(session) if not m.startswith("ecr:")]
     if missing:
@@ -135,7 +151,7 @@ def build_role_rest(session: LabSession) -> str:
 # --- the project --------------------------------------------------------------------------------
 
 @check("project-source", 2, f"The project's source is the CodeCommit repository {lab01.REPOSITORY} (its "
-       f"cloneUrlHttp), built at the branch {lab01.BRANCH} (sourceVersion).")
+       f"cloneUrlHttp), built at the branch {lab01.BRANCH} (sourceVersion).", uses=("project",))
 def project_source(session: LabSession) -> str:
     project = _project(session)
     source = project["source"]
@@ -150,7 +166,7 @@ def project_source(session: LabSession) -> str:
 
 
 @check("project-environment", 2, f"A Linux container ({BUILD_IMAGE}) in privileged mode: without it "
-       "there is no docker in the build.")
+       "there is no docker in the build.", uses=("project",))
 def project_environment(session: LabSession) -> str:
     env = _project(session)["environment"]
     problems = [f"{field} is {env.get(field)!r}" for field, wanted in
@@ -161,7 +177,7 @@ def project_environment(session: LabSession) -> str:
     return f"{BUILD_IMAGE}, privileged"
 
 
-@check("project-role", 1, f"The project acts as lab 01's role {lab01.ROLES['codebuild']} (its ARN).")
+@check("project-role", 1, f"The project acts as lab 01's role {lab01.ROLES['codebuild']} (its ARN).", uses=("project",))
 def project_role(session: LabSession) -> str:
     role = _project(session)["serviceRole"]
     if role.rsplit("/", 1)[-1] != lab01.ROLES["codebuild"]:
@@ -170,7 +186,7 @@ def project_role(session: LabSession) -> str:
 
 
 @check("project-ecr-variable", 1, "The buildspec reads ECR_REPO from the environment: give the project a "
-       "plain-text environment variable with the repository URI.", hidden=True)
+       "plain-text environment variable with the repository URI.", hidden=True, uses=("project",))
 def project_ecr_variable(session: LabSession) -> str:
     variables = {v["name"]: v for v in _project(session)["environment"].get("environmentVariables", [])}
     value = variables.get("ECR_REPO", {}).get("value")
@@ -179,7 +195,8 @@ def project_ecr_variable(session: LabSession) -> str:
     return "ECR_REPO names the repository"
 
 
-@check("project-logs", 1, f"Send the build's log to CloudWatch Logs, in the group {LOG_GROUP}.", hidden=True)
+@check("project-logs", 1, f"Send the build's log to CloudWatch Logs, in the group {LOG_GROUP}.", hidden=True,
+       uses=("project",))
 def project_logs(session: LabSession) -> str:
     logs = _project(session).get("logsConfig", {}).get("cloudWatchLogs", {})
     if logs.get("status") != "ENABLED" or logs.get("groupName") != LOG_GROUP:
@@ -188,7 +205,7 @@ def project_logs(session: LabSession) -> str:
 
 
 @check("project-cache", 1, "A cache makes the next build faster: LOCAL with the source and Docker layer modes, "
-       "as in the course's project (or S3).", hidden=True)
+       "as in the course's project (or S3).", hidden=True, uses=("project",))
 def project_cache(session: LabSession) -> str:
     cache = _project(session).get("cache", {})
     if cache.get("type") not in ("LOCAL", "S3") or (cache["type"] == "LOCAL" and not cache.get("modes")):
@@ -197,29 +214,29 @@ def project_cache(session: LabSession) -> str:
 
 
 @check("project-artifacts", 1, f"The build's artifact (imagedefinitions.json, taskdef.json, appspec.yaml) goes "
-       f"to lab 01's bucket as a ZIP named {ARTIFACT_NAME}.", hidden=True)
+       f"to lab 01's bucket as a ZIP named {ARTIFACT_NAME}.", hidden=True, uses=("project",))
 def project_artifacts(session: LabSession) -> str:
     artifacts = _project(session)["artifacts"]
     bucket = lab01.bucket_name(session.account)
-    if (artifacts.get("type"), artifacts.get("location"), artifacts.get("name")) != ("S3", bucket, ARTIFACT_NAME):
-        raise Fail(f"artifacts go to {artifacts.get('type')} {artifacts.get('location', '')} {artifacts.get('name', '')}")
+    where = tuple(artifacts.get(field, "") for field in ("type", "location", "name", "packaging"))
+    if where != ("S3", bucket, ARTIFACT_NAME, "ZIP"):
+        raise Fail("artifacts go to {} {} {} packaged as {}".format(*(part or "-" for part in where)))
     return f"artifacts go to s3://{bucket}/{ARTIFACT_NAME}"
 
 
 # --- builds ---------------------------------------------------------------------------------------
 
 @check("build-succeeded", 2, f"Start a build of {PROJECT} and wait until it completes; its phases say where it "
-       "stopped if it failed.")
+       "stopped if it failed.", uses=("project",))
 def build_succeeded(session: LabSession) -> str:
     build = _succeeded(session)
     return f"build {build['id'].split(':')[-1][:8]} SUCCEEDED at {build.get('resolvedSourceVersion', '?')[:7]}"
 
 
 @check("image-pushed", 2, f"A successful build pushes {ECR_REPOSITORY}:latest and {ECR_REPOSITORY}:<IMAGE_TAG>, "
-       "the tag it exports.")
+       "the tag it exports.", uses=("project",))
 def image_pushed(session: LabSession) -> str:
-    exported = {v["name"]: v["value"] for v in _succeeded(session).get("exportedEnvironmentVariables", [])}
-    tag = exported.get("IMAGE_TAG")
+    tag = exported(_succeeded(session)).get("IMAGE_TAG")
     if not tag:
         raise Fail("the newest successful build exported no IMAGE_TAG")
     missing = {"latest", tag} - _image_tags(session)
@@ -228,24 +245,81 @@ def image_pushed(session: LabSession) -> str:
     return f"{ECR_REPOSITORY}:latest and {ECR_REPOSITORY}:{tag} are in ECR"
 
 
-@check("build-fixed", 3, "Find the failing test in the failed build's report, fix the code, commit and push; "
-       "then build again.")
+class _Sources:
+    """Test functions as the lab's repository holds them at a commit (each file read once)."""
+
+    def __init__(self, session: LabSession) -> None:
+        self.codecommit = session.client("codecommit")
+        self.files: dict[tuple[str, str], str | None] = {}
+
+    def test(self, commit: str, case: dict[str, Any]) -> str | None:
+        """The parsed test function behind a report's ``case`` (pytest's JUnit prefix is its module) at
+        ``commit``, as ``ast.dump`` shows it (decorators and body, not formatting); None if it is not there."""
+        path = case.get("prefix", "").replace(".", "/") + ".py"
+        if (commit, path) not in self.files:
+            try:
+                self.files[commit, path] = self.codecommit.get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=commit,
+                                                                    filePath=path)["fileContent"].decode("utf-8", "replace")
+            except self.codecommit.exceptions.FileDoesNotExistException:
+                self.files[commit, path] = None
+        text, name = self.files[commit, path], case["name"].split("[")[0]
+        try:
+            tree = ast.parse(text) if text is not None else None
+        except SyntaxError:
+            return None
+        return next((ast.dump(node) for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and node.name == name), None) if tree else None
+
+
+def _unfixed(session: LabSession, sources: _Sources, failed: dict[str, Any], failing: list[dict[str, Any]],
+             fix: dict[str, Any]) -> list[str]:
+    """Why ``fix`` (a later successful build) does not show the ``failing`` tests of ``failed`` fixed: each must
+    still be in the fixing commit as it was, and SUCCEEDED in the fixing build's report."""
+    statuses = {(c.get("prefix"), c["name"]): c["status"] for c in _test_cases(session, fix)}
+    problems = []
+    for case in failing:
+        label = f"{case.get('prefix')}.{case['name']}"
+        before, after = (sources.test(b.get("resolvedSourceVersion", ""), case) for b in (failed, fix))
+        if after is None:
+            problems.append(f"{label} is gone")
+        elif after != before:
+            problems.append(f"{label} was changed")
+        elif statuses.get((case.get("prefix"), case["name"])) != "SUCCEEDED":
+            problems.append(f"{label} is {statuses.get((case.get('prefix'), case['name'])) or 'missing from its report'}")
+    return problems
+
+
+@check("build-fixed", 3, "Find the failing test in the failed build's report, fix the code (the test is right: it "
+       "must pass as it is), commit and push; then build again.", uses=("project",))
 def build_fixed(session: LabSession) -> str:
-    builds = _builds(session)
-    failed = [b for b in builds if b["buildStatus"] == "FAILED"
+    history = builds(session)
+    failed = [b for b in history if b["buildStatus"] == "FAILED"
               and any(p["phaseType"] == "BUILD" and p.get("phaseStatus") == "FAILED" for p in b.get("phases", []))]
     if not failed:
         raise Fail(f"no build of {PROJECT} has failed in its BUILD phase yet")
-    oldest = failed[-1]
-    later = [b for b in builds if b["buildStatus"] == "SUCCEEDED" and b["startTime"] > oldest["startTime"]
-             and b.get("resolvedSourceVersion") != oldest.get("resolvedSourceVersion")]
+    oldest, failing = next(((b, cases) for b in reversed(failed) if (cases := _test_cases(session, b, "FAILED"))),
+                           (failed[-1], []))
+    commit = oldest.get("resolvedSourceVersion", "?")
+    if not failing:
+        raise Fail(f"no failed build of {PROJECT} has a failing test in its {REPORT_GROUPS['unit-tests']} report")
+    later = [b for b in history if b["buildStatus"] == "SUCCEEDED" and b["startTime"] > oldest["startTime"]
+             and b.get("resolvedSourceVersion") != commit]
     if not later:
-        raise Fail(f"no build of a later commit succeeded after the failure at {oldest.get('resolvedSourceVersion', '?')[:7]}")
-    return f"failed at {oldest.get('resolvedSourceVersion', '?')[:7]}, fixed at {later[-1].get('resolvedSourceVersion', '?')[:7]}"
+        raise Fail(f"no build of a later commit succeeded after the failure at {commit[:7]}")
+    sources = _Sources(session)
+    for fix in later:
+        problems = _unfixed(session, sources, oldest, failing, fix)
+        if not problems:
+            return (f"{len(failing)} tests failed at {commit[:7]}; unchanged, they pass at "
+                    f"{fix.get('resolvedSourceVersion', '?')[:7]}")
+    newest = later[0].get("resolvedSourceVersion", "?")
+    raise Fail(f"the build at {newest[:7]} succeeded, but of the tests that failed at {commit[:7]}: "
+               f"{'; '.join(_unfixed(session, sources, oldest, failing, later[0]))}")
 
 
 @check("reports-recorded", 2, "The buildspec's reports section turns the JUnit XML and Cobertura files into "
-       "report groups; a successful build has a test report that SUCCEEDED and a coverage report.", hidden=True)
+       "report groups; a successful build has a test report that SUCCEEDED and a coverage report.", hidden=True,
+       uses=("project",))
 def reports_recorded(session: LabSession) -> str:
     arns = _succeeded(session).get("reportArns", [])
     reports = session.client("codebuild").batch_get_reports(reportArns=arns)["reports"] if arns else []

@@ -3,13 +3,19 @@ deployment group, the AfterAllowTestTraffic smoke test, and a release shipped th
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import tempfile
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01, lab02
+from grader.notebooks import ROOT
 from grader.checks import check as _check
 from grader.policies import allows, role_documents
 
@@ -26,6 +32,8 @@ MAX_TERMINATION_MINUTES = 60
 SMOKE_TEST = "sample-app-smoke-test"
 SMOKE_TEST_ROLE = "sample-app-smoke-test-role"
 HOOK = "AfterAllowTestTraffic"
+RELEASE_PATCH = "releases/v2.patch"  # in the app's repository, and in the kit's copy of the app
+V2_PATCH = ROOT / "infra" / "sample-app" / RELEASE_PATCH
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -37,7 +45,7 @@ def names(session: LabSession) -> dict[str, Any]:
     return {**earlier, "stack": STACK, "cluster": CLUSTER, "service": SERVICE, "application": APPLICATION,
             "group": GROUP, "deployment_config": CONFIG, "smoke_test": SMOKE_TEST, "smoke_test_role": SMOKE_TEST_ROLE,
             "codedeploy_role": lab01.ROLES["codedeploy"], "template": "infra/templates/base-stack.yaml",
-            "release_patch": "releases/v2.patch"}
+            "release_patch": RELEASE_PATCH}
 
 
 def _outputs(session: LabSession) -> dict[str, str]:
@@ -88,20 +96,71 @@ def _shipped(session: LabSession) -> dict[str, Any]:
     raise Fail(f"no deployment of {APPLICATION}/{GROUP} has succeeded with a new task definition yet")
 
 
+def _patched_files(patch: Path) -> list[str]:
+    """The paths a git patch changes, in its order."""
+    return re.findall(r"^diff --git a/(\S+) b/", patch.read_text(), re.MULTILINE)
+
+
+def _not_v2(session: LabSession, commit: str) -> list[str]:
+    """What keeps ``commit`` of the lab's repository from holding the v2 release: each file the v2 patch
+    changes must read as the patch leaves it (``git apply --reverse --check`` takes it back); empty if it does."""
+    codecommit = session.client("codecommit")
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lab03-v2-") as tree:
+        for path in _patched_files(V2_PATCH):
+            try:
+                content = codecommit.get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=commit,
+                                              filePath=path)["fileContent"]
+            except codecommit.exceptions.FileDoesNotExistException:
+                problems.append(f"{path} is missing")
+                continue
+            (Path(tree) / path).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tree) / path).write_bytes(content)
+            # Outside a repository git apply works as patch does; the ceiling keeps it from finding one above.
+            undone = subprocess.run(["git", "apply", "--check", "--reverse", f"--include={path}", str(V2_PATCH)],
+                                    cwd=tree, capture_output=True, text=True, check=False,
+                                    env={**os.environ, "GIT_CEILING_DIRECTORIES": str(Path(tree).parent)})
+            if undone.returncode != 0:
+                problems.append(f"{path} is not as the patch leaves it")
+    return problems
+
+
+def _digests(session: LabSession) -> dict[str, str]:
+    """Tag → image digest of every tagged image in lab 02's ECR repository."""
+    pages = session.client("ecr").get_paginator("describe_images").paginate(repositoryName=lab02.ECR_REPOSITORY)
+    images = found(lambda: [i for page in pages for i in page["imageDetails"]],
+                   f"there is no ECR repository {lab02.ECR_REPOSITORY}")
+    return {tag: image["imageDigest"] for image in images for tag in image.get("imageTags", [])}
+
+
+def _current_task_definition(session: LabSession) -> str:
+    """The task definition of the service's PRIMARY task set (the one production traffic reaches)."""
+    services = session.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
+    primary = [t["taskDefinition"] for s in services for t in s.get("taskSets", []) if t.get("status") == "PRIMARY"]
+    if not primary:
+        raise Fail(f"the ECS service {SERVICE} runs no primary task set")
+    return str(primary[0])
+
+
 # --- the base stack -------------------------------------------------------------------------------
 
 @check("stack-complete", 2, f"Create the stack {STACK} from the template; IAM roles with names need "
-       "CAPABILITY_NAMED_IAM, and the image sample-app:latest must be in ECR first (lab 02).")
+       "CAPABILITY_NAMED_IAM, and the image sample-app:latest must be in ECR first (lab 02).", uses=("stack",))
 def stack_complete(session: LabSession) -> str:
     stack = found(lambda: session.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0],
                   f"there is no stack {STACK}")
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise Fail(f"{STACK} is {stack['StackStatus']}: {stack.get('StackStatusReason', '')}".rstrip(": "))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    named = {"ClusterName": CLUSTER, "ServiceName": SERVICE}
+    wrong = [f"its {key} is {outputs.get(key, 'missing')}, not {value}" for key, value in named.items() if outputs.get(key) != value]
+    if wrong:
+        raise Fail(f"{STACK} is not the lab's stack: {'; '.join(wrong)} (keep the template's parameter defaults)")
     return f"{STACK} is {stack['StackStatus']} with {len(stack.get('Outputs', []))} outputs"
 
 
 @check("service-code-deploy", 1, "The stack's ECS service must be deployed by CodeDeploy "
-       "(DeploymentController CODE_DEPLOY) and run a task set.", hidden=True)
+       "(DeploymentController CODE_DEPLOY) and run a task set.", hidden=True, uses=("stack",))
 def service_code_deploy(session: LabSession) -> str:
     services = session.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
     if not services or services[0]["status"] != "ACTIVE":
@@ -117,7 +176,7 @@ def service_code_deploy(session: LabSession) -> str:
 # --- the smoke test ---------------------------------------------------------------------------------
 
 @check("smoke-test-function", 2, f"Create the Python Lambda function {SMOKE_TEST}, the name the app's "
-       "appspec.yaml gives its AfterAllowTestTraffic hook.")
+       "appspec.yaml gives its AfterAllowTestTraffic hook.", uses=("smoke_test",))
 def smoke_test_function(session: LabSession) -> str:
     config = found(lambda: session.client("lambda").get_function(FunctionName=SMOKE_TEST)["Configuration"],
                    f"there is no Lambda function {SMOKE_TEST}")
@@ -127,7 +186,8 @@ def smoke_test_function(session: LabSession) -> str:
 
 
 @check("smoke-test-reports", 1, "A hook function reports its verdict with "
-       "codedeploy:PutLifecycleEventHookExecutionStatus: its execution role must allow that.", hidden=True)
+       "codedeploy:PutLifecycleEventHookExecutionStatus: its execution role must allow that.", hidden=True,
+       uses=("smoke_test", "smoke_test_role"))
 def smoke_test_reports(session: LabSession) -> str:
     config = found(lambda: session.client("lambda").get_function(FunctionName=SMOKE_TEST)["Configuration"],
                    f"there is no Lambda function {SMOKE_TEST}")
@@ -139,7 +199,8 @@ def smoke_test_reports(session: LabSession) -> str:
 
 # --- the application and its deployment group -----------------------------------------------------
 
-@check("application-ecs", 1, f"Create the CodeDeploy application {APPLICATION} for the ECS compute platform.")
+@check("application-ecs", 1, f"Create the CodeDeploy application {APPLICATION} for the ECS compute platform.",
+       uses=("application",))
 def application_ecs(session: LabSession) -> str:
     app = found(lambda: session.client("codedeploy").get_application(applicationName=APPLICATION)["application"],
                 f"there is no CodeDeploy application {APPLICATION}")
@@ -149,7 +210,7 @@ def application_ecs(session: LabSession) -> str:
 
 
 @check("group-blue-green", 2, f"The group {GROUP} does BLUE_GREEN deployments WITH_TRAFFIC_CONTROL of the ECS "
-       f"service {SERVICE} in the cluster {CLUSTER}.")
+       f"service {SERVICE} in the cluster {CLUSTER}.", uses=("group",))
 def group_blue_green(session: LabSession) -> str:
     group = _group(session)
     style = group.get("deploymentStyle", {})
@@ -161,7 +222,8 @@ def group_blue_green(session: LabSession) -> str:
     return f"blue/green of {CLUSTER}/{SERVICE}"
 
 
-@check("group-canary", 1, "Use the predefined canary config that sends 10 % first and the rest 5 minutes later.")
+@check("group-canary", 1, "Use the predefined canary config that sends 10 % first and the rest 5 minutes later.",
+       uses=("group",))
 def group_canary(session: LabSession) -> str:
     config = _group(session).get("deploymentConfigName")
     if config != CONFIG:
@@ -169,7 +231,8 @@ def group_canary(session: LabSession) -> str:
     return f"the group uses {CONFIG}"
 
 
-@check("group-rollback", 2, "Turn automatic rollback on for a failed deployment and for one an alarm stopped.")
+@check("group-rollback", 2, "Turn automatic rollback on for a failed deployment and for one an alarm stopped.",
+       uses=("group",))
 def group_rollback(session: LabSession) -> str:
     rollback = _group(session).get("autoRollbackConfiguration", {})
     missing = sorted(set(ROLLBACK_EVENTS) - set(rollback.get("events", [])))
@@ -180,7 +243,8 @@ def group_rollback(session: LabSession) -> str:
 
 
 @check("group-load-balancer", 2, "Name the stack's blue and green target groups, its production listener as "
-       "the production route and its test listener as the test route (see the stack's outputs).", hidden=True)
+       "the production route and its test listener as the test route (see the stack's outputs).", hidden=True,
+       uses=("group",))
 def group_load_balancer(session: LabSession) -> str:
     pairs = _group(session).get("loadBalancerInfo", {}).get("targetGroupPairInfoList", [])
     if len(pairs) != 1:
@@ -199,7 +263,8 @@ def group_load_balancer(session: LabSession) -> str:
 
 
 @check("group-termination", 1, f"After a success, TERMINATE the original task set after a short wait "
-       f"(at most {MAX_TERMINATION_MINUTES} minutes), so a rollback stays instant meanwhile.", hidden=True)
+       f"(at most {MAX_TERMINATION_MINUTES} minutes), so a rollback stays instant meanwhile.", hidden=True,
+       uses=("group",))
 def group_termination(session: LabSession) -> str:
     config = _group(session).get("blueGreenDeploymentConfiguration", {})
     terminate = config.get("terminateBlueInstancesOnDeploymentSuccess", {})
@@ -209,8 +274,9 @@ def group_termination(session: LabSession) -> str:
     return f"the original task set is terminated {minutes} minutes after success"
 
 
-@check("group-role", 2, f"Use lab 01's {lab01.ROLES['codedeploy']} and let it invoke {SMOKE_TEST}: "
-       "AWSCodeDeployRoleForECS only covers functions named CodeDeployHook_*.", hidden=True)
+@check("group-role", 2, f"Use lab 01's {lab01.ROLES['codedeploy']} and make sure it may invoke {SMOKE_TEST}: "
+       "the managed AWSCodeDeployRoleForECSLimited covers only functions named CodeDeployHook_*.", hidden=True,
+       uses=("group", "codedeploy_role"))
 def group_role(session: LabSession) -> str:
     role = _group(session).get("serviceRoleArn", "").rsplit("/", 1)[-1]
     if role != lab01.ROLES["codedeploy"]:
@@ -223,31 +289,48 @@ def group_role(session: LabSession) -> str:
 # --- shipping a release ---------------------------------------------------------------------------
 
 @check("release-shipped", 3, f"Build the new version with lab 02's project, register a task definition revision "
-       f"with its image and deploy it with an AppSpec through {APPLICATION}/{GROUP}.")
+       f"with its image and deploy it with an AppSpec through {APPLICATION}/{GROUP}.", uses=("application", "group"))
 def release_shipped(session: LabSession) -> str:
     shipped = _shipped(session)
-    image = session.client("ecs").describe_task_definition(
-        taskDefinition=shipped["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
-    repository, _, tag = image.rpartition(":")
+    ecs = session.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=shipped["taskDefinition"])["taskDefinition"]
+    current = _current_task_definition(session)
+    if current != definition["taskDefinitionArn"]:
+        raise Fail(f"deployment {shipped['info']['deploymentId']} shipped {definition['taskDefinitionArn']}, "
+                   f"but {SERVICE} now runs {current}")
+    image = definition["containerDefinitions"][0]["image"]
+    repository, at, reference = image.partition("@") if "@" in image else image.rpartition(":")
     if repository != lab02.repository_uri(session):
         raise Fail(f"the deployed image {image} is not from {lab02.ECR_REPOSITORY}")
-    found(lambda: session.client("ecr").describe_images(repositoryName=lab02.ECR_REPOSITORY, imageIds=[{"imageTag": tag}]),
-          f"{lab02.ECR_REPOSITORY} has no image tagged {tag}")
-    return f"deployment {shipped['info']['deploymentId']} shipped {lab02.ECR_REPOSITORY}:{tag}"
+    digests = _digests(session)
+    digest = reference if at == "@" else digests.get(reference)
+    if digest is None:
+        raise Fail(f"{lab02.ECR_REPOSITORY} has no image tagged {reference}")
+    pushed = [b for b in lab02.builds(session) if b["buildStatus"] == "SUCCEEDED"
+              and digests.get(lab02.exported(b).get("IMAGE_TAG", "")) == digest]
+    if not pushed:
+        raise Fail(f"the deployed image {image} ({digest[:19]}…) is no image a successful build of {lab02.PROJECT} pushed")
+    commits = list(dict.fromkeys(b.get("resolvedSourceVersion", "") for b in pushed))
+    for commit in commits:
+        if not _not_v2(session, commit):
+            return f"deployment {shipped['info']['deploymentId']} shipped {digest[:19]}…, built from v2 at {commit[:7]}"
+    raise Fail(f"the deployed image {image} was built from {', '.join(c[:7] for c in commits)}, which does not hold "
+               f"{RELEASE_PATCH} ({'; '.join(_not_v2(session, commits[0]))})")
 
 
-@check("main-is-v2", 1, "Apply releases/v2.patch in your clone, commit and push it to main.")
+@check("main-is-v2", 1, f"Apply {RELEASE_PATCH} in your clone, commit and push it to main.", uses=("source_repository",))
 def main_is_v2(session: LabSession) -> str:
-    text = found(lambda: session.client("codecommit").get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=lab01.BRANCH,
-                                                                 filePath="app/version.py")["fileContent"].decode(),
-                 f"{lab01.BRANCH} of {lab01.REPOSITORY} has no app/version.py")
-    if 'VERSION = "v1"' in text:
-        raise Fail(f"{lab01.BRANCH} still says v1")
-    return f"{lab01.BRANCH} is past v1"
+    head = found(lambda: session.client("codecommit").get_branch(repositoryName=lab01.REPOSITORY,
+                                                                  branchName=lab01.BRANCH)["branch"]["commitId"],
+                 f"{lab01.REPOSITORY} has no branch {lab01.BRANCH}")
+    problems = _not_v2(session, head)
+    if problems:
+        raise Fail(f"{lab01.BRANCH} ({head[:7]}) does not hold {RELEASE_PATCH}: {'; '.join(problems)}")
+    return f"{lab01.BRANCH} ({head[:7]}) holds the v2 release"
 
 
 @check("smoke-test-ran", 2, f"The AppSpec's Hooks name {SMOKE_TEST} for {HOOK}; the function must report "
-       "Succeeded for the deployment to go on.", hidden=True)
+       "Succeeded for the deployment to go on.", hidden=True, uses=("application", "group"))
 def smoke_test_ran(session: LabSession) -> str:
     events = {e["lifecycleEventName"]: e["status"] for e in _shipped(session)["target"].get("lifecycleEvents", [])}
     if events.get(HOOK) != "Succeeded":
@@ -255,7 +338,8 @@ def smoke_test_ran(session: LabSession) -> str:
     return f"{HOOK} Succeeded"
 
 
-@check("shipped-as-canary", 1, f"Deploy with the group's {CONFIG}: no deploymentConfigName override.", hidden=True)
+@check("shipped-as-canary", 1, f"Deploy with the group's {CONFIG}: no deploymentConfigName override.", hidden=True,
+       uses=("application", "group"))
 def shipped_as_canary(session: LabSession) -> str:
     config = _shipped(session)["info"].get("deploymentConfigName")
     if config != CONFIG:

@@ -1,0 +1,291 @@
+"""Lab 03's checks, each broken as a learner might break it: in an account where catch-up built labs
+01–03 (shared, each change put back), or in a fresh account for what cannot be undone. Each test
+expects exactly its check to fail, with its hint, and the checks beside it to pass.
+
+Real deployments on a real labstack: a release shipped from the wrong commit, without the smoke test
+hook, or without the canary, each a deployment that succeeds; then the right release again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from grader.backends import LabSession
+from grader.checks import lab01, lab02, lab03
+from grader.notebooks import ROOT
+from tests.support.grading import session_for
+from tests.support.mutations import assert_breaks, breaks, mutation, solved_account, uncovered
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytest_plugins = ["tests.support.sampleapp_fixtures"]
+
+APPSPEC = ROOT / "infra" / "sample-app" / "appspec.yaml"
+GROUP_CHECKS = ("group-blue-green", "group-canary", "group-rollback", "group-load-balancer", "group-termination",
+                "group-role")
+RELEASE_CHECKS = ("release-shipped", "main-is-v2", "smoke-test-ran", "shipped-as-canary")
+
+
+@pytest.fixture(scope="module")
+def account(sampleapp_labstack: LabstackProcess) -> LabSession:
+    """Labs 01–03 built by catch-up in one account (shared with other modules that ask for the same)."""
+    return solved_account(sampleapp_labstack, 3)
+
+
+def test_every_check_of_lab_03_is_broken_by_a_test() -> None:
+    assert uncovered(lab03, globals()) == set()
+
+
+# --- the stack -------------------------------------------------------------------------------------------
+
+@breaks("stack-complete")
+def test_a_stack_from_the_template_with_another_app_name(sampleapp_labstack: LabstackProcess) -> None:
+    session = session_for(sampleapp_labstack)
+    cloudformation = session.client("cloudformation")
+    cloudformation.create_stack(StackName=lab03.STACK, TemplateBody=(ROOT / lab03.names(session)["template"]).read_text(),
+                                Capabilities=["CAPABILITY_NAMED_IAM"],
+                                Parameters=[{"ParameterKey": "AppName", "ParameterValue": lab01.REPOSITORY}])
+    try:
+        wait_for(lambda: not cloudformation.describe_stacks(StackName=lab03.STACK)["Stacks"][0]["StackStatus"]
+                 .endswith("_IN_PROGRESS"), seconds=120)
+        failed = assert_breaks(session, lab03, "stack-complete")
+        assert f"its ClusterName is {lab01.REPOSITORY}, not {lab03.CLUSTER}" in failed.message
+    finally:  # its service stops trying to run an image that is not there
+        session.client("ecs").update_service(cluster=lab01.REPOSITORY, service=lab01.REPOSITORY, desiredCount=0)
+
+
+@breaks("service-code-deploy")
+def test_a_service_made_by_hand_with_the_rolling_update_controller(sampleapp_labstack: LabstackProcess) -> None:
+    session = session_for(sampleapp_labstack)
+    ecs = session.client("ecs")
+    ecs.create_cluster(clusterName=lab03.CLUSTER)
+    definition = ecs.register_task_definition(family=lab03.SERVICE, containerDefinitions=[
+        {"name": "app", "image": lab02.repository_uri(session) + ":latest", "memory": 256}])["taskDefinition"]
+    ecs.create_service(cluster=lab03.CLUSTER, serviceName=lab03.SERVICE, desiredCount=0,
+                       taskDefinition=definition["taskDefinitionArn"])
+    failed = assert_breaks(session, lab03, "service-code-deploy")
+    assert failed.message == f"{lab03.SERVICE} is deployed by ECS"
+
+
+# --- the smoke test --------------------------------------------------------------------------------------
+
+@breaks("smoke-test-function")
+def test_a_smoke_test_written_for_node(account: LabSession) -> None:
+    functions = account.client("lambda")
+
+    def runtime(name: str) -> None:
+        functions.get_waiter("function_updated_v2").wait(FunctionName=lab03.SMOKE_TEST)
+        functions.update_function_configuration(FunctionName=lab03.SMOKE_TEST, Runtime=name)
+
+    before = functions.get_function(FunctionName=lab03.SMOKE_TEST)["Configuration"]["Runtime"]
+    with mutation(lambda: runtime(before)):
+        runtime("nodejs20.x")
+        failed = assert_breaks(account, lab03, "smoke-test-function", intact=["smoke-test-reports"])
+        assert failed.message == f"{lab03.SMOKE_TEST} runs nodejs20.x, not Python 3"
+
+
+@contextmanager
+def without_role_policy(session: LabSession, role: str, name: str) -> Iterator[None]:
+    """The inline policy ``name`` of ``role`` deleted for the body, then put back as it was."""
+    iam = session.client("iam")
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    with mutation(lambda: iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))):
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+        yield
+
+
+@breaks("smoke-test-reports")
+def test_a_smoke_test_role_with_only_the_basic_execution_policy(account: LabSession) -> None:
+    with without_role_policy(account, lab03.SMOKE_TEST_ROLE, "report-hook-status"):  # the solution's name for it
+        failed = assert_breaks(account, lab03, "smoke-test-reports", intact=["smoke-test-function", "group-role"])
+        assert "may not call codedeploy:PutLifecycleEventHookExecutionStatus" in failed.message
+
+
+# --- the application and its deployment group ----------------------------------------------------------
+
+@breaks("application-ecs", "group-blue-green")
+def test_an_application_and_a_group_with_codedeploys_defaults(sampleapp_labstack: LabstackProcess) -> None:
+    session = session_for(sampleapp_labstack)
+    codedeploy = session.client("codedeploy")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
+    role = session.client("iam").create_role(RoleName=lab01.ROLES["codedeploy"],
+                                             AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    codedeploy.create_application(applicationName=lab03.APPLICATION)  # computePlatform defaults to Server
+    codedeploy.create_deployment_group(applicationName=lab03.APPLICATION, deploymentGroupName=lab03.GROUP,
+                                       serviceRoleArn=role)
+    assert assert_breaks(session, lab03, "application-ecs").message == f"{lab03.APPLICATION} is for Server, not ECS"
+    failed = assert_breaks(session, lab03, "group-blue-green")
+    assert failed.message == "the deployment style is IN_PLACE WITHOUT_TRAFFIC_CONTROL"
+
+
+@contextmanager
+def group_changed(session: LabSession, **changes: Any) -> Iterator[dict[str, Any]]:
+    """The deployment group updated with ``changes`` for the body (which gets the group as it was), then put back."""
+    codedeploy = session.client("codedeploy")
+    before = codedeploy.get_deployment_group(applicationName=lab03.APPLICATION,
+                                             deploymentGroupName=lab03.GROUP)["deploymentGroupInfo"]
+
+    def update(**fields: Any) -> None:
+        codedeploy.update_deployment_group(applicationName=lab03.APPLICATION,
+                                           currentDeploymentGroupName=lab03.GROUP, **fields)
+
+    with mutation(lambda: update(**{key: before[key] for key in changes})):
+        update(**changes)
+        yield before
+
+
+def others(*broken: str) -> list[str]:
+    return [c for c in GROUP_CHECKS if c not in broken]
+
+
+@breaks("group-canary")
+def test_a_group_with_the_linear_config(account: LabSession) -> None:
+    with group_changed(account, deploymentConfigName="CodeDeployDefault.ECSLinear10PercentEvery1Minutes"):
+        failed = assert_breaks(account, lab03, "group-canary", intact=others("group-canary"))
+        assert failed.message == "the group uses CodeDeployDefault.ECSLinear10PercentEvery1Minutes"
+
+
+@breaks("group-rollback")
+def test_a_group_that_rolls_back_only_failed_deployments(account: LabSession) -> None:
+    with group_changed(account, autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}):
+        failed = assert_breaks(account, lab03, "group-rollback", intact=others("group-rollback"))
+        assert failed.message == "auto-rollback is on, without DEPLOYMENT_STOP_ON_ALARM"
+
+
+@breaks("group-load-balancer")
+def test_a_group_with_the_production_and_test_listeners_swapped(account: LabSession) -> None:
+    codedeploy = account.client("codedeploy")
+    pair = codedeploy.get_deployment_group(applicationName=lab03.APPLICATION, deploymentGroupName=lab03.GROUP)[
+        "deploymentGroupInfo"]["loadBalancerInfo"]["targetGroupPairInfoList"][0]
+    swapped = {**pair, "prodTrafficRoute": pair["testTrafficRoute"], "testTrafficRoute": pair["prodTrafficRoute"]}
+    with group_changed(account, loadBalancerInfo={"targetGroupPairInfoList": [swapped]}):
+        failed = assert_breaks(account, lab03, "group-load-balancer", intact=others("group-load-balancer"))
+        assert failed.message == ("prodTrafficRoute is not the stack's ProductionListenerArn; "
+                                  "testTrafficRoute is not the stack's TestListenerArn")
+
+
+@breaks("group-termination")
+def test_a_group_that_keeps_the_original_task_set(account: LabSession) -> None:
+    codedeploy = account.client("codedeploy")
+    config = codedeploy.get_deployment_group(applicationName=lab03.APPLICATION, deploymentGroupName=lab03.GROUP)[
+        "deploymentGroupInfo"]["blueGreenDeploymentConfiguration"]
+    kept = {**config, "terminateBlueInstancesOnDeploymentSuccess": {"action": "KEEP_ALIVE"}}
+    with group_changed(account, blueGreenDeploymentConfiguration=kept):
+        failed = assert_breaks(account, lab03, "group-termination", intact=others("group-termination"))
+        assert failed.message.startswith("the original is KEEP_ALIVE")
+
+
+@breaks("group-role")
+def test_a_group_role_on_the_limited_managed_policy_without_the_smoke_test(account: LabSession) -> None:
+    # AWSCodeDeployRoleForECS lets CodeDeploy invoke any function; its Limited sibling only CodeDeployHook_*.
+    iam, role = account.client("iam"), lab01.ROLES["codedeploy"]
+    full, limited = (f"arn:aws:iam::aws:policy/{name}" for name in ("AWSCodeDeployRoleForECS", "AWSCodeDeployRoleForECSLimited"))
+
+    def managed(detach: str, attach: str) -> None:
+        iam.detach_role_policy(RoleName=role, PolicyArn=detach)
+        iam.attach_role_policy(RoleName=role, PolicyArn=attach)
+
+    with without_role_policy(account, role, "invoke-smoke-test"), mutation(lambda: managed(limited, full)):
+        managed(full, limited)
+        failed = assert_breaks(account, lab03, "group-role", intact=others("group-role"))
+        assert failed.message == f"{role} may not lambda:InvokeFunction {lab03.SMOKE_TEST}"
+
+
+@breaks("group-role")
+def test_a_group_acting_as_the_stacks_codedeploy_role(account: LabSession) -> None:
+    stack_role = account.client("iam").get_role(RoleName=f"{lab03.SERVICE}-codedeploy")["Role"]["Arn"]
+    with group_changed(account, serviceRoleArn=stack_role):
+        failed = assert_breaks(account, lab03, "group-role", intact=others("group-role"))
+        assert failed.message == f"the group acts as {lab03.SERVICE}-codedeploy, not {lab01.ROLES['codedeploy']}"
+
+
+# --- shipping the release --------------------------------------------------------------------------------
+
+def current_task_definition(session: LabSession) -> dict[str, Any]:
+    ecs = session.client("ecs")
+    service = ecs.describe_services(cluster=lab03.CLUSTER, services=[lab03.SERVICE])["services"][0]
+    primary = next(t["taskDefinition"] for t in service["taskSets"] if t["status"] == "PRIMARY")
+    return dict(ecs.describe_task_definition(taskDefinition=primary)["taskDefinition"])
+
+
+def deploy(session: LabSession, task_definition: str, hooks: bool = True, **overrides: Any) -> None:
+    """Deploy ``task_definition`` with the app's AppSpec (its Hooks left out unless ``hooks``); wait for success."""
+    appspec = APPSPEC.read_text().replace("<TASK_DEFINITION>", task_definition)
+    codedeploy = session.client("codedeploy")
+    deployment = codedeploy.create_deployment(
+        applicationName=lab03.APPLICATION, deploymentGroupName=lab03.GROUP, **overrides,
+        revision={"revisionType": "AppSpecContent",
+                  "appSpecContent": {"content": appspec if hooks else appspec[:appspec.index("Hooks:")]}})
+    codedeploy.get_waiter("deployment_successful").wait(deploymentId=deployment["deploymentId"],
+                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+
+@contextmanager
+def shipped(session: LabSession, image: str | None = None, hooks: bool = True, **overrides: Any) -> Iterator[None]:
+    """A deployment that succeeds (of a new revision with ``image``, if given), then the release as it was."""
+    current = current_task_definition(session)
+    task_definition = current["taskDefinitionArn"]
+    if image:
+        copied = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
+                  "requiresCompatibilities", "cpu", "memory")
+        revision = {key: current[key] for key in copied if key in current}
+        revision["containerDefinitions"][0]["image"] = image
+        task_definition = session.client("ecs").register_task_definition(**revision)["taskDefinition"]["taskDefinitionArn"]
+    with mutation(lambda: deploy(session, current["taskDefinitionArn"])):
+        deploy(session, task_definition, hooks, **overrides)
+        yield
+
+
+@breaks("release-shipped")
+def test_a_release_built_before_the_v2_commit_was_pushed(account: LabSession) -> None:
+    # The image lab 02's fixing build pushed, tagged with its commit: what building before pushing v2 ships.
+    fixed = next(b for b in reversed(lab02.builds(account)) if b["buildStatus"] == "SUCCEEDED")
+    tag = lab02.exported(fixed)["IMAGE_TAG"]
+    with shipped(account, image=f"{lab02.repository_uri(account)}:{tag}"):
+        failed = assert_breaks(account, lab03, "release-shipped",
+                               intact=[c for c in RELEASE_CHECKS if c != "release-shipped"])
+        assert f"was built from {fixed['resolvedSourceVersion'][:7]}, which does not hold releases/v2.patch" in failed.message
+
+
+@breaks("main-is-v2")
+def test_a_version_bumped_by_hand_without_the_patch(account: LabSession) -> None:
+    codecommit = account.client("codecommit")
+    repository, branch = lab01.REPOSITORY, lab01.BRANCH
+    unpatched = ("app/pricing.py", "tests/test_pricing.py")  # as v1 has them; app/version.py says v2
+
+    def commit(contents: dict[str, bytes], message: str) -> None:
+        head = codecommit.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"]
+        codecommit.create_commit(repositoryName=repository, branchName=branch, parentCommitId=head, commitMessage=message,
+                                 putFiles=[{"filePath": path, "fileContent": body} for path, body in contents.items()])
+
+    v2 = {path: codecommit.get_file(repositoryName=repository, commitSpecifier=branch, filePath=path)["fileContent"]
+          for path in unpatched}
+    v1 = {path: (ROOT / "infra" / "sample-app" / path).read_bytes() for path in unpatched}
+    assert v1 != v2
+    with mutation(lambda: commit(v2, "Release v2, the whole patch")):
+        commit(v1, "Release v2")
+        failed = assert_breaks(account, lab03, "main-is-v2", intact=[c for c in RELEASE_CHECKS if c != "main-is-v2"])
+        assert failed.message.endswith("does not hold releases/v2.patch: app/pricing.py is not as the patch leaves it; "
+                                       "tests/test_pricing.py is not as the patch leaves it")
+
+
+@breaks("smoke-test-ran")
+def test_a_release_shipped_with_an_appspec_without_hooks(account: LabSession) -> None:
+    with shipped(account, hooks=False):
+        failed = assert_breaks(account, lab03, "smoke-test-ran", intact=[c for c in RELEASE_CHECKS if c != "smoke-test-ran"])
+        assert failed.message == f"{lab03.HOOK} was Skipped in the shipped deployment"
+
+
+@breaks("shipped-as-canary")
+def test_a_release_shipped_all_at_once(account: LabSession) -> None:
+    with shipped(account, deploymentConfigName="CodeDeployDefault.ECSAllAtOnce"):
+        failed = assert_breaks(account, lab03, "shipped-as-canary",
+                               intact=[c for c in RELEASE_CHECKS if c != "shipped-as-canary"])
+        assert failed.message == "the shipped deployment used CodeDeployDefault.ECSAllAtOnce"
