@@ -32,6 +32,8 @@ from typing import IO, Any
 import nbformat
 from tqdm.auto import tqdm
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from grader import grading, notebooks
 from grader.backends import Backend, LabSession, fresh_account
 
@@ -82,11 +84,29 @@ def read_accounts(path: Path) -> dict[str, tuple[str, str]]:
                 secret = (record[secret_column] or "").strip() if secret_column else "test"
                 if not learner or not key or not secret:
                     raise ValueError(f"{path}, line {line}: a learner and an access key, please")
+                if secret_column is None and not (key.isdigit() and len(key) == 12):
+                    raise ValueError(f"{path}, line {line}: {key!r} is no account: without a secret, the access "
+                                     "key must be the 12-digit account id the learner worked in")
                 if learner != "instructor" or secret_column is None:
                     accounts[learner] = (key, secret)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"cannot read the accounts file {path}: {exc}") from exc
     return accounts
+
+
+def unknown_accounts(backend: Backend, accounts: dict[str, tuple[str, str]]) -> list[str]:
+    """The learners of ``accounts`` whose keys ``backend`` does not accept, each with the error it gave."""
+    def refused(learner: str, keys: tuple[str, str]) -> str | None:
+        try:
+            LabSession.for_key(backend, *keys).client("sts").get_caller_identity()
+        except ClientError as exc:
+            return f"{learner} ({exc.response.get('Error', {}).get('Code', 'refused')})"
+        except BotoCoreError as exc:
+            return f"{learner} ({type(exc).__name__})"
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [r for r in pool.map(lambda item: refused(*item), sorted(accounts.items())) if r]
 
 
 def find_submissions(folder: Path, number: int, flat: bool = True) -> list[Submission]:
@@ -208,6 +228,10 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
             by_learner.setdefault(submission.learner, []).append((number, submission))
     if not by_learner:
         raise ValueError(f"no submissions of {', '.join(notebooks.slug(n) for n in wanted)} in {folder}")
+    refused = unknown_accounts(backend, {k: v for k, v in (accounts or {}).items() if k in by_learner})
+    if refused:
+        raise ValueError(f"{backend.endpoint_for('sts') or 'AWS'} knows no account for {', '.join(refused)}: "
+                         "is this the labstack and the learners file of this class? Nothing was graded")
     for number in {number for labs in by_learner.values() for number, _ in labs}:
         grading.prepare(number, _prepared(out, number))  # nbgrader's source, once per lab for the class
     rows: list[Row] = []

@@ -12,10 +12,13 @@ import pytest
 from grader import catchup, classroom, grading, notebooks
 from grader.backends import Backend
 from grader.cli import main
-from tests.support.grading import session_for
+from labstack import learners
+from tests.support.classmode import ClassLabstack
+from tests.support.grading import session_for, work_through
 from tests.support.server import LabstackProcess
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["tests.support.classmode_fixtures"]
 
 
 def _hand_in(folder: Path, learner: str, notebook: Path) -> None:
@@ -25,7 +28,8 @@ def _hand_in(folder: Path, learner: str, notebook: Path) -> None:
 
 def test_a_class_is_graded_where_it_worked_and_nothing_is_built(labstack: LabstackProcess, tmp_path: Path) -> None:
     ada, bob = session_for(labstack), session_for(labstack)
-    assert catchup.solve(1, ada).passed  # ada did lab 01 in her account; bob did nothing in his
+    work_through(1, ada, tmp_path / "ada")  # ada did lab 01 herself; bob had `grader solve 1` do it for him
+    assert catchup.solve(1, bob).passed
     submitted = tmp_path / "submitted"
     for learner in ("ada", "bob", "cy"):  # all hand in lab 01's solution and lab 02 unanswered
         _hand_in(submitted, learner, notebooks.solution(1))
@@ -38,11 +42,11 @@ def test_a_class_is_graded_where_it_worked_and_nothing_is_built(labstack: Labsta
         ("bob", "01_repo_setup", 0, 30, "graded"), ("bob", "02_codebuild", 0, 25, "graded"),
         ("cy", "01_repo_setup", 0, 0, "error"), ("cy", "02_codebuild", 0, 0, "error")]
     assert rows[-1].message == "no account for this learner in the accounts file"
-    # bob's solution cells were skipped and lab 02's catch-up built nothing: his account is still empty
-    assert bob.client("s3").list_buckets()["Buckets"] == []
-    assert bob.client("codecommit").list_repositories()["repositories"] == []
-    assert bob.client("iam").list_roles(PathPrefix="/service-role/")["Roles"] == []
-    assert ada.client("codebuild").list_projects().get("projects", []) == []  # nor was lab 02 caught up in ada's
+    assert catchup.lab_report(1, bob).passed  # bob's account holds lab 01, but catch-up built it
+    page = (tmp_path / "out" / "feedback" / "bob" / "01_repo_setup.html").read_text()
+    assert "built by catch-up, not by you" in page
+    # nothing ran or was built while grading: lab 02's catch-up built nothing in ada's account
+    assert ada.client("codebuild").list_projects().get("projects", []) == []
     page = (tmp_path / "out" / "feedback" / "ada" / "02_codebuild.html").read_text()
     assert "grading in place: your account is graded as you left it" in page
 
@@ -89,3 +93,20 @@ def test_the_learners_file_of_a_class_gives_each_learner_their_key_and_secret(tm
         row.learner: (row.access_key_id, row.secret_access_key) for row in rows if not row.instructor}
     (tmp_path / "keys.csv").write_text("learner,access_key\nada,123456789012\n")
     assert classroom.read_accounts(tmp_path / "keys.csv") == {"ada": ("123456789012", "test")}
+
+
+def test_a_learners_file_this_labstack_does_not_know_stops_before_anything_runs(
+        classroom: ClassLabstack, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", classroom.endpoint)
+    stranger = [r for r in learners.generate(1, prefix="stranger") if not r.instructor]  # keys never issued here
+    learners.write(tmp_path / "other.csv", stranger + [classroom.rows["learner01"]])
+    for learner in (stranger[0].learner, "learner01"):
+        _hand_in(tmp_path / "in", learner, notebooks.released(1))
+    assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--accounts", str(tmp_path / "other.csv")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"✗ {classroom.endpoint} knows no account for {stranger[0].learner} (InvalidClientTokenId): is this the "
+        "labstack and the learners file of this class? Nothing was graded")
+    assert not (tmp_path / "graded-lab01").exists()
+    (tmp_path / "keys.csv").write_text("learner,access_key\nada,AKIAIOSFODNN7EXAMPLE\n")
+    assert main(["autograde", str(tmp_path / "in"), "--lab", "1", "--accounts", str(tmp_path / "keys.csv")]) == 2
+    assert "'AKIAIOSFODNN7EXAMPLE' is no account" in capsys.readouterr().err

@@ -1,0 +1,101 @@
+"""Grades that mean the work was done: ``grader autograde`` scores each graded cell in its own process
+from what the learner's account holds, with nbgrader's partial credit, whatever the learner's kernel
+printed, patched or killed; and nothing catch-up built counts as the learner's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader import grading, notebooks, scoring
+from grader.backends import LabSession
+from tests.support.grading import graded_cells, session_for
+from tests.support.server import LabstackProcess
+
+pytestmark = pytest.mark.slow
+
+# The learner's real work in every notebook below: the repository exists (repo-exists, 1 of
+# check_repository's 5 points), nothing else of lab 01 does.
+REAL_WORK = 'boto3.client("codecommit").create_repository(repositoryName="cicd-lab-app")\n'
+
+
+def _with_cell(source: str, tmp_path: Path, name: str = "handed-in.ipynb") -> Path:
+    """Lab 01 as released, with one answer cell of the learner's right after the setup cell."""
+    notebook = json.loads(notebooks.released(1).read_text())
+    at = next(i for i, c in enumerate(notebook["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
+    notebook["cells"].insert(at + 1, {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                                      "source": source})
+    path = tmp_path / name
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+def _holds(session: LabSession) -> dict[str, float]:
+    """What each graded cell of lab 01 is worth for what ``session``'s account holds, scored directly."""
+    return {grade_id: float(report.earned) for grade_id, report in scoring.score(1, session).items()}
+
+
+def _grade(notebook: Path, session: LabSession, tmp_path: Path) -> grading.Grade:
+    return grading.autograde(notebook, 1, tmp_path / "course", env=notebooks.kernel_env(session))
+
+
+def test_a_notebook_that_patches_the_grader_and_boto3_scores_what_its_account_holds(
+        labstack: LabstackProcess, tmp_path: Path) -> None:
+    session = session_for(labstack)
+    cheat = _with_cell(REAL_WORK + """
+import botocore.client, grader, grader.checks, grader.results
+from grader.results import CheckResult, Report
+grader.Lab.grade = lambda self, *ids: 9  # every cell full marks, or more
+grader.checks.Check.run = lambda self, s: CheckResult(self.id, True, self.points, "looks fine")
+botocore.client.BaseClient._make_api_call = lambda self, op, params: {}  # every AWS answer empty and happy
+print(Report("Lab 01", (CheckResult("kms-key", True, 1, "a key"), CheckResult("bucket-exists", True, 1, "a bucket"))))
+""", tmp_path)
+    grade = _grade(cheat, session, tmp_path)
+    scores = {c.name: c.score for c in grade.cells}
+    assert scores == _holds(session) == {"check_artifact_store": 0, "check_repository": 1,
+                                         "check_build_config": 0, "check_service_roles": 0}
+    assert (grade.score, grade.max_score) == (1, 30)
+    shown = graded_cells(grade.graded)["check_repository"]["outputs"]
+    assert "✓ repo-exists" in "".join(shown[0]["data"]["text/plain"]) and "✗ repo-has-main" in "".join(shown[0]["data"]["text/plain"])
+
+
+def test_partial_credit_is_what_the_gradebook_and_nbgrader_s_own_api_hold(
+        labstack: LabstackProcess, tmp_path: Path) -> None:
+    """nbgrader scores a test cell whose value is a number with that number (its partial-credit rule);
+    formgrader reads the same gradebook through NbGraderAPI."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    session = session_for(labstack)
+    grade = _grade(_with_cell(REAL_WORK, tmp_path), session, tmp_path)
+    cell = {c.name: c for c in grade.cells}["check_repository"]
+    assert (cell.score, cell.max_score) == (1, 5)  # neither 0 nor 5: the points of the check that passed
+    config = grading.course_config(tmp_path / "course")
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    with grading._environ(None):
+        submission = api.get_submission(grade.notebook, "learner")
+        per_cell = api.get_notebook_submissions(grade.notebook, grade.notebook)
+    assert (submission["score"], submission["max_score"]) == (1, 30)
+    assert [(s["student"], s["score"]) for s in per_cell] == [("learner", 1)]
+    for grade_id, shown in graded_cells(grade.graded).items():  # the table's total is the cell's score
+        value = float("".join(shown["outputs"][-1]["data"]["text/plain"]))
+        assert value == {c.name: c.score for c in grade.cells}[grade_id]
+
+
+def test_a_notebook_that_kills_its_kernel_is_graded_on_its_account(labstack: LabstackProcess, tmp_path: Path) -> None:
+    session = session_for(labstack)
+    grade = _grade(_with_cell(REAL_WORK + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", tmp_path),
+                   session, tmp_path)
+    assert (grade.score, grade.max_score) == (1, 30)
+    shown = graded_cells(grade.graded)["check_repository"]["outputs"]
+    assert "the kernel died while the notebook ran" in "".join(shown[0]["text"])
+
+
+def test_a_notebook_that_floods_its_output_is_graded(labstack: LabstackProcess, tmp_path: Path) -> None:
+    session = session_for(labstack)
+    flood = _with_cell(REAL_WORK + "for i in range(200_000):\n    print('spam', i)\n", tmp_path)
+    grade = _grade(flood, session, tmp_path)
+    assert (grade.score, grade.max_score) == (1, 30)
+    assert grade.graded.stat().st_size < 2_000_000  # nbgrader's LimitOutput kept the flood out of the copy
