@@ -165,7 +165,7 @@ def _contexts(session: Any, need: Need) -> list[Mapping[str, Any]]:
 
 def missing_permissions(session: Any, role: str, needed: Sequence[Need]) -> list[str]:
     """The needs (``action``, ``resource``[, context]) that role ``role`` may not do, each as
-    "ACTION on RESOURCE", followed by the statement that denies it when a Deny does."""
+    "ACTION on RESOURCE", followed by the statement that denies it, or the Allow whose condition failed."""
     policies = role_policies(session, role)
     principal = _session(session.account, role)
     missing = []
@@ -173,7 +173,8 @@ def missing_permissions(session: Any, role: str, needed: Sequence[Need]) -> list
         decisions = [decide(policies, need[0], need[1], c, principal) for c in _contexts(session, need)]
         if not any(d.allowed for d in decisions):
             denied = next((d for d in decisions if d.deciding), None)
-            why = f" (denied by {denied.deciding[0].describe()})" if denied else ""
+            near = next((d.detail for d in decisions if d.detail), "")
+            why = f" (denied by {denied.deciding[0].describe()})" if denied else f" ({near})" if near else ""
             missing.append(f"{need[0]} on {need[1]}{why}")
     return missing
 

@@ -399,6 +399,12 @@ def test_iam_passed_to_service_limits_pass_role() -> None:
     assert decide(SESSION, "iam:PassRole", role, (managed,), context={"iam:PassedToService": "ecs-tasks.amazonaws.com"}) == ALLOWED
     assert decide(SESSION, "iam:PassRole", role, (managed,), context={"iam:PassedToService": "lambda.amazonaws.com"}) == IMPLICIT_DENY
     assert decide(SESSION, "iam:PassRole", role, (managed,)) == IMPLICIT_DENY
+    lambda_pass = evaluate(Request(SESSION, "iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+                           [Policy.parse(managed, "managed policy AWSCodeDeployRoleForECS")])
+    assert lambda_pass.explain() == (
+        f"iam:PassRole on {role}: because no identity-based policy allows the iam:PassRole action (statement #1 of "
+        "identity-based policy managed policy AWSCodeDeployRoleForECS would allow it, but its condition StringLike "
+        "iam:PassedToService does not hold)")
 
 
 def test_kms_via_service_limits_a_key_to_requests_through_s3() -> None:

@@ -160,7 +160,7 @@ class Clause:
     if_exists: bool
 
     def holds(self, context: Context, version: str | None) -> bool:
-        """Whether this test holds for the request context (keys lower-cased)."""
+        """Whether this clause holds for the request context (keys lower-cased)."""
         actual = context.get(self.key.lower())
         present = actual is not None and len(actual) > 0
         if self.base == "Null":
@@ -182,20 +182,18 @@ class Clause:
             matched = any(operator.match(p, value) for p in policy_values)
             return not matched if operator.negated else matched
 
-        if self.set_operator == "ForAllValues":
+        if self.set_operator == "ForAllValues" or (operator.negated and not self.set_operator):
             return all(value_ok(v) for v in actual)
-        if self.set_operator == "ForAnyValue" or not operator.negated:
-            return any(value_ok(v) for v in actual)
-        return all(value_ok(v) for v in actual)
+        return any(value_ok(v) for v in actual)
 
 
 def parse_condition(block: Any, where: str) -> tuple[Clause, ...]:
-    """The tests of a statement's Condition block; :class:`PolicyError` for anything IAM would refuse."""
+    """The clauses of a statement's Condition block; :class:`PolicyError` for anything IAM would refuse."""
     if block is None:
         return ()
     if not isinstance(block, Mapping):
         raise PolicyError(f"{where}: Condition must be an object of operators")
-    tests: list[Clause] = []
+    clauses: list[Clause] = []
     for written, keys in block.items():
         if not isinstance(keys, Mapping) or not keys:
             raise PolicyError(f"{where}: condition operator {written} must map context keys to values")
@@ -211,13 +209,13 @@ def parse_condition(block: Any, where: str) -> tuple[Clause, ...]:
             values = value if isinstance(value, list) else [value]
             if not values or any(isinstance(v, (dict, list)) or v is None for v in values):
                 raise PolicyError(f"{where}: {written} {key} needs one or more plain values")
-            tests.append(Clause(written, str(key), tuple(_text(v) for v in values), base,
+            clauses.append(Clause(written, str(key), tuple(_text(v) for v in values), base,
                               set_operator or None, if_exists))
-    return tuple(tests)
+    return tuple(clauses)
 
 
-def failing_test(tests: Sequence[Clause], context: Context, version: str | None) -> Clause | None:
-    """The first test that does not hold, or None when the whole Condition block holds."""
-    return next((t for t in tests if not t.holds(context, version)), None)
+def failing_clause(clauses: Sequence[Clause], context: Context, version: str | None) -> Clause | None:
+    """The first clause that does not hold, or None when the whole Condition block holds."""
+    return next((c for c in clauses if not c.holds(context, version)), None)
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from labstack.iampolicy.conditions import Clause, PolicyError, failing_test, normalize_context, parse_condition
+from labstack.iampolicy.conditions import Clause, PolicyError, failing_clause, normalize_context, parse_condition
 from labstack.iampolicy.matching import action_matches, arn_matches, lookup_in, substitute
 from labstack.iampolicy.principals import Named, Principal, excepted, names, parse_principal
 
@@ -214,7 +214,9 @@ class Decision:
         return f"{head} ({self.detail})" if self.detail else head
 
 
-def _applying(policies: Iterable[Policy], request: Request, context: Mapping[str, Sequence[str]]) -> list[Match]:
+def _applying(policies: Iterable[Policy], request: Request, context: Mapping[str, Sequence[str]],
+              missed: list[tuple[Match, Clause]]) -> list[Match]:
+    """The statements that apply to the request; Allows stopped only by a condition go to ``missed``."""
     found: list[Match] = []
     for policy in policies:
         for statement in policy.statements:
@@ -223,16 +225,30 @@ def _applying(policies: Iterable[Policy], request: Request, context: Mapping[str
             named = statement.names(request.principal)
             if named is None or not statement.covers_resource(request.resource, context, policy.version):
                 continue
-            if failing_test(statement.conditions, context, policy.version) is None:
+            clause = failing_clause(statement.conditions, context, policy.version)
+            if clause is None:
                 found.append(Match(policy, statement, named))
+            elif statement.effect == "Allow":
+                missed.append((Match(policy, statement, named), clause))
     return found
 
 
 def evaluate(request: Request, identity: Sequence[Policy] = (), resource: Sequence[Policy] = ()) -> Decision:
     """Decide ``request`` against the caller's identity-based policies and the resource's policies."""
     context = normalize_context({**request.principal.context(), **request.context})
-    own = _applying(identity, request, context)
-    granted = _applying(resource, request, context)
+    missed: list[tuple[Match, Clause]] = []
+    own = _applying(identity, request, context, missed)
+    granted = _applying(resource, request, context, missed)
+    decision = _decide(request, own, granted, resource)
+    if decision.decision == IMPLICIT_DENY and missed:
+        match, clause = missed[0]
+        near = f"{match.describe()} would allow it, but its condition {clause.operator} {clause.key} does not hold"
+        decision = replace(decision, detail=f"{decision.detail}; {near}" if decision.detail else near)
+    return decision
+
+
+def _decide(request: Request, own: list[Match], granted: list[Match], resource: Sequence[Policy]) -> Decision:
+    """Steps 1 to 6 of the module's docstring, on the statements that apply."""
     denials = [m for m in own + granted if m.statement.effect == "Deny"]
     if denials:
         return Decision(request, EXPLICIT_DENY, f"with an explicit deny in {_a(denials[0].policy.kind)} policy",
