@@ -205,8 +205,9 @@ def _solution_for_learners(source: Path, target: Path) -> None:
     target.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 
 
-def _write_kit(dest: Path, last: int, root: Path = notebooks.ROOT) -> Release:
+def _write_kit(dest: Path, last: int) -> Release:
     """Write the kit for labs 1..``last`` into the empty (or new) folder ``dest`` (see the module's docstring)."""
+    root = notebooks.ROOT
     numbers = [n for n in checks.lab_numbers() if n <= last]
     slugs = {notebooks.slug(n) for n in checks.lab_numbers()}
     modules: dict[str, str] = {}
@@ -239,8 +240,8 @@ def _write_kit(dest: Path, last: int, root: Path = notebooks.ROOT) -> Release:
 
 
 def build(dest: Path, last: int, *, archive: bool = False, exchange: Path | None = None,
-          course_id: str | None = None, root: Path = notebooks.ROOT) -> Release:
-    """Release labs 1..``last`` of the kit at ``root`` to learners, into a new or empty place.
+          course_id: str | None = None) -> Release:
+    """Release labs 1..``last`` of this kit to learners, into a new or empty place.
 
     The kit goes into the folder ``dest``; with ``archive``, into the zip ``dest.zip`` (one top folder)
     instead; with ``exchange``, ``dest`` becomes an nbgrader course directory whose ``release/`` holds the
@@ -257,16 +258,16 @@ def build(dest: Path, last: int, *, archive: bool = False, exchange: Path | None
         raise ValueError("releasing into nbgrader's exchange needs the course id (--course-id)")
     if archive:
         with tempfile.TemporaryDirectory(prefix="grader-course-") as tmp:
-            release = _write_kit(Path(tmp) / base.name, last, root)
+            release = _write_kit(Path(tmp) / base.name, last)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.make_archive(str(base), "zip", root_dir=tmp, base_dir=base.name)
         return replace(release, path=target)
     if exchange is None:
         dest.mkdir(parents=True, exist_ok=True)
-        return _write_kit(dest, last, root)
+        return _write_kit(dest, last)
     kit = dest / "release" / KIT_ASSIGNMENT
     kit.mkdir(parents=True)
-    release = _write_kit(kit, last, root)
+    release = _write_kit(kit, last)
     assignments = [KIT_ASSIGNMENT]
     for lab in release.labs:
         folder = dest / "release" / Path(lab).stem
