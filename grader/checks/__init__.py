@@ -28,8 +28,8 @@ T = TypeVar("T")
 
 # Error codes with which AWS APIs say "no such thing".
 NOT_FOUND = {"404", "NoSuchBucket", "NoSuchEntity", "NotFoundException", "NotFound", "ParameterNotFound",
-             "ResourceNotFoundException", "RepositoryDoesNotExistException", "BranchDoesNotExistException",
-             "FileDoesNotExistException", "CommitDoesNotExistException",
+             "ResourceNotFoundException", "RepositoryNotFoundException", "RepositoryDoesNotExistException",
+             "BranchDoesNotExistException", "FileDoesNotExistException", "CommitDoesNotExistException",
              "ServerSideEncryptionConfigurationNotFoundError"}
 
 
