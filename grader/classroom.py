@@ -148,6 +148,18 @@ class Job:
         """This submission's row when it was not graded."""
         return Row(self.submission.learner, notebooks.slug(self.number), 0, 0, status, message)
 
+    def scored_from_account(self, status: str, message: str) -> Row:
+        """This submission's row when its notebook never finished: the points of what the learner's
+        account holds, scored as grading scores every graded cell (no points for what catch-up built)."""
+        from grader import scoring
+
+        try:
+            reports = scoring.score(self.number, scoring.session_from(self.env)).values()
+        except Exception as exc:  # noqa: BLE001 - a learner's row, never the class's crash
+            return self.row(status, f"{message}; the account could not be scored ({type(exc).__name__})")
+        return Row(self.submission.learner, notebooks.slug(self.number), sum(r.earned for r in reports),
+                   sum(r.possible for r in reports), status, f"{message}; scored on what the account holds")
+
 
 def _readable(job: Job) -> Row | None:
     """An error row when the submission is not a notebook at all (nothing is started for it)."""
@@ -199,7 +211,7 @@ def _run_jobs(jobs: list[Job], timeout: float, bar: tqdm) -> list[Row]:
                     pass
             except queue.Empty:
                 _kill_group(proc)
-                rows.append(job.row("timeout", f"stopped after {timeout:.0f} s"))
+                rows.append(job.scored_from_account("timeout", f"stopped after {timeout:.0f} s"))
                 bar.update(1)
                 break
             result = job.work / "result.json"

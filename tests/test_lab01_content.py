@@ -7,11 +7,13 @@ import json
 import re
 from pathlib import Path
 
-from grader import grading, notebooks
+import pytest
+
+from grader import checks, grading, notebooks, scoring
 from grader.checks import lab01
 from tests.support.grading import graded_cells
 
-VERIFY = re.compile(r'lab\.verify\(([^)]*)\)')
+GRADE = re.compile(r'lab\.grade\(([^)]*)\)')
 
 
 def sources(path: Path) -> str:
@@ -19,7 +21,7 @@ def sources(path: Path) -> str:
 
 
 def called(source: str) -> list[str]:
-    return [name for args in VERIFY.findall(source) for name in re.findall(r'"([^"]+)"', args)]
+    return [name for args in GRADE.findall(source) for name in re.findall(r'"([^"]+)"', args)]
 
 
 def test_each_graded_cell_is_worth_the_points_of_the_checks_it_calls() -> None:
@@ -45,3 +47,11 @@ def test_the_released_lab_holds_no_solution_and_no_hidden_test() -> None:
     assert [g for g in giveaways if g in released] == []
     assert released.count("raise NotImplementedError()") == 4
     assert all(c["metadata"]["nbgrader"]["locked"] for c in graded_cells(notebooks.released(1)).values())
+
+
+@pytest.mark.parametrize("number", checks.lab_numbers())
+def test_grading_reads_each_cell_s_checks_from_the_instructor_s_copy(number: int) -> None:
+    """What ``grader autograde`` runs outside the kernel for a cell is what the cell itself calls."""
+    cells = graded_cells(notebooks.solution(number))
+    assert scoring.cell_checks(number) == {grade_id: tuple(called("".join(cell["source"])))
+                                           for grade_id, cell in cells.items()}

@@ -76,17 +76,23 @@ def test_a_notebook_that_never_ends_is_stopped_at_the_timeout_and_the_next_one_i
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "artifact_store":
             cell["source"] = "while True:\n    pass"
     (tmp_path / "mal.ipynb").write_text(json.dumps(notebook))
+    for cell in notebook["cells"]:  # some real work (repo-exists, 1 point) before it hangs
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "artifact_store":
+            cell["source"] = 'boto3.client("codecommit").create_repository(repositoryName="cicd-lab-app")\n' + cell["source"]
+    (tmp_path / "work" / "worked.ipynb").parent.mkdir()
+    (tmp_path / "work" / "worked.ipynb").write_text(json.dumps(notebook))
     rows = classroom.grade_class(tmp_path, 1, tmp_path / "out", Backend("embedded", labstack.endpoint), timeout=3)
-    assert [(r.learner, r.status, r.message) for r in rows] == [("mal", "timeout", "stopped after 3 s")]
+    assert [(r.learner, r.status, r.score, r.max_score, r.message) for r in rows] == [
+        ("mal", "timeout", 0, 30, "stopped after 3 s; scored on what the account holds")]
     # one child grades a learner's notebooks one after another: after a timeout a new one takes the rest
     source = grading.prepare(1, tmp_path / "source")
     jobs = [classroom.Job(classroom.Submission("mal", path), 1, tmp_path / "jobs" / name, source,
                           notebooks.kernel_env(session_for(labstack)))
-            for name, path in (("endless", tmp_path / "mal.ipynb"), ("blank", notebooks.released(1)))]
+            for name, path in (("endless", tmp_path / "work" / "worked.ipynb"), ("blank", notebooks.released(1)))]
     with tqdm(total=2, file=io.StringIO()) as bar:
         rows = classroom._run_jobs(jobs, 20, bar)
     assert [(r.status, r.score, r.max_score, r.message) for r in rows] == [
-        ("timeout", 0, 0, "stopped after 20 s"), ("graded", 0, 30, "")]
+        ("timeout", 1, 30, "stopped after 20 s; scored on what the account holds"), ("graded", 0, 30, "")]
     assert bar.n == 2
 
 
