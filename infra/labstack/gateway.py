@@ -133,11 +133,15 @@ class Gateway:
         environ["wsgi.input"] = _BoundedInput(environ["wsgi.input"], limit if length is None else length, length is None)
         if self.labstack.settings.class_mode and identity is not None:
             authenticate.verify(environ, ctx.service, ctx.region, identity, length)
-            crossaccount.check(environ, ctx.service, ctx.account, identity, guess_protocol(environ, ctx.service))
-            target = environ.get("HTTP_X_AMZ_TARGET")
-            if target and not self.labstack.router.agrees(target, ctx.service):
-                raise AwsError("UnknownOperationException", f"{target} is not an operation of {ctx.service}, which "
-                                                            "the request is signed for", 400)
+            try:
+                crossaccount.check(environ, ctx.service, ctx.account, identity, guess_protocol(environ, ctx.service))
+                target = environ.get("HTTP_X_AMZ_TARGET")
+                if target and not self.labstack.router.agrees(target, ctx.service):
+                    raise AwsError("UnknownOperationException", f"{target} is not an operation of {ctx.service}, which "
+                                                                "the request is signed for", 400)
+            except AwsError as err:  # a refused call is an event too (AccessDenied…)
+                Call(self.labstack.trail, ctx, identity, Incoming(environ), None).failed(err.code, err.message)
+                raise
         incoming = Incoming(environ)
         # labstack's runtimes reach moto's own answer under their overlay with this header; in class mode
         # only with labstack's own keys (an overlay may be a check, as AssumeRole's trust policy is).
@@ -166,6 +170,8 @@ class Gateway:
             if call is not None:
                 call.failed(err.code, err.message)
             raise
+        except (TimeoutError, ConnectionError, BodyTooLarge):
+            raise  # a request that never arrived whole is no call
         except Exception:
             if call is not None:
                 call.failed("InternalFailure", "labstack failed on this request")

@@ -115,7 +115,7 @@ class Call:
         bucket = _virtual_bucket(environ) if service == "s3" else None
         try:
             found, params = wire.operation(incoming, service, bucket)
-        except Exception:  # a request nobody can read is still answered (and recorded by its operation, if known)
+        except (ValueError, TypeError, LookupError, AttributeError):  # unreadable: answered, recorded if named
             log.exception("could not read the names of a %s request", service)
             found, params = None, {}
         self.name = operation or found
@@ -127,6 +127,7 @@ class Call:
         self.acting = environ.get("HTTP_" + CALLER_HEADER.upper().replace("-", "_")) if holder is not None and holder.internal else None
         self.status = 0
         self.headers: list[tuple[str, str]] = []
+        self.request_id = ctx.request_id  # unless the answer names its own (moto's)
         self.done = False
         serving(ctx.service)
 
@@ -145,15 +146,15 @@ class Call:
         small error or a create call's answer)."""
         error = None
         returned: list[resources.Named] = []
-        readable = self._small()
-        if self.status >= 400 and readable:
+        if self._small():
             body = [b"".join(body)]
-            error = wire.error(self.headers, body[0])
+            self.request_id = wire.request_id(self.headers, body[0]) or self.request_id
+            if self.status >= 400:
+                error = wire.error(self.headers, body[0])
+            elif self.name and not records.read_only(self.name):
+                returned = resources.of_answer(wire.answered(body[0], resources.RETURNED_MEMBERS))
         elif self.status >= 400:
             error = (f"HTTP{self.status}", "")
-        elif readable and self.name and not records.read_only(self.name):
-            body = [b"".join(body)]
-            returned = resources.of_answer(wire.answered(body[0], resources.RETURNED_MEMBERS))
         self._record(error, returned)
         return body
 
@@ -168,7 +169,7 @@ class Call:
         self.done = True
         ctx = self.ctx
         self.trail.record(account=ctx.account, region=ctx.region, source=ctx.service or "", name=self.name,
-                          request_id=ctx.request_id, ip=self.ip, agent=self.agent, access_key=ctx.access_key,
+                          request_id=self.request_id, ip=self.ip, agent=self.agent, access_key=ctx.access_key,
                           holder=self.holder, acting=self.acting, named=self.named, returned=returned, error=error)
 
     def _small(self) -> bool:

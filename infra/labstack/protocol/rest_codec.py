@@ -50,6 +50,9 @@ class RestJsonCodec:
                 if shape.members[m].serialization.get("location") == "header"]
             routes.append((specificity + len(headers), http["method"].upper(), regex, literals, headers, name))
         self._routes = sorted(routes, key=lambda r: -r[0])
+        self._by_method: dict[str, list[tuple]] = {}
+        for route in self._routes:
+            self._by_method.setdefault(route[1], []).append(route)
 
     def operation_name(self, incoming: Incoming) -> str | None:
         found = self.match(incoming)
@@ -59,8 +62,8 @@ class RestJsonCodec:
         """The operation a request calls, with the URI's labels (``{FunctionName}``…) undecoded; ``path``
         replaces the request's own (an S3 bucket named by the Host)."""
         path = incoming.path if path is None else path
-        for _specificity, verb, regex, literals, headers, name in self._routes:
-            found = regex.match(path) if verb == incoming.method else None
+        for _specificity, _verb, regex, literals, headers, name in self._by_method.get(incoming.method, ()):
+            found = regex.match(path)
             if (found is not None and all(q in incoming.query for q in literals)
                     and all(incoming.header(h) is not None for h in headers)):
                 return name, found.groupdict()

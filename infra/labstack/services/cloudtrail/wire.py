@@ -118,6 +118,19 @@ def error(headers: list[tuple[str, str]], body: bytes) -> tuple[str, str]:
     return code.split(":")[0].rpartition("#")[2], message
 
 
+_REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amz-request-id")
+_XML_REQUEST_ID = re.compile(rb"<RequestId>([^<]{1,128})</RequestId>")
+
+
+def request_id(headers: list[tuple[str, str]], body: bytes) -> str | None:
+    """The request id an answer gives (a header, or the XML's ``RequestId`` near its end)."""
+    found = next((v for k, v in headers if k.lower() in _REQUEST_ID_HEADERS), None)
+    if found:
+        return found
+    match = _XML_REQUEST_ID.search(body[-1024:])
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
 _XML_VALUE = re.compile(r"<(\w+)>([^<]{1,2048})</\1>")
 
 
