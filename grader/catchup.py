@@ -25,13 +25,19 @@ def lab_report(number: int, session: LabSession) -> Report:
     return checks.run(module.TITLE, session, course.runnable(module, (), hidden=True))
 
 
+def run_solution(number: int, session: LabSession, output: Path | None = None,
+                 parameters: dict[str, str] | None = None) -> Path:
+    """Run lab ``number``'s solution (with papermill ``parameters``) with ``session``'s own keys, as its
+    learner would run it; return the executed notebook."""
+    target = output or Path(tempfile.mkdtemp(prefix="grader-solve-")) / f"{notebooks.slug(number)}.ipynb"
+    return notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(session), parameters)
+
+
 def solve(number: int, session: LabSession, output: Path | None = None,
           parameters: dict[str, str] | None = None, acting: LabSession | None = None) -> Report:
-    """Run lab ``number``'s solution (with papermill ``parameters``) in ``session``'s account as catch-up's
-    session (``acting``, made when not given); report its checks."""
-    target = output or Path(tempfile.mkdtemp(prefix="grader-solve-")) / f"{notebooks.slug(number)}.ipynb"
-    acting = acting or provenance.catch_up_session(session)
-    notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(acting), parameters)
+    """Run lab ``number``'s solution in ``session``'s account as catch-up's session (``acting``, made when
+    not given), so grading knows catch-up built it; report its checks."""
+    run_solution(number, acting or provenance.catch_up_session(session), output, parameters)
     return lab_report(number, session)
 
 

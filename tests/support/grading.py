@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from grader import notebooks
 from grader.backends import Backend, LabSession, fresh_account
 from tests.support.server import LabstackProcess
 
@@ -30,9 +29,3 @@ def graded_cells(notebook: Path) -> dict[str, dict]:
     cells = json.loads(notebook.read_text())["cells"]
     return {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")}
 
-
-def work_through(number: int, session: LabSession, folder: Path) -> Path:
-    """Lab ``number``'s solution run by papermill as the learner of ``session`` would run it: with their
-    own keys, not catch-up's (for a lab after the first, catch-up builds the labs before it first)."""
-    return notebooks.execute(notebooks.solution(number), folder / f"{notebooks.slug(number)}.ipynb",
-                             notebooks.kernel_env(session))
