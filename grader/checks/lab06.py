@@ -122,15 +122,15 @@ def group_rollback_on_alarm(session: LabSession) -> str:
 
 # --- v3 and the rollback --------------------------------------------------------------------------
 
-def _stopped_by_alarm(session: LabSession) -> list[dict[str, Any]]:
-    """Deployments of the group that the alarm stopped, with a rollback, newest first."""
+def _stopped_by_alarm(session: LabSession, rolled_back: bool = True) -> list[dict[str, Any]]:
+    """Deployments of the group that the alarm stopped (with a rollback, unless ``rolled_back`` is false), newest first."""
     codedeploy = session.client("codedeploy")
     pages = codedeploy.get_paginator("list_deployments").paginate(
         applicationName=lab05.APPLICATION, deploymentGroupName=lab05.DEPLOYMENT_GROUP, includeOnlyStatuses=["Stopped", "Failed"])
     ids = [i for page in pages for i in page["deployments"]]
     infos = [codedeploy.get_deployment(deploymentId=i)["deploymentInfo"] for i in ids]
     stopped = [d for d in infos if d.get("errorInformation", {}).get("code") == "ALARM_ACTIVE"
-               and (d.get("rollbackInfo") or {}).get("rollbackDeploymentId")]
+               and ((d.get("rollbackInfo") or {}).get("rollbackDeploymentId") or not rolled_back)]
     return sorted(stopped, key=lambda d: d["createTime"], reverse=True)
 
 
@@ -141,6 +141,9 @@ def v3_rolled_back(session: LabSession) -> str:
     _group(session)
     stopped = _stopped_by_alarm(session)
     if not stopped:
+        alone = _stopped_by_alarm(session, rolled_back=False)
+        if alone:
+            raise Fail(f"the alarm stopped {alone[0]['deploymentId']}, but nothing rolled it back")
         raise Fail("no deployment of the group was stopped by an alarm yet")
     return f"{stopped[0]['deploymentId']} stopped by the alarm, rolled back by {stopped[0]['rollbackInfo']['rollbackDeploymentId']}"
 

@@ -1,0 +1,208 @@
+"""Mutation tests of labs 04–06's checks: grade a few checks, and change one resource of a solved account
+for the length of a ``with`` block, putting it back afterwards (so tests do not depend on their order)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from grader import checks
+from grader.backends import LabSession
+from grader.checks import lab03, lab04, lab05, lab06
+from grader.policies import document
+from grader.results import CheckResult
+from tests.support.waiting import wait_for
+
+# The fields of DescribeAlarms that PutMetricAlarm takes back.
+ALARM_FIELDS = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions", "InsufficientDataActions",
+                "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
+                "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+                "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId")
+
+
+@dataclass(frozen=True)
+class HandRun:
+    """The small account, and how its checks stood before the pipeline was ever started by hand."""
+
+    session: LabSession
+    before_start: dict[str, CheckResult]
+
+
+@dataclass(frozen=True)
+class AlarmStops:
+    """The small account where an alarm stopped deployments, and how lab 06's checks stood on the way: after
+    the first stop (no rollback), with v3 still on main, and with the fix on main but not shipped."""
+
+    session: LabSession
+    without_rollback: dict[str, CheckResult]
+    still_v3: dict[str, CheckResult]
+    fix_not_shipped: dict[str, CheckResult]
+
+
+def graded(session: LabSession, module: ModuleType, *ids: str) -> dict[str, CheckResult]:
+    """The results of ``module``'s checks ``ids`` (hidden ones too) against ``session``, by id."""
+    report = checks.run(module.TITLE, session, checks.select(module.CHECKS, ids, hidden=True))
+    return {r.id: r for r in report.results}
+
+
+def assert_fails(session: LabSession, module: ModuleType, check_id: str, *found: str, still: tuple[str, ...] = ()) -> None:
+    """``check_id`` is ✗ with its hint and a message saying each of ``found``; the checks ``still`` are ✓."""
+    results = graded(session, module, check_id, *still)
+    assert_failed(results[check_id], module, *found)
+    for other in still:
+        assert results[other].passed, results[other]
+
+
+def assert_failed(result: CheckResult, module: ModuleType, *found: str) -> None:
+    """``result`` of one of ``module``'s checks is ✗ with that check's hint and a message saying each of ``found``."""
+    hint = next(c.hint for c in module.CHECKS if c.id == result.id)
+    assert not result.passed and result.hint == hint, result
+    for text in found:
+        assert text in result.message, result.message
+
+
+def assert_passes(session: LabSession, module: ModuleType, *ids: str) -> None:
+    """Each of ``ids`` is ✓ (the state is back where the solution left it)."""
+    for result in graded(session, module, *ids).values():
+        assert result.passed, result
+
+
+def assert_uses_are_names(session: LabSession, module: ModuleType) -> None:
+    """Every check names what it grades, and each name is a key of the lab's ``names(session)``."""
+    names = module.names(session)
+    for check in module.CHECKS:
+        assert check.uses and set(check.uses) <= set(names), (check.id, check.uses)
+
+
+# --- changes that are put back --------------------------------------------------------------------
+
+@contextmanager
+def pipeline_changed(session: LabSession, change: Callable[[dict[str, Any]], None]) -> Iterator[dict[str, Any]]:
+    """The lab pipeline's declaration as ``change`` leaves a copy of it, then the original again."""
+    client = session.client("codepipeline")
+    original = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
+    changed = copy.deepcopy(original)
+    change(changed)
+    client.update_pipeline(pipeline={k: v for k, v in changed.items() if k != "version"})
+    try:
+        yield changed
+    finally:
+        client.update_pipeline(pipeline={k: v for k, v in original.items() if k != "version"})
+
+
+def action_of(declaration: dict[str, Any], stage_name: str, action_name: str | None = None) -> dict[str, Any]:
+    """An action of a declaration: the stage's first, or the one called ``action_name``."""
+    actions = lab04.stage(declaration, stage_name)["actions"]
+    return next(a for a in actions if action_name in (None, a["name"]))
+
+
+@contextmanager
+def project_changed(session: LabSession, name: str, **settings: Any) -> Iterator[None]:
+    """CodeBuild project ``name`` updated with ``settings``, then with what it had."""
+    codebuild = session.client("codebuild")
+    original = codebuild.batch_get_projects(names=[name])["projects"][0]
+    codebuild.update_project(name=name, **settings)
+    try:
+        yield
+    finally:
+        codebuild.update_project(name=name, **{k: original[k] for k in settings})
+
+
+@contextmanager
+def role_policy(session: LabSession, role: str, name: str, policy: dict[str, Any]) -> Iterator[None]:
+    """The inline policy ``name`` of ``role`` replaced (or added) with ``policy``, then put back."""
+    iam = session.client("iam")
+    try:
+        original = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        original = None
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(policy))
+    try:
+        yield
+    finally:
+        if original is None:
+            iam.delete_role_policy(RoleName=role, PolicyName=name)
+        else:
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document(original)))
+
+
+def policy_document(session: LabSession, role: str, name: str) -> dict[str, Any]:
+    """The inline policy ``name`` of ``role`` as a dict."""
+    return document(session.client("iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+
+
+@contextmanager
+def staging_definition(session: LabSession, change: Callable[[dict[str, Any]], None]) -> Iterator[str]:
+    """The staging service on a new revision of its task definition as ``change`` leaves a copy of the
+    container definitions; afterwards the service is back on its revision and the new one deregistered."""
+    ecs = session.client("ecs")
+    service = ecs.describe_services(cluster=lab04.CLUSTER, services=[lab04.STAGING_SERVICE])["services"][0]
+    current = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    containers = copy.deepcopy(current["containerDefinitions"])
+    change(containers)
+    keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory")
+    arn = ecs.register_task_definition(**{k: current[k] for k in keep if current.get(k)},
+                                       containerDefinitions=containers)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=lab04.CLUSTER, service=lab04.STAGING_SERVICE, taskDefinition=arn)
+    try:
+        yield arn
+    finally:
+        ecs.update_service(cluster=lab04.CLUSTER, service=lab04.STAGING_SERVICE, taskDefinition=service["taskDefinition"])
+        ecs.deregister_task_definition(taskDefinition=arn)
+
+
+@contextmanager
+def production_primary(session: LabSession, task_definition: str) -> Iterator[None]:
+    """Production's primary task set one that runs ``task_definition``, then its own again (the other deleted)."""
+    ecs = session.client("ecs")
+    service = ecs.describe_services(cluster=lab03.CLUSTER, services=[lab03.SERVICE])["services"][0]
+    primary = next(s for s in service["taskSets"] if s["status"] == "PRIMARY")
+    other = ecs.create_task_set(cluster=lab03.CLUSTER, service=lab03.SERVICE, taskDefinition=task_definition,
+                                launchType="FARGATE", networkConfiguration=primary["networkConfiguration"],
+                                scale={"value": 0, "unit": "PERCENT"})["taskSet"]
+    ecs.update_service_primary_task_set(cluster=lab03.CLUSTER, service=lab03.SERVICE, primaryTaskSet=other["taskSetArn"])
+    try:
+        yield
+    finally:
+        ecs.update_service_primary_task_set(cluster=lab03.CLUSTER, service=lab03.SERVICE, primaryTaskSet=primary["taskSetArn"])
+        ecs.delete_task_set(cluster=lab03.CLUSTER, service=lab03.SERVICE, taskSet=other["taskSetArn"], force=True)
+
+
+def alarm_settings(session: LabSession) -> dict[str, Any]:
+    """Lab 06's alarm as PutMetricAlarm takes it."""
+    alarm = session.client("cloudwatch").describe_alarms(AlarmNames=[lab06.ALARM])["MetricAlarms"][0]
+    return {k: alarm[k] for k in ALARM_FIELDS if alarm.get(k) not in (None, [])}
+
+
+@contextmanager
+def alarm_changed(session: LabSession, **changes: Any) -> Iterator[None]:
+    """Lab 06's alarm put again with ``changes`` (a value None leaves the field out), then as it was,
+    back to OK (as the solution leaves it: no 5xx since)."""
+    cloudwatch = session.client("cloudwatch")
+    original = alarm_settings(session)
+    changed = {k: v for k, v in {**original, **changes}.items() if v is not None}
+    cloudwatch.put_metric_alarm(**changed)
+    try:
+        yield
+    finally:
+        cloudwatch.put_metric_alarm(**original)
+        wait_for(lambda: cloudwatch.describe_alarms(AlarmNames=[lab06.ALARM])["MetricAlarms"][0]["StateValue"] == "OK")
+
+
+@contextmanager
+def group_changed(session: LabSession, **changes: Any) -> Iterator[None]:
+    """Lab 03's deployment group updated with ``changes``, then with what it had."""
+    codedeploy = session.client("codedeploy")
+    group = codedeploy.get_deployment_group(applicationName=lab05.APPLICATION,
+                                            deploymentGroupName=lab05.DEPLOYMENT_GROUP)["deploymentGroupInfo"]
+    where = {"applicationName": lab05.APPLICATION, "currentDeploymentGroupName": lab05.DEPLOYMENT_GROUP}
+    codedeploy.update_deployment_group(**where, **changes)
+    try:
+        yield
+    finally:
+        codedeploy.update_deployment_group(**where, **{k: group[k] for k in changes})

@@ -1,0 +1,153 @@
+"""Lab 05's checks, proven by mutation: in an account the solutions built, each check's property broken with
+a wrong-but-plausible resource makes that check ✗ with its hint (the rest of its cell still ✓), and the
+account is put back. Approvals and releases are broken in a small account whose pipeline ran only by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from grader.backends import LabSession
+from grader.checks import lab01, lab03, lab04, lab05
+from tests.support.later_labs import (
+    HandRun,
+    action_of,
+    assert_failed,
+    assert_fails,
+    assert_passes,
+    assert_uses_are_names,
+    pipeline_changed,
+    policy_document,
+    production_primary,
+    role_policy,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytest_plugins = ["tests.support.later_labs_fixtures"]
+
+PIPELINE_ROLE = lab01.ROLES["codepipeline"]
+POLICY = "approval-and-production"
+
+
+def test_every_check_names_what_it_grades(solved: LabSession) -> None:
+    assert_uses_are_names(solved, lab05)
+    assert_passes(solved, lab05, *(c.id for c in lab05.CHECKS))
+
+
+# --- the topic ------------------------------------------------------------------------------------
+
+def test_a_topic_with_a_typo_in_its_name(hand_run: HandRun) -> None:
+    assert_fails(hand_run.session, lab05, "approval-topic", f"there is no SNS topic {lab05.TOPIC}")
+
+
+def test_the_approver_subscribed_to_another_topic(solved: LabSession) -> None:
+    sns = solved.client("sns")
+    topic = lab05.topic_arn(solved)
+    mine = next(s for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "email-json")
+    other = sns.create_topic(Name="cicd-lab-approval")["TopicArn"]
+    sns.unsubscribe(SubscriptionArn=mine["SubscriptionArn"])
+    sns.subscribe(TopicArn=other, Protocol="email-json", Endpoint=lab05.APPROVER)
+    try:
+        assert_fails(solved, lab05, "approval-subscription", f"{lab05.TOPIC} has no email subscription (0 of other kinds)",
+                     still=("approval-topic", "pipeline-role-publishes"))
+    finally:
+        sns.delete_topic(TopicArn=other)
+        sns.subscribe(TopicArn=topic, Protocol="email-json", Endpoint=lab05.APPROVER)
+    assert_passes(solved, lab05, "approval-subscription")
+
+
+def test_a_pipeline_role_that_may_publish_to_another_topic(solved: LabSession) -> None:
+    policy = policy_document(solved, PIPELINE_ROLE, POLICY)
+    topic = lab05.topic_arn(solved)
+    for statement in policy["Statement"]:
+        if statement["Action"] == "sns:Publish":
+            statement["Resource"] = topic.replace(lab05.TOPIC, "cicd-lab-approval")
+    with role_policy(solved, PIPELINE_ROLE, POLICY, policy):
+        assert_fails(solved, lab05, "pipeline-role-publishes", f"may not sns:Publish on {topic}",
+                     still=("approval-topic", "approval-subscription"))
+    assert_passes(solved, lab05, "pipeline-role-publishes")
+
+
+# --- the two new stages ---------------------------------------------------------------------------
+
+def test_an_approval_that_notifies_nobody(solved: LabSession) -> None:
+    with pipeline_changed(solved, lambda d: action_of(d, "Approval")["configuration"].pop("NotificationArn")):
+        assert_fails(solved, lab05, "approval-stage", "the approval notifies nobody",
+                     still=("production-stage", "approval-details", "production-artifacts"))
+    assert_passes(solved, lab05, "approval-stage")
+
+
+def test_an_approval_request_without_a_link_to_staging(solved: LabSession) -> None:
+    with pipeline_changed(solved, lambda d: action_of(d, "Approval")["configuration"].pop("ExternalEntityLink")):
+        assert_fails(solved, lab05, "approval-details", "the Manual action has no ExternalEntityLink",
+                     still=("approval-stage", "production-stage"))
+    assert_passes(solved, lab05, "approval-details")
+
+
+def test_production_deployed_with_the_application_name_as_its_group(solved: LabSession) -> None:
+    def group(declaration: dict[str, Any]) -> None:
+        action_of(declaration, "Deploy_Production")["configuration"]["DeploymentGroupName"] = lab05.APPLICATION
+
+    with pipeline_changed(solved, group):
+        assert_fails(solved, lab05, "production-stage", f"it deploys with {lab05.APPLICATION}/{lab05.APPLICATION}",
+                     still=("approval-stage", "production-artifacts"))
+    assert_passes(solved, lab05, "production-stage")
+
+
+def test_production_stage_before_the_approval(solved: LabSession) -> None:
+    def swap(declaration: dict[str, Any]) -> None:
+        declaration["stages"][-2:] = declaration["stages"][-2:][::-1]
+
+    with pipeline_changed(solved, swap):
+        assert_fails(solved, lab05, "production-stage", "Deploy_Production should come last, after Approval")
+
+
+def test_production_image_named_by_its_container_rather_than_the_placeholder(solved: LabSession) -> None:
+    def container(declaration: dict[str, Any]) -> None:
+        action_of(declaration, "Deploy_Production")["configuration"]["Image1ContainerName"] = "app"
+
+    with pipeline_changed(solved, container):
+        assert_fails(solved, lab05, "production-artifacts", "Image1ContainerName is app", still=("production-stage",))
+    assert_passes(solved, lab05, "production-artifacts")
+
+
+def test_a_pipeline_role_that_may_not_read_deployment_configs(solved: LabSession) -> None:
+    policy = policy_document(solved, PIPELINE_ROLE, POLICY)
+    for statement in policy["Statement"]:
+        if isinstance(statement["Action"], list):
+            statement["Action"] = [a for a in statement["Action"] if a != "codedeploy:GetDeploymentConfig"]
+    with role_policy(solved, PIPELINE_ROLE, POLICY, policy):
+        assert_fails(solved, lab05, "pipeline-role-codedeploy", "may not: codedeploy:GetDeploymentConfig",
+                     still=("pipeline-role-publishes",))
+    assert_passes(solved, lab05, "pipeline-role-codedeploy")
+
+
+def test_a_pipeline_role_allowed_every_action(solved: LabSession) -> None:
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    with role_policy(solved, PIPELINE_ROLE, POLICY, everything):
+        assert_fails(solved, lab05, "pipeline-role-codedeploy", "may also", "more than its stages need",
+                     still=("pipeline-role-publishes",))
+    assert_passes(solved, lab05, "pipeline-role-codedeploy")
+
+
+# --- releasing, rejecting, approving --------------------------------------------------------------
+
+def test_a_pipeline_that_only_ran_when_it_was_created_was_never_released_by_hand(hand_run: HandRun) -> None:
+    assert_failed(hand_run.before_start["manual-release"], lab05,
+                  f"no execution of {lab04.PIPELINE} was started with StartPipelineExecution yet")
+
+
+def test_an_approval_stopped_instead_of_rejected(hand_run: HandRun) -> None:
+    assert_fails(hand_run.session, lab05, "rejected-once", "no approval request was rejected yet", still=("manual-release",))
+
+
+def test_an_approval_whose_production_deploy_failed(hand_run: HandRun) -> None:
+    assert_fails(hand_run.session, lab05, "approved", "no execution was approved and then deployed to production yet")
+
+
+def test_production_left_on_the_first_release(solved: LabSession) -> None:
+    first = f"arn:aws:ecs:{solved.region}:{solved.account}:task-definition/{lab03.SERVICE}:1"
+    with production_primary(solved, first):
+        assert_fails(solved, lab05, "production-runs-approved", "not the approved image tagged", still=("approved",))
+    assert_passes(solved, lab05, "production-runs-approved")

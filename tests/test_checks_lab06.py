@@ -1,0 +1,149 @@
+"""Lab 06's checks, proven by mutation: in an account the solutions built, the alarm and the deployment group
+broken with wrong-but-plausible settings make their check ✗ with its hint (the rest of the cell still ✓), and
+are put back. Stops, rollbacks and the fix are broken in a small account of their own (a Lambda group, a
+pipeline without builds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from grader.backends import LabSession
+from grader.checks import lab03, lab04, lab05, lab06
+from tests.support.later_labs import (
+    AlarmStops,
+    alarm_changed,
+    assert_failed,
+    assert_fails,
+    assert_passes,
+    assert_uses_are_names,
+    graded,
+    group_changed,
+    production_primary,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytest_plugins = ["tests.support.later_labs_fixtures"]
+
+
+def test_every_check_names_what_it_grades(solved: LabSession) -> None:
+    assert_uses_are_names(solved, lab06)
+    assert_passes(solved, lab06, *(c.id for c in lab06.CHECKS))
+
+
+# --- the alarm ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("changes", "found"), [
+    ({"Threshold": 5}, "fires when the sum is GreaterThanOrEqualToThreshold 5.0"),
+    ({"ComparisonOperator": "GreaterThanThreshold"}, "fires when the sum is GreaterThanThreshold 1.0"),
+    ({"ComparisonOperator": "LessThanThreshold"}, "fires when the sum is LessThanThreshold 1.0"),
+    ({"Statistic": "Average"}, "takes the Average over 60 s, not the Sum over 60 s"),
+    ({"Statistic": None, "ExtendedStatistic": "p99"}, "takes the p99 over 60 s"),
+    ({"Period": 300}, "takes the Sum over 300 s"),
+    ({"EvaluationPeriods": 3}, "needs 3 of 3 periods to breach"),
+    ({"MetricName": "HTTPCode_ELB_5XX_Count"}, "watches AWS/ApplicationELB HTTPCode_ELB_5XX_Count, not"),
+    ({"Namespace": "AWS/ELB"}, "watches AWS/ELB HTTPCode_Target_5XX_Count, not AWS/ApplicationELB"),
+], ids=["threshold", "greater-than-one", "less-than", "average", "percentile", "period", "periods", "elb-metric",
+        "classic-namespace"])
+def test_an_alarm_that_does_not_fire_on_one_5xx_a_minute(solved: LabSession, changes: dict[str, Any], found: str) -> None:
+    with alarm_changed(solved, **changes):
+        assert_fails(solved, lab06, "alarm-exists", found, still=("alarm-covers-both-groups",))
+    assert_passes(solved, lab06, "alarm-exists", "production-fixed")
+
+
+def _target_group(session: LabSession, name: str) -> str:
+    arn = session.client("elbv2").describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+    return str(arn.split(":", 5)[5])
+
+
+def test_an_alarm_on_one_target_group_is_blind_every_other_deployment(solved: LabSession) -> None:
+    blue = _target_group(solved, "sample-app-blue")
+    dimensions = [{"Name": "TargetGroup", "Value": blue}, {"Name": "LoadBalancer", "Value": lab06.balancer_dimension(solved)}]
+    with alarm_changed(solved, Dimensions=dimensions):
+        assert_fails(solved, lab06, "alarm-covers-both-groups", f"'TargetGroup': '{blue}'", "not the load balancer",
+                     still=("alarm-exists",))
+    assert_passes(solved, lab06, "alarm-covers-both-groups")
+
+
+def test_an_alarm_on_the_load_balancers_whole_arn(solved: LabSession) -> None:
+    arn = solved.client("elbv2").describe_load_balancers(Names=[lab05.LOAD_BALANCER])["LoadBalancers"][0]["LoadBalancerArn"]
+    with alarm_changed(solved, Dimensions=[{"Name": "LoadBalancer", "Value": arn}]):
+        assert_fails(solved, lab06, "alarm-covers-both-groups", f"{{'LoadBalancer': '{arn}'}}", still=("alarm-exists",))
+
+
+def test_an_alarm_on_another_load_balancer(solved: LabSession) -> None:
+    elbv2 = solved.client("elbv2")
+    ours = elbv2.describe_load_balancers(Names=[lab05.LOAD_BALANCER])["LoadBalancers"][0]
+    other = elbv2.create_load_balancer(Name="sample-app-staging-alb", Subnets=[z["SubnetId"] for z in ours["AvailabilityZones"]],
+                                       SecurityGroups=ours.get("SecurityGroups", []))["LoadBalancers"][0]["LoadBalancerArn"]
+    value = other.split(":loadbalancer/", 1)[1]
+    try:
+        with alarm_changed(solved, Dimensions=[{"Name": "LoadBalancer", "Value": value}]):
+            assert_fails(solved, lab06, "alarm-covers-both-groups", f"{{'LoadBalancer': '{value}'}}",
+                         f"not the load balancer {lab06.balancer_dimension(solved)} alone", still=("alarm-exists",))
+    finally:
+        elbv2.delete_load_balancer(LoadBalancerArn=other)
+
+
+def test_an_alarm_that_treats_a_quiet_minute_as_missing(solved: LabSession) -> None:
+    with alarm_changed(solved, TreatMissingData="missing"):
+        assert_fails(solved, lab06, "alarm-covers-both-groups", "missing data counts as missing", still=("alarm-exists",))
+
+
+# --- the deployment group -------------------------------------------------------------------------
+
+def test_a_group_whose_alarm_configuration_is_off(solved: LabSession) -> None:
+    with group_changed(solved, alarmConfiguration={"enabled": False, "alarms": [{"name": lab06.ALARM}]}):
+        assert_fails(solved, lab06, "group-alarm-config", f"is off with ['{lab06.ALARM}']", still=("group-rollback-on-alarm",))
+    assert_passes(solved, lab06, "group-alarm-config")
+
+
+def test_a_group_that_rolls_back_only_failed_deployments(solved: LabSession) -> None:
+    with group_changed(solved, autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}):
+        assert_fails(solved, lab06, "group-rollback-on-alarm", "auto-rollback is on for ['DEPLOYMENT_FAILURE']",
+                     still=("group-alarm-config",))
+    assert_passes(solved, lab06, "group-rollback-on-alarm")
+
+
+def test_a_group_watching_another_alarm(solved: LabSession) -> None:
+    with group_changed(solved, alarmConfiguration={"enabled": True, "alarms": [{"name": "sample-app-errors"}]}):
+        assert_fails(solved, lab06, "group-rollback-on-alarm", f"no alarm of the group is {lab06.ALARM}")
+        assert_fails(solved, lab06, "group-alarm-config", "enabled with ['sample-app-errors']")
+
+
+# --- stops, rollbacks, the fix (the small account) ------------------------------------------------
+
+def test_a_deployment_the_alarm_stopped_with_no_rollback(alarm_stops: AlarmStops) -> None:
+    assert_failed(alarm_stops.without_rollback["v3-rolled-back"], lab06, "the alarm stopped d-", "but nothing rolled it back")
+    assert graded(alarm_stops.session, lab06, "v3-rolled-back")["v3-rolled-back"].passed  # once the group rolls back
+
+
+def test_a_rollback_that_failed(alarm_stops: AlarmStops) -> None:
+    assert_fails(alarm_stops.session, lab06, "rollback-restored", "is Failed (creator codeDeployRollback)",
+                 still=("v3-rolled-back",))
+
+
+def test_main_that_still_holds_v3(alarm_stops: AlarmStops) -> None:
+    assert_failed(alarm_stops.still_v3["fixed-forward"], lab06, "main still holds v3")
+
+
+def test_a_fix_committed_but_never_shipped(alarm_stops: AlarmStops) -> None:
+    assert_failed(alarm_stops.fix_not_shipped["fixed-forward"], lab06, "has not reached production through the pipeline since the rollback")
+
+
+def test_the_fix_is_found_however_many_pages_of_action_executions_came_after_it(
+        alarm_stops: AlarmStops, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = alarm_stops.session
+    first = session.client("codepipeline").list_action_executions(pipelineName=lab04.PIPELINE, maxResults=2)
+    assert "Deploy_Production" not in {r["stageName"] for r in first["actionExecutionDetails"]} and first["nextToken"]
+    monkeypatch.setattr(lab04, "PAGE_SIZE", 2)
+    assert graded(session, lab06, "fixed-forward")["fixed-forward"].passed
+
+
+def test_production_left_on_the_first_release_is_not_fixed(solved: LabSession) -> None:
+    first = f"arn:aws:ecs:{solved.region}:{solved.account}:task-definition/{lab03.SERVICE}:1"
+    with production_primary(solved, first):
+        assert_fails(solved, lab06, "production-fixed", "not the fix", still=("fixed-forward",))
+    assert_passes(solved, lab06, "production-fixed")
+
