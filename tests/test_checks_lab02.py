@@ -13,6 +13,7 @@ import ast
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -57,6 +58,12 @@ def others(group: tuple[str, ...], broken: str) -> list[str]:
 
 def test_every_check_of_lab_02_is_broken_by_a_test() -> None:
     assert uncovered(lab02, globals()) == set()
+
+
+def test_each_check_names_resources_of_this_lab_that_it_grades() -> None:
+    session = SimpleNamespace(account="123456789012", region="us-east-1")
+    own = set(lab02.names(session)) - set(lab01.names(session))  # not an earlier lab's: catch-up made those
+    assert [c.id for c in lab02.CHECKS if (not c.uses) or not set(c.uses) <= own] == []
 
 
 # --- the image repository ------------------------------------------------------------------------------

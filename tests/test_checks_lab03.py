@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -40,6 +41,12 @@ def account(sampleapp_labstack: LabstackProcess) -> LabSession:
 
 def test_every_check_of_lab_03_is_broken_by_a_test() -> None:
     assert uncovered(lab03, globals()) == set()
+
+
+def test_each_check_names_resources_of_this_lab_that_it_grades() -> None:
+    session = SimpleNamespace(account="123456789012", region="us-east-1")
+    own = set(lab03.names(session)) - set(lab02.names(session))  # not an earlier lab's: catch-up made those
+    assert [c.id for c in lab03.CHECKS if (not c.uses and c.id != "main-is-v2") or not set(c.uses) <= own] == []
 
 
 # --- the stack -------------------------------------------------------------------------------------------

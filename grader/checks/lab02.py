@@ -20,6 +20,7 @@ PROJECT = "cicd-lab-build"
 BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
 LOG_GROUP = f"/codebuild/{PROJECT}"
 ARTIFACT_NAME = "build_output"
+BUILD_POLICY = "build"  # the inline policy lab 02 puts on lab 01's build role
 # CodeBuild names a buildspec's report group <project>-<report name> (the app's buildspec: unit-tests, coverage).
 REPORT_GROUPS = {"unit-tests": f"{PROJECT}-unit-tests", "coverage": f"{PROJECT}-coverage"}
 # What the build role needs beyond lab 01: (action, resource kind) pairs; kinds are filled per account.
@@ -41,6 +42,7 @@ def names(session: LabSession) -> dict[str, Any]:
     """Every name lab 02 asks for (and lab 01's it uses), for this session's account."""
     earlier = lab01.names(session)
     return {"ecr_repository": ECR_REPOSITORY, "repository_uri": repository_uri(session), "project": PROJECT,
+            "build_policy": BUILD_POLICY,
             "build_image": BUILD_IMAGE, "log_group": LOG_GROUP, "artifact_name": ARTIFACT_NAME,
             "report_groups": dict(REPORT_GROUPS), "source_repository": earlier["repository"],
             "branch": earlier["branch"], "bucket": earlier["bucket"], "key_alias": earlier["key_alias"],
@@ -130,7 +132,7 @@ def _missing_permissions(session: LabSession) -> list[str]:
 
 
 @check("build-role-can-push", 2, "docker login needs ecr:GetAuthorizationToken (resource *); pushing needs the "
-       "layer upload actions and ecr:PutImage on the repository's ARN.", uses=("build_role",))
+       "layer upload actions and ecr:PutImage on the repository's ARN.", uses=("build_policy",))
 def build_role_can_push(session: LabSession) -> str:
     missing = [m for m in _missing_permissions(session) if m.startswith("ecr:")]
     if missing:
@@ -140,7 +142,7 @@ def build_role_can_push(session: LabSession) -> str:
 
 @check("build-role-source-logs-artifacts-reports", 2, "Besides ECR, a build pulls its source (CodeCommit), writes "
        "its log (CloudWatch Logs), its artifact (the S3 bucket) and its reports (CodeBuild report groups): allow "
-       "each where it goes.", hidden=True, uses=("build_role",))
+       "each where it goes.", hidden=True, uses=("build_policy",))
 def build_role_rest(session: LabSession) -> str:
     missing = [m for m in _missing_permissions(session) if not m.startswith("ecr:")]
     if missing:
@@ -250,42 +252,43 @@ class _Sources:
 
     def __init__(self, session: LabSession) -> None:
         self.codecommit = session.client("codecommit")
-        self.files: dict[tuple[str, str], str | None] = {}
+        self.trees: dict[tuple[str, str], ast.Module | None] = {}
+
+    def _tree(self, commit: str, path: str) -> ast.Module | None:
+        if (commit, path) not in self.trees:
+            try:
+                text = self.codecommit.get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=commit,
+                                                filePath=path)["fileContent"].decode("utf-8", "replace")
+                self.trees[commit, path] = ast.parse(text)
+            except (self.codecommit.exceptions.FileDoesNotExistException, SyntaxError):
+                self.trees[commit, path] = None
+        return self.trees[commit, path]
 
     def test(self, commit: str, case: dict[str, Any]) -> str | None:
-        """The parsed test function behind a report's ``case`` (pytest's JUnit prefix is its module) at
-        ``commit``, as ``ast.dump`` shows it (decorators and body, not formatting); None if it is not there."""
-        path = case.get("prefix", "").replace(".", "/") + ".py"
-        if (commit, path) not in self.files:
-            try:
-                self.files[commit, path] = self.codecommit.get_file(repositoryName=lab01.REPOSITORY, commitSpecifier=commit,
-                                                                    filePath=path)["fileContent"].decode("utf-8", "replace")
-            except self.codecommit.exceptions.FileDoesNotExistException:
-                self.files[commit, path] = None
-        text, name = self.files[commit, path], case["name"].split("[")[0]
-        try:
-            tree = ast.parse(text) if text is not None else None
-        except SyntaxError:
-            return None
-        return next((ast.dump(node) for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and node.name == name), None) if tree else None
+        """The test function behind a report's ``case`` (pytest's JUnit prefix names its module) at ``commit``,
+        as ``ast.dump`` shows it (decorators and body, not layout or comments); None if it is not there."""
+        tree = self._tree(commit, case.get("prefix", "").replace(".", "/") + ".py")
+        name = case["name"].split("[")[0]  # a parametrized case: test_x[1-0]
+        functions = (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))) if tree else ()
+        return next((ast.dump(f) for f in functions if f.name == name), None)
 
 
 def _unfixed(session: LabSession, sources: _Sources, failed: dict[str, Any], failing: list[dict[str, Any]],
              fix: dict[str, Any]) -> list[str]:
     """Why ``fix`` (a later successful build) does not show the ``failing`` tests of ``failed`` fixed: each must
-    still be in the fixing commit as it was, and SUCCEEDED in the fixing build's report."""
+    be in the fixing commit as it was in the failing one, and SUCCEEDED in the fixing build's report."""
     statuses = {(c.get("prefix"), c["name"]): c["status"] for c in _test_cases(session, fix)}
     problems = []
     for case in failing:
         label = f"{case.get('prefix')}.{case['name']}"
         before, after = (sources.test(b.get("resolvedSourceVersion", ""), case) for b in (failed, fix))
+        status = statuses.get((case.get("prefix"), case["name"]))
         if after is None:
             problems.append(f"{label} is gone")
         elif after != before:
             problems.append(f"{label} was changed")
-        elif statuses.get((case.get("prefix"), case["name"])) != "SUCCEEDED":
-            problems.append(f"{label} is {statuses.get((case.get('prefix'), case['name'])) or 'missing from its report'}")
+        elif status != "SUCCEEDED":
+            problems.append(f"{label} is {status or 'missing from its report'}")
     return problems
 
 
@@ -297,6 +300,7 @@ def build_fixed(session: LabSession) -> str:
               and any(p["phaseType"] == "BUILD" and p.get("phaseStatus") == "FAILED" for p in b.get("phases", []))]
     if not failed:
         raise Fail(f"no build of {PROJECT} has failed in its BUILD phase yet")
+    # The oldest build that failed on tests (the colleague's commit), not one that failed for another reason.
     oldest, failing = next(((b, cases) for b in reversed(failed) if (cases := _test_cases(session, b, "FAILED"))),
                            (failed[-1], []))
     commit = oldest.get("resolvedSourceVersion", "?")
@@ -307,14 +311,14 @@ def build_fixed(session: LabSession) -> str:
     if not later:
         raise Fail(f"no build of a later commit succeeded after the failure at {commit[:7]}")
     sources = _Sources(session)
+    newest: list[str] = []
     for fix in later:
         problems = _unfixed(session, sources, oldest, failing, fix)
         if not problems:
-            return (f"{len(failing)} tests failed at {commit[:7]}; unchanged, they pass at "
-                    f"{fix.get('resolvedSourceVersion', '?')[:7]}")
-    newest = later[0].get("resolvedSourceVersion", "?")
-    raise Fail(f"the build at {newest[:7]} succeeded, but of the tests that failed at {commit[:7]}: "
-               f"{'; '.join(_unfixed(session, sources, oldest, failing, later[0]))}")
+            return f"the tests that failed at {commit[:7]} pass unchanged at {fix.get('resolvedSourceVersion', '?')[:7]}"
+        newest = newest or problems
+    raise Fail(f"the build at {later[0].get('resolvedSourceVersion', '?')[:7]} succeeded, but of the tests that failed "
+               f"at {commit[:7]}: {'; '.join(newest)}")
 
 
 @check("reports-recorded", 2, "The buildspec's reports section turns the JUnit XML and Cobertura files into "
