@@ -185,6 +185,13 @@ def test_names_from_query_and_rest_requests(labstack: LabstackProcess, account: 
     assert alarms["EventSource"] == "monitoring.amazonaws.com"
 
 
+def test_each_region_has_its_own_history(labstack: LabstackProcess, account: str) -> None:
+    labstack.client("sqs", account=account, region="eu-west-1").create_queue(QueueName="in-ireland")
+    assert lookup(labstack.client("cloudtrail", account=account), "EventName", "CreateQueue") == []
+    ireland = lookup(labstack.client("cloudtrail", account=account, region="eu-west-1"), "EventName", "CreateQueue")
+    assert record(only(ireland))["awsRegion"] == "eu-west-1"
+
+
 def test_time_range(labstack: LabstackProcess, account: str) -> None:
     labstack.client("sqs", account=account).create_queue(QueueName="jobs")
     trail = labstack.client("cloudtrail", account=account)
@@ -321,17 +328,25 @@ def test_a_builds_own_calls_are_the_services(lab: Lab) -> None:
 
 @pytest.mark.slow
 def test_each_account_keeps_its_newest_events_and_reset_clears_them(tmp_path: Path) -> None:
-    server = start_labstack(tmp_path, LABSTACK_TRAIL_EVENTS="5", LABSTACK_PROVIDERS="")
+    """Bounded per account; a caller flooding its account drops its own oldest events, not a role session's."""
+    server = start_labstack(tmp_path, LABSTACK_TRAIL_EVENTS="6", LABSTACK_PROVIDERS="")
     try:
-        ssm = server.client("ssm", account="111111111111")
+        account = "111111111111"
+        role = server.client("iam", account=account).create_role(RoleName="catch-up", AssumeRolePolicyDocument=TRUST)["Role"]
+        creds = server.client("sts", account=account).assume_role(RoleArn=role["Arn"], RoleSessionName="lab-kit-catch-up")["Credentials"]
+        keyed(server, "ssm", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).put_parameter(
+            Name="/built/by/catch-up", Value="v", Type="String")
+        ssm = server.client("ssm", account=account)
         for index in range(8):
             ssm.put_parameter(Name=f"/n/{index}", Value="v", Type="String")
         server.client("ssm", account="222222222222").put_parameter(Name="/other", Value="v", Type="String")
-        kept = lookup(server.client("cloudtrail", account="111111111111"))
-        assert [record(e)["requestParameters"]["Name"] for e in kept] == ["/n/7", "/n/6", "/n/5", "/n/4", "/n/3"]
+        kept = lookup(server.client("cloudtrail", account=account))
+        names = [(e["Username"], e["EventName"], (record(e)["requestParameters"] or {}).get("Name")) for e in kept]
+        assert names == [("root", "PutParameter", f"/n/{i}") for i in (7, 6, 5, 4, 3)] + [
+            ("lab-kit-catch-up", "PutParameter", "/built/by/catch-up")]
         other = lookup(server.client("cloudtrail", account="222222222222"))
         assert [e["EventName"] for e in other] == ["PutParameter"]
         assert daemon.get_json(server.endpoint + "/_labstack/reset", timeout=30, method="POST") == {"reset": True}
-        assert [e["EventName"] for e in lookup(server.client("cloudtrail", account="111111111111"))] == []
+        assert [e["EventName"] for e in lookup(server.client("cloudtrail", account=account))] == []
     finally:
         server.stop()

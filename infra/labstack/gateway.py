@@ -151,10 +151,10 @@ class Gateway:
         if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
             if found is None or not found[0].provider.upstream_only:
                 return self.labstack.proxy.forward(environ, start_response, ctx.service, ctx.access_key, ctx.account)
-        # Every call is recorded once (CloudTrail's event history), but not labstack's own call to moto
-        # under an overlay (the overlay's call is recorded).
+        # Every signed call is recorded once (CloudTrail's event history), but not labstack's own call to
+        # moto under an overlay (the overlay's call is recorded).
         internal_direct = direct and identity is not None and identity.internal
-        call = None if internal_direct else Call(self.labstack.trail, ctx, identity, incoming, found[1] if found else None)
+        call = None if internal_direct or not ctx.service else Call(self.labstack.trail, ctx, identity, incoming, found[1] if found else None)
         respond = call.start_response(start_response) if call else start_response
         try:
             if found is None:

@@ -46,27 +46,27 @@ class Principals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: dict[tuple[str, str], dict[str, Any]] = {}
+        self._known: dict[tuple[str, str, str | None], tuple[dict[str, Any], str | None]] = {}
 
     def identity(self, access_key: str | None, holder: Identity | None, account: str,
                  acting: str | None = None) -> tuple[dict[str, Any], str | None]:
         """The ``userIdentity`` of a call signed by ``access_key`` in ``account``, and the service host it
         was made by (None for a learner's own call). ``acting`` is the service an engine's call says it
-        acts for."""
-        if holder is not None and holder.session_token is not None and holder.name != "iam":
-            return self._service(access_key or "", holder, account, acting)
+        acts for. The answer is one shared dict per key (and service), never to be changed."""
         if not access_key:
             return {"type": "Unknown", "accountId": account}, None
-        cache = (access_key, account)
+        service = holder is not None and holder.session_token is not None and holder.name != "iam"
+        cache = (access_key, account, service_host(acting) if service and holder.name == INTERNAL else None)
         with self._lock:
             found = self._known.get(cache)
         if found is None:
-            found = self._resolve(access_key, holder, account)
+            found = self._service(access_key, holder, account, acting) if service else (
+                self._resolve(access_key, holder, account), None)
             with self._lock:
                 if len(self._known) >= _MAX_CACHED:
                     self._known.clear()
                 self._known[cache] = found
-        return found, None
+        return found
 
     @staticmethod
     def iam_user(account: str, name: str) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class Principals:
             self._known.clear()
 
     @staticmethod
-    def _service(access_key: str, holder: Identity, account: str, acting: str | None) -> tuple[dict[str, Any], str]:
+    def _service(access_key: str, holder: Any, account: str, acting: str | None) -> tuple[dict[str, Any], str]:
         """An AWS service acting in the account: a key labstack issued to it, or its engines' own key."""
         if holder.name == INTERNAL:
             host = service_host(acting) or INTERNAL_IP

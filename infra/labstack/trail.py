@@ -2,13 +2,14 @@
 
 The gateway opens a :class:`Call` for each request it routes to a provider or to moto and finishes
 it once the answer's status is known; failed calls carry their error code. Recording costs one
-parse of the request's names, no disk I/O, and one append under a lock to a bounded deque per
-account: the oldest events go when an account holds ``LABSTACK_TRAIL_EVENTS`` (default 20000).
+parse of the request's names, no disk I/O, and one append under a lock to its caller's log in its
+account: when an account holds ``LABSTACK_TRAIL_EVENTS`` (default 20000), the busiest caller's oldest go.
 ``services/cloudtrail`` serves the log as ``LookupEvents``.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -26,39 +27,57 @@ from labstack.services.cloudtrail.records import Event
 
 log = logging.getLogger("labstack.trail")
 DEFAULT_EVENTS = 20_000
+PRINCIPALS = 32  # callers with a log of their own in one account
+_OTHERS = "(others)"
 CALLER_HEADER = "X-Labstack-Caller"  # which service labstack's own engines call for (trusted on their keys only)
 MAX_AGENT = 1024
 _serving = threading.local()  # the service the current request thread is serving, for engines' calls made from it
 
 
 class Trail:
-    """Each account's recent events, newest last; safe to use from any thread."""
+    """Each account's recent events, safe to use from any thread.
+
+    An account holds at most ``limit`` events. When it is full, the oldest event of whoever called most
+    goes: one principal flooding its own account (a learner's root, say) drops its own events, never
+    those of a role session that called less. Past :data:`PRINCIPALS` callers in one account, the rest
+    share one log.
+    """
 
     def __init__(self, limit: int = DEFAULT_EVENTS) -> None:
         self.limit = limit
         self.principals = Principals()
         self._lock = threading.Lock()
-        self._accounts: dict[str, deque[Event]] = {}
+        self._accounts: dict[str, dict[str, deque[Event]]] = {}
+        self._sizes: dict[str, int] = {}
         self._agents: dict[str, str] = {}  # one copy of each user agent string
 
     def add(self, event: Event) -> None:
-        """Keep ``event`` in its account's log (dropping that account's oldest one when full)."""
+        """Keep ``event`` in its account's log (dropping the oldest of the busiest caller's when full)."""
+        who = str(event.identity.get("arn") or event.identity.get("invokedBy") or event.identity.get("type"))
         with self._lock:
-            log = self._accounts.get(event.account)
+            logs = self._accounts.setdefault(event.account, {})
+            log = logs.get(who)
             if log is None:
-                log = self._accounts[event.account] = deque(maxlen=self.limit)
+                log = logs[who] = deque() if len(logs) < PRINCIPALS else logs.setdefault(_OTHERS, deque())
             log.append(event)
+            size = self._sizes.get(event.account, 0) + 1
+            if size > self.limit:
+                max(logs.values(), key=len).popleft()
+                size -= 1
+            self._sizes[event.account] = size
 
     def events(self, account: str) -> list[Event]:
         """A snapshot of ``account``'s events, newest first."""
         with self._lock:
-            log = self._accounts.get(account)
-            return list(reversed(log)) if log else []
+            logs = [list(log) for log in self._accounts.get(account, {}).values()]
+        merged = heapq.merge(*logs, key=lambda e: e.time) if len(logs) > 1 else iter(logs[0] if logs else [])
+        return list(merged)[::-1]
 
     def clear(self) -> None:
         """Forget every account's events (labstack's reset)."""
         with self._lock:
             self._accounts.clear()
+            self._sizes.clear()
             self._agents.clear()
         self.principals.forget()
 

@@ -1,7 +1,8 @@
 """``LookupEvents`` over the event log (``labstack.trail``); trails and the rest of CloudTrail stay moto's.
 
 As CloudTrail's event history: at most one lookup attribute, a time range, newest first, up to 50 a
-page, and only the caller's account's events.
+page, and only the events of the caller's account in the region asked (IAM's are us-east-1's, where
+its clients sign).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class CloudTrail(Provider):
         found: list[Event] = []
         following = None
         for event in events[first:]:
-            if end is not None and event.time > end:
+            if event.region != ctx.region or (end is not None and event.time > end):
                 continue
             if start is not None and event.time < start:
                 break  # newest first: the rest are older still
