@@ -161,12 +161,17 @@ class Call:
         return noted
 
     def finish(self, body: Iterable[bytes]) -> Iterable[bytes]:
-        """Record the call from its answer; returns the body to send (read into memory only when it is a
-        small error or a create call's answer)."""
+        """Record the call from its answer; returns the body to send. An answer of at most
+        ``wire.MAX_PARSED_ANSWER`` bytes is read whole for its request id, error and new identifiers; a
+        larger one streams on untouched."""
         error = None
         returned: list[resources.Named] = []
         if self._small():
-            body = [b"".join(body)]
+            whole = b"".join(body)
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()  # the answer is read whole: release what produced it (moto's response)
+            body = [whole]
             self.request_id = wire.request_id(self.headers, body[0]) or self.request_id
             if self.status >= 400:
                 error = wire.error(self.headers, body[0])
