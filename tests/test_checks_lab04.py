@@ -23,11 +23,16 @@ from tests.support.later_labs import (
     role_policy,
     staging_definition,
 )
+from tests.support.mutations import breaks, uncovered
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 pytest_plugins = ["tests.support.later_labs_fixtures"]
 
 PIPELINE_ROLE = lab01.ROLES["codepipeline"]
+
+
+def test_every_check_of_lab_04_is_broken_by_a_test() -> None:
+    assert uncovered(lab04, globals()) == set()
 
 
 def test_every_check_names_what_it_grades(solved: LabSession) -> None:
@@ -37,6 +42,7 @@ def test_every_check_names_what_it_grades(solved: LabSession) -> None:
 
 # --- the Test stage's projects ------------------------------------------------------------------
 
+@breaks("unit-tests-project")
 def test_a_unit_tests_project_without_its_buildspec_runs_the_default_one(solved: LabSession) -> None:
     with project_changed(solved, lab04.UNIT_TESTS, source={"type": "CODEPIPELINE"}):
         assert_fails(solved, lab04, "unit-tests-project", "runs the buildspec buildspec.yml (the default), not buildspec-unit.yml",
@@ -44,6 +50,7 @@ def test_a_unit_tests_project_without_its_buildspec_runs_the_default_one(solved:
     assert_passes(solved, lab04, "unit-tests-project")
 
 
+@breaks("security-scan-project")
 def test_a_scan_project_that_runs_the_unit_tests_buildspec(solved: LabSession) -> None:
     with project_changed(solved, lab04.SECURITY_SCAN, source={"type": "CODEPIPELINE", "buildspec": "buildspec-unit.yml"}):
         assert_fails(solved, lab04, "security-scan-project", "runs the buildspec buildspec-unit.yml, not buildspec-security.yml",
@@ -51,6 +58,7 @@ def test_a_scan_project_that_runs_the_unit_tests_buildspec(solved: LabSession) -
     assert_passes(solved, lab04, "security-scan-project")
 
 
+@breaks("test-projects-setup")
 def test_a_test_project_copied_from_the_docker_build_runs_privileged(solved: LabSession) -> None:
     project = solved.client("codebuild").batch_get_projects(names=[lab04.SECURITY_SCAN])["projects"][0]
     with project_changed(solved, lab04.SECURITY_SCAN, environment={**project["environment"], "privilegedMode": True}):
@@ -61,6 +69,7 @@ def test_a_test_project_copied_from_the_docker_build_runs_privileged(solved: Lab
 
 # --- the staging service --------------------------------------------------------------------------
 
+@breaks("staging-service")
 def test_a_staging_service_scaled_to_nothing(solved: LabSession) -> None:
     ecs = solved.client("ecs")
     ecs.update_service(cluster=lab04.CLUSTER, service=lab04.STAGING_SERVICE, desiredCount=0)
@@ -71,6 +80,7 @@ def test_a_staging_service_scaled_to_nothing(solved: LabSession) -> None:
     assert_passes(solved, lab04, "staging-service")
 
 
+@breaks("staging-rolling")
 def test_a_staging_task_definition_whose_container_is_not_called_app(solved: LabSession) -> None:
     def rename(containers: list[dict[str, Any]]) -> None:
         containers[0]["name"] = "sample-app"
@@ -80,6 +90,7 @@ def test_a_staging_task_definition_whose_container_is_not_called_app(solved: Lab
     assert_passes(solved, lab04, "staging-rolling")
 
 
+@breaks("staging-rolling")
 def test_a_staging_service_that_codedeploy_deploys(hand_run: HandRun) -> None:
     assert_fails(hand_run.session, lab04, "staging-rolling", f"{lab04.STAGING_SERVICE} is deployed by CODE_DEPLOY",
                  still=("staging-service",))
@@ -87,6 +98,7 @@ def test_a_staging_service_that_codedeploy_deploys(hand_run: HandRun) -> None:
 
 # --- the pipeline ---------------------------------------------------------------------------------
 
+@breaks("pipeline-exists")
 def test_a_pipeline_acting_as_the_build_role(solved: LabSession) -> None:
     def build_role(declaration: dict[str, Any]) -> None:
         declaration["roleArn"] = declaration["roleArn"].replace(PIPELINE_ROLE, lab01.ROLES["codebuild"])
@@ -97,11 +109,13 @@ def test_a_pipeline_acting_as_the_build_role(solved: LabSession) -> None:
     assert_passes(solved, lab04, "pipeline-exists")
 
 
+@breaks("pipeline-exists")
 def test_a_v1_pipeline(solved: LabSession) -> None:
     with pipeline_changed(solved, lambda declaration: declaration.update(pipelineType="V1")):
         assert_fails(solved, lab04, "pipeline-exists", f"{lab04.PIPELINE} is a V1 pipeline")
 
 
+@breaks("pipeline-artifact-store")
 def test_an_artifact_store_without_the_key_falls_back_to_aws_s3(solved: LabSession) -> None:
     with pipeline_changed(solved, lambda declaration: declaration["artifactStore"].pop("encryptionKey")):
         assert_fails(solved, lab04, "pipeline-artifact-store", "names no encryption key",
@@ -109,6 +123,7 @@ def test_an_artifact_store_without_the_key_falls_back_to_aws_s3(solved: LabSessi
     assert_passes(solved, lab04, "pipeline-artifact-store")
 
 
+@breaks("pipeline-artifact-store")
 def test_an_artifact_store_encrypted_with_another_key(solved: LabSession) -> None:
     other = solved.client("kms").create_key(Description="a second key, not the lab's")["KeyMetadata"]["Arn"]
 
@@ -119,6 +134,7 @@ def test_an_artifact_store_encrypted_with_another_key(solved: LabSession) -> Non
         assert_fails(solved, lab04, "pipeline-artifact-store", f"encrypts with {other}, not the key behind {lab01.KEY_ALIAS}")
 
 
+@breaks("pipeline-stages")
 def test_a_pipeline_that_deploys_to_staging_before_testing(solved: LabSession) -> None:
     def deploy_first(declaration: dict[str, Any]) -> None:
         stages = declaration["stages"]
@@ -131,12 +147,14 @@ def test_a_pipeline_that_deploys_to_staging_before_testing(solved: LabSession) -
     assert_passes(solved, lab04, "pipeline-stages")
 
 
+@breaks("test-stage-parallel")
 def test_a_scan_that_waits_for_the_unit_tests(solved: LabSession) -> None:
     with pipeline_changed(solved, lambda declaration: action_of(declaration, "Test", "SecurityScan").update(runOrder=2)):
         assert_fails(solved, lab04, "test-stage-parallel", "different runOrders", still=("pipeline-stages",))
     assert_passes(solved, lab04, "test-stage-parallel")
 
 
+@breaks("staging-deploy-action")
 def test_a_staging_deploy_that_targets_production(solved: LabSession) -> None:
     def to_production(declaration: dict[str, Any]) -> None:
         action_of(declaration, "Deploy_Staging")["configuration"]["ServiceName"] = lab03.SERVICE
@@ -152,6 +170,7 @@ def test_a_staging_deploy_that_targets_production(solved: LabSession) -> None:
      "no Test action receives #{BuildVariables.IMAGE_TAG}"),
     ("IMAGE_TAG=#{BuildVariables.IMAGE_TAG}", "SecurityScan's EnvironmentVariables is not a JSON list"),
 ])
+@breaks("variables")
 def test_variables_passed_in_shell_syntax_or_not_as_json(solved: LabSession, passed: str, found: str) -> None:
     with pipeline_changed(solved, lambda d: action_of(d, "Test", "SecurityScan")["configuration"].update(EnvironmentVariables=passed)):
         assert_fails(solved, lab04, "variables", found, still=("test-stage-parallel", "staging-deploy-action"))
@@ -160,12 +179,14 @@ def test_variables_passed_in_shell_syntax_or_not_as_json(solved: LabSession, pas
 
 # --- what starts it -------------------------------------------------------------------------------
 
+@breaks("push-trigger")
 def test_a_source_that_still_polls(solved: LabSession) -> None:
     with pipeline_changed(solved, lambda d: action_of(d, "Source")["configuration"].update(PollForSourceChanges="true")):
         assert_fails(solved, lab04, "push-trigger", "still polls", still=("events-role",))
     assert_passes(solved, lab04, "push-trigger")
 
 
+@breaks("push-trigger")
 def test_a_disabled_trigger_rule(solved: LabSession) -> None:
     events = solved.client("events")
     events.disable_rule(Name=lab04.TRIGGER_RULE)
@@ -176,6 +197,7 @@ def test_a_disabled_trigger_rule(solved: LabSession) -> None:
     assert_passes(solved, lab04, "push-trigger")
 
 
+@breaks("push-trigger")
 def test_a_trigger_rule_on_another_branch(solved: LabSession) -> None:
     events = solved.client("events")
     rule = events.describe_rule(Name=lab04.TRIGGER_RULE)
@@ -190,6 +212,7 @@ def test_a_trigger_rule_on_another_branch(solved: LabSession) -> None:
     assert_passes(solved, lab04, "push-trigger")
 
 
+@breaks("events-role")
 def test_an_events_role_allowed_on_the_repository_instead_of_the_pipeline(solved: LabSession) -> None:
     repository = f"arn:aws:codecommit:{solved.region}:{solved.account}:{lab01.REPOSITORY}"
     wrong = {"Version": "2012-10-17", "Statement": [
@@ -202,6 +225,7 @@ def test_an_events_role_allowed_on_the_repository_instead_of_the_pipeline(solved
 
 # --- the pipeline's role ----------------------------------------------------------------------------
 
+@breaks("pipeline-role-permissions")
 def test_a_pipeline_role_that_may_start_only_the_build_project(solved: LabSession) -> None:
     policy = policy_document(solved, PIPELINE_ROLE, "pipeline")
     for statement in policy["Statement"]:
@@ -213,6 +237,7 @@ def test_a_pipeline_role_that_may_start_only_the_build_project(solved: LabSessio
     assert_passes(solved, lab04, "pipeline-role-permissions")
 
 
+@breaks("pipeline-role-permissions")
 def test_a_pipeline_role_allowed_everything(solved: LabSession) -> None:
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     with role_policy(solved, PIPELINE_ROLE, "pipeline", everything):
@@ -223,10 +248,12 @@ def test_a_pipeline_role_allowed_everything(solved: LabSession) -> None:
 
 # --- the push and what staging runs -----------------------------------------------------------------
 
+@breaks("push-ran-pipeline")
 def test_a_pipeline_that_only_ran_by_hand_was_never_started_by_a_push(hand_run: HandRun) -> None:
     assert_fails(hand_run.session, lab04, "push-ran-pipeline", "no execution started by a push (trigger CloudWatchEvent)")
 
 
+@breaks("staging-runs-commit")
 def test_staging_switched_by_hand_to_the_latest_tag(solved: LabSession) -> None:
     def latest(containers: list[dict[str, Any]]) -> None:
         containers[0]["image"] = containers[0]["image"].rsplit(":", 1)[0] + ":latest"

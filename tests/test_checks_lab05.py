@@ -22,12 +22,17 @@ from tests.support.later_labs import (
     production_primary,
     role_policy,
 )
+from tests.support.mutations import breaks, uncovered
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 pytest_plugins = ["tests.support.later_labs_fixtures"]
 
 PIPELINE_ROLE = lab01.ROLES["codepipeline"]
 POLICY = "approval-and-production"
+
+
+def test_every_check_of_lab_05_is_broken_by_a_test() -> None:
+    assert uncovered(lab05, globals()) == set()
 
 
 def test_every_check_names_what_it_grades(solved: LabSession) -> None:
@@ -37,10 +42,12 @@ def test_every_check_names_what_it_grades(solved: LabSession) -> None:
 
 # --- the topic ------------------------------------------------------------------------------------
 
+@breaks("approval-topic")
 def test_a_topic_with_a_typo_in_its_name(hand_run: HandRun) -> None:
     assert_fails(hand_run.session, lab05, "approval-topic", f"there is no SNS topic {lab05.TOPIC}")
 
 
+@breaks("approval-subscription")
 def test_the_approver_subscribed_to_another_topic(solved: LabSession) -> None:
     sns = solved.client("sns")
     topic = lab05.topic_arn(solved)
@@ -57,6 +64,7 @@ def test_the_approver_subscribed_to_another_topic(solved: LabSession) -> None:
     assert_passes(solved, lab05, "approval-subscription")
 
 
+@breaks("pipeline-role-publishes")
 def test_a_pipeline_role_that_may_publish_to_another_topic(solved: LabSession) -> None:
     policy = policy_document(solved, PIPELINE_ROLE, POLICY)
     topic = lab05.topic_arn(solved)
@@ -71,6 +79,7 @@ def test_a_pipeline_role_that_may_publish_to_another_topic(solved: LabSession) -
 
 # --- the two new stages ---------------------------------------------------------------------------
 
+@breaks("approval-stage")
 def test_an_approval_that_notifies_nobody(solved: LabSession) -> None:
     with pipeline_changed(solved, lambda d: action_of(d, "Approval")["configuration"].pop("NotificationArn")):
         assert_fails(solved, lab05, "approval-stage", "the approval notifies nobody",
@@ -78,6 +87,7 @@ def test_an_approval_that_notifies_nobody(solved: LabSession) -> None:
     assert_passes(solved, lab05, "approval-stage")
 
 
+@breaks("approval-details")
 def test_an_approval_request_without_a_link_to_staging(solved: LabSession) -> None:
     with pipeline_changed(solved, lambda d: action_of(d, "Approval")["configuration"].pop("ExternalEntityLink")):
         assert_fails(solved, lab05, "approval-details", "the Manual action has no ExternalEntityLink",
@@ -85,6 +95,7 @@ def test_an_approval_request_without_a_link_to_staging(solved: LabSession) -> No
     assert_passes(solved, lab05, "approval-details")
 
 
+@breaks("production-stage")
 def test_production_deployed_with_the_application_name_as_its_group(solved: LabSession) -> None:
     def group(declaration: dict[str, Any]) -> None:
         action_of(declaration, "Deploy_Production")["configuration"]["DeploymentGroupName"] = lab05.APPLICATION
@@ -95,6 +106,7 @@ def test_production_deployed_with_the_application_name_as_its_group(solved: LabS
     assert_passes(solved, lab05, "production-stage")
 
 
+@breaks("production-stage")
 def test_production_stage_before_the_approval(solved: LabSession) -> None:
     def swap(declaration: dict[str, Any]) -> None:
         declaration["stages"][-2:] = declaration["stages"][-2:][::-1]
@@ -103,6 +115,7 @@ def test_production_stage_before_the_approval(solved: LabSession) -> None:
         assert_fails(solved, lab05, "production-stage", "Deploy_Production should come last, after Approval")
 
 
+@breaks("production-artifacts")
 def test_production_image_named_by_its_container_rather_than_the_placeholder(solved: LabSession) -> None:
     def container(declaration: dict[str, Any]) -> None:
         action_of(declaration, "Deploy_Production")["configuration"]["Image1ContainerName"] = "app"
@@ -112,6 +125,7 @@ def test_production_image_named_by_its_container_rather_than_the_placeholder(sol
     assert_passes(solved, lab05, "production-artifacts")
 
 
+@breaks("pipeline-role-codedeploy")
 def test_a_pipeline_role_that_may_not_read_deployment_configs(solved: LabSession) -> None:
     policy = policy_document(solved, PIPELINE_ROLE, POLICY)
     for statement in policy["Statement"]:
@@ -123,6 +137,7 @@ def test_a_pipeline_role_that_may_not_read_deployment_configs(solved: LabSession
     assert_passes(solved, lab05, "pipeline-role-codedeploy")
 
 
+@breaks("pipeline-role-codedeploy")
 def test_a_pipeline_role_allowed_every_action(solved: LabSession) -> None:
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     with role_policy(solved, PIPELINE_ROLE, POLICY, everything):
@@ -133,19 +148,23 @@ def test_a_pipeline_role_allowed_every_action(solved: LabSession) -> None:
 
 # --- releasing, rejecting, approving --------------------------------------------------------------
 
+@breaks("manual-release")
 def test_a_pipeline_that_only_ran_when_it_was_created_was_never_released_by_hand(hand_run: HandRun) -> None:
     assert_failed(hand_run.before_start["manual-release"], lab05,
                   f"no execution of {lab04.PIPELINE} was started with StartPipelineExecution yet")
 
 
+@breaks("rejected-once")
 def test_an_approval_stopped_instead_of_rejected(hand_run: HandRun) -> None:
     assert_fails(hand_run.session, lab05, "rejected-once", "no approval request was rejected yet", still=("manual-release",))
 
 
+@breaks("approved")
 def test_an_approval_whose_production_deploy_failed(hand_run: HandRun) -> None:
     assert_fails(hand_run.session, lab05, "approved", "no execution was approved and then deployed to production yet")
 
 
+@breaks("production-runs-approved")
 def test_production_left_on_the_first_release(solved: LabSession) -> None:
     first = f"arn:aws:ecs:{solved.region}:{solved.account}:task-definition/{lab03.SERVICE}:1"
     with production_primary(solved, first):

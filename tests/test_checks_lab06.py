@@ -18,13 +18,17 @@ from tests.support.later_labs import (
     assert_fails,
     assert_passes,
     assert_uses_are_names,
-    graded,
     group_changed,
     production_primary,
 )
+from tests.support.mutations import breaks, results, uncovered
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 pytest_plugins = ["tests.support.later_labs_fixtures"]
+
+
+def test_every_check_of_lab_06_is_broken_by_a_test() -> None:
+    assert uncovered(lab06, globals()) == set()
 
 
 def test_every_check_names_what_it_grades(solved: LabSession) -> None:
@@ -46,6 +50,7 @@ def test_every_check_names_what_it_grades(solved: LabSession) -> None:
     ({"Namespace": "AWS/ELB"}, "watches AWS/ELB HTTPCode_Target_5XX_Count, not AWS/ApplicationELB"),
 ], ids=["threshold", "greater-than-one", "less-than", "average", "percentile", "period", "periods", "elb-metric",
         "classic-namespace"])
+@breaks("alarm-exists")
 def test_an_alarm_that_does_not_fire_on_one_5xx_a_minute(solved: LabSession, changes: dict[str, Any], found: str) -> None:
     with alarm_changed(solved, **changes):
         assert_fails(solved, lab06, "alarm-exists", found, still=("alarm-covers-both-groups",))
@@ -57,6 +62,7 @@ def _target_group(session: LabSession, name: str) -> str:
     return str(arn.split(":", 5)[5])
 
 
+@breaks("alarm-covers-both-groups")
 def test_an_alarm_on_one_target_group_is_blind_every_other_deployment(solved: LabSession) -> None:
     blue = _target_group(solved, "sample-app-blue")
     dimensions = [{"Name": "TargetGroup", "Value": blue}, {"Name": "LoadBalancer", "Value": lab06.balancer_dimension(solved)}]
@@ -66,12 +72,14 @@ def test_an_alarm_on_one_target_group_is_blind_every_other_deployment(solved: La
     assert_passes(solved, lab06, "alarm-covers-both-groups")
 
 
+@breaks("alarm-covers-both-groups")
 def test_an_alarm_on_the_load_balancers_whole_arn(solved: LabSession) -> None:
     arn = solved.client("elbv2").describe_load_balancers(Names=[lab05.LOAD_BALANCER])["LoadBalancers"][0]["LoadBalancerArn"]
     with alarm_changed(solved, Dimensions=[{"Name": "LoadBalancer", "Value": arn}]):
         assert_fails(solved, lab06, "alarm-covers-both-groups", f"{{'LoadBalancer': '{arn}'}}", still=("alarm-exists",))
 
 
+@breaks("alarm-covers-both-groups")
 def test_an_alarm_on_another_load_balancer(solved: LabSession) -> None:
     elbv2 = solved.client("elbv2")
     ours = elbv2.describe_load_balancers(Names=[lab05.LOAD_BALANCER])["LoadBalancers"][0]
@@ -86,6 +94,7 @@ def test_an_alarm_on_another_load_balancer(solved: LabSession) -> None:
         elbv2.delete_load_balancer(LoadBalancerArn=other)
 
 
+@breaks("alarm-covers-both-groups")
 def test_an_alarm_that_treats_a_quiet_minute_as_missing(solved: LabSession) -> None:
     with alarm_changed(solved, TreatMissingData="missing"):
         assert_fails(solved, lab06, "alarm-covers-both-groups", "missing data counts as missing", still=("alarm-exists",))
@@ -93,12 +102,14 @@ def test_an_alarm_that_treats_a_quiet_minute_as_missing(solved: LabSession) -> N
 
 # --- the deployment group -------------------------------------------------------------------------
 
+@breaks("group-alarm-config")
 def test_a_group_whose_alarm_configuration_is_off(solved: LabSession) -> None:
     with group_changed(solved, alarmConfiguration={"enabled": False, "alarms": [{"name": lab06.ALARM}]}):
         assert_fails(solved, lab06, "group-alarm-config", f"is off with ['{lab06.ALARM}']", still=("group-rollback-on-alarm",))
     assert_passes(solved, lab06, "group-alarm-config")
 
 
+@breaks("group-rollback-on-alarm")
 def test_a_group_that_rolls_back_only_failed_deployments(solved: LabSession) -> None:
     with group_changed(solved, autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}):
         assert_fails(solved, lab06, "group-rollback-on-alarm", "auto-rollback is on for ['DEPLOYMENT_FAILURE']",
@@ -106,6 +117,7 @@ def test_a_group_that_rolls_back_only_failed_deployments(solved: LabSession) -> 
     assert_passes(solved, lab06, "group-rollback-on-alarm")
 
 
+@breaks("group-rollback-on-alarm", "group-alarm-config")
 def test_a_group_watching_another_alarm(solved: LabSession) -> None:
     with group_changed(solved, alarmConfiguration={"enabled": True, "alarms": [{"name": "sample-app-errors"}]}):
         assert_fails(solved, lab06, "group-rollback-on-alarm", f"no alarm of the group is {lab06.ALARM}")
@@ -114,20 +126,24 @@ def test_a_group_watching_another_alarm(solved: LabSession) -> None:
 
 # --- stops, rollbacks, the fix (the small account) ------------------------------------------------
 
+@breaks("v3-rolled-back")
 def test_a_deployment_the_alarm_stopped_with_no_rollback(alarm_stops: AlarmStops) -> None:
     assert_failed(alarm_stops.without_rollback["v3-rolled-back"], lab06, "the alarm stopped d-", "but nothing rolled it back")
-    assert graded(alarm_stops.session, lab06, "v3-rolled-back")["v3-rolled-back"].passed  # once the group rolls back
+    assert results(alarm_stops.session, lab06, ("v3-rolled-back",))["v3-rolled-back"].passed  # once the group rolls back
 
 
+@breaks("rollback-restored")
 def test_a_rollback_that_failed(alarm_stops: AlarmStops) -> None:
     assert_fails(alarm_stops.session, lab06, "rollback-restored", "is Failed (creator codeDeployRollback)",
                  still=("v3-rolled-back",))
 
 
+@breaks("fixed-forward")
 def test_main_that_still_holds_v3(alarm_stops: AlarmStops) -> None:
     assert_failed(alarm_stops.still_v3["fixed-forward"], lab06, "main still holds v3")
 
 
+@breaks("fixed-forward")
 def test_a_fix_committed_but_never_shipped(alarm_stops: AlarmStops) -> None:
     assert_failed(alarm_stops.fix_not_shipped["fixed-forward"], lab06, "has not reached production through the pipeline since the rollback")
 
@@ -138,9 +154,10 @@ def test_the_fix_is_found_however_many_pages_of_action_executions_came_after_it(
     first = session.client("codepipeline").list_action_executions(pipelineName=lab04.PIPELINE, maxResults=2)
     assert "Deploy_Production" not in {r["stageName"] for r in first["actionExecutionDetails"]} and first["nextToken"]
     monkeypatch.setattr(lab04, "PAGE_SIZE", 2)
-    assert graded(session, lab06, "fixed-forward")["fixed-forward"].passed
+    assert results(session, lab06, ("fixed-forward",))["fixed-forward"].passed
 
 
+@breaks("production-fixed")
 def test_production_left_on_the_first_release_is_not_fixed(solved: LabSession) -> None:
     first = f"arn:aws:ecs:{solved.region}:{solved.account}:task-definition/{lab03.SERVICE}:1"
     with production_primary(solved, first):

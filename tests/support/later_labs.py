@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from grader import checks
 from grader.backends import LabSession
 from grader.checks import lab03, lab04, lab05, lab06
 from grader.policies import document
 from grader.results import CheckResult
+from tests.support.mutations import assert_breaks, results
 from tests.support.waiting import wait_for
 
 # The fields of DescribeAlarms that PutMetricAlarm takes back.
@@ -44,31 +44,24 @@ class AlarmStops:
     fix_not_shipped: dict[str, CheckResult]
 
 
-def graded(session: LabSession, module: ModuleType, *ids: str) -> dict[str, CheckResult]:
-    """The results of ``module``'s checks ``ids`` (hidden ones too) against ``session``, by id."""
-    report = checks.run(module.TITLE, session, checks.select(module.CHECKS, ids, hidden=True))
-    return {r.id: r for r in report.results}
+def assert_fails(session: LabSession, lab: ModuleType, broken: str, *found: str, still: tuple[str, ...] = ()) -> None:
+    """:func:`assert_breaks` (``still`` intact), and the broken check's message says each of ``found``."""
+    message = assert_breaks(session, lab, broken, still).message
+    for text in found:
+        assert text in message, message
 
 
-def assert_fails(session: LabSession, module: ModuleType, check_id: str, *found: str, still: tuple[str, ...] = ()) -> None:
-    """``check_id`` is ✗ with its hint and a message saying each of ``found``; the checks ``still`` are ✓."""
-    results = graded(session, module, check_id, *still)
-    assert_failed(results[check_id], module, *found)
-    for other in still:
-        assert results[other].passed, results[other]
-
-
-def assert_failed(result: CheckResult, module: ModuleType, *found: str) -> None:
-    """``result`` of one of ``module``'s checks is ✗ with that check's hint and a message saying each of ``found``."""
-    hint = next(c.hint for c in module.CHECKS if c.id == result.id)
-    assert not result.passed and result.hint == hint, result
+def assert_failed(result: CheckResult, lab: ModuleType, *found: str) -> None:
+    """``result`` (of one of ``lab``'s checks, kept from an earlier state) is ✗ with the check's hint and a
+    message saying each of ``found``."""
+    assert (result.passed, result.hint) == (False, next(c.hint for c in lab.CHECKS if c.id == result.id)), result
     for text in found:
         assert text in result.message, result.message
 
 
-def assert_passes(session: LabSession, module: ModuleType, *ids: str) -> None:
+def assert_passes(session: LabSession, lab: ModuleType, *ids: str) -> None:
     """Each of ``ids`` is ✓ (the state is back where the solution left it)."""
-    for result in graded(session, module, *ids).values():
+    for result in results(session, lab, ids).values():
         assert result.passed, result
 
 

@@ -1,5 +1,5 @@
-"""Fixtures of the mutation tests of labs 04–06 (loaded through ``pytest_plugins``): one account solved up to
-lab 06, shared by the three modules, and one small account whose pipeline ran only by hand."""
+"""Fixtures of the mutation tests of labs 04–06 (loaded through ``pytest_plugins``): the account solved up to
+lab 06, shared by the three modules, and two small accounts, without builds, whose history went wrong."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from grader import catchup, live
+from grader import live
 from grader.backends import LabSession
 from grader.checks import lab01, lab03, lab04, lab05, lab06
 from tests.support.bluegreen import zipped
 from tests.support.codepipeline import DONE, action, stage
 from tests.support.grading import session_for
-from tests.support.later_labs import AlarmStops, HandRun, graded
+from tests.support.later_labs import AlarmStops, HandRun
+from tests.support.mutations import results, solved_account
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -25,10 +26,8 @@ LAMBDA = "def handler(event, context):\n    return '{version}'\n"
 
 @pytest.fixture(scope="session")
 def solved(sampleapp_labstack: LabstackProcess) -> LabSession:
-    """An account where the solutions of labs 01–06 ran (catch-up builds it, about a minute and a half)."""
-    session = session_for(sampleapp_labstack)
-    catchup.catch_up(7, session, say=lambda _line: None)
-    return session
+    """The account where catch-up ran the solutions of labs 01–06 (about a minute and a half), shared."""
+    return solved_account(sampleapp_labstack, 6)
 
 
 def _finished(session: LabSession, execution_id: str) -> bool:
@@ -89,7 +88,7 @@ def hand_run(sampleapp_labstack: LabstackProcess) -> HandRun:
     created = small_pipeline(session, "index.html", "<p>v1</p>", s3_deploy("Deploy_Staging", site_bucket(session)),
                              APPROVAL, s3_deploy("Deploy_Production", f"no-such-bucket-{session.account}"))
     approve(session, created)
-    before_start = graded(session, lab05, "manual-release")
+    before_start = results(session, lab05, ("manual-release",))
 
     codepipeline = session.client("codepipeline")
     started = codepipeline.start_pipeline_execution(name=lab04.PIPELINE)["pipelineExecutionId"]
@@ -164,7 +163,7 @@ def alarm_stops(sampleapp_labstack: LabstackProcess) -> AlarmStops:
     first = deploy()
     stopped = wait_for(lambda: (d := _deployment(session, first))["status"] in ("Stopped", "Failed") and d, seconds=60)
     assert (stopped["status"], stopped["errorInformation"]["code"], stopped.get("rollbackInfo")) == ("Stopped", "ALARM_ACTIVE", None)
-    without_rollback = graded(session, lab06, "v3-rolled-back", "rollback-restored")
+    without_rollback = results(session, lab06, ("v3-rolled-back", "rollback-restored"))
 
     codedeploy.update_deployment_group(applicationName=lab05.APPLICATION, currentDeploymentGroupName=lab05.DEPLOYMENT_GROUP,
                                        autoRollbackConfiguration={"enabled": True, "events": list(lab03.ROLLBACK_EVENTS)})
@@ -181,12 +180,12 @@ def alarm_stops(sampleapp_labstack: LabstackProcess) -> AlarmStops:
 
     approve(session, small_pipeline(session, "app/version.py", 'VERSION = "v3"\n', APPROVAL,
                                     s3_deploy("Deploy_Production", site_bucket(session))))
-    still_v3 = graded(session, lab06, "fixed-forward")
+    still_v3 = results(session, lab06, ("fixed-forward",))
     codecommit, codepipeline = session.client("codecommit"), session.client("codepipeline")
     head = codecommit.get_branch(repositoryName=lab01.REPOSITORY, branchName=lab01.BRANCH)["branch"]["commitId"]
     codecommit.put_file(repositoryName=lab01.REPOSITORY, branchName=lab01.BRANCH, filePath="app/version.py",
                         fileContent=b'VERSION = "v2"\n', parentCommitId=head, commitMessage='Revert "Release v3"')
-    fix_not_shipped = graded(session, lab06, "fixed-forward")
+    fix_not_shipped = results(session, lab06, ("fixed-forward",))
     approve(session, codepipeline.start_pipeline_execution(name=lab04.PIPELINE)["pipelineExecutionId"])
     newer = codepipeline.start_pipeline_execution(name=lab04.PIPELINE)["pipelineExecutionId"]
     wait_for(lambda: live.approval_token(session, lab04.PIPELINE, newer), seconds=60)
