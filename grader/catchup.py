@@ -26,18 +26,19 @@ def lab_report(number: int, session: LabSession) -> Report:
 
 
 def run_solution(number: int, session: LabSession, output: Path | None = None,
-                 parameters: dict[str, str] | None = None) -> Path:
+                 parameters: dict[str, str] | None = None, extra_env: dict[str, str] | None = None) -> Path:
     """Run lab ``number``'s solution (with papermill ``parameters``) with ``session``'s own keys, as its
-    learner would run it; return the executed notebook."""
+    learner would run it (``extra_env`` added to its kernel's environment); return the executed notebook."""
     target = output or Path(tempfile.mkdtemp(prefix="grader-solve-")) / f"{notebooks.slug(number)}.ipynb"
-    return notebooks.execute(notebooks.solution(number), target, notebooks.kernel_env(session), parameters)
+    env = {**notebooks.kernel_env(session), **(extra_env or {})}
+    return notebooks.execute(notebooks.solution(number), target, env, parameters)
 
 
 def solve(number: int, session: LabSession, output: Path | None = None,
           parameters: dict[str, str] | None = None, acting: LabSession | None = None) -> Report:
     """Run lab ``number``'s solution in ``session``'s account as catch-up's session (``acting``, made when
     not given), so grading knows catch-up built it; report its checks."""
-    run_solution(number, acting or provenance.catch_up_session(session), output, parameters)
+    run_solution(number, acting or provenance.catch_up_session(session), output, parameters, provenance.COMMITTER)
     return lab_report(number, session)
 
 

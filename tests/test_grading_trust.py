@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, notebooks, scoring
+from grader import catchup, grading, notebooks, scoring
 from grader.backends import LabSession
 from tests.support.grading import graded_cells, session_for
 from tests.support.server import LabstackProcess
@@ -99,3 +99,15 @@ def test_a_notebook_that_floods_its_output_is_graded(labstack: LabstackProcess, 
     grade = _grade(flood, session, tmp_path)
     assert (grade.score, grade.max_score) == (1, 30)
     assert grade.graded.stat().st_size < 2_000_000  # nbgrader's LimitOutput kept the flood out of the copy
+
+
+def test_a_notebook_that_has_catch_up_build_its_own_lab_scores_nothing_for_that(
+        labstack: LabstackProcess, tmp_path: Path) -> None:
+    session = session_for(labstack)
+    handed_in = _with_cell("import grader.catchup\ngrader.catchup.solve(1, lab.session)\n", tmp_path)
+    grade = _grade(handed_in, session, tmp_path)
+    assert catchup.lab_report(1, session).passed  # the account holds all of lab 01 ...
+    assert (grade.score, grade.max_score) == (0, 30)  # ... which catch-up built, not the learner
+    shown = "".join(graded_cells(grade.graded)["check_repository"]["outputs"][0]["data"]["text/plain"])
+    assert "built by catch-up, not by you: cicd-lab-app (" in shown
+    assert scoring.score(1, session, discount_catch_up=False)["check_repository"].earned == 5
