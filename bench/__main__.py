@@ -17,6 +17,7 @@ from bench import (
     compute,
     console,
     git,
+    grading_cost,
     lab_start,
     labs,
     pipeline,
@@ -28,12 +29,13 @@ from bench.report import table, write_json
 RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
 # Each benchmark by name, in the order `make bench` runs them. The classroom and workshop ones build or
 # grade a whole class with every build and deployment run (tens of minutes for 30 learners), and so does
-# the class at rest (it builds every learner's labs first): they run only when named.
+# the class at rest (it builds every learner's labs first), and the cost of grading outside the kernel (a
+# learner's six labs graded twice): they run only when named.
 BENCHMARKS = {"core": run, "codebuild": codebuild.run, "git": git.run, "compute": compute.run,
               "codedeploy": codedeploy.run, "lab_start": lab_start.run, "labs": labs.run, "pipeline": pipeline.run,
-              "console": console.run, "class_mode": class_mode.run, "classroom": classroom.run,
+              "console": console.run, "grading_cost": grading_cost.run, "class_mode": class_mode.run, "classroom": classroom.run,
               "workshop": workshop.run, "class_mode_rest": class_mode.rest_figures}
-ONLY_WHEN_NAMED = ("classroom", "workshop", "class_mode_rest")
+ONLY_WHEN_NAMED = ("classroom", "workshop", "class_mode_rest", "grading_cost")
 
 
 def _parser() -> argparse.ArgumentParser:

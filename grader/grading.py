@@ -70,10 +70,10 @@ def course_config(root: Path) -> Config:
     return config
 
 
-def _grading_config(root: Path, number: int, discount_catch_up: bool) -> Config:
+def _grading_config(root: Path, number: int, outside_kernel: bool) -> Config:
     """The course settings for grading lab ``number``: nbgrader's autograde steps, with the kernel's
-    Execute made to survive a dying kernel and the graded cells scored by the grader itself
-    (:class:`grader.scoring.ChecksOutsideKernel`) just before nbgrader saves the grades."""
+    Execute made to survive a dying kernel and (``outside_kernel``) the graded cells scored by the
+    grader itself (:class:`grader.scoring.ChecksOutsideKernel`) just before nbgrader saves the grades."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute, SaveAutoGrades
 
@@ -81,10 +81,10 @@ def _grading_config(root: Path, number: int, discount_catch_up: bool) -> Config:
 
     config = course_config(root)
     steps = [KernelSafeExecute if step is Execute else step for step in Autograde.autograde_preprocessors.default()]
-    steps.insert(steps.index(SaveAutoGrades), ChecksOutsideKernel)
+    if outside_kernel:
+        steps.insert(steps.index(SaveAutoGrades), ChecksOutsideKernel)
     config.Autograde.autograde_preprocessors = steps
     config.ChecksOutsideKernel.lab = number
-    config.ChecksOutsideKernel.discount_catch_up = discount_catch_up
     return config
 
 
@@ -168,15 +168,16 @@ def prepare(number: int, root: Path) -> Path:
 
 def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] | None = None,
               student: str = "learner", in_place: bool = False, prepared: Path | None = None,
-              discount_catch_up: bool = True) -> Grade:
+              outside_kernel: bool = True) -> Grade:
     """Grade ``submission`` of lab ``number`` with nbgrader, its kernel running in ``env``.
 
     ``workdir`` becomes the course directory (gradebook, autograded copy), a copy of ``prepared``
     when given (see :func:`prepare`; ``prepared`` may be ``workdir`` itself, a course directory
     that grades one ``student`` after another); nbgrader restores edited or deleted test cells from the
     solution before it runs the notebook. The graded cells are scored in this process from the
-    account ``env`` names (:mod:`grader.scoring`), with no points for what catch-up built unless
-    ``discount_catch_up`` is False. ``in_place`` runs only the setup and test cells, with catching up
+    account ``env`` names (:mod:`grader.scoring`), with no points for what catch-up built; only a
+    benchmark of that cost turns ``outside_kernel`` off, leaving the score to what the kernel's test
+    cells showed, as nbgrader's own autograde does. ``in_place`` runs only the setup and test cells, with catching up
     turned off: the grade is what the account holds, and grading changes nothing in it.
     """
     from nbgrader.api import Gradebook
@@ -187,7 +188,7 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     elif prepared.resolve() != root.resolve():
         shutil.copytree(prepared, root, dirs_exist_ok=True)
     slug = notebooks.slug(number)
-    api = _api(_grading_config(root, number, discount_catch_up))
+    api = _api(_grading_config(root, number, outside_kernel))
     submitted = root / "submitted" / student / slug
     submitted.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, submitted / f"{slug}.ipynb")

@@ -21,7 +21,7 @@ import boto3
 from nbformat import NotebookNode
 from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer
+from traitlets import Integer
 
 from grader import checks, notebooks, provenance
 from grader.backends import Backend, LabSession
@@ -108,14 +108,14 @@ def trusted_outputs(report: Report, note: str = "") -> list[NotebookNode]:
 
 class ChecksOutsideKernel(NbGraderPreprocessor):
     """Replace every graded cell's outputs with the table and points of its checks, run here against
-    the account the kernel's environment names (this process's while nbgrader grades)."""
+    the account the kernel's environment names (this process's while nbgrader grades), with no points
+    for what catch-up built."""
 
     lab = Integer(0, help="The lab whose checks grade the notebook.").tag(config=True)
-    discount_catch_up = Bool(True, help="Give no points for what catch-up built.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         """Score each graded cell of ``nb`` from the account, not from what the kernel printed."""
-        reports = score(self.lab, session_from(os.environ), self.discount_catch_up)
+        reports = score(self.lab, session_from(os.environ))
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if cell.get("cell_type") == "code" and grade_id in reports:
