@@ -91,10 +91,12 @@ def _test_cases(session: LabSession, build: dict[str, Any], status: str | None =
     return [case for page in pages for case in page["testCases"]]
 
 
-def _image_tags(session: LabSession) -> set[str]:
-    images = found(lambda: session.client("ecr").describe_images(repositoryName=ECR_REPOSITORY)["imageDetails"],
+def image_digests(session: LabSession) -> dict[str, str]:
+    """Tag → image digest of every tagged image in the lab's ECR repository (every page)."""
+    pages = session.client("ecr").get_paginator("describe_images").paginate(repositoryName=ECR_REPOSITORY)
+    images = found(lambda: [image for page in pages for image in page["imageDetails"]],
                    f"there is no ECR repository {ECR_REPOSITORY}")
-    return {tag for image in images for tag in image.get("imageTags", [])}
+    return {tag: image["imageDigest"] for image in images for tag in image.get("imageTags", [])}
 
 
 # --- the image repository ---------------------------------------------------------------------
@@ -241,7 +243,7 @@ def image_pushed(session: LabSession) -> str:
     tag = exported(_succeeded(session)).get("IMAGE_TAG")
     if not tag:
         raise Fail("the newest successful build exported no IMAGE_TAG")
-    missing = {"latest", tag} - _image_tags(session)
+    missing = {"latest", tag} - set(image_digests(session))
     if missing:
         raise Fail(f"{ECR_REPOSITORY} has no image tagged {', '.join(sorted(missing))}")
     return f"{ECR_REPOSITORY}:latest and {ECR_REPOSITORY}:{tag} are in ECR"

@@ -82,9 +82,9 @@ def _task_definition(revision: dict[str, Any]) -> str | None:
 def _shipped(session: LabSession) -> dict[str, Any]:
     """The newest deployment of the group that succeeded with another task definition than the stack's first."""
     codedeploy = session.client("codedeploy")
-    ids = found(lambda: codedeploy.list_deployments(applicationName=APPLICATION, deploymentGroupName=GROUP,
-                                                    includeOnlyStatuses=["Succeeded"])["deployments"],
-                f"there is no deployment group {GROUP}")
+    pages = codedeploy.get_paginator("list_deployments").paginate(
+        applicationName=APPLICATION, deploymentGroupName=GROUP, includeOnlyStatuses=["Succeeded"])
+    ids = found(lambda: [i for page in pages for i in page["deployments"]], f"there is no deployment group {GROUP}")
     first = _outputs(session).get("TaskDefinitionArn")
     for deployment_id in ids:
         info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
@@ -123,14 +123,6 @@ def _not_v2(session: LabSession, commit: str) -> list[str]:
             if undone.returncode != 0:
                 problems.append(f"{path} is not as the patch leaves it")
     return problems
-
-
-def _digests(session: LabSession) -> dict[str, str]:
-    """Tag → image digest of every tagged image in lab 02's ECR repository."""
-    pages = session.client("ecr").get_paginator("describe_images").paginate(repositoryName=lab02.ECR_REPOSITORY)
-    images = found(lambda: [i for page in pages for i in page["imageDetails"]],
-                   f"there is no ECR repository {lab02.ECR_REPOSITORY}")
-    return {tag: image["imageDigest"] for image in images for tag in image.get("imageTags", [])}
 
 
 def _image_reference(image: str) -> tuple[str, str, str]:
@@ -315,7 +307,7 @@ def release_shipped(session: LabSession) -> str:
     repository, digest, tag = _image_reference(image)
     if repository != lab02.repository_uri(session):
         raise Fail(f"the deployed image {image} is not from {lab02.ECR_REPOSITORY}")
-    digests = _digests(session)
+    digests = lab02.image_digests(session)
     digest = digest or digests.get(tag)
     if digest is None:
         raise Fail(f"{lab02.ECR_REPOSITORY} has no image tagged {tag}")
