@@ -136,7 +136,7 @@ def _stopped_by_alarm(session: LabSession, rolled_back: bool = True) -> list[dic
 
 @check("v3-rolled-back", 3, "Ship v3 through the pipeline, approve it, and send requests to production during "
        "the canary: the alarm must stop the deployment (ALARM_ACTIVE) and roll it back.",
-       uses=("repository", "pipeline", "application"))
+       uses=("repository", "pipeline", "deployment_group"))
 def v3_rolled_back(session: LabSession) -> str:
     _group(session)
     stopped = _stopped_by_alarm(session)
@@ -150,7 +150,7 @@ def v3_rolled_back(session: LabSession) -> str:
 
 @check("rollback-restored", 2, "A rollback is a deployment of its own (creator codeDeployRollback) that puts "
        "production back on the original task set; wait for it to succeed.", hidden=True,
-       uses=("application",))
+       uses=("deployment_group",))
 def rollback_restored(session: LabSession) -> str:
     stopped = _stopped_by_alarm(session)
     if not stopped:
