@@ -26,8 +26,8 @@ _MATCHERS: dict[str, Callable[[Event, str], bool]] = {
     "EventName": lambda e, v: e.name == v,
     "ReadOnly": lambda e, v: e.read_only == (v == "true"),
     "Username": lambda e, v: e.username == v,
-    "ResourceType": lambda e, v: any(kind == v for kind, _name in e.resources),
-    "ResourceName": lambda e, v: any(name == v for _kind, name in e.resources),
+    "ResourceType": lambda e, v: any(named[0] == v for named in (*e.named, *e.returned)),
+    "ResourceName": lambda e, v: any(named[1] == v for named in (*e.named, *e.returned)),
     "EventSource": lambda e, v: e.event_source == v,
     "AccessKeyId": lambda e, v: e.access_key == v,
 }
