@@ -25,6 +25,7 @@ from tests.support import raw
 from tests.support.classmode import ClassLabstack
 from tests.support.codebuild import Lab, buildspec, new_account
 from tests.support.gitcli import git_env, new_work_tree
+from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess, start_labstack
 
 pytest_plugins = ["tests.support.codebuild_fixtures", "tests.support.classmode_fixtures"]
@@ -45,6 +46,12 @@ def lookup(trail: Any, key: str | None = None, value: str | None = None, **args:
         if "NextToken" not in answer:
             return events
         args["NextToken"] = answer["NextToken"]
+
+
+def trail_of(server: Any, *args: Any, **kwargs: Any) -> Any:
+    """A CloudTrail client of ``server`` (a labstack, a class, a CodeBuild lab) whose answers are checked
+    against LookupEvents' output shape."""
+    return check_responses(server.client("cloudtrail", *args, **kwargs))
 
 
 def record(event: dict) -> dict:
@@ -68,7 +75,7 @@ def account() -> str:
 
 def test_a_root_call_is_recorded_as_cloudtrail_records_it(labstack: LabstackProcess, account: str) -> None:
     answer = labstack.client("iam", account=account).create_role(RoleName="deployer", AssumeRolePolicyDocument=TRUST)
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     event = only(lookup(trail, "EventName", "CreateRole"))
     assert event["Username"] == "root" and event["AccessKeyId"] == account and event["ReadOnly"] == "false"
     assert event["EventSource"] == "iam.amazonaws.com"
@@ -90,7 +97,7 @@ def test_an_iam_users_keys_are_the_users(labstack: LabstackProcess, account: str
     iam.create_user(UserName="alice")
     key = iam.create_access_key(UserName="alice")["AccessKey"]
     keyed(labstack, "sns", key["AccessKeyId"], key["SecretAccessKey"]).create_topic(Name="alerts")
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     event = only(lookup(trail, "Username", "alice"))
     assert event["EventName"] == "CreateTopic" and event["AccessKeyId"] == key["AccessKeyId"]
     assert {"ResourceType": "AWS::SNS::Topic", "ResourceName": "alerts"} in event["Resources"]
@@ -106,7 +113,7 @@ def test_an_assumed_role_session_shows_role_and_session_name(labstack: LabstackP
     creds = labstack.client("sts", account=account).assume_role(RoleArn=role["Arn"], RoleSessionName="lab-kit-catch-up")["Credentials"]
     keyed(labstack, "ssm", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).put_parameter(
         Name="/app/colour", Value="blue", Type="String")
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     event = only(lookup(trail, "Username", "lab-kit-catch-up"))
     assert event["EventName"] == "PutParameter" and event["AccessKeyId"] == creds["AccessKeyId"]
     identity = record(event)["userIdentity"]
@@ -117,7 +124,7 @@ def test_an_assumed_role_session_shows_role_and_session_name(labstack: LabstackP
                                                            "accountId": account, "userName": "catch-up-role"}
     # AssumeRole itself is one event (the STS overlay's own call to moto is not another), by the root
     assumed = only(lookup(trail, "EventName", "AssumeRole"))
-    assert assumed["Username"] == "root"
+    assert assumed["Username"] == "root" and assumed["ReadOnly"] == "true"  # as CloudTrail counts it
     assert {"ResourceType": "AWS::IAM::Role", "ResourceName": role["Arn"]} in assumed["Resources"]
 
 
@@ -128,7 +135,7 @@ def test_failed_calls_carry_their_error(labstack: LabstackProcess, account: str)
         labstack.client("codedeploy", account=account).get_application(applicationName="missing-app")  # a provider's
     with pytest.raises(ClientError):
         labstack.client("lambda", account=account).get_function(FunctionName="missing-fn")  # REST, by its path
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     failures = {e["EventName"]: record(e) for e in lookup(trail) if "errorCode" in record(e)}
     assert failures["GetRole"]["errorCode"] == "NoSuchEntity" and "missing" in failures["GetRole"]["errorMessage"]
     assert failures["GetApplication"]["errorCode"] == "ApplicationDoesNotExistException"
@@ -140,7 +147,7 @@ def test_failed_calls_carry_their_error(labstack: LabstackProcess, account: str)
 def test_a_body_nobody_can_read_is_still_recorded_as_failed(labstack: LabstackProcess) -> None:
     reply = raw.json_call(labstack.endpoint, "CodeBuild_20161006.CreateProject", b"{not json", service="codebuild")
     assert reply.status == 400
-    trail = labstack.client("cloudtrail")
+    trail = trail_of(labstack)
     failed = [record(e) for e in lookup(trail, "EventName", "CreateProject", MaxResults=50) if record(e)["requestID"] ==
               reply.headers["x-amzn-requestid"]]
     assert only(failed)["errorCode"] == "SerializationException"
@@ -154,7 +161,7 @@ def test_read_only_and_every_other_lookup_attribute(labstack: LabstackProcess, a
                                           "computeType": "BUILD_GENERAL1_SMALL"})
     codebuild.batch_get_projects(names=["site"])
     key_id = labstack.client("kms", account=account).create_key()["KeyMetadata"]["KeyId"]
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     reads = lookup(trail, "ReadOnly", "true")
     writes = lookup(trail, "ReadOnly", "false")
     assert {e["EventName"] for e in writes} == {"CreateProject", "CreateKey"}
@@ -175,7 +182,7 @@ def test_names_from_query_and_rest_requests(labstack: LabstackProcess, account: 
     s3.create_bucket(Bucket=f"artifacts-{account}")
     s3.put_object(Bucket=f"artifacts-{account}", Key="builds/app.zip", Body=b"zip")
     cloudwatch.describe_alarms(AlarmNames=["high-errors", "high-latency"])
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     put = only(lookup(trail, "EventName", "PutObject"))
     assert put["Resources"] == [{"ResourceType": "AWS::S3::Bucket", "ResourceName": f"artifacts-{account}"},
                                 {"ResourceType": "AWS::S3::Object", "ResourceName": f"arn:aws:s3:::artifacts-{account}/builds/app.zip"}]
@@ -187,14 +194,14 @@ def test_names_from_query_and_rest_requests(labstack: LabstackProcess, account: 
 
 def test_each_region_has_its_own_history(labstack: LabstackProcess, account: str) -> None:
     labstack.client("sqs", account=account, region="eu-west-1").create_queue(QueueName="in-ireland")
-    assert lookup(labstack.client("cloudtrail", account=account), "EventName", "CreateQueue") == []
-    ireland = lookup(labstack.client("cloudtrail", account=account, region="eu-west-1"), "EventName", "CreateQueue")
+    assert lookup(trail_of(labstack, account=account), "EventName", "CreateQueue") == []
+    ireland = lookup(trail_of(labstack, account=account, region="eu-west-1"), "EventName", "CreateQueue")
     assert record(only(ireland))["awsRegion"] == "eu-west-1"
 
 
 def test_time_range(labstack: LabstackProcess, account: str) -> None:
     labstack.client("sqs", account=account).create_queue(QueueName="jobs")
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     when = only(lookup(trail, "EventName", "CreateQueue"))["EventTime"]
     second = dt.timedelta(seconds=1)
     assert len(lookup(trail, "EventName", "CreateQueue", StartTime=when - second, EndTime=when + second)) == 1
@@ -209,7 +216,7 @@ def test_paging_with_next_token_loses_and_repeats_nothing(labstack: LabstackProc
     ssm = labstack.client("ssm", account=account)
     for index in range(7):
         ssm.put_parameter(Name=f"/p/{index}", Value="v", Type="String")
-    trail = labstack.client("cloudtrail", account=account)
+    trail = trail_of(labstack, account=account)
     pages, token = [], None
     while True:
         answer = trail.lookup_events(MaxResults=3, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutParameter"}],
@@ -232,7 +239,7 @@ def test_paging_with_next_token_loses_and_repeats_nothing(labstack: LabstackProc
     ([{"AttributeKey": "ReadOnly", "AttributeValue": "maybe"}], "InvalidLookupAttributesException"),
 ])
 def test_lookup_attributes_cloudtrail_refuses(labstack: LabstackProcess, attributes: list, code: str) -> None:
-    trail = labstack.client("cloudtrail", validate=False)
+    trail = trail_of(labstack, validate=False)
     with pytest.raises(ClientError) as caught:
         trail.lookup_events(LookupAttributes=attributes)
     assert caught.value.response["Error"]["Code"] == code
@@ -241,7 +248,7 @@ def test_lookup_attributes_cloudtrail_refuses(labstack: LabstackProcess, attribu
 @pytest.mark.parametrize("size", [0, 51])
 def test_max_results_outside_1_to_50_is_refused(labstack: LabstackProcess, size: int) -> None:
     with pytest.raises(ClientError) as caught:
-        labstack.client("cloudtrail", validate=False).lookup_events(MaxResults=size)
+        trail_of(labstack, validate=False).lookup_events(MaxResults=size)
     assert caught.value.response["Error"]["Code"] == "InvalidMaxResultsException"
 
 
@@ -257,7 +264,7 @@ def test_a_forged_caller_header_or_direct_header_hides_nothing(labstack: Labstac
 
     iam.meta.events.register("before-sign.*.*", forge)
     iam.create_role(RoleName="hidden", AssumeRolePolicyDocument=TRUST)
-    event = record(only(lookup(labstack.client("cloudtrail", account=account), "ResourceName", "hidden")))
+    event = record(only(lookup(trail_of(labstack, account=account), "ResourceName", "hidden")))
     assert event["userIdentity"]["type"] == "Root" and event["sourceIPAddress"] == "127.0.0.1"
     assert len(event["userAgent"]) == 1024
 
@@ -265,14 +272,14 @@ def test_a_forged_caller_header_or_direct_header_hides_nothing(labstack: Labstac
 def test_the_event_history_is_kept_per_account(classroom: ClassLabstack) -> None:
     classroom.client("sns", "learner01").create_topic(Name="learner01-topic")
     classroom.client("sns", "learner02").create_topic(Name="learner02-topic")
-    mine = lookup(classroom.client("cloudtrail", "learner01"), "EventName", "CreateTopic")
-    theirs = lookup(classroom.client("cloudtrail", "learner02"), "EventName", "CreateTopic")
+    mine = lookup(trail_of(classroom, "learner01"), "EventName", "CreateTopic")
+    theirs = lookup(trail_of(classroom, "learner02"), "EventName", "CreateTopic")
     assert [e["Resources"][0]["ResourceName"] for e in mine] == ["learner01-topic"]
     assert [e["Resources"][0]["ResourceName"] for e in theirs] == ["learner02-topic"]
     assert record(mine[0])["recipientAccountId"] == classroom.account("learner01")
     assert mine[0]["AccessKeyId"] == classroom.rows["learner01"].access_key_id and mine[0]["Username"] == "root"
     # another learner's event id finds nothing
-    assert lookup(classroom.client("cloudtrail", "learner02"), "EventId", mine[0]["EventId"]) == []
+    assert lookup(trail_of(classroom, "learner02"), "EventId", mine[0]["EventId"]) == []
 
 
 def test_a_call_refused_for_naming_another_account_is_recorded(classroom: ClassLabstack) -> None:
@@ -280,9 +287,9 @@ def test_a_call_refused_for_naming_another_account_is_recorded(classroom: ClassL
     with pytest.raises(ClientError) as caught:
         classroom.client("sns", "learner01").publish(TopicArn=victim, Message="hi")
     assert caught.value.response["Error"]["Code"] == "AccessDenied"
-    event = only(lookup(classroom.client("cloudtrail", "learner01"), "EventName", "Publish"))
+    event = only(lookup(trail_of(classroom, "learner01"), "EventName", "Publish"))
     assert record(event)["errorCode"] == "AccessDenied" and event["Resources"][0]["ResourceName"] == victim
-    assert lookup(classroom.client("cloudtrail", "learner02"), "EventName", "Publish") == []
+    assert lookup(trail_of(classroom, "learner02"), "EventName", "Publish") == []
 
 
 @pytest.mark.slow
@@ -297,7 +304,7 @@ def test_a_git_push_and_clone_are_recorded_by_their_credentials(classroom: Class
     for args, cwd in ((["push", "--quiet", url, "main"], work), (["clone", "--quiet", url, "copy"], tmp_path)):
         done = subprocess.run(["git", *HELPER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr
-    trail = classroom.client("cloudtrail", "learner01")
+    trail = trail_of(classroom, "learner01")
     push = only(lookup(trail, "EventName", "GitPush"))
     assert push["AccessKeyId"] == row.access_key_id and push["Username"] == "root" and push["ReadOnly"] == "false"
     assert push["EventSource"] == "codecommit.amazonaws.com"
@@ -305,7 +312,7 @@ def test_a_git_push_and_clone_are_recorded_by_their_credentials(classroom: Class
     assert record(push)["userAgent"].startswith("git/") and record(push)["additionalEventData"]["repositoryName"] == "app"
     pulls = lookup(trail, "EventName", "GitPull")
     assert pulls and all(e["ReadOnly"] == "true" and e["AccessKeyId"] == row.access_key_id for e in pulls)
-    assert lookup(classroom.client("cloudtrail", "learner02"), "EventName", "GitPush") == []
+    assert lookup(trail_of(classroom, "learner02"), "EventName", "GitPush") == []
 
 
 @pytest.mark.slow
@@ -313,7 +320,7 @@ def test_a_builds_own_calls_are_the_services(lab: Lab) -> None:
     spec = buildspec({"build": {"commands": ["aws ssm put-parameter --name /built/by --value codebuild --type String"]}})
     lab.project("records", spec)
     assert lab.run("records")["buildStatus"] == "SUCCEEDED"
-    trail = lab.client("cloudtrail")
+    trail = trail_of(lab)
     event = only(lookup(trail, "EventName", "PutParameter"))
     data = record(event)
     assert data["sourceIPAddress"] == "codebuild.amazonaws.com" and data["userAgent"] == "codebuild.amazonaws.com"
@@ -340,13 +347,13 @@ def test_each_account_keeps_its_newest_events_and_reset_clears_them(tmp_path: Pa
         for index in range(8):
             ssm.put_parameter(Name=f"/n/{index}", Value="v", Type="String")
         server.client("ssm", account="222222222222").put_parameter(Name="/other", Value="v", Type="String")
-        kept = lookup(server.client("cloudtrail", account=account))
+        kept = lookup(trail_of(server, account=account))
         names = [(e["Username"], e["EventName"], (record(e)["requestParameters"] or {}).get("Name")) for e in kept]
         assert names == [("root", "PutParameter", f"/n/{i}") for i in (7, 6, 5, 4, 3)] + [
             ("lab-kit-catch-up", "PutParameter", "/built/by/catch-up")]
-        other = lookup(server.client("cloudtrail", account="222222222222"))
+        other = lookup(trail_of(server, account="222222222222"))
         assert [e["EventName"] for e in other] == ["PutParameter"]
         assert daemon.get_json(server.endpoint + "/_labstack/reset", timeout=30, method="POST") == {"reset": True}
-        assert [e["EventName"] for e in lookup(server.client("cloudtrail", account=account))] == []
+        assert [e["EventName"] for e in lookup(trail_of(server, account=account))] == []
     finally:
         server.stop()

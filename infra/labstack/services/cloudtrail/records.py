@@ -24,9 +24,15 @@ _DATA_EVENTS = {
 }
 
 
+# Reads by another name: STS hands out credentials, KMS's cryptographic calls change no key.
+_ALSO_READS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "Decrypt", "Encrypt",
+                         "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+                         "Sign", "Verify"})
+
+
 def read_only(operation: str) -> bool:
-    """Whether CloudTrail counts ``operation`` as a read (Get…, List…, Describe…)."""
-    return _READS.match(operation) is not None
+    """Whether CloudTrail counts ``operation`` as a read (Get…, List…, Describe…, AssumeRole, KMS's Decrypt…)."""
+    return operation in _ALSO_READS or _READS.match(operation) is not None
 
 
 def category(service: str, operation: str) -> str:
