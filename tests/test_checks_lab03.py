@@ -261,6 +261,14 @@ def test_a_release_built_before_the_v2_commit_was_pushed(account: LabSession) ->
         assert f"was built from {fixed['resolvedSourceVersion'][:7]}, which does not hold releases/v2.patch" in failed.message
 
 
+def test_the_v2_image_named_by_its_digest_ships(account: LabSession) -> None:
+    v2 = next(b for b in lab02.builds(account) if b["buildStatus"] == "SUCCEEDED")  # lab 03's build of v2
+    digest = lab02.image_digests(account)[lab02.exported(v2)["IMAGE_TAG"]]
+    with shipped(account, image=f"{lab02.repository_uri(account)}@{digest}"):
+        result = lab03.release_shipped.run(account)
+        assert result.passed and f"built from v2 at {v2['resolvedSourceVersion'][:7]}" in result.message, result
+
+
 @breaks("main-is-v2")
 def test_a_version_bumped_by_hand_without_the_patch(account: LabSession) -> None:
     codecommit = account.client("codecommit")

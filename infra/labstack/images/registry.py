@@ -19,13 +19,14 @@ class RegistryError(Exception):
 
 
 def parse_reference(reference: str) -> tuple[str, str, str, str]:
-    """(account, region, repository, tag) of an ECR image reference."""
+    """(account, region, repository, tag) of an ECR image reference; a reference by digest
+    (``<repository>@sha256:…``) gives the digest in place of the tag."""
     match = _ECR.match(normalise(reference))
     if match is None:
         raise RegistryError(f"{reference}: labstack pushes to ECR repositories only "
                             f"(<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag])")
     account, region, rest = match.groups()
-    repository, _, tag = rest.rpartition(":")
+    repository, _, tag = rest.partition("@") if "@" in rest else rest.rpartition(":")
     return account, region, repository, tag
 
 
