@@ -23,7 +23,8 @@ NAMESPACES = {
 NAMED: dict[str, str | tuple[str, str]] = {
     "projectName": "Project", "pipelineName": "Pipeline", "applicationName": "Application",
     "deploymentGroupName": "DeploymentGroup", "deploymentId": "Deployment", "deploymentIds": "Deployment",
-    "deploymentConfigName": "DeploymentConfig", "repositoryName": "Repository", "repositoryNames": "Repository",
+    "deploymentConfigName": "DeploymentConfig", "currentDeploymentGroupName": "DeploymentGroup",
+    "newDeploymentGroupName": "DeploymentGroup", "repositoryName": "Repository", "repositoryNames": "Repository",
     "RoleName": ("IAM", "Role"), "UserName": ("IAM", "User"), "GroupName": ("IAM", "Group"),
     "PolicyArn": ("IAM", "Policy"), "PolicyName": ("IAM", "Policy"), "InstanceProfileName": ("IAM", "InstanceProfile"),
     "Bucket": ("S3", "Bucket"), "FunctionName": ("Lambda", "Function"),
@@ -37,14 +38,17 @@ NAMED: dict[str, str | tuple[str, str]] = {
     "tasks": ("ECS", "Task"), "TargetGroupArn": ("ElasticLoadBalancingV2", "TargetGroup"),
     "TargetGroupArns": ("ElasticLoadBalancingV2", "TargetGroup"), "LoadBalancerArn": ("ElasticLoadBalancingV2", "LoadBalancer"),
     "LoadBalancerArns": ("ElasticLoadBalancingV2", "LoadBalancer"), "ListenerArn": ("ElasticLoadBalancingV2", "Listener"),
+    "RuleArn": ("ElasticLoadBalancingV2", "ListenerRule"),
     "Rule": ("Events", "Rule"), "EventBusName": ("Events", "EventBus"), "logGroupName": ("Logs", "LogGroup"),
     "logStreamName": ("Logs", "LogStream"), "ConnectionArn": "Connection", "ConnectionName": "Connection",
     "TrailName": ("CloudTrail", "Trail"),
 }
 # Members whose resource type is the operation's noun (CreateProject's ``name`` is a project).
 GENERIC = frozenset({"name", "Name", "names", "Names", "id", "ids"})
-# Members of one service only, where the same member means something else elsewhere.
-ONLY_IN = {"sts": {"RoleArn": ("IAM", "Role")}}
+# Members of one service only, where the same member means something else elsewhere (every ``name`` of
+# CodePipeline's is a pipeline's: StartPipelineExecution's too).
+ONLY_IN: dict[str, dict[str, str | tuple[str, str]]] = {"sts": {"RoleArn": ("IAM", "Role")},
+                                                       "codepipeline": {"name": "Pipeline"}}
 # Requests that wrap their resource in one member (CreatePipeline's ``pipeline``).
 WRAPPERS = frozenset({"pipeline"})
 # Identifiers that answers to create calls return, for resources the request could not name yet.
