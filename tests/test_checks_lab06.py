@@ -31,7 +31,7 @@ def test_every_check_of_lab_06_is_broken_by_a_test() -> None:
     assert uncovered(lab06, globals()) == set()
 
 
-def test_every_check_names_what_it_grades(solved: LabSession) -> None:
+def test_the_solved_account_passes_every_check_and_each_names_what_it_grades(solved: LabSession) -> None:
     assert_uses_are_names(solved, lab06)
     assert_passes(solved, lab06, *(c.id for c in lab06.CHECKS))
 

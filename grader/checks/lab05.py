@@ -183,10 +183,17 @@ def manual_release(session: LabSession) -> str:
        "execution stops at the Approval stage.", uses=("pipeline",))
 def rejected_once(session: LabSession) -> str:
     lab04.pipeline(session)
-    rejected = lab04.action_runs(session, "Approval", "Failed")
+    failed = lab04.action_runs(session, "Approval", "Failed")
+    rejected = [r for r in failed if _error(r).get("code") != "ConfigurationError"]
     if not rejected:
-        raise Fail("no approval request was rejected yet")
+        unsent = f": {_error(failed[0]).get('message')}; nobody could answer it" if failed else ""
+        raise Fail(f"no approval request was rejected yet{unsent}")
     return f"{len(rejected)} approval request{'s' if len(rejected) > 1 else ''} rejected"
+
+
+def _error(run: dict[str, Any]) -> dict[str, Any]:
+    """What an action execution failed with (its executionResult's errorDetails), if anything."""
+    return dict(((run.get("output") or {}).get("executionResult") or {}).get("errorDetails") or {})
 
 
 def _approved_and_deployed(session: LabSession) -> list[dict[str, Any]]:

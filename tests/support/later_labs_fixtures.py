@@ -82,7 +82,8 @@ def hand_run(sampleapp_labstack: LabstackProcess) -> HandRun:
     """An account with what a learner builds when they go wrong with the pipeline's history, cheaply (no
     builds): a pipeline Source → Deploy_Staging (S3) → Approval → Deploy_Production whose production bucket
     does not exist. Its first execution (CreatePipeline) is approved and fails in production; a second, started
-    by hand, is stopped while it waits for the approval. Nothing was pushed, nothing rejected. Beside it: an
+    by hand, is stopped while it waits for the approval; a third fails at the approval, whose topic does not
+    exist. Nothing was pushed, nothing rejected. Beside it: an
     approvals topic with a typo in its name and a staging service that CodeDeploy would deploy."""
     session = session_for(sampleapp_labstack)
     created = small_pipeline(session, "index.html", "<p>v1</p>", s3_deploy("Deploy_Staging", site_bucket(session)),
@@ -102,6 +103,13 @@ def hand_run(sampleapp_labstack: LabstackProcess) -> HandRun:
                         (created, "Approval"): "Succeeded", (created, "Deploy_Production"): "Failed",
                         (started, "Source"): "Succeeded", (started, "Deploy_Staging"): "Succeeded",
                         (started, "Approval"): "Abandoned"}, statuses
+
+    declaration = codepipeline.get_pipeline(name=lab04.PIPELINE)["pipeline"]
+    lab04.stage(declaration, "Approval")["actions"][0]["configuration"] = {
+        "NotificationArn": f"arn:aws:sns:{session.region}:{session.account}:{lab05.TOPIC}"}  # no such topic
+    codepipeline.update_pipeline(pipeline=declaration)
+    unsent = codepipeline.start_pipeline_execution(name=lab04.PIPELINE)["pipelineExecutionId"]
+    wait_for(lambda: _finished(session, unsent), seconds=60)
 
     session.client("sns").create_topic(Name=lab05.TOPIC.removesuffix("s"))
     ecs = session.client("ecs")
