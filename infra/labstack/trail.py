@@ -30,7 +30,7 @@ DEFAULT_EVENTS = 20_000
 PRINCIPALS = 32  # callers with a log of their own in one account
 _OTHERS = "(others)"
 CALLER_HEADER = "X-Labstack-Caller"  # which service labstack's own engines call for (trusted on their keys only)
-MAX_AGENT = 1024
+MAX_AGENT = 1024  # characters of a user agent, error code or error message an event keeps
 _serving = threading.local()  # the service the current request thread is serving, for engines' calls made from it
 
 
@@ -104,7 +104,7 @@ class Trail:
         event = Event(time.time(), str(uuid.uuid4()), request_id, source, name, region, account, ip, self.agent(agent),
                       identity, records.read_only(name), tuple(named), tuple(returned), extra=extra)
         if error is not None:
-            event.error_code, event.error_message = error
+            event.error_code, event.error_message = error[0][:MAX_AGENT], error[1][:MAX_AGENT]
         self.add(event)
         return event
 
