@@ -80,6 +80,23 @@ def test_a_staging_service_scaled_to_nothing(solved: LabSession) -> None:
     assert_passes(solved, lab04, "staging-service")
 
 
+@breaks("staging-service")
+def test_a_staging_service_in_a_subnet_of_its_own(solved: LabSession) -> None:
+    ecs, ec2 = solved.client("ecs"), solved.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+    service = ecs.describe_services(cluster=lab04.CLUSTER, services=[lab04.STAGING_SERVICE])["services"][0]
+    ecs.update_service(cluster=lab04.CLUSTER, service=lab04.STAGING_SERVICE, networkConfiguration={
+        "awsvpcConfiguration": {**service["networkConfiguration"]["awsvpcConfiguration"], "subnets": [subnet]}})
+    try:
+        assert_fails(solved, lab04, "staging-service", f"runs in the subnets ['{subnet}'], not in production's",
+                     still=("staging-rolling",))
+    finally:
+        ecs.update_service(cluster=lab04.CLUSTER, service=lab04.STAGING_SERVICE,
+                           networkConfiguration=service["networkConfiguration"])
+    assert_passes(solved, lab04, "staging-service")
+
+
 @breaks("staging-rolling")
 def test_a_staging_task_definition_whose_container_is_not_called_app(solved: LabSession) -> None:
     def rename(containers: list[dict[str, Any]]) -> None:

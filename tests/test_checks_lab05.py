@@ -64,6 +64,22 @@ def test_the_approver_subscribed_to_another_topic(solved: LabSession) -> None:
     assert_passes(solved, lab05, "approval-subscription")
 
 
+@breaks("approval-subscription")
+def test_approval_requests_mailed_to_someone_else(solved: LabSession) -> None:
+    sns = solved.client("sns")
+    topic = lab05.topic_arn(solved)
+    mine = next(s for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "email-json")
+    sns.unsubscribe(SubscriptionArn=mine["SubscriptionArn"])
+    other = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="me@example.com", ReturnSubscriptionArn=True)
+    try:
+        assert_fails(solved, lab05, "approval-subscription", f"mails me@example.com, not the approver {lab05.APPROVER}",
+                     still=("approval-topic", "approval-stage"))
+    finally:
+        sns.unsubscribe(SubscriptionArn=other["SubscriptionArn"])
+        sns.subscribe(TopicArn=topic, Protocol="email-json", Endpoint=lab05.APPROVER)
+    assert_passes(solved, lab05, "approval-subscription")
+
+
 @breaks("pipeline-role-publishes")
 def test_a_pipeline_role_that_may_publish_to_another_topic(solved: LabSession) -> None:
     policy = policy_document(solved, PIPELINE_ROLE, POLICY)

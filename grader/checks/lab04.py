@@ -141,7 +141,15 @@ def staging_service(session: LabSession) -> str:
     service = _staging(session)
     if service["desiredCount"] < 1:
         raise Fail(f"{STAGING_SERVICE} wants {service['desiredCount']} tasks")
+    production = session.client("ecs").describe_services(cluster=CLUSTER, services=[lab03.SERVICE])["services"]
+    wanted, subnets = (set(_subnets(s)) for s in (production[0] if production else {}, service))
+    if not subnets or not subnets <= wanted:
+        raise Fail(f"{STAGING_SERVICE} runs in the subnets {sorted(subnets)}, not in production's {sorted(wanted)}")
     return f"{STAGING_SERVICE} runs {service['runningCount']}/{service['desiredCount']} tasks"
+
+
+def _subnets(service: dict[str, Any]) -> list[str]:
+    return list(service.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("subnets", []))
 
 
 @check("staging-rolling", 1, "The pipeline's ECS deploy action updates a service that ECS itself deploys "

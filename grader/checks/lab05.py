@@ -55,13 +55,16 @@ def approval_topic(session: LabSession) -> str:
     return f"topic {topic_arn(session)}"
 
 
-@check("approval-subscription", 2, "Subscribe the approver to the topic by email (protocol email or email-json); "
-       "on labstack the mail lands in the local inbox.", uses=("topic",))
+@check("approval-subscription", 2, f"Subscribe the approver ({APPROVER}) to the topic by email (protocol email or "
+       "email-json); on labstack the mail lands in the local inbox.", uses=("topic",))
 def approval_subscription(session: LabSession) -> str:
-    subscribed = session.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn(session))["Subscriptions"]
+    pages = session.client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn(session))
+    subscribed = [s for page in pages for s in page["Subscriptions"]]
     mail = [s["Endpoint"] for s in subscribed if s["Protocol"] in ("email", "email-json")]
     if not mail:
         raise Fail(f"{TOPIC} has no email subscription ({len(subscribed)} of other kinds)")
+    if APPROVER not in mail:
+        raise Fail(f"{TOPIC} mails {', '.join(mail)}, not the approver {APPROVER}")
     return f"{', '.join(mail)} receive{'s' if len(mail) == 1 else ''} approval requests"
 
 
