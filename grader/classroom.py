@@ -143,6 +143,7 @@ class Job:
     prepared: Path  # the course directory with the lab's source (grading.prepare)
     env: dict[str, str]  # the learner's account on the backend
     in_place: bool = False
+    hidden: tuple[str, ...] = ()  # what the learner's kernel must not see: the class's grading folder, its keys
 
     def row(self, status: str, message: str) -> Row:
         """This submission's row when it was not graded."""
@@ -203,7 +204,7 @@ def _run_jobs(jobs: list[Job], timeout: float, bar: tqdm) -> list[Row]:
         with contextlib.suppress(BrokenPipeError), proc.stdin:  # a child that died at once is read as such below
             proc.stdin.write(json.dumps([{"notebook": str(j.submission.notebook), "lab": j.number,
                                           "work": str(j.work), "prepared": str(j.prepared), "env": j.env,
-                                          "in_place": j.in_place} for j in pending]))
+                                          "in_place": j.in_place, "hidden": j.hidden} for j in pending]))
         while pending:
             job = pending.pop(0)
             try:
@@ -229,10 +230,12 @@ def _run_jobs(jobs: list[Job], timeout: float, bar: tqdm) -> list[Row]:
 
 
 def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Backend, workers: int | None = None,
-                timeout: float = NOTEBOOK_TIMEOUT, accounts: dict[str, tuple[str, str]] | None = None) -> list[Row]:
+                timeout: float = NOTEBOOK_TIMEOUT, accounts: dict[str, tuple[str, str]] | None = None,
+                secrets: tuple[Path, ...] = ()) -> list[Row]:
     """Grade every submission of the labs ``numbers`` in ``folder``; write ``out``/scores.csv and
     ``out``/feedback/<learner>/<lab>.html. Learners are graded side by side, a learner's labs in order,
-    each in a fresh account; with ``accounts``, every notebook in place in its learner's account."""
+    each in a fresh account; with ``accounts``, every notebook in place in its learner's account. No
+    learner's kernel sees ``folder`` (the others' notebooks), ``out`` or ``secrets`` (the learners file)."""
     wanted = sorted([numbers] if isinstance(numbers, int) else numbers)
     by_learner: dict[str, list[tuple[int, Submission]]] = {}
     for number in wanted:
@@ -255,8 +258,9 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
                      for n, _ in labs]
             continue
         env = notebooks.kernel_env(LabSession.for_key(backend, *keys))
+        hidden = tuple(str(p.resolve()) for p in (folder, out, *secrets))
         batches.append([Job(submission, number, out / "work" / learner / notebooks.slug(number),
-                            _prepared(out, number), env, accounts is not None) for number, submission in labs])
+                            _prepared(out, number), env, accounts is not None, hidden) for number, submission in labs])
     with tqdm(total=sum(len(labs) for labs in by_learner.values()), desc="grading", unit="notebook") as bar, \
             ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         bar.update(len(rows))
@@ -277,9 +281,10 @@ def grade_class(folder: Path, numbers: int | list[int], out: Path, backend: Back
     return rows
 
 
-def _grade_here(notebook: Path, number: int, work: Path, prepared: Path, in_place: bool) -> None:
+def _grade_here(notebook: Path, number: int, work: Path, prepared: Path, in_place: bool, hidden: list[str]) -> None:
     """Autograde one submission in this process's environment, write result.json and feedback.html."""
-    grade = grading.autograde(notebook, number, work / "course", in_place=in_place, prepared=prepared)
+    grade = grading.autograde(notebook, number, work / "course", in_place=in_place, prepared=prepared,
+                              hidden=tuple(map(Path, hidden)))
     page = grading.feedback(grade, work / "course")
     shutil.copyfile(page, work / "feedback.html")
     result = {"score": grade.score, "max_score": grade.max_score, "status": "graded",
@@ -296,7 +301,7 @@ def _serve(jobs: list[dict[str, Any]]) -> None:
         os.environ.clear()
         os.environ.update(job["env"])
         try:
-            _grade_here(Path(job["notebook"]), job["lab"], work, Path(job["prepared"]), job["in_place"])
+            _grade_here(Path(job["notebook"]), job["lab"], work, Path(job["prepared"]), job["in_place"], job["hidden"])
         except Exception as exc:  # noqa: BLE001 - one submission's failure is its own row
             last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
             (work / "result.json").write_text(json.dumps({"score": 0, "max_score": 0, "status": "error",

@@ -163,7 +163,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     labs = args.lab or checks.lab_numbers()
     out = args.out or args.folder.parent / ("graded" if len(labs) > 1 else f"graded-lab{labs[0]:02d}")
     accounts = classroom.read_accounts(args.accounts) if args.accounts else None
-    rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout, accounts)
+    rows = classroom.grade_class(args.folder, labs, out, backend, args.workers, args.timeout, accounts,
+                                 secrets=(args.accounts,) if args.accounts else ())
     for row in rows:
         note = f"  ({row.status}: {row.message})" if row.status != "graded" or row.message else ""
         print(f"{row.learner:<24} {row.lab:<20} {row.score:g}/{row.max_score:g}{note}")

@@ -70,17 +70,20 @@ def course_config(root: Path) -> Config:
     return config
 
 
-def _grading_config(root: Path, number: int, outside_kernel: bool) -> Config:
-    """The course settings for grading lab ``number``: nbgrader's autograde steps, with the kernel's
-    Execute made to survive a dying kernel and (``outside_kernel``) the graded cells scored by the
-    grader itself (:class:`grader.scoring.ChecksOutsideKernel`) just before nbgrader saves the grades."""
+def _grading_config(root: Path, number: int, outside_kernel: bool, hidden: tuple[Path, ...]) -> Config:
+    """The course settings for grading lab ``number``: nbgrader's autograde steps, with the kernel confined
+    and made to survive its death (:class:`grader.kernels.ConfinedExecute`: the course directory and
+    ``hidden`` out of its sight) and (``outside_kernel``) the graded cells scored by the grader itself
+    (:class:`grader.scoring.ChecksOutsideKernel`) just before nbgrader saves the grades."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute, SaveAutoGrades
 
-    from grader.scoring import ChecksOutsideKernel, KernelSafeExecute
+    from grader.kernels import ConfinedExecute
+    from grader.scoring import ChecksOutsideKernel
 
     config = course_config(root)
-    steps = [KernelSafeExecute if step is Execute else step for step in Autograde.autograde_preprocessors.default()]
+    config.ConfinedKernelManager.hidden = [str(p) for p in (root, *hidden)]
+    steps = [ConfinedExecute if step is Execute else step for step in Autograde.autograde_preprocessors.default()]
     if outside_kernel:
         steps.insert(steps.index(SaveAutoGrades), ChecksOutsideKernel)
     config.Autograde.autograde_preprocessors = steps
@@ -168,7 +171,7 @@ def prepare(number: int, root: Path) -> Path:
 
 def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] | None = None,
               student: str = "learner", in_place: bool = False, prepared: Path | None = None,
-              outside_kernel: bool = True) -> Grade:
+              outside_kernel: bool = True, hidden: tuple[Path, ...] = ()) -> Grade:
     """Grade ``submission`` of lab ``number`` with nbgrader, its kernel running in ``env``.
 
     ``workdir`` becomes the course directory (gradebook, autograded copy), a copy of ``prepared``
@@ -177,7 +180,9 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     solution before it runs the notebook. The graded cells are scored in this process from the
     account ``env`` names (:mod:`grader.scoring`), with no points for what catch-up built; only a
     benchmark of that cost turns ``outside_kernel`` off, leaving the score to what the kernel's test
-    cells showed, as nbgrader's own autograde does. ``in_place`` runs only the setup and test cells, with catching up
+    cells showed, as nbgrader's own autograde does. The kernel is confined (:mod:`grader.kernels`):
+    it writes only its notebook's folder, and sees neither ``workdir`` nor ``hidden`` (the grading
+    folder of a class, its learners file). ``in_place`` runs only the setup and test cells, with catching up
     turned off: the grade is what the account holds, and grading changes nothing in it.
     """
     from nbgrader.api import Gradebook
@@ -188,7 +193,7 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
     elif prepared.resolve() != root.resolve():
         shutil.copytree(prepared, root, dirs_exist_ok=True)
     slug = notebooks.slug(number)
-    api = _api(_grading_config(root, number, outside_kernel))
+    api = _api(_grading_config(root, number, outside_kernel, hidden))
     submitted = root / "submitted" / student / slug
     submitted.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, submitted / f"{slug}.ipynb")

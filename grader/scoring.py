@@ -19,15 +19,14 @@ from typing import Any
 
 import boto3
 from nbformat import NotebookNode
-from nbclient.exceptions import DeadKernelError
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
 from grader import checks, notebooks, provenance
 from grader.backends import Backend, LabSession
+from grader.kernels import KERNEL_DIED
 from grader.results import CheckResult, Report
 
-KERNEL_DIED = "lab_kit_kernel_died"  # in nbconvert's resources: why the kernel stopped before the end
 GRADE_CALL = "grade"  # lab.grade(...) in a test cell
 CATCH_UP_HINT = ("Catch-up builds the labs before this one so you can start it; this lab's own resources "
                  "count when you build them. Run your cells again (they may change what catch-up made), then check.")
@@ -122,16 +121,3 @@ class ChecksOutsideKernel(NbGraderPreprocessor):
                 cell.outputs = trusted_outputs(reports[grade_id], resources.get(KERNEL_DIED, ""))
         return nb, resources
 
-
-class KernelSafeExecute(Execute):
-    """nbgrader's Execute, except that a kernel that dies (a notebook that kills it, or runs it out of
-    memory) ends the run instead of the grading: the cells not reached have no outputs, and the
-    checks still score what the account holds, and each graded cell says what happened."""
-
-    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
-        """Run ``nb``'s cells in a kernel until the end or until the kernel dies."""
-        try:
-            return super().preprocess(nb, resources, km)
-        except DeadKernelError as exc:
-            resources[KERNEL_DIED] = f"the kernel died while the notebook ran ({exc}); the cells after it did not run"
-            return nb, resources

@@ -4,13 +4,18 @@ printed, patched or killed; and nothing catch-up built counts as the learner's."
 
 from __future__ import annotations
 
+import ast
 import json
+import time
 from pathlib import Path
 
 import pytest
 
+import grader.checks.lab01
+from labstack import sandbox
 from grader import catchup, grading, notebooks, scoring
 from grader.backends import LabSession
+from tests.support.classmode import needs_bwrap
 from tests.support.grading import graded_cells, session_for
 from tests.support.server import LabstackProcess
 
@@ -111,3 +116,48 @@ def test_a_notebook_that_has_catch_up_build_its_own_lab_scores_nothing_for_that(
     shown = "".join(graded_cells(grade.graded)["check_repository"]["outputs"][0]["data"]["text/plain"])
     assert "built by catch-up, not by you: cicd-lab-app (" in shown
     assert scoring.score(1, session, discount_catch_up=False)["check_repository"].earned == 5
+
+
+@needs_bwrap
+def test_the_kernel_that_grades_a_notebook_reaches_nothing_but_its_own_folder(
+        labstack: LabstackProcess, tmp_path: Path) -> None:
+    """A notebook that tries to rewrite the checks, write the gradebook, read the learners file or the
+    grader's home, or leave a process behind that writes later: each attempt fails, and it is graded."""
+    checks_file = Path(grader.checks.lab01.__file__)
+    before = checks_file.read_bytes()
+    learners_file = tmp_path / "class.csv"
+    learners_file.write_text("learner,account_id,access_key_id,secret_access_key\nada,123456789012,AKIA,TOPSECRET\n")
+    course = tmp_path / "course"
+    attack = _with_cell(REAL_WORK + f"""
+import json, os, subprocess
+tried = {{}}
+def attempt(name, action):
+    try:
+        tried[name] = repr(action())
+    except OSError as exc:
+        tried[name] = type(exc).__name__
+attempt("rewrite the checks", lambda: open({str(checks_file)!r}, "a").write("# mine now"))
+attempt("write the gradebook", lambda: open({str(course / "gradebook.db")!r}, "ab").write(b"x"))
+attempt("read the learners file", lambda: open({str(learners_file)!r}).read())
+attempt("list the grader's home", lambda: os.listdir({str(Path.home())!r}))
+attempt("write my own folder", lambda: open("mine.txt", "w").write("ok"))
+subprocess.Popen(["sh", "-c", "while true; do date +%s%N > alive.txt; sleep 0.2; done"], start_new_session=True)
+print("TRIED", json.dumps(tried))
+""", tmp_path)
+    grade = grading.autograde(attack, 1, course, env=notebooks.kernel_env(session_for(labstack)),
+                              hidden=(learners_file,))
+    assert (grade.score, grade.max_score) == (1, 30)  # graded on its account, as any notebook
+    said = [line for cell in json.loads(grade.graded.read_text())["cells"] for out in cell.get("outputs", [])
+            for line in "".join(out.get("text", "")).splitlines() if line.startswith("TRIED ")]
+    tried = json.loads(said[0][len("TRIED "):])
+    assert (tried["rewrite the checks"], tried["write the gradebook"], tried["write my own folder"]) == (
+        "OSError", "OSError", "2")  # a read-only file system, twice; its own folder takes a file
+    assert tried["read the learners file"] in ("''", "PermissionError")  # hidden: an empty file or none
+    assert "TOPSECRET" not in grade.graded.read_text()
+    shown_home = ast.literal_eval(tried["list the grader's home"])  # only what holds the kernel's own Python
+    assert all(any(p.is_relative_to(Path.home() / name) for p in sandbox.runtime_paths()) for name in shown_home)
+    assert checks_file.read_bytes() == before
+    assert (grade.graded.parent / "mine.txt").read_text() == "ok"
+    last_beat = (grade.graded.parent / "alive.txt").read_text()  # the process it left ran while the kernel did ...
+    time.sleep(2)
+    assert (grade.graded.parent / "alive.txt").read_text() == last_beat  # ... and died with it

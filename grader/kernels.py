@@ -1,0 +1,108 @@
+"""The learner's kernel while grading: confined by bubblewrap, as labstack confines builds.
+
+A submission's kernel runs the learner's code as the grader's user. Unconfined it could rewrite the
+checks or the instructor's solutions before they are read, write the gradebook, read the learners
+file (every learner's secret key) or leave a process behind that tampers with the next learner's
+grading. Confined (:class:`labstack.sandbox.Jail`), it sees the file system read-only with the
+user's home, labstack's home, the learners file and the grading folder hidden (the kit and its
+Python shown again read-only), writes only its own notebook's folder and a /tmp of its own, and
+lives in a PID namespace of its own that dies with it. The network is shared: it still reaches
+labstack on 127.0.0.1. Where bubblewrap does not work, grading goes on unconfined and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import List, Unicode
+
+from grader.notebooks import ROOT
+from labstack import sandbox
+
+KERNEL_DIED = "lab_kit_kernel_died"  # in nbconvert's resources: why the kernel stopped before the end
+_warned: list[str] = []
+
+
+def labstack_home() -> Path:
+    """Where labstack keeps every account's state, as ``labstack up`` run from the kit would."""
+    return Path(os.environ.get("LABSTACK_HOME") or ROOT / ".labstack").resolve()
+
+
+def confinement() -> str | None:
+    """None when kernels can be confined here, else why not (and how to fix it)."""
+    try:
+        sandbox.bwrap()
+    except sandbox.Unavailable as exc:
+        return f"{exc}: {sandbox.INSTALL_HINT}"
+    return None
+
+
+class ConfinedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels run under bubblewrap (see the module's docstring): the folder the
+    kernel starts in is its only writable one; ``hidden`` paths (the grading folder, the learners file)
+    are hidden besides the user's and labstack's homes."""
+
+    hidden = List(Unicode(), help="More paths the kernel must not see.").tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The connection file (the kernel's keys) in a folder of its own, the one the kernel is shown.
+        self._private = tempfile.mkdtemp(prefix="grading-kernel-")
+        self.connection_file = str(Path(self._private) / "kernel.json")
+
+    @property
+    def kernel_spec(self) -> Any:
+        """The kernel's spec, interrupted by a message: a signal would reach bubblewrap, not the kernel."""
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        folder = Path(kw.get("cwd") or os.getcwd()).resolve()
+        jail = sandbox.Jail(hidden=tuple(p.resolve() for p in [Path.home(), labstack_home(), *map(Path, self.hidden)]),
+                            readable=(*sandbox.runtime_paths(), ROOT, Path(self._private)), writable=(folder,))
+        why = confinement()
+        if why is None:  # HOME and the runtime folder in its own /tmp; its parent is bubblewrap, pid 1 of its
+            # namespace, which ipykernel would take for a parent gone: nothing to watch
+            settings = ["--setenv", "HOME", "/tmp", "--setenv", "JUPYTER_RUNTIME_DIR", "/tmp/jupyter",
+                        "--unsetenv", "JPY_PARENT_PID", "--"]
+            kernel_cmd = jail.argv(sandbox.bwrap())[:-1] + settings + kernel_cmd
+        elif why not in _warned:
+            _warned.append(why)
+            print(f"✗ learners' kernels run unconfined while grading: {why}", file=sys.stderr)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if not restart:
+            for leftover in Path(self._private).glob("*"):
+                leftover.unlink(missing_ok=True)
+            Path(self._private).rmdir()
+
+
+class ConfinedExecute(Execute):
+    """nbgrader's Execute with the kernel confined (:class:`ConfinedKernelManager`); a kernel that dies (a
+    notebook that kills it, or runs it out of memory) ends the run instead of the grading: the cells not
+    reached have no outputs, the checks still score what the account holds, and each graded cell says
+    what happened."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)
+        super().__init__(**kwargs)
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
+        """Run ``nb``'s cells in a confined kernel until the end or until the kernel dies."""
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError as exc:
+            resources[KERNEL_DIED] = f"the kernel died while the notebook ran ({exc}); the cells after it did not run"
+            return nb, resources
