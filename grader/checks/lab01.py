@@ -84,6 +84,9 @@ def kms_key(session: LabSession) -> str:
     key = _key(session)
     if key.get("KeyManager") != "CUSTOMER":
         raise Fail(f"{KEY_ALIAS} names an AWS managed key; the lab needs a key you manage")
+    if (key.get("KeySpec"), key.get("KeyUsage")) != ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"):
+        raise Fail(f"{KEY_ALIAS} names a {key.get('KeySpec')} key for {key.get('KeyUsage')}; S3 encrypts only with a "
+                   "symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)")
     if key.get("KeyState") != "Enabled":
         raise Fail(f"the key behind {KEY_ALIAS} is {key.get('KeyState')}, not Enabled")
     return f"{KEY_ALIAS} → key {key['KeyId']}, enabled"
