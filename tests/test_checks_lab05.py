@@ -21,11 +21,19 @@ from tests.support.later_labs import (
     policy_document,
     production_primary,
     role_policy,
+    solved_through,
 )
 from tests.support.mutations import breaks, uncovered
+from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 pytest_plugins = ["tests.support.later_labs_fixtures"]
+
+
+@pytest.fixture(scope="module")
+def solved(sampleapp_labstack: LabstackProcess) -> LabSession:
+    """This worker's solved account, with labs 01–05 done at least (shared with labs 04's and 06's tests)."""
+    return solved_through(sampleapp_labstack, 5)
 
 PIPELINE_ROLE = lab01.ROLES["codepipeline"]
 POLICY = "approval-and-production"

@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from grader import catchup
 from grader.backends import LabSession
 from grader.checks import lab03, lab04, lab05, lab06
 from grader.policies import document
 from grader.results import CheckResult
+from tests.support.grading import session_for
 from tests.support.mutations import assert_breaks, results
+from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 # The fields of DescribeAlarms that PutMetricAlarm takes back.
@@ -23,6 +26,18 @@ ALARM_FIELDS = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", 
                 "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
                 "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
                 "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId")
+
+
+_GROWN: dict[str, LabSession] = {}
+
+
+def solved_through(labstack: LabstackProcess, lab: int) -> LabSession:
+    """One account per labstack where catch-up ran the solutions of labs 01 to ``lab`` at least. The modules
+    of labs 04–06 that run on one pytest worker share it, each asking for the labs it grades: catch-up adds
+    only what is missing, so a module may find later labs done too. Tests must put back what they change."""
+    session = _GROWN.setdefault(labstack.endpoint, session_for(labstack))
+    catchup.catch_up(lab + 1, session, say=lambda _line: None)
+    return session
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Fixtures of the mutation tests of labs 04–06 (loaded through ``pytest_plugins``): the account solved up to
-lab 06, shared by the three modules, and two small accounts, without builds, whose history went wrong."""
+"""Fixtures of the mutation tests of labs 04–06 (loaded through ``pytest_plugins``): two small accounts,
+without builds, whose history went wrong (the solved account is :func:`tests.support.later_labs.solved_through`)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,13 @@ from tests.support.bluegreen import zipped
 from tests.support.codepipeline import DONE, action, stage
 from tests.support.grading import session_for
 from tests.support.later_labs import AlarmStops, HandRun
-from tests.support.mutations import results, solved_account
+from tests.support.mutations import results
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.sampleapp_fixtures"]
 
 LAMBDA = "def handler(event, context):\n    return '{version}'\n"
-
-
-@pytest.fixture(scope="session")
-def solved(sampleapp_labstack: LabstackProcess) -> LabSession:
-    """The account where catch-up ran the solutions of labs 01–06 (about a minute and a half), shared."""
-    return solved_account(sampleapp_labstack, 6)
 
 
 def _finished(session: LabSession, execution_id: str) -> bool:
