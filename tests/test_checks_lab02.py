@@ -10,9 +10,6 @@ has no reports section.
 from __future__ import annotations
 
 import ast
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,7 +20,16 @@ from grader.checks import lab01, lab02
 from grader.notebooks import ROOT
 from tests.support.codebuild import run_build
 from tests.support.grading import session_for
-from tests.support.mutations import assert_breaks, breaks, mutation, solved, solved_account, uncovered
+from tests.support.mutations import (
+    assert_breaks,
+    breaks,
+    mutation,
+    project_changed,
+    role_policy,
+    solved,
+    solved_account,
+    uncovered,
+)
 from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -88,18 +94,11 @@ def test_a_repository_that_does_not_scan_on_push(account: LabSession) -> None:
 
 # --- the build role ---------------------------------------------------------------------------------------
 
-@contextmanager
-def build_policy_changed(session: LabSession, change: Any) -> Iterator[None]:
-    """Each statement of the build role's policy (the solution's "build") passed through ``change`` for the body."""
-    iam, role = session.client("iam"), lab01.ROLES["codebuild"]
-    document = iam.get_role_policy(RoleName=role, PolicyName="build")["PolicyDocument"]
-
-    def put(doc: dict[str, Any]) -> None:
-        iam.put_role_policy(RoleName=role, PolicyName="build", PolicyDocument=json.dumps(doc))
-
-    with mutation(lambda: put(document)):
-        put({**document, "Statement": [change(dict(st)) for st in document["Statement"]]})
-        yield
+def build_policy(session: LabSession, change: Any) -> dict[str, Any]:
+    """The build role's policy (lab 02's ``build``) with each statement passed through ``change``."""
+    document = session.client("iam").get_role_policy(RoleName=lab01.ROLES["codebuild"],
+                                                     PolicyName=lab02.BUILD_POLICY)["PolicyDocument"]
+    return {**document, "Statement": [change(dict(statement)) for statement in document["Statement"]]}
 
 
 @breaks("build-role-can-push")
@@ -109,7 +108,7 @@ def test_docker_login_allowed_on_the_repository_only(account: LabSession) -> Non
     def on_the_repository(statement: dict[str, Any]) -> dict[str, Any]:
         return {**statement, "Resource": arn} if statement["Action"] == "ecr:GetAuthorizationToken" else statement
 
-    with build_policy_changed(account, on_the_repository):
+    with role_policy(account, lab01.ROLES["codebuild"], lab02.BUILD_POLICY, build_policy(account, on_the_repository)):
         failed = assert_breaks(account, lab02, "build-role-can-push", intact=["build-role-source-logs-artifacts-reports"])
         assert failed.message == f"{lab01.ROLES['codebuild']} may not ecr:GetAuthorizationToken on *"
 
@@ -121,22 +120,12 @@ def test_artifacts_allowed_on_the_bucket_but_not_its_objects(account: LabSession
     def bucket_only(statement: dict[str, Any]) -> dict[str, Any]:
         return {**statement, "Resource": bucket} if bucket in statement["Resource"] else statement
 
-    with build_policy_changed(account, bucket_only):
+    with role_policy(account, lab01.ROLES["codebuild"], lab02.BUILD_POLICY, build_policy(account, bucket_only)):
         failed = assert_breaks(account, lab02, "build-role-source-logs-artifacts-reports", intact=["build-role-can-push"])
         assert failed.message == f"{lab01.ROLES['codebuild']} may not s3:PutObject on {bucket}/{lab02.ARTIFACT_NAME}"
 
 
 # --- the project --------------------------------------------------------------------------------------------
-
-@contextmanager
-def project_changed(session: LabSession, **changes: Any) -> Iterator[dict[str, Any]]:
-    """The project updated with ``changes`` for the body (which gets the project as it was), then put back."""
-    codebuild = session.client("codebuild")
-    before = codebuild.batch_get_projects(names=[lab02.PROJECT])["projects"][0]
-    with mutation(lambda: codebuild.update_project(name=lab02.PROJECT, **{key: before[key] for key in changes})):
-        codebuild.update_project(name=lab02.PROJECT, **changes)
-        yield before
-
 
 def environment(session: LabSession, **changes: Any) -> dict[str, Any]:
     """The project's environment with ``changes``."""
@@ -145,14 +134,14 @@ def environment(session: LabSession, **changes: Any) -> dict[str, Any]:
 
 @breaks("project-source")
 def test_a_project_that_builds_master(account: LabSession) -> None:
-    with project_changed(account, sourceVersion="refs/heads/master"):
+    with project_changed(account, lab02.PROJECT, sourceVersion="refs/heads/master"):
         failed = assert_breaks(account, lab02, "project-source", intact=PROJECT_CHECKS)
         assert failed.message == f"the project builds refs/heads/master, not the branch {lab01.BRANCH}"
 
 
 @breaks("project-environment")
 def test_a_project_without_privileged_mode(account: LabSession) -> None:
-    with project_changed(account, environment=environment(account, privilegedMode=False)):
+    with project_changed(account, lab02.PROJECT, environment=environment(account, privilegedMode=False)):
         failed = assert_breaks(account, lab02, "project-environment", intact=PROJECT_CHECKS)
         assert failed.message == "privilegedMode is False"
 
@@ -160,7 +149,7 @@ def test_a_project_without_privileged_mode(account: LabSession) -> None:
 @breaks("project-role")
 def test_a_project_acting_as_the_pipeline_role(account: LabSession) -> None:
     role = account.client("iam").get_role(RoleName=lab01.ROLES["codepipeline"])["Role"]["Arn"]
-    with project_changed(account, serviceRole=role):
+    with project_changed(account, lab02.PROJECT, serviceRole=role):
         failed = assert_breaks(account, lab02, "project-role", intact=PROJECT_CHECKS)
         assert failed.message == f"the project's service role is {role}"
 
@@ -168,7 +157,7 @@ def test_a_project_acting_as_the_pipeline_role(account: LabSession) -> None:
 @breaks("project-ecr-variable")
 def test_ecr_repo_set_to_the_repository_name(account: LabSession) -> None:
     variables = [{"name": "ECR_REPO", "value": lab02.ECR_REPOSITORY, "type": "PLAINTEXT"}]
-    with project_changed(account, environment=environment(account, environmentVariables=variables)):
+    with project_changed(account, lab02.PROJECT, environment=environment(account, environmentVariables=variables)):
         failed = assert_breaks(account, lab02, "project-ecr-variable", intact=PROJECT_CHECKS)
         assert failed.message == f"ECR_REPO is '{lab02.ECR_REPOSITORY}', not {lab02.repository_uri(account)}"
 
@@ -176,21 +165,21 @@ def test_ecr_repo_set_to_the_repository_name(account: LabSession) -> None:
 @breaks("project-logs")
 def test_logs_in_codebuilds_default_group(account: LabSession) -> None:
     default = f"/aws/codebuild/{lab02.PROJECT}"
-    with project_changed(account, logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": default}}):
+    with project_changed(account, lab02.PROJECT, logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": default}}):
         failed = assert_breaks(account, lab02, "project-logs", intact=PROJECT_CHECKS)
         assert failed.message == f"CloudWatch logs are ENABLED in {default}"
 
 
 @breaks("project-cache")
 def test_a_project_without_a_cache(account: LabSession) -> None:
-    with project_changed(account, cache={"type": "NO_CACHE"}):
+    with project_changed(account, lab02.PROJECT, cache={"type": "NO_CACHE"}):
         failed = assert_breaks(account, lab02, "project-cache", intact=PROJECT_CHECKS)
         assert failed.message == "the cache is NO_CACHE"
 
 
 @breaks("project-artifacts")
 def test_artifacts_that_are_not_zipped(account: LabSession) -> None:
-    with project_changed(account, artifacts={
+    with project_changed(account, lab02.PROJECT, artifacts={
             "type": "S3", "location": lab01.bucket_name(account.account), "name": lab02.ARTIFACT_NAME, "packaging": "NONE"}):
         failed = assert_breaks(account, lab02, "project-artifacts", intact=PROJECT_CHECKS)
         assert failed.message.endswith(f"{lab02.ARTIFACT_NAME} packaged as NONE")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,7 +20,15 @@ from grader.backends import LabSession
 from grader.checks import lab01, lab02, lab03
 from grader.notebooks import ROOT
 from tests.support.grading import session_for
-from tests.support.mutations import assert_breaks, breaks, mutation, solved_account, uncovered
+from tests.support.mutations import (
+    assert_breaks,
+    breaks,
+    deployment_group_changed,
+    mutation,
+    role_policy,
+    solved_account,
+    uncovered,
+)
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -97,19 +105,9 @@ def test_a_smoke_test_written_for_node(account: LabSession) -> None:
         assert failed.message == f"{lab03.SMOKE_TEST} runs nodejs20.x, not Python 3"
 
 
-@contextmanager
-def without_role_policy(session: LabSession, role: str, name: str) -> Iterator[None]:
-    """The inline policy ``name`` of ``role`` deleted for the body, then put back as it was."""
-    iam = session.client("iam")
-    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    with mutation(lambda: iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))):
-        iam.delete_role_policy(RoleName=role, PolicyName=name)
-        yield
-
-
 @breaks("smoke-test-reports")
 def test_a_smoke_test_role_with_only_the_basic_execution_policy(account: LabSession) -> None:
-    with without_role_policy(account, lab03.SMOKE_TEST_ROLE, "report-hook-status"):  # the solution's name for it
+    with role_policy(account, lab03.SMOKE_TEST_ROLE, "report-hook-status", None):  # the solution's name for it
         failed = assert_breaks(account, lab03, "smoke-test-reports", intact=["smoke-test-function", "group-role"])
         assert "may not call codedeploy:PutLifecycleEventHookExecutionStatus" in failed.message
 
@@ -132,20 +130,9 @@ def test_an_application_and_a_group_with_codedeploys_defaults(sampleapp_labstack
     assert failed.message == "the deployment style is IN_PLACE WITHOUT_TRAFFIC_CONTROL"
 
 
-@contextmanager
-def group_changed(session: LabSession, **changes: Any) -> Iterator[dict[str, Any]]:
-    """The deployment group updated with ``changes`` for the body (which gets the group as it was), then put back."""
-    codedeploy = session.client("codedeploy")
-    before = codedeploy.get_deployment_group(applicationName=lab03.APPLICATION,
-                                             deploymentGroupName=lab03.GROUP)["deploymentGroupInfo"]
-
-    def update(**fields: Any) -> None:
-        codedeploy.update_deployment_group(applicationName=lab03.APPLICATION,
-                                           currentDeploymentGroupName=lab03.GROUP, **fields)
-
-    with mutation(lambda: update(**{key: before[key] for key in changes})):
-        update(**changes)
-        yield before
+def group_changed(session: LabSession, **changes: Any) -> AbstractContextManager[dict[str, Any]]:
+    """Lab 03's deployment group updated with ``changes`` for the body (which gets the group as it was), then put back."""
+    return deployment_group_changed(session, lab03.APPLICATION, lab03.GROUP, **changes)
 
 
 @breaks("group-canary")
@@ -195,7 +182,7 @@ def test_a_group_role_on_the_limited_managed_policy_without_the_smoke_test(accou
         iam.detach_role_policy(RoleName=role, PolicyArn=detach)
         iam.attach_role_policy(RoleName=role, PolicyArn=attach)
 
-    with without_role_policy(account, role, "invoke-smoke-test"), mutation(lambda: managed(limited, full)):
+    with role_policy(account, role, "invoke-smoke-test", None), mutation(lambda: managed(limited, full)):
         managed(full, limited)
         failed = assert_breaks(account, lab03, "group-role", intact=GROUP_CHECKS)
         assert failed.message == f"{role} may not lambda:InvokeFunction {lab03.SMOKE_TEST}"

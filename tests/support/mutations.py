@@ -8,6 +8,7 @@ built once per labstack and account by :func:`solved_account` and put back by :f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -48,6 +49,53 @@ def mutation(undo: Callable[[], object]) -> Iterator[None]:
         yield
     finally:
         undo()
+
+
+@contextmanager
+def project_changed(session: LabSession, name: str, **settings: Any) -> Iterator[dict[str, Any]]:
+    """CodeBuild project ``name`` updated with ``settings`` for the body (which gets the project as it was),
+    then updated back."""
+    codebuild = session.client("codebuild")
+    before = codebuild.batch_get_projects(names=[name])["projects"][0]
+    with mutation(lambda: codebuild.update_project(name=name, **{key: before[key] for key in settings})):
+        codebuild.update_project(name=name, **settings)
+        yield before
+
+
+@contextmanager
+def deployment_group_changed(session: LabSession, application: str, group: str, **changes: Any) -> Iterator[dict[str, Any]]:
+    """CodeDeploy deployment group ``group`` of ``application`` updated with ``changes`` for the body (which
+    gets the group as it was), then updated back."""
+    codedeploy = session.client("codedeploy")
+    before = codedeploy.get_deployment_group(applicationName=application, deploymentGroupName=group)["deploymentGroupInfo"]
+    where = {"applicationName": application, "currentDeploymentGroupName": group}
+    with mutation(lambda: codedeploy.update_deployment_group(**where, **{key: before[key] for key in changes})):
+        codedeploy.update_deployment_group(**where, **changes)
+        yield before
+
+
+@contextmanager
+def role_policy(session: LabSession, role: str, name: str, policy: dict[str, Any] | None) -> Iterator[None]:
+    """The inline policy ``name`` of ``role`` replaced (or added) with ``policy``, or deleted if None, for the
+    body; then put back as it was (or deleted, if it was not there)."""
+    iam = session.client("iam")
+    try:
+        before = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        before = None
+
+    def put(document: dict[str, Any] | None) -> None:
+        if document is not None:
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+            return
+        try:
+            iam.delete_role_policy(RoleName=role, PolicyName=name)
+        except iam.exceptions.NoSuchEntityException:
+            pass
+
+    with mutation(lambda: put(before)):
+        put(policy)
+        yield
 
 
 def results(session: LabSession, lab: ModuleType, ids: Iterable[str]) -> dict[str, CheckResult]:
