@@ -12,11 +12,12 @@ import pytest
 from grader.backends import LabSession
 from grader.checks import lab01, lab03, lab04
 from tests.support.later_labs import (
+    EVERYTHING,
     HandRun,
     action_of,
     assert_fails,
     assert_passes,
-    assert_uses_are_names,
+    assert_solved,
     pipeline_changed,
     policy_document,
     project_changed,
@@ -44,8 +45,7 @@ def test_every_check_of_lab_04_is_broken_by_a_test() -> None:
 
 
 def test_the_solved_account_passes_every_check_and_each_names_what_it_grades(solved: LabSession) -> None:
-    assert_uses_are_names(solved, lab04)
-    assert_passes(solved, lab04, *(c.id for c in lab04.CHECKS))
+    assert_solved(solved, lab04)
 
 
 # --- the Test stage's projects ------------------------------------------------------------------
@@ -263,8 +263,7 @@ def test_a_pipeline_role_that_may_start_only_the_build_project(solved: LabSessio
 
 @breaks("pipeline-role-permissions")
 def test_a_pipeline_role_allowed_everything(solved: LabSession) -> None:
-    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    with role_policy(solved, PIPELINE_ROLE, "pipeline", everything):
+    with role_policy(solved, PIPELINE_ROLE, "pipeline", EVERYTHING):
         assert_fails(solved, lab04, "pipeline-role-permissions", f"may also iam:PassRole on arn:aws:iam::{solved.account}:role/"
                      f"{PIPELINE_ROLE}", "more than its stages need")
     assert_passes(solved, lab04, "pipeline-role-permissions")

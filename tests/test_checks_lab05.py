@@ -11,12 +11,13 @@ import pytest
 from grader.backends import LabSession
 from grader.checks import lab01, lab03, lab04, lab05
 from tests.support.later_labs import (
+    EVERYTHING,
     HandRun,
     action_of,
     assert_failed,
     assert_fails,
     assert_passes,
-    assert_uses_are_names,
+    assert_solved,
     pipeline_changed,
     policy_document,
     production_primary,
@@ -44,8 +45,7 @@ def test_every_check_of_lab_05_is_broken_by_a_test() -> None:
 
 
 def test_the_solved_account_passes_every_check_and_each_names_what_it_grades(solved: LabSession) -> None:
-    assert_uses_are_names(solved, lab05)
-    assert_passes(solved, lab05, *(c.id for c in lab05.CHECKS))
+    assert_solved(solved, lab05)
 
 
 # --- the topic ------------------------------------------------------------------------------------
@@ -163,8 +163,7 @@ def test_a_pipeline_role_that_may_not_read_deployment_configs(solved: LabSession
 
 @breaks("pipeline-role-codedeploy")
 def test_a_pipeline_role_allowed_every_action(solved: LabSession) -> None:
-    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    with role_policy(solved, PIPELINE_ROLE, POLICY, everything):
+    with role_policy(solved, PIPELINE_ROLE, POLICY, EVERYTHING):
         assert_fails(solved, lab05, "pipeline-role-codedeploy", "may also", "more than its stages need",
                      still=("pipeline-role-publishes",))
     assert_passes(solved, lab05, "pipeline-role-codedeploy")

@@ -28,6 +28,9 @@ ALARM_FIELDS = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", 
                 "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId")
 
 
+# A policy a learner might attach to "make it work": every action on every resource.
+EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
 _GROWN: dict[str, LabSession] = {}
 
 
@@ -35,14 +38,15 @@ def solved_through(labstack: LabstackProcess, lab: int) -> LabSession:
     """One account per labstack where catch-up ran the solutions of labs 01 to ``lab`` at least. The modules
     of labs 04–06 that run on one pytest worker share it, each asking for the labs it grades: catch-up adds
     only what is missing, so a module may find later labs done too. Tests must put back what they change."""
-    session = _GROWN.setdefault(labstack.endpoint, session_for(labstack))
-    catchup.catch_up(lab + 1, session, say=lambda _line: None)
-    return session
+    if labstack.endpoint not in _GROWN:
+        _GROWN[labstack.endpoint] = session_for(labstack)
+    catchup.catch_up(lab + 1, _GROWN[labstack.endpoint], say=lambda _line: None)
+    return _GROWN[labstack.endpoint]
 
 
 @dataclass(frozen=True)
 class HandRun:
-    """The small account, and how its checks stood before the pipeline was ever started by hand."""
+    """The account of the ``hand_run`` fixture, and how its checks stood before its pipeline was started by hand."""
 
     session: LabSession
     before_start: dict[str, CheckResult]
@@ -50,7 +54,7 @@ class HandRun:
 
 @dataclass(frozen=True)
 class AlarmStops:
-    """The small account where an alarm stopped deployments, and how lab 06's checks stood on the way: after
+    """The account of the ``alarm_stops`` fixture, and how lab 06's checks stood on the way there: after
     the first stop (no rollback), with v3 still on main, and with the fix on main but not shipped."""
 
     session: LabSession
@@ -80,11 +84,13 @@ def assert_passes(session: LabSession, lab: ModuleType, *ids: str) -> None:
         assert result.passed, result
 
 
-def assert_uses_are_names(session: LabSession, module: ModuleType) -> None:
-    """Every check names what it grades, and each name is a key of the lab's ``names(session)``."""
-    names = module.names(session)
-    for check in module.CHECKS:
+def assert_solved(session: LabSession, lab: ModuleType) -> None:
+    """Every check of ``lab`` passes in ``session``'s account, and names what it grades: keys of the lab's
+    ``names(session)``."""
+    names = lab.names(session)
+    for check in lab.CHECKS:
         assert check.uses and set(check.uses) <= set(names), (check.id, check.uses)
+    assert_passes(session, lab, *(c.id for c in lab.CHECKS))
 
 
 # --- changes that are put back --------------------------------------------------------------------
