@@ -35,10 +35,11 @@ def run_solution(number: int, session: LabSession, output: Path | None = None,
 
 
 def solve(number: int, session: LabSession, output: Path | None = None,
-          parameters: dict[str, str] | None = None, acting: LabSession | None = None) -> Report:
-    """Run lab ``number``'s solution in ``session``'s account as catch-up's session (``acting``, made when
-    not given), so grading knows catch-up built it; report its checks."""
-    run_solution(number, acting or provenance.catch_up_session(session), output, parameters, provenance.COMMITTER)
+          parameters: dict[str, str] | None = None) -> Report:
+    """Run lab ``number``'s solution in ``session``'s account as catch-up's session for that lab, so
+    grading knows catch-up built it; report its checks."""
+    acting = provenance.catch_up_session(session, number)
+    run_solution(number, acting, output, parameters, provenance.git_signs_in(acting))
     return lab_report(number, session)
 
 
@@ -48,14 +49,12 @@ def catch_up(number: int, session: LabSession, say: Callable[[str], None] = prin
     with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:  # the usual case: all done, asked at once
         first_look = dict(zip(labs, pool.map(lambda n: lab_report(n, session), labs)))
     solved: list[int] = []
-    acting: LabSession | None = None
     for earlier in labs:
         if (lab_report(earlier, session) if solved else first_look[earlier]).passed:
             say(f"✓ lab {earlier:02d} is already done")
             continue
         say(f"… building lab {earlier:02d} from its solution")
-        acting = acting or provenance.catch_up_session(session)
-        report = solve(earlier, session, acting=acting)
+        report = solve(earlier, session)
         if not report.passed:
             raise RuntimeError(f"lab {earlier:02d}'s solution ran but its checks still fail:\n{report.text()}")
         solved.append(earlier)

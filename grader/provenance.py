@@ -1,17 +1,22 @@
 """Who built what: catch-up acts as a role session of its own, and grading asks CloudTrail who last
 changed each resource a check grades.
 
-``lab.catch_up()`` and ``grader solve`` run the solutions through an assumed-role session named
-``lab-kit-catch-up`` in the learner's own account (the role ``lab-kit-catch-up``, made on first
-use). Every call they make is then recorded under that session name, by labstack as by AWS, and a
-check whose resources that session created or last changed earns nothing: the learner did not
-build them. Calls an AWS service makes on the learner's behalf (a pipeline starting a build, a
-deployment updating a service) are recorded with the service as source and judge nobody.
+``lab.catch_up()`` and ``grader solve`` build lab k from its solution as an assumed-role session named
+``lab-kit-catch-up`` of the role ``lab-kit-catch-up-labNN`` (made on first use) in the learner's own
+account. Every call it makes is then recorded under that session, by labstack as by AWS, with the lab
+it was building. A check of lab N earns nothing when catch-up building lab N or an earlier one made
+the last change to a resource it grades: the learner did not build it. Changes catch-up made while
+building a *later* lab (lab 04's catch-up updates lab 01's pipeline role) do not count against lab N;
+the change before them decides. Calls an AWS service makes on the learner's behalf (a pipeline
+starting a build, a deployment updating a service) are recorded with the service as source and judge
+nobody.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from grader.backends import LabSession
 
-CATCH_UP = "lab-kit-catch-up"  # the role and its session name
-# Who commits what catch-up pushes: labstack serves git on a laptop without asking for credentials, so
-# git sends none and a push's event names nobody; the commits it pushed name their committer.
-COMMITTER = {"GIT_COMMITTER_NAME": CATCH_UP, "GIT_COMMITTER_EMAIL": f"{CATCH_UP}@example.com"}
+CATCH_UP = "lab-kit-catch-up"  # the session name, and the start of each lab's role name
+_ROLE = re.compile(rf":assumed-role/{CATCH_UP}-lab(\d+)/{CATCH_UP}$")
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 SESSION_SECONDS = 3600  # AWS's limit for a chained role session, which catch-up within catch-up is
 # Calls that only label a resource: they neither build nor change what a check grades.
@@ -34,35 +37,59 @@ LABELS_ONLY = ("TagResource", "UntagResource", "TagRole", "UntagRole", "TagPolic
                "AddTags", "RemoveTags", "TagQueue", "UntagQueue", "TagLogGroup", "UntagLogGroup")
 
 
+def role_name(lab: int) -> str:
+    """The role catch-up assumes to build ``lab``."""
+    return f"{CATCH_UP}-lab{lab:02d}"
+
+
+def built_lab(arn: str) -> int | None:
+    """The lab catch-up was building when it called as ``arn`` (an assumed role's), or None: not catch-up."""
+    found = _ROLE.search(arn)
+    return int(found.group(1)) if found else None
+
+
 def is_catch_up(session: LabSession) -> bool:
-    """True when ``session`` already acts as catch-up's role session."""
-    arn = str(session.client("sts").get_caller_identity()["Arn"])
-    return ":assumed-role/" in arn and arn.rsplit("/", 1)[-1] == CATCH_UP
+    """True when ``session`` already acts as one of catch-up's role sessions."""
+    return built_lab(str(session.client("sts").get_caller_identity()["Arn"])) is not None
 
 
-def catch_up_session(session: LabSession) -> LabSession:
-    """A session in ``session``'s account acting as catch-up's role session (the role is made on first
+def catch_up_session(session: LabSession, lab: int) -> LabSession:
+    """A session in ``session``'s account acting as catch-up building ``lab`` (its role is made on first
     use, trusting the account, with AWS's AdministratorAccess). LocalStack's backend keeps the learner's
     own session: labstack cannot verify keys LocalStack issues, and records no calls made there."""
     if session.backend.name == "localstack" or is_catch_up(session):
         return session
-    iam, account = session.client("iam"), session.account
+    iam, account, role = session.client("iam"), session.account, role_name(lab)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                      "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}]}
     try:
-        iam.get_role(RoleName=CATCH_UP)
+        iam.get_role(RoleName=role)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
             raise
-        iam.create_role(RoleName=CATCH_UP, AssumeRolePolicyDocument=json.dumps(trust),
-                        Description="The CI/CD Lab Kit's catch-up: builds earlier labs from their solutions",
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
+                        Description=f"The CI/CD Lab Kit's catch-up: builds lab {lab:02d} from its solution",
                         Tags=[{"Key": "lab-kit:owner", "Value": account}])
-        iam.attach_role_policy(RoleName=CATCH_UP, PolicyArn=ADMINISTRATOR)
-    creds = session.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{CATCH_UP}",
+        iam.attach_role_policy(RoleName=role, PolicyArn=ADMINISTRATOR)
+    creds = session.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
                                               RoleSessionName=CATCH_UP, DurationSeconds=SESSION_SECONDS)["Credentials"]
     return LabSession(session.backend, boto3.session.Session(
         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"], region_name=session.region))
+
+
+def git_signs_in(session: LabSession) -> dict[str, str]:
+    """Environment that makes git send ``session``'s keys with every request to labstack, so a push
+    names its caller: labstack on a laptop never asks git for credentials, and git sends none unasked.
+    Nothing for AWS, which asks (the AWS CLI's credential helper answers) and must never get a secret."""
+    creds = session.boto.get_credentials()
+    if session.backend.name == "aws" or creds is None:
+        return {}
+    frozen = creds.get_frozen_credentials()
+    user = frozen.access_key + (f"%{frozen.token}" if frozen.token else "")
+    basic = base64.b64encode(f"{user}:{frozen.secret_key}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
 
 
 @dataclass(frozen=True)
@@ -91,48 +118,44 @@ def _events(session: LabSession, resource: str) -> Iterator[dict[str, Any]]:
         request["NextToken"] = page["NextToken"]
 
 
-def _changes(event: dict[str, Any]) -> bool:
-    """True for a successful call by a person (not a service on their behalf) that builds or changes."""
-    record = json.loads(event.get("CloudTrailEvent") or "{}")
+def _record(event: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(event.get("CloudTrailEvent") or "{}"))
+
+
+def _changes(event: dict[str, Any], source: str | None) -> bool:
+    """True for a successful call of ``source`` (any, when None) by a person, not a service on their
+    behalf, that builds or changes."""
+    record = _record(event)
     return (str(record.get("readOnly", event.get("ReadOnly", "true"))).lower() != "true"
             and not record.get("errorCode")
             and not str(record.get("sourceIPAddress", "")).endswith(".amazonaws.com")
-            and event.get("EventName") not in LABELS_ONLY)
+            and event.get("EventName") not in LABELS_ONLY
+            and (source is None or event.get("EventSource") == f"{source}.amazonaws.com"))
 
 
-def _head_committed_by_catch_up(session: LabSession, repository: str) -> bool:
-    """True when the head of ``repository``'s default branch was committed by catch-up."""
-    codecommit = session.client("codecommit")
-    try:
-        branch = codecommit.get_repository(repositoryName=repository)["repositoryMetadata"].get("defaultBranch")
-        head = codecommit.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"]
-        return codecommit.get_commit(repositoryName=repository, commitId=head)["commit"]["committer"]["name"] == CATCH_UP
-    except (ClientError, KeyError, TypeError):
-        return False
+def _building(event: dict[str, Any]) -> int | None:
+    """The lab catch-up was building when it made ``event``, or None when a person made it."""
+    return built_lab(str(_record(event).get("userIdentity", {}).get("arn", "")))
 
 
-def _by_catch_up(session: LabSession, event: dict[str, Any]) -> bool:
-    """True when catch-up's role session made ``event`` (for a push that names nobody: committed it)."""
-    record = json.loads(event.get("CloudTrailEvent") or "{}")
-    identity = record.get("userIdentity", {})
-    if event.get("EventName") == "GitPush" and identity.get("type") == "Unknown":
-        return _head_committed_by_catch_up(session, str(record.get("requestParameters", {}).get("repositoryName")))
-    return identity.get("type") == "AssumedRole" and str(identity.get("arn", "")).rsplit("/", 1)[-1] == CATCH_UP
-
-
-def last_change(session: LabSession, resource: str) -> Change | None:
-    """The latest call that created or changed ``resource`` (by name), or None when none is recorded."""
-    latest = max((e for e in _events(session, resource) if _changes(e)), key=lambda e: e["EventTime"], default=None)
-    if latest is None:
+def last_change(session: LabSession, resource: str, lab: int, source: str | None = None) -> Change | None:
+    """The change that decides who built ``resource`` (by name; of the service ``source``) for a check of
+    ``lab``: the latest, passing over what catch-up did while building later labs. None when nothing
+    changed it; catch-up's when only catch-up of later labs did."""
+    changes = [e for e in _events(session, resource) if _changes(e, source)]
+    if not changes:
         return None
-    return Change(resource, str(latest["EventName"]), latest["EventTime"], _by_catch_up(session, latest))
+    earlier = [e for e in changes if (_building(e) or 0) <= lab]
+    latest = max(earlier or changes, key=lambda e: e["EventTime"])
+    return Change(resource, str(latest["EventName"]), latest["EventTime"], _building(latest) is not None)
 
 
-def built_by_catch_up(session: LabSession, resources: list[str]) -> list[Change]:
-    """The changes among the latest of each of ``resources`` that catch-up made. CloudTrail that does
-    not answer (another backend, no permission) leaves the judgement to the checks alone."""
+def built_by_catch_up(session: LabSession, resources: list[tuple[str, str | None]], lab: int) -> list[Change]:
+    """Of ``resources`` (name, service or None), the decisive changes that catch-up made (see
+    :func:`last_change`). CloudTrail that does not answer (another backend, no permission) leaves the
+    judgement to the checks alone."""
     try:
-        changes = [last_change(session, name) for name in resources]
+        changes = [last_change(session, name, lab, source) for name, source in resources]
     except (ClientError, BotoCoreError):
         return []
     return [c for c in changes if c is not None and c.by_catch_up]

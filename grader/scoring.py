@@ -60,17 +60,25 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(inner)
 
 
-def resources(number: int, session: LabSession, check: checks.Check) -> list[str]:
-    """The names of the resources ``check`` grades (its ``uses`` keys of the lab's ``names()``)."""
+# Keys of the labs' names() whose name other resources share (sample-app is an ECR repository, an ECS
+# cluster and service, and a CodeDeploy application): the service whose calls change the one meant.
+SOURCES = {"ecr_repository": "ecr", "application": "codedeploy", "cluster": "ecs", "service": "ecs",
+           "staging_service": "ecs", "production_service": "ecs"}
+
+
+def resources(number: int, session: LabSession, check: checks.Check) -> list[tuple[str, str | None]]:
+    """The resources ``check`` grades (its ``uses`` keys of the lab's ``names()``): each name, and the
+    service whose calls change it where the name alone is ambiguous."""
     named = checks.lab_module(number).names(session)
-    return sorted({name for key in check.uses for name in _strings(named[key])})
+    return sorted({(name, SOURCES.get(key)) for key in check.uses for name in _strings(named[key])},
+                  key=lambda pair: (pair[0], pair[1] or ""))
 
 
 def _discounted(result: CheckResult, number: int, session: LabSession, check: checks.Check) -> CheckResult:
     """``result``, but failed when catch-up created or last changed a resource the check grades."""
     if not result.passed or not check.uses:
         return result
-    made = provenance.built_by_catch_up(session, resources(number, session, check))
+    made = provenance.built_by_catch_up(session, resources(number, session, check), number)
     if not made:
         return result
     what = "; ".join(f"{c.resource} ({c.describe()})" for c in made)

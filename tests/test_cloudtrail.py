@@ -315,6 +315,34 @@ def test_a_git_push_and_clone_are_recorded_by_their_credentials(classroom: Class
     assert lookup(trail_of(classroom, "learner02"), "EventName", "GitPush") == []
 
 
+def test_on_a_laptop_a_push_names_whoever_sends_credentials_unasked(labstack: LabstackProcess, account: str,
+                                                                      tmp_path: Path) -> None:
+    """git on a laptop is never asked for credentials: a push that sends none names nobody, one that sends
+    a role session's keys (as the grader's catch-up does) names that session, and wrong ones are ignored."""
+    from grader.backends import Backend, LabSession
+    from grader.provenance import git_signs_in
+
+    keyed(labstack, "iam", account, "test").create_role(RoleName="builder", AssumeRolePolicyDocument=TRUST)
+    creds = keyed(labstack, "sts", account, "test").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/builder", RoleSessionName="night-shift")["Credentials"]
+    url = keyed(labstack, "codecommit", account, "test").create_repository(
+        repositoryName="app")["repositoryMetadata"]["cloneUrlHttp"]
+    session = LabSession(Backend("embedded", labstack.endpoint), boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"], region_name="us-east-1"))
+    wrong = LabSession.for_key(Backend("embedded", labstack.endpoint), creds["AccessKeyId"], "not-the-secret")
+    work = new_work_tree(tmp_path / "work", {"app.py": "print('v1')\n"})
+    for n, extra in enumerate(({}, git_signs_in(session), git_signs_in(wrong))):
+        (work / "app.py").write_text(f"print({n})\n")
+        for args in (["commit", "--quiet", "-am", f"change {n}"], ["push", "--quiet", url, "main"]):
+            done = subprocess.run(["git", *args], cwd=work, env={**git_env(), **extra}, capture_output=True, text=True,
+                                  timeout=120, check=False)
+            assert done.returncode == 0, done.stderr
+    pushes = lookup(trail_of(labstack, account), "EventName", "GitPush")
+    assert [record(e)["userIdentity"]["type"] for e in pushes] == ["Unknown", "AssumedRole", "Unknown"]
+    assert pushes[1]["Username"] == "night-shift" and pushes[1]["AccessKeyId"] == creds["AccessKeyId"]
+
+
 @pytest.mark.slow
 def test_a_builds_own_calls_are_the_services(lab: Lab) -> None:
     spec = buildspec({"build": {"commands": ["aws ssm put-parameter --name /built/by --value codebuild --type String"]}})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import grader
-from grader import catchup, checks, ci, classroom, notebooks
+from grader import catchup, checks, ci, classroom, notebooks, provenance
 from grader.backends import (
     LOCALSTACK_SERVICES,
     THROUGH_LABSTACK,
@@ -55,10 +55,8 @@ def test_catching_up_solves_an_unfinished_lab_and_stops_if_its_solution_falls_sh
         labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     solved: list[int] = []
 
-    def solve(number, session, output=None, acting=None):  # type: ignore[no-untyped-def]
+    def solve(number, session, output=None):  # type: ignore[no-untyped-def]
         solved.append(number)
-        arn = acting.client("sts").get_caller_identity()["Arn"]  # catch-up acts as a role session of its own
-        assert arn == f"arn:aws:sts::{session.account}:assumed-role/lab-kit-catch-up/lab-kit-catch-up"
         return Report("lab", (CheckResult("x", passed, 1, "m"),))
 
     monkeypatch.setattr(catchup, "solve", solve)
@@ -69,6 +67,15 @@ def test_catching_up_solves_an_unfinished_lab_and_stops_if_its_solution_falls_sh
     passed = False
     with pytest.raises(RuntimeError, match="lab 01's solution ran but its checks still fail"):
         catchup.catch_up(2, session_for(labstack), say=said.append)
+
+
+def test_catch_up_acts_as_a_role_session_of_its_own_for_each_lab(labstack: LabstackProcess) -> None:
+    learner = session_for(labstack)
+    acting = provenance.catch_up_session(learner, 4)
+    arn = acting.client("sts").get_caller_identity()["Arn"]
+    assert arn == f"arn:aws:sts::{learner.account}:assumed-role/lab-kit-catch-up-lab04/lab-kit-catch-up"
+    assert provenance.built_lab(arn) == 4 and provenance.is_catch_up(acting) and not provenance.is_catch_up(learner)
+    assert provenance.catch_up_session(acting, 5) is acting  # catch-up's own kernel catches up as itself
 
 
 def test_backends_route_services() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 import grader.checks.lab01
 from labstack import sandbox
-from grader import catchup, grading, notebooks, scoring
+from grader import catchup, grading, notebooks, provenance, scoring
 from grader.backends import LabSession
 from tests.support.classmode import needs_bwrap
 from tests.support.grading import graded_cells, session_for
@@ -161,3 +161,23 @@ print("TRIED", json.dumps(tried))
     last_beat = (grade.graded.parent / "alive.txt").read_text()  # the process it left ran while the kernel did ...
     time.sleep(2)
     assert (grade.graded.parent / "alive.txt").read_text() == last_beat  # ... and died with it
+
+
+def test_what_catch_up_changed_for_a_later_lab_does_not_count_against_an_earlier_one(
+        labstack: LabstackProcess) -> None:
+    """A learner who did lab 01 and let catch-up build lab 04 keeps lab 01's points, though lab 04's
+    catch-up changed lab 01's pipeline role last; catch-up changing it for lab 01 itself takes them."""
+    learner = session_for(labstack)
+    catchup.run_solution(1, learner)
+    role = grader.checks.lab01.ROLES["codepipeline"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": "*"}]})
+    provenance.catch_up_session(learner, 4).client("iam").put_role_policy(
+        RoleName=role, PolicyName="lab-04", PolicyDocument=policy)
+    assert sum(r.earned for r in scoring.score(1, learner).values()) == 30
+    provenance.catch_up_session(learner, 1).client("iam").put_role_policy(
+        RoleName=role, PolicyName="lab-01", PolicyDocument=policy)
+    roles = scoring.score(1, learner)["check_service_roles"]
+    assert roles.earned == 0
+    assert all(f"built by catch-up, not by you: {role} (PutRolePolicy at " in r.message for r in roles.results)
+    assert scoring.score(1, learner)["check_repository"].earned == 5  # the rest is still the learner's

@@ -9,6 +9,7 @@ reaches its own account's repositories only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import shutil
@@ -230,15 +231,21 @@ class CodeCommitProvider(Provider):
                    "repositoryId": record.repository_id if record else None})
 
     def _guard(self, environ: dict) -> None:
-        """In class mode: CodeCommit's credentials, of the repository's account (or the instructor)."""
-        if not self.labstack.settings.class_mode:
-            return
+        """In class mode: CodeCommit's credentials, of the repository's account (or the instructor). On a
+        laptop git is never asked for credentials; those it sends unasked (a key pair, as the grader's
+        catch-up sends them) name the caller in the push's event, and wrong ones are ignored."""
         path = environ.get("PATH_INFO", "")
         parsed = parse_git_path(path)
         if parsed is None:
             return  # no repository: 404
         account, region, _name, suffix = parsed
         base = path[:len(path) - len(suffix)] if path.endswith(suffix) else path  # the URL git was given
+        if not self.labstack.settings.class_mode:
+            if gitauth.basic_credentials(environ) is not None:
+                with contextlib.suppress(gitauth.Refusal):
+                    environ[_GIT_CALLER] = gitauth.authenticate(self.labstack, environ, "CodeCommit", base, (region,),
+                                                                git_credentials=True, key_pairs=True)
+            return
         caller = gitauth.authenticate(self.labstack, environ, "CodeCommit", base, (region,), git_credentials=True)
         if not caller.may_reach(account):
             raise gitauth.Refusal(403, f"{caller.name} may not reach the repositories of account {account}")
