@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import MODELS, LabstackProcess, start_labstack
+from tests.support.server import MODELS, LabstackProcess, offline_builds, start_labstack
 
 # boto3 clients in the test process need the LabTest model too.
 os.environ["AWS_DATA_PATH"] = str(MODELS)
@@ -31,6 +31,18 @@ def labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProce
     """A labstack process with the LabTest provider, shared by the session."""
     home: Path = tmp_path_factory.mktemp("labstack-home")
     server = start_labstack(home, LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sampleapp_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """A labstack for the sample app's builds. A build's ``python3`` and ``pip`` are the host's ones on
+    PATH: the kit's venv goes first, where the lock pins pytest, coverage and bandit, so
+    ``pip install -r requirements-dev.txt`` finds them installed (no index is allowed). Here rather than
+    in a plugin: a test module that only needs this labstack must not load a plugin's ``lab`` fixture."""
+    home = tmp_path_factory.mktemp("sampleapp-home")
+    server = start_labstack(home, LABSTACK_PROVIDERS="", LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT, **offline_builds())
     yield server
     server.stop()
 

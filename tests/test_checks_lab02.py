@@ -33,7 +33,6 @@ from tests.support.mutations import (
 from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-pytest_plugins = ["tests.support.sampleapp_fixtures"]
 
 PROJECT_CHECKS = ("project-source", "project-environment", "project-role", "project-ecr-variable", "project-logs",
                   "project-cache", "project-artifacts")

@@ -33,7 +33,6 @@ from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-pytest_plugins = ["tests.support.sampleapp_fixtures"]
 
 APPSPEC = ROOT / "infra" / "sample-app" / "appspec.yaml"
 GROUP_CHECKS = ("application-ecs", "group-blue-green", "group-canary", "group-rollback", "group-load-balancer",

@@ -22,7 +22,6 @@ from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.first, pytest.mark.timeout(1500)]  # the whole gate runs in one fixture
-pytest_plugins = ["tests.support.sampleapp_fixtures"]
 
 POINTS = {1: 30, 2: 25, 3: 24, 4: 29, 5: 21, 6: 18}
 

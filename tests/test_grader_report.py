@@ -42,7 +42,7 @@ def test_trust_policies_are_read_for_services_and_other_principals() -> None:
     doc = {"Statement": {"Effect": "Allow", "Action": ["sts:AssumeRole"],
                          "Principal": {"Service": "codebuild.amazonaws.com", "AWS": "*"}}}
     assert policies.trusted_services(doc) == {"codebuild.amazonaws.com"}
-    assert policies.other_principals(doc) == ["AWS: *"]
+    assert policies.other_principals(doc) == ["everyone (*)"]
     assert policies.trusted_services({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                                       "Principal": {"Service": "x"}}]}) == set()
 

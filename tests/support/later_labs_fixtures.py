@@ -19,7 +19,6 @@ from tests.support.mutations import results
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
-pytest_plugins = ["tests.support.sampleapp_fixtures"]
 
 LAMBDA = "def handler(event, context):\n    return '{version}'\n"
 
