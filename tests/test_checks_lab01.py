@@ -32,6 +32,19 @@ def test_every_check_of_lab_01_is_broken_by_a_test() -> None:
     assert uncovered(lab01, globals()) == set()
 
 
+@breaks("bucket-exists", "repo-exists", "api-key-secret")
+@pytest.mark.parametrize("check, service, create, named", [
+    ("bucket-exists", "s3", "create_bucket", {"Bucket": "cicd-lab-artifacts"}),  # without the account id
+    ("repo-exists", "codecommit", "create_repository", {"repositoryName": "cicd-lab-App"}),
+    ("api-key-secret", "secretsmanager", "create_secret", {"Name": "prod/api_key", "SecretString": '{"API_KEY": "k"}'}),
+])
+def test_a_resource_under_another_name(labstack: LabstackProcess, check: str, service: str, create: str,
+                                       named: dict[str, str]) -> None:
+    session = session_for(labstack)
+    getattr(session.client(service), create)(**named)
+    assert_breaks(session, lab01, check)
+
+
 @breaks("kms-key")
 def test_an_alias_on_a_signing_key_or_a_disabled_key(account: LabSession) -> None:
     kms = account.client("kms")
@@ -44,13 +57,6 @@ def test_an_alias_on_a_signing_key_or_a_disabled_key(account: LabSession) -> Non
     with mutation(lambda: kms.enable_key(KeyId=mine)):
         kms.disable_key(KeyId=mine)
         assert "is Disabled, not Enabled" in assert_breaks(account, lab01, "kms-key").message
-
-
-@breaks("bucket-exists")
-def test_a_bucket_without_the_account_in_its_name(labstack: LabstackProcess) -> None:
-    session = session_for(labstack)
-    session.client("s3").create_bucket(Bucket="cicd-lab-artifacts")
-    assert_breaks(session, lab01, "bucket-exists")
 
 
 @breaks("bucket-versioning")
@@ -95,13 +101,6 @@ def test_rotation_off(account: LabSession) -> None:
     with mutation(lambda: kms.enable_key_rotation(KeyId=mine)):
         kms.disable_key_rotation(KeyId=mine)
         assert_breaks(account, lab01, "key-rotation", STORE)
-
-
-@breaks("repo-exists")
-def test_a_repository_under_another_name(labstack: LabstackProcess) -> None:
-    session = session_for(labstack)
-    session.client("codecommit").create_repository(repositoryName="cicd-lab-App")
-    assert_breaks(session, lab01, "repo-exists")
 
 
 @breaks("repo-has-main")
@@ -149,13 +148,6 @@ def test_the_password_as_a_plain_string(account: LabSession) -> None:
                                             Overwrite=True)):
         ssm.put_parameter(Name=lab01.DB_PASSWORD_PARAMETER, Value=kept, Type="String", Overwrite=True)
         assert "is a String" in assert_breaks(account, lab01, "db-password-parameter", ("api-key-secret",)).message
-
-
-@breaks("api-key-secret")
-def test_a_secret_under_another_name(labstack: LabstackProcess) -> None:
-    session = session_for(labstack)
-    session.client("secretsmanager").create_secret(Name="prod/api_key", SecretString=json.dumps({"API_KEY": "k"}))
-    assert_breaks(session, lab01, "api-key-secret")
 
 
 @breaks("api-key-field")
