@@ -42,7 +42,7 @@ def test_up_status_logs_reset_down(tmp_path: Path) -> None:
     assert f"endpoint   http://127.0.0.1:{port}" in status.stdout
     assert "account 123456789012: 1 resources (s3 1); running: 0 builds, 0 deployments, 0 tasks" in status.stdout
 
-    logs = labstack_cmd(tmp_path, "logs", "-n", "20")
+    logs = labstack_cmd(tmp_path, "logs", "-n", "60")
     assert "listening on" in logs.stdout
 
     reset = labstack_cmd(tmp_path, "reset")
