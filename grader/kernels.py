@@ -75,7 +75,8 @@ class ConfinedKernelManager(AsyncKernelManager):
             # namespace, which ipykernel would take for a parent gone: nothing to watch
             settings = ["--setenv", "HOME", "/tmp", "--setenv", "JUPYTER_RUNTIME_DIR", "/tmp/jupyter",
                         "--unsetenv", "JPY_PARENT_PID", "--"]
-            kernel_cmd = jail.argv(sandbox.bwrap())[:-1] + settings + kernel_cmd
+            # without a parent to watch, ipykernel would print how to connect to it on the grader's terminal
+            kernel_cmd = jail.argv(sandbox.bwrap())[:-1] + settings + kernel_cmd + ["--IPKernelApp.log_level=CRITICAL"]
         elif why not in _warned:
             _warned.append(why)
             print(f"✗ learners' kernels run unconfined while grading: {why}", file=sys.stderr)
