@@ -83,6 +83,7 @@ def _grading_config(root: Path, number: int, outside_kernel: bool, hidden: tuple
 
     config = course_config(root)
     config.ConfinedKernelManager.hidden = [str(p) for p in (root, *hidden)]
+    config.ConfinedKernelManager.lab = number
     steps = [ConfinedExecute if step is Execute else step for step in Autograde.autograde_preprocessors.default()]
     if outside_kernel:
         steps.insert(steps.index(SaveAutoGrades), ChecksOutsideKernel)

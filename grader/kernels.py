@@ -22,12 +22,13 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import List, Unicode
+from traitlets import Integer, List, Unicode
 
 from grader.notebooks import ROOT
 from labstack import sandbox
 
 KERNEL_DIED = "lab_kit_kernel_died"  # in nbconvert's resources: why the kernel stopped before the end
+LEARNERS = "LABSTACK_LEARNERS"  # where labstack's class-mode learners file is, when it is set here
 _warned: list[str] = []
 
 
@@ -45,11 +46,23 @@ def confinement() -> str | None:
     return None
 
 
+def visible_kit(lab: int) -> list[Path]:
+    """What of the kit a kernel grading lab ``lab`` may read: the grader, labstack and the sample app
+    (``infra/``), the learner notebooks, and the solutions of the labs before it (its catch-up runs
+    them); never the solution of ``lab`` or a later one, the kit's tests, or anything else in it."""
+    from grader import checks, notebooks
+
+    earlier = [notebooks.solution(n) for n in checks.lab_numbers() if n < lab]
+    return [ROOT / "grader", ROOT / "infra", notebooks.LABS, *earlier]
+
+
 class ConfinedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run under bubblewrap (see the module's docstring): the folder the
-    kernel starts in is its only writable one; ``hidden`` paths (the grading folder, the learners file)
-    are hidden besides the user's and labstack's homes."""
+    kernel starts in is its only writable one; the kit shows only :func:`visible_kit` of ``lab``;
+    ``hidden`` paths (the grading folder, the learners file) are hidden besides the user's and
+    labstack's homes and the learners file labstack names."""
 
+    lab = Integer(0, help="The lab being graded.").tag(config=True)
     hidden = List(Unicode(), help="More paths the kernel must not see.").tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -68,8 +81,11 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
-        jail = sandbox.Jail(hidden=tuple(p.resolve() for p in [Path.home(), labstack_home(), *map(Path, self.hidden)]),
-                            readable=(*sandbox.runtime_paths(), ROOT, Path(self._private)), writable=(folder,))
+        learners = [Path(os.environ[LEARNERS])] if os.environ.get(LEARNERS) else []
+        hidden = [Path.home(), labstack_home(), ROOT, *learners, *map(Path, self.hidden)]
+        jail = sandbox.Jail(hidden=tuple(p.resolve() for p in hidden),
+                            readable=(*sandbox.runtime_paths(), *visible_kit(self.lab), Path(self._private)),
+                            writable=(folder,))
         why = confinement()
         if why is None:  # HOME and the runtime folder in its own /tmp; its parent is bubblewrap, pid 1 of its
             # namespace, which ipykernel would take for a parent gone: nothing to watch

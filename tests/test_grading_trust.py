@@ -108,10 +108,13 @@ def test_a_notebook_that_floods_its_output_is_graded(labstack: LabstackProcess, 
 
 def test_a_notebook_that_has_catch_up_build_its_own_lab_scores_nothing_for_that(
         labstack: LabstackProcess, tmp_path: Path) -> None:
+    """Built by catch-up, in the learner's account (``grader solve 1`` before handing in a blank notebook,
+    or the notebook itself calling ``catchup.solve(1, …)`` where its kernel could read the solution):
+    the account holds all of lab 01, and the notebook scores 0."""
     session = session_for(labstack)
+    assert catchup.solve(1, session).passed  # the account holds all of lab 01 ...
     handed_in = _with_cell("import grader.catchup\ngrader.catchup.solve(1, lab.session)\n", tmp_path)
     grade = _grade(handed_in, session, tmp_path)
-    assert catchup.lab_report(1, session).passed  # the account holds all of lab 01 ...
     assert (grade.score, grade.max_score) == (0, 30)  # ... which catch-up built, not the learner
     shown = "".join(graded_cells(grade.graded)["check_repository"]["outputs"][0]["data"]["text/plain"])
     assert "built by catch-up, not by you: cicd-lab-app (" in shown
@@ -140,6 +143,8 @@ attempt("rewrite the checks", lambda: open({str(checks_file)!r}, "a").write("# m
 attempt("write the gradebook", lambda: open({str(course / "gradebook.db")!r}, "ab").write(b"x"))
 attempt("read the learners file", lambda: open({str(learners_file)!r}).read())
 attempt("list the grader's home", lambda: os.listdir({str(Path.home())!r}))
+attempt("read this lab's solution", lambda: len(open({str(notebooks.solution(1))!r}).read()))
+attempt("list the kit's tests", lambda: os.listdir({str(notebooks.ROOT / "tests")!r}))
 attempt("write my own folder", lambda: open("mine.txt", "w").write("ok"))
 subprocess.Popen(["sh", "-c", "while true; do date +%s%N > alive.txt; sleep 0.2; done"], start_new_session=True)
 print("TRIED", json.dumps(tried))
@@ -153,6 +158,7 @@ print("TRIED", json.dumps(tried))
     assert (tried["rewrite the checks"], tried["write the gradebook"], tried["write my own folder"]) == (
         "OSError", "OSError", "2")  # a read-only file system, twice; its own folder takes a file
     assert tried["read the learners file"] in ("''", "PermissionError")  # hidden: an empty file or none
+    assert (tried["read this lab's solution"], tried["list the kit's tests"]) == ("FileNotFoundError",) * 2
     assert "TOPSECRET" not in grade.graded.read_text()
     shown_home = ast.literal_eval(tried["list the grader's home"])  # only what holds the kernel's own Python
     assert all(any(p.is_relative_to(Path.home() / name) for p in sandbox.runtime_paths()) for name in shown_home)
