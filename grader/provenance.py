@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,12 +80,27 @@ def catch_up_session(session: LabSession, lab: int) -> LabSession:
         aws_session_token=creds["SessionToken"], region_name=session.region))
 
 
+def _asks_git_for_credentials(endpoint: str) -> bool:
+    """True when the git server at ``endpoint`` asks for credentials (401) before it says whether a
+    repository exists: a labstack in class mode, or one that cannot be reached (nothing is sent to it)."""
+    try:
+        urllib.request.urlopen(f"{endpoint.rstrip('/')}/v1/repos/{CATCH_UP}-probe/info/refs?service=git-upload-pack",
+                               timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except OSError:
+        return True
+    return False
+
+
 def git_signs_in(session: LabSession) -> dict[str, str]:
-    """Environment that makes git send ``session``'s keys with every request to labstack, so a push
-    names its caller: labstack on a laptop never asks git for credentials, and git sends none unasked.
-    Nothing for AWS, which asks (the AWS CLI's credential helper answers) and must never get a secret."""
+    """Environment that makes git send ``session``'s keys with every request to a labstack that never asks
+    for them (on a laptop), so a push names its caller: git sends none unasked. Nothing where the server
+    asks (AWS, a class-mode labstack): the AWS CLI's credential helper then answers with a signature,
+    which names the caller just as well, and a secret never travels."""
     creds = session.boto.get_credentials()
-    if session.backend.name == "aws" or creds is None:
+    endpoint = session.backend.endpoint_for("codecommit")
+    if endpoint is None or creds is None or _asks_git_for_credentials(endpoint):
         return {}
     frozen = creds.get_frozen_credentials()
     user = frozen.access_key + (f"%{frozen.token}" if frozen.token else "")

@@ -414,8 +414,9 @@ def test_docker_push_reads_only_the_callers_own_builds(classroom: ClassLabstack)
 def test_a_lab_runs_unchanged_in_class_mode_and_is_graded_in_place_from_the_learners_file(
         classroom: ClassLabstack, tmp_path: Path) -> None:
     """Lab 01's solution (S3, IAM, CodeCommit with git over HTTPS and the AWS CLI's credential helper) runs
-    with a learner's own keys; `grader autograde --accounts class.csv` then grades each learner where they
-    worked: full marks for the one who did the lab, none for the one who did not."""
+    with a learner's own keys, and `grader solve 1` (catch-up's role session) in another learner's account;
+    `grader autograde --accounts class.csv` then grades each learner where they worked: full marks for the
+    one who did the lab, none for the one whose account catch-up built."""
     import shutil
 
     from grader import catchup, classroom as grading_class, notebooks
@@ -426,6 +427,9 @@ def test_a_lab_runs_unchanged_in_class_mode_and_is_graded_in_place_from_the_lear
                               classroom.rows["learner03"].secret_access_key)
     catchup.run_solution(1, done)
     assert catchup.lab_report(1, done).passed
+    solved = LabSession.for_key(backend, classroom.rows["learner02"].access_key_id,
+                                classroom.rows["learner02"].secret_access_key)
+    assert catchup.solve(1, solved).passed  # its git push answers the class's challenge as catch-up
     submitted = tmp_path / "submitted"
     for learner in ("learner03", "learner02"):
         (submitted / learner).mkdir(parents=True)
@@ -434,6 +438,8 @@ def test_a_lab_runs_unchanged_in_class_mode_and_is_graded_in_place_from_the_lear
     rows = grading_class.grade_class(submitted, [1], tmp_path / "graded", backend, workers=2, accounts=accounts)
     assert [(r.learner, r.score, r.max_score, r.status) for r in rows] == [
         ("learner02", 0, 30, "graded"), ("learner03", 30, 30, "graded")]
+    assert "built by catch-up, not by you: cicd-lab-app (GitPush" in (
+        tmp_path / "graded" / "feedback" / "learner02" / "01_repo_setup.html").read_text()
 
 
 @needs_bwrap
