@@ -19,7 +19,6 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,8 @@ CATCH_UP = "lab-kit-catch-up"  # the session name, and the start of each lab's r
 _ROLE = re.compile(rf":assumed-role/{CATCH_UP}-lab(\d+)/{CATCH_UP}$")
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 SESSION_SECONDS = 3600  # AWS's limit for a chained role session, which catch-up within catch-up is
+# Calls that run a resource rather than configure it: a build, an execution, a deployment, an approval.
+RUNS = re.compile(r"^(?:Start|Stop|Retry|Rollback|Invoke|RunTask|PutApprovalResult|CreateDeployment|ContinueDeployment)")
 # Calls that only label a resource: they neither build nor change what a check grades.
 LABELS_ONLY = ("TagResource", "UntagResource", "TagRole", "UntagRole", "TagPolicy", "UntagPolicy",
                "PutBucketTagging", "DeleteBucketTagging", "AddTagsToResource", "RemoveTagsFromResource",
@@ -123,30 +124,36 @@ class Change:
         return f"{self.event} at {self.time:%H:%M:%S}"
 
 
-def _events(session: LabSession, resource: str) -> Iterator[dict[str, Any]]:
-    """CloudTrail's events naming ``resource``, newest first, every page."""
-    trail = session.client("cloudtrail")
-    request: dict[str, Any] = {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": resource}]}
-    while True:
-        page = trail.lookup_events(**request)
-        yield from page.get("Events", [])
-        if not page.get("NextToken"):
-            return
-        request["NextToken"] = page["NextToken"]
+class History:
+    """CloudTrail's event history of one account, asked once per resource name (every page, through
+    botocore's paginator) however many checks grade that resource."""
+
+    def __init__(self, session: LabSession) -> None:
+        self.session = session
+        self._named: dict[str, list[dict[str, Any]]] = {}
+
+    def naming(self, resource: str) -> list[dict[str, Any]]:
+        """The events that name ``resource``."""
+        if resource not in self._named:
+            pages = self.session.client("cloudtrail").get_paginator("lookup_events").paginate(
+                LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": resource}])
+            self._named[resource] = [event for page in pages for event in page.get("Events", [])]
+        return self._named[resource]
 
 
 def _record(event: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(event.get("CloudTrailEvent") or "{}"))
 
 
-def _changes(event: dict[str, Any], source: str | None) -> bool:
+def _changes(event: dict[str, Any], source: str | None, runs: bool) -> bool:
     """True for a successful call of ``source`` (any, when None) by a person, not a service on their
-    behalf, that builds or changes."""
+    behalf, that builds or changes a resource (or, with ``runs``, runs it)."""
     record = _record(event)
+    name = str(event.get("EventName", ""))
     return (str(record.get("readOnly", event.get("ReadOnly", "true"))).lower() != "true"
             and not record.get("errorCode")
             and not str(record.get("sourceIPAddress", "")).endswith(".amazonaws.com")
-            and event.get("EventName") not in LABELS_ONLY
+            and name not in LABELS_ONLY and (runs or not RUNS.match(name))
             and (source is None or event.get("EventSource") == f"{source}.amazonaws.com"))
 
 
@@ -155,11 +162,12 @@ def _building(event: dict[str, Any]) -> int | None:
     return built_lab(str(_record(event).get("userIdentity", {}).get("arn", "")))
 
 
-def last_change(session: LabSession, resource: str, lab: int, source: str | None = None) -> Change | None:
+def last_change(history: History, resource: str, lab: int, source: str | None = None,
+                runs: bool = False) -> Change | None:
     """The change that decides who built ``resource`` (by name; of the service ``source``) for a check of
-    ``lab``: the latest, passing over what catch-up did while building later labs. None when nothing
-    changed it; catch-up's when only catch-up of later labs did."""
-    changes = [e for e in _events(session, resource) if _changes(e, source)]
+    ``lab`` (of its runs too, with ``runs``): the latest, passing over what catch-up did while building
+    later labs. None when nothing changed it; catch-up's when only catch-up of later labs did."""
+    changes = [e for e in history.naming(resource) if _changes(e, source, runs)]
     if not changes:
         return None
     earlier = [e for e in changes if (_building(e) or 0) <= lab]
@@ -167,12 +175,16 @@ def last_change(session: LabSession, resource: str, lab: int, source: str | None
     return Change(resource, str(latest["EventName"]), latest["EventTime"], _building(latest) is not None)
 
 
-def built_by_catch_up(session: LabSession, resources: list[tuple[str, str | None]], lab: int) -> list[Change]:
-    """Of ``resources`` (name, service or None), the decisive changes that catch-up made (see
-    :func:`last_change`). CloudTrail that does not answer (another backend, no permission) leaves the
-    judgement to the checks alone."""
+def built_by_catch_up(history: History, resources: list[tuple[str, str]], lab: int,
+                      runs: bool = False) -> list[Change]:
+    """Of ``resources`` (name, service), the decisive changes that catch-up made (see :func:`last_change`).
+    Raises :class:`Unknown` when CloudTrail does not answer."""
     try:
-        changes = [last_change(session, name, lab, source) for name, source in resources]
-    except (ClientError, BotoCoreError):
-        return []
+        changes = [last_change(history, name, lab, source, runs) for name, source in resources]
+    except (ClientError, BotoCoreError) as exc:
+        raise Unknown(f"who built it is not known: CloudTrail's event history did not answer ({exc})") from exc
     return [c for c in changes if c is not None and c.by_catch_up]
+
+
+class Unknown(Exception):
+    """CloudTrail's event history could not be read: who built a resource is not known."""

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
@@ -60,25 +61,34 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(inner)
 
 
-# Keys of the labs' names() whose name other resources share (sample-app is an ECR repository, an ECS
-# cluster and service, and a CodeDeploy application): the service whose calls change the one meant.
-SOURCES = {"ecr_repository": "ecr", "application": "codedeploy", "cluster": "ecs", "service": "ecs",
-           "staging_service": "ecs", "production_service": "ecs"}
+# The service whose calls change the resource each key of the labs' names() holds, for provenance: a name
+# alone is ambiguous (sample-app is an ECR repository, an ECS cluster and service, and a CodeDeploy
+# application; a log group may be called production like a deployment group).
+SOURCES = {"key_alias": "kms", "bucket": "s3", "repository": "codecommit", "db_password_parameter": "ssm",
+           "api_key_secret": "secretsmanager", "roles": "iam", "build_policy": "iam", "events_role": "iam",
+           "pipeline_role": "iam", "smoke_test_role": "iam", "ecr_repository": "ecr", "project": "codebuild",
+           "unit_tests_project": "codebuild", "security_scan_project": "codebuild", "stack": "cloudformation",
+           "smoke_test": "lambda", "application": "codedeploy", "group": "codedeploy", "deployment_group": "codedeploy",
+           "cluster": "ecs", "service": "ecs", "staging_service": "ecs", "production_service": "ecs",
+           "pipeline": "codepipeline", "trigger_rule": "events", "topic": "sns", "alarm": "monitoring"}
 
 
-def resources(number: int, session: LabSession, check: checks.Check) -> list[tuple[str, str | None]]:
+def resources(number: int, session: LabSession, check: checks.Check) -> list[tuple[str, str]]:
     """The resources ``check`` grades (its ``uses`` keys of the lab's ``names()``): each name, and the
-    service whose calls change it where the name alone is ambiguous."""
+    service whose calls change it."""
     named = checks.lab_module(number).names(session)
-    return sorted({(name, SOURCES.get(key)) for key in check.uses for name in _strings(named[key])},
-                  key=lambda pair: (pair[0], pair[1] or ""))
+    return sorted({(name, SOURCES[key]) for key in check.uses for name in _strings(named[key])})
 
 
-def _discounted(result: CheckResult, number: int, session: LabSession, check: checks.Check) -> CheckResult:
-    """``result``, but failed when catch-up created or last changed a resource the check grades."""
+def _discounted(result: CheckResult, number: int, history: provenance.History, check: checks.Check) -> CheckResult:
+    """``result``, but failed when catch-up made the decisive change to a resource the check grades (see
+    :mod:`grader.provenance`); kept, and saying so, when who made it cannot be told."""
     if not result.passed or not check.uses:
         return result
-    made = provenance.built_by_catch_up(session, resources(number, session, check), number)
+    try:
+        made = provenance.built_by_catch_up(history, resources(number, history.session, check), number, check.runs)
+    except (provenance.Unknown, ClientError, BotoCoreError) as exc:
+        return CheckResult(result.id, True, result.points, f"{result.message} ({exc})", result.hint)
     if not made:
         return result
     what = "; ".join(f"{c.resource} ({c.describe()})" for c in made)
@@ -92,7 +102,8 @@ def score(number: int, session: LabSession, discount_catch_up: bool = True) -> d
     cells = cell_checks(number)
     wanted = [by_id[i] for ids in cells.values() for i in ids]
     report = checks.run(module.TITLE, session, wanted)
-    results = {r.id: (_discounted(r, number, session, by_id[r.id]) if discount_catch_up else r) for r in report.results}
+    history = provenance.History(session)
+    results = {r.id: (_discounted(r, number, history, by_id[r.id]) if discount_catch_up else r) for r in report.results}
     return {grade_id: Report(module.TITLE, tuple(results[i] for i in ids)) for grade_id, ids in cells.items()}
 
 

@@ -63,6 +63,9 @@ class Check:
     # Keys of the lab's ``names(session)`` whose resources this check grades: what the learner must have
     # created or last changed themselves (grading in place gives no points for what catch-up built).
     uses: tuple[str, ...] = ()
+    # The check grades runs of those resources (a build, an execution, a deployment), so starting one is
+    # the learner's work too; otherwise only what configures them counts.
+    runs: bool = False
 
     def run(self, session: LabSession) -> CheckResult:
         """Run the check; every failure, expected or not, becomes a ✗ with a message."""
@@ -83,10 +86,11 @@ class Check:
 
 
 def check(registry: list[Check], id: str, points: int, hint: str, hidden: bool = False,
-          uses: tuple[str, ...] = ()) -> Callable[[Callable[[LabSession], str]], Check]:
-    """Register the decorated body in ``registry`` as a check grading the resources ``uses`` names."""
+          uses: tuple[str, ...] = (), runs: bool = False) -> Callable[[Callable[[LabSession], str]], Check]:
+    """Register the decorated body in ``registry`` as a check grading the resources ``uses`` names (and
+    their runs, when ``runs``)."""
     def wrap(body: Callable[[LabSession], str]) -> Check:
-        found = Check(id, points, hint, hidden, body, uses)
+        found = Check(id, points, hint, hidden, body, uses, runs)
         registry.append(found)
         return found
     return wrap

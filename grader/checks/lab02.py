@@ -231,14 +231,14 @@ def project_artifacts(session: LabSession) -> str:
 # --- builds ---------------------------------------------------------------------------------------
 
 @check("build-succeeded", 2, f"Start a build of {PROJECT} and wait until it completes; its phases say where it "
-       "stopped if it failed.", uses=("project",))
+       "stopped if it failed.", uses=("project",), runs=True)
 def build_succeeded(session: LabSession) -> str:
     build = _succeeded(session)
     return f"build {build['id'].split(':')[-1][:8]} SUCCEEDED at {build.get('resolvedSourceVersion', '?')[:7]}"
 
 
 @check("image-pushed", 2, f"A successful build pushes {ECR_REPOSITORY}:latest and {ECR_REPOSITORY}:<IMAGE_TAG>, "
-       "the tag it exports.", uses=("project",))
+       "the tag it exports.", uses=("project",), runs=True)
 def image_pushed(session: LabSession) -> str:
     tag = exported(_succeeded(session)).get("IMAGE_TAG")
     if not tag:
@@ -295,7 +295,7 @@ def _unfixed(session: LabSession, sources: _Sources, failed: dict[str, Any], fai
 
 
 @check("build-fixed", 3, "Find the failing test in the failed build's report, fix the code (the test is right: it "
-       "must pass as it is), commit and push; then build again.", uses=("project",))
+       "must pass as it is), commit and push; then build again.", uses=("project",), runs=True)
 def build_fixed(session: LabSession) -> str:
     history = builds(session)
     failed = [b for b in history if b["buildStatus"] == "FAILED"
@@ -325,7 +325,7 @@ def build_fixed(session: LabSession) -> str:
 
 @check("reports-recorded", 2, "The buildspec's reports section turns the JUnit XML and Cobertura files into "
        "report groups; a successful build has a test report that SUCCEEDED and a coverage report.", hidden=True,
-       uses=("project",))
+       uses=("project",), runs=True)
 def reports_recorded(session: LabSession) -> str:
     arns = _succeeded(session).get("reportArns", [])
     reports = session.client("codebuild").batch_get_reports(reportArns=arns)["reports"] if arns else []

@@ -294,7 +294,7 @@ def group_role(session: LabSession) -> str:
 # --- shipping a release ---------------------------------------------------------------------------
 
 @check("release-shipped", 3, f"Build the new version with lab 02's project, register a task definition revision "
-       f"with its image and deploy it with an AppSpec through {APPLICATION}/{GROUP}.", uses=("application", "group"))
+       f"with its image and deploy it with an AppSpec through {APPLICATION}/{GROUP}.", uses=("application", "group"), runs=True)
 def release_shipped(session: LabSession) -> str:
     shipped = _shipped(session)
     ecs = session.client("ecs")
@@ -339,7 +339,7 @@ def main_is_v2(session: LabSession) -> str:
 
 
 @check("smoke-test-ran", 2, f"The AppSpec's Hooks name {SMOKE_TEST} for {HOOK}; the function must report "
-       "Succeeded for the deployment to go on.", hidden=True, uses=("application", "group"))
+       "Succeeded for the deployment to go on.", hidden=True, uses=("application", "group"), runs=True)
 def smoke_test_ran(session: LabSession) -> str:
     events = {e["lifecycleEventName"]: e["status"] for e in _shipped(session)["target"].get("lifecycleEvents", [])}
     if events.get(HOOK) != "Succeeded":
@@ -348,7 +348,7 @@ def smoke_test_ran(session: LabSession) -> str:
 
 
 @check("shipped-as-canary", 1, f"Deploy with the group's {CONFIG}: no deploymentConfigName override.", hidden=True,
-       uses=("application", "group"))
+       uses=("application", "group"), runs=True)
 def shipped_as_canary(session: LabSession) -> str:
     config = _shipped(session)["info"].get("deploymentConfigName")
     if config != CONFIG:

@@ -367,7 +367,7 @@ def excess_permissions(session: LabSession, role: str) -> list[str]:
 
 
 @check("push-ran-pipeline", 3, "Commit a change, `git push` it to main, and wait: the rule starts an execution "
-       "(trigger CloudWatchEvent) that must get through Deploy_Staging.", uses=("repository", "pipeline"))
+       "(trigger CloudWatchEvent) that must get through Deploy_Staging.", uses=("repository", "pipeline"), runs=True)
 def push_ran_pipeline(session: LabSession) -> str:
     pipeline(session)
     client = session.client("codepipeline")
@@ -381,7 +381,7 @@ def push_ran_pipeline(session: LabSession) -> str:
 
 
 @check("staging-runs-commit", 2, "The build tags the image with the commit's first 7 characters; the staging "
-       "service should run the image of the last commit staging received.", hidden=True, uses=("pipeline",))
+       "service should run the image of the last commit staging received.", hidden=True, uses=("pipeline",), runs=True)
 def staging_runs_commit(session: LabSession) -> str:
     deploys = _staging_deploys(session)
     if not deploys:

@@ -169,7 +169,7 @@ def pipeline_role_codedeploy(session: LabSession) -> str:
 
 
 @check("manual-release", 2, "Start an execution yourself with start_pipeline_execution (the console's "
-       "\"Release change\"): it runs the branch's latest commit.", uses=("pipeline",))
+       "\"Release change\"): it runs the branch's latest commit.", uses=("pipeline",), runs=True)
 def manual_release(session: LabSession) -> str:
     lab04.pipeline(session)
     pages = session.client("codepipeline").get_paginator("list_pipeline_executions").paginate(pipelineName=lab04.PIPELINE)
@@ -183,7 +183,7 @@ def manual_release(session: LabSession) -> str:
 # --- rejecting, approving -------------------------------------------------------------------------
 
 @check("rejected-once", 2, "Read the request, then answer it with put_approval_result and status Rejected: the "
-       "execution stops at the Approval stage.", uses=("pipeline",))
+       "execution stops at the Approval stage.", uses=("pipeline",), runs=True)
 def rejected_once(session: LabSession) -> str:
     lab04.pipeline(session)
     failed = lab04.action_runs(session, "Approval", "Failed")
@@ -205,7 +205,7 @@ def _approved_and_deployed(session: LabSession) -> list[dict[str, Any]]:
 
 
 @check("approved", 3, "Retry the Approval stage (retry_stage_execution, FAILED_ACTIONS), approve the new request "
-       "with put_approval_result, and wait until Deploy_Production has succeeded.", uses=("pipeline",))
+       "with put_approval_result, and wait until Deploy_Production has succeeded.", uses=("pipeline",), runs=True)
 def approved(session: LabSession) -> str:
     lab04.pipeline(session)
     deployed = _approved_and_deployed(session)
@@ -225,7 +225,7 @@ def production_image(session: LabSession) -> str:
 
 
 @check("production-runs-approved", 2, "Production should run the image of the last execution that was approved "
-       "and deployed (tagged with its commit's first 7 characters).", hidden=True, uses=("pipeline",))
+       "and deployed (tagged with its commit's first 7 characters).", hidden=True, uses=("pipeline",), runs=True)
 def production_runs_approved(session: LabSession) -> str:
     deployed = _approved_and_deployed(session)
     if not deployed:

@@ -136,7 +136,7 @@ def _stopped_by_alarm(session: LabSession, rolled_back: bool = True) -> list[dic
 
 @check("v3-rolled-back", 3, "Ship v3 through the pipeline, approve it, and send requests to production during "
        "the canary: the alarm must stop the deployment (ALARM_ACTIVE) and roll it back.",
-       uses=("repository", "pipeline", "deployment_group"))
+       uses=("repository", "pipeline", "deployment_group"), runs=True)
 def v3_rolled_back(session: LabSession) -> str:
     _group(session)
     stopped = _stopped_by_alarm(session)
@@ -150,7 +150,7 @@ def v3_rolled_back(session: LabSession) -> str:
 
 @check("rollback-restored", 2, "A rollback is a deployment of its own (creator codeDeployRollback) that puts "
        "production back on the original task set; wait for it to succeed.", hidden=True,
-       uses=("deployment_group",))
+       uses=("deployment_group",), runs=True)
 def rollback_restored(session: LabSession) -> str:
     stopped = _stopped_by_alarm(session)
     if not stopped:
@@ -174,7 +174,7 @@ def _head(session: LabSession) -> tuple[str, str]:
 
 
 @check("fixed-forward", 3, "Fix forward: revert v3 with a new commit (git revert), push it, approve it, and let "
-       "the pipeline deploy it to production.", uses=("repository", "pipeline"))
+       "the pipeline deploy it to production.", uses=("repository", "pipeline"), runs=True)
 def fixed_forward(session: LabSession) -> str:
     stopped = _stopped_by_alarm(session)
     if not stopped:
@@ -195,7 +195,7 @@ def fixed_forward(session: LabSession) -> str:
 
 @check("production-fixed", 2, "In the end production runs the fix's image and the alarm is back to OK (it does "
        "once a lab minute passes without 5xx).", hidden=True,
-       uses=("pipeline", "alarm"))
+       uses=("pipeline", "alarm"), runs=True)
 def production_fixed(session: LabSession) -> str:
     commit, _ = _head(session)
     image = lab05.production_image(session)
