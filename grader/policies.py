@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Union
 
 from botocore.exceptions import ClientError
@@ -195,12 +196,26 @@ def _sibling(arn: str) -> str | None:
     return ":".join(parts[:5] + [parts[5][: cut + 1] + PROBE_NAME])
 
 
+def _at_worst(policies: list[Policy]) -> list[Policy]:
+    """``policies`` as they grant at worst: an Allow's conditions on AWS's global keys met (``aws:…``: HTTPS,
+    the region asked for, who calls, which a caller meets or chooses), its conditions on a service's own
+    keys kept (``iam:PassedToService`` still limits whom a role may be passed to), and no conditional
+    Deny standing in the way."""
+    def worst(policy: Policy) -> Policy:
+        kept = tuple(replace(st, conditions=tuple(c for c in st.conditions if not c.key.lower().startswith("aws:")))
+                     if st.effect == "Allow" else st
+                     for st in policy.statements if st.effect == "Allow" or not st.conditions)
+        return replace(policy, statements=kept)
+
+    return [worst(p) for p in policies]
+
+
 def grants_beyond(policies: Sequence[PolicyLike], needed: Sequence[Need]) -> list[str]:
-    """What these identity policies allow beyond ``needed``, found by evaluating probe requests:
-    every action (``"Action": "*"``, or a NotAction), IAM actions that escalate privileges, every
-    action of a needed service (``ssm:*``), and a needed action on other resources than the one
-    needed (``"Resource": "*"`` or a broad wildcard, where the action supports resource-level scoping)."""
-    parsed = _parsed(policies)
+    """What these identity policies allow beyond ``needed``, found by evaluating probe requests at worst
+    (:func:`_at_worst`): every action (``"Action": "*"``, or a NotAction), IAM actions that escalate
+    privileges, every action of a needed service (``ssm:*``), and a needed action on other resources than
+    the one needed (``"Resource": "*"`` or a broad wildcard, where the action supports resource-level scoping)."""
+    parsed = _at_worst(_parsed(policies))
     account = _account_of(needed)
     principal = _session(account)
     needed_actions = {n[0].lower() for n in needed}

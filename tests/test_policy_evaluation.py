@@ -500,6 +500,20 @@ def test_least_privilege_passes_and_action_star_fails() -> None:
     assert any(g.startswith("IAM privilege escalation: iam:CreateUser") for g in grants_beyond([admin], NEEDED))
 
 
+def test_least_privilege_counts_a_grant_whose_condition_a_caller_can_meet() -> None:
+    """A condition does not narrow what a role may do when its caller can meet it (HTTPS, the region it
+    asks for): "Action": "*" under such a condition is still every action; a Deny that applies only under
+    a condition stops nothing for a caller who avoids it."""
+    for condition in ({"Bool": {"aws:SecureTransport": "true"}},
+                      {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}, {"StringLike": {"aws:userid": "*"}}):
+        admin = doc({**allow("*"), "Condition": condition})
+        assert grants_beyond([admin], NEEDED)[0].startswith("every action of every service"), condition
+    exact = doc(allow("ssm:GetParameters", PARAMETER), allow("secretsmanager:GetSecretValue", SECRET))
+    fenced = doc(allow("*"), {"Effect": "Deny", "NotAction": ["ssm:GetParameters", "secretsmanager:GetSecretValue"],
+                              "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}})
+    assert grants_beyond([exact], NEEDED) == [] and grants_beyond([fenced], NEEDED)[0].startswith("every action")
+
+
 def test_least_privilege_names_service_wildcards_broad_resources_and_notaction() -> None:
     """NotAction page ("NotAction": "iam:*" allows every other service) and Resource page ("Resource": "*"
     where the action supports resource-level permissions): each excess is named."""
