@@ -3,7 +3,8 @@
 The gateway opens a :class:`Call` for each request it routes to a provider or to moto and finishes
 it once the answer's status is known; failed calls carry their error code. Recording costs one
 parse of the request's names, no disk I/O, and one append under a lock to its caller's log in its
-account: when an account holds ``LABSTACK_TRAIL_EVENTS`` (default 20000), the busiest caller's oldest go.
+account: when an account holds ``LABSTACK_TRAIL_EVENTS`` (default 20000), the busiest caller's oldest
+reads go first, then its oldest changes.
 ``services/cloudtrail`` serves the log as ``LookupEvents``.
 """
 
@@ -37,32 +38,36 @@ _serving = threading.local()  # the service the current request thread is servin
 class Trail:
     """Each account's recent events, safe to use from any thread.
 
-    An account holds at most ``limit`` events. When it is full, the oldest event of whoever called most
-    goes: one principal flooding its own account (a learner's root, say) drops its own events, never
-    those of a role session that called less. Past :data:`PRINCIPALS` callers in one account, the rest
-    share one log.
+    An account holds at most ``limit`` events. When it is full, reads go first (grading reads only
+    changes): the oldest read of whoever read most, and only in an account of changes alone the oldest
+    change of whoever changed most. One principal flooding its own account (a learner's root, say) thus
+    drops its own events, never the changes of a role session that called less. Past :data:`PRINCIPALS`
+    logs in one account, the rest share one.
     """
 
     def __init__(self, limit: int = DEFAULT_EVENTS) -> None:
         self.limit = limit
         self.principals = Principals()
         self._lock = threading.Lock()
-        self._accounts: dict[str, dict[str, deque[Event]]] = {}
+        self._accounts: dict[str, dict[tuple[str, bool], deque[Event]]] = {}  # (caller, read-only) -> events
         self._sizes: dict[str, int] = {}
         self._agents: dict[str, str] = {}  # one copy of each user agent string
 
     def add(self, event: Event) -> None:
-        """Keep ``event`` in its account's log (dropping the oldest of the busiest caller's when full)."""
-        who = str(event.identity.get("arn") or event.identity.get("invokedBy") or event.identity.get("type"))
+        """Keep ``event`` in its account's log (when full, dropping the busiest caller's oldest read, or
+        its oldest change when the account holds no reads)."""
+        who = (str(event.identity.get("arn") or event.identity.get("invokedBy") or event.identity.get("type")),
+               event.read_only)
         with self._lock:
             logs = self._accounts.setdefault(event.account, {})
             log = logs.get(who)
             if log is None:
-                log = logs[who] = deque() if len(logs) < PRINCIPALS else logs.setdefault(_OTHERS, deque())
+                log = logs[who] = deque() if len(logs) < PRINCIPALS else logs.setdefault((_OTHERS, who[1]), deque())
             log.append(event)
             size = self._sizes.get(event.account, 0) + 1
             if size > self.limit:
-                max(logs.values(), key=len).popleft()
+                reads = [log for (_, read_only), log in logs.items() if read_only and log]
+                max(reads or logs.values(), key=len).popleft()
                 size -= 1
             self._sizes[event.account] = size
 
