@@ -43,11 +43,22 @@ def solve(number: int, session: LabSession, output: Path | None = None,
     return lab_report(number, session)
 
 
-def catch_up(number: int, session: LabSession, say: Callable[[str], None] = print) -> list[int]:
-    """Bring ``session``'s account to where lab ``number`` starts; return the labs that were solved."""
+class PartlyDone(RuntimeError):
+    """An earlier lab has some of its points: catching up would rebuild it as catch-up's, costing them."""
+
+
+def catch_up(number: int, session: LabSession, say: Callable[[str], None] = print, rebuild: bool = False) -> list[int]:
+    """Bring ``session``'s account to where lab ``number`` starts; return the labs that were solved. An
+    earlier lab the learner began but did not finish is rebuilt only with ``rebuild`` (:class:`PartlyDone`)."""
     labs = [n for n in checks.lab_numbers() if n < number]
     with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:  # the usual case: all done, asked at once
         first_look = dict(zip(labs, pool.map(lambda n: lab_report(n, session), labs)))
+    begun = [f"lab {n:02d} ({first_look[n].earned}/{first_look[n].possible} points)" for n in labs
+             if first_look[n].earned and not first_look[n].passed]
+    if begun and not rebuild:
+        raise PartlyDone(f"{', '.join(begun)} is partly done: catching up would build it again from its solution, "
+                         "and grading gives no points for what catch-up builds. Finish it in its own notebook, or "
+                         "run lab.catch_up(rebuild=True) to have it built anyway.")
     solved: list[int] = []
     for earlier in labs:
         if (lab_report(earlier, session) if solved else first_look[earlier]).passed:

@@ -91,7 +91,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if _silent(session.backend):
         return 2
     try:
-        catchup.catch_up(args.lab, session)
+        catchup.catch_up(args.lab, session, rebuild=True)  # asked for by name: build whatever is missing
         report = catchup.solve(args.lab, session, args.output, parameters)
     except (NotebookFailed, RuntimeError):
         if not _silent(session.backend):

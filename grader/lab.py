@@ -112,13 +112,14 @@ class Lab:
         _show(report)
         return report.earned
 
-    def catch_up(self) -> list[int]:
-        """Build the known-good state of every earlier lab in this account; return the labs it built.
-        While a class is graded in place (``grader autograde --accounts``) it builds nothing."""
+    def catch_up(self, rebuild: bool = False) -> list[int]:
+        """Build the known-good state of every earlier lab in this account; return the labs it built. An
+        earlier lab you began is rebuilt only with ``rebuild=True``: grading gives no points for what
+        catch-up builds. While a class is graded in place (``grader autograde --accounts``) it builds nothing."""
         if os.environ.get(IN_PLACE):
             print("grading in place: your account is graded as you left it, so nothing is caught up")
             return []
-        return catchup.catch_up(self.number, self.session)
+        return catchup.catch_up(self.number, self.session, rebuild=rebuild)
 
     def labstack(self, path: str, service: str = "elbv2") -> dict[str, Any]:
         """The JSON of one of labstack's own endpoints (``/_labstack/endpoints``, ``/_labstack/status``) at

@@ -67,6 +67,14 @@ def test_catching_up_solves_an_unfinished_lab_and_stops_if_its_solution_falls_sh
     passed = False
     with pytest.raises(RuntimeError, match="lab 01's solution ran but its checks still fail"):
         catchup.catch_up(2, session_for(labstack), say=said.append)
+    begun = session_for(labstack)  # lab 01 partly done: its repository, no more
+    begun.client("codecommit").create_repository(repositoryName="cicd-lab-app")
+    solved.clear()
+    with pytest.raises(catchup.PartlyDone, match=r"lab 01 \(1/30 points\) is partly done: catching up would build"):
+        catchup.catch_up(2, begun, say=said.append)
+    assert solved == []  # nothing was built over the learner's work
+    passed = True
+    assert catchup.catch_up(2, begun, say=said.append, rebuild=True) == [1] and solved == [1]
 
 
 def test_catch_up_acts_as_a_role_session_of_its_own_for_each_lab(labstack: LabstackProcess) -> None:
