@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from grader import checks, provenance, scoring
 
@@ -80,3 +81,20 @@ def test_only_catch_up_s_own_roles_are_catch_up() -> None:
 def test_every_resource_a_check_grades_is_judged_by_its_own_service() -> None:
     used = {key for n in checks.lab_numbers() for c in checks.lab_module(n).CHECKS for key in c.uses}
     assert used <= set(scoring.SOURCES)
+
+
+# The resources of earlier labs that a lab's own tasks change (the push of lab 04, the approval stage and
+# its role's policy of lab 05, the group's alarm and the fix forward of lab 06): its checks may name them.
+CHANGED_FROM_EARLIER = {4: {"repository"}, 5: {"pipeline", "pipeline_role"}, 6: {"deployment_group", "pipeline", "repository"}}
+
+
+def test_a_lab_s_checks_name_its_own_resources_and_only_the_earlier_ones_it_changes() -> None:
+    """A check naming an earlier lab's resource its own lab leaves alone would lose its points whenever
+    catch-up rebuilt that earlier lab; each such name is deliberate and listed above."""
+    context = SimpleNamespace(account=ACCOUNT, region="us-east-1")
+    earlier: set[str] = set()
+    for number in checks.lab_numbers():
+        module = checks.lab_module(number)
+        used = {key for c in module.CHECKS for key in c.uses}
+        assert used & earlier == CHANGED_FROM_EARLIER.get(number, set()), number
+        earlier |= set(module.names(context))
