@@ -20,12 +20,10 @@ from tests.support.later_labs import (
     assert_solved,
     pipeline_changed,
     policy_document,
-    project_changed,
-    role_policy,
     staging_definition,
     solved_through,
 )
-from tests.support.mutations import breaks, uncovered
+from tests.support.mutations import breaks, project_changed, role_policy, uncovered
 from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -21,10 +21,9 @@ from tests.support.later_labs import (
     pipeline_changed,
     policy_document,
     production_primary,
-    role_policy,
     solved_through,
 )
-from tests.support.mutations import breaks, uncovered
+from tests.support.mutations import breaks, role_policy, uncovered
 from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

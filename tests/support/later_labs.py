@@ -4,9 +4,8 @@ for the length of a ``with`` block, putting it back afterwards (so tests do not 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -17,7 +16,7 @@ from grader.checks import lab03, lab04, lab05, lab06
 from grader.policies import document
 from grader.results import CheckResult
 from tests.support.grading import session_for
-from tests.support.mutations import assert_breaks, results
+from tests.support.mutations import assert_breaks, deployment_group_changed, results
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -115,36 +114,6 @@ def action_of(declaration: dict[str, Any], stage_name: str, action_name: str | N
     return next(a for a in actions if action_name in (None, a["name"]))
 
 
-@contextmanager
-def project_changed(session: LabSession, name: str, **settings: Any) -> Iterator[None]:
-    """CodeBuild project ``name`` updated with ``settings``, then with what it had."""
-    codebuild = session.client("codebuild")
-    original = codebuild.batch_get_projects(names=[name])["projects"][0]
-    codebuild.update_project(name=name, **settings)
-    try:
-        yield
-    finally:
-        codebuild.update_project(name=name, **{k: original[k] for k in settings})
-
-
-@contextmanager
-def role_policy(session: LabSession, role: str, name: str, policy: dict[str, Any]) -> Iterator[None]:
-    """The inline policy ``name`` of ``role`` replaced (or added) with ``policy``, then put back."""
-    iam = session.client("iam")
-    try:
-        original = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    except iam.exceptions.NoSuchEntityException:
-        original = None
-    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(policy))
-    try:
-        yield
-    finally:
-        if original is None:
-            iam.delete_role_policy(RoleName=role, PolicyName=name)
-        else:
-            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document(original)))
-
-
 def policy_document(session: LabSession, role: str, name: str) -> dict[str, Any]:
     """The inline policy ``name`` of ``role`` as a dict."""
     return document(session.client("iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
@@ -208,15 +177,6 @@ def alarm_changed(session: LabSession, **changes: Any) -> Iterator[None]:
         wait_for(lambda: cloudwatch.describe_alarms(AlarmNames=[lab06.ALARM])["MetricAlarms"][0]["StateValue"] == "OK")
 
 
-@contextmanager
-def group_changed(session: LabSession, **changes: Any) -> Iterator[None]:
+def group_changed(session: LabSession, **changes: Any) -> AbstractContextManager[dict[str, Any]]:
     """Lab 03's deployment group updated with ``changes``, then with what it had."""
-    codedeploy = session.client("codedeploy")
-    group = codedeploy.get_deployment_group(applicationName=lab05.APPLICATION,
-                                            deploymentGroupName=lab05.DEPLOYMENT_GROUP)["deploymentGroupInfo"]
-    where = {"applicationName": lab05.APPLICATION, "currentDeploymentGroupName": lab05.DEPLOYMENT_GROUP}
-    codedeploy.update_deployment_group(**where, **changes)
-    try:
-        yield
-    finally:
-        codedeploy.update_deployment_group(**where, **{k: group[k] for k in changes})
+    return deployment_group_changed(session, lab05.APPLICATION, lab05.DEPLOYMENT_GROUP, **changes)
