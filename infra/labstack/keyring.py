@@ -33,6 +33,16 @@ class Identity:
     expires: float | None = None  # epoch seconds; None for long-term keys
     instructor: bool = False
     active: bool = True
+    role_arn: str | None = None  # a role session labstack issued for a service acting as the role
+    session_name: str | None = None
+
+    @property
+    def session_arn(self) -> str | None:
+        """``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`` for a role session labstack issued, else None."""
+        if self.role_arn is None:
+            return None
+        partition, account = self.role_arn.split(":")[1], self.role_arn.split(":")[4]
+        return f"arn:{partition}:sts::{account}:assumed-role/{self.role_arn.rpartition('/')[2]}/{self.session_name}"
 
     @property
     def internal(self) -> bool:
@@ -83,11 +93,14 @@ class KeyRing:
         account, secret, token, active, expires = issued
         return Identity(access_key, secret, account, "iam", token, expires, active=active)
 
-    def issue(self, account: str, name: str, seconds: float | None = TEMPORARY_SECONDS) -> Identity:
+    def issue(self, account: str, name: str, seconds: float | None = TEMPORARY_SECONDS, *,
+              role_arn: str | None = None, session_name: str | None = None) -> Identity:
         """New temporary credentials in ``account`` (an ``ASIA`` key id, a secret and a session token),
-        valid for ``seconds`` (None: until labstack stops)."""
+        valid for ``seconds`` (None: until labstack stops); with ``role_arn`` they are a session of that
+        role (``session_name``), as a service gets when it assumes its service role."""
         identity = Identity("ASIA" + "".join(secrets.choice(_ALPHABET) for _ in range(16)), secrets.token_urlsafe(30),
-                            account, name, secrets.token_urlsafe(48), None if seconds is None else time.time() + seconds)
+                            account, name, secrets.token_urlsafe(48), None if seconds is None else time.time() + seconds,
+                            role_arn=role_arn, session_name=session_name or (name.replace(":", "-")[:64] if role_arn else None))
         with self._lock:
             self._drop_expired()
             self._keys[identity.access_key] = identity
