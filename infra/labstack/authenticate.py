@@ -6,7 +6,7 @@ import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
-from labstack import signatures
+from labstack import motobridge, signatures
 from labstack.context import Credential, credential_from
 from labstack.keyring import Identity
 from labstack.signatures import AuthFailure
@@ -21,6 +21,10 @@ def identify(labstack: "Labstack", credential: Credential | None) -> Identity | 
     identity = labstack.keyring.lookup(credential.access_key) if credential else None
     if labstack.settings.class_mode and (identity is None or not identity.active):
         raise AuthFailure("unknown" if credential else "missing", "no active key of this class signed the request")
+    if identity is not None and not identity.active:  # an IAM user's key set Inactive: refused, as on AWS
+        raise AuthFailure("unknown", "the access key is inactive")
+    if identity is None and credential is not None and motobridge.deleted_key(credential.access_key):
+        raise AuthFailure("unknown", "the access key was deleted")
     return identity
 
 

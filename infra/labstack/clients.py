@@ -32,7 +32,7 @@ class InternalClients:
         self.upstream = upstream
         self._credentials = credentials  # account -> an Identity labstack issued (class mode verifies it)
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str, str, bool], Any] = {}
+        self._clients: dict[tuple, Any] = {}
         self._session: boto3.session.Session | None = None  # one, so botocore's data files load once
         self._hooks: dict[str, list[Callable[[Any, str, str], None]]] = {}
 
@@ -46,11 +46,22 @@ class InternalClients:
         to what moto does calls moto through this); the upstream's for a service consumed from there."""
         return self._client(service, account, region, direct=True)
 
+    def as_identity(self, service: str, identity: Any, region: str) -> Any:
+        """A client signed with ``identity``'s temporary keys (a service's session of its role): what it
+        does is decided by the role's policies. Clients are kept while the keys live (``forget``)."""
+        return self._client(service, identity.account, region, direct=False, identity=identity)
+
+    def forget(self, access_key: str) -> None:
+        """Drop the clients of keys that were revoked (a build that ended)."""
+        with self._lock:
+            for key in [k for k in self._clients if len(k) == 5 and k[4] == access_key]:
+                del self._clients[key]
+
     def instrument(self, service: str, hook: Callable[[Any, str, str], None]) -> None:
         """Call ``hook(client, account, region)`` on every client of ``service``, made or to come."""
         with self._lock:
             self._hooks.setdefault(service, []).append(hook)
-            made = [(client, account, region) for (name, account, region, _), client in self._clients.items() if name == service]
+            made = [(client, key[1], key[2]) for key, client in self._clients.items() if key[0] == service]
         for client, account, region in made:
             hook(client, account, region)
 
@@ -58,10 +69,11 @@ class InternalClients:
         """True when ``service`` (botocore's name) is consumed from the upstream."""
         return self.upstream is not None and service in SERVICES
 
-    def _client(self, service: str, account: str, region: str, direct: bool) -> Any:
+    def _client(self, service: str, account: str, region: str, direct: bool, identity: Any = None) -> Any:
         upstream = self.upstream_serves(service)
         direct = direct and not upstream
-        key = (service, account, region, direct)
+        key: tuple = (service, account, region, direct) if identity is None else (service, account, region, direct,
+                                                                                  identity.access_key)
         with self._lock:  # creating clients is not thread-safe; using them is
             client = self._clients.get(key)
             if client is None:
@@ -69,8 +81,8 @@ class InternalClients:
                     self._session = boto3.session.Session()
                 endpoint = self.upstream if upstream else self.endpoint
                 keys: dict[str, Any] = {"aws_access_key_id": account, "aws_secret_access_key": "labstack"}
-                if not upstream and self._credentials is not None:
-                    issued = self._credentials(account)
+                if not upstream and (identity is not None or self._credentials is not None):
+                    issued = identity if identity is not None else self._credentials(account)
                     keys = {"aws_access_key_id": issued.access_key, "aws_secret_access_key": issued.secret_key,
                             "aws_session_token": issued.session_token}
                 client = self._session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG, **keys)

@@ -43,6 +43,16 @@ def _int_env(name: str, default: int) -> int:
     return int(_float_env(name, default))
 
 
+IAM_MODES = ("enforce", "report", "off")
+
+
+def _iam_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in IAM_MODES:
+        raise ValueError(f"LABSTACK_IAM is {value!r}: it must be one of {', '.join(IAM_MODES)}")
+    return mode
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about one labstack process."""
@@ -59,6 +69,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides the bound address, localhost and 127.0.0.1
     insecure_shared: bool = False  # serve a non-loopback address without --learners, accepting the risk
     trail_events: int = 20_000  # events kept per account for CloudTrail's LookupEvents (the oldest go first)
+    iam_mode: str = "enforce"  # LABSTACK_IAM: enforce (deny as AWS does), report (log would-be denials), off
 
     @classmethod
     def from_env(cls, host: str | None = None, port: int | None = None, upstream: str | None = None,
@@ -81,6 +92,7 @@ class Settings:
             allowed_hosts=tuple(h.strip().lower() for h in hosts if h.strip()),
             insecure_shared=insecure_shared or os.environ.get("LABSTACK_INSECURE_SHARED", "") in ("1", "true"),
             trail_events=_int_env("LABSTACK_TRAIL_EVENTS", 20_000),
+            iam_mode=_iam_mode(os.environ.get("LABSTACK_IAM") or "enforce"),
         )
 
     @property

@@ -12,6 +12,8 @@ from labstack.clients import InternalClients
 from labstack.clock import LabClock
 from labstack.config import Settings
 from labstack.context import DEFAULT_ACCOUNT
+from labstack.enforcement.gate import Gate
+from labstack.enforcement.stream import PolicyStream
 from labstack.keyring import KeyRing
 from labstack.learners import read as read_learners
 from labstack.sessions import Sessions
@@ -43,6 +45,9 @@ class Labstack:
         # Class mode: the learners' keys (read now, so a bad file stops the start with its reason).
         self.keyring = KeyRing(read_learners(settings.learners) if settings.learners else None)
         self.sessions = Sessions(self.keyring)  # console sign-in (class mode)
+        self.policy_stream = PolicyStream()  # every IAM decision, for the console and `labstack iam suggest`
+        self.hooks.on_reset(self.policy_stream.clear)
+        self.gate = Gate(self)  # IAM enforcement (LABSTACK_IAM)
         self.clients = InternalClients(settings.endpoint, settings.upstream, self.keyring.internal)
         self.proxy = Proxy(settings.upstream, settings.client_timeout) if settings.upstream else None
         # The account of a key that names none: LocalStack's when it holds the learner's S3, IAM…

@@ -117,6 +117,30 @@ _DEFAULT_BUCKET_ENCRYPTION = {"Rule": {"ApplyServerSideEncryptionByDefault": {"S
                                        "BucketKeyEnabled": "false"}}
 
 
+_deleted_keys: set[str] = set()  # access key ids IAM deleted: they never again pass for an account's root
+
+
+@functools.lru_cache(maxsize=1)
+def _remember_deleted_keys() -> None:
+    """Note each access key IAM deletes, so a deleted key is refused as AWS refuses it (labstack would
+    otherwise read an unknown key as the default account)."""
+    from moto.iam.models import IAMBackend
+
+    delete = IAMBackend.delete_access_key_by_name
+
+    def remembered(self: Any, name: str) -> None:
+        delete(self, name)
+        if len(_deleted_keys) < 100_000:
+            _deleted_keys.add(name)
+
+    IAMBackend.delete_access_key_by_name = remembered
+
+
+def deleted_key(access_key: str) -> bool:
+    """True for an access key id moto's IAM issued and then deleted."""
+    return access_key in _deleted_keys
+
+
 @functools.lru_cache(maxsize=1)
 def _encrypt_new_buckets() -> None:
     """Give moto's new buckets S3's default encryption (moto leaves them without any), and bring it
@@ -280,6 +304,7 @@ class MotoBridge:
         buckets are encrypted by default; EventBridge delivers as AWS does."""
         if service in _USES_MANAGED_POLICIES:
             _ensure_aws_managed_policies(account, partition)
+            _remember_deleted_keys()
         if service in _MAKES_BUCKETS:
             _encrypt_new_buckets()
         if service == "events":
@@ -327,3 +352,92 @@ class MotoBridge:
         if base is None:
             return {}
         return {b.service_name: b for b in list(base.BackendDict._instances) if len(b)}
+
+
+# --- what IAM enforcement reads of moto's state (labstack.enforcement.policies) -------------------
+
+Documents = list[tuple[str, Any]]  # (the name an explanation gives a policy, its document as moto keeps it)
+
+
+def _iam(account: str, partition: str = "aws") -> Any | None:
+    found = loaded_backends("iam")
+    if found is None:
+        return None
+    _ensure_aws_managed_policies(account, partition)
+    return found[account][partition]
+
+
+def _attached(owner: Any) -> Documents:
+    out: Documents = []
+    for arn, policy in list(owner.managed_policies.items()):
+        version = next((v for v in policy.versions if v.version_id == policy.default_version_id), None)
+        if version is not None:
+            out.append((f"managed policy {arn.rpartition('/')[2]}", version.document))
+    return out
+
+
+def _role(account: str, name: str, partition: str) -> Any | None:
+    iam = _iam(account, partition)
+    return None if iam is None else next((r for r in list(iam.roles.values()) if r.name == name), None)
+
+
+def role(account: str, name: str, partition: str = "aws") -> tuple[Any, Documents] | None:
+    """A role of moto's IAM: (its trust policy document, its permissions policies), or None when it does
+    not exist."""
+    found = _role(account, name, partition)
+    if found is None:
+        return None
+    inline = [(f"inline policy {n}", d) for n, d in list(found.policies.items())]
+    return found.assume_role_policy_document, inline + _attached(found)
+
+
+def role_id(account: str, name: str, partition: str = "aws") -> str | None:
+    """The unique id (``AROA…``) of a role of moto's IAM, or None."""
+    found = _role(account, name, partition)
+    return None if found is None else found.id
+
+
+def user(account: str, name: str, partition: str = "aws") -> Documents | None:
+    """The permissions policies of an IAM user, its own and its groups', or None when it does not exist."""
+    iam = _iam(account, partition)
+    found = None if iam is None else iam.users.get(name)
+    if found is None:
+        return None
+    out: Documents = [(f"inline policy {n}", d) for n, d in list(found.policies.items())] + _attached(found)
+    for group in list(iam.groups.values()):
+        if found in group.users:
+            out += [(f"inline policy {n} of group {group.name}", d) for n, d in list(group.policies.items())]
+            out += _attached(group)
+    return out
+
+
+def bucket_owner(name: str) -> str | None:
+    """The account that owns bucket ``name`` in moto's S3, or None."""
+    s3 = loaded_backends("s3")
+    return None if s3 is None else s3.bucket_accounts.get(name)
+
+
+def resource_policy(service: str, account: str, region: str, name: str) -> Any | None:
+    """The resource-based policy moto keeps for a bucket (``s3``), a KMS key (``kms``, id), a function
+    (``lambda``) or an ECR repository (``ecr``); None when there is none or the resource is unknown."""
+    try:
+        if service == "s3":
+            owner = bucket_owner(name)  # moto keeps a bucket in its owner's backend
+            bucket = loaded_backends("s3")[owner]["global"].buckets.get(name) if owner else None
+            return None if bucket is None or not bucket.policy else bucket.policy
+        backends_ = loaded_backends(service)
+        if backends_ is None:
+            return None
+        backend = backends_[account][region]
+        if service == "kms":
+            return backend.describe_key(name).policy  # an id, an ARN or an alias
+        if service == "ecr":
+            repository = backend.repositories.get(name)
+            return None if repository is None else repository.policy
+        if service == "lambda":
+            function = backend._lambdas.get_function_by_name_or_arn_with_qualifier(name)
+            statements = function.policy.statements if function is not None else []
+            return {"Version": "2012-10-17", "Statement": statements} if statements else None
+    except Exception:  # a resource moto does not know (or no longer knows) has no policy
+        return None
+    return None

@@ -85,6 +85,8 @@ class Principals:
             host = service_host(acting) or INTERNAL_IP
             return {"type": "AWSService", "invokedBy": host, "accountId": account}, host
         host = ISSUED_TO.get(holder.name.partition(":")[0], INTERNAL_IP)
+        if holder.role_arn is not None:  # the service acting as its service role (labstack.enforcement.roles)
+            return _session(access_key, holder.session_arn, holder.role_arn, holder.session_name, invoked_by=host), host
         return {"type": "AWSService", "invokedBy": host, "accountId": account, "accessKeyId": access_key}, host
 
     @staticmethod
@@ -96,11 +98,21 @@ class Principals:
         if held["type"] == "IAMUser":
             return {"type": "IAMUser", "principalId": held["userId"], "arn": held["arn"], "accountId": held["account"],
                     "accessKeyId": access_key, "userName": held["userName"]}
-        role_arn = held["roleArn"]
         role_id = held["principalId"].partition(":")[0]
-        return {"type": "AssumedRole", "principalId": held["principalId"], "arn": held["arn"],
-                "accountId": held["account"], "accessKeyId": access_key,
-                "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id, "arn": role_arn,
-                                                     "accountId": role_arn.split(":")[4] if role_arn.count(":") >= 5 else held["account"],
-                                                     "userName": role_arn.rpartition("/")[2]},
-                                   "attributes": {"mfaAuthenticated": "false"}}}
+        return _session(access_key, held["arn"], held["roleArn"], held["principalId"].partition(":")[2], role_id)
+
+
+def _session(access_key: str, arn: str, role_arn: str, session: str, role_id: str | None = None,
+             invoked_by: str | None = None) -> dict[str, Any]:
+    """The ``userIdentity`` of a role session (moto's STS issued it, or a service assumed its role)."""
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    role_id = role_id or motobridge.role_id(account, role_arn.rpartition("/")[2]) or "AROA" + account
+    found: dict[str, Any] = {"type": "AssumedRole", "principalId": f"{role_id}:{session}", "arn": arn, "accountId": account,
+                             "accessKeyId": access_key,
+                             "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id, "arn": role_arn,
+                                                                  "accountId": account,
+                                                                  "userName": role_arn.rpartition("/")[2]},
+                                                "attributes": {"mfaAuthenticated": "false"}}}
+    if invoked_by:
+        found["invokedBy"] = invoked_by
+    return found

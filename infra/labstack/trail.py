@@ -143,6 +143,7 @@ class Call:
             log.exception("could not read the names of a %s request", service)
             found, params = None, {}
         self.name = operation or found
+        self.params = params  # the request's parameters as sent (the IAM gate reads them too)
         self.named = resources.of_request(service, self.name, params)
         if service == "s3" and params.get("Bucket") and params.get("Key"):
             self.named.append(resources.s3_object(params["Bucket"], params["Key"]))
