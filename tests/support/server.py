@@ -54,13 +54,16 @@ class LabstackProcess:
     def endpoint(self) -> str:
         return self.settings.endpoint
 
-    def client(self, service: str, account: str = "test", region: str = "us-east-1", validate: bool = True):  # type: ignore[no-untyped-def]
+    def client(self, service: str, account: str = "test", region: str = "us-east-1", validate: bool = True,  # type: ignore[no-untyped-def]
+               secret: str = "test", token: str | None = None):
         """A boto3 client for this labstack that never retries.
 
-        ``account`` is the access key id (12 digits pick the account); ``validate=False``
-        turns botocore's own parameter checks off so bad input reaches labstack.
+        ``account`` is the access key id (12 digits pick the account; an IAM user's or a role session's
+        key id with its ``secret`` and ``token``); ``validate=False`` turns botocore's own parameter
+        checks off so bad input reaches labstack.
         """
-        session = boto3.session.Session(aws_access_key_id=account, aws_secret_access_key="test", region_name=region)
+        session = boto3.session.Session(aws_access_key_id=account, aws_secret_access_key=secret,
+                                        aws_session_token=token, region_name=region)
         config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30, connect_timeout=5,
                         parameter_validation=validate)
         return session.client(service, endpoint_url=self.endpoint, config=config)
