@@ -15,12 +15,13 @@ from tests.test_lab01_content import called, sources
 
 GIVEAWAYS = {
     2: ("create_repository(", "put_role_policy(", "create_project(", "start_build(", '["testCases"]',
-        "startFromHead=True)[", '"IMAGE_TAG"]', 'Decimal("0.08")\'))', '"reports-recorded"'),
+        "startFromHead=True)[", '"IMAGE_TAG"]', 'Decimal("0.08")\'))', '"reports-recorded"',
+        '"is not authorized to perform" in line', "PolicyName=names.login_policy", '"build-role-least-privilege"'),
     3: ("create_stack(", 'SMOKE_TEST_SOURCE = """', "status=status)", "create_deployment_group(",
         'git("apply"', "register_task_definition(", "create_deployment(", "def new_version_share(", '"group-role"'),
 }
-TASKS = {2: 8, 3: 6}  # solution cells, each a `raise NotImplementedError()` for the learner
-POINTS = {2: 25, 3: 24}
+TASKS = {2: 10, 3: 6}  # solution cells, each a `raise NotImplementedError()` for the learner
+POINTS = {2: 29, 3: 24}
 
 
 @pytest.mark.parametrize("number", sorted(GIVEAWAYS))

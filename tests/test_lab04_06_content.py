@@ -14,10 +14,11 @@ GIVEAWAYS = {
     4: ("create_project(", "create_pipeline(", "put_rule(", "put_targets(", 'git("push", "origin"', '"variables"',
         '"staging-runs-commit"'),
     5: ("create_topic(", "codepipeline.update_pipeline(", "start_pipeline_execution(", "codepipeline.put_approval_result(",
-        "retry_stage_execution(", '"production-runs-approved"'),
+        "retry_stage_execution(", '"production-runs-approved"', "PolicyName=names.notify_policy",
+        '"pipeline-role-publishes-only"'),
     6: ("put_metric_alarm(", "update_deployment_group(", 'git("revert"', "def approve(", '"production-fixed"'),
 }
-TASKS = {4: 5, 5: 5, 6: 4}  # solution cells, each a `raise NotImplementedError()` for the learner
+TASKS = {4: 5, 5: 6, 6: 4}  # solution cells, each a `raise NotImplementedError()` for the learner
 LABS = sorted(GIVEAWAYS)
 
 

@@ -1,5 +1,6 @@
-"""Lab 02, CodeBuild: the image repository, the build project, a build that ran, failed on a test,
-was fixed with a commit and pushed the app's image with the commit's tag."""
+"""Lab 02, CodeBuild: the image repository, the build role (least privilege, with the one permission its
+first build was denied added afterwards), the build project, a build that ran, failed on a test, was
+fixed with a commit and pushed the app's image with the commit's tag."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01
 from grader.checks import check as _check
-from grader.policies import missing_permissions
+from grader.policies import Need, allows, grants_beyond, missing_permissions, role_policies
 
 TITLE = "Lab 02 · CodeBuild"
 NOTEBOOK = "02_codebuild"
@@ -21,10 +22,12 @@ BUILD_IMAGE = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
 LOG_GROUP = f"/codebuild/{PROJECT}"
 ARTIFACT_NAME = "build_output"
 BUILD_POLICY = "build"  # the inline policy lab 02 puts on lab 01's build role
+LOGIN_POLICY = "ecr-login"  # the one permission the first build is denied, added after reading the denial
+LOGIN_ACTION = "ecr:GetAuthorizationToken"  # docker login's token: an action with no resource (*)
 # CodeBuild names a buildspec's report group <project>-<report name> (the app's buildspec: unit-tests, coverage).
 REPORT_GROUPS = {"unit-tests": f"{PROJECT}-unit-tests", "coverage": f"{PROJECT}-coverage"}
 # What the build role needs beyond lab 01: (action, resource kind) pairs; kinds are filled per account.
-BUILD_ROLE_NEEDS = (("ecr:GetAuthorizationToken", "*"), ("ecr:PutImage", "repository"),
+BUILD_ROLE_NEEDS = ((LOGIN_ACTION, "*"), ("ecr:PutImage", "repository"),
                     ("ecr:InitiateLayerUpload", "repository"), ("logs:PutLogEvents", "log-group"),
                     ("s3:PutObject", "bucket"), ("codebuild:BatchPutTestCases", "report-group"),
                     ("codecommit:GitPull", "source"))
@@ -42,7 +45,7 @@ def names(session: LabSession) -> dict[str, Any]:
     """Every name lab 02 asks for (and lab 01's it uses), for this session's account."""
     earlier = lab01.names(session)
     return {"ecr_repository": ECR_REPOSITORY, "repository_uri": repository_uri(session), "project": PROJECT,
-            "build_policy": BUILD_POLICY,
+            "build_policy": BUILD_POLICY, "login_policy": LOGIN_POLICY,
             "build_image": BUILD_IMAGE, "log_group": LOG_GROUP, "artifact_name": ARTIFACT_NAME,
             "report_groups": dict(REPORT_GROUPS), "source_repository": earlier["repository"],
             "branch": earlier["branch"], "bucket": earlier["bucket"], "key_alias": earlier["key_alias"],
@@ -121,25 +124,54 @@ def ecr_scan_on_push(session: LabSession) -> str:
 
 # --- the build role -----------------------------------------------------------------------------
 
+def _resources(session: LabSession) -> dict[str, str]:
+    """A resource of each kind the build touches (``BUILD_ROLE_NEEDS``), for this session's account."""
+    prefix = f"{session.region}:{session.account}"
+    return {"*": "*", "repository": f"arn:aws:ecr:{prefix}:repository/{ECR_REPOSITORY}",
+            "log-group": f"arn:aws:logs:{prefix}:log-group:{LOG_GROUP}:log-stream:any",
+            "bucket": f"arn:aws:s3:::{lab01.bucket_name(session.account)}/{ARTIFACT_NAME}",
+            "report-group": f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}",
+            "source": f"arn:aws:codecommit:{prefix}:{lab01.REPOSITORY}"}
+
+
 def _missing_permissions(session: LabSession) -> list[str]:
     role = lab01.ROLES["codebuild"]
     found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
-    prefix = f"{session.region}:{session.account}"
-    resources = {"*": "*", "repository": f"arn:aws:ecr:{prefix}:repository/{ECR_REPOSITORY}",
-                 "log-group": f"arn:aws:logs:{prefix}:log-group:{LOG_GROUP}:log-stream:any",
-                 "bucket": f"arn:aws:s3:::{lab01.bucket_name(session.account)}/{ARTIFACT_NAME}",
-                 "report-group": f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}",
-                 "source": f"arn:aws:codecommit:{prefix}:{lab01.REPOSITORY}"}
+    resources = _resources(session)
     return missing_permissions(session, role, [(action, resources[kind]) for action, kind in BUILD_ROLE_NEEDS])
 
 
-@check("build-role-can-push", 2, "docker login needs ecr:GetAuthorizationToken (resource *); pushing needs the "
-       "layer upload actions and ecr:PutImage on the repository's ARN.", uses=("build_policy",))
+def _scoped_needs(session: LabSession) -> list[Need]:
+    """What the build role needs, each on a resource whose neighbour (another repository, log group, report
+    group, parameter, secret, key) it must not reach: grants_beyond probes those neighbours."""
+    prefix = f"{session.region}:{session.account}"
+    parameter = found(lambda: session.client("ssm").get_parameter(Name=lab01.DB_PASSWORD_PARAMETER)["Parameter"]["ARN"],
+                      f"there is no SSM parameter {lab01.DB_PASSWORD_PARAMETER}")
+    secret = found(lambda: session.client("secretsmanager").describe_secret(SecretId=lab01.API_KEY_SECRET)["ARN"],
+                   f"there is no secret {lab01.API_KEY_SECRET}")
+    key = found(lambda: session.client("kms").describe_key(KeyId=lab01.KEY_ALIAS)["KeyMetadata"]["Arn"],
+                f"no KMS key has the alias {lab01.KEY_ALIAS}")
+    repository = f"arn:aws:ecr:{prefix}:repository/{ECR_REPOSITORY}"
+    return [(LOGIN_ACTION, "*"), *((a, repository) for a in ("ecr:PutImage", "ecr:InitiateLayerUpload",
+                                                               "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")),
+            ("logs:PutLogEvents", f"arn:aws:logs:{prefix}:log-group:{LOG_GROUP}"),
+            ("codebuild:BatchPutTestCases", f"arn:aws:codebuild:{prefix}:report-group/{REPORT_GROUPS['unit-tests']}"),
+            ("codecommit:GitPull", f"arn:aws:codecommit:{prefix}:{lab01.REPOSITORY}"),
+            ("s3:GetBucketLocation", f"arn:aws:s3:::{lab01.bucket_name(session.account)}"),
+            ("ssm:GetParameters", parameter), ("secretsmanager:GetSecretValue", secret), ("kms:Decrypt", key)]
+
+
+@check("build-role-can-push", 2, "Pushing needs the layer upload actions and ecr:PutImage on the repository's "
+       "ARN, and on no other repository.", uses=("build_policy",))
 def build_role_can_push(session: LabSession) -> str:
-    missing = [m for m in _missing_permissions(session) if m.startswith("ecr:")]
+    role = lab01.ROLES["codebuild"]
+    missing = [m for m in _missing_permissions(session) if m.startswith("ecr:") and not m.startswith(LOGIN_ACTION)]
     if missing:
-        raise Fail(f"{lab01.ROLES['codebuild']} may not {'; '.join(missing)}")
-    return f"{lab01.ROLES['codebuild']} may log in to ECR and push to {ECR_REPOSITORY}"
+        raise Fail(f"{role} may not {'; '.join(missing)}")
+    other = f"arn:aws:ecr:{session.region}:{session.account}:repository/another-app"
+    if allows(role_policies(session, role), "ecr:PutImage", other):
+        raise Fail(f"{role} may push to any repository (ecr:PutImage on {other}), not just {ECR_REPOSITORY}")
+    return f"{role} may push to {ECR_REPOSITORY}, and to no other repository"
 
 
 @check("build-role-source-logs-artifacts-reports", 2, "Besides ECR, a build pulls its source (CodeCommit), writes "
@@ -150,6 +182,30 @@ def build_role_rest(session: LabSession) -> str:
     if missing:
         raise Fail(f"{lab01.ROLES['codebuild']} may not {'; '.join(missing)}")
     return "the build may pull its source and write its log, artifact and reports"
+
+
+@check("build-role-ecr-login", 2, "The first build's log says which action the role was denied, on which "
+       "resource: allow exactly that, then build again.", uses=("login_policy",))
+def build_role_ecr_login(session: LabSession) -> str:
+    role = lab01.ROLES["codebuild"]
+    found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
+    missing = missing_permissions(session, role, [(LOGIN_ACTION, "*")])
+    if missing:
+        raise Fail(f"{role} may still not {missing[0]}: docker login in pre_build cannot get a token")
+    return f"{role} may {LOGIN_ACTION} (docker login)"
+
+
+@check("build-role-least-privilege", 2, "Fix a denial with the one action it names, on the resource it names: "
+       "not ecr:*, not a managed policy such as AdministratorAccess, not Resource * where an ARN fits.",
+       hidden=True, uses=("login_policy",))
+def build_role_least_privilege(session: LabSession) -> str:
+    role = lab01.ROLES["codebuild"]
+    found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
+    beyond = grants_beyond(role_policies(session, role), _scoped_needs(session))
+    if beyond:
+        more = f" (and {len(beyond) - 3} more)" if len(beyond) > 3 else ""
+        raise Fail(f"{role} allows more than a build needs: {'; '.join(beyond[:3])}{more}")
+    return f"{role} may do what a build does, and no more"
 
 
 # --- the project --------------------------------------------------------------------------------

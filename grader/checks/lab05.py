@@ -1,5 +1,6 @@
 """Lab 05, approval: an SNS topic for approval requests, the Approval and Deploy_Production stages
-(Manual, then CodeDeployToECS), a rejection and an approval, and production running what was approved."""
+(Manual, then CodeDeployToECS), the permission the first approval request was denied (sns:Publish on the
+topic, and only there), a rejection and an approval, and production running what was approved."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from grader.backends import LabSession
 from grader.checks import Check, Fail, lab01, lab03, lab04
 from grader.checks import check as _check
-from grader.policies import missing_permissions
+from grader.policies import grants_beyond, missing_permissions, role_policies
 
 TITLE = "Lab 05 · Approval"
 NOTEBOOK = "05_approval"
@@ -20,6 +21,7 @@ APPLICATION = lab03.APPLICATION
 DEPLOYMENT_GROUP = lab03.GROUP
 LOAD_BALANCER = "sample-app-alb"  # lab 03's base stack: production listener 80, test listener 8080
 IMAGE_PLACEHOLDER = "IMAGE1_NAME"  # taskdef.json's <IMAGE1_NAME>
+NOTIFY_POLICY = "approval-notifications"  # the permission the first approval request was denied, added after
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -28,7 +30,8 @@ check = partial(_check, CHECKS)
 def names(session: LabSession) -> dict[str, Any]:
     """Every name lab 05 asks for, for this session's account (with those it uses from labs 01–04)."""
     return {**lab04.names(session), "topic": TOPIC, "approver": APPROVER, "application": APPLICATION,
-            "deployment_group": DEPLOYMENT_GROUP, "load_balancer": LOAD_BALANCER, "image_placeholder": IMAGE_PLACEHOLDER}
+            "deployment_group": DEPLOYMENT_GROUP, "load_balancer": LOAD_BALANCER, "image_placeholder": IMAGE_PLACEHOLDER,
+            "notify_policy": NOTIFY_POLICY}
 
 
 def topic_arn(session: LabSession) -> str:
@@ -68,13 +71,25 @@ def approval_subscription(session: LabSession) -> str:
     return f"{', '.join(mail)} receive{'s' if len(mail) == 1 else ''} approval requests"
 
 
-@check("pipeline-role-publishes", 1, "The pipeline publishes the request as its service role: allow sns:Publish "
-       "on the topic.", hidden=True, uses=("pipeline_role",))
+@check("pipeline-role-publishes", 2, "The Approval action failed: its errorDetails name the action the pipeline's "
+       "role was denied, and the resource. Allow exactly that, then retry the stage.", uses=("notify_policy",))
 def pipeline_role_publishes(session: LabSession) -> str:
     arn = topic_arn(session)
-    if missing_permissions(session, lab01.ROLES["codepipeline"], [("sns:Publish", arn)]):
-        raise Fail(f"{lab01.ROLES['codepipeline']} may not sns:Publish on {arn}")
+    missing = missing_permissions(session, lab01.ROLES["codepipeline"], [("sns:Publish", arn)])
+    if missing:
+        raise Fail(f"{lab01.ROLES['codepipeline']} may not {missing[0]}: the approval request cannot go out")
     return f"{lab01.ROLES['codepipeline']} may publish to {TOPIC}"
+
+
+@check("pipeline-role-publishes-only", 1, "A pipeline that may publish to every topic (sns:* or Resource *) can "
+       "send anyone's notifications: allow sns:Publish on the approvals topic's ARN only.", hidden=True,
+       uses=("notify_policy",))
+def pipeline_role_publishes_only(session: LabSession) -> str:
+    role = lab01.ROLES["codepipeline"]
+    beyond = grants_beyond(role_policies(session, role), [("sns:Publish", topic_arn(session))])
+    if beyond:
+        raise Fail(f"{role} allows {'; '.join(beyond)}")
+    return f"{role} may publish to {TOPIC} and to no other topic"
 
 
 # --- the two new stages ---------------------------------------------------------------------------
