@@ -18,6 +18,7 @@ import pytest
 from grader.backends import LabSession
 from grader.checks import lab01, lab02
 from grader.notebooks import ROOT
+from grader.provenance import ADMINISTRATOR
 from tests.support.codebuild import run_build
 from tests.support.grading import session_for
 from tests.support.mutations import (
@@ -100,16 +101,59 @@ def build_policy(session: LabSession, change: Any) -> dict[str, Any]:
     return {**document, "Statement": [change(dict(statement)) for statement in document["Statement"]]}
 
 
+ROLE_CHECKS = ("build-role-can-push", "build-role-source-logs-artifacts-reports", "build-role-ecr-login")
+
+
+def login_policy(action: str, resource: str) -> dict[str, Any]:
+    """An ``ecr-login`` policy of one statement."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
+
+
+def repository_arn(session: LabSession) -> str:
+    """The ARN of lab 02's ECR repository."""
+    return str(session.client("ecr").describe_repositories(repositoryNames=[lab02.ECR_REPOSITORY])["repositories"][0]["repositoryArn"])
+
+
 @breaks("build-role-can-push")
+def test_pushing_allowed_to_every_repository(account: LabSession) -> None:
+    every = repository_arn(account).replace(f"/{lab02.ECR_REPOSITORY}", "/*")
+
+    def every_repository(statement: dict[str, Any]) -> dict[str, Any]:
+        return {**statement, "Resource": every} if "ecr:PutImage" in statement["Action"] else statement
+
+    with role_policy(account, lab01.ROLES["codebuild"], lab02.BUILD_POLICY, build_policy(account, every_repository)):
+        failed = assert_breaks(account, lab02, "build-role-can-push", intact=ROLE_CHECKS)
+        other = f"arn:aws:ecr:{account.region}:{account.account}:repository/another-app"
+        assert failed.message == (f"{lab01.ROLES['codebuild']} may push to any repository (ecr:PutImage on {other}), "
+                                  f"not just {lab02.ECR_REPOSITORY}")
+
+
+@breaks("build-role-ecr-login")
 def test_docker_login_allowed_on_the_repository_only(account: LabSession) -> None:
-    arn = account.client("ecr").describe_repositories(repositoryNames=[lab02.ECR_REPOSITORY])["repositories"][0]["repositoryArn"]
+    with role_policy(account, lab01.ROLES["codebuild"], lab02.LOGIN_POLICY,
+                     login_policy(lab02.LOGIN_ACTION, repository_arn(account))):
+        failed = assert_breaks(account, lab02, "build-role-ecr-login", intact=ROLE_CHECKS)
+        assert failed.message == (f"{lab01.ROLES['codebuild']} may still not ecr:GetAuthorizationToken on *: "
+                                  "docker login in pre_build cannot get a token")
 
-    def on_the_repository(statement: dict[str, Any]) -> dict[str, Any]:
-        return {**statement, "Resource": arn} if statement["Action"] == "ecr:GetAuthorizationToken" else statement
 
-    with role_policy(account, lab01.ROLES["codebuild"], lab02.BUILD_POLICY, build_policy(account, on_the_repository)):
-        failed = assert_breaks(account, lab02, "build-role-can-push", intact=["build-role-source-logs-artifacts-reports"])
-        assert failed.message == f"{lab01.ROLES['codebuild']} may not ecr:GetAuthorizationToken on *"
+@breaks("build-role-least-privilege")
+def test_the_denial_fixed_with_every_ecr_action(account: LabSession) -> None:
+    with role_policy(account, lab01.ROLES["codebuild"], lab02.LOGIN_POLICY, login_policy("ecr:*", "*")):
+        failed = assert_breaks(account, lab02, "build-role-least-privilege",
+                               intact=("build-role-ecr-login", "build-role-source-logs-artifacts-reports"))
+        assert failed.message.startswith(f"{lab01.ROLES['codebuild']} allows more than a build needs: "
+                                         "every ecr action (ecr:*); ecr:PutImage on other resources than "), failed.message
+
+
+@breaks("build-role-least-privilege")
+def test_the_denial_fixed_with_administrator_access(account: LabSession) -> None:
+    iam, role = account.client("iam"), lab01.ROLES["codebuild"]
+    with mutation(lambda: iam.detach_role_policy(RoleName=role, PolicyArn=ADMINISTRATOR)):
+        iam.attach_role_policy(RoleName=role, PolicyArn=ADMINISTRATOR)
+        failed = assert_breaks(account, lab02, "build-role-least-privilege", intact=ROLE_CHECKS[1:])
+        assert failed.message.startswith(f"{role} allows more than a build needs: every action of every service"), \
+            failed.message
 
 
 @breaks("build-role-source-logs-artifacts-reports")
@@ -120,7 +164,7 @@ def test_artifacts_allowed_on_the_bucket_but_not_its_objects(account: LabSession
         return {**statement, "Resource": bucket} if bucket in statement["Resource"] else statement
 
     with role_policy(account, lab01.ROLES["codebuild"], lab02.BUILD_POLICY, build_policy(account, bucket_only)):
-        failed = assert_breaks(account, lab02, "build-role-source-logs-artifacts-reports", intact=["build-role-can-push"])
+        failed = assert_breaks(account, lab02, "build-role-source-logs-artifacts-reports", intact=ROLE_CHECKS)
         assert failed.message == f"{lab01.ROLES['codebuild']} may not s3:PutObject on {bucket}/{lab02.ARTIFACT_NAME}"
 
 
@@ -190,7 +234,8 @@ def test_artifacts_that_are_not_zipped(account: LabSession) -> None:
 def test_only_the_colleagues_failing_build(stopped_at_the_failure: LabSession) -> None:
     session = stopped_at_the_failure
     failed = assert_breaks(session, lab02, "build-succeeded", intact=["ecr-repository", *PROJECT_CHECKS])
-    assert failed.message == f"none of the 1 builds of {lab02.PROJECT} succeeded (newest: FAILED)"
+    # the first build was denied ecr:GetAuthorizationToken, the second failed on the colleague's change
+    assert failed.message == f"none of the 2 builds of {lab02.PROJECT} succeeded (newest: FAILED)"
 
 
 def without_test(source: str, name: str) -> str:

@@ -73,6 +73,22 @@ def test_a_test_project_copied_from_the_docker_build_runs_privileged(solved: Lab
     assert_passes(solved, lab04, "test-projects-setup")
 
 
+@breaks("test-projects-setup")
+def test_test_builds_logging_where_lab_02s_build_logs(solved: LabSession) -> None:
+    role = lab01.ROLES["codebuild"]
+    policy = policy_document(solved, role, "pipeline-artifacts")
+    lab02_group = f"arn:aws:logs:{solved.region}:{solved.account}:log-group:/codebuild/cicd-lab-build*"
+    for statement in policy["Statement"]:
+        if "logs:PutLogEvents" in statement["Action"]:
+            statement["Resource"] = lab02_group  # copied from lab 02's policy
+    with role_policy(solved, role, "pipeline-artifacts", policy):
+        assert_fails(solved, lab04, "test-projects-setup",
+                     f"may not logs:PutLogEvents on arn:aws:logs:{solved.region}:{solved.account}:log-group:"
+                     f"/aws/codebuild/{lab04.UNIT_TESTS}:log-stream:any",
+                     still=("unit-tests-project", "security-scan-project"))
+    assert_passes(solved, lab04, "test-projects-setup")
+
+
 # --- the staging service --------------------------------------------------------------------------
 
 @breaks("staging-service")

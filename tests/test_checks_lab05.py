@@ -89,15 +89,34 @@ def test_approval_requests_mailed_to_someone_else(solved: LabSession) -> None:
 
 @breaks("pipeline-role-publishes")
 def test_a_pipeline_role_that_may_publish_to_another_topic(solved: LabSession) -> None:
-    policy = policy_document(solved, PIPELINE_ROLE, POLICY)
+    policy = policy_document(solved, PIPELINE_ROLE, lab05.NOTIFY_POLICY)
     topic = lab05.topic_arn(solved)
     for statement in policy["Statement"]:
         if statement["Action"] == "sns:Publish":
             statement["Resource"] = topic.replace(lab05.TOPIC, "cicd-lab-approval")
-    with role_policy(solved, PIPELINE_ROLE, POLICY, policy):
+    with role_policy(solved, PIPELINE_ROLE, lab05.NOTIFY_POLICY, policy):
         assert_fails(solved, lab05, "pipeline-role-publishes", f"may not sns:Publish on {topic}",
                      still=("approval-topic", "approval-subscription"))
     assert_passes(solved, lab05, "pipeline-role-publishes")
+
+
+@breaks("pipeline-role-publishes-only")
+def test_a_pipeline_role_that_may_publish_to_every_topic(solved: LabSession) -> None:
+    topic = lab05.topic_arn(solved)
+    everywhere = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]}
+    with role_policy(solved, PIPELINE_ROLE, lab05.NOTIFY_POLICY, everywhere):
+        assert_fails(solved, lab05, "pipeline-role-publishes-only", f"sns:Publish on other resources than {topic}",
+                     still=("pipeline-role-publishes",))
+    assert_passes(solved, lab05, "pipeline-role-publishes-only")
+
+
+@breaks("pipeline-role-publishes-only")
+def test_a_pipeline_role_allowed_every_sns_action_on_the_topic(solved: LabSession) -> None:
+    every_action = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sns:*", "Resource": lab05.topic_arn(solved)}]}
+    with role_policy(solved, PIPELINE_ROLE, lab05.NOTIFY_POLICY, every_action):
+        assert_fails(solved, lab05, "pipeline-role-publishes-only", "every sns action (sns:*)",
+                     still=("pipeline-role-publishes",))
 
 
 # --- the two new stages ---------------------------------------------------------------------------

@@ -110,10 +110,13 @@ _test_project_check(SECURITY_SCAN, "security_scan_project", "buildspec-security.
 
 
 @check("test-projects-setup", 1, "Both Test projects act as the lab's CodeBuild role, hand nothing on "
-       "(artifacts CODEPIPELINE) and need no Docker (privileged mode off).", hidden=True,
-       uses=("unit_tests_project", "security_scan_project"))
+       "(artifacts CODEPIPELINE) and need no Docker (privileged mode off); the role may write their logs "
+       "(CodeBuild's default group /aws/codebuild/<project>) and their reports (<project>-* report groups).",
+       hidden=True, uses=("unit_tests_project", "security_scan_project"))
 def test_projects_setup(session: LabSession) -> str:
     role = f":role/{lab01.ROLES['codebuild']}"
+    where = f"{session.region}:{session.account}"
+    needed = []
     for name in (UNIT_TESTS, SECURITY_SCAN):
         project = _project(session, name)
         if not project["serviceRole"].endswith(role):
@@ -122,7 +125,12 @@ def test_projects_setup(session: LabSession) -> str:
             raise Fail(f"{name}'s artifacts are {project['artifacts']['type']}, not CODEPIPELINE")
         if project["environment"].get("privilegedMode"):
             raise Fail(f"{name} runs privileged; only a build that runs Docker needs that")
-    return "both Test projects use the lab's build role without privileges"
+        needed += [("logs:PutLogEvents", f"arn:aws:logs:{where}:log-group:/aws/codebuild/{name}:log-stream:any"),
+                   ("codebuild:BatchPutTestCases", f"arn:aws:codebuild:{where}:report-group/{name}-reports")]
+    missing = missing_permissions(session, lab01.ROLES["codebuild"], needed)
+    if missing:
+        raise Fail(f"{lab01.ROLES['codebuild']} may not {'; '.join(missing)}")
+    return "both Test projects use the lab's build role without privileges, and it may write their logs and reports"
 
 
 # --- the staging service --------------------------------------------------------------------
