@@ -153,7 +153,6 @@ MALFORMED_TRUSTS = [
     ("{", "Syntax errors in policy."),
     (doc({**TRUST_BUILD, "Principal": {"Services": "codebuild.amazonaws.com"}}), "Syntax errors in policy."),
     (doc({**TRUST_BUILD, "Principal": {"AWS": []}}), "Syntax errors in policy."),
-    (json.dumps({"Statement": TRUST_BUILD}), "Policy document must be version 2012-10-17 or greater."),
     (doc({**TRUST_BUILD, "Action": "AssumeRole"}), VENDOR),
     (doc({**TRUST_BUILD, "Condition": {"StringEquals": {"SourceAccount": ACCOUNT}}}), VENDOR),
     (doc({**TRUST_BUILD, "Action": "s3:GetObject"}),
@@ -180,6 +179,15 @@ def test_a_malformed_trust_policy_is_refused_on_create_and_on_update(
     assert refusal(lambda: iam.get_role(RoleName=f"{role[:58]}-new"))[0] == "NoSuchEntity"
     assert refusal(lambda: iam.update_assume_role_policy(RoleName=role, PolicyDocument=document)) == expected
     _unchanged(iam, role)
+
+
+def test_create_role_takes_a_trust_policy_of_the_older_version(iam: Any) -> None:
+    """A trust policy without Version (which means 2008-10-17) or of that version: IAM creates the role
+    (permission policies must be 2012-10-17, MALFORMED_PERMISSIONS shows)."""
+    for number, top in enumerate(({}, {"Version": "2008-10-17"})):
+        document = json.dumps({**top, "Statement": [TRUST_BUILD]})
+        created = iam.create_role(RoleName=f"documents-older-{number}", AssumeRolePolicyDocument=document)["Role"]
+        assert created["AssumeRolePolicyDocument"] == json.loads(document)
 
 
 def test_a_trust_policy_names_users_and_roles_that_exist(iam: Any) -> None:

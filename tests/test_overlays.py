@@ -45,7 +45,9 @@ def test_query_overlay_reads_nested_lists_and_writes_xml(labstack: LabstackProce
     assert [(r["EvalActionName"], r["EvalResourceName"], r["EvalDecision"]) for r in results] == [
         ("s3:GetObject", "arn:aws:s3:::artifacts/*", "allowed"), ("s3:GetObject", "arn:aws:s3:::other/*", "allowed"),
         ("ecr:PutImage", "arn:aws:s3:::artifacts/*", "implicitDeny"), ("ecr:PutImage", "arn:aws:s3:::other/*", "implicitDeny")]
-    iam.create_role(RoleName="overlay-check", AssumeRolePolicyDocument=policy)  # moto
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    iam.create_role(RoleName="overlay-check", AssumeRolePolicyDocument=trust)  # labstack's overlay checks it, moto keeps it
     assert iam.get_role(RoleName="overlay-check")["Role"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/overlay-check"
     # a second IAM overlay (labstack's own, HTTPS Git credentials) answers its operations beside the test's
     iam.create_user(UserName="overlay-git")  # moto

@@ -9,13 +9,15 @@ parsing, statement ids, actions, vendors; then what is particular to the kind of
   every statement has a Resource;
 - a role trust policy names a principal in each statement, each one valid ("Invalid principal in
   policy: "AWS":"…"": an ARN that is not a principal, a wildcard inside an ARN, a service name
-  that is not one), has no Resource, and allows STS actions only.
-moto checks permission policies again after us (and resource ARN formats, which are its alone);
+  that is not one; the users and roles it names must exist, which the provider looks up), has no
+  Resource, and allows STS actions only.
+moto checks permission policies again after labstack (and resource ARN formats, which are its alone);
 it checks no trust policy on CreateRole, which is why trust policies are checked in full here.
 
 Sizes ("IAM and AWS STS quotas", IAM User Guide): a managed policy up to 6,144 characters, a role
 trust policy up to 2,048, the inline policies of one role together up to 10,240, of a user 2,048,
-of a group 5,120; "IAM does not count white space when calculating the size of a policy".
+of a group 5,120; "IAM does not count white space when calculating the size of a policy". The quota of
+five versions of a managed policy moto keeps itself, in IAM's words.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from labstack.iampolicy.conditions import OPERATORS, SET_OPERATORS
 MANAGED_POLICY_SIZE = 6144
 TRUST_POLICY_SIZE = 2048
 INLINE_POLICIES_SIZE = {"role": 10240, "user": 2048, "group": 5120}  # all inline policies of one entity together
-VERSIONS_PER_POLICY = 5  # moto refuses a sixth version with IAM's message; tests/test_iam_documents.py shows it
 
 SYNTAX = "Syntax errors in policy."
 VERSION = "Policy document must be version 2012-10-17 or greater."
@@ -184,9 +185,11 @@ def _action_prefix(action: str) -> None:
         raise malformed(f"Vendor {vendor} is not valid")
 
 
-def _common(decoded: Mapping[str, Any], statements: list[Mapping[str, Any]]) -> None:
-    """What IAM checks of every policy after its syntax, in IAM's order."""
-    if decoded.get("Version") != "2012-10-17":
+def _common(decoded: Mapping[str, Any], statements: list[Mapping[str, Any]], kind: str) -> None:
+    """What IAM checks of every policy after its syntax, in IAM's order. A trust policy may still be of
+    version 2008-10-17 (or name none, which means that version): IAM takes it on CreateRole, as roles made
+    from older templates show; moto's UpdateAssumeRolePolicy refuses it, and labstack leaves moto that answer."""
+    if kind != TRUST and decoded.get("Version") != "2012-10-17":
         raise malformed(VERSION)
     if any(s["Effect"] not in ("Allow", "Deny") for s in statements):  # the grammar takes any case, legacy parsing not
         raise malformed(LEGACY)
@@ -266,7 +269,7 @@ def checked(document: str, kind: str, name: str = "policy") -> Policy:
     """``document`` parsed by labstack's evaluator as a ``kind`` policy (IDENTITY or TRUST), or IAM's
     ``MalformedPolicyDocument`` with AWS's message for the first thing IAM would refuse in it."""
     decoded, statements = _decoded(document)
-    _common(decoded, statements)
+    _common(decoded, statements, kind)
     (_trust if kind == TRUST else _identity)(statements)
     try:
         return Policy.parse(decoded, name, kind)
