@@ -48,7 +48,12 @@ class RestJsonCodec:
             headers = [] if shape is None else [
                 shape.members[m].serialization.get("name", m) for m in shape.required_members
                 if shape.members[m].serialization.get("location") == "header"]
-            routes.append((specificity + len(headers), http["method"].upper(), regex, literals, headers, name))
+            # so does a query-string member it requires (S3's AbortMultipartUpload's uploadId, DeleteObject)
+            queries = [] if shape is None else [
+                shape.members[m].serialization.get("name", m) for m in shape.required_members
+                if shape.members[m].serialization.get("location") == "querystring"]
+            routes.append((specificity + len(headers) + len(queries), http["method"].upper(), regex, literals,
+                           headers, queries, name))
         self._routes = sorted(routes, key=lambda r: -r[0])
         self._by_method: dict[str, list[tuple]] = {}
         for route in self._routes:
@@ -62,12 +67,15 @@ class RestJsonCodec:
         """The operation a request calls, with the URI's labels (``{FunctionName}``…) undecoded; ``path``
         replaces the request's own (an S3 bucket named by the Host)."""
         path = incoming.path if path is None else path
-        for _specificity, _verb, regex, literals, headers, name in self._by_method.get(incoming.method, ()):
+        lacking = None  # the first route that matches but for a required query-string member (a validation error)
+        for _specificity, _verb, regex, literals, headers, queries, name in self._by_method.get(incoming.method, ()):
             found = regex.match(path)
             if (found is not None and all(q in incoming.query for q in literals)
                     and all(incoming.header(h) is not None for h in headers)):
-                return name, found.groupdict()
-        return None
+                if all(q in incoming.query for q in queries):
+                    return name, found.groupdict()
+                lacking = lacking or (name, found.groupdict())
+        return lacking
 
     def parse(self, op_model: OperationModel, incoming: Incoming) -> dict[str, Any]:
         shape = op_model.input_shape

@@ -26,7 +26,8 @@ _MODEL_NAMES = {"monitoring": "cloudwatch", "elasticloadbalancing": "elbv2"}
 
 
 def operation(incoming: Incoming, service: str | None, bucket: str | None) -> tuple[str | None, dict[str, Any]]:
-    """The operation a request calls and its parameters as sent (names only where the wire nests them).
+    """The operation a request calls and its parameters as sent (names only where the wire nests them):
+    a REST call's URI labels, query-string and header members by their model names, and its JSON body.
 
     ``bucket`` is an S3 bucket named by the Host header (virtual-hosted style): its path names the key.
     """
@@ -49,6 +50,14 @@ def operation(incoming: Incoming, service: str | None, bucket: str | None) -> tu
         return None, {}
     name, labels = found
     params: dict[str, Any] = {k: unquote(v) for k, v in labels.items()}
+    for member, where, key, listed in _outside_body(service or "", name):
+        if where == "header":
+            value = incoming.header(key)
+            if value is not None:
+                params.setdefault(member, value)
+        elif key in incoming.query:
+            values = incoming.query[key]
+            params.setdefault(member, values if listed else values[-1])
     if service != "s3" and incoming.content_type.startswith("application/json"):
         params.update({k: v for k, v in _json_body(incoming).items() if k not in params})
     return name, params
@@ -65,6 +74,18 @@ def _rest_codec(service: str) -> RestJsonCodec | None:
     if models.resolved_protocol(meta) not in ("rest-json", "rest-xml"):
         return None
     return RestJsonCodec(models.service_model(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _outside_body(service: str, name: str) -> tuple[tuple[str, str, str, bool], ...]:
+    """(member, location, wire name, is a list) of a REST operation's members sent in the query string or a
+    header (S3's ``versionId``, ``prefix`` and ``x-amz-copy-source``, Lambda's ``Qualifier``)."""
+    shape = models.operations(_MODEL_NAMES.get(service, service))[name].input_shape
+    if shape is None:
+        return ()
+    return tuple((member, where, found.serialization.get("name", member), found.type_name == "list")
+                 for member, found in shape.members.items()
+                 if (where := found.serialization.get("location")) in ("querystring", "header"))
 
 
 def _json_body(incoming: Incoming) -> dict[str, Any]:
