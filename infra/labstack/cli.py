@@ -204,6 +204,66 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iam_api(args: argparse.Namespace, route: str, **query: str) -> dict | None:
+    """A console API answer about IAM, or None after saying on stderr why there is none."""
+    import json
+    from urllib.parse import urlencode
+
+    from labstack import daemon
+
+    endpoint = (args.endpoint or _endpoint_of_running(_settings(args)) or _settings(args).endpoint).rstrip("/")
+    if args.account:
+        query["account"] = args.account
+    try:
+        return daemon.get_json(f"{endpoint}/_labstack/api/{route}?{urlencode(query)}", timeout=30)
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message", "")
+        except ValueError:
+            message = ""
+        print(f"labstack iam: {message or exc.reason} ({exc.code})", file=sys.stderr)
+    except (OSError, urllib.error.URLError):
+        print(f"labstack is not running (nothing answers at {endpoint})", file=sys.stderr)
+    return None
+
+
+def cmd_iam_suggest(args: argparse.Namespace) -> int:
+    """Print the least-privilege policy of what ROLE's sessions used; what to know about it on stderr."""
+    import json
+
+    answer = _iam_api(args, "iam/policy", role=args.role)
+    if answer is None:
+        return 1
+    print(json.dumps(answer["policy"], indent=2))
+    print(f"# {answer['role']}: {answer['used']} action and resource pairs used, {answer['denied']} of them denied; "
+          f"{answer['size']} of IAM's {answer['quota']} characters", file=sys.stderr)
+    for note in answer["notes"]:
+        print(f"# {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_iam_stream(args: argparse.Namespace) -> int:
+    """The account's principals, or one principal's actions with their decisions."""
+    if args.principal is None:
+        answer = _iam_api(args, "iam")
+        if answer is None:
+            return 1
+        if not answer["principals"]:
+            print(f"no IAM principal has made a call in {answer['account']} yet")
+        for found in answer["principals"]:
+            print(f"{found['lastCall'][:19]}  {found['calls']:>5} calls  {found['denied']:>4} denied  {found['principal']}")
+        return 0
+    answer = _iam_api(args, "iam/principal", principal=args.principal)
+    if answer is None:
+        return 1
+    for call in answer["calls"]:
+        mark = "ALLOW" if call["decision"] == "allowed" else "DENY "
+        print(f"{mark} {call['action']} on {call['resource']}  ({call['count']}x, {', '.join(call['sources'])})")
+        if call["decision"] != "allowed":
+            print(f"      {call['explanation']}")
+    return 0
+
+
 def cmd_traffic(args: argparse.Namespace) -> int:
     from labstack.traffic import send
 
@@ -299,6 +359,19 @@ def parser() -> argparse.ArgumentParser:
     inbox = add("inbox", cmd_inbox, "the messages SNS sent to email subscriptions")
     inbox.add_argument("--account", help="only this account's messages")
     inbox.add_argument("--json", action="store_true", help="print the raw messages")
+    iam = sub.add_parser("iam", help="what IAM decided: the policy stream and least-privilege policies")
+    iam_sub = iam.add_subparsers(dest="iam_command", required=True)
+    suggest = iam_sub.add_parser("suggest", help="print a policy allowing exactly what ROLE's sessions used",
+                                 description="Print a least-privilege policy allowing exactly what ROLE's sessions "
+                                             "used since labstack started or was reset (denied calls included)")
+    suggest.add_argument("role", metavar="ROLE", help="the role's name or ARN")
+    suggest.set_defaults(fn=cmd_iam_suggest)
+    stream = iam_sub.add_parser("stream", help="the principals that made calls, or one principal's decisions")
+    stream.add_argument("--principal", metavar="ARN", help="a principal's ARN (a user, a role session, a service)")
+    stream.set_defaults(fn=cmd_iam_stream)
+    for cmd in (suggest, stream):
+        cmd.add_argument("--account", metavar="ID", help="the account (default 123456789012; in class mode your own)")
+        cmd.add_argument("--endpoint", metavar="URL", help="labstack's URL (default: the running one)")
     traffic = sub.add_parser("traffic", help="send steady requests to a URL and count answers by version and status")
     traffic.add_argument("url")
     traffic.add_argument("--rps", type=float, default=20.0, help="requests per second (default 20)")

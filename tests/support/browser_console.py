@@ -17,9 +17,10 @@ PIPELINE = "gated"
 
 
 def call(endpoint: str, path: str, account: str, body: dict[str, Any] | None = None,
-         content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
-    """(status, JSON answer) of a console API call in ``account``; a POST when ``body`` is given."""
-    url = f"{endpoint}{API}{path}?{urllib.parse.urlencode({'account': account, 'region': 'us-east-1'})}"
+         content_type: str = "application/json", query: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """(status, JSON answer) of a console API call in ``account`` (with ``query`` besides); a POST when
+    ``body`` is given."""
+    url = f"{endpoint}{API}{path}?{urllib.parse.urlencode({**(query or {}), 'account': account, 'region': 'us-east-1'})}"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type} if data else {})
     try:
@@ -29,9 +30,9 @@ def call(endpoint: str, path: str, account: str, body: dict[str, Any] | None = N
         return exc.code, json.loads(exc.read())
 
 
-def get(endpoint: str, path: str, account: str) -> dict[str, Any]:
+def get(endpoint: str, path: str, account: str, query: dict[str, str] | None = None) -> dict[str, Any]:
     """A console API answer that must be a 200."""
-    status, answer = call(endpoint, path, account)
+    status, answer = call(endpoint, path, account, query=query)
     assert status == 200, answer
     return answer
 

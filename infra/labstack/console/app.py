@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from labstack.console import approvals, views
+from labstack.console import approvals, iam, views
 from labstack.console.views import Where
 from labstack.jsonbody import read_object
 
@@ -23,6 +23,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 MAX_BODY = 16_384
+MAX_NAME = 2048  # an ARN in the query
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -65,8 +66,12 @@ def handle(labstack: Any, environ: dict, start_response: StartResponse) -> Itera
     return [] if method == "HEAD" else [body]
 
 
+def _query(environ: dict) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
 def _where(environ: dict) -> Where:
-    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    query = _query(environ)
     account = query.get("account", DEFAULT_ACCOUNT)
     region = query.get("region", DEFAULT_REGION)
     if not _ACCOUNT.match(account):
@@ -85,6 +90,8 @@ def _route(labstack: Any, environ: dict, route: str, method: str) -> dict[str, A
         raise _NotFound(f"no {method} {API}{route}")
     if parts == ["accounts"]:
         return views.accounts(labstack, environ.get("labstack.visible"))
+    if parts[0] == "iam" and len(parts) <= 2:
+        return _iam(labstack, environ, parts[1:])
     lists = {"pipelines": views.pipelines, "builds": views.builds, "deployments": views.deployments, "inbox": views.inbox}
     details = {"pipelines": views.pipeline, "builds": views.build, "deployments": views.deployment}
     if len(parts) == 1 and parts[0] in lists:
@@ -92,6 +99,20 @@ def _route(labstack: Any, environ: dict, route: str, method: str) -> dict[str, A
     if len(parts) == 2 and parts[0] in details and parts[1]:
         return details[parts[0]](labstack, _where(environ), parts[1])
     raise _NotFound(f"no console API {API}{route}")
+
+
+def _iam(labstack: Any, environ: dict, parts: list[str]) -> dict[str, Any]:
+    """``iam`` (the account's principals), ``iam/principal?principal=ARN``, ``iam/policy?role=NAME|ARN``."""
+    where = _where(environ)
+    if not parts:
+        return iam.stream(labstack, where)
+    name = {"principal": "principal", "policy": "role"}.get(parts[0])
+    if name is None:
+        raise _NotFound(f"no console API {API}iam/{parts[0]}")
+    value = _query(environ).get(name, "")
+    if not value or len(value) > MAX_NAME:
+        raise BadRequest(f"iam/{parts[0]} needs ?{name}= (up to {MAX_NAME} characters)")
+    return iam.principal(labstack, where, value) if name == "principal" else iam.suggestion(labstack, where, value)
 
 
 def _api(labstack: Any, environ: dict, start_response: StartResponse, route: str, method: str) -> Iterable[bytes]:

@@ -19,7 +19,7 @@ function esc(value) {
 }
 
 function apiUrl(path) {
-  return API + path + "?" + new URLSearchParams(where).toString();
+  return API + path + (path.includes("?") ? "&" : "?") + new URLSearchParams(where).toString();
 }
 
 async function getJSON(path) {
@@ -286,6 +286,41 @@ function resourcesPage(data) {
     <h2>Listener endpoints</h2>${table("Load-balancer listeners and their local URLs", ["Account", "Load balancer", "Port", "Local URL"], endpoints, "No listeners.")}`;
 }
 
+// ---- IAM: the policy stream and a role's least-privilege policy ----------------------------
+const DECISIONS = { allowed: ["ok", "✓", "Allowed"], explicitDeny: ["fail", "✗", "Denied: explicit deny"],
+  implicitDeny: ["fail", "✗", "Denied: no statement allows it"] };
+
+function decision(row) {
+  const [cls, icon, words] = DECISIONS[row.decision] || ["neutral", "•", row.decision];
+  const reported = row.decision !== "allowed" && row.enforced === false ? " (report mode: let through)" : "";
+  return `<span class="badge s-${cls}"><span class="icon" aria-hidden="true">${icon}</span> ${esc(words + reported)}</span>`;
+}
+
+function iamPage(data) {
+  const rows = data.principals.map((p) => [link("iam", p.principal), esc(p.role || "—"), esc(p.calls),
+    p.denied ? `<strong class="denied">${esc(p.denied)}</strong>` : "0", when(p.lastCall)]);
+  return `<p>Every call an IAM user, a role session or a service assuming its role made in account ${esc(data.account)},
+    decided by labstack's IAM policy evaluation. The account's root user and labstack's own bookkeeping are not evaluated.</p>
+    ${table("Principals, most recent first", ["Principal", "Role", "Calls", "Denied", "Last call"], rows,
+      "No IAM principal has made a call in this account yet.")}`;
+}
+
+function principalPage(data) {
+  const rows = data.calls.map((c) => [`<code>${esc(c.action)}</code>`, `<code class="arn">${esc(c.resource)}</code>`,
+    decision(c), esc(c.explanation), esc(c.count), when(c.lastCall), esc(c.sources.join(", "))]);
+  const shown = data.total > data.calls.length ? ` (the latest ${data.calls.length} of ${data.total})` : "";
+  const advice = data.suggestion;
+  const policy = advice ? `<h2 id="policy-heading">Least-privilege policy for ${esc(advice.role)}</h2>
+    <p>It allows exactly what this role's sessions asked for (${esc(advice.used)} action and resource pairs, ${esc(advice.denied)}
+    of them denied so far): ${esc(advice.size)} of IAM's ${esc(advice.quota)} characters. <code>labstack iam suggest
+    ${esc(advice.role.split("/").pop())}</code> prints it too.</p>
+    ${advice.notes.length ? `<ul class="notes">${advice.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}
+    <pre class="policy" tabindex="0" aria-labelledby="policy-heading">${esc(JSON.stringify(advice.policy, null, 2))}</pre>` : "";
+  return `${facts([["Principal", `<code class="arn">${esc(data.principal)}</code>`], ["Role", esc(data.role || "—")]])}
+    ${table(`Actions used, latest first${shown}`, ["Action", "Resource", "Decision", "Why", "Calls", "Last call", "API call"], rows,
+      "No calls.")}${policy}`;
+}
+
 // ---- routing and polling ------------------------------------------------------------------
 const ROUTES = [
   [/^#\/pipelines\/(.+)$/, (m) => [`pipelines/${m}`, pipelinePage, `Pipeline ${m}`, "pipelines"]],
@@ -295,6 +330,8 @@ const ROUTES = [
   [/^#\/deployments\/(.+)$/, (m) => [`deployments/${m}`, deploymentPage, `Deployment ${m}`, "deployments"]],
   [/^#\/deployments$/, () => ["deployments", deploymentsPage, "Deployments", "deployments"]],
   [/^#\/inbox$/, () => ["inbox", inboxPage, "Inbox", "inbox"]],
+  [/^#\/iam\/(.+)$/, (m) => [`iam/principal?principal=${m}`, principalPage, m, "iam"]],
+  [/^#\/iam$/, () => ["iam", iamPage, "IAM policy stream", "iam"]],
   [/^#\/resources$/, () => ["accounts", resourcesPage, "Resources by account", "resources"]],
 ];
 
