@@ -409,6 +409,27 @@ def test_sns_events_cloudformation() -> None:
         pass_role(ROLE, "cloudformation.amazonaws.com")]
 
 
+def test_codecommit_connections_events_and_queues() -> None:
+    """list_awscodecommit.html: a repository is ``arn:aws:codecommit:R:A:NAME``;
+    list_awscodestarconnections.html: GetConnection on the connection ARN given;
+    list_amazoneventbridge.html: PutEvents on each entry's bus with events:source and events:detail-type;
+    list_amazonsqs.html: a queue ``arn:aws:sqs:R:A:NAME`` from its URL, a batch as its single action."""
+    assert pairs(asked("codecommit", "GetBranch", repositoryName="app", branchName="main")) == [
+        ("codecommit:GetBranch", arn("codecommit", "app"))]
+    connection = arn("codestar-connections", "connection/abc", OTHER)
+    assert pairs(asked("codestar-connections", "GetConnection", ConnectionArn=connection)) == [
+        ("codestar-connections:GetConnection", connection)]
+    found = asked("events", "PutEvents", Entries=[
+        {"Source": "lab.app", "DetailType": "deployed", "Detail": "{}"},
+        {"Source": "lab.app", "DetailType": "deployed", "Detail": "{}", "EventBusName": "lab"}])
+    assert triples(found) == [
+        ("events:PutEvents", arn("events", "event-bus/default"), {"events:source": "lab.app", "events:detail-type": "deployed"}),
+        ("events:PutEvents", arn("events", "event-bus/lab"), {"events:source": "lab.app", "events:detail-type": "deployed"})]
+    url = f"http://127.0.0.1:4566/{OTHER}/lab-queue"
+    assert pairs(asked("sqs", "SendMessageBatch", QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "x"}])) == [
+        ("sqs:SendMessage", arn("sqs", "lab-queue", OTHER))]
+
+
 # -- IAM, STS ---------------------------------------------------------------------------------------------------
 
 def test_iam_and_sts() -> None:
@@ -517,6 +538,28 @@ def test_bad_parameters_never_raise_and_never_ask_for_less(params: dict[str, Any
             if needs:
                 assert found, (prefix, operation)
     assert asks("s3", "GetObject", None, ACCOUNT, REGION) == [Ask("s3:GetObject", "*")]  # type: ignore[arg-type]
+
+
+class Anything(dict):  # type: ignore[type-arg]
+    """Parameters that hold ``value`` under every name."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__()
+        self.value = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.value
+
+
+@pytest.mark.parametrize("value", ["lab", "arn:aws:svc:eu-west-1:210987654321:thing/lab", "/a/b:1"])
+def test_every_arn_the_table_builds_is_whole(value: str) -> None:
+    """With every parameter present, each operation builds its ARNs from the reference's formats: no
+    placeholder is left, and each is ``*`` or an ARN."""
+    for prefix, operations in table.NEEDS.items():
+        for operation in operations:
+            for ask in asks(prefix, operation, Anything(value), ACCOUNT, REGION):
+                assert ask.resource == "*" or ask.resource.startswith("arn:aws:"), (operation, ask)
+                assert "${" not in ask.resource and "{" not in ask.resource, (operation, ask)
 
 
 def test_a_huge_batch_asks_once_on_everything() -> None:

@@ -192,14 +192,17 @@ class Arn:
 
 
 class Given:
-    """The ARNs a parameter holds, as given (an ELB listener's, an SNS topic's)."""
+    """The ARNs a parameter holds, as given (an ELB listener's, an SNS topic's); ``*`` for a value that is
+    no ARN (the service refuses it)."""
 
     def __init__(self, path: str, then: Callable[[str], str] | None = None) -> None:
         self.spec = P(path, then=then)
 
     def found(self, call: Call) -> list[str]:
         found = self.spec.found(call)
-        return found if len(found) <= MAX_RESOURCES else ["*"]
+        if len(found) > MAX_RESOURCES:
+            return ["*"]
+        return [value if value.startswith("arn:") else "*" for value in found]
 
 
 ANY = Const("*")
@@ -515,6 +518,9 @@ REPOSITORY = on("repository", RepositoryName="repositoryName", Account="registry
 LOG_GROUP = P("logGroupName|logGroupIdentifier", then=_log_group)
 PARAMETER = on("parameter", ParameterNameWithoutLeadingSlash=P("Name", then=_parameter))
 PARAMETER_TAGS = on("parameter", ParameterNameWithoutLeadingSlash=P("ResourceId", then=_parameter))
+# AWS matches a secret's full ARN, which ends in "-" and six random characters; from a name alone this is
+# ``…:secret:NAME``, which a policy naming ``secret:NAME-*`` does not match: a caller that knows the full
+# ARN passes it as SecretId.
 SECRET = on("secret", SecretId="SecretId")
 ROLE = On(IamName("role", "RoleName"))
 USER = On(IamName("user", "UserName"))
