@@ -414,7 +414,8 @@ def user(account: str, name: str, partition: str = "aws") -> Documents | None:
 def bucket_owner(name: str) -> str | None:
     """The account that owns bucket ``name`` in moto's S3, or None."""
     s3 = loaded_backends("s3")
-    return None if s3 is None else s3.bucket_accounts.get(name)
+    owner = None if s3 is None else s3.bucket_accounts.get(name)
+    return owner[1] if isinstance(owner, tuple) else owner  # moto keeps (partition, account id)
 
 
 def resource_policy(service: str, account: str, region: str, name: str) -> Any | None:
