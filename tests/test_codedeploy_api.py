@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -22,10 +22,7 @@ def cd(labstack: LabstackProcess) -> Any:
 
 @pytest.fixture(scope="module")
 def role(labstack: LabstackProcess) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
-    return labstack.client("iam", account=ACCOUNT).create_role(
-        RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return service_role(labstack.client("iam", account=ACCOUNT), "deployer", "codedeploy.amazonaws.com")
 
 
 def code(call: Any) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.bluegreen import HOOK, zipped
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -22,9 +23,7 @@ APP = "def handler(event, context):\n    return '{version}'\n"
 def setup(labstack: LabstackProcess) -> dict[str, Any]:
     lam = labstack.client("lambda", account=ACCOUNT)
     iam = labstack.client("iam", account=ACCOUNT)
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": ["lambda.amazonaws.com", "codedeploy.amazonaws.com"]}}]}
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = service_role(iam, "fn", "lambda.amazonaws.com", "codedeploy.amazonaws.com")
     lam.create_function(FunctionName="api", Runtime="python3.12", Role=role, Handler="hook.handler",
                         Code={"ZipFile": zipped(APP.format(version="one"))}, Publish=True)
     lam.update_function_code(FunctionName="api", ZipFile=zipped(APP.format(version="two")), Publish=True)

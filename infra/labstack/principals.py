@@ -18,6 +18,7 @@ from labstack.keyring import INTERNAL, Identity
 
 # The service behind the keys labstack issues (``KeyRing.issue(account, "codebuild:<build id>")``).
 ISSUED_TO = {"codebuild": "codebuild.amazonaws.com", "codepipeline": "codepipeline.amazonaws.com",
+             "codedeploy": "codedeploy.amazonaws.com",
              "ecs": "ecs-tasks.amazonaws.com", "lambda": "lambda.amazonaws.com"}
 # The service labstack's engines act for, by the signing name of a call they make it for, or of the
 # threads they run in (``codedeploy-<id>``, ``pipeline-<id>``…).

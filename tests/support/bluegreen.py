@@ -4,7 +4,6 @@ listeners, blue and green target groups, a CODE_DEPLOY service, and a CodeDeploy
 from __future__ import annotations
 
 import io
-import json
 import time
 import zipfile
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 from labstack.endpoints import listener_url
 
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 from tests.support.webapp import fetch
@@ -84,11 +84,12 @@ class BlueGreen:
             DefaultActions=[{"Type": "forward", "TargetGroupArn": self.blue["TargetGroupArn"]}])["Listeners"][0]["ListenerArn"]
             for port in (80, 8080))
         self.ecs.create_cluster(clusterName=name)
+        self.execution_role = service_role(self.iam, f"{name}-task-execution", "ecs-tasks.amazonaws.com")
         container = {"name": "web", "image": uri, "essential": True, "memory": 256,
                      "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]}
         self.versions = {version: self.ecs.register_task_definition(
             family=f"{name}-web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-            containerDefinitions=[{**container, "environment": env}])["taskDefinition"]["taskDefinitionArn"]
+            executionRoleArn=self.execution_role, containerDefinitions=[{**container, "environment": env}])["taskDefinition"]["taskDefinitionArn"]
             for version, env in (("v1", [{"name": "VERSION", "value": "v1"}]), ("v2", [{"name": "VERSION", "value": "v2"}]),
                                  ("v3", [{"name": "VERSION", "value": "v3"}, {"name": "FAIL_PERCENT", "value": "50"}]))}
         self.ecs.create_service(cluster=name, serviceName=name, taskDefinition=self.versions["v1"], desiredCount=1,
@@ -96,23 +97,24 @@ class BlueGreen:
                                 networkConfiguration=self.network,
                                 loadBalancers=[{"targetGroupArn": self.blue["TargetGroupArn"], "containerName": "web",
                                                 "containerPort": 8080}])
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                          "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
-        self.role = self.iam.create_role(RoleName=f"{name}-codedeploy", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        self.role = service_role(self.iam, f"{name}-codedeploy", "codedeploy.amazonaws.com")  # the deployment group's
+        self.hook_role = service_role(self.iam, f"{name}-hooks", "lambda.amazonaws.com")  # the hook functions'
         self.cd.create_application(applicationName=name, computePlatform="ECS")
         self.prod_url, self.test_url = (wait_for(lambda port=port: _url(self.balancer["LoadBalancerArn"], port, labstack.endpoint))
                                         for port in (80, 8080))
         wait_for(lambda: fetch(self.prod_url)[1].startswith("v1"), seconds=30)
 
     def group(self, config: str = "CodeDeployDefault.ECSAllAtOnce", termination_minutes: int = 0,
-              alarms: list[str] | None = None, ready: dict[str, Any] | None = None, **extra: Any) -> str:
-        """(Re)create the deployment group ``name``."""
+              alarms: list[str] | None = None, ready: dict[str, Any] | None = None, role: str | None = None,
+              **extra: Any) -> str:
+        """(Re)create the deployment group ``name`` (its service role ``role``, else one allowed everything)."""
         for active in self.cd.list_deployments(applicationName=self.name, includeOnlyStatuses=[
                 "Created", "Queued", "InProgress", "Ready", "Baking"])["deployments"]:
             self.finish(active)  # what an earlier test left running ends first
         self.cd.delete_deployment_group(applicationName=self.name, deploymentGroupName=self.name)  # fine when absent
         self.cd.create_deployment_group(
-            applicationName=self.name, deploymentGroupName=self.name, serviceRoleArn=self.role, deploymentConfigName=config,
+            applicationName=self.name, deploymentGroupName=self.name, serviceRoleArn=role or self.role,
+            deploymentConfigName=config,
             ecsServices=[{"clusterName": self.name, "serviceName": self.name}],
             deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
             blueGreenDeploymentConfiguration={
@@ -128,7 +130,7 @@ class BlueGreen:
         return self.name
 
     def hook_function(self, name: str, source: str = HOOK, verdict: str = "Succeeded") -> str:
-        self.lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.role, Handler="hook.handler",
+        self.lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.hook_role, Handler="hook.handler",
                                  Code={"ZipFile": zipped(source)}, Timeout=30,
                                  Environment={"Variables": {"VERDICT": verdict}})
         return name

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labstack.clock import now
+from labstack.keyring import Identity
 
 ECS_EVENTS = ("BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
               "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic")
@@ -51,6 +52,7 @@ class Deployment:
     waiting_for: str | None = None  # READY_WAIT or TERMINATION_WAIT while it waits for ContinueDeployment
     done: threading.Event = field(default_factory=threading.Event)
     on_status: Callable[[Deployment, str], None] | None = None  # told of each new status, outside the lock
+    session: Identity | None = None  # CodeDeploy's session of the group's service role while it runs
 
     @property
     def id(self) -> str:

@@ -11,16 +11,12 @@ from botocore.exceptions import ClientError
 from labstack.services.codedeploy.appspec import EcsTarget
 from labstack.services.codedeploy.configs import traffic_steps
 from labstack.services.codedeploy.deployment import ECS_EVENTS, Deployment
-from labstack.services.codedeploy.runner import Halt, Runner
+from labstack.services.codedeploy.runner import Halt, Runner, error_message
 
 PRIMARY_WAIT_LAB_SECONDS = 300  # a new CODE_DEPLOY service gets its first task set within moments
 INSTALL_LAB_SECONDS = 30 * 60  # the replacement task set has this long to run and turn healthy
 INSTALL_REAL_SECONDS = 30  # and at least this long in real time: tasks start in real time
 FAILED_STARTS = 3  # replacement tasks that stop before CodeDeploy gives up on the install
-
-
-def _message(exc: ClientError) -> str:
-    return exc.response["Error"].get("Message") or str(exc)
 
 
 def ecs_update_error(detail: str) -> Halt:
@@ -33,8 +29,12 @@ class EcsBlueGreen:
     def __init__(self, runner: Runner, fetch_s3: Any) -> None:
         self.runner = runner
         self.d: Deployment = runner.deployment
+        # What AWSCodeDeployRoleForECS grants, CodeDeploy does as the service role; what it learns of
+        # task health and task definitions, ECS and the load balancer tell it (labstack's own clients).
         self.ecs = runner.client("ecs")
         self.elb = runner.client("elbv2")
+        self.ecs_view = runner.internal("ecs")
+        self.elb_view = runner.internal("elbv2")
         self.fetch_s3 = fetch_s3
         self.cluster = self.service_name = ""
         self.service: dict[str, Any] = {}
@@ -73,7 +73,8 @@ class EcsBlueGreen:
         try:
             found = self.ecs.describe_services(cluster=self.cluster, services=[self.service_name])["services"]
         except ClientError as exc:
-            raise Halt("INVALID_ECS_SERVICE", f"The ECS service {self.service_name} cannot be read: {_message(exc)}") from None
+            self.runner.refuse(exc)
+            raise Halt("INVALID_ECS_SERVICE", f"The ECS service {self.service_name} cannot be read: {error_message(exc)}") from None
         if not found or found[0].get("status") != "ACTIVE":
             raise Halt("INVALID_ECS_SERVICE", f"The ECS service {self.service_name} in cluster {self.cluster} does not exist.")
         return found[0]
@@ -93,8 +94,9 @@ class EcsBlueGreen:
         try:
             found = self.elb.describe_target_groups(Names=names)["TargetGroups"]
         except ClientError as exc:
+            self.runner.refuse(exc)
             raise Halt("ELASTIC_LOAD_BALANCING_INVALID", f"The target groups {', '.join(names)} cannot be read: "
-                       f"{_message(exc)}") from None
+                       f"{error_message(exc)}") from None
         by_arn = {tg["TargetGroupArn"]: tg["TargetGroupName"] for tg in found}
         serving = [lb["targetGroupArn"] for lb in blue_set.get("loadBalancers") or []]
         if not serving or serving[0] not in by_arn:
@@ -111,13 +113,14 @@ class EcsBlueGreen:
             for listener in self.elb.describe_listeners(ListenerArns=self.prod + self.test)["Listeners"]:
                 self.saved_actions[listener["ListenerArn"]] = listener["DefaultActions"]
         except ClientError as exc:
-            raise Halt("ELASTIC_LOAD_BALANCING_INVALID", f"A listener of the deployment group cannot be read: {_message(exc)}") from None
+            self.runner.refuse(exc)
+            raise Halt("ELASTIC_LOAD_BALANCING_INVALID", f"A listener of the deployment group cannot be read: {error_message(exc)}") from None
 
     def _check_task_definition(self) -> None:
         try:
-            definition = self.ecs.describe_task_definition(taskDefinition=self.target.task_definition)["taskDefinition"]
+            definition = self.ecs_view.describe_task_definition(taskDefinition=self.target.task_definition)["taskDefinition"]
         except ClientError as exc:
-            raise ecs_update_error(f"Unable to use task definition {self.target.task_definition}: {_message(exc)}") from None
+            raise ecs_update_error(f"Unable to use task definition {self.target.task_definition}: {error_message(exc)}") from None
         self.task_definition = definition["taskDefinitionArn"]
         container = next((c for c in definition["containerDefinitions"] if c["name"] == self.target.container_name), None)
         if container is None:
@@ -171,12 +174,12 @@ class EcsBlueGreen:
             created = self.ecs.create_task_set(
                 cluster=self.cluster, service=self.service_name, taskDefinition=self.task_definition, externalId=self.d.id,
                 loadBalancers=[{"targetGroupArn": self.green_group, "containerName": self.target.container_name,
-                                "containerPort": self.target.container_port}], **extra)["taskSet"]
+                                "containerPort": self.target.container_port}], scale={"value": 100.0, "unit": "PERCENT"},
+                **extra)["taskSet"]
             self.green = created["taskSetArn"]
-            self.ecs.update_task_set(cluster=self.cluster, service=self.service_name, taskSet=self.green,
-                                     scale={"value": 100.0, "unit": "PERCENT"})
         except ClientError as exc:
-            raise ecs_update_error(_message(exc)) from None
+            self.runner.refuse(exc)
+            raise ecs_update_error(error_message(exc)) from None
         if not self.runner.wait_for(self._green_ready, INSTALL_LAB_SECONDS, INSTALL_REAL_SECONDS):
             raise ecs_update_error("the replacement task set did not reach a steady, healthy state in time.")
 
@@ -184,9 +187,9 @@ class EcsBlueGreen:
         green = self._refresh().get(self.green or "")
         if green is None:
             return False
-        stopped = self.ecs.list_tasks(cluster=self.cluster, startedBy=green["id"], desiredStatus="STOPPED")["taskArns"]
+        stopped = self.ecs_view.list_tasks(cluster=self.cluster, startedBy=green["id"], desiredStatus="STOPPED")["taskArns"]
         if len(stopped) >= FAILED_STARTS:
-            reason = self.ecs.describe_tasks(cluster=self.cluster, tasks=stopped[:1])["tasks"][0].get("stoppedReason", "")
+            reason = self.ecs_view.describe_tasks(cluster=self.cluster, tasks=stopped[:1])["tasks"][0].get("stoppedReason", "")
             raise ecs_update_error(f"{len(stopped)} tasks of the replacement task set stopped ({reason}).")
         if green.get("stabilityStatus") != "STEADY_STATE" or green.get("runningCount", 0) < self.expected:
             return False
@@ -194,7 +197,7 @@ class EcsBlueGreen:
         return sum(h["TargetHealth"]["State"] == "healthy" for h in fresh) >= self.expected
 
     def _health(self) -> list[dict[str, Any]]:
-        return self.elb.describe_target_health(TargetGroupArn=self.green_group)["TargetHealthDescriptions"]
+        return self.elb_view.describe_target_health(TargetGroupArn=self.green_group)["TargetHealthDescriptions"]
 
     def _ready_wait(self) -> None:
         option = (self.d.group.get("blueGreenDeploymentConfiguration") or {}).get("deploymentReadyOption") or {}

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.enforcement import roles
 from labstack.errors import AwsError
 
 ROLE_PREFIX = "arn:aws:iam::"
@@ -13,15 +14,22 @@ DEFAULT_CONFIGS = {"Server": "CodeDeployDefault.OneAtATime", "ECS": "CodeDeployD
                    "Lambda": "CodeDeployDefault.LambdaAllAtOnce"}
 
 
-def check_role(clients: Any, account: str, region: str, role_arn: str) -> None:
-    """The service role must be an IAM role that exists."""
+def check_role(labstack: Any, account: str, region: str, role_arn: str, group_arn: str) -> None:
+    """The service role must be an IAM role that exists and that CodeDeploy may assume for the group
+    (its trust policy, with aws:SourceArn the group's ARN): CodeDeploy assumes it on the spot."""
     if not role_arn.startswith(ROLE_PREFIX) or ":role/" not in role_arn:
         raise AwsError("InvalidRoleException", f"The service role ARN {role_arn} is not a valid IAM role ARN.")
     try:
-        clients.get("iam", account, region).get_role(RoleName=role_arn.rsplit("/", 1)[1])
+        labstack.clients.get("iam", account, region).get_role(RoleName=role_arn.rsplit("/", 1)[1])
     except ClientError:
         raise AwsError("InvalidRoleException", f"AWS CodeDeploy does not have the permissions required to assume the "
                        f"role {role_arn}: the role does not exist.") from None
+    try:
+        session = roles.assume(labstack, "codedeploy.amazonaws.com", role_arn, "codedeploy:check", source_arn=group_arn)
+    except roles.RoleRefused as exc:
+        raise AwsError("InvalidRoleException", f"AWS CodeDeploy does not have the permissions required to assume the "
+                       f"role {role_arn}. {exc}") from None
+    labstack.keyring.revoke(session.access_key)
 
 
 def check_alarms(config: dict[str, Any] | None) -> None:

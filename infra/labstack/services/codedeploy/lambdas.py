@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from labstack.services.codedeploy.appspec import LambdaTarget
 from labstack.services.codedeploy.configs import traffic_steps
 from labstack.services.codedeploy.deployment import LAMBDA_EVENTS, Deployment
-from labstack.services.codedeploy.runner import Halt, Runner
+from labstack.services.codedeploy.runner import Halt, Runner, error_message
 
 
 class LambdaShift:
@@ -19,7 +19,8 @@ class LambdaShift:
     def __init__(self, runner: Runner, fetch_s3: Any) -> None:
         self.runner = runner
         self.d: Deployment = runner.deployment
-        self.lam = runner.client("lambda")
+        self.lam = runner.client("lambda")  # GetAlias and UpdateAlias, as AWSCodeDeployRoleForLambda grants
+        self.lam_view = runner.internal("lambda")  # the versions CodeDeploy checks exist
         self.fetch_s3 = fetch_s3
         self.shifted = False
         self.target: LambdaTarget | None = None
@@ -33,10 +34,11 @@ class LambdaShift:
         try:
             alias = self.lam.get_alias(FunctionName=target.name, Name=target.alias)
             for version in (target.current_version, target.target_version):
-                self.lam.get_function(FunctionName=target.name, Qualifier=version)
+                self.lam_view.get_function(FunctionName=target.name, Qualifier=version)
         except ClientError as exc:
+            self.runner.refuse(exc)
             raise Halt("INVALID_LAMBDA_FUNCTION", f"The Lambda function, alias or version in the AppSpec cannot be "
-                       f"used: {exc.response['Error'].get('Message', exc)}") from None
+                       f"used: {error_message(exc)}") from None
         if alias["FunctionVersion"] != target.current_version:
             raise Halt("INVALID_LAMBDA_CONFIGURATION", f"The alias {target.alias} points to version "
                        f"{alias['FunctionVersion']}, not to the AppSpec's CurrentVersion {target.current_version}.")

@@ -39,13 +39,18 @@ def trigger_message(d: Deployment, trigger: dict[str, Any], status: str) -> str:
 
 
 def announce(clients: Any, d: Deployment, event: str, status: str) -> None:
-    """Publish ``event`` (DeploymentStart, DeploymentRollback…) to the triggers that ask for it, and
-    the state change to EventBridge. A topic or bus that fails never changes the deployment."""
+    """Publish ``event`` (DeploymentStart, DeploymentRollback…) to the triggers that ask for it, as the
+    service role (sns:Publish), and the state change to EventBridge. A topic or bus that fails (or the
+    role's denial) never changes the deployment."""
     for trigger in d.group.get("triggerConfigurations") or []:
         if event not in (trigger.get("triggerEvents") or []):
             continue
+        if d.session is None:  # CodeDeploy publishes as the service role: without its session, nothing goes out
+            log.warning("trigger %s of deployment %s: no session of the service role to publish with",
+                        trigger.get("triggerName"), d.id)
+            continue
         try:
-            clients.get("sns", d.account, d.region).publish(
+            clients.as_identity("sns", d.session, d.region).publish(
                 TopicArn=trigger["triggerTargetArn"], Message=trigger_message(d, trigger, status),
                 Subject=f"{status}: AWS CodeDeploy {d.id} in {d.region} to {d.info['applicationName']}"[:100])
         except Exception:

@@ -21,7 +21,7 @@ from labstack.services.codedeploy import notify
 from labstack.services.codedeploy.appspec import AppSpecError
 from labstack.services.codedeploy.configs import PREDEFINED, predefined_info
 from labstack.services.codedeploy.deployment import DONE, Deployment, now
-from labstack.services.codedeploy.runner import Runner
+from labstack.services.codedeploy.runner import Runner, error_message, is_denial
 from labstack.services.codedeploy.store import (
     RegionState,
     arn,
@@ -192,7 +192,9 @@ class CodeDeployProvider(Provider):
             raise AwsError("InvalidDeploymentConfigNameException", f"The deployment configuration "
                            f"{group['deploymentConfigName']} is for the {config.get('computePlatform')} compute platform, "
                            f"not {platform}.")
-        checks.check_role(self.labstack.clients, ctx.account, ctx.region, group["serviceRoleArn"])
+        checks.check_role(self.labstack, ctx.account, ctx.region, group["serviceRoleArn"],
+                          arn(ctx.region, ctx.account, "deploymentgroup",
+                              f"{group['applicationName']}/{group['deploymentGroupName']}"))
         checks.check_alarms(group.get("alarmConfiguration"))
         checks.check_rollback(group.get("autoRollbackConfiguration"))
         checks.check_triggers(self.labstack.clients, ctx.account, ctx.region, group.get("triggerConfigurations"))
@@ -377,25 +379,22 @@ class CodeDeployProvider(Provider):
             if not location.get("bucket") or not location.get("key"):
                 raise AwsError("InvalidRevisionException", "An S3 revision needs a bucket and a key.")
             try:
-                self._s3_object(ctx.account, ctx.region, location)
+                _s3_object(self.labstack.clients.get("s3", ctx.account, ctx.region), location)
             except ClientError:
                 raise AwsError("RevisionDoesNotExistException", f"The revision s3://{location['bucket']}/{location['key']} "
                                "does not exist.") from None
 
-    def _s3_object(self, account: str, region: str, location: dict[str, Any]) -> bytes:
-        args = {"Bucket": location["bucket"], "Key": location["key"]}
-        if location.get("version"):
-            args["VersionId"] = location["version"]
-        return self.labstack.clients.get("s3", account, region).get_object(**args)["Body"].read()
-
     def fetch_s3(self, d: Deployment) -> Callable[[dict[str, Any]], bytes]:
-        """How ``d``'s platform reads an S3 revision (an unreadable object is an invalid revision)."""
+        """How ``d``'s platform reads an S3 revision: as the service role (s3:GetObject). An unreadable
+        object is an invalid revision; the role's denial goes on to fail the deployment as one."""
         def fetch(location: dict[str, Any]) -> bytes:
             try:
-                return self._s3_object(d.account, d.region, location)
+                return _s3_object(self.labstack.clients.as_identity("s3", d.session, d.region), location)
             except ClientError as exc:
+                if is_denial(exc):
+                    raise
                 raise AppSpecError(f"s3://{location.get('bucket')}/{location.get('key')} cannot be read: "
-                                   f"{exc.response['Error'].get('Message', exc)}") from None
+                                   f"{error_message(exc)}") from None
         return fetch
 
     def _new_deployment(self, account: str, region: str, st: RegionState, group: dict[str, Any], config: dict[str, Any],
@@ -605,6 +604,13 @@ class CodeDeployProvider(Provider):
         self._tagged(ctx, request["ResourceArn"])
         tags = self._st(ctx).tags.get(request["ResourceArn"], {})
         return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+
+
+def _s3_object(s3: Any, location: dict[str, Any]) -> bytes:
+    args = {"Bucket": location["bucket"], "Key": location["key"]}
+    if location.get("version"):
+        args["VersionId"] = location["version"]
+    return s3.get_object(**args)["Body"].read()
 
 
 def _routing(routing: dict[str, Any] | None) -> dict[str, Any]:

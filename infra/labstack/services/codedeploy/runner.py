@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from labstack import motobridge
+from labstack.enforcement import roles
 from labstack.services.codedeploy.appspec import (
     AppSpec,
     AppSpecError,
@@ -20,11 +22,23 @@ from labstack.services.codedeploy.appspec import (
     revision_text,
 )
 from labstack.services.codedeploy.deployment import Deployment, HookExecution
+from labstack.services.codedeploy.store import arn
 
 log = logging.getLogger("labstack.codedeploy")
 POLL_SECONDS = 0.05  # real seconds between checks while a deployment waits
 ALARM_POLL_SECONDS = 0.1
 HOOK_TIMEOUT_LAB_SECONDS = 3600  # a hook has one hour to report, as on AWS
+SERVICE = "codedeploy.amazonaws.com"
+DENIED = ("AccessDenied", "AccessDeniedException")
+
+
+def is_denial(exc: ClientError) -> bool:
+    """True when a call failed because IAM denied it (the role's policies, or a deleted role)."""
+    return exc.response.get("Error", {}).get("Code") in DENIED
+
+
+def error_message(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Message") or str(exc)
 
 
 class Halt(Exception):
@@ -49,15 +63,25 @@ class Platform(Protocol):
 
 
 class Runner:
-    """Drives ``deployment`` to an end state."""
+    """Drives ``deployment`` to an end state, acting as the deployment group's service role."""
 
     def __init__(self, provider: Any, deployment: Deployment) -> None:
         self.provider = provider
         self.labstack = provider.labstack
         self.deployment = deployment
+        self.role = deployment.group.get("serviceRoleArn", "")
         self._alarm_checked = 0.0
 
     def client(self, service: str) -> Any:
+        """A client acting as the service role (its session): what CodeDeploy does with the role on AWS."""
+        d = self.deployment
+        if d.session is None:
+            raise RuntimeError(f"deployment {d.id} has no session of its service role")
+        return self.labstack.clients.as_identity(service, d.session, d.region)
+
+    def internal(self, service: str) -> Any:
+        """A client of CodeDeploy itself, for what it observes without the role (task health, a task
+        definition's containers: ECS and the load balancer tell CodeDeploy on AWS)."""
         return self.labstack.clients.get(service, self.deployment.account, self.deployment.region)
 
     def start(self) -> None:
@@ -67,9 +91,11 @@ class Runner:
         from labstack.services.codedeploy.platforms import platform_for
 
         d = self.deployment
-        platform = platform_for(self)
+        platform: Platform | None = None
         try:
+            self._assume()
             d.set_status("InProgress")
+            platform = platform_for(self)
             platform.prepare()
             platform.run()
             d.target_status("Succeeded")
@@ -78,12 +104,56 @@ class Runner:
             self._halt(platform, halt)
         except Gone:
             pass
+        except ClientError as exc:  # a call of the role's that IAM refused, or one labstack did not expect
+            self._halt(platform, self.refusal(exc) or Halt("INTERNAL_ERROR", f"An internal error occurred: {error_message(exc)}"))
         except Exception as exc:  # a fault of labstack's: the deployment fails, labstack goes on
             log.exception("deployment %s failed inside labstack", d.id)
             self._halt(platform, Halt("INTERNAL_ERROR", f"An internal error occurred: {exc}"))
         finally:
+            self._end_session()
             d.done.set()
             self.provider.ended(d)
+
+    # -- the service role ---------------------------------------------------------------
+    def _assume(self) -> None:
+        """CodeDeploy assumes the group's service role (trust checked, aws:SourceArn the group)."""
+        d = self.deployment
+        group_arn = arn(d.region, d.account, "deploymentgroup", f"{d.info['applicationName']}/{d.info['deploymentGroupName']}")
+        try:
+            d.session = roles.assume(self.labstack, SERVICE, self.role, f"codedeploy:{d.id}", source_arn=group_arn)
+        except roles.RoleRefused as exc:
+            if not self._role_exists():
+                raise Halt("IAM_ROLE_MISSING", f"The service role {self.role} cannot be accessed: it does not exist. "
+                           f"{exc}") from None
+            raise Halt("IAM_ROLE_PERMISSIONS", f"AWS CodeDeploy does not have the permissions required to assume the "
+                       f"role {self.role}. {exc}") from None
+
+    def _role_exists(self) -> bool:
+        parts = self.role.split(":")
+        return len(parts) == 6 and motobridge.role(parts[4], parts[5].rpartition("/")[2], parts[1]) is not None
+
+    def refusal(self, exc: ClientError) -> Halt | None:
+        """The Halt for a call of the role's that IAM denied (None for any other error): AWS's
+        AccessDenied sentence, which names the action and the resource."""
+        if not is_denial(exc):
+            return None
+        if not self._role_exists():
+            return Halt("IAM_ROLE_MISSING", f"The service role {self.role} cannot be accessed: it was deleted while "
+                        f"the deployment was in progress. {error_message(exc)}")
+        return Halt("IAM_ROLE_PERMISSIONS", f"The service role {self.role} does not give CodeDeploy the permissions "
+                    f"it needs: {error_message(exc)}")
+
+    def refuse(self, exc: ClientError) -> None:
+        """Raise the deployment's IAM failure when ``exc`` is a denial; return for any other error."""
+        halt = self.refusal(exc)
+        if halt is not None:
+            raise halt from None
+
+    def _end_session(self) -> None:
+        session = self.deployment.session
+        if session is not None:
+            self.labstack.keyring.revoke(session.access_key)
+            self.labstack.clients.forget(session.access_key)
 
     # -- waiting ------------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -106,14 +176,15 @@ class Runner:
         names = [a["name"] for a in config.get("alarms") or []]
         if not config.get("enabled") or not names:
             return
+        why = ""
         try:
             found = self.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
-        except ClientError:
-            found = None
+        except ClientError as exc:
+            found, why = None, f": {error_message(exc)}"
         missing = names if found is None else sorted(set(names) - {a["AlarmName"] for a in found})
         if missing and not config.get("ignorePollAlarmFailure"):
             raise Halt("ALARM_ACTIVE", "The deployment was stopped because the state of alarm(s) "
-                       f"{', '.join(missing)} could not be read from CloudWatch.", "Stopped", "DEPLOYMENT_STOP_ON_ALARM")
+                       f"{', '.join(missing)} could not be read from CloudWatch{why}.", "Stopped", "DEPLOYMENT_STOP_ON_ALARM")
         firing = [a["AlarmName"] for a in found or [] if a["StateValue"] == "ALARM"]
         if firing:
             raise Halt("ALARM_ACTIVE", "One or more alarms have been activated according to the Amazon CloudWatch "
@@ -165,8 +236,9 @@ class Runner:
         try:
             self.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode())
         except ClientError as exc:
-            self._hook_failed(hook, f"The {event} hook function {function} could not be invoked: "
-                                    f"{exc.response['Error'].get('Message', exc)}")
+            refused = self.refusal(exc)
+            self._hook_failed(hook, f"The {event} hook function {function} could not be invoked: {error_message(exc)}",
+                              refused.code if refused is not None else "HOOK_EXECUTION_FAILURE")
         if not self.wait(HOOK_TIMEOUT_LAB_SECONDS, hook.reported):
             hook.status = "Failed"
             self._hook_failed(hook, f"The {event} hook function {function} did not report a status with "
@@ -175,11 +247,11 @@ class Runner:
             self._hook_failed(hook, f"The {event} hook function {function} reported Failed.")
         d.event(event, "Succeeded")
 
-    def _hook_failed(self, hook: HookExecution, message: str) -> None:
+    def _hook_failed(self, hook: HookExecution, message: str, code: str = "HOOK_EXECUTION_FAILURE") -> None:
         hook.status = "Failed"
         hook.reported.set()
         self.deployment.event(hook.event, "Failed", message)
-        raise Halt("HOOK_EXECUTION_FAILURE", f"Lifecycle event {hook.event} failed: {message}")
+        raise Halt(code, f"Lifecycle event {hook.event} failed: {message}")
 
     @contextlib.contextmanager
     def step(self, event: str) -> Iterator[None]:
@@ -200,38 +272,46 @@ class Runner:
         config = d.info.get("autoRollbackConfiguration") or {}
         return bool(config.get("enabled")) and halt.trigger in (config.get("events") or [])
 
-    def _halt(self, platform: Platform, halt: Halt) -> None:
+    def _halt(self, platform: Platform | None, halt: Halt) -> None:
         d = self.deployment
         with d.lock:
-            d.info["errorInformation"] = {"code": halt.code, "message": halt.message}
+            d.info["errorInformation"] = {"code": halt.code, "message": halt.message[:1000]}
             d.finish_events("Failed")
             d.target_status("Failed")
-        rollback = self._wants_rollback(halt) and not self.provider.closing.is_set()
+        # Nothing changed when the role could not be assumed: there is nothing to roll back.
+        rollback = platform is not None and self._wants_rollback(halt) and not self.provider.closing.is_set()
         if not rollback:
             self._undo(platform)
             d.set_status(halt.status)
             return
         redo = self.provider.rollback_for(d)
+        redo.session = d.session  # the rollback acts as the same role
         with d.lock:
             d.info["rollbackInfo"] = {"rollbackDeploymentId": redo.id, "rollbackMessage":
                                       f"Deployment {d.id} was rolled back by deployment {redo.id}: {halt.message}"[:1000]}
         d.set_status(halt.status)
         redo.set_status("InProgress")
         platform.rollback_target(redo)
-        undone = self._undo(platform)
-        redo.finish_events("Succeeded" if undone else "Failed")
-        redo.target_status("Succeeded" if undone else "Failed")
-        if not undone:
-            redo.info["errorInformation"] = {"code": "INTERNAL_ERROR", "message": "The rollback could not restore the original."}
-        redo.set_status("Succeeded" if undone else "Failed")
+        failed = self._undo(platform)
+        redo.finish_events("Failed" if failed else "Succeeded")
+        redo.target_status("Failed" if failed else "Succeeded")
+        if failed is not None:
+            redo.info["errorInformation"] = {"code": failed.code, "message": f"The rollback could not restore the "
+                                             f"original: {failed.message}"[:1000]}
+        redo.set_status("Failed" if failed else "Succeeded")
         redo.done.set()
         self.provider.ended(redo)
 
-    @staticmethod
-    def _undo(platform: Platform) -> bool:
+    def _undo(self, platform: Platform | None) -> Halt | None:
+        """Put the original back; None when done, else why not (a denial of the role's, named)."""
+        if platform is None:
+            return None
         try:
-            return platform.undo()
-        except Exception:
+            return None if platform.undo() else Halt("INTERNAL_ERROR", "the original could not be restored.")
+        except ClientError as exc:
+            log.warning("deployment %s: could not undo: %s", self.deployment.id, error_message(exc))
+            return self.refusal(exc) or Halt("INTERNAL_ERROR", error_message(exc))
+        except Exception as exc:
             log.exception("could not undo a deployment")
-            return False
+            return Halt("INTERNAL_ERROR", str(exc))
 
