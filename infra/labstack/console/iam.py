@@ -18,16 +18,16 @@ CALLS = 500  # distinct (action, resource, decision, explanation) rows a princip
 
 
 def stream(labstack: Any, where: Where) -> dict[str, Any]:
-    """Every principal with decisions in the account: its role, how many calls, how many denied, and when last."""
-    found = []
-    for principal in reversed(labstack.policy_stream.principals(where.account)):
-        entries = labstack.policy_stream.entries(where.account, principal=principal)
-        if not entries:
-            continue
-        found.append({"principal": principal, "role": entries[-1].role, "calls": len(entries),
-                      "denied": sum(e.decision != "allowed" for e in entries),
-                      "reported": sum(e.decision != "allowed" and not e.enforced for e in entries),
-                      "lastCall": _iso(entries[-1].time)})
+    """Every principal with decisions in the account, latest first: its role, how many calls, how many
+    denied (and of those, let through in ``report`` mode), and when last."""
+    by_principal: dict[str, list[Entry]] = {}
+    for entry in labstack.policy_stream.entries(where.account):
+        by_principal.setdefault(entry.principal, []).append(entry)
+    found = [{"principal": arn, "role": entries[-1].role, "calls": len(entries),
+              "denied": sum(e.decision != "allowed" for e in entries),
+              "reported": sum(e.decision != "allowed" and not e.enforced for e in entries),
+              "lastCall": _iso(entries[-1].time)} for arn, entries in by_principal.items()]
+    found.sort(key=lambda p: p["lastCall"], reverse=True)
     return {"account": where.account, "principals": found}
 
 

@@ -296,6 +296,11 @@ function decision(row) {
   return `<span class="badge s-${cls}"><span class="icon" aria-hidden="true">${icon}</span> ${esc(words + reported)}</span>`;
 }
 
+// An ARN that may wrap after each colon or slash, not inside a name.
+function arn(text) {
+  return `<code class="arn">${esc(text).replace(/([:/])/g, "$1<wbr>")}</code>`;
+}
+
 function iamPage(data) {
   const rows = data.principals.map((p) => [link("iam", p.principal), esc(p.role || "—"), esc(p.calls),
     p.denied ? `<strong class="denied">${esc(p.denied)}</strong>` : "0", when(p.lastCall)]);
@@ -306,7 +311,7 @@ function iamPage(data) {
 }
 
 function principalPage(data) {
-  const rows = data.calls.map((c) => [`<code>${esc(c.action)}</code>`, `<code class="arn">${esc(c.resource)}</code>`,
+  const rows = data.calls.map((c) => [`<code>${esc(c.action)}</code>`, arn(c.resource),
     decision(c), esc(c.explanation), esc(c.count), when(c.lastCall), esc(c.sources.join(", "))]);
   const shown = data.total > data.calls.length ? ` (the latest ${data.calls.length} of ${data.total})` : "";
   const advice = data.suggestion;
@@ -316,7 +321,7 @@ function principalPage(data) {
     ${esc(advice.role.split("/").pop())}</code> prints it too.</p>
     ${advice.notes.length ? `<ul class="notes">${advice.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}
     <pre class="policy" tabindex="0" aria-labelledby="policy-heading">${esc(JSON.stringify(advice.policy, null, 2))}</pre>` : "";
-  return `${facts([["Principal", `<code class="arn">${esc(data.principal)}</code>`], ["Role", esc(data.role || "—")]])}
+  return `${facts([["Principal", arn(data.principal)], ["Role", esc(data.role || "—")]])}
     ${table(`Actions used, latest first${shown}`, ["Action", "Resource", "Decision", "Why", "Calls", "Last call", "API call"], rows,
       "No calls.")}${policy}`;
 }

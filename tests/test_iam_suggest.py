@@ -1,0 +1,181 @@
+"""``labstack iam suggest``: the least-privilege policy of what a role used. Evaluated with labstack's own
+evaluator it allows every (action, resource) a session asked for and nothing else; it stays under IAM's
+quota by the narrowest wildcards; and attached to a fresh role it lets the same calls through, for real,
+while a call the session never made is refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from labstack import cli
+from labstack.enforcement.stream import Entry, PolicyStream
+from labstack.enforcement.suggest import QUOTA, role_entries, suggest
+from labstack.iampolicy import Policy, Principal, Request, evaluate
+from labstack.services.iam.documents import size
+from tests.support.browser_console import get
+from tests.support.policystream import Keys, denied, policy, role, session
+from tests.support.server import LabstackProcess
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/build"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/build/b-1"
+REPO = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app"
+LOGS = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/codebuild/app"
+
+
+def entry(action: str, resource: str, decision: str = "allowed", role_arn: str = ROLE, explanation: str = "") -> Entry:
+    return Entry(time=0.0, principal=SESSION, role=role_arn, action=action, resource=resource, decision=decision,
+                 enforced=True, explanation=explanation, source="test")
+
+
+BUILD = [entry("ecr:GetAuthorizationToken", "*"), entry("ecr:PutImage", REPO), entry("ecr:InitiateLayerUpload", REPO),
+         entry("ecr:PutImage", REPO),  # twice: listed once
+         entry("s3:GetObject", "arn:aws:s3:::artifacts/pipe/Source/abc.zip"),
+         entry("s3:PutObject", "arn:aws:s3:::artifacts/pipe/Build/def.zip", "implicitDeny"),
+         entry("s3:GetBucketLocation", "arn:aws:s3:::artifacts"),
+         entry("logs:CreateLogStream", LOGS), entry("logs:PutLogEvents", f"{LOGS}:log-stream:b-1"),
+         entry("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/task"),
+         entry("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q", role_arn="arn:aws:iam::123456789012:role/other")]
+
+
+def allows(document: dict[str, Any], action: str, resource: str, session_arn: str = SESSION, role_arn: str = ROLE) -> bool:
+    """Whether a session of the role that has ``document`` may do ``action`` on ``resource``."""
+    request = Request(Principal.from_arn(session_arn, role_arn), action, resource)
+    return evaluate(request, identity=[Policy.parse(document, "suggested")]).allowed
+
+
+def test_the_policy_allows_every_pair_the_role_used_and_nothing_else() -> None:
+    found = suggest(ROLE, BUILD)
+    for used in BUILD[:-1]:
+        assert allows(found.document, used.action, used.resource), used
+    for action, resource in [("ecr:PutImage", f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/other"),
+                             ("ecr:PutImage", "*"), ("ecr:BatchDeleteImage", REPO),
+                             ("s3:GetObject", "arn:aws:s3:::artifacts/pipe/Build/def.zip"),  # PutObject's, not GetObject's
+                             ("s3:PutObject", "arn:aws:s3:::artifacts/pipe/Source/abc.zip"),
+                             ("s3:GetObject", "arn:aws:s3:::artifacts/pipe/Source/other.zip"),
+                             ("logs:PutLogEvents", f"{LOGS}:log-stream:b-2"), ("logs:CreateLogStream", "*"),
+                             ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+                             ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q")]:  # another role's call
+        assert not allows(found.document, action, resource), (action, resource)
+    assert (found.used, found.denied, found.notes) == (9, 1, ())
+
+
+def test_one_statement_per_service_and_resource_set_actions_sorted() -> None:
+    statements = suggest(ROLE, BUILD).document["Statement"]
+    assert [(s["Sid"], s["Action"], s["Resource"]) for s in statements] == [
+        ("Ecr1", "ecr:GetAuthorizationToken", "*"),  # the one action without a resource
+        ("Ecr2", ["ecr:InitiateLayerUpload", "ecr:PutImage"], REPO),
+        ("Iam", "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/task"),
+        ("Logs1", "logs:CreateLogStream", LOGS),
+        ("Logs2", "logs:PutLogEvents", f"{LOGS}:log-stream:b-1"),
+        ("S31", "s3:GetBucketLocation", "arn:aws:s3:::artifacts"),
+        ("S32", "s3:GetObject", "arn:aws:s3:::artifacts/pipe/Source/abc.zip"),
+        ("S33", "s3:PutObject", "arn:aws:s3:::artifacts/pipe/Build/def.zip")]
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_a_name_that_looks_like_a_policy_variable_stays_a_name() -> None:
+    odd = "arn:aws:s3:::artifacts/${aws:PrincipalAccount}/x"
+    found = suggest(ROLE, [entry("s3:GetObject", odd)])
+    assert allows(found.document, "s3:GetObject", odd)
+    assert not allows(found.document, "s3:GetObject", f"arn:aws:s3:::artifacts/{ACCOUNT}/x")
+
+
+def test_an_action_used_on_everything_needs_no_narrower_resource() -> None:
+    found = suggest(ROLE, [entry("ecr:DescribeImages", REPO), entry("ecr:DescribeImages", "*")])
+    assert found.document["Statement"] == [{"Sid": "Ecr", "Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": "*"}]
+
+
+def test_over_the_quota_siblings_collapse_into_their_narrowest_wildcard() -> None:
+    keys = [entry("s3:GetObject", f"arn:aws:s3:::artifacts/pipe/Source/{n:04d}-{'x' * 40}.zip") for n in range(300)]
+    streams = [entry("logs:PutLogEvents", f"{LOGS}:log-stream:{n:04d}") for n in range(20)]
+    found = suggest(ROLE, [*keys, *streams, entry("s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/one.zip")])
+    assert found.size <= QUOTA == 10_240 and size(json.dumps(found.document)) == found.size
+    assert suggest(ROLE, keys, quota=10**9).size > QUOTA  # exact, it would be too big
+    assert found.notes == ("300 s3 resources collapsed into arn:aws:s3:::artifacts/pipe/Source/* to keep the policy "
+                           "under IAM's 10240 characters",)
+    for used in [*keys, *streams]:
+        assert allows(found.document, used.action, used.resource)
+    assert allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/one.zip")
+    assert not allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/two.zip")  # not collapsed
+    assert not allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/pipe/Build/a.zip")
+    assert not allows(found.document, "logs:PutLogEvents", f"{LOGS}:log-stream:other")  # small enough to stay exact
+
+
+def test_a_policy_that_cannot_fit_says_so() -> None:
+    many = [entry(f"ssm:GetParameter{n}", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/p{n}") for n in range(400)]
+    found = suggest(ROLE, many, quota=2000)
+    assert found.size > 2000 and "over IAM's 2000 even with every resource collapsed" in found.notes[-1]
+
+
+def test_an_explicit_deny_is_kept_and_named() -> None:
+    found = suggest(ROLE, [entry("s3:DeleteBucket", "arn:aws:s3:::artifacts", "explicitDeny",
+                                 explanation='statement "NoDelete" of identity-based policy inline policy guard denies it')])
+    assert allows(found.document, "s3:DeleteBucket", "arn:aws:s3:::artifacts")
+    assert found.denied == 1 and 'NoDelete' in found.notes[0] and "no Allow overrides it" in found.notes[0]
+
+
+def test_a_role_is_found_by_name_or_arn_and_a_name_two_roles_share_is_refused() -> None:
+    stream = PolicyStream()
+    for used in BUILD:
+        stream.add(ACCOUNT, used)
+    assert role_entries(stream, ACCOUNT, "build")[0] == ROLE
+    assert len(role_entries(stream, ACCOUNT, ROLE)[1]) == 10
+    assert role_entries(stream, ACCOUNT, "nobody") == (None, [])
+    assert role_entries(stream, "210987654321", "build") == (None, [])
+    stream.add(ACCOUNT, entry("s3:GetObject", "arn:aws:s3:::x/y", role_arn=f"arn:aws:iam::{ACCOUNT}:role/build"))
+    with pytest.raises(ValueError, match="2 roles are named build"):
+        role_entries(stream, ACCOUNT, "build")
+    with pytest.raises(LookupError):
+        suggest(ROLE, [])
+
+
+# --- against a real labstack ---------------------------------------------------------------------
+REPLAY_ACCOUNT = "210000000003"
+BUCKET = "suggest-replay"
+PARAMETER = "/suggest/colour"
+
+
+def work(server: LabstackProcess, keys: Keys) -> None:
+    """What the session does: an upload and its download, a listing, a parameter written and read, a queue."""
+    s3, ssm = keys.client(server, "s3"), keys.client(server, "ssm")
+    s3.put_object(Bucket=BUCKET, Key="build/out.txt", Body=b"built")
+    assert s3.get_object(Bucket=BUCKET, Key="build/out.txt")["Body"].read() == b"built"
+    s3.list_objects_v2(Bucket=BUCKET)
+    ssm.put_parameter(Name=PARAMETER, Value="blue", Type="String", Overwrite=True)
+    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == "blue"
+
+
+@pytest.mark.slow
+def test_the_suggested_policy_on_a_fresh_role_lets_the_same_calls_through(
+        labstack: LabstackProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    iam, sts = labstack.client("iam", account=REPLAY_ACCOUNT), labstack.client("sts", account=REPLAY_ACCOUNT)
+    labstack.client("s3", account=REPLAY_ACCOUNT).create_bucket(Bucket=BUCKET)
+    broad = role(iam, REPLAY_ACCOUNT, "worker", policy({"Effect": "Allow", "Action": ["s3:*", "ssm:*"], "Resource": "*"}))
+    first = session(sts, broad, "first")
+    work(labstack, first)
+    queues = first.client(labstack, "sqs")
+    assert denied(lambda: queues.create_queue(QueueName="suggest-q")) == "AccessDeniedException"  # it needs this too
+
+    assert cli.main(["iam", "suggest", "worker", "--account", REPLAY_ACCOUNT, "--endpoint", labstack.endpoint]) == 0
+    printed = capsys.readouterr()
+    document = json.loads(printed.out)
+    assert f"# {broad}: 6 action and resource pairs used, 1 of them denied" in printed.err
+    used = get(labstack.endpoint, "iam/principal", REPLAY_ACCOUNT, {"principal": first.arn})["calls"]
+    assert len(used) == 6
+    for call in used:
+        assert allows(document, call["action"], call["resource"], first.arn, broad), call
+
+    least = role(iam, REPLAY_ACCOUNT, "worker-least", json.dumps(document))
+    again = session(sts, least, "again")
+    work(labstack, again)
+    assert again.client(labstack, "sqs").create_queue(QueueName="suggest-q")["QueueUrl"].endswith("/suggest-q")
+    s3, ssm = again.client(labstack, "s3"), again.client(labstack, "ssm")
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="build/out.txt")) == "AccessDenied"
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="build/other.txt", Body=b"x")) == "AccessDenied"
+    assert denied(lambda: ssm.get_parameter(Name="/suggest/secret")) == "AccessDeniedException"
+    replayed = get(labstack.endpoint, "iam", REPLAY_ACCOUNT)["principals"]
+    assert {p["principal"]: p["denied"] for p in replayed}[again.arn] == 3  # exactly the three unrecorded calls
