@@ -21,9 +21,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import CLIENT_TIMEOUT
-from tests.support.codebuild import Lab, buildspec, inline_project, log_lines, phases, role_arn, wait_build
+from tests.support.codebuild import Lab, build_role, buildspec, inline_project, log_lines, phases, wait_build
 from labstack import daemon
 from tests.support.classmode import ClassLabstack, start_class
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
 from tests.support.webimage import push_web_image
@@ -283,10 +284,6 @@ def run(readable, writable):
 """
 
 
-LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-
-
 def _targets(server: LabstackProcess, user_home: Path) -> tuple[list[str], list[Path]]:
     """What learner code probes: labstack's log and the user's credentials to read, places outside to write."""
     home = server.settings.home
@@ -304,7 +301,7 @@ def _judge(lines: list[str], readable: list[str], writable: list[Path]) -> None:
 @needs_bwrap
 def test_a_lambda_function_is_confined_like_a_build(server: LabstackProcess, user_home: Path) -> None:
     account = Lab(server).account
-    role = server.client("iam", account=account).create_role(RoleName="fn", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    role = service_role(server.client("iam", account=account), "fn", "lambda.amazonaws.com")
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("app.py", PROBES + "\n\ndef handler(event, context):\n"
@@ -330,7 +327,8 @@ def test_an_ecs_task_is_confined_like_a_build(server: LabstackProcess, user_home
     ecs, logs = server.client("ecs", account=account), server.client("logs", account=account)
     logs.create_log_group(logGroupName="/ecs/probe")
     ecs.create_cluster(clusterName="labs")
-    ecs.register_task_definition(family="probe", containerDefinitions=[{
+    execution = service_role(server.client("iam", account=account), "probe-execution", "ecs-tasks.amazonaws.com")
+    ecs.register_task_definition(family="probe", executionRoleArn=execution, containerDefinitions=[{
         "name": "probe", "image": image, "essential": True, "memory": 256, "command": ["python", "-c", script],
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": "/ecs/probe", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "probe"}}}])
@@ -360,7 +358,7 @@ def test_an_ecs_task_is_confined_like_a_build(server: LabstackProcess, user_home
 def _class_build(server: ClassLabstack, commands: list[str]) -> tuple[dict, list[str]]:
     """Run ``commands`` in a build of learner01's and return it and its log."""
     codebuild = server.client("codebuild", "learner01")
-    inline_project(codebuild, "class", buildspec({"build": {"commands": commands}}), role_arn(server.account("learner01")))
+    inline_project(codebuild, "class", buildspec({"build": {"commands": commands}}), build_role(server.client("iam", "learner01")))
     started = codebuild.start_build(projectName="class")["build"]
     build = wait_build(codebuild, started["id"], timeout=60)
     return build, log_lines(server.client("logs", "learner01"), build)
@@ -386,11 +384,11 @@ def test_in_class_mode_without_bubblewrap_builds_and_functions_are_refused(tmp_p
     try:
         build, lines = _class_build(server, [f"touch {ran}"])
         lam = server.client("lambda", "learner01")
-        role = server.client("iam", "learner01").create_role(RoleName="fn", AssumeRolePolicyDocument=LAMBDA_TRUST)
+        role = service_role(server.client("iam", "learner01"), "fn", "lambda.amazonaws.com")
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("app.py", f"def handler(event, context):\n    open({str(ran)!r}, 'w').close()\n")
-        lam.create_function(FunctionName="fn", Runtime="python3.12", Role=role["Role"]["Arn"], Handler="app.handler",
+        lam.create_function(FunctionName="fn", Runtime="python3.12", Role=role, Handler="app.handler",
                             Code={"ZipFile": package.getvalue()})
         with pytest.raises(ClientError) as refused:
             lam.invoke(FunctionName="fn", Payload=b"{}")

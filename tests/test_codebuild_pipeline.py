@@ -7,14 +7,14 @@ import io
 import zipfile
 from pathlib import Path
 
-from tests.support.codebuild import ENVIRONMENT, buildspec
+from tests.support.codebuild import ENVIRONMENT, build_role, buildspec
 from tests.support.inprocess import client
 
 
 def test_a_pipeline_build_takes_its_input_and_hands_back_its_artifact(inprocess, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     codebuild = client(inprocess, "codebuild")
     codebuild.create_project(name="piped", source={"type": "CODEPIPELINE"}, artifacts={"type": "CODEPIPELINE"},
-                             environment=ENVIRONMENT, serviceRole="arn:aws:iam::123456789012:role/r")
+                             environment=ENVIRONMENT, serviceRole=build_role(client(inprocess, "iam")))
     source = tmp_path / "source.zip"
     with zipfile.ZipFile(source, "w") as zf:
         zf.writestr("buildspec.yml", buildspec({"build": {"commands": ["mkdir -p out && cp app.txt out/app.txt",

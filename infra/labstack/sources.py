@@ -159,11 +159,13 @@ def github_revision(labstack: Labstack, full_repository_id: str, spec: str, acco
     return revision
 
 
-def s3_revision(labstack: Labstack, account: str, region: str, bucket: str, key: str, version_id: str | None = None) -> SourceRevision:
-    """An S3 object (a zip, as CodePipeline's S3 source expects) at ``version_id`` or its latest."""
+def s3_revision(labstack: Labstack, account: str, region: str, bucket: str, key: str, version_id: str | None = None,
+                s3: Any = None) -> SourceRevision:
+    """An S3 object (a zip, as CodePipeline's S3 source expects) at ``version_id`` or its latest, read with
+    ``s3`` (a service role's client) or labstack's own."""
     from botocore.exceptions import ClientError
 
-    s3 = labstack.clients.get("s3", account, region)
+    s3 = s3 or labstack.clients.get("s3", account, region)
     args = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     try:
         obj = s3.get_object(**args)

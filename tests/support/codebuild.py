@@ -10,6 +10,7 @@ import psutil
 import yaml
 
 from tests.support.responses import check_responses
+from tests.support.roles import EVERYTHING, service_role
 
 ENVIRONMENT = {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"}
 
@@ -68,8 +69,14 @@ def log_lines(logs: Any, build: dict) -> list[str]:
 
 
 def role_arn(account: str) -> str:
-    """A service role ARN in ``account``."""
+    """A service role ARN in ``account`` (:func:`build_role` makes it)."""
     return f"arn:aws:iam::{account}:role/codebuild-role"
+
+
+def build_role(iam: Any, policy: dict[str, Any] | None = EVERYTHING) -> str:
+    """The account's ``codebuild-role``, trusting CodeBuild (and EventBridge, whose rules the tests point at
+    it) with ``policy``: what a build needs when IAM is enforced."""
+    return service_role(iam, "codebuild-role", "codebuild.amazonaws.com", "events.amazonaws.com", policy=policy)
 
 
 def new_account() -> str:
@@ -78,12 +85,13 @@ def new_account() -> str:
 
 
 class Lab:
-    """Clients of one account on a labstack; the CodeBuild one checks every response."""
+    """Clients of one account on a labstack, with a service role builds may use; the CodeBuild client
+    checks every response."""
 
     def __init__(self, server: Any, account: str | None = None) -> None:
         self.server = server
         self.account = account or new_account()
-        self.role = role_arn(self.account)
+        self.role = build_role(self.client("iam"))
         self.codebuild = check_responses(server.client("codebuild", account=self.account))
 
     def client(self, service: str) -> Any:

@@ -1,5 +1,7 @@
 """The daemon side of ``docker push`` (see ``labstack.images.engine``): push an image from a
-local store on this machine to ECR, with labstack's own ECR client, as the caller's account."""
+local store on this machine to ECR as the key that signed the request. A build's push is its role
+session's (the build's ``AWS_ACCESS_KEY_ID``), so the role's ECR permissions decide it as they decide
+``docker push`` on AWS; the account's root key, or an unknown key on a laptop, pushes as the account."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from labstack.images.layout import LocalImages
 from labstack.images.registry import RegistryError, parse_reference, push
 from labstack.internal import json_response
 from labstack.jsonbody import BadBody, read_object
+from labstack.keyring import Identity
 from labstack.signatures import AuthFailure
 
 log = logging.getLogger("labstack.images")
@@ -38,13 +41,16 @@ def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> I
     if environ.get("REQUEST_METHOD") != "POST":
         return answer("405 Method Not Allowed", message=f"{PUSH_PATH} takes POST")
     try:
-        account = _caller(labstack, environ)
+        account, identity = _caller(labstack, environ)
         store, reference = _read(environ)
         if labstack.settings.class_mode:
             _own_store(labstack, store, account)
         region = parse_reference(reference)[1]
-        client = labstack.clients.get("ecr", account, region)
-        digest = push(LocalImages(store), reference, log=lines.append, client=client)
+        try:
+            digest = push(LocalImages(store), reference, log=lines.append, client=_client(labstack, identity, account, region))
+        finally:
+            if identity is not None and identity.role_arn is None:  # a build's session is forgotten when the build ends
+                labstack.clients.forget(identity.access_key)
     except AuthFailure as failure:
         return answer("403 Forbidden", message=f"the push is not signed by a key of this labstack: {failure.message}")
     except (BadPush, RegistryError) as exc:
@@ -55,19 +61,28 @@ def serve(labstack: Any, environ: dict, start_response: Callable[..., Any]) -> I
     return answer("200 OK", digest=digest)
 
 
-def _caller(labstack: Any, environ: dict) -> str:
-    """The account whose push this is: the request is signed like an ECR call (class mode verifies it)."""
+def _client(labstack: Any, identity: Identity | None, account: str, region: str) -> Any:
+    """The ECR client the push is made with: signed with the caller's own keys (its calls are decided by
+    its policies), or labstack's for a key it does not know (a laptop's ``test`` key)."""
+    if identity is None:
+        return labstack.clients.get("ecr", account, region)
+    return labstack.clients.as_identity("ecr", identity, region)
+
+
+def _caller(labstack: Any, environ: dict) -> tuple[str, Identity | None]:
+    """The account whose push this is and the key's holder (None for a key labstack does not know, on a
+    laptop): the request is signed like an ECR call (class mode verifies it)."""
     credential = credential_from(environ)
     if credential is None:
         raise AuthFailure("missing", "sign the push request (SigV4) with the build's credentials")
     identity = authenticate.identify(labstack, credential)
     if identity is None:
-        return account_for(credential.access_key, labstack.default_account)
+        return account_for(credential.access_key, labstack.default_account), None
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if not 0 < length <= MAX_REQUEST:
         raise BadPush(f"the body must be 1 to {MAX_REQUEST} bytes")
     authenticate.verify(environ, credential.service, credential.region, identity, length)
-    return identity.account
+    return identity.account, identity
 
 
 def _own_store(labstack: Any, store: Path, account: str) -> None:

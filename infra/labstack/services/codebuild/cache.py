@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from labstack.archives import ArchiveError, extract_zip, write_zip
 from labstack.services.codebuild.artifacts import ArtifactError, select, walk
 from labstack.services.codebuild.buildspec import Buildspec, FileSet
+from labstack.services.codebuild.role import access_denied
 
 if TYPE_CHECKING:
     from labstack.services.codebuild.logs import BuildLog
@@ -45,8 +46,10 @@ def restore(cache: dict, project: str, store: Path, src: Path, s3: Any, log: Bui
         bucket, key = _s3_place(cache, project)
         try:
             data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError:  # no cache yet (or unreadable): AWS carries on without it
-            log.container(f"labstack: no cache at s3://{bucket}/{key} yet")
+        except ClientError as exc:  # no cache yet (or the role may not read it): AWS carries on without it
+            denied = access_denied(exc)
+            log.container(f"labstack: the cache s3://{bucket}/{key} was not restored: {denied}" if denied
+                          else f"labstack: no cache at s3://{bucket}/{key} yet")
             return
         try:
             extract_zip(data, src, f"the cache s3://{bucket}/{key}")
@@ -56,8 +59,9 @@ def restore(cache: dict, project: str, store: Path, src: Path, s3: Any, log: Bui
         log.container(f"labstack: restored the cache from s3://{bucket}/{key}")
 
 
-def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3: Any) -> None:
-    """Keep the files under the buildspec's ``cache/paths`` (relative to the source) for the next build."""
+def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3: Any, log: BuildLog) -> None:
+    """Keep the files under the buildspec's ``cache/paths`` (relative to the source) for the next build; an
+    S3 cache the build's role may not write is not kept, and the build goes on (the log says why)."""
     kind = _kind(cache)
     if kind is None or not spec.cache_paths:
         return
@@ -79,4 +83,7 @@ def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3:
         write_zip(chosen, data, f"the cache s3://{bucket}/{key}")
     except ArchiveError:  # past the zip caps: the next build starts without a cache, as after a miss
         return
-    s3.put_object(Bucket=bucket, Key=key, Body=data.getvalue())
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=data.getvalue())
+    except ClientError as exc:
+        log.container(f"labstack: the cache was not saved to s3://{bucket}/{key}: {exc}")

@@ -44,8 +44,23 @@ exec "{sys.executable}" -m labstack image "$@"
 """
 
 
+PARAMETERS_ERROR = "Decrypted Variables Error"
+SECRETS_ERROR = "Secrets Manager Error"
+
+
 class VariableError(Exception):
-    """A parameter or secret could not be resolved (fails DOWNLOAD_SOURCE)."""
+    """A parameter or secret could not be resolved (fails DOWNLOAD_SOURCE); ``code`` is the phase context's
+    status code (``Decrypted Variables Error`` for Parameter Store, ``Secrets Manager Error``)."""
+
+    def __init__(self, message: str, code: str = PARAMETERS_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _error(exc: ClientError) -> str:
+    """A service's error as CodeBuild's phase context quotes it: ``CODE: message``."""
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
 
 
 def tools_dir(root: Path) -> Path:
@@ -166,13 +181,15 @@ def base_environment(tools: Path, python_bin: Path | None = None) -> dict[str, s
 
 
 def resolve_parameter(name: str, ssm: Any) -> str:
-    """A parameter-store value (decrypted), from the build's account."""
+    """A parameter-store value (decrypted), read as CodeBuild reads it: ``ssm:GetParameters`` with the
+    build's role session."""
     try:
-        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        found = ssm.get_parameters(Names=[name], WithDecryption=True)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            raise VariableError(f"parameter does not exist: {name}") from None
-        raise VariableError(f"could not read parameter {name}: {exc}") from None
+        raise VariableError(_error(exc)) from None
+    if not found.get("Parameters"):
+        raise VariableError(f"parameter does not exist: {name}")
+    return found["Parameters"][0]["Value"]
 
 
 def resolve_secret(reference: str, secretsmanager: Any) -> str:
@@ -191,16 +208,15 @@ def resolve_secret(reference: str, secretsmanager: Any) -> str:
     try:
         value = secretsmanager.get_secret_value(**args).get("SecretString", "")
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        raise VariableError(f"Secrets Manager can't find the specified secret: {secret_id} ({code})") from None
+        raise VariableError(_error(exc), SECRETS_ERROR) from None
     if not json_key:
         return value
     try:
         data = json.loads(value)
     except ValueError:
-        raise VariableError(f"secret {secret_id} is not a JSON object, so it has no key {json_key}") from None
+        raise VariableError(f"secret {secret_id} is not a JSON object, so it has no key {json_key}", SECRETS_ERROR) from None
     if not isinstance(data, dict) or json_key not in data:
-        raise VariableError(f"secret {secret_id} has no JSON key {json_key}")
+        raise VariableError(f"secret {secret_id} has no JSON key {json_key}", SECRETS_ERROR)
     item = data[json_key]
     return item if isinstance(item, str) else json.dumps(item)
 

@@ -9,6 +9,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+
+from labstack.services.codebuild.role import access_denied
+
 log = logging.getLogger("labstack.codebuild")
 
 FLUSH_SECONDS = 0.2
@@ -19,6 +23,16 @@ BATCH_BYTES = 512 * 1024
 MAX_SHIPPED_BYTES = 4 * 1024 * 1024
 MAX_SHIPPED_EVENTS = 20_000
 MASK = "***"
+
+
+class LogRefused(Exception):
+    """The service role may not write the build's log: ``step`` says what CodeBuild could not do
+    (``create Amazon CloudWatch Logs log streams``), ``message`` is the denial."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.message = message
 
 
 def location(account: str, region: str, group: str, stream: str) -> dict[str, Any]:
@@ -45,7 +59,8 @@ class BuildLog:
     """Collects lines, masks secrets, and ships them to one log stream in batches.
 
     ``full`` becomes true once :data:`MAX_SHIPPED_BYTES` or :data:`MAX_SHIPPED_EVENTS`
-    have been shipped.
+    have been shipped. ``lost`` holds the first denial that lost lines later in the build (the role
+    changed while it ran).
     """
 
     def __init__(self, logs_client: Any | None, group: str, stream: str) -> None:
@@ -54,6 +69,7 @@ class BuildLog:
         self.stream = stream
         self.secrets: list[str] = []
         self.full = False
+        self.lost: str | None = None
         self._shipped = 0
         self._events = 0
         self._batch: list[dict[str, Any]] = []
@@ -65,18 +81,55 @@ class BuildLog:
         self._thread: threading.Thread | None = None
 
     def open(self) -> None:
-        """Create the group and stream (if missing) and start the flusher."""
+        """Create the group (if missing) and the stream, ship the lines written so far, and start the
+        flusher. Raises :class:`LogRefused` when the client's role may not, or botocore's error (and
+        ships nothing more)."""
         if self.client is not None:
             try:
-                self.client.create_log_group(logGroupName=self.group)
-            except self.client.exceptions.ResourceAlreadyExistsException:
-                pass
-            try:
-                self.client.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
-            except self.client.exceptions.ResourceAlreadyExistsException:
-                pass
+                self._create()
+                self._put(self._take())
+            except Exception:
+                self.client = None
+                raise
         self._thread = threading.Thread(target=self._flusher, name=f"build-log-{self.stream}", daemon=True)
         self._thread.start()
+
+    def _create(self) -> None:
+        assert self.client is not None
+        group_refused = None
+        try:
+            self.client.create_log_group(logGroupName=self.group)
+        except self.client.exceptions.ResourceAlreadyExistsException:
+            pass
+        except ClientError as exc:  # a role may write to a group made beforehand without creating groups
+            group_refused = access_denied(exc)
+            if group_refused is None:
+                raise
+        try:
+            self.client.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+        except self.client.exceptions.ResourceAlreadyExistsException:
+            pass
+        except self.client.exceptions.ResourceNotFoundException:
+            if group_refused:
+                raise LogRefused("create Amazon CloudWatch Logs log groups", group_refused) from None
+            raise
+        except ClientError as exc:
+            refused = access_denied(exc)
+            if refused:
+                raise LogRefused("create Amazon CloudWatch Logs log streams", refused) from None
+            raise
+
+    def _put(self, batch: list[dict[str, Any]]) -> None:
+        assert self.client is not None
+        if not batch:
+            return
+        try:
+            self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=batch)
+        except ClientError as exc:
+            refused = access_denied(exc)
+            if refused:
+                raise LogRefused("put log events to Amazon CloudWatch Logs", refused) from None
+            raise
 
     def mask(self, text: str) -> str:
         for secret in self.secrets:
@@ -129,7 +182,11 @@ class BuildLog:
             if not batch or self.client is None:
                 return
             try:
-                self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=batch)
+                self._put(batch)
+            except LogRefused as refused:  # the role lost the permission meanwhile: these lines are lost
+                self.lost = self.lost or refused.message
+                log.warning("%d lines of the build log %s/%s were lost: %s", len(batch), self.group, self.stream,
+                            refused.message)
             except Exception:  # a log that cannot be shipped must not fail the build
                 log.warning("could not ship %d log events to %s/%s", len(batch), self.group, self.stream, exc_info=True)
 

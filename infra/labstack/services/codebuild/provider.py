@@ -22,6 +22,7 @@ from labstack.protocol.provider import Provider
 from labstack.services.codebuild import projects
 from labstack.services.codebuild.logs import location
 from labstack.services.codebuild.reports import ReportSink, Store
+from labstack.services.codebuild.role import check_assumable
 from labstack.services.codebuild.runner import BuildJob, Runner, now
 from labstack.state import AccountRegionStore
 
@@ -157,9 +158,16 @@ class CodeBuildProvider(Provider):
             raise AwsError("ResourceNotFoundException", f"Project cannot be found: {ctx.arn('codebuild', f'project/{name}')}")
         return project
 
+    def _check_role(self, project: dict) -> None:
+        """CodeBuild refuses a project whose service role it may not assume (AWS checks on create and update)."""
+        refused = check_assumable(self.labstack, project["serviceRole"], project["arn"])
+        if refused:
+            raise AwsError("InvalidInputException", refused)
+
     def create_project(self, ctx: RequestContext, request: dict) -> dict:
         project = projects.new(ctx, request)
         projects.check(ctx, project)
+        self._check_role(project)
         with self.state.lock:
             existing = self._region(ctx).projects
             if project["name"] in existing:
@@ -171,6 +179,8 @@ class CodeBuildProvider(Provider):
         with self.state.lock:
             changed = projects.update(self._project(ctx, request["name"]), request)
             projects.check(ctx, changed)
+            if "serviceRole" in request:
+                self._check_role(changed)
             self._region(ctx).projects[changed["name"]] = changed
         return {"project": changed}
 

@@ -8,6 +8,7 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -269,11 +270,18 @@ class ReportSink:
                                "exportConfig": {"exportConfigType": "NO_EXPORT"}, "created": now, "lastModified": now}
             return groups[arn]
 
-    def publish(self, job: BuildJob, spec: Buildspec, src: Path, log: BuildLog) -> list[str]:
-        """Parse each report the buildspec names; the ARNs of the reports made."""
-        arns = []
+    def publish(self, job: BuildJob, spec: Buildspec, src: Path, log: BuildLog,
+                denial: Callable[[str, str], str | None]) -> tuple[list[str], list[str]]:
+        """Parse each report the buildspec names; the ARNs of the reports made, and for each report the
+        build's role may not make, ``NAME: [error creating report group: <denial>]``. ``denial(action,
+        report group ARN)`` is the role's AccessDenied sentence for an action it may not take, or None."""
+        arns, refused = [], []
         for declared in spec.reports:
             name = declared.name if declared.name.startswith("arn:") else f"{job.project['name']}-{declared.name}"
+            problem = self._refusal(job, name.rsplit("/", 1)[-1], declared.report_type, denial)
+            if problem:
+                refused.append(f"{declared.name}: [{problem}]")
+                continue
             group = self.ensure_group(job.account, job.region, name.rsplit("/", 1)[-1], declared.report_type)
             report_arn = f"arn:aws:codebuild:{job.region}:{job.account}:report/{group['name']}:{job.uuid}"
             report: dict[str, Any] = {
@@ -311,4 +319,20 @@ class ReportSink:
                 store.coverages[report_arn] = coverages
             log.container(f"Report {group['name']}: {status}")
             arns.append(report_arn)
-        return arns
+        return arns, refused
+
+    def _refusal(self, job: BuildJob, group: str, report_type: str, denial: Callable[[str, str], str | None]) -> str | None:
+        """What the build's role may not do to report into ``group`` (CodeBuild creates a missing group and
+        a report in it, adds the test cases or coverages, then updates the report), in CodeBuild's words."""
+        arn = group_arn(job.account, job.region, group)
+        with self.lock:
+            exists = arn in self.store(job.account, job.region).groups
+        puts = "codebuild:BatchPutTestCases" if report_type == "TEST" else "codebuild:BatchPutCodeCoverages"
+        steps = [] if exists else [("codebuild:CreateReportGroup", "error creating report group")]
+        steps += [("codebuild:CreateReport", "error creating report"), (puts, "error uploading report"),
+                  ("codebuild:UpdateReport", "error updating report")]
+        for action, what in steps:
+            refused = denial(action, arn)
+            if refused:
+                return f"{what}: AccessDeniedException: {refused}"
+        return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import re
 import shutil
 import threading
 import time
@@ -24,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from labstack import sandbox
 from labstack.clock import now
+from labstack.enforcement.roles import RoleRefused
 from labstack.services.codebuild import (
     artifacts,
     buildspec,
@@ -33,11 +35,13 @@ from labstack.services.codebuild import (
     reports,
     sources,
 )
-from labstack.services.codebuild.logs import BuildLog
+from labstack.services.codebuild.logs import BuildLog, LogRefused
+from labstack.services.codebuild.role import RoleSession, access_denied
 from labstack.services.codebuild.session import Interrupted, ShellSession
 
 log = logging.getLogger("labstack.codebuild")
 UTC = dt.timezone.utc
+ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)")
 PHASE_TYPES = {"install": "INSTALL", "pre_build": "PRE_BUILD", "build": "BUILD", "post_build": "POST_BUILD"}
 
 
@@ -123,13 +127,18 @@ class Runner:
         self.spec: buildspec.Buildspec | None = None
         self.session: ShellSession | None = None
         self.final_status = "SUCCEEDED"
+        self.role = RoleSession(labstack, job.account, job.region)  # assumed at PROVISIONING
         where = job.record["logs"]  # the group and stream StartBuild chose (logsConfig and its override)
         self.log_enabled = where["cloudWatchLogs"]["status"] == "ENABLED"
-        client = self._client("logs") if self.log_enabled else None
-        self.log = BuildLog(client, where.get("groupName", ""), where.get("streamName", ""))
+        self.log = BuildLog(None, where.get("groupName", ""), where.get("streamName", ""))  # shipped as the role
 
     def _client(self, service: str) -> Any:
-        return self.clients.get(service, self.job.account, self.job.region)
+        """A client of the build's role session: what AWS does with the service role for the build."""
+        return self.role.client(service)
+
+    def _state_change(self) -> None:
+        """The build's EventBridge state-change event, which CodeBuild emits itself (not as the role)."""
+        events.state_change(self.clients.get("events", self.job.account, self.job.region), self.job.snapshot())
 
     # -- the whole build ---------------------------------------------------------------
     def run(self) -> None:
@@ -137,7 +146,7 @@ class Runner:
         job = self.job
         self.deadline = time.monotonic() + job.record["timeoutInMinutes"] * job.minute_seconds
         try:
-            events.state_change(self._client("events"), job.snapshot())
+            self._state_change()
             if self._phase("PROVISIONING", self._provision) and self._phase("DOWNLOAD_SOURCE", self._download_source):
                 self._run_build_phases()  # a failed PROVISIONING (no log, no sandbox in class mode) runs nothing
         except _Over:
@@ -192,26 +201,62 @@ class Runner:
     # -- phases -----------------------------------------------------------------------
     def _provision(self) -> None:
         self.src.mkdir(parents=True, exist_ok=True)
+        self._assume()
         if self.log_enabled:
+            self.log.client = self._client("logs")
+            self.log.container("Waiting for agent ping")
             try:
-                self.log.open()
-            except (BotoCoreError, ClientError) as exc:  # CloudWatch Logs refused or is unreachable
+                self.log.open()  # the group, the stream and these first lines, or why not
+            except LogRefused as refused:
+                raise PhaseFailed("ACCESS_DENIED", f"Service role {self.record['serviceRole']} does not allow AWS "
+                                  f"CodeBuild to {refused.step} for build {self.record['arn']}. "
+                                  f"Error message: {refused.message}") from None
+            except (BotoCoreError, ClientError) as exc:  # CloudWatch Logs is unreachable or refused the names
                 raise PhaseFailed("CLIENT_ERROR", f"cannot write the build log to CloudWatch Logs: {exc}") from None
+        else:
+            self.log.container("Waiting for agent ping")
+        self._pull_image()
         try:
             self.bwrap = sandbox.bwrap()
         except sandbox.Unavailable as exc:
             if self.labstack.settings.class_mode:  # a class's builds never run unsandboxed
                 raise PhaseFailed("CLIENT_ERROR", f"{sandbox.refusal('builds', exc)}, then start the build again") from None
             self.bwrap, self.unconfined = None, str(exc)
-        self.log.container("Waiting for agent ping")
         self.log.container("Waiting for DOWNLOAD_SOURCE")
+
+    def _assume(self) -> None:
+        """CodeBuild assumes the build's service role; the build fails here when it may not."""
+        job = self.job
+        seconds = (job.record["timeoutInMinutes"] + job.record["queuedTimeoutInMinutes"]) * job.minute_seconds
+        try:
+            self.role.assume(self.record["serviceRole"], job.build_id, job.project["arn"], seconds)
+        except RoleRefused as refused:
+            raise PhaseFailed("CLIENT_ERROR", str(refused)) from None
+
+    def _pull_image(self) -> None:
+        """A custom image in ECR pulled with the service role's credentials (imagePullCredentialsType
+        SERVICE_ROLE) needs the role's ECR permissions; labstack runs the build on its own image, so this is
+        the pull's authorization alone."""
+        env = self.record["environment"]
+        match = ECR_IMAGE.match(env.get("image", ""))
+        if match is None or env.get("imagePullCredentialsType") != "SERVICE_ROLE":
+            return
+        account, region, repository = match.groups()
+        arn = f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+        for action, resource in (("ecr:GetAuthorizationToken", "*"), ("ecr:BatchCheckLayerAvailability", arn),
+                                 ("ecr:GetDownloadUrlForLayer", arn), ("ecr:BatchGetImage", arn)):
+            refused = self.role.denial(action, resource, "codebuild.PROVISIONING")
+            if refused:
+                raise PhaseFailed("BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE",
+                                  f"Unable to pull customer's container image. CannotPullContainerError: Error response "
+                                  f"from daemon: pull access denied for {env['image'].rsplit(':', 1)[0]}: denied: {refused}")
 
     def _download_source(self) -> None:
         job = self.job
         source = self.record["source"]
         try:
             fetched = sources.fetch(self.labstack, job.account, job.region, source, self.record.get("sourceVersion"),
-                                    self.src, job.pipeline_input)
+                                    self.src, self.role, job.pipeline_input)
             if fetched.resolved_version:
                 with job.lock:
                     self.record["resolvedSourceVersion"] = fetched.resolved_version
@@ -227,7 +272,7 @@ class Runner:
         try:
             env = self._environment()
         except environment.VariableError as exc:
-            raise PhaseFailed("Decrypted Variables Error", str(exc)) from None
+            raise PhaseFailed(exc.code, str(exc)) from None
         shell = shutil.which(self.spec.shell, path=env["PATH"]) or self.spec.shell
         control = job.workspace / "control"
         jail = environment.jail(job.workspace, control, self.root, self.labstack.settings).argv(self.bwrap) if self.bwrap else None
@@ -247,7 +292,7 @@ class Runner:
 
     def _environment(self) -> dict[str, str]:
         job, spec, record = self.job, self.spec, self.record
-        assert spec is not None
+        assert spec is not None and self.role.identity is not None
         python = environment.build_python(job.workspace, environment.tools_site(self.root))
         env = environment.base_environment(environment.tools_dir(self.root), python)
         lazy: dict[str, Any] = {}
@@ -257,6 +302,8 @@ class Runner:
 
         values = dict(spec.variables)
         hidden: list[str] = []
+        if spec.parameter_store or any(v.get("type") == "PARAMETER_STORE" for v in job.variables):
+            self.log.container("Decrypting parameter store environment variables")
         for name, ref in spec.parameter_store.items():
             values[name] = environment.resolve_parameter(ref, client("ssm")())
             hidden.append(values[name])
@@ -276,7 +323,7 @@ class Runner:
             "AWS_ENDPOINT_URL": self.endpoint,
             **({"LABSTACK_PRIVILEGED": "1", "LABSTACK_IMAGE_STORE": str(job.workspace / "images")}
                if record["environment"].get("privilegedMode") else {}),
-            **self.labstack.keyring.issue(job.account, f"codebuild:{record['id']}").environment(),
+            **self.role.identity.environment(),  # the build's commands act as the service role's session
             "CODEBUILD_BUILD_ID": record["id"],
             "CODEBUILD_BUILD_ARN": record["arn"],
             "CODEBUILD_BUILD_NUMBER": str(record["buildNumber"]),
@@ -369,15 +416,19 @@ class Runner:
         # Nothing of the build runs on while labstack reads its files: a background job cannot swap
         # a checked file for a link between the check and the read.
         self.session.close()
-        arns = self.reports_sink.publish(job, spec, self.src, self.log)
+        arns, refused = self.reports_sink.publish(
+            job, spec, self.src, self.log, lambda action, arn: self.role.denial(action, arn, "codebuild.UPLOAD_ARTIFACTS"))
         if arns:
             with job.lock:
                 self.record["reportArns"] = arns
-        cache.save(self.record.get("cache") or {}, job.project["name"], spec, job.cache_dir, self.src, self._client("s3"))
+        cache.save(self.record.get("cache") or {}, job.project["name"], spec, job.cache_dir, self.src, self._client("s3"),
+                   self.log)
         try:
             primary, secondary = artifacts.upload(job, spec, self.src, self._client("s3"), self.log)
         except artifacts.ArtifactError as exc:
             raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
+        if refused:
+            raise PhaseFailed("CLIENT_ERROR", f"Error in UPLOAD_ARTIFACTS phase: [{', '.join(refused)}]")
         with job.lock:
             self.record["artifacts"] = primary
             if secondary:
@@ -395,13 +446,19 @@ class Runner:
         self.log.container("Phase complete: FINALIZING State: SUCCEEDED")
         status = self.final_status
         self.log.close()  # every line is in CloudWatch Logs before the build reads as complete
+        self.role.end()
         with job.lock:
+            if self.log.lost:  # the role lost logs:PutLogEvents while the build ran
+                phase["contexts"] = [{"statusCode": "ACCESS_DENIED", "message": (
+                    f"Service role {self.record['serviceRole']} does not allow AWS CodeBuild to put log events to "
+                    f"Amazon CloudWatch Logs for build {self.record['arn']}; lines of the build log were lost. "
+                    f"Error message: {self.log.lost}")}]
             job.record["phases"].append({"phaseType": "COMPLETED", "startTime": now()})
             job.record["currentPhase"] = "COMPLETED"
             job.record["buildStatus"] = status
             job.record["endTime"] = now()
             job.record["buildComplete"] = True
-        events.state_change(self._client("events"), job.snapshot())
+        self._state_change()
         job.done.set()
 
 

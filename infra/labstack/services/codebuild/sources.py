@@ -18,6 +18,7 @@ from labstack.errors import AwsError
 
 if TYPE_CHECKING:
     from labstack.instance import Labstack
+    from labstack.services.codebuild.role import RoleSession
 
 DEFAULT_BUILDSPEC = "buildspec.yml"
 _CODECOMMIT_URL = re.compile(r"^https://git-codecommit\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/v1/repos/([^/]+?)/?$")
@@ -41,9 +42,10 @@ class Fetched:
 
 
 def fetch(labstack: Labstack, account: str, region: str, source: dict, version: str | None, dest: Path,
-          pipeline_input: Path | None = None) -> Fetched:
+          role: RoleSession, pipeline_input: Path | None = None) -> Fetched:
     """Fill ``dest`` from ``source``: NO_SOURCE, S3, CODECOMMIT, GITHUB (the local GitHub) or
-    CODEPIPELINE (the input the pipeline engine handed in, at the revision ``version`` it names)."""
+    CODEPIPELINE (the input the pipeline engine handed in, at the revision ``version`` it names). An S3
+    object is read and a CodeCommit repository pulled as the build's ``role`` session."""
     kind, location = source["type"], source.get("location", "")
     if kind == "NO_SOURCE":
         return Fetched()
@@ -60,12 +62,17 @@ def fetch(labstack: Labstack, account: str, region: str, source: dict, version: 
             bucket, _, key = location.partition("/")
             if not bucket or not key:
                 raise SourceError("CLIENT_ERROR", f"invalid S3 source location {location!r}: expected bucket/key")
-            revision = shared.s3_revision(labstack, account, region, bucket, key, version)
+            revision = shared.s3_revision(labstack, account, region, bucket, key, version, role.client("s3"))
             resolved = revision.metadata.get("versionId")
             resolved = None if resolved in (None, "null") else resolved
         elif kind == "CODECOMMIT":
             match = _CODECOMMIT_URL.match(location)
             repository = match.group(1) if match else location.rsplit("/", 1)[-1]
+            refused = role.denial("codecommit:GitPull", f"arn:aws:codecommit:{region}:{account}:{repository}",
+                                  "codebuild.DOWNLOAD_SOURCE")
+            if refused:
+                raise SourceError("CLIENT_ERROR", f"Error while downloading source {location}: git fetch failed: "
+                                  f"unable to access '{location}/': The requested URL returned error: 403: {refused}")
             revision = shared.codecommit_revision(labstack, account, region, repository, _git_spec(version))
             resolved = revision.revision
         elif kind == "GITHUB":
