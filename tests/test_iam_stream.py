@@ -13,12 +13,13 @@ import pytest
 from labstack import cli, daemon
 from tests.support.browser_console import call, get
 from tests.support.classmode import ClassLabstack
+from tests.support.codebuild import new_account
 from tests.support.policystream import Keys, denied, policy, role, session, user
 from tests.support.server import LabstackProcess
 
 pytest_plugins = ["tests.support.classmode_fixtures"]  # `classroom`
 
-ACCOUNT = "210000000001"
+ACCOUNT = new_account()
 BUCKET = "stream-uploads"
 DEV_POLICY = policy({"Sid": "Buckets", "Effect": "Allow", "Resource": "*",
                      "Action": ["s3:ListAllMyBuckets", "s3:CreateBucket", "s3:PutObject"]},
@@ -62,7 +63,7 @@ def test_an_iam_users_calls_are_listed_with_their_decisions(labstack: LabstackPr
 
 
 def test_a_role_sessions_calls_name_the_session_and_its_role(labstack: LabstackProcess) -> None:
-    account = "210000000002"
+    account = new_account()
     arn = role(labstack.client("iam", account=account), account, "params", policy(
         {"Sid": "Own", "Effect": "Allow", "Action": "ssm:PutParameter", "Resource": f"arn:aws:ssm:us-east-1:{account}:parameter/app/*"}))
     keys = session(labstack.client("sts", account=account), arn, "deploy-1")
@@ -91,14 +92,14 @@ def test_bad_requests_get_a_json_error_and_labstack_stays_up(labstack: LabstackP
     assert call(labstack.endpoint, "iam/elsewhere", ACCOUNT)[0] == 404
     assert call(labstack.endpoint, "iam", "not-an-account")[0] == 400
     assert call(labstack.endpoint, "iam", ACCOUNT, body={})[0] == 404  # nothing to POST
-    assert call(labstack.endpoint, "iam/principal", "210000000099", query={"principal": dev.arn})[0] == 404  # another account
+    assert call(labstack.endpoint, "iam/principal", new_account(), query={"principal": dev.arn})[0] == 404  # another account
     assert get(labstack.endpoint, "iam", ACCOUNT)["principals"][0]["principal"] == dev.arn
 
 
 def test_labstack_iam_stream_prints_the_principals_and_a_principals_decisions(
         labstack: LabstackProcess, dev: Keys, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["iam", "stream", "--account", ACCOUNT, "--endpoint", labstack.endpoint]) == 0
-    assert "5 calls     2 denied  arn:aws:iam::210000000001:user/dev" in capsys.readouterr().out
+    assert f"5 calls     2 denied  {dev.arn}" in capsys.readouterr().out
     assert cli.main(["iam", "stream", "--account", ACCOUNT, "--endpoint", labstack.endpoint, "--principal", dev.arn]) == 0
     out = capsys.readouterr().out
     assert f"DENY  s3:DeleteBucket on arn:aws:s3:::{BUCKET}  (1x, s3.DeleteBucket)" in out

@@ -16,6 +16,7 @@ from labstack.enforcement.suggest import QUOTA, role_entries, suggest
 from labstack.iampolicy import Policy, Principal, Request, evaluate
 from labstack.services.iam.documents import size
 from tests.support.browser_console import get
+from tests.support.codebuild import new_account
 from tests.support.policystream import Keys, denied, policy, role, session
 from tests.support.server import LabstackProcess
 
@@ -134,7 +135,7 @@ def test_a_role_is_found_by_name_or_arn_and_a_name_two_roles_share_is_refused() 
 
 
 # --- against a real labstack ---------------------------------------------------------------------
-REPLAY_ACCOUNT = "210000000003"
+REPLAY_ACCOUNT = new_account()
 BUCKET = "suggest-replay"
 PARAMETER = "/suggest/colour"
 
