@@ -733,6 +733,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
     },
     "lambda": {
         **_each("Invoke InvokeWithResponseStream", On(FUNCTION, "lambda:InvokeFunction")),
+        "InvokeAsync": (On(FUNCTION),),
         **_each("CreateFunction UpdateFunctionConfiguration", On(FUNCTION), pass_role("Role", "lambda.amazonaws.com")),
         **_each("GetFunction GetFunctionConfiguration DeleteFunction UpdateFunctionCode PublishVersion "
                 "ListVersionsByFunction GetPolicy AddPermission RemovePermission CreateAlias UpdateAlias GetAlias "
