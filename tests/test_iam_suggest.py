@@ -88,6 +88,7 @@ def test_a_name_that_looks_like_a_policy_variable_stays_a_name() -> None:
 def test_an_action_used_on_everything_needs_no_narrower_resource() -> None:
     found = suggest(ROLE, [entry("ecr:DescribeImages", REPO), entry("ecr:DescribeImages", "*")])
     assert found.document["Statement"] == [{"Sid": "Ecr", "Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": "*"}]
+    assert found.used == 2  # both pairs were used, one statement allows them
 
 
 def test_over_the_quota_siblings_collapse_into_their_narrowest_wildcard() -> None:

@@ -20,6 +20,7 @@ class Keys:
     token: str | None = None
 
     def client(self, server: LabstackProcess, service: str) -> Any:
+        """A client of ``server`` signed with these credentials."""
         return server.client(service, account=self.key, secret=self.secret, token=self.token)
 
 

@@ -64,6 +64,7 @@ class Suggestion:
     used: int  # distinct (action, resource) pairs the role's sessions asked for
     denied: int  # of those, how many were denied in the session
     notes: tuple[str, ...] = field(default_factory=tuple)
+    quota: int = QUOTA
 
     @property
     def size(self) -> int:
@@ -75,8 +76,9 @@ class Suggestion:
         return json.dumps(self.document, indent=2)
 
     def as_dict(self) -> dict[str, Any]:
+        """What the console's API answers: the policy, its size and quota, the counts and the notes."""
         return {"role": self.role, "policy": self.document, "used": self.used, "denied": self.denied,
-                "size": self.size, "quota": QUOTA, "notes": list(self.notes)}
+                "size": self.size, "quota": self.quota, "notes": list(self.notes)}
 
 
 def role_entries(stream: PolicyStream, account: str, role: str) -> tuple[str | None, list[Entry]]:
@@ -97,6 +99,7 @@ def suggest(role: str, entries: Iterable[Entry], quota: int = QUOTA) -> Suggesti
     collapsed to narrower wildcards only as far as ``quota`` needs."""
     uses: dict[str, dict[str, set[Pattern]]] = defaultdict(lambda: defaultdict(set))
     names: dict[str, str] = {}  # an action as first seen, by its case-insensitive key
+    pairs: set[tuple[str, str]] = set()
     denials: dict[tuple[str, str], Entry] = {}
     for entry in entries:
         if entry.role != role or ":" not in entry.action:
@@ -104,6 +107,7 @@ def suggest(role: str, entries: Iterable[Entry], quota: int = QUOTA) -> Suggesti
         action = names.setdefault(entry.action.lower(), entry.action)
         pattern = _pattern(entry.resource)
         uses[action.split(":", 1)[0].lower()][action].add(pattern)
+        pairs.add((action.lower(), entry.resource))
         if entry.decision != "allowed":
             denials.setdefault((action.lower(), entry.resource), entry)
     if not uses:
@@ -111,7 +115,6 @@ def suggest(role: str, entries: Iterable[Entry], quota: int = QUOTA) -> Suggesti
     for actions in uses.values():
         for action, patterns in actions.items():
             actions[action] = _narrowest(patterns)
-    used = sum(len(p) for actions in uses.values() for p in actions.values())
     notes = _collapse(uses, quota)
     notes += [f"{e.action} on {e.resource} was denied by an explicit Deny ({e.explanation}): no Allow overrides it"
               for e in denials.values() if e.decision == EXPLICIT_DENY]
@@ -119,7 +122,7 @@ def suggest(role: str, entries: Iterable[Entry], quota: int = QUOTA) -> Suggesti
     if _size(document) > quota:
         notes.append(f"the policy is {_size(document)} characters, over IAM's {quota} even with every resource "
                      "collapsed: split it into managed policies")
-    return Suggestion(role, document, used, len(denials), tuple(notes))
+    return Suggestion(role, document, len(pairs), len(denials), tuple(notes), quota)
 
 
 def _pattern(resource: str) -> Pattern:
