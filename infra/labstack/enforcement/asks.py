@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -35,13 +35,14 @@ PARTITION = "aws"
 # An operation naming more resources than this (a hostile batch) asks once, on "*", instead.
 MAX_RESOURCES = 1000
 # IAM service prefixes by the name requests are signed with, where they differ.
-PREFIXES = {"monitoring": "cloudwatch", "email": "ses"}
+PREFIXES = {"monitoring": "cloudwatch"}
 
 
 @dataclass(frozen=True)
 class Ask:
     """One authorization a call needs: ``action`` on ``resource`` (an ARN, or ``*``) with request
-    ``context`` keys; ``resource_account`` is the account the resource's ARN names (None: it names none)."""
+    ``context`` keys; ``resource_account`` is the account the resource's ARN names (None when it names none,
+    as an S3 ARN, or names AWS itself, as an AWS managed policy)."""
 
     action: str
     resource: str
