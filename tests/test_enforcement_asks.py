@@ -163,6 +163,10 @@ def test_s3_multipart_uploads_are_put_object() -> None:
     for operation, kwargs in (("CreateMultipartUpload", {}), ("UploadPart", {"PartNumber": 1, "UploadId": "u", "Body": b"x"}),
                               ("CompleteMultipartUpload", {"UploadId": "u"})):
         assert pairs(asked("s3", operation, Bucket="art", Key="big", **kwargs)) == [("s3:PutObject", "arn:aws:s3:::art/big")]
+    # DELETE /art/big is DeleteObject, with ?uploadId= AbortMultipartUpload: each its own action
+    assert pairs(asked("s3", "AbortMultipartUpload", Bucket="art", Key="big", UploadId="u")) == [
+        ("s3:AbortMultipartUpload", "arn:aws:s3:::art/big")]
+    assert pairs(asked("s3", "DeleteObject", Bucket="art", Key="big")) == [("s3:DeleteObject", "arn:aws:s3:::art/big")]
 
 
 def test_s3_delete_objects_per_key() -> None:
