@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.codepipeline import PipelineLab, action, s3_source, stage
+from tests.support.roles import service_role
 from tests.support.webimage import push_web_image
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
@@ -26,7 +27,8 @@ def test_an_ecs_deploy_registers_a_revision_and_waits_for_the_rollout(lab: Pipel
     ecs.create_cluster(clusterName="staging")
     container = {"name": "web", "image": uri, "essential": True, "memory": 256, "portMappings": [{"containerPort": 8080}],
                  "environment": [{"name": "VERSION", "value": "staged"}]}
-    ecs.register_task_definition(family="web", containerDefinitions=[container])
+    execution_role = service_role(lab.client("iam"), "task-execution", "ecs-tasks.amazonaws.com")
+    ecs.register_task_definition(family="web", containerDefinitions=[container], executionRoleArn=execution_role)
     ecs.create_service(cluster="staging", serviceName="web", taskDefinition="web", desiredCount=1)
     retagged = uri.replace(":v1", ":v1")  # the same image under the URI the build would print
     lab.source({"imagedefinitions.json": json.dumps([{"name": "web", "imageUri": retagged}])})
@@ -114,9 +116,7 @@ def test_an_ecr_source_hands_on_image_details_and_codedeploy_to_servers_fails_ho
     deploy = action("Servers", "Deploy", "CodeDeploy", {"ApplicationName": "fleet", "DeploymentGroupName": "servers"},
                     inputs=("image",), run_order=2)
     put = action("Put", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "#{Img.ImageTag}"}, inputs=("image",))
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
-    role = lab.client("iam").create_role(RoleName="codedeploy", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = service_role(lab.client("iam"), "codedeploy", "codedeploy.amazonaws.com")
     cd = lab.client("codedeploy")
     cd.create_application(applicationName="fleet", computePlatform="Server")
     cd.create_deployment_group(applicationName="fleet", deploymentGroupName="servers", serviceRoleArn=role,

@@ -14,12 +14,11 @@ from botocore.exceptions import ClientError
 from labstack import daemon
 
 from tests.support.codepipeline import PipelineLab, action, s3_source, stage
+from tests.support.roles import service_role
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
-ROLE = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 HANDLER = '''
 import boto3
 
@@ -128,7 +127,7 @@ def test_an_unanswered_approval_expires_after_seven_lab_days(tmp_path) -> None: 
 
 @pytest.mark.slow
 def test_a_lambda_action_gets_its_job_and_answers_it(lab: PipelineLab) -> None:
-    role = lab.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=ROLE)["Role"]["Arn"]
+    role = service_role(lab.client("iam"), "fn", "lambda.amazonaws.com")
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", HANDLER)

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.support.codebuild import ENVIRONMENT, buildspec, new_account
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.waiting import wait_for
 
 DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
@@ -51,7 +52,11 @@ class PipelineLab:
     def __init__(self, server: Any, account: str | None = None) -> None:
         self.server = server
         self.account = account or new_account()
-        self.role = f"arn:aws:iam::{self.account}:role/pipeline-role"
+        iam = self.client("iam")
+        # labstack enforces IAM: the pipeline acts as a role that exists and trusts CodePipeline (and
+        # EventBridge, which starts the pipeline as it in the trigger tests); builds act as build-role.
+        self.role = service_role(iam, "pipeline-role", "codepipeline.amazonaws.com", "events.amazonaws.com")
+        self.build_role = service_role(iam, "build-role", "codebuild.amazonaws.com")
         self.codepipeline = check_responses(server.client("codepipeline", account=self.account))
         self.codebuild = check_responses(server.client("codebuild", account=self.account))
         self.s3 = self.client("s3")
@@ -72,7 +77,7 @@ class PipelineLab:
         """A CodeBuild project for pipelines: CODEPIPELINE source and artifacts, an inline buildspec."""
         self.codebuild.create_project(name=name, source={"type": "CODEPIPELINE", "buildspec": buildspec({"build": {"commands": commands}}, **sections)},
                                       artifacts={"type": "CODEPIPELINE"}, environment=ENVIRONMENT,
-                                      serviceRole=f"arn:aws:iam::{self.account}:role/build-role")
+                                      serviceRole=self.build_role)
 
     def declaration(self, name: str, *stages: dict, **extra: Any) -> dict:
         return {"name": name, "roleArn": self.role, "artifactStore": {"type": "S3", "location": self.bucket},

@@ -11,13 +11,12 @@ from typing import Any
 
 from tests.support.bluegreen import HOOK, zipped
 from tests.support.codepipeline import PipelineLab, action, stage
+from tests.support.roles import service_role
 from tests.support.sampleapp import app_copy, listener_url, push_app_image
 from tests.support.waiting import wait_for
 
 ENVIRONMENT = {"type": "LINUX_CONTAINER", "image": "aws/codebuild/amazonlinux2-x86_64-standard:4.0",
                "computeType": "BUILD_GENERAL1_MEDIUM"}
-TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                  "Principal": {"Service": ["codedeploy.amazonaws.com", "lambda.amazonaws.com"]}}]}
 
 
 class SeedWorld:
@@ -31,7 +30,9 @@ class SeedWorld:
         lab.client("ecr").create_repository(repositoryName="sample-app")
         self.repository = f"{account}.dkr.ecr.us-east-1.amazonaws.com/sample-app"
         push_app_image(lab.server, account, app_copy(folder / "first"), f"{self.repository}:first")
-        self.role = lab.client("iam").create_role(RoleName="seed", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+        iam = lab.client("iam")  # labstack enforces IAM: the builds, deployments, hooks and tasks act as these roles
+        self.role = service_role(iam, "seed", "codebuild.amazonaws.com", "codedeploy.amazonaws.com", "lambda.amazonaws.com")
+        self.task_role = service_role(iam, "sample-app-task-execution", "ecs-tasks.amazonaws.com")  # taskdef.json's
         self._projects()
         self._network()
         self._staging()
@@ -67,7 +68,7 @@ class SeedWorld:
                      "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]}
         return self.lab.client("ecs").register_task_definition(
             family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-            containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+            executionRoleArn=self.task_role, containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
 
     def _staging(self) -> None:
         ecs = self.lab.client("ecs")

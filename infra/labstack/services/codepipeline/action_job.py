@@ -1,12 +1,15 @@
 """What an action's runner gets from the engine: its resolved configuration, its input
-artifacts, a place for its outputs, clients in the pipeline's account, and a cancel flag."""
+artifacts, a place for its outputs, clients signed as the role it acts as, and a cancel flag."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from labstack.keyring import Identity
 from labstack.services.codepipeline import artifacts
 from labstack.services.codepipeline.model import ActionRun, Execution, Pipeline, now
 
@@ -36,6 +39,8 @@ class ActionJob:
     execution: Execution
     run: ActionRun
     configuration: dict[str, str]
+    identity: Identity | None = None  # the role session the action acts as (``acting.start``)
+    sessions: list[Identity] = field(default_factory=list)  # every session it holds, revoked when it ends
 
     @property
     def declaration(self) -> dict:
@@ -50,14 +55,29 @@ class ActionJob:
         return artifacts.store_for(self.execution.declaration, self.region)
 
     def client(self, service: str) -> Any:
-        """A boto3 client back into labstack, as the pipeline's account."""
+        """A boto3 client back into labstack signed as the action's role session: what it does is
+        decided by that role's policies."""
+        if self.identity is None:
+            raise RuntimeError("the action has not assumed its role")
+        return self.labstack.clients.as_identity(service, self.identity, self.region)
+
+    def own_client(self, service: str) -> Any:
+        """A client of CodePipeline itself in the pipeline's account, for what it reads for its own
+        bookkeeping (never for what it does with the role)."""
         return self.labstack.clients.get(service, self.account, self.region)
 
     def input(self, name: str | None = None) -> bytes:
-        """The zip of input artifact ``name`` (default: the first)."""
+        """The zip of input artifact ``name`` (default: the first), read as the action's role."""
+        from labstack.services.codepipeline import acting  # it raises this module's ActionFailed
+
         wanted = name or self.declaration["inputArtifacts"][0]["name"]
         where = self.execution.artifacts[wanted]
-        return artifacts.get(self.client("s3"), where["bucket"], where["key"])
+        self._store_key(acting, "Decrypt")
+        try:
+            return artifacts.get(self.client("s3"), where["bucket"], where["key"])
+        except ClientError as exc:
+            raise acting.failed_call(exc, "Amazon S3", f"Could not read input artifact {wanted}",
+                                     acting.artifact_store) from None
 
     def input_names(self) -> list[str]:
         return [a["name"] for a in self.declaration.get("inputArtifacts", [])]
@@ -67,13 +87,34 @@ class ActionJob:
 
     def output(self, name: str, data: bytes, revision: str | None = None) -> None:
         """Store output artifact ``name`` and hand it to later actions."""
+        from labstack.services.codepipeline import acting  # it raises this module's ActionFailed
+
         key = artifacts.object_key(self.pipeline.name, name)
         store = self.store
-        artifacts.put(self.client("s3"), store, key, data)
+        self._store_key(acting, "GenerateDataKey")
+        try:
+            artifacts.put(self.client("s3"), store, key, data)
+        except ClientError as exc:
+            raise acting.failed_call(exc, "Amazon S3", f"Could not store output artifact {name}",
+                                     acting.artifact_store) from None
         location = {"bucket": store["location"], "key": key}
         with self.pipeline.cond:
             self.execution.artifacts[name] = {**location, "revision": revision}
             self.run.output_artifacts.append({"name": name, "s3location": location})
+
+    def _store_key(self, acting: Any, operation: str) -> None:
+        """S3 uses the artifact store's KMS key for the role (kms:ViaService S3): ``operation`` on it."""
+        key_id = (self.store.get("encryptionKey") or {}).get("id")
+        if not key_id:
+            return
+        try:
+            key_arn = self.own_client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise ActionFailed(f"The artifact store's encryption key {key_id} cannot be used: {error.get('Code')}: "
+                               f"{error.get('Message')}") from None
+        acting.authorize(self, "kms", operation, {"KeyId": key_arn}, acting.artifact_store,
+                         context={"kms:ViaService": f"s3.{self.region}.amazonaws.com"})
 
     def update(self, **fields: Any) -> None:
         """Record progress: ``external_id``, ``external_url``, ``summary``, ``percent``."""

@@ -8,6 +8,7 @@ import json
 
 from botocore.exceptions import ClientError
 
+from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 from labstack.services.codepipeline.model import new_id
 
@@ -52,7 +53,10 @@ def manual(job: ActionJob) -> dict[str, str]:
         try:
             job.client("sns").publish(TopicArn=topic, Subject=subject, Message=message, MessageStructure="json")
         except ClientError as exc:
-            raise ActionFailed(f"Could not publish the approval notification to {topic}: {exc}", "ConfigurationError") from None
+            denied = acting.refused(exc, "Amazon SNS")
+            reason = denied.message if denied is not None else str(exc)
+            raise ActionFailed(f"Could not publish the approval notification to {topic}: {reason}",
+                               "ConfigurationError") from None
     deadline = clock.deadline(EXPIRY_LAB_SECONDS)
     while not job.run.answered.wait(TICK):
         if job.cancel.is_set():

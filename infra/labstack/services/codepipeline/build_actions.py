@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from labstack.errors import AwsError
+from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 
 POLL = 0.05
@@ -43,6 +45,14 @@ def _failure(build: dict) -> str:
             f"Code: {context.get('statusCode', '')}, Message: {context.get('message', '')}")
 
 
+def _refused(call: str) -> Any:
+    """How CodePipeline reports CodeBuild's AccessDeniedException for ``call`` (startBuild…)."""
+    def failure(sentence: str) -> ActionFailed:
+        return ActionFailed(f"Error calling {call}: {sentence} (Service: AWSCodeBuild; Status Code: 400; "
+                            "Error Code: AccessDeniedException)")
+    return failure
+
+
 def codebuild(job: ActionJob) -> dict[str, str]:
     """Run the project's build on the input artifact; wait for it."""
     config = job.configuration
@@ -63,6 +73,7 @@ def codebuild(job: ActionJob) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="pipeline-input-") as tmp:
         source = Path(tmp) / "input.zip"
         source.write_bytes(job.input(primary))
+        acting.authorize(job, "codebuild", "StartBuild", {"projectName": config["ProjectName"]}, _refused("startBuild"))
         try:
             build_job = _codebuild(job).start_pipeline_build(job.account, job.region, config["ProjectName"],
                                                              job.pipeline.name, source, hand_over, _overrides(job, primary))
@@ -76,6 +87,7 @@ def codebuild(job: ActionJob) -> dict[str, str]:
         while not build_job.done.wait(POLL):
             if job.cancel.is_set():
                 raise Abandoned()
+    acting.authorize(job, "codebuild", "BatchGetBuilds", {"ids": [build_id]}, _refused("batchGetBuilds"))
     build = build_job.snapshot()
     if build["buildStatus"] != "SUCCEEDED":
         raise ActionFailed(_failure(build))

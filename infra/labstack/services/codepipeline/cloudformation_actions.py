@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.archives import ArchiveError, read_zip
+from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
 
 POLL_LAB_SECONDS = 3
@@ -65,7 +66,10 @@ def _parameters(job: ActionJob) -> tuple[list[dict], list[dict]]:
 def _stack(cfn: Any, name: str) -> dict | None:
     try:
         return cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError:
+    except ClientError as exc:
+        denied = acting.refused(exc, "AWS CloudFormation")
+        if denied is not None:
+            raise denied from None
         return None
 
 
@@ -90,7 +94,7 @@ def _change(job: ActionJob, cfn: Any, call: str, **args: Any) -> None:
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if "No updates are to be performed" not in message:
-            raise ActionFailed(f"CloudFormation {call} failed: {message}") from None
+            raise acting.refused(exc, "AWS CloudFormation") or ActionFailed(f"CloudFormation {call} failed: {message}") from None
 
 
 def _stack_args(job: ActionJob) -> dict[str, Any]:
@@ -128,8 +132,10 @@ def cloudformation(job: ActionJob) -> dict[str, str]:
         change_set = config.get("ChangeSetName") or f"{name}-changeset"
         try:
             cfn.delete_change_set(ChangeSetName=change_set, StackName=name)
-        except ClientError:
-            pass  # there was none to replace
+        except ClientError as exc:  # there was none to replace, unless the role may not
+            denied = acting.refused(exc, "AWS CloudFormation")
+            if denied is not None:
+                raise denied from None
         _change(job, cfn, "create_change_set", ChangeSetName=change_set, ChangeSetType="CREATE" if stack is None else "UPDATE",
                 **_stack_args(job))
         job.update(summary=f"Change set {change_set} created for stack {name}")

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.archives import ArchiveError, read_zip, zip_files
+from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
 
 POLL_LAB_SECONDS = 3  # how often (lab time) a deploy action looks at the deployment it started
@@ -27,11 +28,6 @@ def _read(job: ActionJob, artifact: str | None, path: str) -> bytes:
         raise ActionFailed(f"The file {path} was not found in input artifact {name}", "ConfigurationError") from None
     except ArchiveError as exc:
         raise ActionFailed(str(exc)) from None
-
-
-def _client_error(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
 
 
 def _register(ecs: Any, definition: dict) -> str:
@@ -67,12 +63,15 @@ def ecs(job: ActionJob) -> dict[str, str]:
         arn = _register(client, current)
         client.update_service(cluster=cluster, service=service, taskDefinition=arn)
     except ClientError as exc:
-        raise ActionFailed(f"Error deploying to ECS: {_client_error(exc)}") from None
+        raise acting.failed_call(exc, "Amazon ECS", "Error deploying to ECS") from None
     job.update(external_id=arn, summary=f"Deploying {arn.rsplit('/', 1)[-1]} to {service}",
                external_url=f"https://{job.region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/deployments")
     deadline = job.labstack.clock.deadline(int(config.get("DeploymentTimeout") or 60) * 60)
     while not deadline.expired():
-        deployment = _deployment_of(client, cluster, service, arn)
+        try:
+            deployment = _deployment_of(client, cluster, service, arn)
+        except ClientError as exc:
+            raise acting.failed_call(exc, "Amazon ECS", f"Could not describe the ECS service {service}") from None
         state = (deployment or {}).get("rolloutState")
         if state == "COMPLETED":
             job.update(summary=f"Deployed {arn.rsplit('/', 1)[-1]} to {service}")
@@ -119,26 +118,47 @@ def codedeploy_ecs(job: ActionJob) -> dict[str, str]:
     try:
         arn = _register(job.client("ecs"), definition)
     except ClientError as exc:
-        raise ActionFailed(f"Error registering the task definition: {_client_error(exc)}") from None
+        raise acting.failed_call(exc, "Amazon ECS", "Error registering the task definition") from None
     appspec = appspec.replace("<TASK_DEFINITION>", arn)
+    revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec}}
+    return _follow(job, _deploy(job, revision))
+
+
+def _deploy(job: ActionJob, revision: dict, register: bool = False) -> str:
+    """As the action's role: the application, the revision (registered when ``register``), a new
+    deployment of it to the deployment group; its id."""
+    config = job.configuration
     deploy = job.client("codedeploy")
+    application, group = config["ApplicationName"], config["DeploymentGroupName"]
     try:
-        deployment_id = deploy.create_deployment(
-            applicationName=config["ApplicationName"], deploymentGroupName=config["DeploymentGroupName"],
-            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec}},
-        )["deploymentId"]
+        deploy.get_application(applicationName=application)
+        if register:
+            deploy.register_application_revision(applicationName=application, revision=revision)
+        return deploy.create_deployment(applicationName=application, deploymentGroupName=group,
+                                        revision=revision)["deploymentId"]
     except ClientError as exc:
-        raise ActionFailed(f"Error calling CodeDeploy CreateDeployment: {_client_error(exc)}") from None
-    return _follow(job, deploy, deployment_id)
+        raise acting.failed_call(exc, "CodeDeploy", "Error calling CodeDeploy") from None
 
 
-def _follow(job: ActionJob, deploy: Any, deployment_id: str) -> dict[str, str]:
-    """Wait for a CodeDeploy deployment to end; fail the action unless it succeeded."""
+def _follow(job: ActionJob, deployment_id: str) -> dict[str, str]:
+    """Wait for a CodeDeploy deployment to end; fail the action unless it succeeded. CodePipeline reads
+    it as the action's role (GetDeployment on its deployment group, GetDeploymentConfig on its config);
+    labstack reads the state for it."""
     job.update(external_id=deployment_id,
                external_url=f"https://{job.region}.console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}")
+    named = {"deploymentId": deployment_id, "applicationName": job.configuration["ApplicationName"],
+             "deploymentGroupName": job.configuration["DeploymentGroupName"]}
+    failure = acting.insufficient("CodeDeploy")
+    acting.authorize(job, "codedeploy", "GetDeployment", named, failure)
+    deploy = job.own_client("codedeploy")
+    info = deploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    acting.authorize(job, "codedeploy", "GetDeploymentConfig", {"deploymentConfigName": info.get("deploymentConfigName")},
+                     failure)
     while True:
         info = deploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         status = info.get("status")
+        if status in ("Succeeded", "Failed", "Stopped"):
+            acting.authorize(job, "codedeploy", "GetDeployment", named, failure)
         if status == "Succeeded":
             job.update(summary=f"Deployment {deployment_id} succeeded")
             return {}
@@ -150,16 +170,9 @@ def _follow(job: ActionJob, deploy: Any, deployment_id: str) -> dict[str, str]:
 
 def codedeploy(job: ActionJob) -> dict[str, str]:
     """Deploy the input artifact (a zip in the artifact store) as an S3 revision to a deployment group."""
-    config = job.configuration
     where = job.execution.artifacts[job.input_names()[0]]
-    deploy = job.client("codedeploy")
     revision = {"revisionType": "S3", "s3Location": {"bucket": where["bucket"], "key": where["key"], "bundleType": "zip"}}
-    try:
-        deployment_id = deploy.create_deployment(applicationName=config["ApplicationName"],
-                                                 deploymentGroupName=config["DeploymentGroupName"], revision=revision)["deploymentId"]
-    except ClientError as exc:
-        raise ActionFailed(f"Error calling CodeDeploy CreateDeployment: {_client_error(exc)}") from None
-    return _follow(job, deploy, deployment_id)
+    return _follow(job, _deploy(job, revision, register=True))
 
 
 def s3(job: ActionJob) -> dict[str, str]:
@@ -171,6 +184,8 @@ def s3(job: ActionJob) -> dict[str, str]:
     extra: dict[str, str] = {}
     if config.get("KMSEncryptionKeyARN"):
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config["KMSEncryptionKeyARN"]}
+        acting.authorize(job, "kms", "GenerateDataKey", {"KeyId": config["KMSEncryptionKeyARN"]}, acting.artifact_store,
+                         context={"kms:ViaService": f"s3.{job.region}.amazonaws.com"})
     if config.get("CannedACL"):
         extra["ACL"] = config["CannedACL"]
     if config.get("CacheControl"):
@@ -185,7 +200,7 @@ def s3(job: ActionJob) -> dict[str, str]:
                 raise ActionFailed("ObjectKey is required when Extract is false", "ConfigurationError")
             client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
     except ClientError as exc:
-        raise ActionFailed(f"Error writing to s3://{bucket}: {_client_error(exc)}") from None
+        raise acting.failed_call(exc, "Amazon S3", f"Error writing to s3://{bucket}", acting.artifact_store) from None
     except ArchiveError as exc:
         raise ActionFailed(f"{exc}, so it cannot be extracted") from None
     job.update(summary=f"Deployed to s3://{bucket}/{key}".rstrip("/"))

@@ -18,7 +18,7 @@ import logging
 import threading
 from typing import Any
 
-from labstack.services.codepipeline import events, runners, variables
+from labstack.services.codepipeline import acting, events, runners, variables
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 from labstack.services.codepipeline.model import ActionRun, Execution, Pipeline, now
 
@@ -220,12 +220,14 @@ class Engine:
 
     def _run_action(self, run: ActionRun) -> None:
         execution = self.execution
+        job = None
         try:
             configuration = variables.resolve(run.declaration.get("configuration", {}), self._namespaces())
             with self.pipeline.cond:
                 run.resolved = configuration
             job = ActionJob(self.labstack, self.provider, self.account, self.region, self.pipeline, execution, run,
                             configuration)
+            acting.start(job)  # the action acts as the pipeline's role (or its own)
             outputs = runners.run(job) or {}
             status, summary, error = "Succeeded", run.summary, None
         except variables.Unresolved as exc:
@@ -238,6 +240,9 @@ class Engine:
             log.exception("action %s failed inside labstack", run.name)
             message = f"labstack could not run this action: {exc}"
             outputs, status, summary, error = {}, "Failed", message, {"code": "JobFailed", "message": message[:5000]}
+        finally:
+            if job is not None:
+                acting.end(job)
         with self.pipeline.cond:
             if run.status != "Abandoned":  # else a stop with abandon has settled it already
                 run.status = status

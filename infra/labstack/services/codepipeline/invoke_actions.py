@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 from labstack.services.codepipeline.action_types import type_key
 from labstack.services.codepipeline.artifacts import object_key
@@ -51,8 +52,9 @@ def job_data(job: ActionJob, continuation: str | None = None) -> dict[str, Any]:
 
 
 def _artifact_credentials(job: ActionJob) -> dict[str, str]:
-    """Temporary keys of the pipeline's account for its artifact store, as CodePipeline hands a job them."""
-    issued = job.labstack.keyring.issue(job.account, f"codepipeline:{job.run.action_execution_id}")
+    """Temporary keys for the artifact store, as CodePipeline hands a job them: a session of the
+    pipeline's role, ended with the action."""
+    issued = acting.worker_session(job, job.run.action_execution_id)
     return {"accessKeyId": issued.access_key, "secretAccessKey": issued.secret_key, "sessionToken": issued.session_token or ""}
 
 
@@ -107,6 +109,9 @@ def lambda_function(job: ActionJob) -> dict[str, str]:
         try:
             job.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event).encode())
         except ClientError as exc:
+            denied = acting.refused(exc, "AWS Lambda")
+            if denied is not None:
+                raise denied from None
             error = exc.response.get("Error", {})
             raise ActionFailed(f"Error invoking Lambda function {function}: {error.get('Code')}: {error.get('Message')}",
                                "ConfigurationError") from None

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from labstack.context import RequestContext
+from labstack.enforcement.asks import Ask
 from labstack.errors import AwsError
 from labstack.motobridge import EVENT_TARGETS
 from labstack.protocol.provider import Provider
+from labstack.runtimes.eventbus import targets
 from labstack.runtimes.loop import every
 from labstack.services.codecommit.events import Outbox
-from labstack.services.codepipeline import action_types, rule_types, structure, triggers
+from labstack.services.codepipeline import acting, action_types, rule_types, structure, triggers
 from labstack.services.codepipeline.action_types import ActionType, type_key
 from labstack.services.codepipeline.engine import Engine
 from labstack.services.codepipeline.jobs import Jobs
@@ -172,6 +174,7 @@ class CodePipelineProvider(Provider):
         """Check the declaration, store version 1 and start the pipeline, as AWS does on creation."""
         declaration = _normalised(request["pipeline"])
         structure.check(declaration, ctx.region, self._find_type(ctx))
+        acting.check_roles(self.labstack, ctx.region, ctx.arn("codepipeline", declaration["name"]), declaration)
         tags = _check_tags(request.get("tags", []))
         declaration["version"] = 1
         with self.state.lock:
@@ -199,6 +202,8 @@ class CodePipelineProvider(Provider):
         """A new version; running executions go on with the version they started on."""
         declaration = _normalised(request["pipeline"])
         structure.check(declaration, ctx.region, self._find_type(ctx))
+        self._pipeline(ctx, declaration["name"])  # PipelineNotFoundException before the roles are looked at
+        acting.check_roles(self.labstack, ctx.region, ctx.arn("codepipeline", declaration["name"]), declaration)
         with self.state.lock:
             pipeline = self._pipeline(ctx, declaration["name"])
             with pipeline.cond:
@@ -668,14 +673,19 @@ class CodePipelineProvider(Provider):
 
     def _rule_fired(self, _account: str, _region: str, target: dict, event: dict, rule_arn: str) -> None:
         """An EventBridge rule that targets a pipeline matched an event: start it (trigger
-        CloudWatchEvent). A CodeCommit reference change pins the commit it names."""
+        CloudWatchEvent) if the target's role may (codepipeline:StartPipelineExecution). A CodeCommit
+        reference change pins the commit it names."""
         _, _, _, region, account, name = target["Arn"].split(":", 5)
         if self.labstack.settings.class_mode and account != _account:
             log.info("EventBridge rule %s targets a pipeline of another account (%s): not started", rule_arn, account)
             return
+        if not targets.may_invoke(self.labstack, _region, target, event, rule_arn,
+                                  Ask("codepipeline:StartPipelineExecution", target["Arn"], resource_account=account)):
+            return
         pipeline = self.state.get(account, region).pipelines.get(name)
         if pipeline is None:
-            log.info("EventBridge rule %s targets pipeline %s, which does not exist", rule_arn, target["Arn"])
+            targets.failed(self.labstack, _region, target, event, rule_arn, "NO_RESOURCE",
+                           f"Pipeline {target['Arn']} does not exist")
             return
         detail = event.get("detail") or {}
         pinned = {}

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from labstack import sources as shared
 from labstack.errors import AwsError
+from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
 from labstack.services.codepipeline.model import now
 
@@ -57,10 +58,23 @@ def _git_variables(revision: shared.SourceRevision, branch: str) -> dict[str, st
             "AuthorDate": _iso(str(author.get("date", ""))), "CommitterDate": _iso(str(author.get("date", "")))}
 
 
+def _codecommit_allowed(job: ActionJob, name: str) -> None:
+    """What the action does in CodeCommit as its role: the branch, the commit, and the archive of it."""
+    def failure(sentence: str) -> ActionFailed:
+        return ActionFailed(f"The service role or action role doesn't have the permissions required to access the AWS "
+                            f"CodeCommit repository named {name}. Update the IAM role permissions, and then try again. "
+                            f"Error: {sentence}")
+
+    arn = f"arn:aws:codecommit:{job.region}:{job.account}:{name}"
+    for operation in ("GetBranch", "GetCommit", "UploadArchive", "GetUploadArchiveStatus"):
+        acting.authorize(job, "codecommit", operation, {"repositoryName": name}, failure, resource=arn)
+
+
 def codecommit(job: ActionJob) -> dict[str, str]:
     """A CodeCommit repository at the pinned commit or its branch's head."""
     config = job.configuration
     name, branch = config["RepositoryName"], config["BranchName"]
+    _codecommit_allowed(job, name)
     try:
         revision = shared.codecommit_revision(job.labstack, job.account, job.region, name,
                                               _pinned(job, ("COMMIT_ID",)) or branch)
@@ -86,6 +100,10 @@ def connection(job: ActionJob) -> dict[str, str]:
              and connections_of(job.labstack).get(match.group(2), match.group(1)).get(match.group(3)))
     if not found:
         raise ActionFailed(f"Connection {arn} does not exist or is not available", "ConfigurationError")
+    acting.authorize(job, arn.split(":")[2], "UseConnection", {"ConnectionArn": arn},
+                     lambda sentence: ActionFailed(f"Unable to use Connection: {arn}. The provided role does not have "
+                                                   f"sufficient permissions: {sentence}"),
+                     resource=arn, context={f"{arn.split(':')[2]}:FullRepositoryId": repo})
     try:
         revision = shared.github_revision(job.labstack, repo, _pinned(job, ("COMMIT_ID",)) or branch, job.account)
     except AwsError as exc:
@@ -108,9 +126,12 @@ def s3(job: ActionJob) -> dict[str, str]:
             raise ActionFailed("The S3 object key cannot be overridden unless AllowOverrideForS3ObjectKey is true",
                                "ConfigurationError")
         key = override
+    version = _pinned(job, ("S3_OBJECT_VERSION_ID",))
+    acting.authorize(job, "s3", "GetBucketVersioning", {"Bucket": bucket}, acting.artifact_store)
+    acting.authorize(job, "s3", "GetObject", {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})},
+                     acting.artifact_store)
     try:
-        revision = shared.s3_revision(job.labstack, job.account, job.region, bucket, key,
-                                      _pinned(job, ("S3_OBJECT_VERSION_ID",)))
+        revision = shared.s3_revision(job.labstack, job.account, job.region, bucket, key, version)
     except AwsError as exc:
         raise ActionFailed(f"Could not read s3://{bucket}/{key}: {exc.message}", "ConfigurationError") from None
     url = f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key}"
@@ -130,6 +151,9 @@ def ecr(job: ActionJob) -> dict[str, str]:
     try:
         image = job.client("ecr").describe_images(repositoryName=repository, imageIds=[wanted])["imageDetails"][0]
     except ClientError as exc:
+        denied = acting.refused(exc, "Amazon ECR")
+        if denied is not None:
+            raise denied from None
         error = exc.response.get("Error", {})
         raise ActionFailed(f"Could not find image {wanted} in repository {repository}: {error.get('Code')}: "
                            f"{error.get('Message')}", "ConfigurationError") from None
