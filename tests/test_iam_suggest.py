@@ -1,7 +1,8 @@
 """``labstack iam suggest``: the least-privilege policy of what a role used. Evaluated with labstack's own
 evaluator it allows every (action, resource) a session asked for and nothing else; it stays under IAM's
-quota by the narrowest wildcards; and attached to a fresh role it lets the same calls through, for real,
-while a call the session never made is refused."""
+quota by the narrowest wildcards; names one run made (a build's log stream) become wildcards; and
+attached to a fresh role it lets the same calls through for real (a role session's, the next build's),
+while a call the role never made is refused."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from labstack.enforcement.suggest import QUOTA, role_entries, suggest
 from labstack.iampolicy import Policy, Principal, Request, evaluate
 from labstack.services.iam.documents import size
 from tests.support.browser_console import get
-from tests.support.codebuild import new_account
+from tests.support.codebuild import Lab, buildspec, new_account
 from tests.support.policystream import Keys, denied, policy, role, session
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 
 ACCOUNT = "123456789012"
@@ -57,11 +59,14 @@ def test_the_policy_allows_every_pair_the_role_used_and_nothing_else() -> None:
                              ("s3:GetObject", "arn:aws:s3:::artifacts/pipe/Build/def.zip"),  # PutObject's, not GetObject's
                              ("s3:PutObject", "arn:aws:s3:::artifacts/pipe/Source/abc.zip"),
                              ("s3:GetObject", "arn:aws:s3:::artifacts/pipe/Source/other.zip"),
-                             ("logs:PutLogEvents", f"{LOGS}:log-stream:b-2"), ("logs:CreateLogStream", "*"),
+                             ("logs:PutLogEvents", f"{LOGS}-other:log-stream:b-1"), ("logs:CreateLogStream", "*"),
                              ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
                              ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q")]:  # another role's call
         assert not allows(found.document, action, resource), (action, resource)
-    assert (found.used, found.denied, found.notes) == (9, 1, ())
+    assert allows(found.document, "logs:PutLogEvents", f"{LOGS}:log-stream:b-2")  # the next build's stream
+    assert (found.used, found.denied) == (9, 1)
+    assert found.notes == (f"1 name one run made (e.g. {LOGS}:log-stream:b-1) written as {LOGS}:log-stream:*, so that "
+                           "the next run is allowed too",)
 
 
 def test_one_statement_per_service_and_resource_set_actions_sorted() -> None:
@@ -71,11 +76,26 @@ def test_one_statement_per_service_and_resource_set_actions_sorted() -> None:
         ("Ecr2", ["ecr:InitiateLayerUpload", "ecr:PutImage"], REPO),
         ("Iam", "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/task"),
         ("Logs1", "logs:CreateLogStream", LOGS),
-        ("Logs2", "logs:PutLogEvents", f"{LOGS}:log-stream:b-1"),
+        ("Logs2", "logs:PutLogEvents", f"{LOGS}:log-stream:*"),
         ("S31", "s3:GetBucketLocation", "arn:aws:s3:::artifacts"),
         ("S32", "s3:GetObject", "arn:aws:s3:::artifacts/pipe/Source/abc.zip"),
         ("S33", "s3:PutObject", "arn:aws:s3:::artifacts/pipe/Build/def.zip")]
     assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_a_name_one_run_made_becomes_a_wildcard_for_the_next_run() -> None:
+    build = f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/app:6a224160-ddb9-4ce4-aaf6-db59b32a4177"
+    task = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/0d9c2f6b7e1a4c3f8b5e2a1d9c8b7a6f"
+    release = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/release-2026"
+    found = suggest(ROLE, [entry("codebuild:BatchGetBuilds", build), entry("ecs:DescribeTasks", task),
+                           entry("ssm:GetParameter", release)])
+    assert allows(found.document, "codebuild:BatchGetBuilds", build.replace("6a224160", "7b335271"))
+    assert allows(found.document, "ecs:DescribeTasks", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/ffff2f6b7e1a4c3f8b5e2a1d9c8b7a6f")
+    assert not allows(found.document, "codebuild:BatchGetBuilds", f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/other:x")
+    assert not allows(found.document, "ecs:DescribeTasks", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/other/0d9c")
+    assert not allows(found.document, "ssm:GetParameter", f"{release}-beta")  # a name a person chose stays exact
+    assert [n.split(" written as ")[1].split(",")[0] for n in found.notes] == [
+        f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/app:*", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/*"]
 
 
 def test_a_name_that_looks_like_a_policy_variable_stays_a_name() -> None:
@@ -93,18 +113,18 @@ def test_an_action_used_on_everything_needs_no_narrower_resource() -> None:
 
 def test_over_the_quota_siblings_collapse_into_their_narrowest_wildcard() -> None:
     keys = [entry("s3:GetObject", f"arn:aws:s3:::artifacts/pipe/Source/{n:04d}-{'x' * 40}.zip") for n in range(300)]
-    streams = [entry("logs:PutLogEvents", f"{LOGS}:log-stream:{n:04d}") for n in range(20)]
-    found = suggest(ROLE, [*keys, *streams, entry("s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/one.zip")])
+    parameters = [entry("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/app/{n:04d}") for n in range(20)]
+    found = suggest(ROLE, [*keys, *parameters, entry("s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/one.zip")])
     assert found.size <= QUOTA == 10_240 and size(json.dumps(found.document)) == found.size
     assert suggest(ROLE, keys, quota=10**9).size > QUOTA  # exact, it would be too big
     assert found.notes == ("300 s3 resources collapsed into arn:aws:s3:::artifacts/pipe/Source/* to keep the policy "
                            "under IAM's 10240 characters",)
-    for used in [*keys, *streams]:
+    for used in [*keys, *parameters]:
         assert allows(found.document, used.action, used.resource)
     assert allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/one.zip")
     assert not allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/elsewhere/two.zip")  # not collapsed
     assert not allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/pipe/Build/a.zip")
-    assert not allows(found.document, "logs:PutLogEvents", f"{LOGS}:log-stream:other")  # small enough to stay exact
+    assert not allows(found.document, "ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/app/other")  # exact still
 
 
 def test_a_policy_that_cannot_fit_says_so() -> None:
@@ -181,3 +201,26 @@ def test_the_suggested_policy_on_a_fresh_role_lets_the_same_calls_through(
     assert denied(lambda: ssm.get_parameter(Name="/suggest/secret")) == "AccessDeniedException"
     replayed = get(labstack.endpoint, "iam", REPLAY_ACCOUNT)["principals"]
     assert {p["principal"]: p["denied"] for p in replayed}[again.arn] == 3  # exactly the three unrecorded calls
+
+
+@pytest.mark.slow
+def test_a_build_roles_suggested_policy_lets_the_next_build_through(labstack: LabstackProcess,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    lab = Lab(labstack)  # its codebuild-role allows everything
+    lab.client("s3").create_bucket(Bucket=f"out-{lab.account}")
+    lab.client("ssm").put_parameter(Name="/build/colour", Value="blue", Type="String")
+    spec = buildspec({"build": {"commands": ["aws ssm get-parameter --name /build/colour", "echo built > out.txt"]}},
+                     artifacts={"files": ["out.txt"]})
+    lab.project("least", spec, artifacts={"type": "S3", "location": f"out-{lab.account}", "name": "out"})
+    assert lab.run("least", timeout=60)["buildStatus"] == "SUCCEEDED"
+    assert cli.main(["iam", "suggest", "codebuild-role", "--account", lab.account, "--endpoint", labstack.endpoint]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "ssm:GetParameter" in json.dumps(document) and '"*"' not in json.dumps(document)
+
+    least = service_role(lab.client("iam"), "codebuild-least", "codebuild.amazonaws.com", policy=document)
+    lab.codebuild.update_project(name="least", serviceRole=least)
+    assert lab.run("least", timeout=60)["buildStatus"] == "SUCCEEDED"  # a new build: its own log stream
+    lab.client("ssm").put_parameter(Name="/build/secret", Value="red", Type="String")
+    failed = lab.run("least", timeout=60, buildspecOverride=spec.replace("/build/colour", "/build/secret"))
+    assert failed["buildStatus"] == "FAILED"  # a parameter the first build never read
+    assert any("ssm:GetParameter" in line and "/build/secret" in line for line in lab.logs(failed))

@@ -7,6 +7,10 @@ still needs), the policy allows exactly the (action, resource) pairs seen:
 - each resource as the ARN seen; a ``*`` or ``?`` in it stays a wildcard (the gate asks for a pattern
   such as ``arn:aws:s3:::bucket/*`` where a call names no single resource), a ``$`` is written ``${$}``
   so that no name becomes a policy variable;
+- but a name that one run made, which the next run will not use again, ends in ``*`` instead, so the
+  policy still allows the next build or deployment: a log stream (``log-group:G:log-stream:*``, as
+  AWS's own examples for CodeBuild and Lambda write it), and a last part holding a generated id (a
+  UUID, or 16 hex digits or more: a build, a task, an execution). ``notes`` names each;
 - under IAM's quota for a role's inline policies (10,240 characters, white space not counted): only
   when the exact policy is larger, sibling ARNs are collapsed into their narrowest common wildcard
   (``arn:aws:s3:::bucket/builds/*``), deepest first, each collapse named in ``notes``.
@@ -30,6 +34,9 @@ QUOTA = INLINE_POLICIES_SIZE["role"]  # IAM: all inline policies of one role tog
 VERSION = "2012-10-17"
 _ESCAPES = str.maketrans({"$": "${$}"})
 _SEPARATORS = re.compile(r"[:/]")
+_LOG_STREAM = re.compile(r"^(arn:[^:]+:logs:[^:]*:[^:]*:log-group:.+:log-stream:).+$")
+_GENERATED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,}")
+_LAST = re.compile(r"^(arn:[^:]+:[^:]+:[^:]*:[^:]*:.*[:/])[^:/]+$")
 
 
 @dataclass(frozen=True, order=True)
@@ -100,12 +107,16 @@ def suggest(role: str, entries: Iterable[Entry], quota: int = QUOTA) -> Suggesti
     uses: dict[str, dict[str, set[Pattern]]] = defaultdict(lambda: defaultdict(set))
     names: dict[str, str] = {}  # an action as first seen, by its case-insensitive key
     pairs: set[tuple[str, str]] = set()
+    runs: dict[Pattern, set[str]] = {}  # a wildcard written for names that one run made
     denials: dict[tuple[str, str], Entry] = {}
     for entry in entries:
         if entry.role != role or ":" not in entry.action:
             continue
         action = names.setdefault(entry.action.lower(), entry.action)
         pattern = _pattern(entry.resource)
+        if (per_run := _per_run(pattern)) is not None:
+            runs.setdefault(per_run, set()).add(entry.resource)
+            pattern = per_run
         uses[action.split(":", 1)[0].lower()][action].add(pattern)
         pairs.add((action.lower(), entry.resource))
         if entry.decision != "allowed":
@@ -115,7 +126,9 @@ def suggest(role: str, entries: Iterable[Entry], quota: int = QUOTA) -> Suggesti
     for actions in uses.values():
         for action, patterns in actions.items():
             actions[action] = _narrowest(patterns)
-    notes = _collapse(uses, quota)
+    notes = [f"{_count(len(seen), 'name')} one run made (e.g. {min(seen)}) written as {pattern.text()}, so that the "
+             "next run is allowed too" for pattern, seen in sorted(runs.items())]
+    notes += _collapse(uses, quota)
     notes += [f"{e.action} on {e.resource} was denied by an explicit Deny ({e.explanation}): no Allow overrides it"
               for e in denials.values() if e.decision == EXPLICIT_DENY]
     document = _document(uses)
@@ -131,6 +144,23 @@ def _pattern(resource: str) -> Pattern:
     if resource.endswith("*") and not any(c in resource[:-1] for c in "*?"):
         return Pattern(resource[:-1], wildcard=True)
     return Pattern(resource)
+
+
+def _per_run(pattern: Pattern) -> Pattern | None:
+    """The wildcard for a name that one run made (a log stream, a generated id at its end), or None."""
+    if pattern.wildcard:
+        return None
+    stream = _LOG_STREAM.match(pattern.prefix)
+    if stream:
+        return Pattern(stream.group(1), wildcard=True)
+    last = _LAST.match(pattern.prefix)
+    if last and _GENERATED.search(pattern.prefix[len(last.group(1)):]):
+        return Pattern(last.group(1), wildcard=True)
+    return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _narrowest(patterns: set[Pattern]) -> set[Pattern]:
