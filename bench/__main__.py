@@ -18,6 +18,7 @@ from bench import (
     console,
     git,
     grading_cost,
+    iam,
     lab_start,
     labs,
     pipeline,
@@ -34,8 +35,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
 BENCHMARKS = {"core": run, "codebuild": codebuild.run, "git": git.run, "compute": compute.run,
               "codedeploy": codedeploy.run, "lab_start": lab_start.run, "labs": labs.run, "pipeline": pipeline.run,
               "console": console.run, "grading_cost": grading_cost.run, "class_mode": class_mode.run, "classroom": classroom.run,
-              "workshop": workshop.run, "class_mode_rest": class_mode.rest_figures}
-ONLY_WHEN_NAMED = ("classroom", "workshop", "class_mode_rest", "grading_cost")
+              "workshop": workshop.run, "class_mode_rest": class_mode.rest_figures, "iam": iam.run}
+ONLY_WHEN_NAMED = ("classroom", "workshop", "class_mode_rest", "grading_cost", "iam")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,13 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from labstack import motobridge
 from labstack.enforcement import policies
-try:  # TEMPORARY until asks.py lands (helper in progress): remove this guard
-    from labstack.enforcement.asks import Ask, asks
-except ImportError:  # pragma: no cover
-    Ask = Any  # type: ignore[misc,assignment]
-
-    def asks(*_: Any) -> list:  # type: ignore[no-redef]
-        return []
+from labstack.enforcement.asks import Ask, asks
 from labstack.enforcement.stream import Entry
 from labstack.errors import JSON, REST_JSON, AwsError
 from labstack.iampolicy import IMPLICIT_DENY, Decision, Principal, Request, evaluate
