@@ -1,8 +1,8 @@
 """``labstack iam suggest``: the least-privilege policy of what a role used. Evaluated with labstack's own
 evaluator it allows every (action, resource) a session asked for and nothing else; it stays under IAM's
 quota by the narrowest wildcards; names one run made (a build's log stream) become wildcards; and
-attached to a fresh role it lets the same calls through for real (a role session's, the next build's),
-while a call the role never made is refused."""
+attached to a fresh role it lets the same calls through for real (a role session's, the next build's,
+a pipeline's next execution), while a call the role never made is refused."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from labstack.iampolicy import Policy, Principal, Request, evaluate
 from labstack.services.iam.documents import size
 from tests.support.browser_console import get
 from tests.support.codebuild import Lab, buildspec, new_account
+from tests.support.codepipeline import PipelineLab, s3_source, stage
+from tests.support.codepipeline import build as pipeline_build
 from tests.support.policystream import Keys, denied, policy, role, session
 from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
@@ -87,15 +89,21 @@ def test_a_name_one_run_made_becomes_a_wildcard_for_the_next_run() -> None:
     build = f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/app:6a224160-ddb9-4ce4-aaf6-db59b32a4177"
     task = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/0d9c2f6b7e1a4c3f8b5e2a1d9c8b7a6f"
     release = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/release-2026"
+    artifact = "arn:aws:s3:::artifacts/ship-it/SourceArti/x7Gq2Lm"  # CodePipeline's key for one execution's artifact
     found = suggest(ROLE, [entry("codebuild:BatchGetBuilds", build), entry("ecs:DescribeTasks", task),
-                           entry("ssm:GetParameter", release)])
+                           entry("ssm:GetParameter", release), entry("s3:GetObject", artifact),
+                           entry("s3:GetObject", "arn:aws:s3:::artifacts/site/docs/release")])
     assert allows(found.document, "codebuild:BatchGetBuilds", build.replace("6a224160", "7b335271"))
     assert allows(found.document, "ecs:DescribeTasks", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/ffff2f6b7e1a4c3f8b5e2a1d9c8b7a6f")
     assert not allows(found.document, "codebuild:BatchGetBuilds", f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/other:x")
     assert not allows(found.document, "ecs:DescribeTasks", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/other/0d9c")
-    assert not allows(found.document, "ssm:GetParameter", f"{release}-beta")  # a name a person chose stays exact
+    assert allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/ship-it/SourceArti/Q2w9ErT")
+    assert not allows(found.document, "s3:GetObject", "arn:aws:s3:::artifacts/ship-it/BuildArtif/Q2w9ErT")
+    for chosen in (f"{release}-beta", "arn:aws:s3:::artifacts/site/docs/releases"):  # names a person chose stay exact
+        assert not allows(found.document, "ssm:GetParameter" if ":ssm:" in chosen else "s3:GetObject", chosen)
     assert [n.split(" written as ")[1].split(",")[0] for n in found.notes] == [
-        f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/app:*", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/*"]
+        f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/app:*", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/lab/*",
+        "arn:aws:s3:::artifacts/ship-it/SourceArti/*"]
 
 
 def test_a_name_that_looks_like_a_policy_variable_stays_a_name() -> None:
@@ -224,3 +232,30 @@ def test_a_build_roles_suggested_policy_lets_the_next_build_through(labstack: La
     failed = lab.run("least", timeout=60, buildspecOverride=spec.replace("/build/colour", "/build/secret"))
     assert failed["buildStatus"] == "FAILED"  # a parameter the first build never read
     assert any("ssm:GetParameter" in line and "/build/secret" in line for line in lab.logs(failed))
+
+
+@pytest.mark.slow
+def test_a_pipelines_suggested_policies_let_its_next_execution_through(labstack: LabstackProcess,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    lab = PipelineLab(labstack)  # its pipeline-role and build-role allow everything
+    lab.source({"app.txt": "v1"})
+    lab.project("unit", ["cat app.txt", "echo ok > out.txt"], artifacts={"files": ["out.txt"]})
+    lab.create("ship", stage("Source", s3_source(lab.sources)), stage("Build", pipeline_build("Build", "unit", outputs=("built",))))
+    suggested = {}
+    for name in ("pipeline-role", "build-role"):
+        assert cli.main(["iam", "suggest", name, "--account", lab.account, "--endpoint", labstack.endpoint]) == 0
+        printed = capsys.readouterr()
+        suggested[name] = json.loads(printed.out)
+        assert '"*"' not in printed.out
+    assert f"arn:aws:s3:::{lab.bucket}/ship/src/*" in json.dumps(suggested["pipeline-role"])  # each execution's artifacts
+
+    iam = lab.client("iam")
+    least_build = service_role(iam, "build-least", "codebuild.amazonaws.com", policy=suggested["build-role"])
+    lab.codebuild.update_project(name="unit", serviceRole=least_build)
+    declaration = lab.codepipeline.get_pipeline(name="ship")["pipeline"]
+    declaration["roleArn"] = service_role(iam, "pipeline-least", "codepipeline.amazonaws.com", policy=suggested["pipeline-role"])
+    lab.codepipeline.update_pipeline(pipeline=declaration)
+    assert lab.run("ship", timeout=60)["status"] == "Succeeded"
+    acted = {p["role"].rpartition("/")[2]: p for p in get(labstack.endpoint, "iam", lab.account)["principals"] if p["role"]}
+    assert acted["pipeline-least"]["calls"] > 0 and acted["build-least"]["calls"] > 0  # the new roles did the work
+    assert acted["pipeline-least"]["denied"] == acted["build-least"]["denied"] == 0

@@ -9,8 +9,10 @@ still needs), the policy allows exactly the (action, resource) pairs seen:
   so that no name becomes a policy variable;
 - but a name that one run made, which the next run will not use again, ends in ``*`` instead, so the
   policy still allows the next build or deployment: a log stream (``log-group:G:log-stream:*``, as
-  AWS's own examples for CodeBuild and Lambda write it), and a last part holding a generated id (a
-  UUID, or 16 hex digits or more: a build, a task, an execution). ``notes`` names each;
+  AWS's own examples for CodeBuild and Lambda write it), a last part holding a generated id (a
+  UUID, or 16 hex digits or more: a build, a task, an execution), and an object of a pipeline's
+  artifact store (CodePipeline's key: ``<pipeline, 20 characters>/<artifact, 10>/<7 random>``).
+  ``notes`` names each;
 - under IAM's quota for a role's inline policies (10,240 characters, white space not counted): only
   when the exact policy is larger, sibling ARNs are collapsed into their narrowest common wildcard
   (``arn:aws:s3:::bucket/builds/*``), deepest first, each collapse named in ``notes``.
@@ -36,6 +38,7 @@ _ESCAPES = str.maketrans({"$": "${$}"})
 _SEPARATORS = re.compile(r"[:/]")
 _LOG_STREAM = re.compile(r"^(arn:[^:]+:logs:[^:]*:[^:]*:log-group:.+:log-stream:).+$")
 _GENERATED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,}")
+_PIPELINE_ARTIFACT = re.compile(r"^(arn:[^:]+:s3:::[^/]+/[^/]{1,20}/[^/]{1,10}/)(?=[A-Za-z0-9]*[A-Z0-9])[A-Za-z0-9]{7}$")
 _LAST = re.compile(r"^(arn:[^:]+:[^:]+:[^:]*:[^:]*:.*[:/])[^:/]+$")
 
 
@@ -150,9 +153,9 @@ def _per_run(pattern: Pattern) -> Pattern | None:
     """The wildcard for a name that one run made (a log stream, a generated id at its end), or None."""
     if pattern.wildcard:
         return None
-    stream = _LOG_STREAM.match(pattern.prefix)
-    if stream:
-        return Pattern(stream.group(1), wildcard=True)
+    run = _LOG_STREAM.match(pattern.prefix) or _PIPELINE_ARTIFACT.match(pattern.prefix)
+    if run:
+        return Pattern(run.group(1), wildcard=True)
     last = _LAST.match(pattern.prefix)
     if last and _GENERATED.search(pattern.prefix[len(last.group(1)):]):
         return Pattern(last.group(1), wildcard=True)
