@@ -15,7 +15,7 @@ from tests.support.browser_console import call, get
 from tests.support.classmode import ClassLabstack
 from tests.support.codebuild import new_account
 from tests.support.policystream import Keys, denied, policy, role, session, user
-from tests.support.server import LabstackProcess
+from tests.support.server import LabstackProcess, start_labstack
 
 pytest_plugins = ["tests.support.classmode_fixtures"]  # `classroom`
 
@@ -147,3 +147,18 @@ def test_a_learner_reads_only_their_own_stream(classroom: ClassLabstack, class_u
     with pytest.raises(urllib.error.HTTPError) as unsigned:
         daemon.get_json(f"{classroom.endpoint}/_labstack/api/iam?account={theirs}", timeout=30)
     assert unsigned.value.code == 401
+
+
+def test_in_report_mode_a_denial_let_through_is_marked(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = start_labstack(tmp_path_factory.mktemp("iam-report-stream"), LABSTACK_IAM="report")
+    try:
+        account = new_account()
+        keys = user(server.client("iam", account=account), "dev", policy(
+            {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}))
+        keys.client(server, "sns").list_topics()  # not allowed, but let through
+        listed = get(server.endpoint, "iam", account)["principals"]
+        assert [(p["calls"], p["denied"], p["reported"]) for p in listed] == [(1, 1, 1)]
+        row = get(server.endpoint, "iam/principal", account, {"principal": keys.arn})["calls"][0]
+        assert (row["action"], row["decision"], row["enforced"]) == ("sns:ListTopics", "implicitDeny", False)
+    finally:
+        server.stop()

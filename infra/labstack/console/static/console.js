@@ -303,7 +303,8 @@ function arn(text) {
 
 function iamPage(data) {
   const rows = data.principals.map((p) => [link("iam", p.principal), esc(p.role || "—"), esc(p.calls),
-    p.denied ? `<strong class="denied">${esc(p.denied)}</strong>` : "0", when(p.lastCall)]);
+    p.denied ? `<strong class="denied">${esc(p.denied)}</strong>${p.reported ? ` (${esc(p.reported)} let through: report mode)` : ""}` : "0",
+    when(p.lastCall)]);
   return `<p>Every call an IAM user, a role session or a service assuming its role made in account ${esc(data.account)},
     decided by labstack's IAM policy evaluation. The account's root user and labstack's own bookkeeping are not evaluated.</p>
     ${table("Principals, most recent first", ["Principal", "Role", "Calls", "Denied", "Last call"], rows,
