@@ -15,7 +15,7 @@ still needs), the policy allows exactly the (action, resource) pairs seen:
   ``notes`` names each;
 - under IAM's quota for a role's inline policies (10,240 characters, white space not counted): only
   when the exact policy is larger, sibling ARNs are collapsed into their narrowest common wildcard
-  (``arn:aws:s3:::bucket/builds/*``), deepest first, each collapse named in ``notes``.
+  (``arn:aws:s3:::bucket/builds/*``), the narrowest first, each collapse named in ``notes``.
 A decision an explicit Deny made stays denied whatever this policy allows: ``notes`` says so.
 """
 
