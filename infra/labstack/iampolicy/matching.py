@@ -27,6 +27,7 @@ _DEFAULT = re.compile(r"^\s*([^,\s]+)\s*,\s*'((?:[^']|'')*)'\s*$")
 _LITERALS = {"*": "*", "?": "?", "$": "$"}
 
 
+@lru_cache(maxsize=8192)
 def tokens(text: str) -> tuple[Token, ...]:
     """``text`` as literal runs and wildcards, with no variables."""
     out: list[Token] = []
@@ -138,13 +139,22 @@ def _simulate(elements: tuple[Element, ...], text: str, ignore_case: bool) -> bo
     return len(elements) in current
 
 
-def _matches(pattern: tuple[Token, ...], text: str, *, arn: bool, ignore_case: bool) -> bool:
+@lru_cache(maxsize=8192)
+def _matcher(pattern: tuple[Token, ...], arn: bool, ignore_case: bool) -> Callable[[str], bool]:
+    """How ``pattern`` is matched, decided once: a regex (one star cannot make it backtrack badly), or
+    the simulation for more."""
     elements = _elements(pattern, arn)
-    if sum(1 for kind, _, _ in elements if kind == "*") <= 1:  # one star cannot make a regex backtrack badly
-        return _regex(elements, ignore_case).fullmatch(text) is not None
-    return _simulate(elements, text, ignore_case)
+    if sum(1 for kind, _, _ in elements if kind == "*") <= 1:
+        regex = _regex(elements, ignore_case)
+        return lambda text: regex.fullmatch(text) is not None
+    return lambda text: _simulate(elements, text, ignore_case)
 
 
+def _matches(pattern: tuple[Token, ...], text: str, *, arn: bool, ignore_case: bool) -> bool:
+    return _matcher(pattern, arn, ignore_case)(text)
+
+
+@lru_cache(maxsize=16384)
 def action_matches(pattern: str, action: str) -> bool:
     """True when the policy's action pattern (``s3:Get*``, ``*``) covers ``action``, ignoring case."""
     return _matches(tokens(pattern), action, arn=False, ignore_case=True)
