@@ -192,15 +192,26 @@ def resolve_parameter(name: str, ssm: Any) -> str:
     return found["Parameters"][0]["Value"]
 
 
-def resolve_secret(reference: str, secretsmanager: Any) -> str:
-    """A secrets-manager value for ``secret-id:json-key:version-stage:version-id``."""
+def secret_arn(secret_id: str, secretsmanager: Any) -> str:
+    """The full ARN (with its random suffix) of the secret a name or ARN names, which AWS authorizes a
+    GetSecretValue on; ``secret_id`` itself when there is no such secret. ``secretsmanager`` is CodeBuild's
+    own client: finding the secret is the service's business, reading it the role's."""
+    try:
+        return secretsmanager.describe_secret(SecretId=secret_id)["ARN"]
+    except ClientError:
+        return secret_id
+
+
+def resolve_secret(reference: str, secretsmanager: Any, arn_of: Callable[[str], str] = str) -> str:
+    """A secrets-manager value for ``secret-id:json-key:version-stage:version-id``, read with
+    ``secretsmanager`` (the build's role session) by the ARN ``arn_of`` gives (see :func:`secret_arn`)."""
     if reference.startswith("arn:"):
         parts = reference.split(":")
         secret_id, rest = ":".join(parts[:7]), parts[7:]
     else:
         secret_id, *rest = reference.split(":")
     json_key, stage, version_id = (rest + ["", "", ""])[:3]
-    args: dict[str, str] = {"SecretId": secret_id}
+    args: dict[str, str] = {"SecretId": arn_of(secret_id)}
     if stage:
         args["VersionStage"] = stage
     if version_id:
@@ -221,7 +232,8 @@ def resolve_secret(reference: str, secretsmanager: Any) -> str:
     return item if isinstance(item, str) else json.dumps(item)
 
 
-def resolve_variables(declared: list[dict], ssm: Callable[[], Any], secrets: Callable[[], Any]) -> tuple[dict[str, str], list[str]]:
+def resolve_variables(declared: list[dict], ssm: Callable[[], Any], secrets: Callable[[], Any],
+                      arn_of: Callable[[str], str] = str) -> tuple[dict[str, str], list[str]]:
     """Values of project-style variables (PLAINTEXT, PARAMETER_STORE, SECRETS_MANAGER); and the secret values."""
     values: dict[str, str] = {}
     hidden: list[str] = []
@@ -231,7 +243,7 @@ def resolve_variables(declared: list[dict], ssm: Callable[[], Any], secrets: Cal
             values[var["name"]] = resolve_parameter(var["value"], ssm())
             hidden.append(values[var["name"]])
         elif kind == "SECRETS_MANAGER":
-            values[var["name"]] = resolve_secret(var["value"], secrets())
+            values[var["name"]] = resolve_secret(var["value"], secrets(), arn_of)
             hidden.append(values[var["name"]])
         else:
             values[var["name"]] = var["value"]

@@ -300,6 +300,9 @@ class Runner:
         def client(name: str) -> Callable[[], Any]:
             return lambda: lazy.setdefault(name, self._client(name))
 
+        def arn_of(secret_id: str) -> str:
+            return environment.secret_arn(secret_id, self.clients.get("secretsmanager", job.account, job.region))
+
         values = dict(spec.variables)
         hidden: list[str] = []
         if spec.parameter_store or any(v.get("type") == "PARAMETER_STORE" for v in job.variables):
@@ -308,9 +311,10 @@ class Runner:
             values[name] = environment.resolve_parameter(ref, client("ssm")())
             hidden.append(values[name])
         for name, ref in spec.secrets_manager.items():
-            values[name] = environment.resolve_secret(ref, client("secretsmanager")())
+            values[name] = environment.resolve_secret(ref, client("secretsmanager")(), arn_of)
             hidden.append(values[name])
-        declared, secret_values = environment.resolve_variables(job.variables, client("ssm"), client("secretsmanager"))
+        declared, secret_values = environment.resolve_variables(job.variables, client("ssm"), client("secretsmanager"),
+                                                                arn_of)
         values.update(declared)
         hidden += secret_values
         self.log.secrets = sorted({h for h in hidden if len(h) >= 1}, key=len, reverse=True)
