@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 from tests.support.webimage import push_web_image
@@ -28,19 +29,22 @@ def ecs(labstack: LabstackProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     labstack.client("ssm", account=ACCOUNT).put_parameter(Name="/app/db/password", Value="s3cret", Type="SecureString")
     client = check_responses(labstack.client("ecs", account=ACCOUNT))
     client.create_cluster(clusterName="labs")
+    execution = service_role(labstack.client("iam", account=ACCOUNT), "web-task-execution", "ecs-tasks.amazonaws.com")
     container = {"name": "web", "image": f"{REPOSITORY}:v1", "essential": True, "memory": 256,
                  "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
                  "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/app/db/password"}],
                  "logConfiguration": {"logDriver": "awslogs", "options": {
                      "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}
     client.register_task_definition(family="web", containerDefinitions=[container], requiresCompatibilities=["FARGATE"],
-                                     networkMode="awsvpc", cpu="256", memory="512")
+                                     networkMode="awsvpc", cpu="256", memory="512", executionRoleArn=execution)
     # RUNNING for a moment (0.3 s: longer than a scheduler tick), then it crashes.
-    client.register_task_definition(family="crash", containerDefinitions=[
+    client.register_task_definition(executionRoleArn=execution, family="crash", containerDefinitions=[
         {**container, "command": ["python", "-c", "import sys, time; time.sleep(0.3); print('bye'); sys.exit(3)"]}])
-    client.register_task_definition(family="ghost", containerDefinitions=[{**container, "image": f"{REPOSITORY}:missing"}])
+    client.register_task_definition(executionRoleArn=execution, family="ghost",
+                                     containerDefinitions=[{**container, "image": f"{REPOSITORY}:missing"}])
     labstack.client("logs", account=ACCOUNT).create_log_group(logGroupName="/ecs/web")
     client.web_container = container
+    client.execution_role = execution
     return client
 
 
@@ -73,7 +77,7 @@ def test_a_task_runs_its_image_and_answers_on_its_port(labstack: LabstackProcess
 
 def test_secrets_manager_values_reach_the_container(labstack: LabstackProcess, ecs: Any) -> None:
     secret = labstack.client("secretsmanager", account=ACCOUNT).create_secret(Name="prod/api-key", SecretString="k-123")["ARN"]
-    ecs.register_task_definition(family="secretive", containerDefinitions=[{
+    ecs.register_task_definition(executionRoleArn=ecs.execution_role, family="secretive", containerDefinitions=[{
         **ecs.web_container, "command": ["python", "-c", "import os; print('key=' + os.environ['API_KEY'])"],
         "secrets": [{"name": "API_KEY", "valueFrom": secret}]}])
     arn = ecs.run_task(cluster="labs", taskDefinition="secretive")["tasks"][0]["taskArn"]
@@ -94,7 +98,8 @@ def test_an_app_whose_port_is_taken_stops_with_its_exit_code(ecs: Any) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        ecs.register_task_definition(family="clash", containerDefinitions=[{**ecs.web_container, "command": [
+        ecs.register_task_definition(executionRoleArn=ecs.execution_role, family="clash", containerDefinitions=[{
+            **ecs.web_container, "command": [
             "python", "-c", f"import socket; socket.socket().bind(('127.0.0.1', {port}))"]}])
         arn = ecs.run_task(cluster="labs", taskDefinition="clash")["tasks"][0]["taskArn"]
         final = wait_for(lambda: (t := task_of(ecs, arn))["lastStatus"] == "STOPPED" and t)
@@ -171,7 +176,7 @@ def test_a_service_keeps_its_tasks_running_behind_its_target_group(labstack: Lab
     wait_for(lambda: arns[0] not in (now := ecs.list_tasks(cluster="labs", serviceName="web")["taskArns"]) and len(now) == 2)
     wait_for(lambda: any("steady state" in e["message"] for e in service()["events"]))  # once the tasks stay up
     # A new task definition rolls the service over: new tasks first, then the old ones go.
-    v2 = ecs.register_task_definition(family="web", containerDefinitions=[
+    v2 = ecs.register_task_definition(executionRoleArn=ecs.execution_role, family="web", containerDefinitions=[
         {**ecs.web_container, "environment": [{"name": "VERSION", "value": "v2"}]}])["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster="labs", service="web", taskDefinition=v2)
     wait_for(lambda: service()["deployments"][0]["rolloutState"] == "COMPLETED" and service()["runningCount"] == 2
@@ -233,7 +238,8 @@ def test_task_sets_run_their_own_tasks_for_code_deploy(labstack: LabstackProcess
 
 def test_container_health_checks_set_the_health_status(ecs: Any) -> None:
     probe = "python -c \"import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/')\""
-    ecs.register_task_definition(family="checked", containerDefinitions=[{**ecs.web_container, "healthCheck": {
+    ecs.register_task_definition(executionRoleArn=ecs.execution_role, family="checked", containerDefinitions=[{
+        **ecs.web_container, "healthCheck": {
         "command": ["CMD-SHELL", probe], "interval": 5, "timeout": 2, "retries": 2}}])
     arn = ecs.run_task(cluster="labs", taskDefinition="checked")["tasks"][0]["taskArn"]
     healthy = wait_for(lambda: (t := task_of(ecs, arn))["healthStatus"] == "HEALTHY" and t)
@@ -243,7 +249,8 @@ def test_container_health_checks_set_the_health_status(ecs: Any) -> None:
 
 @pytest.mark.slow
 def test_a_service_replaces_tasks_that_fail_their_health_checks(ecs: Any) -> None:
-    ecs.register_task_definition(family="sick", containerDefinitions=[{**ecs.web_container, "healthCheck": {
+    ecs.register_task_definition(executionRoleArn=ecs.execution_role, family="sick", containerDefinitions=[{
+        **ecs.web_container, "healthCheck": {
         "command": ["CMD-SHELL", "exit 1"], "interval": 5, "timeout": 2, "retries": 2}}])
     ecs.create_service(cluster="labs", serviceName="sick", taskDefinition="sick", desiredCount=1)
     first = wait_for(lambda: ecs.list_tasks(cluster="labs", serviceName="sick")["taskArns"])[0]

@@ -22,6 +22,7 @@ from labstack.images.registry import RegistryError, login, push
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codebuild import Lab, buildspec, phases
 from tests.support.hostile import file, folder, hardlink, push_image, symlink, tar_layer, zeros_zip, zip_of
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
 
@@ -71,6 +72,7 @@ def ecs(hostile: LabstackProcess) -> Any:
     hostile.client("ecr", account=ACCOUNT).create_repository(repositoryName="hostile")
     client = hostile.client("ecs", account=ACCOUNT)
     client.create_cluster(clusterName="labs")
+    client.execution_role = service_role(hostile.client("iam", account=ACCOUNT), "pull", "ecs-tasks.amazonaws.com")
     return client
 
 
@@ -78,8 +80,8 @@ def run_image(server: LabstackProcess, ecs: Any, tag: str, layers: list[bytes],
               cmd: list[str] | None = None) -> dict[str, Any]:
     """Push an image of ``layers`` with ECR's calls, run a task of it, wait until it stops."""
     uri = push_image(server.client("ecr", account=ACCOUNT), ACCOUNT, "hostile", tag, layers, cmd or ["python", "-c", "pass"])
-    ecs.register_task_definition(family=tag, containerDefinitions=[{"name": "app", "image": uri, "essential": True,
-                                                                     "memory": 128}])
+    ecs.register_task_definition(family=tag, executionRoleArn=ecs.execution_role, containerDefinitions=[
+        {"name": "app", "image": uri, "essential": True, "memory": 128}])
     arn = ecs.run_task(cluster="labs", taskDefinition=tag)["tasks"][0]["taskArn"]
     return wait_for(lambda: (t := ecs.describe_tasks(cluster="labs", tasks=[arn])["tasks"][0])["lastStatus"] == "STOPPED" and t)
 
@@ -372,10 +374,7 @@ def test_a_blob_too_large_for_a_manifest_is_never_read_whole(hostile: LabstackPr
 
 # -- CodeDeploy --------------------------------------------------------------------------------
 def test_a_zip_bomb_bundle_fails_its_deployment_as_an_invalid_revision(hostile: LabstackProcess) -> None:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
-    role = hostile.client("iam", account=ACCOUNT).create_role(
-        RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = service_role(hostile.client("iam", account=ACCOUNT), "deployer", "codedeploy.amazonaws.com")
     s3 = hostile.client("s3", account=ACCOUNT)
     s3.create_bucket(Bucket="bundles")
     s3.put_object(Bucket="bundles", Key="bomb.zip", Body=zeros_zip("appspec.yaml", 2 * ZIP_MAX_BYTES))

@@ -22,6 +22,7 @@ from tests.support.sampleapp import (
     push_app_image,
     source_project,
 )
+from tests.support.roles import service_role
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.sampleapp_fixtures"]
@@ -54,6 +55,7 @@ def _service_behind_listener(lab: Lab, definition: dict[str, Any]) -> tuple[Any,
     listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="HTTP", Port=80,
                                    DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]["ListenerArn"]
     lab.client("logs").create_log_group(logGroupName="/ecs/sample-app")
+    service_role(lab.client("iam"), "sample-app-task-execution", "ecs-tasks.amazonaws.com")  # the taskdef's
     ecs.create_cluster(clusterName="labs")
     arn = ecs.register_task_definition(**definition)["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="labs", serviceName="sample-app", taskDefinition=arn, desiredCount=1, launchType="FARGATE",

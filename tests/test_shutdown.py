@@ -12,6 +12,7 @@ import psutil
 import pytest
 from labstack.ports import port_is_free
 
+from tests.support.roles import service_role
 from tests.support.server import start_labstack
 from tests.support.webimage import push_web_image
 
@@ -26,7 +27,8 @@ def test_down_leaves_no_child_running(tmp_path: Path) -> None:
         image = push_web_image(server, ACCOUNT, tmp_path)
         ecs = server.client("ecs", account=ACCOUNT)
         ecs.create_cluster(clusterName="c")
-        ecs.register_task_definition(family="web", containerDefinitions=[
+        execution = service_role(server.client("iam", account=ACCOUNT), "web-task-execution", "ecs-tasks.amazonaws.com")
+        ecs.register_task_definition(family="web", executionRoleArn=execution, containerDefinitions=[
             {"name": "web", "image": image, "memory": 128, "portMappings": [{"containerPort": 8080}]}])
         arn = ecs.run_task(cluster="c", taskDefinition="web")["tasks"][0]["taskArn"]
         deadline = time.monotonic() + 20

@@ -25,13 +25,15 @@ class LogShipper:
 
     def __init__(self, clients: Any) -> None:
         self.clients = clients
-        self._queue: "queue.Queue[tuple[str, str, str, str, list[str]]]" = queue.Queue()
+        self._queue: "queue.Queue[tuple[str, str, str, str, list[str], Any]]" = queue.Queue()
         self._created: set[tuple[str, str, str, str]] = set()
         self._closed = threading.Event()
         threading.Thread(target=self._run, name="lambda-logs", daemon=True).start()
 
-    def ship(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
-        self._queue.put((account, region, group, stream, lines))
+    def ship(self, account: str, region: str, group: str, stream: str, lines: list[str], identity: Any = None) -> None:
+        """Queue ``lines``; with ``identity`` (a role session, e.g. an ECS task's execution role) they are
+        written as that role, to a stream it created, else with labstack's own keys (group and stream made)."""
+        self._queue.put((account, region, group, stream, lines, identity))
 
     def close(self) -> None:
         """labstack is stopping: what is still queued is dropped, not sent to a closed server."""
@@ -46,20 +48,23 @@ class LogShipper:
                     batches.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            merged: dict[tuple[str, str, str, str], list[str]] = {}
-            for account, region, group, stream, lines in batches:
-                merged.setdefault((account, region, group, stream), []).extend(lines)
-            for (account, region, group, stream), lines in merged.items():
+            merged: dict[tuple[str, str, str, str, Any], list[str]] = {}
+            for account, region, group, stream, lines, identity in batches:
+                merged.setdefault((account, region, group, stream, identity), []).extend(lines)
+            for (account, region, group, stream, identity), lines in merged.items():
                 if self._closed.is_set():
                     break
                 try:
-                    self._write(account, region, group, stream, lines)
+                    self._write(account, region, group, stream, lines, identity)
                 except Exception:
                     log.exception("could not write the log of %s", group)
 
-    def _write(self, account: str, region: str, group: str, stream: str, lines: list[str]) -> None:
-        client = self.clients.get("logs", account, region)
-        if (account, region, group, stream) not in self._created:
+    def _write(self, account: str, region: str, group: str, stream: str, lines: list[str], identity: Any = None) -> None:
+        if identity is not None:
+            client = self.clients.as_identity("logs", identity, region)
+        else:
+            client = self.clients.get("logs", account, region)
+        if identity is None and (account, region, group, stream) not in self._created:
             for create in (lambda: client.create_log_group(logGroupName=group),
                            lambda: client.create_log_stream(logGroupName=group, logStreamName=stream)):
                 try:
