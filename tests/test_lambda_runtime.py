@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
 
@@ -57,8 +58,6 @@ def chatty(event, context):
 def buckets(event, context):
     return len(boto3.client("s3").list_buckets()["Buckets"])
 '''
-ROLE = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 def code(source: str = APP) -> bytes:
@@ -71,7 +70,7 @@ def code(source: str = APP) -> bytes:
 @pytest.fixture(scope="module")
 def lam(labstack: LabstackProcess) -> Any:
     iam = labstack.client("iam", account=ACCOUNT)
-    role = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=ROLE)["Role"]["Arn"]
+    role = service_role(iam, "lambda-role", "lambda.amazonaws.com")
     client = check_responses(labstack.client("lambda", account=ACCOUNT))
     for name, handler, timeout in [("echo", "app.handler", 3), ("fail", "app.fail", 3), ("slow", "app.slow", 1),
                                    ("crash", "app.crash", 3), ("chatty", "app.chatty", 30), ("buckets", "app.buckets", 10)]:
@@ -126,7 +125,7 @@ def test_an_idle_worker_is_retired_and_the_next_invoke_is_cold(tmp_path: Path) -
     server = start_labstack(tmp_path, LABSTACK_LAMBDA_IDLE_SECONDS="1")
     try:
         iam = server.client("iam", account=ACCOUNT)
-        role = iam.create_role(RoleName="idle-role", AssumeRolePolicyDocument=ROLE)["Role"]["Arn"]
+        role = service_role(iam, "idle-role", "lambda.amazonaws.com")
         client = server.client("lambda", account=ACCOUNT)
         client.create_function(FunctionName="idle", Runtime="python3.12", Role=role, Handler="app.handler",
                                Code={"ZipFile": code()}, Environment={"Variables": {"GREETING": "hi"}})

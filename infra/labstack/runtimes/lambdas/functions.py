@@ -25,12 +25,14 @@ class FunctionSpec:
     memory: int
     env: tuple[tuple[str, str], ...]
     code_sha: str
+    role: str  # the execution role whose session the worker's code runs with
     code: bytes = field(repr=False, compare=False)
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """Workers are reused only for exactly this code and configuration."""
-        return (self.arn, self.version, self.code_sha, self.handler, self.runtime, self.timeout, self.memory, self.env)
+        """Workers are reused only for exactly this code and configuration (its role included)."""
+        return (self.arn, self.version, self.code_sha, self.handler, self.runtime, self.timeout, self.memory, self.env,
+                self.role)
 
 
 def _moto_error(exc: Exception) -> AwsError:
@@ -76,5 +78,5 @@ def resolve(account: str, region: str, name_or_arn: str, qualifier: str | None) 
         arn=f"arn:aws:lambda:{region}:{account}:function:{fn.function_name}",
         version="$LATEST" if qualifier in (None, "$LATEST") or version == "$LATEST" else version,
         handler=fn.handler or "", runtime=fn.run_time or "", timeout=float(fn.timeout or 3), memory=int(fn.memory_size or 128),
-        env=tuple(sorted((fn.environment_vars or {}).items())), code_sha=fn.code_sha_256 or "", code=fn.code_bytes or b"",
+        env=tuple(sorted((fn.environment_vars or {}).items())), code_sha=fn.code_sha_256 or "", role=fn.role or "", code=fn.code_bytes or b"",
     )

@@ -19,8 +19,9 @@ from pathlib import Path
 from labstack.archives import ArchiveError, extract_zip
 from labstack import sandbox
 from labstack.errors import AwsError
-from labstack.keyring import KeyRing
+from labstack.keyring import Identity
 from labstack.runtimes.lambdas.functions import FunctionSpec
+from labstack.runtimes.lambdas.sessions import ExecutionRoles
 from labstack.runtimes.lambdas.worker import ANSWER_FD, END_MARKER
 
 MAX_LOG_LINES = 10_000  # per invocation; the rest is counted, not kept
@@ -28,6 +29,8 @@ MAX_LINE = 16_384
 # A warm worker left idle this many real seconds is retired (its next invoke is a cold start), as Lambda
 # reclaims idle execution environments: a class at rest keeps no function processes.
 IDLE_SECONDS = float(os.environ.get("LABSTACK_LAMBDA_IDLE_SECONDS") or 60.0)
+# A worker is replaced before its role session has less than this many seconds left beyond its timeout.
+RENEW_SECONDS = 60.0
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Worker:
     spec: FunctionSpec
     proc: subprocess.Popen
     stream: str
+    identity: Identity  # the session of the function's execution role its code runs with
+    logging: bool = False  # the role made the worker's log stream, so its lines are shipped
     answers: "queue.Queue[dict]" = field(default_factory=queue.Queue)
     output: "queue.Queue[str | None]" = field(default_factory=queue.Queue)
     busy: bool = False
@@ -105,11 +110,12 @@ class Worker:
 class WorkerPool:
     """Warm workers per function version; at most ``limit`` per version at once."""
 
-    def __init__(self, home: Path, endpoint: str, keyring: KeyRing, limit: int = 8, learners: Path | None = None) -> None:
+    def __init__(self, home: Path, endpoint: str, sessions: ExecutionRoles, limit: int = 8,
+                 learners: Path | None = None) -> None:
         self.home = home
         self.learners = learners  # the class-mode learners file: workers run only under bubblewrap then, never seeing it
         self.endpoint = endpoint
-        self.keyring = keyring  # a worker's credentials (a function's role session, as Lambda hands them out)
+        self.sessions = sessions  # a worker's credentials: a session of the function's execution role
         self.limit = limit
         self._lock = threading.Condition()
         self._workers: list[Worker] = []
@@ -119,7 +125,7 @@ class WorkerPool:
         with self._lock:
             self._retire(lambda w: w.spec.arn == spec.arn and w.spec.version == spec.version and w.spec.key != spec.key)
             while True:
-                self._retire(lambda w: not w.alive())
+                self._retire(lambda w: not w.alive() or w.identity.expired(time.time() + w.spec.timeout + RENEW_SECONDS))
                 mine = [w for w in self._workers if w.spec.key == spec.key]
                 idle = next((w for w in mine if not w.busy), None)
                 if idle is not None:
@@ -148,7 +154,7 @@ class WorkerPool:
 
     def discard(self, worker: Worker) -> None:
         """Kill a worker that timed out or broke; it is never reused."""
-        worker.kill()
+        self._end(worker)
         with self._lock:
             if worker in self._workers:
                 self._workers.remove(worker)
@@ -158,7 +164,7 @@ class WorkerPool:
         with self._lock:
             workers, self._workers = self._workers, []
         for worker in workers:
-            worker.kill()
+            self._end(worker)
 
     def size(self) -> int:
         with self._lock:
@@ -167,7 +173,11 @@ class WorkerPool:
     def _retire(self, which) -> None:  # type: ignore[no-untyped-def]
         for worker in [w for w in self._workers if which(w) and not w.busy]:
             self._workers.remove(worker)
-            worker.kill()
+            self._end(worker)
+
+    def _end(self, worker: Worker) -> None:
+        worker.kill()
+        self.sessions.end(worker.identity)
 
     def _code_dir(self, spec: FunctionSpec) -> Path:
         target = self.home / "lambda" / spec.account / spec.region / spec.name / f"{spec.version.strip('$')}-{spec.code_sha[:16]}"
@@ -185,6 +195,14 @@ class WorkerPool:
         return target
 
     def _start(self, spec: FunctionSpec) -> Worker:
+        identity = self.sessions.assume(spec)  # Lambda's InvalidParameterValueException when it may not
+        try:
+            return self._spawn(spec, identity)
+        except BaseException:
+            self.sessions.end(identity)
+            raise
+
+    def _spawn(self, spec: FunctionSpec, identity: Identity) -> Worker:
         code_dir = self._code_dir(spec)
         stream = time.strftime("%Y/%m/%d") + f"/[{spec.version}]{uuid.uuid4().hex}"
         env = {
@@ -193,7 +211,7 @@ class WorkerPool:
             "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream, "AWS_REGION": spec.region, "AWS_DEFAULT_REGION": spec.region,
-            **self.keyring.issue(spec.account, f"lambda:{spec.name}").environment(), "AWS_ENDPOINT_URL": self.endpoint,
+            **identity.environment(), "AWS_ENDPOINT_URL": self.endpoint,
             **dict(spec.env),
         }
         read_answers, write_answers = os.pipe()
@@ -204,7 +222,7 @@ class WorkerPool:
             pass_fds=(write_answers,), start_new_session=True,
         )
         os.close(write_answers)
-        worker = Worker(spec, proc, stream)
+        worker = Worker(spec, proc, stream, identity)
         threading.Thread(target=_pump_answers, args=(read_answers, worker.answers), daemon=True).start()
         threading.Thread(target=_pump_output, args=(proc, worker.output), daemon=True).start()
         return worker

@@ -1,5 +1,6 @@
-"""The Lambda runtime's overlay: Invoke runs the handler for real; CreateFunction and
-UpdateFunctionCode refuse a package past the zip caps first; moto keeps the rest."""
+"""The Lambda runtime's overlay: Invoke runs the handler for real, as a session of the function's
+execution role; CreateFunction and UpdateFunctionCode refuse a package past the zip caps, CreateFunction
+and UpdateFunctionConfiguration a role Lambda may not assume; moto keeps the rest."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from labstack.errors import AwsError, new_request_id
 from labstack.protocol.provider import Provider
 from labstack.runtimes.lambdas import logs
 from labstack.runtimes.lambdas.functions import FunctionSpec, resolve
-from labstack.runtimes.lambdas.pool import IDLE_SECONDS, Outcome, WorkerPool
-from labstack.runtimes.logship import LogShipper
+from labstack.runtimes.lambdas.pool import IDLE_SECONDS, Outcome, Worker, WorkerPool
+from labstack.runtimes.lambdas.sessions import ExecutionRoles
+from labstack.runtimes.logship import FLUSH_SECONDS, LogShipper
 from labstack.runtimes.loop import every
 
 log = logging.getLogger("labstack.lambda")
@@ -35,20 +37,36 @@ class LambdaRuntime(Provider):
 
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
-        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, labstack.keyring,
+        # a worker's keys outlive it until its last log lines are shipped
+        self.sessions = ExecutionRoles(labstack, grace_seconds=3 * FLUSH_SECONDS)
+        self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, self.sessions,
                                learners=labstack.settings.learners)
         self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)
         labstack.hooks.on_shutdown(self.pool.close)
+        labstack.hooks.on_shutdown(lambda: self.sessions.sweep(everything=True))
         self._stop = threading.Event()
         labstack.hooks.on_shutdown(self._stop.set)
-        every(labstack, IDLE_SECONDS / 6, self.pool.retire_idle, "lambda idle workers", self._stop)
+        every(labstack, min(IDLE_SECONDS / 6, FLUSH_SECONDS), self._tidy, "lambda idle workers", self._stop)
+
+    def _tidy(self) -> None:
+        self.pool.retire_idle()
+        self.sessions.sweep()
 
     def create_function(self, ctx: RequestContext, request: dict) -> dict:
-        """moto's CreateFunction, once the code is a zip Lambda would unpack."""
+        """moto's CreateFunction, once the code is a zip Lambda would unpack and Lambda may assume the role."""
         self._check_code(ctx, request.get("Code") or {})
+        self.sessions.check(request["Role"], ctx.arn("lambda", f"function:{request['FunctionName']}"))
         return self._moto(ctx, "create_function", request)
+
+    def update_function_configuration(self, ctx: RequestContext, request: dict) -> dict:
+        """moto's UpdateFunctionConfiguration, once Lambda may assume a new role."""
+        if request.get("Role"):
+            name = request["FunctionName"].split(":")[6] if request["FunctionName"].startswith("arn:") \
+                else request["FunctionName"].partition(":")[0]
+            self.sessions.check(request["Role"], ctx.arn("lambda", f"function:{name}"))
+        return self._moto(ctx, "update_function_configuration", request)
 
     def update_function_code(self, ctx: RequestContext, request: dict) -> dict:
         """moto's UpdateFunctionCode, once the new code is a zip Lambda would unpack."""
@@ -105,9 +123,11 @@ class LambdaRuntime(Provider):
     def run(self, spec: FunctionSpec, invoked_arn: str, payload: bytes, request_id: str) -> tuple[Outcome, str, list[str]]:
         """One invocation in a warm (or new) worker; its log shipped to CloudWatch Logs."""
         try:
-            worker, _cold = self.pool.acquire(spec)
+            worker, cold = self.pool.acquire(spec)
         except ArchiveError as exc:  # code that reached moto another way (CloudFormation) and cannot be unpacked
             raise AwsError("InvalidZipFileException", f"Lambda was unable to unzip the deployment package: {exc}", 502) from None
+        if cold:
+            worker.logging = self._open_log(worker)
         try:
             outcome = worker.invoke(request_id, invoked_arn, payload)
         except BaseException:
@@ -120,8 +140,31 @@ class LambdaRuntime(Provider):
         lines = logs.invocation_lines(request_id, spec.version, outcome.logs, outcome.dropped_lines, outcome.seconds, spec.memory)
         if outcome.timed_out:
             lines.insert(-2, f"{_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds")
-        self.logs.ship(spec.account, spec.region, f"/aws/lambda/{spec.name}", worker.stream, lines)
+        if worker.logging:
+            self.logs.ship(spec.account, spec.region, f"/aws/lambda/{spec.name}", worker.stream, lines, worker.identity)
         return outcome, request_id, lines
+
+    def _open_log(self, worker: Worker) -> bool:
+        """A new execution environment's log stream, made as the execution role (with its group, when
+        missing); False when the role may not, and then the worker's log is lost, as on AWS."""
+        spec = worker.spec
+        group = f"/aws/lambda/{spec.name}"
+        client = self.labstack.clients.as_identity("logs", worker.identity, spec.region)
+        refused: ClientError | None = None
+        try:
+            client.create_log_group(logGroupName=group)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+        except ClientError as exc:  # a role may write to a group made beforehand without creating groups
+            refused = exc
+        try:
+            client.create_log_stream(logGroupName=group, logStreamName=worker.stream)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+        except ClientError as exc:
+            log.warning("the log of %s is lost: %s", spec.arn, refused or exc)
+            return False
+        return True
 
     @staticmethod
     def _answer(outcome: Outcome, request_id: str, spec: FunctionSpec) -> tuple[bytes, bool]:
