@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from labstack import learners
 from tests.support.classmode import ClassLabstack, needs_bwrap
 from tests.support.codebuild import ENVIRONMENT, buildspec, wait_build
+from tests.support.roles import service_role
 
 pytest_plugins = ["tests.support.classmode_fixtures"]  # the `classroom` fixture
 WRONG_SECRET = "x" * 40
@@ -243,9 +244,9 @@ def test_a_build_acts_in_its_own_account_with_credentials_that_verify(classroom:
         "aws s3 ls s3://build-target-l1 && echo READ-\"ANOTHER\" || echo DENIED-\"AS-EXPECTED\"",
     ]}})
     codebuild = classroom.client("codebuild", b)
+    role = service_role(classroom.client("iam", b), "cb", "codebuild.amazonaws.com")  # may do anything in its account
     codebuild.create_project(name="probe-l2", source={"type": "NO_SOURCE", "buildspec": spec},
-                             artifacts={"type": "NO_ARTIFACTS"}, environment=ENVIRONMENT,
-                             serviceRole=f"arn:aws:iam::{classroom.account(b)}:role/cb")
+                             artifacts={"type": "NO_ARTIFACTS"}, environment=ENVIRONMENT, serviceRole=role)
     build = wait_build(codebuild, codebuild.start_build(projectName="probe-l2")["build"]["id"], timeout=120)
     logs = classroom.client("logs", b).get_log_events(logGroupName=build["logs"]["groupName"],
                                                       logStreamName=build["logs"]["streamName"], startFromHead=True)
