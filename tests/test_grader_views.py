@@ -10,7 +10,7 @@ import pytest
 from grader import views
 from grader.backends import Backend, LabSession
 from grader.live import Traffic
-from tests.support.codebuild import buildspec, role_arn
+from tests.support.codebuild import build_role, buildspec, role_arn
 from tests.support.server import LabstackProcess
 
 PIPELINE = {"name": "shop", "stages": [
@@ -60,7 +60,7 @@ def test_a_deployment_chart_puts_versions_errors_alarms_and_events_on_one_axis()
 @pytest.mark.slow
 def test_a_build_is_watched_until_it_completes(labstack: LabstackProcess, capsys: pytest.CaptureFixture[str]) -> None:
     account = "323232323232"
-    labstack.client("iam", account=account).create_role(RoleName="codebuild-role", AssumeRolePolicyDocument="{}")
+    build_role(labstack.client("iam", account=account))
     codebuild = labstack.client("codebuild", account=account)
     codebuild.create_project(name="viewed", source={"type": "NO_SOURCE", "buildspec": buildspec(
         {"build": {"commands": ["echo first line", "echo last line"]}})}, artifacts={"type": "NO_ARTIFACTS"},
