@@ -26,6 +26,7 @@ from tests.support.classmode import ClassLabstack
 from tests.support.codebuild import Lab, buildspec, new_account
 from tests.support.gitcli import git_env, new_work_tree
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess, start_labstack
 
 pytest_plugins = ["tests.support.codebuild_fixtures", "tests.support.classmode_fixtures"]
@@ -63,6 +64,11 @@ def keyed(server: LabstackProcess, service: str, key: str, secret: str, token: s
                         aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
 
 
+def allow(action: str, resource: str) -> str:
+    """A policy document allowing one action on one resource: all an IAM principal of these tests needs."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
+
+
 def only(events: list[dict]) -> dict:
     assert len(events) == 1, [e["EventName"] for e in events]
     return events[0]
@@ -95,6 +101,8 @@ def test_a_root_call_is_recorded_as_cloudtrail_records_it(labstack: LabstackProc
 def test_an_iam_users_keys_are_the_users(labstack: LabstackProcess, account: str) -> None:
     iam = labstack.client("iam", account=account)
     iam.create_user(UserName="alice")
+    iam.put_user_policy(UserName="alice", PolicyName="topic",
+                        PolicyDocument=allow("sns:CreateTopic", f"arn:aws:sns:us-east-1:{account}:alerts"))
     key = iam.create_access_key(UserName="alice")["AccessKey"]
     keyed(labstack, "sns", key["AccessKeyId"], key["SecretAccessKey"]).create_topic(Name="alerts")
     trail = trail_of(labstack, account=account)
@@ -109,7 +117,10 @@ def test_an_iam_users_keys_are_the_users(labstack: LabstackProcess, account: str
 
 
 def test_an_assumed_role_session_shows_role_and_session_name(labstack: LabstackProcess, account: str) -> None:
-    role = labstack.client("iam", account=account).create_role(RoleName="catch-up-role", AssumeRolePolicyDocument=TRUST)["Role"]
+    iam = labstack.client("iam", account=account)
+    role = iam.create_role(RoleName="catch-up-role", AssumeRolePolicyDocument=TRUST)["Role"]
+    iam.put_role_policy(RoleName="catch-up-role", PolicyName="colour",
+                        PolicyDocument=allow("ssm:PutParameter", f"arn:aws:ssm:us-east-1:{account}:parameter/app/colour"))
     creds = labstack.client("sts", account=account).assume_role(RoleArn=role["Arn"], RoleSessionName="lab-kit-catch-up")["Credentials"]
     keyed(labstack, "ssm", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).put_parameter(
         Name="/app/colour", Value="blue", Type="String")
@@ -155,8 +166,9 @@ def test_a_body_nobody_can_read_is_still_recorded_as_failed(labstack: LabstackPr
 
 def test_read_only_and_every_other_lookup_attribute(labstack: LabstackProcess, account: str) -> None:
     codebuild = labstack.client("codebuild", account=account)
+    role = service_role(labstack.client("iam", account=account), "r", "codebuild.amazonaws.com", policy=None)
     codebuild.create_project(name="site", source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
-                             artifacts={"type": "NO_ARTIFACTS"}, serviceRole=f"arn:aws:iam::{account}:role/r",
+                             artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role,
                              environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
                                           "computeType": "BUILD_GENERAL1_SMALL"})
     codebuild.batch_get_projects(names=["site"])
@@ -164,7 +176,7 @@ def test_read_only_and_every_other_lookup_attribute(labstack: LabstackProcess, a
     trail = trail_of(labstack, account=account)
     reads = lookup(trail, "ReadOnly", "true")
     writes = lookup(trail, "ReadOnly", "false")
-    assert {e["EventName"] for e in writes} == {"CreateProject", "CreateKey"}
+    assert {e["EventName"] for e in writes} == {"CreateRole", "CreateProject", "CreateKey"}
     assert "BatchGetProjects" in {e["EventName"] for e in reads} and all(e["ReadOnly"] == "true" for e in reads)
     projects = lookup(trail, "ResourceType", "AWS::CodeBuild::Project")
     assert [e["EventName"] for e in projects] == ["BatchGetProjects", "CreateProject"]  # newest first
@@ -344,16 +356,23 @@ def test_on_a_laptop_a_push_names_whoever_sends_credentials_unasked(labstack: La
 
 
 @pytest.mark.slow
-def test_a_builds_own_calls_are_the_services(lab: Lab) -> None:
+def test_a_builds_own_calls_are_its_role_sessions(lab: Lab) -> None:
+    """A build acts as its service role: its commands' calls are a session of that role (AWSCodeBuild-<uuid>),
+    invoked by CodeBuild."""
     spec = buildspec({"build": {"commands": ["aws ssm put-parameter --name /built/by --value codebuild --type String"]}})
     lab.project("records", spec)
-    assert lab.run("records")["buildStatus"] == "SUCCEEDED"
+    build = lab.run("records")
+    assert build["buildStatus"] == "SUCCEEDED"
     trail = trail_of(lab)
     event = only(lookup(trail, "EventName", "PutParameter"))
     data = record(event)
     assert data["sourceIPAddress"] == "codebuild.amazonaws.com" and data["userAgent"] == "codebuild.amazonaws.com"
-    assert data["userIdentity"]["type"] == "AWSService" and data["userIdentity"]["invokedBy"] == "codebuild.amazonaws.com"
-    assert event["AccessKeyId"].startswith("ASIA") and "Username" not in event
+    identity = data["userIdentity"]
+    session = f"AWSCodeBuild-{build['id'].rpartition(':')[2]}"
+    assert identity["type"] == "AssumedRole" and identity["invokedBy"] == "codebuild.amazonaws.com"
+    assert identity["arn"] == f"arn:aws:sts::{lab.account}:assumed-role/codebuild-role/{session}"
+    assert identity["sessionContext"]["sessionIssuer"]["arn"] == lab.role
+    assert event["AccessKeyId"].startswith("ASIA") and event["Username"] == session
     started = only(lookup(trail, "EventName", "StartBuild"))
     assert started["Username"] == "root" and record(started)["sourceIPAddress"] == "127.0.0.1"
     # labstack's own engine calls for the build (its log stream) are CodeBuild's too
@@ -368,7 +387,10 @@ def test_each_account_keeps_its_newest_events_and_reset_clears_them(tmp_path: Pa
     server = start_labstack(tmp_path, LABSTACK_TRAIL_EVENTS="6", LABSTACK_PROVIDERS="")
     try:
         account = "111111111111"
-        role = server.client("iam", account=account).create_role(RoleName="catch-up", AssumeRolePolicyDocument=TRUST)["Role"]
+        iam = server.client("iam", account=account)
+        role = iam.create_role(RoleName="catch-up", AssumeRolePolicyDocument=TRUST)["Role"]
+        iam.put_role_policy(RoleName="catch-up", PolicyName="built-by", PolicyDocument=allow(
+            "ssm:*Parameter", f"arn:aws:ssm:us-east-1:{account}:parameter/built/by/catch-up"))
         creds = server.client("sts", account=account).assume_role(RoleArn=role["Arn"], RoleSessionName="lab-kit-catch-up")["Credentials"]
         keyed(server, "ssm", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).put_parameter(
             Name="/built/by/catch-up", Value="v", Type="String")
