@@ -14,6 +14,7 @@ import pytest
 from tests.support.bluegreen import zipped
 from tests.support.browser_console import PIPELINE, call, gated_pipeline, get
 from tests.support.codepipeline import PipelineLab
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -34,9 +35,7 @@ def execution(lab: PipelineLab) -> str:
 def deployment(lab: PipelineLab) -> str:
     """A finished Lambda deployment (alias ``live`` moved from version 1 to 2) in the lab's account."""
     lam, cd = lab.client("lambda"), lab.client("codedeploy")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "codedeploy.amazonaws.com"}}]}
-    role = lab.client("iam").create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = service_role(lab.client("iam"), "deployer", "codedeploy.amazonaws.com", "lambda.amazonaws.com")
     lam.create_function(FunctionName="api", Runtime="python3.12", Role=role, Handler="hook.handler",
                         Code={"ZipFile": zipped(APP.format(version="one"))}, Publish=True)
     lam.update_function_code(FunctionName="api", ZipFile=zipped(APP.format(version="two")), Publish=True)

@@ -16,6 +16,7 @@ from tests.support.codepipeline import DONE, action, stage
 from tests.support.grading import session_for
 from tests.support.later_labs import AlarmStops, HandRun
 from tests.support.mutations import results
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -139,10 +140,7 @@ def alarm_stops(sampleapp_labstack: LabstackProcess) -> AlarmStops:
     at the approval, so that the fix's production deploy is no longer the newest action execution."""
     session = session_for(sampleapp_labstack)
     lam, codedeploy = session.client("lambda"), session.client("codedeploy")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-        "Service": ["lambda.amazonaws.com", "codedeploy.amazonaws.com"]}}]}
-    role = session.client("iam").create_role(RoleName=lab01.ROLES["codedeploy"],
-                                              AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = service_role(session.client("iam"), lab01.ROLES["codedeploy"], "lambda.amazonaws.com", "codedeploy.amazonaws.com")
     lam.create_function(FunctionName="sample-app", Runtime="python3.12", Role=role, Handler="hook.handler",
                         Code={"ZipFile": zipped(LAMBDA.format(version="v1"))}, Publish=True)
     lam.update_function_code(FunctionName="sample-app", ZipFile=zipped(LAMBDA.format(version="v3")), Publish=True)
