@@ -23,6 +23,7 @@ from werkzeug.test import Client
 from tests.support.gitcli import clone, commit, git, git_env, new_work_tree
 from tests.support.raw import send
 from tests.support.responses import check_responses
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 
 
@@ -302,9 +303,9 @@ def test_a_trigger_invokes_a_lambda_function(labstack: LabstackProcess, tmp_path
     account = "666677778888"
     codecommit = check_responses(labstack.client("codecommit", account=account))
     sqs, lam = labstack.client("sqs", account=account), labstack.client("lambda", account=account)
-    queue, _ = new_queue(sqs, "from-lambda")
-    role = labstack.client("iam", account=account).create_role(
-        RoleName="trigger-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    queue, queue_arn = new_queue(sqs, "from-lambda")
+    role = service_role(labstack.client("iam", account=account), "trigger-role", "lambda.amazonaws.com", policy={
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}]})
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("app.py", FORWARDER)
