@@ -10,6 +10,7 @@ has no reports section.
 from __future__ import annotations
 
 import ast
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -190,9 +191,15 @@ def test_a_project_without_privileged_mode(account: LabSession) -> None:
 
 
 @breaks("project-role")
-def test_a_project_acting_as_the_pipeline_role(account: LabSession) -> None:
-    role = account.client("iam").get_role(RoleName=lab01.ROLES["codepipeline"])["Role"]["Arn"]
-    with project_changed(account, lab02.PROJECT, serviceRole=role):
+def test_a_project_acting_as_another_role_codebuild_may_assume(account: LabSession) -> None:
+    # CodeBuild refuses a role it may not assume (the pipeline's), so the plausible mistake is a second
+    # build role: the stack's, or one made by hand under a near name.
+    iam = account.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "codebuild.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="cicd-lab-build-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    with mutation(lambda: iam.delete_role(RoleName="cicd-lab-build-role")), \
+            project_changed(account, lab02.PROJECT, serviceRole=role):
         failed = assert_breaks(account, lab02, "project-role", intact=PROJECT_CHECKS)
         assert failed.message == f"the project's service role is {role}"
 
