@@ -141,6 +141,34 @@ def test_an_action_with_its_own_role_acts_as_that_role(lab: PipelineLab) -> None
     assert lab.s3.get_object(Bucket=lab.bucket, Key="site/app.txt")["Body"].read() == b"v1"
 
 
+TOPIC = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}}}'
+
+
+def test_a_stack_role_must_be_one_cloudformation_assumes_and_the_pipeline_may_pass(lab: PipelineLab) -> None:
+    iam, cfn = lab.client("iam"), lab.client("cloudformation")
+    stranger = service_role(iam, "not-for-stacks", "codebuild.amazonaws.com")
+    with pytest.raises(ClientError) as caught:
+        cfn.create_stack(StackName="direct", TemplateBody=TOPIC, RoleARN=stranger)
+    error = caught.value.response["Error"]
+    assert (error["Code"], error["Message"]) == ("ValidationError", f"Role {stranger} is invalid or cannot be assumed")
+    assert cfn.list_stacks()["StackSummaries"] == []
+    stacks = service_role(iam, "stacks", "cloudformation.amazonaws.com")
+    lab.source({"template.json": TOPIC})
+    deploy = action("Stack", "Deploy", "CloudFormation", {"ActionMode": "CREATE_UPDATE", "StackName": "app",
+                                                            "TemplatePath": "src::template.json", "RoleArn": stacks},
+                    inputs=("src",))
+    pipeline_policy(lab, all_but("iam:PassRole"))
+    lab.create("stacked", stage("Source", s3_source(lab.sources)), stage("Deploy", deploy))
+    first = lab.wait_for_executions("stacked", 1)[0]
+    message = error_of(lab, "stacked", first["pipelineExecutionId"], "Stack")["message"]
+    assert message.startswith("The provided role does not have sufficient permissions to access AWS CloudFormation: "
+                              f"{session_prefix(lab)}")
+    assert denial("iam:PassRole", stacks) in message
+    pipeline_policy(lab, EVERYTHING)
+    assert lab.run("stacked")["status"] == "Succeeded"
+    assert cfn.describe_stacks(StackName="app")["Stacks"][0]["RoleARN"] == stacks
+
+
 @pytest.mark.slow
 def test_a_role_deleted_while_its_build_runs_fails_the_action_and_labstack_goes_on(lab: PipelineLab) -> None:
     lab.source({"app.txt": "v1"})

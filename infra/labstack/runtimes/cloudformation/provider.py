@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from labstack.clients import without_metadata
 from labstack.context import RequestContext
+from labstack.enforcement import roles
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.runtimes.cloudformation.resources import complete_moto
@@ -41,13 +42,29 @@ class CloudFormationOverlay(Provider):
                            error.response["ResponseMetadata"]["HTTPStatusCode"]) from None
         return without_metadata(answer)
 
+    def _assumable(self, ctx: RequestContext, request: dict) -> None:
+        """A stack's service role (RoleARN) must be one CloudFormation can assume: AWS's ValidationError
+        otherwise. (The stack's resources are still made by moto, not as that role's session.)"""
+        role = request.get("RoleARN")
+        if not role or self.upstream:  # with --upstream the role lives there, out of the evaluator's reach
+            return
+        try:
+            session = roles.assume(self.labstack, "cloudformation.amazonaws.com", role,
+                                   f"cloudformation:{request['StackName']}", seconds=60)
+        except roles.RoleRefused:
+            raise AwsError("ValidationError", f"Role {role} is invalid or cannot be assumed", 400) from None
+        self.labstack.keyring.revoke(session.access_key)
+
     def create_stack(self, ctx: RequestContext, request: dict) -> dict:
+        self._assumable(ctx, request)
         return self._moto(ctx, "create_stack", request)
 
     def update_stack(self, ctx: RequestContext, request: dict) -> dict:
+        self._assumable(ctx, request)
         return self._moto(ctx, "update_stack", request)
 
     def create_change_set(self, ctx: RequestContext, request: dict) -> dict:
+        self._assumable(ctx, request)
         return self._moto(ctx, "create_change_set", request)
 
 

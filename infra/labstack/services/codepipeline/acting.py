@@ -29,6 +29,13 @@ SERVICE = "codepipeline.amazonaws.com"
 DENIED_CODES = ("AccessDenied", "AccessDeniedException", "AuthorizationError")
 
 
+def decided(labstack: Any) -> bool:
+    """False where labstack cannot act as roles: LABSTACK_IAM=off, or IAM served by the upstream
+    (``--upstream``: the roles live there, out of labstack's evaluator's reach). Then CodePipeline acts
+    with labstack's own keys, as before issue 20."""
+    return labstack.settings.iam_mode != "off" and not labstack.clients.upstream_serves("iam")
+
+
 def declared_roles(declaration: dict) -> list[str]:
     """The action roles a pipeline declaration names, each once."""
     found = (a.get("roleArn") for s in declaration.get("stages", []) for a in s.get("actions", []))
@@ -38,7 +45,7 @@ def declared_roles(declaration: dict) -> list[str]:
 def check_roles(labstack: Any, region: str, pipeline_arn: str, declaration: dict) -> None:
     """CreatePipeline and UpdatePipeline: InvalidStructureException, as AWS answers, when CodePipeline
     cannot assume the pipeline's role or that role's session cannot assume an action's role."""
-    if labstack.settings.iam_mode == "off":
+    if not decided(labstack):
         return
     role = declaration["roleArn"]
     try:
@@ -56,8 +63,11 @@ def check_roles(labstack: Any, region: str, pipeline_arn: str, declaration: dict
 
 def start(job: "ActionJob") -> None:
     """Give ``job`` the session it acts as: the pipeline role's, or its own role's assumed by that one.
-    Raises ActionFailed (AWS's sentence) when a role cannot be assumed."""
+    Raises ActionFailed (AWS's sentence) when a role cannot be assumed. (Where roles are not
+    :func:`decided`, the job keeps no session and acts with labstack's own keys.)"""
     labstack, declaration = job.labstack, job.execution.declaration
+    if not decided(labstack):
+        return
     try:
         session = roles.assume(labstack, SERVICE, declaration["roleArn"], f"codepipeline:{job.run.action_execution_id}",
                                source_arn=job.pipeline.arn)
@@ -78,6 +88,10 @@ def start(job: "ActionJob") -> None:
 def worker_session(job: "ActionJob", job_id: str) -> "Identity":
     """The ``artifactCredentials`` of a job for a worker: a session of the pipeline's role (the
     worker reads and writes the artifacts as the pipeline would), ended with the action."""
+    if not decided(job.labstack):
+        session = job.labstack.keyring.issue(job.account, f"codepipeline:{job_id}")
+        job.sessions.append(session)
+        return session
     try:
         session = roles.assume(job.labstack, SERVICE, job.execution.declaration["roleArn"], f"codepipeline:{job_id}",
                                source_arn=job.pipeline.arn)
@@ -105,8 +119,6 @@ def _refusal(labstack: Any, session: "Identity", role_arn: str, region: str) -> 
     parts = role_arn.split(":")
     if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
         return f"{sentence}: it is not the ARN of an IAM role"
-    if labstack.settings.iam_mode == "off":
-        return None
     if policies.trust(parts[4], parts[5].rpartition("/")[2], parts[1]) is None:
         return f"{sentence}: the role does not exist" if labstack.settings.iam_mode == "enforce" else None
     decision = labstack.gate.authorize(session, Ask("sts:AssumeRole", role_arn, resource_account=parts[4]),
@@ -119,6 +131,8 @@ def authorize(job: "ActionJob", service: str, operation: str, params: dict[str, 
     """What AWS authorizes for the action's session where labstack makes no call of its own: the asks
     of ``operation`` (on ``resource`` where the table's is broader than AWS's, with ``context`` added).
     A denial raises ``failure(sentence)`` (an ActionFailed in AWS's words for that service)."""
+    if job.identity is None:  # roles are not decided here
+        return
     found = asks(service, operation, params, job.account, job.region)
     if resource is not None or context:
         found = [Ask(a.action, resource or a.resource, {**a.context, **(context or {})},

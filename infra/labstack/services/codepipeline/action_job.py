@@ -56,9 +56,9 @@ class ActionJob:
 
     def client(self, service: str) -> Any:
         """A boto3 client back into labstack signed as the action's role session: what it does is
-        decided by that role's policies."""
+        decided by that role's policies (labstack's own keys where roles are not decided: ``acting``)."""
         if self.identity is None:
-            raise RuntimeError("the action has not assumed its role")
+            return self.own_client(service)
         return self.labstack.clients.as_identity(service, self.identity, self.region)
 
     def own_client(self, service: str) -> Any:
