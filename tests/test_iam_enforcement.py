@@ -260,3 +260,43 @@ def test_off_mode_decides_nothing_but_still_verifies_keys(off_mode: LabstackProc
     assert account.as_key(key, "ssm").describe_parameters()["Parameters"] == []
     forged = {**key, "SecretAccessKey": "wrong"}
     assert error(account.as_key(forged, "ssm").describe_parameters)[0] == "InvalidSignatureException"
+
+
+def test_get_caller_identity_names_each_kind_of_caller(account: Account) -> None:
+    """STS answers the root's ARN for root credentials, the user's for a user's keys, the session's for
+    a role session ("GetCallerIdentity", STS API reference)."""
+    root = account.root("sts").get_caller_identity()
+    assert (root["Account"], root["Arn"]) == (account.id, f"arn:aws:iam::{account.id}:root")
+    key = account.user("who")
+    assert account.as_key(key, "sts").get_caller_identity()["Arn"] == f"arn:aws:iam::{account.id}:user/who"
+
+
+def test_ended_temporary_keys_are_refused_not_read_as_a_root_key(account: Account) -> None:
+    """A build's or task's keys, once revoked, get ExpiredToken; they never act as an account's root."""
+    from tests.support.roles import service_role
+
+    role = service_role(account.iam, "short-lived", "codebuild.amazonaws.com")
+    codebuild = account.root("codebuild")
+    codebuild.create_project(name="leak", source={"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n"
+                                                   "    commands:\n      - env | grep -E '^AWS_(ACCESS|SECRET|SESSION)' > keys.txt\n"
+                                                   "      - python3 -c \"import boto3; print(boto3.client('sts')"
+                                                   ".get_caller_identity()['Arn'])\" > who.txt\n"
+                                                   "artifacts:\n  files: [keys.txt, who.txt]\n"},
+                             artifacts={"type": "S3", "location": f"leak-{account.id}", "packaging": "NONE"},
+                             environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                                          "computeType": "BUILD_GENERAL1_SMALL"}, serviceRole=role)
+    account.root("s3").create_bucket(Bucket=f"leak-{account.id}")
+    from tests.support.codebuild import wait_build
+
+    build = wait_build(codebuild, codebuild.start_build(projectName="leak")["build"]["id"], timeout=60)
+    assert build["buildStatus"] == "SUCCEEDED", build.get("phases")
+    s3 = account.root("s3")
+    keys = {o["Key"].rpartition("/")[2]: o["Key"] for o in s3.list_objects_v2(Bucket=f"leak-{account.id}")["Contents"]}
+    who = s3.get_object(Bucket=f"leak-{account.id}", Key=keys["who.txt"])["Body"].read().decode().strip()
+    assert who.startswith(f"arn:aws:sts::{account.id}:assumed-role/short-lived/AWSCodeBuild-"), who
+    text = s3.get_object(Bucket=f"leak-{account.id}", Key=keys["keys.txt"])["Body"].read().decode()
+    env = dict(line.split("=", 1) for line in text.split())
+    stolen = {"AccessKeyId": env["AWS_ACCESS_KEY_ID"], "SecretAccessKey": env["AWS_SECRET_ACCESS_KEY"],
+              "SessionToken": env["AWS_SESSION_TOKEN"]}
+    assert error(account.as_key(stolen, "sts").get_caller_identity)[:2] == ("ExpiredToken", 403)
+    assert error(account.as_key(stolen, "ssm").describe_parameters)[0] == "ExpiredTokenException"

@@ -25,6 +25,8 @@ def identify(labstack: "Labstack", credential: Credential | None) -> Identity | 
         raise AuthFailure("unknown", "the access key is inactive")
     if identity is None and credential is not None and motobridge.deleted_key(credential.access_key):
         raise AuthFailure("unknown", "the access key was deleted")
+    if identity is None and credential is not None and labstack.keyring.retired(credential.access_key):
+        raise AuthFailure("expired-token", "the temporary credentials ended (revoked or expired)")
     return identity
 
 

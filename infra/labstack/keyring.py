@@ -17,6 +17,7 @@ from labstack import motobridge
 from labstack.learners import Learner
 
 TEMPORARY_SECONDS = 12 * 3600  # as long as the longest role session AWS allows
+MAX_RETIRED = 100_000  # ended temporary keys remembered, so they are refused rather than read as a root key
 INTERNAL = "labstack"  # the name of the keys labstack's own engines call with
 _ALPHABET = string.ascii_uppercase + "234567"
 
@@ -67,6 +68,7 @@ class KeyRing:
         self._lock = threading.Lock()
         self._keys: dict[str, Identity] = {}
         self._internal: dict[str, Identity] = {}
+        self._retired: dict[str, None] = {}  # temporary keys that ended (revoked or expired), oldest first
         for row in learners or ():
             self._keys[row.access_key_id] = Identity(row.access_key_id, row.secret_access_key, row.account_id,
                                                      row.learner, instructor=row.instructor)
@@ -118,13 +120,25 @@ class KeyRing:
             return self._internal.setdefault(account, identity)
 
     def revoke(self, access_key: str) -> None:
-        """Forget temporary credentials (a build or task that ended)."""
+        """Forget temporary credentials (a build or task that ended); they are refused from now on."""
         with self._lock:
             found = self._keys.get(access_key)
             if found is not None and found.session_token is not None:
                 del self._keys[access_key]
+                self._retire(access_key)
+
+    def retired(self, access_key: str) -> bool:
+        """True for temporary keys labstack issued that were revoked or expired."""
+        with self._lock:
+            return access_key in self._retired
+
+    def _retire(self, access_key: str) -> None:
+        self._retired[access_key] = None
+        while len(self._retired) > MAX_RETIRED:
+            del self._retired[next(iter(self._retired))]
 
     def _drop_expired(self) -> None:
         now = time.time()
         for key in [k for k, v in self._keys.items() if v.expired(now)]:
             del self._keys[key]
+            self._retire(key)

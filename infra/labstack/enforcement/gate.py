@@ -45,6 +45,10 @@ class Gate:
 
     @property
     def mode(self) -> str:
+        """``LABSTACK_IAM``; ``off`` when IAM is consumed from an upstream LocalStack (its policies are
+        not labstack's to read, and LocalStack's free edition decides nothing)."""
+        if self.labstack.clients.upstream_serves("iam"):
+            return "off"
         return self.labstack.settings.iam_mode
 
     def forget(self) -> None:

@@ -40,7 +40,7 @@ def assume(labstack: "Labstack", service: str, role_arn: str, name: str, *, sour
     if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
         raise RoleRefused(f"{_named(service)} cannot assume {role_arn}: it is not the ARN of an IAM role")
     partition, account, role_name = parts[1], parts[4], parts[5].rpartition("/")[2]
-    mode = labstack.settings.iam_mode
+    mode = labstack.gate.mode
     if mode != "off":
         _check_trust(labstack, service, role_arn, account, role_name, partition, source_arn, mode == "enforce")
     return labstack.keyring.issue(account, name, seconds, role_arn=role_arn, session_name=session_name)

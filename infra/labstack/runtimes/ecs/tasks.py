@@ -177,7 +177,7 @@ class TaskRunner:
         """ECR's authorization token, as the execution role (Fargate has no other credentials to pull
         a private Amazon ECR image with: without the role, the task cannot pull)."""
         if task.execution is None:
-            if self.labstack.settings.iam_mode == "off":
+            if self.labstack.gate.mode == "off":
                 return
             raise PullError("Fargate requires task definition to have execution role ARN to support ECR images: "
                             f"the task definition {task.definition['taskDefinitionArn']} has no executionRoleArn")
@@ -290,7 +290,7 @@ class TaskRunner:
         LABSTACK_IAM=off, keys of the account as before."""
         if task.app is not None:
             return task.app.environment()
-        if self.labstack.settings.iam_mode == "off":
+        if self.labstack.gate.mode == "off":
             return self.labstack.keyring.issue(task.account, f"ecs:{task.record['taskArn']}").environment()
         return {}
 

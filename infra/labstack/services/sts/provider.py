@@ -15,6 +15,7 @@ import threading
 from typing import Any
 from urllib.parse import unquote
 
+from labstack import motobridge
 from labstack.clients import without_metadata
 from labstack.config import DEFAULT_REGION
 from labstack.context import RequestContext
@@ -46,6 +47,18 @@ class Sts(Provider):
             self._check_trust(ctx, role_arn, target)
         answer = self.labstack.clients.moto("sts", ctx.account, ctx.region).assume_role(**request)
         return without_metadata(answer)
+
+    def get_caller_identity(self, ctx: RequestContext, request: dict) -> dict:
+        """Who signed the call, as STS answers it: the root, an IAM user, a role session moto's STS
+        issued, or a service's session of its role (which moto does not know)."""
+        holder = self.labstack.keyring.lookup(ctx.access_key) if ctx.access_key else None
+        if holder is not None and holder.role_arn is not None:
+            role_id = motobridge.role_id(holder.account, holder.role_arn.rpartition("/")[2]) or holder.account
+            return {"UserId": f"{role_id}:{holder.session_name}", "Account": holder.account, "Arn": holder.session_arn}
+        held = motobridge.key_holder(ctx.access_key) if holder is not None and holder.name == "iam" else None
+        if held is not None:
+            return {"UserId": held.get("userId") or held["principalId"], "Account": held["account"], "Arn": held["arn"]}
+        return {"UserId": ctx.account, "Account": ctx.account, "Arn": f"arn:{ctx.partition}:iam::{ctx.account}:root"}
 
     def assume_role_with_web_identity(self, ctx: RequestContext, request: dict) -> dict:
         self._own_account_only(ctx, request["RoleArn"], "AssumeRoleWithWebIdentity")
