@@ -65,7 +65,8 @@ def _strings(value: Any) -> Iterable[str]:
 # alone is ambiguous (sample-app is an ECR repository, an ECS cluster and service, and a CodeDeploy
 # application; a log group may be called production like a deployment group).
 SOURCES = {"key_alias": "kms", "bucket": "s3", "repository": "codecommit", "db_password_parameter": "ssm",
-           "api_key_secret": "secretsmanager", "roles": "iam", "build_policy": "iam", "events_role": "iam",
+           "api_key_secret": "secretsmanager", "roles": "iam", "build_policy": "iam", "login_policy": "iam",
+           "notify_policy": "iam", "events_role": "iam",
            "pipeline_role": "iam", "smoke_test_role": "iam", "ecr_repository": "ecr", "project": "codebuild",
            "unit_tests_project": "codebuild", "security_scan_project": "codebuild", "stack": "cloudformation",
            "smoke_test": "lambda", "application": "codedeploy", "group": "codedeploy", "deployment_group": "codedeploy",
