@@ -7,8 +7,8 @@ import json
 import threading
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

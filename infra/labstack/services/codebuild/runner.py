@@ -36,7 +36,7 @@ from labstack.services.codebuild import (
     sources,
 )
 from labstack.services.codebuild.logs import BuildLog, LogRefused
-from labstack.services.codebuild.role import RoleSession, access_denied
+from labstack.services.codebuild.role import RoleSession
 from labstack.services.codebuild.session import Interrupted, ShellSession
 
 log = logging.getLogger("labstack.codebuild")
@@ -202,9 +202,9 @@ class Runner:
     def _provision(self) -> None:
         self.src.mkdir(parents=True, exist_ok=True)
         self._assume()
+        self.log.container("Waiting for agent ping")
         if self.log_enabled:
             self.log.client = self._client("logs")
-            self.log.container("Waiting for agent ping")
             try:
                 self.log.open()  # the group, the stream and these first lines, or why not
             except LogRefused as refused:
@@ -213,8 +213,6 @@ class Runner:
                                   f"Error message: {refused.message}") from None
             except (BotoCoreError, ClientError) as exc:  # CloudWatch Logs is unreachable or refused the names
                 raise PhaseFailed("CLIENT_ERROR", f"cannot write the build log to CloudWatch Logs: {exc}") from None
-        else:
-            self.log.container("Waiting for agent ping")
         self._pull_image()
         try:
             self.bwrap = sandbox.bwrap()
@@ -431,12 +429,12 @@ class Runner:
             primary, secondary = artifacts.upload(job, spec, self.src, self._client("s3"), self.log)
         except artifacts.ArtifactError as exc:
             raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
-        if refused:
-            raise PhaseFailed("CLIENT_ERROR", f"Error in UPLOAD_ARTIFACTS phase: [{', '.join(refused)}]")
         with job.lock:
             self.record["artifacts"] = primary
             if secondary:
                 self.record["secondaryArtifacts"] = secondary
+        if refused:  # reports the role may not make fail the phase, after the artifacts
+            raise PhaseFailed("CLIENT_ERROR", f"Error in UPLOAD_ARTIFACTS phase: [{', '.join(refused)}]")
 
     # -- the end ----------------------------------------------------------------------
     def _finish(self) -> None:
