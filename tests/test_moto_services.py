@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support import raw
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 
 ACCOUNT = "444455556666"
@@ -174,12 +175,12 @@ def test_lambda_functions_are_counted_and_shown_running(labstack: LabstackProces
     import zipfile
 
     account = "686868686868"
-    role = labstack.client("iam", account=account).create_role(RoleName="r", AssumeRolePolicyDocument=ROLE_TRUST)
+    role = service_role(labstack.client("iam", account=account), "r", "lambda.amazonaws.com")  # Lambda may assume it
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
     labstack.client("lambda", account=account).create_function(
-        FunctionName="counted", Runtime="python3.12", Role=role["Role"]["Arn"], Handler="app.handler",
+        FunctionName="counted", Runtime="python3.12", Role=role, Handler="app.handler",
         Code={"ZipFile": buffer.getvalue()})
     assert get(labstack, "/_labstack/status")["accounts"][account]["resources"]["lambda"] == 1
     assert get(labstack, "/_labstack/health")["services"]["lambda"] == "running"
