@@ -3,9 +3,7 @@ where AWS fails it, with AWS's words in the phase context and the log; the role 
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import ENVIRONMENT, Lab, buildspec, phases, role_arn, wait_build
+from tests.support.codepipeline import zipped
 from tests.support.roles import service_role, trust
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
@@ -125,21 +124,13 @@ def test_a_parameter_or_secret_the_role_may_not_read_fails_download_source(lab: 
     assert build["buildStatus"] == "SUCCEEDED" and "host=*** token=***" in lab.logs(build)
 
 
-def _zip(files: dict[str, str]) -> bytes:
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return data.getvalue()
-
-
 def test_s3_source_and_artifacts_are_read_and_written_as_the_role(lab: Lab) -> None:
     s3 = lab.client("s3")
     source, out = f"src-{lab.account}", f"out-{lab.account}"
     for bucket in (source, out):
         s3.create_bucket(Bucket=bucket)
     spec = buildspec({"build": {"commands": ["echo app > app.txt"]}}, artifacts={"files": ["app.txt"]})
-    s3.put_object(Bucket=source, Key="app.zip", Body=_zip({"buildspec.yml": spec}))
+    s3.put_object(Bucket=source, Key="app.zip", Body=zipped({"buildspec.yml": spec}))
     policy = logs_for(lab.account, "s3-build")
     role = service_role(lab.client("iam"), "s3-build", CODEBUILD, policy=policy)
     lab.codebuild.create_project(name="s3-build", serviceRole=role, environment=ENVIRONMENT,
