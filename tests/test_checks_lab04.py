@@ -23,7 +23,8 @@ from tests.support.later_labs import (
     staging_definition,
     solved_through,
 )
-from tests.support.mutations import breaks, project_changed, role_policy, uncovered
+from tests.support.mutations import breaks, mutation, project_changed, role_policy, uncovered
+from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -137,12 +138,17 @@ def test_a_staging_service_that_codedeploy_deploys(hand_run: HandRun) -> None:
 # --- the pipeline ---------------------------------------------------------------------------------
 
 @breaks("pipeline-exists")
-def test_a_pipeline_acting_as_the_build_role(solved: LabSession) -> None:
-    def build_role(declaration: dict[str, Any]) -> None:
-        declaration["roleArn"] = declaration["roleArn"].replace(PIPELINE_ROLE, lab01.ROLES["codebuild"])
+def test_a_pipeline_acting_as_a_second_pipeline_role(solved: LabSession) -> None:
+    # CodePipeline refuses a role it may not assume (the build's), so the plausible mistake is a second
+    # role that trusts CodePipeline under a near name.
+    iam, other = solved.client("iam"), "cicd-lab-pipeline-role"
 
-    with pipeline_changed(solved, build_role):
-        assert_fails(solved, lab04, "pipeline-exists", f"role/{lab01.ROLES['codebuild']}, not {PIPELINE_ROLE}",
+    def second_role(declaration: dict[str, Any]) -> None:
+        declaration["roleArn"] = declaration["roleArn"].replace(PIPELINE_ROLE, other)
+
+    service_role(iam, other, "codepipeline.amazonaws.com", policy=None)
+    with mutation(lambda: iam.delete_role(RoleName=other)), pipeline_changed(solved, second_role):
+        assert_fails(solved, lab04, "pipeline-exists", f"role/{other}, not {PIPELINE_ROLE}",
                      still=("pipeline-artifact-store", "pipeline-stages", "test-stage-parallel"))
     assert_passes(solved, lab04, "pipeline-exists")
 
