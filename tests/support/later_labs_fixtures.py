@@ -39,9 +39,10 @@ def small_pipeline(session: LabSession, path: str, text: str, *stages: dict[str,
                         fileContent=text.encode(), commitMessage="First")
     for bucket in (lab01.bucket_name(account), site_bucket(session)):
         s3.create_bucket(Bucket=bucket)
+    role = service_role(session.client("iam"), lab01.ROLES["codepipeline"], "codepipeline.amazonaws.com")  # IAM is enforced
     source = {"RepositoryName": lab01.REPOSITORY, "BranchName": lab01.BRANCH, "PollForSourceChanges": "false"}
     session.client("codepipeline").create_pipeline(pipeline={
-        "name": lab04.PIPELINE, "pipelineType": "V2", "roleArn": f"arn:aws:iam::{account}:role/{lab01.ROLES['codepipeline']}",
+        "name": lab04.PIPELINE, "pipelineType": "V2", "roleArn": role,
         "artifactStore": {"type": "S3", "location": lab01.bucket_name(account)},
         "stages": [stage("Source", action("Source", "Source", "CodeCommit", source, outputs=("SourceArtifact",))), *stages]})
     created = wait_for(lambda: live.newest_execution(session, lab04.PIPELINE))["pipelineExecutionId"]

@@ -65,16 +65,10 @@ def start(job: "ActionJob") -> None:
     """Give ``job`` the session it acts as: the pipeline role's, or its own role's assumed by that one.
     Raises ActionFailed (AWS's sentence) when a role cannot be assumed. (Where roles are not
     :func:`decided`, the job keeps no session and acts with labstack's own keys.)"""
-    labstack, declaration = job.labstack, job.execution.declaration
+    labstack = job.labstack
     if not decided(labstack):
         return
-    try:
-        session = roles.assume(labstack, SERVICE, declaration["roleArn"], f"codepipeline:{job.run.action_execution_id}",
-                               source_arn=job.pipeline.arn)
-    except roles.RoleRefused as exc:
-        raise ActionFailed(str(exc)) from None
-    job.sessions.append(session)
-    job.identity = session
+    session = job.identity = _pipeline_session(job, job.run.action_execution_id)
     action_role = job.declaration.get("roleArn")
     if action_role:
         refused = _refusal(labstack, session, action_role, job.region)
@@ -92,8 +86,14 @@ def worker_session(job: "ActionJob", job_id: str) -> "Identity":
         session = job.labstack.keyring.issue(job.account, f"codepipeline:{job_id}")
         job.sessions.append(session)
         return session
+    return _pipeline_session(job, job_id)
+
+
+def _pipeline_session(job: "ActionJob", name: str) -> "Identity":
+    """A session of the pipeline's role for ``job`` (kept in ``job.sessions``), as CodePipeline assumes it;
+    ActionFailed with AWS's sentence when it may not."""
     try:
-        session = roles.assume(job.labstack, SERVICE, job.execution.declaration["roleArn"], f"codepipeline:{job_id}",
+        session = roles.assume(job.labstack, SERVICE, job.execution.declaration["roleArn"], f"codepipeline:{name}",
                                source_arn=job.pipeline.arn)
     except roles.RoleRefused as exc:
         raise ActionFailed(str(exc)) from None

@@ -105,7 +105,7 @@ class ActionJob:
     def _store_key(self, acting: Any, operation: str) -> None:
         """S3 uses the artifact store's KMS key for the role (kms:ViaService S3): ``operation`` on it."""
         key_id = (self.store.get("encryptionKey") or {}).get("id")
-        if not key_id:
+        if not key_id or self.identity is None:
             return
         try:
             key_arn = self.own_client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
