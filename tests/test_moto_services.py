@@ -63,8 +63,9 @@ def test_the_access_key_picks_the_account_for_moto_and_labstack_alike(labstack: 
 def test_keys_issued_by_iam_belong_to_their_account(labstack: LabstackProcess) -> None:
     iam = labstack.client("iam", account="777788889999")
     iam.create_user(UserName="learner")
-    key = iam.create_access_key(UserName="learner")["AccessKey"]["AccessKeyId"]
-    assert labstack.client("sts", account=key).get_caller_identity()["Account"] == "777788889999"
+    key = iam.create_access_key(UserName="learner")["AccessKey"]  # signed with its secret: labstack verifies it
+    sts = labstack.client("sts", account=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    assert sts.get_caller_identity()["Account"] == "777788889999"
 
 
 def test_aws_managed_policies_can_be_attached(labstack: LabstackProcess) -> None:
