@@ -196,6 +196,40 @@ def test_a_role_deleted_while_its_build_runs_fails_the_action_and_labstack_goes_
     assert source_error["message"].startswith(f"CodePipeline is not authorized to perform: sts:AssumeRole on resource: {lab.role}")
 
 
+def test_a_job_workers_artifact_credentials_are_a_pipeline_role_session_that_ends_with_the_action(lab: PipelineLab) -> None:
+    cp = lab.codepipeline
+    type_id = {"category": "Test", "owner": "Custom", "provider": "Scanner", "version": "1"}
+    cp.create_custom_action_type(category="Test", provider="Scanner", version="1",
+                                 inputArtifactDetails={"minimumCount": 1, "maximumCount": 1},
+                                 outputArtifactDetails={"minimumCount": 0, "maximumCount": 0})
+    pipeline_policy(lab, all_but("s3:DeleteObject"))
+    lab.source({"app.txt": "v1"})
+    lab.codepipeline.create_pipeline(pipeline=lab.declaration("scanned", stage("Source", s3_source(lab.sources)), stage(
+        "Scan", {"name": "Scan", "actionTypeId": type_id, "inputArtifacts": [{"name": "src"}]})))
+    job = wait_for(lambda: cp.poll_for_jobs(actionTypeId=type_id)["jobs"])[0]
+    keys = job["data"]["artifactCredentials"]
+
+    def worker(service: str) -> Any:
+        return lab.server.client(service, account=keys["accessKeyId"], secret=keys["secretAccessKey"],
+                                 token=keys["sessionToken"])
+
+    who = worker("sts").get_caller_identity()["Arn"]
+    assert who.startswith(f"arn:aws:sts::{lab.account}:assumed-role/pipeline-role/codepipeline-")
+    where = job["data"]["inputArtifacts"][0]["location"]["s3Location"]
+    s3 = worker("s3")
+    assert s3.get_object(Bucket=where["bucketName"], Key=where["objectKey"])["ContentLength"] > 0
+    with pytest.raises(ClientError) as caught:  # no more than the pipeline's role may
+        s3.delete_object(Bucket=where["bucketName"], Key=where["objectKey"])
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    assert f"{who} is not authorized to perform: s3:DeleteObject" in caught.value.response["Error"]["Message"]
+    cp.acknowledge_job(jobId=job["id"], nonce=job["nonce"])
+    cp.put_job_success_result(jobId=job["id"])
+    assert lab.wait("scanned", lab.wait_for_executions("scanned", 1)[0]["pipelineExecutionId"])["status"] == "Succeeded"
+    with pytest.raises(ClientError) as caught:  # the session ended with the action
+        s3.get_object(Bucket=where["bucketName"], Key=where["objectKey"])
+    assert caught.value.response["Error"]["Code"] == "ExpiredToken"
+
+
 def events_role(lab: PipelineLab, policy: dict[str, Any]) -> str:
     return service_role(lab.client("iam"), "events-role", "events.amazonaws.com", policy=policy)
 
