@@ -167,6 +167,10 @@ def test_a_stack_role_must_be_one_cloudformation_assumes_and_the_pipeline_may_pa
     pipeline_policy(lab, EVERYTHING)
     assert lab.run("stacked")["status"] == "Succeeded"
     assert cfn.describe_stacks(StackName="app")["Stacks"][0]["RoleARN"] == stacks
+    with pytest.raises(ClientError) as caught:
+        cfn.delete_stack(StackName="app", RoleARN=stranger)
+    assert caught.value.response["Error"]["Message"] == f"Role {stranger} is invalid or cannot be assumed"
+    assert cfn.describe_stacks(StackName="app")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
 
 
 @pytest.mark.slow

@@ -19,7 +19,8 @@ from labstack.runtimes.cloudformation.upstream_resources import use_upstream
 
 
 class CloudFormationOverlay(Provider):
-    """CreateStack, UpdateStack and CreateChangeSet go to moto after ``complete_moto``."""
+    """CreateStack, UpdateStack, CreateChangeSet and DeleteStack go to moto after ``complete_moto``, with a
+    stack role (RoleARN) CloudFormation can assume."""
 
     service = "cloudformation"
     overlay = True
@@ -66,6 +67,10 @@ class CloudFormationOverlay(Provider):
     def create_change_set(self, ctx: RequestContext, request: dict) -> dict:
         self._assumable(ctx, request)
         return self._moto(ctx, "create_change_set", request)
+
+    def delete_stack(self, ctx: RequestContext, request: dict) -> dict:
+        self._assumable(ctx, request)
+        return self._moto(ctx, "delete_stack", request)
 
 
 PROVIDER = CloudFormationOverlay
