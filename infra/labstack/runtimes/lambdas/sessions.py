@@ -3,8 +3,6 @@ code gets the session's keys in ``AWS_ACCESS_KEY_ID``…, and writes the functio
 
 The session is named for the function (``assumed-role/ROLE/FUNCTION``) and carries the function's ARN as
 ``aws:SourceArn``. Its keys are revoked a little after the worker ends, once its last log lines are shipped.
-With IAM served by an upstream (``labstack serve --upstream``) the role lives there, out of the evaluator's
-reach: then a worker gets temporary keys that are no role's, and nothing is decided, as before issue 20.
 """
 
 from __future__ import annotations
@@ -41,8 +39,6 @@ class ExecutionRoles:
 
     def assume(self, spec: "FunctionSpec") -> Identity:
         """A session of ``spec``'s execution role; Lambda's InvalidParameterValueException when it may not."""
-        if self.labstack.clients.upstream_serves("iam"):
-            return self.labstack.keyring.issue(spec.account, f"lambda:{spec.name}")
         try:
             return roles.assume(self.labstack, SERVICE, spec.role, f"lambda:{spec.name}", source_arn=spec.arn,
                                 session_name=spec.name)
@@ -51,8 +47,6 @@ class ExecutionRoles:
 
     def check(self, role: str, function_arn: str) -> None:
         """Refuse (as CreateFunction and UpdateFunctionConfiguration do) a role Lambda may not assume."""
-        if self.labstack.clients.upstream_serves("iam"):
-            return
         try:
             session = roles.assume(self.labstack, SERVICE, role, "lambda:check", source_arn=function_arn, seconds=60)
         except roles.RoleRefused:

@@ -6,9 +6,6 @@ it, ``AWSCodeBuild-<build uuid>``. Everything AWS does with the role for the bui
 stream, the S3 source, artifacts and cache, Parameter Store and Secrets Manager variables, reports, the
 CodeCommit pull, the image pull) is decided against the role's policies, and the build's commands get the
 same keys. The keys are revoked when the build ends.
-
-With IAM served by an upstream (``labstack serve --upstream``) the roles live there, out of the evaluator's
-reach: then a build gets temporary keys that are no role's, and nothing is decided, as before issue 20.
 """
 
 from __future__ import annotations
@@ -40,9 +37,6 @@ class RoleSession:
     def assume(self, role: str, build_id: str, project_arn: str, seconds: float) -> Identity:
         """Assume ``role`` for build ``build_id``; raises :class:`roles.RoleRefused` with AWS's sentence
         (``CodeBuild is not authorized to perform: sts:AssumeRole on ROLE``) when CodeBuild may not."""
-        if self.labstack.clients.upstream_serves("iam"):
-            self.identity = self.labstack.keyring.issue(self.account, f"codebuild:{build_id}")
-            return self.identity
         try:
             self.identity = roles.assume(self.labstack, SERVICE, role, f"codebuild:{build_id}", source_arn=project_arn,
                                          session_name=f"AWSCodeBuild-{build_id.split(':', 1)[1]}",
@@ -80,8 +74,6 @@ def refusal(role: str) -> str:
 def check_assumable(labstack: "Labstack", role: str, project_arn: str) -> str | None:
     """None when CodeBuild may assume ``role`` for the project (as CreateProject and UpdateProject check),
     else AWS's refusal; in ``LABSTACK_IAM=report`` a refusal is recorded and let through."""
-    if labstack.clients.upstream_serves("iam"):
-        return None
     try:
         identity = roles.assume(labstack, SERVICE, role, "codebuild:check", source_arn=project_arn, seconds=60)
     except roles.RoleRefused:
