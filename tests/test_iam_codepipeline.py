@@ -96,6 +96,33 @@ def test_a_role_that_may_not_store_artifacts_fails_the_source_action(lab: Pipeli
     assert lab.run("stored")["status"] == "Succeeded"
 
 
+def test_a_role_that_may_not_read_the_repository_or_use_the_connection_fails_the_source(lab: PipelineLab) -> None:
+    lab.client("codecommit").create_repository(repositoryName="app")
+    lab.client("codecommit").put_file(repositoryName="app", branchName="main", fileContent=b"v1", filePath="app.txt")
+    connection = lab.client("codestar-connections").create_connection(ProviderType="GitHub",
+                                                                       ConnectionName="github")["ConnectionArn"]
+    repository = f"arn:aws:codecommit:us-east-1:{lab.account}:app"
+    sources = {
+        "codecommit:UploadArchive": (action("Source", "Source", "CodeCommit", {"RepositoryName": "app", "BranchName": "main",
+                                                                             "PollForSourceChanges": "false"}, outputs=("src",)),
+                                     "The service role or action role doesn't have the permissions required to access the "
+                                     "AWS CodeCommit repository named app. Update the IAM role permissions, and then try "
+                                     f"again. Error: {session_prefix(lab)}", repository),
+        "codestar-connections:UseConnection": (
+            action("Source", "Source", "CodeStarSourceConnection", {"ConnectionArn": connection, "BranchName": "main",
+                                                                   "FullRepositoryId": "org/app"}, outputs=("src",)),
+            f"Unable to use Connection: {connection}. The provided role does not have sufficient permissions: "
+            f"{session_prefix(lab)}", connection)}
+    for missing, (source, begins, resource) in sources.items():
+        pipeline_policy(lab, all_but(missing))
+        name = missing.split(":")[0]
+        lab.create(name, stage("Source", source), stage("Deploy", site(lab.bucket)))
+        message = error_of(lab, name, lab.wait_for_executions(name, 1)[0]["pipelineExecutionId"], "Source")["message"]
+        assert message.startswith(begins) and denial(missing, resource) in message, message
+    pipeline_policy(lab, EVERYTHING)
+    assert lab.run("codecommit")["status"] == "Succeeded"
+
+
 def test_create_pipeline_refuses_a_role_codepipeline_cannot_assume(lab: PipelineLab) -> None:
     iam = lab.client("iam")
     builder = service_role(iam, "only-builds", "codebuild.amazonaws.com")
