@@ -27,7 +27,7 @@ def may_invoke(labstack: Any, region: str, target: dict[str, Any], event: dict[s
                ask: Ask) -> bool:
     """True when EventBridge, acting as the target's role, may make ``ask`` (the call that invokes the
     target); otherwise the invocation has :func:`failed` and the caller delivers nothing."""
-    if labstack.settings.iam_mode == "off" or labstack.clients.upstream_serves("iam"):
+    if labstack.gate.mode == "off":
         return True  # nothing decided (off), or the role lives in the upstream, out of the evaluator's reach
     role = target.get("RoleArn")
     if not role:

@@ -33,7 +33,7 @@ def decided(labstack: Any) -> bool:
     """False where labstack cannot act as roles: LABSTACK_IAM=off, or IAM served by the upstream
     (``--upstream``: the roles live there, out of labstack's evaluator's reach). Then CodePipeline acts
     with labstack's own keys, as before issue 20."""
-    return labstack.settings.iam_mode != "off" and not labstack.clients.upstream_serves("iam")
+    return labstack.gate.mode != "off"  # off too when IAM is served by the upstream
 
 
 def declared_roles(declaration: dict) -> list[str]:
@@ -120,7 +120,7 @@ def _refusal(labstack: Any, session: "Identity", role_arn: str, region: str) -> 
     if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
         return f"{sentence}: it is not the ARN of an IAM role"
     if policies.trust(parts[4], parts[5].rpartition("/")[2], parts[1]) is None:
-        return f"{sentence}: the role does not exist" if labstack.settings.iam_mode == "enforce" else None
+        return f"{sentence}: the role does not exist" if labstack.gate.mode == "enforce" else None
     decision = labstack.gate.authorize(session, Ask("sts:AssumeRole", role_arn, resource_account=parts[4]),
                                        region, "codepipeline assumes an action role")
     return None if decision is None or decision.allowed else decision.message()
