@@ -139,6 +139,15 @@ def test_docker_login_allowed_on_the_repository_only(account: LabSession) -> Non
 
 
 @breaks("build-role-least-privilege")
+def test_a_role_never_granted_the_login_is_not_judged_least_privilege(account: LabSession) -> None:
+    with role_policy(account, lab01.ROLES["codebuild"], lab02.LOGIN_POLICY, None):
+        failed = assert_breaks(account, lab02, "build-role-least-privilege",
+                               intact=("build-role-can-push", "build-role-source-logs-artifacts-reports"))
+        assert failed.message == (f"{lab01.ROLES['codebuild']} may not ecr:GetAuthorizationToken yet: grant it first, "
+                                  "then this judges how")
+
+
+@breaks("build-role-least-privilege")
 def test_the_denial_fixed_with_every_ecr_action(account: LabSession) -> None:
     with role_policy(account, lab01.ROLES["codebuild"], lab02.LOGIN_POLICY, login_policy("ecr:*", "*")):
         failed = assert_breaks(account, lab02, "build-role-least-privilege",

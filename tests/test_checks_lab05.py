@@ -111,6 +111,15 @@ def test_a_pipeline_role_that_may_publish_to_every_topic(solved: LabSession) -> 
 
 
 @breaks("pipeline-role-publishes-only")
+def test_a_pipeline_role_never_granted_publish_is_not_judged_least_privilege(solved: LabSession) -> None:
+    with role_policy(solved, PIPELINE_ROLE, lab05.NOTIFY_POLICY, None):
+        assert_fails(solved, lab05, "pipeline-role-publishes-only",
+                     f"may not sns:Publish on {lab05.topic_arn(solved)} yet: grant it first",
+                     still=("approval-topic", "approval-subscription"))
+    assert_passes(solved, lab05, "pipeline-role-publishes-only")
+
+
+@breaks("pipeline-role-publishes-only")
 def test_a_pipeline_role_allowed_every_sns_action_on_the_topic(solved: LabSession) -> None:
     every_action = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "sns:*", "Resource": lab05.topic_arn(solved)}]}

@@ -15,7 +15,7 @@ from labstack.endpoints import listener_url
 
 from grader import catchup, checks, ci, notebooks
 from grader.backends import Backend, LabSession
-from grader.checks import lab02, lab03, lab05
+from grader.checks import lab01, lab02, lab03, lab04, lab05
 from tests.support.grading import session_for
 from tests.support.sampleapp import answer
 from tests.support.server import LabstackProcess
@@ -80,3 +80,27 @@ def test_v3_was_stopped_by_its_alarm_and_production_serves_the_fix_from_main(
     url = listener_url("sample-app-alb", 80, sampleapp_labstack.endpoint)
     assert {answer(url) for _ in range(20)} == {(200, "v2")}  # v3 answered 500 to one request in three
 
+
+
+def test_the_in_order_account_met_the_labs_denials_where_aws_shows_them(gate: tuple[bool, list[str], LabSession]) -> None:
+    """Labs 02 and 05 break and fix with labstack's IAM in enforce: the first build was denied
+    ecr:GetAuthorizationToken (its PRE_BUILD context names the command, its log holds AWS's sentence), and
+    the first approval request sns:Publish on the topic (the action's errorDetails)."""
+    _, _, account = gate
+    role = f"assumed-role/{lab01.ROLES['codebuild']}/"
+    denied = [b for b in lab02.builds(account) if any(p["phaseType"] == "PRE_BUILD" and p.get("phaseStatus") == "FAILED"
+                                                       for p in b["phases"])]
+    assert len(denied) == 1, [b["buildStatus"] for b in lab02.builds(account)]
+    context = next(p for p in denied[0]["phases"] if p["phaseType"] == "PRE_BUILD")["contexts"][0]
+    assert context["statusCode"] == "COMMAND_EXECUTION_ERROR" and "aws ecr get-login-password" in context["message"]
+    where = denied[0]["logs"]
+    lines = [e["message"] for e in account.client("logs").get_log_events(
+        logGroupName=where["groupName"], logStreamName=where["streamName"], startFromHead=True)["events"]]
+    assert any(role in line and "is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no "
+               "identity-based policy allows the ecr:GetAuthorizationToken action" in line for line in lines), lines
+    failed = lab04.action_runs(account, "Approval", "Failed")
+    messages = [((r.get("output") or {}).get("executionResult") or {}).get("errorDetails", {}).get("message", "")
+                for r in failed]
+    topic = lab05.topic_arn(account)
+    assert [m for m in messages if f"assumed-role/{lab01.ROLES['codepipeline']}/" in m
+            and f"is not authorized to perform: sns:Publish on resource: {topic}" in m], messages

@@ -201,6 +201,8 @@ def build_role_ecr_login(session: LabSession) -> str:
 def build_role_least_privilege(session: LabSession) -> str:
     role = lab01.ROLES["codebuild"]
     found(lambda: session.client("iam").get_role(RoleName=role), f"there is no role {role}")
+    if missing_permissions(session, role, [(LOGIN_ACTION, "*")]):
+        raise Fail(f"{role} may not {LOGIN_ACTION} yet: grant it first, then this judges how")
     beyond = grants_beyond(role_policies(session, role), _scoped_needs(session))
     if beyond:
         more = f" (and {len(beyond) - 3} more)" if len(beyond) > 3 else ""

@@ -85,8 +85,10 @@ def pipeline_role_publishes(session: LabSession) -> str:
        "send anyone's notifications: allow sns:Publish on the approvals topic's ARN only.", hidden=True,
        uses=("notify_policy",))
 def pipeline_role_publishes_only(session: LabSession) -> str:
-    role = lab01.ROLES["codepipeline"]
-    beyond = grants_beyond(role_policies(session, role), [("sns:Publish", topic_arn(session))])
+    role, arn = lab01.ROLES["codepipeline"], topic_arn(session)
+    if missing_permissions(session, role, [("sns:Publish", arn)]):
+        raise Fail(f"{role} may not sns:Publish on {arn} yet: grant it first, then this judges how")
+    beyond = grants_beyond(role_policies(session, role), [("sns:Publish", arn)])
     if beyond:
         raise Fail(f"{role} allows {'; '.join(beyond)}")
     return f"{role} may publish to {TOPIC} and to no other topic"
