@@ -35,6 +35,25 @@ def labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProce
     server.stop()
 
 
+def _lenient(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[LabstackProcess]:
+    server = start_labstack(tmp_path_factory.mktemp(f"iam-{mode}-home"), LABSTACK_IAM=mode, LABSTACK_PROVIDERS="",
+                            LABSTACK_CLIENT_TIMEOUT=CLIENT_TIMEOUT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def iam_report_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """A labstack with LABSTACK_IAM=report (denials let through and logged), shared by the IAM tests."""
+    yield from _lenient(tmp_path_factory, "report")
+
+
+@pytest.fixture(scope="session")
+def iam_off_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
+    """A labstack with LABSTACK_IAM=off (nothing decided), shared by the IAM tests."""
+    yield from _lenient(tmp_path_factory, "off")
+
+
 @pytest.fixture(scope="session")
 def sampleapp_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
     """A labstack for the sample app's builds. A build's ``python3`` and ``pip`` are the host's ones on

@@ -4,7 +4,6 @@ where AWS fails it, with AWS's words in the phase context and the log; the role 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from tests.support.codebuild import ENVIRONMENT, Lab, buildspec, phases, role_arn, wait_build
 from tests.support.codepipeline import zipped
 from tests.support.roles import service_role, trust
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.codebuild_fixtures"]
@@ -286,29 +285,17 @@ def test_cloudtrail_names_the_builds_calls_as_its_session_whose_keys_end_with_it
     assert revoked.value.response["Error"]["Code"] == "ExpiredToken"
 
 
-@pytest.fixture(scope="module")
-def report_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    server = start_labstack(tmp_path_factory.mktemp("codebuild-iam-report"), LABSTACK_IAM="report", LABSTACK_PROVIDERS="")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def off_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    server = start_labstack(tmp_path_factory.mktemp("codebuild-iam-off"), LABSTACK_IAM="off", LABSTACK_PROVIDERS="")
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow
-def test_report_mode_lets_the_build_through_and_logs_what_enforce_would_deny(report_mode: LabstackProcess) -> None:
-    lab = Lab(report_mode)
+def test_report_mode_lets_the_build_through_and_logs_what_enforce_would_deny(iam_report_labstack: LabstackProcess) -> None:
+    lab = Lab(iam_report_labstack)
     untrusting = service_role(lab.client("iam"), "for-lambda", "lambda.amazonaws.com", policy=None)
     lab.project("tolerated", buildspec({"build": {"commands": ["aws ssm describe-parameters > /dev/null", "echo ok"]}}),
                 role=untrusting)
     build = lab.run("tolerated")
     assert build["buildStatus"] == "SUCCEEDED" and "ok" in lab.logs(build)
-    log = Path(report_mode.settings.log_file).read_text()
+    log = Path(iam_report_labstack.settings.log_file).read_text()
     assert "LABSTACK_IAM=report let through" in log
     session = f"assumed-role/for-lambda/AWSCodeBuild-{build['id'].split(':', 1)[1]}"
     for action in ("logs:CreateLogStream", "logs:PutLogEvents", "ssm:DescribeParameters"):
@@ -316,8 +303,8 @@ def test_report_mode_lets_the_build_through_and_logs_what_enforce_would_deny(rep
 
 
 @pytest.mark.slow
-def test_off_mode_builds_as_before(off_mode: LabstackProcess) -> None:
-    lab = Lab(off_mode)
+def test_off_mode_builds_as_before(iam_off_labstack: LabstackProcess) -> None:
+    lab = Lab(iam_off_labstack)
     lab.project("unchecked", buildspec({"build": {"commands": ["aws ssm describe-parameters > /dev/null", "echo ok"]}}),
                 role=role_arn(lab.account).replace("codebuild-role", "never-made"))
     build = lab.run("unchecked")

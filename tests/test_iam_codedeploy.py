@@ -5,7 +5,6 @@ the deployment with the AccessDenied sentence in its errorInformation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.support.bluegreen import BlueGreen
 from tests.support.roles import service_role, trust
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 ACCOUNT = "202020202020"
@@ -166,21 +165,15 @@ def test_a_role_deleted_mid_deployment_fails_it_and_the_rollback_says_so(labstac
     assert bg.serving() == before
 
 
-@pytest.fixture(scope="module")
-def report_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    server = start_labstack(tmp_path_factory.mktemp("iamcd-report"), LABSTACK_IAM="report")
-    yield server
-    server.stop()
-
 
 @pytest.mark.slow
-def test_report_mode_lets_the_denied_deployment_through_and_logs_it(report_mode: LabstackProcess,
+def test_report_mode_lets_the_denied_deployment_through_and_logs_it(iam_report_labstack: LabstackProcess,
                                                                       tmp_path: Path) -> None:
-    bg = BlueGreen(report_mode, ACCOUNT, tmp_path, name="report")
+    bg = BlueGreen(iam_report_labstack, ACCOUNT, tmp_path, name="report")
     role = restricted(bg.iam, "report-no-taskset", ecs_role_policy(bg.iam, without="ecs:CreateTaskSet"))
     bg.group(role=role)
     info = bg.finish(bg.deploy("v2"))
     assert info["status"] == "Succeeded", info.get("errorInformation")
-    log = Path(report_mode.settings.log_file).read_text()
+    log = Path(iam_report_labstack.settings.log_file).read_text()
     assert "LABSTACK_IAM=report let through" in log
     assert f"{session_of(role)}" in log and "is not authorized to perform: ecs:CreateTaskSet" in log

@@ -6,7 +6,6 @@ that may. ``report`` lets the same through (and says so in the log); ``off`` dec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +292,7 @@ def test_an_events_role_that_may_not_start_the_pipeline_starts_nothing(lab: Pipe
     attributes = {k: v["StringValue"] for k, v in received[0]["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
     assert attributes["RULE_ARN"] == f"arn:aws:events:us-east-1:{lab.account}:rule/release"
-    assert (f"assumed-role/events-role/" in attributes["ERROR_MESSAGE"]
+    assert (f"arn:aws:sts::{lab.account}:assumed-role/events-role/" in attributes["ERROR_MESSAGE"]
             and "is not authorized to perform: codepipeline:StartPipelineExecution on resource: "
                 f"arn:aws:codepipeline:us-east-1:{lab.account}:quiet" in attributes["ERROR_MESSAGE"])
     assert json.loads(received[0]["Body"])["source"] == "my.app"
@@ -309,16 +308,10 @@ def test_an_events_role_that_may_not_start_the_pipeline_starts_nothing(lab: Pipe
                                   "triggerDetail": f"arn:aws:events:us-east-1:{lab.account}:rule/release"}
 
 
-@pytest.fixture(scope="module")
-def report_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    server = start_labstack(tmp_path_factory.mktemp("iam-report"), LABSTACK_PROVIDERS="", LABSTACK_IAM="report")
-    yield server
-    server.stop()
-
 
 def test_report_mode_lets_the_pipeline_and_the_event_through_and_says_what_it_let_through(
-        report_labstack: LabstackProcess) -> None:
-    lab = PipelineLab(report_labstack)
+        iam_report_labstack: LabstackProcess) -> None:
+    lab = PipelineLab(iam_report_labstack)
     pipeline_policy(lab, all_but("s3:PutObject"))
     lab.source({"app.txt": "v1"})
     lab.create("reported", stage("Source", s3_source(lab.sources)), stage("Deploy", site(lab.bucket)))
@@ -326,11 +319,11 @@ def test_report_mode_lets_the_pipeline_and_the_event_through_and_says_what_it_le
     start_on_event(lab, events_role(lab, all_but("codepipeline:StartPipelineExecution")), "reported")
     release(lab)
     assert lab.wait_for_executions("reported", 2)[0]["trigger"]["triggerType"] == "CloudWatchEvent"
-    log = Path(report_labstack.settings.home, "labstack.log").read_text()
+    log = Path(iam_report_labstack.settings.home, "labstack.log").read_text()
     let_through = [line for line in log.splitlines() if "LABSTACK_IAM=report let through" in line]
-    assert any(f"assumed-role/pipeline-role/codepipeline-" in line and f"s3:PutObject on resource: arn:aws:s3:::{lab.bucket}/"
+    assert any(f"arn:aws:sts::{lab.account}:assumed-role/pipeline-role/codepipeline-" in line and f"s3:PutObject on resource: arn:aws:s3:::{lab.bucket}/"
                in line for line in let_through)
-    assert any("assumed-role/events-role/" in line and "codepipeline:StartPipelineExecution" in line for line in let_through)
+    assert any(f"arn:aws:sts::{lab.account}:assumed-role/events-role/" in line and "codepipeline:StartPipelineExecution" in line for line in let_through)
 
 
 def test_off_mode_runs_a_pipeline_whose_role_does_not_exist(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.roles import service_role
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 from tests.support.webimage import push_web_image
 
@@ -179,13 +178,10 @@ def test_without_a_task_role_the_app_has_no_credentials(tasks: Tasks) -> None:
     assert credentials_of(tasks, task, "no-app-role") == ["none", "none", "none"]
 
 
-@pytest.fixture(scope="module", params=["report", "off"])
-def lenient(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabstackProcess, str]]:
-    """A labstack with LABSTACK_IAM=report, then one with off."""
-    server = start_labstack(tmp_path_factory.mktemp(f"iam-ecs-{request.param}"), LABSTACK_IAM=request.param)
-    yield server, request.param
-    server.stop()
+@pytest.fixture(params=["report", "off"])
+def lenient(request: pytest.FixtureRequest) -> tuple[LabstackProcess, str]:
+    """The shared labstack with LABSTACK_IAM=report, then the one with off."""
+    return request.getfixturevalue(f"iam_{request.param}_labstack"), request.param
 
 
 @pytest.mark.slow

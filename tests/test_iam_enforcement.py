@@ -13,7 +13,6 @@ Each rule cites the AWS page it follows:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import new_account
-from tests.support.server import LabstackProcess, start_labstack
+from tests.support.server import LabstackProcess
 
 
-@pytest.fixture(scope="module")
-def report_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    server = start_labstack(tmp_path_factory.mktemp("iam-report"), LABSTACK_IAM="report")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def off_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
-    server = start_labstack(tmp_path_factory.mktemp("iam-off"), LABSTACK_IAM="off")
-    yield server
-    server.stop()
 
 
 class Account:
@@ -245,17 +232,17 @@ def test_a_denied_call_changes_nothing_and_is_in_the_event_log(account: Account)
     assert record["errorCode"] == "AccessDenied" and record["userIdentity"]["userName"] == "intruder"
 
 
-def test_report_mode_lets_a_denial_through_and_logs_it(report_mode: LabstackProcess) -> None:
-    account = Account(report_mode)
+def test_report_mode_lets_a_denial_through_and_logs_it(iam_report_labstack: LabstackProcess) -> None:
+    account = Account(iam_report_labstack)
     key = account.user("tolerated")
     assert account.as_key(key, "ssm").describe_parameters()["Parameters"] == []
-    log = Path(report_mode.settings.log_file).read_text()
+    log = Path(iam_report_labstack.settings.log_file).read_text()
     assert "LABSTACK_IAM=report let through" in log
     assert f"arn:aws:iam::{account.id}:user/tolerated is not authorized to perform: ssm:DescribeParameters" in log
 
 
-def test_off_mode_decides_nothing_but_still_verifies_keys(off_mode: LabstackProcess) -> None:
-    account = Account(off_mode)
+def test_off_mode_decides_nothing_but_still_verifies_keys(iam_off_labstack: LabstackProcess) -> None:
+    account = Account(iam_off_labstack)
     key = account.user("unchecked")
     assert account.as_key(key, "ssm").describe_parameters()["Parameters"] == []
     forged = {**key, "SecretAccessKey": "wrong"}
