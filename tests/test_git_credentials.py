@@ -196,7 +196,9 @@ def test_the_instructor_reaches_every_learners_repository(klass: Class, tmp_path
 # --- CodeCommit with IAM's HTTPS Git credentials -------------------------------------------------
 def test_https_git_credentials_push_and_clone_until_disabled_or_deleted(klass: Class, tmp_path: Path) -> None:
     iam = client(klass, klass.a, "iam")
-    iam.create_user(UserName="dev")
+    iam.create_user(UserName="dev")  # git's pulls and pushes are decided by the user's policies (codecommit:Git*)
+    iam.put_user_policy(UserName="dev", PolicyName="git", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["codecommit:GitPull", "codecommit:GitPush"], "Resource": "*"}]}))
     made = iam.create_service_specific_credential(UserName="dev", ServiceName="codecommit.amazonaws.com")
     credential = made["ServiceSpecificCredential"]
     assert credential["ServiceUserName"] == f"dev-at-{klass.a.account_id}" and credential["Status"] == "Active"
@@ -229,6 +231,7 @@ def test_https_git_credentials_push_and_clone_until_disabled_or_deleted(klass: C
     iam.delete_service_specific_credential(UserName="dev", ServiceSpecificCredentialId=cred_id)
     refused(run_git(tmp_path, "clone", renewed, "deleted", helper=False), 403)
     assert iam.list_service_specific_credentials(UserName="dev")["ServiceSpecificCredentials"] == []
+    iam.delete_user_policy(UserName="dev", PolicyName="git")
     iam.delete_user(UserName="dev")
 
 
@@ -375,6 +378,8 @@ def test_temporary_credentials_sign_with_their_session_token(klass: Class, tmp_p
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                      "Principal": {"AWS": f"arn:aws:iam::{klass.a.account_id}:root"}}]}
     role = client(klass, klass.a, "iam").create_role(RoleName="git-user", AssumeRolePolicyDocument=json.dumps(trust))
+    client(klass, klass.a, "iam").put_role_policy(RoleName="git-user", PolicyName="pull", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "codecommit:GitPull", "Resource": "*"}]}))
     issued = client(klass, klass.a, "sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="git")["Credentials"]
     temporary = Learner("temporary", klass.a.account_id, issued["AccessKeyId"], issued["SecretAccessKey"])
     ok(run_git(tmp_path, "clone", "--quiet", url, "copy", keys=temporary, token=issued["SessionToken"]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import zlib
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
@@ -10,6 +12,7 @@ from urllib.parse import parse_qs
 from labstack import authenticate, crossaccount, internal, signatures, upstream, webguard
 from labstack.config import S3_MAX_BODY_BYTES
 from labstack.context import RequestContext, context_for, credential_from
+from labstack.enforcement import reading
 from labstack.errors import (
     JSON,
     QUERY,
@@ -136,6 +139,8 @@ class Gateway:
         if identity is not None and (self.labstack.settings.class_mode or identity.session_token is not None
                                      or identity.name == "iam"):
             authenticate.verify(environ, ctx.service, ctx.region, identity, length)
+        if ctx.service != "s3" and environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
+            _inflate(environ, limit)  # as moto would: the gate and the trail read what moto serves
         if self.labstack.settings.class_mode and identity is not None:
             try:
                 crossaccount.check(environ, ctx.service, ctx.account, identity, guess_protocol(environ, ctx.service))
@@ -148,9 +153,11 @@ class Gateway:
                 raise
         incoming = Incoming(environ)
         # labstack's runtimes reach moto's own answer under their overlay with this header; in class mode
-        # only with labstack's own keys (an overlay may be a check, as AssumeRole's trust policy is).
+        # only with labstack's own keys (an overlay may be a check, as AssumeRole's trust policy is), and
+        # never with the keys of a principal IAM decides (an IAM user, a role session).
         direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto" and (
-            not self.labstack.settings.class_mode or (identity is not None and identity.internal))
+            (identity is not None and identity.internal)
+            or (not self.labstack.settings.class_mode and self.labstack.gate.principal(identity) is None))
         found = None if direct else self.labstack.router.match(incoming, ctx.service)
         if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
             if found is None or not found[0].provider.upstream_only:
@@ -162,8 +169,13 @@ class Gateway:
         respond = call.start_response(start_response) if call else start_response
         try:
             if call is not None:  # IAM: the caller's policies decide (labstack.enforcement.gate)
+                # moto reads an operation wherever it finds one: all of them must be the one decided
+                if ctx.service == "s3":
+                    unclear: Any = lambda: reading.s3_disagreement(incoming, call.params)
+                else:
+                    unclear = None if found is not None else (lambda: reading.disagreement(incoming, call.name, call.params))
                 self.labstack.gate.check(ctx, identity, call.name, call.params, guess_protocol(environ, ctx.service),
-                                         environ.get("REMOTE_ADDR", ""))
+                                         environ.get("REMOTE_ADDR", ""), unclear)
             if found is None:
                 body = self._to_moto(environ, respond, ctx)
                 return call.finish(body) if call else body
@@ -265,6 +277,21 @@ def _content_length(environ: dict) -> int | None:
         return max(0, int(raw))
     except ValueError:
         raise AwsError("BadRequest", "Content-Length is not a number", 400) from None
+
+
+def _inflate(environ: dict, limit: int) -> None:
+    """Replace a gzip request body (botocore compresses CloudWatch's PutMetricData) by its content, at most
+    ``limit`` bytes of it."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(environ["wsgi.input"].read(), limit + 1)
+    except zlib.error:
+        raise AwsError("MalformedInput", "the request says Content-Encoding: gzip, but its body is not gzip", 400) from None
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_CONTENT_ENCODING", None)
 
 
 def _operation_name(environ: dict) -> str | None:

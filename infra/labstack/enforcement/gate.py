@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from labstack import motobridge
 from labstack.enforcement import policies
@@ -77,26 +77,33 @@ class Gate:
         return found
 
     def check(self, ctx: "RequestContext", identity: Identity | None, operation: str | None,
-              params: dict[str, Any], protocol: str, source_ip: str = "") -> None:
-        """Raise AWS's AccessDenied when the caller may not make this call (``enforce``)."""
-        if self.mode == "off" or not operation or not ctx.service:
+              params: dict[str, Any], protocol: str, source_ip: str = "",
+              unclear: Callable[[], str | None] | None = None) -> None:
+        """Raise AWS's AccessDenied when the caller may not make this call (``enforce``). A call of an
+        evaluated principal whose operation the gate cannot read, or that may be read as another
+        (``unclear()`` says how: ``enforcement.reading``), is refused: nothing is served undecided."""
+        if self.mode == "off":
             return
         principal = self.principal(identity)
         if principal is None:
             return
+        why = unclear() if unclear is not None else None
+        if not operation or not ctx.service or why:
+            raise unreadable(principal, ctx.service or "", operation, why, protocol)
         for ask in asks(ctx.service, operation, params, ctx.account, ctx.region):
             decision = self.decide(principal, ask, ctx.region, _context(ctx, source_ip))
             self._record(principal, ask, decision, f"{ctx.service}.{operation}")
             if not decision.allowed and self.mode == "enforce":
                 raise denied(decision, ctx.service, protocol)
 
-    def authorize(self, identity: Identity, ask: Ask, region: str, source: str) -> Decision | None:
-        """An engine's own question (may this build's role read that object?): the decision, recorded,
-        or None when the key is not evaluated. The caller acts on ``decision.allowed``; in ``report``
-        mode a denial comes back allowed (and recorded)."""
+    def authorize(self, identity: Identity | Principal, ask: Ask, region: str, source: str) -> Decision | None:
+        """An engine's own question (may this build's role read that object?), or a door's that is no AWS
+        API call (a git push signed in with an IAM user's HTTPS Git credentials, a ``Principal``): the
+        decision, recorded, or None when the caller is not evaluated. The caller acts on
+        ``decision.allowed``; in ``report`` mode a denial comes back allowed (and recorded)."""
         if self.mode == "off":
             return None
-        principal = self.principal(identity)
+        principal = identity if isinstance(identity, Principal) else self.principal(identity)
         if principal is None:
             return None
         decision = self.decide(principal, ask, region, {"aws:RequestedRegion": region})
@@ -129,11 +136,24 @@ class Gate:
 def denied(decision: Decision, service: str, protocol: str) -> AwsError:
     """AWS's AccessDenied for ``decision``: ``AccessDeniedException`` for JSON services (status 400 for
     JSON 1.0/1.1, 403 for REST), ``AccessDenied`` 403 for query services and S3."""
+    return denied_with(decision.message(), service, protocol)
+
+
+def denied_with(message: str, service: str, protocol: str) -> AwsError:
+    """AWS's AccessDenied error of ``service``'s protocol, saying ``message``."""
     if protocol == JSON:
-        return AwsError("AccessDeniedException", decision.message(), 400)
+        return AwsError("AccessDeniedException", message, 400)
     if protocol == REST_JSON and service != "s3":
-        return AwsError("AccessDeniedException", decision.message(), 403)
-    return AwsError("AccessDenied", decision.message(), 403)
+        return AwsError("AccessDeniedException", message, 403)
+    return AwsError("AccessDenied", message, 403)
+
+
+def unreadable(principal: Principal, service: str, operation: str | None, unclear: str | None,
+               protocol: str) -> AwsError:
+    """The refusal of a call the gate cannot decide, in the shape of ``denied``."""
+    action = f"{service or '?'}:{operation or '?'}"
+    why = unclear or f"labstack cannot tell which {service or 'AWS'} operation this request calls"
+    return denied_with(f"User: {principal.arn} is not authorized to perform: {action} because {why}", service, protocol)
 
 
 def _context(ctx: "RequestContext", source_ip: str) -> dict[str, Any]:

@@ -21,7 +21,10 @@ from typing import Any
 from labstack.clock import now
 from labstack.config import DEFAULT_REGION
 from labstack.context import DEFAULT_ACCOUNT, RequestContext
+from labstack.enforcement.asks import Ask
 from labstack.errors import AwsError
+from labstack.iampolicy import Principal
+from labstack.keyring import Identity
 from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
 from labstack.services.codecommit import events, gitauth
@@ -249,7 +252,24 @@ class CodeCommitProvider(Provider):
         caller = gitauth.authenticate(self.labstack, environ, "CodeCommit", base, (region,), git_credentials=True)
         if not caller.may_reach(account):
             raise gitauth.Refusal(403, f"{caller.name} may not reach the repositories of account {account}")
+        self._decide(environ, caller, account, region, _name, suffix)
         environ[_GIT_CALLER] = caller  # for the push's or fetch's event
+
+    def _decide(self, environ: dict, caller: gitauth.GitCaller, account: str, region: str, name: str,
+                suffix: str) -> None:
+        """codecommit:GitPull or codecommit:GitPush on the repository, decided by the policies of the IAM
+        user whose HTTPS Git credentials or keys were sent, or of the role session whose keys were."""
+        push = suffix == "/git-receive-pack" or "git-receive-pack" in environ.get("QUERY_STRING", "")
+        action = "codecommit:GitPush" if push else "codecommit:GitPull"
+        who: Identity | Principal | None = caller.identity
+        if caller.iam_user:
+            who = Principal.from_arn(f"arn:aws:iam::{account}:user/{caller.iam_user}")
+        if who is None:
+            return
+        ask = Ask(action, f"arn:aws:codecommit:{region}:{account}:{name}")
+        decision = self.labstack.gate.authorize(who, ask, region, f"codecommit.{action.partition(':')[2]}")
+        if decision is not None and not decision.allowed:
+            raise gitauth.Refusal(403, decision.message())
 
     def _locate(self, environ: dict) -> Target | None:
         parsed = parse_git_path(environ.get("PATH_INFO", ""))

@@ -1,0 +1,102 @@
+"""Every operation name, bucket and key moto could read off a request: the gate decides a call only
+when they agree with what it read.
+
+The gate reads a call's operation once (``services.cloudtrail.wire``), but moto reads a query-style
+``Action`` from the form body, else from the query string (its first value), else from any body that
+parses as ``a=b&…`` whatever its content type, else from a header named ``Action``, and it prefers any
+of those to ``X-Amz-Target``; it reads a parameter from the query string before the body, and from a
+body the gate did not read as a form. A second name anywhere, a parameter the query string and the
+body give different values, or one the gate did not read, would let moto serve what nobody decided:
+the gate refuses such a request. (The gateway ungzips a body before anyone reads it, as moto would.)
+S3 names no operation that way, but moto takes the bucket from the Host of any dotted name that is not
+an IP (``victim.localhost``) where the gate, as AWS's SDKs, reads a path-style request: the bucket and
+key moto reads must be the ones the gate decided on.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from moto.s3.responses import S3Response, parse_key_name
+from moto.s3.utils import bucket_name_from_url
+from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket
+from moto.s3bucket_path.utils import parse_key_name as path_key
+
+from labstack.protocol.incoming import Incoming
+
+# The name a multipart body stands for: the gate cannot read a form moto would parse from it.
+MULTIPART = "(a multipart/form-data body)"
+_PARAMETER = re.compile(r"[A-Za-z]\w*(?:\.member\.\d+)?")  # the members the gate reads (``wire._flat_query``)
+
+
+def disagreement(incoming: Incoming, operation: str | None, params: dict[str, Any]) -> str | None:
+    """Why moto might serve another operation, or other parameters, than the gate read as ``operation``
+    with ``params`` (``None``: every reading agrees)."""
+    others = sorted(names(incoming) - {operation})
+    if others:
+        return f"the request also names {', '.join(others)} as its operation"
+    clashing = clashes(incoming)
+    if clashing:
+        return f"its query string and its body give {', '.join(clashing)} different values"
+    if incoming.header("X-Amz-Target") is None:  # a query call: moto may read its parameters off the body
+        unread = sorted({key for key, value in _body_pairs(incoming) if key != "Action" and _PARAMETER.fullmatch(key)
+                         and not _read(params, key, value)})
+        if unread:
+            return f"its body gives {', '.join(unread)}, which the gate did not read (Content-Type {incoming.content_type or 'none'})"
+    return None
+
+
+def _read(params: dict[str, Any], key: str, value: str) -> bool:
+    """Whether the gate's parameters hold ``key`` (``Names.member.2``: an item of ``Names``) as ``value``."""
+    name, _, rest = key.partition(".member.")
+    held = params.get(name)
+    return value in held if rest and isinstance(held, list) else held == value
+
+
+def s3_disagreement(incoming: Incoming, params: dict[str, Any]) -> str | None:
+    """Why moto would act on another bucket or key than the gate read into ``params``, or None."""
+    bucket, key = s3_target(incoming)
+    read = (params.get("Bucket") or None, params.get("Key") or "")
+    if (bucket, key) == read:
+        return None
+    return (f"its Host and path name bucket {bucket or '(none)'} and key {key or '(none)'} to the emulator, "
+            f"not bucket {read[0] or '(none)'} and key {read[1] or '(none)'}")
+
+
+def s3_target(incoming: Incoming) -> tuple[str | None, str]:
+    """The bucket and key moto's S3 reads off a request's Host and path."""
+    host = incoming.header("Host") or ""
+    url = f"http://{host}{incoming.path}"
+    if S3Response.subdomain_based_buckets(SimpleNamespace(headers={"host": host}, url=url)):
+        return bucket_name_from_url(url), parse_key_name(unquote(incoming.path))
+    bucket = path_bucket(url)
+    return (unquote(bucket) if bucket else None), path_key(unquote(incoming.path))
+
+
+def names(incoming: Incoming) -> set[str]:
+    """The operation names a request to moto carries (not S3's: it names none), wherever moto may look."""
+    found = set(incoming.query.get("Action", []))
+    target = incoming.header("X-Amz-Target")
+    if target:
+        found.add(target.rpartition(".")[2])
+    header = incoming.header("Action")
+    if header is not None:
+        found.add(header)
+    if incoming.content_type.lower().startswith("multipart/"):
+        found.add(MULTIPART)
+    found.update(value for key, value in _body_pairs(incoming) if key == "Action")
+    return found
+
+
+def clashes(incoming: Incoming) -> list[str]:
+    """Parameters the query string and the body both give, with different values."""
+    query = {key: values[0] for key, values in incoming.query.items() if values and not key.startswith("X-Amz-")}
+    return sorted({key for key, value in _body_pairs(incoming) if key in query and query[key] != value})
+
+
+def _body_pairs(incoming: Incoming) -> list[tuple[str, str]]:
+    body = incoming.body
+    return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if body else []
