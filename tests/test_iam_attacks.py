@@ -1,17 +1,22 @@
-"""An attacker holding an IAM user's keys (or a role session's) with a narrow policy tries to do more than it
-allows, on a real labstack: each test makes the attack with raw HTTP and shows it refused with AWS's error,
-and the victim's state unchanged.
+"""An attacker holding an IAM user's keys with a narrow policy tries to do more than it allows, on a real
+labstack: each test makes the attack with raw HTTP and shows it refused with AWS's error, and the victim's
+state unchanged (the holes these tests found are closed; the regressions show attacks that never worked).
 
 - Operation smuggling: moto reads a query service's ``Action`` from the form body, else the query string,
-  else any ``a=b&…`` body, else a header, and prefers it to ``X-Amz-Target``; the gate refuses a request
-  whose operation moto could read otherwise than it did (``labstack.enforcement.reading``).
-- Bucket smuggling: moto takes the bucket from any dotted Host (``victim.localhost``); the gate decides on
-  the bucket and key moto will act on, or refuses.
+  else any ``a=b&…`` body, else a header, prefers it to ``X-Amz-Target``, and reads parameters off a body
+  the gate did not read as a form; the gate refuses a request moto could read otherwise than it did
+  (``labstack.enforcement.reading``), and the gateway ungzips a body before anyone reads it.
+- Service smuggling: signed for a service the user may use, with the X-Amz-Target of a service labstack
+  serves; refused as class mode refuses it.
+- Bucket smuggling: moto takes the bucket from any dotted Host (``victim.localhost``) and serves a second
+  subresource (``?tagging&policy``) the gate did not decide; the gate decides the bucket, key and
+  subresource moto will act on, or refuses.
 - Side doors: ``X-Labstack-Direct`` (moto's answer under an overlay) and labstack's own endpoints in class
   mode are not for keys IAM decides; git over HTTP in class mode asks ``codecommit:GitPull``/``GitPush``
   of an IAM user's HTTPS Git credentials.
-- Regression: ``iam:PassRole`` on CreateProject, UpdateProject and StartBuild's ``serviceRoleOverride``;
-  a presigned URL is its signer's call; a role session's keys after the role is deleted.
+- Regression: ``iam:PassRole`` on CreateProject, UpdateProject and StartBuild's ``serviceRoleOverride``; a
+  copy's source; a presigned URL is its signer's call; ``X-Labstack-Caller``; a role session's keys after
+  the role is deleted.
 """
 
 from __future__ import annotations
@@ -212,6 +217,30 @@ def test_a_target_of_another_service_is_decided_as_the_signed_service(labstack: 
     assert "ssm:GetParameter on resource" in refused(answer, "AccessDeniedException", 400)
 
 
+@pytest.mark.parametrize("signed_for", ["sts", "logs"])
+def test_a_target_of_a_service_labstack_serves_must_be_the_signed_services(labstack: LabstackProcess,
+                                                                             signed_for: str) -> None:
+    """A user who may use STS (or Logs) signs for it and names CodeBuild's CreateProject in X-Amz-Target:
+    decided as sts:CreateProject it would pass, and make a project with a role it may not pass."""
+    attacker = laptop_attacker(labstack, allow([f"{signed_for}:*"]))
+    role = attacker.root("iam").create_role(RoleName="admin", AssumeRolePolicyDocument=json.dumps(CODEBUILD_TRUST))
+    body = json.dumps({"name": "escalate", "serviceRole": role["Role"]["Arn"], **PROJECT}).encode()
+    answer = attacker.send(signed_for, "POST", "/", body, {"Content-Type": "application/x-amz-json-1.1",
+                                                           "X-Amz-Target": "CodeBuild_20161006.CreateProject"})
+    assert refused(answer, "UnknownOperationException", 400) == (
+        f"CodeBuild_20161006.CreateProject is not an operation of {signed_for}, which the request is signed for")
+    assert attacker.root("codebuild").list_projects().get("projects", []) == []
+
+
+def test_x_labstack_caller_does_not_make_a_user_a_service(labstack: LabstackProcess) -> None:
+    """Regression: the header naming the service an engine acts for counts on labstack's own keys only."""
+    attacker = laptop_attacker(labstack)
+    answer = attacker.send("ssm", "POST", "/", b'{"Path": "/"}', {
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.GetParametersByPath",
+        "X-Labstack-Caller": "codebuild"})
+    assert refused(answer, "AccessDeniedException", 400).startswith(f"User: {attacker.arn} is not authorized")
+
+
 # -- bucket smuggling: the Host moto reads a bucket from ---------------------------------------------------
 
 def _buckets(labstack: LabstackProcess) -> tuple[Attacker, str, str]:
@@ -245,6 +274,38 @@ def test_a_virtual_hosted_bucket_the_gate_did_not_read_is_refused(labstack: Labs
     assert s3.get_object(Bucket=private, Key=f"{public}/payroll.csv")["Body"].read() == b"secret"
 
 
+@pytest.mark.parametrize("query", ["tagging&policy", "policy&tagging"])
+def test_a_second_subresource_does_not_reach_the_bucket_policy(labstack: LabstackProcess, query: str) -> None:
+    """A user who may only tag a bucket sends ``?tagging&policy``: the gate reads PutBucketTagging, moto
+    would serve PutBucketPolicy and take the attacker's policy (everything, for everyone)."""
+    account = new_account()
+    bucket = f"tagged-{account}"
+    attacker = Attacker(labstack.endpoint, lambda service: labstack.client(service, account=account), account,
+                        allow(["s3:GetBucketTagging", "s3:PutBucketTagging"], f"arn:aws:s3:::{bucket}"))
+    s3 = attacker.root("s3")
+    s3.create_bucket(Bucket=bucket)
+    guarded = policy({"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=guarded)
+    wide_open = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}).encode()
+    for method, body in (("PUT", wide_open), ("GET", b"")):
+        answer = attacker.send("s3", method, f"/{bucket}?{query}", body, UNSIGNED_PAYLOAD)
+        assert "policy, which S3's" in refused(answer, "AccessDenied", 403)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(guarded)
+    tags = attacker.client("s3")
+    tags.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "a"}]})
+    assert tags.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "a"}]
+
+
+def test_a_copy_source_needs_its_own_read(labstack: LabstackProcess) -> None:
+    """Regression: a PUT with ``x-amz-copy-source`` is CopyObject, which reads its source."""
+    attacker, public, private = _buckets(labstack)
+    answer = attacker.send("s3", "PUT", f"/{public}/copied", headers={
+        **UNSIGNED_PAYLOAD, "x-amz-copy-source": f"/{private}/{public}/payroll.csv"})
+    assert f"s3:GetObject on resource: arn:aws:s3:::{private}/{public}/payroll.csv" in refused(answer, "AccessDenied", 403)
+    assert "Contents" not in attacker.root("s3").list_objects_v2(Bucket=public)
+
+
 def test_virtual_hosted_style_of_the_allowed_bucket_and_presigned_urls_are_decided(labstack: LabstackProcess) -> None:
     """The same attacker's honest calls: its own bucket virtual-hosted works; a presigned URL is its
     signer's call (its own bucket yes, the other no)."""
@@ -254,7 +315,7 @@ def test_virtual_hosted_style_of_the_allowed_bucket_and_presigned_urls_are_decid
     assert put.status_code == 200, put.text
     s3 = attacker.client("s3")
     mine = s3.generate_presigned_url("get_object", Params={"Bucket": public, "Key": "note.txt"})
-    assert requests.get(mine, timeout=30).content == b"hello"
+    assert requests.get(mine, timeout=30).text == "hello"
     theirs = s3.generate_presigned_url("get_object", Params={"Bucket": private, "Key": f"{public}/payroll.csv"})
     assert "s3:GetObject on resource" in refused(requests.get(theirs, timeout=30), "AccessDenied", 403)
 

@@ -141,9 +141,13 @@ class Gateway:
             authenticate.verify(environ, ctx.service, ctx.region, identity, length)
         if ctx.service != "s3" and environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
             _inflate(environ, limit)  # as moto would: the gate and the trail read what moto serves
-        if self.labstack.settings.class_mode and identity is not None:
+        # IAM decides an IAM user's or a role session's call by the service it is signed for: its target must
+        # be that service's too (signed for STS, CodeBuild's CreateProject would be decided as sts:CreateProject).
+        evaluated = self.labstack.gate.mode != "off" and self.labstack.gate.principal(identity) is not None
+        if identity is not None and (self.labstack.settings.class_mode or evaluated):
             try:
-                crossaccount.check(environ, ctx.service, ctx.account, identity, guess_protocol(environ, ctx.service))
+                if self.labstack.settings.class_mode:
+                    crossaccount.check(environ, ctx.service, ctx.account, identity, guess_protocol(environ, ctx.service))
                 target = environ.get("HTTP_X_AMZ_TARGET")
                 if target and not self.labstack.router.agrees(target, ctx.service):
                     raise AwsError("UnknownOperationException", f"{target} is not an operation of {ctx.service}, which "
@@ -156,8 +160,7 @@ class Gateway:
         # only with labstack's own keys (an overlay may be a check, as AssumeRole's trust policy is), and
         # never with the keys of a principal IAM decides (an IAM user, a role session).
         direct = environ.get("HTTP_X_LABSTACK_DIRECT") == "moto" and (
-            (identity is not None and identity.internal)
-            or (not self.labstack.settings.class_mode and self.labstack.gate.principal(identity) is None))
+            (identity is not None and identity.internal) or (not self.labstack.settings.class_mode and not evaluated))
         found = None if direct else self.labstack.router.match(incoming, ctx.service)
         if self.labstack.proxy is not None and ctx.service in upstream.signing_names():
             if found is None or not found[0].provider.upstream_only:
@@ -171,7 +174,7 @@ class Gateway:
             if call is not None:  # IAM: the caller's policies decide (labstack.enforcement.gate)
                 # moto reads an operation wherever it finds one: all of them must be the one decided
                 if ctx.service == "s3":
-                    unclear: Any = lambda: reading.s3_disagreement(incoming, call.params)
+                    unclear: Any = lambda: reading.s3_disagreement(incoming, call.name, call.params)
                 else:
                     unclear = None if found is not None else (lambda: reading.disagreement(incoming, call.name, call.params))
                 self.labstack.gate.check(ctx, identity, call.name, call.params, guess_protocol(environ, ctx.service),

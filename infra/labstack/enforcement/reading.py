@@ -15,6 +15,7 @@ key moto reads must be the ones the gate decided on.
 
 from __future__ import annotations
 
+import functools
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -25,10 +26,12 @@ from moto.s3.utils import bucket_name_from_url
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket
 from moto.s3bucket_path.utils import parse_key_name as path_key
 
+from labstack.protocol import models
 from labstack.protocol.incoming import Incoming
 
 # The name a multipart body stands for: the gate cannot read a form moto would parse from it.
 MULTIPART = "(a multipart/form-data body)"
+_PRESIGNED_V2 = ("awsaccesskeyid", "expires", "signature")
 _PARAMETER = re.compile(r"[A-Za-z]\w*(?:\.member\.\d+)?")  # the members the gate reads (``wire._flat_query``)
 
 
@@ -56,14 +59,37 @@ def _read(params: dict[str, Any], key: str, value: str) -> bool:
     return value in held if rest and isinstance(held, list) else held == value
 
 
-def s3_disagreement(incoming: Incoming, params: dict[str, Any]) -> str | None:
-    """Why moto would act on another bucket or key than the gate read into ``params``, or None."""
+def s3_disagreement(incoming: Incoming, operation: str | None, params: dict[str, Any]) -> str | None:
+    """Why moto would serve another operation (a second subresource: ``?tagging&policy``) or act on another
+    bucket or key than the gate read as ``operation`` with ``params``, or None."""
+    if operation is not None:
+        taken = _s3_query_keys(operation)
+        extra = sorted(k for k in incoming.query if k.lower() not in taken and not k.lower().startswith("x-amz-"))
+        if extra:
+            return f"its query string names {', '.join(extra)}, which S3's {operation} does not take"
     bucket, key = s3_target(incoming)
     read = (params.get("Bucket") or None, params.get("Key") or "")
     if (bucket, key) == read:
         return None
     return (f"its Host and path name bucket {bucket or '(none)'} and key {key or '(none)'} to the emulator, "
             f"not bucket {read[0] or '(none)'} and key {read[1] or '(none)'}")
+
+
+@functools.lru_cache(maxsize=None)
+def _s3_query_keys(operation: str) -> frozenset[str]:
+    """The query keys an S3 operation takes, in lower case: its URI's own (``tagging`` of GetBucketTagging,
+    ``list-type`` of ListObjectsV2), its query-string members' (``versionId``), the SDKs' ``x-id`` and a
+    SigV2 presigned URL's signature (SigV4's are ``X-Amz-*``)."""
+    model = models.operations("s3").get(operation)
+    if model is None:
+        return frozenset()
+    literal = model.http.get("requestUri", "").partition("?")[2]
+    keys = {part.partition("=")[0].lower() for part in literal.split("&") if part}
+    shape = model.input_shape
+    members = shape.members.values() if shape is not None else ()
+    keys.update(m.serialization.get("name", m.name).lower() for m in members
+                if m.serialization.get("location") == "querystring")
+    return frozenset({*keys, "x-id", *_PRESIGNED_V2})
 
 
 def s3_target(incoming: Incoming) -> tuple[str | None, str]:
