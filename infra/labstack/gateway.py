@@ -172,13 +172,15 @@ class Gateway:
         respond = call.start_response(start_response) if call else start_response
         try:
             if call is not None:  # IAM: the caller's policies decide (labstack.enforcement.gate)
+                protocol = guess_protocol(environ, ctx.service)
                 # moto reads an operation wherever it finds one: all of them must be the one decided
                 if ctx.service == "s3":
                     unclear: Any = lambda: reading.s3_disagreement(incoming, call.name, call.params)
                 else:
-                    unclear = None if found is not None else (lambda: reading.disagreement(incoming, call.name, call.params))
-                self.labstack.gate.check(ctx, identity, call.name, call.params, guess_protocol(environ, ctx.service),
-                                         environ.get("REMOTE_ADDR", ""), unclear)
+                    unclear = None if found is not None else (
+                        lambda: reading.disagreement(incoming, call.name, call.params, protocol == QUERY))
+                self.labstack.gate.check(ctx, identity, call.name, call.params, protocol, environ.get("REMOTE_ADDR", ""),
+                                         unclear)
             if found is None:
                 body = self._to_moto(environ, respond, ctx)
                 return call.finish(body) if call else body

@@ -35,20 +35,21 @@ _PRESIGNED_V2 = ("awsaccesskeyid", "expires", "signature")
 _PARAMETER = re.compile(r"[A-Za-z]\w*(?:\.member\.\d+)?")  # the members the gate reads (``wire._flat_query``)
 
 
-def disagreement(incoming: Incoming, operation: str | None, params: dict[str, Any]) -> str | None:
-    """Why moto might serve another operation, or other parameters, than the gate read as ``operation``
-    with ``params`` (``None``: every reading agrees)."""
+def disagreement(incoming: Incoming, operation: str | None, params: dict[str, Any], query_style: bool) -> str | None:
+    """Why moto might serve another operation, or (a ``query_style`` call's) other parameters, than the
+    gate read as ``operation`` with ``params`` (``None``: every reading agrees)."""
     others = sorted(names(incoming) - {operation})
     if others:
         return f"the request also names {', '.join(others)} as its operation"
+    if not query_style:
+        return None
     clashing = clashes(incoming)
     if clashing:
-        return f"its query string and its body give {', '.join(clashing)} different values"
-    if incoming.header("X-Amz-Target") is None:  # a query call: moto may read its parameters off the body
-        unread = sorted({key for key, value in _body_pairs(incoming) if key != "Action" and _PARAMETER.fullmatch(key)
-                         and not _read(params, key, value)})
-        if unread:
-            return f"its body gives {', '.join(unread)}, which the gate did not read (Content-Type {incoming.content_type or 'none'})"
+        return f"it gives {', '.join(clashing)} more than one value"
+    unread = sorted({key for key, value in _body_pairs(incoming) if key != "Action" and _PARAMETER.fullmatch(key)
+                     and not _read(params, key, value)})
+    if unread:
+        return f"its body gives {', '.join(unread)}, which the gate did not read (Content-Type {incoming.content_type or 'none'})"
     return None
 
 
@@ -118,9 +119,15 @@ def names(incoming: Incoming) -> set[str]:
 
 
 def clashes(incoming: Incoming) -> list[str]:
-    """Parameters the query string and the body both give, with different values."""
-    query = {key: values[0] for key, values in incoming.query.items() if values and not key.startswith("X-Amz-")}
-    return sorted({key for key, value in _body_pairs(incoming) if key in query and query[key] != value})
+    """Parameters a query call gives more than once with different values, in its query string, its body
+    or both (moto reads the first, the gate the last)."""
+    given: dict[str, set[str]] = {}
+    for key, values in incoming.query.items():
+        if not key.startswith("X-Amz-"):
+            given.setdefault(key, set()).update(values)
+    for key, value in _body_pairs(incoming):
+        given.setdefault(key, set()).add(value)
+    return sorted(key for key, values in given.items() if len(values) > 1 and key != "Action")
 
 
 def _body_pairs(incoming: Incoming) -> list[tuple[str, str]]:
