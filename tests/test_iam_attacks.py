@@ -419,3 +419,17 @@ def test_git_with_an_iam_users_https_git_credentials_is_decided_by_its_policies(
         f"User: {attacker.arn} is not authorized to perform: codecommit:GitPush on resource: "
         f"arn:aws:codecommit:us-east-1:{attacker.account}:{repository} because no identity-based policy allows the "
         "codecommit:GitPush action")
+
+
+def test_an_iam_users_keys_do_not_push_to_the_local_github_in_class_mode(classroom: ClassLabstack) -> None:
+    """The local GitHub signs in the learner (its keys stand for a GitHub account): an IAM user of the
+    learner's account, with no permission at all, must not push to the repositories a pipeline builds."""
+    attacker = _class_attacker(classroom, "pusher")
+    basic = base64.b64encode(f"{attacker.key}:{attacker.secret}".encode()).decode()
+    url = f"{classroom.endpoint}/github/learner01-team/site.git/info/refs?service=git-receive-pack"
+    answer = requests.get(url, headers={"Authorization": f"Basic {basic}"}, timeout=30)
+    assert answer.status_code == 403
+    assert answer.text.strip() == "GitHub takes a learner's own keys, not an IAM user's or a role session's"
+    own = classroom.rows["learner01"]
+    learner = base64.b64encode(f"{own.access_key_id}:{own.secret_access_key}".encode()).decode()
+    assert requests.get(url, headers={"Authorization": f"Basic {learner}"}, timeout=30).status_code == 200

@@ -110,6 +110,8 @@ class CodeConnectionsProvider(Provider):
             return  # no repository: 404
         full_id, base, _suffix, pushing = parsed
         caller = gitauth.authenticate(self.labstack, environ, "GitHub", base, gitauth.all_regions(), key_pairs=True)
+        if self.labstack.gate.principal(caller.identity) is not None:  # GitHub knows the learner, not IAM's principals
+            raise gitauth.Refusal(403, "GitHub takes a learner's own keys, not an IAM user's or a role session's")
         kept = github.reserved_for(full_id)
         if pushing and kept is not None and not caller.may_reach(kept):  # nobody squats another learner's name
             raise gitauth.Refusal(403, f"{full_id} is kept for account {kept}'s repositories")
