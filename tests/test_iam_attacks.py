@@ -243,6 +243,26 @@ def test_x_labstack_caller_does_not_make_a_user_a_service(labstack: LabstackProc
     assert refused(answer, "AccessDeniedException", 400).startswith(f"User: {attacker.arn} is not authorized")
 
 
+def test_an_explicit_deny_holds_for_an_operation_labstack_cannot_name_the_resource_of(labstack: LabstackProcess) -> None:
+    """``iam:*`` allowed, ``iam:*`` denied on user admin: CreateServiceSpecificCredential is not in the table
+    of asks (asked on ``*``, which the deny's ARN does not match), so the attacker would get admin's HTTPS
+    Git credentials. A Deny of the action applies whatever resource it names."""
+    attacker = laptop_attacker(labstack, allow("iam:*"), {"Effect": "Deny", "Action": "iam:*",
+                                                          "Resource": "arn:aws:iam::*:user/admin"})
+    attacker.root("iam").create_user(UserName="admin")
+    iam = attacker.client("iam")
+    with pytest.raises(ClientError) as raised:
+        iam.create_service_specific_credential(UserName="admin", ServiceName="codecommit.amazonaws.com")
+    assert raised.value.response["Error"]["Message"] == (
+        f"User: {attacker.arn} is not authorized to perform: iam:CreateServiceSpecificCredential on resource: * "
+        "with an explicit deny in an identity-based policy")
+    listed = attacker.root("iam").list_service_specific_credentials(UserName="admin")["ServiceSpecificCredentials"]
+    assert listed == []
+    iam.create_user(UserName="helper")  # a listed operation on another resource is still allowed
+    unhindered = laptop_attacker(labstack, allow("iam:*"))  # no deny: the unlisted operation goes through
+    unhindered.client("iam").create_service_specific_credential(UserName="mallory", ServiceName="codecommit.amazonaws.com")
+
+
 # -- bucket smuggling: the Host moto reads a bucket from ---------------------------------------------------
 
 def _buckets(labstack: LabstackProcess) -> tuple[Attacker, str, str]:

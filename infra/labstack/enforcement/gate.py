@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from labstack import motobridge
 from labstack.enforcement import policies
-from labstack.enforcement.asks import Ask, asks
+from labstack.enforcement.asks import NEEDS, PREFIXES, Ask, asks
 from labstack.enforcement.stream import Entry
 from labstack.errors import JSON, REST_JSON, AwsError
-from labstack.iampolicy import IMPLICIT_DENY, Decision, Principal, Request, evaluate
+from labstack.iampolicy import EXPLICIT_DENY, IMPLICIT_DENY, Decision, Principal, Request, evaluate
 from labstack.keyring import Identity
 from labstack.signatures import AuthFailure
 
@@ -90,8 +91,11 @@ class Gate:
         why = unclear() if unclear is not None else None
         if not operation or not ctx.service or why:
             raise unreadable(principal, ctx.service or "", operation, why, protocol)
+        unlisted = operation not in NEEDS.get(PREFIXES.get(ctx.service, ctx.service), {})
         for ask in asks(ctx.service, operation, params, ctx.account, ctx.region):
             decision = self.decide(principal, ask, ctx.region, _context(ctx, source_ip))
+            if unlisted and decision.allowed:
+                decision = _resource_blind_deny(decision) or decision
             self._record(principal, ask, decision, f"{ctx.service}.{operation}")
             if not decision.allowed and self.mode == "enforce":
                 raise denied(decision, ctx.service, protocol)
@@ -154,6 +158,21 @@ def unreadable(principal: Principal, service: str, operation: str | None, unclea
     action = f"{service or '?'}:{operation or '?'}"
     why = unclear or f"labstack cannot tell which {service or 'AWS'} operation this request calls"
     return denied_with(f"User: {principal.arn} is not authorized to perform: {action} because {why}", service, protocol)
+
+
+def _resource_blind_deny(allowed: Decision) -> Decision | None:
+    """For an operation the table of asks lacks (asked on ``*``: its resource is unknown), the explicit deny
+    of a statement that denies the action on any resource, conditions holding; None if there is none. A
+    Deny of ``iam:*`` on one user must not let a call through only because labstack cannot name its user."""
+    found = policies.identity(allowed.request.principal) or []
+    denies = [replace(policy, statements=tuple(replace(statement, resources=("*",), negate_resources=False)
+                                               for statement in policy.statements if statement.effect == "Deny"))
+              for policy in found]
+    decision = evaluate(allowed.request, [policy for policy in denies if policy.statements])
+    if decision.decision != EXPLICIT_DENY:
+        return None
+    return replace(decision, detail=f"{allowed.request.action} is not in labstack's table of what calls ask for, so "
+                                    "its resource is unknown: a Deny of the action on any resource applies")
 
 
 def _context(ctx: "RequestContext", source_ip: str) -> dict[str, Any]:
