@@ -378,6 +378,38 @@ def test_passrole_guards_every_way_a_build_gets_a_role(labstack: LabstackProcess
     assert codebuild.list_builds_for_project(projectName="honest").get("ids", []) == []
 
 
+def test_a_task_definition_cannot_carry_a_role_its_author_may_not_pass(labstack: LabstackProcess) -> None:
+    """Regression: RegisterTaskDefinition asks iam:PassRole on the task role (and the execution role)."""
+    attacker = laptop_attacker(labstack, allow("ecs:*"))
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    admin = attacker.root("iam").create_role(RoleName="admin", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    ecs = attacker.client("ecs")
+    with pytest.raises(ClientError) as raised:
+        ecs.register_task_definition(family="escalate", taskRoleArn=admin, containerDefinitions=[
+            {"name": "app", "image": "busybox", "memory": 64}])
+    assert f"iam:PassRole on resource: {admin}" in raised.value.response["Error"]["Message"]
+    assert ecs.list_task_definitions(familyPrefix="escalate")["taskDefinitionArns"] == []
+
+
+def test_one_sessions_key_with_anothers_token_is_refused(labstack: LabstackProcess) -> None:
+    """Regression: a weak session's key signed with a strong session's token is no session at all."""
+    account = new_account()
+    iam, sts = labstack.client("iam", account=account), labstack.client("sts", account=account)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}
+    issued = {}
+    for name in ("weak", "strong"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        issued[name] = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{name}", RoleSessionName=name)["Credentials"]
+    iam.put_role_policy(RoleName="strong", PolicyName="all", PolicyDocument=policy(allow("*")))
+    mixed = labstack.client("ssm", account=issued["weak"]["AccessKeyId"], secret=issued["weak"]["SecretAccessKey"],
+                            token=issued["strong"]["SessionToken"])
+    with pytest.raises(ClientError) as raised:
+        mixed.describe_parameters()
+    assert raised.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
 def test_a_role_sessions_keys_allow_nothing_once_the_role_is_deleted(labstack: LabstackProcess) -> None:
     """Regression: the session outlives its role on paper only."""
     account = new_account()
