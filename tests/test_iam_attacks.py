@@ -13,7 +13,7 @@ state unchanged (the holes these tests found are closed; the regressions show at
   subresource moto will act on, or refuses.
 - Side doors: ``X-Labstack-Direct`` (moto's answer under an overlay) and labstack's own endpoints in class
   mode are not for keys IAM decides; git over HTTP in class mode asks ``codecommit:GitPull``/``GitPush``
-  of an IAM user's HTTPS Git credentials.
+  of an IAM user's HTTPS Git credentials; the local GitHub does not take an IAM user's keys.
 - Regression: ``iam:PassRole`` on CreateProject, UpdateProject and StartBuild's ``serviceRoleOverride``; a
   copy's source; a presigned URL is its signer's call; ``X-Labstack-Caller``; a role session's keys after
   the role is deleted.
@@ -481,7 +481,8 @@ def test_an_iam_users_keys_do_not_push_to_the_local_github_in_class_mode(classro
     url = f"{classroom.endpoint}/github/learner01-team/site.git/info/refs?service=git-receive-pack"
     answer = requests.get(url, headers={"Authorization": f"Basic {basic}"}, timeout=30)
     assert answer.status_code == 403
-    assert answer.text.strip() == "GitHub takes a learner's own keys, not an IAM user's or a role session's"
+    assert answer.text.strip() == ("GitHub takes a learner's own keys or a role session they assumed, not an IAM "
+                                   "user's keys or those a build, task or function runs with")
     own = classroom.rows["learner01"]
     learner = base64.b64encode(f"{own.access_key_id}:{own.secret_access_key}".encode()).decode()
     assert requests.get(url, headers={"Authorization": f"Basic {learner}"}, timeout=30).status_code == 200

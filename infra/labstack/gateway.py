@@ -174,11 +174,11 @@ class Gateway:
             if call is not None:  # IAM: the caller's policies decide (labstack.enforcement.gate)
                 protocol = guess_protocol(environ, ctx.service)
                 # moto reads an operation wherever it finds one: all of them must be the one decided
+                unclear: Callable[[], str | None] | None = None
                 if ctx.service == "s3":
-                    unclear: Any = lambda: reading.s3_disagreement(incoming, call.name, call.params)
-                else:
-                    unclear = None if found is not None else (
-                        lambda: reading.disagreement(incoming, call.name, call.params, protocol == QUERY))
+                    unclear = lambda: reading.s3_disagreement(incoming, call.name, call.params)
+                elif found is None:
+                    unclear = lambda: reading.disagreement(incoming, call.name, call.params, protocol == QUERY)
                 self.labstack.gate.check(ctx, identity, call.name, call.params, protocol, environ.get("REMOTE_ADDR", ""),
                                          unclear)
             if found is None:

@@ -1,16 +1,16 @@
-"""Every operation name, bucket and key moto could read off a request: the gate decides a call only
-when they agree with what it read.
+"""Every operation name, parameter, bucket and key moto could read off a request: the gate decides a call
+only when they agree with what it read (``services.cloudtrail.wire``).
 
-The gate reads a call's operation once (``services.cloudtrail.wire``), but moto reads a query-style
-``Action`` from the form body, else from the query string (its first value), else from any body that
-parses as ``a=b&…`` whatever its content type, else from a header named ``Action``, and it prefers any
-of those to ``X-Amz-Target``; it reads a parameter from the query string before the body, and from a
-body the gate did not read as a form. A second name anywhere, a parameter the query string and the
-body give different values, or one the gate did not read, would let moto serve what nobody decided:
-the gate refuses such a request. (The gateway ungzips a body before anyone reads it, as moto would.)
+moto reads a query-style ``Action`` from the form body, else from the query string (its first value),
+else from any body that parses as ``a=b&…`` whatever its content type, else from a header named
+``Action``, and prefers any of those to ``X-Amz-Target``; it reads a parameter's first value, and reads
+a body the gate did not read as a form. A second name anywhere, a parameter given twice with different
+values, or one the gate did not read would let moto serve what nobody decided: the gate refuses such a
+request. (The gateway ungzips a body before anyone reads it, as moto would.)
 S3 names no operation that way, but moto takes the bucket from the Host of any dotted name that is not
-an IP (``victim.localhost``) where the gate, as AWS's SDKs, reads a path-style request: the bucket and
-key moto reads must be the ones the gate decided on.
+an IP (``victim.localhost``) where the gate, as AWS's SDKs, reads a path-style request, and serves a
+subresource the decided operation does not take (``?tagging&policy``): the bucket, key and query keys
+moto reads must be the ones the gate decided on.
 """
 
 from __future__ import annotations
