@@ -45,10 +45,10 @@ def handle(labstack: "Labstack", environ: dict, start_response: Callable[..., An
     if labstack.settings.class_mode:
         try:
             caller = authenticate.own_caller(labstack, environ)
-            if labstack.gate.principal(caller) is not None:  # IAM decides these keys; the console has no policy
+            if labstack.gate.not_the_learner(caller):  # IAM decides these keys; the console has no policy
                 return json_response(start_response, "403 Forbidden", {
-                    "error": "AccessDenied", "message": "labstack's own endpoints and the console answer a learner's "
-                    "own keys: an IAM user's or a role session's keys reach only the AWS APIs, where IAM decides"})
+                    "error": "AccessDenied", "message": "labstack's own endpoints and the console answer the learner: "
+                    "an IAM user's keys, or a build's, task's or function's, reach only the AWS APIs, where IAM decides"})
         except AuthFailure as failure:
             return json_response(start_response, "403 Forbidden", {"error": "SignatureRefused", "message": failure.message})
         if path in SIGN_IN:

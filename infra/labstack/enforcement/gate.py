@@ -77,6 +77,15 @@ class Gate:
             self._principals[identity.access_key] = found
         return found
 
+    def not_the_learner(self, identity: Identity | None) -> bool:
+        """Whether ``identity`` is an IAM user's key or one a build, task or function runs with: such keys reach
+        the AWS APIs, where IAM decides, but not the doors that stand for the learner (the console and
+        labstack's own endpoints in class mode, the local GitHub). The learner's own keys, and a role
+        session assumed through STS (the grader's catch-up), are the learner's."""
+        principal = self.principal(identity)
+        return principal is not None and identity is not None and (
+            principal.kind == "user" or identity.role_arn is not None)
+
     def check(self, ctx: "RequestContext", identity: Identity | None, operation: str | None,
               params: dict[str, Any], protocol: str, source_ip: str = "",
               unclear: Callable[[], str | None] | None = None) -> None:

@@ -110,11 +110,7 @@ class CodeConnectionsProvider(Provider):
             return  # no repository: 404
         full_id, base, _suffix, pushing = parsed
         caller = gitauth.authenticate(self.labstack, environ, "GitHub", base, gitauth.all_regions(), key_pairs=True)
-        # GitHub knows the learner (and a role the learner assumed, as catch-up does), not an IAM user nor the
-        # code a build, task or function runs: none of those may push what the account's pipelines build.
-        principal = self.labstack.gate.principal(caller.identity)
-        held = caller.identity
-        if principal is not None and held is not None and (principal.kind == "user" or held.role_arn is not None):
+        if self.labstack.gate.not_the_learner(caller.identity):  # may not push what the account's pipelines build
             raise gitauth.Refusal(403, "GitHub takes a learner's own keys or a role session they assumed, not an IAM "
                                        "user's keys or those a build, task or function runs with")
         kept = github.reserved_for(full_id)
