@@ -287,3 +287,50 @@ def test_ended_temporary_keys_are_refused_not_read_as_a_root_key(account: Accoun
               "SessionToken": env["AWS_SESSION_TOKEN"]}
     assert error(account.as_key(stolen, "sts").get_caller_identity)[:2] == ("ExpiredToken", 403)
     assert error(account.as_key(stolen, "ssm").describe_parameters)[0] == "ExpiredTokenException"
+
+
+def test_a_kms_key_policy_that_names_only_another_principal_denies_the_users_own_allow(account: Account) -> None:
+    """"Key policies in AWS KMS": a key's policy must allow (itself, or by delegating to the account's
+    IAM policies); an identity policy alone does not reach a key whose policy does not name the account."""
+    kms = account.root("kms")
+    key = account.user("crypto", {"Effect": "Allow", "Action": "kms:*", "Resource": "*"})
+    delegating = kms.create_key()["KeyMetadata"]["KeyId"]  # the default key policy delegates to IAM
+    assert account.as_key(key, "kms").describe_key(KeyId=delegating)["KeyMetadata"]["KeyId"] == delegating
+    closed = kms.create_key(Policy=policy({
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account.id}:user/keeper"}, "Action": "kms:*",
+        "Resource": "*"}), BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]
+    code, _, message = error(lambda: account.as_key(key, "kms").describe_key(KeyId=closed))
+    assert code == "AccessDeniedException" and "because no resource-based policy allows" in message
+
+
+def test_function_and_repository_policies_naming_the_user_allow_without_an_identity_policy(account: Account) -> None:
+    """Lambda function policies and ECR repository policies are resource-based policies: within the
+    account, one that names the principal allows on its own."""
+    key = account.user("consumer")
+    ecr = account.root("ecr")
+    ecr.create_repository(repositoryName="shared")
+    as_user = account.as_key(key, "ecr")
+    assert error(lambda: as_user.describe_images(repositoryName="shared"))[0] == "AccessDeniedException"
+    ecr.set_repository_policy(repositoryName="shared", policyText=policy({
+        "Sid": "Consumer", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account.id}:user/consumer"},
+        "Action": "ecr:DescribeImages"}))
+    assert as_user.describe_images(repositoryName="shared")["imageDetails"] == []
+    assert error(lambda: as_user.delete_repository(repositoryName="shared"))[0] == "AccessDeniedException"
+
+    import io
+    import zipfile
+
+    from tests.support.roles import service_role
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 'hello'\n")
+    lam = account.root("lambda")
+    role = service_role(account.iam, "fn-role", "lambda.amazonaws.com", policy=None)
+    lam.create_function(FunctionName="greeter", Runtime="python3.12", Role=role, Handler="app.handler",
+                        Code={"ZipFile": code.getvalue()})
+    caller = account.as_key(key, "lambda")
+    assert error(lambda: caller.get_function_configuration(FunctionName="greeter"))[0] == "AccessDeniedException"
+    lam.add_permission(FunctionName="greeter", StatementId="consumer", Action="lambda:GetFunctionConfiguration",
+                       Principal=f"arn:aws:iam::{account.id}:user/consumer")
+    assert caller.get_function_configuration(FunctionName="greeter")["FunctionName"] == "greeter"

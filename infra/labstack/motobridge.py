@@ -418,6 +418,16 @@ def bucket_owner(name: str) -> str | None:
     return owner[1] if isinstance(owner, tuple) else owner  # moto keeps (partition, account id)
 
 
+def _lambda_statement(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement of moto's Lambda policy as AWS's GetPolicy writes it: moto keeps the principal of
+    AddPermission as a bare string (an ARN, an account id or a service)."""
+    principal = statement.get("Principal")
+    if not isinstance(principal, str) or principal == "*":
+        return statement
+    kind = "Service" if principal.endswith(".amazonaws.com") else "AWS"
+    return {**statement, "Principal": {kind: principal}}
+
+
 def resource_policy(service: str, account: str, region: str, name: str) -> Any | None:
     """The resource-based policy moto keeps for a bucket (``s3``), a KMS key (``kms``, id), a function
     (``lambda``) or an ECR repository (``ecr``); None when there is none or the resource is unknown."""
@@ -438,7 +448,7 @@ def resource_policy(service: str, account: str, region: str, name: str) -> Any |
         if service == "lambda":
             function = backend._lambdas.get_function_by_name_or_arn_with_qualifier(name)
             statements = function.policy.statements if function is not None else []
-            return {"Version": "2012-10-17", "Statement": statements} if statements else None
+            return {"Version": "2012-10-17", "Statement": [_lambda_statement(st) for st in statements]} if statements else None
     except Exception:  # a resource moto does not know (or no longer knows) has no policy
         return None
     return None
