@@ -1,8 +1,9 @@
 """AssumeRole across accounts, and the instructor's way into every learner's account.
 
-moto lets any caller assume any role, in any account. In class mode labstack checks the role's
-trust policy first when the role lies in another account than the caller's (a learner's own
-roles are the learner's business until IAM is enforced), and gives every learner account an
+moto lets any caller assume any role, in any account. An IAM user's or a role session's AssumeRole
+is decided by the IAM gate (trust policy and the caller's own policies); in class mode a root key's
+AssumeRole into another account needs the role's trust policy to name its account; and every learner
+account gets an
 ``OrganizationAccountAccessRole`` that trusts the instructor's account, as AWS Organizations
 creates it in each member account.
 """
@@ -13,9 +14,10 @@ import json
 import logging
 import threading
 from typing import Any
-from urllib.parse import unquote
 
 from labstack import motobridge
+from labstack.enforcement import policies
+from labstack.iampolicy import Principal, can_assume
 from labstack.clients import without_metadata
 from labstack.config import DEFAULT_REGION
 from labstack.context import RequestContext
@@ -106,37 +108,11 @@ class Sts(Provider):
             log.exception("could not create %s in the learner accounts", ORGANIZATION_ROLE)
 
     def _check_trust(self, ctx: RequestContext, role_arn: str, target: str | None) -> None:
-        denied = AwsError("AccessDenied", f"User: arn:aws:iam::{ctx.account}:root is not authorized to perform: "
-                                          f"sts:AssumeRole on resource: {role_arn}", 403)
-        if target is None:
-            raise denied
-        iam = self.labstack.clients.moto("iam", target, ctx.region)
-        try:
-            document = iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]["AssumeRolePolicyDocument"]
-        except iam.exceptions.NoSuchEntityException:
-            raise denied from None
-        if isinstance(document, str):
-            document = json.loads(unquote(document))
-        if not trusts(document, ctx.account):
-            raise denied
-
-
-def trusts(document: dict[str, Any], account: str) -> bool:
-    """True when a trust policy allows ``account`` (its root, or the account id) to assume the role."""
-    statements = document.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
-            continue
-        principal = statement.get("Principal", {})
-        if principal == "*":
-            return True
-        names = principal.get("AWS", []) if isinstance(principal, dict) else []
-        names = [names] if isinstance(names, str) else names
-        if {"*", account, f"arn:aws:iam::{account}:root"} & set(names):
-            return True
-    return False
+        """The role's trust policy must let the caller's account in, decided by labstack's one evaluator."""
+        trust = policies.trust(target, role_arn.rpartition("/")[2]) if target is not None else None
+        if trust is None or not can_assume(trust, Principal.root(ctx.account), role_arn=role_arn).allowed:
+            raise AwsError("AccessDenied", f"User: arn:aws:iam::{ctx.account}:root is not authorized to perform: "
+                                           f"sts:AssumeRole on resource: {role_arn}", 403)
 
 
 PROVIDER = Sts
