@@ -26,11 +26,42 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """A pull request of the local GitHub, as one :class:`SourceChange` reports it.
+
+    ``event`` is what happened to it:
+
+    - ``"OPENED"``: it was created (``SourceChange.new`` is the source branch's head);
+    - ``"UPDATED"``: commits were pushed to its source branch, or its title was edited, while it was open
+      (a title edit moves nothing: ``old == new``);
+    - ``"MERGED"``: it was merged into the destination branch (its state is then closed; the merge itself
+      is also published as a plain push of the destination branch);
+    - ``"CLOSED"``: it was closed without being merged.
+
+    ``author`` is the local GitHub login (or the account) that opened it.
+    """
+
+    number: int
+    event: str
+    source_branch: str
+    destination_branch: str
+    title: str
+    author: str
+
+
+PULL_REQUEST_EVENTS = ("OPENED", "UPDATED", "MERGED", "CLOSED")
+
+
+@dataclass(frozen=True)
 class SourceChange:
-    """A reference of a source repository moved (``new`` ZERO: it was deleted).
+    """A reference of a source repository moved (``new`` ZERO: it was deleted), or a pull request changed.
 
     ``provider`` is ``CodeCommit`` (``repository`` is its name, in ``account``/``region``)
     or ``GitHub`` (``repository`` is ``owner/repo``; account and region are None).
+
+    ``pull_request`` is None for a push. When set, the change is a pull request event, not a push:
+    ``ref`` is ``refs/heads/<source branch>`` and ``old``/``new`` the source branch's previous and
+    current head (equal when the branch did not move). Listeners that only know pushes must skip it.
     """
 
     provider: str
@@ -40,6 +71,7 @@ class SourceChange:
     new: str
     account: str | None = None
     region: str | None = None
+    pull_request: PullRequest | None = None
 
     @property
     def branch(self) -> str | None:

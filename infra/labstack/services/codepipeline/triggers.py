@@ -64,7 +64,7 @@ def _changed_files(labstack: Any, change: SourceChange) -> list[str]:
 def starts_for(labstack: Any, declaration: dict, change: SourceChange) -> list[Start]:
     """The executions ``change`` starts for one pipeline (at most one per source action). A CodeCommit
     source that does not poll is started by an EventBridge rule instead, when one matches the change."""
-    if change.deleted:
+    if change.deleted or change.pull_request is not None:
         return []
     found = []
     for action in declaration["stages"][0]["actions"]:
