@@ -31,14 +31,20 @@ class PullRequest:
 
     ``event`` is what happened to it:
 
-    - ``"OPENED"``: it was created (``SourceChange.new`` is the source branch's head);
-    - ``"UPDATED"``: commits were pushed to its source branch, or its title was edited, while it was open
-      (a title edit moves nothing: ``old == new``);
-    - ``"MERGED"``: it was merged into the destination branch (its state is then closed; the merge itself
-      is also published as a plain push of the destination branch);
-    - ``"CLOSED"``: it was closed without being merged.
+    - ``"OPENED"``: it was created;
+    - ``"UPDATED"``: new commits reached its source branch while it was open (a new revision; a title
+      or description edit is no event);
+    - ``"REOPENED"``: a closed, unmerged pull request was opened again;
+    - ``"MERGED"``: it was merged into the destination branch, by the API or by a push that made its head
+      part of the destination branch (it is closed then; the destination branch's move is also published
+      as a plain push);
+    - ``"CLOSED"``: it was closed without being merged (by the API, or its source or destination branch
+      was deleted).
 
-    ``author`` is the local GitHub login (or the account) that opened it.
+    ``base_commit`` is where its changes start (the merge base of the two branches when the event
+    happened): its files changed are those between ``base_commit`` and ``SourceChange.new``.
+    ``merge_commit`` is the commit a merge made on the destination branch (MERGED only). ``author`` is
+    who opened it (the local GitHub's login: the learner's name in class mode, else the owner).
     """
 
     number: int
@@ -47,9 +53,11 @@ class PullRequest:
     destination_branch: str
     title: str
     author: str
+    base_commit: str = ""
+    merge_commit: str | None = None
 
 
-PULL_REQUEST_EVENTS = ("OPENED", "UPDATED", "MERGED", "CLOSED")
+PULL_REQUEST_EVENTS = ("OPENED", "UPDATED", "REOPENED", "MERGED", "CLOSED")
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,9 @@ class SourceChange:
     or ``GitHub`` (``repository`` is ``owner/repo``; account and region are None).
 
     ``pull_request`` is None for a push. When set, the change is a pull request event, not a push:
-    ``ref`` is ``refs/heads/<source branch>`` and ``old``/``new`` the source branch's previous and
-    current head (equal when the branch did not move). Listeners that only know pushes must skip it.
+    ``ref`` is ``refs/heads/<source branch>``, ``new`` the pull request's head commit and ``old`` its
+    previous head (equal to ``new`` unless the event is UPDATED). Listeners that only know pushes
+    must skip it.
     """
 
     provider: str
