@@ -16,8 +16,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from labstack.services.codebuild.artifacts import _glob_regex
 from labstack.services.codecommit.repos import ZERO
+from labstack.services.codepipeline.globs import matches
 from labstack.sources import SourceChange
 
 
@@ -32,14 +32,14 @@ class Start:
 
 
 def _passes(criteria: dict | None, values: list[str]) -> bool:
-    """Whether any of ``values`` is included and not excluded by ``criteria`` (glob patterns as
-    buildspecs write them: ``**`` crosses ``/``, ``*`` and ``?`` do not)."""
+    """Whether any of ``values`` is included and not excluded by ``criteria`` (trigger-filter globs,
+    see ``globs``)."""
     if criteria is None:
         return True
     includes = criteria.get("includes")
     excludes = criteria.get("excludes", [])
-    return any((includes is None or any(_glob_regex(p).match(v) for p in includes))
-               and not any(_glob_regex(p).match(v) for p in excludes) for v in values)
+    return any((includes is None or any(matches(p, v) for p in includes))
+               and not any(matches(p, v) for p in excludes) for v in values)
 
 
 def push_matches(push: dict, change: SourceChange, changed_files: Any) -> bool:
