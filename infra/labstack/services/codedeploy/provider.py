@@ -47,10 +47,16 @@ class CodeDeployProvider(Provider):
         self.state: AccountRegionStore[RegionState] = AccountRegionStore(RegionState)
         self.closing = threading.Event()
         labstack.hooks.on_reset(self.reset)
-        labstack.hooks.on_shutdown(self.closing.set)
+        labstack.hooks.on_shutdown(self.close)
+
+    def close(self) -> None:
+        """Shutdown: running deployments end where they are. The Event is looked up now, not when the hook
+        was added: a reset replaces it, and the deployments started since then watch the new one."""
+        self.closing.set()
 
     def reset(self) -> None:
-        """Running deployments end where they are (labstack's other state is being reset too)."""
+        """Running deployments end where they are (labstack's other state is being reset too); each runner
+        keeps the Event it started with, so one that outlives the wait below still ends."""
         self.closing.set()
         for st in self.state.values():
             for d in list(st.deployments.values()):

@@ -71,6 +71,7 @@ class Runner:
         self.deployment = deployment
         self.role = deployment.group.get("serviceRoleArn", "")
         self._alarm_checked = 0.0
+        self.closing = provider.closing  # set at shutdown or a reset (which then gives the provider a new one)
 
     def client(self, service: str) -> Any:
         """A client acting as the service role (its session): what CodeDeploy does with the role on AWS."""
@@ -159,7 +160,7 @@ class Runner:
     def checkpoint(self) -> None:
         """Raise if the deployment must end now: a stop, its group deleted, an alarm in ALARM."""
         d = self.deployment
-        if self.provider.closing.is_set():
+        if self.closing.is_set():
             raise Gone()
         if d.stop.is_set():
             raise Halt("MANUAL_STOP", "The deployment was stopped by a StopDeployment request.", "Stopped",
@@ -279,7 +280,7 @@ class Runner:
             d.finish_events("Failed")
             d.target_status("Failed")
         # Nothing changed when the role could not be assumed: there is nothing to roll back.
-        rollback = platform is not None and self._wants_rollback(halt) and not self.provider.closing.is_set()
+        rollback = platform is not None and self._wants_rollback(halt) and not self.closing.is_set()
         if not rollback:
             self._undo(platform)
             d.set_status(halt.status)
