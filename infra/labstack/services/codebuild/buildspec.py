@@ -72,8 +72,9 @@ class Buildspec:
     reports: list[Report] = field(default_factory=list)
 
 
-def parse(text: str) -> Buildspec:
-    """Read ``text`` as a buildspec 0.2; raise :class:`BuildspecError` saying what is wrong."""
+def load(text: str) -> dict:
+    """``text`` as a buildspec 0.2 document (a mapping), before its sections are read; raise
+    :class:`BuildspecError` saying what is wrong. A batch build reads its ``batch`` section from it."""
     if len(text.encode()) > MAX_BUILDSPEC_BYTES:
         raise BuildspecError(f"buildspec is {len(text.encode())} bytes; the limit is {MAX_BUILDSPEC_BYTES} bytes")
     try:
@@ -85,6 +86,12 @@ def parse(text: str) -> Buildspec:
     version = str(doc.get("version", ""))
     if version != "0.2":
         raise BuildspecError(f"invalid buildspec version {version or '(none)'}: labstack runs version 0.2")
+    return doc
+
+
+def parse(text: str) -> Buildspec:
+    """Read ``text`` as a buildspec 0.2; raise :class:`BuildspecError` saying what is wrong."""
+    doc = load(text)
     spec = Buildspec()
     _read_env(spec, _mapping(doc, "env"))
     phases = _mapping(doc, "phases")
