@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from labstack.services.codebuild.patterns import PatternError, compile_pattern
 
 PHASES = ("install", "pre_build", "build", "post_build")
 SHELLS = ("bash", "sh")
@@ -21,6 +24,15 @@ class BuildspecError(ValueError):
     """A buildspec CodeBuild would refuse; the message is the parser's or the rule broken."""
 
 
+@dataclass(frozen=True)
+class Retry:
+    """``on-failure: RETRY[-count][-regex]``: run the failed phase again, up to ``count`` more times,
+    while its failure message matches ``pattern``."""
+
+    count: int = 3
+    pattern: str = ".*"
+
+
 @dataclass
 class Phase:
     """One of install, pre_build, build, post_build."""
@@ -28,7 +40,7 @@ class Phase:
     name: str
     commands: list[str] = field(default_factory=list)
     finally_commands: list[str] = field(default_factory=list)
-    on_failure: str = "ABORT"
+    on_failure: str | Retry | None = None  # None: the build phase transitions decide
     runtime_versions: dict[str, str] = field(default_factory=dict)
 
 
@@ -161,9 +173,7 @@ def _read_env(spec: Buildspec, env: dict) -> None:
 def _phase(name: str, body: Any) -> Phase:
     if not isinstance(body, dict):
         raise BuildspecError(f"phases/{name} must be a mapping")
-    on_failure = _scalar(body.get("on-failure") or "ABORT").upper()
-    if on_failure not in ("ABORT", "CONTINUE"):
-        raise BuildspecError(f"phases/{name}/on-failure must be ABORT or CONTINUE, not {on_failure}")
+    on_failure = _on_failure(name, body.get("on-failure"))
     runtimes = body.get("runtime-versions") or {}
     if runtimes and name != "install":
         raise BuildspecError(f"runtime-versions is only allowed in the install phase, not {name}")
@@ -179,6 +189,32 @@ def _phase(name: str, body: Any) -> Phase:
         on_failure,
         {str(k): _scalar(v) for k, v in runtimes.items()},
     )
+
+
+_RETRY_COUNT = re.compile(r"(\d+)(?:-(.*))?", re.S)
+
+
+def _on_failure(name: str, value: Any) -> str | Retry | None:
+    """``ABORT``, ``CONTINUE``, a :class:`Retry` (``RETRY``, ``RETRY-count``, ``RETRY-regex``,
+    ``RETRY-count-regex``), or None when unset."""
+    if value is None:
+        return None
+    text = _scalar(value).strip()
+    if text.upper() in ("ABORT", "CONTINUE"):
+        return text.upper()
+    if text[:5].upper() != "RETRY" or (len(text) > 5 and text[5] != "-"):
+        raise BuildspecError(f"phases/{name}/on-failure must be ABORT, CONTINUE, RETRY, RETRY-count, RETRY-regex "
+                             f"or RETRY-count-regex, not {text}")
+    rest = text[6:]
+    counted = _RETRY_COUNT.fullmatch(rest)
+    count, pattern = (int(counted.group(1)), counted.group(2) or ".*") if counted else (3, rest or ".*")
+    if not 0 <= count <= 100:
+        raise BuildspecError(f"phases/{name}/on-failure: the retry count must be between 0 and 100, not {count}")
+    try:
+        compile_pattern(pattern)
+    except PatternError as exc:
+        raise BuildspecError(f"phases/{name}/on-failure: {exc}") from None
+    return Retry(count, pattern)
 
 
 def _file_set(where: str, body: dict) -> FileSet:

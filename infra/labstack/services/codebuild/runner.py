@@ -2,9 +2,11 @@
 
 Phase rules (AWS's "build phase transitions"): a failed INSTALL or PRE_BUILD skips to
 FINALIZING; a failed BUILD still runs POST_BUILD (with ``CODEBUILD_BUILD_SUCCEEDING=0``)
-and UPLOAD_ARTIFACTS; ``finally`` commands always run after their phase's commands;
-``on-failure: CONTINUE`` carries on to the next phase. A stop or a timeout kills the
-build's process group and goes to FINALIZING.
+and UPLOAD_ARTIFACTS; ``finally`` commands always run after their phase's commands. A phase's
+``on-failure`` changes that (the buildspec reference): ``ABORT`` ends the build at the failed
+phase (straight to FINALIZING), ``CONTINUE`` carries on to the next phase, ``RETRY…`` runs the
+phase again first; unset, the transitions above decide. A stop or a timeout kills the build's
+process group and goes to FINALIZING.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from labstack.services.codebuild import (
     cache,
     environment,
     events,
+    patterns,
     reports,
     sources,
 )
@@ -356,15 +359,15 @@ class Runner:
         while index < len(names):
             name = names[index]
             definition = spec.phases.get(name) or buildspec.Phase(name)
-            ok = self._phase(PHASE_TYPES[name], lambda d=definition: self._commands(d))
+            ok = self._phase(PHASE_TYPES[name], lambda d=definition: self._attempts(d))
             index += 1
             if ok:
                 continue
             self._set_succeeding()
             if definition.on_failure == "CONTINUE":
                 continue
-            if name in ("install", "pre_build"):
-                upload = False
+            if definition.on_failure == "ABORT" or name in ("install", "pre_build"):
+                upload = False  # ABORT ends the build here; unset (or retries spent): the phase transitions
                 break
             if name == "post_build":
                 break
@@ -375,6 +378,22 @@ class Runner:
     def _set_succeeding(self) -> None:
         assert self.session is not None
         self.session.run("export CODEBUILD_BUILD_SUCCEEDING=0", None, threading.Event())
+
+    def _attempts(self, phase: buildspec.Phase) -> None:
+        """The phase's commands, run again while ``on-failure: RETRY…`` allows (the failure message matches
+        its pattern and retries are left)."""
+        retry = phase.on_failure if isinstance(phase.on_failure, buildspec.Retry) else None
+        left = retry.count if retry else 0
+        while True:
+            try:
+                self._commands(phase)
+                return
+            except PhaseFailed as failure:
+                if not left or retry is None or not patterns.found(patterns.compile_pattern(retry.pattern), failure.message):
+                    raise
+                left -= 1
+                self.log.container(f"labstack: on-failure RETRY: running phase {PHASE_TYPES[phase.name]} again "
+                                   f"({retry.count - left} of {retry.count})")
 
     def _commands(self, phase: buildspec.Phase) -> None:
         assert self.session is not None
