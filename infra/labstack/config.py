@@ -70,6 +70,7 @@ class Settings:
     insecure_shared: bool = False  # serve a non-loopback address without --learners, accepting the risk
     trail_events: int = 20_000  # events kept per account for CloudTrail's LookupEvents (the oldest go first)
     iam_mode: str = "enforce"  # LABSTACK_IAM: enforce (deny as AWS does), report (log would-be denials), off
+    check_shapes: bool = False  # LABSTACK_CHECK_SHAPES=1 (tests): every provider answer checked against its output shape
 
     @classmethod
     def from_env(cls, host: str | None = None, port: int | None = None, upstream: str | None = None,
@@ -93,6 +94,7 @@ class Settings:
             insecure_shared=insecure_shared or os.environ.get("LABSTACK_INSECURE_SHARED", "") in ("1", "true"),
             trail_events=_int_env("LABSTACK_TRAIL_EVENTS", 20_000),
             iam_mode=_iam_mode(os.environ.get("LABSTACK_IAM") or "enforce"),
+            check_shapes=os.environ.get("LABSTACK_CHECK_SHAPES", "") in ("1", "true"),
         )
 
     @property

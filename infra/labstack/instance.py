@@ -18,8 +18,10 @@ from labstack.keyring import KeyRing
 from labstack.learners import read as read_learners
 from labstack.sessions import Sessions
 from labstack.motobridge import MotoBridge
+from labstack.motowrites import MotoWrites
 from labstack.protocol.dispatch import Dispatcher, Router
 from labstack.protocol.provider import Provider, load_provider
+from labstack.protocol.shapecheck import install as install_shape_check
 from labstack.routes import Routes
 from labstack.services import builtin_providers
 from labstack.state import Hooks
@@ -39,6 +41,7 @@ class Labstack:
         self.trail = Trail(settings.trail_events)  # every call's event, for CloudTrail's LookupEvents
         self.hooks.on_reset(self.trail.clear)
         self.moto = MotoBridge()
+        self.moto_writes = MotoWrites()  # what a runtime holds while it writes moto's models (labstack.motowrites)
         self.routes = Routes()
         # Extra JSON views under /_labstack/ that providers add (the inbox…): path -> fn(environ).
         self.views: dict[str, Any] = {}
@@ -54,6 +57,7 @@ class Labstack:
         self.default_account = LOCALSTACK_DEFAULT_ACCOUNT if settings.upstream else DEFAULT_ACCOUNT
         self.started = time.time()
         self.router = Router()
+        self.shape_check = install_shape_check(self)  # None unless LABSTACK_CHECK_SHAPES=1 (the test suite)
         self.providers: list[Provider] = []
         self._warm = threading.Event()
         self._shutdown_lock = threading.Lock()

@@ -5,6 +5,7 @@ Loaded as a pytest plugin (``pytest_plugins = ["tests.support.inprocess"]``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,22 +15,31 @@ from labstack.config import Settings
 from labstack.ports import free_port
 from labstack.server import build_server
 
-from tests.support.server import LabstackProcess
+from tests.support.server import CHECK_SHAPES, LabstackProcess
 
 
-@pytest.fixture(scope="module")
-def inprocess(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A Labstack (the object, not a process) serving HTTP on a free port."""
-    settings = Settings(port=free_port(), home=tmp_path_factory.mktemp("inprocess-home"))
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[Any]:
+    """A Labstack (the object) serving HTTP per ``settings`` from a thread, until the block ends."""
     server, labstack = build_server(settings)
     labstack.warm_up()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     labstack.wait_warm()
-    yield labstack
-    server.shutdown()
-    labstack.shutdown()
-    server.server_close()
+    try:
+        yield labstack
+    finally:
+        server.shutdown()
+        labstack.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def inprocess(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Labstack (the object, not a process) serving HTTP on a free port."""
+    home = tmp_path_factory.mktemp("inprocess-home")
+    with serving(Settings(port=free_port(), home=home, check_shapes=CHECK_SHAPES == "1")) as labstack:
+        yield labstack
 
 
 def client(labstack: Any, service: str) -> Any:

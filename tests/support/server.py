@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "support" / "models"
 TEST_PROVIDER = "tests.support.labtest:LabTestProvider"
 TEST_OVERLAYS = "tests.support.overlays:SsmOverlay,tests.support.overlays:IamOverlay"
+# Every test labstack checks its providers' answers against their output shapes (labstack.protocol.shapecheck);
+# LABSTACK_CHECK_SHAPES=0 in the test run's environment turns it off, to measure what it costs.
+CHECK_SHAPES = os.environ.get("LABSTACK_CHECK_SHAPES", "1")
 
 
 def offline_builds() -> dict[str, str]:
@@ -28,7 +31,8 @@ def offline_builds() -> dict[str, str]:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    """The environment of a test labstack: the LabTest provider loaded, nothing else special.
+    """The environment of a test labstack: the LabTest provider loaded, answers checked against
+    their output shapes, nothing else special.
 
     The caller's ``LABSTACK_*``, ``AWS_*`` and ``MOTO_*`` variables are dropped, so each
     server runs with its defaults unless ``extra`` says otherwise.
@@ -38,6 +42,7 @@ def server_env(**extra: str) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         AWS_DATA_PATH=str(MODELS),
         LABSTACK_PROVIDERS=f"{TEST_PROVIDER},{TEST_OVERLAYS}",
+        LABSTACK_CHECK_SHAPES=CHECK_SHAPES,
     )
     env.update(extra)
     return env

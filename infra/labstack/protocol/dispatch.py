@@ -100,7 +100,11 @@ class Dispatcher:
         method = getattr(self.provider, xform_name(op_model.name), None)
         if method is None:
             raise not_emulated(self.model.service_id, op_model.name)
-        return self.codec.serialize(op_model, method(ctx, request) or {}, ctx.request_id)
+        result = method(ctx, request) or {}
+        checker = self.provider.labstack.shape_check
+        if checker is not None:
+            checker.verify(self.provider.service, op_model, self.protocol, result)
+        return self.codec.serialize(op_model, result, ctx.request_id)
 
 
 class Router:
