@@ -87,3 +87,16 @@ def save(cache: dict, project: str, spec: Buildspec, store: Path, src: Path, s3:
         s3.put_object(Bucket=bucket, Key=key, Body=data.getvalue())
     except ClientError as exc:
         log.container(f"labstack: the cache was not saved to s3://{bucket}/{key}: {exc}")
+
+
+def invalidate(cache: dict, project: str, store: Path, s3: Any) -> None:
+    """InvalidateProjectCache: forget what earlier builds kept, so the next build starts cold. The LOCAL
+    cache's directory goes; the S3 cache's zip is deleted by CodeBuild itself (``s3`` is labstack's
+    client, not the service role's). A project without a cache has nothing to reset."""
+    shutil.rmtree(store, ignore_errors=True)
+    if _kind(cache) == "S3":
+        bucket, key = _s3_place(cache, project)
+        try:
+            s3.delete_object(Bucket=bucket, Key=key)
+        except ClientError:  # no bucket (any more): there is no cache to reset
+            pass

@@ -19,7 +19,7 @@ from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
-from labstack.services.codebuild import projects
+from labstack.services.codebuild import cache, projects
 from labstack.services.codebuild.logs import location
 from labstack.services.codebuild.reports import ReportSink, Store
 from labstack.services.codebuild.role import check_assumable
@@ -205,6 +205,16 @@ class CodeBuildProvider(Provider):
         names, token = _page([p["name"] for p in items], request.get("nextToken"))
         return {"projects": names or None, "nextToken": token}
 
+    def _cache_dir(self, ctx: RequestContext, project_name: str) -> Path:
+        return self.root / ctx.account / ctx.region / "cache" / project_name
+
+    def invalidate_project_cache(self, ctx: RequestContext, request: dict) -> dict:
+        """Reset the project's cache (LOCAL or S3): its next build starts cold."""
+        project = self._project(ctx, request["projectName"])
+        cache.invalidate(project.get("cache") or {}, project["name"], self._cache_dir(ctx, project["name"]),
+                         self.labstack.clients.get("s3", ctx.account, ctx.region))
+        return {}
+
     # -- builds -------------------------------------------------------------------------
     def start_build(self, ctx: RequestContext, request: dict) -> dict:
         """Record the build (SUBMITTED) and run it in the background."""
@@ -244,7 +254,7 @@ class CodeBuildProvider(Provider):
             job = BuildJob(
                 record=record, account=ctx.account, region=ctx.region, project=project, workspace=workspace,
                 buildspec_text=buildspec_text, variables=variables, minute_seconds=MINUTE_SECONDS,
-                cache_dir=self.root / ctx.account / ctx.region / "cache" / project["name"],
+                cache_dir=self._cache_dir(ctx, project["name"]),
                 artifacts=declared, secondary_artifacts=secondary, start_request=dict(request),
                 pipeline_input=pipeline_input, pipeline_output=pipeline_output,
             )
