@@ -62,7 +62,8 @@ def test_an_alarm_fires_from_its_data_and_notifies_its_topic(labstack: LabstackP
     assert (body["AlarmName"], body["OldStateValue"]) == ("errors-high", "OK")
     assert seen[0]["OldStateValue"] == "INSUFFICIENT_DATA"  # a new alarm's first evaluation, as on AWS
     assert body["Trigger"]["MetricName"] == "Errors" and body["Trigger"]["Statistic"] == "SUM"
-    # No more errors: the next lab minute has no data, which counts as not breaching.
+    # No more errors: once the breaching minute leaves the evaluation range (3 lab minutes for 1 evaluation
+    # period), the missing data counts as not breaching.
     wait_for(lambda: alarm(cw, "errors-high")["StateValue"] == "OK")
     history = cw.describe_alarm_history(AlarmName="errors-high", HistoryItemType="StateUpdate")["AlarmHistoryItems"]
     assert [h["HistorySummary"] for h in history][:2] == ["Alarm updated from ALARM to OK", "Alarm updated from OK to ALARM"]

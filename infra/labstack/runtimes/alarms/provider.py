@@ -72,13 +72,15 @@ class AlarmsRuntime(Provider):
                     continue  # metric-math and composite alarms are not evaluated
                 real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
                 verdict = decide(alarm, _samples(backend, alarm, self._grouped), now, real_period)
-                # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything.
+                # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything,
+                # and a new alarm that keeps its state (``ignore``) keeps INSUFFICIENT_DATA, its first one.
                 unchecked = alarm.state_reason.startswith("Unchecked")
-                if verdict is None or (verdict.state == alarm.state_value and not unchecked):
+                state = verdict.state or ("INSUFFICIENT_DATA" if unchecked else None)
+                if state is None or (state == alarm.state_value and not unchecked):
                     continue
                 old = ("INSUFFICIENT_DATA" if unchecked else alarm.state_value, alarm.state_reason)
-                alarm.update_state(verdict.reason, json.dumps(verdict.data), verdict.state)
-                log.info("alarm %s: %s -> %s", alarm.name, old[0], verdict.state)
+                alarm.update_state(verdict.reason, json.dumps(verdict.data), state)
+                log.info("alarm %s: %s -> %s", alarm.name, old[0], state)
                 self._record(account, region, alarm, old)
                 self._act(account, region, alarm, old[0])
 
