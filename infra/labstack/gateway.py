@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import zlib
+from contextlib import nullcontext
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
@@ -226,8 +227,12 @@ class Gateway:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
+        writes = self.labstack.moto_writes.lock_for(ctx.service)  # a runtime writes this service's models too
+        if writes is not None:
+            _buffer(environ)  # read whole before the lock: a slow client holds nobody up
         try:
-            body = app(environ, capture)
+            with writes if writes is not None else nullcontext():
+                body = app(environ, capture)
         except (TimeoutError, ConnectionError, BodyTooLarge, AwsError, AuthFailure):
             raise
         except NotImplementedError:
@@ -297,6 +302,13 @@ def _inflate(environ: dict, limit: int) -> None:
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     environ.pop("HTTP_CONTENT_ENCODING", None)
+
+
+def _buffer(environ: dict) -> None:
+    """Replace the request's body stream (already bounded) by its content, read now."""
+    body = environ["wsgi.input"].read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
 
 
 def _operation_name(environ: dict) -> str | None:
