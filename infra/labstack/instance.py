@@ -19,6 +19,7 @@ from labstack.learners import read as read_learners
 from labstack.sessions import Sessions
 from labstack.motobridge import MotoBridge
 from labstack.motowrites import MotoWrites
+from labstack.orphans import Children
 from labstack.protocol.dispatch import Dispatcher, Router
 from labstack.protocol.provider import Provider, load_provider
 from labstack.protocol.shapecheck import install as install_shape_check
@@ -42,6 +43,7 @@ class Labstack:
         self.hooks.on_reset(self.trail.clear)
         self.moto = MotoBridge()
         self.moto_writes = MotoWrites()  # what a runtime holds while it writes moto's models (labstack.motowrites)
+        self.children = Children(settings.home)  # processes started in sessions of their own (labstack.orphans)
         self.routes = Routes()
         # Extra JSON views under /_labstack/ that providers add (the inbox…): path -> fn(environ).
         self.views: dict[str, Any] = {}

@@ -105,6 +105,7 @@ def serve(settings: Settings) -> int:
         print(f"labstack: cannot listen on {settings.host}:{settings.port}: {reason}{describe_holder(settings.port)}", file=sys.stderr)
         return 1
     settings.home.mkdir(parents=True, exist_ok=True)
+    labstack.children.reap()  # what a labstack killed on this home left running
     settings.pid_file.write_text(f"{os.getpid()}\n{settings.port}\n")
 
     def on_warm() -> None:

@@ -278,6 +278,7 @@ class TaskRunner:
             raise ValueError(sandbox.refusal("tasks", exc)) from None
         proc = subprocess.Popen(confined(launch.argv, jail), cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.labstack.children.track(proc)  # ended at the next start if labstack dies without its shutdown
         task.processes[container["name"]] = proc
         task.launches[container["name"]] = launch
         task.container(container["name"], lastStatus="RUNNING", runtimeId=str(proc.pid),

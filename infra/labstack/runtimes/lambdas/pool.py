@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,8 +112,9 @@ class WorkerPool:
     """Warm workers per function version; at most ``limit`` per version at once."""
 
     def __init__(self, home: Path, endpoint: str, sessions: ExecutionRoles, limit: int = 8,
-                 learners: Path | None = None) -> None:
+                 learners: Path | None = None, on_start: Callable[[subprocess.Popen], None] = lambda proc: None) -> None:
         self.home = home
+        self.on_start = on_start  # told of each worker process (labstack records it: labstack.orphans)
         self.learners = learners  # the class-mode learners file: workers run only under bubblewrap then, never seeing it
         self.endpoint = endpoint
         self.sessions = sessions  # a worker's credentials: a session of the function's execution role
@@ -222,6 +224,7 @@ class WorkerPool:
             pass_fds=(write_answers,), start_new_session=True,
         )
         os.close(write_answers)
+        self.on_start(proc)
         worker = Worker(spec, proc, stream, identity)
         threading.Thread(target=_pump_answers, args=(read_answers, worker.answers), daemon=True).start()
         threading.Thread(target=_pump_output, args=(proc, worker.output), daemon=True).start()

@@ -40,7 +40,7 @@ class LambdaRuntime(Provider):
         # a worker's keys outlive it until its last log lines are shipped
         self.sessions = ExecutionRoles(labstack, grace_seconds=3 * FLUSH_SECONDS)
         self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, self.sessions,
-                               learners=labstack.settings.learners)
+                               learners=labstack.settings.learners, on_start=labstack.children.track)
         self.logs = LogShipper(labstack.clients)
         labstack.hooks.on_shutdown(self.logs.close)
         labstack.hooks.on_reset(self.pool.close)

@@ -279,7 +279,7 @@ class Runner:
         jail = environment.jail(job.workspace, control, self.root, self.labstack.settings).argv(self.bwrap) if self.bwrap else None
         if jail:
             env[sandbox.INSIDE] = "1"
-        self.session = ShellSession(shell, self.src, env, control, self.log, jail)
+        self.session = ShellSession(shell, self.src, env, control, self.log, jail, on_start=self.labstack.children.track)
         self.log.container(f"Moving to directory {self.src}")
         if jail:
             self.log.container("labstack: this build runs under bubblewrap: only its workspace and /tmp are writable; "

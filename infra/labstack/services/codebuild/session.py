@@ -27,7 +27,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 READ_CHUNK = 65536
 MAX_LINE = 16384  # longer lines are cut into pieces of this size
@@ -51,8 +51,10 @@ class ShellSession:
     """A long-lived ``bash`` (or ``sh``) in its own process group."""
 
     def __init__(self, shell: str, cwd: Path, env: dict[str, str], control_dir: Path, sink: OutputSink,
-                 sandbox: list[str] | None = None) -> None:
+                 sandbox: list[str] | None = None,
+                 on_start: Callable[[subprocess.Popen], None] = lambda proc: None) -> None:
         self.sandbox = sandbox or []  # argv the shell runs under (bwrap), if any
+        self.on_start = on_start  # told of each shell started (labstack records it: labstack.orphans)
         self.shell = shell
         self.cwd = cwd
         self.env = env
@@ -79,6 +81,7 @@ class ShellSession:
             argv, cwd=self.cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True, bufsize=0,
         )
+        self.on_start(self._proc)
         self._reader = threading.Thread(target=self._read, args=(self._proc,), name=f"build-output-{self._proc.pid}", daemon=True)
         self._reader.start()
         state, cwd = shlex.quote(str(self.reports / "state.sh")), shlex.quote(str(self.reports / "cwd"))
