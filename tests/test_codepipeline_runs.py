@@ -172,7 +172,7 @@ def test_stop_lets_running_actions_finish_or_abandons_them(lab: PipelineLab) -> 
                       pipelineExecutionId=abandoned) == "PipelineExecutionNotStoppableException"
 
 
-def test_an_update_during_an_execution_leaves_it_on_its_version_and_delete_ends_it(lab: PipelineLab) -> None:
+def test_an_update_during_an_execution_cancels_it_on_its_version_and_delete_ends_it(lab: PipelineLab) -> None:
     lab.source({"app.txt": "v1"})
     lab.project("slow", ["sleep 0.5"])
     lab.create("moving", stage("Source", s3_source(lab.sources)), stage("Build", build("Build", "slow")))
@@ -182,7 +182,7 @@ def test_an_update_during_an_execution_leaves_it_on_its_version_and_delete_ends_
     declaration["stages"].append(stage("Deploy", s3_deploy("Site", lab.bucket, "site")))
     assert cp.update_pipeline(pipeline=declaration)["pipeline"]["version"] == 2
     done = lab.wait("moving", running)
-    assert (done["status"], done["pipelineVersion"]) == ("Succeeded", 1)
+    assert (done["status"], done["pipelineVersion"]) == ("Cancelled", 1)  # tests/test_pipeline_fidelity_runs.py
     assert "Site" not in lab.actions("moving", running)
     doomed = cp.start_pipeline_execution(name="moving")["pipelineExecutionId"]
     wait_for(lambda: "Build" in lab.actions("moving", doomed))

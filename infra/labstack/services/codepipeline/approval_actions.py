@@ -1,5 +1,6 @@
 """Manual approval: a token, a notification to the SNS topic in AWS's approval format, and
-a wait for PutApprovalResult that expires after seven days of lab time."""
+a wait for PutApprovalResult that expires after the action's ``timeoutInMinutes`` of lab time
+(5 to 86400), or the account-level default of seven days."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from labstack.services.codepipeline.model import new_id
 
 EXPIRY_LAB_SECONDS = 7 * 24 * 3600
 TICK = 0.05
+
+
+def _expiry(declaration: dict) -> tuple[int, str]:
+    """Lab seconds an approval waits, and how to say it."""
+    minutes = declaration.get("timeoutInMinutes")
+    if minutes is None:
+        return EXPIRY_LAB_SECONDS, "7 days"
+    return minutes * 60, f"{minutes} minutes"
 
 
 def notification(job: ActionJob, token: str, expires: dt.datetime) -> tuple[str, str]:
@@ -44,8 +53,9 @@ def manual(job: ActionJob) -> dict[str, str]:
     """Wait for an answer; Approved succeeds, Rejected fails, silence expires."""
     token = new_id()
     clock = job.labstack.clock
-    # when the request really expires: seven days of lab time (at the default scale, under three hours)
-    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=clock.real_seconds(EXPIRY_LAB_SECONDS))
+    lab_seconds, said = _expiry(job.run.declaration)
+    # when the request really expires: seven days of lab time by default (at the default scale, under three hours)
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=clock.real_seconds(lab_seconds))
     job.update(token=token)
     topic = job.configuration.get("NotificationArn")
     if topic:
@@ -57,12 +67,12 @@ def manual(job: ActionJob) -> dict[str, str]:
             reason = denied.message if denied is not None else str(exc)
             raise ActionFailed(f"Could not publish the approval notification to {topic}: {reason}",
                                "ConfigurationError") from None
-    deadline = clock.deadline(EXPIRY_LAB_SECONDS)
+    deadline = clock.deadline(lab_seconds)
     while not job.run.answered.wait(TICK):
         if job.cancel.is_set():
             raise Abandoned()
         if deadline.expired():
-            raise ActionFailed("The approval request expired: nobody approved or rejected it within 7 days", "JobFailed")
+            raise ActionFailed(f"The approval request expired: nobody approved or rejected it within {said}", "JobFailed")
     answer = job.run.approval or {}
     if answer.get("status") == "Approved":
         job.update(summary=answer.get("summary") or None)

@@ -10,6 +10,8 @@
   wait for each other at all.
 - Stop: without abandon, in-progress actions finish and the execution then ends Stopped; with
   abandon, in-progress actions are Abandoned at once.
+- UpdatePipeline: in-progress actions finish, then the stage and the execution end Cancelled (an
+  execution waiting at a stage boundary ends Cancelled at once); none goes on with the old structure.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class Engine:
             finally:
                 self._leave(stage["name"])
             if status != "Succeeded":
-                self._finish("Stopped" if status == "Stopped" else "Failed", self._failure_summary(stage, status))
+                ended = status if status in ("Stopped", "Cancelled") else "Failed"
+                self._finish(ended, self._failure_summary(stage, status))
                 self._roll_back_automatically(stage, status)
                 return
         self._finish("Succeeded", None)
@@ -103,6 +106,8 @@ class Engine:
     def _failure_summary(self, stage: dict, status: str) -> str | None:
         if status == "Stopped":
             return None
+        if status == "Cancelled":
+            return f"The pipeline was updated while this execution ran in stage {stage['name']}"
         failed = [r for r in self.execution.actions if r.stage == stage["name"] and r.status == "Failed"]
         if failed:
             return f"Action {failed[-1].name} in stage {stage['name']} failed: {failed[-1].summary or 'see its error details'}"
@@ -119,7 +124,7 @@ class Engine:
             execution.waiting_at = None
             execution.last_update = now()
             self.pipeline.cond.notify_all()
-        self._emit(events.pipeline_changed, execution, status.upper())
+        self._emit(events.pipeline_changed, execution, events.state_of(status))
         execution.done.set()
 
     # -- stage boundaries ---------------------------------------------------------------
@@ -134,6 +139,9 @@ class Engine:
                 if execution.stopping or execution.abandon.is_set() or pipeline.deleted:
                     execution.waiting_at = None
                     return "Stopped"
+                if execution.cancelled:
+                    execution.waiting_at = None
+                    return "Cancelled"
                 waiting = [e for e in pipeline.executions if e.waiting_at == stage and e.status == "InProgress"]
                 if execution.mode == "SUPERSEDED" and any(e.start > execution.start for e in waiting):
                     execution.waiting_at = None
@@ -169,6 +177,9 @@ class Engine:
             if execution.stopping or execution.abandon.is_set():
                 status = "Stopped"
                 break
+            if execution.cancelled:
+                status = "Cancelled"
+                break
             wanted = [a for a in groups[order] if not self._keep_result(stage["name"], a, retry_mode)]
             threads = [self._start_action(stage["name"], action) for action in wanted]
             for thread in threads:
@@ -180,13 +191,16 @@ class Engine:
             if any(r is not None and r.status == "Failed" for r in results):
                 status = "Failed"
                 break
+            if execution.cancelled:
+                status = "Cancelled"
+                break
             if execution.stopping:
                 status = "Stopped"
                 break
         with self.pipeline.cond:
             execution.stages[stage["name"]] = status
             execution.last_update = now()
-        self._emit(events.stage_changed, execution, stage["name"], status.upper())
+        self._emit(events.stage_changed, execution, stage["name"], events.state_of(status))
         return status
 
     def _keep_result(self, stage: str, action: dict, retry_mode: str | None) -> bool:

@@ -28,13 +28,19 @@ def _base(execution: Execution, state: str) -> dict:
             "state": state, "version": float(execution.version), "pipeline-execution-attempt": 1.0}
 
 
+def state_of(status: str) -> str:
+    """The event ``state`` of an execution or stage status: upper case, and Cancelled spelt as the
+    events spell it (CANCELED)."""
+    return "CANCELED" if status == "Cancelled" else status.upper()
+
+
 def pipeline_changed(events: Any, arn: str, execution: Execution, state: str) -> None:
-    """STARTED, SUCCEEDED, FAILED, STOPPING, STOPPED, SUPERSEDED, RESUMED."""
+    """STARTED, SUCCEEDED, FAILED, STOPPING, STOPPED, SUPERSEDED, CANCELED, RESUMED."""
     _send(events, arn, "CodePipeline Pipeline Execution State Change", _base(execution, state))
 
 
 def stage_changed(events: Any, arn: str, execution: Execution, stage: str, state: str) -> None:
-    """STARTED, SUCCEEDED, FAILED, STOPPING, STOPPED, RESUMED."""
+    """STARTED, SUCCEEDED, FAILED, STOPPING, STOPPED, CANCELED, RESUMED."""
     _send(events, arn, "CodePipeline Stage Execution State Change", {**_base(execution, state), "stage": stage})
 
 

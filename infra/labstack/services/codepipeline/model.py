@@ -124,6 +124,7 @@ class Execution:
     waiting_at: str | None = None
     stopping: bool = False
     stop_reason: str | None = None
+    cancelled: bool = False  # the pipeline was updated: running actions finish, then it ends Cancelled
     abandon: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     retry_attempts: dict[str, int] = field(default_factory=dict)

@@ -199,7 +199,8 @@ class CodePipelineProvider(Provider):
         return f"arn:aws:iam::{ctx.account}:root"
 
     def update_pipeline(self, ctx: RequestContext, request: dict) -> dict:
-        """A new version; running executions go on with the version they started on."""
+        """A new version. Executions in progress are cancelled: their running actions finish, then
+        they end Cancelled (none runs on with the old structure)."""
         declaration = _normalised(request["pipeline"])
         structure.check(declaration, ctx.region, self._find_type(ctx))
         self._pipeline(ctx, declaration["name"])  # PipelineNotFoundException before the roles are looked at
@@ -213,6 +214,10 @@ class CodePipelineProvider(Provider):
                 pipeline.updated = now()
                 stages = {s["name"] for s in declaration["stages"]}
                 pipeline.disabled = {k: v for k, v in pipeline.disabled.items() if k in stages}
+                for execution in pipeline.executions:
+                    if execution.status == "InProgress":
+                        execution.cancelled = True
+                pipeline.cond.notify_all()
         self._remember_s3(ctx.account, ctx.region, pipeline)
         return {"pipeline": copy.deepcopy(declaration)}
 

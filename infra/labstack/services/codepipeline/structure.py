@@ -63,6 +63,7 @@ def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | 
             raise _stage_error(f"Stage name {stage['name']} is used more than once; stage names must be unique")
         seen_stages.add(stage["name"])
         _check_stage(stage, index, region, find_type, produced, namespaces)
+    _check_namespace_clashes(stages, produced)
     _check_variable_references(stages, namespaces)
     _check_triggers(pipeline)
 
@@ -158,10 +159,20 @@ def _check_action(action: dict, region: str, find_type: Callable[[dict], ActionT
         if key not in known:
             raise _action_error(f"Action configuration for action '{action['name']}' contains unknown configuration "
                                 f"'{key}'")
+    _check_timeout(action)
     if action.get("commands") or any(o.get("files") for o in outputs):
         raise _action_error(f"The following action cannot contain a commands field: {action['name']}. To use the "
                             "commands field, use a compute action.")
     _check_provider_configuration(action, configuration, inputs)
+
+
+def _check_timeout(action: dict) -> None:
+    """``timeoutInMinutes`` belongs to Manual approvals alone (its range, 5 to 86400, is the input
+    shape's and checked with it)."""
+    type_id = action["actionTypeId"]
+    if "timeoutInMinutes" in action and (type_id["category"], type_id["provider"]) != ("Approval", "Manual"):
+        raise _action_error(f"Action {action['name']} declares timeoutInMinutes, which only a Manual approval action "
+                            "may declare")
 
 
 def _check_provider_configuration(action: dict, configuration: dict, inputs: list[str]) -> None:
@@ -179,6 +190,15 @@ def _check_provider_configuration(action: dict, configuration: dict, inputs: lis
     for key in ("PollForSourceChanges", "DetectChanges", "Extract", "BatchEnabled", "CombineArtifacts"):
         if key in configuration and configuration[key].lower() not in ("true", "false"):
             raise _action_error(f"Action configuration for action '{action['name']}': {key} must be true or false")
+
+
+def _check_namespace_clashes(stages: list[dict], artifacts: set[str]) -> None:
+    """A namespace may not have the name of any artifact of the pipeline (before or after it)."""
+    for stage in stages:
+        for action in stage["actions"]:
+            if action.get("namespace") in artifacts:
+                raise _action_error(f"Namespace {action['namespace']} of action {action['name']} conflicts with an "
+                                    "artifact of the same name; namespaces cannot conflict with artifact names")
 
 
 def _check_variable_references(stages: list[dict], namespaces: set[str]) -> None:
