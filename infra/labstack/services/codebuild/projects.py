@@ -50,6 +50,20 @@ def check(ctx: RequestContext, project: dict[str, Any]) -> None:
     cache = project.get("cache", {})
     if cache.get("type") == "S3" and not cache.get("location"):
         raise invalid("Project cache location is required for cache type S3")
+    check_batch_config(ctx, project.get("buildBatchConfig"))
+
+
+def check_batch_config(ctx: RequestContext, config: dict[str, Any] | None) -> None:
+    """AWS's rules for a buildBatchConfig (the project's, or StartBuildBatch's override)."""
+    if not config:
+        return
+    if config.get("serviceRole"):
+        check_role(ctx, config["serviceRole"])
+    restrictions = config.get("restrictions") or {}
+    if restrictions.get("maximumBuildsAllowed") is not None and restrictions["maximumBuildsAllowed"] < 1:
+        raise invalid("buildBatchConfig.restrictions.maximumBuildsAllowed must be at least 1")
+    if config.get("timeoutInMins") is not None and config["timeoutInMins"] < 1:
+        raise invalid("buildBatchConfig.timeoutInMins must be at least 1")
 
 
 def new(ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:

@@ -19,11 +19,13 @@ from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
-from labstack.services.codebuild import cache, projects
+from labstack.services.codebuild import batches, cache, projects, webhooks
 from labstack.services.codebuild.logs import location
 from labstack.services.codebuild.reports import ReportSink, Store
 from labstack.services.codebuild.role import check_assumable
 from labstack.services.codebuild.runner import BuildJob, Runner, now
+from labstack.services.codeconnections import github
+from labstack.sources import change_feed
 from labstack.state import AccountRegionStore
 
 log = logging.getLogger("labstack.codebuild")
@@ -105,8 +107,15 @@ class CodeBuildProvider(Provider):
         self.reports = ReportSink()
         self.slots = Slots(CONCURRENT_BUILDS)
         self.root = labstack.settings.home / "builds"
+        self.batches = batches.Batches(self, MINUTE_SECONDS)  # first: its reset stops batches before their builds
         labstack.hooks.on_reset(self.reset)
         labstack.hooks.on_shutdown(self.stop_all)
+        self.webhooks = webhooks.Listener(self._hooked_projects, self._webhook_build,
+                                          lambda full_id: github.repository(self.labstack.settings.home, full_id),
+                                          self._github_owner, self._github_readable)
+        change_feed(labstack).subscribe(self.webhooks.heard)
+        self.webhooks.run()
+        labstack.hooks.on_shutdown(self._stop_webhooks)
 
     # -- lifecycle ----------------------------------------------------------------------
     def _jobs(self) -> list[BuildJob]:
@@ -159,10 +168,12 @@ class CodeBuildProvider(Provider):
         return project
 
     def _check_role(self, project: dict) -> None:
-        """CodeBuild refuses a project whose service role it may not assume (AWS checks on create and update)."""
-        refused = check_assumable(self.labstack, project["serviceRole"], project["arn"])
-        if refused:
-            raise AwsError("InvalidInputException", refused)
+        """CodeBuild refuses a project whose service role (or batch service role) it may not assume (AWS checks
+        on create and update)."""
+        for role in (project["serviceRole"], (project.get("buildBatchConfig") or {}).get("serviceRole")):
+            refused = check_assumable(self.labstack, role, project["arn"]) if role else None
+            if refused:
+                raise AwsError("InvalidInputException", refused)
 
     def create_project(self, ctx: RequestContext, request: dict) -> dict:
         project = projects.new(ctx, request)
@@ -179,7 +190,7 @@ class CodeBuildProvider(Provider):
         with self.state.lock:
             changed = projects.update(self._project(ctx, request["name"]), request)
             projects.check(ctx, changed)
-            if "serviceRole" in request:
+            if "serviceRole" in request or "buildBatchConfig" in request:
                 self._check_role(changed)
             self._region(ctx).projects[changed["name"]] = changed
         return {"project": changed}
@@ -215,6 +226,63 @@ class CodeBuildProvider(Provider):
                          self.labstack.clients.get("s3", ctx.account, ctx.region))
         return {}
 
+    # -- webhooks (webhooks.py) ----------------------------------------------------------
+    def create_webhook(self, ctx: RequestContext, request: dict) -> dict:
+        with self.state.lock:
+            project = self._project(ctx, request["projectName"])
+            if project.get("webhook"):
+                raise AwsError("ResourceAlreadyExistsException", f"Webhook already exists for project {project['name']}")
+            webhooks.check(project, request, hasattr(self, "start_build_batch"))
+            project["webhook"] = webhooks.record(request)
+            return {"webhook": project["webhook"]}
+
+    def update_webhook(self, ctx: RequestContext, request: dict) -> dict:
+        with self.state.lock:
+            project = self._hooked(ctx, request["projectName"])
+            webhooks.check(project, {**project["webhook"], **request}, hasattr(self, "start_build_batch"))
+            project["webhook"] = webhooks.record(request, project["webhook"])
+            return {"webhook": project["webhook"]}
+
+    def delete_webhook(self, ctx: RequestContext, request: dict) -> dict:
+        with self.state.lock:
+            del self._hooked(ctx, request["projectName"])["webhook"]
+        return {}
+
+    def _hooked(self, ctx: RequestContext, name: str) -> dict:
+        project = self._project(ctx, name)
+        if not project.get("webhook"):
+            raise AwsError("ResourceNotFoundException", f"Webhook does not exist for project {project['name']}")
+        return project
+
+    def _hooked_projects(self) -> list[tuple[str, str, dict]]:
+        with self.state.lock:
+            return [(account, region, project) for (account, region), st in self.state.items()
+                    for project in st.projects.values() if project.get("webhook")]
+
+    def _github_owner(self, full_id: str) -> str:
+        """Who a push to the local GitHub's ``owner/repo`` counts as (ACTOR_ACCOUNT_ID): the account that
+        owns the repository in class mode, else its owner's name."""
+        return github.owner_of(github.repository(self.labstack.settings.home, full_id)) or full_id.partition("/")[0]
+
+    def _github_readable(self, full_id: str, account: str) -> bool:
+        return not self.labstack.settings.class_mode or github.readable_by(self.labstack.settings.home, full_id, account)
+
+    def _webhook_build(self, account: str, region: str, project: dict, event: webhooks.Event) -> None:
+        """A build (or batch build) of ``project`` for webhook ``event``."""
+        ctx = RequestContext(account=account, region=region, service="codebuild")
+        request = {"projectName": project["name"], "sourceVersion": event.source_version}
+        try:
+            if project["webhook"].get("buildType") == "BUILD_BATCH":
+                getattr(self, "start_build_batch")(ctx, request)
+            else:
+                self._new_job(ctx, request, project, initiator=webhooks.initiator(), webhook=event)
+        except AwsError as exc:  # e.g. the project's concurrent build limit: AWS starts no build either
+            log.warning("webhook build of %s not started: %s", project["name"], exc.message)
+
+    def _stop_webhooks(self) -> None:
+        change_feed(self.labstack).unsubscribe(self.webhooks.heard)
+        self.webhooks.close()
+
     # -- builds -------------------------------------------------------------------------
     def start_build(self, ctx: RequestContext, request: dict) -> dict:
         """Record the build (SUBMITTED) and run it in the background."""
@@ -234,7 +302,8 @@ class CodeBuildProvider(Provider):
                              initiator=f"codepipeline/{pipeline_name}")
 
     def _new_job(self, ctx: RequestContext, request: dict, project: dict, pipeline_input: Any = None,
-                 pipeline_output: Any = None, initiator: str = "root") -> BuildJob:
+                 pipeline_output: Any = None, initiator: str = "root", webhook: Any = None, batch: tuple[str, str] | None = None) -> BuildJob:
+        """A build of ``project`` started and running; ``batch`` is (batch ARN, build identifier) for a batch's build."""
         state = self._region(ctx)
         token = request.get("idempotencyToken")
         with self.state.lock:
@@ -249,6 +318,9 @@ class CodeBuildProvider(Provider):
             number = state.numbers.get(project["name"], 0) + 1
             state.numbers[project["name"]] = number
             record["buildNumber"] = number
+            if batch:
+                record["buildBatchArn"] = batch[0]
+                variables = [*variables, {"name": "CODEBUILD_BATCH_BUILD_IDENTIFIER", "value": batch[1], "type": "PLAINTEXT"}]
             build_uuid = record["id"].split(":", 1)[1]
             workspace = self.root / ctx.account / ctx.region / build_uuid
             job = BuildJob(
@@ -256,7 +328,7 @@ class CodeBuildProvider(Provider):
                 buildspec_text=buildspec_text, variables=variables, minute_seconds=MINUTE_SECONDS,
                 cache_dir=self._cache_dir(ctx, project["name"]),
                 artifacts=declared, secondary_artifacts=secondary, start_request=dict(request),
-                pipeline_input=pipeline_input, pipeline_output=pipeline_output,
+                pipeline_input=pipeline_input, pipeline_output=pipeline_output, webhook=webhook,
             )
             state.builds[job.build_id] = job
             if token:
@@ -411,6 +483,40 @@ class CodeBuildProvider(Provider):
                     del builds[job.build_id]
                     deleted.append(ident)
         return {"buildsDeleted": deleted or None, "buildsNotDeleted": kept}
+
+    # -- batch builds (batches.py) -------------------------------------------------------
+    def start_build_batch(self, ctx: RequestContext, request: dict) -> dict:
+        return {"buildBatch": self.batches.start(ctx, request).snapshot()}
+
+    def start_pipeline_batch(self, account: str, region: str, project_name: str, pipeline_name: str, input_path: Path,
+                             output: batches.Output, per_build: Callable[[str], dict], combine: bool,
+                             overrides: dict | None = None) -> batches.BatchRun:
+        """For the CodePipeline engine: a batch of ``project_name`` whose source is ``input_path``; each build's
+        CODEPIPELINE artifacts go to ``output(name, zip)`` named ``<build>`` or ``<build>_<artifact>`` (with
+        ``combine``, one combined artifact, name None); ``per_build(identifier)`` adds a build's overrides."""
+        ctx = RequestContext(account=account, region=region, service="codebuild")
+        request = {"projectName": project_name, **(overrides or {})}
+        if combine:
+            request["buildBatchConfigOverride"] = {"combineArtifacts": True}
+        return self.batches.start(ctx, request, f"codepipeline/{pipeline_name}", input_path, output, per_build)
+
+    def batch_get_build_batches(self, ctx: RequestContext, request: dict) -> dict:
+        return self.batches.get(ctx, request["ids"])
+
+    def list_build_batches(self, ctx: RequestContext, request: dict) -> dict:
+        return self.batches.listed(ctx, request)
+
+    def list_build_batches_for_project(self, ctx: RequestContext, request: dict) -> dict:
+        return self.batches.listed(ctx, request, self._project(ctx, request.get("projectName", ""))["name"])
+
+    def stop_build_batch(self, ctx: RequestContext, request: dict) -> dict:
+        return {"buildBatch": self.batches.stop(ctx, request["id"]).snapshot()}
+
+    def retry_build_batch(self, ctx: RequestContext, request: dict) -> dict:
+        return {"buildBatch": self.batches.retry(ctx, request).snapshot()}
+
+    def delete_build_batch(self, ctx: RequestContext, request: dict) -> dict:
+        return self.batches.delete(ctx, request["id"])
 
     def list_curated_environment_images(self, ctx: RequestContext, request: dict) -> dict:
         platforms: dict[str, list] = {}
