@@ -67,6 +67,21 @@ def test_each_wrong_shape_is_named_with_its_path(session, answer, expected) -> N
     assert any(problem.startswith(expected) for problem in found), found
 
 
+def test_an_enum_value_aws_documents_beyond_the_model_is_accepted(session) -> None:  # type: ignore[no-untyped-def]
+    """GetDeploymentConfig answers MOST_CONCURRENCY for CodeDeployDefault.OneAtATime, which the model's enum
+    lacks: https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_MinimumHealthyHosts.html"""
+    shape = output(session, "codedeploy", "GetDeploymentConfig")
+
+    def answer(kind: str) -> dict[str, Any]:
+        return {"deploymentConfigInfo": {"deploymentConfigName": "CodeDeployDefault.OneAtATime",
+                                         "minimumHealthyHosts": {"type": kind, "value": 1}}}
+
+    assert problems(shape, answer("MOST_CONCURRENCY"), "json") == []
+    assert problems(shape, answer("MOST_HOSTS"), "json") == [
+        "deploymentConfigInfo.minimumHealthyHosts.type: 'MOST_HOSTS' is not one of MinimumHealthyHostsType's values "
+        "['HOST_COUNT', 'FLEET_PERCENT']"]
+
+
 def test_lists_of_structures_are_checked_member_by_member(session) -> None:  # type: ignore[no-untyped-def]
     answer = {"widgets": [widget()["widget"], {**widget()["widget"], "createdAt": "yesterday", "extra": 1}]}
     assert problems(output(session, "labtest", "ListWidgets"), answer, "json") == [

@@ -15,7 +15,8 @@ What is checked, on the Python values a provider returns:
 - enums: a string outside the model's values is a problem. AWS may answer values a given
   botocore release does not list yet, but labstack's providers answer only values labstack
   chose, and botocore is pinned, so an unlisted value here is a typo ("Succeeded" for
-  "SUCCEEDED") rather than news from AWS;
+  "SUCCEEDED") rather than news from AWS. The few values AWS documents answering although the
+  model leaves them out are listed in :data:`UNLISTED_VALUES`, each with its page;
 - timestamps as the protocol serialises them: a ``datetime`` everywhere; epoch seconds (a
   number) only for JSON and rest-json, which send epoch seconds; an ISO 8601 string only for
   query, which sends ISO 8601 text (a string in a JSON answer would reach the wire as a string,
@@ -49,6 +50,12 @@ log = logging.getLogger("labstack.shapecheck")
 ENV = "LABSTACK_CHECK_SHAPES"
 VIEW = "/_labstack/shapecheck"
 _EPOCH_PROTOCOLS = (JSON, REST_JSON)
+# Values AWS documents answering although botocore's enum lacks them: shape name -> values.
+UNLISTED_VALUES: dict[str, frozenset[str]] = {
+    # CodeDeploy's GetDeploymentConfig answers MOST_CONCURRENCY for CodeDeployDefault.OneAtATime:
+    # https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_MinimumHealthyHosts.html
+    "MinimumHealthyHostsType": frozenset({"MOST_CONCURRENCY"}),
+}
 _SIMPLE = {
     "string": (str, "a string"),
     "integer": (int, "an integer"),
@@ -120,7 +127,8 @@ def _walk(shape: Shape, value: Any, path: str, out: list[str], protocol: str, pa
         expected, words = _SIMPLE[kind]
         if not isinstance(value, expected) or (kind != "boolean" and isinstance(value, bool)):
             out.append(f"{where}: must be {words}, not {_kind(value)}")
-        elif "enum" in shape.metadata and value not in shape.metadata["enum"]:
+        elif ("enum" in shape.metadata and value not in shape.metadata["enum"]
+              and value not in UNLISTED_VALUES.get(shape.name, ())):
             out.append(f"{where}: {value!r} is not one of {shape.name}'s values {shape.metadata['enum']}")
 
 
