@@ -30,6 +30,10 @@ ALARM_POLL_SECONDS = 0.1
 HOOK_TIMEOUT_LAB_SECONDS = 3600  # a hook has one hour to report, as on AWS
 SERVICE = "codedeploy.amazonaws.com"
 DENIED = ("AccessDenied", "AccessDeniedException")
+# Lifecycle events after which AWS cannot roll back: the ECS hooks list says of BeforeInstall, run before the
+# replacement task set exists, "A rollback is not possible at this point"
+# (https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html).
+NO_ROLLBACK_EVENTS = frozenset({"BeforeInstall"})
 
 
 def is_denial(exc: ClientError) -> bool:
@@ -47,6 +51,7 @@ class Halt(Exception):
     def __init__(self, code: str, message: str, status: str = "Failed", trigger: str | None = "DEPLOYMENT_FAILURE") -> None:
         super().__init__(message)
         self.code, self.message, self.status, self.trigger = code, message, status, trigger
+        self.unrollable_at: str | None = None  # the lifecycle event it ended in, when no rollback is possible there
 
 
 class Gone(Exception):
@@ -231,6 +236,16 @@ class Runner:
             d.event(event, "Skipped")
             return
         d.event(event, "InProgress")
+        try:
+            self._await_hook(event, function)
+        except Halt as halt:
+            if event in NO_ROLLBACK_EVENTS:
+                halt.unrollable_at = event
+            raise
+        d.event(event, "Succeeded")
+
+    def _await_hook(self, event: str, function: str) -> None:
+        d = self.deployment
         hook = d.new_hook(event, function)
         hook.status = "InProgress"  # before the invoke: the function may report before invoke returns here
         payload = json.dumps({"DeploymentId": d.id, "LifecycleEventHookExecutionId": hook.execution_id})
@@ -246,7 +261,6 @@ class Runner:
                                     "PutLifecycleEventHookExecutionStatus within one hour (lab time).")
         if hook.status != "Succeeded":
             self._hook_failed(hook, f"The {event} hook function {function} reported Failed.")
-        d.event(event, "Succeeded")
 
     def _hook_failed(self, hook: HookExecution, message: str, code: str = "HOOK_EXECUTION_FAILURE") -> None:
         hook.status = "Failed"
@@ -281,6 +295,11 @@ class Runner:
             d.target_status("Failed")
         # Nothing changed when the role could not be assumed: there is nothing to roll back.
         rollback = platform is not None and self._wants_rollback(halt) and not self.closing.is_set()
+        if rollback and halt.unrollable_at:
+            with d.lock:
+                d.info["rollbackInfo"] = {"rollbackMessage": f"Deployment {d.id} was not rolled back: it ended at "
+                                          f"{halt.unrollable_at}, where a rollback is not possible."}
+            rollback = False
         if not rollback:
             self._undo(platform)
             d.set_status(halt.status)
