@@ -1,0 +1,58 @@
+"""Where labstack knowingly differs from AWS: the one list of them, rendered into docs/fidelity.md by
+:mod:`labstack.fidelity`. Add a difference here (and regenerate the table) when labstack departs from
+what AWS documents, on purpose or not yet fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One known difference: the area it concerns (a service, or "All") and what differs, in a sentence or two."""
+
+    area: str
+    text: str
+
+
+DIFFERENCES: tuple[Difference, ...] = (
+    Difference("All", "Waits AWS imposes (deployment intervals, termination waits, alarm periods, approval timeouts, "
+                      "health-check intervals, deregistration delays) run on the lab clock, `LABSTACK_TIME_SCALE` times "
+                      "faster (60 by default); work (builds, hooks, requests) runs in real time."),
+    Difference("All", "One process on 127.0.0.1 serves every account and region; the access key id picks the account."),
+    Difference("CodeBuild", "A build is a shell in a workspace of its own on the host (confined by bubblewrap where it "
+                            "works), not a container of a CodeBuild image; its `python3` and `pip` are a virtual "
+                            "environment over the kit's Python."),
+    Difference("CodeBuild", "`docker` inside a build is labstack's daemonless subset: FROM python, WORKDIR, COPY, ADD "
+                            "(local), ENV, ARG, EXPOSE, USER, LABEL, RUN, CMD, ENTRYPOINT, HEALTHCHECK; anything else "
+                            "fails the build with a message that names it."),
+    Difference("ECS", "A task is a process on the host, not a container: `FROM python:<version>` means the host's "
+                      "Python, and each container port is a free port on 127.0.0.1 the process reads from `PORT`."),
+    Difference("ECS", "A rolling deployment counts as COMPLETED once its new tasks have stayed RUNNING for one lab "
+                      "minute (AWS does not publish how long it watches)."),
+    Difference("Lambda", "Python runtimes only; other runtimes answer InvalidRuntimeException. A worker idle for a "
+                         "real minute is retired (the next invoke is a cold start)."),
+    Difference("Elastic Load Balancing", "Listeners are local ports speaking HTTP/1.1; WebSocket upgrades are not "
+                                         "proxied. A steady target is health-checked at most every 2 real seconds."),
+    Difference("CodeDeploy", "EC2/on-premises deployments fail (NO_INSTANCES or AGENT_ISSUE): labstack runs no "
+                             "CodeDeploy agent; ECS and Lambda deployments run for real."),
+    Difference("CodeDeploy", "The replacement task set gets at least 30 real seconds to turn healthy, whatever the time "
+                             "scale. A deployment that fails without automatic rollback still puts traffic back on the "
+                             "original and removes the replacement."),
+    Difference("CodeDeploy", "AWS documents no wording for a deployment that ends at BeforeInstall with automatic "
+                             "rollback configured; labstack makes no rollback deployment (\"A rollback is not possible "
+                             "at this point\") and says so in `rollbackInfo.rollbackMessage` in its own words."),
+    Difference("CodePipeline", "Action providers other than the ones labstack runs are accepted and fail their action "
+                               "with a message naming them; stage conditions (rules) are refused as not emulated."),
+    Difference("CloudWatch", "Only metric alarms on one metric are evaluated; metric-math and composite alarms keep "
+                             "the state moto gives them."),
+    Difference("CloudWatch", "The evaluation range is EvaluationPeriods + 2 periods (AWS's documented example: 5 for 3; "
+                             "AWS's own depends on the period and the metric's resolution), and periods end at the "
+                             "evaluation instant instead of on period boundaries."),
+    Difference("CloudWatch", "With TreatMissingData `missing`, a range whose real datapoints all breach but are too few "
+                             "to alarm (`- - - - X`, 3 of 3) is INSUFFICIENT_DATA; AWS's guide says only that it is not "
+                             "ALARM yet. `ignore` keeps the state there."),
+    Difference("CloudTrail", "Event history is kept in memory (the last `LABSTACK_TRAIL_EVENTS` events an account), "
+                             "events appear at once, data events are kept too, and `requestParameters` / "
+                             "`responseElements` hold only identifiers."),
+)
