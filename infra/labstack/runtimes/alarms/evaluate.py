@@ -75,12 +75,11 @@ class Judgement:
 
     ``state`` is None when the alarm keeps its state (``ignore``); ``judged`` are the indexes (into the
     range, oldest first) of the real datapoints the decision read; ``filled`` how many missing ones
-    TreatMissingData stood in for; ``premature`` marks the premature-alarm rule."""
+    TreatMissingData stood in for."""
 
     state: str | None
     judged: tuple[int, ...]
     filled: int = 0
-    premature: bool = False
 
 
 def _premature(slots: Sequence[bool | None], periods: int, needed: int) -> bool:
@@ -119,7 +118,7 @@ def judge(slots: Sequence[bool | None], periods: int, needed: int, treat: str) -
     if not judged:
         return Judgement(None if keep else "INSUFFICIENT_DATA", judged, filled)
     if _premature(slots, periods, needed):
-        return Judgement(None if keep else "ALARM", judged, filled, premature=True)
+        return Judgement(None if keep else "ALARM", judged, filled)
     if all(slots[i] for i in judged):
         # Only breaches, too few to alarm: nothing says the metric is within the threshold. The
         # guide says only "not ALARM" here (its `- - - - X`); labstack calls it INSUFFICIENT_DATA.
@@ -158,9 +157,7 @@ def _reason(alarm: Any, judgement: Judgement, points: list[tuple[dt.datetime, fl
                 f"treated as [{_FILL_WORDS[treat]}].")
     said = (f"Threshold Crossed: {len(counted)} out of the last {len(points)} datapoints [{listed}] "
             f"{'was' if len(counted) == 1 else 'were'} {'' if alarming else 'not '}{words} the threshold ({threshold})")
-    if judgement.premature:
-        said += f" and {_plural(judgement.filled, 'more recent datapoint')} {'was' if judgement.filled == 1 else 'were'} missing"
-    elif judgement.filled:
+    if judgement.filled:
         said += (f" and {_plural(judgement.filled, 'missing datapoint')} {'was' if judgement.filled == 1 else 'were'} "
                  f"treated as [{_FILL_WORDS.get(treat, 'Missing')}]")
     return f"{said} {transition}."
