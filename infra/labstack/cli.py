@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import urllib.error
+from typing import Any
 
 from labstack import __version__
 from labstack.config import DEFAULT_REGION, Settings
@@ -179,6 +180,92 @@ def cmd_github_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pulls_api(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> Any:
+    """Call the local GitHub's pull request API of ``args.repository`` (with the environment's AWS keys as
+    Basic credentials, which class mode needs); its JSON answer, or None after saying on stderr why not."""
+    import base64
+    import json
+    import urllib.request
+
+    from labstack.signing import environment_credentials
+
+    settings = _settings(args)
+    endpoint = (args.endpoint or _endpoint_of_running(settings) or settings.endpoint).rstrip("/")
+    url = f"{endpoint}/github/api/v3/repos/{args.repository}/pulls{path}"
+    headers = {"Accept": "application/json"}
+    credentials = environment_credentials()
+    if credentials is not None:
+        user = credentials.access_key + (f"%{credentials.token}" if credentials.token else "")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{credentials.secret_key}".encode()).decode()
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - labstack's endpoint
+            raw = response.read()
+            return json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = json.loads(exc.read())
+            reasons = [e.get("message", "") for e in answer.get("errors", [])]
+            message = "; ".join(filter(None, [answer.get("message", ""), *reasons]))
+        except (ValueError, AttributeError):
+            message = ""
+        print(f"labstack github: {message or exc.reason} ({exc.code})", file=sys.stderr)
+    except (OSError, urllib.error.URLError):
+        print(f"labstack is not running (nothing answers at {endpoint})", file=sys.stderr)
+    return None
+
+
+def _pull_line(pull: dict) -> str:
+    state = "merged" if pull.get("merged") else pull["state"]
+    return (f"#{pull['number']:<4} {state:<7} {pull['head']['ref']} -> {pull['base']['ref']}  {pull['title'][:80]}"
+            f"  (head {pull['head']['sha'][:7]}, by {pull['user']['login']})")
+
+
+def cmd_github_pr_create(args: argparse.Namespace) -> int:
+    """Open a pull request of HEAD into BASE."""
+    pull = _pulls_api(args, "POST", "", {"title": args.title, "head": args.head, "base": args.base,
+                                         **({"body": args.body} if args.body is not None else {})})
+    if pull is None:
+        return 1
+    print(f"opened {_pull_line(pull)}")
+    return 0
+
+
+def cmd_github_pr_list(args: argparse.Namespace) -> int:
+    """The pull requests of a repository, newest first."""
+    found = _pulls_api(args, "GET", f"?state={args.state}&per_page=100")
+    if found is None:
+        return 1
+    if not found:
+        print(f"no pull requests ({args.state}) in {args.repository}")
+    for pull in found:
+        print(_pull_line(pull))
+    return 0
+
+
+def cmd_github_pr_merge(args: argparse.Namespace) -> int:
+    """Merge a pull request into its base branch."""
+    body = {"merge_method": args.method, **({"commit_title": args.title} if args.title else {})}
+    merged = _pulls_api(args, "PUT", f"/{args.number}/merge", body)
+    if merged is None:
+        return 1
+    print(f"merged #{args.number}: {merged['sha']}")
+    return 0
+
+
+def cmd_github_pr_close(args: argparse.Namespace) -> int:
+    """Close a pull request without merging it."""
+    pull = _pulls_api(args, "PATCH", f"/{args.number}", {"state": "closed"})
+    if pull is None:
+        return 1
+    print(f"closed {_pull_line(pull)}")
+    return 0
+
+
 def cmd_inbox(args: argparse.Namespace) -> int:
     from labstack import daemon
 
@@ -348,6 +435,30 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("repository", help="owner/repo, as in FullRepositoryId")
     create.add_argument("--port", type=int, help="the port labstack listens on, for the clone URL")
     create.set_defaults(fn=cmd_github_create)
+    pr = github_sub.add_parser("pr", help="pull requests of a repository: create, list, merge, close")
+    pr_sub = pr.add_subparsers(dest="pr_command", required=True)
+
+    def pr_command(name: str, fn, help_text: str) -> argparse.ArgumentParser:
+        cmd = pr_sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("repository", help="owner/repo")
+        cmd.add_argument("--endpoint", metavar="URL", help="labstack's URL (default: the running one)")
+        cmd.add_argument("--port", type=int, help="the port labstack listens on (default 4566 or LABSTACK_PORT)")
+        cmd.set_defaults(fn=fn)
+        return cmd
+
+    pr_create = pr_command("create", cmd_github_pr_create, "open a pull request of --head into --base")
+    pr_create.add_argument("--head", required=True, help="the branch with the changes")
+    pr_create.add_argument("--base", default="main", help="the branch to merge them into (default main)")
+    pr_create.add_argument("--title", required=True)
+    pr_create.add_argument("--body", help="its description")
+    pr_list = pr_command("list", cmd_github_pr_list, "the pull requests, newest first")
+    pr_list.add_argument("--state", choices=("open", "closed", "all"), default="open")
+    pr_merge = pr_command("merge", cmd_github_pr_merge, "merge a pull request into its base branch")
+    pr_merge.add_argument("number", type=int)
+    pr_merge.add_argument("--method", choices=("merge", "squash"), default="merge",
+                          help="a merge commit (default) or one squashed commit")
+    pr_merge.add_argument("--title", help="the commit's title")
+    pr_command("close", cmd_github_pr_close, "close a pull request without merging it").add_argument("number", type=int)
     learners_cmd = sub.add_parser("learners", help="class mode: the learners file of a workshop")
     learners_sub = learners_cmd.add_subparsers(dest="learners_command", required=True)
     new = learners_sub.add_parser("new", help="N learners and the instructor, each with an account and keys, as CSV")

@@ -26,7 +26,7 @@ from labstack.services.codecommit.githttp import (
     created_branches,
 )
 from labstack.services.codecommit import gitauth
-from labstack.services.codeconnections import github
+from labstack.services.codeconnections import github, github_api, pulls
 from labstack.sources import SourceChange, change_feed
 from labstack.state import AccountRegionStore
 
@@ -93,6 +93,7 @@ class CodeConnectionsProvider(Provider):
             self.git_http = GitHttp(lambda environ: github.locate(self.home, environ), self._pushed,
                                     labstack.settings.home / "git-hooks", guard=self._guard)
             labstack.routes.add(github.PREFIX, self.git_http)
+            labstack.routes.add(github_api.PREFIX, github_api.PullsApi(self.home, self._api_caller, self._publish))
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -101,32 +102,48 @@ class CodeConnectionsProvider(Provider):
         return counts
 
     def _guard(self, environ: dict) -> None:
-        """In class mode: a learner's keys (or the CodeCommit helper's password); a push claims a
-        repository nobody owns; another account's repository is refused (the instructor's not)."""
-        if not self.labstack.settings.class_mode:
-            return
+        """Git requests: see :meth:`_admit`."""
         parsed = github.parse_path(environ)
         if parsed is None:
             return  # no repository: 404
         full_id, base, _suffix, pushing = parsed
+        self._admit(environ, full_id, base, pushing)
+
+    def _admit(self, environ: dict, full_id: str, base: str, writing: bool) -> gitauth.GitCaller | None:
+        """In class mode: a learner's keys (or the CodeCommit helper's password for the repository's URL path
+        ``base``); a write claims a repository nobody owns; another account's repository is refused (the
+        instructor's not). The caller, or None on a laptop (anyone may)."""
+        if not self.labstack.settings.class_mode:
+            return None
         caller = gitauth.authenticate(self.labstack, environ, "GitHub", base, gitauth.all_regions(), key_pairs=True)
         if self.labstack.gate.not_the_learner(caller.identity):  # may not push what the account's pipelines build
             raise gitauth.Refusal(403, "GitHub takes a learner's own keys or a role session they assumed, not an IAM "
                                        "user's keys or those a build, task or function runs with")
         kept = github.reserved_for(full_id)
-        if pushing and kept is not None and not caller.may_reach(kept):  # nobody squats another learner's name
+        if writing and kept is not None and not caller.may_reach(kept):  # nobody squats another learner's name
             raise gitauth.Refusal(403, f"{full_id} is kept for account {kept}'s repositories")
-        owner = (github.claim(self.home, full_id, caller.account) if pushing
+        owner = (github.claim(self.home, full_id, caller.account) if writing
                  else github.owner_of(github.repository(self.home, full_id)))
         if not caller.may_reach(owner):
             raise gitauth.Refusal(403, f"{full_id} belongs to another account")
+        return caller
+
+    def _api_caller(self, environ: dict, full_id: str, writing: bool) -> str:
+        """The pull request API's caller, admitted as git's (:meth:`_admit`): their login (on a laptop, the owner's)."""
+        caller = self._admit(environ, full_id, f"{github.PREFIX}{full_id}.git", writing)
+        return caller.name if caller is not None else full_id.partition("/")[0]
+
+    def _publish(self, changes: list[SourceChange]) -> None:
+        feed = change_feed(self.labstack)
+        for change in changes:
+            feed.publish(change)
 
     def _pushed(self, target: Target, updates: list[RefUpdate]) -> None:
-        """A push to the local GitHub: default branch, then the change feed pipelines watch."""
+        """A push to the local GitHub: default branch, then the change feed pipelines watch (the push, then
+        what it did to pull requests)."""
         target.repo.settle_default(target.repo.head_branch(), created_branches(updates))
-        feed = change_feed(self.labstack)
-        for update in updates:
-            feed.publish(SourceChange("GitHub", target.owner, update.ref, update.old, update.new))
+        self._publish([SourceChange("GitHub", target.owner, u.ref, u.old, u.new) for u in updates])
+        self._publish(pulls.pushed(target.repo, target.owner, updates))
 
     def find(self, ctx: RequestContext, arn: str) -> Connection:
         """The connection ``arn`` names in the caller's account and region."""

@@ -7,6 +7,9 @@
   V2 trigger filters (branches, tags, file paths) decide when the pipeline declares triggers
   for that action (``WebhookV2``); otherwise a push to its branch, unless DetectChanges is
   false (``Webhook``).
+- A pull request of the local GitHub opened, updated or closed (merged or not): V2 ``pullRequest``
+  filters (events, destination branches, the files it changes) start the pipeline at the pull
+  request's source commit (``WebhookV2``); without such a filter pull requests start nothing.
 - A new version of an S3 source object, found by polling once a lab minute.
 """
 
@@ -53,18 +56,39 @@ def push_matches(push: dict, change: SourceChange, changed_files: Any) -> bool:
     return "filePaths" not in push or _passes(push["filePaths"], changed_files())
 
 
+# the pull request events of the local GitHub (labstack.sources.PullRequest) as a pullRequest filter names
+# them; a reopened pull request is none of AWS's three ("all other pull request events are ignored")
+_PULL_REQUEST_EVENTS = {"OPENED": "OPEN", "UPDATED": "UPDATED", "MERGED": "CLOSED", "CLOSED": "CLOSED"}
+
+
+def pull_request_matches(pull_filter: dict, change: SourceChange, changed_files: Any) -> bool:
+    """Whether one pullRequest filter fires for a pull request event: its ``events`` (all three when absent),
+    ``branches`` (the pull request's destination branch) and ``filePaths`` (the files it changes)."""
+    pull = change.pull_request
+    event = _PULL_REQUEST_EVENTS.get(pull.event) if pull is not None else None
+    if event is None or event not in pull_filter.get("events", _PULL_REQUEST_EVENTS.values()):
+        return False
+    if not _passes(pull_filter.get("branches"), [pull.destination_branch]):
+        return False
+    return "filePaths" not in pull_filter or _passes(pull_filter["filePaths"], changed_files())
+
+
 def _changed_files(labstack: Any, change: SourceChange) -> list[str]:
+    """The files a push changed, or those a pull request changes (since where it starts)."""
     from labstack.services.codeconnections import github
 
     repo = github.repository(labstack.settings.home, change.repository)
-    before = None if change.old == ZERO else change.old
+    if change.pull_request is not None:
+        before = change.pull_request.base_commit or None
+    else:
+        before = None if change.old == ZERO else change.old
     return [c.path for c in repo.changes(before, change.new)]
 
 
 def starts_for(labstack: Any, declaration: dict, change: SourceChange) -> list[Start]:
     """The executions ``change`` starts for one pipeline (at most one per source action). A CodeCommit
     source that does not poll is started by an EventBridge rule instead, when one matches the change."""
-    if change.deleted or change.pull_request is not None:
+    if change.deleted:
         return []
     found = []
     for action in declaration["stages"][0]["actions"]:
@@ -83,9 +107,12 @@ def starts_for(labstack: Any, declaration: dict, change: SourceChange) -> list[S
                         if t["gitConfiguration"]["sourceActionName"] == action["name"]]
             if declaration.get("pipelineType") == "V2" and triggers:
                 files = functools.lru_cache(maxsize=1)(lambda: _changed_files(labstack, change))
-                if any(push_matches(p, change, files) for t in triggers for p in t["gitConfiguration"].get("push", [])):
+                kind, matches_one = (("pullRequest", pull_request_matches) if change.pull_request is not None
+                                     else ("push", push_matches))
+                if any(matches_one(f, change, files) for t in triggers for f in t["gitConfiguration"].get(kind, [])):
                     found.append(Start(action["name"], change.new, "WebhookV2", config.get("ConnectionArn", "")))
-            elif change.branch == config.get("BranchName") and config.get("DetectChanges", "true").lower() == "true":
+            elif (change.pull_request is None and change.branch == config.get("BranchName")
+                  and config.get("DetectChanges", "true").lower() == "true"):
                 found.append(Start(action["name"], change.new, "Webhook", config.get("ConnectionArn", "")))
     return found
 
