@@ -24,7 +24,7 @@ def read_object(environ: dict, limit: int) -> dict[str, Any]:
         raise BadBody(f"the body must be 1 to {limit} bytes")
     try:
         body = json.loads(environ["wsgi.input"].read(length))
-    except ValueError:
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested deeper than the parser goes
         raise BadBody("the body is not JSON") from None
     if not isinstance(body, dict):
         raise BadBody("the body must be a JSON object")

@@ -25,17 +25,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from labstack.jsonbody import BadBody, read_object
 from labstack.services.codecommit.gitauth import Refusal
 from labstack.services.codecommit.repos import BareRepo
 from labstack.services.codeconnections import github, pulls
 from labstack.sources import SourceChange
 
 PREFIX = "/github/api/v3/"
-MAX_REQUEST_BYTES = 256 * 1024  # a pull request's largest title and body fit many times over
+MAX_REQUEST_BYTES = 256 * 1024  # a pull request's longest title and body fit with room to spare
 _PATH = re.compile(r"^repos/([^/]+)/([^/]+)/pulls(?:/(\d{1,9})(/merge)?)?/?$")
 _STATUS = {200: "200 OK", 201: "201 Created", 204: "204 No Content", 400: "400 Bad Request", 401: "401 Unauthorized",
            403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed", 409: "409 Conflict",
-           413: "413 Payload Too Large", 422: "422 Unprocessable Entity"}
+           422: "422 Unprocessable Entity"}
 
 # (environ, owner/repo, whether the call writes) -> the caller's login; raises Refusal
 Admit = Callable[[dict, str, bool], str]
@@ -105,7 +106,8 @@ class PullsApi:
             size = min(max(_int(query.get("per_page"), 30), 1), 100)
             start = (max(_int(query.get("page"), 1), 1) - 1) * size
             found = pulls.listing(repo, state, query.get("head"), query.get("base"))[start:start + size]
-            return 200, [describe(repo, full_id, p, endpoint) for p in found]
+            branches = repo.branches()
+            return 200, [describe(repo, full_id, p, endpoint, branches) for p in found]
         pull = pulls.get(repo, number)
         if merging:
             if not pull.merged:
@@ -114,10 +116,12 @@ class PullsApi:
         return 200, describe(repo, full_id, pull, endpoint, detail=True)
 
 
-def describe(repo: BareRepo, full_id: str, pull: pulls.Pull, endpoint: str, detail: bool = False) -> dict:
-    """GitHub's JSON for a pull request; ``detail`` (one pull request) adds ``mergeable``, as GitHub's does."""
+def describe(repo: BareRepo, full_id: str, pull: pulls.Pull, endpoint: str, branches: dict[str, str] | None = None,
+             detail: bool = False) -> dict:
+    """GitHub's JSON for a pull request (``branches``: the repository's, if already read); ``detail`` (one pull
+    request) adds ``mergeable`` and ``merged_by``, as GitHub's does."""
     owner = full_id.partition("/")[0]
-    branches = repo.branches()
+    branches = repo.branches() if branches is None else branches
 
     def side(branch: str, sha: str) -> dict:
         return {"label": f"{owner}:{branch}", "ref": branch, "sha": sha, "user": {"login": owner},
@@ -164,27 +168,10 @@ def _int(value: str | None, default: int) -> int:
 
 
 def _body(environ: dict) -> dict:
-    """The request's JSON object (an empty body is ``{}``); 413 past MAX_REQUEST_BYTES, 400 if it is not JSON."""
-    length = environ.get("CONTENT_LENGTH") or ""
-    if length and not length.isdigit():
-        raise pulls.PullError(400, "Problems parsing JSON")
-    if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-        raise pulls.PullError(413, f"The request body is larger than {MAX_REQUEST_BYTES} bytes")
-    stream = environ["wsgi.input"]
-    if length:
-        raw = stream.read(int(length))
-    elif environ.get("wsgi.input_terminated"):
-        raw = stream.read(MAX_REQUEST_BYTES + 1)
-        if len(raw) > MAX_REQUEST_BYTES:
-            raise pulls.PullError(413, f"The request body is larger than {MAX_REQUEST_BYTES} bytes")
-    else:
-        raw = b""
-    if not raw.strip():
+    """The request's JSON object (none sent: ``{}``), as application/json of at most MAX_REQUEST_BYTES; 400 if not."""
+    if environ.get("CONTENT_LENGTH") in (None, "", "0") and not environ.get("wsgi.input_terminated"):
         return {}
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's depth
-        raise pulls.PullError(400, "Problems parsing JSON") from None
-    if not isinstance(data, dict):
-        raise pulls.PullError(400, "Problems parsing JSON: the body must be a JSON object")
-    return data
+        return read_object(environ, MAX_REQUEST_BYTES)
+    except BadBody as bad:
+        raise pulls.PullError(400, f"Problems parsing JSON: {bad}") from None
