@@ -94,3 +94,250 @@ def test_a_build_list_runs_both_builds_for_real(lab: Lab) -> None:
     listed = lab.codebuild.list_build_batches_for_project(projectName="list")["ids"]
     assert listed == [done["id"]] and done["id"] in lab.codebuild.list_build_batches()["ids"]
     assert {b.split(":", 1)[0] for b in lab.codebuild.list_builds_for_project(projectName="list")["ids"]} == {"list"}
+
+
+@pytest.mark.slow
+def test_a_build_graph_runs_a_build_after_the_build_it_depends_on(lab: Lab) -> None:
+    """The "Build graph" example of https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html: build2
+    depends on build1 and build3 on build2, so each runs after the one before it completed."""
+    batch = {"fast-fail": False, "build-graph": [
+        {"identifier": "build3", "depend-on": ["build2"]},
+        {"identifier": "build1"},
+        {"identifier": "build2", "depend-on": ["build1"]}]}
+    batch_project(lab, "graph", batch)
+    done = run_batch(lab, "graph")
+    assert done["buildBatchStatus"] == "SUCCEEDED"
+    assert [g["identifier"] for g in done["buildGroups"]] == ["build1", "build2", "build3"]
+    assert groups(done)["build3"]["dependsOn"] == ["build2"]
+    builds = builds_of(lab, done)
+    assert builds["build1"]["endTime"] <= builds["build2"]["startTime"]
+    assert builds["build2"]["endTime"] <= builds["build3"]["startTime"]
+
+
+@pytest.mark.slow
+def test_a_failed_dependency_stops_its_dependents_and_fails_the_batch(lab: Lab) -> None:
+    """https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html: a task "will not run until
+    these tasks are completed"; a failed build that may not be ignored fails the batch and its dependents never run,
+    while a build that does not depend on it still runs."""
+    batch = {"build-graph": [{"identifier": "first"}, {"identifier": "second", "depend-on": ["first"]},
+                             {"identifier": "apart"}]}
+    phases = {"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = first ]; then exit 3; fi']}}
+    batch_project(lab, "fails", batch, phases)
+    done = run_batch(lab, "fails")
+    assert done["buildBatchStatus"] == "FAILED" and done["currentPhase"] == "FAILED"
+    in_progress = next(p for p in done["phases"] if p["phaseType"] == "IN_PROGRESS")
+    assert in_progress["phaseStatus"] == "FAILED" and "first" in in_progress["contexts"][0]["message"]
+    by_id = groups(done)
+    assert by_id["first"]["currentBuildSummary"]["buildStatus"] == "FAILED"
+    assert by_id["apart"]["currentBuildSummary"]["buildStatus"] == "SUCCEEDED"
+    assert "currentBuildSummary" not in by_id["second"]
+    assert len(lab.codebuild.list_builds_for_project(projectName="fails")["ids"]) == 2
+
+
+@pytest.mark.slow
+def test_ignore_failure_lets_the_dependents_run(lab: Lab) -> None:
+    """ignore-failure: "If one build task fails, the remaining build tasks will still run"
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html)."""
+    batch = {"build-graph": [{"identifier": "flaky", "ignore-failure": True},
+                             {"identifier": "after", "depend-on": ["flaky"]}]}
+    phases = {"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = flaky ]; then exit 1; fi']}}
+    batch_project(lab, "ignored", batch, phases)
+    done = run_batch(lab, "ignored")
+    assert done["buildBatchStatus"] == "SUCCEEDED"
+    by_id = groups(done)
+    assert by_id["flaky"]["currentBuildSummary"]["buildStatus"] == "FAILED"
+    assert by_id["after"]["currentBuildSummary"]["buildStatus"] == "SUCCEEDED"
+
+
+@pytest.mark.slow
+def test_a_build_matrix_runs_one_build_per_combination(lab: Lab) -> None:
+    """The build-matrix example of https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html:
+    two images and three values of MY_VAR make six builds, each with the static settings."""
+    images = ["aws/codebuild/amazonlinux2-x86_64-standard:5.0", "aws/codebuild/standard:7.0"]
+    batch = {"build-matrix": {
+        "static": {"ignore-failure": False, "env": {"type": "LINUX_CONTAINER", "privileged-mode": True}},
+        "dynamic": {"env": {"image": images, "variables": {"MY_VAR": ["VALUE1", "VALUE2", "VALUE3"]}}}}}
+    batch_project(lab, "matrix", batch, {"build": {"commands": ["echo my_var=$MY_VAR"]}})
+    done = run_batch(lab, "matrix", timeout=120)
+    assert done["buildBatchStatus"] == "SUCCEEDED" and len(done["buildGroups"]) == 6
+    seen = set()
+    for build in builds_of(lab, done).values():
+        assert build["environment"]["privilegedMode"] is True and build["environment"]["type"] == "LINUX_CONTAINER"
+        value = next(line for line in lab.logs(build) if line.startswith("my_var=")).split("=", 1)[1]
+        seen.add((build["environment"]["image"], value))
+    assert seen == {(i, v) for i in images for v in ("VALUE1", "VALUE2", "VALUE3")}
+
+
+@pytest.mark.slow
+def test_stop_build_batch_stops_its_running_builds(lab: Lab) -> None:
+    """StopBuildBatch (https://docs.aws.amazon.com/codebuild/latest/userguide/stop-batch-build.html): the batch's
+    status is STOPPED, and so are the builds it was running."""
+    batch_project(lab, "stops", {"build-list": [{"identifier": "slow"}]}, {"build": {"commands": ["sleep 300"]}})
+    started = lab.codebuild.start_build_batch(projectName="stops")["buildBatch"]
+    deadline = time.monotonic() + 30
+    while "currentBuildSummary" not in groups(lab.codebuild.batch_get_build_batches(ids=[started["id"]])["buildBatches"][0]).get("slow", {}):
+        assert time.monotonic() < deadline, "the batch's build never started"
+        time.sleep(0.1)
+    stopped = lab.codebuild.stop_build_batch(id=started["id"])["buildBatch"]
+    assert stopped["buildBatchStatus"] == "STOPPED" and stopped["currentPhase"] == "STOPPED"
+    assert next(p for p in stopped["phases"] if p["phaseType"] == "IN_PROGRESS")["phaseStatus"] == "STOPPED"
+    build = wait_build(lab.codebuild, groups(stopped)["slow"]["currentBuildSummary"]["arn"].split("build/", 1)[1])
+    assert build["buildStatus"] == "STOPPED"
+    again = lab.codebuild.stop_build_batch(id=stopped["arn"])["buildBatch"]
+    assert again["buildBatchStatus"] == "STOPPED"
+
+
+@pytest.mark.slow
+def test_retry_failed_builds_reruns_only_what_failed(lab: Lab) -> None:
+    """RetryBuildBatch with RETRY_FAILED_BUILDS (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_RetryBuildBatch.html):
+    the failed build runs again (its first try in priorBuildSummaryList), its skipped dependent runs now, the build
+    that succeeded is not run again."""
+    ssm = lab.client("ssm")
+    ssm.put_parameter(Name="/batch/flag", Value="bad", Type="String")
+    batch = {"build-graph": [{"identifier": "gate"}, {"identifier": "after", "depend-on": ["gate"]},
+                             {"identifier": "fine"}]}
+    spec = buildspec({"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = gate ]; then test "$FLAG" = ok; fi']}},
+                     batch=batch, env={"parameter-store": {"FLAG": "/batch/flag"}})
+    lab.project("retries", spec, buildBatchConfig={"serviceRole": batch_role(lab)})
+    first = run_batch(lab, "retries")
+    assert first["buildBatchStatus"] == "FAILED"
+    fine_arn = groups(first)["fine"]["currentBuildSummary"]["arn"]
+    with pytest.raises(ClientError) as refused:  # nothing to retry while a batch runs: shown on a fresh one below
+        lab.codebuild.retry_build_batch(id="retries:no-such-batch")
+    assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    ssm.put_parameter(Name="/batch/flag", Value="ok", Type="String", Overwrite=True)
+    retried = lab.codebuild.retry_build_batch(id=first["id"], retryType="RETRY_FAILED_BUILDS")["buildBatch"]
+    assert retried["id"] == first["id"] and retried["buildBatchStatus"] == "IN_PROGRESS"
+    done = wait_batch(lab, first["id"])
+    assert done["buildBatchStatus"] == "SUCCEEDED"
+    phase_types = [p["phaseType"] for p in done["phases"]]
+    assert phase_types == ["SUBMITTED", "DOWNLOAD_BATCHSPEC", "IN_PROGRESS", "FAILED", "SUBMITTED", "IN_PROGRESS", "SUCCEEDED"]
+    by_id = groups(done)
+    assert by_id["gate"]["currentBuildSummary"]["buildStatus"] == "SUCCEEDED"
+    assert [s["buildStatus"] for s in by_id["gate"]["priorBuildSummaryList"]] == ["FAILED"]
+    assert by_id["after"]["currentBuildSummary"]["buildStatus"] == "SUCCEEDED"
+    assert by_id["fine"]["currentBuildSummary"]["arn"] == fine_arn and "priorBuildSummaryList" not in by_id["fine"]
+
+
+@pytest.mark.slow
+def test_retry_all_builds_reruns_every_build_and_a_running_batch_is_refused(lab: Lab) -> None:
+    """RETRY_ALL_BUILDS runs every build again; a batch still in progress cannot be retried (InvalidInputException)."""
+    batch_project(lab, "again", {"build-list": [{"identifier": "one"}, {"identifier": "two"}]})
+    first = run_batch(lab, "again")
+    retried = lab.codebuild.retry_build_batch(id=first["id"], retryType="RETRY_ALL_BUILDS")["buildBatch"]
+    with pytest.raises(ClientError) as refused:
+        lab.codebuild.retry_build_batch(id=first["id"])
+    assert refused.value.response["Error"]["Code"] == "InvalidInputException"
+    done = wait_batch(lab, retried["id"])
+    assert done["buildBatchStatus"] == "SUCCEEDED"
+    for group in done["buildGroups"]:
+        assert len(group["priorBuildSummaryList"]) == 1
+        assert group["priorBuildSummaryList"][0]["arn"] != group["currentBuildSummary"]["arn"]
+    assert len(lab.codebuild.list_builds_for_project(projectName="again")["ids"]) == 4
+
+
+@pytest.mark.slow
+def test_delete_build_batch_deletes_the_batch_and_its_builds(lab: Lab) -> None:
+    """DeleteBuildBatch, as the AWS CLI's example shows it (statusCode BATCH_DELETED and the builds' ARNs):
+    https://docs.aws.amazon.com/cli/latest/reference/codebuild/delete-build-batch.html"""
+    batch_project(lab, "deletes", {"build-list": [{"identifier": "one"}, {"identifier": "two"}]})
+    done = run_batch(lab, "deletes")
+    arns = sorted(g["currentBuildSummary"]["arn"] for g in done["buildGroups"])
+    answer = lab.codebuild.delete_build_batch(id=done["id"])
+    assert answer["statusCode"] == "BATCH_DELETED" and sorted(answer["buildsDeleted"]) == arns
+    assert answer["buildsNotDeleted"] == []
+    assert lab.codebuild.batch_get_build_batches(ids=[done["id"]])["buildBatchesNotFound"] == [done["id"]]
+    assert lab.codebuild.batch_get_builds(ids=[a.split("build/", 1)[1] for a in arns])["buildsNotFound"]
+    assert lab.codebuild.list_build_batches()["ids"] == []
+
+
+def test_a_project_without_batch_configuration_refuses_a_batch(lab: Lab) -> None:
+    """Batch builds need the project's buildBatchConfig and its service role
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html#batch_security_role)."""
+    lab.project("plain", buildspec({"build": {"commands": ["true"]}}, batch={"build-list": [{"identifier": "a"}]}))
+    with pytest.raises(ClientError) as refused:
+        lab.codebuild.start_build_batch(projectName="plain")
+    assert refused.value.response["Error"]["Code"] == "InvalidInputException"
+    assert "buildBatchConfig" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as missing:
+        lab.codebuild.start_build_batch(projectName="no-such-project")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as foreign:
+        lab.codebuild.update_project(name="plain", buildBatchConfig={"serviceRole": "arn:aws:iam::999999999999:role/x"})
+    assert foreign.value.response["Error"]["Code"] == "InvalidInputException"
+    assert lab.codebuild.list_build_batches()["ids"] == []
+
+
+def refusal(batch: dict) -> str:
+    """The DOWNLOAD_BATCHSPEC phase of a batch refused there, after checking nothing ran."""
+    assert batch["buildBatchStatus"] == "FAILED" and batch["currentPhase"] == "FAILED"
+    phase = next(p for p in batch["phases"] if p["phaseType"] == "DOWNLOAD_BATCHSPEC")
+    assert phase["phaseStatus"] == "FAILED" and batch["buildGroups"] == []
+    assert "IN_PROGRESS" not in [p["phaseType"] for p in batch["phases"]]
+    return phase["contexts"][0]["message"]
+
+
+def test_more_builds_than_maximum_builds_allowed_fail_the_batch(lab: Lab) -> None:
+    """"Maximum builds allowed in batch … If a batch exceeds this limit, the batch will fail"
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/create-project-console.html#create-project-console-batch-config)."""
+    batch_project(lab, "limited", {"build-list": [{"identifier": "a"}, {"identifier": "b"}, {"identifier": "c"}]},
+                  restrictions={"maximumBuildsAllowed": 2})
+    done = run_batch(lab, "limited")
+    assert "3 builds" in refusal(done) and "maximumBuildsAllowed" in refusal(done)
+    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="limited")
+
+
+def test_a_compute_type_the_batch_may_not_use_fails_the_batch(lab: Lab) -> None:
+    """restrictions/computeTypesAllowed (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BatchRestrictions.html)."""
+    batch = {"build-list": [{"identifier": "small"}, {"identifier": "big", "env": {"compute-type": "BUILD_GENERAL1_LARGE"}}]}
+    batch_project(lab, "computes", batch, restrictions={"computeTypesAllowed": ["BUILD_GENERAL1_SMALL"]})
+    message = refusal(run_batch(lab, "computes"))
+    assert "big" in message and "BUILD_GENERAL1_LARGE" in message
+
+
+@pytest.mark.parametrize("graph, said", [
+    ([{"identifier": "a", "depend-on": ["b"]}, {"identifier": "b", "depend-on": ["a"]}], "dependency cycle"),
+    ([{"identifier": "a", "depend-on": ["a"]}], "depends on itself"),
+    ([{"identifier": "a", "depend-on": ["ghost"]}], "ghost, which is not a build"),
+    ([{"identifier": "a"}, {"identifier": "a"}], "used twice"),
+])
+def test_an_impossible_build_graph_fails_the_batch_before_any_build(lab: Lab, graph: list, said: str) -> None:
+    """A graph whose depend-on names no build, or whose builds wait on each other, can never run: refused at
+    DOWNLOAD_BATCHSPEC (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html#build-spec.batch.build-graph)."""
+    batch_project(lab, "impossible", {"build-graph": graph})
+    assert said in refusal(run_batch(lab, "impossible"))
+    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="impossible")
+
+
+def test_a_batch_role_that_may_not_start_builds_fails_the_batch(lab: Lab) -> None:
+    """The batch service role is what CodeBuild calls StartBuild with
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html#batch_security_role): without the
+    permission no build of the batch starts."""
+    reader = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "codebuild:BatchGetBuilds",
+                                                      "Resource": "*"}]}
+    spec = buildspec({"build": {"commands": ["true"]}}, batch={"build-list": [{"identifier": "a"}]})
+    lab.project("powerless", spec, buildBatchConfig={"serviceRole": batch_role(lab, reader, "weak-batch-role")})
+    done = run_batch(lab, "powerless")
+    assert done["buildBatchStatus"] == "FAILED"
+    phase = next(p for p in done["phases"] if p["phaseType"] == "IN_PROGRESS")
+    assert "codebuild:StartBuild" in phase["contexts"][0]["message"]
+    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="powerless")
+
+
+# -- hostile --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [
+    {"build-list": [{"identifier": f"b{i}"} for i in range(10_000)]},
+    {"build-matrix": {"dynamic": {"env": {"variables": {f"V{d}": [str(v) for v in range(10)] for d in range(4)}}}}},
+    {"build-graph": [{"identifier": "n0"}] + [{"identifier": f"n{i}", "depend-on": [f"n{i - 1}"]} for i in range(1, 5000)]},
+], ids=["10000-builds", "10000-matrix", "5000-deep-graph"])
+def test_a_batch_of_thousands_of_builds_is_refused_and_labstack_stays_up(lab: Lab, batch: dict) -> None:
+    """A batch asking for thousands of builds (even when maximumBuildsAllowed would allow them) is refused before a
+    single build starts, by labstack's ceiling, and labstack answers as before."""
+    batch_project(lab, "huge", batch, restrictions={"maximumBuildsAllowed": 100_000})
+    message = refusal(run_batch(lab, "huge"))
+    assert "10000 builds" in message or "5000 builds" in message
+    assert "labstack runs at most" in message
+    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="huge")
+    assert lab.codebuild.list_projects()["projects"] == ["huge"]

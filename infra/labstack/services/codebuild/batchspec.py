@@ -13,6 +13,7 @@ matrix is expanded), duplicate identifiers, a ``depend-on`` naming no build, a d
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -212,10 +213,7 @@ def _matrix(matrix: dict, allowed: int | None, limit: int) -> list[Task]:
         axes.append((f"variable:{name}", _values(values, f"batch/build-matrix/dynamic/env/variables/{name}")))
     if not axes:
         raise BuildspecError("batch/build-matrix/dynamic must vary the buildspec, an image, a compute type or a variable")
-    count = 1
-    for _, values in axes:
-        count *= len(values)
-        _check_count(count, allowed, limit)  # refused before a combination is made
+    _check_count(math.prod(len(values) for _, values in axes), allowed, limit)  # before a combination is made
     combos: list[list[tuple[str, str]]] = [[]]
     for key, values in axes:
         combos = [[*combo, (key, value)] for combo in combos for value in values]
