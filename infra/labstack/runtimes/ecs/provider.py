@@ -56,7 +56,8 @@ class EcsRuntime(Provider):
         service = without_metadata(moto.create_service(**request))["service"]
         if (request.get("deploymentController") or {}).get("type") == "CODE_DEPLOY":
             backend = backends("ecs")[ctx.account][ctx.region]
-            seed_primary(backend, backend.services[f"{service['clusterArn'].rsplit('/', 1)[-1]}:{service['serviceName']}"])
+            with self.labstack.moto_writes.lock("ecs"):  # the scheduler may seed it at the same moment
+                seed_primary(backend, backend.services[f"{service['clusterArn'].rsplit('/', 1)[-1]}:{service['serviceName']}"])
             service = without_metadata(moto.describe_services(cluster=service["clusterArn"], services=[service["serviceArn"]]))["services"][0]
         self.scheduler.wake()  # its tasks start now, not at the next tick
         return {"service": self._remember(service, request)}

@@ -1,7 +1,11 @@
 """The service scheduler: keeps each ECS service's desiredCount of tasks running, replaces
 tasks that die (with back-off), rolls tasks to a new task definition, and registers running
 tasks with the service's target groups. Counts and events are written back to moto's service,
-so DescribeServices tells the truth."""
+so DescribeServices tells the truth.
+
+Every write to moto's services and task sets is made under the ECS lock the gateway holds while moto
+serves an ECS request (:mod:`labstack.motowrites`), and a write decided from the service's task
+definition is dropped when a request changed it meanwhile: the newer UpdateService wins."""
 
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ class ServiceScheduler:
         self._memory: dict[str, _Memory] = {}
         self._seeded: set[str] = set()  # CODE_DEPLOY services whose initial task set exists
         self._stop = threading.Event()
+        self._writes = self.labstack.moto_writes.lock("ecs")
         self.wake = every(self.labstack, TICK_SECONDS, self.reconcile, "ECS service scheduling", self._stop)
 
     def close(self) -> None:
@@ -60,7 +65,8 @@ class ServiceScheduler:
     def _initial_task_set(self, backend: Any, service: Any) -> None:
         """Seed a CODE_DEPLOY service's PRIMARY task set once (CreateService usually did already)."""
         self._seeded.add(service.arn)
-        seed_primary(backend, service)
+        with self._writes:
+            seed_primary(backend, service)
 
     def reconcile(self) -> None:
         ecs_backends = loaded_backends("ecs")
@@ -81,9 +87,9 @@ class ServiceScheduler:
                         live.add(task_set.task_set_arn)
                         self._task_set(account, region, service, task_set)
                     self._orphans(account, region, service, {ts.id for ts in service.task_sets})
-                    # As ECS reports it: a task-set service's counts are its task sets' tasks.
-                    service.running_count = sum(ts.running_count or 0 for ts in service.task_sets)
-                    service.pending_count = sum(ts.pending_count or 0 for ts in service.task_sets)
+                    with self._writes:  # as ECS reports it: a task-set service's counts are its task sets' tasks
+                        service.running_count = sum(ts.running_count or 0 for ts in service.task_sets)
+                        service.pending_count = sum(ts.pending_count or 0 for ts in service.task_sets)
         for key in [k for k in self._memory if k not in live]:
             self._forget(key, self._memory.pop(key))
 
@@ -93,47 +99,67 @@ class ServiceScheduler:
                 if t.record["group"] == group and t.record["clusterArn"] == service.cluster_arn
                 and (started_by is None or t.record.get("startedBy") == started_by)]
 
-    def _resolve(self, account: str, region: str, holder: Any) -> None:
-        """ECS keeps the task definition's ARN, also when it was given as family[:revision]."""
-        if holder.task_definition and not holder.task_definition.startswith("arn:"):
+    def _resolve(self, account: str, region: str, holder: Any) -> str | None:
+        """ECS keeps the task definition's ARN, also when it was given as family[:revision]; returns the
+        task definition this tick works with (None: a request changed it meanwhile, the next tick looks again)."""
+        given = holder.task_definition
+        if given and not given.startswith("arn:"):
             ecs = self.labstack.clients.get("ecs", account, region)
-            holder.task_definition = ecs.describe_task_definition(taskDefinition=holder.task_definition)["taskDefinition"]["taskDefinitionArn"]
+            resolved = ecs.describe_task_definition(taskDefinition=given)["taskDefinition"]["taskDefinitionArn"]
+            return resolved if self._replace(holder, given, resolved) else None
+        return given
+
+    def _replace(self, holder: Any, seen: str, task_definition: str) -> bool:
+        """Set ``holder``'s task definition unless a request changed it since it was ``seen``; whether it did."""
+        with self._writes:
+            if holder.task_definition != seen:
+                log.info("task definition changed to %s meanwhile: %s is not written", holder.task_definition,
+                         task_definition)
+                return False
+            holder.task_definition = task_definition
+            return True
 
     def _service(self, account: str, region: str, service: Any) -> None:
-        self._resolve(account, region, service)
+        task_definition = self._resolve(account, region, service)
+        if task_definition is None:
+            return
         memory = self._memory.setdefault(service.arn, _Memory())
         desired = service.desired_count if service.status == "ACTIVE" else 0
         deployments = memory.deployments
         forced_at = self.runtime.forced_at(service.arn)
-        deployments.track(service.task_definition, desired, service.launch_type, forced_at)
+        deployments.track(task_definition, desired, service.launch_type, forced_at)
         tasks = self._tasks(account, region, service)
         config = self.runtime.deployment_configuration(service.arn)
-        alive, running_current = self._keep(account, region, service, memory, tasks, desired, service.task_definition,
+        alive, running_current = self._keep(account, region, service, memory, tasks, desired, task_definition,
                                             service.load_balancers, f"ecs-svc/{service.name}",
                                             may_start=deployments.primary["rolloutState"] != "FAILED",
                                             max_percent=config.get("maximumPercent", 200),
                                             min_percent=config.get("minimumHealthyPercent", 100), newer_than=forced_at)
         back_to = deployments.trip(config, desired, lambda text: self._event(service, f"(service {service.name}) {text}"))
-        if back_to is not None:
-            service.task_definition = back_to  # the next tick starts the rollback deployment
-        self._write_back(service, memory, desired, alive, running_current)
+        if back_to is not None:  # the next tick starts the rollback deployment (an UpdateService since supersedes it)
+            self._replace(service, task_definition, back_to)
+        with self._writes:
+            self._write_back(service, memory, desired, alive, running_current, task_definition)
 
     def _task_set(self, account: str, region: str, service: Any, task_set: Any) -> None:
         """A task set keeps ``scale`` percent of the service's desired count running (rounded up)."""
-        self._resolve(account, region, task_set)
+        task_definition = self._resolve(account, region, task_set)
+        if task_definition is None:
+            return
         memory = self._memory.setdefault(task_set.task_set_arn, _Memory())
         percent = float((task_set.scale or {}).get("value", 100.0))
         desired = math.ceil(service.desired_count * percent / 100) if service.status == "ACTIVE" else 0
         tasks = self._tasks(account, region, service, started_by=task_set.id)
-        alive, running = self._keep(account, region, service, memory, tasks, desired, task_set.task_definition,
+        alive, running = self._keep(account, region, service, memory, tasks, desired, task_definition,
                                     task_set.load_balancers, task_set.id)
-        task_set.computed_desired_count = desired
-        task_set.running_count = len(running)
-        task_set.pending_count = max(0, len(alive) - len(running))
         steady = len(running) == desired == len(alive)
-        if steady != (task_set.stabilityStatus == "STEADY_STATE"):
-            task_set.stabilityStatus = "STEADY_STATE" if steady else "STABILIZING"
-            task_set.stabilityStatusAt = now()
+        with self._writes:
+            task_set.computed_desired_count = desired
+            task_set.running_count = len(running)
+            task_set.pending_count = max(0, len(alive) - len(running))
+            if steady != (task_set.stabilityStatus == "STEADY_STATE"):
+                task_set.stabilityStatus = "STEADY_STATE" if steady else "STABILIZING"
+                task_set.stabilityStatusAt = now()
 
     def _orphans(self, account: str, region: str, service: Any, task_set_ids: set[str]) -> None:
         """Tasks whose task set was deleted stop."""
@@ -234,7 +260,7 @@ class ServiceScheduler:
                         pass
 
     def _write_back(self, service: Any, memory: _Memory, desired: int, alive: list[RunningTask],
-                    running_current: list[RunningTask]) -> None:
+                    running_current: list[RunningTask], task_definition: str) -> None:
         running = sum(1 for t in alive if t.record["lastStatus"] == "RUNNING")
         service.running_count = running
         service.pending_count = max(0, len(alive) - running)
@@ -242,7 +268,7 @@ class ServiceScheduler:
         steady = len(running_current) == desired and len(alive) == desired and all(
             t.record.get("startedAt", settled) <= settled for t in running_current)
         forced_at = self.runtime.forced_at(service.arn)
-        old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != service.task_definition
+        old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != task_definition
                         or (forced_at is not None and t.record["createdAt"] < forced_at))
         memory.deployments.settle(desired, len(running_current), max(0, desired - len(running_current)), steady, old_alive)
         service.deployments = [dict(d) for d in memory.deployments.items]  # a copy: moto edits its own

@@ -16,7 +16,7 @@ from labstack.runtimes.elb import model
 from labstack.runtimes.elb.health import HealthTracker, TargetHealth
 from labstack.runtimes.elb.metrics import NAMESPACE, Metrics
 from labstack.runtimes.elb.model import Listener, TargetGroup
-from labstack.runtimes.elb.proxy import ListenerServer
+from labstack.runtimes.elb.proxy import ListenerServer, Rotations
 from labstack.runtimes.elb.targets import TargetRegistry
 from labstack.runtimes.loop import every
 
@@ -35,6 +35,7 @@ class ElbRuntime(Provider):
         self.health = HealthTracker(labstack.clock)
         self.targets = TargetRegistry(labstack.clock)
         self.metrics = Metrics()
+        self.rotations = Rotations()
         self._lock = threading.Lock()
         self._listeners: dict[str, Listener] = {}
         self._groups: dict[str, TargetGroup] = {}
@@ -44,6 +45,7 @@ class ElbRuntime(Provider):
         self._reconciling = threading.Lock()
         labstack.hooks.on_reset(self.health.reset)
         labstack.hooks.on_reset(self.targets.reset)
+        labstack.hooks.on_reset(self.rotations.reset)
         labstack.hooks.on_shutdown(self.close)
         self.wake = every(labstack, TICK_SECONDS, self.reconcile, "ELB reconcile", self._stop)
         threading.Thread(target=self._publish_every_lab_minute, name="elb-metrics", daemon=True).start()
@@ -73,7 +75,8 @@ class ElbRuntime(Provider):
     def _start(self, arn: str) -> None:
         port = self._ports.get(arn) or free_port(self.labstack.settings.host if self.labstack.settings.host != "0.0.0.0" else "127.0.0.1")
         try:
-            server = ListenerServer(port, lambda: self._lookup(arn), self.health.routable, self._record, self._bind_host())
+            server = ListenerServer(port, lambda: self._lookup(arn), self.health.routable, self._record, self.rotations,
+                                    self._bind_host())
         except OSError as exc:
             log.warning("listener %s cannot listen on port %s: %s", arn, port, exc)
             return

@@ -9,7 +9,6 @@ the load balancer (fixed responses, redirects, its own 4XX/5XX) or forwards to a
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import socketserver
 import threading
@@ -41,15 +40,23 @@ Record = Callable[[Listener, "str | None", int, bool, "float | None"], None]
 _PHRASES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
 
-class WeightedTurns:
-    """Smooth weighted round robin: each group gets its weight's share of every run of requests
-    (10/90 sends 1 in each 10), rather than that share only on average."""
+class Rotations:
+    """Where one ELB runtime's round robins stand: which target group of a weighted forward action is
+    next, and which target of each group. Every labstack has its own, so two in one process (or two
+    listeners of the same load balancer) never take each other's turns.
+
+    Target groups go by smooth weighted round robin: each gets its weight's share of every run of
+    requests (10/90 sends 1 in each 10), rather than that share only on average. Targets of a group
+    go round robin, ALB's default routing algorithm, over those routable at the time.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._credit: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+        self._next: dict[str, int] = {}
 
-    def pick(self, groups: tuple[tuple[str, int], ...]) -> str:
+    def group(self, groups: tuple[tuple[str, int], ...]) -> str:
+        """The next of ``groups`` ((target group ARN, weight) pairs, weights above 0)."""
         with self._lock:
             credit = self._credit.setdefault(groups, {arn: 0 for arn, _ in groups})
             total = 0
@@ -62,17 +69,28 @@ class WeightedTurns:
                 self._credit = {groups: credit}
             return chosen
 
+    def target(self, group: str, targets: list[tuple[str, int]]) -> tuple[str, int]:
+        """The next of ``targets`` (not empty) of target group ``group``."""
+        with self._lock:
+            turn = self._next.get(group, 0)
+            if len(self._next) > 1024 and group not in self._next:  # forget groups long deleted
+                self._next.clear()
+            self._next[group] = (turn + 1) % len(targets)
+            return targets[turn % len(targets)]
 
-_TURNS = WeightedTurns()
+    def reset(self) -> None:
+        with self._lock:
+            self._credit.clear()
+            self._next.clear()
 
 
-def pick_target_group(action: dict[str, Any]) -> str | None:
+def pick_target_group(action: dict[str, Any], rotations: Rotations) -> str | None:
     """The target group of a forward action; weighted forward configs share requests by weight."""
     if action.get("TargetGroupArn"):
         return action["TargetGroupArn"]
     groups = tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in action.get("ForwardConfig", {}).get("TargetGroups", [])
                    if int(g.get("Weight", 1)) > 0)
-    return _TURNS.pick(groups) if groups else None
+    return rotations.group(groups) if groups else None
 
 
 def _phrase(status: int) -> str:
@@ -95,10 +113,12 @@ class ListenerServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, port: int, lookup: Lookup, routable: Routable, record: Record, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, lookup: Lookup, routable: Routable, record: Record, rotations: Rotations,
+                 host: str = "127.0.0.1") -> None:
         self.lookup = lookup
         self.routable = routable
         self.record = record
+        self.rotations = rotations  # the runtime's: shared by its listeners, never by another labstack's
         self.targets = httpcore.ConnectionPool(max_connections=MAX_CONNECTIONS, keepalive_expiry=TARGET_KEEPALIVE)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
@@ -209,13 +229,13 @@ class _Session:
                              config.get("ContentType", "text/plain"))
         if action["Type"] == "redirect":
             return self._redirect(action.get("RedirectConfig", {}), listener, host, url)
-        group = groups.get(pick_target_group(action) or "")
+        group = groups.get(pick_target_group(action, self.server.rotations) or "")
         targets = self.server.routable(group) if group else []
         if group is None or not targets:
             return self._own(listener, 503, error_page(503), "text/html")
         exchange = Exchange()
         try:
-            forward(self.server.targets, self.client, request, random.choice(targets), listener, self.peer, exchange)
+            forward(self.server.targets, self.client, request, self.server.rotations.target(group.arn, targets), listener, self.peer, exchange)
         except TargetFailed as failed:
             log.info("listener target %s: %s", group.name, failed)
             if self.client.response_started:

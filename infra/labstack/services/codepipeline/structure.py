@@ -224,4 +224,8 @@ def _check_triggers(pipeline: dict) -> None:
                 raise AwsError("ValidationException", "A push filter on tags cannot also filter branches or file paths")
             if "filePaths" in push and "branches" not in push:
                 raise AwsError("ValidationException", "A push filter on file paths must also filter branches")
+        for pull in git.get("pullRequest", []):  # AWS's combinations: branches, or branches and file paths
+            if "branches" not in pull:
+                raise AwsError("ValidationException", "A pull request filter must filter branches (the destination "
+                               "branches), and may also filter file paths")
 
