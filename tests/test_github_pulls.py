@@ -121,7 +121,7 @@ def test_pull_request_events_start_the_pipelines_whose_filters_match(lab: Pipeli
                                                   "filePaths": {"includes": ["app/**"], "excludes": ["**/*.md"]}})
     pr_pipeline(lab, "opened", repo, connection, {"events": ["OPEN"], "branches": {"includes": ["main"],
                                                                                     "excludes": ["release"]}})
-    pr_pipeline(lab, "updated", repo, connection, {"events": ["UPDATED"]})
+    pr_pipeline(lab, "updated", repo, connection, {"events": ["UPDATED"], "branches": {"includes": ["**"]}})
     names = ("wrong-branch", "docs-only", "closed", "opened", "updated")
     assert counts(lab, *names) == dict.fromkeys(names, 1)  # each creation's own execution
 
@@ -185,12 +185,32 @@ def test_a_pull_request_filter_on_a_codecommit_source_is_refused(lab: PipelineLa
     source = action("Source", "Source", "CodeCommit", {"RepositoryName": "app", "BranchName": "main"}, outputs=("src",))
     deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "x"}, inputs=("src",))
     trigger = {"providerType": "CodeStarSourceConnection",
-               "gitConfiguration": {"sourceActionName": "Source", "pullRequest": [{"events": ["OPEN"]}]}}
+               "gitConfiguration": {"sourceActionName": "Source",
+                                    "pullRequest": [{"events": ["OPEN"], "branches": {"includes": ["main"]}}]}}
     with pytest.raises(ClientError) as refused:
         lab.codepipeline.create_pipeline(pipeline=lab.declaration("cc-pr", stage("Source", source), stage("Deploy", deploy),
                                                                   pipelineType="V2", triggers=[trigger]))
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "CodeStarSourceConnection" in refused.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("pull_filter", [{"events": ["OPEN"]}, {"filePaths": {"includes": ["src/**"]}}])
+def test_a_pull_request_filter_without_branches_is_refused(lab: PipelineLab, pull_filter: dict) -> None:
+    """A pull request filter's valid combinations are branches, or branches and file paths
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-triggers.html)."""
+    connection = lab.client("codestar-connections").create_connection(ProviderType="GitHub",
+                                                                        ConnectionName="nb")["ConnectionArn"]
+    source = action("Code", "Source", "CodeStarSourceConnection",
+                    {"ConnectionArn": connection, "FullRepositoryId": f"org{lab.account}/nb", "BranchName": "main"},
+                    outputs=("src",))
+    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "x"}, inputs=("src",))
+    trigger = {"providerType": "CodeStarSourceConnection",
+               "gitConfiguration": {"sourceActionName": "Code", "pullRequest": [pull_filter]}}
+    with pytest.raises(ClientError) as refused:
+        lab.codepipeline.create_pipeline(pipeline=lab.declaration("nb", stage("Source", source), stage("Deploy", deploy),
+                                                                  pipelineType="V2", triggers=[trigger]))
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "must filter branches" in refused.value.response["Error"]["Message"]
 
 
 # --- the pull request API on a laptop -----------------------------------------------------------------
