@@ -57,9 +57,6 @@ class PullRequest:
     merge_commit: str | None = None
 
 
-PULL_REQUEST_EVENTS = ("OPENED", "UPDATED", "REOPENED", "MERGED", "CLOSED")
-
-
 @dataclass(frozen=True)
 class SourceChange:
     """A reference of a source repository moved (``new`` ZERO: it was deleted), or a pull request changed.

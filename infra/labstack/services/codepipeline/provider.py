@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from labstack.context import RequestContext
 from labstack.enforcement.asks import Ask
 from labstack.errors import AwsError
-from labstack.motobridge import EVENT_TARGETS
 from labstack.protocol.provider import Provider
 from labstack.runtimes.eventbus import targets
 from labstack.runtimes.loop import every
@@ -106,7 +105,7 @@ class CodePipelineProvider(Provider):
         self.stop = threading.Event()
         self.outbox = Outbox()
         change_feed(labstack).subscribe(self._source_changed)
-        EVENT_TARGETS["codepipeline"] = self._rule_fired
+        labstack.moto.event_targets.register("codepipeline", self._rule_fired)
         labstack.hooks.on_reset(self.reset)
         labstack.hooks.on_shutdown(self.shutdown)
         every(labstack, labstack.clock.real_seconds(60), self._poll_s3, "codepipeline-s3-poll", self.stop)
