@@ -42,3 +42,18 @@ def test_a_namespace_may_not_have_an_artifact_name(lab: PipelineLab) -> None:
     code, _ = error_of(cp.update_pipeline, pipeline=fine)
     assert code == "InvalidActionDeclarationException"
     assert cp.get_pipeline(name="clash")["pipeline"]["version"] == 1
+
+
+def test_on_failure_skip_is_refused_as_aws_refuses_it(lab: PipelineLab) -> None:
+    """The model's Result enum (FailureConditions.result, shared with beforeEntry conditions) lists SKIP,
+    but "Skip can only be used with conditions evaluated before a pipeline execution enters a stage"
+    (https://aws.amazon.com/about-aws/whats-new/2024/10/aws-codepipeline-skipping-stage/), and
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html gives onFailure
+    no Skip result: the declaration is refused, with a message that says where SKIP belongs."""
+    deploy = stage("Deploy", s3_deploy("Site", lab.bucket, "k")) | {"onFailure": {"result": "SKIP"}}
+    skipping = lab.declaration("skip", stage("Source", s3_source(lab.sources)), deploy, pipelineType="V2")
+    code, message = error_of(lab.codepipeline.create_pipeline, pipeline=skipping)
+    assert code == "ValidationException" and "beforeEntry" in message and "SKIP" in message
+    deploy["onFailure"] = {"result": "RETRY", "retryConfiguration": {"retryMode": "FAILED_ACTIONS"}}
+    lab.source({"app.txt": "v1"})
+    assert lab.codepipeline.create_pipeline(pipeline=skipping)["pipeline"]["stages"][1]["onFailure"]["result"] == "RETRY"

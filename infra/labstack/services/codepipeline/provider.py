@@ -20,7 +20,7 @@ from labstack.protocol.provider import Provider
 from labstack.runtimes.eventbus import targets
 from labstack.runtimes.loop import every
 from labstack.services.codecommit.events import Outbox
-from labstack.services.codepipeline import acting, action_types, rule_types, structure, triggers
+from labstack.services.codepipeline import acting, action_types, links, rule_types, structure, triggers
 from labstack.services.codepipeline.action_types import ActionType, type_key
 from labstack.services.codepipeline.engine import Engine
 from labstack.services.codepipeline.jobs import Jobs
@@ -424,6 +424,7 @@ class CodePipelineProvider(Provider):
     def get_pipeline_state(self, ctx: RequestContext, request: dict) -> dict:
         """Per stage: transition, waiting and latest executions, and each action's latest execution."""
         pipeline = self._pipeline(ctx, request["name"])
+        base, find = links.base_url(ctx.host, self.labstack.settings.endpoint), self._find_type(ctx)
         with pipeline.cond:
             runs = sorted((r for e in pipeline.executions for r in e.actions), key=lambda r: r.start)
             newest_first = sorted(pipeline.executions, key=lambda e: e.start, reverse=True)
@@ -444,13 +445,16 @@ class CodePipelineProvider(Provider):
                     if retried:
                         state["retryStageMetadata"] = retried
                 for action in stage["actions"]:
-                    state["actionStates"].append(self._action_state(pipeline, name, action, runs))
+                    shown = self._action_state(name, action, runs)
+                    shown["entityUrl"] = links.entity_url(base, ctx.account, ctx.region, pipeline.name, action,
+                                                          find(action["actionTypeId"]))
+                    state["actionStates"].append(shown)
                 stages.append(state)
         return {"pipelineName": pipeline.name, "pipelineVersion": pipeline.version, "stageStates": stages,
                 "created": pipeline.created, "updated": pipeline.updated}
 
     @staticmethod
-    def _action_state(pipeline: Pipeline, stage: str, action: dict, runs: list) -> dict:
+    def _action_state(stage: str, action: dict, runs: list) -> dict:
         shown: dict = {"actionName": action["name"]}
         latest = next((r for r in reversed(runs) if r.stage == stage and r.name == action["name"]), None)
         if latest is not None:

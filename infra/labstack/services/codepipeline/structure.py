@@ -78,8 +78,9 @@ def _check_conditions(stage: dict, v2: bool) -> None:
         return
     if not v2:
         raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure is only supported in pipelines of type V2")
-    if failure.get("result", "FAIL") not in ("FAIL", "RETRY", "ROLLBACK"):
-        raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure result must be FAIL, RETRY or ROLLBACK")
+    if failure.get("result") == "SKIP":  # in the model's enum (shared with beforeEntry); AWS skips only before entry
+        raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure result SKIP is not supported; a stage "
+                       "can be skipped only by a beforeEntry condition. onFailure takes FAIL, RETRY or ROLLBACK")
 
 
 def _check_store(pipeline: dict) -> None:
