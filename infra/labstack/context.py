@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from labstack import motobridge
 from labstack.config import DEFAULT_REGION
 from labstack.errors import AwsError, new_request_id
 
@@ -98,13 +98,8 @@ def account_for(access_key: str | None, default: str = DEFAULT_ACCOUNT) -> str:
         return default
     if len(access_key) == 12 and access_key.isdigit():
         return access_key
-    # moto may be importing IAM in another thread right now: a module still half-initialised
-    # has issued no keys yet, so the default account is the right answer for it too.
-    lookup = getattr(sys.modules.get("moto.iam.models"), "get_account_id_from", None)
-    if lookup is not None:
-        found = lookup(access_key)
-        return default if found == DEFAULT_ACCOUNT else found
-    return default
+    found = motobridge.key_account(access_key)
+    return default if found is None or found == DEFAULT_ACCOUNT else found
 
 
 def context_for(environ: dict, credential: Credential | None, default_account: str = DEFAULT_ACCOUNT,

@@ -183,7 +183,8 @@ class Gateway:
                 self.labstack.gate.check(ctx, identity, call.name, call.params, protocol, environ.get("REMOTE_ADDR", ""),
                                          unclear)
             if found is None:
-                body = self._to_moto(environ, respond, ctx)
+                with self.labstack.moto.serving():  # a rule firing meanwhile delivers to this labstack's targets
+                    body = self._to_moto(environ, respond, ctx)
                 return call.finish(body) if call else body
             if not signed:
                 raise AwsError("MissingAuthenticationTokenException", "Missing Authentication Token: sign the request with SigV4", 403)

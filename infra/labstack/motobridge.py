@@ -1,11 +1,30 @@
-"""moto, in process: the store for every service labstack does not own.
+"""The one seam to moto: moto in process, the store for every service labstack does not own.
 
-moto is imported in a background thread after the socket is bound, so labstack
-answers its health check at once; requests for moto's services wait until it is in.
+Everything of labstack that depends on how moto is built lives here, and nowhere else:
+- **imports**: no other module imports ``moto`` (its public API included: exception classes,
+  models, matchers) or names a moto module (``sys.modules``, ``importlib``); they call this
+  module's functions, which import lazily (moto loads in a background thread after the socket
+  is bound, so labstack answers its health check at once) and under one lock;
+- **patches**: every moto attribute labstack replaces is a :class:`Patch` in :data:`PATCHES`,
+  with what it replaces, why, and the moto versions it was checked against; :func:`apply_patches`
+  installs a group once, the first time labstack routes a request to its service (loading every
+  patched moto module at start would cost ~150 MB and a second in every labstack process). A
+  replacement's behaviour may live with the runtime it serves (``runtimes/cloudformation``),
+  written against this module's functions; only this module assigns to moto;
+- **private API** (``BackendDict._instances``, ``moto_api._internal``, ECR's
+  ``_get_repository`` and ``layer_parts``, CloudFormation's stack internals...): one function
+  here for each read or write another module needs;
+- **the version guard**: :data:`SUPPORTED_MOTO` is the range of moto versions all of this was
+  checked against (pyproject.toml states it too); any other version stops labstack at start
+  (:func:`check_moto_version`) unless ``LABSTACK_MOTO_UNTESTED=1`` (the newest-moto lane).
+
+``tests/test_moto_seam.py`` fails when another module imports moto or patches its classes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import datetime
 import functools
@@ -16,8 +35,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 log = logging.getLogger("labstack.moto")
 
@@ -54,50 +78,237 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
 # role's ManagedPolicyArns, so templates cannot attach them yet.)
 _USES_MANAGED_POLICIES = frozenset({"iam"})
 _policies_lock = threading.Lock()
-_import_lock = threading.Lock()
+_import_lock = threading.RLock()  # a patch's module may import through the seam again
+
+# --- which moto ----------------------------------------------------------------------------------
+
+# The moto versions labstack's patches and private reads were checked against (the whole suite passes):
+# 5.2.5 alone so far. pyproject.toml's dependency says the same; the newest-moto lane (.ci/moto-newest,
+# `make moto-newest`) tries the newest moto beyond it and says when the range may widen.
+SUPPORTED_MOTO = ">=5.2.5,<5.2.6"
+UNTESTED_ENV = "LABSTACK_MOTO_UNTESTED"
 
 
-# EventBridge targets labstack delivers to itself (moto has no code for them): the ARN's service ->
-# fn(account, region, target, event, rule ARN). Providers register here (CodePipeline does).
-EVENT_TARGETS: dict[str, Callable[[str, str, dict[str, Any], dict[str, Any], str], None]] = {}
+class UnsupportedMoto(RuntimeError):
+    """The installed moto is outside :data:`SUPPORTED_MOTO` (or labstack's patches no longer fit it)."""
+
+
+def installed_moto() -> str:
+    """The version of the moto distribution Python would import."""
+    try:
+        return metadata.version("moto")
+    except metadata.PackageNotFoundError:
+        raise UnsupportedMoto(f"moto is not installed; labstack needs moto[server]{SUPPORTED_MOTO}") from None
+
+
+def check_moto_version() -> str:
+    """The installed moto's version; :class:`UnsupportedMoto` when it is outside the supported range,
+    unless ``LABSTACK_MOTO_UNTESTED=1`` lets it start (with a warning)."""
+    found = installed_moto()
+    try:
+        supported = Version(found) in SpecifierSet(SUPPORTED_MOTO)
+    except InvalidVersion:
+        supported = False
+    if supported:
+        return found
+    message = (f"moto {found} is installed, but labstack is tested with moto{SUPPORTED_MOTO} only: its patches and "
+               f"private reads of moto may not fit. Install a supported one (pip install 'moto[server]{SUPPORTED_MOTO}', "
+               f"or pip install -r requirements.lock), or set {UNTESTED_ENV}=1 to start anyway")
+    if os.environ.get(UNTESTED_ENV) == "1":
+        log.warning("%s; starting anyway (%s=1)", message.partition(", or set")[0], UNTESTED_ENV)
+        return found
+    raise UnsupportedMoto(message)
+
+
+# --- what labstack replaces in moto --------------------------------------------------------------
+
+CHECKED = ("5.2.5",)  # the moto versions every patch below was last checked against
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One named replacement of attributes of a moto class or module.
+
+    ``make(target, **context)`` (a ``module:function`` path) returns the new values of ``attributes``,
+    reading the originals off ``target`` where it wraps them; ``adds`` are those of them moto does not
+    have (every other one must exist). ``group`` says when it is installed: the first request to that
+    service (``upstream``: when a labstack with ``--upstream`` starts)."""
+
+    name: str
+    target: str  # "moto.events.models:Rule": a class (or "moto.x.y:" for the module itself)
+    attributes: tuple[str, ...]
+    make: str
+    group: str
+    why: str
+    adds: tuple[str, ...] = ()
+    checked: tuple[str, ...] = CHECKED
+
+
+_CFN = "labstack.runtimes.cloudformation"
+PATCHES: tuple[Patch, ...] = (
+    Patch("events-delivery", "moto.events.models:Rule", ("send_to_targets",), "labstack.motobridge:_deliveries", "events",
+          "a disabled rule delivers nothing; targets labstack serves (a pipeline) get their events from the labstack "
+          "serving the request; a target nobody emulates is skipped with a log line instead of failing PutEvents"),
+    Patch("iam-deleted-keys", "moto.iam.models:IAMBackend", ("delete_access_key_by_name",), "labstack.motobridge:_key_deletions",
+          "iam", "a deleted access key is refused as AWS refuses it, not read as the default account's"),
+    Patch("s3-default-encryption", "moto.s3.models:FakeBucket", ("__init__",), "labstack.motobridge:_encrypted_buckets", "s3",
+          "S3 encrypts every new bucket with SSE-S3 by default since January 2023; moto leaves them without any"),
+    Patch("s3-encryption-deleted", "moto.s3.models:S3Backend", ("delete_bucket_encryption",),
+          "labstack.motobridge:_encryption_deletions", "s3", "DeleteBucketEncryption brings S3's default encryption back"),
+    Patch("cfn-ecs-cluster", "moto.ecs.models:Cluster", ("create_from_cloudformation_json",), f"{_CFN}.resources:cluster",
+          "cloudformation", "moto makes a cluster from its name alone (no settings, capacity providers, tags)"),
+    Patch("cfn-ecs-service", "moto.ecs.models:Service", ("create_from_cloudformation_json",), f"{_CFN}.resources:service",
+          "cloudformation", "moto makes a service from cluster, name, family and count alone (no deployment controller, "
+          "load balancers, launch type, network configuration...), and without its first task set"),
+    Patch("cfn-ecs-task-definition", "moto.ecs.models:TaskDefinition", ("create_from_cloudformation_json",),
+          f"{_CFN}.resources:task_definition", "cloudformation",
+          "moto leaves out NetworkMode, RequiresCompatibilities, Cpu and the roles"),
+    Patch("cfn-iam-role", "moto.iam.models:Role", ("create_from_cloudformation_json",), f"{_CFN}.resources:role",
+          "cloudformation", "moto ignores a role's ManagedPolicyArns"),
+    Patch("cfn-target-group", "moto.elbv2.models:FakeTargetGroup", ("has_cfn_attr", "get_cfn_attribute"),
+          f"{_CFN}.resources:target_group", "cloudformation",
+          "moto's target group has no Fn::GetAtt attribute (and one failing output drops every output of the stack)",
+          adds=("get_cfn_attribute",)),
+    Patch("cfn-stack-rollback", "moto.cloudformation.models:Stack", ("create_resources", "update", "delete"),
+          f"{_CFN}.failures:stack", "upstream", "moto has no failed resource: a failure escapes CreateStack as a 500 "
+          "and leaves the stack CREATE_IN_PROGRESS; CloudFormation rolls back"),
+    Patch("upstream-iam-roles", "moto.iam.models:IAMBackend", ("get_role", "get_role_by_arn"),
+          f"{_CFN}.upstream_resources:role_lookups", "upstream",
+          "with --upstream the learner's roles live in LocalStack: moto's own lookups (Lambda's CreateFunction) read them there"),
+    Patch("upstream-cfn-roles", "moto.iam.models:Role",
+          ("create_from_cloudformation_json", "update_from_cloudformation_json", "delete_from_cloudformation_json"),
+          f"{_CFN}.upstream_resources:stack_roles", "upstream", "a stack's roles are made in the upstream"),
+    Patch("upstream-cfn-log-groups", "moto.logs.models:LogGroup", ("create_from_cloudformation_json", "delete"),
+          f"{_CFN}.upstream_resources:stack_log_groups", "upstream", "a stack's log groups are made in the upstream"),
+    *(Patch(f"upstream-cfn-{kind}", target,
+            ("create_from_cloudformation_json", "update_from_cloudformation_json", "has_cfn_attr"),
+            f"{_CFN}.upstream_stack_resources:{kind}", "upstream", f"a stack's {kind} are made in the upstream")
+      for kind, target in (("buckets", "moto.s3.models:FakeBucket"), ("topics", "moto.sns.models:Topic"),
+                           ("queues", "moto.sqs.models:Queue"), ("parameters", "moto.ssm.models:Parameter"))),
+    Patch("upstream-cfn-refused", "moto.cloudformation.parsing:", ("resource_class_from_type",),
+          f"{_CFN}.upstream_stack_resources:refusals", "upstream",
+          "other resource types of the upstream's services fail with a reason instead of landing unseen in moto"),
+)
+# Patches installed before a group's own (the upstream's role creation replaces the base one).
+_GROUP_NEEDS = {"upstream": ("cloudformation",)}
+# Requests to these services install these groups first.
+_SERVICE_GROUPS = {"events": ("events",), "iam": ("iam",), "s3": ("s3",),
+                   "cloudformation": ("s3", "cloudformation")}
+_applied: set[str] = set()
+_patch_lock = threading.RLock()
+
+
+def _resolve(path: str) -> Any:
+    """The object at ``module:attribute`` (the module itself when the attribute is empty)."""
+    module, _, name = path.partition(":")
+    with _import_lock:
+        found = importlib.import_module(module)
+    return getattr(found, name) if name else found
+
+
+def apply_patches(group: str, **context: Any) -> None:
+    """Install every patch of ``group`` (and the groups it needs) once per process; ``context`` goes to
+    each patch's ``make`` (the upstream's clients). :class:`UnsupportedMoto` names a patch whose
+    attribute moto no longer has."""
+    with _patch_lock:
+        for needed in _GROUP_NEEDS.get(group, ()):
+            apply_patches(needed)
+        for patch in PATCHES:
+            if patch.group != group or patch.name in _applied:
+                continue
+            target = _resolve(patch.target)
+            missing = [a for a in patch.attributes if a not in patch.adds and not hasattr(target, a)]
+            if missing:
+                raise UnsupportedMoto(f"labstack's patch {patch.name} replaces {patch.target}.{missing[0]}, which moto "
+                                      f"{installed_moto()} does not have (checked with moto {', '.join(patch.checked)})")
+            values = _resolve(patch.make)(target, **context)
+            if set(values) != set(patch.attributes):
+                raise ValueError(f"patch {patch.name} makes {sorted(values)}, not {sorted(patch.attributes)}")
+            for attribute, value in values.items():
+                setattr(target, attribute, value)
+            _applied.add(patch.name)
+            log.debug("moto patched: %s (%s)", patch.name, patch.target)
+
+
+def applied_patches() -> frozenset[str]:
+    """The names of the patches installed in this process."""
+    with _patch_lock:
+        return frozenset(_applied)
+
+
+# --- EventBridge: targets each labstack delivers to itself ---------------------------------------
+
+EventTarget = Callable[[str, str, dict[str, Any], dict[str, Any], str], None]
 # How many event buses one event may pass through (a rule whose target is a bus delivers again):
 # enough for a chain of buses, and a loop of them ends.
 MAX_BUS_HOPS = 5
 _forwarding = threading.local()
 # Target services moto delivers to itself.
 _MOTO_EVENT_TARGETS = frozenset({"logs", "events", "sqs"})
+# The MotoBridge of the labstack whose request moto is serving in this thread: moto's backends are
+# shared by every labstack of a process, its rules fire in the thread of the request that put the event.
+_serving: contextvars.ContextVar[MotoBridge | None] = contextvars.ContextVar("labstack_moto_serving", default=None)
 
 
-@functools.lru_cache(maxsize=1)
-def _deliver_events() -> None:
-    """EventBridge as AWS runs it, once: a disabled rule delivers nothing; targets labstack serves
-    (a pipeline) get their events; a target type nobody emulates is skipped with a log line instead
-    of failing PutEvents for every other target."""
-    from moto.events.models import Rule
-    from moto.utilities.arns import parse_arn
+class EventTargets:
+    """The EventBridge targets one labstack serves itself (moto has no code for them), by the target
+    ARN's service: ``fn(account, region, target, event, rule ARN)``. CodePipeline registers here."""
 
-    send = Rule.send_to_targets
+    def __init__(self) -> None:
+        self._targets: dict[str, EventTarget] = {}
+        self._lock = threading.Lock()
+
+    def register(self, service: str, deliver: EventTarget) -> None:
+        """Deliver events of rules whose target ARN names ``service`` to ``deliver``."""
+        with self._lock:
+            self._targets[service] = deliver
+
+    def serves(self, arn: str) -> bool:
+        """True when this labstack delivers to the target ``arn`` itself."""
+        with self._lock:
+            return _arn_service(arn) in self._targets
+
+    def deliver(self, rule: str, rule_arn: str, account: str, region: str, target: dict[str, Any],
+                event: dict[str, Any]) -> None:
+        """Hand ``event`` to the target; a failure is logged (the rule's other targets still get it)."""
+        with self._lock:
+            found = self._targets.get(_arn_service(target["Arn"]))
+        if found is None:
+            log.info("EventBridge rule %s: target %s is not emulated; its event is dropped", rule, target["Arn"])
+            return
+        try:
+            found(account, region, target, event, rule_arn)
+        except Exception:
+            log.exception("EventBridge rule %s could not deliver to %s", rule, target["Arn"])
+
+
+def _arn_service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _deliveries(rule_class: Any) -> dict[str, Any]:
+    """Rule.send_to_targets as AWS runs EventBridge. moto's own targets get the event through moto's method
+    on a copy of the rule holding just them: the shared rule is never changed, so concurrent PutEvents (and
+    PutTargets) cannot make one of them send to another's targets or lose any."""
+    send = rule_class.send_to_targets
 
     def deliver(self: Any, event: dict[str, Any], transform_input: bool = True) -> None:
         if self.state != "ENABLED" or not self.event_pattern.matches_event(event):
             return
+        bridge = _serving.get()
         own, theirs = [], []
         for target in list(self.targets):
-            service = parse_arn(target["Arn"]).service
-            if service in EVENT_TARGETS:
-                own.append((service, target))
-            elif service in _MOTO_EVENT_TARGETS:
+            if bridge is not None and bridge.event_targets.serves(target["Arn"]):
+                own.append(target)
+            elif _arn_service(target["Arn"]) in _MOTO_EVENT_TARGETS:
                 theirs.append(target)
             else:
                 log.info("EventBridge rule %s: target %s is not emulated; its event is dropped", self.name, target["Arn"])
-        for service, target in own:
-            try:
-                EVENT_TARGETS[service](self.account_id, self.region_name, target, event, self.arn)
-            except Exception:
-                log.exception("EventBridge rule %s could not deliver to %s", self.name, target["Arn"])
+        for target in own:
+            bridge.event_targets.deliver(self.name, self.arn, self.account_id, self.region_name, target, event)  # type: ignore[union-attr]
         if theirs and getattr(_forwarding, "depth", 0) < MAX_BUS_HOPS:
-            # moto sends to the targets of a copy of the rule (no lock: a bus target delivers again, here)
-            just_theirs = copy.copy(self)
+            just_theirs = copy.copy(self)  # a bus target delivers again, here: no lock may be held
             just_theirs.targets = theirs
             _forwarding.depth = getattr(_forwarding, "depth", 0) + 1
             try:
@@ -107,11 +318,16 @@ def _deliver_events() -> None:
         elif theirs:
             log.info("EventBridge rule %s: an event passed %d buses already; it goes no further", self.name, MAX_BUS_HOPS)
 
-    Rule.send_to_targets = deliver
+    return {"send_to_targets": deliver}
 
 
-# Requests that may create S3 buckets (directly, or through a stack).
-_MAKES_BUCKETS = frozenset({"s3", "cloudformation"})
+def event_pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
+    """True when ``event`` matches the EventBridge ``pattern`` (JSON), by moto's matcher."""
+    with _import_lock:
+        from moto.events.models import EventPattern
+    return bool(EventPattern.load(pattern).matches_event(event))
+
+
 # What S3 has set on every new bucket since January 2023: SSE-S3 default encryption.
 _DEFAULT_BUCKET_ENCRYPTION = {"Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                                        "BucketKeyEnabled": "false"}}
@@ -120,20 +336,17 @@ _DEFAULT_BUCKET_ENCRYPTION = {"Rule": {"ApplyServerSideEncryptionByDefault": {"S
 _deleted_keys: set[str] = set()  # access key ids IAM deleted: they never again pass for an account's root
 
 
-@functools.lru_cache(maxsize=1)
-def _remember_deleted_keys() -> None:
-    """Note each access key IAM deletes, so a deleted key is refused as AWS refuses it (labstack would
-    otherwise read an unknown key as the default account)."""
-    from moto.iam.models import IAMBackend
-
-    delete = IAMBackend.delete_access_key_by_name
+def _key_deletions(backend_class: Any) -> dict[str, Any]:
+    """IAMBackend.delete_access_key_by_name noting each key it deletes, so a deleted key is refused as AWS
+    refuses it (labstack would otherwise read an unknown key as the default account)."""
+    delete = backend_class.delete_access_key_by_name
 
     def remembered(self: Any, name: str) -> None:
         delete(self, name)
         if len(_deleted_keys) < 100_000:
             _deleted_keys.add(name)
 
-    IAMBackend.delete_access_key_by_name = remembered
+    return {"delete_access_key_by_name": remembered}
 
 
 def deleted_key(access_key: str) -> bool:
@@ -141,30 +354,31 @@ def deleted_key(access_key: str) -> bool:
     return access_key in _deleted_keys
 
 
-@functools.lru_cache(maxsize=1)
-def _encrypt_new_buckets() -> None:
-    """Give moto's new buckets S3's default encryption (moto leaves them without any), and bring it
-    back when a bucket's encryption is deleted, as S3 does; once."""
-    from moto.s3.models import FakeBucket, S3Backend
-
-    created = FakeBucket.__init__
+def _encrypted_buckets(bucket_class: Any) -> dict[str, Any]:
+    """FakeBucket.__init__ giving a new bucket S3's default encryption (moto leaves it without any)."""
+    created = bucket_class.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         created(self, *args, **kwargs)
         if self.encryption is None:
             self.encryption = json.loads(json.dumps(_DEFAULT_BUCKET_ENCRYPTION))
 
+    return {"__init__": init}
+
+
+def _encryption_deletions(backend_class: Any) -> dict[str, Any]:
+    """S3Backend.delete_bucket_encryption bringing the default encryption back, as S3 does."""
+
     def delete_encryption(self: Any, bucket_name: str) -> None:
         self.get_bucket(bucket_name).encryption = json.loads(json.dumps(_DEFAULT_BUCKET_ENCRYPTION))
 
-    FakeBucket.__init__ = init
-    S3Backend.delete_bucket_encryption = delete_encryption
+    return {"delete_bucket_encryption": delete_encryption}
 
 
 @functools.lru_cache(maxsize=1)
 def _aws_managed_policy_data() -> dict[str, Any]:
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
+    with _import_lock:
+        from moto.iam.aws_managed_policies import aws_managed_policies_data
     return json.loads(aws_managed_policies_data)
 
 
@@ -175,9 +389,9 @@ def _ensure_aws_managed_policies(account: str, partition: str) -> None:
     costs ~15 MB at the first request and ~5 MB per account, IAM used or not; labstack
     adds them to an account at its first IAM request instead.
     """
-    from moto.iam.models import AWSManagedPolicy, iam_backends
-
-    backend = iam_backends[account][partition]
+    with _import_lock:
+        from moto.iam.models import AWSManagedPolicy
+    backend = backends("iam")[account][partition]
     if backend.aws_managed_policies:
         return
     with _policies_lock:
@@ -269,12 +483,15 @@ def _attribute(obj: Any, path: str) -> Any:
 
 
 class MotoBridge:
-    """Loads moto's WSGI dispatcher and forwards requests to it."""
+    """One labstack's door to moto: loads moto's WSGI dispatcher, prepares moto for each request, and
+    keeps the EventBridge targets this labstack serves itself. Made only for a supported moto."""
 
     def __init__(self) -> None:
+        self.version = check_moto_version()
         self.app: Callable[..., Iterable[bytes]] | None = None
         self.handler_class: type | None = None
         self.loaded_in: float | None = None
+        self.event_targets = EventTargets()
 
     def load(self) -> None:
         """Import moto and build its dispatcher (idempotent)."""
@@ -284,11 +501,12 @@ class MotoBridge:
         # Another account's bucket answers AccessDenied, as on AWS without a bucket policy granting it
         # (moto lets any account reach any bucket by name unless told otherwise).
         os.environ["MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS"] = "false"
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        with _import_lock:
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
 
         self.handler_class = MotoRequestHandler
         self.app = DomainDispatcherApplication(create_backend_app)
@@ -298,17 +516,23 @@ class MotoBridge:
     def ready(self) -> bool:
         return self.app is not None
 
-
     def prepare(self, service: str | None, account: str, partition: str) -> None:
-        """Get moto's state ready for a request: IAM calls see AWS's managed policies; new S3
-        buckets are encrypted by default; EventBridge delivers as AWS does."""
+        """Get moto ready for a request to ``service``: its patches installed (new S3 buckets encrypted by
+        default, EventBridge delivering as AWS does...), IAM calls seeing AWS's managed policies."""
+        for group in _SERVICE_GROUPS.get(service or "", ()):
+            apply_patches(group)
         if service in _USES_MANAGED_POLICIES:
             _ensure_aws_managed_policies(account, partition)
-            _remember_deleted_keys()
-        if service in _MAKES_BUCKETS:
-            _encrypt_new_buckets()
-        if service == "events":
-            _deliver_events()
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around moto answering one of this labstack's requests: what moto does meanwhile in this thread
+        (a rule firing) is this labstack's."""
+        token = _serving.set(self)
+        try:
+            yield
+        finally:
+            _serving.reset(token)
 
     def service_states(self) -> dict[str, str]:
         """LocalStack-style state per service: ``running`` once its backend holds data."""
@@ -322,8 +546,8 @@ class MotoBridge:
         """Empty every moto backend (moto's own reset)."""
         if not self.ready:
             return
-        from moto.moto_api._internal.models import moto_api_backend
-
+        with _import_lock:
+            from moto.moto_api._internal.models import moto_api_backend
         moto_api_backend.reset()
 
     def census(self) -> dict[str, dict[str, int]]:
@@ -452,3 +676,133 @@ def resource_policy(service: str, account: str, region: str, name: str) -> Any |
     except Exception:  # a resource moto does not know (or no longer knows) has no policy
         return None
     return None
+
+
+# --- what other modules need of moto's internals -------------------------------------------------
+
+def service_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions moto's backends raise for an AWS error (each has ``code`` and ``message``)."""
+    with _import_lock:
+        from moto.core.exceptions import ServiceException
+    return (ServiceException,)
+
+
+def partition_of(region: str) -> str:
+    """The partition of ``region`` as moto reads it (``aws``, ``aws-cn``, ``aws-us-gov``...)."""
+    with _import_lock:
+        from moto.utilities.utils import get_partition
+    return str(get_partition(region))
+
+
+def key_account(access_key: str) -> str | None:
+    """The account moto gives ``access_key`` (moto's default account for a key no IAM or STS of it issued),
+    or None while moto's IAM is not loaded: a module still half-initialised in another thread has issued
+    no keys."""
+    lookup = getattr(sys.modules.get("moto.iam.models"), "get_account_id_from", None)
+    return None if lookup is None else str(lookup(access_key))
+
+
+def s3_request_target(host: str, path: str) -> tuple[str | None, str]:
+    """The bucket and key moto's S3 reads off a request's ``Host`` and (unquoted) path: the bucket from a
+    dotted Host that is not an endpoint, else from the path."""
+    from types import SimpleNamespace
+    from urllib.parse import unquote
+
+    with _import_lock:
+        from moto.s3.responses import S3Response, parse_key_name
+        from moto.s3.utils import bucket_name_from_url
+        from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket
+        from moto.s3bucket_path.utils import parse_key_name as path_key
+    url = f"http://{host}{path}"
+    if S3Response.subdomain_based_buckets(SimpleNamespace(headers={"host": host}, url=url)):
+        return bucket_name_from_url(url), parse_key_name(unquote(path))
+    bucket = path_bucket(url)
+    return (unquote(bucket) if bucket else None), path_key(unquote(path))
+
+
+def ecr_repository(account: str, region: str, name: str, registry_id: str | None) -> Any:
+    """moto's ECR repository ``name`` (its RepositoryNotFoundException otherwise)."""
+    return backends("ecr")[account][region]._get_repository(name, registry_id)
+
+
+def ecr_upload(repository: Any, upload_id: str) -> bytes | None:
+    """The bytes uploaded so far to a layer upload of ``repository``, or None when there is no such upload."""
+    upload = repository.uploads.get(upload_id)
+    return None if upload is None else bytes(upload.layer_parts)
+
+
+# CloudFormation: what a failed resource and its stack's rollback need of moto's stack model.
+
+def no_such_attribute() -> Exception:
+    """The error a resource's ``get_cfn_attribute`` raises for an attribute it does not have."""
+    with _import_lock:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    return UnformattedGetAttTemplateException()
+
+
+def resource_types() -> frozenset[str]:
+    """The CloudFormation resource types moto's CloudFormation makes."""
+    with _import_lock:
+        from moto.cloudformation.parsing import get_model_map
+    return frozenset(get_model_map())
+
+
+def stack_event(stack: Any, status: str, reason: str | None = None) -> None:
+    """Add a stack-level event (``status``, its reason) to a moto stack."""
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
+def resource_event(stack: Any, logical_id: str, resource_type: str, status: str, reason: str) -> None:
+    """Add a resource's event (a ``CREATE_FAILED``...) to a moto stack."""
+    with _import_lock:
+        from moto.cloudformation.models import Event
+    stack.events.append(Event(stack.stack_id, stack.name, logical_id, "", resource_type, status, reason, None))
+
+
+def stack_keeps_made_only(stack: Any) -> None:
+    """A moto stack keeps only the resources it made, and no outputs: moto makes a stack's resources
+    lazily, so outputs (or a template's other resources) read later would make them again."""
+    with _import_lock:
+        from moto.cloudformation.parsing import OutputMap
+    resources = stack.resource_map
+    resources._resource_json_map = {name: body for name, body in resources._resource_json_map.items()
+                                    if name in resources._parsed_resources}
+    stack.output_map = OutputMap(resources, {"Outputs": {}}, stack.stack_id)
+
+
+def stack_template(stack: Any, template: str) -> None:
+    """Give a moto stack ``template`` again (its parsed form too), as before an update."""
+    stack.template = template
+    stack._parse_template()
+
+
+def stack_outputs(stack: Any) -> None:
+    """Read a moto stack's outputs again from its template."""
+    stack.output_map = stack._create_output_map()
+
+
+# With --upstream: moto objects that stand for resources the upstream keeps.
+
+def role_not_found(name: str) -> Exception:
+    """moto IAM's error for a role that does not exist (what its callers expect)."""
+    with _import_lock:
+        from moto.iam.exceptions import NotFoundException
+    return NotFoundException(f"Role {name} not found")
+
+
+def standing_role(account: str, partition: str, found: dict[str, Any]) -> Any:
+    """A moto ``Role`` (not kept in moto) with the name, id, path and trust policy of ``found``, a role as
+    IAM's GetRole answers it."""
+    with _import_lock:
+        from moto.iam.models import Role
+    document = found.get("AssumeRolePolicyDocument", "{}")
+    return Role(account, partition, found["RoleId"], found["RoleName"],
+                document if isinstance(document, str) else json.dumps(document), found.get("Path", "/"),
+                None, found.get("Description", ""), found.get("Tags", []), found.get("MaxSessionDuration"))
+
+
+def standing_log_group(account: str, region: str, name: str, retention: Any) -> Any:
+    """A moto ``LogGroup`` (not kept in moto) named ``name``."""
+    with _import_lock:
+        from moto.logs.models import LogGroup
+    return LogGroup(account, region, name, RetentionInDays=retention)

@@ -16,6 +16,7 @@ from labstack.config import Settings
 from labstack.gateway import Gateway
 from labstack.instance import Labstack
 from labstack.learners import LearnersFileError
+from labstack.motobridge import UnsupportedMoto
 from labstack.ports import describe_holder, port_is_free
 
 log = logging.getLogger("labstack")
@@ -98,7 +99,7 @@ def serve(settings: Settings) -> int:
             server, labstack = build_server(settings)
         except OSError as exc:
             reason = exc.strerror or str(exc)
-        except LearnersFileError as exc:
+        except (LearnersFileError, UnsupportedMoto) as exc:
             print(f"labstack: {exc}", file=sys.stderr)
             return 2
     if reason is not None:

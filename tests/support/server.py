@@ -37,7 +37,8 @@ def server_env(**extra: str) -> dict[str, str]:
     The caller's ``LABSTACK_*``, ``AWS_*`` and ``MOTO_*`` variables are dropped, so each
     server runs with its defaults unless ``extra`` says otherwise.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABSTACK_", "AWS_", "MOTO_"))
+           or k == "LABSTACK_MOTO_UNTESTED"}  # the newest-moto lane's servers start too (.ci/moto-newest)
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
         AWS_DATA_PATH=str(MODELS),

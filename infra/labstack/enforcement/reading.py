@@ -17,15 +17,10 @@ from __future__ import annotations
 
 import functools
 import re
-from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
-from moto.s3.responses import S3Response, parse_key_name
-from moto.s3.utils import bucket_name_from_url
-from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket
-from moto.s3bucket_path.utils import parse_key_name as path_key
-
+from labstack import motobridge
 from labstack.protocol import models
 from labstack.protocol.incoming import Incoming
 
@@ -95,12 +90,7 @@ def _s3_query_keys(operation: str) -> frozenset[str]:
 
 def s3_target(incoming: Incoming) -> tuple[str | None, str]:
     """The bucket and key moto's S3 reads off a request's Host and path."""
-    host = incoming.header("Host") or ""
-    url = f"http://{host}{incoming.path}"
-    if S3Response.subdomain_based_buckets(SimpleNamespace(headers={"host": host}, url=url)):
-        return bucket_name_from_url(url), parse_key_name(unquote(incoming.path))
-    bucket = path_bucket(url)
-    return (unquote(bucket) if bucket else None), path_key(unquote(incoming.path))
+    return motobridge.s3_request_target(incoming.header("Host") or "", incoming.path)
 
 
 def names(incoming: Incoming) -> set[str]:

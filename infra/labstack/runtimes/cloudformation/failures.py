@@ -14,12 +14,11 @@ by its id would make again what its outputs name. Such a stack keeps no resource
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
+from labstack import motobridge
+
 log = logging.getLogger("labstack.cloudformation")
-_lock = threading.Lock()
-_installed = False
 
 
 class ResourceFailed(Exception):
@@ -33,45 +32,33 @@ class ResourceFailed(Exception):
         self.action = action
 
 
-def roll_back_failures() -> None:
-    """Make moto's stacks fail and roll back on :class:`ResourceFailed` (once)."""
-    global _installed
-    with _lock:
-        if _installed:
-            return
-        from moto.cloudformation.models import Stack
+def stack(model: Any, **_: Any) -> dict[str, Any]:
+    """moto's ``Stack`` failing and rolling back on :class:`ResourceFailed` (the seam installs it)."""
+    create, update, delete = model.create_resources, model.update, model.delete
 
-        create, update, delete = Stack.create_resources, Stack.update, Stack.delete
+    def create_resources(self: Any) -> None:
+        try:
+            create(self)
+        except ResourceFailed as failed:
+            _roll_back_creation(self, failed)
 
-        def create_resources(self: Any) -> None:
-            try:
-                create(self)
-            except ResourceFailed as failed:
-                _roll_back_creation(self, failed)
+    def update_stack(self: Any, template: str, role_arn: str | None = None,
+                     parameters: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> None:
+        previous = (self.template, dict(self.resource_map.input_parameters))
+        try:
+            update(self, template, role_arn, parameters=parameters, tags=tags)
+        except ResourceFailed as failed:
+            _roll_back_update(self, failed, *previous)
 
-        def update_stack(self: Any, template: str, role_arn: str | None = None,
-                         parameters: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> None:
-            previous = (self.template, dict(self.resource_map.input_parameters))
-            try:
-                update(self, template, role_arn, parameters=parameters, tags=tags)
-            except ResourceFailed as failed:
-                _roll_back_update(self, failed, *previous)
+    def delete_stack(self: Any) -> None:
+        delete(self)
+        motobridge.stack_keeps_made_only(self)
 
-        def delete_stack(self: Any) -> None:
-            delete(self)
-            _keep_what_is_left(self)
-
-        Stack.create_resources = create_resources  # type: ignore[method-assign]
-        Stack.delete = delete_stack  # type: ignore[method-assign]
-        Stack.update = update_stack  # type: ignore[method-assign]
-        _installed = True
+    return {"create_resources": create_resources, "update": update_stack, "delete": delete_stack}
 
 
 def _resource_event(stack: Any, failed: ResourceFailed) -> None:
-    from moto.cloudformation.models import Event
-
-    stack.events.append(Event(stack.stack_id, stack.name, failed.logical_id, "", failed.resource_type,
-                              f"{failed.action}_FAILED", failed.reason, None))
+    motobridge.resource_event(stack, failed.logical_id, failed.resource_type, f"{failed.action}_FAILED", failed.reason)
 
 
 def _roll_back_creation(stack: Any, failed: ResourceFailed) -> None:
@@ -79,7 +66,7 @@ def _roll_back_creation(stack: Any, failed: ResourceFailed) -> None:
     _resource_event(stack, failed)
     reason = f"The following resource(s) failed to create: [{failed.logical_id}]. Rollback requested by user."
     stack.status = "ROLLBACK_IN_PROGRESS"
-    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    motobridge.stack_event(stack, "ROLLBACK_IN_PROGRESS", reason)
     resources = stack.resource_map
     try:
         resources.delete()
@@ -87,19 +74,9 @@ def _roll_back_creation(stack: Any, failed: ResourceFailed) -> None:
     except Exception as error:  # noqa: BLE001 - whatever a deletion raised; what stays is kept, as on AWS
         log.warning("stack %s: rollback could not delete every resource: %s", stack.name, error)
         stack.status = "ROLLBACK_FAILED"
-    _keep_what_is_left(stack)
+    motobridge.stack_keeps_made_only(stack)
     stack.stack_status_reason = reason
-    stack._add_stack_event(stack.status)
-
-
-def _keep_what_is_left(stack: Any) -> None:
-    """Only the resources still made stay in the stack, and no outputs (which would make the others again)."""
-    from moto.cloudformation.parsing import OutputMap
-
-    resources = stack.resource_map
-    resources._resource_json_map = {name: body for name, body in resources._resource_json_map.items()
-                                    if name in resources._parsed_resources}
-    stack.output_map = OutputMap(resources, {"Outputs": {}}, stack.stack_id)
+    motobridge.stack_event(stack, stack.status)
 
 
 def _roll_back_update(stack: Any, failed: ResourceFailed, template: str, parameters: dict[str, Any]) -> None:
@@ -107,15 +84,14 @@ def _roll_back_update(stack: Any, failed: ResourceFailed, template: str, paramet
     _resource_event(stack, failed)
     reason = f"The following resource(s) failed to {failed.action.lower()}: [{failed.logical_id}]."
     stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
-    stack.template = template
-    stack._parse_template()
+    motobridge.stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
+    motobridge.stack_template(stack, template)
     try:
         stack.resource_map.update(stack.template_dict, parameters)
         stack.status = "UPDATE_ROLLBACK_COMPLETE"
     except Exception as error:  # noqa: BLE001 - whatever a resource raised; the stack says it failed
         log.warning("stack %s: the update could not be rolled back: %s", stack.name, error)
         stack.status = "UPDATE_ROLLBACK_FAILED"
-    stack.output_map = stack._create_output_map()
+    motobridge.stack_outputs(stack)
     stack.stack_status_reason = reason
-    stack._add_stack_event(stack.status)
+    motobridge.stack_event(stack, stack.status)

@@ -1,7 +1,7 @@
-"""CloudFormation's overlay: stacks are moto's, created once moto's resource models take
-every property the base stack relies on (``resources.complete_moto``); where LocalStack is the
-upstream, a stack's roles, log groups, buckets, topics, queues and SSM parameters are made there
-and its other resources of LocalStack's services fail (``upstream_resources``)."""
+"""CloudFormation's overlay: stacks are moto's, whose resource models take every property the base
+stack relies on (``resources``, installed by the seam when moto first serves CloudFormation); where
+LocalStack is the upstream, a stack's roles, log groups, buckets, topics, queues and SSM parameters
+are made there and its other resources of LocalStack's services fail (``upstream_resources``)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.enforcement import roles
 from labstack.errors import AwsError
+from labstack.motobridge import apply_patches
 from labstack.protocol.provider import Provider
-from labstack.runtimes.cloudformation.resources import complete_moto
-from labstack.runtimes.cloudformation.upstream_resources import use_upstream
 
 
 class CloudFormationOverlay(Provider):
-    """CreateStack, UpdateStack, CreateChangeSet and DeleteStack go to moto after ``complete_moto``, with a
-    stack role (RoleARN) CloudFormation can assume."""
+    """CreateStack, UpdateStack, CreateChangeSet and DeleteStack go to moto, with a stack role (RoleARN)
+    CloudFormation can assume."""
 
     service = "cloudformation"
     overlay = True
@@ -29,10 +28,9 @@ class CloudFormationOverlay(Provider):
         super().__init__(labstack)
         self.upstream = labstack.clients.upstream_serves("iam")
         if self.upstream:  # moto's Lambda looks its roles up from the first request on
-            use_upstream(labstack.clients)
+            apply_patches("upstream", clients=labstack.clients)
 
     def _moto(self, ctx: RequestContext, operation: str, request: dict) -> dict:
-        complete_moto()
         if not self.upstream:
             self.labstack.moto.prepare("iam", ctx.account, ctx.partition)  # AWS's managed policies, to attach
         client = self.labstack.clients.moto("cloudformation", ctx.account, ctx.region)

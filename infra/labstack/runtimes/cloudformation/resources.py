@@ -9,53 +9,54 @@ moto makes, from a template:
 - ``AWS::ElasticLoadBalancingV2::TargetGroup`` with no ``Fn::GetAtt`` attribute (and one output
   that fails drops all of a stack's outputs).
 
-``complete_moto`` replaces those creation methods with ones that pass every property moto's
-backends accept, and gives target groups their attributes. What moto's models have nowhere to
-keep (a service's DeploymentConfiguration and HealthCheckGracePeriodSeconds) stays ignored, and
-updates still go through moto's own methods.
+The seam installs these creation methods in their place (``motobridge.PATCHES``, group
+``cloudformation``): they pass every property moto's backends accept, and target groups get their
+attributes. What moto's models have nowhere to keep (a service's DeploymentConfiguration and
+HealthCheckGracePeriodSeconds) stays ignored, and updates still go through moto's own methods.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from labstack import motobridge
 from labstack.runtimes.ecs.tasksets import seed_primary
 
-_lock = threading.Lock()
-_done = False
+
+def cluster(model: type) -> dict[str, Any]:
+    """moto's ECS ``Cluster`` made from its template with every property."""
+    return {"create_from_cloudformation_json": classmethod(_create_cluster)}
 
 
-def complete_moto() -> None:
-    """Give moto's ECS cluster, service and task definition, IAM role and target group their
-    full CloudFormation (once)."""
-    global _done
-    with _lock:
-        if _done:
-            return
-        from moto.ecs.models import Cluster, Service, TaskDefinition
-        from moto.elbv2.models import FakeTargetGroup
-        from moto.iam.models import Role
+def service(model: type) -> dict[str, Any]:
+    """moto's ECS ``Service`` made from its template with every property, and its first task set."""
+    return {"create_from_cloudformation_json": classmethod(_create_service)}
 
-        Cluster.create_from_cloudformation_json = classmethod(_create_cluster)  # type: ignore[method-assign,assignment]
-        Service.create_from_cloudformation_json = classmethod(_create_service)  # type: ignore[method-assign,assignment]
-        TaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)  # type: ignore[method-assign,assignment]
-        Role.create_from_cloudformation_json = classmethod(_role_creator(Role.create_from_cloudformation_json))  # type: ignore[method-assign,assignment]
-        FakeTargetGroup.has_cfn_attr = classmethod(lambda cls, attr: attr in TARGET_GROUP_ATTRIBUTES)  # type: ignore[attr-defined]
-        FakeTargetGroup.get_cfn_attribute = _target_group_attribute  # type: ignore[attr-defined]
-        _done = True
+
+def task_definition(model: type) -> dict[str, Any]:
+    """moto's ECS ``TaskDefinition`` made from its template with every property."""
+    return {"create_from_cloudformation_json": classmethod(_create_task_definition)}
+
+
+def role(model: Any) -> dict[str, Any]:
+    """moto's IAM ``Role`` made by moto, then given its ManagedPolicyArns."""
+    return {"create_from_cloudformation_json": classmethod(_role_creator(model.create_from_cloudformation_json))}
+
+
+def target_group(model: type) -> dict[str, Any]:
+    """moto's ``FakeTargetGroup`` answering ``Fn::GetAtt``."""
+    return {"has_cfn_attr": classmethod(lambda cls, attr: attr in TARGET_GROUP_ATTRIBUTES),
+            "get_cfn_attribute": _target_group_attribute}
 
 
 TARGET_GROUP_ATTRIBUTES = ("TargetGroupArn", "TargetGroupName", "TargetGroupFullName", "LoadBalancerArns")
 
 
 def _target_group_attribute(group: Any, attribute: str) -> Any:
-    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
     values = {"TargetGroupArn": group.arn, "TargetGroupName": group.name,
               "TargetGroupFullName": group.arn.split(":", 5)[5], "LoadBalancerArns": list(dict.fromkeys(group.load_balancer_arns))}
     if attribute not in values:
-        raise UnformattedGetAttTemplateException()
+        raise motobridge.no_such_attribute()
     return values[attribute]
 
 
@@ -75,10 +76,8 @@ def _name_or_arn(value: Any, attribute: str) -> Any:
 
 def _create_cluster(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                     region_name: str, **kwargs: Any) -> Any:
-    from moto.ecs.models import ecs_backends
-
     props = camel(cloudformation_json.get("Properties") or {})
-    return ecs_backends[account_id][region_name].create_cluster(
+    return motobridge.backends("ecs")[account_id][region_name].create_cluster(
         resource_name, tags=props.get("tags"), cluster_settings=props.get("clusterSettings"),
         configuration=props.get("configuration"), capacity_providers=props.get("capacityProviders"),
         default_capacity_provider_strategy=props.get("defaultCapacityProviderStrategy"),
@@ -87,15 +86,13 @@ def _create_cluster(cls: type, resource_name: str, cloudformation_json: dict[str
 
 def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                     region_name: str, **kwargs: Any) -> Any:
-    from moto.ecs.models import ecs_backends
-
     props = cloudformation_json["Properties"]
     balancers = [{**item, "containerPort": int(item["containerPort"])} if "containerPort" in item else item
                  for item in camel(props.get("LoadBalancers", []))]
     network = camel(props.get("NetworkConfiguration"))
     if network:
         network["awsvpcConfiguration"].setdefault("securityGroups", [])
-    backend = ecs_backends[account_id][region_name]
+    backend = motobridge.backends("ecs")[account_id][region_name]
     service = backend.create_service(
         _name_or_arn(props.get("Cluster", "default"), "name"), resource_name, int(props.get("DesiredCount", 1)),
         task_definition_str=_name_or_arn(props.get("TaskDefinition"), "arn"),
@@ -116,15 +113,13 @@ def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str
 
 def _create_task_definition(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                             region_name: str, **kwargs: Any) -> Any:
-    from moto.ecs.models import ecs_backends
-
     props = cloudformation_json["Properties"]
     optional = {"network_mode": "NetworkMode", "requires_compatibilities": "RequiresCompatibilities",
                 "task_role_arn": "TaskRoleArn", "execution_role_arn": "ExecutionRoleArn", "tags": "Tags",
                 "placement_constraints": "PlacementConstraints", "runtime_platform": "RuntimePlatform",
                 "ephemeral_storage": "EphemeralStorage", "ipc_mode": "IpcMode", "pid_mode": "PidMode"}
     extra = {arg: camel(props[key]) for arg, key in optional.items() if key in props}
-    return ecs_backends[account_id][region_name].register_task_definition(
+    return motobridge.backends("ecs")[account_id][region_name].register_task_definition(
         family=props.get("Family") or resource_name,
         container_definitions=camel(props.get("ContainerDefinitions", [])),
         volumes=camel(props.get("Volumes", [])),
@@ -139,11 +134,8 @@ def _role_creator(create: Any) -> Any:
 
     def create_role(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                     region_name: str, **kwargs: Any) -> Any:
-        from moto.iam.models import iam_backends
-        from moto.utilities.utils import get_partition
-
         role = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        backend = iam_backends[account_id][get_partition(region_name)]
+        backend = motobridge.backends("iam")[account_id][motobridge.partition_of(region_name)]
         for arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
             backend.attach_role_policy(arn, role.name)
         return role

@@ -17,7 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from labstack.runtimes.cloudformation.failures import ResourceFailed, roll_back_failures
+from labstack import motobridge
+from labstack.runtimes.cloudformation.failures import ResourceFailed
 
 # CloudFormation's namespace of each upstream service (botocore's name) that has resource types.
 NAMESPACES = {"s3": "S3", "iam": "IAM", "sns": "SNS", "sqs": "SQS", "cloudwatch": "CloudWatch", "logs": "Logs",
@@ -42,10 +43,8 @@ class StandIn:
 
     def get_cfn_attribute(self, attribute: str) -> Any:
         """``Fn::GetAtt``'s value of ``attribute``."""
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
         if attribute not in self.attributes:
-            raise UnformattedGetAttTemplateException()
+            raise motobridge.no_such_attribute()
         return self.attributes[attribute]
 
     def is_created(self) -> bool:
@@ -73,30 +72,15 @@ class Refused:
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> Any:
         """Fail, naming the type and what to do instead."""
-        from moto.cloudformation.parsing import get_model_map
-
         kind = kwargs["ResourceType"]
-        where = "it would otherwise be hidden in labstack" if kind in get_model_map() else "labstack would otherwise skip it"
+        where = "it would otherwise be hidden in labstack" if kind in motobridge.resource_types() else "labstack would otherwise skip it"
         raise ResourceFailed(kwargs["LogicalId"], kind,
                              f"labstack beside LocalStack does not create {kind} in LocalStack: create it with boto3 ({where})")
 
 
-def use_upstream_resources(clients: Any) -> None:
-    """Make moto's CloudFormation create the four types in the upstream and refuse the others of
-    its services. Called once, by ``upstream_resources.use_upstream``."""
-    from moto.cloudformation import parsing
-    from moto.s3.models import FakeBucket
-    from moto.sns.models import Topic
-    from moto.sqs.models import Queue
-    from moto.ssm.models import Parameter
-
-    roll_back_failures()
-    kinds = ((FakeBucket, "s3", "BucketName", _create_bucket, _update_bucket, _BUCKET_ATTRIBUTES),
-             (Topic, "sns", "TopicName", _create_topic, _update_topic, ("TopicArn", "TopicName")),
-             (Queue, "sqs", "QueueName", _create_queue, _update_queue, ("Arn", "QueueName", "QueueUrl")),
-             (Parameter, "ssm", "Name", _create_parameter, _update_parameter, ("Type", "Value")))
-    for kind in kinds:
-        _make_upstream(clients, *kind)
+def refusals(parsing: Any, clients: Any) -> dict[str, Any]:
+    """moto CloudFormation's ``resource_class_from_type`` answering :class:`Refused` for the other resource
+    types of the upstream's services."""
     served = {f"AWS::{namespace}::" for service, namespace in NAMESPACES.items() if clients.upstream_serves(service)}
     known = parsing.resource_class_from_type
 
@@ -105,14 +89,34 @@ def use_upstream_resources(clients: Any) -> None:
             return Refused
         return known(resource_type)
 
-    parsing.resource_class_from_type = resource_class_from_type
+    return {"resource_class_from_type": resource_class_from_type}
 
 
-def _make_upstream(clients: Any, model: type, service: str, name_property: str,
+def buckets(model: type, clients: Any) -> dict[str, Any]:
+    """moto's ``FakeBucket`` of a stack made in the upstream."""
+    return _made_upstream(clients, "s3", "BucketName", _create_bucket, _update_bucket, _BUCKET_ATTRIBUTES)
+
+
+def topics(model: type, clients: Any) -> dict[str, Any]:
+    """moto's ``Topic`` of a stack made in the upstream."""
+    return _made_upstream(clients, "sns", "TopicName", _create_topic, _update_topic, ("TopicArn", "TopicName"))
+
+
+def queues(model: type, clients: Any) -> dict[str, Any]:
+    """moto's ``Queue`` of a stack made in the upstream."""
+    return _made_upstream(clients, "sqs", "QueueName", _create_queue, _update_queue, ("Arn", "QueueName", "QueueUrl"))
+
+
+def parameters(model: type, clients: Any) -> dict[str, Any]:
+    """moto's SSM ``Parameter`` of a stack made in the upstream."""
+    return _made_upstream(clients, "ssm", "Name", _create_parameter, _update_parameter, ("Type", "Value"))
+
+
+def _made_upstream(clients: Any, service: str, name_property: str,
                    create: Callable[[Any, str, dict[str, Any]], StandIn],
-                   update: Callable[[Any, StandIn, dict[str, Any]], StandIn], attributes: tuple[str, ...]) -> None:
-    """Replace ``model``'s CloudFormation methods with ``create`` and ``update`` on the upstream's
-    client; a new name replaces the resource (made, then the old one deleted), as CloudFormation does."""
+                   update: Callable[[Any, StandIn, dict[str, Any]], StandIn], attributes: tuple[str, ...]) -> dict[str, Any]:
+    """A model's CloudFormation methods: ``create`` and ``update`` on the upstream's client; a new name
+    replaces the resource (made, then the old one deleted), as CloudFormation does."""
 
     def create_json(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                     region_name: str, **kwargs: Any) -> StandIn:
@@ -136,9 +140,9 @@ def _make_upstream(clients: Any, model: type, service: str, name_property: str,
         original_resource.delete(account_id, region_name)
         return created
 
-    model.create_from_cloudformation_json = classmethod(create_json)  # type: ignore[attr-defined]
-    model.update_from_cloudformation_json = classmethod(update_json)  # type: ignore[attr-defined]
-    model.has_cfn_attr = classmethod(lambda cls, attribute: attribute in attributes)  # type: ignore[attr-defined]
+    return {"create_from_cloudformation_json": classmethod(create_json),
+            "update_from_cloudformation_json": classmethod(update_json),
+            "has_cfn_attr": classmethod(lambda cls, attribute: attribute in attributes)}
 
 
 def _message(error: ClientError) -> str:

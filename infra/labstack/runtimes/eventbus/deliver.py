@@ -12,19 +12,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from labstack.motobridge import EVENT_TARGETS
+from labstack.motobridge import EventTargets, event_pattern_matches
 
 log = logging.getLogger("labstack.events")
 # (account, region, bus, rule name) -> the rule's labstack targets
 Targets = Callable[[str, str, str, str], list[dict[str, Any]]]
 
 
-def deliver(events: Any, targets: Targets, account: str, region: str, entries: list[dict[str, Any]],
-            results: list[dict[str, Any]]) -> None:
+def deliver(events: Any, targets: Targets, served: EventTargets, account: str, region: str,
+            entries: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
     """Hand the accepted ``entries`` of a PutEvents (``results`` is its answer's Entries) to the
-    labstack targets of the matching rules; ``events`` is an upstream client of the account."""
-    from moto.events.models import EventPattern
-
+    labstack targets (``served`` by this labstack) of the matching rules; ``events`` is an upstream
+    client of the account."""
     rules: dict[str, list[dict[str, Any]]] = {}
     for entry, result in zip(entries, results):
         if "EventId" not in result:
@@ -36,21 +35,14 @@ def deliver(events: Any, targets: Targets, account: str, region: str, entries: l
                           and targets(account, region, bus, rule["Name"])]
         event = _envelope(account, region, entry, result["EventId"])
         for rule in rules[bus]:
-            if EventPattern.load(rule["EventPattern"]).matches_event(event):
+            if event_pattern_matches(rule["EventPattern"], event):
                 for target in targets(account, region, bus, rule["Name"]):
-                    _hand_over(rule, target, account, region, event)
+                    served.deliver(rule["Name"], rule["Arn"], account, region, target, event)
 
 
 def bus_name(name_or_arn: str | None) -> str:
     """A bus's name from its name or ARN (``default`` when none is given)."""
     return (name_or_arn or "default").rsplit("/", 1)[-1]
-
-
-def _hand_over(rule: dict[str, Any], target: dict[str, Any], account: str, region: str, event: dict[str, Any]) -> None:
-    try:
-        EVENT_TARGETS[target["Arn"].split(":")[2]](account, region, target, event, rule["Arn"])
-    except Exception:
-        log.exception("EventBridge rule %s could not deliver to %s", rule["Name"], target["Arn"])
 
 
 def _envelope(account: str, region: str, entry: dict[str, Any], event_id: str) -> dict[str, Any]:
@@ -64,7 +56,7 @@ def _envelope(account: str, region: str, entry: dict[str, Any], event_id: str) -
             "detail": json.loads(entry.get("Detail") or "{}")}
 
 
-def fan_out(targets: Targets) -> Callable[[Any, str, str], None]:
+def fan_out(targets: Targets, served: EventTargets) -> Callable[[Any, str, str], None]:
     """A hook for upstream events clients: every PutEvents through one is also :func:`deliver`'d."""
 
     def instrument(client: Any, account: str, region: str) -> None:
@@ -75,7 +67,8 @@ def fan_out(targets: Targets) -> Callable[[Any, str, str], None]:
             if parsed.get("ResponseMetadata", {}).get("HTTPStatusCode") != 200:
                 return
             try:
-                deliver(client, targets, account, region, context.get("labstack_entries", []), parsed.get("Entries", []))
+                deliver(client, targets, served, account, region, context.get("labstack_entries", []),
+                        parsed.get("Entries", []))
             except Exception:
                 log.exception("events put to the upstream could not reach labstack's targets")
 

@@ -2,7 +2,7 @@
 
 LocalStack's free EventBridge refuses a CodePipeline target ("Unsupported target") and could not
 start labstack's pipelines anyway. So in front of it this overlay keeps the targets labstack
-serves (``motobridge.EVENT_TARGETS``) itself and passes every other target to the upstream;
+serves itself (``labstack.moto.event_targets``) and passes every other target to the upstream;
 ListTargetsByRule shows both. Every event put to the upstream, by a client or by labstack's
 engines, is then matched against the upstream's rules for those targets (``deliver``).
 """
@@ -14,14 +14,9 @@ from typing import Any
 from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError
-from labstack.motobridge import EVENT_TARGETS
 from labstack.protocol.provider import Provider
 from labstack.runtimes.eventbus.deliver import bus_name, fan_out
 from labstack.state import AccountRegionStore
-
-
-def _ours(target: dict[str, Any]) -> bool:
-    return target["Arn"].split(":")[2] in EVENT_TARGETS
 
 
 class EventBusOverlay(Provider):
@@ -36,7 +31,7 @@ class EventBusOverlay(Provider):
         # (bus, rule) -> target id -> target
         self.targets: AccountRegionStore[dict[tuple[str, str], dict[str, dict[str, Any]]]] = AccountRegionStore(dict)
         labstack.hooks.on_reset(self.targets.reset)
-        labstack.clients.instrument("events", fan_out(self.rule_targets))
+        labstack.clients.instrument("events", fan_out(self.rule_targets, labstack.moto.event_targets))
 
     def rule_targets(self, account: str, region: str, bus: str, rule: str) -> list[dict[str, Any]]:
         """The labstack targets of one rule."""
@@ -50,8 +45,9 @@ class EventBusOverlay(Provider):
         key = (bus_name(request.get("EventBusName")), request["Rule"])
         events = self._upstream(ctx)
         events.describe_rule(Name=request["Rule"], EventBusName=key[0])  # ResourceNotFoundException as the upstream says it
-        ours = [t for t in request["Targets"] if _ours(t)]
-        theirs = [t for t in request["Targets"] if not _ours(t)]
+        served = self.labstack.moto.event_targets
+        ours = [t for t in request["Targets"] if served.serves(t["Arn"])]
+        theirs = [t for t in request["Targets"] if not served.serves(t["Arn"])]
         failed = events.put_targets(**{**request, "Targets": theirs})["FailedEntries"] if theirs else []
         with self.targets.lock:
             kept = self.targets.get(ctx.account, ctx.region).setdefault(key, {})

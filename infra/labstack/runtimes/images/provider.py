@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.images.blobs import DIGEST, BlobStore
-from labstack.motobridge import backends
+from labstack import motobridge
 from labstack.protocol.provider import Provider
 from labstack.runtimes.images import engine
 
@@ -18,17 +18,20 @@ ROUTE = "/ecr-layers/"
 
 
 def _backend(ctx: RequestContext) -> Any:
-    return backends("ecr")[ctx.account][ctx.region]
+    return motobridge.backends("ecr")[ctx.account][ctx.region]
+
+
+def _repository(ctx: RequestContext, request: dict) -> Any:
+    return _moto(lambda: motobridge.ecr_repository(ctx.account, ctx.region, request["repositoryName"],
+                                                   request.get("registryId")))
 
 
 def _moto(call: Callable[[], Any]) -> Any:
     """Run a moto ECR call, turning its errors into labstack's."""
-    from moto.core.exceptions import ServiceException
-
     try:
         return call()
-    except ServiceException as exc:
-        raise AwsError(exc.code, exc.message) from None
+    except motobridge.service_errors() as exc:
+        raise AwsError(exc.code, exc.message) from None  # type: ignore[attr-defined]
 
 
 class ImageRuntime(Provider):
@@ -46,12 +49,11 @@ class ImageRuntime(Provider):
 
     def complete_layer_upload(self, ctx: RequestContext, request: dict) -> dict:
         backend = _backend(ctx)
-        repository = _moto(lambda: backend._get_repository(request["repositoryName"], request.get("registryId")))
-        upload = repository.uploads.get(request["uploadId"])
-        if upload is None:
+        uploaded = motobridge.ecr_upload(_repository(ctx, request), request["uploadId"])
+        if uploaded is None:
             raise AwsError("UploadNotFoundException", f"The upload with id '{request['uploadId']}' does not exist "
                            f"in the repository '{request['repositoryName']}'")
-        digest = self.blobs.put(bytes(upload.layer_parts))
+        digest = self.blobs.put(uploaded)
         expected = request["layerDigests"][0]
         if expected != digest:
             raise AwsError("InvalidLayerException", f"The layer digest {expected} does not match the uploaded layer {digest}")
@@ -59,7 +61,7 @@ class ImageRuntime(Provider):
                                                            request["layerDigests"], request.get("registryId")))
 
     def get_download_url_for_layer(self, ctx: RequestContext, request: dict) -> dict:
-        repository = _moto(lambda: _backend(ctx)._get_repository(request["repositoryName"], request.get("registryId")))
+        repository = _repository(ctx, request)
         digest = request["layerDigest"]
         if digest not in repository.layers or not self.blobs.has(digest):
             raise AwsError("LayersNotFoundException", f"The image layer {digest} does not exist in the repository "
@@ -72,7 +74,7 @@ class ImageRuntime(Provider):
         except ValueError:
             raise AwsError("InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy "
                            "constraint: 'Invalid JSON syntax'") from None
-        repository = _moto(lambda: _backend(ctx)._get_repository(request["repositoryName"], request.get("registryId")))
+        repository = _repository(ctx, request)
         referenced = [manifest.get("config", {})] + list(manifest.get("layers", []))
         missing = [d["digest"] for d in referenced if d.get("digest") and d["digest"] not in repository.layers]
         if missing:

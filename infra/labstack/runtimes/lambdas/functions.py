@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labstack.errors import AwsError
-from labstack.motobridge import backends
+from labstack import motobridge
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,9 @@ def _split(name_or_arn: str, qualifier: str | None) -> tuple[str, str | None]:
 
 def resolve(account: str, region: str, name_or_arn: str, qualifier: str | None) -> FunctionSpec:
     """The version an invoke runs: an alias picks by its routing weights, as Lambda does."""
-    from moto.core.exceptions import ServiceException
     from werkzeug.exceptions import HTTPException
 
-    backend = backends("lambda")[account][region]
+    backend = motobridge.backends("lambda")[account][region]
     name, qualifier = _split(name_or_arn, qualifier)
     try:
         if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():
@@ -70,7 +69,7 @@ def resolve(account: str, region: str, name_or_arn: str, qualifier: str | None) 
                     break
                 draw -= float(weight)
         fn = backend.get_function(name, qualifier)
-    except (ServiceException, HTTPException) as exc:
+    except (*motobridge.service_errors(), HTTPException) as exc:
         raise _moto_error(exc) from None
     version = str(fn.version)
     return FunctionSpec(

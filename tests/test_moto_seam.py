@@ -1,0 +1,240 @@
+"""The seam to moto (``labstack.motobridge``): nothing else imports or patches moto, every patch is
+named and fits the installed moto, an untested moto stops labstack at start, and EventBridge delivers
+to the pipelines of the labstack whose request fired a rule, with none lost under concurrent PutEvents.
+
+EventBridge's delivery to a rule's targets follows https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rules.html
+(a rule sends each matching event to every one of its targets).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labstack import daemon
+from labstack.config import Settings
+from labstack.motobridge import PATCHES, SUPPORTED_MOTO, UNTESTED_ENV, _resolve, installed_moto
+from labstack.ports import free_port
+from labstack.server import build_server
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from tests.support.codepipeline import PipelineLab, action, s3_source, stage
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess, server_env
+
+ROOT = Path(__file__).resolve().parents[1]
+SEAM = ROOT / "infra" / "labstack" / "motobridge.py"
+# Where labstack's code and the code that drives it live. (bench/ runs moto itself, as a reference.)
+SCANNED = (ROOT / "infra" / "labstack", ROOT / "grader", ROOT / "tests")
+MODULE = re.compile(r"moto(\.\w+)+")  # a moto module's dotted name
+
+
+def moto_uses(source: str) -> list[str]:
+    """What in ``source`` touches moto outside the seam: an import of moto, a moto module's dotted name as a
+    string (``importlib``, ``sys.modules``), or an assignment to the class of an object (``type(x).a = ...``,
+    ``x.__class__.a = ...``, ``setattr(type(x), ...)``), the way a patch would reach a moto class it was
+    handed without importing it."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] == "moto"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "moto" and node.level == 0:
+            found.append(f"line {node.lineno}: from {node.module} import ...")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE.fullmatch(node.value):
+            found.append(f"line {node.lineno}: names module {node.value!r}")
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [f"line {node.lineno}: assigns to a class's attribute" for t in targets if _on_a_class(t)]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
+              and node.args and _a_class(node.args[0])):
+            found.append(f"line {node.lineno}: setattr on a class")
+    return found
+
+
+def _a_class(node: ast.AST) -> bool:
+    return ((isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type")
+            or (isinstance(node, ast.Attribute) and node.attr == "__class__"))
+
+
+def _on_a_class(target: ast.AST) -> bool:
+    return isinstance(target, ast.Attribute) and _a_class(target.value)
+
+
+def test_the_scan_finds_every_way_of_touching_moto() -> None:
+    """The scan below is only as good as what it recognises: each of these is found."""
+    hostile = "\n".join([
+        "import moto", "import moto.s3.models as m", "from moto.events.models import Rule",
+        "importlib.import_module('moto.iam.models')", "sys.modules.get('moto.core.base_backend')",
+        "type(rule).send_to_targets = deliver", "rule.__class__.send_to_targets = deliver",
+        "setattr(type(bucket), '__init__', init)",
+    ])
+    assert len(moto_uses(hostile)) == 8
+    assert moto_uses("from labstack import motobridge\nrule.targets = []\nlog.info('moto failed')\n") == []
+
+
+def test_no_module_but_the_seam_imports_moto_or_patches_it() -> None:
+    offenders = {}
+    for root in SCANNED:
+        for path in sorted(root.rglob("*.py")):
+            if path == SEAM or ".venv" in path.parts:
+                continue
+            uses = moto_uses(path.read_text(encoding="utf-8"))
+            if uses:
+                offenders[str(path.relative_to(ROOT))] = uses
+    assert offenders == {}, f"only {SEAM.relative_to(ROOT)} may import or patch moto: {offenders}"
+
+
+def test_every_patch_says_what_why_and_against_which_moto_and_fits_the_installed_one() -> None:
+    names = [patch.name for patch in PATCHES]
+    assert len(names) == len(set(names))
+    for patch in PATCHES:
+        target = _resolve(patch.target)
+        assert patch.why and patch.checked and patch.group
+        assert all(Version(version) in SpecifierSet(SUPPORTED_MOTO) for version in patch.checked), patch.name
+        assert [a for a in patch.attributes if a not in patch.adds and not hasattr(target, a)] == [], patch.name
+        assert callable(_resolve(patch.make)), patch.name
+    assert installed_moto() in [version for patch in PATCHES for version in patch.checked]
+
+
+def test_pyproject_states_the_supported_moto_range() -> None:
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    moto = [Requirement(d) for d in dependencies if Requirement(d).name == "moto"]
+    assert [(r.extras, r.specifier) for r in moto] == [({"server"}, SpecifierSet(SUPPORTED_MOTO))]
+
+
+# --- the version guard -----------------------------------------------------------------------------
+
+def _fake_moto(where: Path, version: str) -> str:
+    """A directory whose ``moto`` distribution metadata says ``version``; first on PYTHONPATH, it is the
+    moto Python finds (the code imported stays the installed one)."""
+    info = where / f"moto-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: moto\nVersion: {version}\n")
+    return str(where)
+
+
+@pytest.mark.slow
+def test_an_untested_moto_stops_labstack_at_start_unless_the_lane_lets_it(tmp_path: Path) -> None:
+    fake = _fake_moto(tmp_path / "site", "99.0.0")
+    path = server_env()["PYTHONPATH"]
+    settings = Settings(port=free_port(), home=tmp_path / "refused")
+    with pytest.raises(daemon.DaemonError) as refused:
+        daemon.start(settings, wait=60, env=server_env(PYTHONPATH=f"{fake}:{path}", **{UNTESTED_ENV: ""}))
+    message = str(refused.value)
+    assert "exited with status 2" in message
+    assert f"moto 99.0.0 is installed, but labstack is tested with moto{SUPPORTED_MOTO} only" in message
+    assert UNTESTED_ENV in message
+    # The newest-moto lane's escape hatch: it starts, says so in its log, and serves.
+    settings = Settings(port=free_port(), home=tmp_path / "lane")
+    daemon.start(settings, wait=60, env=server_env(PYTHONPATH=f"{fake}:{path}", **{UNTESTED_ENV: "1"}))
+    server = LabstackProcess(settings, 0)
+    try:
+        assert server.client("sqs").create_queue(QueueName="works")["QueueUrl"]
+        assert "moto 99.0.0 is installed" in settings.log_file.read_text()
+    finally:
+        server.stop()
+
+
+# --- EventBridge targets per labstack ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LabstackProcess]]:
+    """Two labstacks served from threads of this process (they share moto's backends, as any two
+    labstacks of one process do)."""
+    started = []
+    for name in ("first", "second"):
+        settings = Settings(port=free_port(), home=tmp_path_factory.mktemp(f"seam-{name}"))
+        server, labstack = build_server(settings)
+        labstack.warm_up()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        labstack.wait_warm()
+        started.append((server, labstack))
+    yield [LabstackProcess(labstack.settings, 0) for _, labstack in started]
+    for server, labstack in started:
+        server.shutdown()
+        labstack.shutdown()
+        server.server_close()
+
+
+def _pipeline(lab: PipelineLab, name: str) -> None:
+    lab.source({"app.txt": "v1"})
+    lab.create(name, stage("Source", s3_source(lab.sources)),
+               stage("Deploy", action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true",
+                                                               "ObjectKey": name}, inputs=("src",))))
+
+
+def _by_rule(lab: PipelineLab, name: str) -> list[dict[str, Any]]:
+    found = lab.codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
+    return [e for e in found if e["trigger"]["triggerType"] == "CloudWatchEvent"]
+
+
+def _rule(lab: PipelineLab, rule: str, source: str, targets: list[dict[str, Any]]) -> None:
+    events = lab.client("events")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule=rule, Targets=targets)
+
+
+@pytest.mark.slow
+def test_a_rule_fired_through_one_labstack_starts_that_labstacks_pipeline_only(two: list[LabstackProcess]) -> None:
+    first = PipelineLab(two[0])
+    second = copy.copy(first)  # the same account, roles and buckets (moto's), another labstack's pipelines
+    second.server = two[1]
+    second.codepipeline = check_responses(two[1].client("codepipeline", account=first.account))
+    for lab in (first, second):
+        _pipeline(lab, "shared-name")
+    arn = f"arn:aws:codepipeline:us-east-1:{first.account}:shared-name"
+    _rule(first, "release", "my.app", [{"Id": "p", "Arn": arn, "RoleArn": first.role}])
+    # A rule delivers to a pipeline while PutEvents is answered: once it has been, all is said.
+    for asked, started in ((first, (1, 0)), (second, (1, 1)), (first, (2, 1))):
+        answer = asked.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "go", "Detail": "{}"}])
+        assert answer["FailedEntryCount"] == 0
+        assert (len(_by_rule(first, "shared-name")), len(_by_rule(second, "shared-name"))) == started
+
+
+@pytest.mark.slow
+def test_concurrent_put_events_reach_every_target_of_a_mixed_rule(two: list[LabstackProcess]) -> None:
+    lab = PipelineLab(two[0])
+    _pipeline(lab, "busy")
+    sqs = lab.client("sqs")
+    queue = sqs.create_queue(QueueName="told")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pipeline = f"arn:aws:codepipeline:us-east-1:{lab.account}:busy"
+    _rule(lab, "busy-rule", "busy.app", [{"Id": "p", "Arn": pipeline, "RoleArn": lab.role}, {"Id": "q", "Arn": queue_arn}])
+    count = 16
+    errors: list[BaseException] = []
+
+    def put(n: int) -> None:
+        try:
+            answer = lab.client("events").put_events(
+                Entries=[{"Source": "busy.app", "DetailType": "go", "Detail": json.dumps({"n": n})}])
+            assert answer["FailedEntryCount"] == 0
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    told: set[int] = set()
+    for _ in range(40):
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            told.add(json.loads(message["Body"])["detail"]["n"])
+        if len(told) == count:
+            break
+    assert told == set(range(count))  # moto's target got every event, once each
+    lab.wait_for_executions("busy", count + 1)
+    assert len(_by_rule(lab, "busy")) == count  # and labstack's target too
+    # The shared rule still has both targets: no delivery changed it.
+    assert {t["Id"] for t in lab.client("events").list_targets_by_rule(Rule="busy-rule")["Targets"]} == {"p", "q"}
