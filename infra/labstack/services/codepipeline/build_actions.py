@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labstack.errors import AwsError
-from labstack.services.codepipeline import acting
+from labstack.services.codepipeline import acting, batch_builds
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 
 POLL = 0.05
@@ -58,9 +58,6 @@ def codebuild(job: ActionJob) -> dict[str, str]:
     config = job.configuration
     inputs = job.input_names()
     primary = config.get("PrimarySource") or inputs[0]
-    if config.get("BatchEnabled", "false").lower() == "true":
-        raise ActionFailed("labstack runs CodeBuild actions as single builds; batch builds (BatchEnabled) are not emulated",
-                           "ConfigurationError")
     if len(inputs) > 1:
         raise ActionFailed("labstack's CodeBuild action takes one input artifact; secondary sources "
                            f"({', '.join(i for i in inputs if i != primary)}) are not handed to builds", "ConfigurationError")
@@ -73,6 +70,8 @@ def codebuild(job: ActionJob) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="pipeline-input-") as tmp:
         source = Path(tmp) / "input.zip"
         source.write_bytes(job.input(primary))
+        if config.get("BatchEnabled", "false").lower() == "true":
+            return batch_builds.run(job, _codebuild(job), source, _overrides(job, primary), _refused)
         acting.authorize(job, "codebuild", "StartBuild", {"projectName": config["ProjectName"]}, _refused("startBuild"))
         try:
             build_job = _codebuild(job).start_pipeline_build(job.account, job.region, config["ProjectName"],
