@@ -272,7 +272,7 @@ class CodeBuildProvider(Provider):
         ctx = RequestContext(account=account, region=region, service="codebuild")
         request = {"projectName": project["name"], "sourceVersion": event.source_version}
         try:
-            if project["webhook"].get("buildType") == "BUILD_BATCH":
+            if (project.get("webhook") or {}).get("buildType") == "BUILD_BATCH":
                 getattr(self, "start_build_batch")(ctx, request)
             else:
                 self._new_job(ctx, request, project, initiator=webhooks.initiator(), webhook=event)

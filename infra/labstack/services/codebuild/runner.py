@@ -77,6 +77,7 @@ class BuildJob:
     start_request: dict[str, Any] = field(default_factory=dict)
     pipeline_input: Path | None = None
     pipeline_output: Callable[[str | None, Path], None] | None = None
+    webhook: Any = None  # the webhooks.Event that started the build: what it fetches, its CODEBUILD_WEBHOOK_*
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -256,8 +257,9 @@ class Runner:
         job = self.job
         source = self.record["source"]
         try:
-            fetched = sources.fetch(self.labstack, job.account, job.region, source, self.record.get("sourceVersion"),
-                                    self.src, self.role, job.pipeline_input)
+            version = job.webhook.commit if job.webhook else self.record.get("sourceVersion")  # pr/N: its head
+            fetched = sources.fetch(self.labstack, job.account, job.region, source, version, self.src, self.role,
+                                    job.pipeline_input)
             if fetched.resolved_version:
                 with job.lock:
                     self.record["resolvedSourceVersion"] = fetched.resolved_version
@@ -347,6 +349,8 @@ class Runner:
             "CODEBUILD_START_TIME": str(started),
             "CODEBUILD_CI": "true",
         })
+        if job.webhook:
+            env.update(job.webhook.environment())
         (job.workspace / "home").mkdir(exist_ok=True)
         return env
 

@@ -76,10 +76,10 @@ def fetch(labstack: Labstack, account: str, region: str, source: dict, version: 
             revision = shared.codecommit_revision(labstack, account, region, repository, _git_spec(version))
             resolved = revision.revision
         elif kind == "GITHUB":
-            match = _GITHUB_URL.match(location)
-            if match is None:
+            full_id = github_repository(location)
+            if full_id is None:
                 raise SourceError("CLIENT_ERROR", f"invalid GitHub source location {location!r}: expected https://github.com/owner/repo")
-            revision = shared.github_revision(labstack, match.group(1), _git_spec(version) or "HEAD", account)
+            revision = shared.github_revision(labstack, full_id, _git_spec(version) or "HEAD", account)
             resolved = revision.revision
         else:
             raise SourceError("CLIENT_ERROR", f"labstack cannot fetch {kind} sources")
@@ -87,6 +87,12 @@ def fetch(labstack: Labstack, account: str, region: str, source: dict, version: 
         raise SourceError("CLIENT_ERROR", f"error while downloading source {location}: {exc.code}: {exc.message}") from None
     _unpack(revision.zip, dest)
     return Fetched(resolved_version=resolved)
+
+
+def github_repository(location: str) -> str | None:
+    """``owner/repo`` of a GitHub source location (``https://github.com/owner/repo[.git]``), or None."""
+    match = _GITHUB_URL.match(location)
+    return match.group(1) if match else None
 
 
 def _git_spec(version: str | None) -> str | None:
