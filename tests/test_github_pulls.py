@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -75,15 +74,40 @@ def head_of(work: Path, url: str, branch: str) -> str:
 
 
 # --- pipelines started by pull requests --------------------------------------------------------------
+def new_connection(lab: PipelineLab, name: str) -> str:
+    return lab.client("codestar-connections").create_connection(ProviderType="GitHub", ConnectionName=name)["ConnectionArn"]
+
+
+def stages(lab: PipelineLab, key: str, source: dict) -> tuple[dict, dict]:
+    """A source stage and a stage deploying its files to ``key`` in the artifact bucket."""
+    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": key}, inputs=("src",))
+    return stage("Source", source), stage("Deploy", deploy)
+
+
+def github_source(connection: str, repo: str, branch: str = "main") -> dict:
+    return action("Code", "Source", "CodeStarSourceConnection",
+                  {"ConnectionArn": connection, "FullRepositoryId": repo, "BranchName": branch}, outputs=("src",),
+                  namespace="Src")
+
+
+def triggers(source_action: str, kind: str, *filters: dict) -> list[dict]:
+    return [{"providerType": "CodeStarSourceConnection",
+             "gitConfiguration": {"sourceActionName": source_action, kind: list(filters)}}]
+
+
 def pr_pipeline(lab: PipelineLab, name: str, repo: str, connection: str, *pull_filters: dict) -> None:
-    source = action("Code", "Source", "CodeStarSourceConnection",
-                    {"ConnectionArn": connection, "FullRepositoryId": repo, "BranchName": "main"}, outputs=("src",),
-                    namespace="Src")
-    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true",
-                                             "ObjectKey": f"{name}/#{{Src.CommitId}}"}, inputs=("src",))
-    trigger = {"providerType": "CodeStarSourceConnection",
-               "gitConfiguration": {"sourceActionName": "Code", "pullRequest": list(pull_filters)}}
-    lab.create(name, stage("Source", source), stage("Deploy", deploy), pipelineType="V2", triggers=[trigger])
+    """A V2 pipeline deploying ``repo`` to ``<name>/<commit>`` when a pull request passes ``pull_filters``."""
+    lab.create(name, *stages(lab, f"{name}/#{{Src.CommitId}}", github_source(connection, repo)), pipelineType="V2",
+               triggers=triggers("Code", "pullRequest", *pull_filters))
+
+
+def refusal(lab: PipelineLab, name: str, source: dict, pull_filter: dict) -> dict:
+    """The error CreatePipeline answers a V2 pipeline whose ``source`` has a trigger with ``pull_filter``."""
+    declaration = lab.declaration(name, *stages(lab, name, source), pipelineType="V2",
+                                  triggers=triggers(source["name"], "pullRequest", pull_filter))
+    with pytest.raises(ClientError) as refused:
+        lab.codepipeline.create_pipeline(pipeline=declaration)
+    return refused.value.response["Error"]
 
 
 def runs(lab: PipelineLab, name: str) -> list[dict]:
@@ -110,8 +134,7 @@ def test_pull_request_events_start_the_pipelines_whose_filters_match(lab: Pipeli
     endpoint = lab.server.endpoint
     repo = f"org{lab.account}/prs"
     work, url = pushed_repo(endpoint, tmp_path, repo)
-    connection = lab.client("codestar-connections").create_connection(ProviderType="GitHub",
-                                                                        ConnectionName="prs")["ConnectionArn"]
+    connection = new_connection(lab, "prs")
     # Created in this order on purpose: a pipeline's listener runs in creation order, so once a later
     # pipeline has started for a push, every earlier one has been judged for it.
     pr_pipeline(lab, "wrong-branch", repo, connection, {"branches": {"includes": ["release/**"]}})
@@ -163,16 +186,11 @@ def test_without_a_pull_request_filter_pull_requests_start_nothing(lab: Pipeline
     request: AWS's default trigger is a push to the action's branch."""
     endpoint = lab.server.endpoint
     repo = f"org{lab.account}/quiet"
-    _work, _url = pushed_repo(endpoint, tmp_path, repo)
-    connection = lab.client("codestar-connections").create_connection(ProviderType="GitHub",
-                                                                        ConnectionName="quiet")["ConnectionArn"]
-    source = action("Code", "Source", "CodeStarSourceConnection",
-                    {"ConnectionArn": connection, "FullRepositoryId": repo, "BranchName": "feature"}, outputs=("src",))
-    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "q"}, inputs=("src",))
-    lab.create("v1", stage("Source", source), stage("Deploy", deploy))
-    push_only = {"providerType": "CodeStarSourceConnection",
-                 "gitConfiguration": {"sourceActionName": "Code", "push": [{"branches": {"includes": ["**"]}}]}}
-    lab.create("push-only", stage("Source", source), stage("Deploy", deploy), pipelineType="V2", triggers=[push_only])
+    pushed_repo(endpoint, tmp_path, repo)
+    source = github_source(new_connection(lab, "quiet"), repo, branch="feature")
+    lab.create("v1", *stages(lab, "q", source))
+    lab.create("push-only", *stages(lab, "q", source), pipelineType="V2",
+               triggers=triggers("Code", "push", {"branches": {"includes": ["**"]}}))
     pull = ok(call(endpoint, "POST", f"{repo}/pulls", {"title": "t", "head": "feature", "base": "main"}), 201)
     ok(call(endpoint, "PATCH", f"{repo}/pulls/{pull['number']}", {"state": "closed"}))
     assert counts(lab, "v1", "push-only") == {"v1": 1, "push-only": 1}
@@ -183,34 +201,16 @@ def test_a_pull_request_filter_on_a_codecommit_source_is_refused(lab: PipelineLa
     (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-triggers.html)."""
     lab.client("codecommit").create_repository(repositoryName="app")
     source = action("Source", "Source", "CodeCommit", {"RepositoryName": "app", "BranchName": "main"}, outputs=("src",))
-    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "x"}, inputs=("src",))
-    trigger = {"providerType": "CodeStarSourceConnection",
-               "gitConfiguration": {"sourceActionName": "Source",
-                                    "pullRequest": [{"events": ["OPEN"], "branches": {"includes": ["main"]}}]}}
-    with pytest.raises(ClientError) as refused:
-        lab.codepipeline.create_pipeline(pipeline=lab.declaration("cc-pr", stage("Source", source), stage("Deploy", deploy),
-                                                                  pipelineType="V2", triggers=[trigger]))
-    assert refused.value.response["Error"]["Code"] == "ValidationException"
-    assert "CodeStarSourceConnection" in refused.value.response["Error"]["Message"]
+    error = refusal(lab, "cc-pr", source, {"events": ["OPEN"], "branches": {"includes": ["main"]}})
+    assert error["Code"] == "ValidationException" and "CodeStarSourceConnection" in error["Message"]
 
 
 @pytest.mark.parametrize("pull_filter", [{"events": ["OPEN"]}, {"filePaths": {"includes": ["src/**"]}}])
 def test_a_pull_request_filter_without_branches_is_refused(lab: PipelineLab, pull_filter: dict) -> None:
     """A pull request filter's valid combinations are branches, or branches and file paths
     (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-triggers.html)."""
-    connection = lab.client("codestar-connections").create_connection(ProviderType="GitHub",
-                                                                        ConnectionName="nb")["ConnectionArn"]
-    source = action("Code", "Source", "CodeStarSourceConnection",
-                    {"ConnectionArn": connection, "FullRepositoryId": f"org{lab.account}/nb", "BranchName": "main"},
-                    outputs=("src",))
-    deploy = action("Site", "Deploy", "S3", {"BucketName": lab.bucket, "Extract": "true", "ObjectKey": "x"}, inputs=("src",))
-    trigger = {"providerType": "CodeStarSourceConnection",
-               "gitConfiguration": {"sourceActionName": "Code", "pullRequest": [pull_filter]}}
-    with pytest.raises(ClientError) as refused:
-        lab.codepipeline.create_pipeline(pipeline=lab.declaration("nb", stage("Source", source), stage("Deploy", deploy),
-                                                                  pipelineType="V2", triggers=[trigger]))
-    assert refused.value.response["Error"]["Code"] == "ValidationException"
-    assert "must filter branches" in refused.value.response["Error"]["Message"]
+    error = refusal(lab, "nb", github_source(new_connection(lab, "nb"), f"org{lab.account}/nb"), pull_filter)
+    assert error["Code"] == "ValidationException" and "must filter branches" in error["Message"]
 
 
 # --- the pull request API on a laptop -----------------------------------------------------------------
