@@ -349,20 +349,31 @@ def test_hostile_input_gets_a_clear_4xx_and_loses_nothing(hub: LabstackProcess, 
         assert reply.status == 400 and says in reply.json()["message"], (data[:20], reply.status, reply.body[:200])
     as_form = raw.send(endpoint, f"{API}/laptop/hostile/pulls", {"Content-Type": "text/plain"}, b'{"title": "t"}')
     assert as_form.status == 400 and "application/json" in as_form.json()["message"]
+    # a web page of another site cannot merge for the learner (the browser marks its request)
+    forged = raw.send(endpoint, f"{API}/laptop/hostile/pulls/1/merge", {"Content-Type": "application/json",
+                                                                      "Origin": "http://evil.example"}, b"{}", method="PUT")
+    assert forged.status == 403 and b"another origin" in forged.body
     after = (ok(call(endpoint, "GET", "laptop/hostile/pulls/1")), git(work, "ls-remote", url).stdout)
     assert after == before and pull["number"] == 1
     assert [p["number"] for p in ok(call(endpoint, "GET", "laptop/hostile/pulls?state=all"))] == [1]
     assert not Path("/tmp/pwned").exists()
 
 
+def pr_cli(endpoint: str, *args: str, who: Learner | None = None) -> subprocess.CompletedProcess:
+    """``labstack github pr ARGS`` against ``endpoint``, with ``who``'s keys in the environment if given."""
+    env = {**server_env(), "PYTHONPATH": str(ROOT / "infra")}
+    if who is not None:
+        env.update(AWS_ACCESS_KEY_ID=who.access_key_id, AWS_SECRET_ACCESS_KEY=who.secret_access_key)
+    return subprocess.run([sys.executable, "-m", "labstack.cli", "github", "pr", *args, "--endpoint", endpoint],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
 def test_labstack_github_pr_commands(hub: LabstackProcess, tmp_path: Path) -> None:
     endpoint = hub.endpoint
     work, url = pushed_repo(endpoint, tmp_path, "laptop/cli")
-    env = {**server_env(), "PYTHONPATH": str(ROOT / "infra")}
 
     def labstack(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "labstack.cli", "github", "pr", *args, "--endpoint", endpoint],
-                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        return pr_cli(endpoint, *args)
 
     created = labstack("create", "laptop/cli", "--head", "feature", "--title", "From the CLI")
     assert created.returncode == 0 and "#1" in created.stdout and "feature -> main" in created.stdout, created.stderr
@@ -440,6 +451,8 @@ def test_another_learner_cannot_open_list_or_merge_pull_requests_in_a_repository
     assert squat.status == 404  # nothing exists there: nothing is created either
     assert not (server.settings.home / "github" / f"learner-{a.account_id}").exists()
 
+    by_cli = pr_cli(endpoint, "merge", "team-a/site", "1", who=b)
+    assert by_cli.returncode == 1 and "team-a/site belongs to another account (403)" in by_cli.stderr
     assert head_of(work, url, "main") == main_before  # nothing moved
     listed = ok(call(endpoint, "GET", "team-a/site/pulls", auth=keys(instructor)))  # the instructor reaches it
     assert [(p["number"], p["state"], p["title"]) for p in listed] == [(1, "open", "A's")]
