@@ -405,6 +405,25 @@ def test_reset_forgets_pull_requests(hub: LabstackProcess, tmp_path: Path) -> No
     assert ok(call(endpoint, "POST", "laptop/reset/pulls", {"title": "t", "head": "feature", "base": "main"}), 201)["number"] == 1
 
 
+@pytest.mark.slow
+def test_pull_requests_outlive_a_restart(tmp_path: Path) -> None:
+    """They are kept with the repository under LABSTACK_HOME, as its commits are."""
+    home = tmp_path / "home"
+    first = start_labstack(home, LABSTACK_PROVIDERS="")
+    try:
+        pushed_repo(first.endpoint, tmp_path, "laptop/kept")
+        ok(call(first.endpoint, "POST", "laptop/kept/pulls", {"title": "Kept", "head": "feature", "base": "main"}), 201)
+    finally:
+        first.stop()
+    second = start_labstack(home, LABSTACK_PROVIDERS="")
+    try:
+        kept = ok(call(second.endpoint, "GET", "laptop/kept/pulls/1"))
+        assert (kept["title"], kept["state"], kept["mergeable"]) == ("Kept", "open", True)
+        assert ok(call(second.endpoint, "PUT", "laptop/kept/pulls/1/merge", {}))["merged"] is True
+    finally:
+        second.stop()
+
+
 # --- class mode: the owner's pull requests only ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabstackProcess, list[Learner]]]:
