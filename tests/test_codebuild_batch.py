@@ -8,62 +8,14 @@ and the BuildBatch API reference (https://docs.aws.amazon.com/codebuild/latest/A
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import Lab, buildspec, wait_build
-from tests.support.roles import service_role
+from tests.support.codebuild_batch import batch_project, batch_role, builds_of, groups, run_batch, wait_batch
 
 pytest_plugins = ["tests.support.codebuild_fixtures"]
-
-# What AWS's batch service role needs: "CodeBuild must be able to call the StartBuild, StopBuild, and RetryBuild
-# actions on your behalf".
-BATCH_POLICY = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": ["codebuild:StartBuild", "codebuild:StopBuild", "codebuild:RetryBuild"],
-     "Resource": "*"}]}
-
-
-def batch_role(lab: Lab, policy: dict = BATCH_POLICY, name: str = "codebuild-batch-role") -> str:
-    """A batch service role of the lab's account, trusting CodeBuild."""
-    return service_role(lab.client("iam"), name, "codebuild.amazonaws.com", policy=policy)
-
-
-def batch_project(lab: Lab, name: str, batch: dict, phases: dict | None = None, **config: Any) -> dict:
-    """A NO_SOURCE project whose buildspec has ``batch``, with batch builds enabled."""
-    spec = buildspec(phases or {"build": {"commands": ["echo build $CODEBUILD_BATCH_BUILD_IDENTIFIER"]}}, batch=batch)
-    return lab.project(name, spec, buildBatchConfig={"serviceRole": batch_role(lab), **config})
-
-
-def wait_batch(lab: Lab, batch_id: str, timeout: float = 60) -> dict:
-    """Poll until the batch is complete; the final BuildBatch."""
-    deadline = time.monotonic() + timeout
-    while True:
-        batch = lab.codebuild.batch_get_build_batches(ids=[batch_id])["buildBatches"][0]
-        if batch["complete"]:
-            return batch
-        if time.monotonic() > deadline:
-            raise AssertionError(f"batch {batch_id} still {batch['currentPhase']} after {timeout} s")
-        time.sleep(0.1)
-
-
-def run_batch(lab: Lab, project: str, timeout: float = 60, **overrides: Any) -> dict:
-    started = lab.codebuild.start_build_batch(projectName=project, **overrides)["buildBatch"]
-    return wait_batch(lab, started["id"], timeout)
-
-
-def groups(batch: dict) -> dict[str, dict]:
-    return {g["identifier"]: g for g in batch["buildGroups"]}
-
-
-def builds_of(lab: Lab, batch: dict) -> dict[str, dict]:
-    """The current build of each group that ran, by identifier (BatchGetBuilds)."""
-    arns = {g["identifier"]: g["currentBuildSummary"]["arn"] for g in batch["buildGroups"] if "currentBuildSummary" in g}
-    found = lab.codebuild.batch_get_builds(ids=[a.split("build/", 1)[1] for a in arns.values()])["builds"]
-    by_arn = {b["arn"]: b for b in found}
-    return {ident: by_arn[arn] for ident, arn in arns.items()}
-
 
 @pytest.mark.slow
 def test_a_build_list_runs_both_builds_for_real(lab: Lab) -> None:
@@ -341,3 +293,47 @@ def test_a_batch_of_thousands_of_builds_is_refused_and_labstack_stays_up(lab: La
     assert "labstack runs at most" in message
     assert "ids" not in lab.codebuild.list_builds_for_project(projectName="huge")
     assert lab.codebuild.list_projects()["projects"] == ["huge"]
+
+
+@pytest.mark.slow
+def test_fast_fail_stops_the_running_builds_when_one_fails(lab: Lab) -> None:
+    """fast-fail true: "All running builds will be stopped when one of the build tasks fails"
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html#build-spec.batch)."""
+    batch = {"fast-fail": True, "build-list": [{"identifier": "breaks"}, {"identifier": "lingers"}]}
+    phases = {"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = breaks ]; then exit 1; fi', "sleep 300"]}}
+    batch_project(lab, "fastfail", batch, phases)
+    done = run_batch(lab, "fastfail")
+    assert done["buildBatchStatus"] == "FAILED"
+    by_id = groups(done)
+    assert by_id["breaks"]["currentBuildSummary"]["buildStatus"] == "FAILED"
+    assert by_id["lingers"]["currentBuildSummary"]["buildStatus"] == "STOPPED"
+
+
+def test_an_idempotency_token_starts_one_batch(lab: Lab) -> None:
+    """StartBuildBatch's idempotencyToken: the same request with the same token is the same batch
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/run-batch-build-cli.html)."""
+    batch_project(lab, "once", {"build-list": [{"identifier": "a"}]})
+    first = lab.codebuild.start_build_batch(projectName="once", idempotencyToken="tok-1")["buildBatch"]
+    second = lab.codebuild.start_build_batch(projectName="once", idempotencyToken="tok-1")["buildBatch"]
+    assert first["id"] == second["id"]
+    assert lab.codebuild.list_build_batches()["ids"] == [first["id"]]
+    wait_batch(lab, first["id"])
+
+
+def test_list_build_batches_filters_sorts_and_pages(lab: Lab) -> None:
+    """ListBuildBatches and ListBuildBatchesForProject: filter by status, sortOrder, maxResults and nextToken
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuildBatches.html)."""
+    batch_project(lab, "lists", {"build-graph": [{"identifier": "a", "depend-on": ["a"]}]})  # refused at once
+    ids = [run_batch(lab, "lists")["id"] for _ in range(3)]
+    assert lab.codebuild.list_build_batches(sortOrder="ASCENDING")["ids"] == ids
+    assert lab.codebuild.list_build_batches_for_project(projectName="lists")["ids"] == ids[::-1]
+    assert lab.codebuild.list_build_batches(filter={"status": "FAILED"})["ids"] == ids[::-1]
+    assert lab.codebuild.list_build_batches(filter={"status": "SUCCEEDED"})["ids"] == []
+    page = lab.codebuild.list_build_batches(maxResults=2, sortOrder="ASCENDING")
+    assert page["ids"] == ids[:2]
+    assert lab.codebuild.list_build_batches(maxResults=2, sortOrder="ASCENDING", nextToken=page["nextToken"])["ids"] == ids[2:]
+    numbers = [b["buildBatchNumber"] for b in lab.codebuild.batch_get_build_batches(ids=ids)["buildBatches"]]
+    assert numbers == [1, 2, 3]
+    with pytest.raises(ClientError) as missing:
+        lab.codebuild.list_build_batches_for_project(projectName="nope")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
