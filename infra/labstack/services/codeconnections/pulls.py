@@ -136,6 +136,8 @@ def _text(field: str, value: Any, limit: int, required: bool = False) -> str:
                       "missing_field" if value is None else "invalid")
     if len(value) > limit:
         raise invalid(field, f"{field} is too long (maximum is {limit} characters)")
+    if "\0" in value or value.encode("utf-8", "replace").decode() != value:  # no NUL, no lone surrogate: git takes neither
+        raise invalid(field, f"{field} must be UTF-8 text without NUL characters")
     return value
 
 
