@@ -8,6 +8,8 @@ per account. On a laptop anyone reaches every repository. In class mode git need
 (:func:`claim`): other accounts' git requests and connections are refused, the instructor's not.
 A repository made by the command line has no owner until its first push.
 ``labstack reset`` empties it with everything else, so a lab run again can push afresh.
+Pull requests (``pulls.py``) are kept inside each bare repository and served, as GitHub's REST API
+serves them, under ``/github/api/v3/`` (``github_api.py``), with the same access rules as git.
 """
 
 from __future__ import annotations

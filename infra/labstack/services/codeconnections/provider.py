@@ -4,7 +4,8 @@ CodeStar Connections, the same API under its older name, is served by a subclass
 
 On AWS a new connection waits (PENDING) for someone to finish the handshake with GitHub in
 the console; labstack's GitHub is local, so there is nothing to wait for. The local GitHub
-itself is served here too, under ``/github/`` (see ``github.py``).
+itself is served here too, under ``/github/`` (see ``github.py``), and its pull request API
+under ``/github/api/v3/`` (``github_api.py``).
 """
 
 from __future__ import annotations
