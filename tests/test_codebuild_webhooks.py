@@ -29,6 +29,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import ENVIRONMENT, Lab, buildspec, wait_build
+from tests.support.codebuild_batch import batch_role, wait_batch
+from tests.support.codebuild_batch import builds_of as batch_builds
 from tests.support.gitcli import commit, git, new_work_tree
 
 pytest_plugins = ["tests.support.codebuild_fixtures"]
@@ -151,6 +153,7 @@ def test_each_filter_type_matches_and_misses(lab: Lab, repo: Repo) -> None:
     }
     for name, groups in wanted.items():
         hooked(lab, repo, name, groups)
+    hooked(lab, repo, "branch-filter", branchFilter="^rel")  # the older branch regex, no groups
     hooked(lab, repo, "sentinel")  # no filter groups: every push
     code = repo.push({"src/app.py": "print(1)\n"}, "[build] the app")
     docs = repo.push({"docs/readme.md": "# app\n"}, "chore: docs")
@@ -167,6 +170,26 @@ def test_each_filter_type_matches_and_misses(lab: Lab, repo: Repo) -> None:
     assert versions(lab, "any-group") == [code, branch]
     assert versions(lab, "all-in-group") == [docs]
     assert versions(lab, "pull-requests") == []
+    assert versions(lab, "branch-filter") == [branch]
+
+
+@pytest.mark.slow
+def test_a_batch_webhook_starts_a_batch_build_of_the_push(lab: Lab, repo: Repo) -> None:
+    """buildType BUILD_BATCH (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Webhook.html):
+    the push starts a batch build, whose builds build the pushed commit."""
+    spec = buildspec({"build": {"commands": ["echo built $(cat app.txt)"]}},
+                     batch={"build-list": [{"identifier": "one"}, {"identifier": "two"}]})
+    hooked(lab, repo, "batched", [[event("PUSH")]], spec=spec, buildType="BUILD_BATCH")
+    lab.codebuild.update_project(name="batched", buildBatchConfig={"serviceRole": batch_role(lab)})
+    hooked(lab, repo, "sentinel")
+    sha = repo.push({"app.txt": "batched\n"}, "for the batch")
+    builds_of(lab, "sentinel", 1)
+    [batch_id] = lab.codebuild.list_build_batches_for_project(projectName="batched")["ids"]
+    done = wait_batch(lab, batch_id)
+    assert done["buildBatchStatus"] == "SUCCEEDED" and done["initiator"].startswith("GitHub-Hookshot/")
+    assert done["sourceVersion"] == sha
+    for build in batch_builds(lab, done).values():
+        assert build["resolvedSourceVersion"] == sha and "built batched" in lab.logs(build)
 
 
 @pytest.mark.slow

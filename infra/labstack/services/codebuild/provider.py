@@ -232,14 +232,14 @@ class CodeBuildProvider(Provider):
             project = self._project(ctx, request["projectName"])
             if project.get("webhook"):
                 raise AwsError("ResourceAlreadyExistsException", f"Webhook already exists for project {project['name']}")
-            webhooks.check(project, request, hasattr(self, "start_build_batch"))
+            webhooks.check(project, request)
             project["webhook"] = webhooks.record(request)
             return {"webhook": project["webhook"]}
 
     def update_webhook(self, ctx: RequestContext, request: dict) -> dict:
         with self.state.lock:
             project = self._hooked(ctx, request["projectName"])
-            webhooks.check(project, {**project["webhook"], **request}, hasattr(self, "start_build_batch"))
+            webhooks.check(project, {**project["webhook"], **request})
             project["webhook"] = webhooks.record(request, project["webhook"])
             return {"webhook": project["webhook"]}
 
@@ -270,12 +270,13 @@ class CodeBuildProvider(Provider):
     def _webhook_build(self, account: str, region: str, project: dict, event: webhooks.Event) -> None:
         """A build (or batch build) of ``project`` for webhook ``event``."""
         ctx = RequestContext(account=account, region=region, service="codebuild")
-        request = {"projectName": project["name"], "sourceVersion": event.source_version}
         try:
-            if (project.get("webhook") or {}).get("buildType") == "BUILD_BATCH":
-                getattr(self, "start_build_batch")(ctx, request)
+            if (project.get("webhook") or {}).get("buildType") == "BUILD_BATCH":  # its builds fetch the commit itself
+                self.batches.start(ctx, {"projectName": project["name"], "sourceVersion": event.commit},
+                                   webhooks.initiator())
             else:
-                self._new_job(ctx, request, project, initiator=webhooks.initiator(), webhook=event)
+                self._new_job(ctx, {"projectName": project["name"], "sourceVersion": event.source_version}, project,
+                              initiator=webhooks.initiator(), webhook=event)
         except AwsError as exc:  # e.g. the project's concurrent build limit: AWS starts no build either
             log.warning("webhook build of %s not started: %s", project["name"], exc.message)
 

@@ -13,7 +13,8 @@ What AWS documents, and labstack follows:
   ``excludeMatchedPattern`` turns a filter around. Patterns are matched by ``patterns.found`` (a time
   limit per match: a catastrophic pattern counts as no match and never hangs labstack);
 - the build: ``sourceVersion`` is the pushed commit (``pr/<number>`` for a pull request event),
-  ``initiator`` ``GitHub-Hookshot/…``, and the ``CODEBUILD_WEBHOOK_*`` variables are set.
+  ``initiator`` ``GitHub-Hookshot/…``, and the ``CODEBUILD_WEBHOOK_*`` variables are set; with
+  ``buildType`` BUILD_BATCH a batch build (``batches.py``) of the event's head commit starts instead.
 
 Events are heard on ``labstack.sources.change_feed`` and matched in a thread of their own, so a push
 never waits for the filters.
@@ -52,7 +53,7 @@ def _invalid(message: str) -> AwsError:
     return AwsError("InvalidInputException", message)
 
 
-def check(project: dict, request: dict, batch_supported: bool) -> None:
+def check(project: dict, request: dict) -> None:
     """CreateWebhook's and UpdateWebhook's rules for ``project`` and ``request``: AWS's, and what labstack
     cannot do said plainly."""
     source = project["source"]
@@ -71,8 +72,6 @@ def check(project: dict, request: dict, batch_supported: bool) -> None:
     if policy.get("requiresCommentApproval", "DISABLED") != "DISABLED":
         raise _invalid("pullRequestBuildPolicy: the local GitHub has no pull request comments to approve builds "
                        "with; use requiresCommentApproval DISABLED")
-    if request.get("buildType") == "BUILD_BATCH" and not batch_supported:
-        raise _invalid("buildType BUILD_BATCH: this labstack does not run batch builds; use BUILD")
     if request.get("buildType") == "RUNNER_BUILDKITE_BUILD":
         raise _invalid("buildType RUNNER_BUILDKITE_BUILD: labstack runs no Buildkite runners; use BUILD")
     if request.get("branchFilter"):
