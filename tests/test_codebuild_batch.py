@@ -7,6 +7,7 @@ and the BuildBatch API reference (https://docs.aws.amazon.com/codebuild/latest/A
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -337,3 +338,29 @@ def test_list_build_batches_filters_sorts_and_pages(lab: Lab) -> None:
     with pytest.raises(ClientError) as missing:
         lab.codebuild.list_build_batches_for_project(projectName="nope")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_user_may_run_batches_of_the_projects_its_policy_names(lab: Lab) -> None:
+    """The batch operations act on the project (resource type "project" in the Service Authorization Reference for
+    CodeBuild: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodebuild.html): a user
+    allowed StartBuildBatch and BatchGetBuildBatches on one project is refused them on another."""
+    batch_project(lab, "mine", {"build-graph": [{"identifier": "a", "depend-on": ["a"]}]})  # refused at once
+    batch_project(lab, "theirs", {"build-graph": [{"identifier": "a", "depend-on": ["a"]}]})
+    mine = lab.codebuild.batch_get_projects(names=["mine"])["projects"][0]["arn"]
+    iam = lab.client("iam")
+    iam.create_user(UserName="batcher")
+    iam.put_user_policy(UserName="batcher", PolicyName="batches", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": mine, "Action": [
+            "codebuild:StartBuildBatch", "codebuild:BatchGetBuildBatches", "codebuild:StopBuildBatch"]}]}))
+    key = iam.create_access_key(UserName="batcher")["AccessKey"]
+    user = lab.server.client("codebuild", account=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    started = user.start_build_batch(projectName="mine")["buildBatch"]
+    assert user.batch_get_build_batches(ids=[started["arn"]])["buildBatches"][0]["id"] == started["id"]
+    user.stop_build_batch(id=started["id"])
+    theirs = lab.codebuild.start_build_batch(projectName="theirs")["buildBatch"]
+    for call, args in ((user.start_build_batch, {"projectName": "theirs"}),
+                       (user.batch_get_build_batches, {"ids": [theirs["id"]]}),
+                       (user.delete_build_batch, {"id": started["id"]})):
+        with pytest.raises(ClientError) as refused:
+            call(**args)
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"

@@ -415,9 +415,10 @@ class IamName:
 
 
 def _build_project(build: str) -> str:
-    """The project of a build id (``NAME:UUID``) or build ARN (as the project's ARN)."""
-    if build.startswith("arn:") and ":build/" in build:
-        return build.replace(":build/", ":project/", 1).rpartition(":")[0]
+    """The project of a build or batch build id (``NAME:UUID``) or ARN (as the project's ARN)."""
+    for kind in (":build/", ":build-batch/"):
+        if build.startswith("arn:") and kind in build:
+            return build.replace(kind, ":project/", 1).rpartition(":")[0]
     return build.rpartition(":")[0] or build
 
 
@@ -603,9 +604,14 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         "BatchGetProjects": (on("project", ProjectName="names[]"),),
         "StartBuild": (on("project", ProjectName="projectName"),
                        pass_role("serviceRoleOverride", "codebuild.amazonaws.com")),
-        **_each("ListBuildsForProject CreateWebhook UpdateWebhook DeleteWebhook", on("project", ProjectName="projectName")),
-        **_each("StopBuild RetryBuild", on("project", ProjectName=P("id", then=_build_project))),
-        "BatchGetBuilds": (on("project", ProjectName=P("ids[]", then=_build_project)),),
+        "StartBuildBatch": (on("project", ProjectName="projectName"),
+                            pass_role("serviceRoleOverride", "codebuild.amazonaws.com"),
+                            pass_role("buildBatchConfigOverride.serviceRole", "codebuild.amazonaws.com")),
+        **_each("ListBuildsForProject ListBuildBatchesForProject CreateWebhook UpdateWebhook DeleteWebhook",
+                on("project", ProjectName="projectName")),
+        **_each("StopBuild RetryBuild StopBuildBatch RetryBuildBatch DeleteBuildBatch",
+                on("project", ProjectName=P("id", then=_build_project))),
+        **_each("BatchGetBuilds BatchGetBuildBatches", on("project", ProjectName=P("ids[]", then=_build_project))),
         "BatchGetReports": (on("report-group", ReportGroupName=P("reportArns[]", then=_report_group)),),
         **_each("DescribeTestCases DescribeCodeCoverages",
                 on("report-group", ReportGroupName=P("reportArn", then=_report_group))),
