@@ -219,15 +219,20 @@ def test_update_webhook_changes_what_builds_and_delete_stops_builds(lab: Lab, re
 @pytest.mark.slow
 def test_a_catastrophic_pattern_cannot_hang_the_webhooks(lab: Lab, repo: Repo) -> None:
     """Attack: a COMMIT_MESSAGE pattern that backtracks 2^40 ways on a message of forty a's and a '!'.
-    Each match stops at labstack's time limit and counts as no match: no build for it, and the next
-    events are still handled (the sentinel builds both pushes)."""
-    hooked(lab, repo, "redos", [[event("PUSH"), {"type": "COMMIT_MESSAGE", "pattern": "^(a|a)*$"}]])
+    The match stops at labstack's time limit and leaves the filter undecided, which does not pass, even
+    turned around by excludeMatchedPattern: no build for it; the next events are still handled (the
+    sentinel builds every push)."""
+    redos = {"type": "COMMIT_MESSAGE", "pattern": "^(a|a)*$"}
+    hooked(lab, repo, "redos", [[event("PUSH"), redos]])
+    hooked(lab, repo, "redos-exclude", [[event("PUSH"), {**redos, "excludeMatchedPattern": True}]])
     hooked(lab, repo, "sentinel")
     hostile = repo.push({"app.txt": "x\n"}, "a" * 40 + "!")
     plain = repo.push({"app.txt": "y\n"}, "aaaa")
-    builds_of(lab, "sentinel", 2)
-    assert versions(lab, "sentinel") == [hostile, plain]
+    other = repo.push({"app.txt": "z\n"}, "bbbb")
+    builds_of(lab, "sentinel", 3)
+    assert versions(lab, "sentinel") == [hostile, plain, other]
     assert versions(lab, "redos") == [plain]
+    assert versions(lab, "redos-exclude") == [other]
 
 
 @pytest.mark.slow

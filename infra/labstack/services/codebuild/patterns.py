@@ -3,7 +3,8 @@ without letting a hostile pattern hang labstack.
 
 AWS reads these patterns as regular expressions. labstack matches them with the ``regex`` package,
 whose matcher takes a time limit: a pattern that backtracks catastrophically (``^(a|a)*$`` against a
-long text) is stopped after :data:`MATCH_SECONDS` and counts as no match, and the log says so.
+long text) is stopped after :data:`MATCH_SECONDS` and its answer is "undecided", which starts no
+webhook build and retries no phase; the log says so.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ def compile_pattern(pattern: str) -> Any:
         raise PatternError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
-def found(compiled: Any, text: str) -> bool:
-    """Whether ``compiled`` matches anywhere in ``text``; a match that runs past the time limit is no match."""
+def found(compiled: Any, text: str, seconds: float = MATCH_SECONDS) -> bool | None:
+    """Whether ``compiled`` matches anywhere in ``text``; None when the match ran past ``seconds`` (undecided)."""
     try:
-        return compiled.search(text[:MAX_TEXT], timeout=MATCH_SECONDS) is not None
+        return compiled.search(text[:MAX_TEXT], timeout=seconds) is not None
     except TimeoutError:
-        log.warning("the pattern %r took more than %s s on a text of %d characters: counted as no match",
-                    compiled.pattern, MATCH_SECONDS, len(text))
-        return False
+        log.warning("the pattern %r took more than %.2f s on a text of %d characters: given up",
+                    compiled.pattern, seconds, len(text))
+        return None

@@ -10,8 +10,9 @@ What AWS documents, and labstack follows:
   does; every group names its EVENTs (``PUSH``, ``PULL_REQUEST_CREATED|UPDATED|REOPENED|MERGED|CLOSED``);
   the other filters are regular expressions on the event's ACTOR_ACCOUNT_ID, HEAD_REF, BASE_REF (pull
   requests only), FILE_PATH (any changed file) and COMMIT_MESSAGE (the head commit's);
-  ``excludeMatchedPattern`` turns a filter around. Patterns are matched by ``patterns.found`` (a time
-  limit per match: a catastrophic pattern counts as no match and never hangs labstack);
+  ``excludeMatchedPattern`` turns a filter around. Patterns are matched by ``patterns.found`` with a
+  time limit per match and per webhook: a catastrophic pattern leaves its filter undecided, which does
+  not pass (no build), and never hangs labstack;
 - the build: ``sourceVersion`` is the pushed commit (``pr/<number>`` for a pull request event),
   ``initiator`` ``GitHub-Hookshot/…``, and the ``CODEBUILD_WEBHOOK_*`` variables are set; with
   ``buildType`` BUILD_BATCH a batch build (``batches.py``) of the event's head commit starts instead.
@@ -26,13 +27,14 @@ import datetime as dt
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from labstack.errors import AwsError
-from labstack.services.codebuild.patterns import PatternError, compile_pattern, found
+from labstack.services.codebuild.patterns import MATCH_SECONDS, PatternError, compile_pattern, found
 from labstack.services.codebuild.sources import github_repository
 from labstack.services.codecommit.repos import ZERO, BareRepo, GitError
 from labstack.sources import SourceChange
@@ -47,6 +49,7 @@ EVENTS = ("PUSH", *PULL_REQUEST_EVENTS.values(), "RELEASED", "PRERELEASED", "WOR
 MAX_GROUPS = 50  # filter groups a webhook may have (labstack's bound)
 MAX_FILTERS = 20  # filters a group may have
 MAX_FILES = 1000  # changed paths a FILE_PATH filter looks at
+WEBHOOK_SECONDS = 1.0  # matching one webhook against one event, at most: hostile patterns delay others little
 
 
 def _invalid(message: str) -> AwsError:
@@ -185,27 +188,39 @@ def event_of(change: SourceChange, repo: BareRepo, owner: str) -> Event | None:
                  change.new, change.old, pull.number)
 
 
-def passes(webhook: dict, event: Event) -> bool:
+def passes(webhook: dict, event: Event, seconds: float = WEBHOOK_SECONDS) -> bool:
     """Whether ``event`` starts a build of a project with ``webhook``: its branchFilter, then any filter
-    group whose filters all pass (no groups: every push and pull request event)."""
+    group whose filters all pass (no groups: every push and pull request event). Matching this webhook
+    takes at most ``seconds``; a filter left undecided (its match ran out of time) does not pass."""
+    deadline = time.monotonic() + seconds
     branch_filter = webhook.get("branchFilter")
     if branch_filter:
         branch = event.head_ref[len("refs/heads/"):] if event.head_ref.startswith("refs/heads/") else None
-        if branch is None or not found(compile_pattern(branch_filter), branch):
+        if branch is None or not _matches(branch_filter, [branch], deadline):
             return False
     groups = webhook.get("filterGroups") or []
     if not groups:
         return event.event in ("PUSH", *PULL_REQUEST_EVENTS.values())
-    return any(all(_filter_passes(f, event) for f in group) for group in groups)
+    return any(all(_filter_passes(f, event, deadline) for f in group) for group in groups)
 
 
-def _filter_passes(webhook_filter: dict, event: Event) -> bool:
+def _matches(pattern: str, values: list[str], deadline: float) -> bool | None:
+    """Whether ``pattern`` matches any of ``values``; None if time ran out first."""
+    compiled = compile_pattern(pattern)
+    for value in values:
+        left = deadline - time.monotonic()
+        hit = found(compiled, value, min(MATCH_SECONDS, left)) if left > 0 else None
+        if hit is None or hit:
+            return hit
+    return False
+
+
+def _filter_passes(webhook_filter: dict, event: Event, deadline: float) -> bool:
     if webhook_filter["type"] == "EVENT":
-        matched = event.event in _events(webhook_filter["pattern"])
+        matched: bool | None = event.event in _events(webhook_filter["pattern"])
     else:
-        compiled = compile_pattern(webhook_filter["pattern"])
-        matched = any(found(compiled, value) for value in event.values(webhook_filter["type"]))
-    return matched != bool(webhook_filter.get("excludeMatchedPattern"))
+        matched = _matches(webhook_filter["pattern"], event.values(webhook_filter["type"]), deadline)
+    return matched is not None and matched != bool(webhook_filter.get("excludeMatchedPattern"))
 
 
 @dataclass
