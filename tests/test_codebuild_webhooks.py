@@ -23,17 +23,20 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import ENVIRONMENT, Lab, buildspec, wait_build
+from tests.support.classmode import ClassLabstack, needs_bwrap
+from tests.support.codebuild import ENVIRONMENT, Lab, build_role, buildspec, log_lines, wait_build
 from tests.support.codebuild_batch import batch_role, wait_batch
 from tests.support.codebuild_batch import builds_of as batch_builds
 from tests.support.gitcli import commit, git, new_work_tree
+from tests.support.responses import check_responses
 
-pytest_plugins = ["tests.support.codebuild_fixtures"]
+pytest_plugins = ["tests.support.codebuild_fixtures", "tests.support.classmode_fixtures"]
 
 REPORT = ("echo event=$CODEBUILD_WEBHOOK_EVENT trigger=$CODEBUILD_WEBHOOK_TRIGGER head=$CODEBUILD_WEBHOOK_HEAD_REF "
           "base=$CODEBUILD_WEBHOOK_BASE_REF actor=$CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID prev=$CODEBUILD_WEBHOOK_PREV_COMMIT "
@@ -295,3 +298,31 @@ def test_codecommit_and_other_sources_have_no_webhooks(lab: Lab) -> None:
     with pytest.raises(ClientError) as raised:
         lab.codebuild.create_webhook(projectName="nowhere")
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_in_class_mode_a_push_builds_only_projects_of_the_repositorys_account(classroom: ClassLabstack,
+                                                                               tmp_path: Path) -> None:
+    """Class mode: learner02 hooks a project to learner01's repository; learner01's push builds learner01's
+    project only (the one account the repository belongs to, whose account id is the push's actor)."""
+    owner = classroom.account("learner01")
+    full_id = f"learner-{owner}/app"
+    spec = buildspec({"build": {"commands": ["echo actor=$CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID"]}})
+    clients = {}
+    for who in ("learner02", "learner01"):  # learner02's first: its project hears each event before learner01's
+        codebuild = check_responses(classroom.client("codebuild", who))
+        codebuild.create_project(name="hooked", source={"type": "GITHUB", "location": f"https://github.com/{full_id}",
+                                                        "buildspec": spec},
+                                 artifacts={"type": "NO_ARTIFACTS"}, environment=ENVIRONMENT,
+                                 serviceRole=build_role(classroom.client("iam", who)))
+        codebuild.create_webhook(projectName="hooked", filterGroups=[[event("PUSH")]])
+        clients[who] = SimpleNamespace(codebuild=codebuild)
+    row = classroom.rows["learner01"]
+    work = new_work_tree(tmp_path / "work", {"app.txt": "v1\n"})
+    url = f"{classroom.endpoint}/github/{full_id}.git".replace("://", f"://{row.access_key_id}:{row.secret_access_key}@")
+    git(work, "push", "--quiet", url, "main")
+    [build] = builds_of(clients["learner01"], "hooked", 1)  # type: ignore[arg-type]
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert f"actor={owner}" in log_lines(classroom.client("logs", "learner01"), build)
+    assert versions(clients["learner02"], "hooked") == []  # type: ignore[arg-type]
