@@ -480,3 +480,35 @@ def test_another_learner_cannot_open_list_or_merge_pull_requests_in_a_repository
     assert [(p["number"], p["state"], p["title"]) for p in listed] == [(1, "open", "A's")]
     assert ok(call(endpoint, "PUT", "team-a/site/pulls/1/merge", {}, auth=keys(a)))["merged"] is True
     assert head_of(work, url, "main") != main_before
+
+
+class _Learner:
+    """What PipelineLab needs of a server, with a learner's own keys (class mode verifies them)."""
+
+    def __init__(self, server: LabstackProcess, who: Learner) -> None:
+        self.server, self.who, self.endpoint = server, who, server.endpoint
+
+    def client(self, service: str, account: str = "", validate: bool = True) -> Any:
+        return self.server.client(service, account=self.who.access_key_id, secret=self.who.secret_access_key,
+                                  validate=validate)
+
+
+@pytest.mark.slow
+def test_another_learners_pipeline_hears_nothing_of_a_repository_it_cannot_read(
+        klass: tuple[LabstackProcess, list[Learner]], tmp_path: Path) -> None:
+    """B's pipeline watching A's repository is not started by A's pull requests or pushes (its executions
+    would carry A's commit ids and branch moves)."""
+    server, (a, b, _instructor) = klass
+    pushed_repo(server.endpoint, tmp_path, "team-a/watched", auth=keys(a))
+    spy = PipelineLab(_Learner(server, b), b.account_id)
+    spy.codepipeline.create_pipeline(pipeline=spy.declaration(
+        "spy", *stages(spy, "spy", github_source(new_connection(spy, "spy"), "team-a/watched")), pipelineType="V2",
+        triggers=triggers("Code", "pullRequest", {"branches": {"includes": ["**"]}})))
+    spy.wait("spy", spy.wait_for_executions("spy", 1)[0]["pipelineExecutionId"])  # its creation's run fails
+    own = PipelineLab(_Learner(server, a), a.account_id)
+    pr_pipeline(own, "own", "team-a/watched", new_connection(own, "own"), {"branches": {"includes": ["**"]}})
+    pull = ok(call(server.endpoint, "POST", "team-a/watched/pulls", {"title": "t", "head": "feature", "base": "main"},
+                   auth=keys(a)), 201)
+    ok(call(server.endpoint, "PATCH", f"team-a/watched/pulls/{pull['number']}", {"state": "closed"}, auth=keys(a)))
+    assert len(runs(own, "own")) == 3  # A's pipeline heard both
+    assert len(runs(spy, "spy")) == 1

@@ -20,6 +20,7 @@ from labstack.protocol.provider import Provider
 from labstack.runtimes.eventbus import targets
 from labstack.runtimes.loop import every
 from labstack.services.codecommit.events import Outbox
+from labstack.services.codeconnections import github
 from labstack.services.codepipeline import acting, action_types, links, rule_types, structure, triggers
 from labstack.services.codepipeline.action_types import ActionType, type_key
 from labstack.services.codepipeline.engine import Engine
@@ -668,6 +669,9 @@ class CodePipelineProvider(Provider):
         for (account, region), st in self.state.items():
             if change.account is not None and (account, region) != (change.account, change.region):
                 continue
+            if (change.provider == "GitHub" and self.labstack.settings.class_mode
+                    and not github.readable_by(self.labstack.settings.home, change.repository, account)):
+                continue  # another account's repository: its pushes and pull requests are not this account's to hear
             for pipeline in list(st.pipelines.values()):
                 try:
                     found = triggers.starts_for(self.labstack, pipeline.declaration, change)
