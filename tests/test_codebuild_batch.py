@@ -8,13 +8,13 @@ and the BuildBatch API reference (https://docs.aws.amazon.com/codebuild/latest/A
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.codebuild import Lab, buildspec, wait_build
-from tests.support.codebuild_batch import batch_project, batch_role, builds_of, groups, run_batch, wait_batch
+from tests.support.codebuild_batch import batch_project, batch_role, builds_of, failing, groups, run_batch, wait_batch
+from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.codebuild_fixtures"]
 
@@ -74,8 +74,7 @@ def test_a_failed_dependency_stops_its_dependents_and_fails_the_batch(lab: Lab) 
     while a build that does not depend on it still runs."""
     batch = {"build-graph": [{"identifier": "first"}, {"identifier": "second", "depend-on": ["first"]},
                              {"identifier": "apart"}]}
-    phases = {"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = first ]; then exit 3; fi']}}
-    batch_project(lab, "fails", batch, phases)
+    batch_project(lab, "fails", batch, failing("first", status=3))
     done = run_batch(lab, "fails")
     assert done["buildBatchStatus"] == "FAILED" and done["currentPhase"] == "FAILED"
     in_progress = next(p for p in done["phases"] if p["phaseType"] == "IN_PROGRESS")
@@ -93,8 +92,7 @@ def test_ignore_failure_lets_the_dependents_run(lab: Lab) -> None:
     (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html)."""
     batch = {"build-graph": [{"identifier": "flaky", "ignore-failure": True},
                              {"identifier": "after", "depend-on": ["flaky"]}]}
-    phases = {"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = flaky ]; then exit 1; fi']}}
-    batch_project(lab, "ignored", batch, phases)
+    batch_project(lab, "ignored", batch, failing("flaky"))
     done = run_batch(lab, "ignored")
     assert done["buildBatchStatus"] == "SUCCEEDED"
     by_id = groups(done)
@@ -127,10 +125,8 @@ def test_stop_build_batch_stops_its_running_builds(lab: Lab) -> None:
     status is STOPPED, and so are the builds it was running."""
     batch_project(lab, "stops", {"build-list": [{"identifier": "slow"}]}, {"build": {"commands": ["sleep 300"]}})
     started = lab.codebuild.start_build_batch(projectName="stops")["buildBatch"]
-    deadline = time.monotonic() + 30
-    while "currentBuildSummary" not in groups(lab.codebuild.batch_get_build_batches(ids=[started["id"]])["buildBatches"][0]).get("slow", {}):
-        assert time.monotonic() < deadline, "the batch's build never started"
-        time.sleep(0.1)
+    wait_for(lambda: "currentBuildSummary" in groups(lab.codebuild.batch_get_build_batches(
+        ids=[started["id"]])["buildBatches"][0]).get("slow", {}), 30)
     stopped = lab.codebuild.stop_build_batch(id=started["id"])["buildBatch"]
     assert stopped["buildBatchStatus"] == "STOPPED" and stopped["currentPhase"] == "STOPPED"
     assert next(p for p in stopped["phases"] if p["phaseType"] == "IN_PROGRESS")["phaseStatus"] == "STOPPED"
@@ -155,7 +151,7 @@ def test_retry_failed_builds_reruns_only_what_failed(lab: Lab) -> None:
     first = run_batch(lab, "retries")
     assert first["buildBatchStatus"] == "FAILED"
     fine_arn = groups(first)["fine"]["currentBuildSummary"]["arn"]
-    with pytest.raises(ClientError) as refused:  # nothing to retry while a batch runs: shown on a fresh one below
+    with pytest.raises(ClientError) as refused:  # a batch that does not exist
         lab.codebuild.retry_build_batch(id="retries:no-such-batch")
     assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
     ssm.put_parameter(Name="/batch/flag", Value="ok", Type="String", Overwrite=True)
@@ -301,8 +297,7 @@ def test_fast_fail_stops_the_running_builds_when_one_fails(lab: Lab) -> None:
     """fast-fail true: "All running builds will be stopped when one of the build tasks fails"
     (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html#build-spec.batch)."""
     batch = {"fast-fail": True, "build-list": [{"identifier": "breaks"}, {"identifier": "lingers"}]}
-    phases = {"build": {"commands": ['if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = breaks ]; then exit 1; fi', "sleep 300"]}}
-    batch_project(lab, "fastfail", batch, phases)
+    batch_project(lab, "fastfail", batch, failing("breaks", "sleep 300"))
     done = run_batch(lab, "fastfail")
     assert done["buildBatchStatus"] == "FAILED"
     by_id = groups(done)

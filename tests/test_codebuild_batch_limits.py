@@ -12,6 +12,7 @@ from labstack import daemon
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.codebuild import Lab, buildspec, marked_sleep, running, wait_build
 from tests.support.server import LabstackProcess, start_labstack
+from tests.support.waiting import wait_for
 from tests.support.codebuild_batch import batch_role, groups, wait_batch
 
 MINUTE = 0.3  # seconds per timeout minute: a batch timeout of 5 minutes lasts 1.5 s
@@ -30,13 +31,6 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabstackProcess]:
 def sleeper(lab: Lab, name: str, command: str, batch: dict, **config: object) -> None:
     lab.project(name, buildspec({"build": {"commands": [command]}}, batch=batch), timeoutInMinutes=480,
                 buildBatchConfig={"serviceRole": batch_role(lab), **config})
-
-
-def wait_running(command: str, count: int = 1, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while len(running(command)) < count:
-        assert time.monotonic() < deadline, f"{command} never ran"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -67,7 +61,7 @@ def test_reset_stops_a_running_batch_and_none_of_its_builds_starts_after(fast: L
                              {"identifier": "c", "depend-on": ["b"]}]}
     sleeper(lab, "chain", command, graph)
     lab.codebuild.start_build_batch(projectName="chain")
-    wait_running(command)
+    wait_for(lambda: running(command), 30)
     daemon.get_json(fast.endpoint + "/_labstack/reset", timeout=60, method="POST")
     time.sleep(1)  # long enough for a batch thread that survived to start its next build
     assert lab.codebuild.list_build_batches()["ids"] == []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from tests.support.codebuild import Lab, buildspec
 from tests.support.roles import service_role
+from tests.support.waiting import wait_for
 
 # What AWS's batch service role needs: "CodeBuild must be able to call the StartBuild, StopBuild, and RetryBuild
 # actions on your behalf".
@@ -26,16 +26,19 @@ def batch_project(lab: Lab, name: str, batch: dict, phases: dict | None = None, 
     return lab.project(name, spec, buildBatchConfig={"serviceRole": batch_role(lab), **config})
 
 
+def failing(identifier: str, *after: str, status: int = 1) -> dict:
+    """Build phases that fail (exit ``status``) in the batch's build ``identifier`` alone, then run ``after``."""
+    test = f'if [ "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = {identifier} ]; then exit {status}; fi'
+    return {"build": {"commands": [test, *after]}}
+
+
 def wait_batch(lab: Lab, batch_id: str, timeout: float = 60) -> dict:
     """Poll until the batch is complete; the final BuildBatch."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def complete() -> dict | None:
         batch = lab.codebuild.batch_get_build_batches(ids=[batch_id])["buildBatches"][0]
-        if batch["complete"]:
-            return batch
-        if time.monotonic() > deadline:
-            raise AssertionError(f"batch {batch_id} still {batch['currentPhase']} after {timeout} s")
-        time.sleep(0.1)
+        return batch if batch["complete"] else None
+
+    return wait_for(complete, timeout)
 
 
 def run_batch(lab: Lab, project: str, timeout: float = 60, **overrides: Any) -> dict:

@@ -496,8 +496,8 @@ class _Runner:
             declared = {v["name"]: v for v in request.get("environmentVariablesOverride", [])}
             declared.update({n: {"name": n, "value": v, "type": "PLAINTEXT"} for n, v in task.variables.items()})
             request["environmentVariablesOverride"] = list(declared.values())
-        if run.record.get("resolvedSourceVersion") and run.record["source"]["type"] != "S3":
-            request["sourceVersion"] = run.record["resolvedSourceVersion"]  # every build builds the same commit
+        if run.record.get("resolvedSourceVersion"):
+            request["sourceVersion"] = run.record["resolvedSourceVersion"]  # every build builds the same revision
         if run.per_build is not None:
             request.update(run.per_build(task.identifier))
         output = None
