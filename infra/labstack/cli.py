@@ -429,6 +429,7 @@ def parser() -> argparse.ArgumentParser:
     logs.set_defaults(fn=cmd_logs)
     add("env", cmd_env, "print the shell lines that point AWS tools at labstack")
     sub.add_parser("image", help="build, tag and push images without a Docker daemon (labstack image --help)")
+    sub.add_parser("fidelity", help="regenerate docs/fidelity.md from the providers and botocore's models (--check)")
     github = sub.add_parser("github", help="the local GitHub that CodeStar connections reach")
     github_sub = github.add_subparsers(dest="github_command", required=True)
     create = github_sub.add_parser("create", help="create owner/repo (a first push creates it too)")
@@ -498,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         from labstack.images.cli import main as image_main
 
         return image_main(argv[1:])
+    if argv[:1] == ["fidelity"]:  # its own flags (labstack fidelity --help)
+        from labstack.fidelity import main as fidelity_main
+
+        return fidelity_main(argv[1:])
     args = parser().parse_args(argv)
     return int(args.fn(args) or 0)
 
