@@ -154,9 +154,9 @@ def _first_state(cw: Any, name: str) -> dict[str, Any]:
     (2, "0 - X - -", {"missing": "OK", "ignore": "OK", "breaching": "ALARM", "notBreaching": "OK"}),
 ])
 def test_a_table_row_end_to_end(labstack: LabstackProcess, needed: int, row: str, expected: dict[str, str]) -> None:
-    """A row of the guide's table (see the module docstring for the URL) through PutMetricData and four alarms,
-    one per TreatMissingData setting, evaluated by labstack on the lab clock. A new alarm that keeps its state
-    (``ignore``) keeps the one every alarm starts in, INSUFFICIENT_DATA."""
+    """Rows of the guide's table, and the `- - - - X` its text discusses (see the module docstring for the URL),
+    through PutMetricData and four alarms, one per TreatMissingData setting, evaluated by labstack on the lab
+    clock. A new alarm that keeps its state (``ignore``) keeps the one every alarm starts in, INSUFFICIENT_DATA."""
     cw = labstack.client("cloudwatch", account=ACCOUNT)
     metric = f"m{needed}-{row.replace(' ', '').replace('-', '_')}"
     _put_row(cw, metric, row, LAB_PERIOD / TIME_SCALE)
@@ -166,3 +166,23 @@ def test_a_table_row_end_to_end(labstack: LabstackProcess, needed: int, row: str
                             ComparisonOperator="GreaterThanThreshold", TreatMissingData=setting)
     states = {setting: _first_state(cw, f"{metric}-{setting}")["stateValue"] for setting in SETTINGS}
     assert states == expected
+
+
+def test_retain_current_state_end_to_end(labstack: LabstackProcess) -> None:
+    """The table's "Retain current state" (3 of 3, `- - X - -`, ignore; see the module docstring for the URL):
+    an alarm set to OK stays OK, while the same row under ``missing`` goes back to ALARM (premature alarm)."""
+    cw = labstack.client("cloudwatch", account=ACCOUNT)
+    _put_row(cw, "retain", "- - X - -", LAB_PERIOD / TIME_SCALE)
+    # Created first, so each evaluation pass reaches the ignore alarm before the missing one.
+    for setting in ("ignore", "missing"):
+        cw.put_metric_alarm(AlarmName=f"retain-{setting}", Namespace="Table", MetricName="retain", Period=LAB_PERIOD,
+                            EvaluationPeriods=3, Statistic="Maximum", Threshold=THRESHOLD,
+                            ComparisonOperator="GreaterThanThreshold", TreatMissingData=setting)
+    assert _first_state(cw, "retain-missing")["stateValue"] == "ALARM"
+    _first_state(cw, "retain-ignore")
+    for setting in ("ignore", "missing"):
+        cw.set_alarm_state(AlarmName=f"retain-{setting}", StateValue="OK", StateReason="set by the test")
+    wait_for(lambda: cw.describe_alarms(AlarmNames=["retain-missing"])["MetricAlarms"][0]["StateValue"] == "ALARM")
+    # The pass that put the missing alarm back evaluated the ignore alarm after its SetAlarmState too.
+    kept = cw.describe_alarms(AlarmNames=["retain-ignore"])["MetricAlarms"][0]
+    assert (kept["StateValue"], kept["StateReason"]) == ("OK", "set by the test")
