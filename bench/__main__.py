@@ -21,6 +21,7 @@ from bench import (
     iam,
     lab_start,
     labs,
+    moto_writes,
     pipeline,
     workshop,
 )
@@ -35,7 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "core.json"
 BENCHMARKS = {"core": run, "codebuild": codebuild.run, "git": git.run, "compute": compute.run,
               "codedeploy": codedeploy.run, "lab_start": lab_start.run, "labs": labs.run, "pipeline": pipeline.run,
               "console": console.run, "grading_cost": grading_cost.run, "class_mode": class_mode.run, "classroom": classroom.run,
-              "workshop": workshop.run, "class_mode_rest": class_mode.rest_figures, "iam": iam.run}
+              "workshop": workshop.run, "class_mode_rest": class_mode.rest_figures, "iam": iam.run,
+              "moto_writes": moto_writes.run}
 ONLY_WHEN_NAMED = ("classroom", "workshop", "class_mode_rest", "grading_cost", "iam")
 
 

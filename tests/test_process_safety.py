@@ -200,16 +200,17 @@ def test_an_update_service_during_a_circuit_breaker_rollback_is_not_lost(lab: An
 
 
 def test_moto_serves_an_ecs_request_only_while_no_runtime_writes(lab: Any) -> None:
-    """The gateway takes the ECS lock the scheduler writes under: while it is held, an ECS call waits; a call
-    of a service no runtime writes does not."""
+    """The gateway takes the ECS lock the scheduler writes under: while it is held, an ECS call that writes
+    waits; one that only reads does not, nor does a call of a service no runtime writes."""
     ecs, sqs = client(lab, "ecs"), client(lab, "sqs")
-    ecs.list_clusters()
+    ecs.create_cluster(clusterName="before")
     answered: list[str] = []
     with lab.moto_writes.lock("ecs"):
         waiting = threading.Thread(target=lambda: answered.append(ecs.create_cluster(clusterName="held")
                                                                   ["cluster"]["clusterName"]))
         waiting.start()
         sqs.create_queue(QueueName="not-held")  # served meanwhile
+        assert ecs.describe_clusters(clusters=["before"])["clusters"][0]["clusterName"] == "before"  # a read
         waiting.join(1.0)
         assert waiting.is_alive() and answered == []
     waiting.join(30)

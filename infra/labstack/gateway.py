@@ -228,7 +228,7 @@ class Gateway:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        writes = self.labstack.moto_writes.lock_for(ctx.service)  # a runtime writes this service's models too
+        writes = self.labstack.moto_writes.lock_for(ctx.service, operation)  # a runtime writes these models too
         if writes is not None:
             _buffer(environ)  # read whole before the lock: a slow client holds nobody up
         try:
