@@ -194,7 +194,7 @@ def fixed_forward(session: LabSession) -> str:
 
 
 @check("production-fixed", 2, "In the end production runs the fix's image and the alarm is back to OK (it does "
-       "once a lab minute passes without 5xx).", hidden=True,
+       "once its evaluation range, a few lab minutes, holds no 5xx).", hidden=True,
        uses=("pipeline", "alarm"), runs=True)
 def production_fixed(session: LabSession) -> str:
     commit, _ = _head(session)
