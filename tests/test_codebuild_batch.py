@@ -7,12 +7,14 @@ and the BuildBatch API reference (https://docs.aws.amazon.com/codebuild/latest/A
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codebuild import Lab, buildspec, wait_build
+from tests.support.codebuild import ENVIRONMENT, Lab, buildspec, wait_build
 from tests.support.codebuild_batch import batch_project, batch_role, builds_of, failing, groups, run_batch, wait_batch
 from tests.support.waiting import wait_for
 
@@ -359,3 +361,33 @@ def test_a_user_may_run_batches_of_the_projects_its_policy_names(lab: Lab) -> No
         with pytest.raises(ClientError) as refused:
             call(**args)
         assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+@pytest.mark.slow
+def test_a_batch_of_an_s3_source_reads_the_batch_and_task_buildspecs_from_it(lab: Lab) -> None:
+    """The "Build list" example of https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html, from a
+    source: build2 runs the source's build2.yml. The source is downloaded as the project's service role (the batch
+    role may only start builds), and every build builds the object version the batch resolved."""
+    s3 = lab.client("s3")
+    bucket = f"batch-src-{lab.account}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    main = buildspec({"build": {"commands": ["echo main-spec $BUILD_ID"]}}, batch={"build-list": [
+        {"identifier": "build1", "env": {"variables": {"BUILD_ID": "build1"}}},
+        {"identifier": "build2", "buildspec": "build2.yml", "env": {"variables": {"BUILD_ID": "build2"}}}]})
+    other = buildspec({"build": {"commands": ["echo other-spec $BUILD_ID"]}})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("buildspec.yml", main)
+        zf.writestr("build2.yml", other)
+    version = s3.put_object(Bucket=bucket, Key="src.zip", Body=archive.getvalue())["VersionId"]
+    s3.put_object(Bucket=bucket, Key="src.zip", Body=b"a later upload the batch must not build")
+    lab.codebuild.create_project(name="from-s3", source={"type": "S3", "location": f"{bucket}/src.zip"},
+                                 artifacts={"type": "NO_ARTIFACTS"}, environment=ENVIRONMENT, serviceRole=lab.role,
+                                 buildBatchConfig={"serviceRole": batch_role(lab)})
+    done = run_batch(lab, "from-s3", sourceVersion=version)
+    assert done["buildBatchStatus"] == "SUCCEEDED" and done["resolvedSourceVersion"] == version
+    builds = builds_of(lab, done)
+    assert "main-spec build1" in lab.logs(builds["build1"])
+    assert "other-spec build2" in lab.logs(builds["build2"])
+    assert {b["resolvedSourceVersion"] for b in builds.values()} == {version}

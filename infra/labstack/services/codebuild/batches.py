@@ -244,7 +244,6 @@ class Batches:
         return run
 
     def _launch(self, run: BatchRun) -> None:
-        run.done.clear()
         threading.Thread(target=_Runner(self, run).run, name=f"batch-{run.batch_id}", daemon=True).start()
 
     # -- the other operations ------------------------------------------------------------
@@ -305,6 +304,7 @@ class Batches:
             run.record.pop("endTime", None)
             run.stopped = False
             run.cancel.clear()
+            run.done.clear()  # under the lock: a second retry now finds the batch in progress
         if token:
             with self.state.lock:
                 state.tokens[token] = run.batch_id
@@ -369,28 +369,32 @@ class _Runner:
             return
         self.run_.end_phase(phase, "SUCCEEDED", None)
 
-    def _assume(self) -> None:
-        """CodeBuild assumes the batch service role, as it does a build's service role."""
+    def _assume(self, session: RoleSession, role: str) -> None:
+        """CodeBuild assumes ``role`` for the batch, as it does a build's service role."""
         run = self.run_
         seconds = run.config["timeoutInMins"] * self.batches.minute_seconds
         try:
-            self.role.assume(run.config["serviceRole"], run.batch_id, run.project["arn"], seconds)
+            session.assume(role, run.batch_id, run.project["arn"], seconds)
         except RoleRefused as refused:
             raise _Failed("CLIENT_ERROR", str(refused)) from None
 
     # -- DOWNLOAD_BATCHSPEC -----------------------------------------------------------
     def _download(self) -> None:
-        """Read the batch section of the buildspec, from the source fetched as the batch role."""
+        """Read the batch section of the buildspec, from the source fetched as the project's service role (on AWS
+        a first build of the batch, DOWNLOAD_SOURCE, downloads it: the batch role needs no access to the source)."""
         run = self.run_
-        self._assume()
-        source = run.record["source"]
+        self._assume(self.role, run.config["serviceRole"])
+        fetcher = RoleSession(self.batches.labstack, run.ctx.account, run.ctx.region)
         with tempfile.TemporaryDirectory(prefix="batchspec-") as tmp:
             try:
-                fetched = sources.fetch(self.batches.labstack, run.ctx.account, run.ctx.region, source,
-                                        run.record.get("sourceVersion"), Path(tmp), self.role, run.pipeline_input)
+                self._assume(fetcher, run.record["serviceRole"])
+                fetched = sources.fetch(self.batches.labstack, run.ctx.account, run.ctx.region, run.record["source"],
+                                        run.record.get("sourceVersion"), Path(tmp), fetcher, run.pipeline_input)
                 text = sources.buildspec_text(run.buildspec, Path(tmp))
             except sources.SourceError as exc:
                 raise _Failed(exc.code, exc.message) from None
+            finally:
+                fetcher.end()
         if fetched.resolved_version:
             with run.lock:
                 run.record["resolvedSourceVersion"] = fetched.resolved_version
@@ -419,7 +423,7 @@ class _Runner:
         phase = run.begin_phase("IN_PROGRESS")
         if self.role.identity is None:  # a retry: the batch spec is known, the role not yet assumed
             try:
-                self._assume()
+                self._assume(self.role, run.config["serviceRole"])
             except _Failed as refused:
                 run.end_phase(phase, "FAILED", refused.code, refused.message)
                 self.status = "FAILED"
