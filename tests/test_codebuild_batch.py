@@ -391,3 +391,22 @@ def test_a_batch_of_an_s3_source_reads_the_batch_and_task_buildspecs_from_it(lab
     assert "main-spec build1" in lab.logs(builds["build1"])
     assert "other-spec build2" in lab.logs(builds["build2"])
     assert {b["resolvedSourceVersion"] for b in builds.values()} == {version}
+
+
+@pytest.mark.parametrize("batch, said", [
+    ({"build-list": [{"env": {"variables": {"A": "1"}}}]}, "identifier is required"),
+    ({"build-graph": [{"identifier": "a", "depends-on": ["b"]}]}, "unknown setting(s) depends-on"),
+    ({"build-list": [{"identifier": "a"}], "build-graph": [{"identifier": "b"}]}, "exactly one of"),
+    ({"build-fanout": {"parallelism": 4}}, "build-fanout"),
+    ({"build-list": [{"identifier": "a b"}]}, "letters, digits or underscores"),
+    ({"build-list": [{"identifier": "a", "env": {"fleet": "mine"}}]}, "no reserved-capacity fleets"),
+    (None, "needs a batch section"),
+], ids=["no-identifier", "typo", "two-kinds", "fanout", "bad-identifier", "fleet", "no-batch"])
+def test_a_batch_section_labstack_cannot_run_fails_the_batch_clearly(lab: Lab, batch: dict | None, said: str) -> None:
+    """Each build task of a build list or graph has a required identifier and the documented settings alone
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html): anything else fails the batch
+    at DOWNLOAD_BATCHSPEC with a message that names it."""
+    sections = {"batch": batch} if batch is not None else {}
+    lab.project("unreadable", buildspec({"build": {"commands": ["true"]}}, **sections),
+                buildBatchConfig={"serviceRole": batch_role(lab)})
+    assert said in refusal(run_batch(lab, "unreadable"))

@@ -60,6 +60,9 @@ def read(text: str, allowed: int | None) -> BatchSpec:
     it sets none) and labstack's :data:`CEILING`. Raises :class:`BuildspecError` saying what is wrong."""
     doc = load(text)
     batch = _mapping(doc, "batch")
+    if "build-fanout" in batch:
+        raise BuildspecError("batch/build-fanout (a test run split across builds) is not emulated by labstack; use "
+                             "batch/build-list, batch/build-matrix or batch/build-graph")
     kinds = [k for k in KINDS if k in batch]
     if len(kinds) != 1:
         raise BuildspecError("a batch build needs a batch section with exactly one of batch/build-list, "
@@ -97,9 +100,9 @@ def _entry(kind: str, index: int, body: Any) -> Task:
     unknown = set(body) - _ENTRY_KEYS
     if unknown:
         raise BuildspecError(f"{where}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
-    if kind == "build-graph" and body.get("identifier") is None:
-        raise BuildspecError(f"{where}: identifier is required in a build graph")
-    identifier = _scalar(body.get("identifier") or f"build_list_{index}")
+    if body.get("identifier") is None:
+        raise BuildspecError(f"{where}: identifier is required")
+    identifier = _scalar(body["identifier"])
     if not IDENTIFIER.match(identifier):
         raise BuildspecError(f"{where}: identifier {identifier[:64]!r} must be 1 to 128 letters, digits or underscores")
     overrides, variables = _env(f"{where}/env", _mapping(body, "env", where))
