@@ -157,16 +157,20 @@ def test_each_filter_type_matches_and_misses(lab: Lab, repo: Repo) -> None:
     for name, groups in wanted.items():
         hooked(lab, repo, name, groups)
     hooked(lab, repo, "branch-filter", branchFilter="^rel")  # the older branch regex, no groups
+    hooked(lab, repo, "tags", [[push, {"type": "HEAD_REF", "pattern": "^refs/tags/v"}]])
     hooked(lab, repo, "sentinel")  # no filter groups: every push
     code = repo.push({"src/app.py": "print(1)\n"}, "[build] the app")
     docs = repo.push({"docs/readme.md": "# app\n"}, "chore: docs")
     branch = repo.push_branch("release")  # a new branch at the docs commit
-    builds_of(lab, "sentinel", 3)
-    assert versions(lab, "sentinel") == [code, docs, branch]
+    git(repo.work, "tag", "-a", "v1.0", "-m", "release 1.0")  # an annotated tag: its commit is built
+    git(repo.work, "push", "--quiet", repo.url, "v1.0")
+    builds_of(lab, "sentinel", 4)
+    assert versions(lab, "sentinel") == [code, docs, branch, branch]
+    assert versions(lab, "tags") == [branch]
     assert versions(lab, "head-ref") == [branch]
     assert versions(lab, "file-path") == [code]
     assert versions(lab, "message") == [code]
-    assert versions(lab, "actor") == [code, docs, branch]
+    assert versions(lab, "actor") == [code, docs, branch, branch]
     assert versions(lab, "actor-other") == []
     assert versions(lab, "base-ref") == []
     assert versions(lab, "not-docs") == [code]

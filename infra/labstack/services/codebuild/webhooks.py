@@ -172,20 +172,23 @@ def event_of(change: SourceChange, repo: BareRepo, owner: str) -> Event | None:
     pull = change.pull_request
     if pull is None and change.deleted:
         return None
+    commit_id = repo.resolve_commit(change.new)  # an annotated tag's commit
+    if commit_id is None:
+        return None
     try:
-        head = repo.commit(change.new)
+        head = repo.commit(commit_id)
         before = (pull.base_commit or None) if pull else (None if change.old == ZERO else change.old)
         if before is None and pull is None and head["parents"]:
             before = head["parents"][0]  # a new branch or tag: what its head commit changed
-        files = tuple(c.path for c in repo.changes(before, change.new)[:MAX_FILES])
+        files = tuple(c.path for c in repo.changes(before, commit_id)[:MAX_FILES])
     except GitError:
         log.warning("webhook: cannot read %s of %s", change.new, change.repository)
         return None
     if pull is None:
-        return Event("PUSH", change.ref, None, owner, files, head["message"].strip(), change.new, change.old)
+        return Event("PUSH", change.ref, None, owner, files, head["message"].strip(), commit_id, change.old)
     return Event(PULL_REQUEST_EVENTS[pull.event], f"refs/heads/{pull.source_branch}",
                  f"refs/heads/{pull.destination_branch}", pull.author, files, head["message"].strip(),
-                 change.new, change.old, pull.number)
+                 commit_id, change.old, pull.number)
 
 
 def passes(webhook: dict, event: Event, seconds: float = WEBHOOK_SECONDS) -> bool:
