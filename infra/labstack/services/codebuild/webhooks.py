@@ -78,7 +78,7 @@ def check(project: dict, request: dict) -> None:
     if request.get("buildType") == "RUNNER_BUILDKITE_BUILD":
         raise _invalid("buildType RUNNER_BUILDKITE_BUILD: labstack runs no Buildkite runners; use BUILD")
     if request.get("branchFilter"):
-        _compiled(request["branchFilter"], "branchFilter")
+        _check_pattern(request["branchFilter"], "branchFilter")
     groups = request.get("filterGroups") or []
     if len(groups) > MAX_GROUPS:
         raise _invalid(f"A webhook has at most {MAX_GROUPS} filter groups")
@@ -94,12 +94,12 @@ def check(project: dict, request: dict) -> None:
                     raise _invalid(f"Filter group {number}: invalid EVENT pattern {webhook_filter['pattern']!r}; "
                                    f"events are {', '.join(EVENTS)}")
             else:
-                _compiled(webhook_filter["pattern"], f"Filter group {number}: {webhook_filter['type']}")
+                _check_pattern(webhook_filter["pattern"], f"Filter group {number}: {webhook_filter['type']}")
 
 
-def _compiled(pattern: str, where: str) -> Any:
+def _check_pattern(pattern: str, where: str) -> None:
     try:
-        return compile_pattern(pattern)
+        compile_pattern(pattern)
     except PatternError as exc:
         raise _invalid(f"{where}: {exc}") from None
 
