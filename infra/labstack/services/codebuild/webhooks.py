@@ -31,7 +31,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from labstack.errors import AwsError
 from labstack.services.codebuild.patterns import MATCH_SECONDS, PatternError, compile_pattern, found
