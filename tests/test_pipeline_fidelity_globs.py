@@ -74,6 +74,10 @@ DOCUMENTED = [
     # { } is a group of sub-patterns separated by ","
     ("{src,test}/**", "test/unit/a.py", True),
     ("{src,test}/**", "docs/a.md", False),
+    ("{main}", "main", True),
+    ("release-{1..3}", "release-1..3", True),  # a sub-pattern, not a sequence
+    ("release-{1..3}", "release-2", False),
+    ("{a,b", "{a,b", True),  # an unclosed brace is itself
 ]
 
 

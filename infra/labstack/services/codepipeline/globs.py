@@ -4,9 +4,9 @@ AWS documents the syntax ("Working with glob patterns in syntax", CodePipeline u
 ``*`` matches within one path component, ``**`` across components, ``?`` one character, ``[ ]`` one
 character of a set (``!`` negates; inside brackets ``*``, ``?`` and ``\\`` are themselves, ``-`` first
 is itself), ``{a,b}`` any of the sub-patterns, ``\\`` escapes a special character. wcmatch's
-``globmatch`` does the matching; two readings of AWS's that it does not share are rewritten first:
-a ``**`` inside a component (``src**``, ``**.py``) still crosses directories, and a backslash inside
-brackets is a literal backslash.
+``globmatch`` does the matching; readings of AWS's that it does not share are rewritten first: a
+``**`` inside a component (``src**``, ``**.py``) still crosses directories, a backslash inside brackets
+is a literal backslash, and ``{x}`` is a group of one sub-pattern (never a ``{1..3}`` sequence).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ _LIMIT = 1000
 
 def _rewrite(pattern: str) -> str:
     """``pattern`` in wcmatch's dialect: a ``**`` that is not a whole component becomes
-    ``*{,/**/}*`` (same component, or across any number of directories), and ``\\`` inside
-    brackets is doubled so it stands for itself."""
+    ``*{,/**/}*`` (same component, or across any number of directories), ``\\`` inside
+    brackets is doubled so it stands for itself, and a group of one sub-pattern ``{x}`` becomes
+    ``{x,x}`` so that it is a group (AWS's reading) rather than a literal or a ``{1..3}`` sequence."""
     out: list[str] = []
+    groups: list[list] = []  # per open brace: where it is in ``out``, whether it has a comma yet
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
@@ -43,6 +45,18 @@ def _rewrite(pattern: str) -> str:
             whole = (i == 0 or pattern[i - 1] == "/") and (j == n or pattern[j] == "/")
             out.append("**" if whole else "*{,/**/}*")
             i = j
+        elif c == "{":
+            groups.append([len(out), False])
+            out.append(c)
+            i += 1
+        elif c == "," and groups:
+            groups[-1][1] = True
+            out.append(c)
+            i += 1
+        elif c == "}" and groups:
+            start, comma = groups.pop()
+            out.append("}" if comma else "," + "".join(out[start + 1:]) + "}")
+            i += 1
         else:
             out.append(c)
             i += 1
