@@ -27,7 +27,7 @@ ifeq ($(filter $(BACKEND),embedded localstack),)
 $(error BACKEND=$(BACKEND): make lab knows BACKEND=embedded (the default) and BACKEND=localstack)
 endif
 
-.PHONY: install lab test test-fast bench down clean
+.PHONY: install lab test test-fast moto-newest bench down clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The kit needs Python >= 3.10; found " + sys.version.split()[0])'
@@ -67,6 +67,10 @@ test: install
 
 test-fast: install
 	$(call run_pytest,-m "not slow")
+
+# The core tests against the newest moto the index offers: report-only, always succeeds (.ci/moto-newest).
+moto-newest: install
+	.ci/moto-newest
 
 bench: install
 	$(BIN)/python -m bench

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import re
 import threading
 import tomllib
@@ -94,7 +95,7 @@ def test_no_module_but_the_seam_imports_moto_or_patches_it() -> None:
     assert offenders == {}, f"only {SEAM.relative_to(ROOT)} may import or patch moto: {offenders}"
 
 
-def test_every_patch_says_what_why_and_against_which_moto_and_fits_the_installed_one() -> None:
+def test_every_patch_says_what_why_and_against_which_moto_and_fits_the_installed_moto() -> None:
     names = [patch.name for patch in PATCHES]
     assert len(names) == len(set(names))
     for patch in PATCHES:
@@ -103,7 +104,11 @@ def test_every_patch_says_what_why_and_against_which_moto_and_fits_the_installed
         assert all(Version(version) in SpecifierSet(SUPPORTED_MOTO) for version in patch.checked), patch.name
         assert [a for a in patch.attributes if a not in patch.adds and not hasattr(target, a)] == [], patch.name
         assert callable(_resolve(patch.make)), patch.name
-    assert installed_moto() in [version for patch in PATCHES for version in patch.checked]
+
+
+@pytest.mark.skipif(os.environ.get(UNTESTED_ENV) == "1", reason="the newest-moto lane runs a moto nobody checked yet")
+def test_the_installed_moto_is_one_every_patch_was_checked_against() -> None:
+    assert all(installed_moto() in patch.checked for patch in PATCHES)
 
 
 def test_pyproject_states_the_supported_moto_range() -> None:

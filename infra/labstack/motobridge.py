@@ -112,8 +112,8 @@ def check_moto_version() -> str:
     if supported:
         return found
     message = (f"moto {found} is installed, but labstack is tested with moto{SUPPORTED_MOTO} only: its patches and "
-               f"private reads of moto may not fit. Install a supported one (pip install 'moto[server]{SUPPORTED_MOTO}', "
-               f"or pip install -r requirements.lock), or set {UNTESTED_ENV}=1 to start anyway")
+               f"private reads of moto may not fit. Install a supported one (make install, or pip install "
+               f"'moto[server]{SUPPORTED_MOTO}'), or set {UNTESTED_ENV}=1 to start anyway")
     if os.environ.get(UNTESTED_ENV) == "1":
         log.warning("%s; starting anyway (%s=1)", message.partition(", or set")[0], UNTESTED_ENV)
         return found
