@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import zipfile
@@ -23,7 +24,16 @@ from tests.support.roles import service_role
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
 
-WORKER = "def handler(event, context):\n    return {'pid': __import__('os').getpid()}\n"
+# Tells the test it runs (and its pid), then keeps its worker busy: an idle worker ends by itself when labstack
+# dies (its stdin closes), a busy one only when its handler returns.
+WORKER = """\
+import os, socket, time
+
+def handler(event, context):
+    with socket.create_connection(("127.0.0.1", event["port"])) as test:
+        test.sendall(str(os.getpid()).encode())
+    time.sleep(300)
+"""
 
 
 def _alive(pid: int, started: float) -> bool:
@@ -105,22 +115,75 @@ def _hostile_records(home: Path, bystanders: list[subprocess.Popen]) -> dict[str
     return {"recycled": recycled, "not-a-leader": not_a_leader, "live-owner": live_owner}
 
 
+def _busy_worker(labstack: LabstackProcess) -> int:
+    """A function invoked (asynchronously) whose handler is running; the pid its worker sees as its own."""
+    role = service_role(labstack.client("iam"), "worker-role", "lambda.amazonaws.com")
+    lam = labstack.client("lambda")
+    lam.create_function(FunctionName="busy", Runtime="python3.12", Role=role, Handler="worker.handler",
+                        Code={"ZipFile": _zip(WORKER)}, Timeout=900)
+    wait_for(lambda: lam.get_function(FunctionName="busy")["Configuration"]["State"] == "Active")
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        listening.settimeout(60)
+        lam.invoke(FunctionName="busy", InvocationType="Event",
+                   Payload=json.dumps({"port": listening.getsockname()[1]}).encode())
+        connection, _ = listening.accept()
+        with connection:
+            return int(connection.recv(64))
+
+
+def _group(pgid: int) -> list[psutil.Process]:
+    """The processes of process group ``pgid``."""
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                members.append(process)
+        except OSError:
+            pass
+    return members
+
+
+@pytest.mark.slow
+def test_a_sandboxed_worker_of_a_killed_labstack_is_ended_with_its_sandbox(tmp_path: Path) -> None:
+    """Under bubblewrap the worker runs in a pid namespace of its own, bubblewrap's process outside it; the
+    recorded group is all of them, and the next start ends them all."""
+    from labstack import sandbox
+
+    try:
+        sandbox.bwrap()
+    except sandbox.Unavailable as exc:
+        pytest.skip(f"no sandbox here: {exc}")
+    home = tmp_path / "home"
+    first = start_labstack(home)
+    members: list[psutil.Process] = []
+    try:
+        _busy_worker(first)
+        (leader,) = wait_for(lambda: list(_recorded(home)) or None)
+        members = _group(leader)
+        assert any("lambdas.worker" in " ".join(m.cmdline()) for m in members) and len(members) >= 2, members
+        _kill(first)
+        assert all(m.is_running() and m.status() != psutil.STATUS_ZOMBIE for m in members)
+        start_labstack(home).stop()
+        wait_for(lambda: not any(m.is_running() and m.status() != psutil.STATUS_ZOMBIE for m in members))
+    finally:
+        for member in members:
+            if member.is_running():
+                member.kill()
+        if psutil.pid_exists(first.pid):
+            first.stop()
+
+
 @pytest.mark.slow
 def test_children_of_a_killed_labstack_are_ended_at_its_next_start(tmp_path: Path, bystanders: list[subprocess.Popen]) -> None:
-    """A build whose command sleeps and a warm Lambda worker survive a labstack killed with SIGKILL (each leads
+    """A build whose command sleeps and a busy Lambda worker survive a labstack killed with SIGKILL (each leads
     a session of its own, and no sandbox ties them to labstack: LABSTACK_BWRAP names no bubblewrap here); the
     next labstack started on the same home ends them, and kills nothing a bad or stale record names."""
     home = tmp_path / "home"
     first = start_labstack(home, LABSTACK_BWRAP=str(tmp_path / "no-bwrap"))
     children: dict[int, float] = {}
     try:
+        worker = _busy_worker(first)
         iam = first.client("iam")
-        function_role = service_role(iam, "worker-role", "lambda.amazonaws.com")
-        lam = first.client("lambda")
-        lam.create_function(FunctionName="warm", Runtime="python3.12", Role=function_role, Handler="worker.handler",
-                            Code={"ZipFile": _zip(WORKER)}, Timeout=10)
-        wait_for(lambda: lam.get_function(FunctionName="warm")["Configuration"]["State"] == "Active")
-        worker = json.loads(lam.invoke(FunctionName="warm")["Payload"].read())["pid"]
         codebuild = first.client("codebuild")
         inline_project(codebuild, "sleeper", buildspec({"build": {"commands": ["sleep 300"]}}),
                        service_role(iam, "build-role", "codebuild.amazonaws.com"))
