@@ -34,11 +34,14 @@ def test_a_build_list_runs_both_builds_for_real(lab: Lab) -> None:
     assert started["buildBatchNumber"] == 1
     done = wait_batch(lab, started["id"])
     assert done["buildBatchStatus"] == "SUCCEEDED" and done["currentPhase"] == "SUCCEEDED"
+    source = done["buildGroups"][0]  # the batch's first build downloads the source, as on AWS
+    assert source["identifier"] == "DOWNLOAD_SOURCE" and "dependsOn" not in source
+    assert source["currentBuildSummary"]["primaryArtifact"] == {"type": "NO_ARTIFACTS", "identifier": "DOWNLOAD_SOURCE"}
     assert [p["phaseType"] for p in done["phases"]] == ["SUBMITTED", "DOWNLOAD_BATCHSPEC", "IN_PROGRESS", "SUCCEEDED"]
     assert all(p["phaseStatus"] == "SUCCEEDED" for p in done["phases"][:-1])
     assert done["buildBatchConfig"]["serviceRole"] == project["buildBatchConfig"]["serviceRole"]
     by_id = groups(done)
-    assert set(by_id) == {"build1", "build2"}
+    assert set(by_id) == {"DOWNLOAD_SOURCE", "build1", "build2"}
     assert by_id["build2"]["ignoreFailure"] is True and by_id["build1"]["dependsOn"] == []
     builds = builds_of(lab, done)
     for ident, build in builds.items():
@@ -62,7 +65,7 @@ def test_a_build_graph_runs_a_build_after_the_build_it_depends_on(lab: Lab) -> N
     batch_project(lab, "graph", batch)
     done = run_batch(lab, "graph")
     assert done["buildBatchStatus"] == "SUCCEEDED"
-    assert [g["identifier"] for g in done["buildGroups"]] == ["build1", "build2", "build3"]
+    assert [g["identifier"] for g in done["buildGroups"]] == ["DOWNLOAD_SOURCE", "build1", "build2", "build3"]
     assert groups(done)["build3"]["dependsOn"] == ["build2"]
     builds = builds_of(lab, done)
     assert builds["build1"]["endTime"] <= builds["build2"]["startTime"]
@@ -85,7 +88,7 @@ def test_a_failed_dependency_stops_its_dependents_and_fails_the_batch(lab: Lab) 
     assert by_id["first"]["currentBuildSummary"]["buildStatus"] == "FAILED"
     assert by_id["apart"]["currentBuildSummary"]["buildStatus"] == "SUCCEEDED"
     assert "currentBuildSummary" not in by_id["second"]
-    assert len(lab.codebuild.list_builds_for_project(projectName="fails")["ids"]) == 2
+    assert len(lab.codebuild.list_builds_for_project(projectName="fails")["ids"]) == 3  # with DOWNLOAD_SOURCE
 
 
 @pytest.mark.slow
@@ -112,7 +115,7 @@ def test_a_build_matrix_runs_one_build_per_combination(lab: Lab) -> None:
         "dynamic": {"env": {"image": images, "variables": {"MY_VAR": ["VALUE1", "VALUE2", "VALUE3"]}}}}}
     batch_project(lab, "matrix", batch, {"build": {"commands": ["echo my_var=$MY_VAR"]}})
     done = run_batch(lab, "matrix", timeout=120)
-    assert done["buildBatchStatus"] == "SUCCEEDED" and len(done["buildGroups"]) == 6
+    assert done["buildBatchStatus"] == "SUCCEEDED" and len(done["buildGroups"]) == 1 + 6  # DOWNLOAD_SOURCE too
     seen = set()
     for build in builds_of(lab, done).values():
         assert build["environment"]["privilegedMode"] is True and build["environment"]["type"] == "LINUX_CONTAINER"
@@ -181,10 +184,12 @@ def test_retry_all_builds_reruns_every_build_and_a_running_batch_is_refused(lab:
     assert refused.value.response["Error"]["Code"] == "InvalidInputException"
     done = wait_batch(lab, retried["id"])
     assert done["buildBatchStatus"] == "SUCCEEDED"
-    for group in done["buildGroups"]:
+    source, *tasks = done["buildGroups"]
+    assert source["identifier"] == "DOWNLOAD_SOURCE" and "priorBuildSummaryList" not in source  # not run again
+    for group in tasks:
         assert len(group["priorBuildSummaryList"]) == 1
         assert group["priorBuildSummaryList"][0]["arn"] != group["currentBuildSummary"]["arn"]
-    assert len(lab.codebuild.list_builds_for_project(projectName="again")["ids"]) == 4
+    assert len(lab.codebuild.list_builds_for_project(projectName="again")["ids"]) == 5
 
 
 @pytest.mark.slow
@@ -219,12 +224,17 @@ def test_a_project_without_batch_configuration_refuses_a_batch(lab: Lab) -> None
     assert lab.codebuild.list_build_batches()["ids"] == []
 
 
-def refusal(batch: dict) -> str:
-    """The DOWNLOAD_BATCHSPEC phase of a batch refused there, after checking nothing ran."""
+def refusal(lab: Lab, batch: dict) -> str:
+    """The DOWNLOAD_BATCHSPEC phase of a batch refused there, after checking that no build of the batch's
+    buildspec ran: the project's only build is the batch's DOWNLOAD_SOURCE."""
     assert batch["buildBatchStatus"] == "FAILED" and batch["currentPhase"] == "FAILED"
     phase = next(p for p in batch["phases"] if p["phaseType"] == "DOWNLOAD_BATCHSPEC")
-    assert phase["phaseStatus"] == "FAILED" and batch["buildGroups"] == []
+    assert phase["phaseStatus"] == "FAILED" and [g["identifier"] for g in batch["buildGroups"]] == ["DOWNLOAD_SOURCE"]
     assert "IN_PROGRESS" not in [p["phaseType"] for p in batch["phases"]]
+    source = batch["buildGroups"][0]["currentBuildSummary"]
+    assert source["buildStatus"] == "SUCCEEDED"
+    built = lab.codebuild.list_builds_for_project(projectName=batch["projectName"])["ids"]
+    assert built == [source["arn"].split("build/", 1)[1]]
     return phase["contexts"][0]["message"]
 
 
@@ -233,16 +243,15 @@ def test_more_builds_than_maximum_builds_allowed_fail_the_batch(lab: Lab) -> Non
     (https://docs.aws.amazon.com/codebuild/latest/userguide/create-project-console.html#create-project-console-batch-config)."""
     batch_project(lab, "limited", {"build-list": [{"identifier": "a"}, {"identifier": "b"}, {"identifier": "c"}]},
                   restrictions={"maximumBuildsAllowed": 2})
-    done = run_batch(lab, "limited")
-    assert "3 builds" in refusal(done) and "maximumBuildsAllowed" in refusal(done)
-    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="limited")
+    message = refusal(lab, run_batch(lab, "limited"))
+    assert "3 builds" in message and "maximumBuildsAllowed" in message
 
 
 def test_a_compute_type_the_batch_may_not_use_fails_the_batch(lab: Lab) -> None:
     """restrictions/computeTypesAllowed (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BatchRestrictions.html)."""
     batch = {"build-list": [{"identifier": "small"}, {"identifier": "big", "env": {"compute-type": "BUILD_GENERAL1_LARGE"}}]}
     batch_project(lab, "computes", batch, restrictions={"computeTypesAllowed": ["BUILD_GENERAL1_SMALL"]})
-    message = refusal(run_batch(lab, "computes"))
+    message = refusal(lab, run_batch(lab, "computes"))
     assert "big" in message and "BUILD_GENERAL1_LARGE" in message
 
 
@@ -256,8 +265,7 @@ def test_an_impossible_build_graph_fails_the_batch_before_any_build(lab: Lab, gr
     """A graph whose depend-on names no build, or whose builds wait on each other, can never run: refused at
     DOWNLOAD_BATCHSPEC (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html#build-spec.batch.build-graph)."""
     batch_project(lab, "impossible", {"build-graph": graph})
-    assert said in refusal(run_batch(lab, "impossible"))
-    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="impossible")
+    assert said in refusal(lab, run_batch(lab, "impossible"))
 
 
 def test_a_batch_role_that_may_not_start_builds_fails_the_batch(lab: Lab) -> None:
@@ -269,8 +277,9 @@ def test_a_batch_role_that_may_not_start_builds_fails_the_batch(lab: Lab) -> Non
     spec = buildspec({"build": {"commands": ["true"]}}, batch={"build-list": [{"identifier": "a"}]})
     lab.project("powerless", spec, buildBatchConfig={"serviceRole": batch_role(lab, reader, "weak-batch-role")})
     done = run_batch(lab, "powerless")
-    assert done["buildBatchStatus"] == "FAILED"
-    phase = next(p for p in done["phases"] if p["phaseType"] == "IN_PROGRESS")
+    assert done["buildBatchStatus"] == "FAILED" and done["buildGroups"] == [{"identifier": "DOWNLOAD_SOURCE",
+                                                                           "ignoreFailure": False}]
+    phase = next(p for p in done["phases"] if p["phaseType"] == "DOWNLOAD_BATCHSPEC")
     assert "codebuild:StartBuild" in phase["contexts"][0]["message"]
     assert "ids" not in lab.codebuild.list_builds_for_project(projectName="powerless")
 
@@ -287,10 +296,9 @@ def test_a_batch_of_thousands_of_builds_is_refused_and_labstack_stays_up(lab: La
     """A batch asking for thousands of builds (even when maximumBuildsAllowed would allow them) is refused before a
     single build starts, by labstack's ceiling, and labstack answers as before."""
     batch_project(lab, "huge", batch, restrictions={"maximumBuildsAllowed": 100_000})
-    message = refusal(run_batch(lab, "huge"))
+    message = refusal(lab, run_batch(lab, "huge"))
     assert "10000 builds" in message or "5000 builds" in message
     assert "labstack runs at most" in message
-    assert "ids" not in lab.codebuild.list_builds_for_project(projectName="huge")
     assert lab.codebuild.list_projects()["projects"] == ["huge"]
 
 
@@ -400,8 +408,9 @@ def test_a_batch_of_an_s3_source_reads_the_batch_and_task_buildspecs_from_it(lab
     ({"build-fanout": {"parallelism": 4}}, "build-fanout"),
     ({"build-list": [{"identifier": "a b"}]}, "letters, digits or underscores"),
     ({"build-list": [{"identifier": "a", "env": {"fleet": "mine"}}]}, "no reserved-capacity fleets"),
+    ({"build-list": [{"identifier": "DOWNLOAD_SOURCE"}]}, "the batch's own first build"),
     (None, "needs a batch section"),
-], ids=["no-identifier", "typo", "two-kinds", "fanout", "bad-identifier", "fleet", "no-batch"])
+], ids=["no-identifier", "typo", "two-kinds", "fanout", "bad-identifier", "fleet", "reserved", "no-batch"])
 def test_a_batch_section_labstack_cannot_run_fails_the_batch_clearly(lab: Lab, batch: dict | None, said: str) -> None:
     """Each build task of a build list or graph has a required identifier and the documented settings alone
     (https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html): anything else fails the batch
@@ -409,4 +418,4 @@ def test_a_batch_section_labstack_cannot_run_fails_the_batch_clearly(lab: Lab, b
     sections = {"batch": batch} if batch is not None else {}
     lab.project("unreadable", buildspec({"build": {"commands": ["true"]}}, **sections),
                 buildBatchConfig={"serviceRole": batch_role(lab)})
-    assert said in refusal(run_batch(lab, "unreadable"))
+    assert said in refusal(lab, run_batch(lab, "unreadable"))

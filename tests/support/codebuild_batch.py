@@ -51,8 +51,9 @@ def groups(batch: dict) -> dict[str, dict]:
 
 
 def builds_of(lab: Lab, batch: dict) -> dict[str, dict]:
-    """The current build of each group that ran, by identifier (BatchGetBuilds)."""
-    arns = {g["identifier"]: g["currentBuildSummary"]["arn"] for g in batch["buildGroups"] if "currentBuildSummary" in g}
+    """The current build of each of the batch's tasks that ran (not its DOWNLOAD_SOURCE), by identifier."""
+    arns = {g["identifier"]: g["currentBuildSummary"]["arn"] for g in batch["buildGroups"]
+            if "currentBuildSummary" in g and g["identifier"] != "DOWNLOAD_SOURCE"}
     found = lab.codebuild.batch_get_builds(ids=[a.split("build/", 1)[1] for a in arns.values()])["builds"]
     by_arn = {b["arn"]: b for b in found}
     return {ident: by_arn[arn] for ident, arn in arns.items()}

@@ -1,8 +1,9 @@
 """Batch builds: StartBuildBatch and its kin, each build of a batch a real build of the build engine.
 
 A batch goes through AWS's batch phases: SUBMITTED, DOWNLOAD_BATCHSPEC (CodeBuild assumes the
-project's ``buildBatchConfig.serviceRole``, fetches the source as that role and reads the buildspec's
-``batch`` section: :mod:`batchspec`), IN_PROGRESS (its builds start as their dependencies allow;
+project's ``buildBatchConfig.serviceRole``, runs the batch's first build, DOWNLOAD_SOURCE, which downloads
+the source as the project's service role, and reads the buildspec's ``batch`` section from that
+revision: :mod:`batchspec`), IN_PROGRESS (its builds start as their dependencies allow;
 each is a StartBuild of the project the batch role must be allowed to make), COMBINE_ARTIFACTS
 (when artifacts are combined) and a last phase named for the outcome: SUCCEEDED, FAILED or STOPPED.
 ``buildGroups`` reports each build by its identifier, with the builds of earlier tries of a
@@ -48,6 +49,10 @@ _BATCH_ONLY = {"projectName", "idempotencyToken", "buildBatchConfigOverride", "d
 _FINAL_PHASE = {"SUCCEEDED": "SUCCEEDED", "STOPPED": "STOPPED", "FAILED": "FAILED", "FAULT": "FAILED",
                 "TIMED_OUT": "FAILED"}
 PENDING, RUNNING, SKIPPED = "PENDING", "RUNNING", "SKIPPED"
+SOURCE_GROUP = batchspec.SOURCE_GROUP
+# What the DOWNLOAD_SOURCE build runs: nothing but the download (and no artifacts).
+_SOURCE_ONLY = {"buildspecOverride": "version: 0.2\n", "artifactsOverride": {"type": "NO_ARTIFACTS"},
+                "secondaryArtifactsOverride": []}
 
 # A pipeline's hand-over of an artifact: (output name, or None for the combined artifact; the zip).
 Output = Callable[[str | None, Path], None]
@@ -72,8 +77,9 @@ class Group:
 
     def view(self, declared: dict) -> dict[str, Any]:
         """The group as BuildGroup: identifier, dependsOn, ignoreFailure and its builds' summaries."""
-        group: dict[str, Any] = {"identifier": self.task.identifier, "dependsOn": list(self.task.depend_on),
-                                 "ignoreFailure": self.task.ignore_failure}
+        group: dict[str, Any] = {"identifier": self.task.identifier, "ignoreFailure": self.task.ignore_failure}
+        if self.task.identifier != SOURCE_GROUP:  # as AWS shows it, the first group depends on nothing, not []
+            group["dependsOn"] = list(self.task.depend_on)
         if self.jobs:
             group["currentBuildSummary"] = _summary(self.jobs[-1], self.task.identifier, declared)
         if len(self.jobs) > 1:
@@ -290,8 +296,8 @@ class Batches:
             if not run.done.is_set():
                 raise AwsError("InvalidInputException", f"Build batch {run.batch_id} is still in progress; "
                                "only a complete batch can be retried")
-            again = [g for g in run.groups.values()
-                     if retry_type == "RETRY_ALL_BUILDS" or g.state != "SUCCEEDED"]
+            again = [g for g in run.groups.values() if g.task.identifier != SOURCE_GROUP
+                     and (retry_type == "RETRY_ALL_BUILDS" or g.state != "SUCCEEDED")]
             if run.spec is not None and not again:
                 raise AwsError("InvalidInputException", f"Build batch {run.batch_id} has no failed builds to retry")
             for group in again:
@@ -364,8 +370,8 @@ class _Runner:
         try:
             body()
         except _Failed as failure:
-            self.run_.end_phase(phase, "FAILED", failure.code, failure.message)
-            self.status = "FAILED"
+            self.status = "STOPPED" if self.run_.stopped else "FAILED"
+            self.run_.end_phase(phase, self.status, failure.code, failure.message)
             return
         self.run_.end_phase(phase, "SUCCEEDED", None)
 
@@ -380,16 +386,19 @@ class _Runner:
 
     # -- DOWNLOAD_BATCHSPEC -----------------------------------------------------------
     def _download(self) -> None:
-        """Read the batch section of the buildspec, from the source fetched as the project's service role (on AWS
-        a first build of the batch, DOWNLOAD_SOURCE, downloads it: the batch role needs no access to the source)."""
+        """Run the DOWNLOAD_SOURCE build, then read the batch section of the buildspec of the revision it built
+        (fetched as the project's service role, as that build fetched it: the batch role needs no access to the
+        source)."""
         run = self.run_
         self._assume(self.role, run.config["serviceRole"])
+        self._download_source()
         fetcher = RoleSession(self.batches.labstack, run.ctx.account, run.ctx.region)
         with tempfile.TemporaryDirectory(prefix="batchspec-") as tmp:
             try:
                 self._assume(fetcher, run.record["serviceRole"])
                 fetched = sources.fetch(self.batches.labstack, run.ctx.account, run.ctx.region, run.record["source"],
-                                        run.record.get("sourceVersion"), Path(tmp), fetcher, run.pipeline_input)
+                                        run.record.get("resolvedSourceVersion") or run.record.get("sourceVersion"),
+                                        Path(tmp), fetcher, run.pipeline_input)
                 text = sources.buildspec_text(run.buildspec, Path(tmp))
             except sources.SourceError as exc:
                 raise _Failed(exc.code, exc.message) from None
@@ -414,7 +423,29 @@ class _Runner:
                                   f"batch does not allow (restrictions/computeTypesAllowed: {', '.join(permitted)})")
         with run.lock:
             run.spec = spec
-            run.groups = {t.identifier: Group(t) for t in spec.tasks}
+            run.groups.update((t.identifier, Group(t)) for t in spec.tasks)
+
+    def _download_source(self) -> None:
+        """The batch's first build, DOWNLOAD_SOURCE: a real build of the project that downloads the source and
+        runs nothing else; the batch goes on at the revision it resolved, or fails as it failed."""
+        run = self.run_
+        with run.lock:
+            group = run.groups.setdefault(SOURCE_GROUP, Group(batchspec.Task(SOURCE_GROUP)))
+        self._start(group, _SOURCE_ONLY)
+        job = group.jobs[-1]
+        while not job.done.wait(POLL):
+            if run.cancel.is_set():
+                self._stop_builds([group])
+        build = job.snapshot()
+        group.state = build["buildStatus"]
+        if group.state != "SUCCEEDED":
+            failed = next((p for p in reversed(build["phases"]) if p.get("phaseStatus") not in (None, "SUCCEEDED")), {})
+            context = (failed.get("contexts") or [{}])[0]
+            raise _Failed(context.get("statusCode") or "CLIENT_ERROR",
+                          f"Build {SOURCE_GROUP} ended {group.state}: {context.get('message', '')}")
+        if build.get("resolvedSourceVersion"):
+            with run.lock:
+                run.record["resolvedSourceVersion"] = build["resolvedSourceVersion"]
 
     # -- IN_PROGRESS ------------------------------------------------------------------
     def _in_progress(self) -> None:
@@ -484,8 +515,9 @@ class _Runner:
                 return failure or (refused.code, refused.message)
         return failure
 
-    def _start(self, group: Group) -> None:
-        """StartBuild of the project for ``group``, made as the batch role (which must be allowed to)."""
+    def _start(self, group: Group, only: dict | None = None) -> None:
+        """StartBuild of the project for ``group``, made as the batch role (which must be allowed to); ``only``:
+        the overrides of a build that hands the pipeline nothing (DOWNLOAD_SOURCE)."""
         run = self.run_
         task = group.task
         denied = self.role.denial("codebuild:StartBuild", run.project["arn"], "codebuild.batch")
@@ -502,10 +534,12 @@ class _Runner:
             request["environmentVariablesOverride"] = list(declared.values())
         if run.record.get("resolvedSourceVersion"):
             request["sourceVersion"] = run.record["resolvedSourceVersion"]  # every build builds the same revision
-        if run.per_build is not None:
+        if only is not None:
+            request.update(only)
+        elif run.per_build is not None:
             request.update(run.per_build(task.identifier))
         output = None
-        if run.pipeline_output is not None:
+        if run.pipeline_output is not None and only is None:
             def output(ident: str | None, path: Path, name: str = task.identifier) -> None:
                 self._hand_over(name, ident, path)
         try:

@@ -25,6 +25,7 @@ KINDS = ("build-list", "build-matrix", "build-graph")
 # The most builds labstack runs in one batch, whatever maximumBuildsAllowed says: each is a real build.
 CEILING = int(os.environ.get("LABSTACK_CODEBUILD_BATCH_MAX_BUILDS") or 100)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,128}$")
+SOURCE_GROUP = "DOWNLOAD_SOURCE"  # the batch's own first build, which downloads the source
 _ENV_OVERRIDES = {"compute-type": "computeTypeOverride", "image": "imageOverride", "type": "environmentTypeOverride"}
 _ENTRY_KEYS = {"identifier", "buildspec", "debug-session", "depend-on", "env", "ignore-failure"}
 _ENV_KEYS = {*_ENV_OVERRIDES, "privileged-mode", "variables"}
@@ -105,6 +106,8 @@ def _entry(kind: str, index: int, body: Any) -> Task:
     identifier = _scalar(body["identifier"])
     if not IDENTIFIER.match(identifier):
         raise BuildspecError(f"{where}: identifier {identifier[:64]!r} must be 1 to 128 letters, digits or underscores")
+    if identifier == SOURCE_GROUP:
+        raise BuildspecError(f"{where}: identifier {SOURCE_GROUP} is the batch's own first build")
     overrides, variables = _env(f"{where}/env", _mapping(body, "env", where))
     depend_on = tuple(_strings(body.get("depend-on"), f"{where}/depend-on")) if kind == "build-graph" else ()
     if kind != "build-graph" and "depend-on" in body:
