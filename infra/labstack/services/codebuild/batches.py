@@ -58,6 +58,13 @@ _SOURCE_ONLY = {"buildspecOverride": "version: 0.2\n", "artifactsOverride": {"ty
 Output = Callable[[str | None, Path], None]
 
 
+def failed_phase(record: dict[str, Any]) -> tuple[str, str, str]:
+    """(phase type, status code, message) of the last phase of a build or batch that did not succeed."""
+    failed = next((p for p in reversed(record["phases"]) if p.get("phaseStatus") not in (None, "SUCCEEDED")), {})
+    context = (failed.get("contexts") or [{}])[0]
+    return failed.get("phaseType", record["currentPhase"]), context.get("statusCode", ""), context.get("message", "")
+
+
 class _Failed(Exception):
     """A batch phase failed: its context code and message."""
 
@@ -439,10 +446,8 @@ class _Runner:
         build = job.snapshot()
         group.state = build["buildStatus"]
         if group.state != "SUCCEEDED":
-            failed = next((p for p in reversed(build["phases"]) if p.get("phaseStatus") not in (None, "SUCCEEDED")), {})
-            context = (failed.get("contexts") or [{}])[0]
-            raise _Failed(context.get("statusCode") or "CLIENT_ERROR",
-                          f"Build {SOURCE_GROUP} ended {group.state}: {context.get('message', '')}")
+            _, code, message = failed_phase(build)
+            raise _Failed(code or "CLIENT_ERROR", f"Build {SOURCE_GROUP} ended {group.state}: {message}")
         if build.get("resolvedSourceVersion"):
             with run.lock:
                 run.record["resolvedSourceVersion"] = build["resolvedSourceVersion"]

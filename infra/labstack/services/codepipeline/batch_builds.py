@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from labstack.errors import AwsError
+from labstack.services.codebuild.batches import failed_phase
 from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 
@@ -25,11 +26,9 @@ def _true(value: str | None) -> bool:
 
 
 def _failure(batch: dict) -> str:
-    failed = next((p for p in reversed(batch["phases"]) if p.get("phaseStatus") not in (None, "SUCCEEDED")), {})
-    context = (failed.get("contexts") or [{}])[0]
-    return (f"Build batch terminated with state: {batch['buildBatchStatus']}. Phase: "
-            f"{failed.get('phaseType', batch['currentPhase'])}, Code: {context.get('statusCode', '')}, "
-            f"Message: {context.get('message', '')}")
+    phase, code, message = failed_phase(batch)
+    return (f"Build batch terminated with state: {batch['buildBatchStatus']}. Phase: {phase}, Code: {code}, "
+            f"Message: {message}")
 
 
 def run(job: ActionJob, codebuild: Any, source: Path, overrides: dict, refused: Callable[[str], Any]) -> dict[str, str]:

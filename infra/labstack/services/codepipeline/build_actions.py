@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labstack.errors import AwsError
+from labstack.services.codebuild.batches import failed_phase
 from labstack.services.codepipeline import acting, batch_builds
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 
@@ -39,10 +40,8 @@ def _overrides(job: ActionJob, primary: str) -> dict:
 
 
 def _failure(build: dict) -> str:
-    failed = next((p for p in reversed(build["phases"]) if p.get("phaseStatus") not in (None, "SUCCEEDED")), {})
-    context = (failed.get("contexts") or [{}])[0]
-    return (f"Build terminated with state: {build['buildStatus']}. Phase: {failed.get('phaseType', build['currentPhase'])}, "
-            f"Code: {context.get('statusCode', '')}, Message: {context.get('message', '')}")
+    phase, code, message = failed_phase(build)
+    return f"Build terminated with state: {build['buildStatus']}. Phase: {phase}, Code: {code}, Message: {message}"
 
 
 def _refused(call: str) -> Any:
