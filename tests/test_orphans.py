@@ -23,6 +23,9 @@ from tests.support.codebuild import buildspec, inline_project
 from tests.support.roles import service_role
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
+from tests.support.webimage import push_web_image
+
+ACCOUNT = "123456789012"  # the account of the key "test"
 
 # Tells the test it runs (and its pid), then keeps its worker busy: an idle worker ends by itself when labstack
 # dies (its stdin closes), a busy one only when its handler returns.
@@ -173,26 +176,42 @@ def test_a_sandboxed_worker_of_a_killed_labstack_is_ended_with_its_sandbox(tmp_p
             first.stop()
 
 
+def _running_task(labstack: LabstackProcess, folder: Path) -> int:
+    """A task of the web image, RUNNING; the pid of its container's process."""
+    iam, ecs = labstack.client("iam"), labstack.client("ecs")
+    (folder / "image").mkdir()
+    image = push_web_image(labstack, ACCOUNT, folder / "image")
+    execution = service_role(iam, "task-execution", "ecs-tasks.amazonaws.com")
+    ecs.create_cluster(clusterName="orphans")
+    ecs.register_task_definition(family="web", executionRoleArn=execution, containerDefinitions=[
+        {"name": "web", "image": image, "essential": True, "memory": 128, "portMappings": [{"containerPort": 8080}]}])
+    arn = ecs.run_task(cluster="orphans", taskDefinition="web")["tasks"][0]["taskArn"]
+    task = wait_for(lambda: (t := ecs.describe_tasks(cluster="orphans", tasks=[arn])["tasks"][0])["lastStatus"] == "RUNNING" and t)
+    return int(task["containers"][0]["runtimeId"])
+
+
 @pytest.mark.slow
 def test_children_of_a_killed_labstack_are_ended_at_its_next_start(tmp_path: Path, bystanders: list[subprocess.Popen]) -> None:
-    """A build whose command sleeps and a busy Lambda worker survive a labstack killed with SIGKILL (each leads
-    a session of its own, and no sandbox ties them to labstack: LABSTACK_BWRAP names no bubblewrap here); the
-    next labstack started on the same home ends them, and kills nothing a bad or stale record names."""
+    """A build whose command sleeps, a busy Lambda worker and a task's container survive a labstack killed with
+    SIGKILL (each leads a session of its own, and no sandbox ties them to labstack: LABSTACK_BWRAP names no
+    bubblewrap here); the next labstack started on the same home ends them, and kills nothing a bad or stale
+    record names."""
     home = tmp_path / "home"
     first = start_labstack(home, LABSTACK_BWRAP=str(tmp_path / "no-bwrap"))
     children: dict[int, float] = {}
     try:
         worker = _busy_worker(first)
+        container = _running_task(first, tmp_path)
         iam = first.client("iam")
         codebuild = first.client("codebuild")
         inline_project(codebuild, "sleeper", buildspec({"build": {"commands": ["sleep 300"]}}),
                        service_role(iam, "build-role", "codebuild.amazonaws.com"))
         build = codebuild.start_build(projectName="sleeper")["build"]["id"]
         wait_for(lambda: codebuild.batch_get_builds(ids=[build])["builds"][0]["currentPhase"] == "BUILD")
-        children = wait_for(lambda: (found := _recorded(home)) and len(found) == 2 and found)
+        children = wait_for(lambda: (found := _recorded(home)) and len(found) == 3 and found)
         shell = next(pid for pid in children if "bash" in " ".join(psutil.Process(pid).cmdline()))
         sleeper = wait_for(lambda: [c for c in psutil.Process(shell).children(recursive=True) if c.name() == "sleep"])[0]
-        assert set(children) == {shell, worker}
+        assert set(children) == {shell, worker, container}
         _kill(first)
         assert all(_alive(pid, started) for pid, started in children.items()), "the children died with labstack"
         assert sleeper.is_running()
