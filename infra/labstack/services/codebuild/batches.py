@@ -352,12 +352,12 @@ class _Runner:
     def __init__(self, batches: Batches, run: BatchRun) -> None:
         self.batches = batches
         self.provider = batches.provider
-        self.run_ = run
+        self.batch = run
         self.role = RoleSession(batches.labstack, run.ctx.account, run.ctx.region)
         self.status = "SUCCEEDED"
 
     def run(self) -> None:
-        run = self.run_
+        run = self.batch
         try:
             run.end_phase(run.record["phases"][-1], "SUCCEEDED", None)
             if run.spec is None:
@@ -373,18 +373,18 @@ class _Runner:
             self._finish()
 
     def _phase(self, phase_type: str, body: Callable[[], None]) -> None:
-        phase = self.run_.begin_phase(phase_type)
+        phase = self.batch.begin_phase(phase_type)
         try:
             body()
         except _Failed as failure:
-            self.status = "STOPPED" if self.run_.stopped else "FAILED"
-            self.run_.end_phase(phase, self.status, failure.code, failure.message)
+            self.status = "STOPPED" if self.batch.stopped else "FAILED"
+            self.batch.end_phase(phase, self.status, failure.code, failure.message)
             return
-        self.run_.end_phase(phase, "SUCCEEDED", None)
+        self.batch.end_phase(phase, "SUCCEEDED", None)
 
     def _assume(self, session: RoleSession, role: str) -> None:
         """CodeBuild assumes ``role`` for the batch, as it does a build's service role."""
-        run = self.run_
+        run = self.batch
         seconds = run.config["timeoutInMins"] * self.batches.minute_seconds
         try:
             session.assume(role, run.batch_id, run.project["arn"], seconds)
@@ -396,7 +396,7 @@ class _Runner:
         """Run the DOWNLOAD_SOURCE build, then read the batch section of the buildspec of the revision it built
         (fetched as the project's service role, as that build fetched it: the batch role needs no access to the
         source)."""
-        run = self.run_
+        run = self.batch
         self._assume(self.role, run.config["serviceRole"])
         self._download_source()
         fetcher = RoleSession(self.batches.labstack, run.ctx.account, run.ctx.region)
@@ -435,7 +435,7 @@ class _Runner:
     def _download_source(self) -> None:
         """The batch's first build, DOWNLOAD_SOURCE: a real build of the project that downloads the source and
         runs nothing else; the batch goes on at the revision it resolved, or fails as it failed."""
-        run = self.run_
+        run = self.batch
         with run.lock:
             group = run.groups.setdefault(SOURCE_GROUP, Group(batchspec.Task(SOURCE_GROUP)))
         self._start(group, _SOURCE_ONLY)
@@ -454,7 +454,7 @@ class _Runner:
 
     # -- IN_PROGRESS ------------------------------------------------------------------
     def _in_progress(self) -> None:
-        run = self.run_
+        run = self.batch
         assert run.spec is not None
         phase = run.begin_phase("IN_PROGRESS")
         if self.role.identity is None:  # a retry: the batch spec is known, the role not yet assumed
@@ -506,7 +506,7 @@ class _Runner:
     def _maybe_start(self, group: Group, failure: tuple[str, str] | None) -> tuple[str, str] | None:
         """Start ``group``'s build once every build it depends on is over; skip it when one of them failed
         (and may not be ignored). The failure the batch ends with, if any."""
-        deps = [self.run_.groups[d] for d in group.task.depend_on]
+        deps = [self.batch.groups[d] for d in group.task.depend_on]
         if any(d.state in (PENDING, RUNNING) for d in deps):
             return failure
         if any(d.state != "SUCCEEDED" and not d.task.ignore_failure for d in deps):
@@ -523,7 +523,7 @@ class _Runner:
     def _start(self, group: Group, only: dict | None = None) -> None:
         """StartBuild of the project for ``group``, made as the batch role (which must be allowed to); ``only``:
         the overrides of a build that hands the pipeline nothing (DOWNLOAD_SOURCE)."""
-        run = self.run_
+        run = self.batch
         task = group.task
         denied = self.role.denial("codebuild:StartBuild", run.project["arn"], "codebuild.batch")
         if denied:
@@ -567,7 +567,7 @@ class _Runner:
     def _hand_over(self, build: str, ident: str | None, path: Path) -> None:
         """A build's CODEPIPELINE artifact: kept for COMBINE_ARTIFACTS (primary artifacts, when combined), or
         handed to the pipeline as ``build`` (primary) or ``build_ident`` (secondary), as AWS names them."""
-        run = self.run_
+        run = self.batch
         assert run.pipeline_output is not None
         if ident is None and run.config.get("combineArtifacts"):
             run.workspace.mkdir(parents=True, exist_ok=True)
@@ -577,7 +577,7 @@ class _Runner:
 
     def _combine(self) -> None:
         """One zip of every build's primary artifact, each in a folder named for its build identifier."""
-        run = self.run_
+        run = self.batch
         assert run.pipeline_output is not None
         tree = run.workspace / "combined"
         try:
@@ -593,7 +593,7 @@ class _Runner:
 
     # -- the end ----------------------------------------------------------------------
     def _finish(self) -> None:
-        run = self.run_
+        run = self.batch
         self.role.end()
         shutil.rmtree(run.workspace, ignore_errors=True)
         with run.lock:
