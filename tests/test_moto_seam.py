@@ -9,6 +9,7 @@ EventBridge's delivery to a rule's targets follows https://docs.aws.amazon.com/e
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import json
 import os
@@ -24,14 +25,14 @@ from labstack import daemon
 from labstack.config import Settings
 from labstack.motobridge import PATCHES, SUPPORTED_MOTO, UNTESTED_ENV, _resolve, installed_moto
 from labstack.ports import free_port
-from labstack.server import build_server
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from tests.support.codepipeline import PipelineLab, action, s3_source, stage
+from tests.support.inprocess import serving
 from tests.support.responses import check_responses
-from tests.support.server import LabstackProcess, server_env
+from tests.support.server import CHECK_SHAPES, LabstackProcess, server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SEAM = ROOT / "infra" / "labstack" / "motobridge.py"
@@ -156,19 +157,14 @@ def test_an_untested_moto_stops_labstack_at_start_unless_the_lane_lets_it(tmp_pa
 def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LabstackProcess]]:
     """Two labstacks served from threads of this process (they share moto's backends, as any two
     labstacks of one process do)."""
-    started = []
-    for name in ("first", "second"):
-        settings = Settings(port=free_port(), home=tmp_path_factory.mktemp(f"seam-{name}"))
-        server, labstack = build_server(settings)
-        labstack.warm_up()
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-        labstack.wait_warm()
-        started.append((server, labstack))
-    yield [LabstackProcess(labstack.settings, 0) for _, labstack in started]
-    for server, labstack in started:
-        server.shutdown()
-        labstack.shutdown()
-        server.server_close()
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for name in ("first", "second"):
+            settings = Settings(port=free_port(), home=tmp_path_factory.mktemp(f"seam-{name}"),
+                                check_shapes=CHECK_SHAPES == "1")
+            stack.enter_context(serving(settings))
+            servers.append(LabstackProcess(settings, 0))
+        yield servers
 
 
 def _pipeline(lab: PipelineLab, name: str) -> None:
@@ -181,6 +177,12 @@ def _pipeline(lab: PipelineLab, name: str) -> None:
 def _by_rule(lab: PipelineLab, name: str) -> list[dict[str, Any]]:
     found = lab.codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
     return [e for e in found if e["trigger"]["triggerType"] == "CloudWatchEvent"]
+
+
+def _settle(lab: PipelineLab, name: str) -> None:
+    """Wait until every execution of the pipeline has ended (none outlives the test's labstacks)."""
+    for execution in _by_rule(lab, name):
+        lab.wait(name, execution["pipelineExecutionId"])
 
 
 def _rule(lab: PipelineLab, rule: str, source: str, targets: list[dict[str, Any]]) -> None:
@@ -204,6 +206,8 @@ def test_a_rule_fired_through_one_labstack_starts_that_labstacks_pipeline_only(t
         answer = asked.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "go", "Detail": "{}"}])
         assert answer["FailedEntryCount"] == 0
         assert (len(_by_rule(first, "shared-name")), len(_by_rule(second, "shared-name"))) == started
+    for lab in (first, second):
+        _settle(lab, "shared-name")
 
 
 @pytest.mark.slow
@@ -243,3 +247,4 @@ def test_concurrent_put_events_reach_every_target_of_a_mixed_rule(two: list[Labs
     assert len(_by_rule(lab, "busy")) == count  # and labstack's target too
     # The shared rule still has both targets: no delivery changed it.
     assert {t["Id"] for t in lab.client("events").list_targets_by_rule(Rule="busy-rule")["Targets"]} == {"p", "q"}
+    _settle(lab, "busy")

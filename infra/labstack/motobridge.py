@@ -230,12 +230,6 @@ def apply_patches(group: str, **context: Any) -> None:
             log.debug("moto patched: %s (%s)", patch.name, patch.target)
 
 
-def applied_patches() -> frozenset[str]:
-    """The names of the patches installed in this process."""
-    with _patch_lock:
-        return frozenset(_applied)
-
-
 # --- EventBridge: targets each labstack delivers to itself ---------------------------------------
 
 EventTarget = Callable[[str, str, dict[str, Any], dict[str, Any], str], None]

@@ -29,8 +29,8 @@ def serving(settings: Settings) -> Iterator[Any]:
     try:
         yield labstack
     finally:
+        labstack.shutdown()  # while it still answers, as `labstack serve` does: the engines' last calls land
         server.shutdown()
-        labstack.shutdown()
         server.server_close()
 
 
