@@ -175,7 +175,8 @@ def test_retry_failed_builds_reruns_only_what_failed(lab: Lab) -> None:
 
 @pytest.mark.slow
 def test_retry_all_builds_reruns_every_build_and_a_running_batch_is_refused(lab: Lab) -> None:
-    """RETRY_ALL_BUILDS runs every build again; a batch still in progress cannot be retried (InvalidInputException)."""
+    """RETRY_ALL_BUILDS runs every build again; a batch still in progress cannot be retried (InvalidInputException),
+    nor one whose project is gone (ResourceNotFoundException)."""
     batch_project(lab, "again", {"build-list": [{"identifier": "one"}, {"identifier": "two"}]})
     first = run_batch(lab, "again")
     retried = lab.codebuild.retry_build_batch(id=first["id"], retryType="RETRY_ALL_BUILDS")["buildBatch"]
@@ -190,6 +191,10 @@ def test_retry_all_builds_reruns_every_build_and_a_running_batch_is_refused(lab:
         assert len(group["priorBuildSummaryList"]) == 1
         assert group["priorBuildSummaryList"][0]["arn"] != group["currentBuildSummary"]["arn"]
     assert len(lab.codebuild.list_builds_for_project(projectName="again")["ids"]) == 5
+    lab.codebuild.delete_project(name="again")
+    with pytest.raises(ClientError) as gone:
+        lab.codebuild.retry_build_batch(id=first["id"])
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 @pytest.mark.slow

@@ -298,6 +298,7 @@ class Batches:
         if token and "id" not in request and state.tokens.get(token) in state.runs:
             return state.runs[state.tokens[token]]
         run = self._found(ctx, request.get("id", ""))
+        self.provider._project(ctx, run.project["name"])  # a batch of a deleted project is not run again
         retry_type = request.get("retryType", "RETRY_ALL_BUILDS")
         with run.lock:
             if not run.done.is_set():
