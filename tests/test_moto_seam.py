@@ -2,8 +2,8 @@
 named and fits the installed moto, an untested moto stops labstack at start, and EventBridge delivers
 to the pipelines of the labstack whose request fired a rule, with none lost under concurrent PutEvents.
 
-EventBridge's delivery to a rule's targets follows https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rules.html
-(a rule sends each matching event to every one of its targets).
+EventBridge sends an event that matches a rule's pattern to each of the rule's targets (up to five):
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html
 """
 
 from __future__ import annotations
