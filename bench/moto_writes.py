@@ -9,12 +9,10 @@ per call (median of the rounds).
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,28 +22,12 @@ import boto3
 from bench.core import Figure, Options
 from bench.measure import prepare, send
 from bench.servers import HOST
+from labstack.config import Settings
+from labstack.ports import free_port
+from tests.support.inprocess import serving
 
 THREADS = 8
 ROUNDS = 9
-
-
-@contextlib.contextmanager
-def _labstack(home: Path) -> Iterator[Any]:
-    """A labstack served from a thread of this process (so its lock can be left out for the reference)."""
-    from labstack.config import Settings
-    from labstack.ports import free_port
-    from labstack.server import build_server
-
-    server, labstack = build_server(Settings(port=free_port(), home=home))
-    labstack.warm_up()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    labstack.wait_warm()
-    try:
-        yield labstack
-    finally:
-        server.shutdown()
-        labstack.shutdown()
-        server.server_close()
 
 
 def _burst(port: int, request: Any, count: int) -> Callable[[], float]:
@@ -67,7 +49,7 @@ def _burst(port: int, request: Any, count: int) -> Callable[[], float]:
 
 def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
     """The one figure: per-call wall time with the lock beside without it."""
-    with tempfile.TemporaryDirectory() as home, _labstack(Path(home)) as labstack:
+    with tempfile.TemporaryDirectory() as home, serving(Settings(port=free_port(), home=Path(home))) as labstack:
         ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=labstack.settings.endpoint,
                            aws_access_key_id="test", aws_secret_access_key="test")
         cluster = ecs.create_cluster(clusterName="bench")["cluster"]["clusterArn"]
