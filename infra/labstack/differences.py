@@ -44,6 +44,38 @@ DIFFERENCES: tuple[Difference, ...] = (
                              "at this point\") and says so in `rollbackInfo.rollbackMessage` in its own words."),
     Difference("CodePipeline", "Action providers other than the ones labstack runs are accepted and fail their action "
                                "with a message naming them; stage conditions (rules) are refused as not emulated."),
+    Difference("CodePipeline", "Trigger filter globs are read with wcmatch, a little more loosely than AWS: nested `{}` "
+                               "groups are accepted (AWS forbids them), and a pattern whose braces expand past 1000 "
+                               "variants matches nothing."),
+    Difference("CodePipeline", "UpdatePipeline ends running executions `Cancelled` once their running actions finish, "
+                               "as the API reference defines it; the edit-pipeline guide says they fail."),
+    Difference("CodePipeline", "`entityUrl` points into labstack's console (builds, deployments, the pipeline) or at the "
+                               "local repository's clone URL, not AWS's console; `revisionUrl` still points at AWS's "
+                               "console, or github.com for the local GitHub, as labstack has no commit pages."),
+    Difference("CodePipeline", "A variable namespace with an artifact's name is refused with "
+                               "InvalidActionDeclarationException; AWS documents the rule but not the error code."),
+    Difference("CodePipeline", "Executions started by a pull request record trigger type `WebhookV2` with the "
+                               "connection ARN, as push-filtered ones do (botocore's TriggerType has no pull-request "
+                               "value); for UPDATED, `filePaths` is matched over the whole pull request's diff."),
+    Difference("CodeStar Connections", "The local GitHub serves only the pull-request part of GitHub's REST API (no "
+                                       "reviews, comments, drafts, forks, labels or `refs/pull/N/head`); merge methods "
+                                       "are merge and squash. In class mode it takes an access key id and secret as "
+                                       "HTTP Basic credentials, not GitHub tokens."),
+    Difference("CodeBuild", "`on-failure: RETRY…` runs the failed phase again inside the same build, in one phase record; "
+                            "AWS says only that it retries. An explicit `ABORT` also skips UPLOAD_ARTIFACTS."),
+    Difference("CodeBuild", "Webhooks serve GITHUB sources on the local GitHub only (CodeCommit has none, on AWS too). "
+                            "The record has no `url`, `payloadUrl` or `secret`; RELEASED, PRERELEASED and "
+                            "WORKFLOW_JOB_QUEUED are accepted but never fire; a filter pattern that runs past 0.2 s (1 s "
+                            "per webhook per event) is undecided and starts no build."),
+    Difference("CodeBuild", "A batch has at most 100 builds (`LABSTACK_CODEBUILD_BATCH_MAX_BUILDS`), whatever "
+                            "`maximumBuildsAllowed` says; build-fanout is refused by name and `batchReportMode` is "
+                            "stored only. A group not started yet has no `currentBuildSummary`, and builds skipped after "
+                            "a failed dependency or a stop have no build record (AWS shows STOPPED builds). "
+                            "Idempotency tokens never expire; the batch timeout counts from IN_PROGRESS."),
+    Difference("CodeBuild", "`combineArtifacts` combines artifacts only for a pipeline's batch action (one zip, a folder "
+                            "per build); matrix builds are named `build_matrix_<n>` in labstack's own wording."),
+    Difference("EventBridge", "Targets labstack does not emulate (anything but CodePipeline, SQS, CloudWatch Logs and "
+                              "event buses) are skipped with a log line; AWS would deliver to them."),
     Difference("CloudWatch", "Only metric alarms on one metric are evaluated; metric-math and composite alarms keep "
                              "the state moto gives them."),
     Difference("CloudWatch", "The evaluation range is EvaluationPeriods + 2 periods (AWS's documented example: 5 for 3; "
