@@ -199,22 +199,32 @@ def test_an_update_service_during_a_circuit_breaker_rollback_is_not_lost(lab: An
     assert any("rolling back to deployment" in m for m in messages), messages
 
 
+STACK = json.dumps({"Resources": {"Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "stacked"}}}})
+
+
 def test_moto_serves_an_ecs_request_only_while_no_runtime_writes(lab: Any) -> None:
     """The gateway takes the ECS lock the scheduler writes under: while it is held, an ECS call that writes
-    waits; one that only reads does not, nor does a call of a service no runtime writes."""
-    ecs, sqs = client(lab, "ecs"), client(lab, "sqs")
+    waits, and so does a stack (which makes ECS resources in moto's process); a call that only reads does not,
+    nor does a call of a service no runtime writes."""
+    ecs, sqs, cfn = client(lab, "ecs"), client(lab, "sqs"), client(lab, "cloudformation")
     ecs.create_cluster(clusterName="before")
     answered: list[str] = []
     with lab.moto_writes.lock("ecs"):
-        waiting = threading.Thread(target=lambda: answered.append(ecs.create_cluster(clusterName="held")
-                                                                  ["cluster"]["clusterName"]))
-        waiting.start()
+        waiting = [threading.Thread(target=lambda: answered.append(ecs.create_cluster(clusterName="held")
+                                                                   ["cluster"]["clusterName"])),
+                   threading.Thread(target=lambda: answered.append(cfn.create_stack(StackName="stack", TemplateBody=STACK)
+                                                                   ["StackId"].split("/")[1]))]
+        for thread in waiting:
+            thread.start()
         sqs.create_queue(QueueName="not-held")  # served meanwhile
         assert ecs.describe_clusters(clusters=["before"])["clusters"][0]["clusterName"] == "before"  # a read
-        waiting.join(1.0)
-        assert waiting.is_alive() and answered == []
-    waiting.join(30)
-    assert answered == ["held"]
+        for thread in waiting:
+            thread.join(1.0)
+        assert all(thread.is_alive() for thread in waiting) and answered == []
+    for thread in waiting:
+        thread.join(30)
+    assert sorted(answered) == ["held", "stack"]
+    assert ecs.describe_clusters(clusters=["stacked"])["clusters"][0]["status"] == "ACTIVE"
 
 
 # -- CodeDeploy: shutdown after reset ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ moto's models are plain objects without locks. Requests write them on the gatewa
 runtimes write them too, from their own threads (the ECS service scheduler resolves a service's task
 definition, rolls a failing deployment back, writes counts and task sets back). Each such service has
 one lock per labstack: the gateway holds it while moto serves a request that may change that service's
-state, and a runtime holds it while it writes, checking under it that what it decided from is still so (a
+state (its own requests, and CloudFormation's, whose stacks make ECS services), and a runtime holds it while it writes, checking under it that what it decided from is still so (a
 newer request wins).
 
 Only the services a runtime writes are locked, and only for operations that write (a Describe, List or Get
@@ -18,6 +18,9 @@ import threading
 
 # moto services whose models a runtime of labstack's writes from its own thread.
 RECONCILED = frozenset({"ecs"})
+# Requests of these services write those models too, in process: a stack makes and updates ECS services
+# (and seeds a CODE_DEPLOY service's task set, as the scheduler may at the same moment).
+_WRITES_INTO = {"ecs": "ecs", "cloudformation": "ecs"}
 _READS = ("Describe", "List", "Get")  # operations that only read (botocore's naming, kept by every AWS API)
 
 
@@ -36,4 +39,4 @@ class MotoWrites:
         the service or the operation only reads (an operation not known is taken to write)."""
         if operation and operation.startswith(_READS):
             return None
-        return self._locks.get(service or "")
+        return self._locks.get(_WRITES_INTO.get(service or "", ""))
