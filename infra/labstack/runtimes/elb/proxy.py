@@ -42,8 +42,8 @@ _PHRASES = {503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
 class Rotations:
     """Where one ELB runtime's round robins stand: which target group of a weighted forward action is
-    next, and which target of each group. Every labstack has its own, so two in one process (or two
-    listeners of the same load balancer) never take each other's turns.
+    next, and which target of each group. Every labstack has its own, so two in one process never take
+    each other's turns.
 
     Target groups go by smooth weighted round robin: each gets its weight's share of every run of
     requests (10/90 sends 1 in each 10), rather than that share only on average. Targets of a group
