@@ -70,6 +70,7 @@ def _url(labstack: Any, listener: str) -> str | None:
     return next((e["url"] for e in labstack.endpoints() if e["listenerArn"] == listener), None)
 
 
+@pytest.mark.slow
 def test_two_labstacks_in_one_process_keep_their_own_round_robin(tmp_path: Path, apps: dict[str, VersionApp]) -> None:
     """Each labstack's listener sends exactly its weights' share of its own requests (1 in 4 to the weight-1
     group) and goes round robin over each group's targets, whatever the other labstack's listener serves at
