@@ -37,8 +37,10 @@ def decided(labstack: Any) -> bool:
 
 
 def declared_roles(declaration: dict) -> list[str]:
-    """The action roles a pipeline declaration names, each once."""
-    found = (a.get("roleArn") for s in declaration.get("stages", []) for a in s.get("actions", []))
+    """The action and rule roles a pipeline declaration names, each once."""
+    found = [a.get("roleArn") for s in declaration.get("stages", []) for a in s.get("actions", [])]
+    found += [r.get("roleArn") for s in declaration.get("stages", []) for kind in ("beforeEntry", "onSuccess", "onFailure")
+              for c in (s.get(kind) or {}).get("conditions") or [] for r in c.get("rules") or []]
     return list(dict.fromkeys(r for r in found if r))
 
 
@@ -68,13 +70,13 @@ def start(job: "ActionJob") -> None:
     labstack = job.labstack
     if not decided(labstack):
         return
-    session = job.identity = _pipeline_session(job, job.run.action_execution_id)
+    session = job.identity = _pipeline_session(job, job.session_id)
     action_role = job.declaration.get("roleArn")
     if action_role:
         refused = _refusal(labstack, session, action_role, job.region)
         if refused is not None:
             raise ActionFailed(refused)
-        job.identity = labstack.keyring.issue(job.account, f"codepipeline:{job.run.action_execution_id}",
+        job.identity = labstack.keyring.issue(job.account, f"codepipeline:{job.session_id}",
                                               role_arn=action_role)
         job.sessions.append(job.identity)
 

@@ -47,6 +47,11 @@ class ActionJob:
         return self.run.declaration
 
     @property
+    def session_id(self) -> str:
+        """The id its role sessions are named after (the action execution's)."""
+        return self.run.action_execution_id
+
+    @property
     def cancel(self) -> threading.Event:
         return self.execution.abandon
 

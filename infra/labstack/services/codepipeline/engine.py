@@ -20,7 +20,7 @@ import logging
 import threading
 from typing import Any
 
-from labstack.services.codepipeline import acting, events, runners, variables
+from labstack.services.codepipeline import acting, conditions, events, runners, variables
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 from labstack.services.codepipeline.model import ActionRun, Execution, Pipeline, now
 
@@ -40,6 +40,8 @@ class Engine:
         self.execution = execution
         self.events = self.labstack.clients.get("events", account, region)
         self.send = provider.outbox.send  # events go out in order, without holding up the execution
+        self.result: str | None = None  # the result that engaged in the stage being run (ROLLBACK…)
+        self.condition_failed: str | None = None  # why a condition failed the stage being run
 
     def _emit(self, sender: Any, *args: Any) -> None:
         self.send(lambda: sender(self.events, self.pipeline.arn, *args))
@@ -69,12 +71,19 @@ class Engine:
             if outcome != "entered":
                 self._finish(outcome, None)
                 return
+            self.result = self.condition_failed = None
             try:
-                status = self._run_stage(stage, retry_mode if index == first_stage else None,
-                                         resumed and index == first_stage)
-                status = self._retry_automatically(stage, status)
+                gate = conditions.outcome(self, stage, "BEFORE_ENTRY")
+                if gate is None:
+                    status = self._run_stage(stage, retry_mode if index == first_stage else None,
+                                             resumed and index == first_stage)
+                    status = self._after_failure(stage, status)
+                else:
+                    status = self._not_entered(stage, gate)
             finally:
                 self._leave(stage["name"])
+            if status == "Skipped":
+                continue
             if status != "Succeeded":
                 ended = status if status in ("Stopped", "Cancelled") else "Failed"
                 self._finish(ended, self._failure_summary(stage, status))
@@ -82,21 +91,42 @@ class Engine:
                 return
         self._finish("Succeeded", None)
 
-    def _retry_automatically(self, stage: dict, status: str) -> str:
-        """onFailure RETRY: a failed stage is retried once, in the retry mode it declares."""
-        failure = stage.get("onFailure") or {}
-        execution = self.execution
-        if status != "Failed" or failure.get("result") != "RETRY" or execution.auto_retries.get(stage["name"]):
-            return status
+    def _not_entered(self, stage: dict, gate: str) -> str:
+        """The beforeEntry condition failed (SKIP: the stage is Skipped; FAIL: it fails) or the
+        execution was stopped while it ran."""
+        status = {"SKIP": "Skipped", conditions.STOPPED: "Stopped"}.get(gate, "Failed")
+        if status == "Failed":
+            self.condition_failed = self._condition_summary(stage, "BEFORE_ENTRY")
         with self.pipeline.cond:
-            execution.auto_retries[stage["name"]] = 1
-        mode = (failure.get("retryConfiguration") or {}).get("retryMode", "FAILED_ACTIONS")
-        return self._run_stage(stage, mode, True)
+            self.execution.stages[stage["name"]] = status
+            self.execution.last_update = now()
+        self._emit(events.stage_changed, self.execution, stage["name"], events.state_of(status))
+        return status
+
+    def _condition_summary(self, stage: dict, kind: str) -> str:
+        ran = [c for c in self.execution.conditions if c.stage == stage["name"] and c.kind == kind]
+        said = ran[-1].summary if ran else None
+        return f"The {conditions.KINDS[kind]} condition of stage {stage['name']} failed: {said or 'see its rules'}"
+
+    def _after_failure(self, stage: dict, status: str) -> str:
+        """onFailure: its result (or the result of its condition, when that fails) engages. RETRY runs
+        a failed stage once more, in the retry mode it declares."""
+        if status != "Failed" or self.condition_failed:
+            return status
+        result = conditions.outcome(self, stage, "ON_FAILURE")
+        execution = self.execution
+        if result == "RETRY" and not execution.auto_retries.get(stage["name"]):
+            with self.pipeline.cond:
+                execution.auto_retries[stage["name"]] = 1
+            mode = ((stage.get("onFailure") or {}).get("retryConfiguration") or {}).get("retryMode", "FAILED_ACTIONS")
+            return self._run_stage(stage, mode, True)
+        self.result = result
+        return status
 
     def _roll_back_automatically(self, stage: dict, status: str) -> None:
-        """onFailure ROLLBACK: the stage runs again with the last execution that succeeded in it."""
-        if status != "Failed" or (stage.get("onFailure") or {}).get("result") != "ROLLBACK" \
-                or self.execution.execution_type != "STANDARD":
+        """ROLLBACK (onFailure's, or an onSuccess condition's): the stage runs again with the last
+        execution that succeeded in it."""
+        if status != "Failed" or self.result != "ROLLBACK" or self.execution.execution_type != "STANDARD":
             return
         target = self.provider.last_success(self.pipeline, stage["name"], self.execution)
         if target is not None:
@@ -106,6 +136,8 @@ class Engine:
     def _failure_summary(self, stage: dict, status: str) -> str | None:
         if status == "Stopped":
             return None
+        if self.condition_failed:
+            return self.condition_failed
         if status == "Cancelled":
             return f"The pipeline was updated while this execution ran in stage {stage['name']}"
         failed = [r for r in self.execution.actions if r.stage == stage["name"] and r.status == "Failed"]
@@ -197,11 +229,24 @@ class Engine:
             if execution.stopping:
                 status = "Stopped"
                 break
+        if status == "Succeeded":
+            status = self._on_success(stage)
         with self.pipeline.cond:
             execution.stages[stage["name"]] = status
             execution.last_update = now()
         self._emit(events.stage_changed, execution, stage["name"], events.state_of(status))
         return status
+
+    def _on_success(self, stage: dict) -> str:
+        """The stage's actions succeeded: its onSuccess condition decides (FAIL and ROLLBACK fail it)."""
+        result = conditions.outcome(self, stage, "ON_SUCCESS")
+        if result == conditions.STOPPED:
+            return "Stopped"
+        if result is None:
+            return "Succeeded"
+        self.result = result
+        self.condition_failed = self._condition_summary(stage, "ON_SUCCESS")
+        return "Failed"
 
     def _keep_result(self, stage: str, action: dict, retry_mode: str | None) -> bool:
         """On a FAILED_ACTIONS retry, actions that succeeded keep their result."""

@@ -101,6 +101,78 @@ class ActionRun:
 
 
 @dataclass
+class RuleRun:
+    """One execution of one rule of a stage condition (what ListRuleExecutions lists)."""
+
+    execution_id: str
+    pipeline_version: int
+    stage: str
+    declaration: dict
+    rule_execution_id: str = field(default_factory=new_id)
+    start: dt.datetime = field(default_factory=now)
+    last_update: dt.datetime = field(default_factory=now)
+    status: str = "InProgress"
+    summary: str | None = None
+    external_id: str | None = None
+    external_url: str | None = None
+    error: dict | None = None
+    resolved: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.declaration["name"]
+
+    def detail(self, region: str) -> dict:
+        """The ``RuleExecutionDetail`` shape."""
+        decl = self.declaration
+        given: dict[str, Any] = {"ruleTypeId": dict(decl["ruleTypeId"]), "configuration": dict(decl.get("configuration", {})),
+                                 "resolvedConfiguration": dict(self.resolved), "region": decl.get("region", region),
+                                 "inputArtifacts": [{"name": a["name"]} for a in decl.get("inputArtifacts", [])]}
+        if decl.get("roleArn"):
+            given["roleArn"] = decl["roleArn"]
+        result: dict[str, Any] = {}
+        for key, value in (("externalExecutionId", self.external_id), ("externalExecutionSummary", self.summary),
+                           ("externalExecutionUrl", self.external_url), ("errorDetails", self.error)):
+            if value is not None:
+                result[key] = value
+        return {"pipelineExecutionId": self.execution_id, "ruleExecutionId": self.rule_execution_id,
+                "pipelineVersion": self.pipeline_version, "stageName": self.stage, "ruleName": self.name,
+                "startTime": self.start, "lastUpdateTime": self.last_update, "status": self.status,
+                "input": given, "output": {"executionResult": result} if result else {}}
+
+    def latest(self) -> dict:
+        """The ``RuleExecution`` shape (a rule's latest execution in GetPipelineState)."""
+        state: dict[str, Any] = {"ruleExecutionId": self.rule_execution_id, "status": self.status,
+                                 "lastStatusChange": self.last_update}
+        for key, value in (("summary", self.summary), ("externalExecutionId", self.external_id),
+                           ("externalExecutionUrl", self.external_url), ("errorDetails", self.error)):
+            if value is not None:
+                state[key] = value
+        return state
+
+
+@dataclass
+class ConditionRun:
+    """One evaluation of a stage's condition: ``kind`` BEFORE_ENTRY, ON_SUCCESS or ON_FAILURE."""
+
+    execution_id: str
+    stage: str
+    kind: str
+    status: str = "InProgress"
+    summary: str | None = None
+    last_update: dt.datetime = field(default_factory=now)
+    rules: list[RuleRun] = field(default_factory=list)
+    overridden: threading.Event = field(default_factory=threading.Event)
+
+    def execution(self) -> dict:
+        """The ``ConditionExecution`` shape (``StageConditionsExecution`` is its part without the time)."""
+        shown: dict[str, Any] = {"status": self.status, "lastStatusChange": self.last_update}
+        if self.summary:
+            shown["summary"] = self.summary
+        return shown
+
+
+@dataclass
 class Execution:
     """One pipeline execution; its thread runs the stages of ``declaration`` (its version)."""
 
@@ -131,6 +203,7 @@ class Execution:
     auto_retries: dict[str, int] = field(default_factory=dict)
     execution_type: str = "STANDARD"
     rollback_target: str | None = None
+    conditions: list[ConditionRun] = field(default_factory=list)
 
     @property
     def mode(self) -> str:

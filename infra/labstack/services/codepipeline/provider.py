@@ -21,7 +21,7 @@ from labstack.runtimes.eventbus import targets
 from labstack.runtimes.loop import every
 from labstack.services.codecommit.events import Outbox
 from labstack.services.codeconnections import github
-from labstack.services.codepipeline import acting, action_types, links, rule_types, structure, triggers
+from labstack.services.codepipeline import acting, action_types, conditions, links, rule_types, structure, triggers
 from labstack.services.codepipeline.action_types import ActionType, type_key
 from labstack.services.codepipeline.engine import Engine
 from labstack.services.codepipeline.jobs import Jobs
@@ -445,6 +445,10 @@ class CodePipelineProvider(Provider):
                     retried = entered.retry_metadata(name)
                     if retried:
                         state["retryStageMetadata"] = retried
+                for kind, key in conditions.STATE_KEYS.items():
+                    shown_conditions = conditions.state(stage, kind, entered)
+                    if shown_conditions is not None:
+                        state[key] = shown_conditions
                 for action in stage["actions"]:
                     shown = self._action_state(name, action, runs)
                     shown["entityUrl"] = links.entity_url(base, ctx.account, ctx.region, pipeline.name, action,
@@ -482,17 +486,42 @@ class CodePipelineProvider(Provider):
         return {"actionExecutionDetails": page, "nextToken": token}
 
     def list_rule_executions(self, ctx: RequestContext, request: dict) -> dict:
-        """Rule executions of a pipeline's stage conditions. labstack refuses pipelines that declare
-        conditions, so no execution has any: the list is empty once the request checks out."""
+        """Rule executions of the pipeline's stage conditions, newest first. ``latestInPipelineExecution``
+        lists those of one execution: with startTimeRange Latest only each rule's latest run there."""
         pipeline = self._pipeline(ctx, request["pipelineName"])
         wanted = request.get("filter") or {}
+        latest = wanted.get("latestInPipelineExecution") or {}
         with pipeline.cond:
-            for execution_id in (wanted.get("pipelineExecutionId"),
-                                 (wanted.get("latestInPipelineExecution") or {}).get("pipelineExecutionId")):
+            executions = list(pipeline.executions)
+            for execution_id in (wanted.get("pipelineExecutionId"), latest.get("pipelineExecutionId")):
                 if execution_id:
-                    self._execution(ctx, pipeline, execution_id)
-        page, token = _page([], request.get("nextToken"), request.get("maxResults", PAGE))
+                    executions = [self._execution(ctx, pipeline, execution_id)]
+            runs = sorted((r for e in executions for c in e.conditions for r in c.rules), key=lambda r: r.start,
+                          reverse=True)
+            if latest.get("startTimeRange") == "Latest":
+                seen: set[tuple[str, str]] = set()
+                runs = [r for r in runs if (r.stage, r.name) not in seen and not seen.add((r.stage, r.name))]
+            details = [r.detail(ctx.region) for r in runs]
+        page, token = _page(details, request.get("nextToken"), request.get("maxResults", PAGE))
         return {"ruleExecutionDetails": page, "nextToken": token}
+
+    def override_stage_condition(self, ctx: RequestContext, request: dict) -> dict:
+        """End the BEFORE_ENTRY or ON_SUCCESS condition a stage is evaluating for the execution: it is
+        Overridden and counts as met (its rules still running are Abandoned)."""
+        pipeline = self._pipeline(ctx, request["pipelineName"])
+        stage, kind, execution_id = request["stageName"], request["conditionType"], request["pipelineExecutionId"]
+        with pipeline.cond:
+            _stage_index(pipeline, stage)
+            execution = next((e for e in pipeline.executions if e.execution_id == execution_id), None)
+            if execution is None or pipeline.latest.get(stage) is not execution:
+                raise AwsError("NotLatestPipelineExecutionException",
+                               f"Pipeline execution {execution_id} is not the latest execution of stage {stage}")
+            if not conditions.override(execution, stage, kind):
+                raise AwsError("ConditionNotOverridableException",
+                               f"Stage {stage} of pipeline execution {execution_id} is not evaluating a "
+                               f"{conditions.KINDS[kind]} condition that could be overridden")
+            pipeline.cond.notify_all()
+        return {}
 
     def retry_stage_execution(self, ctx: RequestContext, request: dict) -> dict:
         """Run a failed or stopped stage of a finished execution again and go on from there."""

@@ -4,7 +4,8 @@ describes them: configuration properties and how many input artifacts each takes
 The facts follow CodePipeline's rule reference (one page per provider, each at version 1).
 Where a page shows input artifacts without saying how many, the count is that of the action
 the rule runs like (a CodeBuild build, a Lambda invocation, a Commands action). labstack lists
-these types but does not evaluate conditions: a pipeline that declares one is refused.
+them all; ``rules.EVALUATORS`` has those it evaluates, and a pipeline with a rule of another type
+is refused at CreatePipeline and UpdatePipeline.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ BUILTIN: tuple[RuleType, ...] = (
         _required("Variable", "The pipeline variable to check, such as #{SourceVariables.RepositoryName}"),
     ), (0, 0)),
 )
+
+
+def find(type_id: dict) -> RuleType | None:
+    """The rule type a ``RuleTypeId`` names; None if AWS offers none such."""
+    return next((t for t in BUILTIN if (t.owner, t.provider, t.version) == (type_id["owner"], type_id["provider"],
+                                                                            type_id["version"])
+                 and type_id["category"] == "Rule"), None)
 
 
 @cache

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from labstack.errors import AwsError
+from labstack.services.codepipeline import rule_types, rules
 from labstack.services.codepipeline.action_types import ActionType
 
 MAX_STAGES = 50
@@ -53,8 +54,6 @@ def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | 
     names = [v["name"] for v in pipeline.get("variables", [])]
     if len(names) != len(set(names)):
         raise AwsError("ValidationException", "Pipeline variable names must be unique")
-    for stage in stages:
-        _check_conditions(stage, v2)
     seen_stages: set[str] = set()
     produced: set[str] = set()
     namespaces: set[str] = set()
@@ -62,25 +61,106 @@ def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | 
         if stage["name"] in seen_stages:
             raise _stage_error(f"Stage name {stage['name']} is used more than once; stage names must be unique")
         seen_stages.add(stage["name"])
+        _check_conditions(stage, v2, produced)
         _check_stage(stage, index, region, find_type, produced, namespaces)
     _check_namespace_clashes(stages, produced)
     _check_variable_references(stages, namespaces)
     _check_triggers(pipeline)
 
 
-def _check_conditions(stage: dict, v2: bool) -> None:
-    """onFailure results run (FAIL, RETRY, ROLLBACK); rule conditions are not evaluated here."""
+RESULTS = {"beforeEntry": ("FAIL", "SKIP"), "onSuccess": ("ROLLBACK", "FAIL"), "onFailure": ("ROLLBACK", "FAIL", "RETRY")}
+
+
+def _check_conditions(stage: dict, v2: bool, produced: set[str]) -> None:
+    """Stage conditions (V2): the results each kind takes (beforeEntry FAIL or SKIP, onSuccess ROLLBACK or
+    FAIL, onFailure ROLLBACK, FAIL or RETRY), and rules of AWS's rule types that labstack evaluates."""
+    name = stage["name"]
     failure = stage.get("onFailure")
-    if stage.get("beforeEntry") or stage.get("onSuccess") or (failure or {}).get("conditions"):
-        raise AwsError("NotImplemented", f"labstack does not evaluate stage conditions (rules); stage {stage['name']} "
-                       "declares some", 501)
-    if failure is None:
-        return
-    if not v2:
-        raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure is only supported in pipelines of type V2")
-    if failure.get("result") == "SKIP":  # in the model's enum (shared with beforeEntry); AWS skips only before entry
-        raise AwsError("ValidationException", f"Stage {stage['name']}: onFailure result SKIP is not supported; a stage "
+    if any(stage.get(kind) for kind in RESULTS) and not v2:
+        raise AwsError("ValidationException", f"Stage {name}: conditions (beforeEntry, onSuccess, onFailure) are only "
+                       "supported in pipelines of type V2")
+    if (failure or {}).get("result") == "SKIP":  # in the model's enum (shared with beforeEntry); AWS skips only before entry
+        raise AwsError("ValidationException", f"Stage {name}: onFailure result SKIP is not supported; a stage "
                        "can be skipped only by a beforeEntry condition. onFailure takes FAIL, RETRY or ROLLBACK")
+    for kind, allowed in RESULTS.items():
+        for condition in (stage.get(kind) or {}).get("conditions") or []:
+            result = condition.get("result") or ((failure or {}).get("result") if kind == "onFailure" else None)
+            if result is None:
+                raise _stage_error(f"Stage {name}: a {kind} condition must declare its result ({', '.join(allowed)})")
+            if result not in allowed:
+                raise _stage_error(f"Stage {name}: the result of a {kind} condition must be one of "
+                                   f"{', '.join(allowed)}; {result} is not")
+            rules = condition.get("rules") or []
+            if not rules:
+                raise _stage_error(f"Stage {name}: a {kind} condition must contain at least one rule")
+            names = [r["name"] for r in rules]
+            if len(names) != len(set(names)):
+                raise _stage_error(f"Stage {name}: rule names must be unique within a condition")
+            for rule in rules:
+                _check_rule(name, rule, produced)
+
+
+def _check_rule(stage: str, rule: dict, produced: set[str]) -> None:
+    type_id = rule["ruleTypeId"]
+    rule_type = rule_types.find(type_id)
+    if rule_type is None:
+        raise _stage_error(f"RuleType (Category: '{type_id['category']}', Provider: '{type_id['provider']}', Owner: "
+                           f"'{type_id['owner']}', Version: '{type_id['version']}') in rule '{rule['name']}' of stage "
+                           f"{stage} is not available")
+    if type_id["provider"] not in rules.EVALUATORS:
+        raise AwsError("NotImplemented", f"labstack does not evaluate {type_id['provider']} rules (rule {rule['name']} of "
+                       f"stage {stage}); it evaluates {', '.join(sorted(rules.EVALUATORS))}", 501)
+    configuration = rule.get("configuration") or {}
+    for prop in rule_type.properties:
+        if prop.required and not configuration.get(prop.name):
+            raise _stage_error(f"Rule configuration for rule '{rule['name']}' is missing required configuration "
+                               f"'{prop.name}'")
+    known = {p.name for p in rule_type.properties}
+    for key in configuration:
+        if key not in known:
+            raise _stage_error(f"Rule configuration for rule '{rule['name']}' contains unknown configuration '{key}'")
+    inputs = [a["name"] for a in rule.get("inputArtifacts", [])]
+    low, high = rule_type.inputs
+    if not low <= len(inputs) <= high:
+        raise _stage_error(f"Rule {rule['name']} declares {len(inputs)} input artifacts; rules of type "
+                           f"{type_id['provider']} take {low} to {high}")
+    for artifact in inputs:
+        if artifact not in produced:
+            raise _structure(f"Input artifact {artifact} of rule {rule['name']} is not the output artifact of an "
+                             "action of an earlier stage")
+    if rule.get("commands"):
+        raise _stage_error(f"Rule {rule['name']} cannot contain a commands field; only Commands rules take commands")
+    problem = _rule_configuration_problem(type_id["provider"], configuration)
+    if problem:
+        raise _stage_error(f"Rule configuration for rule '{rule['name']}': {problem}")
+
+
+def _rule_configuration_problem(provider: str, configuration: dict) -> str | None:
+    """What is wrong with the values of a rule's configuration, as far as they can be known before a run."""
+    if provider == "VariableCheck":
+        if configuration["Operator"] not in rules.OPERATORS:
+            return f"Operator must be one of {', '.join(rules.OPERATORS)}"
+        if configuration["Operator"] == "MATCHES" and not VARIABLE.search(configuration["Value"]):
+            try:
+                re.compile(configuration["Value"])
+            except re.error as exc:
+                return f"Value is not a valid regular expression: {exc}"
+    if provider == "DeploymentWindow":
+        try:
+            rules.window_cron(configuration["Cron"])
+            rules.time_zone(configuration.get("TimeZone"))
+        except ValueError as exc:
+            return str(exc)
+    if provider == "CloudWatchAlarm":
+        states = [s.strip() for s in configuration.get("AlarmStates", "ALARM").split(",")]
+        if any(s not in rules.ALARM_STATES for s in states):
+            return f"AlarmStates must be a comma-separated list of {', '.join(rules.ALARM_STATES)}"
+        try:
+            if float(configuration.get("WaitTime") or 0) < 0:
+                raise ValueError
+        except ValueError:
+            return "WaitTime must be a number of minutes"
+    return None
 
 
 def _check_store(pipeline: dict) -> None:
