@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 import pytest
+from labstack import daemon
 
 from tests.support.codebuild import buildspec, inline_project
 from tests.support.roles import service_role
@@ -176,6 +177,20 @@ def test_a_sandboxed_worker_of_a_killed_labstack_is_ended_with_its_sandbox(tmp_p
             first.stop()
 
 
+def _sleeping_build(labstack: LabstackProcess) -> None:
+    """A build in its BUILD phase, whose command is ``sleep 300``."""
+    codebuild = labstack.client("codebuild")
+    inline_project(codebuild, "sleeper", buildspec({"build": {"commands": ["sleep 300"]}}),
+                   service_role(labstack.client("iam"), "build-role", "codebuild.amazonaws.com"))
+    build = codebuild.start_build(projectName="sleeper")["build"]["id"]
+    wait_for(lambda: codebuild.batch_get_builds(ids=[build])["builds"][0]["currentPhase"] == "BUILD")
+
+
+def _shell(children: dict[int, float]) -> int:
+    """Of recorded children, the build's shell."""
+    return next(pid for pid in children if "bash" in " ".join(psutil.Process(pid).cmdline()))
+
+
 def _running_task(labstack: LabstackProcess, folder: Path) -> int:
     """A task of the web image, RUNNING; the pid of its container's process."""
     iam, ecs = labstack.client("iam"), labstack.client("ecs")
@@ -202,14 +217,9 @@ def test_children_of_a_killed_labstack_are_ended_at_its_next_start(tmp_path: Pat
     try:
         worker = _busy_worker(first)
         container = _running_task(first, tmp_path)
-        iam = first.client("iam")
-        codebuild = first.client("codebuild")
-        inline_project(codebuild, "sleeper", buildspec({"build": {"commands": ["sleep 300"]}}),
-                       service_role(iam, "build-role", "codebuild.amazonaws.com"))
-        build = codebuild.start_build(projectName="sleeper")["build"]["id"]
-        wait_for(lambda: codebuild.batch_get_builds(ids=[build])["builds"][0]["currentPhase"] == "BUILD")
+        _sleeping_build(first)
         children = wait_for(lambda: (found := _recorded(home)) and len(found) == 3 and found)
-        shell = next(pid for pid in children if "bash" in " ".join(psutil.Process(pid).cmdline()))
+        shell = _shell(children)
         sleeper = wait_for(lambda: [c for c in psutil.Process(shell).children(recursive=True) if c.name() == "sleep"])[0]
         assert set(children) == {shell, worker, container}
         _kill(first)
@@ -252,3 +262,27 @@ def test_a_record_is_written_when_a_child_starts_and_dropped_when_it_is_reaped(t
     proc.stdin.close()  # type: ignore[union-attr]
     proc.wait()
     wait_for(lambda: not (tmp_path / "children" / f"{proc.pid}.json").exists())
+
+
+@pytest.mark.slow
+def test_labstack_stop_ends_the_children_of_a_labstack_it_had_to_kill(tmp_path: Path) -> None:
+    """``labstack stop`` kills a labstack that does not stop within its wait (here one frozen with SIGSTOP, so
+    it cannot act on SIGTERM), and then the children it started in sessions of their own, which the kill of
+    its process group does not reach."""
+    home = tmp_path / "home"
+    running = start_labstack(home, LABSTACK_BWRAP=str(tmp_path / "no-bwrap"))
+    children: dict[int, float] = {}
+    try:
+        _sleeping_build(running)
+        children = wait_for(lambda: _recorded(home) or None)
+        shell = _shell(children)
+        os.kill(running.pid, signal.SIGSTOP)
+        daemon.stop(running.settings, wait=0.5)
+        assert not daemon.is_labstack(running.pid)
+        wait_for(lambda: not _alive(shell, children[shell]))
+    finally:
+        for pid, started in children.items():
+            if _alive(pid, started):
+                os.killpg(pid, signal.SIGKILL)
+        if daemon.is_labstack(running.pid):
+            os.kill(running.pid, signal.SIGKILL)

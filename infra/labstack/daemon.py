@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 
 from labstack.config import Settings
+from labstack.orphans import Children
 from labstack.ports import describe_holder, port_is_free
 from labstack.signing import environment_credentials, signed_headers
 
@@ -133,6 +134,9 @@ def stop(settings: Settings, wait: float = 15.0) -> Running | None:
             os.killpg(os.getpgid(running.pid), signal.SIGKILL)
         except ProcessLookupError:
             pass
+        while time.monotonic() < deadline + 5 and is_labstack(running.pid):
+            time.sleep(0.05)
+        Children(settings.home).reap()  # what it started in sessions of their own, out of its group's reach
     while time.monotonic() < deadline + 5 and not port_is_free(settings.host, running.port):
         time.sleep(0.05)
     settings.pid_file.unlink(missing_ok=True)

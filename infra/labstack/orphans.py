@@ -39,6 +39,15 @@ def started_at(pid: int) -> float | None:
         return None
 
 
+def _running(pid: int, started: float) -> bool:
+    """Whether ``pid`` is still the process that started at ``started`` and has not ended (a zombie has)."""
+    try:
+        process = psutil.Process(pid)
+        return process.create_time() == started and process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, ValueError):
+        return False
+
+
 def _leads(pid: int) -> bool:
     """Whether ``pid`` leads its own process group and session (as ``start_new_session`` made our children)."""
     try:
@@ -90,7 +99,7 @@ class Children:
         for name in names:
             path = self.folder / name
             record = _read(path)
-            if record is not None and started_at(record["owner"]) == record["owner_started"]:
+            if record is not None and _running(record["owner"], record["owner_started"]):
                 continue  # its labstack still runs (another one on this home, or this process): its to end
             if record is not None:
                 killed += _end(record["pid"], record["started"])
