@@ -4,12 +4,13 @@ the OOM killer) are ended at the next start.
 
 A child is one small file, ``children/<pid>.json``, written when it starts and removed once labstack has
 reaped it: its pid (which is also its process group's and session's id), its start time, and the pid and
-start time of the labstack that started it. At start, :meth:`Children.reap` ends the children whose labstack
-is no longer alive, and only those that are still the processes recorded: the pid has the recorded start
+start time of the labstack that started it. At start (and when ``labstack stop`` had to kill a labstack),
+:meth:`Children.reap` ends the children whose labstack is no longer alive, and only those that are still the processes recorded: the pid has the recorded start
 time and still leads its own group and session, or, when that leader is gone, a member still in its group
 and session that started after it (Linux gives no new process the id of a group still in use). A pid that
 now belongs to someone else, a record that cannot be read, is too large, is not a regular file of this user
-or says anything else is dropped, and nothing is killed for it.
+or says anything else is dropped, and nothing is killed for it. (Learner code under bubblewrap never sees
+``LABSTACK_HOME``; code that runs unconfined can signal this user's processes anyway.)
 """
 
 from __future__ import annotations
