@@ -34,6 +34,15 @@ DIFFERENCES: tuple[Difference, ...] = (
                          "real minute is retired (the next invoke is a cold start)."),
     Difference("Elastic Load Balancing", "Listeners are local ports speaking HTTP/1.1; WebSocket upgrades are not "
                                          "proxied. A steady target is health-checked at most every 2 real seconds."),
+    Difference("Elastic Load Balancing", "Targets of a group take turns round robin (ALB's default); the "
+                                         "`load_balancing.algorithm.type` attribute (least outstanding requests, "
+                                         "weighted random) is ignored."),
+    Difference("ECS", "If UpdateService lands while the deployment circuit breaker is rolling back, the learner's "
+                      "update wins and the rollback is not applied (AWS does not document the case); the breaker's "
+                      "events stay."),
+    Difference("All", "Tasks, Lambda workers and builds are local processes: if labstack dies without shutting down "
+                      "(a crash, `kill -9`) they run on until the next `labstack start` (or a `labstack stop` that had "
+                      "to kill it) on the same `LABSTACK_HOME` ends them."),
     Difference("CodeDeploy", "EC2/on-premises deployments fail (NO_INSTANCES or AGENT_ISSUE): labstack runs no "
                              "CodeDeploy agent; ECS and Lambda deployments run for real."),
     Difference("CodeDeploy", "The replacement task set gets at least 30 real seconds to turn healthy, whatever the time "
