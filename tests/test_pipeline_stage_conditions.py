@@ -303,6 +303,8 @@ def test_a_rule_role_the_pipeline_role_cannot_assume_is_refused_at_creation(lab:
      ("InvalidStageDeclarationException", "Mars/Base is not a time zone")),
     ("beforeEntry", condition("FAIL", rule("R", "CloudWatchAlarm", {"AlarmName": "a", "AlarmStates": "RED"})),
      ("InvalidStageDeclarationException", "AlarmStates")),
+    ("onSuccess", condition("FAIL", rule("R", "CloudWatchAlarm", {"AlarmName": "a", "WaitTime": "nan"})),
+     ("InvalidStageDeclarationException", "WaitTime must be a number of minutes")),
     ("beforeEntry", condition("FAIL", rule("R", "LambdaInvoke", {"FunctionName": "f"}, inputArtifacts=[{"name": "later"}])),
      ("InvalidStructureException", "Input artifact later of rule R")),
 ])
@@ -344,3 +346,66 @@ def test_list_rule_executions_filters_by_execution(lab: PipelineLab) -> None:
     code, _ = error_of(lab.codepipeline.list_rule_executions, pipelineName="listed",
                        filter={"pipelineExecutionId": "00000000-0000-0000-0000-000000000000"})
     assert code == "PipelineExecutionNotFoundException"
+
+
+@pytest.mark.slow
+def test_an_on_failure_condition_decides_whether_a_failed_stage_rolls_back(lab: PipelineLab) -> None:
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an On Failure
+    condition is checked when the stage fails, and its Rollback result engages when the condition fails
+    (here: a CloudWatchAlarm rule, which fails while the alarm is in ALARM). A failure while the alarm is
+    OK leaves the stage failed and rolls nothing back."""
+    _alarm(lab, "health", "notBreaching")
+    wait_for(lambda: _alarm_state(lab, "health") == "OK")
+    lab.source({"app.txt": "v1"})
+    watch = rule("Health", "CloudWatchAlarm", {"AlarmName": "health"})
+    site = action("Site", "Deploy", "S3", {"BucketName": "#{variables.Bucket}", "Extract": "false", "ObjectKey": "s.zip"},
+                  inputs=("src",))
+    declaration = v2(lab, "on-failure", {**stage("Deploy", site), "onFailure": condition("ROLLBACK", watch)},
+                     variables=[{"name": "Bucket", "defaultValue": lab.bucket}])
+    lab.codepipeline.create_pipeline(pipeline=declaration)
+    good = lab.wait("on-failure", lab.wait_for_executions("on-failure", 1)[0]["pipelineExecutionId"])
+    assert good["status"] == "Succeeded"
+
+    calm = lab.run("on-failure", variables=[{"name": "Bucket", "value": "no-such-bucket"}])
+    assert calm["status"] == "Failed"
+    assert [r["status"] for r in rule_runs(lab, "on-failure", calm["pipelineExecutionId"])] == ["Succeeded"]
+    assert stage_state(lab, "on-failure", "Deploy")["onFailureConditionState"]["latestExecution"]["status"] == "Succeeded"
+
+    _alarm(lab, "health", "breaching")
+    wait_for(lambda: _alarm_state(lab, "health") == "ALARM")
+    alarmed = lab.run("on-failure", variables=[{"name": "Bucket", "value": "no-such-bucket"}])
+    assert alarmed["status"] == "Failed"
+    assert [r["status"] for r in rule_runs(lab, "on-failure", alarmed["pipelineExecutionId"])] == ["Failed"]
+
+    def rollbacks() -> list[dict]:
+        found = lab.codepipeline.list_pipeline_executions(pipelineName="on-failure")["pipelineExecutionSummaries"]
+        return [e for e in found if e["executionType"] == "ROLLBACK"]
+
+    [rolled] = wait_for(rollbacks)
+    assert rolled["trigger"]["triggerDetail"] == alarmed["pipelineExecutionId"]
+    assert rolled["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == good["pipelineExecutionId"]
+    assert lab.wait("on-failure", rolled["pipelineExecutionId"])["status"] == "Succeeded"
+
+
+def test_a_window_that_never_opens_fails_its_rule(lab: PipelineLab) -> None:
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html: the
+    Cron expression names the times the stage may run; one that names none (February 30th) can never let
+    it in, and the rule fails at once instead of holding the execution for ever."""
+    lab.source({"app.txt": "v1"})
+    window = rule("Never", "DeploymentWindow", {"Cron": "* 0 12 30 2 ? *"})
+    lab.codepipeline.create_pipeline(pipeline=gated(lab, "never", {"beforeEntry": condition("FAIL", window)}))
+    ended = lab.wait("never", lab.wait_for_executions("never", 1)[0]["pipelineExecutionId"])
+    assert ended["status"] == "Failed" and "never opens" in ended["statusSummary"]
+
+
+def test_a_catastrophic_matches_pattern_fails_its_rule_instead_of_hanging_labstack(lab: PipelineLab) -> None:
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html: MATCHES
+    takes a regular expression the pipeline's author writes. One that backtracks catastrophically on the
+    variable's value is given up after a short time limit: the rule fails as undecided and labstack goes on."""
+    lab.source({"app.txt": "v1"})
+    check = rule("Greedy", "VariableCheck", {"Variable": "#{variables.Text}", "Value": "^(a|a)*$", "Operator": "MATCHES"})
+    lab.codepipeline.create_pipeline(pipeline=gated(lab, "greedy", {"beforeEntry": condition("FAIL", check)},
+                                                    variables=[{"name": "Text", "defaultValue": "a" * 60 + "b"}]))
+    ended = lab.wait("greedy", lab.wait_for_executions("greedy", 1)[0]["pipelineExecutionId"])
+    assert ended["status"] == "Failed" and "undecided" in ended["statusSummary"]
+    assert lab.codepipeline.get_pipeline(name="greedy")["pipeline"]["name"] == "greedy"

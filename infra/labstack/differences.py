@@ -52,7 +52,24 @@ DIFFERENCES: tuple[Difference, ...] = (
                              "rollback configured; labstack makes no rollback deployment (\"A rollback is not possible "
                              "at this point\") and says so in `rollbackInfo.rollbackMessage` in its own words."),
     Difference("CodePipeline", "Action providers other than the ones labstack runs are accepted and fail their action "
-                               "with a message naming them; stage conditions (rules) are refused as not emulated."),
+                               "with a message naming them."),
+    Difference("CodePipeline", "Stage conditions evaluate CloudWatchAlarm, VariableCheck, DeploymentWindow and "
+                               "LambdaInvoke rules; a pipeline with a CodeBuild or Commands rule is refused (501 "
+                               "NotImplemented) at CreatePipeline and UpdatePipeline. Rollback executions evaluate no "
+                               "conditions."),
+    Difference("CodePipeline", "A LambdaInvoke rule invokes its function synchronously with an event of labstack's own "
+                               "(pipeline, execution, stage and rule names, configuration, UserParameters, input "
+                               "artifacts): the rule fails when the function fails and passes when it returns. AWS "
+                               "documents no event or answer for this rule."),
+    Difference("CodePipeline", "A DeploymentWindow waits on the lab clock (time runs on from the real time at the lab "
+                               "clock's pace); its cron is read by croniter, so years after 2099 and a day-of-week "
+                               "`<day>L` are refused. A closed window waits until it opens, the rule's "
+                               "timeoutInMinutes passes, or the condition is overridden. Other rules ignore "
+                               "timeoutInMinutes."),
+    Difference("CodePipeline", "A CloudWatchAlarm rule fails while its alarm is in one of AlarmStates (default ALARM), "
+                               "after waiting up to WaitTime lab minutes (at most 1440) for it to leave them; "
+                               "VariableCheck MATCHES finds its pattern anywhere in the value (Python's `regex`, not "
+                               "Java's), and a pattern that backtracks for over 0.2 s fails the rule as undecided."),
     Difference("CodePipeline", "Trigger filter globs are read with wcmatch, a little more loosely than AWS: nested `{}` "
                                "groups are accepted (AWS forbids them), and a pattern whose braces expand past 1000 "
                                "variants matches nothing."),

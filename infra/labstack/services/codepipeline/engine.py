@@ -12,6 +12,10 @@
   abandon, in-progress actions are Abandoned at once.
 - UpdatePipeline: in-progress actions finish, then the stage and the execution end Cancelled (an
   execution waiting at a stage boundary ends Cancelled at once); none goes on with the old structure.
+- Stage conditions (``conditions``): once an execution has entered a stage its beforeEntry condition
+  decides whether the actions run (SKIP: the stage is Skipped and the execution goes on); onSuccess
+  may fail or roll back a stage whose actions succeeded; onFailure's result (or its condition's) may
+  retry or roll back a failed one.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from croniter import CroniterBadDateError, croniter
 
+from labstack.services.codebuild import patterns
 from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 from labstack.services.codepipeline.model import ConditionRun
@@ -111,9 +112,16 @@ def variable_check(job: RuleJob) -> None:
     found in the variable)."""
     config = job.configuration
     variable, value, operator = config["Variable"], config["Value"], config["Operator"]
-    passed = {"EQ": lambda: variable == value, "NE": lambda: variable != value, "CONTAINS": lambda: value in variable,
-              "MATCHES": lambda: re.search(value, variable) is not None}[operator]()
     said = f"Variable {job.declaration['configuration']['Variable']} is '{variable}': {operator} '{value}' is"
+    if operator == "MATCHES":  # a learner's pattern, matched under a time limit
+        try:
+            passed = patterns.found(patterns.compile_pattern(value), variable)
+        except patterns.PatternError as exc:
+            raise ActionFailed(f"Value {exc}", "ConfigurationError") from None
+        if passed is None:
+            raise ActionFailed(f"{said} undecided: the pattern took too long to match", "VariableCheckFailed")
+    else:
+        passed = {"EQ": variable == value, "NE": variable != value, "CONTAINS": value in variable}[operator]
     if not passed:
         raise ActionFailed(f"{said} false", "VariableCheckFailed")
     job.update(summary=f"{said} true")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from labstack.errors import AwsError
+from labstack.services.codebuild import patterns
 from labstack.services.codepipeline import rule_types, rules
 from labstack.services.codepipeline.action_types import ActionType
 
@@ -68,6 +69,7 @@ def check(pipeline: dict, region: str, find_type: Callable[[dict], ActionType | 
     _check_triggers(pipeline)
 
 
+MAX_WAIT_MINUTES = 1440  # a CloudWatchAlarm rule's WaitTime: labstack waits a lab day at most
 RESULTS = {"beforeEntry": ("FAIL", "SKIP"), "onSuccess": ("ROLLBACK", "FAIL"), "onFailure": ("ROLLBACK", "FAIL", "RETRY")}
 
 
@@ -142,9 +144,9 @@ def _rule_configuration_problem(provider: str, configuration: dict) -> str | Non
             return f"Operator must be one of {', '.join(rules.OPERATORS)}"
         if configuration["Operator"] == "MATCHES" and not VARIABLE.search(configuration["Value"]):
             try:
-                re.compile(configuration["Value"])
-            except re.error as exc:
-                return f"Value is not a valid regular expression: {exc}"
+                patterns.compile_pattern(configuration["Value"])
+            except patterns.PatternError as exc:
+                return f"Value {exc}"
     if provider == "DeploymentWindow":
         try:
             rules.window_cron(configuration["Cron"])
@@ -156,10 +158,11 @@ def _rule_configuration_problem(provider: str, configuration: dict) -> str | Non
         if any(s not in rules.ALARM_STATES for s in states):
             return f"AlarmStates must be a comma-separated list of {', '.join(rules.ALARM_STATES)}"
         try:
-            if float(configuration.get("WaitTime") or 0) < 0:
-                raise ValueError
+            wait = float(configuration.get("WaitTime") or 0)
         except ValueError:
-            return "WaitTime must be a number of minutes"
+            wait = -1
+        if not 0 <= wait <= MAX_WAIT_MINUTES:
+            return f"WaitTime must be a number of minutes from 0 to {MAX_WAIT_MINUTES}"
     return None
 
 
