@@ -409,3 +409,23 @@ def test_a_catastrophic_matches_pattern_fails_its_rule_instead_of_hanging_labsta
     ended = lab.wait("greedy", lab.wait_for_executions("greedy", 1)[0]["pipelineExecutionId"])
     assert ended["status"] == "Failed" and "undecided" in ended["statusSummary"]
     assert lab.codepipeline.get_pipeline(name="greedy")["pipeline"]["name"] == "greedy"
+
+
+def test_an_update_cancels_an_execution_waiting_for_its_window_and_a_stop_stops_one(lab: PipelineLab) -> None:
+    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StageExecution.html: an update ends
+    the stage Cancelled, a stop Stopped; a waiting rule does not hold either up (its execution is Abandoned)."""
+    lab.source({"app.txt": "v1"})
+    window = rule("Window", "DeploymentWindow", {"Cron": "* 0 3 ? * SUN 2098"})
+    declaration = gated(lab, "interrupted", {"beforeEntry": condition("FAIL", window)})
+    lab.codepipeline.create_pipeline(pipeline=declaration)
+    first = lab.wait_for_executions("interrupted", 1)[0]["pipelineExecutionId"]
+    wait_for(lambda: rule_runs(lab, "interrupted", first))
+    lab.codepipeline.update_pipeline(pipeline=declaration)
+    assert lab.wait("interrupted", first)["status"] == "Cancelled"
+    assert [r["status"] for r in rule_runs(lab, "interrupted", first)] == ["Abandoned"]
+
+    second = lab.codepipeline.start_pipeline_execution(name="interrupted")["pipelineExecutionId"]
+    wait_for(lambda: rule_runs(lab, "interrupted", second))
+    lab.codepipeline.stop_pipeline_execution(pipelineName="interrupted", pipelineExecutionId=second, reason="not today")
+    assert lab.wait("interrupted", second)["status"] == "Stopped"
+    assert stage_state(lab, "interrupted", "Deploy")["latestExecution"]["status"] == "Stopped"

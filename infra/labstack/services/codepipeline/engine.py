@@ -98,7 +98,7 @@ class Engine:
     def _not_entered(self, stage: dict, gate: str) -> str:
         """The beforeEntry condition failed (SKIP: the stage is Skipped; FAIL: it fails) or the
         execution was stopped while it ran."""
-        status = {"SKIP": "Skipped", conditions.STOPPED: "Stopped"}.get(gate, "Failed")
+        status = {"SKIP": "Skipped", conditions.STOPPED: self._interrupted()}.get(gate, "Failed")
         if status == "Failed":
             self.condition_failed = self._condition_summary(stage, "BEFORE_ENTRY")
         with self.pipeline.cond:
@@ -106,6 +106,10 @@ class Engine:
             self.execution.last_update = now()
         self._emit(events.stage_changed, self.execution, stage["name"], events.state_of(status))
         return status
+
+    def _interrupted(self) -> str:
+        """How a stage ends whose condition was interrupted: Cancelled by an update, else Stopped."""
+        return "Cancelled" if self.execution.cancelled else "Stopped"
 
     def _condition_summary(self, stage: dict, kind: str) -> str:
         ran = [c for c in self.execution.conditions if c.stage == stage["name"] and c.kind == kind]
@@ -245,7 +249,7 @@ class Engine:
         """The stage's actions succeeded: its onSuccess condition decides (FAIL and ROLLBACK fail it)."""
         result = conditions.outcome(self, stage, "ON_SUCCESS")
         if result == conditions.STOPPED:
-            return "Stopped"
+            return self._interrupted()
         if result is None:
             return "Succeeded"
         self.result = result
