@@ -5,14 +5,12 @@ ListRuleExecutions lists and the condition states GetPipelineState shows; Overri
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.codepipeline import PipelineLab, action, s3_source, stage
+from tests.support.codepipeline import PipelineLab, action, s3_source, stage, zipped
 from tests.support.roles import service_role
 from tests.support.waiting import wait_for
 
@@ -58,9 +56,10 @@ def gated(lab: PipelineLab, name: str, condition_of_stage: dict, **extra: Any) -
 
 
 def test_a_before_entry_variable_check_skips_the_stage(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an entry condition's rules must all pass for the stage to be entered;
-    when one fails the result engages, and Skip skips the stage. https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html:
-    EQ compares the variable with Value. API_StageExecution.html lists the stage status Skipped."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an entry condition's rules must
+    all pass for the stage to be entered; when one fails the result engages, and Skip skips the stage.
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html: EQ compares the
+    variable with Value. API_StageExecution.html lists the stage status Skipped."""
     lab.source({"app.txt": "v1"})
     check = rule("OnlyProd", "VariableCheck", {"Variable": "#{variables.Env}", "Value": "prod", "Operator": "EQ"})
     lab.codepipeline.create_pipeline(pipeline=gated(lab, "skipping", {"beforeEntry": condition("SKIP", check)},
@@ -88,8 +87,10 @@ def test_a_before_entry_variable_check_skips_the_stage(lab: PipelineLab) -> None
 
 
 def test_a_before_entry_condition_that_fails_fails_the_stage_and_the_execution(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an entry condition with the result Fail fails the stage when a rule
-    fails; the stage's actions do not run. https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html: CONTAINS and MATCHES."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an entry condition with the
+    result Fail fails the stage when a rule fails; the stage's actions do not run.
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html: CONTAINS and
+    MATCHES."""
     lab.source({"app.txt": "v1"})
     rules = (rule("Named", "VariableCheck", {"Variable": "#{codepipeline.PipelineExecutionId}", "Value": "^[0-9a-f-]{36}$",
                                              "Operator": "MATCHES"}),
@@ -108,8 +109,8 @@ def test_a_before_entry_condition_that_fails_fails_the_stage_and_the_execution(l
 
 
 def _alarm(lab: PipelineLab, name: str, missing: str) -> None:
-    """A metric alarm on a metric nobody writes: TreatMissingData breaching keeps it in ALARM,
-    notBreaching in OK (as the alarms runtime evaluates it)."""
+    """A metric alarm on a metric nobody writes: TreatMissingData breaching keeps it in ALARM, notBreaching in OK (as
+    the alarms runtime evaluates it)."""
     lab.client("cloudwatch").put_metric_alarm(
         AlarmName=name, Namespace="Lab", MetricName="Errors", Period=60, EvaluationPeriods=1, Statistic="Sum",
         Threshold=5, ComparisonOperator="GreaterThanThreshold", TreatMissingData=missing)
@@ -121,10 +122,12 @@ def _alarm_state(lab: PipelineLab, name: str) -> str:
 
 @pytest.mark.slow
 def test_an_on_success_alarm_condition_rolls_the_stage_back_while_the_alarm_is_in_alarm(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an On Success condition is checked once the stage has succeeded and
-    its Rollback result engages when a rule fails; https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html: the rule
-    watches AlarmStates of AlarmName. https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html: a rollback runs the stage again with the
-    source revisions of the last execution that succeeded in it (executionType ROLLBACK)."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an On Success condition is
+    checked once the stage has succeeded and its Rollback result engages when a rule fails;
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html: the rule watches
+    AlarmStates of AlarmName. https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html: a
+    rollback runs the stage again with the source revisions of the last execution that succeeded in it
+    (executionType ROLLBACK)."""
     s3 = lab.s3
     _alarm(lab, "errors", "notBreaching")
     wait_for(lambda: _alarm_state(lab, "errors") == "OK")
@@ -165,10 +168,10 @@ def _window_in(minutes: int) -> str:
 
 @pytest.mark.slow
 def test_a_deployment_window_holds_the_stage_until_it_opens_on_the_lab_clock(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html: the rule allows the stage in the days and times of its
-    Cron expression (seconds, minutes, hours, day of month, month, day of week, optional year) in TimeZone.
-    labstack's waits run on the lab clock (60 lab seconds a real second here): a window four minutes away
-    opens after about four real seconds."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html: the rule allows
+    the stage in the days and times of its Cron expression (seconds, minutes, hours, day of month, month, day of
+    week, optional year) in TimeZone. labstack's waits run on the lab clock (60 lab seconds a real second here): a
+    window four minutes away opens after about four real seconds."""
     lab.source({"app.txt": "v1"})
     window = rule("Window", "DeploymentWindow", {"Cron": _window_in(4), "TimeZone": "UTC"})
     lab.codepipeline.create_pipeline(pipeline=gated(lab, "windowed", {"beforeEntry": condition("FAIL", window)}))
@@ -181,10 +184,10 @@ def test_a_deployment_window_holds_the_stage_until_it_opens_on_the_lab_clock(lab
 
 
 def test_a_closed_window_waits_until_the_condition_is_overridden(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: rule conditions can be overridden at run time;
-    API_OverrideStageCondition.html overrides an entry (BEFORE_ENTRY) or success (ON_SUCCESS) condition, and
-    answers ConditionNotOverridableException where there is none to override. A closed window keeps the
-    rule InProgress (GetPipelineState's beforeEntryConditionState), and the stage does not run."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: rule conditions can be
+    overridden at run time; API_OverrideStageCondition.html overrides an entry (BEFORE_ENTRY) or success
+    (ON_SUCCESS) condition, and answers ConditionNotOverridableException where there is none to override. A closed
+    window keeps the rule InProgress (GetPipelineState's beforeEntryConditionState), and the stage does not run."""
     lab.source({"app.txt": "v1"})
     window = rule("Window", "DeploymentWindow", {"Cron": "* 0 3 ? * SUN 2098", "TimeZone": "Europe/Paris"})
     lab.codepipeline.create_pipeline(pipeline=gated(lab, "closed", {"beforeEntry": condition("FAIL", window)}))
@@ -221,15 +224,12 @@ def handler(event, context):
 
 @pytest.mark.slow
 def test_a_lambda_rule_passes_or_fails_with_the_function(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-LambdaInvoke.html: the rule invokes FunctionName with UserParameters; the
-    function's error fails the rule (labstack: a function error fails it, a return passes it).
-    The function is invoked as the pipeline's role."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-LambdaInvoke.html: the rule invokes
+    FunctionName with UserParameters; the function's error fails the rule (labstack: a function error fails it, a
+    return passes it). The function is invoked as the pipeline's role."""
     role = service_role(lab.client("iam"), "fn", "lambda.amazonaws.com")
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", RULE_HANDLER)
     lab.client("lambda").create_function(FunctionName="smoke", Runtime="python3.12", Role=role, Handler="app.handler",
-                                         Timeout=30, Code={"ZipFile": code.getvalue()})
+                                         Timeout=30, Code={"ZipFile": zipped({"app.py": RULE_HANDLER})})
     lab.source({"app.txt": "v1"})
     smoke = rule("Smoke", "LambdaInvoke", {"FunctionName": "smoke", "UserParameters": "#{variables.Mode}"},
                  inputArtifacts=[{"name": "src"}])
@@ -249,8 +249,8 @@ def test_a_lambda_rule_passes_or_fails_with_the_function(lab: PipelineLab) -> No
 
 
 def test_a_rule_acts_as_the_pipeline_role_and_is_denied_what_the_role_may_not_do(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/security-iam.html: CodePipeline acts with
-    the pipeline's service role; a CloudWatchAlarm rule reads the alarm as that role, so a role without
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/security-iam.html: CodePipeline acts with the
+    pipeline's service role; a CloudWatchAlarm rule reads the alarm as that role, so a role without
     cloudwatch:DescribeAlarms fails the rule with AccessDenied (nothing is read for it)."""
     _alarm(lab, "quiet", "notBreaching")
     lab.source({"app.txt": "v1"})
@@ -270,8 +270,8 @@ def test_a_rule_acts_as_the_pipeline_role_and_is_denied_what_the_role_may_not_do
 
 
 def test_a_rule_role_the_pipeline_role_cannot_assume_is_refused_at_creation(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleDeclaration.html: a rule may act
-    as a roleArn of its own, which the pipeline's role assumes (as for an action's roleArn)."""
+    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleDeclaration.html: a rule may act as a
+    roleArn of its own, which the pipeline's role assumes (as for an action's roleArn)."""
     lonely = service_role(lab.client("iam"), "lonely", "ec2.amazonaws.com")
     narrow = service_role(lab.client("iam"), "no-assume", "codepipeline.amazonaws.com", policy={
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
@@ -309,17 +309,18 @@ def test_a_rule_role_the_pipeline_role_cannot_assume_is_refused_at_creation(lab:
      ("InvalidStructureException", "Input artifact later of rule R")),
 ])
 def test_conditions_aws_refuses_are_refused(lab: PipelineLab, where: str, declared: dict, expected: tuple) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: Entry conditions take Fail or Skip, On Success and On Failure
-    Rollback (the API's Result enum adds FAIL and RETRY; SKIP only before entry); the rule reference lists
-    each rule type's required configuration and values. Rule types labstack does not evaluate are refused
-    by name (501) instead of being accepted and ignored."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: Entry conditions take Fail or
+    Skip, On Success and On Failure Rollback (the API's Result enum adds FAIL and RETRY; SKIP only before entry);
+    the rule reference lists each rule type's required configuration and values. Rule types labstack does not
+    evaluate are refused by name (501) instead of being accepted and ignored."""
     deploy_stage = {**stage("Deploy", deploy(lab, "x.zip")), where: declared}
     code, message = error_of(lab.codepipeline.create_pipeline, pipeline=v2(lab, "refused", deploy_stage))
     assert code == expected[0] and expected[1] in message
 
 
 def test_conditions_are_for_v2_pipelines(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: conditions are a feature of V2 type pipelines."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: conditions are a feature of V2
+    type pipelines."""
     check = rule("R", "VariableCheck", {"Variable": "a", "Value": "a", "Operator": "EQ"})
     declaration = lab.declaration("old-type", stage("Source", s3_source(lab.sources)),
                                   {**stage("Deploy", deploy(lab, "x.zip")), "beforeEntry": condition("FAIL", check)})
@@ -328,9 +329,9 @@ def test_conditions_are_for_v2_pipelines(lab: PipelineLab) -> None:
 
 
 def test_list_rule_executions_filters_by_execution(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ListRuleExecutions.html: rule
-    executions newest first, filtered by pipelineExecutionId or latestInPipelineExecution; an unknown
-    execution is PipelineExecutionNotFoundException."""
+    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ListRuleExecutions.html: rule executions newest
+    first, filtered by pipelineExecutionId or latestInPipelineExecution; an unknown execution is
+    PipelineExecutionNotFoundException."""
     lab.source({"app.txt": "v1"})
     check = rule("Check", "VariableCheck", {"Variable": "#{variables.N}", "Value": "x", "Operator": "NE"})
     lab.codepipeline.create_pipeline(pipeline=gated(lab, "listed", {"beforeEntry": condition("FAIL", check)},
@@ -350,10 +351,10 @@ def test_list_rule_executions_filters_by_execution(lab: PipelineLab) -> None:
 
 @pytest.mark.slow
 def test_an_on_failure_condition_decides_whether_a_failed_stage_rolls_back(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an On Failure
-    condition is checked when the stage fails, and its Rollback result engages when the condition fails
-    (here: a CloudWatchAlarm rule, which fails while the alarm is in ALARM). A failure while the alarm is
-    OK leaves the stage failed and rolls nothing back."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html: an On Failure condition is
+    checked when the stage fails, and its Rollback result engages when the condition fails (here: a CloudWatchAlarm
+    rule, which fails while the alarm is in ALARM). A failure while the alarm is OK leaves the stage failed and
+    rolls nothing back."""
     _alarm(lab, "health", "notBreaching")
     wait_for(lambda: _alarm_state(lab, "health") == "OK")
     lab.source({"app.txt": "v1"})
@@ -388,9 +389,9 @@ def test_an_on_failure_condition_decides_whether_a_failed_stage_rolls_back(lab: 
 
 
 def test_a_window_that_never_opens_fails_its_rule(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html: the
-    Cron expression names the times the stage may run; one that names none (February 30th) can never let
-    it in, and the rule fails at once instead of holding the execution for ever."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html: the Cron
+    expression names the times the stage may run; one that names none (February 30th) can never let it in, and the
+    rule fails at once instead of holding the execution for ever."""
     lab.source({"app.txt": "v1"})
     window = rule("Never", "DeploymentWindow", {"Cron": "* 0 12 30 2 ? *"})
     lab.codepipeline.create_pipeline(pipeline=gated(lab, "never", {"beforeEntry": condition("FAIL", window)}))
@@ -399,9 +400,9 @@ def test_a_window_that_never_opens_fails_its_rule(lab: PipelineLab) -> None:
 
 
 def test_a_catastrophic_matches_pattern_fails_its_rule_instead_of_hanging_labstack(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html: MATCHES
-    takes a regular expression the pipeline's author writes. One that backtracks catastrophically on the
-    variable's value is given up after a short time limit: the rule fails as undecided and labstack goes on."""
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html: MATCHES takes a
+    regular expression the pipeline's author writes. One that backtracks catastrophically on the variable's value is
+    given up after a short time limit: the rule fails as undecided and labstack goes on."""
     lab.source({"app.txt": "v1"})
     check = rule("Greedy", "VariableCheck", {"Variable": "#{variables.Text}", "Value": "^(a|a)*$", "Operator": "MATCHES"})
     lab.codepipeline.create_pipeline(pipeline=gated(lab, "greedy", {"beforeEntry": condition("FAIL", check)},
@@ -412,8 +413,8 @@ def test_a_catastrophic_matches_pattern_fails_its_rule_instead_of_hanging_labsta
 
 
 def test_an_update_cancels_an_execution_waiting_for_its_window_and_a_stop_stops_one(lab: PipelineLab) -> None:
-    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StageExecution.html: an update ends
-    the stage Cancelled, a stop Stopped; a waiting rule does not hold either up (its execution is Abandoned)."""
+    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StageExecution.html: an update ends the stage
+    Cancelled, a stop Stopped; a waiting rule does not hold either up (its execution is Abandoned)."""
     lab.source({"app.txt": "v1"})
     window = rule("Window", "DeploymentWindow", {"Cron": "* 0 3 ? * SUN 2098"})
     declaration = gated(lab, "interrupted", {"beforeEntry": condition("FAIL", window)})

@@ -21,34 +21,40 @@ def new_id() -> str:
 
 
 @dataclass
-class ActionRun:
-    """One execution of one action (what ListActionExecutions lists)."""
+class StepRun:
+    """What an action execution and a rule execution share: where it ran, when, and how it ended."""
 
     execution_id: str
     pipeline_version: int
     stage: str
     declaration: dict
-    action_execution_id: str = field(default_factory=new_id)
     start: dt.datetime = field(default_factory=now)
     last_update: dt.datetime = field(default_factory=now)
     status: str = "InProgress"
     summary: str | None = None
-    token: str | None = None
     external_id: str | None = None
     external_url: str | None = None
-    percent: int | None = None
     error: dict | None = None
-    updated_by: str | None = None
-    input_artifacts: list[dict] = field(default_factory=list)
-    output_artifacts: list[dict] = field(default_factory=list)
     resolved: dict[str, str] = field(default_factory=dict)
-    output_variables: dict[str, str] = field(default_factory=dict)
-    approval: dict | None = None
-    answered: threading.Event = field(default_factory=threading.Event)
 
     @property
     def name(self) -> str:
         return self.declaration["name"]
+
+
+@dataclass
+class ActionRun(StepRun):
+    """One execution of one action (what ListActionExecutions lists)."""
+
+    action_execution_id: str = field(default_factory=new_id)
+    token: str | None = None
+    percent: int | None = None
+    updated_by: str | None = None
+    input_artifacts: list[dict] = field(default_factory=list)
+    output_artifacts: list[dict] = field(default_factory=list)
+    output_variables: dict[str, str] = field(default_factory=dict)
+    approval: dict | None = None
+    answered: threading.Event = field(default_factory=threading.Event)
 
     def detail(self, region: str) -> dict:
         """The ``ActionExecutionDetail`` shape."""
@@ -101,26 +107,10 @@ class ActionRun:
 
 
 @dataclass
-class RuleRun:
+class RuleRun(StepRun):
     """One execution of one rule of a stage condition (what ListRuleExecutions lists)."""
 
-    execution_id: str
-    pipeline_version: int
-    stage: str
-    declaration: dict
     rule_execution_id: str = field(default_factory=new_id)
-    start: dt.datetime = field(default_factory=now)
-    last_update: dt.datetime = field(default_factory=now)
-    status: str = "InProgress"
-    summary: str | None = None
-    external_id: str | None = None
-    external_url: str | None = None
-    error: dict | None = None
-    resolved: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.declaration["name"]
 
     def detail(self, region: str) -> dict:
         """The ``RuleExecutionDetail`` shape."""
