@@ -56,7 +56,8 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("CodePipeline", "Stage conditions evaluate CloudWatchAlarm, VariableCheck, DeploymentWindow and "
                                "LambdaInvoke rules; a pipeline with a CodeBuild or Commands rule is refused (501 "
                                "NotImplemented) at CreatePipeline and UpdatePipeline. Rollback executions evaluate no "
-                               "conditions."),
+                               "conditions, and a stage a beforeEntry condition skips sends no stage event (the "
+                               "documented stage event states have no SKIPPED)."),
     Difference("CodePipeline", "A LambdaInvoke rule invokes its function synchronously with an event of labstack's own "
                                "(pipeline, execution, stage and rule names, configuration, UserParameters, input "
                                "artifacts): the rule fails when the function fails and passes when it returns. AWS "

@@ -104,7 +104,8 @@ class Engine:
         with self.pipeline.cond:
             self.execution.stages[stage["name"]] = status
             self.execution.last_update = now()
-        self._emit(events.stage_changed, self.execution, stage["name"], events.state_of(status))
+        if status != "Skipped":  # the stage events' states have no SKIPPED
+            self._emit(events.stage_changed, self.execution, stage["name"], events.state_of(status))
         return status
 
     def _interrupted(self) -> str:
