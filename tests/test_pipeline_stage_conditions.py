@@ -5,6 +5,7 @@ ListRuleExecutions lists and the condition states GetPipelineState shows; Overri
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -279,7 +280,7 @@ def test_a_rule_role_the_pipeline_role_cannot_assume_is_refused_at_creation(lab:
     declaration = gated(lab, "role-refused", {"beforeEntry": condition("FAIL", check)})
     declaration["roleArn"] = narrow
     code, message = error_of(lab.codepipeline.create_pipeline, pipeline=declaration)
-    assert code == "InvalidStructureException" and lonely in message
+    assert code == "InvalidStructureException" and f"on rule role {lonely}" in message
 
 
 @pytest.mark.parametrize(("where", "declared", "expected"), [
@@ -430,3 +431,25 @@ def test_an_update_cancels_an_execution_waiting_for_its_window_and_a_stop_stops_
     lab.codepipeline.stop_pipeline_execution(pipelineName="interrupted", pipelineExecutionId=second, reason="not today")
     assert lab.wait("interrupted", second)["status"] == "Stopped"
     assert stage_state(lab, "interrupted", "Deploy")["latestExecution"]["status"] == "Stopped"
+
+
+def test_a_rule_with_a_role_of_its_own_acts_as_that_role(lab: PipelineLab) -> None:
+    """https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleDeclaration.html: roleArn is "the
+    ARN of the IAM service role that performs the declared rule", assumed through the pipeline's role. The
+    pipeline's role may read alarms; the rule's role may not, and the rule is refused as that role."""
+    _alarm(lab, "watched", "notBreaching")
+    lab.source({"app.txt": "v1"})
+    iam = lab.client("iam")
+    trusting = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": lab.role},
+                                                        "Action": "sts:AssumeRole"}]}
+    watcher = iam.create_role(RoleName="watcher", AssumeRolePolicyDocument=json.dumps(trusting))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="watcher", PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    watch = rule("Watched", "CloudWatchAlarm", {"AlarmName": "watched"}, roleArn=watcher)
+    lab.codepipeline.create_pipeline(pipeline=gated(lab, "own-role", {"beforeEntry": condition("FAIL", watch)}))
+    execution_id = lab.wait_for_executions("own-role", 1)[0]["pipelineExecutionId"]
+    assert lab.wait("own-role", execution_id)["status"] == "Failed"
+    [ran] = rule_runs(lab, "own-role", execution_id)
+    assert ran["input"]["roleArn"] == watcher
+    message = ran["output"]["executionResult"]["errorDetails"]["message"]
+    assert "cloudwatch:DescribeAlarms" in message and "watcher" in message

@@ -36,17 +36,19 @@ def decided(labstack: Any) -> bool:
     return labstack.gate.mode != "off"  # off too when IAM is served by the upstream
 
 
-def declared_roles(declaration: dict) -> list[str]:
-    """The action and rule roles a pipeline declaration names, each once."""
-    found = [a.get("roleArn") for s in declaration.get("stages", []) for a in s.get("actions", [])]
-    found += [r.get("roleArn") for s in declaration.get("stages", []) for kind in ("beforeEntry", "onSuccess", "onFailure")
+def declared_roles(declaration: dict) -> list[tuple[str, str]]:
+    """The roles a pipeline declaration's actions and condition rules name, each once, with what names
+    them ("action" or "rule")."""
+    stages = declaration.get("stages", [])
+    found = [("action", a.get("roleArn")) for s in stages for a in s.get("actions", [])]
+    found += [("rule", r.get("roleArn")) for s in stages for kind in ("beforeEntry", "onSuccess", "onFailure")
               for c in (s.get(kind) or {}).get("conditions") or [] for r in c.get("rules") or []]
-    return list(dict.fromkeys(r for r in found if r))
+    return list(dict.fromkeys((kind, arn) for kind, arn in found if arn))
 
 
 def check_roles(labstack: Any, region: str, pipeline_arn: str, declaration: dict) -> None:
     """CreatePipeline and UpdatePipeline: InvalidStructureException, as AWS answers, when CodePipeline
-    cannot assume the pipeline's role or that role's session cannot assume an action's role."""
+    cannot assume the pipeline's role or that role's session cannot assume an action's or a rule's role."""
     if not decided(labstack):
         return
     role = declaration["roleArn"]
@@ -55,10 +57,10 @@ def check_roles(labstack: Any, region: str, pipeline_arn: str, declaration: dict
     except roles.RoleRefused:
         raise AwsError("InvalidStructureException", f"CodePipeline is not authorized to perform AssumeRole on role {role}") from None
     try:
-        for action_role in declared_roles(declaration):
-            if _refusal(labstack, session, action_role, region) is not None:
+        for kind, declared in declared_roles(declaration):
+            if _refusal(labstack, session, declared, region) is not None:
                 raise AwsError("InvalidStructureException",
-                               f"Pipeline role {role} is not authorized to perform AssumeRole on action role {action_role}")
+                               f"Pipeline role {role} is not authorized to perform AssumeRole on {kind} role {declared}")
     finally:
         _end(labstack, session)
 
