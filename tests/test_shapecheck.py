@@ -12,6 +12,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from botocore.model import ShapeResolver
 from labstack.config import Settings
 from labstack.context import RequestContext
 from labstack.ports import free_port
@@ -65,6 +66,19 @@ def test_a_well_shaped_answer_has_no_problems(session) -> None:  # type: ignore[
 def test_each_wrong_shape_is_named_with_its_path(session, answer, expected) -> None:  # type: ignore[no-untyped-def]
     found = problems(output(session, "labtest", "GetWidget"), answer, "json")
     assert any(problem.startswith(expected) for problem in found), found
+
+
+def test_a_union_has_exactly_one_member_and_a_document_is_free_form() -> None:
+    resolver = ShapeResolver({
+        "Choice": {"type": "structure", "union": True, "members": {"a": {"shape": "Text"}, "b": {"shape": "Doc"}}},
+        "Text": {"type": "string"},
+        "Doc": {"type": "structure", "members": {}, "document": True},
+    })
+    shape = resolver.get_shape_by_name("Choice")
+    assert problems(shape, {"a": "x"}, "json") == []
+    assert problems(shape, {"b": {"any": ["thing", 1]}}, "json") == []
+    assert problems(shape, {"a": "x", "b": {}}, "json") == ["(result): a union (Choice) must have exactly one member set"]
+    assert problems(shape, {}, "json") == ["(result): a union (Choice) must have exactly one member set"]
 
 
 def test_an_enum_value_aws_documents_beyond_the_model_is_accepted(session) -> None:  # type: ignore[no-untyped-def]

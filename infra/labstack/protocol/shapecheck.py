@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from labstack.instance import Labstack
 
 log = logging.getLogger("labstack.shapecheck")
-ENV = "LABSTACK_CHECK_SHAPES"
 VIEW = "/_labstack/shapecheck"
 _EPOCH_PROTOCOLS = (JSON, REST_JSON)
 # Values AWS documents answering although botocore's enum lacks them: shape name -> values.
