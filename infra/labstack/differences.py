@@ -63,8 +63,8 @@ DIFFERENCES: tuple[Difference, ...] = (
                                "artifacts): the rule fails when the function fails and passes when it returns. AWS "
                                "documents no event or answer for this rule."),
     Difference("CodePipeline", "A DeploymentWindow waits on the lab clock (time runs on from the real time at the lab "
-                               "clock's pace); its cron is read by croniter, so years after 2099 and a day-of-week "
-                               "`<day>L` are refused. A closed window waits until it opens, the rule's "
+                               "clock's pace); its cron is read by croniter, so years after 2099, a day-of-month `L-n` "
+                               "and a day-of-week `L` or `<day>L` are refused. A closed window waits until it opens, the rule's "
                                "timeoutInMinutes passes, or the condition is overridden. Other rules ignore "
                                "timeoutInMinutes."),
     Difference("CodePipeline", "A CloudWatchAlarm rule fails while its alarm is in one of AlarmStates (default ALARM), "

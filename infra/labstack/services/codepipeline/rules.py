@@ -27,7 +27,7 @@ TICK = 0.05  # real seconds between looks at an override or a stop while a rule 
 ALARM_POLL_LAB_SECONDS = 10
 OPERATORS = ("EQ", "NE", "CONTAINS", "MATCHES")
 ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
-YEARS = 200  # how far ahead a deployment window is looked for (AWS's cron years go to 2199)
+YEARS = 200  # how far ahead a deployment window is looked for (AWS's cron years go to 2199; croniter's to 2099)
 _WEEKDAY = re.compile(r"(?<![#/\d])([1-7])(?!\d)")
 
 
