@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("labstack.codebuild")
 POLL = 0.05
+# Batches one account may have in progress at once (each runs a thread and its builds); past it StartBuildBatch
+# and RetryBuildBatch are refused.
+MAX_BATCHES = int(os.environ.get("LABSTACK_CODEBUILD_MAX_BATCHES") or 10)
 DEFAULT_TIMEOUT_MINUTES = 480  # buildBatchConfig.timeoutInMins when the project sets none (AWS's console default)
 # StartBuildBatch members a build of the batch does not take, and those StartBuild spells differently.
 _BATCH_ONLY = {"projectName", "idempotencyToken", "buildBatchConfigOverride", "debugSessionEnabled",
@@ -198,6 +202,15 @@ class Batches:
     def _region(self, ctx: RequestContext) -> BatchState:
         return self.state.get(ctx.account, ctx.region)
 
+    def _check_room(self, account: str) -> None:
+        """Refuse a batch of ``account`` when it already has MAX_BATCHES in progress (hold ``state.lock``)."""
+        busy = sum(1 for (owner, _), st in self.state.items() if owner == account
+                   for run in st.runs.values() if not run.done.is_set())
+        if busy >= MAX_BATCHES:
+            raise AwsError("AccountLimitExceededException",
+                           f"Cannot have more than {MAX_BATCHES} build batches in progress in account {account} "
+                           "(labstack's LABSTACK_CODEBUILD_MAX_BATCHES); wait for a batch to finish or stop one")
+
     def find(self, ctx: RequestContext, ident: str) -> BatchRun | None:
         """The batch with id or ARN ``ident``."""
         key = ident.split("build-batch/", 1)[1] if ident.startswith("arn:") else ident
@@ -229,6 +242,7 @@ class Batches:
         base = build_request(request)
         built, _, buildspec_text, _, _ = self.provider._effective(ctx, project, base, initiator)  # AWS's override checks
         with self.state.lock:
+            self._check_room(ctx.account)
             number = state.numbers.get(project["name"], 0) + 1
             state.numbers[project["name"]] = number
             batch_id = f"{project['name']}:{uuid.uuid4()}"
@@ -300,10 +314,11 @@ class Batches:
         run = self._found(ctx, request.get("id", ""))
         self.provider._project(ctx, run.project["name"])  # a batch of a deleted project is not run again
         retry_type = request.get("retryType", "RETRY_ALL_BUILDS")
-        with run.lock:
+        with self.state.lock, run.lock:
             if not run.done.is_set():
                 raise AwsError("InvalidInputException", f"Build batch {run.batch_id} is still in progress; "
                                "only a complete batch can be retried")
+            self._check_room(ctx.account)
             again = [g for g in run.groups.values() if g.task.identifier != SOURCE_GROUP
                      and (retry_type == "RETRY_ALL_BUILDS" or g.state != "SUCCEEDED")]
             if run.spec is not None and not again:
@@ -560,9 +575,7 @@ class _Runner:
     def _stop_builds(self, groups: list[Group]) -> None:
         for group in groups:
             if group.state == RUNNING:
-                job = group.jobs[-1]
-                job.stopped = True
-                job.cancel.set()
+                self.provider.stop_job(group.jobs[-1])
 
     # -- artifacts for a pipeline -----------------------------------------------------
     def _hand_over(self, build: str, ident: str | None, path: Path) -> None:

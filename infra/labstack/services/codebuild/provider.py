@@ -36,6 +36,9 @@ PAGE = 100
 MINUTE_SECONDS = float(os.environ.get("LABSTACK_CODEBUILD_MINUTE_SECONDS") or 60)
 # Builds one account may run at once; the rest wait in QUEUED.
 CONCURRENT_BUILDS = int(os.environ.get("LABSTACK_CODEBUILD_CONCURRENT_BUILDS") or 20)
+# Builds one account may have waiting (SUBMITTED or QUEUED) at once: five times the concurrent limit, as AWS's
+# queue; past it StartBuild (and a batch's or webhook's build) is refused, so no account can pile up threads.
+MAX_QUEUED_BUILDS = int(os.environ.get("LABSTACK_CODEBUILD_MAX_QUEUED_BUILDS") or 5 * CONCURRENT_BUILDS)
 CURATED_IMAGES = [
     ("AMAZON_LINUX", "aws/codebuild/amazonlinux2-x86_64-standard:5.0", "Amazon Linux 2023 x86_64 standard:5.0"),
     ("AMAZON_LINUX", "aws/codebuild/amazonlinux2-x86_64-standard:4.0", "Amazon Linux 2 x86_64 standard:4.0"),
@@ -55,22 +58,42 @@ class RegionState:
 
 
 class Slots:
-    """A per-account limit on running builds; waiting builds stay QUEUED."""
+    """A per-account limit on running builds; waiting builds stay QUEUED, at most ``queue`` of them an account."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, queue: int) -> None:
         self.limit = limit
+        self.queue = queue
         self.running: dict[str, int] = {}
+        self.waiting: dict[str, int] = {}
         self.cond = threading.Condition()
 
-    def acquire(self, account: str, deadline: float, cancel: threading.Event) -> bool:
+    def enqueue(self, account: str) -> None:
+        """Count a new build of ``account`` as waiting; refused (AccountLimitExceededException) when its queue is full."""
         with self.cond:
-            while self.running.get(account, 0) >= self.limit:
-                left = deadline - time.monotonic()
-                if left <= 0 or cancel.is_set():
-                    return False
-                self.cond.wait(min(left, 0.1))
-            self.running[account] = self.running.get(account, 0) + 1
-            return True
+            if self.waiting.get(account, 0) >= self.queue:
+                raise AwsError("AccountLimitExceededException",
+                               f"Cannot have more than {self.queue} queued builds in account {account} "
+                               "(labstack's LABSTACK_CODEBUILD_MAX_QUEUED_BUILDS); wait for builds to finish")
+            self.waiting[account] = self.waiting.get(account, 0) + 1
+
+    def acquire(self, account: str, deadline: float, cancel: threading.Event) -> bool:
+        """Wait (no longer than ``deadline``, until ``cancel`` and a :meth:`wake`) for a slot of an enqueued build."""
+        with self.cond:
+            try:
+                while self.running.get(account, 0) >= self.limit:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or cancel.is_set():
+                        return False
+                    self.cond.wait(left)
+                self.running[account] = self.running.get(account, 0) + 1
+                return True
+            finally:
+                self.waiting[account] -= 1
+
+    def wake(self) -> None:
+        """Let waiting builds look again at their cancel event (call after setting one)."""
+        with self.cond:
+            self.cond.notify_all()
 
     def release(self, account: str) -> None:
         with self.cond:
@@ -105,7 +128,7 @@ class CodeBuildProvider(Provider):
         super().__init__(labstack)
         self.state: AccountRegionStore[RegionState] = AccountRegionStore(RegionState)
         self.reports = ReportSink()
-        self.slots = Slots(CONCURRENT_BUILDS)
+        self.slots = Slots(CONCURRENT_BUILDS, MAX_QUEUED_BUILDS)
         self.root = labstack.settings.home / "builds"
         self.batches = batches.Batches(self, MINUTE_SECONDS)  # first: its reset stops batches before their builds
         labstack.hooks.on_reset(self.reset)
@@ -130,10 +153,15 @@ class CodeBuildProvider(Provider):
         """Stop every running build and wait (briefly) until each has finished."""
         jobs = [job for job in self._jobs() if not job.done.is_set()]
         for job in jobs:
-            job.stopped = True
-            job.cancel.set()
+            self.stop_job(job)
         for job in jobs:
             job.done.wait(10)
+
+    def stop_job(self, job: BuildJob) -> None:
+        """Ask ``job`` to stop, waking it if it waits in QUEUED."""
+        job.stopped = True
+        job.cancel.set()
+        self.slots.wake()
 
     def reset(self) -> None:
         self.stop_all()
@@ -322,6 +350,7 @@ class CodeBuildProvider(Provider):
             if batch:
                 record["buildBatchArn"] = batch[0]
                 variables = [*variables, {"name": "CODEBUILD_BATCH_BUILD_IDENTIFIER", "value": batch[1], "type": "PLAINTEXT"}]
+            self.slots.enqueue(ctx.account)
             build_uuid = record["id"].split(":", 1)[1]
             workspace = self.root / ctx.account / ctx.region / build_uuid
             job = BuildJob(
@@ -451,8 +480,7 @@ class CodeBuildProvider(Provider):
         if job is None:
             raise AwsError("ResourceNotFoundException", f"Build {request['id']} does not exist")
         if not job.done.is_set():
-            job.stopped = True
-            job.cancel.set()
+            self.stop_job(job)
             job.done.wait(5)
         return {"build": job.snapshot()}
 
