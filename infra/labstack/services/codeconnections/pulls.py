@@ -2,7 +2,8 @@
 
 A repository's pull requests live in ``labstack-pulls.json`` inside its bare repository (so they
 persist under ``LABSTACK_HOME`` with it, and ``labstack reset`` removes them with it). Every write
-takes one lock and replaces the file whole. The rules follow GitHub's:
+takes that repository's lock (one lock per bare repository, so one learner's slow git never holds up
+another's) and replaces the file whole. The rules follow GitHub's:
 
 - a pull request asks to merge one branch (``head``) into another of the same repository (``base``);
   there must be commits between them, and one open pull request per pair;
@@ -10,7 +11,7 @@ takes one lock and replaces the file whole. The rules follow GitHub's:
   base branch closes it; a push that makes its head part of the base branch marks it merged;
 - merging runs git itself on the bare repository: ``git merge-tree`` writes the merged tree (a
   conflict refuses the merge), ``commit-tree`` the merge commit (``merge``: two parents; ``squash``:
-  one), and the base branch moves only if nobody moved it meanwhile.
+  one), outside the lock, and the base branch moves only if nobody moved it (or the head) meanwhile.
 
 Each function returns the :class:`~labstack.sources.SourceChange` events it caused; the caller
 publishes them on the change feed after the lock is released.
@@ -23,6 +24,8 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +37,18 @@ MAX_TITLE = 256  # GitHub's limit on a pull request's title
 MAX_BODY = 65536  # and on its description
 MERGE_METHODS = ("merge", "squash")
 _FILE = "labstack-pulls.json"
-_lock = threading.Lock()
+_locks: dict[str, threading.Lock] = {}  # one per bare repository's path
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _locked(repo: BareRepo) -> Iterator[None]:
+    """Hold ``repo``'s lock: its pull requests' file is read and written by one call at a time."""
+    key = os.path.realpath(repo.path)
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        yield
 
 
 class PullError(Exception):
@@ -152,7 +166,7 @@ def create(repo: BareRepo, full_id: str, request: dict, user: str) -> tuple[Pull
     owner = full_id.partition("/")[0]
     title = _text("title", request.get("title"), MAX_TITLE, required=True)
     body = _text("body", request.get("body"), MAX_BODY)
-    with _lock:
+    with _locked(repo):
         head, head_sha = _branch(repo, "head", request.get("head"), owner)
         base, base_sha = _branch(repo, "base", request.get("base"), owner)
         if head == base:
@@ -171,7 +185,7 @@ def create(repo: BareRepo, full_id: str, request: dict, user: str) -> tuple[Pull
 
 def get(repo: BareRepo, number: int) -> Pull:
     """Pull request ``number`` (PullError 404 if there is none)."""
-    with _lock:
+    with _locked(repo):
         return _find(_load(repo)[1], number)
 
 
@@ -179,7 +193,7 @@ def listing(repo: BareRepo, state: str = "open", head: str | None = None, base: 
     """The pull requests in ``state`` (open, closed, all), newest first, of one head branch (``branch`` or
     ``owner:branch``) or base branch if given."""
     head = head.rpartition(":")[2] if head is not None else None
-    with _lock:
+    with _locked(repo):
         pulls = _load(repo)[1]
     return [p for p in reversed(pulls) if state in ("all", p.state) and head in (None, p.head) and base in (None, p.base)]
 
@@ -205,7 +219,7 @@ def edit(repo: BareRepo, full_id: str, number: int, request: dict) -> tuple[Pull
     """Change a pull request's ``title``, ``body``, ``base`` or ``state`` (``closed`` closes it, ``open`` reopens it)."""
     owner = full_id.partition("/")[0]
     events: list[SourceChange] = []
-    with _lock:
+    with _locked(repo):
         next_number, pulls = _load(repo)
         pull = _find(pulls, number)
         title = _text("title", request["title"], MAX_TITLE, required=True) if "title" in request else pull.title
@@ -259,27 +273,26 @@ def merge(repo: BareRepo, full_id: str, number: int, request: dict, user: str) -
     expected = request.get("sha")
     if expected is not None and not isinstance(expected, str):
         raise invalid("sha", "sha must be a commit id")
-    with _lock:
-        next_number, pulls = _load(repo)
-        pull = _find(pulls, number)
-        if pull.state != "open":
-            raise PullError(405, "Pull Request is not mergeable: " + ("it is merged already" if pull.merged else "it is closed"))
-        if expected is not None and expected != pull.head_sha:
-            raise PullError(409, "Head branch was modified. Review and try the merge again.")
+    with _locked(repo):
+        pull = _mergeable_now(_find(_load(repo)[1], number), expected)
         base_sha = repo.branches().get(pull.base)
         if base_sha is None:
             raise PullError(405, f"Pull Request is not mergeable: base branch {pull.base} does not exist")
-        tree = _merged_tree(repo, base_sha, pull.head_sha)
-        if tree is None:
-            raise PullError(405, "Pull Request is not mergeable: merging it conflicts with its base branch")
-        if method == "merge":
-            subject = title or f"Merge pull request #{pull.number} from {full_id.partition('/')[0]}/{pull.head}"
-            parents = [base_sha, pull.head_sha]
-        else:
-            subject = title or f"{pull.title} (#{pull.number})"
-            parents = [base_sha]
-        text = f"{subject}\n\n{message or pull.title}\n"
-        merge_sha = repo.commit_tree(tree, parents, text, user, f"{user}@users.noreply.local")
+    # git's work runs outside the lock: the ref update below moves the base only if it is still base_sha.
+    tree = _merged_tree(repo, base_sha, pull.head_sha)
+    if tree is None:
+        raise PullError(405, "Pull Request is not mergeable: merging it conflicts with its base branch")
+    if method == "merge":
+        subject = title or f"Merge pull request #{pull.number} from {full_id.partition('/')[0]}/{pull.head}"
+        parents = [base_sha, pull.head_sha]
+    else:
+        subject = title or f"{pull.title} (#{pull.number})"
+        parents = [base_sha]
+    text = f"{subject}\n\n{message or pull.title}\n"
+    merge_sha = repo.commit_tree(tree, parents, text, user, f"{user}@users.noreply.local")
+    with _locked(repo):
+        next_number, pulls = _load(repo)
+        pull = _mergeable_now(_find(pulls, number), pull.head_sha)  # closed or pushed to meanwhile: refused
         if not repo.update_ref(f"refs/heads/{pull.base}", merge_sha, base_sha):
             raise PullError(409, "Base branch was modified. Review and try the merge again.")
         pull.base_sha = _merge_base(repo, base_sha, pull.head_sha)
@@ -291,6 +304,15 @@ def merge(repo: BareRepo, full_id: str, number: int, request: dict, user: str) -
     return pull, events
 
 
+def _mergeable_now(pull: Pull, head_sha: str | None) -> Pull:
+    """``pull`` if it is open and (when ``head_sha`` is given) its head is still ``head_sha``."""
+    if pull.state != "open":
+        raise PullError(405, "Pull Request is not mergeable: " + ("it is merged already" if pull.merged else "it is closed"))
+    if head_sha is not None and head_sha != pull.head_sha:
+        raise PullError(409, "Head branch was modified. Review and try the merge again.")
+    return pull
+
+
 def _mark_merged(pull: Pull, merge_sha: str, user: str | None) -> None:
     stamp = _now()
     pull.state, pull.merged, pull.merge_commit_sha, pull.merged_by = "closed", True, merge_sha, user
@@ -299,7 +321,7 @@ def _mark_merged(pull: Pull, merge_sha: str, user: str | None) -> None:
 
 def pushed(repo: BareRepo, full_id: str, updates: list[RefUpdate]) -> list[SourceChange]:
     """What a push did to the open pull requests: the events to publish."""
-    with _lock:
+    with _locked(repo):
         if not (repo.path / _FILE).exists():
             return []
         next_number, pulls = _load(repo)
