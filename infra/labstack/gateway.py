@@ -107,7 +107,7 @@ class Gateway:
             self._wait_warm()  # providers add their routes while labstack warms up
             route = self.labstack.routes.match(path)
             if route is not None:
-                return route(environ, start_response)
+                return route(environ, _sandboxed(start_response))  # learners' text too: never a page of ours
             credential = credential_from(environ)
             service = credential.service if credential else None
             identity = authenticate.identify(self.labstack, credential)
@@ -278,6 +278,16 @@ class Gateway:
 SANDBOXED = [("Content-Security-Policy", "sandbox"), ("X-Content-Type-Options", "nosniff")]
 # moto's own endpoints: its dashboard, state dump and reset, and the EC2 instance metadata it imitates.
 _MOTO_OWN = ("/moto-api/", "/latest/")
+
+
+def _sandboxed(start_response: StartResponse) -> StartResponse:
+    """``start_response`` adding the SANDBOXED headers to an answer (in place of any the app set itself)."""
+    names = {name.lower() for name, _ in SANDBOXED}
+
+    def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, [*(h for h in headers if h[0].lower() not in names), *SANDBOXED], exc_info)
+
+    return respond
 
 
 def _content_length(environ: dict) -> int | None:
