@@ -261,6 +261,14 @@ class CodeBuildProvider(Provider):
             if project.get("webhook"):
                 raise AwsError("ResourceAlreadyExistsException", f"Webhook already exists for project {project['name']}")
             webhooks.check(project, request)
+            full_id = webhooks.github_repository(project["source"].get("location", "")) or ""
+            try:
+                readable = self._github_readable(full_id, ctx.account)
+            except ValueError as exc:  # a name the local GitHub cannot hold
+                raise AwsError("InvalidInputException", str(exc)) from None
+            if not readable:  # its events would tell another learner's pushes
+                raise AwsError("OAuthProviderException", f"Failed to create webhook: GitHub repository {full_id} is "
+                               "not found or not accessible with this account's GitHub access")
             project["webhook"] = webhooks.record(request)
             return {"webhook": project["webhook"]}
 

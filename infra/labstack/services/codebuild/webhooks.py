@@ -167,7 +167,8 @@ class Event:
 
 
 def event_of(change: SourceChange, repo: BareRepo, owner: str) -> Event | None:
-    """The webhook event a change of the local GitHub is (None: no event, e.g. a deleted branch)."""
+    """The webhook event a change of the local GitHub is (None: no event, e.g. a deleted branch); ``owner``
+    is its ACTOR_ACCOUNT_ID, for a push and a pull request event alike."""
     pull = change.pull_request
     if pull is None and change.deleted:
         return None
@@ -186,7 +187,7 @@ def event_of(change: SourceChange, repo: BareRepo, owner: str) -> Event | None:
     if pull is None:
         return Event("PUSH", change.ref, None, owner, files, head["message"].strip(), commit_id, change.old)
     return Event(PULL_REQUEST_EVENTS[pull.event], f"refs/heads/{pull.source_branch}",
-                 f"refs/heads/{pull.destination_branch}", pull.author, files, head["message"].strip(),
+                 f"refs/heads/{pull.destination_branch}", owner, files, head["message"].strip(),
                  commit_id, change.old, pull.number)
 
 

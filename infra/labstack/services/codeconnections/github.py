@@ -25,6 +25,8 @@ from labstack.services.codecommit.repos import BareRepo
 PREFIX = "/github/"
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+# Owner names a repository may not take: /github/api/ is the pull request API's path (github_api.PREFIX).
+RESERVED_OWNERS = ("api",)
 _OWNER_FILE = "labstack-owner"  # in the bare repository: the account it belongs to
 _creating = threading.Lock()
 
@@ -35,6 +37,9 @@ def split_id(full_repository_id: str) -> tuple[str, str]:
     repo = repo.removesuffix(".git")
     if not _OWNER.match(owner) or not _REPO.match(repo) or repo in (".", ".."):
         raise ValueError(f"{full_repository_id!r} is not a GitHub owner/repository name")
+    if owner.lower() in RESERVED_OWNERS:
+        raise ValueError(f"{full_repository_id!r}: the owner name {owner!r} is reserved (the local GitHub serves "
+                         f"its API under {PREFIX}{owner.lower()}/); choose another owner")
     return owner, repo
 
 

@@ -79,6 +79,10 @@ def tag_list(tags: dict[str, str]) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
+class ForeignRepository(gitauth.Refusal):
+    """A class-mode request for a repository another account owns (or a write under a name kept for one)."""
+
+
 class CodeConnectionsProvider(Provider):
     """Connections (create, get, list, delete, tags) and the local GitHub's git server."""
 
@@ -122,16 +126,21 @@ class CodeConnectionsProvider(Provider):
                                        "user's keys or those a build, task or function runs with")
         kept = github.reserved_for(full_id)
         if writing and kept is not None and not caller.may_reach(kept):  # nobody squats another learner's name
-            raise gitauth.Refusal(403, f"{full_id} is kept for account {kept}'s repositories")
+            raise ForeignRepository(403, f"{full_id} is kept for account {kept}'s repositories")
         owner = (github.claim(self.home, full_id, caller.account) if writing
                  else github.owner_of(github.repository(self.home, full_id)))
         if not caller.may_reach(owner):
-            raise gitauth.Refusal(403, f"{full_id} belongs to another account")
+            raise ForeignRepository(403, f"{full_id} belongs to another account")
         return caller
 
     def _api_caller(self, environ: dict, full_id: str, writing: bool) -> str:
-        """The pull request API's caller, admitted as git's (:meth:`_admit`): their login (on a laptop, the owner's)."""
-        caller = self._admit(environ, full_id, f"{github.PREFIX}{full_id}.git", writing)
+        """The pull request API's caller, admitted as git's (:meth:`_admit`): their login (on a laptop, the owner's).
+        Another account's repository answers 404, as GitHub answers for a private repository one cannot see, so
+        the API does not tell which names other learners use."""
+        try:
+            caller = self._admit(environ, full_id, f"{github.PREFIX}{full_id}.git", writing)
+        except ForeignRepository:
+            raise pulls.PullError(404, "Not Found") from None
         return caller.name if caller is not None else full_id.partition("/")[0]
 
     def _publish(self, changes: list[SourceChange]) -> None:
