@@ -11,8 +11,9 @@ What AWS documents, and labstack follows:
   the other filters are regular expressions on the event's ACTOR_ACCOUNT_ID, HEAD_REF, BASE_REF (pull
   requests only), FILE_PATH (any changed file) and COMMIT_MESSAGE (the head commit's);
   ``excludeMatchedPattern`` turns a filter around. Patterns are matched by ``patterns.found`` with a
-  time limit per match and per webhook: a catastrophic pattern leaves its filter undecided, which does
-  not pass (no build), and never hangs labstack;
+  time limit per match, per webhook and per account and event (``ACCOUNT_SECONDS``): a catastrophic pattern
+  leaves its filter undecided, which does not pass (no build), and never hangs labstack; an account's
+  webhooks left unmatched when its time for the event is spent start nothing for it (a warning names them);
 - the build: ``sourceVersion`` is the pushed commit (``pr/<number>`` for a pull request event),
   ``initiator`` ``GitHub-Hookshot/…``, and the ``CODEBUILD_WEBHOOK_*`` variables are set; with
   ``buildType`` BUILD_BATCH a batch build (``batches.py``) of the event's head commit starts instead.
@@ -49,6 +50,9 @@ MAX_GROUPS = 50  # filter groups a webhook may have (labstack's bound)
 MAX_FILTERS = 20  # filters a group may have
 MAX_FILES = 1000  # changed paths a FILE_PATH filter looks at
 WEBHOOK_SECONDS = 1.0  # matching one webhook against one event, at most: hostile patterns delay others little
+# Matching one event against all the webhooks of one account, at most: an account's webhooks not matched by then
+# start no build for the event (logged), so many hostile webhooks hold up the one matching thread for no longer.
+ACCOUNT_SECONDS = 3.0
 
 
 def _invalid(message: str) -> AwsError:
@@ -273,9 +277,21 @@ class Listener:
         event = event_of(change, self.repository(change.repository), self.owner_of(change.repository))
         if event is None:
             return
+        spent: dict[str, float] = {}  # each account's matching time for this event
         for account, region, project in hooked:
             webhook = project.get("webhook")  # None: deleted since
-            if webhook and self.readable(change.repository, account) and passes(webhook, event):
+            if not webhook or not self.readable(change.repository, account):
+                continue
+            left = ACCOUNT_SECONDS - spent.get(account, 0.0)
+            if left <= 0:
+                log.warning("webhook: project %s of account %s not matched against %s of %s: the account's "
+                            "webhooks used their %.0f s for this event", project["name"], account, event.event,
+                            change.repository, ACCOUNT_SECONDS)
+                continue
+            began = time.monotonic()
+            passed = passes(webhook, event, min(WEBHOOK_SECONDS, left))
+            spent[account] = spent.get(account, 0.0) + time.monotonic() - began
+            if passed:
                 self.start(account, region, project, event)
 
 
