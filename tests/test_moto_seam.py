@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from labstack import daemon
 from labstack.config import Settings
-from labstack.motobridge import PATCHES, SUPPORTED_MOTO, UNTESTED_ENV, _resolve, installed_moto
+from labstack.motobridge import PATCHES, SUPPORTED_MOTO, Patch, UNTESTED_ENV, installed_moto, patch_misfits
 from labstack.ports import free_port
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -39,15 +39,32 @@ SEAM = ROOT / "infra" / "labstack" / "motobridge.py"
 # Where labstack's code and the code that drives it live. (bench/ runs moto itself, as a reference.)
 SCANNED = (ROOT / "infra" / "labstack", ROOT / "grader", ROOT / "tests")
 MODULE = re.compile(r"moto(\.\w+)+")  # a moto module's dotted name
+# How moto's per-account, per-region stores are reached: the seam's accessors (public before issue 21)
+# and moto's BackendDict method. Anything that has one of them can call any backend method it likes.
+SEAM_ACCESSORS = frozenset({"backends", "loaded_backends"})
+BACKEND_DICT_METHOD = "iter_backends"
 
 
 def moto_uses(source: str) -> list[str]:
     """What in ``source`` touches moto outside the seam: an import of moto, a moto module's dotted name as a
-    string (``importlib``, ``sys.modules``), or an assignment to the class of an object (``type(x).a = ...``,
+    string (``importlib``, ``sys.modules``), an assignment to the class of an object (``type(x).a = ...``,
     ``x.__class__.a = ...``, ``setattr(type(x), ...)``), the way a patch would reach a moto class it was
-    handed without importing it."""
+    handed without importing it, or a private name of the seam (``motobridge._backends``, however the seam
+    was imported or named) or moto's backend dicts (``backends``, ``iter_backends``), the way a runtime
+    would call moto's backends instead of the seam's function for what it does."""
+    tree = ast.parse(source)
+    seam = _seam_names(tree)
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").rpartition(".")[2] == "motobridge":
+            found += [f"line {node.lineno}: imports the seam's {a.name}" for a in node.names if _seam_only(a.name)]
+        elif isinstance(node, ast.Attribute) and (node.attr == BACKEND_DICT_METHOD
+                                                  or (_seam_only(node.attr) and _is_seam(node.value, seam))):
+            found.append(f"line {node.lineno}: uses {node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) > 1 and _is_seam(node.args[0], seam) and isinstance(node.args[1], ast.Constant)
+              and _seam_only(str(node.args[1].value))):
+            found.append(f"line {node.lineno}: getattr of the seam's {node.args[1].value}")
         if isinstance(node, ast.Import):
             found += [f"line {node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] == "moto"]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "moto" and node.level == 0:
@@ -61,6 +78,25 @@ def moto_uses(source: str) -> list[str]:
               and node.args and _a_class(node.args[0])):
             found.append(f"line {node.lineno}: setattr on a class")
     return found
+
+
+def _seam_only(name: str) -> bool:
+    """A name of the seam no other module may use: a private one, or a backend dict's accessor."""
+    return name in SEAM_ACCESSORS or (name.startswith("_") and not name.startswith("__"))
+
+
+def _seam_names(tree: ast.AST) -> set[str]:
+    """The names ``tree`` gives the seam module (``motobridge``, ``seam`` in ``import ... as seam``)."""
+    names = {"motobridge"}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {a.asname for a in node.names if a.asname and a.name.rpartition(".")[2] == "motobridge"}
+    return names
+
+
+def _is_seam(node: ast.AST, seam: set[str]) -> bool:
+    return ((isinstance(node, ast.Name) and node.id in seam)
+            or (isinstance(node, ast.Attribute) and node.attr == "motobridge"))
 
 
 def _a_class(node: ast.AST) -> bool:
@@ -79,9 +115,16 @@ def test_the_scan_finds_every_way_of_touching_moto() -> None:
         "importlib.import_module('moto.iam.models')", "sys.modules.get('moto.core.base_backend')",
         "type(rule).send_to_targets = deliver", "rule.__class__.send_to_targets = deliver",
         "setattr(type(bucket), '__init__', init)",
+        # moto's backends reached through the seam instead of a function of it named for what it does
+        "from labstack.motobridge import _backends", "from labstack.motobridge import loaded_backends",
+        "motobridge._loaded_backends('ecs')", "labstack.motobridge.backends('iam')",
+        "import labstack.motobridge as seam", "seam._backends('ecr')", "getattr(motobridge, '_backends')('sns')",
+        "for account, region, backend in alarms.iter_backends(): pass",
     ])
-    assert len(moto_uses(hostile)) == 8
-    assert moto_uses("from labstack import motobridge\nrule.targets = []\nlog.info('moto failed')\n") == []
+    assert len(moto_uses(hostile)) == 15
+    assert moto_uses("from labstack import motobridge\nrule.targets = []\nlog.info('moto failed')\n"
+                     "from labstack.motobridge import ecs_services\nmotobridge.cloudwatch_alarms()\n"
+                     "self._backends()\nmotobridge.__name__\n") == []
 
 
 def test_no_module_but_the_seam_imports_moto_or_patches_it() -> None:
@@ -100,11 +143,13 @@ def test_every_patch_says_what_why_and_against_which_moto_and_fits_the_installed
     names = [patch.name for patch in PATCHES]
     assert len(names) == len(set(names))
     for patch in PATCHES:
-        target = _resolve(patch.target)
         assert patch.why and patch.checked and patch.group
         assert all(Version(version) in SpecifierSet(SUPPORTED_MOTO) for version in patch.checked), patch.name
-        assert [a for a in patch.attributes if a not in patch.adds and not hasattr(target, a)] == [], patch.name
-        assert callable(_resolve(patch.make)), patch.name
+    assert patch_misfits() == []
+    misfit = Patch("misfit", "moto.events.models:Rule", ("send_to_targets", "no_such"), "labstack.motobridge:PATCHES",
+                   "events", "a patch moto has moved on from")
+    assert patch_misfits([misfit]) == ["misfit: moto.events.models:Rule has no no_such",
+                                       "misfit: labstack.motobridge:PATCHES is not a function"]
 
 
 @pytest.mark.skipif(os.environ.get(UNTESTED_ENV) == "1", reason="the newest-moto lane runs a moto nobody checked yet")

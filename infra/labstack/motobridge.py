@@ -206,6 +206,22 @@ def _resolve(path: str) -> Any:
     return getattr(found, name) if name else found
 
 
+def _missing(patch: Patch, target: Any) -> list[str]:
+    """The attributes ``patch`` replaces that ``target`` (moto's class or module) does not have."""
+    return [a for a in patch.attributes if a not in patch.adds and not hasattr(target, a)]
+
+
+def patch_misfits(patches: Iterable[Patch] = PATCHES) -> list[str]:
+    """What keeps a patch from fitting the installed moto (a missing attribute, a ``make`` that is not a
+    function); empty when every patch fits. Imports every patched module."""
+    found = []
+    for patch in patches:
+        found += [f"{patch.name}: {patch.target} has no {a}" for a in _missing(patch, _resolve(patch.target))]
+        if not callable(_resolve(patch.make)):
+            found.append(f"{patch.name}: {patch.make} is not a function")
+    return found
+
+
 def apply_patches(group: str, **context: Any) -> None:
     """Install every patch of ``group`` (and the groups it needs) once per process; ``context`` goes to
     each patch's ``make`` (the upstream's clients). :class:`UnsupportedMoto` names a patch whose
@@ -217,7 +233,7 @@ def apply_patches(group: str, **context: Any) -> None:
             if patch.group != group or patch.name in _applied:
                 continue
             target = _resolve(patch.target)
-            missing = [a for a in patch.attributes if a not in patch.adds and not hasattr(target, a)]
+            missing = _missing(patch, target)
             if missing:
                 raise UnsupportedMoto(f"labstack's patch {patch.name} replaces {patch.target}.{missing[0]}, which moto "
                                       f"{installed_moto()} does not have (checked with moto {', '.join(patch.checked)})")
@@ -385,7 +401,7 @@ def _ensure_aws_managed_policies(account: str, partition: str) -> None:
     """
     with _import_lock:
         from moto.iam.models import AWSManagedPolicy
-    backend = backends("iam")[account][partition]
+    backend = _backends("iam")[account][partition]
     if backend.aws_managed_policies:
         return
     with _policies_lock:
@@ -400,8 +416,9 @@ def _ensure_aws_managed_policies(account: str, partition: str) -> None:
         backend.aws_managed_policies = policies
 
 
-def backends(service: str) -> Any:
-    """moto's BackendDict of ``service`` (botocore's name), for runtimes that read moto's state.
+def _backends(service: str) -> Any:
+    """moto's BackendDict of ``service`` (botocore's name). Private: runtimes call the functions below,
+    named for what they read or write.
 
     Its models are imported under one lock: runtimes starting together must not import
     moto's modules concurrently (Python's import locks can deadlock across threads).
@@ -411,10 +428,10 @@ def backends(service: str) -> Any:
     return getattr(module, f"{service}_backends")
 
 
-def loaded_backends(service: str) -> Any | None:
+def _loaded_backends(service: str) -> Any | None:
     """moto's BackendDict of ``service`` if moto has already loaded it, else None.
 
-    Runtimes poll with this: until a request has touched a service there is nothing of
+    What runtimes poll reads through this: until a request has touched a service there is nothing of
     it to run, and importing moto's models early would cost memory for nothing.
     """
     module = sys.modules.get(f"moto.{_BACKEND_NAMES.get(service, service)}.models")
@@ -424,7 +441,7 @@ def loaded_backends(service: str) -> Any | None:
 def _moto_key(access_key: str) -> tuple[str, str, Any, Any] | None:
     """(account, partition, moto's AccessKey, its AssumedRole or None) of a key moto's IAM or STS issued.
     Reads moto's state only where it is already loaded."""
-    iam = loaded_backends("iam")
+    iam = _loaded_backends("iam")
     if iam is None:
         return None
     for account, partitions in list(iam.items()):
@@ -432,7 +449,7 @@ def _moto_key(access_key: str) -> tuple[str, str, Any, Any] | None:
             key = partitions[partition].access_keys.get(access_key)
             if key is None:
                 continue
-            sts = loaded_backends("sts")
+            sts = _loaded_backends("sts")
             assumed = sts[account][partition].get_assumed_role_from_access_key(access_key) if sts is not None else None
             return account, partition, key, assumed
     return None
@@ -463,7 +480,7 @@ def key_holder(access_key: str) -> dict[str, str] | None:
     if assumed is not None:
         return {"type": "AssumedRole", "account": assumed.account_id, "arn": assumed.arn,
                 "principalId": assumed.user_id, "roleArn": assumed.role_arn}
-    user = loaded_backends("iam")[account][partition].users.get(key.user_name or "")
+    user = _loaded_backends("iam")[account][partition].users.get(key.user_name or "")
     if user is None:
         return None
     return {"type": "IAMUser", "account": account, "userName": user.name, "userId": user.id, "arn": user.arn}
@@ -530,7 +547,7 @@ class MotoBridge:
 
     def service_states(self) -> dict[str, str]:
         """LocalStack-style state per service: ``running`` once its backend holds data."""
-        running = set(self._loaded_backends()) if self.ready else set()
+        running = set(self._in_use()) if self.ready else set()
         return {
             svc: "running" if svc in running else "available"
             for svc in MOTO_SERVICES
@@ -549,7 +566,7 @@ class MotoBridge:
         counts: dict[str, dict[str, int]] = {}
         if not self.ready:
             return counts
-        for name, backends in self._loaded_backends().items():
+        for name, backends in self._in_use().items():
             attrs = _RESOURCE_ATTRS.get(name)
             if not attrs:
                 continue
@@ -565,7 +582,7 @@ class MotoBridge:
         return counts
 
     @staticmethod
-    def _loaded_backends() -> dict[str, Any]:
+    def _in_use() -> dict[str, Any]:
         base = sys.modules.get("moto.core.base_backend")
         if base is None:
             return {}
@@ -578,7 +595,7 @@ Documents = list[tuple[str, Any]]  # (the name an explanation gives a policy, it
 
 
 def _iam(account: str, partition: str = "aws") -> Any | None:
-    found = loaded_backends("iam")
+    found = _loaded_backends("iam")
     if found is None:
         return None
     _ensure_aws_managed_policies(account, partition)
@@ -631,7 +648,7 @@ def user(account: str, name: str, partition: str = "aws") -> Documents | None:
 
 def bucket_owner(name: str) -> str | None:
     """The account that owns bucket ``name`` in moto's S3, or None."""
-    s3 = loaded_backends("s3")
+    s3 = _loaded_backends("s3")
     owner = None if s3 is None else s3.bucket_accounts.get(name)
     return owner[1] if isinstance(owner, tuple) else owner  # moto keeps (partition, account id)
 
@@ -652,9 +669,9 @@ def resource_policy(service: str, account: str, region: str, name: str) -> Any |
     try:
         if service == "s3":
             owner = bucket_owner(name)  # moto keeps a bucket in its owner's backend
-            bucket = loaded_backends("s3")[owner]["global"].buckets.get(name) if owner else None
+            bucket = _loaded_backends("s3")[owner]["global"].buckets.get(name) if owner else None
             return None if bucket is None or not bucket.policy else bucket.policy
-        backends_ = loaded_backends(service)
+        backends_ = _loaded_backends(service)
         if backends_ is None:
             return None
         backend = backends_[account][region]
@@ -714,15 +731,187 @@ def s3_request_target(host: str, path: str) -> tuple[str | None, str]:
     return (unquote(bucket) if bucket else None), path_key(unquote(path))
 
 
-def ecr_repository(account: str, region: str, name: str, registry_id: str | None) -> Any:
-    """moto's ECR repository ``name`` (its RepositoryNotFoundException otherwise)."""
-    return backends("ecr")[account][region]._get_repository(name, registry_id)
+# --- what runtimes read and write of moto's backends ----------------------------------------------
+# One function per use. Some hand out moto's model objects (a service, an alarm): their attributes are
+# moto's data, read as moto keeps it; what a runtime writes through a backend's method happens here.
+
+def _ecr_repository(account: str, region: str, name: str, registry_id: str | None) -> Any:
+    return _backends("ecr")[account][region]._get_repository(name, registry_id)
 
 
-def ecr_upload(repository: Any, upload_id: str) -> bytes | None:
-    """The bytes uploaded so far to a layer upload of ``repository``, or None when there is no such upload."""
-    upload = repository.uploads.get(upload_id)
+def ecr_layers(account: str, region: str, name: str, registry_id: str | None) -> frozenset[str]:
+    """The digests of the layers ECR repository ``name`` holds (moto's RepositoryNotFoundException otherwise)."""
+    return frozenset(_ecr_repository(account, region, name, registry_id).layers)
+
+
+def ecr_upload(account: str, region: str, name: str, registry_id: str | None, upload_id: str) -> bytes | None:
+    """The bytes uploaded so far to a layer upload of repository ``name``, or None when there is no such upload."""
+    upload = _ecr_repository(account, region, name, registry_id).uploads.get(upload_id)
     return None if upload is None else bytes(upload.layer_parts)
+
+
+def ecr_complete_layer_upload(account: str, region: str, name: str, upload_id: str, digests: list[str],
+                              registry_id: str | None) -> dict[str, Any]:
+    """moto's CompleteLayerUpload: the upload becomes a layer of repository ``name``."""
+    return _backends("ecr")[account][region].complete_layer_upload(name, upload_id, digests, registry_id)
+
+
+def ecr_put_image(account: str, region: str, name: str, manifest: str, tag: str | None, media_type: str | None,
+                  digest: str) -> dict[str, Any]:
+    """moto's PutImage (``digest`` is the manifest's): the image as PutImage answers it, without its tag."""
+    image = _backends("ecr")[account][region].put_image(name, manifest, tag, media_type, digest)
+    return {"registryId": image.registry_id, "repositoryName": image.repository_name,
+            "imageDigest": image.image_digest, "imageManifest": image.image_manifest,
+            "imageManifestMediaType": image.image_manifest_media_type}
+
+
+def ecs_services() -> list[tuple[str, str, Any]]:
+    """(account, region, service) for every service of moto's ECS; none before moto's ECS is loaded."""
+    found = _loaded_backends("ecs")
+    if found is None:
+        return []
+    return [(account, region, service) for account, region, backend in list(found.iter_backends())
+            for service in list(backend.services.values())]
+
+
+def ecs_service(account: str, region: str, cluster: str, name: str) -> Any:
+    """moto's ECS service ``name`` of ``cluster`` (a cluster's name); KeyError when there is none."""
+    return _backends("ecs")[account][region].services[f"{cluster}:{name}"]
+
+
+def ecs_create_cluster(account: str, region: str, name: str, **settings: Any) -> Any:
+    """moto's CreateCluster (``settings``: its keyword arguments); the new cluster."""
+    return _backends("ecs")[account][region].create_cluster(name, **settings)
+
+
+def ecs_create_service(account: str, region: str, cluster: str, name: str, desired_count: int, **settings: Any) -> Any:
+    """moto's CreateService (``settings``: its keyword arguments); the new service."""
+    return _backends("ecs")[account][region].create_service(cluster, name, desired_count, **settings)
+
+
+def ecs_register_task_definition(account: str, region: str, **definition: Any) -> Any:
+    """moto's RegisterTaskDefinition (``definition``: its keyword arguments); the new revision."""
+    return _backends("ecs")[account][region].register_task_definition(**definition)
+
+
+def ecs_create_task_set(account: str, region: str, service: str, cluster: str, task_definition: str,
+                        **settings: Any) -> Any:
+    """moto's CreateTaskSet (``settings``: its keyword arguments); the new task set."""
+    return _backends("ecs")[account][region].create_task_set(service, cluster, task_definition, **settings)
+
+
+def ecs_set_primary_task_set(account: str, region: str, cluster: str, service: str, task_set_arn: str) -> None:
+    """moto's UpdateServicePrimaryTaskSet."""
+    _backends("ecs")[account][region].update_service_primary_task_set(cluster, service, task_set_arn)
+
+
+# What the ECS service scheduler writes on moto's services and task sets (under the ECS lock it holds).
+
+def ecs_set_task_definition(holder: Any, task_definition: str) -> None:
+    """Point a moto ECS service or task set at ``task_definition`` (an ARN)."""
+    holder.task_definition = task_definition
+
+
+def ecs_set_counts(holder: Any, running: int, pending: int, desired: int | None = None) -> None:
+    """Record a moto ECS service's or task set's running and pending tasks (a task set's desired count too)."""
+    holder.running_count = running
+    holder.pending_count = pending
+    if desired is not None:
+        holder.computed_desired_count = desired
+
+
+def ecs_set_stability(task_set: Any, steady: bool, at: Any) -> None:
+    """Mark a moto task set STEADY_STATE or STABILIZING, since ``at`` when that is a change."""
+    if steady != (task_set.stabilityStatus == "STEADY_STATE"):
+        task_set.stabilityStatus = "STEADY_STATE" if steady else "STABILIZING"
+        task_set.stabilityStatusAt = at
+
+
+def ecs_set_scale(task_set: Any, scale: dict[str, Any]) -> None:
+    """Set a moto task set's scale (after creating it: moto would otherwise record tasks of its own)."""
+    task_set.scale = scale
+
+
+def ecs_set_deployments(service: Any, deployments: list[dict[str, Any]]) -> None:
+    """Replace a moto ECS service's deployments."""
+    service.deployments = deployments
+
+
+def ecs_add_event(service: Any, event: dict[str, Any], keep: int = 100) -> None:
+    """Put ``event`` first among a moto ECS service's events, keeping the newest ``keep``."""
+    events = getattr(service, "events", None)
+    if events is not None:
+        events.insert(0, event)
+        del events[keep:]
+
+
+def iam_attach_role_policies(account: str, region: str, role_name: str, arns: Iterable[str]) -> None:
+    """Attach the managed policies ``arns`` to role ``role_name`` in moto's IAM (the partition is ``region``'s)."""
+    backend = _backends("iam")[account][partition_of(region)]
+    for arn in arns:
+        backend.attach_role_policy(arn, role_name)
+
+
+def elbv2_load_balancers() -> list[tuple[str, str, Any]]:
+    """(account, region, load balancer) for every load balancer of moto's ELBv2; none before it is loaded."""
+    found = _loaded_backends("elbv2")
+    return [] if found is None else [(account, region, balancer) for account, region, backend
+                                     in list(found.iter_backends()) for balancer in list(backend.load_balancers.values())]
+
+
+def elbv2_target_groups() -> list[tuple[str, str, Any]]:
+    """(account, region, target group) for every target group of moto's ELBv2; none before it is loaded."""
+    found = _loaded_backends("elbv2")
+    return [] if found is None else [(account, region, group) for account, region, backend
+                                     in list(found.iter_backends()) for group in list(backend.target_groups.values())]
+
+
+def elbv2_target_group(arn: str) -> Any | None:
+    """moto's target group ``arn`` (whichever account and region holds it), or None."""
+    for _account, _region, backend in list(_backends("elbv2").iter_backends()):
+        found = backend.target_groups.get(arn)
+        if found is not None:
+            return found
+    return None
+
+
+def lambda_alias(account: str, region: str, function: str, alias: str) -> Any:
+    """moto's alias ``alias`` of Lambda function ``function`` (moto's error when there is none)."""
+    return _backends("lambda")[account][region].get_alias(alias, function)
+
+
+def lambda_function(account: str, region: str, function: str, qualifier: str | None) -> Any:
+    """moto's Lambda function ``function`` at version ``qualifier`` (moto's error when there is none)."""
+    return _backends("lambda")[account][region].get_function(function, qualifier)
+
+
+def cloudwatch_alarms() -> list[tuple[str, str, Any]]:
+    """(account, region, alarm) for every alarm of moto's CloudWatch; none before it is loaded."""
+    found = _loaded_backends("cloudwatch")
+    return [] if found is None else [(account, region, alarm) for account, region, backend
+                                     in list(found.iter_backends()) for alarm in list(backend.alarms.values())]
+
+
+def cloudwatch_alarm(account: str, region: str, name: str) -> Any | None:
+    """moto's alarm ``name``, or None."""
+    return _backends("cloudwatch")[account][region].alarms.get(name)
+
+
+def cloudwatch_metric_data(account: str, region: str) -> list[Any]:
+    """The datapoints moto's CloudWatch keeps for ``account`` and ``region``: moto's own list, which only
+    grows (a reset gives the account a new one)."""
+    return _backends("cloudwatch")[account][region].metric_data
+
+
+def alarm_update_state(alarm: Any, reason: str, reason_data: str, state: str) -> None:
+    """Set a moto alarm's state, as SetAlarmState does (moto records when it changed)."""
+    alarm.update_state(reason, reason_data, state)
+
+
+def sns_subscriptions(account: str, region: str, topic_arn: str) -> list[dict[str, str]]:
+    """The subscriptions of SNS topic ``topic_arn``: ``SubscriptionArn``, ``Protocol`` and ``Endpoint`` of each."""
+    return [{"SubscriptionArn": s.arn, "Protocol": s.protocol, "Endpoint": s.endpoint}
+            for s in list(_backends("sns")[account][region].subscriptions.values()) if s.topic.arn == topic_arn]
 
 
 # CloudFormation: what a failed resource and its stack's rollback need of moto's stack model.

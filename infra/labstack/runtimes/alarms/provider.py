@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from labstack.context import RequestContext
-from labstack.motobridge import loaded_backends
+from labstack import motobridge
 from labstack.protocol.provider import Provider
 from labstack.runtimes.alarms.evaluate import Sample, decide
 from labstack.runtimes.loop import every
@@ -22,11 +22,11 @@ _REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Oh
                  "eu-west-1": "EU (Ireland)", "eu-central-1": "EU (Frankfurt)"}
 
 
-def _samples(backend: Any, alarm: Any, grouped: dict[int, tuple[int, dict[tuple, list[Sample]]]]) -> list[Sample]:
-    """The alarm's metric's datapoints. ``grouped`` keeps each backend's datapoints sorted by metric until more
-    arrive, so an alarm at rest is evaluated without reading every datapoint of its account again."""
-    data = backend.metric_data
-    known = grouped.get(id(backend))
+def _samples(data: list[Any], alarm: Any, grouped: dict[int, tuple[int, dict[tuple, list[Sample]]]]) -> list[Sample]:
+    """The alarm's metric's datapoints (``data``: its account's and region's). ``grouped`` keeps each such list's
+    datapoints sorted by metric until more arrive, so an alarm at rest is evaluated without reading every
+    datapoint of its account again."""
+    known = grouped.get(id(data))
     if known is None or known[0] != len(data):
         groups: dict[tuple, list[Sample]] = {}
         for datum in list(data):
@@ -38,7 +38,7 @@ def _samples(backend: Any, alarm: Any, grouped: dict[int, tuple[int, dict[tuple,
             else:
                 sample = Sample(stamp, float(datum.sample_count), float(datum.sum), float(datum.min), float(datum.max))
             groups.setdefault(key, []).append(sample)
-        known = grouped[id(backend)] = (len(data), groups)
+        known = grouped[id(data)] = (len(data), groups)
     return known[1].get((alarm.namespace, alarm.metric_name, frozenset((d.name, d.value) for d in alarm.dimensions)), [])
 
 
@@ -62,27 +62,24 @@ class AlarmsRuntime(Provider):
         every(labstack, TICK_SECONDS, self.evaluate_all, "alarm evaluation", self._stop)
 
     def evaluate_all(self) -> None:
-        cloudwatch_backends = loaded_backends("cloudwatch")
-        if cloudwatch_backends is None:
-            return
         now = dt.datetime.now(dt.timezone.utc)
-        for account, region, backend in list(cloudwatch_backends.iter_backends()):
-            for alarm in list(backend.alarms.values()):
-                if alarm.metric_data_queries or alarm.rule or not alarm.metric_name:
-                    continue  # metric-math and composite alarms are not evaluated
-                real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
-                verdict = decide(alarm, _samples(backend, alarm, self._grouped), now, real_period)
-                # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything,
-                # and a new alarm that keeps its state (``ignore``) keeps INSUFFICIENT_DATA, its first one.
-                unchecked = alarm.state_reason.startswith("Unchecked")
-                state = verdict.state or ("INSUFFICIENT_DATA" if unchecked else None)
-                if state is None or (state == alarm.state_value and not unchecked):
-                    continue
-                old = ("INSUFFICIENT_DATA" if unchecked else alarm.state_value, alarm.state_reason)
-                alarm.update_state(verdict.reason, json.dumps(verdict.data), state)
-                log.info("alarm %s: %s -> %s", alarm.name, old[0], state)
-                self._record(account, region, alarm, old)
-                self._act(account, region, alarm, old[0])
+        for account, region, alarm in motobridge.cloudwatch_alarms():
+            if alarm.metric_data_queries or alarm.rule or not alarm.metric_name:
+                continue  # metric-math and composite alarms are not evaluated
+            real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
+            samples = _samples(motobridge.cloudwatch_metric_data(account, region), alarm, self._grouped)
+            verdict = decide(alarm, samples, now, real_period)
+            # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything,
+            # and a new alarm that keeps its state (``ignore``) keeps INSUFFICIENT_DATA, its first one.
+            unchecked = alarm.state_reason.startswith("Unchecked")
+            state = verdict.state or ("INSUFFICIENT_DATA" if unchecked else None)
+            if state is None or (state == alarm.state_value and not unchecked):
+                continue
+            old = ("INSUFFICIENT_DATA" if unchecked else alarm.state_value, alarm.state_reason)
+            motobridge.alarm_update_state(alarm, verdict.reason, json.dumps(verdict.data), state)
+            log.info("alarm %s: %s -> %s", alarm.name, old[0], state)
+            self._record(account, region, alarm, old)
+            self._act(account, region, alarm, old[0])
 
     def _record(self, account: str, region: str, alarm: Any, old: tuple[str, str]) -> None:
         """An AlarmHistoryItem for a state change, as CloudWatch writes it."""
@@ -98,9 +95,7 @@ class AlarmsRuntime(Provider):
                 "HistoryItemType": kind, "HistorySummary": summary, "HistoryData": json.dumps(data)})
 
     def set_alarm_state(self, ctx: RequestContext, request: dict) -> dict:
-        from labstack.motobridge import backends
-
-        alarm = backends("cloudwatch")[ctx.account][ctx.region].alarms.get(request["AlarmName"])
+        alarm = motobridge.cloudwatch_alarm(ctx.account, ctx.region, request["AlarmName"])
         old = (alarm.state_value, alarm.state_reason) if alarm is not None else None
         self.labstack.clients.moto("cloudwatch", ctx.account, ctx.region).set_alarm_state(**request)
         if alarm is not None and old is not None:

@@ -77,8 +77,8 @@ def _name_or_arn(value: Any, attribute: str) -> Any:
 def _create_cluster(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                     region_name: str, **kwargs: Any) -> Any:
     props = camel(cloudformation_json.get("Properties") or {})
-    return motobridge.backends("ecs")[account_id][region_name].create_cluster(
-        resource_name, tags=props.get("tags"), cluster_settings=props.get("clusterSettings"),
+    return motobridge.ecs_create_cluster(
+        account_id, region_name, resource_name, tags=props.get("tags"), cluster_settings=props.get("clusterSettings"),
         configuration=props.get("configuration"), capacity_providers=props.get("capacityProviders"),
         default_capacity_provider_strategy=props.get("defaultCapacityProviderStrategy"),
         service_connect_defaults=props.get("serviceConnectDefaults"))
@@ -92,9 +92,9 @@ def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str
     network = camel(props.get("NetworkConfiguration"))
     if network:
         network["awsvpcConfiguration"].setdefault("securityGroups", [])
-    backend = motobridge.backends("ecs")[account_id][region_name]
-    service = backend.create_service(
-        _name_or_arn(props.get("Cluster", "default"), "name"), resource_name, int(props.get("DesiredCount", 1)),
+    service = motobridge.ecs_create_service(
+        account_id, region_name, _name_or_arn(props.get("Cluster", "default"), "name"), resource_name,
+        int(props.get("DesiredCount", 1)),
         task_definition_str=_name_or_arn(props.get("TaskDefinition"), "arn"),
         load_balancers=balancers,
         scheduling_strategy=props.get("SchedulingStrategy"),
@@ -107,7 +107,7 @@ def _create_service(cls: type, resource_name: str, cloudformation_json: dict[str
         network_configuration=network,
         role_arn=props.get("Role"),
     )
-    seed_primary(backend, service)  # as ECS does: a CODE_DEPLOY service is made with its first task set
+    seed_primary(account_id, region_name, service)  # as ECS does: a CODE_DEPLOY service is made with its first task set
     return service
 
 
@@ -119,8 +119,8 @@ def _create_task_definition(cls: type, resource_name: str, cloudformation_json: 
                 "placement_constraints": "PlacementConstraints", "runtime_platform": "RuntimePlatform",
                 "ephemeral_storage": "EphemeralStorage", "ipc_mode": "IpcMode", "pid_mode": "PidMode"}
     extra = {arg: camel(props[key]) for arg, key in optional.items() if key in props}
-    return motobridge.backends("ecs")[account_id][region_name].register_task_definition(
-        family=props.get("Family") or resource_name,
+    return motobridge.ecs_register_task_definition(
+        account_id, region_name, family=props.get("Family") or resource_name,
         container_definitions=camel(props.get("ContainerDefinitions", [])),
         volumes=camel(props.get("Volumes", [])),
         cpu=None if props.get("Cpu") is None else str(props["Cpu"]),
@@ -135,9 +135,8 @@ def _role_creator(create: Any) -> Any:
     def create_role(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                     region_name: str, **kwargs: Any) -> Any:
         role = create(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        backend = motobridge.backends("iam")[account_id][motobridge.partition_of(region_name)]
-        for arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
-            backend.attach_role_policy(arn, role.name)
+        motobridge.iam_attach_role_policies(account_id, region_name, role.name,
+                                            cloudformation_json["Properties"].get("ManagedPolicyArns", []))
         return role
 
     return create_role

@@ -10,7 +10,7 @@ from typing import Any
 from labstack.clients import without_metadata
 from labstack.context import RequestContext
 from labstack.errors import AwsError
-from labstack.motobridge import backends
+from labstack import motobridge
 from labstack.protocol.provider import Provider
 from labstack.runtimes.ecs.services import ServiceScheduler
 from labstack.runtimes.ecs.tasks import RunningTask, TaskRunner, now
@@ -55,9 +55,10 @@ class EcsRuntime(Provider):
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
         service = without_metadata(moto.create_service(**request))["service"]
         if (request.get("deploymentController") or {}).get("type") == "CODE_DEPLOY":
-            backend = backends("ecs")[ctx.account][ctx.region]
+            created = motobridge.ecs_service(ctx.account, ctx.region, service["clusterArn"].rsplit("/", 1)[-1],
+                                             service["serviceName"])
             with self.labstack.moto_writes.lock("ecs"):  # the scheduler may seed it at the same moment
-                seed_primary(backend, backend.services[f"{service['clusterArn'].rsplit('/', 1)[-1]}:{service['serviceName']}"])
+                seed_primary(ctx.account, ctx.region, created)
             service = without_metadata(moto.describe_services(cluster=service["clusterArn"], services=[service["serviceArn"]]))["services"][0]
         self.scheduler.wake()  # its tasks start now, not at the next tick
         return {"service": self._remember(service, request)}

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from labstack.motobridge import loaded_backends
+from labstack import motobridge
 from labstack.runtimes.ecs.deployments import Deployments
 from labstack.runtimes.ecs.tasks import RunningTask, now
 from labstack.runtimes.ecs.tasksets import seed_primary
@@ -62,34 +62,29 @@ class ServiceScheduler:
         self._memory.clear()
         self._seeded.clear()
 
-    def _initial_task_set(self, backend: Any, service: Any) -> None:
+    def _initial_task_set(self, account: str, region: str, service: Any) -> None:
         """Seed a CODE_DEPLOY service's PRIMARY task set once (CreateService usually did already)."""
         self._seeded.add(service.arn)
         with self._writes:
-            seed_primary(backend, service)
+            seed_primary(account, region, service)
 
     def reconcile(self) -> None:
-        ecs_backends = loaded_backends("ecs")
-        if ecs_backends is None:
-            return
-
         live: set[str] = set()
-        for account, region, backend in list(ecs_backends.iter_backends()):
-            for service in list(backend.services.values()):
-                controller = (service.deployment_controller or {}).get("type", "ECS")
-                if controller == "ECS":
-                    live.add(service.arn)
-                    self._service(account, region, service)
-                else:  # CODE_DEPLOY and EXTERNAL: each task set runs its own tasks
-                    if controller == "CODE_DEPLOY" and service.arn not in self._seeded:
-                        self._initial_task_set(backend, service)
-                    for task_set in list(service.task_sets):
-                        live.add(task_set.task_set_arn)
-                        self._task_set(account, region, service, task_set)
-                    self._orphans(account, region, service, {ts.id for ts in service.task_sets})
-                    with self._writes:  # as ECS reports it: a task-set service's counts are its task sets' tasks
-                        service.running_count = sum(ts.running_count or 0 for ts in service.task_sets)
-                        service.pending_count = sum(ts.pending_count or 0 for ts in service.task_sets)
+        for account, region, service in motobridge.ecs_services():
+            controller = (service.deployment_controller or {}).get("type", "ECS")
+            if controller == "ECS":
+                live.add(service.arn)
+                self._service(account, region, service)
+            else:  # CODE_DEPLOY and EXTERNAL: each task set runs its own tasks
+                if controller == "CODE_DEPLOY" and service.arn not in self._seeded:
+                    self._initial_task_set(account, region, service)
+                for task_set in list(service.task_sets):
+                    live.add(task_set.task_set_arn)
+                    self._task_set(account, region, service, task_set)
+                self._orphans(account, region, service, {ts.id for ts in service.task_sets})
+                with self._writes:  # as ECS reports it: a task-set service's counts are its task sets' tasks
+                    motobridge.ecs_set_counts(service, sum(ts.running_count or 0 for ts in service.task_sets),
+                                              sum(ts.pending_count or 0 for ts in service.task_sets))
         for key in [k for k in self._memory if k not in live]:
             self._forget(key, self._memory.pop(key))
 
@@ -116,7 +111,7 @@ class ServiceScheduler:
                 log.info("task definition changed to %s meanwhile: %s is not written", holder.task_definition,
                          task_definition)
                 return False
-            holder.task_definition = task_definition
+            motobridge.ecs_set_task_definition(holder, task_definition)
             return True
 
     def _service(self, account: str, region: str, service: Any) -> None:
@@ -154,12 +149,8 @@ class ServiceScheduler:
                                     task_set.load_balancers, task_set.id)
         steady = len(running) == desired == len(alive)
         with self._writes:
-            task_set.computed_desired_count = desired
-            task_set.running_count = len(running)
-            task_set.pending_count = max(0, len(alive) - len(running))
-            if steady != (task_set.stabilityStatus == "STEADY_STATE"):
-                task_set.stabilityStatus = "STEADY_STATE" if steady else "STABILIZING"
-                task_set.stabilityStatusAt = now()
+            motobridge.ecs_set_counts(task_set, len(running), max(0, len(alive) - len(running)), desired)
+            motobridge.ecs_set_stability(task_set, steady, now())
 
     def _orphans(self, account: str, region: str, service: Any, task_set_ids: set[str]) -> None:
         """Tasks whose task set was deleted stop."""
@@ -262,8 +253,7 @@ class ServiceScheduler:
     def _write_back(self, service: Any, memory: _Memory, desired: int, alive: list[RunningTask],
                     running_current: list[RunningTask], task_definition: str) -> None:
         running = sum(1 for t in alive if t.record["lastStatus"] == "RUNNING")
-        service.running_count = running
-        service.pending_count = max(0, len(alive) - running)
+        motobridge.ecs_set_counts(service, running, max(0, len(alive) - running))
         settled = now() - dt.timedelta(seconds=self.labstack.clock.real_seconds(STABLE_LAB_SECONDS))
         steady = len(running_current) == desired and len(alive) == desired and all(
             t.record.get("startedAt", settled) <= settled for t in running_current)
@@ -271,15 +261,12 @@ class ServiceScheduler:
         old_alive = sum(1 for t in alive if t.record["taskDefinitionArn"] != task_definition
                         or (forced_at is not None and t.record["createdAt"] < forced_at))
         memory.deployments.settle(desired, len(running_current), max(0, desired - len(running_current)), steady, old_alive)
-        service.deployments = [dict(d) for d in memory.deployments.items]  # a copy: moto edits its own
+        motobridge.ecs_set_deployments(service, [dict(d) for d in memory.deployments.items])  # a copy: moto edits its own
         if steady and not memory.steady:
             self._event(service, f"(service {service.name}) has reached a steady state.")
         memory.steady = steady
 
     @staticmethod
     def _event(service: Any, message: str) -> None:
-        events = getattr(service, "events", None)
-        if events is not None:
-            events.insert(0, {"id": f"{time.time_ns():x}", "createdAt": now(), "message": message})
-            del events[100:]
+        motobridge.ecs_add_event(service, {"id": f"{time.time_ns():x}", "createdAt": now(), "message": message})
         log.info(message)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from labstack.motobridge import backends, loaded_backends
+from labstack import motobridge
 
 
 @dataclass(frozen=True)
@@ -103,36 +103,26 @@ def _rules(listener: Any) -> tuple[Rule, ...]:
     return tuple(sorted(rules, key=lambda r: r.priority))
 
 
-def _backends(load: bool) -> Iterator[tuple[str, str, Any]]:
-    found = backends("elbv2") if load else loaded_backends("elbv2")
-    if found is not None:
-        yield from list(found.iter_backends())
-
-
 def snapshot(targets: Callable[[str], tuple[tuple[str, int], ...]]) -> tuple[dict[str, Listener], dict[str, TargetGroup]]:
     """Every listener and target group of every account and region, by ARN (``targets`` gives a group's)."""
     listeners: dict[str, Listener] = {}
     groups: dict[str, TargetGroup] = {}
-    for account, region, backend in _backends(load=False):
-        for tg in list(backend.target_groups.values()):
-            groups[tg.arn] = _target_group(tg, targets)
-        for balancer in list(backend.load_balancers.values()):
-            attrs = dict(getattr(balancer, "attrs", {}))
-            for listener in list(balancer.listeners.values()):
-                listeners[listener.arn] = Listener(
-                    listener.arn, account, region, balancer.arn, _int(listener.port, 80),
-                    listener.protocol, _rules(listener),
-                    idle_timeout=float(min(max(_int(attrs.get("idle_timeout.timeout_seconds"), 60), 1), 4000)),
-                    xff_mode=str(attrs.get("routing.http.xff_header_processing.mode") or "append"),
-                    xff_client_port=str(attrs.get("routing.http.xff_client_port.enabled")).lower() == "true",
-                )
+    for _account, _region, tg in motobridge.elbv2_target_groups():
+        groups[tg.arn] = _target_group(tg, targets)
+    for account, region, balancer in motobridge.elbv2_load_balancers():
+        attrs = dict(getattr(balancer, "attrs", {}))
+        for listener in list(balancer.listeners.values()):
+            listeners[listener.arn] = Listener(
+                listener.arn, account, region, balancer.arn, _int(listener.port, 80),
+                listener.protocol, _rules(listener),
+                idle_timeout=float(min(max(_int(attrs.get("idle_timeout.timeout_seconds"), 60), 1), 4000)),
+                xff_mode=str(attrs.get("routing.http.xff_header_processing.mode") or "append"),
+                xff_client_port=str(attrs.get("routing.http.xff_client_port.enabled")).lower() == "true",
+            )
     return listeners, groups
 
 
 def find(target_group_arn: str, targets: Callable[[str], tuple[tuple[str, int], ...]]) -> TargetGroup | None:
     """One target group as it is now, or None if it does not exist."""
-    for _account, _region, backend in _backends(load=True):
-        tg = backend.target_groups.get(target_group_arn)
-        if tg is not None:
-            return _target_group(tg, targets)
-    return None
+    tg = motobridge.elbv2_target_group(target_group_arn)
+    return None if tg is None else _target_group(tg, targets)

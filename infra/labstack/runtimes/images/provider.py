@@ -17,13 +17,9 @@ from labstack.runtimes.images import engine
 ROUTE = "/ecr-layers/"
 
 
-def _backend(ctx: RequestContext) -> Any:
-    return motobridge.backends("ecr")[ctx.account][ctx.region]
-
-
-def _repository(ctx: RequestContext, request: dict) -> Any:
-    return _moto(lambda: motobridge.ecr_repository(ctx.account, ctx.region, request["repositoryName"],
-                                                   request.get("registryId")))
+def _layers(ctx: RequestContext, request: dict) -> frozenset[str]:
+    return _moto(lambda: motobridge.ecr_layers(ctx.account, ctx.region, request["repositoryName"],
+                                               request.get("registryId")))
 
 
 def _moto(call: Callable[[], Any]) -> Any:
@@ -48,8 +44,8 @@ class ImageRuntime(Provider):
         labstack.hooks.on_reset(self.blobs.clear)
 
     def complete_layer_upload(self, ctx: RequestContext, request: dict) -> dict:
-        backend = _backend(ctx)
-        uploaded = motobridge.ecr_upload(_repository(ctx, request), request["uploadId"])
+        uploaded = _moto(lambda: motobridge.ecr_upload(ctx.account, ctx.region, request["repositoryName"],
+                                                       request.get("registryId"), request["uploadId"]))
         if uploaded is None:
             raise AwsError("UploadNotFoundException", f"The upload with id '{request['uploadId']}' does not exist "
                            f"in the repository '{request['repositoryName']}'")
@@ -57,13 +53,14 @@ class ImageRuntime(Provider):
         expected = request["layerDigests"][0]
         if expected != digest:
             raise AwsError("InvalidLayerException", f"The layer digest {expected} does not match the uploaded layer {digest}")
-        return _moto(lambda: backend.complete_layer_upload(request["repositoryName"], request["uploadId"],
-                                                           request["layerDigests"], request.get("registryId")))
+        return _moto(lambda: motobridge.ecr_complete_layer_upload(
+            ctx.account, ctx.region, request["repositoryName"], request["uploadId"], request["layerDigests"],
+            request.get("registryId")))
 
     def get_download_url_for_layer(self, ctx: RequestContext, request: dict) -> dict:
-        repository = _repository(ctx, request)
+        layers = _layers(ctx, request)
         digest = request["layerDigest"]
-        if digest not in repository.layers or not self.blobs.has(digest):
+        if digest not in layers or not self.blobs.has(digest):
             raise AwsError("LayersNotFoundException", f"The image layer {digest} does not exist in the repository "
                            f"'{request['repositoryName']}'")
         return {"downloadUrl": f"{self.labstack.settings.endpoint}{ROUTE}{digest}", "layerDigest": digest}
@@ -74,9 +71,9 @@ class ImageRuntime(Provider):
         except ValueError:
             raise AwsError("InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy "
                            "constraint: 'Invalid JSON syntax'") from None
-        repository = _repository(ctx, request)
+        layers = _layers(ctx, request)
         referenced = [manifest.get("config", {})] + list(manifest.get("layers", []))
-        missing = [d["digest"] for d in referenced if d.get("digest") and d["digest"] not in repository.layers]
+        missing = [d["digest"] for d in referenced if d.get("digest") and d["digest"] not in layers]
         if missing:
             raise AwsError("LayersNotFoundException", f"Layers {missing} not found in the repository "
                            f"'{request['repositoryName']}'")
@@ -85,13 +82,13 @@ class ImageRuntime(Provider):
         if request.get("imageDigest") not in (None, computed):
             raise AwsError("ImageDigestDoesNotMatchException", f"Invalid parameter at 'imageDigest': "
                            f"{request['imageDigest']} does not match the manifest's digest {computed}")
-        image = _moto(lambda: _backend(ctx).put_image(
-            request["repositoryName"], request["imageManifest"], request.get("imageTag"),
+        image = _moto(lambda: motobridge.ecr_put_image(
+            ctx.account, ctx.region, request["repositoryName"], request["imageManifest"], request.get("imageTag"),
             request.get("imageManifestMediaType"), computed))
-        return {"image": {"registryId": image.registry_id, "repositoryName": image.repository_name,
-                          "imageId": {"imageDigest": image.image_digest, "imageTag": request.get("imageTag")},
-                          "imageManifest": image.image_manifest,
-                          "imageManifestMediaType": image.image_manifest_media_type}}
+        return {"image": {"registryId": image["registryId"], "repositoryName": image["repositoryName"],
+                          "imageId": {"imageDigest": image["imageDigest"], "imageTag": request.get("imageTag")},
+                          "imageManifest": image["imageManifest"],
+                          "imageManifestMediaType": image["imageManifestMediaType"]}}
 
     def serve_blob(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         """GET /ecr-layers/sha256:<hex>: a layer's bytes (what a download URL points at)."""

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from labstack.clients import without_metadata
 from labstack.context import RequestContext
-from labstack.motobridge import backends
+from labstack import motobridge
 from labstack.protocol.provider import Provider
 from labstack.runtimes.inbox import ses
 from labstack.state import AccountRegionStore
@@ -41,9 +41,8 @@ class Inbox(Provider):
         return without_metadata(answer)
 
     def _deliver(self, ctx: RequestContext, topic: str, message_id: str, request: dict) -> None:
-        backend = backends("sns")[ctx.account][ctx.region]
-        subscribers = [s for s in list(backend.subscriptions.values())
-                       if s.topic.arn == topic and s.protocol in ("email", "email-json")]
+        subscribers = [s for s in motobridge.sns_subscriptions(ctx.account, ctx.region, topic)
+                       if s["Protocol"] in ("email", "email-json")]
         if not subscribers:
             return
         now = dt.datetime.now(dt.timezone.utc)
@@ -56,15 +55,15 @@ class Inbox(Provider):
         with self.mail.lock:
             box = self.mail.get(ctx.account, ctx.region)
             for subscriber in subscribers:
-                text = variants.get(subscriber.protocol, variants.get("email", variants.get("default", message)))
-                if subscriber.protocol == "email-json":
+                text = variants.get(subscriber["Protocol"], variants.get("email", variants.get("default", message)))
+                if subscriber["Protocol"] == "email-json":
                     text = json.dumps({
                         "Type": "Notification", "MessageId": message_id, "TopicArn": topic, "Subject": subject,
                         "Message": text, "Timestamp": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                         "SignatureVersion": "1", "Signature": "labstack-does-not-sign",
                         "SigningCertURL": "", "UnsubscribeURL": f"{self.labstack.settings.endpoint}/?Action=Unsubscribe"
-                                                               f"&SubscriptionArn={subscriber.arn}"})
-                box.append({"messageId": message_id, "to": subscriber.endpoint, "protocol": subscriber.protocol,
+                                                               f"&SubscriptionArn={subscriber['SubscriptionArn']}"})
+                box.append({"messageId": message_id, "to": subscriber["Endpoint"], "protocol": subscriber["Protocol"],
                             "topicArn": topic, "subject": subject, "body": text, "timestamp": now.isoformat(),
                             "account": ctx.account, "region": ctx.region})
             del box[:-MAX_MESSAGES]

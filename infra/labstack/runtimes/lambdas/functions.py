@@ -55,11 +55,10 @@ def resolve(account: str, region: str, name_or_arn: str, qualifier: str | None) 
     """The version an invoke runs: an alias picks by its routing weights, as Lambda does."""
     from werkzeug.exceptions import HTTPException
 
-    backend = motobridge.backends("lambda")[account][region]
     name, qualifier = _split(name_or_arn, qualifier)
     try:
         if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():
-            alias = backend.get_alias(qualifier, name)
+            alias = motobridge.lambda_alias(account, region, name, qualifier)
             qualifier = str(alias.function_version)
             weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
             draw = random.random()
@@ -68,7 +67,7 @@ def resolve(account: str, region: str, name_or_arn: str, qualifier: str | None) 
                     qualifier = str(version)
                     break
                 draw -= float(weight)
-        fn = backend.get_function(name, qualifier)
+        fn = motobridge.lambda_function(account, region, name, qualifier)
     except (*motobridge.service_errors(), HTTPException) as exc:
         raise _moto_error(exc) from None
     version = str(fn.version)
