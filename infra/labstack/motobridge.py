@@ -765,13 +765,19 @@ def ecr_put_image(account: str, region: str, name: str, manifest: str, tag: str 
             "imageManifestMediaType": image.image_manifest_media_type}
 
 
-def ecs_services() -> list[tuple[str, str, Any]]:
-    """(account, region, service) for every service of moto's ECS; none before moto's ECS is loaded."""
-    found = _loaded_backends("ecs")
+def _everywhere(service: str, collection: str) -> list[tuple[str, str, Any]]:
+    """(account, region, item) for every item of ``collection`` (a dict attribute of the backend) in every
+    account and region of moto's ``service``; none before moto has loaded that service."""
+    found = _loaded_backends(service)
     if found is None:
         return []
-    return [(account, region, service) for account, region, backend in list(found.iter_backends())
-            for service in list(backend.services.values())]
+    return [(account, region, item) for account, region, backend in list(found.iter_backends())
+            for item in list(getattr(backend, collection).values())]
+
+
+def ecs_services() -> list[tuple[str, str, Any]]:
+    """(account, region, service) for every service of moto's ECS; none before moto's ECS is loaded."""
+    return _everywhere("ecs", "services")
 
 
 def ecs_service(account: str, region: str, cluster: str, name: str) -> Any:
@@ -854,16 +860,12 @@ def iam_attach_role_policies(account: str, region: str, role_name: str, arns: It
 
 def elbv2_load_balancers() -> list[tuple[str, str, Any]]:
     """(account, region, load balancer) for every load balancer of moto's ELBv2; none before it is loaded."""
-    found = _loaded_backends("elbv2")
-    return [] if found is None else [(account, region, balancer) for account, region, backend
-                                     in list(found.iter_backends()) for balancer in list(backend.load_balancers.values())]
+    return _everywhere("elbv2", "load_balancers")
 
 
 def elbv2_target_groups() -> list[tuple[str, str, Any]]:
     """(account, region, target group) for every target group of moto's ELBv2; none before it is loaded."""
-    found = _loaded_backends("elbv2")
-    return [] if found is None else [(account, region, group) for account, region, backend
-                                     in list(found.iter_backends()) for group in list(backend.target_groups.values())]
+    return _everywhere("elbv2", "target_groups")
 
 
 def elbv2_target_group(arn: str) -> Any | None:
@@ -887,9 +889,7 @@ def lambda_function(account: str, region: str, function: str, qualifier: str | N
 
 def cloudwatch_alarms() -> list[tuple[str, str, Any]]:
     """(account, region, alarm) for every alarm of moto's CloudWatch; none before it is loaded."""
-    found = _loaded_backends("cloudwatch")
-    return [] if found is None else [(account, region, alarm) for account, region, backend
-                                     in list(found.iter_backends()) for alarm in list(backend.alarms.values())]
+    return _everywhere("cloudwatch", "alarms")
 
 
 def cloudwatch_alarm(account: str, region: str, name: str) -> Any | None:
