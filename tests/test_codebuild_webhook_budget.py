@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from labstack.services.codebuild.webhooks import ACCOUNT_SECONDS, WEBHOOK_SECONDS
 
 from tests.support.codebuild import Lab

@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
@@ -324,7 +325,7 @@ def test_in_class_mode_a_push_builds_only_projects_of_the_repositorys_account(cl
         clients[who] = SimpleNamespace(codebuild=codebuild)
     row = classroom.rows["learner01"]
     work = new_work_tree(tmp_path / "work", {"app.txt": "v1\n"})
-    url = f"{classroom.endpoint}/github/{full_id}.git".replace("://", f"://{row.access_key_id}:{row.secret_access_key}@")
+    url = f"{classroom.endpoint}/github/{full_id}.git".replace("://", f"://{row.access_key_id}:{quote(row.secret_access_key, safe='')}@")
     git(work, "push", "--quiet", url, "main")
     [build] = builds_of(clients["learner01"], "hooked", 1)  # type: ignore[arg-type]
     assert build["buildStatus"] == "SUCCEEDED"
