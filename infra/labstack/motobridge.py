@@ -14,11 +14,17 @@ Everything of labstack that depends on how moto is built lives here, and nowhere
 - **private API** (``BackendDict._instances``, ``moto_api._internal``, ECR's
   ``_get_repository`` and ``layer_parts``, CloudFormation's stack internals...): one function
   here for each read or write another module needs;
+- **moto's backends**: no other module holds a backend (``_backends``/``_loaded_backends`` are
+  private) or calls a backend's method; it calls the function here named for what it does
+  (``ecr_put_image``, ``ecs_services``, ``cloudwatch_alarms``...), which answers plain values or,
+  where a runtime follows moto's model (an ECS service, an alarm), moto's model object, whose
+  writes (under the runtime's lock) are functions here too;
 - **the version guard**: :data:`SUPPORTED_MOTO` is the range of moto versions all of this was
   checked against (pyproject.toml states it too); any other version stops labstack at start
   (:func:`check_moto_version`) unless ``LABSTACK_MOTO_UNTESTED=1`` (the newest-moto lane).
 
-``tests/test_moto_seam.py`` fails when another module imports moto or patches its classes.
+``tests/test_moto_seam.py`` fails when another module imports moto, patches its classes, uses a
+private name of this module or iterates moto's backends.
 """
 
 from __future__ import annotations
