@@ -101,6 +101,16 @@ DIFFERENCES: tuple[Difference, ...] = (
                             "Idempotency tokens never expire; the batch timeout counts from IN_PROGRESS."),
     Difference("CodeBuild", "`combineArtifacts` combines artifacts only for a pipeline's batch action (one zip, a folder "
                             "per build); matrix builds are named `build_matrix_<n>` in labstack's own wording."),
+    Difference("CodeBuild", "labstack caps an account's in-progress batch builds (`LABSTACK_CODEBUILD_MAX_BATCHES`, 10) "
+                            "and waiting builds (`LABSTACK_CODEBUILD_MAX_QUEUED_BUILDS`); past them StartBuildBatch and "
+                            "RetryBuildBatch answer AccountLimitExceededException, which AWS's model lists only for "
+                            "StartBuild and RetryBuild."),
+    Difference("CodeBuild", "An account's webhooks get at most 3 s of filter matching per event; those left unmatched "
+                            "start no build for it (logged). `ACTOR_ACCOUNT_ID` is the repository owner's account (its "
+                            "owner name on a laptop), for pushes and pull requests alike."),
+    Difference("CodeStar Connections", "The local GitHub reserves the owner name `api` (its REST API's path). In class "
+                                       "mode another learner's repository answers the pull-request API 404, as GitHub "
+                                       "does for private repositories; git answers 403 with the reason."),
     Difference("EventBridge", "Targets labstack does not emulate (anything but CodePipeline, SQS, CloudWatch Logs and "
                               "event buses) are skipped with a log line; AWS would deliver to them."),
     Difference("CloudWatch", "Only metric alarms on one metric are evaluated; metric-math and composite alarms keep "
