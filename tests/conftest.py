@@ -19,6 +19,20 @@ pytest_plugins = ["tests.support.inprocess"]  # the `inprocess` fixture
 
 CLIENT_TIMEOUT = "2"  # seconds before labstack drops a client that stops sending
 
+# Each fixtures plugin's lab, by the plugin a test module names in its ``pytest_plugins``. The plugins
+# name theirs apart: in a whole run, plugins' same-named fixtures override one another.
+_LABS = {"tests.support.codebuild_fixtures": "codebuild_lab", "tests.support.codepipeline_fixtures": "pipeline_lab",
+         "tests.support.sampleapp_fixtures": "sampleapp_lab"}
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest) -> object:
+    """The lab of the fixtures plugin the test's module names (a module may also define its own)."""
+    for plugin in getattr(request.module, "pytest_plugins", ()):
+        if plugin in _LABS:
+            return request.getfixturevalue(_LABS[plugin])
+    raise LookupError(f"{request.module.__name__} names no fixtures plugin with a lab ({', '.join(_LABS)})")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``first`` (the longest modules) run first: with ``-n``, xdist hands out modules in

@@ -21,12 +21,6 @@ CODEBUILD = "codebuild.amazonaws.com"
 JUNIT = '<testsuite name="s"><testcase classname="c" name="t" time="0.1"/></testsuite>'
 
 
-@pytest.fixture
-def lab(codebuild_labstack: LabstackProcess) -> Lab:
-    """This module's own: in a whole run another plugin's ``lab`` (the pipeline tests') would win."""
-    return Lab(codebuild_labstack)
-
-
 def logs_for(account: str, *projects: str) -> dict[str, Any]:
     """A policy letting a build of ``projects`` write its log (CodeBuild's default group), and nothing else."""
     groups = [f"arn:aws:logs:us-east-1:{account}:log-group:/aws/codebuild/{p}" for p in projects]

@@ -23,6 +23,6 @@ def codebuild_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
 
 
 @pytest.fixture
-def lab(codebuild_labstack: LabstackProcess) -> Lab:
+def codebuild_lab(codebuild_labstack: LabstackProcess) -> Lab:
     """CodeBuild in a fresh account of the CodeBuild tests' labstack."""
     return Lab(codebuild_labstack)

@@ -24,6 +24,6 @@ def pipeline_labstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Labs
 
 
 @pytest.fixture
-def lab(pipeline_labstack: LabstackProcess) -> PipelineLab:
+def pipeline_lab(pipeline_labstack: LabstackProcess) -> PipelineLab:
     """CodePipeline in a fresh account of the CodePipeline tests' labstack."""
     return PipelineLab(pipeline_labstack)

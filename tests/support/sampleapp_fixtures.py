@@ -10,6 +10,6 @@ from tests.support.server import LabstackProcess
 
 
 @pytest.fixture
-def lab(sampleapp_labstack: LabstackProcess) -> Lab:
+def sampleapp_lab(sampleapp_labstack: LabstackProcess) -> Lab:
     """A fresh account on the sample app's labstack."""
     return Lab(sampleapp_labstack)
