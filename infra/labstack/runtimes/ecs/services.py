@@ -83,8 +83,8 @@ class ServiceScheduler:
                     self._task_set(account, region, service, task_set)
                 self._orphans(account, region, service, {ts.id for ts in service.task_sets})
                 with self._writes:  # as ECS reports it: a task-set service's counts are its task sets' tasks
-                    motobridge.ecs_set_counts(service, sum(ts.running_count or 0 for ts in service.task_sets),
-                                              sum(ts.pending_count or 0 for ts in service.task_sets))
+                    motobridge.ecs_set_counts(service, sum(getattr(ts, "running_count", 0) or 0 for ts in service.task_sets),
+                                              sum(getattr(ts, "pending_count", 0) or 0 for ts in service.task_sets))
         for key in [k for k in self._memory if k not in live]:
             self._forget(key, self._memory.pop(key))
 
