@@ -1,0 +1,95 @@
+"""Small helpers the resource handlers share: refusing properties a handler does not make, tolerating
+a resource already gone, tag changes, JSON documents, ARNs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from labstack.services.cloudformation.resource import Context, HandlerError
+
+
+def only(type_name: str, props: dict, supported: Collection[str]) -> None:
+    """Refuse, naming them, the properties of ``props`` this handler does not make (never ignore one)."""
+    unknown = sorted(key for key in props if key not in supported)
+    if unknown:
+        raise HandlerError(f"labstack's {type_name} does not support the propert{'y' if len(unknown) == 1 else 'ies'} "
+                           f"{', '.join(unknown)}; supported: {', '.join(sorted(supported))}")
+
+
+def pick(props: dict, *keys: str) -> dict:
+    """The entries of ``props`` named ``keys`` that are present."""
+    return {key: props[key] for key in keys if key in props}
+
+
+def changed(old: dict, new: dict, *keys: str) -> bool:
+    """True when any of ``keys`` differs between ``old`` and ``new`` (absent counts as a value)."""
+    return any(old.get(key) != new.get(key) for key in keys)
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a client error."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def gone_ok(*codes: str) -> Iterator[None]:
+    """Swallow a ClientError whose code is one of ``codes`` (the resource is already gone)."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) not in codes:
+            raise
+
+
+def document(value: Any) -> str:
+    """A JSON document (a policy, an event pattern) as the text the APIs take."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def parsed(value: Any) -> Any:
+    """JSON text as the object a template writes (anything else as it is)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def tag_map(tags: Any) -> dict[str, str]:
+    """CloudFormation tags (``[{Key, Value}]`` or a ``{k: v}`` map) as a map."""
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or []}
+
+
+def tag_list(tags: Any) -> list[dict[str, str]]:
+    """CloudFormation tags as ``[{Key, Value}]``."""
+    return [{"Key": k, "Value": v} for k, v in tag_map(tags).items()]
+
+
+def tag_changes(old: Any, new: Any) -> tuple[dict[str, str], list[str]]:
+    """(tags to set, keys to remove) that turn ``old`` into ``new``."""
+    before, after = tag_map(old), tag_map(new)
+    return ({k: v for k, v in after.items() if before.get(k) != v}, [k for k in before if k not in after])
+
+
+def arn(ctx: Context, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+    """An ARN in the stack's partition (and region and account, unless the service's ARNs omit them)."""
+    return f"arn:{ctx.partition}:{service}:{ctx.region if region else ''}:{ctx.account if account else ''}:{resource}"
+
+
+def url_suffix(ctx: Context) -> str:
+    """The partition's domain (AWS::URLSuffix)."""
+    return "amazonaws.com.cn" if ctx.partition == "aws-cn" else "amazonaws.com"
+
+
+def without_empty(data: dict) -> dict:
+    """``data`` without None, empty lists and empty maps (what a template would not write)."""
+    return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
