@@ -31,8 +31,9 @@ _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 KIT_TOOLS = ("aws",)
 # What a build image offers from the kit's environment (builds have no internet): pip (the venv
 # is made without it), setuptools (``pip install --no-build-isolation ./pkg``), the sample app's
-# test and scan tools, and boto3 for build scripts that call AWS. Their dependencies come along.
-BUILD_TOOLS = ("pip", "setuptools", "pytest", "coverage", "bandit", "boto3")
+# test and scan tools, boto3 for build scripts that call AWS, and cfn-lint for a pipeline's template
+# checks (lab 07's Test stage). Their dependencies come along.
+BUILD_TOOLS = ("pip", "setuptools", "pytest", "coverage", "bandit", "boto3", "cfn-lint")
 # ``docker`` in a build: labstack's daemonless image tool with privileged mode, and the
 # error a daemon-less CodeBuild host gives without it.
 DOCKER = f"""#!/bin/sh
