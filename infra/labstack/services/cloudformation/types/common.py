@@ -1,0 +1,51 @@
+"""What several handlers share, on top of ``properties``: tags as CloudFormation applies them, "already
+gone" errors, properties AWS has and labstack refuses. (No ``TYPES``: the registry finds no handler here.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from labstack.services.cloudformation import properties
+from labstack.services.cloudformation.resource import Context, HandlerError
+
+
+def refuse(type_name: str, props: dict, unsupported: Iterable[str]) -> None:
+    """HandlerError naming the properties of ``props`` labstack cannot apply for ``type_name`` (never ignored)."""
+    found = sorted(name for name in unsupported if props.get(name) is not None)
+    if found:
+        raise HandlerError(f"labstack does not support {', '.join(found)} of {type_name}", "InvalidRequest")
+
+
+def all_tags(ctx: Context, props: dict) -> list[dict]:
+    """The template's tags, then the stack's tags and ``aws:cloudformation:*`` ones, as CloudFormation tags
+    a resource whose type takes tags (a template tag wins over a stack tag of the same key)."""
+    mine = properties.tag_list(props.get("Tags"))
+    keys = {t["Key"] for t in mine}
+    return mine + [t for t in ctx.stack_tags() if t["Key"] not in keys]
+
+
+def tag_changes(old: dict, new: dict) -> tuple[list[dict], list[str]]:
+    """(tags to set as ``[{Key, Value}]``, keys to remove) between two templates' ``Tags``."""
+    added, removed = properties.tag_changes(old.get("Tags"), new.get("Tags"))
+    return properties.tag_list(added), removed
+
+
+def user_tags(tags: Iterable[dict] | None, key: str = "Key", value: str = "Value") -> list[dict]:
+    """Live tags in template form, without the ``aws:`` ones CloudFormation added."""
+    return [{"Key": t[key], "Value": t[value]} for t in tags or [] if not str(t[key]).startswith("aws:")]
+
+
+def gone(error: ClientError, *codes: str) -> bool:
+    """Whether ``error`` says the resource does not exist (one of ``codes``, or a 404)."""
+    return properties.error_code(error) in codes or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+
+
+def integer(value: Any) -> int:
+    """A port or count a template may give as a string (``!Ref`` of a Number parameter)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise HandlerError(f"Value {value!r} is not an integer", "InvalidRequest") from None
