@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import graphlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from labstack.services.cloudformation.intrinsics import function_of, split_get_att, sub_variables
 from labstack.services.cloudformation.schemas import ALWAYS, CONDITIONALLY, NEVER, type_schema
+from labstack.services.cloudformation.template import TemplateError
 
 _POLICIES = ("Metadata", "CreationPolicy", "UpdatePolicy", "DeletionPolicy", "UpdateReplacePolicy")
 _IMPACT = {NEVER: 0, CONDITIONALLY: 1, ALWAYS: 2}
 _REPLACEMENT = {0: "False", 1: "Conditional", 2: "True"}
-_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 NESTED_STACK = "AWS::CloudFormation::Stack"
 
 
@@ -46,32 +46,38 @@ class Side:
 
 def references(value: Any) -> Iterator[tuple[str, str | None]]:
     """The names a template value refers to: ``(name, None)`` for a Ref or a ``${name}``, ``(name, attr)``
-    for a Fn::GetAtt or a ``${name.attr}`` (pseudo parameters included; the caller tells them apart)."""
-    if isinstance(value, list):
-        for item in value:
-            yield from references(item)
-    elif isinstance(value, dict):
-        if len(value) == 1:
-            (key, arg), = value.items()
-            if key == "Ref" and isinstance(arg, str):
-                yield arg, None
+    for a Fn::GetAtt or a ``${name.attr}`` (pseudo parameters included; the caller tells them apart).
+    The template language's own readers (``intrinsics``) pick the functions apart."""
+    call = function_of(value)
+    if call is not None:
+        name, argument = call
+        if name == "Ref" and isinstance(argument, str):
+            yield argument, None
+            return
+        if name == "Fn::GetAtt":
+            try:
+                logical, attribute = split_get_att(argument)
+            except TemplateError:
                 return
-            if key == "Fn::GetAtt":
-                parts = arg.split(".", 1) if isinstance(arg, str) else arg
-                if isinstance(parts, list) and len(parts) == 2 and isinstance(parts[0], str):
-                    yield parts[0], parts[1] if isinstance(parts[1], str) else None
-                    yield from references(parts[1])
-                return
-            if key == "Fn::Sub":
-                text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1]) if (
-                    isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], dict)) else ("", {})
-                for name in _SUB_VARIABLE.findall(text if isinstance(text, str) else ""):
-                    head, _, attr = name.strip().partition(".")
+            if isinstance(logical, str):
+                yield logical, attribute if isinstance(attribute, str) else None
+            yield from references(attribute)
+            return
+        if name == "Fn::Sub":
+            text, local = (argument, {}) if isinstance(argument, str) else (
+                (argument[0], argument[1]) if isinstance(argument, list) and len(argument) == 2 else ("", {}))
+            if isinstance(text, str) and isinstance(local, dict):
+                for variable in sub_variables(text):
+                    head, _, attribute = variable.partition(".")
                     if head not in local:
-                        yield head, attr or None
+                        yield head, attribute or None
                 yield from references(local)
-                return
+            return
+    if isinstance(value, dict):
         for item in value.values():
+            yield from references(item)
+    elif isinstance(value, list):
+        for item in value:
             yield from references(item)
 
 
