@@ -16,13 +16,10 @@ from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
-from labstack.services.cloudformation.types.codesupport import changed, is_gone, refuse
+from labstack.services.cloudformation.types.common import gone, refuse
 
 _NOT_PROJECT = ("Triggers", "Visibility", "ResourceAccessRole")  # not CreateProject/UpdateProject members
-_UNSUPPORTED = {
-    "ResourceAccessRole": "public build projects are not served (UpdateProjectVisibility), so there is no "
-                          "role for public build logs",
-}
+_UNSUPPORTED = ("ResourceAccessRole",)  # the role of public build logs: public projects are not served
 _WEBHOOK_FIXED = ("ScopeConfiguration",)  # UpdateWebhook cannot change it: the webhook is made again
 
 
@@ -52,7 +49,7 @@ class Project(ResourceType):
             request["tags"] = []  # the template dropped its tags: so does the project
         project = codebuild.update_project(**request)["project"]
         had, wants = _webhook_wanted(old), _webhook_wanted(new)
-        if had and (not wants or changed(old["Triggers"], new["Triggers"], *_WEBHOOK_FIXED)):
+        if had and (not wants or _fixed_changed(old["Triggers"], new["Triggers"])):
             codebuild.delete_webhook(projectName=physical_id)
             had = False
         if wants and not had:
@@ -65,7 +62,7 @@ class Project(ResourceType):
         try:
             ctx.client("codebuild").delete_project(name=physical_id)
         except ClientError as error:
-            if not is_gone(error, "ResourceNotFoundException"):
+            if not gone(error, "ResourceNotFoundException"):
                 raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
@@ -96,6 +93,11 @@ def _check(props: dict) -> None:
 
 def _project_request(props: dict) -> dict:
     return to_api("codebuild", "CreateProject", props, drop=_NOT_PROJECT)
+
+
+def _fixed_changed(old: dict, new: dict) -> bool:
+    """Whether a webhook setting UpdateWebhook cannot change differs."""
+    return any(old.get(name) != new.get(name) for name in _WEBHOOK_FIXED)
 
 
 def _webhook_wanted(props: dict) -> bool:
@@ -132,7 +134,7 @@ class ReportGroup(ResourceType):
         try:
             ctx.client("codebuild").delete_report_group(arn=physical_id, deleteReports=delete_reports)
         except ClientError as error:
-            if not is_gone(error, "ResourceNotFoundException"):
+            if not gone(error, "ResourceNotFoundException"):
                 raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:

@@ -19,12 +19,12 @@ from botocore.exceptions import ClientError
 from labstack.archives import ArchiveError, open_zip, relative_name, zip_files
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
-from labstack.services.cloudformation.types.codesupport import is_gone, refuse, tag_changes
+from labstack.services.cloudformation.types.common import gone, refuse, tag_changes
 
 DEFAULT_BRANCH = "main"
 INITIAL_MESSAGE = "Initial commit"
 _NOT_REPOSITORY = ("Code", "Triggers", "KmsKeyId")
-_UNSUPPORTED = {"KmsKeyId": "labstack's CodeCommit keeps repositories unencrypted on disk; it uses no KMS key"}
+_UNSUPPORTED = ("KmsKeyId",)  # labstack's CodeCommit keeps repositories on disk unencrypted, with no KMS key
 _GONE = ("RepositoryDoesNotExistException",)
 
 
@@ -62,9 +62,9 @@ class Repository(ResourceType):
         if old.get("Triggers") != new.get("Triggers"):
             codecommit.put_repository_triggers(repositoryName=name, triggers=_triggers(new.get("Triggers") or []))
         meta = codecommit.get_repository(repositoryName=name)["repositoryMetadata"]
-        tags, removed = tag_changes(old.get("Tags"), new.get("Tags"))
+        tags, removed = tag_changes(old, new)
         if tags:
-            codecommit.tag_resource(resourceArn=meta["Arn"], tags=tags)
+            codecommit.tag_resource(resourceArn=meta["Arn"], tags={t["Key"]: t["Value"] for t in tags})
         if removed:
             codecommit.untag_resource(resourceArn=meta["Arn"], tagKeys=removed)
         return _result(ctx, meta)
@@ -89,7 +89,7 @@ class Repository(ResourceType):
                                         {"Triggers": props["Triggers"]})["Triggers"]
         if "Tags" in props:
             tags = codecommit.list_tags_for_resource(resourceArn=meta["Arn"]).get("tags", {})
-            live["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+            live["Tags"] = tags
         if "Code" in props:  # write-only: used at creation, never read back
             live["Code"] = props["Code"]
         return live
@@ -107,7 +107,7 @@ def _live(ctx: Context, physical_id: str, props: dict) -> dict | None:
     try:
         meta = ctx.client("codecommit").get_repository(repositoryName=props["RepositoryName"])["repositoryMetadata"]
     except ClientError as error:
-        if is_gone(error, *_GONE):
+        if gone(error, *_GONE):
             return None
         raise
     return meta if meta["repositoryId"] == physical_id else None

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
-from labstack.services.cloudformation.types.codesupport import is_gone, tag_changes
+from labstack.services.cloudformation.types.common import gone, tag_changes
 
 _TAG_SETS = {"Ec2TagSet": ("Ec2TagSetList", "Ec2TagGroup"),
              "OnPremisesTagSet": ("OnPremisesTagSetList", "OnPremisesTagGroup")}
@@ -30,9 +30,9 @@ def _arn(ctx: Context, kind: str, name: str) -> str:
 def _retag(ctx: Context, arn: str, old: dict, new: dict) -> None:
     """Apply the template's tag changes to the resource ``arn`` names."""
     codedeploy = ctx.client("codedeploy")
-    tags, removed = tag_changes(old.get("Tags"), new.get("Tags"))
+    tags, removed = tag_changes(old, new)
     if tags:
-        codedeploy.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        codedeploy.tag_resource(ResourceArn=arn, Tags=tags)
     if removed:
         codedeploy.untag_resource(ResourceArn=arn, TagKeys=removed)
 
@@ -63,7 +63,7 @@ class Application(ResourceType):
         try:
             info = ctx.client("codedeploy").get_application(applicationName=physical_id)["application"]
         except ClientError as error:
-            if is_gone(error, "ApplicationDoesNotExistException"):
+            if gone(error, "ApplicationDoesNotExistException"):
                 return None
             raise
         live = from_api("codedeploy", "ApplicationInfo", info, {k: v for k, v in props.items() if k != "Tags"})
@@ -110,7 +110,7 @@ class DeploymentGroup(ResourceType):
             ctx.client("codedeploy").delete_deployment_group(applicationName=props["ApplicationName"],
                                                              deploymentGroupName=physical_id)
         except ClientError as error:
-            if not is_gone(error, "ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException"):
+            if not gone(error, "ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException"):
                 raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
@@ -119,7 +119,7 @@ class DeploymentGroup(ResourceType):
             info = ctx.client("codedeploy").get_deployment_group(applicationName=app,
                                                                  deploymentGroupName=physical_id)["deploymentGroupInfo"]
         except ClientError as error:
-            if is_gone(error, "ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException"):
+            if gone(error, "ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException"):
                 return None
             raise
         skip = ("Deployment", "Tags", "AutoScalingGroups", *_TAG_SETS)
@@ -172,14 +172,14 @@ class DeploymentConfig(ResourceType):
         try:
             ctx.client("codedeploy").delete_deployment_config(deploymentConfigName=physical_id)
         except ClientError as error:
-            if not is_gone(error, "DeploymentConfigDoesNotExistException"):
+            if not gone(error, "DeploymentConfigDoesNotExistException"):
                 raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         try:
             info = ctx.client("codedeploy").get_deployment_config(deploymentConfigName=physical_id)["deploymentConfigInfo"]
         except ClientError as error:
-            if is_gone(error, "DeploymentConfigDoesNotExistException"):
+            if gone(error, "DeploymentConfigDoesNotExistException"):
                 return None
             raise
         return from_api("codedeploy", "DeploymentConfigInfo", info, props)

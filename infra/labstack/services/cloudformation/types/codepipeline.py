@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
-from labstack.services.cloudformation.types.codesupport import is_gone, tag_changes
+from labstack.services.cloudformation.types.common import gone, tag_changes
 
 _NOT_DECLARATION = ("Tags", "DisableInboundStageTransitions", "RestartExecutionOnUpdate")
 
@@ -46,9 +46,9 @@ class Pipeline(ResourceType):
             request = to_api("codepipeline", "UpdatePipeline", {"Pipeline": _declaration(new, physical_id)})
             codepipeline.update_pipeline(**request)
         arn = _arn(codepipeline, physical_id)
-        tags, removed = tag_changes(old.get("Tags"), new.get("Tags"))
+        tags, removed = tag_changes(old, new)
         if tags:
-            codepipeline.tag_resource(resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()])
+            codepipeline.tag_resource(resourceArn=arn, tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])
         if removed:
             codepipeline.untag_resource(resourceArn=arn, tagKeys=removed)
         _set_transitions(codepipeline, physical_id, old.get("DisableInboundStageTransitions") or [],
@@ -61,7 +61,7 @@ class Pipeline(ResourceType):
         try:
             ctx.client("codepipeline").delete_pipeline(name=physical_id)
         except ClientError as error:
-            if not is_gone(error, "PipelineNotFoundException"):
+            if not gone(error, "PipelineNotFoundException"):
                 raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
@@ -69,7 +69,7 @@ class Pipeline(ResourceType):
         try:
             answer = codepipeline.get_pipeline(name=physical_id)
         except ClientError as error:
-            if is_gone(error, "PipelineNotFoundException"):
+            if gone(error, "PipelineNotFoundException"):
                 return None
             raise
         like = {k: v for k, v in props.items() if k not in _NOT_DECLARATION}

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
-from labstack.services.cloudformation.types.codesupport import is_gone, tag_changes
+from labstack.services.cloudformation.types.common import gone, tag_changes
 
 
 class Connection(ResourceType):
@@ -30,9 +30,9 @@ class Connection(ResourceType):
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         client = ctx.client(self.service)
-        tags, removed = tag_changes(old.get("Tags"), new.get("Tags"))
+        tags, removed = tag_changes(old, new)
         if tags:
-            client.tag_resource(ResourceArn=physical_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+            client.tag_resource(ResourceArn=physical_id, Tags=tags)
         if removed:
             client.untag_resource(ResourceArn=physical_id, TagKeys=removed)
         return self._result(ctx, physical_id)
@@ -41,7 +41,7 @@ class Connection(ResourceType):
         try:
             ctx.client(self.service).delete_connection(ConnectionArn=physical_id)
         except ClientError as error:
-            if not is_gone(error, "ResourceNotFoundException"):
+            if not gone(error, "ResourceNotFoundException"):
                 raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
@@ -49,7 +49,7 @@ class Connection(ResourceType):
         try:
             connection = client.get_connection(ConnectionArn=physical_id)["Connection"]
         except ClientError as error:
-            if is_gone(error, "ResourceNotFoundException"):
+            if gone(error, "ResourceNotFoundException"):
                 return None
             raise
         live = from_api(self.service, "Connection", connection, {k: v for k, v in props.items() if k != "Tags"})
