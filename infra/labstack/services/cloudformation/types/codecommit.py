@@ -89,7 +89,7 @@ class Repository(ResourceType):
                                         {"Triggers": props["Triggers"]})["Triggers"]
         if "Tags" in props:
             tags = codecommit.list_tags_for_resource(resourceArn=meta["Arn"]).get("tags", {})
-            live["Tags"] = tags
+            live["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         if "Code" in props:  # write-only: used at creation, never read back
             live["Code"] = props["Code"]
         return live

@@ -1,0 +1,131 @@
+"""AWS::CodeCommit::Repository, AWS::CodeBuild::ReportGroup and AWS::CodeStarConnections::Connection handlers
+against a real labstack: in-place updates keep the resource; a hostile zip in Code.S3 is refused and leaves no
+repository; deletes of what is already gone succeed."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from labstack.services.cloudformation.resource import HandlerError
+
+from tests.support.cfn_handlers import context, of
+from tests.support.codepipeline import PipelineLab
+from tests.test_cfn_types_codepipeline import REPOSITORY, zipped
+
+pytest_plugins = ["tests.support.codepipeline_fixtures"]
+
+FILE = stat.S_IFREG | 0o644
+
+
+def test_a_repository_renames_and_retriggers_in_place(pipeline_lab: PipelineLab) -> None:
+    """RepositoryName, RepositoryDescription, Triggers and Tags update with no interruption: the ID (Ref)
+    stays and Fn::GetAtt Name follows the new name
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codecommit-repository.html);
+    a later change to Code is not applied ("Information about code is only used in resource creation")."""
+    lab = pipeline_lab
+    topic = lab.client("sns").create_topic(Name="pushes")["TopicArn"]
+    codecommit = lab.client("codecommit")
+    handler, ctx = of(REPOSITORY), context(lab.server, lab.account, "Repo")
+    props = {"RepositoryName": "before", "RepositoryDescription": "one", "Tags": [{"Key": "team", "Value": "a"}],
+             "Triggers": [{"Name": "all", "DestinationArn": topic, "Events": ["all"], "Branches": [], "CustomData": "x"}]}
+    made = handler.create(ctx, props)
+    assert handler.read(ctx, made.physical_id, props) == props
+
+    lab.s3.put_object(Bucket=lab.sources, Key="later.zip", Body=zipped({"late.txt": ("late", FILE)}))
+    changed = {"RepositoryName": "after", "RepositoryDescription": "two", "Tags": [{"Key": "cost", "Value": "lab"}],
+               "Triggers": [{"Name": "main", "DestinationArn": topic, "Events": ["updateReference"], "Branches": ["main"]}],
+               "Code": {"S3": {"Bucket": lab.sources, "Key": "later.zip"}}}
+    updated = handler.update(ctx, made.physical_id, props, changed)
+    assert (updated.physical_id, updated.attributes["Name"]) == (made.physical_id, "after")
+    meta = codecommit.get_repository(repositoryName="after")["repositoryMetadata"]
+    assert (meta["repositoryId"], meta["repositoryDescription"]) == (made.physical_id, "two")
+    assert codecommit.list_tags_for_resource(resourceArn=meta["Arn"])["tags"] == {"cost": "lab"}
+    assert [t["name"] for t in codecommit.get_repository_triggers(repositoryName="after")["triggers"]] == ["main"]
+    assert codecommit.list_branches(repositoryName="after")["branches"] == []  # Code is for creation only
+    assert handler.read(ctx, made.physical_id, changed) == changed
+
+    handler.delete(ctx, made.physical_id, changed)
+    handler.delete(ctx, made.physical_id, changed)
+    assert handler.read(ctx, made.physical_id, changed) is None
+    assert codecommit.list_repositories()["repositories"] == []
+
+
+@pytest.mark.parametrize(("files", "named"), [
+    ({"../escape.txt": ("out", FILE)}, "climbs out"),
+    ({"/etc/cron.d/x": ("out", FILE)}, "absolute name"),
+    ({"link": ("/etc/passwd", stat.S_IFLNK | 0o777)}, "symbolic link"),
+])
+def test_a_hostile_code_zip_is_refused_and_leaves_no_repository(pipeline_lab: PipelineLab, files: dict,
+                                                                named: str) -> None:
+    """A Code.S3 zip whose members climb out of the tree, are absolute or are links is refused with a
+    message naming the member; the repository just made is deleted again."""
+    lab = pipeline_lab
+    lab.s3.put_object(Bucket=lab.sources, Key="bad.zip", Body=zipped({"ok.txt": ("fine", FILE), **files}))
+    with pytest.raises(HandlerError, match=named):
+        of(REPOSITORY).create(context(lab.server, lab.account, "Repo"), {
+            "RepositoryName": "target", "Code": {"S3": {"Bucket": lab.sources, "Key": "bad.zip"}}})
+    assert lab.client("codecommit").list_repositories()["repositories"] == []
+
+
+def test_a_repository_property_labstack_cannot_honour_is_refused(pipeline_lab: PipelineLab) -> None:
+    """KmsKeyId would be ignored by labstack's CodeCommit: the handler refuses it before making anything."""
+    lab = pipeline_lab
+    with pytest.raises(HandlerError, match="KmsKeyId"):
+        of(REPOSITORY).create(context(lab.server, lab.account, "Repo"), {"RepositoryName": "x", "KmsKeyId": "alias/k"})
+    assert lab.client("codecommit").list_repositories()["repositories"] == []
+
+
+def test_a_report_group_updates_in_place_and_deletes_with_its_reports(pipeline_lab: PipelineLab) -> None:
+    """Ref and Fn::GetAtt Arn are the report group's ARN; ExportConfig and Tags change with no interruption;
+    DeleteReports lets the delete take the group's reports
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codebuild-reportgroup.html)."""
+    lab = pipeline_lab
+    handler, ctx = of("AWS::CodeBuild::ReportGroup"), context(lab.server, lab.account, "Reports")
+    props = {"Type": "TEST", "ExportConfig": {"ExportConfigType": "NO_EXPORT"}, "DeleteReports": True,
+             "Tags": [{"Key": "team", "Value": "a"}]}
+    made = handler.create(ctx, props)
+    group = lab.codebuild.batch_get_report_groups(reportGroupArns=[made.physical_id])["reportGroups"][0]
+    assert made.ref_value == made.attributes["Arn"] == group["arn"] and group["name"].startswith("Shop-Reports-")
+    changed = {**props, "ExportConfig": {"ExportConfigType": "S3", "S3Destination": {"Bucket": lab.bucket, "Packaging": "NONE"}}}
+    assert handler.update(ctx, made.physical_id, props, changed).physical_id == made.physical_id
+    assert handler.read(ctx, made.physical_id, changed) == {k: v for k, v in changed.items() if k != "DeleteReports"}
+    handler.delete(ctx, made.physical_id, changed)
+    handler.delete(ctx, made.physical_id, changed)
+    assert handler.read(ctx, made.physical_id, changed) is None
+
+
+@pytest.mark.parametrize("type_name", ["AWS::CodeStarConnections::Connection", "AWS::CodeConnections::Connection"])
+def test_a_connection_retags_in_place_and_feeds_a_v2_pipelines_triggers(pipeline_lab: PipelineLab, type_name: str) -> None:
+    """Ref is the connection's ARN; Fn::GetAtt ConnectionArn, ConnectionStatus, OwnerAccountId
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codestarconnections-connection.html);
+    Tags change in place. A V2 pipeline with a CodeStarSourceConnection source and git push Triggers reads back
+    as its template (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-pipelinetriggerdeclaration.html)."""
+    lab = pipeline_lab
+    handler, ctx = of(type_name), context(lab.server, lab.account, "Connection")
+    props = {"ConnectionName": "github", "ProviderType": "GitHub", "Tags": [{"Key": "team", "Value": "a"}]}
+    made = handler.create(ctx, props)
+    assert made.ref_value == made.attributes["ConnectionArn"]
+    assert (made.attributes["ConnectionStatus"], made.attributes["OwnerAccountId"]) == ("AVAILABLE", lab.account)
+    changed = {**props, "Tags": [{"Key": "team", "Value": "b"}]}
+    assert handler.update(ctx, made.physical_id, props, changed).physical_id == made.physical_id
+    assert handler.read(ctx, made.physical_id, changed) == changed
+
+    source = {"Name": "Source", "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection",
+                                                  "Version": "1"},
+              "Configuration": {"ConnectionArn": made.ref_value, "FullRepositoryId": "learner/shop", "BranchName": "main"},
+              "OutputArtifacts": [{"Name": "src"}]}
+    approve = {"Name": "Hold", "ActionTypeId": {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}}
+    pipeline = {"RoleArn": lab.role, "PipelineType": "V2", "ArtifactStore": {"Type": "S3", "Location": lab.bucket},
+                "Stages": [{"Name": "Source", "Actions": [source]}, {"Name": "Approve", "Actions": [approve]}],
+                "Triggers": [{"ProviderType": "CodeStarSourceConnection", "GitConfiguration": {
+                    "SourceActionName": "Source",
+                    "Push": [{"Branches": {"Includes": ["main"]}, "FilePaths": {"Excludes": ["docs/**"]}}]}}]}
+    pipelines, pctx = of("AWS::CodePipeline::Pipeline"), context(lab.server, lab.account, "Pipeline")
+    run = pipelines.create(pctx, pipeline)
+    assert pipelines.read(pctx, run.physical_id, pipeline) == pipeline
+    pipelines.delete(pctx, run.physical_id, pipeline)
+
+    handler.delete(ctx, made.physical_id, changed)
+    handler.delete(ctx, made.physical_id, changed)
+    assert handler.read(ctx, made.physical_id, changed) is None
