@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.bluegreen import SILENT_HOOK, BlueGreen, appspec
+from tests.support.bluegreen import ENDED, SILENT_HOOK, BlueGreen, appspec
 from tests.support.server import LabstackProcess, start_labstack
 from tests.support.waiting import wait_for
 from tests.support.webapp import fetch
@@ -136,6 +136,25 @@ def test_bad_revisions_fail_with_aws_codes_and_leave_the_service_alone(bg: BlueG
     assert events["AfterAllowTestTraffic"] == "Failed" and events["AllowTraffic"] == "Skipped"
     bg.settle()
     assert bg.serving() == serving and bg.serving(bg.test_url) == serving
+
+
+def test_a_deployment_reported_ended_no_longer_holds_its_group(bg: BlueGreen) -> None:
+    """The moment GetDeployment reports a deployment ended, the group takes the next one. A failed deployment's
+    automatic rollback is a new deployment (a new id), and the group's last attempted deployment
+    (https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html,
+    https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_DeploymentGroupInfo.html)."""
+    bg.group()
+    ghost = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/ghost:1"
+    deployment = bg.deploy(ghost)
+    for _ in range(5):
+        info = wait_for(lambda d=deployment: (i := bg.deployment(d))["status"] in ENDED and i, seconds=30, interval=0)
+        rollback = info["rollbackInfo"]["rollbackDeploymentId"]
+        wait_for(lambda r=rollback: bg.deployment(r)["status"] in ENDED, seconds=30, interval=0)
+        deployment = bg.deploy(ghost)  # at once: nothing holds the group any more
+    rollback = bg.finish(deployment)["rollbackInfo"]["rollbackDeploymentId"]
+    group = bg.cd.get_deployment_group(applicationName=bg.name, deploymentGroupName=bg.name)["deploymentGroupInfo"]
+    last = group["lastAttemptedDeployment"]
+    assert (last["deploymentId"], last["status"]) == (rollback, "Succeeded"), (deployment, last)
 
 
 def test_one_deployment_at_a_time_and_a_deleted_group_fails_the_running_one(bg: BlueGreen) -> None:

@@ -28,6 +28,7 @@ def handler(event, context):
         deploymentId=event["DeploymentId"], lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
         status=os.environ.get("VERDICT", "Succeeded"))
 """
+ENDED = ("Succeeded", "Failed", "Stopped")  # a deployment's final statuses
 SILENT_HOOK = "def handler(event, context):\n    return 'never reports'\n"
 
 
@@ -146,7 +147,7 @@ class BlueGreen:
 
     def finish(self, deployment_id: str, seconds: float = 60) -> dict[str, Any]:
         """The deployment once it ended (and its rollback deployment, if one was made)."""
-        info = wait_for(lambda: (d := self.deployment(deployment_id))["status"] in ("Succeeded", "Failed", "Stopped") and d,
+        info = wait_for(lambda: (d := self.deployment(deployment_id))["status"] in ENDED and d,
                         seconds=seconds)
         rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
         if rollback:

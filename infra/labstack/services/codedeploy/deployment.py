@@ -50,7 +50,7 @@ class Deployment:
     ready_continue: threading.Event = field(default_factory=threading.Event)
     termination_continue: threading.Event = field(default_factory=threading.Event)
     waiting_for: str | None = None  # READY_WAIT or TERMINATION_WAIT while it waits for ContinueDeployment
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)  # ended (a final status), or its runner gone
     on_status: Callable[[Deployment, str], None] | None = None  # told of each new status, outside the lock
     session: Identity | None = None  # CodeDeploy's session of the group's service role while it runs
 
@@ -59,6 +59,13 @@ class Deployment:
         return self.info["deploymentId"]
 
     def set_status(self, status: str) -> None:
+        """Move to ``status`` and tell ``on_status`` of the change."""
+        if self.change_status(status) and self.on_status is not None:
+            self.on_status(self, status)
+
+    def change_status(self, status: str) -> bool:
+        """Move to ``status`` without telling anyone; True when it changed. A final status sets ``done`` in
+        the same step: a deployment reported ended is no longer its group's active deployment."""
         with self.lock:
             changed = self.info.get("status") != status
             self.info["status"] = status
@@ -66,9 +73,9 @@ class Deployment:
                 self.info["startTime"] = now()
             if status in DONE:
                 self.info["completeTime"] = now()
+                self.done.set()
             self._overview()
-        if changed and self.on_status is not None:
-            self.on_status(self, status)
+        return changed
 
     def new_target(self, target_type: str, record: dict[str, Any], events: tuple[str, ...]) -> None:
         """The deployment's target, its lifecycle events all Pending."""

@@ -277,9 +277,7 @@ class CodeDeployProvider(Provider):
 
     def group_exists(self, d: Deployment) -> bool:
         """Whether the group ``d`` deploys to still exists (the same group, not a new one of that name)."""
-        st = self.state.get(d.account, d.region)
-        group = st.groups.get((d.info["applicationName"], d.info["deploymentGroupName"]))
-        return group is not None and group["deploymentGroupId"] == d.group["deploymentGroupId"]
+        return self._live_group(self.state.get(d.account, d.region), d) is not None
 
     # -- revisions ------------------------------------------------------------------------
     def _note_revision(self, st: RegionState, app: str, revision: dict[str, Any], description: str | None = None,
@@ -430,8 +428,16 @@ class CodeDeployProvider(Provider):
         d = Deployment(account, region, info, snapshot, config, on_status=self._announce)
         d.set_status("Created")
         st.deployments[d.id] = d
-        group["lastAttemptedDeployment"] = {"deploymentId": d.id, "status": "Created", "createTime": info["createTime"]}
+        live = self._live_group(st, d)  # ``group`` is a running deployment's snapshot when this is its rollback
+        if live is not None:
+            live["lastAttemptedDeployment"] = {"deploymentId": d.id, "status": "Created", "createTime": info["createTime"]}
         return d
+
+    @staticmethod
+    def _live_group(st: RegionState, d: Deployment) -> dict[str, Any] | None:
+        """The stored deployment group ``d`` belongs to; None once it was deleted (or replaced by a namesake)."""
+        group = st.groups.get((d.info["applicationName"], d.info["deploymentGroupName"]))
+        return group if group is not None and group["deploymentGroupId"] == d.group["deploymentGroupId"] else None
 
     def _announce(self, d: Deployment, status: str) -> None:
         if status in notify.CHANGES:
@@ -449,20 +455,30 @@ class CodeDeployProvider(Provider):
         notify.announce(self.labstack.clients, d, "DeploymentRollback", d.info["status"])
         return redo
 
-    def ended(self, d: Deployment) -> None:
-        """Record the outcome on the deployment group (last attempted/successful, target revision)."""
+    def end(self, d: Deployment, status: str) -> None:
+        """End ``d`` with final ``status`` and record it on its group in one step under the store's lock, so
+        no caller sees it ended while CreateDeployment still counts it active; then announce the change."""
         st = self.state.get(d.account, d.region)
         with self.state.lock:
-            group = st.groups.get((d.info["applicationName"], d.info["deploymentGroupName"]))
-            if group is None or group["deploymentGroupId"] != d.group["deploymentGroupId"]:
-                return
-            last = {"deploymentId": d.id, "status": d.info["status"], "createTime": d.info["createTime"],
-                    "endTime": d.info.get("completeTime", now())}
+            changed = d.change_status(status)
+            group = self._live_group(st, d)
+            if group is not None:
+                self._record(group, d)
+        if changed:
+            self._announce(d, status)
+
+    @staticmethod
+    def _record(group: dict[str, Any], d: Deployment) -> None:
+        """The group's last attempted deployment (when ``d`` is still the newest: a rollback deployment made
+        while ``d`` ended is newer), last successful one and target revision."""
+        last = {"deploymentId": d.id, "status": d.info["status"], "createTime": d.info["createTime"],
+                "endTime": d.info.get("completeTime", now())}
+        if (group.get("lastAttemptedDeployment") or {}).get("deploymentId") == d.id:
             group["lastAttemptedDeployment"] = last
-            if d.info["status"] == "Succeeded":
-                group["lastSuccessfulDeployment"] = last
-                if d.info["creator"] != "codeDeployRollback":
-                    group["targetRevision"] = d.info["revision"]
+        if d.info["status"] == "Succeeded":
+            group["lastSuccessfulDeployment"] = last
+            if d.info["creator"] != "codeDeployRollback":
+                group["targetRevision"] = d.info["revision"]
 
     def get_deployment(self, ctx: RequestContext, request: dict) -> dict:
         return {"deploymentInfo": self._deployment(self._st(ctx), request["deploymentId"]).snapshot()}

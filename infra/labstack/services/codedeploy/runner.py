@@ -105,7 +105,7 @@ class Runner:
             platform.prepare()
             platform.run()
             d.target_status("Succeeded")
-            d.set_status("Succeeded")
+            self.provider.end(d, "Succeeded")
         except Halt as halt:
             self._halt(platform, halt)
         except Gone:
@@ -117,8 +117,7 @@ class Runner:
             self._halt(platform, Halt("INTERNAL_ERROR", f"An internal error occurred: {exc}"))
         finally:
             self._end_session()
-            d.done.set()
-            self.provider.ended(d)
+            d.done.set()  # also when it never ended (labstack closing): its runner is gone
 
     # -- the service role ---------------------------------------------------------------
     def _assume(self) -> None:
@@ -302,14 +301,14 @@ class Runner:
             rollback = False
         if not rollback:
             self._undo(platform)
-            d.set_status(halt.status)
+            self.provider.end(d, halt.status)
             return
         redo = self.provider.rollback_for(d)
         redo.session = d.session  # the rollback acts as the same role
         with d.lock:
             d.info["rollbackInfo"] = {"rollbackDeploymentId": redo.id, "rollbackMessage":
                                       f"Deployment {d.id} was rolled back by deployment {redo.id}: {halt.message}"[:1000]}
-        d.set_status(halt.status)
+        self.provider.end(d, halt.status)  # the rollback deployment is the group's active one now
         redo.set_status("InProgress")
         platform.rollback_target(redo)
         failed = self._undo(platform)
@@ -318,9 +317,7 @@ class Runner:
         if failed is not None:
             redo.info["errorInformation"] = {"code": failed.code, "message": f"The rollback could not restore the "
                                              f"original: {failed.message}"[:1000]}
-        redo.set_status("Failed" if failed else "Succeeded")
-        redo.done.set()
-        self.provider.ended(redo)
+        self.provider.end(redo, "Failed" if failed else "Succeeded")
 
     def _undo(self, platform: Platform | None) -> Halt | None:
         """Put the original back; None when done, else why not (a denial of the role's, named)."""
