@@ -177,12 +177,18 @@ class Balancers:
                         for i, z in ((1, "a"), (2, "b"))]
         self.vpc = vpc
         self.group = self.target_group("echo", *target.address)
+        self.health(self.group, "healthy")  # a target gets traffic once it passed a health check
 
-    def target_group(self, name: str, host: str, port: int) -> str:
+    def target_group(self, name: str, host: str, port: int, **health: Any) -> str:
         arn = self.elb.create_target_group(Name=name, Protocol="HTTP", Port=port, VpcId=self.vpc, TargetType="ip",
-                                           HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+                                           HealthCheckPath="/health", **health)["TargetGroups"][0]["TargetGroupArn"]
         self.elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": host, "Port": port}])
         return arn
+
+    def health(self, group: str, state: str) -> None:
+        """Wait until the group's one target is in ``state``."""
+        wait_for(lambda: self.elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"][0]
+                 ["TargetHealth"]["State"] == state)
 
     def listener(self, name: str, group: str, **attributes: str) -> str:
         """A new load balancer with ``attributes`` and a listener on port 80 forwarding to ``group``: its URL."""
@@ -405,11 +411,30 @@ def test_x_forwarded_for_follows_the_load_balancer_attributes(balancers: Balance
     assert headers.get("x-forwarded-for") == (expected.format(port=own_port) if expected else None)
 
 
-def test_a_target_that_fails_gets_the_client_a_502_and_a_slow_one_a_504(balancers: Balancers, target: EchoTarget) -> None:
+def _closed_port(host: str) -> int:
     with socket.socket() as unused:
-        unused.bind(("127.0.0.6", 0))
-        closed_port = unused.getsockname()[1]  # nothing listens on it once this socket closes
-    refused = balancers.listener("refused", balancers.target_group("refused", "127.0.0.6", closed_port))
+        unused.bind((host, 0))
+        return unused.getsockname()[1]  # nothing listens on it once this socket closes
+
+
+def test_a_target_in_its_initial_health_checks_gets_no_traffic(balancers: Balancers) -> None:
+    """A registered target must pass a health check before it gets requests; the load balancer fails open
+    only to unhealthy targets, so a group of initial ones alone answers 503
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html)."""
+    group = balancers.target_group("starting", "127.0.0.7", _closed_port("127.0.0.7"), HealthCheckIntervalSeconds=300)
+    starting = balancers.listener("starting", group)
+    with RawClient(starting) as client:
+        client.send(get("/echo"))
+        answer = client.response()
+    health = balancers.elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"][0]["TargetHealth"]
+    assert health["State"] == "initial", health  # one failed check of the two that make it unhealthy, 5 s apart
+    assert answer.status == 503 and b"503 Service Temporarily Unavailable" in answer.body  # type: ignore[attr-defined]
+
+
+def test_a_target_that_fails_gets_the_client_a_502_and_a_slow_one_a_504(balancers: Balancers, target: EchoTarget) -> None:
+    group = balancers.target_group("refused", "127.0.0.6", _closed_port("127.0.0.6"), HealthCheckIntervalSeconds=5)
+    refused = balancers.listener("refused", group)
+    balancers.health(group, "unhealthy")  # no healthy target: the load balancer fails open to the unhealthy one
     with RawClient(refused) as client:
         client.send(get("/echo"))
         answer = client.response()

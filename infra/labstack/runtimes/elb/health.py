@@ -142,10 +142,12 @@ class HealthTracker:
             return None if found is None else TargetHealth(**vars(found))
 
     def routable(self, group: TargetGroup) -> list[tuple[str, int]]:
-        """Healthy targets; when none is healthy, all registered ones (ALB fails open)."""
+        """Healthy targets; when none is healthy, the unhealthy ones (ALB fails open). A target still in its
+        initial checks gets no traffic: on AWS it must pass one check first, so a group of such targets alone
+        answers 503 rather than sending requests to an app that may not listen yet."""
         with self._lock:
-            healthy = [(t, p) for t, p in group.targets if self._health.get((group.arn, t, p), TargetHealth()).state == "healthy"]
-        return healthy or list(group.targets)
+            states = [((t, p), self._health.get((group.arn, t, p), TargetHealth()).state) for t, p in group.targets]
+        return [tp for tp, state in states if state == "healthy"] or [tp for tp, state in states if state == "unhealthy"]
 
     def reset(self) -> None:
         with self._lock:
