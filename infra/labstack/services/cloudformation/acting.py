@@ -1,0 +1,73 @@
+"""The principal a stack acts as while CloudFormation makes, changes and deletes its resources.
+
+With a service role (``RoleARN``) CloudFormation assumes it and every call it makes is that role's;
+without one it uses the caller's credentials (AWS's forward access sessions):
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
+A caller that is itself a role session gets a session of the same role for the operation (so an
+operation outlives the caller's keys, as a build's or a pipeline action's do); a caller labstack does
+not evaluate (the account's root, ``test``) is served by labstack's own keys, which IAM does not decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labstack.enforcement import roles
+from labstack.errors import AwsError
+from labstack.keyring import Identity
+
+SERVICE = "cloudformation.amazonaws.com"
+
+
+def check_role(labstack: Any, role_arn: str | None, stack_name: str) -> None:
+    """CreateStack/UpdateStack/DeleteStack: AWS's ValidationError when CloudFormation cannot assume
+    the stack's service role."""
+    if not role_arn:
+        return
+    try:
+        session = roles.assume(labstack, SERVICE, role_arn, f"cloudformation:{stack_name}", seconds=60)
+    except roles.RoleRefused:
+        raise AwsError("ValidationError", f"Role {role_arn} is invalid or cannot be assumed") from None
+    labstack.keyring.revoke(session.access_key)
+
+
+class Acting:
+    """boto3 clients signed as the stack's principal for one operation; ``close()`` ends its session."""
+
+    def __init__(self, labstack: Any, account: str, region: str, stack_name: str, role_arn: str | None,
+                 caller_key: str | None) -> None:
+        self.labstack = labstack
+        self.account = account
+        self.region = region
+        self._own: Identity | None = None
+        self.identity: Identity | None = None
+        name = f"cloudformation:{stack_name}"
+        if role_arn:
+            try:
+                self._own = roles.assume(labstack, SERVICE, role_arn, name)
+            except roles.RoleRefused as refused:
+                raise AwsError("ValidationError", f"Role {role_arn} is invalid or cannot be assumed ({refused})") from None
+            self.identity = self._own
+            return
+        caller = labstack.keyring.lookup(caller_key) if caller_key else None
+        if caller is None or caller.internal:
+            return  # the account's root: labstack's own keys
+        if caller.role_arn is not None:  # a service's role session: a session of the same role, for this operation
+            self._own = labstack.keyring.issue(caller.account, name, role_arn=caller.role_arn,
+                                               session_name=caller.session_name)
+            self.identity = self._own
+        else:
+            self.identity = caller
+
+    def client(self, service: str) -> Any:
+        """A client to this labstack in the stack's region, signed as the stack's principal."""
+        if self.identity is None:
+            return self.labstack.clients.get(service, self.account, self.region)
+        return self.labstack.clients.as_identity(service, self.identity, self.region)
+
+    def close(self) -> None:
+        """End the session this operation was given (if it was given one)."""
+        if self._own is not None:
+            self.labstack.keyring.revoke(self._own.access_key)
+            self.labstack.clients.forget(self._own.access_key)
+            self._own = None
