@@ -1,0 +1,197 @@
+"""The resources' dependency graph, resource and output conditions, Outputs with exports, Rules, capabilities and
+the ValidateTemplate / GetTemplateSummary answers (pure)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labstack.services.cloudformation import graph
+from labstack.services.cloudformation.evaluation import prepare
+from labstack.services.cloudformation.outputs import exports
+from labstack.services.cloudformation.summary import required_capabilities, template_summary, validate_template
+from labstack.services.cloudformation.template import TemplateError, load
+
+STACK = dict(account="123456789012", region="us-east-1", stack_name="app",
+             stack_id="arn:aws:cloudformation:us-east-1:123456789012:stack/app/1")
+
+
+def _refused(text: str, message: str, given: list[dict] | None = None) -> None:
+    with pytest.raises(TemplateError) as caught:
+        prepare(text, given or [], **STACK)
+    assert caught.value.code == "ValidationError"
+    assert caught.value.message == message, caught.value.message
+
+
+def test_implicit_and_explicit_dependencies_order_creation() -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html:
+    DependsOn, and the implicit dependency of Ref and Fn::GetAtt (and Fn::Sub's ${Name} and ${Name.Attr}),
+    order creation; resources with no dependency between them are created in parallel."""
+    document = load("""
+Resources:
+  Vpc: {Type: AWS::EC2::VPC}
+  Gateway: {Type: AWS::EC2::InternetGateway}
+  Attach: {Type: AWS::EC2::VPCGatewayAttachment, Properties: {VpcId: !Ref Vpc, InternetGatewayId: !Ref Gateway}}
+  Subnet: {Type: AWS::EC2::Subnet, Properties: {VpcId: !GetAtt Vpc.VpcId}}
+  Route: {Type: AWS::EC2::Route, DependsOn: Attach, Properties: {Name: !Sub '${Subnet}-${Vpc.CidrBlock}'}}
+  Topic: {Type: AWS::SNS::Topic}
+""")
+    dependencies = graph.dependencies(document)
+    assert dependencies == {"Vpc": set(), "Gateway": set(), "Attach": {"Vpc", "Gateway"}, "Subnet": {"Vpc"},
+                            "Route": {"Attach", "Subnet", "Vpc"}, "Topic": set()}
+    waves = graph.creation_groups(dependencies)
+    assert waves == [["Gateway", "Topic", "Vpc"], ["Attach", "Subnet"], ["Route"]]
+    assert graph.deletion_groups(dependencies) == list(reversed(waves))
+    order = graph.order(dependencies)
+    assert order.index("Vpc") < order.index("Subnet") < order.index("Route")
+
+
+def test_circular_dependencies_are_refused() -> None:
+    """CloudFormation refuses a circular dependency: ``Circular dependency between resources: [...]``."""
+    _refused("""
+Resources:
+  A: {Type: AWS::SNS::Topic, Properties: {TopicName: !GetAtt B.QueueName}}
+  B: {Type: AWS::SQS::Queue, Properties: {QueueName: !Sub '${C}'}}
+  C: {Type: AWS::SNS::Topic, DependsOn: A}
+  D: {Type: AWS::SNS::Topic, DependsOn: A}
+""", "Circular dependency between resources: [A, B, C]")
+
+
+def test_unresolved_references_are_refused_with_awss_messages() -> None:
+    """References to nothing: ``Template format error: Unresolved resource dependencies [X] in the Resources block
+    of the template`` (and the Outputs block), Fn::GetAtt's own message, DependsOn on nothing."""
+    _refused("Resources: {A: {Type: AWS::SNS::Topic, Properties: {TopicName: !Ref Missing}}}",
+             "Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template")
+    _refused("Resources: {A: {Type: AWS::SNS::Topic, DependsOn: [Missing]}}",
+             "Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template")
+    _refused("Resources: {A: {Type: AWS::SNS::Topic}}\nOutputs: {O: {Value: !Sub '${Nope}'}}",
+             "Template format error: Unresolved resource dependencies [Nope] in the Outputs block of the template")
+    _refused("Resources: {A: {Type: AWS::SNS::Topic, Properties: {TopicName: !GetAtt Ghost.Name}}}",
+             "Template error: instance of Fn::GetAtt references undefined resource Ghost")
+
+
+def test_resources_and_outputs_with_a_false_condition_do_not_exist() -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/conditions-section-structure.html:
+    a resource or output whose Condition is false is not created; Fn::If chooses between references, and only the
+    chosen one is a dependency; a reference to a resource the stack will not have is unresolved."""
+    text = """
+Parameters:
+  Env: {Type: String, AllowedValues: [dev, prod]}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  Volume: {Type: AWS::EC2::Volume, Condition: IsProd}
+  Scratch: {Type: AWS::EC2::Volume}
+  Instance: {Type: AWS::EC2::Instance, Properties: {Volume: !If [IsProd, !Ref Volume, !Ref Scratch]}}
+Outputs:
+  VolumeId: {Value: !Ref Volume, Condition: IsProd}
+  Env: {Value: !Ref Env}
+"""
+    dev = prepare(text, [{"ParameterKey": "Env", "ParameterValue": "dev"}], **STACK, ref=lambda name: f"vol-{name}")
+    assert set(dev.resources) == {"Scratch", "Instance"}
+    assert dev.dependencies == {"Scratch": set(), "Instance": {"Scratch"}}
+    assert dev.properties("Instance") == {"Volume": "vol-Scratch"}
+    assert dev.outputs() == [{"OutputKey": "Env", "OutputValue": "dev"}]
+    prod = prepare(text, [{"ParameterKey": "Env", "ParameterValue": "prod"}], **STACK, ref=lambda name: f"vol-{name}")
+    assert prod.waves == [["Scratch", "Volume"], ["Instance"]]
+    assert [output["OutputKey"] for output in prod.outputs()] == ["VolumeId", "Env"]
+    _refused(text.replace("!If [IsProd, !Ref Volume, !Ref Scratch]", "!Ref Volume"),
+             "Template format error: Unresolved resource dependencies [Volume] in the Resources block of the template",
+             [{"ParameterKey": "Env", "ParameterValue": "dev"}])
+
+
+def test_outputs_with_export_names() -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/outputs-section-structure.html: an
+    output's Value and Export Name are evaluated (``!Sub '${AWS::StackName}-SecurityGroupID'``)."""
+    prepared = prepare("""
+Resources:
+  Group: {Type: AWS::EC2::SecurityGroup}
+Outputs:
+  SecurityGroupID:
+    Description: The security group ID to use for public web servers
+    Value: !GetAtt Group.GroupId
+    Export:
+      Name: !Sub '${AWS::StackName}-SecurityGroupID'
+  Zones:
+    Value: !Join [',', !GetAZs '']
+""", [], **STACK, get_att=lambda name, attribute: "sg-0123", azs=lambda region: ["us-east-1a", "us-east-1b"])
+    outputs = prepared.outputs()
+    assert outputs[0] == {"OutputKey": "SecurityGroupID", "OutputValue": "sg-0123",
+                          "Description": "The security group ID to use for public web servers",
+                          "ExportName": "app-SecurityGroupID"}
+    assert outputs[1] == {"OutputKey": "Zones", "OutputValue": "us-east-1a,us-east-1b"}
+    assert exports(outputs) == {"app-SecurityGroupID": "sg-0123"}
+
+
+def test_rules_assert_on_parameter_values() -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/rules-section-structure.html: the
+    page's example: in prod, the instance type must be m1.large (Fn::Contains), else the AssertDescription."""
+    text = """
+Parameters:
+  Environment: {Type: String, AllowedValues: [test, prod]}
+  InstanceType: {Type: String}
+Rules:
+  prodInstanceType:
+    RuleCondition: !Equals [!Ref Environment, prod]
+    Assertions:
+      - Assert: !Equals [m1.large, !Ref InstanceType]
+        AssertDescription: For a production environment, the instance type must be m1.large
+  testInstanceType:
+    RuleCondition: !Equals [!Ref Environment, test]
+    Assertions:
+      - Assert: !Contains [[a1.medium], !Ref InstanceType]
+        AssertDescription: For a test environment, the instance type must be a1.medium
+  eachSubnet:
+    Assertions:
+      - Assert: !EachMemberIn [[!Ref Environment], [test, prod]]
+Resources: {A: {Type: AWS::SNS::Topic}}
+"""
+
+    def given(environment: str, instance: str) -> list[dict]:
+        return [{"ParameterKey": "Environment", "ParameterValue": environment},
+                {"ParameterKey": "InstanceType", "ParameterValue": instance}]
+
+    assert prepare(text, given("prod", "m1.large"), **STACK)
+    assert prepare(text, given("test", "a1.medium"), **STACK)
+    _refused(text, "For a production environment, the instance type must be m1.large", given("prod", "a1.medium"))
+    _refused(text, "For a test environment, the instance type must be a1.medium", given("test", "m1.large"))
+
+
+def test_capabilities_for_iam_resources() -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html (Capabilities): IAM
+    resources need CAPABILITY_IAM, custom-named ones CAPABILITY_NAMED_IAM; macros need CAPABILITY_AUTO_EXPAND."""
+    assert required_capabilities(load("Resources: {T: {Type: AWS::SNS::Topic}}")) == ([], None)
+    assert required_capabilities(load("Resources: {R: {Type: AWS::IAM::Role}, P: {Type: AWS::IAM::Policy}}")) == (
+        ["CAPABILITY_IAM"], "The following resource(s) require capabilities: [AWS::IAM::Policy, AWS::IAM::Role]")
+    assert required_capabilities(load("Resources: {R: {Type: AWS::IAM::Role, Properties: {RoleName: r}}}"))[0] == [
+        "CAPABILITY_NAMED_IAM"]
+    assert required_capabilities(load("Transform: AWS::Serverless-2016-10-31\nResources: {T: {Type: AWS::SNS::Topic}}"
+                                      ))[0] == ["CAPABILITY_AUTO_EXPAND"]
+
+
+def test_validate_template_and_template_summary() -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html and
+    API_GetTemplateSummary.html: parameters (defaults, NoEcho, descriptions), description, capabilities and their
+    reason, declared transforms, resource types, version, metadata."""
+    text = json.dumps({
+        "AWSTemplateFormatVersion": "2010-09-09", "Description": "pipeline", "Metadata": {"Owner": "lab"},
+        "Parameters": {"Branch": {"Type": "String", "Default": "main", "Description": "the branch"},
+                       "Token": {"Type": "String", "NoEcho": True}},
+        "Resources": {"Role": {"Type": "AWS::IAM::Role"}, "Bucket": {"Type": "AWS::S3::Bucket"},
+                      "Other": {"Type": "AWS::S3::Bucket"}}})
+    assert validate_template(text) == {
+        "Parameters": [{"ParameterKey": "Branch", "NoEcho": False, "DefaultValue": "main", "Description": "the branch"},
+                       {"ParameterKey": "Token", "NoEcho": True}],
+        "Description": "pipeline", "Capabilities": ["CAPABILITY_IAM"],
+        "CapabilitiesReason": "The following resource(s) require capabilities: [AWS::IAM::Role]",
+        "DeclaredTransforms": []}
+    summary = template_summary(text)
+    assert summary["ResourceTypes"] == ["AWS::IAM::Role", "AWS::S3::Bucket"]
+    assert summary["Version"] == "2010-09-09"
+    assert json.loads(summary["Metadata"]) == {"Owner": "lab"}
+    assert summary["Parameters"][0]["ParameterType"] == "String"
+    with pytest.raises(TemplateError) as caught:
+        validate_template("Resources: {A: {Type: AWS::SNS::Topic, DependsOn: B}, B: {Type: AWS::SNS::Topic, "
+                          "DependsOn: A}}")
+    assert caught.value.message == "Circular dependency between resources: [A, B]"
