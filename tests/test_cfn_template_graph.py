@@ -7,19 +7,36 @@ import json
 
 import pytest
 
-from labstack.services.cloudformation import graph
-from labstack.services.cloudformation.evaluation import prepare
-from labstack.services.cloudformation.outputs import exports
-from labstack.services.cloudformation.summary import required_capabilities, template_summary, validate_template
+from labstack.services.cloudformation import graph, parameters
+from labstack.services.cloudformation.conditions import evaluate_conditions
+from labstack.services.cloudformation.intrinsics import Scope, evaluate, pseudo_parameters
+from labstack.services.cloudformation.outputs import evaluate_outputs, exports
+from labstack.services.cloudformation.rules import check_rules
+from labstack.services.cloudformation.summary import template_summary, validate_template
 from labstack.services.cloudformation.template import TemplateError, load
 
-STACK = dict(account="123456789012", region="us-east-1", stack_name="app",
-             stack_id="arn:aws:cloudformation:us-east-1:123456789012:stack/app/1")
+
+def _stack(text: str, given: list[dict] | None = None, **callbacks) -> Scope:
+    """What a stack operation does with the template language before any resource: parameters, conditions,
+    rules, reference and graph checks; the scope its resources' properties are evaluated in."""
+    document = load(text)
+    resolved = parameters.resolve(document.get("Parameters") or {}, given or [])
+    scope = Scope(document, parameters.ref_values(resolved),
+                  pseudo_parameters("123456789012", "us-east-1", "app",
+                                    "arn:aws:cloudformation:us-east-1:123456789012:stack/app/1"), **callbacks)
+    evaluate_conditions(document, scope)
+    check_rules(document, scope)
+    graph.check(document, scope.conditions)
+    return scope
+
+
+def _properties(scope: Scope, logical_id: str) -> dict:
+    return evaluate(scope.resources[logical_id].get("Properties") or {}, scope)
 
 
 def _refused(text: str, message: str, given: list[dict] | None = None) -> None:
     with pytest.raises(TemplateError) as caught:
-        prepare(text, given or [], **STACK)
+        _stack(text, given)
     assert caught.value.code == "ValidationError"
     assert caught.value.message == message, caught.value.message
 
@@ -88,14 +105,15 @@ Outputs:
   VolumeId: {Value: !Ref Volume, Condition: IsProd}
   Env: {Value: !Ref Env}
 """
-    dev = prepare(text, [{"ParameterKey": "Env", "ParameterValue": "dev"}], **STACK, ref=lambda name: f"vol-{name}")
-    assert set(dev.resources) == {"Scratch", "Instance"}
-    assert dev.dependencies == {"Scratch": set(), "Instance": {"Scratch"}}
-    assert dev.properties("Instance") == {"Volume": "vol-Scratch"}
-    assert dev.outputs() == [{"OutputKey": "Env", "OutputValue": "dev"}]
-    prod = prepare(text, [{"ParameterKey": "Env", "ParameterValue": "prod"}], **STACK, ref=lambda name: f"vol-{name}")
-    assert prod.waves == [["Scratch", "Volume"], ["Instance"]]
-    assert [output["OutputKey"] for output in prod.outputs()] == ["VolumeId", "Env"]
+    dev = _stack(text, [{"ParameterKey": "Env", "ParameterValue": "dev"}], ref=lambda name: f"vol-{name}")
+    assert set(graph.active_resources(dev.template, dev.conditions)) == {"Scratch", "Instance"}
+    assert graph.dependencies(dev.template, dev.conditions) == {"Scratch": set(), "Instance": {"Scratch"}}
+    assert _properties(dev, "Instance") == {"Volume": "vol-Scratch"}
+    assert evaluate_outputs(dev.template, dev) == [{"OutputKey": "Env", "OutputValue": "dev"}]
+    prod = _stack(text, [{"ParameterKey": "Env", "ParameterValue": "prod"}], ref=lambda name: f"vol-{name}")
+    assert graph.creation_groups(graph.dependencies(prod.template, prod.conditions)) == [["Scratch", "Volume"],
+                                                                                          ["Instance"]]
+    assert [output["OutputKey"] for output in evaluate_outputs(prod.template, prod)] == ["VolumeId", "Env"]
     _refused(text.replace("!If [IsProd, !Ref Volume, !Ref Scratch]", "!Ref Volume"),
              "Template format error: Unresolved resource dependencies [Volume] in the Resources block of the template",
              [{"ParameterKey": "Env", "ParameterValue": "dev"}])
@@ -104,7 +122,7 @@ Outputs:
 def test_outputs_with_export_names() -> None:
     """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/outputs-section-structure.html: an
     output's Value and Export Name are evaluated (``!Sub '${AWS::StackName}-SecurityGroupID'``)."""
-    prepared = prepare("""
+    scope = _stack("""
 Resources:
   Group: {Type: AWS::EC2::SecurityGroup}
 Outputs:
@@ -115,8 +133,8 @@ Outputs:
       Name: !Sub '${AWS::StackName}-SecurityGroupID'
   Zones:
     Value: !Join [',', !GetAZs '']
-""", [], **STACK, get_att=lambda name, attribute: "sg-0123", azs=lambda region: ["us-east-1a", "us-east-1b"])
-    outputs = prepared.outputs()
+""", get_att=lambda name, attribute: "sg-0123", azs=lambda region: ["us-east-1a", "us-east-1b"])
+    outputs = evaluate_outputs(scope.template, scope)
     assert outputs[0] == {"OutputKey": "SecurityGroupID", "OutputValue": "sg-0123",
                           "Description": "The security group ID to use for public web servers",
                           "ExportName": "app-SecurityGroupID"}
@@ -152,27 +170,16 @@ Resources: {A: {Type: AWS::SNS::Topic}}
         return [{"ParameterKey": "Environment", "ParameterValue": environment},
                 {"ParameterKey": "InstanceType", "ParameterValue": instance}]
 
-    assert prepare(text, given("prod", "m1.large"), **STACK)
-    assert prepare(text, given("test", "a1.medium"), **STACK)
+    assert _stack(text, given("prod", "m1.large"))
+    assert _stack(text, given("test", "a1.medium"))
     _refused(text, "For a production environment, the instance type must be m1.large", given("prod", "a1.medium"))
     _refused(text, "For a test environment, the instance type must be a1.medium", given("test", "m1.large"))
 
 
-def test_capabilities_for_iam_resources() -> None:
-    """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html (Capabilities): IAM
-    resources need CAPABILITY_IAM, custom-named ones CAPABILITY_NAMED_IAM; macros need CAPABILITY_AUTO_EXPAND."""
-    assert required_capabilities(load("Resources: {T: {Type: AWS::SNS::Topic}}")) == ([], None)
-    assert required_capabilities(load("Resources: {R: {Type: AWS::IAM::Role}, P: {Type: AWS::IAM::Policy}}")) == (
-        ["CAPABILITY_IAM"], "The following resource(s) require capabilities: [AWS::IAM::Policy, AWS::IAM::Role]")
-    assert required_capabilities(load("Resources: {R: {Type: AWS::IAM::Role, Properties: {RoleName: r}}}"))[0] == [
-        "CAPABILITY_NAMED_IAM"]
-    assert required_capabilities(load("Transform: AWS::Serverless-2016-10-31\nResources: {T: {Type: AWS::SNS::Topic}}"
-                                      ))[0] == ["CAPABILITY_AUTO_EXPAND"]
-
 
 def test_validate_template_and_template_summary() -> None:
     """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html and
-    API_GetTemplateSummary.html: parameters (defaults, NoEcho, descriptions), description, capabilities and their
+    API_GetTemplateSummary.html (Capabilities as API_CreateStack.html lists them): parameters (defaults, NoEcho, descriptions), description, capabilities and their
     reason, declared transforms, resource types, version, metadata."""
     text = json.dumps({
         "AWSTemplateFormatVersion": "2010-09-09", "Description": "pipeline", "Metadata": {"Owner": "lab"},
@@ -180,18 +187,29 @@ def test_validate_template_and_template_summary() -> None:
                        "Token": {"Type": "String", "NoEcho": True}},
         "Resources": {"Role": {"Type": "AWS::IAM::Role"}, "Bucket": {"Type": "AWS::S3::Bucket"},
                       "Other": {"Type": "AWS::S3::Bucket"}}})
-    assert validate_template(text) == {
+    assert validate_template(load(text)) == {
         "Parameters": [{"ParameterKey": "Branch", "NoEcho": False, "DefaultValue": "main", "Description": "the branch"},
                        {"ParameterKey": "Token", "NoEcho": True}],
         "Description": "pipeline", "Capabilities": ["CAPABILITY_IAM"],
         "CapabilitiesReason": "The following resource(s) require capabilities: [AWS::IAM::Role]",
         "DeclaredTransforms": []}
-    summary = template_summary(text)
+    summary = template_summary(load(text))
     assert summary["ResourceTypes"] == ["AWS::IAM::Role", "AWS::S3::Bucket"]
     assert summary["Version"] == "2010-09-09"
     assert json.loads(summary["Metadata"]) == {"Owner": "lab"}
     assert summary["Parameters"][0]["ParameterType"] == "String"
     with pytest.raises(TemplateError) as caught:
-        validate_template("Resources: {A: {Type: AWS::SNS::Topic, DependsOn: B}, B: {Type: AWS::SNS::Topic, "
-                          "DependsOn: A}}")
+        validate_template(load("Resources: {A: {Type: AWS::SNS::Topic, DependsOn: B}, B: {Type: AWS::SNS::Topic, "
+                               "DependsOn: A}}"))
     assert caught.value.message == "Circular dependency between resources: [A, B]"
+
+
+def test_a_condition_nobody_declared_is_refused() -> None:
+    """A resource's or output's Condition must name a condition of the Conditions section."""
+    for text, block in (("Resources: {A: {Type: AWS::SNS::Topic, Condition: IsProd}}", "Resources"),
+                        ("Resources: {A: {Type: AWS::SNS::Topic}}\nOutputs: {O: {Value: x, Condition: IsProd}}",
+                         "Outputs")):
+        _refused(text, f"Template format error: Unresolved condition dependencies [IsProd] in the {block} block of "
+                       "the template")
+        with pytest.raises(TemplateError):
+            validate_template(load(text))

@@ -121,13 +121,15 @@ def check(template: dict, conditions: dict[str, bool] | None = None) -> None:
     def known(name: str) -> bool:
         return name in resources or name in parameters or name.startswith("AWS::")
 
-    for block, members in (("Resources", resources), ("Outputs", active_outputs(template, conditions))):
-        missing: list[str] = []
-        for logical_id, member in members.items():
+    for block in ("Resources", "Outputs"):
+        for member in (template.get(block) or {}).values():
             condition = member.get("Condition")
             if condition is not None and condition not in conditions_declared:
                 raise format_error(f"Unresolved condition dependencies [{condition}] in the {block} block of the "
                                    "template")
+    for block, members in (("Resources", resources), ("Outputs", active_outputs(template, conditions))):
+        missing: list[str] = []
+        for member in members.values():
             refs, atts = references(member, conditions)
             if block == "Resources":
                 refs |= set(depends_on(member))
