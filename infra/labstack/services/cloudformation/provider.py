@@ -17,6 +17,8 @@ from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
 from labstack.services.cloudformation import capabilities, graph, parameters, template as templates, types, urls
 from labstack.services.cloudformation.acting import Acting, check_role
+from labstack.services.cloudformation.changesets import ChangeSets
+from labstack.services.cloudformation.drift import Drift, drift_information
 from labstack.services.cloudformation.document import Document, static_imports
 from labstack.services.cloudformation.conditions import check_conditions
 from labstack.services.cloudformation.engine import SETTLE_SECONDS, Engine
@@ -49,6 +51,8 @@ class CloudFormationProvider(Provider):
         super().__init__(labstack)
         self.stacks = Stacks()
         self.engine = Engine(labstack, self.stacks)
+        self.change_sets = ChangeSets(self)
+        self.drift = Drift(self)
         labstack.hooks.on_reset(self.reset)
         labstack.hooks.on_shutdown(self.engine.shutdown)
 
@@ -61,6 +65,7 @@ class CloudFormationProvider(Provider):
         """Cancel every operation and forget every stack (their resources go with the other services' reset)."""
         self.engine.shutdown()
         self.stacks.reset()
+        self.change_sets.reset()
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -308,7 +313,7 @@ class CloudFormationProvider(Provider):
         for r in held:
             row: dict[str, Any] = {"LogicalResourceId": r.logical_id, "ResourceType": r.type, "ResourceStatus": r.status,
                                    "LastUpdatedTimestamp": r.updated,
-                                   "DriftInformation": {"StackResourceDriftStatus": r.drift.get("StackResourceDriftStatus", "NOT_CHECKED")}}
+                                   "DriftInformation": drift_information(r)}
             if r.physical_id is not None:
                 row["PhysicalResourceId"] = r.physical_id
             if r.reason:
@@ -369,8 +374,8 @@ class CloudFormationProvider(Provider):
         return {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]}
 
     def change_set_template(self, ctx: RequestContext, request: dict) -> dict:
-        """GetTemplate of a change set (changesets.py answers it when it is there)."""
-        raise AwsError("ChangeSetNotFound", f"ChangeSet [{request['ChangeSetName']}] does not exist", 404)
+        """GetTemplate of a change set."""
+        return self.change_sets.template(ctx, request)
 
     def validate_template(self, ctx: RequestContext, request: dict) -> dict:
         _, template = self.load(ctx, request)
@@ -473,6 +478,34 @@ class CloudFormationProvider(Provider):
             raise AwsError("ValidationError", "Error validating stack policy: Invalid stack policy") from None
         stack.policy = body
         return {}
+
+    # -- change sets (changesets.py) and drift (drift.py) ----------------------------------------
+    def create_change_set(self, ctx: RequestContext, request: dict) -> dict:
+        return self.change_sets.create(ctx, request)
+
+    def describe_change_set(self, ctx: RequestContext, request: dict) -> dict:
+        return self.change_sets.describe(ctx, request)
+
+    def execute_change_set(self, ctx: RequestContext, request: dict) -> dict:
+        return self.change_sets.execute(ctx, request)
+
+    def delete_change_set(self, ctx: RequestContext, request: dict) -> dict:
+        return self.change_sets.delete(ctx, request)
+
+    def list_change_sets(self, ctx: RequestContext, request: dict) -> dict:
+        return self.change_sets.list(ctx, request)
+
+    def detect_stack_drift(self, ctx: RequestContext, request: dict) -> dict:
+        return self.drift.detect_stack(ctx, request)
+
+    def describe_stack_drift_detection_status(self, ctx: RequestContext, request: dict) -> dict:
+        return self.drift.status(ctx, request)
+
+    def detect_stack_resource_drift(self, ctx: RequestContext, request: dict) -> dict:
+        return self.drift.detect_resource(ctx, request)
+
+    def describe_stack_resource_drifts(self, ctx: RequestContext, request: dict) -> dict:
+        return self.drift.resource_drifts(ctx, request)
 
     def _live(self, ctx: RequestContext, name: str) -> Stack:
         stack = self.stacks.find(ctx.account, ctx.region, name)

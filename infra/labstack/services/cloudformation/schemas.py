@@ -4,7 +4,8 @@ cfn-lint ships AWS's CloudFormation registry schemas (``cfnlint/data/schemas``) 
 ``cfnlint.schema.PROVIDER_SCHEMA_MANAGER``. From a type's schema come: ``createOnlyProperties`` (a change
 requires replacement), ``conditionalCreateOnlyProperties`` (it may), ``readOnlyProperties`` (Fn::GetAtt
 values), ``writeOnlyProperties`` (never read back, so drift does not compare them),
-``primaryIdentifier`` and the defaults a schema states.
+``primaryIdentifier``, the defaults a schema states and the lists whose order does not matter
+(``insertionOrder: false``).
 
 Where AWS's resource reference page states a property's update behaviour differently from the schema,
 the page wins (:data:`DOCUMENTED`): CloudFormation's users read the page.
@@ -64,6 +65,7 @@ class TypeSchema:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     properties: frozenset[str] = frozenset()
     tag_property: str | None = None
+    unordered: frozenset[Path] = frozenset()  # list properties whose order does not matter (insertionOrder: false)
 
     def recreation(self, name: str, old: Any, new: Any) -> str:
         """RequiresRecreation for a change of top-level property ``name`` from ``old`` to ``new``
@@ -125,4 +127,5 @@ def type_schema(type_name: str, region: str = "us-east-1") -> TypeSchema:
         defaults={k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v},
         properties=frozenset(props),
         tag_property=tag_pointer.split("/")[-1] if tag_pointer else None,
+        unordered=frozenset((k,) for k, v in props.items() if isinstance(v, dict) and v.get("insertionOrder") is False),
     )
