@@ -12,18 +12,21 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/resources
 from __future__ import annotations
 
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import Any, Iterator
 
 from .intrinsics import function_of, split_get_att, sub_variables
 from .template import TemplateError, format_error
 
 
-def _reference_names(value: Any, conditions: dict[str, bool] | None, refs: set[str], atts: set[str]) -> None:
+def reference_pairs(value: Any, conditions: dict[str, bool] | None = None) -> Iterator[tuple[str, str | None]]:
+    """The names a template value refers to: ``(name, None)`` for a Ref or a ``${name}``, ``(name, attribute)``
+    for a Fn::GetAtt or a ``${name.attribute}`` (pseudo parameters included; the caller tells them apart). With
+    ``conditions``, only the Fn::If branches those conditions choose count."""
     call = function_of(value)
     if call is not None:
         name, argument = call
         if name == "Ref" and isinstance(argument, str):
-            refs.add(argument)
+            yield argument, None
             return
         if name == "Fn::GetAtt":
             try:
@@ -31,32 +34,29 @@ def _reference_names(value: Any, conditions: dict[str, bool] | None, refs: set[s
             except TemplateError:
                 return
             if isinstance(logical_id, str):
-                atts.add(logical_id)
-            _reference_names(attribute, conditions, refs, atts)
+                yield logical_id, attribute if isinstance(attribute, str) else None
+            yield from reference_pairs(attribute, conditions)
             return
         if name == "Fn::Sub":
             text, variables = (argument, {}) if isinstance(argument, str) else (
                 (argument[0], argument[1]) if isinstance(argument, list) and len(argument) == 2 else ("", {}))
             if isinstance(text, str) and isinstance(variables, dict):
                 for variable in sub_variables(text):
-                    if variable in variables:
-                        continue
-                    if "." in variable:
-                        atts.add(variable.split(".", 1)[0])
-                    else:
-                        refs.add(variable)
-                _reference_names(variables, conditions, refs, atts)
+                    head, _, attribute = variable.partition(".")
+                    if head not in variables:
+                        yield head, attribute or None
+                yield from reference_pairs(variables, conditions)
             return
         if name == "Fn::If" and conditions is not None and isinstance(argument, list) and len(argument) == 3:
             if isinstance(argument[0], str) and argument[0] in conditions:
-                _reference_names(argument[1] if conditions[argument[0]] else argument[2], conditions, refs, atts)
+                yield from reference_pairs(argument[1] if conditions[argument[0]] else argument[2], conditions)
                 return
     if isinstance(value, dict):
         for item in value.values():
-            _reference_names(item, conditions, refs, atts)
+            yield from reference_pairs(item, conditions)
     elif isinstance(value, list):
         for item in value:
-            _reference_names(item, conditions, refs, atts)
+            yield from reference_pairs(item, conditions)
 
 
 def references(value: Any, conditions: dict[str, bool] | None = None) -> tuple[set[str], set[str]]:
@@ -64,7 +64,8 @@ def references(value: Any, conditions: dict[str, bool] | None = None) -> tuple[s
     ``value``; with ``conditions``, only the Fn::If branches those conditions choose count."""
     refs: set[str] = set()
     atts: set[str] = set()
-    _reference_names(value, conditions, refs, atts)
+    for name, attribute in reference_pairs(value, conditions):
+        (refs if attribute is None else atts).add(name)
     return refs, atts
 
 
@@ -76,22 +77,21 @@ def depends_on(resource: dict) -> list[str]:
     return [declared] if isinstance(declared, str) else list(declared)
 
 
+def _active(members: dict, conditions: dict[str, bool] | None) -> dict[str, dict]:
+    if conditions is None:
+        return dict(members)
+    return {name: member for name, member in members.items()
+            if "Condition" not in member or conditions.get(member["Condition"], False)}
+
+
 def active_resources(template: dict, conditions: dict[str, bool] | None = None) -> dict[str, dict]:
     """The resources the stack has: those with no Condition, or whose Condition is true."""
-    resources = template.get("Resources") or {}
-    if conditions is None:
-        return dict(resources)
-    return {logical_id: resource for logical_id, resource in resources.items()
-            if "Condition" not in resource or conditions.get(resource["Condition"], False)}
+    return _active(template.get("Resources") or {}, conditions)
 
 
 def active_outputs(template: dict, conditions: dict[str, bool] | None = None) -> dict[str, dict]:
     """The outputs the stack has: those with no Condition, or whose Condition is true."""
-    outputs = template.get("Outputs") or {}
-    if conditions is None:
-        return dict(outputs)
-    return {name: output for name, output in outputs.items()
-            if "Condition" not in output or conditions.get(output["Condition"], False)}
+    return _active(template.get("Outputs") or {}, conditions)
 
 
 def _unresolved(names: list[str], block: str) -> TemplateError:
