@@ -202,6 +202,9 @@ def test_validate_template_and_template_summary() -> None:
         validate_template(load("Resources: {A: {Type: AWS::SNS::Topic, DependsOn: B}, B: {Type: AWS::SNS::Topic, "
                                "DependsOn: A}}"))
     assert caught.value.message == "Circular dependency between resources: [A, B]"
+    with pytest.raises(TemplateError) as caught:
+        validate_template(load("Resources: {A: {Type: AWS::SNS::Topic, Properties: {TopicName: !GetAtt A.TopicName}}}"))
+    assert caught.value.message == "Circular dependency between resources: [A]"
 
 
 def test_a_condition_nobody_declared_is_refused() -> None:

@@ -119,6 +119,7 @@ def test_find_in_map_with_and_without_default() -> None:
     """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap.html:
     the RegionMap example, and DefaultValue (AWS::LanguageExtensions) when a key is missing."""
     scope = _scope("""
+Transform: AWS::LanguageExtensions
 Mappings:
   RegionMap:
     us-east-1: {HVM64: ami-0ff8a91507f77f867, HVMG2: ami-0a584ac55a7631c0c}
@@ -130,6 +131,11 @@ Resources: {A: {Type: AWS::SNS::Topic}}
     with pytest.raises(TemplateError) as caught:
         _eval("!FindInMap [RegionMap, eu-west-9, HVM64]", scope)
     assert caught.value.message == "Template error: Unable to get mapping for RegionMap::eu-west-9::HVM64"
+    without = _scope("Mappings: {M: {a: {b: c}}}\nResources: {A: {Type: AWS::SNS::Topic}}")
+    assert _eval("!FindInMap [M, a, b]", without) == "c"
+    with pytest.raises(TemplateError) as caught:
+        _eval("!FindInMap [M, x, b, {DefaultValue: d}]", without)
+    assert "needs the AWS::LanguageExtensions transform" in caught.value.message
 
 
 def test_get_att_both_forms_and_undefined_resources() -> None:
@@ -158,7 +164,8 @@ def test_base64_cidr_getazs_length_tojsonstring() -> None:
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getavailabilityzones.html
     (``!GetAZs ''`` is the stack's region's zones),
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-length.html and
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-ToJsonString.html."""
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-ToJsonString.html
+    (both need the AWS::LanguageExtensions transform)."""
     assert _eval("!Base64 AWS CloudFormation") == "QVdTIENsb3VkRm9ybWF0aW9u"
     assert _eval("!Cidr ['192.168.0.0/24', 6, 5]") == [
         "192.168.0.0/27", "192.168.0.32/27", "192.168.0.64/27", "192.168.0.96/27", "192.168.0.128/27",
@@ -171,8 +178,14 @@ def test_base64_cidr_getazs_length_tojsonstring() -> None:
     assert _eval("!GetAZs ''", zones) == ["us-east-1a", "us-east-1b"]
     assert _eval("!Select [0, !GetAZs {Ref: 'AWS::Region'}]", zones) == "us-east-1a"
     assert _eval("!GetAZs eu-west-1", zones) == ["eu-west-1a", "eu-west-1b"]
-    assert _eval("{'Fn::Length': [a, b, c]}") == 3
-    assert json.loads(_eval("{'Fn::ToJsonString': {key: value, list: [1, 2]}}")) == {"key": "value", "list": [1, 2]}
+    extended = _scope("Transform: AWS::LanguageExtensions\nResources: {A: {Type: AWS::SNS::Topic}}")
+    assert _eval("{'Fn::Length': [a, b, c]}", extended) == 3
+    assert json.loads(_eval("{'Fn::ToJsonString': {key: value, list: [1, 2]}}", extended)) == {
+        "key": "value", "list": [1, 2]}
+    for function in ("{'Fn::Length': [a]}", "{'Fn::ToJsonString': {a: b}}"):
+        with pytest.raises(TemplateError) as caught:
+            _eval(function)
+        assert "needs the AWS::LanguageExtensions transform" in caught.value.message
 
 
 def test_condition_functions() -> None:

@@ -104,9 +104,7 @@ def dependencies(template: dict, conditions: dict[str, bool] | None = None) -> d
     graph = {}
     for logical_id, resource in resources.items():
         refs, atts = references(resource, conditions)
-        needed = (refs | atts | set(depends_on(resource))) & set(resources)
-        needed.discard(logical_id)
-        graph[logical_id] = needed
+        graph[logical_id] = (refs | atts | set(depends_on(resource))) & set(resources)  # itself too: a cycle
     return graph
 
 

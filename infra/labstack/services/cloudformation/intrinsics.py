@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .template import TemplateError
+from .template import TemplateError, transforms
 
 NO_VALUE = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
 """What ``Ref: AWS::NoValue`` evaluates to; ``evaluate`` drops it from the mappings and lists holding it."""
@@ -28,6 +28,10 @@ NO_VALUE = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
 FUNCTIONS = ("Ref", "Condition", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::If",
              "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Fn::FindInMap", "Fn::ImportValue", "Fn::GetAZs",
              "Fn::Base64", "Fn::Cidr", "Fn::Length", "Fn::ToJsonString", "Fn::Transform")
+
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+"""The transform that adds Fn::Length, Fn::ToJsonString and Fn::FindInMap's DefaultValue (labstack evaluates them
+itself): https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-languageextensions.html"""
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -113,6 +117,12 @@ def evaluate(value: Any, scope: Scope) -> Any:
 
 def _error(message: str) -> TemplateError:
     return TemplateError(f"Template error: {message}")
+
+
+def _needs_language_extensions(function: str, scope: Scope) -> None:
+    if LANGUAGE_EXTENSIONS not in transforms(scope.template):
+        raise TemplateError(f"Template format error: {function} needs the {LANGUAGE_EXTENSIONS} transform in the "
+                            "template's Transform section")
 
 
 def _string(value: Any, function: str) -> str:
@@ -295,6 +305,7 @@ def _find_in_map(argument: Any, scope: Scope) -> Any:
     names = [evaluate(item, scope) for item in argument[:3]]
     default = None
     if len(argument) == 4:
+        _needs_language_extensions("Fn::FindInMap's DefaultValue", scope)
         if not isinstance(argument[3], dict) or set(argument[3]) != {"DefaultValue"}:
             raise _error("the fourth element of Fn::FindInMap must be a map with one key, DefaultValue")
         default = argument[3]
@@ -361,6 +372,7 @@ def _cidr(argument: Any, scope: Scope) -> list[str]:
 
 
 def _length(argument: Any, scope: Scope) -> int:
+    _needs_language_extensions("Fn::Length", scope)
     items = evaluate(argument, scope)
     if not isinstance(items, list):
         raise _error("Fn::Length requires a list")
@@ -368,6 +380,7 @@ def _length(argument: Any, scope: Scope) -> int:
 
 
 def _to_json_string(argument: Any, scope: Scope) -> str:
+    _needs_language_extensions("Fn::ToJsonString", scope)
     value = evaluate(argument, scope)
     if not isinstance(value, (dict, list)):
         raise _error("Fn::ToJsonString requires an object or a list")
