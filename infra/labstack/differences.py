@@ -124,4 +124,11 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("CloudTrail", "Event history is kept in memory (the last `LABSTACK_TRAIL_EVENTS` events an account), "
                              "events appear at once, data events are kept too, and `requestParameters` / "
                              "`responseElements` hold only identifiers."),
+    Difference("CloudFormation", "CreateStack, UpdateStack, DeleteStack and ExecuteChangeSet answer once the stack "
+                                 "settles or `LABSTACK_CFN_SETTLE_SECONDS` (5 by default) pass, so boto3's waiters "
+                                 "(which poll every 30 s) find it done; AWS answers at once, IN_PROGRESS."),
+    Difference("CloudFormation", "Stacks are kept in memory (a restart or reset forgets them); nested stacks nest at "
+                                 "most 5 levels; a resource whose update requires replacement is found from the type's "
+                                 "registry schema (as cfn-lint ships it) and the handler; transforms (macros, "
+                                 "AWS::Serverless) are refused."),
 )

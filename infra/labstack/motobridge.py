@@ -54,7 +54,7 @@ log = logging.getLogger("labstack.moto")
 # Services the kit relies on moto for (DESIGN.md), as botocore names them.
 MOTO_SERVICES = (
     "s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm",
-    "secretsmanager", "kms", "ecr", "ecs", "elbv2", "lambda", "cloudformation",
+    "secretsmanager", "kms", "ecr", "ecs", "elbv2", "lambda", "cloudformation", "ec2",
 )
 
 # moto's module names where they differ from botocore's service names.

@@ -54,6 +54,9 @@ UNLISTED_VALUES: dict[str, frozenset[str]] = {
     # CodeDeploy's GetDeploymentConfig answers MOST_CONCURRENCY for CodeDeployDefault.OneAtATime:
     # https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_MinimumHealthyHosts.html
     "MinimumHealthyHostsType": frozenset({"MOST_CONCURRENCY"}),
+    # A stack's own events carry its cleanup statuses (AWS::CloudFormation::Stack ... UPDATE_COMPLETE_CLEANUP_IN_PROGRESS):
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-monitor-stack.html
+    "ResourceStatus": frozenset({"UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"}),
 }
 _SIMPLE = {
     "string": (str, "a string"),

@@ -108,7 +108,7 @@ def _walk(shape: Shape, value: Any, path: str, out: list[str], wire: bool, stric
                 if item is not None:
                     _walk(shape.value, item, f"{here}.{key}.value", out, wire, strict)
             return
-        if shape.enum and value not in shape.enum:
+        if shape.enum and value not in shape.enum and value not in _unlisted(shape.name):
             _fail(out, here, value, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         pattern = meta.get("pattern")
         compiled = _pattern(pattern) if pattern else None
@@ -251,3 +251,10 @@ def to_wire(shape: Shape | None, value: Any) -> Any:
     Members the shape lacks are kept, so the strict response check in tests sees them.
     """
     return _convert(shape, value, _wire_leaf, keep_unknown=True)
+
+
+def _unlisted(shape_name: str) -> frozenset[str]:
+    """Values AWS documents answering although botocore's enum lacks them (``shapecheck.UNLISTED_VALUES``)."""
+    from labstack.protocol.shapecheck import UNLISTED_VALUES  # shapecheck imports this module
+
+    return UNLISTED_VALUES.get(shape_name, frozenset())

@@ -365,7 +365,7 @@ class Engine:
                 else:
                     self._record(stack, logical, resource_type, result, props, "UPDATE_COMPLETE", declared)
                     return
-            custom = _custom_name(old)
+            custom = _custom_name(resource_type, old.props, props)
             if custom is not None:
                 raise HandlerError(f"CloudFormation cannot update a stack when a custom-named resource requires "
                                    f"replacing. Rename {custom} and update the stack again.")
@@ -546,11 +546,14 @@ def replacement_needed(resource_type: str, old: dict, new: dict) -> bool:
                for name in names if old.get(name) != new.get(name))
 
 
-def _custom_name(old: StackResource) -> str | None:
-    """The name the template gave a resource, when its physical id is that name (a custom-named resource)."""
-    for value in old.props.values():
-        if isinstance(value, str) and value and value == old.physical_id:
-            return value
+def _custom_name(resource_type: str, old: dict, new: dict) -> str | None:
+    """The custom name a resource keeps across a change that replaces it (its type's create-only ``...Name``
+    property, unchanged): AWS cannot make the new resource while the old one holds that name."""
+    schema = schemas.type_schema(resource_type)
+    for path in schema.create_only:
+        name = path[0]
+        if len(path) == 1 and name.endswith("Name") and old.get(name) is not None and old.get(name) == new.get(name):
+            return str(old[name])
     return None
 
 

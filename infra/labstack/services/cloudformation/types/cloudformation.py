@@ -45,8 +45,16 @@ def _settled(ctx: Context, child: Stack, verb: str) -> None:
     ctx.wait(lambda: not child.busy, NESTED_LAB_SECONDS, f"Embedded stack {child.stack_id}")
     wanted = {"created": "CREATE_COMPLETE", "updated": "UPDATE_COMPLETE", "deleted": "DELETE_COMPLETE"}[verb]
     if child.status != wanted:
-        raise HandlerError(f"Embedded stack {child.stack_id} was not successfully {verb}: {child.reason or child.status}",
+        raise HandlerError(f"Embedded stack {child.stack_id} was not successfully {verb}: {_why(child)}",
                            "NotStabilized")
+
+
+def _why(child: Stack) -> str:
+    """The child's own reason for failing: the latest reason its stack events give."""
+    with child.lock:
+        own = [e for e in child.events if e["LogicalResourceId"] == child.name and e.get("ResourceStatusReason")
+               and e["ResourceStatusReason"] != "User Initiated"]
+    return own[-1]["ResourceStatusReason"] if own else child.status
 
 
 def _result(child: Stack) -> Result:
@@ -89,7 +97,12 @@ class NestedStack(ResourceType):
         asked = RequestContext(ctx.account, ctx.region, "cloudformation", parent.caller_key)
         child = provider.new_stack(asked, ctx.name(128), request, parent=parent, reader=ctx)
         provider.start_create(child, "ROLLBACK", wait=False)
-        _settled(ctx, child, "created")
+        try:
+            _settled(ctx, child, "created")
+        except HandlerError:  # the parent knows no physical id of a failed resource: the child goes now
+            provider.start_delete(child, [], wait=False)
+            ctx.wait(lambda: not child.busy, NESTED_LAB_SECONDS, f"Embedded stack {child.stack_id}")
+            raise
         return _result(child)
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:

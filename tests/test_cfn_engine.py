@@ -1,0 +1,276 @@
+"""labstack's CloudFormation engine against a real labstack: events in AWS's order, rollback that leaves
+nothing behind, updates in place and by replacement, deletion policies, capabilities, termination
+protection, the stack's service role, and hostile templates refused without taking labstack down."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.support.codebuild import new_account
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+
+def body(resources: dict, outputs: dict | None = None, **sections: Any) -> str:
+    return json.dumps({"Resources": resources, **({"Outputs": outputs} if outputs else {}), **sections})
+
+
+def topic(**props: Any) -> dict:
+    return {"Type": "AWS::SNS::Topic", "Properties": props}
+
+
+BAD_TOPIC = topic(TopicName="not a valid name!")  # SNS refuses it: the resource fails
+
+
+def settled(cfn: Any, name: str) -> dict:
+    """The stack once no operation is in progress on it."""
+    return wait_for(lambda: "_IN_PROGRESS" not in (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
+                    and s, seconds=60)
+
+
+def events(cfn: Any, name: str) -> list[tuple[str, str, str | None]]:
+    """(logical id, status, reason) of every event, oldest first."""
+    found = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in reversed(found)]
+
+
+def topics(server: LabstackProcess, account: str) -> list[str]:
+    return sorted(t["TopicArn"].rpartition(":")[2] for t in server.client("sns", account=account).list_topics()["Topics"])
+
+
+@pytest.fixture
+def cfn(labstack: LabstackProcess) -> Any:
+    return check_responses(labstack.client("cloudformation", account=new_account()))
+
+
+def account_of(cfn: Any) -> str:
+    return cfn._request_signer._credentials.access_key
+
+
+def test_events_are_newest_first_in_aws_order(cfn: Any) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/monitor-stack-progress.html: the stack's
+    CREATE_IN_PROGRESS "User Initiated", each resource's CREATE_IN_PROGRESS then "Resource creation Initiated"
+    then CREATE_COMPLETE (a dependency first), the stack's CREATE_COMPLETE; DescribeStackEvents newest first."""
+    cfn.create_stack(StackName="Order", TemplateBody=body({
+        "First": topic(DisplayName="one"), "Second": {**topic(DisplayName="two"), "DependsOn": "First"}}))
+    assert settled(cfn, "Order")["StackStatus"] == "CREATE_COMPLETE"
+    newest_first = cfn.describe_stack_events(StackName="Order")["StackEvents"]
+    assert [e["Timestamp"] for e in newest_first] == sorted((e["Timestamp"] for e in newest_first), reverse=True)
+    assert events(cfn, "Order") == [
+        ("Order", "CREATE_IN_PROGRESS", "User Initiated"),
+        ("First", "CREATE_IN_PROGRESS", None), ("First", "CREATE_IN_PROGRESS", "Resource creation Initiated"),
+        ("First", "CREATE_COMPLETE", None),
+        ("Second", "CREATE_IN_PROGRESS", None), ("Second", "CREATE_IN_PROGRESS", "Resource creation Initiated"),
+        ("Second", "CREATE_COMPLETE", None),
+        ("Order", "CREATE_COMPLETE", None)]
+    resources = cfn.describe_stack_resources(StackName="Order")["StackResources"]
+    assert {(r["LogicalResourceId"], r["ResourceStatus"]) for r in resources} == {("First", "CREATE_COMPLETE"),
+                                                                                  ("Second", "CREATE_COMPLETE")}
+    assert cfn.describe_stack_resource(StackName="Order", LogicalResourceId="First")["StackResourceDetail"][
+        "PhysicalResourceId"].endswith(":" + resources[0]["PhysicalResourceId"].rpartition(":")[2])
+
+
+def test_a_failed_resource_rolls_the_create_back_and_leaves_nothing(cfn: Any, labstack: LabstackProcess) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-failure-options.html: a failure
+    rolls the stack back (ROLLBACK_IN_PROGRESS -> ROLLBACK_COMPLETE), deleting what it made; a stack in
+    ROLLBACK_COMPLETE can only be deleted."""
+    cfn.create_stack(StackName="Broken", TemplateBody=body({"Good": topic(), "Bad": {**BAD_TOPIC, "DependsOn": "Good"}}))
+    stack = settled(cfn, "Broken")
+    assert (stack["StackStatus"], stack.get("StackStatusReason")) == ("ROLLBACK_COMPLETE", None)
+    seen = events(cfn, "Broken")
+    assert ("Broken", "ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to create: [Bad]. Rollback requested by user.") in seen
+    failed = next(reason for logical, status, reason in seen if (logical, status) == ("Bad", "CREATE_FAILED"))
+    assert failed.startswith('Resource handler returned message: "') and "HandlerErrorCode: InvalidRequest" in failed
+    assert ("Good", "DELETE_COMPLETE", None) in seen and seen[-1] == ("Broken", "ROLLBACK_COMPLETE", None)
+    assert topics(labstack, account_of(cfn)) == []
+    with pytest.raises(cfn.exceptions.ClientError, match="is in ROLLBACK_COMPLETE state and can not be updated"):
+        cfn.update_stack(StackName="Broken", TemplateBody=body({"Good": topic()}))
+
+
+def test_on_failure_do_nothing_keeps_and_delete_removes_a_deleted_stack_listed_by_id(cfn: Any, labstack: LabstackProcess) -> None:
+    """OnFailure (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html):
+    DO_NOTHING leaves CREATE_FAILED with what was made; DELETE deletes the stack. A deleted stack is
+    listed DELETE_COMPLETE and described by its id only
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html)."""
+    cfn.create_stack(StackName="Kept", OnFailure="DO_NOTHING",
+                     TemplateBody=body({"Good": topic(TopicName="kept"), "Bad": {**BAD_TOPIC, "DependsOn": "Good"}}))
+    stack = settled(cfn, "Kept")
+    assert (stack["StackStatus"], stack["StackStatusReason"]) == ("CREATE_FAILED", "The following resource(s) failed to create: [Bad].")
+    assert topics(labstack, account_of(cfn)) == ["kept"]
+
+    stack_id = cfn.create_stack(StackName="Gone", OnFailure="DELETE", TemplateBody=body({"Bad": BAD_TOPIC}))["StackId"]
+    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE")
+    with pytest.raises(cfn.exceptions.ClientError, match="Stack with id Gone does not exist"):
+        cfn.describe_stacks(StackName="Gone")
+    assert [s["StackStatus"] for s in cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]] == ["DELETE_COMPLETE"]
+    assert "Gone" not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+
+
+def test_updates_in_place_by_replacement_and_the_custom_named_refusal(labstack: LabstackProcess) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html:
+    a DisplayName change updates the topic in place; a role's Path ("Update requires: Replacement") makes a new
+    role first and deletes the old one in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS; a custom-named resource that
+    needs replacing fails the update."""
+    account = new_account()
+    cfn = check_responses(labstack.client("cloudformation", account=account))
+    iam = labstack.client("iam", account=account)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+
+    def template(display: str, path: str, name: str = "alerts") -> str:
+        return body({"Alerts": topic(TopicName=name, DisplayName=display),
+                     "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust, "Path": path}}},
+                    {"Role": {"Value": {"Ref": "Role"}}, "Topic": {"Value": {"Ref": "Alerts"}}})
+
+    cfn.create_stack(StackName="Up", TemplateBody=template("one", "/a/"), Capabilities=["CAPABILITY_IAM"])
+    first = {o["OutputKey"]: o["OutputValue"] for o in settled(cfn, "Up")["Outputs"]}
+    with pytest.raises(cfn.exceptions.ClientError, match="No updates are to be performed."):
+        cfn.update_stack(StackName="Up", TemplateBody=template("one", "/a/"), Capabilities=["CAPABILITY_IAM"])
+
+    cfn.update_stack(StackName="Up", TemplateBody=template("two", "/b/"), Capabilities=["CAPABILITY_IAM"])
+    stack = settled(cfn, "Up")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    second = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert second["Topic"] == first["Topic"] and second["Role"] != first["Role"]
+    attributes = labstack.client("sns", account=account).get_topic_attributes(TopicArn=second["Topic"])["Attributes"]
+    assert attributes["DisplayName"] == "two"
+    assert [r["RoleName"] for r in iam.list_roles(PathPrefix="/")["Roles"]] == [second["Role"]]
+    seen = events(cfn, "Up")
+    cleanup = seen.index(("Up", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None))
+    assert ("Role", "UPDATE_IN_PROGRESS", "Requested update requires the creation of a new physical resource; hence "
+            "creating one.") in seen[:cleanup]
+    assert ("Role", "DELETE_COMPLETE", None) in seen[cleanup:]
+
+    cfn.update_stack(StackName="Up", TemplateBody=template("two", "/b/", name="renamed"), Capabilities=["CAPABILITY_IAM"])
+    assert settled(cfn, "Up")["StackStatus"] == "UPDATE_COMPLETE"  # a new name: replaced, the old topic deleted
+    assert topics(labstack, account) == ["renamed"]
+
+    cfn.update_stack(StackName="Up", Capabilities=["CAPABILITY_IAM"], TemplateBody=body({
+        "Alerts": topic(TopicName="renamed", FifoTopic=True, DisplayName="two"),
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust, "Path": "/b/"}}}))
+    stack = settled(cfn, "Up")
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert ("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename renamed "
+            "and update the stack again.") in next(r for l, s, r in reversed(events(cfn, "Up")) if (l, s) == ("Alerts", "UPDATE_FAILED"))
+
+
+def test_a_failed_update_rolls_back_what_it_changed_and_made(cfn: Any, labstack: LabstackProcess) -> None:
+    """UPDATE_ROLLBACK_IN_PROGRESS -> UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS -> UPDATE_ROLLBACK_COMPLETE
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-monitor-stack.html):
+    the changed topic is put back, the added one deleted."""
+    account = account_of(cfn)
+    cfn.create_stack(StackName="Back", TemplateBody=body({"Kept": topic(TopicName="kept", DisplayName="before")}))
+    settled(cfn, "Back")
+    cfn.update_stack(StackName="Back", TemplateBody=body({
+        "Kept": topic(TopicName="kept", DisplayName="after"), "Added": topic(TopicName="added"),
+        "Bad": {**BAD_TOPIC, "DependsOn": ["Kept", "Added"]}}))
+    stack = settled(cfn, "Back")
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    seen = events(cfn, "Back")
+    statuses = [s for logical, s, _ in seen if logical == "Back"]
+    assert statuses[-4:] == ["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS",
+                             "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]
+    assert ("Back", "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [Bad].") in seen
+    assert topics(labstack, account) == ["kept"]
+    arn = f"arn:aws:sns:us-east-1:{account}:kept"
+    assert labstack.client("sns", account=account).get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "before"
+    assert json.loads(json.dumps(cfn.get_template(StackName="Back")["TemplateBody"]))["Resources"].keys() == {"Kept"}
+
+
+def test_deletion_policy_retain_and_termination_protection(cfn: Any, labstack: LabstackProcess) -> None:
+    """DeletionPolicy Retain keeps the resource (DELETE_SKIPPED,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html);
+    termination protection refuses DeleteStack until it is turned off
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-protect-stacks.html)."""
+    cfn.create_stack(StackName="Guarded", EnableTerminationProtection=True, TemplateBody=body({
+        "Kept": {**topic(TopicName="retained"), "DeletionPolicy": "Retain"}, "Dropped": topic(TopicName="dropped")}))
+    settled(cfn, "Guarded")
+    with pytest.raises(cfn.exceptions.ClientError, match=r"Stack \[Guarded\] cannot be deleted while TerminationProtection is enabled"):
+        cfn.delete_stack(StackName="Guarded")
+    cfn.update_termination_protection(StackName="Guarded", EnableTerminationProtection=False)
+    stack_id = cfn.describe_stacks(StackName="Guarded")["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName="Guarded")
+    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE")
+    assert ("Kept", "DELETE_SKIPPED", None) in events(cfn, stack_id)
+    assert topics(labstack, account_of(cfn)) == ["retained"]
+
+
+def test_capabilities_and_unknown_types_are_refused_at_once(cfn: Any) -> None:
+    """InsufficientCapabilitiesException "Requires capabilities : [CAPABILITY_IAM]" (NAMED_IAM for a named
+    role), https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html; an unknown
+    type is a ValidationError."""
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}}
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException, match=r"Requires capabilities : \[CAPABILITY_IAM\]"):
+        cfn.create_stack(StackName="Caps", TemplateBody=body({"Role": role}))
+    named = {**role, "Properties": {**role["Properties"], "RoleName": "named"}}
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException, match=r"\[CAPABILITY_NAMED_IAM\]"):
+        cfn.create_stack(StackName="Caps", TemplateBody=body({"Role": named}), Capabilities=["CAPABILITY_IAM"])
+    assert cfn.validate_template(TemplateBody=body({"Role": named}))["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    with pytest.raises(cfn.exceptions.ClientError, match=r"Unrecognized resource types: \[AWS::Made::Up\]"):
+        cfn.create_stack(StackName="Caps", TemplateBody=body({"X": {"Type": "AWS::Made::Up"}}))
+    assert cfn.list_stacks()["StackSummaries"] == []
+
+
+def test_the_stack_acts_as_its_service_role(labstack: LabstackProcess) -> None:
+    """With RoleARN CloudFormation makes the resources as that role
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html): a role that
+    may not create topics fails the resource with AccessDenied; a role CloudFormation cannot assume is refused."""
+    account = new_account()
+    cfn = check_responses(labstack.client("cloudformation", account=account))
+    iam = labstack.client("iam", account=account)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName="cfn-weak", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="cfn-weak", PolicyName="logs-only", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    cfn.create_stack(StackName="AsRole", RoleARN=arn, TemplateBody=body({"Alerts": topic(TopicName="alerts")}))
+    assert settled(cfn, "AsRole")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(r for l, s, r in events(cfn, "AsRole") if (l, s) == ("Alerts", "CREATE_FAILED"))
+    assert "sns:CreateTopic" in reason and "HandlerErrorCode: AccessDenied" in reason
+    assert topics(labstack, account) == []
+    with pytest.raises(cfn.exceptions.ClientError, match="is invalid or cannot be assumed"):
+        cfn.create_stack(StackName="NoRole", RoleARN=f"arn:aws:iam::{account}:role/missing",
+                         TemplateBody=body({"Alerts": topic()}))
+
+
+@pytest.mark.slow
+def test_hostile_templates_are_refused_cleanly(labstack: LabstackProcess) -> None:
+    """Thousands of resources are refused as AWS refuses them (500 a template,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html); a stack that nests
+    its own template stops at labstack's nesting bound and rolls every level back; labstack still answers."""
+    account = new_account()
+    cfn = check_responses(labstack.client("cloudformation", account=account))
+    many = json.dumps({"Resources": {f"T{i}": {"Type": "AWS::CloudFormation::WaitConditionHandle"} for i in range(3000)}})
+    with pytest.raises(cfn.exceptions.ClientError) as refused:
+        cfn.create_stack(StackName="Many", TemplateURL=_upload(labstack, account, "many.json", many))
+    assert "Number of resources, 3000, is greater than maximum allowed, 500" in str(refused.value)
+
+    s3_url = f"https://loop-{account}.s3.amazonaws.com/loop.json"
+    loop = json.dumps({"Resources": {"Again": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": s3_url}}}})
+    _upload(labstack, account, "loop.json", loop, bucket=f"loop-{account}")
+    cfn.create_stack(StackName="Loop", TemplateURL=s3_url)
+    assert settled(cfn, "Loop")["StackStatus"] == "ROLLBACK_COMPLETE"
+    everything = cfn.list_stacks()["StackSummaries"]
+    assert 1 < len(everything) <= 7
+    assert {s["StackStatus"] for s in everything if s["StackName"] != "Loop"} == {"DELETE_COMPLETE"}
+    deepest = [r for l, s, r in _all_events(cfn, everything) if s == "CREATE_FAILED" and r and "nest at most 5" in r]
+    assert deepest, "the deepest level names the bound"
+    assert cfn.describe_stacks(StackName="Loop")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+
+
+def _all_events(cfn: Any, stacks: list[dict]) -> list[tuple[str, str, str | None]]:
+    return [e for s in stacks for e in events(cfn, s["StackId"])]
+
+
+def _upload(server: LabstackProcess, account: str, key: str, text: str, bucket: str | None = None) -> str:
+    s3 = server.client("s3", account=account)
+    bucket = bucket or f"templates-{account}"
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+    return f"https://s3.amazonaws.com/{bucket}/{key}"
