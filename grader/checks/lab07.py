@@ -42,7 +42,7 @@ check = partial(_check, CHECKS)
 
 def names(session: LabSession) -> dict[str, Any]:
     """Every name lab 07 asks for, for this session's account (with those it uses from labs 01–05)."""
-    return {"stack": {"base": BASE_STACK, "pipeline": PIPELINE_STACK}, "prefix": PREFIX, "environment": ENVIRONMENT,
+    return {"iac_stacks": {"base": BASE_STACK, "pipeline": PIPELINE_STACK}, "prefix": PREFIX, "environment": ENVIRONMENT,
             "base_bucket": f"{PREFIX}-artifacts-{session.account}", "nested_key": NESTED_KEY, "change_set": CHANGE_SET,
             "repository": lab01.REPOSITORY, "branch": BRANCH, "app_branch": lab01.BRANCH,
             "ecr_repository": lab02.ECR_REPOSITORY, "cluster": lab03.CLUSTER, "production_service": lab03.SERVICE,
@@ -138,7 +138,7 @@ def _base_exports(session: LabSession) -> dict[str, str]:
 
 @check("base-stack", 2, f"Create the stack {BASE_STACK} from your base template: an S3 bucket, a KMS key with an "
        "alias, and the roles of CodePipeline, CodeBuild, CodeDeploy and EventBridge. Its status must be "
-       "CREATE_COMPLETE (or UPDATE_COMPLETE); if it rolled back, its events say why.", uses=("stack",))
+       "CREATE_COMPLETE (or UPDATE_COMPLETE); if it rolled back, its events say why.", uses=("iac_stacks",))
 def base_stack(session: LabSession) -> str:
     complete_stack(session, BASE_STACK)
     listed = resources(session, BASE_STACK)
@@ -154,7 +154,7 @@ def base_stack(session: LabSession) -> str:
 
 @check("base-exports", 2, f"Give the base stack's outputs an Export (names starting with {PREFIX}-): the "
        "bucket's name, the key's ARN and each role's ARN, so the pipeline stack can Fn::ImportValue them.",
-       uses=("stack",))
+       uses=("iac_stacks",))
 def base_exports(session: LabSession) -> str:
     exports = _base_exports(session)
     listed = resources(session, BASE_STACK)
@@ -172,7 +172,7 @@ def base_exports(session: LabSession) -> str:
 
 @check("artifact-store-encrypted", 1, "The bucket keeps versions (VersioningConfiguration Enabled) and encrypts "
        "with the stack's own key by default (aws:kms, KMSMasterKeyID the key's ARN); the alias points at that key.",
-       hidden=True, uses=("stack",))
+       hidden=True, uses=("iac_stacks",))
 def artifact_store_encrypted(session: LabSession) -> str:
     listed = resources(session, BASE_STACK)
     bucket = one(session, BASE_STACK, "AWS::S3::Bucket")
@@ -199,7 +199,7 @@ def artifact_store_encrypted(session: LabSession) -> str:
 
 @check("template-parameters", 2, "Declare the environment as a Parameter with AllowedValues (dev, prod) and "
        "read per-environment settings from a Mapping with Fn::FindInMap; the stack's value must be one of "
-       "the allowed ones.", uses=("stack",))
+       "the allowed ones.", uses=("iac_stacks",))
 def template_parameters(session: LabSession) -> str:
     body = template(session, PIPELINE_STACK)
     declared = body.get("Parameters") or {}
@@ -218,7 +218,7 @@ def template_parameters(session: LabSession) -> str:
 
 
 @check("template-conditions", 2, "Declare a Condition (e.g. IsProd: !Equals [!Ref Environment, prod]) and use it "
-       "with Fn::If in a resource's properties.", uses=("stack",))
+       "with Fn::If in a resource's properties.", uses=("iac_stacks",))
 def template_conditions(session: LabSession) -> str:
     body = template(session, PIPELINE_STACK)
     conditions = body.get("Conditions") or {}
@@ -231,7 +231,7 @@ def template_conditions(session: LabSession) -> str:
 
 
 @check("approval-conditional", 1, "The Approval stage is there only where the condition holds: the Stages list "
-       "holds !If [IsProd, <the Approval stage>, !Ref AWS::NoValue].", hidden=True, uses=("stack",))
+       "holds !If [IsProd, <the Approval stage>, !Ref AWS::NoValue].", hidden=True, uses=("iac_stacks",))
 def approval_conditional(session: LabSession) -> str:
     body = template(session, PIPELINE_STACK)
     for declared in (body.get("Resources") or {}).values():
@@ -251,7 +251,7 @@ def approval_conditional(session: LabSession) -> str:
 
 @check("nested-stack", 2, "Declare the CodeBuild projects in a template of their own, uploaded to the base "
        "stack's bucket, and include it as an AWS::CloudFormation::Stack (TemplateURL); it must complete too.",
-       uses=("stack",))
+       uses=("iac_stacks",))
 def nested_stack(session: LabSession) -> str:
     nested = of_type(resources(session, PIPELINE_STACK), "AWS::CloudFormation::Stack")
     if not nested:
@@ -266,14 +266,14 @@ def nested_stack(session: LabSession) -> str:
 # --- the pipeline stack deployed --------------------------------------------------------------
 
 @check("pipeline-stack", 2, f"Deploy the pipeline template as the stack {PIPELINE_STACK} (a change set, then "
-       "execute it); it must reach CREATE_COMPLETE or UPDATE_COMPLETE.", uses=("stack",))
+       "execute it); it must reach CREATE_COMPLETE or UPDATE_COMPLETE.", uses=("iac_stacks",))
 def pipeline_stack(session: LabSession) -> str:
     found_stack = complete_stack(session, PIPELINE_STACK)
     return f"{PIPELINE_STACK} is {found_stack['StackStatus']}"
 
 
 @check("imports-base", 2, "Read the bucket, the key and the roles from the base stack with Fn::ImportValue: "
-       "ListImports of the base stack's exports must name the pipeline stack.", uses=("stack",))
+       "ListImports of the base stack's exports must name the pipeline stack.", uses=("iac_stacks",))
 def imports_base(session: LabSession) -> str:
     cloudformation = session.client("cloudformation")
     importing: dict[str, list[str]] = {}
@@ -293,7 +293,7 @@ def imports_base(session: LabSession) -> str:
 
 @check("pipeline-structure", 3, "The stack's pipeline: a V2 pipeline with the stages Source, Build, Test, "
        "Deploy_Staging, (Approval, in prod), Deploy_Production in that order; Test holds two actions with the "
-       "same runOrder; its artifact store is the base stack's bucket.", uses=("stack",))
+       "same runOrder; its artifact store is the base stack's bucket.", uses=("iac_stacks",))
 def pipeline_structure(session: LabSession) -> str:
     declaration = stack_pipeline(session)
     if declaration.get("pipelineType", "V1") != "V2":
@@ -340,7 +340,7 @@ def _buildspec(session: LabSession, project: dict[str, Any], source: dict[str, s
 
 @check("lint-action", 2, "One Test action runs cfn-lint on your templates (a CodeBuild project whose buildspec "
        "runs `cfn-lint`, e.g. buildspec-lint.yml on the pipeline's branch); an error must fail the build, so do "
-       "not swallow cfn-lint's exit code (`|| true`, `--non-zero-exit-code none`).", uses=("stack",))
+       "not swallow cfn-lint's exit code (`|| true`, `--non-zero-exit-code none`).", uses=("iac_stacks",))
 def lint_action(session: LabSession) -> str:
     action, project = _lint_project(session)
     source = _stage(stack_pipeline(session), "Source")["actions"][0].get("configuration", {})
@@ -353,7 +353,7 @@ def lint_action(session: LabSession) -> str:
 
 @check("change-set", 1, f"Create the pipeline stack through a change set (create_change_set with ChangeSetType "
        "CREATE, read what it will do, then execute_change_set), not with create_stack directly.",
-       hidden=True, uses=("stack",))
+       hidden=True, uses=("iac_stacks",))
 def change_set(session: LabSession) -> str:
     found_stack = stack(session, PIPELINE_STACK)
     if not found_stack.get("ChangeSetId"):
@@ -363,7 +363,7 @@ def change_set(session: LabSession) -> str:
 
 @check("bluegreen-group", 2, "The stack's CodeDeploy deployment group deploys blue/green with traffic control, "
        "stops on an alarm (AlarmConfiguration enabled, an alarm that exists) and rolls back automatically on "
-       "DEPLOYMENT_FAILURE and DEPLOYMENT_STOP_ON_ALARM.", hidden=True, uses=("stack",))
+       "DEPLOYMENT_FAILURE and DEPLOYMENT_STOP_ON_ALARM.", hidden=True, uses=("iac_stacks",))
 def bluegreen_group(session: LabSession) -> str:
     listed = resources(session, PIPELINE_STACK)
     apps, groups = of_type(listed, "AWS::CodeDeploy::Application"), of_type(listed, "AWS::CodeDeploy::DeploymentGroup")
@@ -391,7 +391,7 @@ def bluegreen_group(session: LabSession) -> str:
 
 
 @check("push-rule", 1, "The stack's EventBridge rule is enabled, matches pushes to the pipeline's branch of the "
-       "repository, and targets the stack's pipeline with the base stack's events role.", hidden=True, uses=("stack",))
+       "repository, and targets the stack's pipeline with the base stack's events role.", hidden=True, uses=("iac_stacks",))
 def push_rule(session: LabSession) -> str:
     rule_name = one(session, PIPELINE_STACK, "AWS::Events::Rule")
     events = session.client("events")
@@ -425,7 +425,7 @@ def _succeeded_runs(session: LabSession, pipeline_name: str) -> dict[str, list[d
 
 @check("pipeline-ran", 3, "The pipeline CloudFormation made really runs: creating it starts an execution "
        "(a push to its branch starts another); wait until its Build and both Test actions succeeded.",
-       uses=("stack",), runs=True)
+       uses=("iac_stacks",), runs=True)
 def pipeline_ran(session: LabSession) -> str:
     declaration = stack_pipeline(session)
     wanted = {("Build", a["name"]) for a in _stage(declaration, "Build")["actions"]}
@@ -438,7 +438,7 @@ def pipeline_ran(session: LabSession) -> str:
 
 @check("lint-ran", 1, "The Lint action's build really ran cfn-lint on the templates of the pipeline's branch: "
        "push them (infra/*.yaml) with buildspec-lint.yml before the stack starts its first execution.",
-       hidden=True, uses=("stack",), runs=True)
+       hidden=True, uses=("iac_stacks",), runs=True)
 def lint_ran(session: LabSession) -> str:
     action, project = _lint_project(session)
     pipeline_name = stack_pipeline(session)["name"]
