@@ -123,6 +123,20 @@ def test_sections_are_checked_with_awss_messages() -> None:
            "Template format error: Unrecognized parameter type: Strin")
 
 
+def test_unknown_functions_are_refused() -> None:
+    """A short-form tag or ``Fn::`` key that names no function is a format error, not a property value; the rule
+    functions belong to the Rules section only."""
+    with pytest.raises(TemplateError) as caught:
+        load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: !Concat [a, b]}\n")
+    assert caught.value.message.startswith("Template format error: Encountered unsupported function: Fn::Concat "
+                                           "Supported functions are: [Ref, Condition, Fn::GetAtt, ")
+    with pytest.raises(TemplateError) as caught:
+        load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {X: !Contains [[a], a]}\n")
+    assert "Encountered unsupported function: Fn::Contains" in caught.value.message
+    assert load("Rules:\n  R:\n    Assertions:\n      - Assert: !Contains [[a], a]\n"
+                "Resources:\n  A: {Type: AWS::SNS::Topic}\n")
+
+
 def test_quotas_on_sections_and_description() -> None:
     """https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html: 500 resources,
     200 parameters, 200 outputs, 200 mappings per template; a description of at most 1024 bytes."""

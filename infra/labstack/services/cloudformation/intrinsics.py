@@ -20,14 +20,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .template import TemplateError, transforms
+from .template import FUNCTIONS, TemplateError, transforms
 
 NO_VALUE = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
 """What ``Ref: AWS::NoValue`` evaluates to; ``evaluate`` drops it from the mappings and lists holding it."""
-
-FUNCTIONS = ("Ref", "Condition", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::If",
-             "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Fn::FindInMap", "Fn::ImportValue", "Fn::GetAZs",
-             "Fn::Base64", "Fn::Cidr", "Fn::Length", "Fn::ToJsonString", "Fn::Transform")
 
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 """The transform that adds Fn::Length, Fn::ToJsonString and Fn::FindInMap's DefaultValue (labstack evaluates them

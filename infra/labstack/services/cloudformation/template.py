@@ -38,6 +38,13 @@ RESOURCE_ATTRIBUTES = ("Type", "Properties", "DependsOn", "Metadata", "Condition
 LIMITS = {"Parameters": 200, "Resources": 500, "Outputs": 200, "Mappings": 200}
 """AWS's per-template quotas (cloudformation-limits.html)."""
 DESCRIPTION_LIMIT = 1024
+FUNCTIONS = ("Ref", "Condition", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::If",
+             "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Fn::FindInMap", "Fn::ImportValue", "Fn::GetAZs",
+             "Fn::Base64", "Fn::Cidr", "Fn::Length", "Fn::ToJsonString", "Fn::Transform")
+"""The intrinsic and condition functions (``intrinsics`` evaluates them)."""
+RULE_FUNCTIONS = ("Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::RefAll", "Fn::ValueOf",
+                  "Fn::ValueOfAll")
+"""The functions only the Rules section may use (``rules`` evaluates them)."""
 
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -167,6 +174,24 @@ def check_structure(template: Any) -> None:
     _check_parameters(template.get("Parameters") or {})
     _check_mappings(template.get("Mappings") or {})
     _check_outputs(template.get("Outputs") or {})
+    for section in ("Conditions", "Resources", "Outputs"):
+        _check_functions(template.get(section), FUNCTIONS)
+    _check_functions(template.get("Rules"), FUNCTIONS + RULE_FUNCTIONS)
+
+
+def _check_functions(value: Any, known: tuple[str, ...]) -> None:
+    """Refuse a one-key ``Fn::*`` mapping naming no function CloudFormation has (``!Foo`` reads as ``Fn::Foo``)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            name = next(iter(value))
+            if name.startswith("Fn::") and name not in known:
+                raise format_error(f"Encountered unsupported function: {name} Supported functions are: "
+                                   f"[{', '.join(known)}]")
+        for item in value.values():
+            _check_functions(item, known)
+    elif isinstance(value, list):
+        for item in value:
+            _check_functions(item, known)
 
 
 def _check_resources(resources: Any) -> None:
