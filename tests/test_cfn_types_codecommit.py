@@ -7,6 +7,7 @@ from __future__ import annotations
 import stat
 
 import pytest
+from botocore.exceptions import ClientError
 from labstack.services.cloudformation.resource import HandlerError
 
 from tests.support.cfn_handlers import context, of
@@ -129,3 +130,15 @@ def test_a_connection_retags_in_place_and_feeds_a_v2_pipelines_triggers(pipeline
     handler.delete(ctx, made.physical_id, changed)
     handler.delete(ctx, made.physical_id, changed)
     assert handler.read(ctx, made.physical_id, changed) is None
+
+
+def test_code_from_another_accounts_bucket_is_read_as_the_stack_and_refused(pipeline_lab: PipelineLab) -> None:
+    """Code.S3 is fetched as the stack's principal, so a template cannot seed a repository with another
+    account's private code: S3 refuses the read, the resource fails and no repository is left."""
+    lab, victim = pipeline_lab, PipelineLab(pipeline_lab.server)
+    victim.s3.put_object(Bucket=victim.sources, Key="secret.zip", Body=zipped({"key.pem": ("private", FILE)}))
+    with pytest.raises(ClientError) as refused:
+        of(REPOSITORY).create(context(lab.server, lab.account, "Repo"), {
+            "RepositoryName": "loot", "Code": {"S3": {"Bucket": victim.sources, "Key": "secret.zip"}}})
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert lab.client("codecommit").list_repositories()["repositories"] == []

@@ -29,8 +29,10 @@ def test_an_ecs_blue_green_group_deploys_its_revision_and_updates_in_place(pipel
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codedeploy-application.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codedeploy-deploymentgroup.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codedeploy-deploymentconfig.html).
-    The group's properties change with no interruption; its Deployment (a revision) is deployed, and moves
-    production traffic to v2."""
+    The group's properties change with no interruption; its Deployment (a revision) "is deployed as soon as
+    the provisioning process is complete"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codedeploy-deploymentgroup-deployment.html)
+    and moves production traffic to v2."""
     account = new_account()
     bg = BlueGreen(pipeline_labstack, account, tmp_path, name="cfnbg")
     ctx = context(pipeline_labstack, account, "Deploy")
