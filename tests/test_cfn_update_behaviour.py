@@ -9,7 +9,7 @@ import pytest
 
 from labstack.protocol.models import service_model
 from labstack.protocol.shapes import problems
-from labstack.services.cloudformation.plan import Side, changes, references, replacement
+from labstack.services.cloudformation.plan import Side, changes, references
 from labstack.services.cloudformation.schemas import type_schema
 
 PAGE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
@@ -222,11 +222,3 @@ def test_references_reads_ref_getatt_and_sub() -> None:
     value = {"A": {"Ref": "P"}, "B": {"Fn::GetAtt": "Role.Arn"},
              "C": {"Fn::Sub": ["${Bucket}/${Role.Arn}/${Local}/${!Literal}", {"Local": {"Ref": "Q"}}]}}
     assert set(references(value)) == {("P", None), ("Role", "Arn"), ("Bucket", None), ("Q", None)}
-
-
-def test_the_engines_verdict_from_resolved_properties() -> None:
-    old = {"Name": "a", "Description": "x", "Tags": [{"Key": "k", "Value": "1"}]}
-    assert replacement("AWS::CodeBuild::Project", old, {**old, "Description": "y"}) == "False"
-    assert replacement("AWS::CodeBuild::Project", old, {**old, "Tags": []}) == "False"
-    assert replacement("AWS::CodeBuild::Project", old, {**old, "Name": "b"}) == "True"
-    assert replacement("AWS::EC2::Subnet", {"Ipv6CidrBlock": "a"}, {"Ipv6CidrBlock": "b"}) == "Conditional"

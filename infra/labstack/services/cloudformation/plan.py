@@ -8,7 +8,6 @@ resource that is replaced or modified), each with ``RequiresRecreation`` from th
 (``schemas``). The shapes and rules follow AWS's examples and reference:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-samples.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ResourceChangeDetail.html
-:func:`replacement` is the same verdict for one resource from its resolved properties (the engine's).
 """
 
 from __future__ import annotations
@@ -207,13 +206,3 @@ def _removal(old: Side, logical: str) -> dict:
               "ResourceType": declared["Type"], "Scope": [], "Details": [],
               "PolicyAction": _policy("", declared.get("DeletionPolicy"))}
     return {"Type": "Resource", "ResourceChange": {k: v for k, v in change.items() if v is not None}}
-
-
-def replacement(type_name: str, old: dict, new: dict) -> str:
-    """Whether changing a resource's resolved properties from ``old`` to ``new`` replaces it: AWS's
-    Replacement value, "True", "Conditional" or "False"."""
-    schema = type_schema(type_name)
-    impact = max((_IMPACT[schema.recreation(name, old.get(name), new.get(name))]
-                  for name in {*old, *new} if name != schema.tag_property and not _same(old.get(name), new.get(name))),
-                 default=0)
-    return _REPLACEMENT[impact]

@@ -1,0 +1,192 @@
+"""Change sets on labstack's own CloudFormation: planned, described as DescribeChangeSet documents them,
+executed, deleted, obsoleted, and refused where AWS refuses them.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from labstack.services.cloudformation.changesets import MAX_PER_STACK, NO_CHANGES
+from tests.support.codebuild import new_account
+from tests.support.responses import check_responses
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+TEMPLATE = {
+    "Parameters": {"Env": {"Type": "String", "Default": "dev"}, "Name": {"Type": "String", "Default": "orders"}},
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": {"Ref": "Name"}, "DisplayName": "Orders", "Tags": [{"Key": "env", "Value": {"Ref": "Env"}}]}}},
+    "Outputs": {"Arn": {"Value": {"Ref": "Topic"}}},
+}
+
+
+def _cfn(labstack: LabstackProcess) -> tuple[Any, str]:
+    account = new_account()
+    return check_responses(labstack.client("cloudformation", account=account)), account
+
+
+def _params(**values: str) -> list[dict]:
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+
+
+def _created(cfn: Any, name: str = "shop") -> str:
+    """A stack made through a CREATE change set, executed; the change set's id."""
+    made = cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE",
+                                 TemplateBody=json.dumps(TEMPLATE))
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return made["Id"]
+
+
+def _error(call: Any, **args: Any) -> dict:
+    with pytest.raises(ClientError) as caught:
+        call(**args)
+    return caught.value.response["Error"] | {"Status": caught.value.response["ResponseMetadata"]["HTTPStatusCode"]}
+
+
+def test_a_create_change_set_reviews_a_new_stack_then_creates_it(labstack: LabstackProcess) -> None:
+    """ChangeSetType CREATE: the stack exists in REVIEW_IN_PROGRESS with no resources, the change set lists
+    every resource as Add; executing it creates the stack and the change set reads EXECUTE_COMPLETE."""
+    cfn, _ = _cfn(labstack)
+    made = cfn.create_change_set(StackName="shop", ChangeSetName="first", ChangeSetType="CREATE",
+                                 TemplateBody=json.dumps(TEMPLATE), Description="the first one")
+    stack = cfn.describe_stacks(StackName="shop")["Stacks"][0]
+    assert stack["StackStatus"] == "REVIEW_IN_PROGRESS" and stack["StackId"] == made["StackId"]
+    assert cfn.list_stack_resources(StackName="shop")["StackResourceSummaries"] == []
+    cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=made["Id"], WaiterConfig={"Delay": 1})
+    described = cfn.describe_change_set(ChangeSetName="first", StackName="shop")
+    assert (described["Status"], described["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    assert described["Description"] == "the first one" and described["ChangeSetId"] == made["Id"]
+    assert described["Changes"] == [{"Type": "Resource", "ResourceChange": {
+        "Action": "Add", "LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic", "Scope": [], "Details": []}}]
+    assert cfn.get_template(StackName="shop", ChangeSetName="first")["TemplateBody"] == TEMPLATE  # boto3 parses JSON
+    cfn.execute_change_set(ChangeSetName="first", StackName="shop")
+    cfn.get_waiter("stack_create_complete").wait(StackName="shop", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    topic = cfn.describe_stack_resource(StackName="shop", LogicalResourceId="Topic")["StackResourceDetail"]
+    assert topic["PhysicalResourceId"].endswith(":orders")
+
+
+def test_a_change_set_without_changes_fails_with_awss_reason_and_cannot_run(labstack: LabstackProcess) -> None:
+    cfn, _ = _cfn(labstack)
+    _created(cfn)
+    made = cfn.create_change_set(StackName="shop", ChangeSetName="same", UsePreviousTemplate=True,
+                                 Parameters=[{"ParameterKey": "Env", "UsePreviousValue": True},
+                                             {"ParameterKey": "Name", "UsePreviousValue": True}])
+    described = cfn.describe_change_set(ChangeSetName=made["Id"])
+    assert (described["Status"], described["StatusReason"], described["ExecutionStatus"]) == (
+        "FAILED", NO_CHANGES, "UNAVAILABLE")
+    assert NO_CHANGES == ("The submitted information didn't contain changes. Submit different information to create "
+                          "a change set.")
+    refused = _error(cfn.execute_change_set, ChangeSetName=made["Id"])
+    assert refused["Code"] == "InvalidChangeSetStatus" and "[FAILED]" in refused["Message"]
+
+
+def test_an_update_change_set_shows_the_parameters_effect_and_executing_it_drops_the_others(labstack: LabstackProcess) -> None:
+    """A changed parameter used in the tags: the page's two details (Dynamic DirectModification, Static
+    ParameterReference). Executing it updates the stack in place; the stack's other change sets are deleted.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-samples.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-execute.html"""
+    cfn, account = _cfn(labstack)
+    _created(cfn)
+    arn = cfn.describe_stack_resource(StackName="shop", LogicalResourceId="Topic")["StackResourceDetail"]["PhysicalResourceId"]
+    cfn.create_change_set(StackName="shop", ChangeSetName="rename", UsePreviousTemplate=True,
+                          Parameters=_params(Env="dev", Name="orders-v2"))
+    made = cfn.create_change_set(StackName="shop", ChangeSetName="prod", UsePreviousTemplate=True,
+                                 Parameters=_params(Env="prod", Name="orders"))
+    described = cfn.describe_change_set(ChangeSetName="prod", StackName="shop")
+    change = described["Changes"][0]["ResourceChange"]
+    assert (change["Action"], change["Replacement"], change["Scope"], change["PhysicalResourceId"]) == (
+        "Modify", "False", ["Tags"], arn)
+    assert [(d["Evaluation"], d["ChangeSource"], d.get("CausingEntity")) for d in change["Details"]] == [
+        ("Dynamic", "DirectModification", None), ("Static", "ParameterReference", "Env")]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]} == {"Env": "prod", "Name": "orders"}
+    renamed = cfn.describe_change_set(ChangeSetName="rename", StackName="shop")["Changes"][0]["ResourceChange"]
+    assert renamed["Replacement"] == "True" and renamed["PolicyAction"] == "ReplaceAndDelete"
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_update_complete").wait(StackName="shop", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    tags = labstack.client("sns", account=account).list_tags_for_resource(ResourceArn=arn)["Tags"]
+    assert {"Key": "env", "Value": "prod"} in tags
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="shop")["Summaries"]] == ["prod"]
+    assert _error(cfn.describe_change_set, ChangeSetName="rename", StackName="shop")["Code"] == "ChangeSetNotFound"
+
+
+def test_a_replacing_change_set_makes_a_new_resource_and_deletes_the_old(labstack: LabstackProcess) -> None:
+    """TopicName: "Update requires: Replacement"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sns-topic.html#cfn-sns-topic-topicname)."""
+    cfn, account = _cfn(labstack)
+    _created(cfn)
+    old = cfn.describe_stack_resource(StackName="shop", LogicalResourceId="Topic")["StackResourceDetail"]["PhysicalResourceId"]
+    made = cfn.create_change_set(StackName="shop", ChangeSetName="rename", UsePreviousTemplate=True,
+                                 Parameters=_params(Env="dev", Name="orders-v2"))
+    detail = cfn.describe_change_set(ChangeSetName=made["Id"])["Changes"][0]["ResourceChange"]["Details"][0]
+    assert detail["Target"] == {"Attribute": "Properties", "Name": "TopicName", "RequiresRecreation": "Always"}
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_update_complete").wait(StackName="shop", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    new = cfn.describe_stack_resource(StackName="shop", LogicalResourceId="Topic")["StackResourceDetail"]["PhysicalResourceId"]
+    assert new.endswith(":orders-v2")
+    topics = [t["TopicArn"] for t in labstack.client("sns", account=account).list_topics()["Topics"]]
+    assert new in topics and old not in topics
+
+
+def test_a_direct_update_obsoletes_a_waiting_change_set(labstack: LabstackProcess) -> None:
+    cfn, _ = _cfn(labstack)
+    _created(cfn)
+    made = cfn.create_change_set(StackName="shop", ChangeSetName="later", UsePreviousTemplate=True,
+                                 Parameters=_params(Env="test", Name="orders"))
+    cfn.update_stack(StackName="shop", UsePreviousTemplate=True, Parameters=_params(Env="prod", Name="orders"))
+    cfn.get_waiter("stack_update_complete").wait(StackName="shop", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "OBSOLETE"
+    refused = _error(cfn.execute_change_set, ChangeSetName=made["Id"])
+    assert refused["Code"] == "InvalidChangeSetStatus" and "[OBSOLETE]" in refused["Message"]
+    cfn.delete_change_set(ChangeSetName=made["Id"])
+    left = [(s["ChangeSetName"], s["ExecutionStatus"]) for s in cfn.list_change_sets(StackName="shop")["Summaries"]]
+    assert left == [("first", "EXECUTE_COMPLETE")]  # the executed one is kept
+
+
+def test_change_set_requests_aws_refuses(labstack: LabstackProcess) -> None:
+    cfn, _ = _cfn(labstack)
+    missing = _error(cfn.describe_change_set, ChangeSetName="nope", StackName="shop")
+    assert (missing["Code"], missing["Message"], missing["Status"]) == ("ChangeSetNotFound",
+                                                                      "ChangeSet [nope] does not exist", 404)
+    body = json.dumps(TEMPLATE)
+    assert _error(cfn.create_change_set, StackName="shop", ChangeSetName="u", TemplateBody=body)["Message"] == (
+        "Stack [shop] does not exist")
+    _created(cfn)
+    again = _error(cfn.create_change_set, StackName="shop", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body)
+    assert again["Message"] == "Stack [shop] already exists and cannot be created again with the changeSet [c]."
+    cfn.create_change_set(StackName="shop", ChangeSetName="twice", UsePreviousTemplate=True, Parameters=_params(Env="a"))
+    duplicate = _error(cfn.create_change_set, StackName="shop", ChangeSetName="twice", UsePreviousTemplate=True,
+                       Parameters=_params(Env="b"))
+    assert duplicate["Code"] == "AlreadyExistsException"
+    assert _error(cfn.describe_change_set, ChangeSetName="twice")["Code"] == "ValidationError"  # no stack named
+
+
+def test_a_broken_template_leaves_no_stack_behind(labstack: LabstackProcess) -> None:
+    """A CREATE change set whose template is refused makes no REVIEW_IN_PROGRESS stack."""
+    cfn, _ = _cfn(labstack)
+    broken = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "Nowhere"}}}}}
+    refused = _error(cfn.create_change_set, StackName="ghost", ChangeSetName="c", ChangeSetType="CREATE",
+                     TemplateBody=json.dumps(broken))
+    assert refused["Code"] == "ValidationError" and "Nowhere" in refused["Message"]
+    assert _error(cfn.describe_stacks, StackName="ghost")["Code"] == "ValidationError"
+
+
+def test_a_flood_of_change_sets_is_bounded_per_stack(labstack: LabstackProcess) -> None:
+    """Hostile: change sets piled up on one stack stop at labstack's bound with LimitExceededException;
+    the stack and its existing change sets still answer."""
+    cfn, _ = _cfn(labstack)
+    _created(cfn)
+    for n in range(MAX_PER_STACK - 1):  # the executed CREATE change set counts too
+        cfn.create_change_set(StackName="shop", ChangeSetName=f"c{n}", UsePreviousTemplate=True,
+                              Parameters=_params(Env=f"e{n}"))
+    refused = _error(cfn.create_change_set, StackName="shop", ChangeSetName="one-more", UsePreviousTemplate=True,
+                     Parameters=_params(Env="x"))
+    assert refused["Code"] == "LimitExceededException"
+    listed = cfn.list_change_sets(StackName="shop")
+    assert len(listed["Summaries"]) == MAX_PER_STACK and "NextToken" not in listed
+    assert wait_for(lambda: cfn.describe_stacks(StackName="shop")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
