@@ -8,6 +8,7 @@ import io
 import json
 import stat
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from labstack.services.cloudformation.resource import HandlerError
 
 from tests.support.cfn_handlers import context, of
 from tests.support.codepipeline import PipelineLab
+from tests.support.gitcli import commit, git, new_work_tree
+from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
@@ -192,3 +195,40 @@ def test_a_project_updates_in_place_and_refuses_what_labstack_cannot_do(pipeline
     handler.delete(ctx, made.physical_id, changed)
     handler.delete(ctx, made.physical_id, changed)
     assert handler.read(ctx, made.physical_id, changed) is None
+
+
+@pytest.mark.slow
+def test_a_projects_triggers_are_a_webhook_that_builds_on_a_push(pipeline_lab: PipelineLab, tmp_path: Path) -> None:
+    """Triggers with Webhook true and FilterGroups make the project's webhook
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codebuild-project-projecttriggers.html):
+    a push to the local GitHub that passes a group builds; changing the groups updates the webhook in place;
+    Webhook false removes it."""
+    lab = pipeline_lab
+    full_id = f"cfn-{lab.account}/app"
+    url = f"{lab.server.endpoint}/github/{full_id}.git"
+    work = new_work_tree(tmp_path / "work", {"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"})
+    git(work, "push", "--quiet", url, "main")
+    handler, ctx = of(PROJECT), context(lab.server, lab.account, "Build")
+    push_to_main = [[{"Type": "EVENT", "Pattern": "PUSH"}, {"Type": "HEAD_REF", "Pattern": "^refs/heads/main$"}]]
+    props = {"Name": "hooked", "ServiceRole": lab.build_role, "Environment": ENVIRONMENT, "Artifacts": {"Type": "NO_ARTIFACTS"},
+             "Source": {"Type": "GITHUB", "Location": f"https://github.com/{full_id}"},
+             "Triggers": {"Webhook": True, "BuildType": "BUILD", "FilterGroups": push_to_main}}
+    handler.create(ctx, props)
+    assert handler.read(ctx, "hooked", props) == props
+    pushed = commit(work, {"app.txt": "v1\n"}, "v1")
+    git(work, "push", "--quiet", url, "main")
+    build = wait_for(lambda: lab.codebuild.list_builds_for_project(projectName="hooked").get("ids"), seconds=30)[0]
+    assert lab.codebuild.batch_get_builds(ids=[build])["builds"][0]["sourceVersion"] == pushed
+
+    only_tags = [[{"Type": "EVENT", "Pattern": "PUSH"}, {"Type": "HEAD_REF", "Pattern": "^refs/tags/.*"}]]
+    retargeted = {**props, "Triggers": {**props["Triggers"], "FilterGroups": only_tags}}
+    handler.update(ctx, "hooked", props, retargeted)
+    hook = lab.codebuild.batch_get_projects(names=["hooked"])["projects"][0]["webhook"]
+    assert hook["filterGroups"][0][1]["pattern"] == "^refs/tags/.*"
+    assert handler.read(ctx, "hooked", retargeted) == retargeted
+
+    unhooked = {**props, "Triggers": {"Webhook": False}}
+    handler.update(ctx, "hooked", retargeted, unhooked)
+    assert "webhook" not in lab.codebuild.batch_get_projects(names=["hooked"])["projects"][0]
+    assert handler.read(ctx, "hooked", unhooked) == unhooked
+    handler.delete(ctx, "hooked", unhooked)

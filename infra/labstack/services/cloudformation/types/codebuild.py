@@ -32,7 +32,7 @@ class Project(ResourceType):
         _check(props)
         name = props.get("Name") or ctx.name(255)
         codebuild = ctx.client("codebuild")
-        project = codebuild.create_project(**_project_request({**props, "Name": name}))["project"]
+        project = codebuild.create_project(**_project_request({**props, "Name": name}, "CreateProject"))["project"]
         if _webhook_wanted(props):
             try:
                 codebuild.create_webhook(**_webhook_request(name, props["Triggers"], "CreateWebhook"))
@@ -44,7 +44,7 @@ class Project(ResourceType):
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         _check(new)
         codebuild = ctx.client("codebuild")
-        request = _project_request({**new, "Name": physical_id})
+        request = _project_request({**new, "Name": physical_id}, "UpdateProject")
         if old.get("Tags") and not new.get("Tags"):
             request["tags"] = []  # the template dropped its tags: so does the project
         project = codebuild.update_project(**request)["project"]
@@ -91,8 +91,8 @@ def _check(props: dict) -> None:
                            "projects are not served (UpdateProjectVisibility), only PRIVATE is")
 
 
-def _project_request(props: dict) -> dict:
-    return to_api("codebuild", "CreateProject", props, drop=_NOT_PROJECT)
+def _project_request(props: dict, operation: str) -> dict:
+    return to_api("codebuild", operation, props, drop=_NOT_PROJECT)
 
 
 def _fixed_changed(old: dict, new: dict) -> bool:
