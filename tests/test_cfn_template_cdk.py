@@ -37,7 +37,8 @@ def _synthesize(outdir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.mark.slow
-def test_a_cdk_template_validates_and_its_bootstrap_rule_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cdk_template_validates_and_its_bootstrap_rule_holds(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A CDK template reads its bootstrap version from SSM (an AWS::SSM::Parameter::Value<String> parameter, the
     bootstrapStackVersionSsmParameter of
     https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.cloud_assembly_schema.AssetManifestOptions.html) and a

@@ -179,8 +179,9 @@ Resources: {A: {Type: AWS::SNS::Topic}}
 
 def test_validate_template_and_template_summary() -> None:
     """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html and
-    API_GetTemplateSummary.html (Capabilities as API_CreateStack.html lists them): parameters (defaults, NoEcho, descriptions), description, capabilities and their
-    reason, declared transforms, resource types, version, metadata."""
+    API_GetTemplateSummary.html (Capabilities as API_CreateStack.html lists them): parameters (defaults, NoEcho,
+    descriptions), description, capabilities and their reason, declared transforms, resource types, version,
+    metadata."""
     text = json.dumps({
         "AWSTemplateFormatVersion": "2010-09-09", "Description": "pipeline", "Metadata": {"Owner": "lab"},
         "Parameters": {"Branch": {"Type": "String", "Default": "main", "Description": "the branch"},

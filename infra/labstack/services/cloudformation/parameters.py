@@ -116,6 +116,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _no_echo(declaration: dict) -> bool:
+    return _text(declaration.get("NoEcho", False)).lower() == "true"
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -165,7 +169,7 @@ def resolve(declared: dict, given: Iterable[dict] = (), previous: dict[str, str]
         kind = parse_type(declaration["Type"])
         value = values[name] if name in values else _text(declaration["Default"])
         _check_value(name, kind, value, declaration)
-        parameter = Resolved(name, kind, value, _text(declaration.get("NoEcho", False)).lower() == "true")
+        parameter = Resolved(name, kind, value, _no_echo(declaration))
         if kind.from_ssm:
             parameter.resolved = _read_ssm(value, ssm)
         if exists is not None and kind.base in AWS_TYPES:
@@ -248,7 +252,7 @@ def summary(declared: dict) -> list[dict]:
     """ValidateTemplate's ``Parameters``: key, default, NoEcho and description of each declared parameter."""
     listed = []
     for name, declaration in declared.items():
-        entry: dict[str, Any] = {"ParameterKey": name, "NoEcho": _text(declaration.get("NoEcho", False)).lower() == "true"}
+        entry: dict[str, Any] = {"ParameterKey": name, "NoEcho": _no_echo(declaration)}
         if "Default" in declaration:
             entry["DefaultValue"] = _text(declaration["Default"])
         if "Description" in declaration:
