@@ -32,20 +32,21 @@ class Pipeline(ResourceType):
         codepipeline = ctx.client("codepipeline")
         request = to_api("codepipeline", "CreatePipeline", {"Pipeline": _declaration(props, name),
                                                             "Tags": props.get("Tags")})
-        created = codepipeline.create_pipeline(**request)
+        codepipeline.create_pipeline(**request)
         try:
             _set_transitions(codepipeline, name, [], props.get("DisableInboundStageTransitions") or [])
         except ClientError:
             codepipeline.delete_pipeline(name=name)  # the stack does not know the pipeline yet: leave nothing
             raise
-        return self._result(codepipeline, name, created["pipeline"]["version"])
+        return _result(codepipeline.get_pipeline(name=name))
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         codepipeline = ctx.client("codepipeline")
         if _declaration(old, physical_id) != _declaration(new, physical_id):
             request = to_api("codepipeline", "UpdatePipeline", {"Pipeline": _declaration(new, physical_id)})
             codepipeline.update_pipeline(**request)
-        arn = _arn(codepipeline, physical_id)
+        answer = codepipeline.get_pipeline(name=physical_id)
+        arn = answer["metadata"]["pipelineArn"]
         tags, removed = tag_changes(old, new)
         if tags:
             codepipeline.tag_resource(resourceArn=arn, tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])
@@ -55,7 +56,7 @@ class Pipeline(ResourceType):
                          new.get("DisableInboundStageTransitions") or [])
         if str(new.get("RestartExecutionOnUpdate", False)).lower() == "true":
             codepipeline.start_pipeline_execution(name=physical_id)
-        return self._result(codepipeline, physical_id)
+        return _result(answer)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         try:
@@ -86,20 +87,16 @@ class Pipeline(ResourceType):
             live["RestartExecutionOnUpdate"] = props["RestartExecutionOnUpdate"]
         return live
 
-    @staticmethod
-    def _result(codepipeline: Any, name: str, version: int | None = None) -> Result:
-        answer = codepipeline.get_pipeline(name=name)
-        return Result(name, {"Version": str(version or answer["pipeline"]["version"]),
-                             "Arn": answer["metadata"]["pipelineArn"]})
-
 
 def _declaration(props: dict, name: str) -> dict:
     """The template's PipelineDeclaration part (what CreatePipeline/UpdatePipeline take as ``pipeline``)."""
     return {**{k: v for k, v in props.items() if k not in _NOT_DECLARATION}, "Name": name}
 
 
-def _arn(codepipeline: Any, name: str) -> str:
-    return codepipeline.get_pipeline(name=name)["metadata"]["pipelineArn"]
+def _result(answer: dict) -> Result:
+    """Ref (the name) and Fn::GetAtt Version and Arn from a GetPipeline answer."""
+    return Result(answer["pipeline"]["name"], {"Version": str(answer["pipeline"]["version"]),
+                                               "Arn": answer["metadata"]["pipelineArn"]})
 
 
 def _set_transitions(codepipeline: Any, name: str, old: list[dict], new: list[dict]) -> None:
