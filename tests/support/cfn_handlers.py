@@ -11,16 +11,17 @@ from labstack.services.cloudformation.types import handler
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
+_CLIENTS: dict[tuple[str, str, str, str], Any] = {}
+
 
 def context(server: LabstackProcess, account: str, logical_id: str = "Resource", stack: str = "Shop",
             region: str = "us-east-1") -> Context:
     """A handler Context of a stack ``stack`` in ``account`` whose calls go to ``server``."""
-    clients: dict[str, Any] = {}
-
     def client(service: str) -> Any:
-        if service not in clients:
-            clients[service] = server.client(service, account=account, region=region)
-        return clients[service]
+        key = (server.endpoint, account, region, service)
+        if key not in _CLIENTS:  # a boto3 client takes a tenth of a second to make: one per account and service
+            _CLIENTS[key] = server.client(service, account=account, region=region)
+        return _CLIENTS[key]
 
     def waiter(done: Any, lab_seconds: float, what: str) -> None:
         try:

@@ -1,0 +1,327 @@
+"""The base stack's resource types (EC2 networking, ECS, ELBv2) through their handlers against a real
+labstack: what they make is what the services answer, updates apply in place, deletions are idempotent,
+and the service they make really runs behind its load balancer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labstack.services.cloudformation.resource import HandlerError
+
+from tests.support.cfn_handlers import context, of
+from tests.support.codebuild import new_account
+from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+
+def test_a_cluster_keeps_its_settings_and_capacity_providers_and_updates_them_in_place(labstack: LabstackProcess) -> None:
+    """Ref is the cluster's name, GetAtt Arn; ClusterSettings, CapacityProviders and
+    DefaultCapacityProviderStrategy update with no interruption
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-cluster.html)."""
+    account = new_account()
+    ctx, cluster = context(labstack, account, "Cluster"), of("AWS::ECS::Cluster")
+    ecs = labstack.client("ecs", account=account)
+    props = {"ClusterName": "shop", "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
+             "CapacityProviders": ["FARGATE", "FARGATE_SPOT"],
+             "DefaultCapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Weight": "1"},
+                                                 {"CapacityProvider": "FARGATE_SPOT", "Weight": "0"}],
+             "Tags": [{"Key": "team", "Value": "ci"}]}
+    made = cluster.create(ctx, props)
+    assert (made.ref_value, made.attributes["Arn"]) == ("shop", f"arn:aws:ecs:us-east-1:{account}:cluster/shop")
+    live = ecs.describe_clusters(clusters=["shop"], include=["SETTINGS", "TAGS"])["clusters"][0]
+    assert live["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert [(s["capacityProvider"], s["weight"]) for s in live["defaultCapacityProviderStrategy"]] == [("FARGATE", 1), ("FARGATE_SPOT", 0)]
+    assert {"key": "aws:cloudformation:logical-id", "value": "Cluster"} in live["tags"]
+    assert cluster.read(ctx, "shop", props) == props
+
+    changed = props | {"ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}],
+                       "CapacityProviders": ["FARGATE"], "DefaultCapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Weight": 1}],
+                       "Tags": [{"Key": "team", "Value": "platform"}]}
+    assert cluster.update(ctx, "shop", props, changed).physical_id == "shop"
+    live = ecs.describe_clusters(clusters=["shop"], include=["SETTINGS", "TAGS"])["clusters"][0]
+    assert (live["settings"], live["capacityProviders"]) == ([{"name": "containerInsights", "value": "disabled"}], ["FARGATE"])
+    assert {"key": "team", "value": "platform"} in live["tags"]
+
+    cluster.delete(ctx, "shop", changed)
+    assert ecs.describe_clusters(clusters=["shop"])["clusters"][0]["status"] == "INACTIVE"
+    assert cluster.read(ctx, "shop", changed) is None
+    cluster.delete(ctx, "shop", changed)  # already gone: success
+
+
+def test_a_task_definition_is_a_revision_its_ref_names_and_deletion_deregisters(labstack: LabstackProcess) -> None:
+    """Ref is the task definition's ARN (a revision); a family the template does not give is generated; Tags
+    update in place, deletion deregisters the revision
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-taskdefinition.html)."""
+    account = new_account()
+    ctx, definition = context(labstack, account, "TaskDefinition"), of("AWS::ECS::TaskDefinition")
+    ecs = labstack.client("ecs", account=account)
+    props = {"RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc", "Cpu": "256", "Memory": "512",
+             "ContainerDefinitions": [{"Name": "app", "Image": "app:1", "Essential": "true",
+                                       "PortMappings": [{"ContainerPort": "8080", "Protocol": "tcp"}],
+                                       "LogConfiguration": {"LogDriver": "awslogs",
+                                                            "Options": {"awslogs-group": "/ecs/app", "awslogs-stream-prefix": "app"}}}]}
+    made = definition.create(ctx, props)
+    arn = made.ref_value
+    assert arn.startswith(f"arn:aws:ecs:us-east-1:{account}:task-definition/Shop-TaskDefinition-") and arn.endswith(":1")
+    assert made.attributes == {"TaskDefinitionArn": arn}
+    live = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    assert (live["networkMode"], live["cpu"], live["containerDefinitions"][0]["portMappings"][0]["containerPort"]) == ("awsvpc", "256", 8080)
+    assert live["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-group"] == "/ecs/app"
+    assert definition.read(ctx, arn, props)["ContainerDefinitions"] == props["ContainerDefinitions"]
+
+    definition.update(ctx, arn, props, props | {"Tags": [{"Key": "release", "Value": "1"}]})
+    assert {"key": "release", "value": "1"} in ecs.list_tags_for_resource(resourceArn=arn)["tags"]
+    definition.delete(ctx, arn, props)
+    assert ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == "INACTIVE"
+    assert definition.read(ctx, arn, props) is None
+    definition.delete(ctx, arn, props)
+
+
+@pytest.mark.parametrize(("type_name", "props", "named"), [
+    ("AWS::ECS::Service", {"Cluster": "c", "TaskDefinition": "t", "ServiceRegistries": [{"RegistryArn": "x"}]}, "ServiceRegistries"),
+    ("AWS::ECS::Cluster", {"ServiceConnectDefaults": {"Namespace": "n"}}, "ServiceConnectDefaults"),
+    ("AWS::ECS::TaskDefinition", {"ContainerDefinitions": [{"Name": "a", "Image": "b"}], "ProxyConfiguration": {}}, "ProxyConfiguration"),
+    ("AWS::ECS::Cluster", {"ClusterName": "c", "Colour": "blue"}, "Colour"),
+    ("AWS::EC2::VPC", {"CidrBlock": "10.0.0.0/16", "Ipv4IpamPoolId": "ipam-1"}, "Ipv4IpamPoolId"),
+    ("AWS::EC2::SecurityGroup", {"GroupDescription": "d", "SecurityGroupIngress": [{"IpProtocol": "tcp", "Colour": "x"}]}, "Colour"),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", {"MinimumLoadBalancerCapacity": {"CapacityUnits": 1}}, "MinimumLoadBalancerCapacity"),
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", {"Port": 80, "Protocol": "HTTP", "Stickiness": True}, "Stickiness"),
+])
+def test_a_property_labstack_does_not_apply_fails_the_resource_by_name(labstack: LabstackProcess, type_name: str,
+                                                                       props: dict, named: str) -> None:
+    """Nothing is ignored: a property labstack cannot apply (or no type has) fails the resource, naming it,
+    before anything is made."""
+    account = new_account()
+    with pytest.raises(HandlerError) as info:
+        of(type_name).create(context(labstack, account), props)
+    assert named in info.value.message
+    assert labstack.client("ecs", account=account).list_clusters()["clusterArns"] == []
+
+
+def _network(labstack: LabstackProcess, account: str) -> dict[str, Any]:
+    """The base stack's network, made by the handlers in the template's order; logical id -> Result."""
+    made: dict[str, Any] = {}
+
+    def make(logical: str, type_name: str, props: dict) -> Any:
+        made[logical] = of(type_name).create(context(labstack, account, logical), props)
+        return made[logical].ref_value
+
+    vpc = make("Vpc", "AWS::EC2::VPC", {"CidrBlock": "10.0.0.0/16", "EnableDnsHostnames": "true", "EnableDnsSupport": True,
+                                        "Tags": [{"Key": "Name", "Value": "shop-vpc"}]})
+    gateway = make("InternetGateway", "AWS::EC2::InternetGateway", {})
+    make("GatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": gateway})
+    subnets = [make(f"PublicSubnet{i}", "AWS::EC2::Subnet", {"VpcId": vpc, "CidrBlock": f"10.0.{i}.0/24",
+                                                              "AvailabilityZone": f"us-east-1{'ab'[i - 1]}",
+                                                              "MapPublicIpOnLaunch": "true"}) for i in (1, 2)]
+    table = make("PublicRouteTable", "AWS::EC2::RouteTable", {"VpcId": vpc})
+    make("DefaultRoute", "AWS::EC2::Route", {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": gateway})
+    for i, subnet in enumerate(subnets, 1):
+        make(f"PublicSubnet{i}Routes", "AWS::EC2::SubnetRouteTableAssociation", {"SubnetId": subnet, "RouteTableId": table})
+    balancer_group = make("LoadBalancerSecurityGroup", "AWS::EC2::SecurityGroup", {
+        "GroupDescription": "load balancer", "VpcId": vpc,
+        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": "80", "ToPort": "80", "CidrIp": "0.0.0.0/0"}]})
+    make("ServiceSecurityGroup", "AWS::EC2::SecurityGroup", {
+        "GroupDescription": "tasks", "VpcId": vpc,
+        "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": "8080", "ToPort": "8080", "SourceSecurityGroupId": balancer_group}],
+        "SecurityGroupEgress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}]})
+    return made
+
+
+def test_the_base_stacks_network_is_what_ec2_answers_and_is_deleted_in_reverse(labstack: LabstackProcess) -> None:
+    """Ref and GetAtt of each EC2 type as its reference page's "Return values" says
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-vpc.html: Ref the VPC id,
+    GetAtt CidrBlock, DefaultSecurityGroup...; aws-resource-ec2-subnet.html; aws-resource-ec2-securitygroup.html: Ref
+    the group id in a VPC, GetAtt GroupId and VpcId; aws-resource-ec2-route.html; aws-resource-ec2-subnetroutetableassociation.html);
+    a security group's listed egress rules replace EC2's default allow-all, as the SecurityGroupEgress page says."""
+    account = new_account()
+    made = _network(labstack, account)
+    ec2 = labstack.client("ec2", account=account)
+    vpc = made["Vpc"].ref_value
+    assert vpc.startswith("vpc-") and made["Vpc"].attributes["CidrBlock"] == "10.0.0.0/16"
+    assert made["Vpc"].attributes["DefaultSecurityGroup"].startswith("sg-")
+    assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"] is True
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"]}
+    assert (tags["Name"], tags["aws:cloudformation:logical-id"], tags["aws:cloudformation:stack-name"]) == ("shop-vpc", "Vpc", "Shop")
+    subnet = ec2.describe_subnets(SubnetIds=[made["PublicSubnet1"].ref_value])["Subnets"][0]
+    assert (subnet["VpcId"], subnet["AvailabilityZone"], subnet["MapPublicIpOnLaunch"]) == (vpc, "us-east-1a", True)
+    assert made["PublicSubnet2"].attributes["AvailabilityZone"] == "us-east-1b"
+    assert made["GatewayAttachment"].ref_value == f"IGW|{vpc}"
+    table = ec2.describe_route_tables(RouteTableIds=[made["PublicRouteTable"].ref_value])["RouteTables"][0]
+    assert {(r.get("DestinationCidrBlock"), r.get("GatewayId")) for r in table["Routes"]} >= {("0.0.0.0/0", made["InternetGateway"].ref_value)}
+    assert sorted(a["SubnetId"] for a in table["Associations"] if not a.get("Main")) == sorted(
+        made[f"PublicSubnet{i}"].ref_value for i in (1, 2))
+    assert {a["RouteTableAssociationId"] for a in table["Associations"] if not a.get("Main")} == {
+        made[f"PublicSubnet{i}Routes"].attributes["Id"] for i in (1, 2)}
+
+    service_group = made["ServiceSecurityGroup"]
+    assert service_group.attributes == {"GroupId": service_group.ref_value, "VpcId": vpc}
+    group = ec2.describe_security_groups(GroupIds=[service_group.ref_value])["SecurityGroups"][0]
+    assert [(p["FromPort"], p["UserIdGroupPairs"][0]["GroupId"]) for p in group["IpPermissions"]] == [
+        (8080, made["LoadBalancerSecurityGroup"].ref_value)]
+    assert [(p["IpProtocol"], p.get("FromPort")) for p in group["IpPermissionsEgress"]] == [("tcp", 443)]
+
+    ctx = context(labstack, account, "ServiceSecurityGroup")
+    props = {"GroupDescription": "tasks", "VpcId": vpc,
+             "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": "8080", "ToPort": "8080",
+                                       "SourceSecurityGroupId": made["LoadBalancerSecurityGroup"].ref_value}],
+             "SecurityGroupEgress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}]}
+    assert of("AWS::EC2::SecurityGroup").read(ctx, service_group.ref_value, props) == props | {
+        "SecurityGroupIngress": [props["SecurityGroupIngress"][0] | {"FromPort": 8080, "ToPort": 8080}], "Tags": []}
+    # rules change in place (No interruption): one revoked, one authorized; no egress rule listed = allow all again
+    changed = props | {"SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 9090, "ToPort": 9090, "CidrIp": "10.0.0.0/16"}]}
+    del changed["SecurityGroupEgress"]
+    of("AWS::EC2::SecurityGroup").update(ctx, service_group.ref_value, props, changed)
+    group = ec2.describe_security_groups(GroupIds=[service_group.ref_value])["SecurityGroups"][0]
+    assert [(p["FromPort"], p["IpRanges"]) for p in group["IpPermissions"]] == [(9090, [{"CidrIp": "10.0.0.0/16"}])]
+    assert [(p["IpProtocol"], p["IpRanges"]) for p in group["IpPermissionsEgress"]] == [("-1", [{"CidrIp": "0.0.0.0/0"}])]
+
+    order = ["ServiceSecurityGroup", "LoadBalancerSecurityGroup", "PublicSubnet2Routes", "PublicSubnet1Routes", "DefaultRoute",
+             "PublicRouteTable", "PublicSubnet2", "PublicSubnet1", "GatewayAttachment", "InternetGateway", "Vpc"]
+    props_of = {"GatewayAttachment": {"VpcId": vpc, "InternetGatewayId": made["InternetGateway"].ref_value},
+                "DefaultRoute": {"RouteTableId": made["PublicRouteTable"].ref_value, "DestinationCidrBlock": "0.0.0.0/0"}}
+    for _ in range(2):  # the second time, everything is already gone: success
+        for logical in order:
+            type_name = {"Vpc": "AWS::EC2::VPC", "InternetGateway": "AWS::EC2::InternetGateway",
+                         "GatewayAttachment": "AWS::EC2::VPCGatewayAttachment", "PublicRouteTable": "AWS::EC2::RouteTable",
+                         "DefaultRoute": "AWS::EC2::Route"}.get(logical) or (
+                "AWS::EC2::SubnetRouteTableAssociation" if logical.endswith("Routes") else
+                "AWS::EC2::Subnet" if logical.startswith("PublicSubnet") else "AWS::EC2::SecurityGroup")
+            of(type_name).delete(context(labstack, account, logical), made[logical].physical_id, props_of.get(logical, {}))
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []
+    assert of("AWS::EC2::VPC").read(context(labstack, account, "Vpc"), vpc, {}) is None
+
+
+def test_standalone_security_group_rules_are_rule_ids_and_only_their_description_changes_in_place(labstack: LabstackProcess) -> None:
+    """Ref of SecurityGroupIngress/Egress is the rule's id, GetAtt Id; every property but Description needs
+    replacement (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroupingress.html)."""
+    account = new_account()
+    ec2 = labstack.client("ec2", account=account)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    ctx, ingress = context(labstack, account, "Ingress"), of("AWS::EC2::SecurityGroupIngress")
+    props = {"GroupId": group, "IpProtocol": "tcp", "FromPort": "22", "ToPort": "22", "CidrIp": "10.1.0.0/24", "Description": "ssh"}
+    made = ingress.create(ctx, props)
+    assert made.ref_value.startswith("sgr-") and made.attributes == {"Id": made.ref_value}
+    assert ingress.read(ctx, made.ref_value, props) == props | {"FromPort": 22, "ToPort": 22}
+    ingress.update(ctx, made.ref_value, props, props | {"Description": "bastion"})
+    assert ingress.read(ctx, made.ref_value, props)["Description"] == "bastion"
+    egress = of("AWS::EC2::SecurityGroupEgress")
+    out = egress.create(context(labstack, account, "Egress"), {"GroupId": group, "IpProtocol": "-1", "DestinationSecurityGroupId": group})
+    assert egress.read(ctx, out.ref_value, {})["DestinationSecurityGroupId"] == group
+    for handler, rule in ((ingress, made), (egress, out)):
+        handler.delete(ctx, rule.ref_value, {"GroupId": group})
+        handler.delete(ctx, rule.ref_value, {"GroupId": group})
+        assert handler.read(ctx, rule.ref_value, {}) is None
+    assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"] == []
+
+
+def _execution_role(server: LabstackProcess, account: str) -> str:
+    """A task execution role (Fargate pulls ECR images with it)."""
+    iam = server.client("iam", account=account)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                                                      "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName="task-execution", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="task-execution",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    return arn
+
+
+@pytest.mark.slow
+def test_a_service_behind_a_weighted_listener_serves_scales_and_drains_to_nothing(sampleapp_labstack: LabstackProcess,
+                                                                                   tmp_path: Path) -> None:
+    """The ELBv2 and ECS handlers make what the runtimes serve: the listener's port answers from the
+    service's tasks. Ref/GetAtt per AWS's pages (aws-resource-elasticloadbalancingv2-loadbalancer.html: Ref the ARN,
+    GetAtt DNSName, LoadBalancerFullName...; -targetgroup.html: TargetGroupFullName...; aws-resource-ecs-service.html:
+    Ref the ARN, GetAtt Name and ServiceArn); the service's DesiredCount and the listener's DefaultActions update with
+    no interruption; deleting the service scales it to 0 and waits for its tasks to stop
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html)."""
+    server, account = sampleapp_labstack, new_account()
+    server.client("ecr", account=account).create_repository(repositoryName="shop")
+    image = f"{account}.dkr.ecr.us-east-1.amazonaws.com/shop:latest"
+    push_app_image(server, account, app_copy(tmp_path / "app"), image)
+    net = _network(server, account)
+    vpc, subnets = net["Vpc"].ref_value, [net[f"PublicSubnet{i}"].ref_value for i in (1, 2)]
+
+    def make(logical: str, type_name: str, props: dict) -> Any:
+        return of(type_name).create(context(server, account, logical), props)
+
+    balancer = make("LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", {
+        "Name": "shop-alb", "Type": "application", "Scheme": "internet-facing", "Subnets": subnets,
+        "SecurityGroups": [net["LoadBalancerSecurityGroup"].ref_value],
+        "LoadBalancerAttributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "30"}]})
+    assert balancer.ref_value.startswith(f"arn:aws:elasticloadbalancing:us-east-1:{account}:loadbalancer/app/shop-alb/")
+    assert balancer.attributes["LoadBalancerFullName"] == balancer.ref_value.split(":loadbalancer/")[1]
+    assert balancer.attributes["DNSName"] and balancer.attributes["LoadBalancerName"] == "shop-alb"
+    groups = [make(f"{colour.title()}TargetGroup", "AWS::ElasticLoadBalancingV2::TargetGroup", {
+        "Name": f"shop-{colour}", "TargetType": "ip", "Protocol": "HTTP", "Port": "8080", "VpcId": vpc,
+        "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": "10", "HealthyThresholdCount": 2,
+        "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": 30}]}) for colour in ("blue", "green")]
+    blue, green = (group.ref_value for group in groups)
+    assert groups[0].attributes["TargetGroupName"] == "shop-blue"
+    assert groups[0].attributes["TargetGroupFullName"] == "targetgroup/shop-blue/" + blue.rsplit("/", 1)[1]
+    elb = server.client("elbv2", account=account)
+    attributes = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=blue)["Attributes"]}
+    assert attributes["deregistration_delay.timeout_seconds"] == "30"
+
+    forward = {"RuleName": "all blue", "DefaultActions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}}]}
+    listener_props = {"LoadBalancerArn": balancer.ref_value, "Protocol": "HTTP", "Port": 80,
+                      "DefaultActions": forward["DefaultActions"]}
+    listener = make("Listener", "AWS::ElasticLoadBalancingV2::Listener", listener_props)
+    assert listener.attributes == {"ListenerArn": listener.ref_value}
+    rule = make("HealthRule", "AWS::ElasticLoadBalancingV2::ListenerRule", {
+        "ListenerArn": listener.ref_value, "Priority": "10",
+        "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/health"]}}],
+        "Actions": [{"Type": "forward", "TargetGroupArn": blue}]})
+    assert rule.attributes == {"RuleArn": rule.ref_value, "IsDefault": False}
+
+    cluster = make("Cluster", "AWS::ECS::Cluster", {"ClusterName": "shop"})
+    execution = _execution_role(server, account)
+    definition = make("TaskDefinition", "AWS::ECS::TaskDefinition", {
+        "Family": "shop", "RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc", "Cpu": "256", "Memory": "512",
+        "ExecutionRoleArn": execution,
+        "ContainerDefinitions": [{"Name": "app", "Image": image, "Essential": True,
+                                  "PortMappings": [{"ContainerPort": "8080", "Protocol": "tcp"}]}]})
+    service_props = {"ServiceName": "shop", "Cluster": cluster.ref_value, "TaskDefinition": definition.ref_value,
+                     "DesiredCount": "1", "LaunchType": "FARGATE", "HealthCheckGracePeriodSeconds": 30,
+                     "LoadBalancers": [{"ContainerName": "app", "ContainerPort": "8080", "TargetGroupArn": blue}],
+                     "NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED", "Subnets": subnets,
+                                                                      "SecurityGroups": [net["ServiceSecurityGroup"].ref_value]}}}
+    ctx, handler = context(server, account, "Service"), of("AWS::ECS::Service")
+    service = handler.create(ctx, service_props)  # returns once the service is stable: its task runs
+    assert service.ref_value == f"arn:aws:ecs:us-east-1:{account}:service/shop/shop"
+    assert service.attributes == {"ServiceArn": service.ref_value, "Name": "shop"}
+    ecs = server.client("ecs", account=account)
+    assert len(ecs.list_tasks(cluster="shop", serviceName="shop")["taskArns"]) == 1
+    url = listener_url(server, listener.ref_value)
+    assert wait_for(lambda: answer(url), seconds=30) == (200, "v1")
+    live = handler.read(ctx, service.ref_value, service_props)
+    assert (live["DesiredCount"], live["LoadBalancers"], live["TaskDefinition"]) == (
+        "1", service_props["LoadBalancers"], definition.ref_value)
+
+    handler.update(ctx, service.ref_value, service_props, service_props | {"DesiredCount": 2})
+    assert len(ecs.list_tasks(cluster="shop", serviceName="shop")["taskArns"]) == 2
+    # the listener's weights change in place: everything to green, which has no targets -> 503
+    listener_handler = of("AWS::ElasticLoadBalancingV2::Listener")
+    to_green = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": blue, "Weight": 0}, {"TargetGroupArn": green, "Weight": 100}]}}]
+    listener_handler.update(context(server, account, "Listener"), listener.ref_value, listener_props,
+                            listener_props | {"DefaultActions": to_green})
+    assert wait_for(lambda: answer(url) is None, seconds=10)
+
+    handler.delete(ctx, service.ref_value, service_props | {"DesiredCount": 2})
+    assert ecs.list_tasks(cluster="shop", serviceName="shop")["taskArns"] == []
+    assert ecs.describe_services(cluster="shop", services=["shop"])["services"][0]["status"] == "INACTIVE"
+    handler.delete(ctx, service.ref_value, service_props)  # already gone
+    for logical, type_name, made in (("HealthRule", "AWS::ElasticLoadBalancingV2::ListenerRule", rule),
+                                     ("Listener", "AWS::ElasticLoadBalancingV2::Listener", listener),
+                                     ("LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", balancer),
+                                     ("BlueTargetGroup", "AWS::ElasticLoadBalancingV2::TargetGroup", groups[0])):
+        for _ in range(2):
+            of(type_name).delete(context(server, account, logical), made.ref_value, {})
+        assert of(type_name).read(context(server, account, logical), made.ref_value, {}) is None
+    assert wait_for(lambda: answer(url) is None and url not in str(elb.describe_load_balancers()), seconds=10)
