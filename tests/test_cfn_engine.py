@@ -204,7 +204,9 @@ def test_capabilities_and_unknown_types_are_refused_at_once(cfn: Any) -> None:
     """InsufficientCapabilitiesException "Requires capabilities : [CAPABILITY_IAM]" (NAMED_IAM for a named
     role), https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html; an unknown
     type is a ValidationError."""
-    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}}
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}}
     with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException, match=r"Requires capabilities : \[CAPABILITY_IAM\]"):
         cfn.create_stack(StackName="Caps", TemplateBody=body({"Role": role}))
     named = {**role, "Properties": {**role["Properties"], "RoleName": "named"}}
@@ -231,7 +233,7 @@ def test_the_stack_acts_as_its_service_role(labstack: LabstackProcess) -> None:
     cfn.create_stack(StackName="AsRole", RoleARN=arn, TemplateBody=body({"Alerts": topic(TopicName="alerts")}))
     assert settled(cfn, "AsRole")["StackStatus"] == "ROLLBACK_COMPLETE"
     reason = next(r for l, s, r in events(cfn, "AsRole") if (l, s) == ("Alerts", "CREATE_FAILED"))
-    assert "sns:CreateTopic" in reason and "HandlerErrorCode: AccessDenied" in reason
+    assert "sns:CreateTopic" in reason and "(Service: Sns, Status Code: 403" in reason and "HandlerErrorCode: AccessDenied" in reason
     assert topics(labstack, account) == []
     with pytest.raises(cfn.exceptions.ClientError, match="is invalid or cannot be assumed"):
         cfn.create_stack(StackName="NoRole", RoleARN=f"arn:aws:iam::{account}:role/missing",

@@ -10,6 +10,7 @@ not evaluate (the account's root, ``test``) is served by labstack's own keys, wh
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from labstack.enforcement import roles
@@ -17,6 +18,18 @@ from labstack.errors import AwsError
 from labstack.keyring import Identity
 
 SERVICE = "cloudformation.amazonaws.com"
+_last = threading.local()  # the service of the last call that failed on this thread (for the status reason)
+
+
+def failed_service() -> str | None:
+    """The service whose call last failed on this thread, as AWS names it in a status reason ("Sns", "CodeBuild")."""
+    return getattr(_last, "service", None)
+
+
+def _remember(model: Any, http_response: Any, **_: Any) -> None:
+    if http_response is not None and http_response.status_code >= 300:
+        service_id = model.service_model.service_id.replace(" ", "")
+        _last.service = service_id.capitalize() if service_id.isupper() else service_id
 
 
 def check_role(labstack: Any, role_arn: str | None, stack_name: str) -> None:
@@ -62,8 +75,11 @@ class Acting:
     def client(self, service: str) -> Any:
         """A client to this labstack in the stack's region, signed as the stack's principal."""
         if self.identity is None:
-            return self.labstack.clients.get(service, self.account, self.region)
-        return self.labstack.clients.as_identity(service, self.identity, self.region)
+            client = self.labstack.clients.get(service, self.account, self.region)
+        else:
+            client = self.labstack.clients.as_identity(service, self.identity, self.region)
+        client.meta.events.register("after-call.*.*", _remember, unique_id="labstack-cloudformation-failed-service")
+        return client
 
     def close(self) -> None:
         """End the session this operation was given (if it was given one)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from labstack.services.cloudformation import graph, parameters
 from labstack.services.cloudformation.conditions import evaluate_conditions
+from labstack.services.cloudformation.outputs import evaluate_outputs
 from labstack.services.cloudformation.intrinsics import Scope, evaluate, function_of, pseudo_parameters
 from labstack.services.cloudformation.stacks import Stack, StackResource
 from labstack.services.cloudformation.template import TemplateError
@@ -50,16 +51,7 @@ class Document:
     def outputs(self, held: dict[str, StackResource]) -> list[dict]:
         """DescribeStacks' Outputs: each active output's value (lists joined with commas) and export name."""
         self._held = held
-        found = []
-        for key, output in graph.active_outputs(self.template, self.conditions).items():
-            row: dict[str, Any] = {"OutputKey": key, "OutputValue": _text(evaluate(output["Value"], self.scope))}
-            if "Description" in output:
-                row["Description"] = _text(evaluate(output["Description"], self.scope))
-            export = output.get("Export")
-            if isinstance(export, dict) and "Name" in export:
-                row["ExportName"] = _text(evaluate(export["Name"], self.scope))
-            found.append(row)
-        return found
+        return evaluate_outputs(self.template, self.scope)
 
     def deletion_policy(self, logical_id: str) -> str:
         """The resource's DeletionPolicy (Delete when it states none)."""
@@ -124,10 +116,3 @@ def static_imports(template: dict, resolved: dict[str, parameters.Resolved], sta
     walk(graph.active_outputs(template, scope.conditions))
     return names
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

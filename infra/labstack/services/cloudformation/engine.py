@@ -15,6 +15,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updatin
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import graphlib
 import json
@@ -22,7 +23,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -30,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from labstack.errors import AwsError
 from labstack.services.cloudformation import schemas, types
-from labstack.services.cloudformation.acting import Acting
+from labstack.services.cloudformation.acting import Acting, failed_service
 from labstack.services.cloudformation.document import Document
 from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, Result
 from labstack.services.cloudformation.stacks import Export, Stack, StackResource, Stacks, now
@@ -316,7 +317,8 @@ class Engine:
         def one(logical: str) -> None:
             if deadline is not None and deadline.expired():
                 raise _Cancelled()
-            self._one(stack, acting, doc, logical, old.get(logical), replaced)
+            with _naming_the_service():
+                self._one(stack, acting, doc, logical, old.get(logical), replaced)
 
         errors = _walk(graph, one, self.stop, stack.cancel)
         for logical, error in errors.items():
@@ -426,7 +428,8 @@ class Engine:
             stack.event(logical, record.type, "DELETE_IN_PROGRESS", None, record.physical_id)
             handler = types.handler(record.type)
             if handler is not None:
-                handler.delete(self.context(stack, acting, logical, record.type), record.physical_id, record.props)
+                with _naming_the_service():
+                    handler.delete(self.context(stack, acting, logical, record.type), record.physical_id, record.props)
             stack.event(logical, record.type, "DELETE_COMPLETE", None, record.physical_id)
 
         errors = _walk(reverse, one, threading.Event(), threading.Event())
@@ -463,6 +466,16 @@ class Engine:
                 st.exports[name] = Export(name, value, stack.stack_id)
         stack.outputs = outputs
         return [], ""
+
+
+@contextlib.contextmanager
+def _naming_the_service() -> Iterator[None]:
+    """A ClientError leaving the block carries the service whose call failed (``service``), for its reason."""
+    try:
+        yield
+    except ClientError as error:
+        error.service = failed_service()  # type: ignore[attr-defined]
+        raise
 
 
 class _Cancelled(Exception):
@@ -502,7 +515,7 @@ def reason_of(error: BaseException) -> str:
         err = error.response.get("Error", {})
         meta = error.response.get("ResponseMetadata", {})
         status = meta.get("HTTPStatusCode", 400)
-        service = error.operation_name and getattr(error, "service_name", None)
+        service = getattr(error, "service", None)
         message = (f"{err.get('Message') or err.get('Code')} (Service: {service or 'Unknown'}, Status Code: {status}, "
                    f"Request ID: {meta.get('RequestId', '')})")
         return f'Resource handler returned message: "{message}" (RequestToken: {token}, HandlerErrorCode: {_code_of(err.get("Code", ""), status)})'

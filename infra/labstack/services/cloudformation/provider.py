@@ -15,12 +15,12 @@ from typing import Any
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
-from labstack.services.cloudformation import capabilities, graph, parameters, template as templates, types, urls
+from labstack.services.cloudformation import capabilities, graph, parameters, rules, summary, template as templates, types, urls
+from labstack.services.cloudformation.intrinsics import LANGUAGE_EXTENSIONS
 from labstack.services.cloudformation.acting import Acting, check_role
 from labstack.services.cloudformation.changesets import ChangeSets
 from labstack.services.cloudformation.drift import Drift, drift_information
 from labstack.services.cloudformation.document import Document, static_imports
-from labstack.services.cloudformation.conditions import check_conditions
 from labstack.services.cloudformation.engine import SETTLE_SECONDS, Engine
 from labstack.services.cloudformation.stacks import Stack, Stacks, new_stack_id, now
 
@@ -103,7 +103,7 @@ class CloudFormationProvider(Provider):
         """What CloudFormation checks before it starts an operation: capabilities, resource types, parameter
         values, conditions, references and imports. Answers the resolved parameters."""
         capabilities.check(template, capabilities_given)
-        declared = templates.transforms(template)
+        declared = [name for name in templates.transforms(template) if name != LANGUAGE_EXTENSIONS]
         if declared:
             raise AwsError("ValidationError", f"labstack does not expand transforms: {', '.join(declared)}")
         unknown = sorted({r["Type"] for r in (template.get("Resources") or {}).values() if types.handler(r["Type"]) is None})
@@ -119,6 +119,7 @@ class CloudFormationProvider(Provider):
 
         resolved = parameters.resolve(template.get("Parameters") or {}, given, previous, ssm=ssm)
         doc = Document(template, resolved, stack, lambda name: self.engine.export_value(stack, name))
+        rules.check_rules(template, doc.scope)
         graph.check(template, doc.conditions)
         for name in static_imports(template, resolved, stack):
             if self.engine.export_value(stack, name) is None:
@@ -379,43 +380,14 @@ class CloudFormationProvider(Provider):
 
     def validate_template(self, ctx: RequestContext, request: dict) -> dict:
         _, template = self.load(ctx, request)
-        self._static_checks(template)
-        answer: dict[str, Any] = {"Parameters": parameters.summary(template.get("Parameters") or {})}
-        needed, reason = capabilities.required(template)
-        if needed:
-            answer.update(Capabilities=needed, CapabilitiesReason=reason)
-        if template.get("Description") is not None:
-            answer["Description"] = template["Description"]
-        declared = templates.transforms(template)
-        if declared:
-            answer["DeclaredTransforms"] = declared
-        return answer
-
-    @staticmethod
-    def _static_checks(template: dict) -> None:
-        """The checks CloudFormation makes on a template alone: conditions and references."""
-        check_conditions(template)
-        graph.check(template)
+        return summary.validate_template(template)
 
     def get_template_summary(self, ctx: RequestContext, request: dict) -> dict:
         if request.get("StackName"):
             template = self.stacks.find(ctx.account, ctx.region, request["StackName"]).template
         else:
             _, template = self.load(ctx, request)
-        answer: dict[str, Any] = {"Parameters": parameters.declarations(template.get("Parameters") or {}),
-                                  "ResourceTypes": sorted({r["Type"] for r in template["Resources"].values()}),
-                                  "Version": templates.VERSION}
-        needed, reason = capabilities.required(template)
-        if needed:
-            answer.update(Capabilities=needed, CapabilitiesReason=reason)
-        if template.get("Description") is not None:
-            answer["Description"] = template["Description"]
-        if template.get("Metadata") is not None:
-            answer["Metadata"] = json.dumps(template["Metadata"])
-        declared = templates.transforms(template)
-        if declared:
-            answer["DeclaredTransforms"] = declared
-        return answer
+        return summary.template_summary(template)
 
     def list_exports(self, ctx: RequestContext, request: dict) -> dict:
         st = self.stacks.region(ctx.account, ctx.region)
