@@ -1,0 +1,224 @@
+"""A CreateStack of the everyday types (KMS, logs, SQS, SNS, SSM, S3, IAM, Lambda, EventBridge, CloudWatch)
+through labstack's own CloudFormation: what it makes works together, an update changes it in place, a
+deletion leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.support.codebuild import new_account
+from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
+
+TEMPLATE = """
+Parameters:
+  Colour:
+    Type: String
+    Default: blue
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: shop
+      EnableKeyRotation: true
+      PendingWindowInDays: 7
+  KeyAlias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: alias/shop
+      TargetKeyId: !Ref Key
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: 7
+  Queue:
+    Type: AWS::SQS::Queue
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      Subscription:
+        - Protocol: sqs
+          Endpoint: !GetAtt Queue.Arn
+  QueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: [sns.amazonaws.com, events.amazonaws.com]}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Queue.Arn
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: !Ref Colour
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {Status: Enabled}
+  FnRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+      ManagedPolicyArns:
+        - !Sub arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole
+      Policies:
+        - PolicyName: read-setting
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - Effect: Allow
+                Action: ssm:GetParameter
+                Resource: !Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${Setting}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt FnRole.Arn
+      Timeout: 10
+      Environment:
+        Variables:
+          SETTING: !Ref Setting
+      Code:
+        ZipFile: |
+          import os
+          import boto3
+
+          def handler(event, context):
+              ssm = boto3.client("ssm")
+              try:
+                  other = ssm.get_parameter(Name="/elsewhere")["Parameter"]["Value"]
+              except Exception as exc:
+                  other = type(exc).__name__
+              return {"colour": ssm.get_parameter(Name=os.environ["SETTING"])["Parameter"]["Value"], "other": other}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [shop]}
+      Targets:
+        - Id: queue
+          Arn: !GetAtt Queue.Arn
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      ComparisonOperator: GreaterThanThreshold
+      Threshold: 10
+      EvaluationPeriods: 1
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref Topic]
+      Metrics:
+        - Id: errors
+          ReturnData: false
+          MetricStat:
+            Metric: {Namespace: Shop, MetricName: Errors}
+            Period: 60
+            Stat: Sum
+        - Id: requests
+          ReturnData: false
+          MetricStat:
+            Metric: {Namespace: Shop, MetricName: Requests}
+            Period: 60
+            Stat: Sum
+        - Id: rate
+          Expression: 100 * errors / requests
+          ReturnData: true
+Outputs:
+  Key: {Value: !Ref Key}
+  KeyArn: {Value: !GetAtt Key.Arn}
+  Alias: {Value: !Ref KeyAlias}
+  LogGroup: {Value: !Ref Logs}
+  QueueUrl: {Value: !Ref Queue}
+  QueueArn: {Value: !GetAtt Queue.Arn}
+  Topic: {Value: !Ref Topic}
+  Setting: {Value: !Ref Setting}
+  SettingValue: {Value: !GetAtt Setting.Value}
+  Bucket: {Value: !Ref Bucket}
+  Function: {Value: !Ref Fn}
+  FunctionArn: {Value: !GetAtt Fn.Arn}
+  RoleArn: {Value: !GetAtt FnRole.Arn}
+  RuleArn: {Value: !GetAtt Rule.Arn}
+  Alarm: {Value: !Ref Alarm}
+"""
+
+
+def settled(cfn: Any, name: str) -> dict:
+    return wait_for(lambda: "_IN_PROGRESS" not in (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
+                    and s, seconds=90)
+
+
+def outputs(stack: dict) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def invoke(server: LabstackProcess, account: str, name: str) -> dict:
+    answer = server.client("lambda", account=account).invoke(FunctionName=name, Payload=b"{}")
+    body = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, body
+    return body
+
+
+@pytest.mark.slow
+def test_a_stack_of_everyday_types_works_updates_in_place_and_deletes_cleanly(labstack: LabstackProcess) -> None:
+    """Each type's Ref and Fn::GetAtt as its "Return values" section says; the function runs as the role the
+    stack made, whose inline policy allows its parameter and nothing else; an event reaches the queue through
+    the rule and the topic; a parameter change updates the SSM parameter in place (No interruption)
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html)."""
+    account = new_account()
+    cfn = labstack.client("cloudformation", account=account)
+    labstack.client("ssm", account=account).put_parameter(Name="/elsewhere", Value="secret", Type="String")
+    cfn.create_stack(StackName="Shop", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"])
+    stack = settled(cfn, "Shop")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    out = outputs(stack)
+
+    assert out["KeyArn"] == f"arn:aws:kms:us-east-1:{account}:key/{out['Key']}" and out["Alias"] == "alias/shop"
+    kms = labstack.client("kms", account=account)
+    assert kms.describe_key(KeyId="alias/shop")["KeyMetadata"]["KeyId"] == out["Key"]
+    assert out["QueueArn"].endswith(out["QueueUrl"].rpartition("/")[2])
+    assert out["SettingValue"] == "blue" and out["Setting"].startswith("CFN-Setting-")
+    assert out["FunctionArn"] == f"arn:aws:lambda:us-east-1:{account}:function:{out['Function']}"
+    assert out["RuleArn"].startswith(f"arn:aws:events:us-east-1:{account}:rule/Shop-Rule-")
+    assert out["Bucket"].startswith("shop-bucket-")
+
+    assert invoke(labstack, account, out["Function"]) == {"colour": "blue", "other": "AccessDeniedException"}
+
+    events = labstack.client("events", account=account)
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"id": 7})}])
+    sqs = labstack.client("sqs", account=account)
+    got = wait_for(lambda: sqs.receive_message(QueueUrl=out["QueueUrl"], WaitTimeSeconds=1).get("Messages"))
+    assert json.loads(got[0]["Body"])["detail"] == {"id": 7}
+    sqs.delete_message(QueueUrl=out["QueueUrl"], ReceiptHandle=got[0]["ReceiptHandle"])
+    labstack.client("sns", account=account).publish(TopicArn=out["Topic"], Message="hello")
+    got = wait_for(lambda: sqs.receive_message(QueueUrl=out["QueueUrl"], WaitTimeSeconds=1).get("Messages"))
+    assert json.loads(got[0]["Body"])["Message"] == "hello"
+
+    cfn.update_stack(StackName="Shop", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Colour", "ParameterValue": "green"}])
+    stack = settled(cfn, "Shop")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
+    assert outputs(stack)["Setting"] == out["Setting"] and outputs(stack)["SettingValue"] == "green"
+    assert invoke(labstack, account, out["Function"])["colour"] == "green"
+
+    cfn.delete_stack(StackName="Shop")
+    wait_for(lambda: not [s for s in cfn.list_stacks()["StackSummaries"]
+                          if s["StackName"] == "Shop" and s["StackStatus"] != "DELETE_COMPLETE"], seconds=90)
+    assert labstack.client("lambda", account=account).list_functions()["Functions"] == []
+    assert labstack.client("sns", account=account).list_topics()["Topics"] == []
+    assert sqs.list_queues().get("QueueUrls", []) == []
+    assert labstack.client("s3", account=account).list_buckets()["Buckets"] == []
+    assert [r["RoleName"] for r in labstack.client("iam", account=account).list_roles()["Roles"]] == []
+    assert labstack.client("cloudwatch", account=account).describe_alarms()["MetricAlarms"] == []
+    assert kms.describe_key(KeyId=out["Key"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/shop"] == []
