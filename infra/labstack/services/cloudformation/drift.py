@@ -4,8 +4,8 @@ A resource's expected properties are the resolved properties it was last made wi
 template set: service defaults are not drift); its actual ones come from its handler's ``read()``, in
 template form, read as the caller of the detection. Differences are AWS's ``PropertyDifferences``:
 ``NOT_EQUAL`` (a value changed), ``REMOVE`` (a property or list item gone), ``ADD`` (a list item added).
-Write-only properties (never read back) and ``KmsKeyId`` are not compared; types labstack cannot read, and
-nested stacks, are ``NOT_CHECKED``. AWS's pages:
+Write-only properties (never read back) and ``KmsKeyId`` are not compared; types labstack cannot read,
+nested stacks and CloudFormation's own bookkeeping types are ``NOT_CHECKED``. AWS's pages:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-drift.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/detect-drift-stack.html
 """
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 CHECKABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED")
 """The stack statuses drift detection runs in (AWS's list)."""
 NOT_COMPARED = ("KmsKeyId", "KMSKeyId")  # AWS does not compare KMS key ids (a key has many aliases)
-UNREADABLE = ("AWS::CloudFormation::Stack",)  # AWS checks a nested stack's drift on the nested stack itself
+UNREADABLE = ("AWS::CloudFormation::Stack",  # AWS checks a nested stack's drift on the nested stack itself
+              "AWS::CloudFormation::WaitConditionHandle", "AWS::CDK::Metadata")  # nothing live to compare
 KEPT_DETECTIONS = 20  # detections remembered per stack for DescribeStackDriftDetectionStatus
 PAGE = 100
 
