@@ -8,6 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.codebuild import new_account
 from tests.support.server import LabstackProcess
 
 TEMPLATE = """
@@ -100,3 +101,23 @@ def test_hostile_templates_are_refused_and_labstack_keeps_answering(labstack: La
     deep = '{"Resources": {"A": {"Type": "AWS::SNS::Topic", "Metadata": ' + "[" * 3000 + "]" * 3000 + "}}}"
     assert _error(lambda: cfn.validate_template(TemplateBody=deep))["Message"].startswith("Template format error:")
     assert cfn.validate_template(TemplateBody=TEMPLATE)["Parameters"][0]["ParameterKey"] == "Env"
+
+
+def test_parameter_values_are_checked_at_create_stack(labstack: LabstackProcess) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/parameters-section-structure.html:
+    CreateStack refuses missing, unknown and constraint-breaking values before any resource exists; a pattern that
+    backtracks catastrophically is stopped and labstack keeps answering."""
+    cfn = labstack.client("cloudformation", account=new_account())
+    body = ("Parameters:\n  Name: {Type: String, AllowedPattern: '(a|a)*'}\n"
+            "Resources:\n  Topic: {Type: AWS::SNS::Topic}\n")
+    assert _error(lambda: cfn.create_stack(StackName="p1", TemplateBody=body))["Message"] == (
+        "Parameters: [Name] must have values")
+    assert _error(lambda: cfn.create_stack(StackName="p1", TemplateBody=body, Parameters=[
+        {"ParameterKey": "Name", "ParameterValue": "aa"}, {"ParameterKey": "Other", "ParameterValue": "x"}]))[
+        "Message"] == "Parameters: [Other] do not exist in the template"
+    hostile = _error(lambda: cfn.create_stack(StackName="p1", TemplateBody=body, Parameters=[
+        {"ParameterKey": "Name", "ParameterValue": "a" * 60 + "b"}]))
+    assert hostile["Code"] == "ValidationError"
+    assert hostile["Message"].startswith("Parameter 'Name' could not be matched against AllowedPattern")
+    assert cfn.list_stacks()["StackSummaries"] == []
+    assert cfn.validate_template(TemplateBody=body)["Parameters"] == [{"ParameterKey": "Name", "NoEcho": False}]

@@ -74,6 +74,16 @@ Parameters:
              "Parameter 'Key' failed to satisfy constraint: must only contain letters and numbers")
 
 
+def test_a_catastrophic_allowed_pattern_is_stopped_not_left_to_hang() -> None:
+    """A hostile AllowedPattern that backtracks exponentially (``(a|a)*`` on a long non-matching value) is stopped
+    after labstack's time limit and the value refused with a message saying so."""
+    declared = _declared("Parameters: {Name: {Type: String, AllowedPattern: '(a|a)*'}}")
+    assert parameters.resolve(declared, _given(Name="aaaa"))
+    with pytest.raises(TemplateError) as caught:
+        parameters.resolve(declared, _given(Name="a" * 60 + "b"))
+    assert caught.value.message.startswith("Parameter 'Name' could not be matched against AllowedPattern (a|a)*")
+
+
 def test_lengths_and_numeric_bounds() -> None:
     """MinLength/MaxLength for String, MinValue/MaxValue for Number (each member of a List<Number>)."""
     declared = _declared("""

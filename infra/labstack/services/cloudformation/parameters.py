@@ -12,12 +12,15 @@ AWS's page: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReferen
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from ..codebuild.patterns import PatternError, compile_pattern
 from .template import format_error, TemplateError
 
+PATTERN_SECONDS = 0.5
+"""How long one AllowedPattern match may run: a pattern that backtracks catastrophically is stopped, not left to
+hang labstack (AWS documents no such limit)."""
 MASK = "****"
 """What DescribeStacks shows for a NoEcho parameter's value."""
 
@@ -77,12 +80,16 @@ def check_declaration(name: str, declaration: dict) -> None:
     allowed = declaration.get("AllowedValues")
     if allowed is not None and not isinstance(allowed, list):
         raise format_error(f"Parameter '{name}' AllowedValues must be a list.")
-    pattern = declaration.get("AllowedPattern")
-    if pattern is not None:
-        try:
-            re.compile(str(pattern))
-        except re.error:
-            raise TemplateError(f"Parameter '{name}' AllowedPattern must be a valid regular expression.") from None
+    if declaration.get("AllowedPattern") is not None:
+        _pattern(name, declaration["AllowedPattern"])
+
+
+def _pattern(name: str, pattern: Any) -> Any:
+    """A parameter's AllowedPattern compiled (with the ``regex`` package, whose matches take a time limit)."""
+    try:
+        return compile_pattern(str(pattern))
+    except PatternError:
+        raise TemplateError(f"Parameter '{name}' AllowedPattern must be a valid regular expression.") from None
 
 
 @dataclass
@@ -206,8 +213,15 @@ def _check_value(name: str, kind: ParameterType, value: str, declaration: dict) 
             raise TemplateError(f"Parameter '{name}' must be one of AllowedValues")
     pattern = declaration.get("AllowedPattern")
     if pattern is not None:
+        compiled = _pattern(name, pattern)
         for item in items:
-            if re.fullmatch(str(pattern), item) is None:
+            try:
+                matched = compiled.fullmatch(item, timeout=PATTERN_SECONDS) is not None
+            except TimeoutError:
+                raise TemplateError(f"Parameter '{name}' could not be matched against AllowedPattern {pattern} within "
+                                    f"{PATTERN_SECONDS} s; labstack stops patterns that backtrack catastrophically"
+                                    ) from None
+            if not matched:
                 raise fail(f"must match pattern {pattern}")
     if kind.base == "Number" and not kind.from_ssm:
         for item in items:
