@@ -20,6 +20,18 @@ pytest_plugins = ["tests.support.sampleapp_fixtures"]
 TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
 
 
+def settled(cfn: Any, name: str) -> dict:
+    """The stack once its operation is over (CreateStack answers while it is still in progress); a
+    failure names every failed resource's reason."""
+    stack = wait_for(lambda: next((s for s in cfn.describe_stacks(StackName=name)["Stacks"]
+                                   if not s["StackStatus"].endswith("_IN_PROGRESS")), None), seconds=120)
+    if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
+        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in
+                   cfn.describe_stack_events(StackName=name)["StackEvents"] if e["ResourceStatus"].endswith("FAILED")]
+        raise AssertionError(f"{name} is {stack['StackStatus']}: {reasons}")
+    return stack
+
+
 def _trusted(iam: Any, role: str) -> list[str]:
     document = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
@@ -33,7 +45,7 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
                    f"{lab.account}.dkr.ecr.us-east-1.amazonaws.com/sample-app:latest")
     cfn = check_responses(lab.client("cloudformation"))
     cfn.create_stack(StackName="base", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
-    stack = cfn.describe_stacks(StackName="base")["Stacks"][0]
+    stack = settled(cfn, "base")
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert (out["ClusterName"], out["ServiceName"], out["LogGroupName"]) == ("sample-app", "sample-app", "/ecs/sample-app")
@@ -100,6 +112,7 @@ Resources:
 def test_the_seeds_cluster_keeps_its_settings_and_capacity_providers(lab: Lab) -> None:
     cfn = check_responses(lab.client("cloudformation"))
     cfn.create_stack(StackName="seed", TemplateBody=SEED_CLUSTER)
+    settled(cfn, "seed")
     cluster = lab.client("ecs").describe_clusters(clusters=["production-cluster"], include=["SETTINGS"])["clusters"][0]
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
