@@ -121,3 +121,13 @@ def test_parameter_values_are_checked_at_create_stack(labstack: LabstackProcess)
     assert hostile["Message"].startswith("Parameter 'Name' could not be matched against AllowedPattern")
     assert cfn.list_stacks()["StackSummaries"] == []
     assert cfn.validate_template(TemplateBody=body)["Parameters"] == [{"ParameterKey": "Name", "NoEcho": False}]
+
+
+def test_a_ten_megabyte_template_is_refused_cleanly(labstack: LabstackProcess) -> None:
+    """A 10 MB TemplateBody is refused (AWS's quota for a body is 51,200 bytes; labstack's request limit may answer
+    first), AWS-shaped, and labstack keeps answering."""
+    cfn = labstack.client("cloudformation")
+    huge = json.dumps({"Metadata": {"Pad": "x" * (10 * 1024 * 1024)}, "Resources": {"A": {"Type": "AWS::SNS::Topic"}}})
+    error = _error(lambda: cfn.validate_template(TemplateBody=huge))
+    assert error["Code"] in ("ValidationError", "RequestEntityTooLarge")
+    assert cfn.validate_template(TemplateBody=TEMPLATE)["Description"] == "the lab's pipeline bucket and role"
