@@ -96,6 +96,7 @@ def test_malformed_json_and_yaml_get_awss_format_errors() -> None:
     with pytest.raises(TemplateError) as caught:
         load("Resources:\n  A: [unclosed\n")
     assert caught.value.message.startswith("Template format error: YAML not well-formed. (line ")
+    assert load("{Resources: {A: {Type: AWS::SNS::Topic}}}") == {"Resources": {"A": {"Type": "AWS::SNS::Topic"}}}
     _fails("just a string", "Template format error: unsupported structure.")
     _fails("- a\n- b\n", "Template format error: unsupported structure.")
 
@@ -200,7 +201,7 @@ def test_duplicate_yaml_keys_and_bad_bytes_are_format_errors() -> None:
     """Text that is not a template's (a mapping key twice, bytes that are not UTF-8) is a format error."""
     with pytest.raises(TemplateError) as caught:
         load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n  A:\n    Type: AWS::SQS::Queue\n")
-    assert caught.value.message.startswith("Template format error: YAML not well-formed.")
+    assert caught.value.message.startswith("Template format error: YAML not well-formed. Duplicate found 'A'")
     _fails(b"\xff\xfe{}", "Template format error: the template is not valid UTF-8 text")
     _fails("   \n", "Template format error: the template is empty.")
 

@@ -87,12 +87,17 @@ def parse(text: str | bytes, *, limit: int = BODY_LIMIT) -> dict:
 
 
 def _parse_json(source: str) -> Any:
+    """JSON first, as CloudFormation reads a template; text that is not JSON may still be YAML (a flow mapping)."""
     try:
         return json.loads(source)
     except json.JSONDecodeError as err:
-        raise format_error(f"JSON not well-formed. (line {err.lineno},  column {err.colno})") from None
+        problem = format_error(f"JSON not well-formed. (line {err.lineno},  column {err.colno})")
     except RecursionError:
         raise format_error(f"JSON nests deeper than {MAX_DEPTH} levels") from None
+    try:
+        return _parse_yaml(source)
+    except TemplateError:
+        raise problem from None
 
 
 def _parse_yaml(source: str) -> Any:
@@ -100,12 +105,12 @@ def _parse_yaml(source: str) -> Any:
         raise format_error("YAML aliases are not allowed in CloudFormation templates")
     try:
         return cfn_yaml.loads(source)
+    except cfn_yaml.CfnParseError as err:  # cfn-lint's own findings (a duplicate key, ...), before its base class
+        raise format_error(f"YAML not well-formed. {err.matches[0].message}") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise format_error(f"YAML not well-formed.{where}") from None
-    except cfn_yaml.CfnParseError as err:
-        raise format_error(f"YAML not well-formed. {err.matches[0].message}") from None
     except yaml.YAMLError:
         raise format_error("YAML not well-formed.") from None
 
