@@ -132,6 +132,7 @@ def test_a_connection_retags_in_place_and_feeds_a_v2_pipelines_triggers(pipeline
     assert handler.read(ctx, made.physical_id, changed) is None
 
 
+@pytest.mark.slow
 def test_code_from_another_accounts_bucket_is_read_as_the_stack_and_refused(pipeline_lab: PipelineLab) -> None:
     """Code.S3 is fetched as the stack's principal, so a template cannot seed a repository with another
     account's private code: S3 refuses the read, the resource fails and no repository is left."""
@@ -142,3 +143,17 @@ def test_code_from_another_accounts_bucket_is_read_as_the_stack_and_refused(pipe
             "RepositoryName": "loot", "Code": {"S3": {"Bucket": victim.sources, "Key": "secret.zip"}}})
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     assert lab.client("codecommit").list_repositories()["repositories"] == []
+
+
+def test_a_repository_renamed_outside_the_stack_is_still_found_by_its_id(pipeline_lab: PipelineLab) -> None:
+    """The physical id is the repository ID (Ref), so a rename outside the stack is drift, not a lost
+    resource: read() finds it by its ID and shows the new name, and delete removes it."""
+    lab = pipeline_lab
+    handler, ctx = of(REPOSITORY), context(lab.server, lab.account, "Repo")
+    props = {"RepositoryName": "named"}
+    made = handler.create(ctx, props)
+    codecommit = lab.client("codecommit")
+    codecommit.update_repository_name(oldName="named", newName="renamed")
+    assert handler.read(ctx, made.physical_id, props) == {"RepositoryName": "renamed"}
+    handler.delete(ctx, made.physical_id, props)
+    assert codecommit.list_repositories()["repositories"] == []

@@ -103,14 +103,29 @@ def _result(ctx: Context, meta: dict) -> Result:
 
 
 def _live(ctx: Context, physical_id: str, props: dict) -> dict | None:
-    """The repository's metadata if the one named in ``props`` is still this resource (same ID)."""
+    """The metadata of the repository whose ID is ``physical_id``: the one the template names, else (renamed
+    outside the stack) the one listed with that ID; None when it no longer exists."""
+    codecommit = ctx.client("codecommit")
+    meta = _metadata(codecommit, props.get("RepositoryName"))
+    if meta is not None and meta["repositoryId"] == physical_id:
+        return meta
+    for page in codecommit.get_paginator("list_repositories").paginate():
+        for listed in page.get("repositories", []):
+            if listed.get("repositoryId") == physical_id:
+                return _metadata(codecommit, listed["repositoryName"])
+    return None
+
+
+def _metadata(codecommit: Any, name: str | None) -> dict | None:
+    """GetRepository's metadata of ``name``, None when there is no such repository."""
+    if not name:
+        return None
     try:
-        meta = ctx.client("codecommit").get_repository(repositoryName=props["RepositoryName"])["repositoryMetadata"]
+        return codecommit.get_repository(repositoryName=name)["repositoryMetadata"]
     except ClientError as error:
         if gone(error, *_GONE):
             return None
         raise
-    return meta if meta["repositoryId"] == physical_id else None
 
 
 def _triggers(triggers: list[dict]) -> list[dict]:
