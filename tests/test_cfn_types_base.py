@@ -325,3 +325,22 @@ def test_a_service_behind_a_weighted_listener_serves_scales_and_drains_to_nothin
             of(type_name).delete(context(server, account, logical), made.ref_value, {})
         assert of(type_name).read(context(server, account, logical), made.ref_value, {}) is None
     assert wait_for(lambda: answer(url) is None and url not in str(elb.describe_load_balancers()), seconds=10)
+
+
+@pytest.mark.slow
+def test_a_service_whose_tasks_cannot_start_fails_when_its_circuit_breaker_trips(labstack: LabstackProcess) -> None:
+    """CloudFormation waits for a service to be stable; with the deployment circuit breaker on, a deployment
+    whose tasks keep failing fails the resource instead of waiting for hours
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecs-service-deploymentcircuitbreaker.html)."""
+    account = new_account()
+    ctx = context(labstack, account, "Service")
+    of("AWS::ECS::Cluster").create(ctx, {"ClusterName": "broken"})
+    definition = of("AWS::ECS::TaskDefinition").create(ctx, {"Family": "broken", "ContainerDefinitions": [
+        {"Name": "app", "Image": f"{account}.dkr.ecr.us-east-1.amazonaws.com/missing:latest", "Memory": 128}]})
+    props = {"Cluster": "broken", "ServiceName": "broken", "TaskDefinition": definition.ref_value, "DesiredCount": 1,
+             "DeploymentConfiguration": {"DeploymentCircuitBreaker": {"Enable": True, "Rollback": False}}}
+    with pytest.raises(HandlerError) as info:
+        of("AWS::ECS::Service").create(ctx, props)
+    assert info.value.message == "Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'."
+    of("AWS::ECS::Service").delete(ctx, f"arn:aws:ecs:us-east-1:{account}:service/broken/broken", props)
+    assert labstack.client("ecs", account=account).list_tasks(cluster="broken")["taskArns"] == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.support.mutations import (
     solved_account,
     uncovered,
 )
+from tests.support.sampleapp import app_copy, push_app_image
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
@@ -59,8 +61,12 @@ def test_each_check_names_resources_of_this_lab_that_it_grades() -> None:
 # --- the stack -------------------------------------------------------------------------------------------
 
 @breaks("stack-complete")
-def test_a_stack_from_the_template_with_another_app_name(sampleapp_labstack: LabstackProcess) -> None:
+def test_a_stack_from_the_template_with_another_app_name(sampleapp_labstack: LabstackProcess, tmp_path: Path) -> None:
     session = session_for(sampleapp_labstack)
+    # its image is there: as on AWS, the stack's service must be stable (its task running) before the stack completes
+    session.client("ecr").create_repository(repositoryName=lab01.REPOSITORY)
+    push_app_image(sampleapp_labstack, session.account, app_copy(tmp_path / "app"),
+                   f"{session.account}.dkr.ecr.us-east-1.amazonaws.com/{lab01.REPOSITORY}:latest")
     cloudformation = session.client("cloudformation")
     cloudformation.create_stack(StackName=lab03.STACK, TemplateBody=(ROOT / lab03.names(session)["template"]).read_text(),
                                 Capabilities=["CAPABILITY_NAMED_IAM"],
@@ -70,7 +76,7 @@ def test_a_stack_from_the_template_with_another_app_name(sampleapp_labstack: Lab
                  .endswith("_IN_PROGRESS"), seconds=120)
         failed = assert_breaks(session, lab03, "stack-complete")
         assert f"its ClusterName is {lab01.REPOSITORY}, not {lab03.CLUSTER}" in failed.message
-    finally:  # its service stops trying to run an image that is not there
+    finally:  # its service stops
         session.client("ecs").update_service(cluster=lab01.REPOSITORY, service=lab01.REPOSITORY, desiredCount=0)
 
 

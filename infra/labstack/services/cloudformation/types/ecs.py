@@ -195,6 +195,9 @@ class Service(ResourceType):
             return False
         if (service.get("deploymentController") or {}).get("type", "ECS") == "ECS":
             deployments = service.get("deployments") or []
+            if deployments and deployments[0].get("rolloutState") == "FAILED":  # the circuit breaker tripped
+                raise HandlerError("Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'.",
+                                   "GeneralServiceException")
             if len(deployments) != 1 or deployments[0].get("rolloutState", "COMPLETED") != "COMPLETED":
                 return False
         return self._running(ctx, cluster, service["serviceName"]) == service["desiredCount"]
