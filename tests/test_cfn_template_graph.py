@@ -217,3 +217,77 @@ def test_a_condition_nobody_declared_is_refused() -> None:
                        "the template")
         with pytest.raises(TemplateError):
             validate_template(load(text))
+
+
+SEED_TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Description: 'Production VPC with ECS Cluster'
+Parameters:
+  Environment: {Type: String, Default: production, AllowedValues: [development, staging, production]}
+  VpcCidr: {Type: String, Default: 10.0.0.0/16}
+Mappings:
+  EnvironmentConfig:
+    development: {InstanceType: t3.small, MinSize: 1, MaxSize: 2}
+    production: {InstanceType: t3.large, MinSize: 3, MaxSize: 10}
+Conditions:
+  IsProduction: !Equals [!Ref Environment, production]
+Resources:
+  VPC:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: !Ref VpcCidr
+      Tags: [{Key: Name, Value: !Sub '${Environment}-vpc'}]
+  PublicSubnet1:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref VPC
+      CidrBlock: !Select [0, !Cidr [!Ref VpcCidr, 6, 8]]
+      AvailabilityZone: !Select [0, !GetAZs '']
+  ECSCluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterName: !Sub '${Environment}-cluster'
+      ClusterSettings: [{Name: containerInsights, Value: !If [IsProduction, enabled, disabled]}]
+      DefaultCapacityProviderStrategy:
+        - {CapacityProvider: FARGATE, Weight: !If [IsProduction, 1, 0]}
+        - {CapacityProvider: FARGATE_SPOT, Weight: !If [IsProduction, 0, 1]}
+  DatabaseStack:
+    Type: AWS::CloudFormation::Stack
+    Condition: IsProduction
+    Properties:
+      TemplateURL: https://s3.amazonaws.com/templates/database.yaml
+      Parameters:
+        VpcId: !Ref VPC
+        SubnetIds: !Join [',', [!Ref PrivateSubnet1, !Ref PrivateSubnet2]]
+Outputs:
+  VpcId: {Value: !Ref VPC, Export: {Name: !Sub '${Environment}-VpcId'}}
+  ClusterArn: {Value: !GetAtt ECSCluster.Arn, Export: {Name: !Sub '${Environment}-ClusterArn'}}
+"""
+
+
+def test_the_courses_stack_template() -> None:
+    """The course's own CloudFormation example (shared/seed, "Stack Template"): its nested stack refers to two
+    private subnets the template never declares, which CloudFormation refuses whatever the environment
+    (references are checked on the whole template before conditions); with them declared, the development stack
+    has no database stack, its cluster prefers FARGATE_SPOT, and the first subnet is the first /24 of
+    ``!Cidr [10.0.0.0/16, 6, 8]``
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-cidr.html)."""
+    development = [{"ParameterKey": "Environment", "ParameterValue": "development"}]
+    _refused(SEED_TEMPLATE, "Template format error: Unresolved resource dependencies [PrivateSubnet1, "
+                            "PrivateSubnet2] in the Resources block of the template", development)
+    private = "".join(f"  PrivateSubnet{n}: {{Type: AWS::EC2::Subnet, Properties: {{VpcId: !Ref VPC}}}}\n"
+                      for n in (1, 2))
+    fixed = SEED_TEMPLATE.replace("Outputs:", private + "Outputs:")
+    scope = _stack(fixed, development, ref=lambda name: f"{name.lower()}-1",
+                   get_att=lambda name, attribute: f"arn:{name}", azs=lambda region: [f"{region}a", f"{region}b"])
+    assert "DatabaseStack" not in graph.active_resources(scope.template, scope.conditions)
+    assert _properties(scope, "PublicSubnet1") == {"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/24",
+                                                   "AvailabilityZone": "us-east-1a"}
+    cluster = _properties(scope, "ECSCluster")
+    assert cluster["ClusterSettings"] == [{"Name": "containerInsights", "Value": "disabled"}]
+    assert [s["Weight"] for s in cluster["DefaultCapacityProviderStrategy"]] == [0, 1]
+    assert exports(evaluate_outputs(scope.template, scope)) == {"development-VpcId": "vpc-1",
+                                                               "development-ClusterArn": "arn:ECSCluster"}
+    production = _stack(fixed, [], ref=lambda name: f"{name.lower()}-1")
+    assert _properties(production, "DatabaseStack")["Parameters"] == {
+        "VpcId": "vpc-1", "SubnetIds": "privatesubnet1-1,privatesubnet2-1"}

@@ -110,7 +110,10 @@ def dependencies(template: dict, conditions: dict[str, bool] | None = None) -> d
 
 def check(template: dict, conditions: dict[str, bool] | None = None) -> None:
     """CloudFormation's reference checks: every Ref, Fn::GetAtt, Fn::Sub variable and DependsOn names something
-    the template declares (with ``conditions``: something the stack will have), and no dependency is circular."""
+    the template declares, and no dependency is circular; with ``conditions``, then the same among the resources
+    and outputs the stack will have."""
+    if conditions is not None:
+        check(template)
     declared = template.get("Resources") or {}
     resources = active_resources(template, conditions)
     parameters = template.get("Parameters") or {}
