@@ -166,6 +166,16 @@ def test_change_set_requests_aws_refuses(labstack: LabstackProcess) -> None:
     assert _error(cfn.describe_change_set, ChangeSetName="twice")["Code"] == "ValidationError"  # no stack named
 
 
+def test_deleting_a_stack_under_review_takes_its_change_sets(labstack: LabstackProcess) -> None:
+    cfn, _ = _cfn(labstack)
+    made = cfn.create_change_set(StackName="draft", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=json.dumps(TEMPLATE))
+    cfn.delete_stack(StackName="draft")
+    cfn.get_waiter("stack_delete_complete").wait(StackName=made["StackId"], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert _error(cfn.describe_change_set, ChangeSetName=made["Id"])["Code"] == "ChangeSetNotFound"
+    again = cfn.create_change_set(StackName="draft", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=json.dumps(TEMPLATE))
+    assert again["StackId"] != made["StackId"]
+
+
 def test_a_broken_template_leaves_no_stack_behind(labstack: LabstackProcess) -> None:
     """A CREATE change set whose template is refused makes no REVIEW_IN_PROGRESS stack."""
     cfn, _ = _cfn(labstack)

@@ -140,7 +140,10 @@ class ChangeSets:
             f"arn:{ctx.partition}:cloudformation:{ctx.region}:{ctx.account}:changeSet/{name}/{uuid.uuid4()}", name,
             stack, kind, text, template, resolved, dict(request), ctx.access_key, stack.updated)
         with self.store.lock:
-            self.store.get(ctx.account, ctx.region)[change_set.change_set_id] = change_set
+            held = self.store.get(ctx.account, ctx.region)
+            for gone in [k for k, c in held.items() if c.stack.is_deleted]:  # a deleted stack's go with it
+                del held[gone]
+            held[change_set.change_set_id] = change_set
         self._plan(change_set)
         return {"Id": change_set.change_set_id, "StackId": stack.stack_id}
 
@@ -152,6 +155,7 @@ class ChangeSets:
         if stack is None:
             stack = provider.new_stack(ctx, request["StackName"], request)
             stack.caller_key = ctx.access_key
+            stack.settled.set()  # no operation runs on it until the change set is executed
             provider.stacks.add(stack)
             stack.stack_event("REVIEW_IN_PROGRESS", "User Initiated")
             return stack.template_body, stack.template, stack.resolved, stack
