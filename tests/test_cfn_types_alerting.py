@@ -10,6 +10,7 @@ from labstack.services.cloudformation.resource import HandlerError, NeedsReplace
 from tests.support.cfn_handlers import context, of
 from tests.support.codebuild import new_account
 from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
 
 
 def test_a_topic_with_subscriptions_a_subscription_and_a_topic_policy(labstack: LabstackProcess) -> None:
@@ -96,6 +97,36 @@ def test_an_alarm_on_metric_math_is_made_updated_and_deleted(labstack: LabstackP
     alarm.delete(ctx, made.physical_id, new)
     assert alarm.read(ctx, made.physical_id, new) is None
     alarm.delete(ctx, made.physical_id, new)
+
+
+def test_a_metric_math_alarm_moves_with_its_metrics(labstack: LabstackProcess) -> None:
+    """An alarm on ``100 * errors / requests`` goes to ALARM when the rate crosses its threshold and back to OK
+    when it falls (metric math alarms: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html;
+    a period of 60 lab seconds is a real second at the default time scale)."""
+    account = new_account()
+    cloudwatch = labstack.client("cloudwatch", account=account)
+    ctx, alarm = context(labstack, account, "Rate"), of("AWS::CloudWatch::Alarm")
+    stat = lambda name: {"Metric": {"Namespace": "Shop", "MetricName": name}, "Period": 60, "Stat": "Sum"}  # noqa: E731
+    made = alarm.create(ctx, {
+        "ComparisonOperator": "GreaterThanThreshold", "Threshold": 10, "EvaluationPeriods": 1,
+        "TreatMissingData": "ignore", "Metrics": [
+            {"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": False},
+            {"Id": "requests", "MetricStat": stat("Requests"), "ReturnData": False},
+            {"Id": "rate", "Expression": "100 * FILL(errors, 0) / requests", "ReturnData": True}]})
+
+    def state() -> str:
+        return cloudwatch.describe_alarms(AlarmNames=[made.physical_id])["MetricAlarms"][0]["StateValue"]
+
+    def put(errors: float, requests: float) -> None:
+        cloudwatch.put_metric_data(Namespace="Shop", MetricData=[
+            {"MetricName": "Errors", "Value": errors}, {"MetricName": "Requests", "Value": requests}])
+
+    put(5, 10)
+    wait_for(lambda: state() == "ALARM")
+    reason = cloudwatch.describe_alarms(AlarmNames=[made.physical_id])["MetricAlarms"][0]["StateReason"]
+    assert "greater than the threshold (10)" in reason
+    put(0, 1000)
+    wait_for(lambda: state() == "OK")
 
 
 def test_a_key_with_rotation_an_alias_resolving_to_it_and_a_scheduled_deletion(labstack: LabstackProcess) -> None:

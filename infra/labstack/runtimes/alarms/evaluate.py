@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,8 +163,11 @@ def _reason(alarm: Any, judgement: Judgement, points: list[tuple[dt.datetime, fl
     return f"{said} {transition}."
 
 
-def decide(alarm: Any, samples: list[Sample], now: dt.datetime, real_period: float) -> Verdict:
-    """The state the alarm should be in now (a Verdict whose state is None: keep the current one)."""
+def decide(alarm: Any, samples: list[Sample], now: dt.datetime, real_period: float,
+           value: Callable[[dt.datetime, dt.datetime], float | None] | None = None) -> Verdict:
+    """The state the alarm should be in now (a Verdict whose state is None: keep the current one).
+    ``value(start, end)``, when given, is a period's value (a metric math alarm's) instead of the
+    alarm's statistic of ``samples``."""
     periods = int(alarm.evaluation_periods or 1)
     needed = int(alarm.datapoints_to_alarm or periods)
     treat = alarm.treat_missing_data or "missing"
@@ -172,6 +175,9 @@ def decide(alarm: Any, samples: list[Sample], now: dt.datetime, real_period: flo
     for index in range(evaluation_range(periods), 0, -1):  # oldest first
         start = now - dt.timedelta(seconds=real_period * index)
         end = start + dt.timedelta(seconds=real_period)
+        if value is not None:
+            windows.append((start, value(start, end)))
+            continue
         inside = [s for s in samples if start < s.timestamp <= end]
         windows.append((start, statistic(inside, alarm.statistic, alarm.extended_statistic)))
     breaches = OPERATORS[alarm.comparison_operator]

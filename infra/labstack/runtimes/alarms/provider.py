@@ -13,6 +13,7 @@ from labstack.context import RequestContext
 from labstack import motobridge
 from labstack.protocol.provider import Provider
 from labstack.runtimes.alarms.evaluate import Sample, decide
+from labstack.runtimes.alarms.metricmath import Unsupported, math_alarm
 from labstack.runtimes.loop import every
 from labstack.state import AccountRegionStore
 
@@ -23,7 +24,8 @@ _REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Oh
 
 
 def _samples(data: list[Any], alarm: Any, grouped: dict[int, tuple[int, dict[tuple, list[Sample]]]]) -> list[Sample]:
-    """The alarm's metric's datapoints (``data``: its account's and region's). ``grouped`` keeps each such list's
+    """The datapoints of the alarm's metric, or of a metric math query's metric (``alarm``: anything with a
+    namespace, metric_name and dimensions; ``data``: its account's and region's). ``grouped`` keeps each such list's
     datapoints sorted by metric until more arrive, so an alarm at rest is evaluated without reading every
     datapoint of its account again."""
     known = grouped.get(id(data))
@@ -53,6 +55,7 @@ class AlarmsRuntime(Provider):
         self._stop = threading.Event()
         self.history: AccountRegionStore[list[dict[str, Any]]] = AccountRegionStore(list)
         self._grouped: dict[int, tuple[int, dict[tuple, list[Sample]]]] = {}  # see _samples
+        self._unsupported: set[str] = set()  # metric math alarms already logged as not evaluated
         labstack.hooks.on_shutdown(self._stop.set)
         labstack.hooks.on_reset(self.history.reset)
         labstack.hooks.on_reset(self._grouped.clear)
@@ -64,11 +67,23 @@ class AlarmsRuntime(Provider):
     def evaluate_all(self) -> None:
         now = dt.datetime.now(dt.timezone.utc)
         for account, region, alarm in motobridge.cloudwatch_alarms():
-            if alarm.metric_data_queries or alarm.rule or not alarm.metric_name:
-                continue  # metric-math and composite alarms are not evaluated
-            real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
-            samples = _samples(motobridge.cloudwatch_metric_data(account, region), alarm, self._grouped)
-            verdict = decide(alarm, samples, now, real_period)
+            if alarm.rule or not (alarm.metric_name or alarm.metric_data_queries):
+                continue  # composite alarms are not evaluated
+            data = motobridge.cloudwatch_metric_data(account, region)
+            if alarm.metric_data_queries:
+                try:
+                    math = math_alarm(alarm.metric_data_queries)
+                except Unsupported as exc:
+                    if alarm.alarm_arn not in self._unsupported:
+                        self._unsupported.add(alarm.alarm_arn)
+                        log.warning("alarm %s is not evaluated: %s", alarm.name, exc)
+                    continue
+                real_period = self.labstack.clock.real_seconds(math.period)
+                verdict = decide(alarm, [], now, real_period, lambda start, end, math=math, data=data: math.value(
+                    lambda metric: _samples(data, metric, self._grouped), start, end))
+            else:
+                real_period = self.labstack.clock.real_seconds(float(alarm.period or 60))
+                verdict = decide(alarm, _samples(data, alarm, self._grouped), now, real_period)
             # moto creates alarms "OK, Unchecked"; AWS evaluates a new alarm before it is anything,
             # and a new alarm that keeps its state (``ignore``) keeps INSUFFICIENT_DATA, its first one.
             unchecked = alarm.state_reason.startswith("Unchecked")
