@@ -197,6 +197,15 @@ def test_deep_nesting_is_refused_cleanly() -> None:
     assert load(moderate)
 
 
+def test_a_number_of_thousands_of_digits_is_a_format_error() -> None:
+    """A number too long to convert (JSON or YAML) is refused as a format error, not an internal failure."""
+    for text in ('{"Resources": {"A": {"Type": "AWS::SNS::Topic", "Metadata": ' + "1" * 5000 + "}}}",
+                 "Resources:\n  A: {Type: AWS::SNS::Topic, Metadata: " + "1" * 5000 + "}\n"):
+        with pytest.raises(TemplateError) as caught:
+            load(text)
+        assert caught.value.message.startswith("Template format error:")
+
+
 def test_duplicate_yaml_keys_and_bad_bytes_are_format_errors() -> None:
     """Text that is not a template's (a mapping key twice, bytes that are not UTF-8) is a format error."""
     with pytest.raises(TemplateError) as caught:

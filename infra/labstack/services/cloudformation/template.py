@@ -94,6 +94,8 @@ def _parse_json(source: str) -> Any:
         problem = format_error(f"JSON not well-formed. (line {err.lineno},  column {err.colno})")
     except RecursionError:
         raise format_error(f"JSON nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as err:  # a number Python will not convert (thousands of digits)
+        raise format_error(f"JSON not well-formed. {err}") from None
     try:
         return _parse_yaml(source)
     except TemplateError:
