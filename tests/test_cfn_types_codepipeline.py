@@ -161,8 +161,8 @@ def test_a_project_updates_in_place_and_refuses_what_labstack_cannot_do(pipeline
     """Project properties change with no interruption; a property removed from the template is not unset
     (AWS: "To unset or remove a project value via CFN, explicitly provide the attribute with value as empty
     input", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codebuild-project.html).
-    Public visibility, unknown properties and a webhook CodeBuild refuses fail the resource with a clear
-    message, and no project is left behind."""
+    Public visibility, what builds would not honour (a VPC, a custom certificate), unknown properties and a
+    webhook CodeBuild refuses fail the resource with a clear message, and no project is left behind."""
     lab = pipeline_lab
     handler, ctx = of(PROJECT), context(lab.server, lab.account, "Build")
     props = project_props(lab, Name="shop-build", Description="first", TimeoutInMinutes="20", BadgeEnabled=True,
@@ -184,6 +184,10 @@ def test_a_project_updates_in_place_and_refuses_what_labstack_cannot_do(pipeline
 
     refused = [({**props, "Name": "public", "Visibility": "PUBLIC_READ"}, "Visibility"),
                ({**props, "Name": "odd", "Colour": "blue"}, "Colour"),
+               ({**props, "Name": "vpc", "VpcConfig": {"VpcId": "vpc-1", "Subnets": ["subnet-1"],
+                                                       "SecurityGroupIds": ["sg-1"]}}, "VpcConfig"),
+               ({**props, "Name": "certified", "Environment": {**ENVIRONMENT, "Certificate": "certs/ca.pem"}},
+                "Certificate"),
                ({**props, "Name": "hooked", "Source": {"Type": "CODECOMMIT", "Location": "https://example.com/x"},
                  "Artifacts": {"Type": "NO_ARTIFACTS"}, "Triggers": {"Webhook": True}}, "CODECOMMIT")]
     for bad, named in refused:

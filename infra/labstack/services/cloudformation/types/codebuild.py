@@ -19,7 +19,12 @@ from labstack.services.cloudformation.resource import Context, HandlerError, Res
 from labstack.services.cloudformation.types.common import gone, refuse
 
 _NOT_PROJECT = ("Triggers", "Visibility", "ResourceAccessRole")  # not CreateProject/UpdateProject members
-_UNSUPPORTED = ("ResourceAccessRole",)  # the role of public build logs: public projects are not served
+# What labstack's builds would not honour, refused rather than ignored: builds run on the host's network (no
+# VPC) without EFS mounts, retries, secondary sources or public logs (ResourceAccessRole); the environment
+# takes no private registry credentials, custom certificate, reserved fleet or remote Docker server.
+_UNSUPPORTED = ("VpcConfig", "FileSystemLocations", "AutoRetryLimit", "SecondarySources", "SecondarySourceVersions",
+                "ResourceAccessRole")
+_UNSUPPORTED_ENVIRONMENT = ("RegistryCredential", "Certificate", "Fleet", "DockerServer")
 _WEBHOOK_FIXED = ("ScopeConfiguration",)  # UpdateWebhook cannot change it: the webhook is made again
 
 
@@ -86,6 +91,7 @@ class Project(ResourceType):
 
 def _check(props: dict) -> None:
     refuse(Project.type_name, props, _UNSUPPORTED)
+    refuse(f"{Project.type_name} Environment", props.get("Environment") or {}, _UNSUPPORTED_ENVIRONMENT)
     if str(props.get("Visibility") or "PRIVATE") != "PRIVATE":
         raise HandlerError(f"{Project.type_name} property Visibility is not supported by labstack: public build "
                            "projects are not served (UpdateProjectVisibility), only PRIVATE is")
