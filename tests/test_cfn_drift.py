@@ -104,6 +104,7 @@ def test_resources_changed_behind_the_stacks_back_are_modified(stack: Stack) -> 
          "DifferenceType": "NOT_EQUAL"}]
     shown = stack.cfn.describe_stacks(StackName="shop")["Stacks"][0]["DriftInformation"]
     assert shown["StackDriftStatus"] == "DRIFTED" and "LastCheckTimestamp" in shown
+    assert stack.cfn.list_stacks()["StackSummaries"][0]["DriftInformation"] == shown
     rows = {r["LogicalResourceId"]: r["DriftInformation"] for r in stack.cfn.describe_stack_resources(StackName="shop")["StackResources"]}
     assert rows["Topic"]["StackResourceDriftStatus"] == "MODIFIED" and "LastCheckTimestamp" in rows["Topic"]
     assert rows["Handle"]["StackResourceDriftStatus"] == "NOT_CHECKED"

@@ -285,9 +285,11 @@ def _shown(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "LastCheckTimestamp"}
 
 
-def drift_information(resource: StackResource) -> dict:
-    """A resource's DriftInformation for DescribeStackResource(s) and ListStackResources."""
-    shown: dict[str, Any] = {"StackResourceDriftStatus": resource.drift.get("StackResourceDriftStatus", "NOT_CHECKED")}
-    if "LastCheckTimestamp" in resource.drift:
-        shown["LastCheckTimestamp"] = resource.drift["LastCheckTimestamp"]
+def drift_information(held: Stack | StackResource) -> dict:
+    """The DriftInformation of a stack (DescribeStacks, ListStacks) or of a resource (DescribeStackResource(s),
+    ListStackResources): its last verdict, NOT_CHECKED before any, and when it was checked."""
+    key = "StackDriftStatus" if isinstance(held, Stack) else "StackResourceDriftStatus"
+    shown: dict[str, Any] = {key: held.drift.get(key, "NOT_CHECKED")}
+    if "LastCheckTimestamp" in held.drift:
+        shown["LastCheckTimestamp"] = held.drift["LastCheckTimestamp"]
     return shown

@@ -261,9 +261,7 @@ class CloudFormationProvider(Provider):
                 "StackStatus": stack.status, "DisableRollback": stack.disable_rollback,
                 "NotificationARNs": list(stack.notification_arns), "Tags": list(stack.tags),
                 "EnableTerminationProtection": stack.termination_protection,
-                "DriftInformation": {"StackDriftStatus": stack.drift.get("StackDriftStatus", "NOT_CHECKED"),
-                                     **({"LastCheckTimestamp": stack.drift["LastCheckTimestamp"]}
-                                        if "LastCheckTimestamp" in stack.drift else {})},
+                "DriftInformation": drift_information(stack),
             }
             optional = {"Description": stack.description, "StackStatusReason": stack.reason,
                         "LastUpdatedTime": stack.updated, "DeletionTime": stack.deleted,
@@ -286,7 +284,7 @@ class CloudFormationProvider(Provider):
         for stack in page:
             row: dict[str, Any] = {"StackId": stack.stack_id, "StackName": stack.name, "CreationTime": stack.created,
                                    "StackStatus": stack.status,
-                                   "DriftInformation": {"StackDriftStatus": stack.drift.get("StackDriftStatus", "NOT_CHECKED")}}
+                                   "DriftInformation": drift_information(stack)}
             optional = {"TemplateDescription": stack.description, "StackStatusReason": stack.reason,
                         "LastUpdatedTime": stack.updated, "DeletionTime": stack.deleted,
                         "ParentId": stack.parent_id, "RootId": stack.root_id}
