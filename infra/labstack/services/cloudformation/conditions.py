@@ -14,31 +14,20 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from .intrinsics import Scope, evaluate, function_of
-from .template import TemplateError, format_error
+from .template import TemplateError, format_error, nodes
 
 
 def _names_used(value: Any, found: dict[str, set[str]]) -> None:
     """Collect the condition names (key "conditions") and Ref names (key "refs") a condition uses."""
-    call = function_of(value)
-    if call is not None:
+    for node in nodes(value):
+        call = function_of(node)
+        if call is None:
+            continue
         name, argument = call
-        if name == "Condition" and isinstance(argument, str):
-            found["conditions"].add(argument)
-            return
-        if name == "Ref" and isinstance(argument, str):
-            found["refs"].add(argument)
-            return
-        if name == "Fn::If" and isinstance(argument, list) and argument and isinstance(argument[0], str):
+        if name in ("Condition", "Ref") and isinstance(argument, str):
+            found["conditions" if name == "Condition" else "refs"].add(argument)
+        elif name == "Fn::If" and isinstance(argument, list) and argument and isinstance(argument[0], str):
             found["conditions"].add(argument[0])
-            for branch in argument[1:]:
-                _names_used(branch, found)
-            return
-    if isinstance(value, dict):
-        for item in value.values():
-            _names_used(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _names_used(item, found)
 
 
 def check_conditions(template: dict) -> None:

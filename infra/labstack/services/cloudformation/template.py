@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from cfnlint.decode import cfn_yaml
@@ -186,19 +186,26 @@ def check_structure(template: Any) -> None:
     _check_functions(template.get("Rules"), FUNCTIONS + RULE_FUNCTIONS)
 
 
+def nodes(value: Any) -> Iterator[Any]:
+    """Every value inside ``value`` (``value`` first), depth first, without recursion."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, dict):
+            pending.extend(reversed(list(node.values())))
+        elif isinstance(node, list):
+            pending.extend(reversed(node))
+
+
 def _check_functions(value: Any, known: tuple[str, ...]) -> None:
     """Refuse a one-key ``Fn::*`` mapping naming no function CloudFormation has (``!Foo`` reads as ``Fn::Foo``)."""
-    if isinstance(value, dict):
-        if len(value) == 1:
-            name = next(iter(value))
+    for node in nodes(value):
+        if isinstance(node, dict) and len(node) == 1:
+            name = next(iter(node))
             if name.startswith("Fn::") and name not in known:
                 raise format_error(f"Encountered unsupported function: {name} Supported functions are: "
                                    f"[{', '.join(known)}]")
-        for item in value.values():
-            _check_functions(item, known)
-    elif isinstance(value, list):
-        for item in value:
-            _check_functions(item, known)
 
 
 def _check_resources(resources: Any) -> None:
