@@ -344,3 +344,119 @@ def test_a_service_whose_tasks_cannot_start_fails_when_its_circuit_breaker_trips
     assert info.value.message == "Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'."
     of("AWS::ECS::Service").delete(ctx, f"arn:aws:ecs:us-east-1:{account}:service/broken/broken", props)
     assert labstack.client("ecs", account=account).list_tasks(cluster="broken")["taskArns"] == []
+
+
+SERVICE_STACK = """
+Parameters:
+  Greeting: {Type: String, Default: hello}
+  Count: {Type: Number, Default: 1}
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.9.0.0/16}
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.9.1.0/24, AvailabilityZone: !Select [0, !GetAZs '']}
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: app
+      VpcId: !Ref Vpc
+      SecurityGroupIngress: [{IpProtocol: tcp, FromPort: 8080, ToPort: 8080, CidrIp: 10.9.0.0/16}]
+  ExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: ecs-tasks.amazonaws.com}, Action: sts:AssumeRole}]
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy]
+  Cluster:
+    Type: AWS::ECS::Cluster
+  TaskDefinition:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: shop
+      RequiresCompatibilities: [FARGATE]
+      NetworkMode: awsvpc
+      Cpu: '256'
+      Memory: '512'
+      ExecutionRoleArn: !GetAtt ExecutionRole.Arn
+      ContainerDefinitions:
+        - Name: app
+          Image: !Sub ${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/shop:latest
+          Environment: [{Name: GREETING, Value: !Ref Greeting}]
+          PortMappings: [{ContainerPort: 8080}]
+  Service:
+    Type: AWS::ECS::Service
+    Properties:
+      Cluster: !Ref Cluster
+      TaskDefinition: !Ref TaskDefinition
+      DesiredCount: !Ref Count
+      LaunchType: FARGATE
+      NetworkConfiguration:
+        AwsvpcConfiguration: {Subnets: [!Ref Subnet], SecurityGroups: [!GetAtt Group.GroupId]}
+Outputs:
+  Cluster: {Value: !Ref Cluster}
+  ClusterArn: {Value: !GetAtt Cluster.Arn}
+  TaskDefinition: {Value: !Ref TaskDefinition}
+  Service: {Value: !Ref Service}
+  ServiceName: {Value: !GetAtt Service.Name}
+  VpcDefaultGroup: {Value: !GetAtt Vpc.DefaultSecurityGroup}
+"""
+
+
+def _settled(cfn: Any, name: str) -> dict:
+    stack = wait_for(lambda: next((s for s in cfn.describe_stacks(StackName=name)["Stacks"]
+                                   if not s["StackStatus"].endswith("_IN_PROGRESS")), None), seconds=120)
+    failed = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+              if e["ResourceStatus"].endswith("FAILED")]
+    assert not failed, failed
+    return stack
+
+
+@pytest.mark.slow
+def test_through_stacks_a_changed_container_is_a_new_revision_the_service_rolls_to_and_deletion_leaves_nothing(
+        sampleapp_labstack: LabstackProcess, tmp_path: Path) -> None:
+    """CreateStack, UpdateStack and DeleteStack on labstack's own engine with these handlers: names the template
+    does not give are generated; a changed ContainerDefinitions replaces the task definition (Update requires:
+    Replacement, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-taskdefinition.html),
+    so a new revision of the template's Family is registered, the service (TaskDefinition: No interruption) rolls to it, and the old revision
+    is deregistered in the cleanup; DesiredCount changes in place; deleting the stack stops the tasks and removes the
+    network."""
+    server, account = sampleapp_labstack, new_account()
+    server.client("ecr", account=account).create_repository(repositoryName="shop")
+    push_app_image(server, account, app_copy(tmp_path / "app"), f"{account}.dkr.ecr.us-east-1.amazonaws.com/shop:latest")
+    cfn, ecs = server.client("cloudformation", account=account), server.client("ecs", account=account)
+    stack_id = cfn.create_stack(StackName="svc", TemplateBody=SERVICE_STACK, Capabilities=["CAPABILITY_IAM"])["StackId"]
+    out = {o["OutputKey"]: o["OutputValue"] for o in _settled(cfn, "svc")["Outputs"]}
+    assert out["Cluster"].startswith("svc-Cluster-") and out["ClusterArn"].endswith(f":cluster/{out['Cluster']}")
+    assert out["TaskDefinition"] == f"arn:aws:ecs:us-east-1:{account}:task-definition/shop:1"
+    assert out["Service"] == f"arn:aws:ecs:us-east-1:{account}:service/{out['Cluster']}/{out['ServiceName']}"
+    first = out["TaskDefinition"]
+    assert first.endswith(":1") and out["VpcDefaultGroup"].startswith("sg-")
+
+    def running() -> list[str]:
+        arns = ecs.list_tasks(cluster=out["Cluster"], serviceName=out["ServiceName"])["taskArns"]
+        return [t["taskDefinitionArn"] for t in ecs.describe_tasks(cluster=out["Cluster"], tasks=arns)["tasks"]
+                if t["lastStatus"] == "RUNNING"] if arns else []
+
+    assert running() == [first]  # the stack completed once its service was stable
+
+    cfn.update_stack(StackName="svc", TemplateBody=SERVICE_STACK, Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hi"},
+                                 {"ParameterKey": "Count", "ParameterValue": "2"}])
+    out = {o["OutputKey"]: o["OutputValue"] for o in _settled(cfn, "svc")["Outputs"]}
+    second = out["TaskDefinition"]
+    assert second == first[:-1] + "2"
+    definition = ecs.describe_task_definition(taskDefinition=second)["taskDefinition"]
+    assert definition["containerDefinitions"][0]["environment"] == [{"name": "GREETING", "value": "hi"}]
+    assert ecs.describe_task_definition(taskDefinition=first)["taskDefinition"]["status"] == "INACTIVE"
+    assert wait_for(lambda: running() == [second, second], seconds=30)
+    events = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in cfn.describe_stack_events(StackName="svc")["StackEvents"]]
+    assert ("Service", "UPDATE_COMPLETE") in events
+
+    vpc = cfn.describe_stack_resource(StackName="svc", LogicalResourceId="Vpc")["StackResourceDetail"]["PhysicalResourceId"]
+    cfn.delete_stack(StackName="svc")
+    assert wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE", seconds=120)
+    assert ecs.list_tasks(cluster=out["Cluster"])["taskArns"] == []
+    assert ecs.describe_services(cluster=out["Cluster"], services=[out["ServiceName"]])["services"][0]["status"] == "INACTIVE"
+    assert server.client("ec2", account=account).describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []
