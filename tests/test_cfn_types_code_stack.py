@@ -69,6 +69,17 @@ def settled(cfn: Any, name: str) -> dict:
         ("_COMPLETE", "_FAILED")) and s, seconds=90)
 
 
+def drift(cfn: Any, stack: str) -> dict[str, tuple[str, list[tuple]]]:
+    """DetectStackDrift's verdict: each resource's drift status and property differences."""
+    detection = cfn.detect_stack_drift(StackName=stack)["StackDriftDetectionId"]
+    wait_for(lambda: cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)["DetectionStatus"]
+             != "DETECTION_IN_PROGRESS", seconds=60)
+    found = cfn.describe_stack_resource_drifts(StackName=stack)["StackResourceDrifts"]
+    return {d["LogicalResourceId"]: (d["StackResourceDriftStatus"], [
+        (p["PropertyPath"], p["ExpectedValue"], p["ActualValue"], p["DifferenceType"]) for p in d.get("PropertyDifferences", [])])
+        for d in found}
+
+
 def physical(cfn: Any, stack: str, logical: str) -> str:
     return cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical)["StackResourceDetail"]["PhysicalResourceId"]
 
@@ -79,7 +90,9 @@ def test_a_stack_of_code_resources_runs_updates_replaces_and_deletes(pipeline_la
     repository's seeded code to Succeeded. Updating the project's Description ("Update requires: No
     interruption") keeps its physical id; changing the pipeline's Name ("Update requires: Replacement",
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codepipeline-pipeline.html#cfn-codepipeline-pipeline-name)
-    makes a new pipeline and deletes the old one; DeleteStack leaves none of them."""
+    makes a new pipeline and deletes the old one; DeleteStack leaves none of them. Drift detection reads
+    every resource back in template form: in sync as created, MODIFIED when the project is changed by hand
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-drift.html)."""
     lab = pipeline_lab
     lab.s3.put_object(Bucket=lab.sources, Key="seed.zip", Body=zipped(SEED))
     cfn = lab.client("cloudformation")
@@ -106,6 +119,13 @@ def test_a_stack_of_code_resources_runs_updates_replaces_and_deletes(pipeline_la
     assert group["deploymentConfigName"] == physical(cfn, "code", "Config")
     first = lab.wait_for_executions("shop-pipeline", 1)[0]
     assert lab.wait("shop-pipeline", first["pipelineExecutionId"], timeout=60)["status"] == "Succeeded"
+
+    in_sync = {logical: ("IN_SYNC", []) for logical in TEMPLATE["Resources"]}
+    assert drift(cfn, "code") == in_sync  # every handler reads its resource back as the template wrote it
+    lab.codebuild.update_project(name=project, description="changed by hand")
+    assert drift(cfn, "code") == {**in_sync, "Build": ("MODIFIED", [("/Description", "first", "changed by hand",
+                                                                      "NOT_EQUAL")])}
+    lab.codebuild.update_project(name=project, description="first")
 
     cfn.update_stack(StackName="code", TemplateBody=json.dumps(TEMPLATE),
                      Parameters=[*params, {"ParameterKey": "Description", "ParameterValue": "second"}])

@@ -1,1 +1,0 @@
-"""CloudFormation: moto's, with the resource properties it leaves out."""
