@@ -179,7 +179,7 @@ def test_yaml_aliases_are_refused_so_a_billion_laughs_never_expands() -> None:
         previous = chr(ord(level) - 1)
         lol.append(f"{level}: &{level} [" + ", ".join(f"*{previous}" for _ in range(9)) + "]")
     bomb = "Metadata:\n" + "\n".join("  " + line for line in lol) + "\nResources:\n  A:\n    Type: AWS::SNS::Topic\n"
-    _fails(bomb, "Template format error: YAML aliases are not allowed in CloudFormation templates")
+    _fails(bomb, "Template error: YAML aliases are not allowed in CloudFormation templates")
     assert load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: 'a*b'}\n")
 
 

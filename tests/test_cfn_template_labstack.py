@@ -93,7 +93,7 @@ def test_hostile_templates_are_refused_and_labstack_keeps_answering(labstack: La
         bomb.append(f"  {level}: &{level} [" + ", ".join(f"*{previous}" for _ in range(9)) + "]")
     bomb += ["Resources:", "  A: {Type: AWS::SNS::Topic}"]
     error = _error(lambda: cfn.validate_template(TemplateBody="\n".join(bomb) + "\n"))
-    assert error["Message"] == "Template format error: YAML aliases are not allowed in CloudFormation templates"
+    assert error["Message"] == "Template error: YAML aliases are not allowed in CloudFormation templates"
     oversize = json.dumps({"Metadata": {"Pad": "x" * 60_000}, "Resources": {"A": {"Type": "AWS::SNS::Topic"}}})
     error = _error(lambda: cfn.validate_template(TemplateBody=oversize))
     assert error["Code"] == "ValidationError"

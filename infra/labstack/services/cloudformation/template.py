@@ -104,7 +104,7 @@ def _parse_json(source: str) -> Any:
 
 def _parse_yaml(source: str) -> Any:
     if "*" in source and _has_alias(source):
-        raise format_error("YAML aliases are not allowed in CloudFormation templates")
+        raise TemplateError("Template error: YAML aliases are not allowed in CloudFormation templates")
     try:
         return cfn_yaml.loads(source)
     except cfn_yaml.CfnParseError as err:  # cfn-lint's own findings (a duplicate key, ...), before its base class
