@@ -9,7 +9,7 @@ import pytest
 
 from labstack.protocol.models import service_model
 from labstack.protocol.shapes import problems
-from labstack.services.cloudformation.plan import Side, changes, references
+from labstack.services.cloudformation.plan import Side, changes
 from labstack.services.cloudformation.schemas import type_schema
 
 PAGE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
@@ -216,9 +216,3 @@ def test_a_nested_stack_is_always_checked_automatically() -> None:
     nested = {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://s3/x"}}}
     plan = _plan(_side(nested), _side(copy.deepcopy(nested)))
     assert plan["Child"]["Details"][0]["ChangeSource"] == "Automatic"
-
-
-def test_references_reads_ref_getatt_and_sub() -> None:
-    value = {"A": {"Ref": "P"}, "B": {"Fn::GetAtt": "Role.Arn"},
-             "C": {"Fn::Sub": ["${Bucket}/${Role.Arn}/${Local}/${!Literal}", {"Local": {"Ref": "Q"}}]}}
-    assert set(references(value)) == {("P", None), ("Role", "Arn"), ("Bucket", None), ("Q", None)}

@@ -15,11 +15,10 @@ from __future__ import annotations
 import graphlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from labstack.services.cloudformation.intrinsics import function_of, split_get_att, sub_variables
+from labstack.services.cloudformation.graph import reference_pairs
 from labstack.services.cloudformation.schemas import ALWAYS, CONDITIONALLY, NEVER, type_schema
-from labstack.services.cloudformation.template import TemplateError
 
 _POLICIES = ("Metadata", "CreationPolicy", "UpdatePolicy", "DeletionPolicy", "UpdateReplacePolicy")
 _IMPACT = {NEVER: 0, CONDITIONALLY: 1, ALWAYS: 2}
@@ -41,43 +40,6 @@ class Side:
     properties: dict[str, dict | None]
     parameters: dict[str, Any] = field(default_factory=dict)
     physical_ids: dict[str, str] = field(default_factory=dict)
-
-
-def references(value: Any) -> Iterator[tuple[str, str | None]]:
-    """The names a template value refers to: ``(name, None)`` for a Ref or a ``${name}``, ``(name, attr)``
-    for a Fn::GetAtt or a ``${name.attr}`` (pseudo parameters included; the caller tells them apart).
-    The template language's own readers (``intrinsics``) pick the functions apart."""
-    call = function_of(value)
-    if call is not None:
-        name, argument = call
-        if name == "Ref" and isinstance(argument, str):
-            yield argument, None
-            return
-        if name == "Fn::GetAtt":
-            try:
-                logical, attribute = split_get_att(argument)
-            except TemplateError:
-                return
-            if isinstance(logical, str):
-                yield logical, attribute if isinstance(attribute, str) else None
-            yield from references(attribute)
-            return
-        if name == "Fn::Sub":
-            text, local = (argument, {}) if isinstance(argument, str) else (
-                (argument[0], argument[1]) if isinstance(argument, list) and len(argument) == 2 else ("", {}))
-            if isinstance(text, str) and isinstance(local, dict):
-                for variable in sub_variables(text):
-                    head, _, attribute = variable.partition(".")
-                    if head not in local:
-                        yield head, attribute or None
-                yield from references(local)
-            return
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from references(item)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -104,7 +66,7 @@ class _Planner:
     def order(self) -> list[str]:
         """The new template's resources, each after the resources it refers to."""
         names = self.new.declarations
-        graph = {k: {r for r, _ in references(d.get("Properties")) if r in names and r != k}
+        graph = {k: {r for r, _ in reference_pairs(d.get("Properties")) if r in names and r != k}
                  for k, d in names.items()}
         try:
             return list(graphlib.TopologicalSorter(graph).static_order())
@@ -152,7 +114,7 @@ class _Planner:
         """Why one property changes: (Evaluation, ChangeSource, CausingEntity, certain) per cause."""
         causes: list[tuple[str, str, str | None, bool]] = []
         direct = not _same(raw_before, raw_after)
-        names = list(dict.fromkeys(references(raw_after)))
+        names = list(dict.fromkeys(reference_pairs(raw_after)))
         params = [n for n, attr in names if attr is None and n in self.new.parameters
                   and n not in self.new.declarations and not _same(self.old.parameters.get(n), self.new.parameters[n])]
         if direct:
