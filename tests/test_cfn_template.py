@@ -109,7 +109,7 @@ def test_sections_are_checked_with_awss_messages() -> None:
     _fails(json.dumps({"Description": "no resources"}),
            "Template format error: At least one Resources member must be defined.")
     _fails(json.dumps({"Resources": {"A": {"Properties": {}}}}),
-           "Template format error: Every Resources object must contain a Type member.")
+           "Template format error: [/Resources/A] Every Resources object must contain a Type member.")
     _fails(json.dumps({"Resources": {"my-bucket": {"Type": "AWS::S3::Bucket"}}}),
            "Template format error: Resource name my-bucket is non alphanumeric.")
     _fails(json.dumps({"Resources": {"A": {"Type": "AWS::S3::Bucket", "Propertiess": {}}}}),
@@ -125,15 +125,20 @@ def test_sections_are_checked_with_awss_messages() -> None:
 
 
 def test_unknown_functions_are_refused() -> None:
-    """A short-form tag or ``Fn::`` key that names no function is a format error, not a property value; the rule
-    functions belong to the Rules section only."""
-    with pytest.raises(TemplateError) as caught:
-        load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: !Concat [a, b]}\n")
-    assert caught.value.message.startswith("Template format error: Encountered unsupported function: Fn::Concat "
-                                           "Supported functions are: [Ref, Condition, Fn::GetAtt, ")
+    """A short-form tag or ``Fn::`` key (in any case) that names no function is refused with the list CloudFormation
+    answers; the rule functions belong to the Rules section only."""
+    for text, name in (("Properties: {TopicName: !Concat [a, b]}", "Fn::Concat"),
+                       ("Properties: {TopicName: {'fn::GetAtt': [B, Name]}}", "fn::GetAtt")):
+        with pytest.raises(TemplateError) as caught:
+            load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    " + text + "\n")
+        assert caught.value.message == (
+            f"Template Error: Encountered unsupported function: {name} Supported functions are: [Fn::Base64, "
+            "Fn::GetAtt, Fn::GetAZs, Fn::ImportValue, Fn::Join, Fn::Split, Fn::FindInMap, Fn::Select, Ref, "
+            "Fn::Equals, Fn::If, Fn::Not, Condition, Fn::And, Fn::Or, Fn::Contains, Fn::EachMemberEquals, "
+            "Fn::EachMemberIn, Fn::ValueOf, Fn::ValueOfAll, Fn::RefAll, Fn::Sub, Fn::Cidr]")
     with pytest.raises(TemplateError) as caught:
         load("Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {X: !Contains [[a], a]}\n")
-    assert "Encountered unsupported function: Fn::Contains" in caught.value.message
+    assert caught.value.message == "Template format error: Fn::Contains can only be used in the Rules section"
     assert load("Rules:\n  R:\n    Assertions:\n      - Assert: !Contains [[a], a]\n"
                 "Resources:\n  A: {Type: AWS::SNS::Topic}\n")
 

@@ -198,14 +198,25 @@ def nodes(value: Any) -> Iterator[Any]:
             pending.extend(reversed(node))
 
 
+AWS_LISTED_FUNCTIONS = ("Fn::Base64", "Fn::GetAtt", "Fn::GetAZs", "Fn::ImportValue", "Fn::Join", "Fn::Split",
+                        "Fn::FindInMap", "Fn::Select", "Ref", "Fn::Equals", "Fn::If", "Fn::Not", "Condition", "Fn::And",
+                        "Fn::Or", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::ValueOf",
+                        "Fn::ValueOfAll", "Fn::RefAll", "Fn::Sub", "Fn::Cidr")
+"""The functions CloudFormation names, in its order, when it refuses one it does not know."""
+
+
 def _check_functions(value: Any, known: tuple[str, ...]) -> None:
-    """Refuse a one-key ``Fn::*`` mapping naming no function CloudFormation has (``!Foo`` reads as ``Fn::Foo``)."""
+    """Refuse a one-key ``Fn::*`` mapping naming no function CloudFormation has (``!Foo`` reads as ``Fn::Foo``;
+    the prefix is matched in any case, as CloudFormation does), and a rule function outside the Rules section."""
     for node in nodes(value):
         if isinstance(node, dict) and len(node) == 1:
             name = next(iter(node))
-            if name.startswith("Fn::") and name not in known:
-                raise format_error(f"Encountered unsupported function: {name} Supported functions are: "
-                                   f"[{', '.join(known)}]")
+            if not name.lower().startswith("fn::") or name in known:
+                continue
+            if name in RULE_FUNCTIONS:
+                raise format_error(f"{name} can only be used in the Rules section")
+            raise TemplateError(f"Template Error: Encountered unsupported function: {name} Supported functions are: "
+                                f"[{', '.join(AWS_LISTED_FUNCTIONS)}]")
 
 
 def _check_resources(resources: Any) -> None:
@@ -217,7 +228,7 @@ def _check_resources(resources: Any) -> None:
         if not _LOGICAL_ID.match(logical_id):
             raise format_error(f"Resource name {logical_id} is non alphanumeric.")
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            raise format_error("Every Resources object must contain a Type member.")
+            raise format_error(f"[/Resources/{logical_id}] Every Resources object must contain a Type member.")
         for attribute in resource:
             if attribute not in RESOURCE_ATTRIBUTES:
                 raise format_error(f"Invalid template resource property '{attribute}'")
