@@ -150,3 +150,29 @@ def test_a_stack_of_code_resources_runs_updates_replaces_and_deletes(pipeline_la
     assert codedeploy.list_applications()["applications"] == []
     assert [c for c in codedeploy.list_deployment_configs()["deploymentConfigsList"] if not c.startswith("CodeDeployDefault")] == []
     assert lab.client("codestar-connections").list_connections()["Connections"] == []
+
+
+def test_a_failed_pipeline_rolls_the_stack_back_and_leaves_nothing(pipeline_lab: PipelineLab) -> None:
+    """A pipeline CodePipeline refuses (its role does not exist) fails the stack with CodePipeline's own
+    message; the rollback deletes the repository and project made before it (ROLLBACK_COMPLETE)
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-failure-options.html)."""
+    lab = pipeline_lab
+    lab.s3.put_object(Bucket=lab.sources, Key="seed.zip", Body=zipped(SEED))
+    template = {**TEMPLATE, "Resources": {k: v for k, v in TEMPLATE["Resources"].items() if k in ("Repo", "Build", "Pipeline")},
+                "Outputs": {}}
+    template["Resources"]["Pipeline"] = {**template["Resources"]["Pipeline"], "DependsOn": ["Repo", "Build"]}
+    missing_role = f"arn:aws:iam::{lab.account}:role/no-such-role"
+    cfn = lab.client("cloudformation")
+    cfn.create_stack(StackName="broken", TemplateBody=json.dumps(template), Parameters=[
+        {"ParameterKey": "PipelineRole", "ParameterValue": missing_role},
+        {"ParameterKey": "BuildRole", "ParameterValue": lab.build_role},
+        {"ParameterKey": "DeployRole", "ParameterValue": lab.build_role},
+        {"ParameterKey": "ArtifactBucket", "ParameterValue": lab.bucket},
+        {"ParameterKey": "SourceBucket", "ParameterValue": lab.sources}])
+    assert settled(cfn, "broken")["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [e for e in cfn.describe_stack_events(StackName="broken")["StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [e["LogicalResourceId"] for e in failed] == ["Pipeline"]
+    assert "no-such-role" in failed[0]["ResourceStatusReason"], failed[0]["ResourceStatusReason"]
+    assert lab.client("codecommit").list_repositories()["repositories"] == []
+    assert lab.codebuild.list_projects().get("projects", []) == []
+    assert lab.codepipeline.list_pipelines()["pipelines"] == []
