@@ -81,6 +81,7 @@ class Scope:
 
     @property
     def resources(self) -> dict:
+        """The template's resources (all of them: a Ref to one whose Condition is false is the engine's to refuse)."""
         return self.template.get("Resources") or {}
 
 
