@@ -139,17 +139,24 @@ def _pair(item: Any, path: str) -> tuple[str, Any]:
     raise _wrong_type(path, "map")
 
 
+def _as_text(value: Any) -> str | None:
+    """A value as the text a string member holds: booleans as ``true``/``false``, numbers as written,
+    objects and lists as JSON; None for anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return None
+
+
 def _scalar(kind: str, value: Any, path: str) -> Any:
     """A scalar coerced to the member's kind, as CloudFormation coerces property values."""
     if kind == "string":
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)):
-            return str(value)
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        if isinstance(value, str):
-            return value
+        text = _as_text(value)
+        if text is not None:
+            return text
     elif kind == "boolean":
         if isinstance(value, bool):
             return value
@@ -232,12 +239,8 @@ def _like(value: Any, like: Any) -> Any:
         except ValueError:
             return value
     if isinstance(like, str) and not isinstance(value, str):
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)):
-            return str(value)
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
+        text = _as_text(value)
+        return value if text is None else text
     if isinstance(like, bool) and isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     if isinstance(like, (int, float)) and not isinstance(like, bool) and isinstance(value, str):
