@@ -14,8 +14,10 @@ from labstack.services.cloudformation.resource import HandlerError
 from tests.support.cfn_handlers import context, of
 from tests.support.codebuild import new_account
 from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
-from tests.support.server import LabstackProcess
+from tests.support.server import ROOT, LabstackProcess
 from tests.support.waiting import wait_for
+
+TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
 
 
 def test_a_cluster_keeps_its_settings_and_capacity_providers_and_updates_them_in_place(labstack: LabstackProcess) -> None:
@@ -460,3 +462,41 @@ def test_through_stacks_a_changed_container_is_a_new_revision_the_service_rolls_
     assert ecs.list_tasks(cluster=out["Cluster"])["taskArns"] == []
     assert ecs.describe_services(cluster=out["Cluster"], services=[out["ServiceName"]])["services"][0]["status"] == "INACTIVE"
     assert server.client("ec2", account=account).describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []
+
+
+@pytest.mark.slow
+def test_the_base_stacks_resources_are_in_sync_and_each_change_behind_its_back_is_drift(labstack: LabstackProcess) -> None:
+    """The handlers' read() gives the live resource in template form, so drift detection finds the base stack (its
+    service aside: no image here) IN_SYNC, then each change made outside CloudFormation as AWS reports it
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/detect-drift-stack.html)."""
+    source = TEMPLATE.read_text()
+    source = source[:source.index("  Service:\n    Type: AWS::ECS::Service")] + "Outputs:\n  ClusterName: {Value: !Ref Cluster}\n"
+    account = new_account()
+    cfn = labstack.client("cloudformation", account=account)
+    cfn.create_stack(StackName="base", TemplateBody=source, Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert _settled(cfn, "base")["StackStatus"] == "CREATE_COMPLETE"
+
+    def drifts() -> dict[str, list[tuple[str, str, str]]]:
+        detection = cfn.detect_stack_drift(StackName="base")["StackDriftDetectionId"]
+        wait_for(lambda: cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)["DetectionStatus"]
+                 != "DETECTION_IN_PROGRESS")
+        return {d["LogicalResourceId"]: [(p["PropertyPath"], p["DifferenceType"], p["ActualValue"]) for p in d["PropertyDifferences"]]
+                for d in cfn.describe_stack_resource_drifts(StackName="base")["StackResourceDrifts"]
+                if d["StackResourceDriftStatus"] != "IN_SYNC"}
+
+    assert drifts() == {}
+    ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName="base")["StackResources"]}
+    ec2, elb = labstack.client("ec2", account=account), labstack.client("elbv2", account=account)
+    ec2.revoke_security_group_ingress(GroupId=ids["LoadBalancerSecurityGroup"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.modify_subnet_attribute(SubnetId=ids["PublicSubnet1"], MapPublicIpOnLaunch={"Value": False})
+    elb.modify_target_group(TargetGroupArn=ids["BlueTargetGroup"], HealthCheckPath="/other")
+    elb.modify_target_group_attributes(TargetGroupArn=ids["GreenTargetGroup"],
+                                       Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+    elb.modify_listener(ListenerArn=ids["TestListener"], Port=9000)
+    assert drifts() == {
+        "LoadBalancerSecurityGroup": [("/SecurityGroupIngress/1", "REMOVE", "null")],
+        "PublicSubnet1": [("/MapPublicIpOnLaunch", "NOT_EQUAL", "false")],
+        "BlueTargetGroup": [("/HealthCheckPath", "NOT_EQUAL", "/other")],
+        "GreenTargetGroup": [("/TargetGroupAttributes/0/Value", "NOT_EQUAL", "5")],
+        "TestListener": [("/Port", "NOT_EQUAL", "9000")]}
