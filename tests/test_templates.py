@@ -82,9 +82,18 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
                                 if t["status"] == "PRIMARY"])
     assert [(t["taskDefinition"], t["scale"]["value"], t["loadBalancers"][0]["targetGroupArn"]) for t in primary] == [
         (out["TaskDefinitionArn"], 100.0, blue)]
-    for url in [listener_url(lab.server, arn) for arn in listeners]:
+    urls = [listener_url(lab.server, arn) for arn in listeners]
+    for url in urls:
         assert wait_for(lambda url=url: answer(url), seconds=30) == (200, "v1")
-    ecs.update_service(cluster="sample-app", service="sample-app", desiredCount=0)
+
+    # deleting the stack scales the service to 0 before deleting it, and leaves nothing running or listening
+    cfn.delete_stack(StackName="base")
+    assert wait_for(lambda: cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
+                    seconds=120)
+    assert ecs.list_tasks(cluster="sample-app")["taskArns"] == []
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    assert wait_for(lambda: all(answer(url) is None for url in urls), seconds=10)
+    assert lab.client("ec2").describe_vpcs(Filters=[{"Name": "tag:aws:cloudformation:stack-name", "Values": ["base"]}])["Vpcs"] == []
 
 
 SEED_CLUSTER = """
