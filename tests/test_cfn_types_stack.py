@@ -162,6 +162,16 @@ def outputs(stack: dict) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+def drifts(cfn: Any) -> dict[str, dict]:
+    """The stack's resources that are not IN_SYNC after a drift detection, by logical id."""
+    detection = cfn.detect_stack_drift(StackName="Shop")["StackDriftDetectionId"]
+    status = wait_for(lambda: (s := cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection))[
+        "DetectionStatus"] != "DETECTION_IN_PROGRESS" and s)
+    assert status["DetectionStatus"] == "DETECTION_COMPLETE", status
+    found = cfn.describe_stack_resource_drifts(StackName="Shop")["StackResourceDrifts"]
+    return {d["LogicalResourceId"]: d for d in found if d["StackResourceDriftStatus"] != "IN_SYNC"}
+
+
 def invoke(server: LabstackProcess, account: str, name: str) -> dict:
     answer = server.client("lambda", account=account).invoke(FunctionName=name, Payload=b"{}")
     body = json.loads(answer["Payload"].read())
@@ -194,9 +204,21 @@ def test_a_stack_of_everyday_types_works_updates_in_place_and_deletes_cleanly(la
 
     assert invoke(labstack, account, out["Function"]) == {"colour": "blue", "other": "AccessDeniedException"}
 
+    # Every handler reads its resource back in the template's words: untouched, nothing has drifted;
+    # a change behind the stack's back is MODIFIED, naming the property.
+    assert drifts(cfn) == {}
+    labstack.client("logs", account=account).put_retention_policy(logGroupName=out["LogGroup"], retentionInDays=30)
+    labstack.client("ssm", account=account).put_parameter(Name=out["Setting"], Value="red", Type="String",
+                                                           Overwrite=True)
+    changed = drifts(cfn)
+    assert set(changed) == {"Logs", "Setting"}, {k: v.get("PropertyDifferences") for k, v in changed.items()}
+    assert [(d["PropertyPath"], d["ExpectedValue"], d["ActualValue"]) for d in changed["Logs"]["PropertyDifferences"]] == [
+        ("/RetentionInDays", "7", "30")]
+    labstack.client("ssm", account=account).put_parameter(Name=out["Setting"], Value="blue", Overwrite=True)
+
+    sqs = labstack.client("sqs", account=account)
     events = labstack.client("events", account=account)
     events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"id": 7})}])
-    sqs = labstack.client("sqs", account=account)
     got = wait_for(lambda: sqs.receive_message(QueueUrl=out["QueueUrl"], WaitTimeSeconds=1).get("Messages"))
     assert json.loads(got[0]["Body"])["detail"] == {"id": 7}
     sqs.delete_message(QueueUrl=out["QueueUrl"], ReceiptHandle=got[0]["ReceiptHandle"])

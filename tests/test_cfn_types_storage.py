@@ -172,6 +172,8 @@ def test_a_log_group_a_parameter_a_queue_and_its_policy(labstack: LabstackProces
     polprops = {"Queues": [qmade.physical_id], "PolicyDocument": doc}
     polmade = policy.create(ctx, polprops)
     assert policy.read(ctx, polmade.physical_id, polprops)["PolicyDocument"] == doc
+    queue.update(ctx, qmade.physical_id, {"FifoQueue": True}, {"FifoQueue": True, "DelaySeconds": 5})
+    assert policy.read(ctx, polmade.physical_id, polprops)["PolicyDocument"] == doc  # the queue's update keeps it
     policy.delete(ctx, polmade.physical_id, polprops)
     assert policy.read(ctx, polmade.physical_id, polprops) is None
     queue.delete(ctx, qmade.physical_id, qprops)

@@ -57,7 +57,11 @@ class Queue(ResourceType):
         update = {key: _text(new[key]) if key in new else DEFAULTS.get(key, "")
                   for key in ATTRIBUTES if key != "FifoQueue" and changed(old, new, key)}
         if update:
-            sqs.set_queue_attributes(QueueUrl=physical_id, Attributes=update)
+            # moto's SetQueueAttributes drops a Policy the call does not repeat (SQS keeps it): repeat it,
+            # so a QueuePolicy survives the queue's update
+            policy = sqs.get_queue_attributes(QueueUrl=physical_id, AttributeNames=["Policy"]).get(
+                "Attributes", {}).get("Policy")
+            sqs.set_queue_attributes(QueueUrl=physical_id, Attributes={**update, **({"Policy": policy} if policy else {})})
         put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
         if remove:
             sqs.untag_queue(QueueUrl=physical_id, TagKeys=remove)
