@@ -9,10 +9,10 @@ Everything of labstack that depends on how moto is built lives here, and nowhere
   with what it replaces, why, and the moto versions it was checked against; :func:`apply_patches`
   installs a group once, the first time labstack routes a request to its service (loading every
   patched moto module at start would cost ~150 MB and a second in every labstack process). A
-  replacement's behaviour may live with the runtime it serves (``runtimes/cloudformation``),
+  replacement's behaviour may live with the runtime it serves (``runtimes/lambdas``),
   written against this module's functions; only this module assigns to moto;
 - **private API** (``BackendDict._instances``, ``moto_api._internal``, ECR's
-  ``_get_repository`` and ``layer_parts``, CloudFormation's stack internals...): one function
+  ``_get_repository`` and ``layer_parts``...): one function
   here for each read or write another module needs;
 - **moto's backends**: no other module holds a backend (``_backends``/``_loaded_backends`` are
   private) or calls a backend's method; it calls the function here named for what it does
@@ -54,7 +54,7 @@ log = logging.getLogger("labstack.moto")
 # Services the kit relies on moto for (DESIGN.md), as botocore names them.
 MOTO_SERVICES = (
     "s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm",
-    "secretsmanager", "kms", "ecr", "ecs", "elbv2", "lambda", "cloudformation", "ec2",
+    "secretsmanager", "kms", "ecr", "ecs", "elbv2", "lambda", "ec2",
 )
 
 # moto's module names where they differ from botocore's service names.
@@ -76,12 +76,10 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
     "ecs": ("clusters", "task_definitions", "services"),
     "elbv2": ("load_balancers", "target_groups"),
     "lambda": ("_lambdas._functions",),
-    "cloudformation": ("stacks",),
 }
 
 
-# Services whose requests may name AWS-managed policies. (moto's CloudFormation ignores a
-# role's ManagedPolicyArns, so templates cannot attach them yet.)
+# Services whose requests may name AWS-managed policies.
 _USES_MANAGED_POLICIES = frozenset({"iam"})
 _policies_lock = threading.Lock()
 _import_lock = threading.RLock()  # a patch's module may import through the seam again
@@ -150,7 +148,6 @@ class Patch:
     checked: tuple[str, ...] = CHECKED
 
 
-_CFN = "labstack.runtimes.cloudformation"
 PATCHES: tuple[Patch, ...] = (
     Patch("events-delivery", "moto.events.models:Rule", ("send_to_targets",), "labstack.motobridge:_deliveries", "events",
           "a disabled rule delivers nothing; targets labstack serves (a pipeline) get their events from the labstack "
@@ -161,45 +158,12 @@ PATCHES: tuple[Patch, ...] = (
           "S3 encrypts every new bucket with SSE-S3 by default since January 2023; moto leaves them without any"),
     Patch("s3-encryption-deleted", "moto.s3.models:S3Backend", ("delete_bucket_encryption",),
           "labstack.motobridge:_encryption_deletions", "s3", "DeleteBucketEncryption brings S3's default encryption back"),
-    Patch("cfn-ecs-cluster", "moto.ecs.models:Cluster", ("create_from_cloudformation_json",), f"{_CFN}.resources:cluster",
-          "cloudformation", "moto makes a cluster from its name alone (no settings, capacity providers, tags)"),
-    Patch("cfn-ecs-service", "moto.ecs.models:Service", ("create_from_cloudformation_json",), f"{_CFN}.resources:service",
-          "cloudformation", "moto makes a service from cluster, name, family and count alone (no deployment controller, "
-          "load balancers, launch type, network configuration...), and without its first task set"),
-    Patch("cfn-ecs-task-definition", "moto.ecs.models:TaskDefinition", ("create_from_cloudformation_json",),
-          f"{_CFN}.resources:task_definition", "cloudformation",
-          "moto leaves out NetworkMode, RequiresCompatibilities, Cpu and the roles"),
-    Patch("cfn-iam-role", "moto.iam.models:Role", ("create_from_cloudformation_json",), f"{_CFN}.resources:role",
-          "cloudformation", "moto ignores a role's ManagedPolicyArns"),
-    Patch("cfn-target-group", "moto.elbv2.models:FakeTargetGroup", ("has_cfn_attr", "get_cfn_attribute"),
-          f"{_CFN}.resources:target_group", "cloudformation",
-          "moto's target group has no Fn::GetAtt attribute (and one failing output drops every output of the stack)",
-          adds=("get_cfn_attribute",)),
-    Patch("cfn-stack-rollback", "moto.cloudformation.models:Stack", ("create_resources", "update", "delete"),
-          f"{_CFN}.failures:stack", "upstream", "moto has no failed resource: a failure escapes CreateStack as a 500 "
-          "and leaves the stack CREATE_IN_PROGRESS; CloudFormation rolls back"),
     Patch("upstream-iam-roles", "moto.iam.models:IAMBackend", ("get_role", "get_role_by_arn"),
-          f"{_CFN}.upstream_resources:role_lookups", "upstream",
+          "labstack.runtimes.lambdas.upstream_roles:role_lookups", "upstream",
           "with --upstream the learner's roles live in LocalStack: moto's own lookups (Lambda's CreateFunction) read them there"),
-    Patch("upstream-cfn-roles", "moto.iam.models:Role",
-          ("create_from_cloudformation_json", "update_from_cloudformation_json", "delete_from_cloudformation_json"),
-          f"{_CFN}.upstream_resources:stack_roles", "upstream", "a stack's roles are made in the upstream"),
-    Patch("upstream-cfn-log-groups", "moto.logs.models:LogGroup", ("create_from_cloudformation_json", "delete"),
-          f"{_CFN}.upstream_resources:stack_log_groups", "upstream", "a stack's log groups are made in the upstream"),
-    *(Patch(f"upstream-cfn-{kind}", target,
-            ("create_from_cloudformation_json", "update_from_cloudformation_json", "has_cfn_attr"),
-            f"{_CFN}.upstream_stack_resources:{kind}", "upstream", f"a stack's {kind} are made in the upstream")
-      for kind, target in (("buckets", "moto.s3.models:FakeBucket"), ("topics", "moto.sns.models:Topic"),
-                           ("queues", "moto.sqs.models:Queue"), ("parameters", "moto.ssm.models:Parameter"))),
-    Patch("upstream-cfn-refused", "moto.cloudformation.parsing:", ("resource_class_from_type",),
-          f"{_CFN}.upstream_stack_resources:refusals", "upstream",
-          "other resource types of the upstream's services fail with a reason instead of landing unseen in moto"),
 )
-# Patches installed before a group's own (the upstream's role creation replaces the base one).
-_GROUP_NEEDS = {"upstream": ("cloudformation",)}
 # Requests to these services install these groups first.
-_SERVICE_GROUPS = {"events": ("events",), "iam": ("iam",), "s3": ("s3",),
-                   "cloudformation": ("s3", "cloudformation")}
+_SERVICE_GROUPS = {"events": ("events",), "iam": ("iam",), "s3": ("s3",)}
 _applied: set[str] = set()
 _patch_lock = threading.RLock()
 
@@ -233,8 +197,6 @@ def apply_patches(group: str, **context: Any) -> None:
     each patch's ``make`` (the upstream's clients). :class:`UnsupportedMoto` names a patch whose
     attribute moto no longer has."""
     with _patch_lock:
-        for needed in _GROUP_NEEDS.get(group, ()):
-            apply_patches(needed)
         for patch in PATCHES:
             if patch.group != group or patch.name in _applied:
                 continue
@@ -791,21 +753,6 @@ def ecs_service(account: str, region: str, cluster: str, name: str) -> Any:
     return _backends("ecs")[account][region].services[f"{cluster}:{name}"]
 
 
-def ecs_create_cluster(account: str, region: str, name: str, **settings: Any) -> Any:
-    """moto's CreateCluster (``settings``: its keyword arguments); the new cluster."""
-    return _backends("ecs")[account][region].create_cluster(name, **settings)
-
-
-def ecs_create_service(account: str, region: str, cluster: str, name: str, desired_count: int, **settings: Any) -> Any:
-    """moto's CreateService (``settings``: its keyword arguments); the new service."""
-    return _backends("ecs")[account][region].create_service(cluster, name, desired_count, **settings)
-
-
-def ecs_register_task_definition(account: str, region: str, **definition: Any) -> Any:
-    """moto's RegisterTaskDefinition (``definition``: its keyword arguments); the new revision."""
-    return _backends("ecs")[account][region].register_task_definition(**definition)
-
-
 def ecs_create_task_set(account: str, region: str, service: str, cluster: str, task_definition: str,
                         **settings: Any) -> Any:
     """moto's CreateTaskSet (``settings``: its keyword arguments); the new task set."""
@@ -855,13 +802,6 @@ def ecs_add_event(service: Any, event: dict[str, Any], keep: int = 100) -> None:
     if events is not None:
         events.insert(0, event)
         del events[keep:]
-
-
-def iam_attach_role_policies(account: str, region: str, role_name: str, arns: Iterable[str]) -> None:
-    """Attach the managed policies ``arns`` to role ``role_name`` in moto's IAM (the partition is ``region``'s)."""
-    backend = _backends("iam")[account][partition_of(region)]
-    for arn in arns:
-        backend.attach_role_policy(arn, role_name)
 
 
 def elbv2_load_balancers() -> list[tuple[str, str, Any]]:
@@ -920,56 +860,6 @@ def sns_subscriptions(account: str, region: str, topic_arn: str) -> list[dict[st
             for s in list(_backends("sns")[account][region].subscriptions.values()) if s.topic.arn == topic_arn]
 
 
-# CloudFormation: what a failed resource and its stack's rollback need of moto's stack model.
-
-def no_such_attribute() -> Exception:
-    """The error a resource's ``get_cfn_attribute`` raises for an attribute it does not have."""
-    with _import_lock:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-    return UnformattedGetAttTemplateException()
-
-
-def resource_types() -> frozenset[str]:
-    """The CloudFormation resource types moto's CloudFormation makes."""
-    with _import_lock:
-        from moto.cloudformation.parsing import get_model_map
-    return frozenset(get_model_map())
-
-
-def stack_event(stack: Any, status: str, reason: str | None = None) -> None:
-    """Add a stack-level event (``status``, its reason) to a moto stack."""
-    stack._add_stack_event(status, resource_status_reason=reason)
-
-
-def resource_event(stack: Any, logical_id: str, resource_type: str, status: str, reason: str) -> None:
-    """Add a resource's event (a ``CREATE_FAILED``...) to a moto stack."""
-    with _import_lock:
-        from moto.cloudformation.models import Event
-    stack.events.append(Event(stack.stack_id, stack.name, logical_id, "", resource_type, status, reason, None))
-
-
-def stack_keeps_made_only(stack: Any) -> None:
-    """A moto stack keeps only the resources it made, and no outputs: moto makes a stack's resources
-    lazily, so outputs (or a template's other resources) read later would make them again."""
-    with _import_lock:
-        from moto.cloudformation.parsing import OutputMap
-    resources = stack.resource_map
-    resources._resource_json_map = {name: body for name, body in resources._resource_json_map.items()
-                                    if name in resources._parsed_resources}
-    stack.output_map = OutputMap(resources, {"Outputs": {}}, stack.stack_id)
-
-
-def stack_template(stack: Any, template: str) -> None:
-    """Give a moto stack ``template`` again (its parsed form too), as before an update."""
-    stack.template = template
-    stack._parse_template()
-
-
-def stack_outputs(stack: Any) -> None:
-    """Read a moto stack's outputs again from its template."""
-    stack.output_map = stack._create_output_map()
-
-
 # With --upstream: moto objects that stand for resources the upstream keeps.
 
 def role_not_found(name: str) -> Exception:
@@ -988,10 +878,3 @@ def standing_role(account: str, partition: str, found: dict[str, Any]) -> Any:
     return Role(account, partition, found["RoleId"], found["RoleName"],
                 document if isinstance(document, str) else json.dumps(document), found.get("Path", "/"),
                 None, found.get("Description", ""), found.get("Tags", []), found.get("MaxSessionDuration"))
-
-
-def standing_log_group(account: str, region: str, name: str, retention: Any) -> Any:
-    """A moto ``LogGroup`` (not kept in moto) named ``name``."""
-    with _import_lock:
-        from moto.logs.models import LogGroup
-    return LogGroup(account, region, name, RetentionInDays=retention)

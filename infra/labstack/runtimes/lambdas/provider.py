@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from labstack.motobridge import apply_patches
 from labstack.archives import ZIP_MAX_BYTES, ArchiveError, check_zip
 from labstack.clients import without_metadata
 from labstack.context import RequestContext
@@ -37,6 +38,8 @@ class LambdaRuntime(Provider):
 
     def __init__(self, labstack: Any) -> None:
         super().__init__(labstack)
+        if labstack.clients.upstream_serves("iam"):  # moto's CreateFunction looks the role up in the upstream
+            apply_patches("upstream", clients=labstack.clients)
         # a worker's keys outlive it until its last log lines are shipped
         self.sessions = ExecutionRoles(labstack, grace_seconds=3 * FLUSH_SECONDS)
         self.pool = WorkerPool(labstack.settings.home, labstack.settings.endpoint, self.sessions,
