@@ -15,8 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
+from labstack.services.cloudformation.properties import changed, gone_ok
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
-from labstack.services.cloudformation.types.common import gone, refuse
+from labstack.services.cloudformation.types.common import refuse
 
 _NOT_PROJECT = ("Triggers", "Visibility", "ResourceAccessRole")  # not CreateProject/UpdateProject members
 # What labstack's builds would not honour, refused rather than ignored: builds run on the host's network (no
@@ -54,7 +55,7 @@ class Project(ResourceType):
             request["tags"] = []  # the template dropped its tags: so does the project
         project = codebuild.update_project(**request)["project"]
         had, wants = _webhook_wanted(old), _webhook_wanted(new)
-        if had and (not wants or _fixed_changed(old["Triggers"], new["Triggers"])):
+        if had and (not wants or changed(old["Triggers"], new["Triggers"], *_WEBHOOK_FIXED)):
             codebuild.delete_webhook(projectName=physical_id)
             had = False
         if wants and not had:
@@ -64,11 +65,8 @@ class Project(ResourceType):
         return Result(physical_id, {"Arn": project["arn"]})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
+        with gone_ok("ResourceNotFoundException"):
             ctx.client("codebuild").delete_project(name=physical_id)
-        except ClientError as error:
-            if not gone(error, "ResourceNotFoundException"):
-                raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         found = ctx.client("codebuild").batch_get_projects(names=[physical_id]).get("projects") or []
@@ -99,11 +97,6 @@ def _check(props: dict) -> None:
 
 def _project_request(props: dict, operation: str) -> dict:
     return to_api("codebuild", operation, props, drop=_NOT_PROJECT)
-
-
-def _fixed_changed(old: dict, new: dict) -> bool:
-    """Whether a webhook setting UpdateWebhook cannot change differs."""
-    return any(old.get(name) != new.get(name) for name in _WEBHOOK_FIXED)
 
 
 def _webhook_wanted(props: dict) -> bool:
@@ -137,11 +130,8 @@ class ReportGroup(ResourceType):
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         delete_reports = str(props.get("DeleteReports", False)).lower() == "true"
-        try:
+        with gone_ok("ResourceNotFoundException"):
             ctx.client("codebuild").delete_report_group(arn=physical_id, deleteReports=delete_reports)
-        except ClientError as error:
-            if not gone(error, "ResourceNotFoundException"):
-                raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         found = ctx.client("codebuild").batch_get_report_groups(reportGroupArns=[physical_id]).get("reportGroups") or []

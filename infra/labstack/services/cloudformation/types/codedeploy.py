@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
+from labstack.services.cloudformation.properties import arn, gone_ok
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
 from labstack.services.cloudformation.types.common import gone, tag_changes
 
@@ -24,21 +25,21 @@ _NOT_GROUP_UPDATE = ("ApplicationName", "DeploymentGroupName", "Deployment", "Ta
 
 
 def _arn(ctx: Context, kind: str, name: str) -> str:
-    return f"arn:{ctx.partition}:codedeploy:{ctx.region}:{ctx.account}:{kind}:{name}"
+    return arn(ctx, "codedeploy", f"{kind}:{name}")
 
 
-def _retag(ctx: Context, arn: str, old: dict, new: dict) -> None:
-    """Apply the template's tag changes to the resource ``arn`` names."""
+def _retag(ctx: Context, resource_arn: str, old: dict, new: dict) -> None:
+    """Apply the template's tag changes to the resource ``resource_arn`` names."""
     codedeploy = ctx.client("codedeploy")
     tags, removed = tag_changes(old, new)
     if tags:
-        codedeploy.tag_resource(ResourceArn=arn, Tags=tags)
+        codedeploy.tag_resource(ResourceArn=resource_arn, Tags=tags)
     if removed:
-        codedeploy.untag_resource(ResourceArn=arn, TagKeys=removed)
+        codedeploy.untag_resource(ResourceArn=resource_arn, TagKeys=removed)
 
 
-def _live_tags(ctx: Context, arn: str) -> list[dict]:
-    return ctx.client("codedeploy").list_tags_for_resource(ResourceArn=arn).get("Tags", [])
+def _live_tags(ctx: Context, resource_arn: str) -> list[dict]:
+    return ctx.client("codedeploy").list_tags_for_resource(ResourceArn=resource_arn).get("Tags", [])
 
 
 class Application(ResourceType):
@@ -106,12 +107,9 @@ class DeploymentGroup(ResourceType):
         return Result(physical_id)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
+        with gone_ok("ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException"):
             ctx.client("codedeploy").delete_deployment_group(applicationName=props["ApplicationName"],
                                                              deploymentGroupName=physical_id)
-        except ClientError as error:
-            if not gone(error, "ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException"):
-                raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         app = props["ApplicationName"]
@@ -169,11 +167,8 @@ class DeploymentConfig(ResourceType):
         return Result(name)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
+        with gone_ok("DeploymentConfigDoesNotExistException"):
             ctx.client("codedeploy").delete_deployment_config(deploymentConfigName=physical_id)
-        except ClientError as error:
-            if not gone(error, "DeploymentConfigDoesNotExistException"):
-                raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         try:

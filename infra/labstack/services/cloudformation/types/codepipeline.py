@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
+from labstack.services.cloudformation.properties import gone_ok
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
 from labstack.services.cloudformation.types.common import gone, tag_changes
 
@@ -59,11 +60,8 @@ class Pipeline(ResourceType):
         return _result(answer)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
+        with gone_ok("PipelineNotFoundException"):
             ctx.client("codepipeline").delete_pipeline(name=physical_id)
-        except ClientError as error:
-            if not gone(error, "PipelineNotFoundException"):
-                raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         codepipeline = ctx.client("codepipeline")

@@ -14,6 +14,7 @@ from typing import ClassVar
 from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
+from labstack.services.cloudformation.properties import gone_ok
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
 from labstack.services.cloudformation.types.common import gone, tag_changes
 
@@ -38,11 +39,8 @@ class Connection(ResourceType):
         return self._result(ctx, physical_id)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
+        with gone_ok("ResourceNotFoundException"):
             ctx.client(self.service).delete_connection(ConnectionArn=physical_id)
-        except ClientError as error:
-            if not gone(error, "ResourceNotFoundException"):
-                raise
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         client = ctx.client(self.service)
