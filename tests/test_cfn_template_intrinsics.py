@@ -235,3 +235,15 @@ def test_resource_refs_go_through_the_engines_callback() -> None:
     with pytest.raises(TemplateError) as caught:
         _eval("!Ref A")
     assert "cannot be evaluated here" in caught.value.message
+
+
+def test_text_amplification_is_refused_before_it_exhausts_memory() -> None:
+    """A few hundred bytes of template can describe gigabytes: Fn::Join of Fn::Split of a long run of commas, its
+    result the next join's items. labstack charges every text function's output to one budget per stack operation
+    and refuses the template past it, as a template error."""
+    gadget = "!Join ['" + "x" * 1000 + "', !Split [',', '" + "," * 20_000 + "']]"  # 20,001 items, 1 KB between
+    scope = _scope()
+    with pytest.raises(TemplateError) as caught:
+        _eval(gadget, scope)
+    assert caught.value.message.startswith("Template error: Fn::Join makes more text than labstack evaluates")
+    assert len(_eval("!Join ['-', [a, b, !Sub '${AWS::Region}']]", _scope())) == len("a-b-us-east-1")

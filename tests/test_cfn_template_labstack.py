@@ -4,6 +4,7 @@ as a boto3 client sees them, and hostile templates refused while labstack keeps 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -131,3 +132,21 @@ def test_a_ten_megabyte_template_is_refused_cleanly(labstack: LabstackProcess) -
     error = _error(lambda: cfn.validate_template(TemplateBody=huge))
     assert error["Code"] in ("ValidationError", "RequestEntityTooLarge")
     assert cfn.validate_template(TemplateBody=TEMPLATE)["Description"] == "the lab's pipeline bucket and role"
+
+
+def test_a_template_that_amplifies_text_fails_its_stack_not_labstack(labstack: LabstackProcess) -> None:
+    """A topic whose name is Fn::Join of Fn::Split of 20,000 commas with a 1 KB delimiter (20 MB from 21 KB of
+    template) fails the stack with a template error; labstack keeps answering."""
+    cfn = labstack.client("cloudformation", account=new_account())
+    gadget = {"Fn::Join": ["x" * 1000, {"Fn::Split": [",", "," * 20_000]}]}
+    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": gadget}}}})
+    cfn.create_stack(StackName="amplified", TemplateBody=body)
+    for _ in range(120):  # CreateStack answers once the stack settles; this bounds a slow machine
+        if cfn.describe_stacks(StackName="amplified")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE":
+            break
+        time.sleep(0.5)
+    events = cfn.describe_stack_events(StackName="amplified")["StackEvents"]
+    reasons = [event.get("ResourceStatusReason", "") for event in events]
+    assert cfn.describe_stacks(StackName="amplified")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert any("makes more text than labstack evaluates" in reason for reason in reasons), reasons
+    assert cfn.validate_template(TemplateBody=TEMPLATE)["Parameters"][0]["ParameterKey"] == "Env"

@@ -29,6 +29,11 @@ LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 """The transform that adds Fn::Length, Fn::ToJsonString and Fn::FindInMap's DefaultValue (labstack evaluates them
 itself): https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-languageextensions.html"""
 
+OUTPUT_BUDGET = 16 * 1024 * 1024
+"""Characters the text functions (Fn::Join, Fn::Sub, Fn::Split, Fn::Base64, Fn::ToJsonString) may make in one
+stack operation's evaluation: a template that joins its own joins (a few hundred bytes can describe gigabytes) is
+refused instead of exhausting labstack's memory. AWS documents no such number; legitimate templates stay far below."""
+
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -78,6 +83,7 @@ class Scope:
     get_att: Callable[[str, str], Any] | None = None
     import_value: Callable[[str], Any] | None = None
     azs: Callable[[str], list[str]] | None = None
+    budget: int = OUTPUT_BUDGET  # characters the text functions may still make (see OUTPUT_BUDGET)
 
     @property
     def resources(self) -> dict:
@@ -120,6 +126,14 @@ def _needs_language_extensions(function: str, scope: Scope) -> None:
     if LANGUAGE_EXTENSIONS not in transforms(scope.template):
         raise TemplateError(f"Template format error: {function} needs the {LANGUAGE_EXTENSIONS} transform in the "
                             "template's Transform section")
+
+
+def _spend(scope: Scope, characters: int, function: str) -> None:
+    """Charge text a function is about to make to the scope's budget, refusing it past OUTPUT_BUDGET."""
+    scope.budget -= characters
+    if scope.budget < 0:
+        raise _error(f"{function} makes more text than labstack evaluates for one stack operation "
+                     f"({OUTPUT_BUDGET} characters in all)")
 
 
 def _string(value: Any, function: str) -> str:
@@ -197,8 +211,11 @@ def _sub(argument: Any, scope: Scope) -> str:
             value = _ref(name, scope)
         if isinstance(value, list):
             raise _error(f"Fn::Sub variable {name} is a list; Fn::Sub substitutes strings only")
-        return _string(value, "Fn::Sub")
+        piece = _string(value, "Fn::Sub")
+        _spend(scope, len(piece), "Fn::Sub")
+        return piece
 
+    _spend(scope, len(text), "Fn::Sub")
     return _SUB_VARIABLE.sub(replace, text)
 
 
@@ -211,7 +228,9 @@ def _join(argument: Any, scope: Scope) -> str:
     delimiter, items = argument[0], evaluate(argument[1], scope)
     if not isinstance(delimiter, str) or not isinstance(items, list):
         raise problem
-    return delimiter.join(_string(item, "Fn::Join") for item in items)
+    texts = [_string(item, "Fn::Join") for item in items]
+    _spend(scope, sum(map(len, texts)) + len(delimiter) * max(len(texts) - 1, 0), "Fn::Join")
+    return delimiter.join(texts)
 
 
 def _select(argument: Any, scope: Scope) -> Any:
@@ -232,8 +251,9 @@ def _select(argument: Any, scope: Scope) -> Any:
 def _split(argument: Any, scope: Scope) -> list[str]:
     if not isinstance(argument, list) or len(argument) != 2 or not isinstance(argument[0], str):
         raise _error("Fn::Split requires a list of two elements: a delimiter and a string")
-    source = evaluate(argument[1], scope)
-    return _string(source, "Fn::Split").split(argument[0]) if argument[0] else [_string(source, "Fn::Split")]
+    source = _string(evaluate(argument[1], scope), "Fn::Split")
+    _spend(scope, len(source), "Fn::Split")
+    return source.split(argument[0]) if argument[0] else [source]
 
 
 def condition_value(name: Any, scope: Scope, where: str) -> bool:
@@ -342,7 +362,9 @@ def _get_azs(argument: Any, scope: Scope) -> list[str]:
 
 
 def _base64(argument: Any, scope: Scope) -> str:
-    return base64.b64encode(_string(evaluate(argument, scope), "Fn::Base64").encode()).decode()
+    data = _string(evaluate(argument, scope), "Fn::Base64").encode()
+    _spend(scope, (len(data) + 2) // 3 * 4, "Fn::Base64")
+    return base64.b64encode(data).decode()
 
 
 def _cidr(argument: Any, scope: Scope) -> list[str]:
@@ -381,7 +403,9 @@ def _to_json_string(argument: Any, scope: Scope) -> str:
     value = evaluate(argument, scope)
     if not isinstance(value, (dict, list)):
         raise _error("Fn::ToJsonString requires an object or a list")
-    return json.dumps(value, separators=(",", ":"))
+    text = json.dumps(value, separators=(",", ":"))
+    _spend(scope, len(text), "Fn::ToJsonString")
+    return text
 
 
 def _transform(argument: Any, scope: Scope) -> Any:
