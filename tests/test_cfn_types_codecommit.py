@@ -8,6 +8,7 @@ import stat
 
 import pytest
 from botocore.exceptions import ClientError
+from labstack import archives
 from labstack.services.cloudformation.resource import HandlerError
 
 from tests.support.cfn_handlers import context, of
@@ -157,3 +158,18 @@ def test_a_repository_renamed_outside_the_stack_is_still_found_by_its_id(pipelin
     assert handler.read(ctx, made.physical_id, props) == {"RepositoryName": "renamed"}
     handler.delete(ctx, made.physical_id, props)
     assert codecommit.list_repositories()["repositories"] == []
+
+
+def test_a_code_object_over_the_zip_cap_is_refused_before_it_is_read(pipeline_lab: PipelineLab,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code.S3 larger than labstack's zip cap (AWS allows 20 GB compressed,
+    https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html) is refused from its size alone: a
+    large object cannot make labstack read it into memory. Here the cap is lowered and the object is no zip
+    at all, so only the size check can be what refuses it."""
+    lab = pipeline_lab
+    monkeypatch.setattr(archives, "ZIP_MAX_BYTES", archives.Cap("LABSTACK_ZIP_MAX_BYTES", 1000, "bytes"))
+    lab.s3.put_object(Bucket=lab.sources, Key="big.zip", Body=b"x" * 5000)
+    with pytest.raises(HandlerError, match="5000 bytes, more than labstack's cap of 1000 .LABSTACK_ZIP_MAX_BYTES"):
+        of(REPOSITORY).create(context(lab.server, lab.account, "Repo"), {
+            "RepositoryName": "big", "Code": {"S3": {"Bucket": lab.sources, "Key": "big.zip"}}})
+    assert lab.client("codecommit").list_repositories()["repositories"] == []

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from labstack.archives import ArchiveError, open_zip, relative_name, zip_files
+from labstack import archives
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 from labstack.services.cloudformation.types.common import gone, refuse, tag_changes
@@ -141,10 +141,16 @@ def _initial_commit(ctx: Context, name: str, code: dict) -> None:
     request: dict[str, Any] = {"Bucket": s3["Bucket"], "Key": s3["Key"]}
     if s3.get("ObjectVersion"):
         request["VersionId"] = s3["ObjectVersion"]
-    data = ctx.client("s3").get_object(**request)["Body"].read()
+    answer = ctx.client("s3").get_object(**request)
+    cap = archives.ZIP_MAX_BYTES  # the zip itself may be no larger than what it may unpack to
+    if answer["ContentLength"] > cap.limit:
+        answer["Body"].close()
+        raise HandlerError(f"{where} is {answer['ContentLength']} bytes, more than labstack's cap of {cap.limit} "
+                           f"({cap.setting} raises it)")
+    data = answer["Body"].read(cap.limit + 1)
     try:
         files = _zip_entries(data, where)
-    except ArchiveError as error:
+    except archives.ArchiveError as error:
         raise HandlerError(str(error)) from None
     if not files:
         raise HandlerError(f"{where} holds no files to commit")
@@ -154,16 +160,16 @@ def _initial_commit(ctx: Context, name: str, code: dict) -> None:
 
 def _zip_entries(data: bytes, what: str) -> list[dict]:
     """The files of a zip as CreateCommit ``putFiles`` (mode from each member's permission bits)."""
-    with open_zip(data, what) as archive:
+    with archives.open_zip(data, what) as archive:
         modes = {m.filename: m.external_attr >> 16 for m in archive.infolist()}
     entries = []
-    for member, content in zip_files(data, what):
-        path = relative_name(member, what)
+    for member, content in archives.zip_files(data, what):
+        path = archives.relative_name(member, what)
         if not path:
             continue
         mode = modes.get(member, 0)
         if stat.S_ISLNK(mode):
-            raise ArchiveError(f"{what}: member {path!r} is a symbolic link; the initial commit takes files only")
+            raise archives.ArchiveError(f"{what}: member {path!r} is a symbolic link; the initial commit takes files only")
         kind = "EXECUTABLE" if mode & 0o111 else "NORMAL"
         entries.append({"filePath": path, "fileContent": content, "fileMode": kind})
     return entries
