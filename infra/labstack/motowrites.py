@@ -4,8 +4,8 @@ moto's models are plain objects without locks. Requests write them on the gatewa
 runtimes write them too, from their own threads (the ECS service scheduler resolves a service's task
 definition, rolls a failing deployment back, writes counts and task sets back). Each such service has
 one lock per labstack: the gateway holds it while moto serves a request that may change that service's
-state (its own requests, and CloudFormation's, whose stacks make ECS services), and a runtime holds it while it writes, checking under it that what it decided from is still so (a
-newer request wins).
+state (its own requests, a stack's among them: CloudFormation makes ECS resources through ECS's API), and a
+runtime holds it while it writes, checking under it that what it decided from is still so (a newer request wins).
 
 Only the services a runtime writes are locked, and only for operations that write (a Describe, List or Get
 reads: it takes no lock, and costs nothing more); the gateway reads a request's whole body before it takes
@@ -18,9 +18,8 @@ import threading
 
 # moto services whose models a runtime of labstack's writes from its own thread.
 RECONCILED = frozenset({"ecs"})
-# Requests of these services write those models too, in process: a stack makes and updates ECS services
-# (and seeds a CODE_DEPLOY service's task set, as the scheduler may at the same moment).
-_WRITES_INTO = {"ecs": "ecs", "cloudformation": "ecs"}
+# Requests of these services write those models.
+_WRITES_INTO = {"ecs": "ecs"}
 _READS = ("Describe", "List", "Get")  # operations that only read (botocore's naming, kept by every AWS API)
 
 
