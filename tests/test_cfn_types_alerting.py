@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from labstack.services.cloudformation.resource import HandlerError, NeedsReplacement
+from labstack.services.cloudformation.resource import HandlerError
 
 from tests.support.cfn_handlers import context, of
 from tests.support.codebuild import new_account
@@ -130,7 +130,8 @@ def test_a_metric_math_alarm_moves_with_its_metrics(labstack: LabstackProcess) -
 
 
 def test_a_key_with_rotation_an_alias_resolving_to_it_and_a_scheduled_deletion(labstack: LabstackProcess) -> None:
-    """Key: Ref the key id, GetAtt Arn; EnableKeyRotation; deletion is scheduled after PendingWindowInDays.
+    """Key: Ref the key id, GetAtt Arn; EnableKeyRotation; deletion is scheduled after PendingWindowInDays; a
+    KeyUsage change fails the update (never a replacement that would delete the key).
     Alias: Ref the alias name; the alias resolves to the key in KMS calls; TargetKeyId updates in place
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-kms-key.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-kms-alias.html)."""
@@ -157,7 +158,7 @@ def test_a_key_with_rotation_an_alias_resolving_to_it_and_a_scheduled_deletion(l
     moved = {**aprops, "TargetKeyId": second.physical_id}
     alias.update(ctx, made.physical_id, aprops, moved)
     assert kms.describe_key(KeyId="alias/artifacts")["KeyMetadata"]["KeyId"] == second.physical_id
-    with pytest.raises(NeedsReplacement):
+    with pytest.raises(HandlerError, match="KeyUsage of an existing KMS key cannot change"):
         key.update(ctx, first.physical_id, props, {**props, "KeyUsage": "SIGN_VERIFY"})
     with pytest.raises(HandlerError, match="alias/aws/"):
         alias.create(ctx, {"AliasName": "alias/aws/s3", "TargetKeyId": first.physical_id})

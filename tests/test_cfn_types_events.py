@@ -83,7 +83,8 @@ def test_a_rule_with_a_pipeline_target_and_role_starts_the_pipeline(lab: Pipelin
 
 
 def test_a_scheduled_rule_on_a_custom_bus_is_referenced_as_bus_and_name(lab: PipelineLab) -> None:
-    """On a custom event bus Ref is ``EventBusName|RuleName``; a rule needs a pattern or a schedule."""
+    """On a custom event bus Ref is ``EventBusName|RuleName``; a schedule instead of a pattern; a rule needs one
+    of the two."""
     events: Any = lab.client("events")
     events.create_event_bus(Name="builds")
     rule, ctx = of("AWS::Events::Rule"), context(lab.server, lab.account, "Nightly")
@@ -93,5 +94,8 @@ def test_a_scheduled_rule_on_a_custom_bus_is_referenced_as_bus_and_name(lab: Pip
     assert made.attributes["Arn"] == f"arn:aws:events:us-east-1:{lab.account}:rule/builds/nightly"
     rule.delete(ctx, made.physical_id, props)
     assert events.list_rules(EventBusName="builds")["Rules"] == []
+    nightly = rule.create(ctx, {"ScheduleExpression": "cron(0 2 * * ? *)", "State": "DISABLED"})
+    described = events.describe_rule(Name=nightly.physical_id)
+    assert (described["ScheduleExpression"], described["State"]) == ("cron(0 2 * * ? *)", "DISABLED")
     with pytest.raises(HandlerError, match="EventPattern or ScheduleExpression"):
         rule.create(ctx, {"Name": "empty"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -109,6 +110,22 @@ def test_a_policy_resource_and_a_managed_policy_attach_to_a_role(labstack: Labst
     managed.delete(mctx, mmade.physical_id, mprops)
     assert iam.list_attached_role_policies(RoleName="worker")["AttachedPolicies"] == []
     assert managed.read(mctx, mmade.physical_id, mprops) is None
+
+
+def test_a_permissions_boundary_is_set_and_removed_in_place(labstack: LabstackProcess) -> None:
+    """PermissionsBoundary is the role's boundary (labstack's evaluator does not apply boundaries yet: stored
+    as IAM stores it); removing it is an update in place."""
+    account = new_account()
+    iam = labstack.client("iam", account=account)
+    boundary = iam.create_policy(PolicyName="only-sns", PolicyDocument=json.dumps(allow("sns:*", "*")))["Policy"]["Arn"]
+    ctx, role = context(labstack, account, "Capped"), of("AWS::IAM::Role")
+    props = {"AssumeRolePolicyDocument": trust(account), "PermissionsBoundary": boundary}
+    made = role.create(ctx, props)
+    assert iam.get_role(RoleName=made.physical_id)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert role.read(ctx, made.physical_id, props)["PermissionsBoundary"] == boundary
+    unbounded = {"AssumeRolePolicyDocument": trust(account)}
+    role.update(ctx, made.physical_id, props, unbounded)
+    assert "PermissionsBoundary" not in iam.get_role(RoleName=made.physical_id)["Role"]
 
 
 def test_an_unsupported_role_property_fails_clearly(labstack: LabstackProcess) -> None:

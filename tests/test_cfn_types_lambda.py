@@ -118,6 +118,29 @@ def test_versions_and_an_alias_with_routing_config(labstack: LabstackProcess) ->
     function.delete(ctx, "greeter", props)
 
 
+def test_a_function_from_code_in_s3(labstack: LabstackProcess) -> None:
+    """Code.S3Bucket and S3Key name the deployment package; a new key is a code update in place."""
+    account = new_account()
+    role = service_role(labstack.client("iam", account=account), "fn-role", "lambda.amazonaws.com")
+    s3 = labstack.client("s3", account=account)
+    s3.create_bucket(Bucket=f"code-{account}")
+    for key, source in (("v1.zip", SOURCE), ("v2.zip", SOURCE.replace('"echo": event', '"echo": "from s3"'))):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("app.py", source)
+        s3.put_object(Bucket=f"code-{account}", Key=key, Body=buffer.getvalue())
+    ctx, function = context(labstack, account, "FromS3"), of("AWS::Lambda::Function")
+    props = {"FunctionName": "from-s3", "Runtime": "python3.12", "Handler": "app.handler", "Role": role,
+             "Code": {"S3Bucket": f"code-{account}", "S3Key": "v1.zip"}}
+    function.create(ctx, props)
+    lam = labstack.client("lambda", account=account)
+    assert invoke(lam, "from-s3", {"n": 2})["echo"] == {"n": 2}
+    function.update(ctx, "from-s3", props, {**props, "Code": {"S3Bucket": f"code-{account}", "S3Key": "v2.zip"}})
+    assert invoke(lam, "from-s3", {})["echo"] == "from s3"
+    with pytest.raises(HandlerError, match="ZipFile cannot be combined"):
+        function.create(ctx, {**props, "FunctionName": "both", "Code": {"ZipFile": "x", "S3Key": "v1.zip"}})
+
+
 def test_a_container_image_function_is_refused_clearly(labstack: LabstackProcess) -> None:
     with pytest.raises(HandlerError, match="PackageType Zip only"):
         of("AWS::Lambda::Function").create(context(labstack, new_account()), {

@@ -8,7 +8,7 @@ from typing import Any
 from labstack.services.cloudformation.properties import (
     changed, document, gone_ok, only, parsed, pick, tag_changes, without_empty,
 )
-from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, ResourceType, Result
+from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 
 GONE = ("NotFoundException",)
 DEFAULT_PENDING_DAYS = 30
@@ -40,7 +40,7 @@ class Key(ResourceType):
     type_name = "AWS::KMS::Key"
     SUPPORTED = ("Description", "KeyPolicy", "KeyUsage", "KeySpec", "Enabled", "EnableKeyRotation",
                  "RotationPeriodInDays", "PendingWindowInDays", "MultiRegion", "BypassPolicyLockoutSafetyCheck", "Tags")
-    REPLACING = ("KeyUsage", "KeySpec", "MultiRegion")  # "Update requires: Replacement" when changed
+    IMMUTABLE = ("KeyUsage", "KeySpec", "MultiRegion")  # a change fails the update: never a replacement
 
     def create(self, ctx: Context, props: dict) -> Result:
         only(self.type_name, props, self.SUPPORTED)
@@ -72,8 +72,10 @@ class Key(ResourceType):
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         only(self.type_name, new, self.SUPPORTED)
         _pending_days(new)
-        if changed(old, new, *self.REPLACING):
-            raise NeedsReplacement(self.type_name)
+        fixed = [key for key in self.IMMUTABLE if changed(old, new, key)]
+        if fixed:
+            raise HandlerError(f"{', '.join(fixed)} of an existing KMS key cannot change: the update fails rather "
+                               "than replace (and so delete) the key", "NotUpdatable")
         kms = ctx.client("kms")
         if changed(old, new, "KeyPolicy"):
             kms.put_key_policy(KeyId=physical_id, PolicyName="default",
