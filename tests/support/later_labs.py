@@ -95,10 +95,11 @@ def assert_solved(session: LabSession, lab: ModuleType) -> None:
 # --- changes that are put back --------------------------------------------------------------------
 
 @contextmanager
-def pipeline_changed(session: LabSession, change: Callable[[dict[str, Any]], None]) -> Iterator[dict[str, Any]]:
-    """The lab pipeline's declaration as ``change`` leaves a copy of it, then the original again."""
+def pipeline_changed(session: LabSession, change: Callable[[dict[str, Any]], None],
+                     name: str = lab04.PIPELINE) -> Iterator[dict[str, Any]]:
+    """The declaration of pipeline ``name`` (the lab's) as ``change`` leaves a copy of it, then the original again."""
     client = session.client("codepipeline")
-    original = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
+    original = client.get_pipeline(name=name)["pipeline"]
     changed = copy.deepcopy(original)
     change(changed)
     client.update_pipeline(pipeline={k: v for k, v in changed.items() if k != "version"})
