@@ -5,6 +5,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updatin
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -67,6 +68,8 @@ def test_a_create_change_set_reviews_a_new_stack_then_creates_it(labstack: Labst
     cfn.execute_change_set(ChangeSetName="first", StackName="shop")
     cfn.get_waiter("stack_create_complete").wait(StackName="shop", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    again = _error(cfn.execute_change_set, ChangeSetName=made["Id"])
+    assert again["Code"] == "InvalidChangeSetStatus" and "[EXECUTE_COMPLETE]" in again["Message"]
     topic = cfn.describe_stack_resource(StackName="shop", LogicalResourceId="Topic")["StackResourceDetail"]
     assert topic["PhysicalResourceId"].endswith(":orders")
 
@@ -146,6 +149,30 @@ def test_a_direct_update_obsoletes_a_waiting_change_set(labstack: LabstackProces
     cfn.delete_change_set(ChangeSetName=made["Id"])
     left = [(s["ChangeSetName"], s["ExecutionStatus"]) for s in cfn.list_change_sets(StackName="shop")["Summaries"]]
     assert left == [("first", "EXECUTE_COMPLETE")]  # the executed one is kept
+
+
+def test_racing_executions_run_a_change_set_once(labstack: LabstackProcess) -> None:
+    """Hostile: the same change set executed from two clients at once runs once; the other is refused."""
+    cfn, account = _cfn(labstack)
+    _created(cfn)
+    made = cfn.create_change_set(StackName="shop", ChangeSetName="race", UsePreviousTemplate=True,
+                                 Parameters=_params(Env="prod", Name="orders"))
+    clients = [labstack.client("cloudformation", account=account) for _ in range(2)]
+
+    def run(client: Any) -> str:
+        try:
+            client.execute_change_set(ChangeSetName=made["Id"])
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        return "ran"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(run, clients))
+    assert outcomes == ["InvalidChangeSetStatus", "ran"]
+    cfn.get_waiter("stack_update_complete").wait(StackName="shop", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    updates = [e for e in cfn.describe_stack_events(StackName="shop")["StackEvents"]
+               if e["LogicalResourceId"] == "shop" and e["ResourceStatus"] == "UPDATE_IN_PROGRESS"]
+    assert len(updates) == 1
 
 
 def test_change_set_requests_aws_refuses(labstack: LabstackProcess) -> None:

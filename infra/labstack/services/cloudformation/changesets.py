@@ -59,7 +59,7 @@ class ChangeSet:
 
     def execution_status(self) -> str:
         """ExecutionStatus now: an execution finishes with its stack; a stack changed since is OBSOLETE."""
-        if self.execution == "EXECUTE_IN_PROGRESS" and not self.stack.busy:
+        if self.execution == "EXECUTE_IN_PROGRESS" and not self.stack.busy and self.stack.status != "REVIEW_IN_PROGRESS":
             self.execution = "EXECUTE_COMPLETE" if self.stack.status in _DONE else "EXECUTE_FAILED"
         if self.execution == "AVAILABLE" and self.stack.updated != self.stack_updated:
             self.execution = "OBSOLETE"
@@ -138,7 +138,8 @@ class ChangeSets:
         text, template, resolved, stack = self._submitted(ctx, request, stack, kind)
         change_set = ChangeSet(
             f"arn:{ctx.partition}:cloudformation:{ctx.region}:{ctx.account}:changeSet/{name}/{uuid.uuid4()}", name,
-            stack, kind, text, template, resolved, dict(request), ctx.access_key, stack.updated)
+            stack, kind, text, template, resolved,
+            {k: v for k, v in request.items() if k not in ("TemplateBody", "TemplateURL")}, ctx.access_key, stack.updated)
         with self.store.lock:
             held = self.store.get(ctx.account, ctx.region)
             for gone in [k for k, c in held.items() if c.stack.is_deleted]:  # a deleted stack's go with it
@@ -157,7 +158,8 @@ class ChangeSets:
             stack.caller_key = ctx.access_key
             stack.settled.set()  # no operation runs on it until the change set is executed
             provider.stacks.add(stack)
-            stack.stack_event("REVIEW_IN_PROGRESS", "User Initiated")
+            # AWS's console shows a REVIEW_IN_PROGRESS event; botocore's ResourceStatus has no such value: no event
+            stack.status, stack.reason = "REVIEW_IN_PROGRESS", "User Initiated"
             return stack.template_body, stack.template, stack.resolved, stack
         if request.get("UsePreviousTemplate"):
             text, template = stack.template_body, stack.template
@@ -233,38 +235,44 @@ class ChangeSets:
     def execute(self, ctx: RequestContext, request: dict) -> dict:
         """ExecuteChangeSet: run the planned template; the stack's other change sets are deleted."""
         change_set = self.find(ctx, request["ChangeSetName"], request.get("StackName"))
-        status = change_set.execution_status()
-        if change_set.status != "CREATE_COMPLETE" or status != "AVAILABLE":
-            raise AwsError("InvalidChangeSetStatus", f"ChangeSet [{change_set.change_set_id}] cannot be executed in its "
-                                                     f"current status of [{status if change_set.status == 'CREATE_COMPLETE' else change_set.status}]")
         stack = change_set.stack
-        if change_set.kind == "CREATE":
-            self._start_create(ctx, change_set, request)
-        else:
-            update = {"StackName": stack.stack_id, "TemplateBody": change_set.template_body,
-                      "Parameters": [{"ParameterKey": k, "ParameterValue": v}
-                                     for k, v in parameters.stored_values(change_set.resolved).items()],
-                      **{k: change_set.request[k] for k in ("Capabilities", "Tags", "RoleARN", "NotificationARNs")
-                         if change_set.request.get(k) is not None}}
-            if request.get("DisableRollback") is not None:
-                update["DisableRollback"] = request["DisableRollback"]
+        with stack.lock:  # one execution: a second request finds it EXECUTE_IN_PROGRESS
+            status = change_set.execution_status()
+            if change_set.kind == "CREATE" and status == "AVAILABLE" and stack.status != "REVIEW_IN_PROGRESS":
+                status = "OBSOLETE"  # another CREATE change set of the stack ran
+            if change_set.status != "CREATE_COMPLETE" or status != "AVAILABLE":
+                shown = status if change_set.status == "CREATE_COMPLETE" else change_set.status
+                raise AwsError("InvalidChangeSetStatus", f"ChangeSet [{change_set.change_set_id}] cannot be executed "
+                                                         f"in its current status of [{shown}]")
             change_set.execution = "EXECUTE_IN_PROGRESS"
-            try:
-                self.provider.update_stack(ctx, update)
-            except AwsError:
-                change_set.execution = "AVAILABLE"
-                raise
+        try:
+            if change_set.kind == "CREATE":
+                self._start_create(ctx, change_set, request)
+            else:
+                self._start_update(ctx, change_set, request)
+        except AwsError:
+            change_set.execution = "AVAILABLE"
+            raise
         with self.store.lock:
             held = self.store.get(stack.account, stack.region)
             for other in [c for c in held.values() if c.stack is stack and c is not change_set]:
                 del held[other.change_set_id]
         return {}
 
+    def _start_update(self, ctx: RequestContext, change_set: ChangeSet, request: dict) -> None:
+        """UpdateStack's path with the change set's template and parameter values."""
+        update = {"StackName": change_set.stack.stack_id, "TemplateBody": change_set.template_body,
+                  "Parameters": [{"ParameterKey": k, "ParameterValue": v}
+                                 for k, v in parameters.stored_values(change_set.resolved).items()],
+                  **{k: change_set.request[k] for k in ("Capabilities", "Tags", "RoleARN", "NotificationARNs")
+                     if change_set.request.get(k) is not None}}
+        if request.get("DisableRollback") is not None:
+            update["DisableRollback"] = request["DisableRollback"]
+        self.provider.update_stack(ctx, update)
+
     def _start_create(self, ctx: RequestContext, change_set: ChangeSet, request: dict) -> None:
+        """CreateStack's path for the stack under review, with the change set's template and values."""
         stack = change_set.stack
-        if stack.status != "REVIEW_IN_PROGRESS":
-            raise AwsError("InvalidChangeSetStatus", f"ChangeSet [{change_set.change_set_id}] cannot be executed in its "
-                                                     f"current status of [OBSOLETE]")
         asked = change_set.request
         with stack.lock:
             stack.template_body, stack.template, stack.resolved = change_set.template_body, change_set.template, change_set.resolved
@@ -278,7 +286,6 @@ class ChangeSets:
             if request.get("DisableRollback"):
                 on_failure = "DO_NOTHING"
             stack.disable_rollback = on_failure == "DO_NOTHING"
-        change_set.execution = "EXECUTE_IN_PROGRESS"
         self.provider.start_create(stack, on_failure)
 
     def delete(self, ctx: RequestContext, request: dict) -> dict:
