@@ -276,3 +276,27 @@ def _upload(server: LabstackProcess, account: str, key: str, text: str, bucket: 
         s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
     return f"https://s3.amazonaws.com/{bucket}/{key}"
+
+
+@pytest.mark.slow
+def test_an_account_cannot_run_more_stack_operations_than_labstacks_bound(tmp_path: Any) -> None:
+    """Each stack operation runs in threads of its own, so labstack bounds how many one account runs at once
+    (LABSTACK_CFN_MAX_OPERATIONS): beyond it a nested stack is refused, its parent rolls back saying why, and
+    another account still creates stacks."""
+    from tests.support.server import start_labstack
+
+    server = start_labstack(tmp_path / "home", LABSTACK_CFN_MAX_OPERATIONS="1")
+    try:
+        account = new_account()
+        cfn = check_responses(server.client("cloudformation", account=account))
+        url = _upload(server, account, "child.json", body({"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
+        cfn.create_stack(StackName="Parent", TemplateBody=body({
+            "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}}))
+        assert settled(cfn, "Parent")["StackStatus"] == "ROLLBACK_COMPLETE"
+        assert any("labstack runs at most 1 stack operations of an account at once" in (r or "")
+                   for _, s, r in events(cfn, "Parent") if s == "CREATE_FAILED")
+        other = check_responses(server.client("cloudformation", account=new_account()))
+        other.create_stack(StackName="Fine", TemplateBody=body({"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
+        assert settled(other, "Fine")["StackStatus"] == "CREATE_COMPLETE"
+    finally:
+        server.stop()

@@ -131,4 +131,7 @@ DIFFERENCES: tuple[Difference, ...] = (
                                  "most 5 levels; a resource whose update requires replacement is found from the type's "
                                  "registry schema (as cfn-lint ships it) and the handler; transforms (macros, "
                                  "AWS::Serverless) are refused."),
+    Difference("CloudFormation", "A stack policy is kept (GetStackPolicy answers it) but not enforced during updates; "
+                                 "an account runs at most `LABSTACK_CFN_MAX_OPERATIONS` (25) stack operations at once, "
+                                 "nested stacks included (LimitExceededException beyond)."),
 )

@@ -42,6 +42,9 @@ SETTLE_SECONDS = float(os.environ.get("LABSTACK_CFN_SETTLE_SECONDS") or 5)
 """How long CreateStack, UpdateStack, DeleteStack and ExecuteChangeSet wait for the stack to settle before
 answering (AWS answers at once; boto3's waiters poll every 30 s)."""
 WORKERS = 4  # resources of one stack made at the same time
+MAX_OPERATIONS = int(os.environ.get("LABSTACK_CFN_MAX_OPERATIONS") or 25)
+"""Stack operations one account may have in progress at once, nested stacks' included (labstack's bound: each
+runs in threads of its own; AWS states no such quota)."""
 POLL_LAB_SECONDS = 5.0  # how often a handler's wait polls, on the lab clock
 RETAIN = "Retain"
 
@@ -74,6 +77,14 @@ class Engine:
         if wait:
             stack.settled.wait(SETTLE_SECONDS)
 
+    def admit(self, stack: Stack) -> None:
+        """LimitExceededException when the stack's account already has MAX_OPERATIONS operations in progress."""
+        running = sum(1 for s in self.stacks.everywhere()
+                      if s.account == stack.account and s.busy and not s.settled.is_set() and s is not stack)
+        if running >= MAX_OPERATIONS:
+            raise AwsError("LimitExceededException", f"labstack runs at most {MAX_OPERATIONS} stack operations of an "
+                                                     "account at once; wait for one to finish")
+
     def shutdown(self) -> None:
         """Cancel every operation in progress (reset, shutdown) and wait briefly for them."""
         self.stop.set()
@@ -83,6 +94,12 @@ class Engine:
         for stack in busy:
             stack.settled.wait(10)
         self.stop.clear()
+
+    def _resume(self, stack: Stack) -> None:
+        """After a cancelled walk the rollback runs in full (its waits must not see the cancel), unless labstack
+        is stopping."""
+        if not self.stop.is_set():
+            stack.cancel.clear()
 
     def context(self, stack: Stack, acting: Acting, logical_id: str, resource_type: str) -> Context:
         """The handler's view of one resource operation."""
@@ -125,7 +142,8 @@ class Engine:
         acting = self.acting(stack)
         try:
             doc = self.document(stack, stack.template, stack.resolved)
-            failed, reason = self._provision(stack, acting, doc, {}, set())
+            failed, reason = self._provision(stack, acting, doc, {}, {})
+            self._resume(stack)
             if not failed:
                 failed, reason = self._finish_outputs(stack, doc)
             if not failed:
@@ -162,6 +180,7 @@ class Engine:
             doc = self.document(stack, template, resolved)
             replaced: dict[str, StackResource] = {}
             failed, reason = self._provision(stack, acting, doc, old_resources, replaced)
+            self._resume(stack)
             removed = [k for k in old_resources if k not in doc.resources]
             if not failed:
                 failed, reason = self._finish_outputs(stack, doc, old_outputs)
@@ -432,7 +451,7 @@ class Engine:
                     handler.delete(self.context(stack, acting, logical, record.type), record.physical_id, record.props)
             stack.event(logical, record.type, "DELETE_COMPLETE", None, record.physical_id)
 
-        errors = _walk(reverse, one, threading.Event(), threading.Event())
+        errors = _walk(reverse, one, self.stop, threading.Event())
         for logical, error in errors.items():
             record = doomed[logical]
             stack.event(logical, record.type, "DELETE_FAILED", reason_of(error), record.physical_id)

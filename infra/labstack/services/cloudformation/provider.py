@@ -162,6 +162,7 @@ class CloudFormationProvider(Provider):
 
     def start_create(self, stack: Stack, on_failure: str, wait: bool = True) -> None:
         """Keep ``stack`` and run its creation."""
+        self.engine.admit(stack)
         stack.status = "CREATE_IN_PROGRESS"
         self.stacks.add(stack)
         self.engine.run(stack, lambda: self.engine.create(stack, on_failure), wait=wait)
@@ -186,6 +187,7 @@ class CloudFormationProvider(Provider):
         given = list(request.get("Parameters") or [])
         previous = parameters.stored_values(stack.resolved)
         resolved = self.prepare(ctx, stack, template, given, previous, list(request.get("Capabilities") or []))
+        self.engine.admit(stack)
         tags = request.get("Tags")
         if (template == stack.template and parameters.stored_values(resolved) == previous
                 and (tags is None or list(tags) == stack.tags)):
@@ -237,6 +239,7 @@ class CloudFormationProvider(Provider):
 
     def start_delete(self, stack: Stack, retain: list[str], wait: bool = True) -> None:
         """Cancel what runs on ``stack``, then delete it."""
+        self.engine.admit(stack)
         if stack.busy:
             stack.cancel.set()
             stack.settled.wait(60)
@@ -430,6 +433,7 @@ class CloudFormationProvider(Provider):
             raise AwsError("ValidationError", f"Stack {stack.stack_id} is in {stack.status} state and can not continue "
                                               "update rollback.")
         skip = list(request.get("ResourcesToSkip") or [])
+        self.engine.admit(stack)
         self.engine.run(stack, lambda: self.engine.continue_rollback(stack, skip))
         return {}
 
