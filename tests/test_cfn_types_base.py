@@ -500,3 +500,34 @@ def test_the_base_stacks_resources_are_in_sync_and_each_change_behind_its_back_i
         "BlueTargetGroup": [("/HealthCheckPath", "NOT_EQUAL", "/other")],
         "GreenTargetGroup": [("/TargetGroupAttributes/0/Value", "NOT_EQUAL", "5")],
         "TestListener": [("/Port", "NOT_EQUAL", "9000")]}
+
+
+@pytest.mark.parametrize(("type_name", "props", "message"), [
+    ("AWS::EC2::InternetGateway", {"Tags": "team=ci"}, "Value of property Tags must be of type List of {Key, Value}"),
+    ("AWS::ECS::Cluster", {"Tags": [1, 2]}, "Value of property Tags must be of type List of {Key, Value}"),
+    ("AWS::EC2::SecurityGroup", {"GroupDescription": "d", "SecurityGroupIngress": "all"},
+     "Value of property SecurityGroupIngress must be of type List of Object"),
+    ("AWS::EC2::SecurityGroup", {"GroupDescription": "d", "SecurityGroupIngress": [
+        {"IpProtocol": "tcp", "FromPort": "eighty", "ToPort": 80, "CidrIp": "0.0.0.0/0"}]}, "Value 'eighty' is not an integer"),
+    ("AWS::ECS::TaskDefinition", {"ContainerDefinitions": "app"}, "Value of property ContainerDefinitions must be of type List"),
+    ("AWS::ECS::Service", {"Cluster": "c", "TaskDefinition": "t", "DesiredCount": "many"},
+     "Value of property DesiredCount must be of type Integer"),
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", {"Port": 80, "Protocol": "HTTP", "VpcId": "vpc-1", "TargetGroupAttributes": "x"},
+     "Value of property TargetGroupAttributes must be of type List of {Key, Value}"),
+    ("AWS::ElasticLoadBalancingV2::ListenerRule", {"ListenerArn": "arn", "Priority": "first", "Actions": [], "Conditions": []},
+     "Value of property Priority must be of type Integer"),
+])
+def test_malformed_properties_fail_the_resource_with_a_clear_reason_and_make_nothing(labstack: LabstackProcess, type_name: str,
+                                                                                      props: dict, message: str) -> None:
+    """Hostile or mistaken property values are refused with a reason naming the property, before any call
+    makes something (no half-made resource is left behind), and labstack goes on answering."""
+    account = new_account()
+    with pytest.raises(HandlerError) as info:
+        of(type_name).create(context(labstack, account), props)
+    assert info.value.message == message
+    made = {"EC2": lambda: labstack.client("ec2", account=account).describe_internet_gateways()["InternetGateways"] + [
+                g for g in labstack.client("ec2", account=account).describe_security_groups()["SecurityGroups"]
+                if g["GroupName"] != "default"],
+            "ECS": lambda: labstack.client("ecs", account=account).list_clusters()["clusterArns"],
+            "ElasticLoadBalancingV2": lambda: labstack.client("elbv2", account=account).describe_target_groups()["TargetGroups"]}
+    assert made[type_name.split("::")[1]]() == []

@@ -19,17 +19,28 @@ def refuse(type_name: str, props: dict, unsupported: Iterable[str]) -> None:
         raise HandlerError(f"labstack does not support {', '.join(found)} of {type_name}", "InvalidRequest")
 
 
+def key_values(props: dict, name: str = "Tags") -> list[dict]:
+    """``props[name]``, a ``[{Key, Value}]`` list (tags, attributes) or, for tags, a ``{k: v}`` map, checked:
+    anything else fails the resource naming the property."""
+    value = props.get(name)
+    if value is None or (name == "Tags" and isinstance(value, dict)):
+        return properties.tag_list(value)
+    if not isinstance(value, list) or not all(isinstance(item, dict) and "Key" in item for item in value):
+        raise HandlerError(f"Value of property {name} must be of type List of {{Key, Value}}")
+    return [{"Key": str(item["Key"]), "Value": "" if item.get("Value") is None else str(item["Value"])} for item in value]
+
+
 def all_tags(ctx: Context, props: dict) -> list[dict]:
     """The template's tags, then the stack's tags and ``aws:cloudformation:*`` ones, as CloudFormation tags
     a resource whose type takes tags (a template tag wins over a stack tag of the same key)."""
-    mine = properties.tag_list(props.get("Tags"))
+    mine = key_values(props)
     keys = {t["Key"] for t in mine}
     return mine + [t for t in ctx.stack_tags() if t["Key"] not in keys]
 
 
 def tag_changes(old: dict, new: dict) -> tuple[list[dict], list[str]]:
     """(tags to set as ``[{Key, Value}]``, keys to remove) between two templates' ``Tags``."""
-    added, removed = properties.tag_changes(old.get("Tags"), new.get("Tags"))
+    added, removed = properties.tag_changes(key_values(old), key_values(new))
     return properties.tag_list(added), removed
 
 

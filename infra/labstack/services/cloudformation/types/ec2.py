@@ -383,6 +383,14 @@ _EGRESS = ("IpProtocol", "FromPort", "ToPort", "CidrIp", "CidrIpv6", "Descriptio
            "DestinationSecurityGroupId")
 
 
+def _rules_of(props: dict, name: str) -> list[dict]:
+    """The rules a security group lists under ``name``, checked to be a list of objects."""
+    rules = props.get(name) or []
+    if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
+        raise HandlerError(f"Value of property {name} must be of type List of Object")
+    return rules
+
+
 def _permission(rule: dict, egress: bool) -> dict:
     """One template rule as EC2's IpPermission."""
     for name in rule:
@@ -455,7 +463,7 @@ class SecurityGroup(ResourceType):
         only(self.type_name, props, self.SUPPORTED)
         if not props.get("GroupDescription"):
             raise HandlerError("Property GroupDescription cannot be empty.")
-        ingress, egress = list(props.get("SecurityGroupIngress") or []), list(props.get("SecurityGroupEgress") or [])
+        ingress, egress = _rules_of(props, "SecurityGroupIngress"), _rules_of(props, "SecurityGroupEgress")
         for rule in ingress:
             _permission(rule, False)
         for rule in egress:
@@ -481,7 +489,7 @@ class SecurityGroup(ResourceType):
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         only(self.type_name, new, self.SUPPORTED)
         for field, egress in (("SecurityGroupIngress", False), ("SecurityGroupEgress", True)):
-            before, after = list(old.get(field) or []), list(new.get(field) or [])
+            before, after = _rules_of(old, field), _rules_of(new, field)
             if egress:  # no listed egress rule means EC2's default allow-all
                 before, after = before or [_ALLOW_ALL], after or [_ALLOW_ALL]
             kept = {_key(rule) for rule in after}

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
-from labstack.services.cloudformation.types.common import all_tags, gone, refuse, tag_changes, user_tags
+from labstack.services.cloudformation.types.common import all_tags, gone, key_values, refuse, tag_changes, user_tags
 
 ACTIVE_LAB_SECONDS = 10 * 60  # a new load balancer's wait for the active state
 
@@ -37,10 +37,10 @@ def _live_tags(ctx: Context, arn: str) -> list[dict]:
     return user_tags(found[0].get("Tags") if found else [])
 
 
-def _attributes(old: Any, new: Any) -> list[dict]:
-    """The ``[{Key, Value}]`` attributes of ``new`` that ``old`` did not have with the same value."""
-    before = {a["Key"]: str(a.get("Value")) for a in old or []}
-    return [{"Key": a["Key"], "Value": str(a.get("Value"))} for a in new or [] if before.get(a["Key"]) != str(a.get("Value"))]
+def _attributes(old: dict, new: dict, name: str) -> list[dict]:
+    """The ``[{Key, Value}]`` attributes ``name`` of ``new`` that ``old`` did not have with the same value."""
+    before = {a["Key"]: a["Value"] for a in key_values(old, name)}
+    return [a for a in key_values(new, name) if before.get(a["Key"]) != a["Value"]]
 
 
 def _live_attributes(live: list[dict], props: Any) -> list[dict]:
@@ -64,9 +64,9 @@ class LoadBalancer(ResourceType):
         refuse(self.type_name, props, self.UNSUPPORTED)
         name = props.get("Name") or ctx.name(32)
         args = to_api("elbv2", "CreateLoadBalancer", props | {"Name": name}, drop=("Tags", "LoadBalancerAttributes"))
+        changed = _attributes({}, props, "LoadBalancerAttributes")  # checked before anything is made
         elb = ctx.client("elbv2")
         arn = elb.create_load_balancer(**args, Tags=all_tags(ctx, props))["LoadBalancers"][0]["LoadBalancerArn"]
-        changed = _attributes([], props.get("LoadBalancerAttributes"))
         if changed:
             elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=changed)
         ctx.wait(lambda: self._balancer(ctx, arn)["State"]["Code"] == "active", ACTIVE_LAB_SECONDS,
@@ -96,7 +96,7 @@ class LoadBalancer(ResourceType):
                             **to_api("elbv2", "SetSubnets", _changed({}, new, ("Subnets", "SubnetMappings"))))
         if old.get("IpAddressType") != new.get("IpAddressType") and new.get("IpAddressType"):
             elb.set_ip_address_type(LoadBalancerArn=physical_id, IpAddressType=new["IpAddressType"])
-        changed = _attributes(old.get("LoadBalancerAttributes"), new.get("LoadBalancerAttributes"))
+        changed = _attributes(old, new, "LoadBalancerAttributes")
         if changed:
             elb.modify_load_balancer_attributes(LoadBalancerArn=physical_id, Attributes=changed)
         _retag(ctx, physical_id, old, new)
@@ -151,13 +151,14 @@ class TargetGroup(ResourceType):
         name = props.get("Name") or ctx.name(32)
         args = to_api("elbv2", "CreateTargetGroup", props | {"Name": name},
                       drop=("Tags", "TargetGroupAttributes", "Targets"))
+        changed = _attributes({}, props, "TargetGroupAttributes")
+        targets = _targets(props.get("Targets"))
         elb = ctx.client("elbv2")
         arn = elb.create_target_group(**args, Tags=all_tags(ctx, props))["TargetGroups"][0]["TargetGroupArn"]
-        changed = _attributes([], props.get("TargetGroupAttributes"))
         if changed:
             elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=changed)
-        if props.get("Targets"):
-            elb.register_targets(TargetGroupArn=arn, Targets=_targets(props["Targets"]))
+        if targets:
+            elb.register_targets(TargetGroupArn=arn, Targets=targets)
         return self._result(ctx, arn)
 
     @staticmethod
@@ -177,7 +178,7 @@ class TargetGroup(ResourceType):
         health = _changed(old, new, _HEALTH)
         if health:
             elb.modify_target_group(TargetGroupArn=physical_id, **to_api("elbv2", "ModifyTargetGroup", health))
-        changed = _attributes(old.get("TargetGroupAttributes"), new.get("TargetGroupAttributes"))
+        changed = _attributes(old, new, "TargetGroupAttributes")
         if changed:
             elb.modify_target_group_attributes(TargetGroupArn=physical_id, Attributes=changed)
         before, after = _targets(old.get("Targets")), _targets(new.get("Targets"))
@@ -231,10 +232,10 @@ class Listener(ResourceType):
     def create(self, ctx: Context, props: dict) -> Result:
         if not props.get("DefaultActions"):
             raise HandlerError("Property DefaultActions cannot be empty.")
+        changed = _attributes({}, props, "ListenerAttributes")
         elb = ctx.client("elbv2")
         args = to_api("elbv2", "CreateListener", props, drop=("ListenerAttributes",))
         arn = elb.create_listener(**args)["Listeners"][0]["ListenerArn"]
-        changed = _attributes([], props.get("ListenerAttributes"))
         if changed:
             elb.modify_listener_attributes(ListenerArn=arn, Attributes=changed)
         return Result(arn, {"ListenerArn": arn})
@@ -244,7 +245,7 @@ class Listener(ResourceType):
         changed = _changed(old, new, _LISTENER_MODIFIABLE)
         if changed:
             elb.modify_listener(ListenerArn=physical_id, **to_api("elbv2", "ModifyListener", changed))
-        attributes = _attributes(old.get("ListenerAttributes"), new.get("ListenerAttributes"))
+        attributes = _attributes(old, new, "ListenerAttributes")
         if attributes:
             elb.modify_listener_attributes(ListenerArn=physical_id, Attributes=attributes)
         _retag(ctx, physical_id, old, new)
