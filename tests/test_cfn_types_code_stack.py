@@ -10,18 +10,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.cfn_code import ENVIRONMENT, SEED, action, zipped
 from tests.support.codepipeline import PipelineLab
 from tests.support.roles import service_role
 from tests.support.waiting import wait_for
-from tests.test_cfn_types_codepipeline import ENVIRONMENT, SEED, zipped
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
-
-
-def _action(name: str, category: str, provider: str, configuration: dict, inputs: tuple = (), outputs: tuple = ()) -> dict:
-    return {"Name": name, "ActionTypeId": {"Category": category, "Owner": "AWS", "Provider": provider, "Version": "1"},
-            "Configuration": configuration, "InputArtifacts": [{"Name": n} for n in inputs],
-            "OutputArtifacts": [{"Name": n} for n in outputs]}
 
 
 TEMPLATE: dict[str, Any] = {
@@ -49,10 +43,10 @@ TEMPLATE: dict[str, Any] = {
             "Name": {"Ref": "PipelineName"}, "RoleArn": {"Ref": "PipelineRole"}, "PipelineType": "V2",
             "ArtifactStore": {"Type": "S3", "Location": {"Ref": "ArtifactBucket"}},
             "Stages": [
-                {"Name": "Source", "Actions": [_action("Source", "Source", "CodeCommit", {
+                {"Name": "Source", "Actions": [action("Source", "Source", "CodeCommit", {
                     "RepositoryName": {"Fn::GetAtt": ["Repo", "Name"]}, "BranchName": "main",
                     "PollForSourceChanges": False}, outputs=("src",))]},
-                {"Name": "Build", "Actions": [_action("Build", "Build", "CodeBuild", {"ProjectName": {"Ref": "Build"}},
+                {"Name": "Build", "Actions": [action("Build", "Build", "CodeBuild", {"ProjectName": {"Ref": "Build"}},
                                                       inputs=("src",))]}]}},
     },
     "Outputs": {

@@ -11,13 +11,11 @@ from botocore.exceptions import ClientError
 from labstack import archives
 from labstack.services.cloudformation.resource import HandlerError
 
+from tests.support.cfn_code import FILE, REPOSITORY, zipped
 from tests.support.cfn_handlers import context, of
 from tests.support.codepipeline import PipelineLab
-from tests.test_cfn_types_codepipeline import REPOSITORY, zipped
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
-
-FILE = stat.S_IFREG | 0o644
 
 
 def test_a_repository_renames_and_retriggers_in_place(pipeline_lab: PipelineLab) -> None:

@@ -4,10 +4,7 @@ apply in place; deletes leave nothing; what labstack cannot honour is refused, n
 
 from __future__ import annotations
 
-import io
 import json
-import stat
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from labstack.services.cloudformation.resource import HandlerError
 
+from tests.support.cfn_code import ENVIRONMENT, PIPELINE, PROJECT, REPOSITORY, SEED, action, zipped
 from tests.support.cfn_handlers import context, of
 from tests.support.codepipeline import PipelineLab
 from tests.support.gitcli import commit, git, new_work_tree
@@ -22,36 +20,9 @@ from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
-REPOSITORY, PROJECT, PIPELINE = "AWS::CodeCommit::Repository", "AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline"
-ENVIRONMENT = {"Type": "LINUX_CONTAINER", "Image": "aws/codebuild/standard:7.0", "ComputeType": "BUILD_GENERAL1_SMALL"}
-BUILDSPEC = "version: 0.2\nphases:\n  build:\n    commands:\n      - ./check.sh\n"
-CHECK = '#!/bin/sh\nset -e\ntest "$GREETING" = hello\ntest "$STAGE" = staging\ngrep -q seeded notes/readme.txt\n'
-
-
-def zipped(files: dict[str, tuple[str, int]]) -> bytes:
-    """A zip of ``files`` (name -> (text, st_mode))."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, (text, mode) in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = mode << 16
-            archive.writestr(info, text)
-    return buffer.getvalue()
-
-
-SEED = {"buildspec.yml": (BUILDSPEC, stat.S_IFREG | 0o644), "check.sh": (CHECK, stat.S_IFREG | 0o755),
-        "notes/readme.txt": ("seeded from S3\n", stat.S_IFREG | 0o644)}
-
-
 def project_props(lab: PipelineLab, **extra: Any) -> dict:
     return {"ServiceRole": lab.build_role, "Source": {"Type": "CODEPIPELINE"}, "Artifacts": {"Type": "CODEPIPELINE"},
             "Environment": {**ENVIRONMENT, "EnvironmentVariables": [{"Name": "GREETING", "Value": "hello"}]}, **extra}
-
-
-def action(name: str, category: str, provider: str, configuration: dict, inputs: tuple = (), outputs: tuple = ()) -> dict:
-    return {"Name": name, "ActionTypeId": {"Category": category, "Owner": "AWS", "Provider": provider, "Version": "1"},
-            "Configuration": configuration, "InputArtifacts": [{"Name": n} for n in inputs],
-            "OutputArtifacts": [{"Name": n} for n in outputs], "RunOrder": 1}
 
 
 def s3_pipeline(lab: PipelineLab, project: str, **extra: Any) -> dict:
@@ -61,10 +32,6 @@ def s3_pipeline(lab: PipelineLab, project: str, **extra: Any) -> dict:
     build = action("Build", "Build", "CodeBuild", {"ProjectName": project}, inputs=("src",))
     return {"RoleArn": lab.role, "PipelineType": "V2", "ArtifactStore": {"Type": "S3", "Location": lab.bucket},
             "Stages": [{"Name": "Source", "Actions": [source]}, {"Name": "Build", "Actions": [build]}], **extra}
-
-
-def executions(lab: PipelineLab, name: str) -> list[dict]:
-    return lab.codepipeline.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"]
 
 
 @pytest.mark.slow
