@@ -203,6 +203,18 @@ def test_deleting_a_stack_under_review_takes_its_change_sets(labstack: LabstackP
     assert again["StackId"] != made["StackId"]
 
 
+def test_a_stack_that_cannot_be_updated_takes_no_update_change_set(labstack: LabstackProcess) -> None:
+    """A stack whose creation rolled back (ROLLBACK_COMPLETE) can only be deleted, as UpdateStack says."""
+    cfn, _ = _cfn(labstack)
+    failing = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "not a valid name!"}}}}
+    made = cfn.create_change_set(StackName="bad", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=json.dumps(failing))
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    assert wait_for(lambda: cfn.describe_stacks(StackName="bad")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE")
+    assert cfn.describe_change_set(ChangeSetName=made["Id"])["ExecutionStatus"] == "EXECUTE_FAILED"
+    refused = _error(cfn.create_change_set, StackName="bad", ChangeSetName="u", TemplateBody=json.dumps(TEMPLATE))
+    assert refused["Message"] == f"Stack:{made['StackId']} is in ROLLBACK_COMPLETE state and can not be updated."
+
+
 def test_a_broken_template_leaves_no_stack_behind(labstack: LabstackProcess) -> None:
     """A CREATE change set whose template is refused makes no REVIEW_IN_PROGRESS stack."""
     cfn, _ = _cfn(labstack)

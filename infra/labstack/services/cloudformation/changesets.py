@@ -37,6 +37,13 @@ PAGE = 100
 _DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
 
+def updatable() -> tuple[str, ...]:
+    """The stack statuses an update (and so an UPDATE change set) may start from: UpdateStack's."""
+    from labstack.services.cloudformation.provider import UPDATABLE  # the provider imports this module
+
+    return UPDATABLE
+
+
 @dataclass
 class ChangeSet:
     """One change set: what was submitted, what the plan found, where it stands."""
@@ -128,6 +135,8 @@ class ChangeSets:
             raise AwsError("ValidationError", f"Stack [{stack_name}] does not exist")
         elif stack.status == "REVIEW_IN_PROGRESS":
             raise AwsError("ValidationError", f"Stack [{stack_name}] does not exist")  # only a change set made it
+        elif stack.status not in updatable():
+            raise AwsError("ValidationError", f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
         if stack is not None:
             existing = self.of_stack(stack)
             if any(c.name == name for c in existing):
