@@ -345,7 +345,7 @@ def lint_action(session: LabSession) -> str:
     action, project = _lint_project(session)
     source = _stage(stack_pipeline(session), "Source")["actions"][0].get("configuration", {})
     lines = [line for line in _buildspec(session, project, source).splitlines() if "cfn-lint" in line]
-    swallowed = [line.strip() for line in lines if any(s in line for s in LINT_SWALLOWED)]
+    swallowed = [line.strip().removeprefix("- ") for line in lines if any(s in line for s in LINT_SWALLOWED)]
     if swallowed:
         raise Fail(f"{project['name']} runs {swallowed[0]}: an error in a template would not fail the build")
     return f"{action['name']} runs cfn-lint ({project['name']})"
