@@ -129,7 +129,11 @@ def test_a_permissions_boundary_is_set_and_removed_in_place(labstack: LabstackPr
 
 
 def test_an_unsupported_role_property_fails_clearly(labstack: LabstackProcess) -> None:
-    """A property labstack does not make is refused, never ignored."""
+    """A property labstack does not make is refused, never ignored; a required one missing fails as
+    CloudFormation words it."""
+    with pytest.raises(HandlerError, match=r"Properties validation failed for resource Resource with message: "
+                                           r"#: required key \[AssumeRolePolicyDocument\] not found"):
+        of("AWS::IAM::Role").create(context(labstack, new_account()), {"RoleName": "x"})
     with pytest.raises(HandlerError, match="RoleNameBogus"):
         of("AWS::IAM::Role").create(context(labstack, new_account()), {
             "AssumeRolePolicyDocument": trust("123456789012"), "RoleNameBogus": "x"})

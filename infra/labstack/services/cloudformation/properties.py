@@ -5,21 +5,39 @@ a resource already gone, tag changes, JSON documents, ARNs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Collection, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
 
 from labstack.services.cloudformation.resource import Context, HandlerError
 
 
-def only(type_name: str, props: dict, supported: Collection[str]) -> None:
-    """Refuse, naming them, the properties of ``props`` this handler does not make (never ignore one)."""
+def only(type_name: str, props: dict, supported: Collection[str], ctx: Context | None = None) -> None:
+    """Refuse, naming them, the properties of ``props`` this handler does not make (never ignore one); with
+    ``ctx`` (a resource's own properties, not a nested part's), also a missing property the type's schema
+    requires, in CloudFormation's words."""
+    if ctx is not None:
+        missing = [key for key in _required(type_name) if props.get(key) in (None, "", [], {})]
+        if missing:
+            raise HandlerError(f"Properties validation failed for resource {ctx.logical_id} with message: "
+                               f"#: required key [{missing[0]}] not found")
     unknown = sorted(key for key in props if key not in supported)
     if unknown:
         raise HandlerError(f"labstack's {type_name} does not support the propert{'y' if len(unknown) == 1 else 'ies'} "
                            f"{', '.join(unknown)}; supported: {', '.join(sorted(supported))}")
+
+
+@functools.lru_cache(maxsize=None)
+def _required(type_name: str) -> tuple[str, ...]:
+    """The top-level properties ``type_name``'s registry schema requires (cfn-lint ships the schemas)."""
+    try:
+        return tuple(PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_name).schema.get("required") or ())
+    except ResourceNotFoundError:
+        return ()
 
 
 def pick(props: dict, *keys: str) -> dict:

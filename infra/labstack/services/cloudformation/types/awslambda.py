@@ -76,15 +76,15 @@ class Function(ResourceType):
     SUPPORTED = ("Code", "FunctionName", "Tags", "PackageType", "Architectures") + CONFIGURATION
 
     def create(self, ctx: Context, props: dict) -> Result:
-        self._check(props)
+        self._check(ctx, props)
         name = props.get("FunctionName") or ctx.name(64)
         params = to_api("lambda", "CreateFunction", {**props, "FunctionName": name}, drop=("Code",))
         made = ctx.client("lambda").create_function(**params, Code=_code(props))
         _settled(ctx, name, f"Function {name}")
         return Result(name, {"Arn": made["FunctionArn"]})
 
-    def _check(self, props: dict) -> None:
-        only(self.type_name, props, self.SUPPORTED)
+    def _check(self, ctx: Context, props: dict) -> None:
+        only(self.type_name, props, self.SUPPORTED, ctx)
         if props.get("PackageType", "Zip") != "Zip":
             raise HandlerError("labstack's AWS::Lambda::Function supports PackageType Zip only (no container images)")
         for key in ("Handler", "Runtime", "Role"):
@@ -92,7 +92,7 @@ class Function(ResourceType):
                 raise HandlerError(f"Property {key} is required for a Zip function")
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        self._check(new)
+        self._check(ctx, new)
         lam = ctx.client("lambda")
         if changed(old, new, *CONFIGURATION):
             config = {key: new.get(key, DEFAULTS.get(key)) for key in CONFIGURATION if changed(old, new, key)}
@@ -141,7 +141,7 @@ class Permission(ResourceType):
                  "PrincipalOrgID", "FunctionUrlAuthType")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         statement = ctx.name(100)
         ctx.client("lambda").add_permission(**to_api("lambda", "AddPermission", {**props, "StatementId": statement}))
         return Result(statement)
@@ -173,7 +173,7 @@ class Version(ResourceType):
     SUPPORTED = ("FunctionName", "Description", "CodeSha256")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         lam = ctx.client("lambda")
         _settled(ctx, props["FunctionName"], f"Function {props['FunctionName']}")
         made = lam.publish_version(**to_api("lambda", "PublishVersion", props))
@@ -211,13 +211,13 @@ class Alias(ResourceType):
     SUPPORTED = ("FunctionName", "FunctionVersion", "Name", "Description", "RoutingConfig")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         made = ctx.client("lambda").create_alias(
             **to_api("lambda", "CreateAlias", props, drop=("RoutingConfig",)), RoutingConfig=_routing(props))
         return Result(made["AliasArn"], {"AliasArn": made["AliasArn"]})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         made = ctx.client("lambda").update_alias(
             FunctionName=new["FunctionName"], Name=new["Name"], FunctionVersion=str(new["FunctionVersion"]),
             Description=new.get("Description", ""), RoutingConfig=_routing(new))

@@ -20,7 +20,7 @@ class Alarm(ResourceType):
     SUPPORTED = ALARM + ("Tags",)
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         name = props.get("AlarmName") or ctx.name(255)
         cloudwatch = ctx.client("cloudwatch")
         cloudwatch.put_metric_alarm(**to_api("cloudwatch", "PutMetricAlarm", {**props, "AlarmName": name}))
@@ -32,7 +32,7 @@ class Alarm(ResourceType):
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         """PutMetricAlarm replaces the whole definition (what the template dropped is dropped); tags apart."""
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         cloudwatch = ctx.client("cloudwatch")
         cloudwatch.put_metric_alarm(**to_api("cloudwatch", "PutMetricAlarm", {**new, "AlarmName": physical_id},
                                              drop=("Tags",)))

@@ -25,7 +25,7 @@ class Repository(ResourceType):
                  "LifecyclePolicy", "RepositoryPolicyText", "EmptyOnDelete", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         only("AWS::ECR::Repository LifecyclePolicy", props.get("LifecyclePolicy") or {}, ("LifecyclePolicyText", "RegistryId"))
         ecr = ctx.client("ecr")
         name = props.get("RepositoryName") or ctx.name(256, lowercase=True)
@@ -67,7 +67,7 @@ class Repository(ResourceType):
                 ecr.delete_repository_policy(repositoryName=name)
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         ecr = ctx.client("ecr")
         if changed(old, new, "ImageTagMutability"):
             ecr.put_image_tag_mutability(repositoryName=physical_id,

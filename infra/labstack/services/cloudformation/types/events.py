@@ -30,7 +30,7 @@ class Rule(ResourceType):
                  "Targets", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         if not props.get("EventPattern") and not props.get("ScheduleExpression"):
             raise HandlerError("Parameter(s) EventPattern or ScheduleExpression must be specified.")
         name = props.get("Name") or ctx.name(64)
@@ -64,7 +64,7 @@ class Rule(ResourceType):
                 raise HandlerError(f"Target {failed.get('TargetId')}: {failed.get('ErrorMessage')}")
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         bus, name = _split(physical_id)
         if (new.get("EventBusName") or None) != (old.get("EventBusName") or None):
             raise NeedsReplacement(self.type_name)

@@ -46,7 +46,7 @@ class Role(ResourceType):
                  "PermissionsBoundary", "Policies", "RoleName", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         iam = ctx.client("iam")
         name = props.get("RoleName") or ctx.name(64)
         params = to_api("iam", "CreateRole", {**props, "RoleName": name}, drop=("Policies", "ManagedPolicyArns"))
@@ -59,7 +59,7 @@ class Role(ResourceType):
         return Result(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         iam = ctx.client("iam")
         if changed(old, new, "AssumeRolePolicyDocument"):
             iam.update_assume_role_policy(**to_api("iam", "UpdateAssumeRolePolicy", {
@@ -133,7 +133,7 @@ class Policy(ResourceType):
     SUPPORTED = ("PolicyName", "PolicyDocument", "Roles", "Users", "Groups")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         if not any(props.get(key) for key, _, _ in PRINCIPALS):
             raise HandlerError("At least one of [Groups,Roles,Users] must be non-empty.")
         self._put(ctx, props)
@@ -160,7 +160,7 @@ class Policy(ResourceType):
                         getattr(iam, f"delete_{kind}_policy")(**{member: name, "PolicyName": props["PolicyName"]})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         if not any(new.get(key) for key, _, _ in PRINCIPALS):
             raise HandlerError("At least one of [Groups,Roles,Users] must be non-empty.")
         self._remove(ctx, old, keep=new)
@@ -193,7 +193,7 @@ class ManagedPolicy(ResourceType):
     SUPPORTED = ("ManagedPolicyName", "Description", "Path", "PolicyDocument", "Roles", "Users", "Groups")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         iam = ctx.client("iam")
         name = props.get("ManagedPolicyName") or ctx.name(128)
         policy = iam.create_policy(**to_api("iam", "CreatePolicy", {
@@ -223,7 +223,7 @@ class ManagedPolicy(ResourceType):
             "PermissionsBoundaryUsageCount": policy.get("PermissionsBoundaryUsageCount", 0)})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         iam = ctx.client("iam")
         if changed(old, new, "PolicyDocument"):
             versions = iam.list_policy_versions(PolicyArn=physical_id)["Versions"]
@@ -267,7 +267,7 @@ class InstanceProfile(ResourceType):
     SUPPORTED = ("InstanceProfileName", "Path", "Roles")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         iam = ctx.client("iam")
         name = props.get("InstanceProfileName") or ctx.name(128)
         profile = iam.create_instance_profile(InstanceProfileName=name, **pick(props, "Path"))["InstanceProfile"]
@@ -276,7 +276,7 @@ class InstanceProfile(ResourceType):
         return Result(name, {"Arn": profile["Arn"]})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         iam = ctx.client("iam")
         before, after = old.get("Roles") or [], new.get("Roles") or []
         for role in before:

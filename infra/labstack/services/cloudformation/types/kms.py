@@ -43,7 +43,7 @@ class Key(ResourceType):
     IMMUTABLE = ("KeyUsage", "KeySpec", "MultiRegion")  # a change fails the update: never a replacement
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         _pending_days(props)
         kms = ctx.client("kms")
         params: dict[str, Any] = {"Policy": document(props.get("KeyPolicy") or default_key_policy(ctx)),
@@ -70,7 +70,7 @@ class Key(ResourceType):
             kms.disable_key_rotation(KeyId=key_id)
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         _pending_days(new)
         fixed = [key for key in self.IMMUTABLE if changed(old, new, key)]
         if fixed:
@@ -124,7 +124,7 @@ class Alias(ResourceType):
     SUPPORTED = ("AliasName", "TargetKeyId")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         name = str(props.get("AliasName", ""))
         if not name.startswith("alias/") or name.startswith("alias/aws/"):
             raise HandlerError("AliasName must begin with alias/ and not with alias/aws/ (reserved for AWS)")
@@ -132,7 +132,7 @@ class Alias(ResourceType):
         return Result(name)
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         ctx.client("kms").update_alias(AliasName=physical_id, TargetKeyId=new["TargetKeyId"])
         return Result(physical_id)
 

@@ -28,7 +28,7 @@ class LogGroup(ResourceType):
     SUPPORTED = ("LogGroupName", "RetentionInDays", "KmsKeyId", "LogGroupClass", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         days = _retention(props)
         name = props.get("LogGroupName") or ctx.name(512)
         logs = ctx.client("logs")
@@ -45,7 +45,7 @@ class LogGroup(ResourceType):
         return arn(ctx, "logs", f"log-group:{name}:*")
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         logs = ctx.client("logs")
         days = _retention(new)
         if changed(old, new, "RetentionInDays"):

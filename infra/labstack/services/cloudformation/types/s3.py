@@ -135,7 +135,7 @@ class Bucket(ResourceType):
                  "LifecycleConfiguration", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         name = props.get("BucketName") or ctx.name(63, lowercase=True)
         s3 = ctx.client("s3")
         params: dict[str, Any] = {"Bucket": name}
@@ -179,7 +179,7 @@ class Bucket(ResourceType):
                 s3.delete_bucket_tagging(Bucket=name)
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         self._configure(ctx.client("s3"), physical_id, old, new)
         return Result(physical_id, attributes(ctx, physical_id))
 
@@ -226,14 +226,14 @@ class BucketPolicy(ResourceType):
     SUPPORTED = ("Bucket", "PolicyDocument")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         if not props.get("Bucket") or not props.get("PolicyDocument"):
             raise HandlerError("Properties Bucket and PolicyDocument are required")
         ctx.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=document(props["PolicyDocument"]))
         return Result(str(props["Bucket"]))
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         ctx.client("s3").put_bucket_policy(Bucket=physical_id, Policy=document(new["PolicyDocument"]))
         return Result(physical_id)
 

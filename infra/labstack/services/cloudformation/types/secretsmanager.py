@@ -52,7 +52,7 @@ class Secret(ResourceType):
     SUPPORTED = ("Name", "Description", "KmsKeyId", "SecretString", "GenerateSecretString", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         name = props.get("Name") or f"{ctx.logical_id}-{ctx.name().rpartition('-')[2]}"
         value = secret_value(ctx, props)
         made = ctx.client("secretsmanager").create_secret(
@@ -62,7 +62,7 @@ class Secret(ResourceType):
         return Result(made["ARN"], {"Id": made["ARN"]})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         secrets = ctx.client("secretsmanager")
         params: dict[str, Any] = {}
         if changed(old, new, "Description"):

@@ -56,7 +56,7 @@ class Topic(ResourceType):
     SUPPORTED = ("TopicName", "FifoTopic", "Subscription", "Tags") + TOPIC_ATTRIBUTES
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         fifo = _text(props.get("FifoTopic", False)).lower() == "true"
         name = props.get("TopicName") or (ctx.name(251) + ".fifo" if fifo else ctx.name(256))
         attributes = {k: _text(v) for k, v in pick(props, *TOPIC_ATTRIBUTES).items()}
@@ -70,7 +70,7 @@ class Topic(ResourceType):
         return Result(topic_arn, {"TopicArn": topic_arn, "TopicName": name})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         sns = ctx.client("sns")
         for key in TOPIC_ATTRIBUTES:
             if changed(old, new, key):
@@ -126,7 +126,7 @@ class Subscription(ResourceType):
     SUPPORTED = ("TopicArn", "Protocol", "Endpoint", "Region") + SUBSCRIPTION_ATTRIBUTES
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         region = props.get("Region") or props["TopicArn"].split(":")[3]
         if region != ctx.region:
             raise HandlerError(f"labstack subscribes to topics of the stack's region only ({ctx.region}), not {region}")
@@ -138,7 +138,7 @@ class Subscription(ResourceType):
         return Result(arn, {"Arn": arn})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         sns = ctx.client("sns")
         for key in SUBSCRIPTION_ATTRIBUTES:
             if changed(old, new, key):
@@ -168,7 +168,7 @@ class TopicPolicy(ResourceType):
     SUPPORTED = ("PolicyDocument", "Topics")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         self._apply(ctx, props, {})
         return Result(ctx.name(128))
 
@@ -185,7 +185,7 @@ class TopicPolicy(ResourceType):
                                      AttributeValue=document(new["PolicyDocument"]))
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         self._apply(ctx, new, old)
         return Result(physical_id)
 

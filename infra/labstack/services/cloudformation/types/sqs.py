@@ -36,7 +36,7 @@ class Queue(ResourceType):
     SUPPORTED = ("QueueName", "Tags") + ATTRIBUTES
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         name = props.get("QueueName") or (ctx.name(75) + ".fifo" if _fifo(props) else ctx.name(80))
         attributes = {key: _text(props[key]) for key in ATTRIBUTES if key in props}
         if not _fifo(props):
@@ -52,7 +52,7 @@ class Queue(ResourceType):
         return {"Arn": queue_arn, "QueueName": name, "QueueUrl": url}
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         sqs = ctx.client("sqs")
         update = {key: _text(new[key]) if key in new else DEFAULTS.get(key, "")
                   for key in ATTRIBUTES if key != "FifoQueue" and changed(old, new, key)}
@@ -102,7 +102,7 @@ class QueuePolicy(ResourceType):
     SUPPORTED = ("PolicyDocument", "Queues")
 
     def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED)
+        only(self.type_name, props, self.SUPPORTED, ctx)
         self._apply(ctx, props, {})
         return Result(ctx.name(128))
 
@@ -117,7 +117,7 @@ class QueuePolicy(ResourceType):
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document(new["PolicyDocument"])})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED)
+        only(self.type_name, new, self.SUPPORTED, ctx)
         self._apply(ctx, new, old)
         return Result(physical_id)
 

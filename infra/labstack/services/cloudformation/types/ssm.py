@@ -12,8 +12,8 @@ GONE = ("ParameterNotFound",)
 OPTIONAL = ("Description", "AllowedPattern", "Tier", "DataType")
 
 
-def _check(props: dict) -> None:
-    only(Parameter.type_name, props, Parameter.SUPPORTED)
+def _check(ctx: Context, props: dict) -> None:
+    only(Parameter.type_name, props, Parameter.SUPPORTED, ctx)
     if props.get("Type") not in ("String", "StringList"):
         raise HandlerError(f"Type {props.get('Type')!r} is not supported: CloudFormation makes String and StringList "
                            "parameters (SecureString is not supported)")
@@ -28,7 +28,7 @@ class Parameter(ResourceType):
     SUPPORTED = ("Name", "Type", "Value", "Policies", "Tags") + OPTIONAL
 
     def create(self, ctx: Context, props: dict) -> Result:
-        _check(props)
+        _check(ctx, props)
         name = props.get("Name") or f"CFN-{ctx.logical_id}-{ctx.name().rpartition('-')[2]}"  # AWS's generated form
         params = {"Name": name, "Type": props["Type"], "Value": str(props["Value"]), **pick(props, *OPTIONAL)}
         if props.get("Policies"):
@@ -39,7 +39,7 @@ class Parameter(ResourceType):
         return Result(name, {"Type": props["Type"], "Value": str(props["Value"])})
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        _check(new)
+        _check(ctx, new)
         ssm = ctx.client("ssm")
         params = {"Name": physical_id, "Type": new["Type"], "Value": str(new["Value"]), "Overwrite": True,
                   "Description": new.get("Description", ""), **pick(new, "AllowedPattern", "Tier", "DataType")}
