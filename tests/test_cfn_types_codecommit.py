@@ -5,15 +5,17 @@ repository; deletes of what is already gone succeed."""
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 from labstack import archives
 from labstack.services.cloudformation.resource import HandlerError
 
-from tests.support.cfn_code import FILE, REPOSITORY, zipped
+from tests.support.cfn_code import FILE, PIPELINE, REPOSITORY, action, zipped
 from tests.support.cfn_handlers import context, of
 from tests.support.codepipeline import PipelineLab
+from tests.support.gitcli import commit, git, new_work_tree
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
@@ -96,11 +98,10 @@ def test_a_report_group_updates_in_place_and_deletes_with_its_reports(pipeline_l
 
 
 @pytest.mark.parametrize("type_name", ["AWS::CodeStarConnections::Connection", "AWS::CodeConnections::Connection"])
-def test_a_connection_retags_in_place_and_feeds_a_v2_pipelines_triggers(pipeline_lab: PipelineLab, type_name: str) -> None:
+def test_a_connection_retags_in_place_and_goes(pipeline_lab: PipelineLab, type_name: str) -> None:
     """Ref is the connection's ARN; Fn::GetAtt ConnectionArn, ConnectionStatus, OwnerAccountId
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codestarconnections-connection.html);
-    Tags change in place. A V2 pipeline with a CodeStarSourceConnection source and git push Triggers reads back
-    as its template (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-pipelinetriggerdeclaration.html)."""
+    Tags change in place; a delete of a connection already gone succeeds."""
     lab = pipeline_lab
     handler, ctx = of(type_name), context(lab.server, lab.account, "Connection")
     props = {"ConnectionName": "github", "ProviderType": "GitHub", "Tags": [{"Key": "team", "Value": "a"}]}
@@ -110,25 +111,46 @@ def test_a_connection_retags_in_place_and_feeds_a_v2_pipelines_triggers(pipeline
     changed = {**props, "Tags": [{"Key": "team", "Value": "b"}]}
     assert handler.update(ctx, made.physical_id, props, changed).physical_id == made.physical_id
     assert handler.read(ctx, made.physical_id, changed) == changed
-
-    source = {"Name": "Source", "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection",
-                                                  "Version": "1"},
-              "Configuration": {"ConnectionArn": made.ref_value, "FullRepositoryId": "learner/shop", "BranchName": "main"},
-              "OutputArtifacts": [{"Name": "src"}]}
-    approve = {"Name": "Hold", "ActionTypeId": {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}}
-    pipeline = {"RoleArn": lab.role, "PipelineType": "V2", "ArtifactStore": {"Type": "S3", "Location": lab.bucket},
-                "Stages": [{"Name": "Source", "Actions": [source]}, {"Name": "Approve", "Actions": [approve]}],
-                "Triggers": [{"ProviderType": "CodeStarSourceConnection", "GitConfiguration": {
-                    "SourceActionName": "Source",
-                    "Push": [{"Branches": {"Includes": ["main"]}, "FilePaths": {"Excludes": ["docs/**"]}}]}}]}
-    pipelines, pctx = of("AWS::CodePipeline::Pipeline"), context(lab.server, lab.account, "Pipeline")
-    run = pipelines.create(pctx, pipeline)
-    assert pipelines.read(pctx, run.physical_id, pipeline) == pipeline
-    pipelines.delete(pctx, run.physical_id, pipeline)
-
     handler.delete(ctx, made.physical_id, changed)
     handler.delete(ctx, made.physical_id, changed)
     assert handler.read(ctx, made.physical_id, changed) is None
+
+
+@pytest.mark.slow
+def test_a_v2_pipelines_template_triggers_start_it_on_a_matching_push(pipeline_lab: PipelineLab, tmp_path: Path) -> None:
+    """A V2 pipeline whose source is the template's connection and whose Triggers filter pushes by branch and
+    file path (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-pipelinetriggerdeclaration.html)
+    reads back as its template, and a push to the local GitHub starts it only when the push passes the filter."""
+    lab = pipeline_lab
+    repo = f"cfn{lab.account}/shop"
+    url = f"{lab.server.endpoint}/github/{repo}.git"
+    work = new_work_tree(tmp_path / "work", {"src/app.py": "v1\n", "docs/guide.md": "hi\n"})
+    git(work, "push", "--quiet", url, "main")
+    connection = of("AWS::CodeStarConnections::Connection").create(
+        context(lab.server, lab.account, "Connection"), {"ConnectionName": "github"})
+    lab.project("check", ["test -f src/app.py"])
+    source = action("Source", "Source", "CodeStarSourceConnection", {
+        "ConnectionArn": connection.ref_value, "FullRepositoryId": repo, "BranchName": "main"}, outputs=("src",))
+    pipeline = {"RoleArn": lab.role, "PipelineType": "V2", "ArtifactStore": {"Type": "S3", "Location": lab.bucket},
+                "Stages": [{"Name": "Source", "Actions": [source]},
+                           {"Name": "Check", "Actions": [action("Check", "Test", "CodeBuild", {"ProjectName": "check"},
+                                                                inputs=("src",))]}],
+                "Triggers": [{"ProviderType": "CodeStarSourceConnection", "GitConfiguration": {
+                    "SourceActionName": "Source",
+                    "Push": [{"Branches": {"Includes": ["main"]}, "FilePaths": {"Excludes": ["docs/**"]}}]}}]}
+    handler, ctx = of(PIPELINE), context(lab.server, lab.account, "Pipeline")
+    name = handler.create(ctx, pipeline).ref_value
+    assert handler.read(ctx, name, pipeline) == pipeline
+    assert lab.wait(name, lab.wait_for_executions(name, 1)[0]["pipelineExecutionId"])["status"] == "Succeeded"
+
+    commit(work, {"docs/guide.md": "docs only\n"}, "docs")
+    git(work, "push", "--quiet", url, "main")
+    code = commit(work, {"src/app.py": "v2\n"}, "code")
+    git(work, "push", "--quiet", url, "main")
+    started = lab.wait_for_executions(name, 2)
+    assert len(started) == 2 and started[0]["trigger"]["triggerType"] == "WebhookV2"
+    done = lab.wait(name, started[0]["pipelineExecutionId"])
+    assert (done["status"], done["artifactRevisions"][0]["revisionId"]) == ("Succeeded", code)
 
 
 @pytest.mark.slow

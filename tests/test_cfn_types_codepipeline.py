@@ -83,26 +83,29 @@ def test_a_repository_from_s3_a_project_and_a_v2_pipeline_run_a_build(pipeline_l
 
 @pytest.mark.slow
 def test_a_pipeline_updates_in_place_and_its_delete_leaves_nothing(pipeline_lab: PipelineLab) -> None:
-    """Stages, Tags and DisableInboundStageTransitions change with no interruption (the same pipeline, its
-    Version grows); RestartExecutionOnUpdate runs it again after the update
+    """Stages, PipelineType (V1 to V2, with ExecutionMode and Variables), Tags and DisableInboundStageTransitions
+    change with no interruption (the same pipeline, its Version grows); RestartExecutionOnUpdate runs it again after the update
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codepipeline-pipeline.html);
     read() gives the live pipeline in template form, so an unchanged one shows no drift."""
     lab = pipeline_lab
     lab.source({"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n"})
     lab.project("builder", ["echo built"])
     handler, ctx = of(PIPELINE), context(lab.server, lab.account, "Pipeline")
-    props = s3_pipeline(lab, "builder", Name="shop-pipeline", Tags=[{"Key": "team", "Value": "a"}])
+    props = s3_pipeline(lab, "builder", Name="shop-pipeline", PipelineType="V1", Tags=[{"Key": "team", "Value": "a"}])
     made = handler.create(ctx, props)
     lab.wait(made.physical_id, lab.wait_for_executions(made.physical_id, 1)[0]["pipelineExecutionId"])
     assert handler.read(ctx, made.physical_id, props) == props
 
     second = action("Check", "Test", "CodeBuild", {"ProjectName": "builder"}, inputs=("src",))
     changed = {**props, "Stages": [*props["Stages"], {"Name": "Test", "Actions": [second]}],
+               "PipelineType": "V2", "ExecutionMode": "QUEUED", "Variables": [{"Name": "Env", "DefaultValue": "dev"}],
                "Tags": [{"Key": "team", "Value": "b"}, {"Key": "cost", "Value": "lab"}],
                "DisableInboundStageTransitions": [{"StageName": "Test", "Reason": "held for review"}],
                "RestartExecutionOnUpdate": True}
     updated = handler.update(ctx, made.physical_id, props, changed)
     assert (updated.physical_id, updated.attributes["Version"]) == ("shop-pipeline", "2")
+    declared = lab.codepipeline.get_pipeline(name="shop-pipeline")["pipeline"]
+    assert (declared["pipelineType"], declared["executionMode"], declared["variables"][0]["name"]) == ("V2", "QUEUED", "Env")
     arn = updated.attributes["Arn"]
     assert {t["key"]: t["value"] for t in lab.codepipeline.list_tags_for_resource(resourceArn=arn)["tags"]} == \
         {"team": "b", "cost": "lab"}
