@@ -330,7 +330,8 @@ class Engine:
                    replaced: dict[str, StackResource]) -> tuple[list[str], str]:
         """Create (or update) every resource of ``doc`` in dependency order; the failed ones and the reason."""
         graph = doc.graph()
-        deadline = (self.labstack.clock.deadline(stack.timeout_minutes * 60) if stack.timeout_minutes else None)
+        deadline = (self.labstack.clock.deadline(stack.timeout_minutes * 60)  # TimeoutInMinutes: creation only
+                    if stack.timeout_minutes and not old else None)
         failed: list[str] = []
 
         def one(logical: str) -> None:
@@ -361,7 +362,7 @@ class Engine:
         reason = " ".join(p for p in (_failed_to("create", creates) if creates else "",
                                       _failed_to("update", updates) if updates else "") if p)
         if errors and deadline is not None and deadline.expired():
-            reason = "Create stack operation timed out" if not old else "Update stack operation timed out"
+            reason = "Stack creation time exceeded the specified timeout."
         return failed, reason
 
     def _one(self, stack: Stack, acting: Acting, doc: Document, logical: str, old: StackResource | None,
