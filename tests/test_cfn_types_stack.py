@@ -244,3 +244,27 @@ def test_a_stack_of_everyday_types_works_updates_in_place_and_deletes_cleanly(la
     assert labstack.client("cloudwatch", account=account).describe_alarms()["MetricAlarms"] == []
     assert kms.describe_key(KeyId=out["Key"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
     assert [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/shop"] == []
+
+
+@pytest.mark.parametrize(("resource", "reason"), [
+    ({"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 hour)", "Targets": "everyone"}},
+     "Value of property {/Targets} must be of type List"),
+    ({"Type": "AWS::S3::Bucket", "Properties": {"NotificationConfiguration": {"TopicConfigurations": []}}},
+     "labstack's AWS::S3::Bucket does not support the property NotificationConfiguration"),
+    ({"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.12", "Handler": "index.handler"}},
+     "Properties validation failed for resource Bad with message: #: required key [Code] not found"),
+    ({"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "no spaces allowed"}},
+     "Can only include alphanumeric characters, hyphens, or underscores"),
+])
+def test_a_bad_resource_fails_its_stack_clearly_and_labstack_keeps_answering(
+        labstack: LabstackProcess, resource: dict, reason: str) -> None:
+    """Nothing unsupported is ignored: the resource fails with a reason that says why, the stack rolls back."""
+    account = new_account()
+    cfn = labstack.client("cloudformation", account=account)
+    cfn.create_stack(StackName="Bad", TemplateBody=json.dumps({"Resources": {
+        "Fine": {"Type": "AWS::SNS::Topic"}, "Bad": {**resource, "DependsOn": "Fine"}}}))
+    assert settled(cfn, "Bad")["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [e for e in cfn.describe_stack_events(StackName="Bad")["StackEvents"]
+              if e["LogicalResourceId"] == "Bad" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert reason in failed[0]["ResourceStatusReason"], failed[0]["ResourceStatusReason"]
+    assert labstack.client("sns", account=account).list_topics()["Topics"] == []

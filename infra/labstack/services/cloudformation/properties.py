@@ -25,6 +25,11 @@ def only(type_name: str, props: dict, supported: Collection[str], ctx: Context |
         if missing:
             raise HandlerError(f"Properties validation failed for resource {ctx.logical_id} with message: "
                                f"#: required key [{missing[0]}] not found")
+        kinds = _kinds(type_name)
+        for key, value in props.items():
+            kind = kinds.get(key)
+            if (kind == "array" and not isinstance(value, list)) or (kind == "object" and not isinstance(value, dict)):
+                raise HandlerError(f"Value of property {{/{key}}} must be of type {'List' if kind == 'array' else 'Object'}")
     unknown = sorted(key for key in props if key not in supported)
     if unknown:
         raise HandlerError(f"labstack's {type_name} does not support the propert{'y' if len(unknown) == 1 else 'ies'} "
@@ -38,6 +43,23 @@ def _required(type_name: str) -> tuple[str, ...]:
         return tuple(PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_name).schema.get("required") or ())
     except ResourceNotFoundError:
         return ()
+
+
+@functools.lru_cache(maxsize=None)
+def _kinds(type_name: str) -> dict[str, str]:
+    """The JSON type (``array``, ``object``) of each top-level property whose schema states one plainly."""
+    try:
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_name).schema
+    except ResourceNotFoundError:
+        return {}
+    out = {}
+    for name, spec in (schema.get("properties") or {}).items():
+        if isinstance(spec, dict) and "$ref" in spec:
+            spec = (schema.get("definitions") or {}).get(spec["$ref"].rpartition("/")[2], {})
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        if kind in ("array", "object"):
+            out[name] = kind
+    return out
 
 
 def pick(props: dict, *keys: str) -> dict:
