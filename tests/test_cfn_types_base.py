@@ -15,6 +15,7 @@ from tests.support.cfn_handlers import context, of
 from tests.support.codebuild import new_account
 from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
 from tests.support.server import ROOT, LabstackProcess
+from tests.support.stacks import failures, settled
 from tests.support.waiting import wait_for
 
 TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
@@ -407,11 +408,8 @@ Outputs:
 
 
 def _settled(cfn: Any, name: str) -> dict:
-    stack = wait_for(lambda: next((s for s in cfn.describe_stacks(StackName=name)["Stacks"]
-                                   if not s["StackStatus"].endswith("_IN_PROGRESS")), None), seconds=120)
-    failed = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
-              if e["ResourceStatus"].endswith("FAILED")]
-    assert not failed, failed
+    stack = settled(cfn, name)
+    assert not failures(cfn, name)
     return stack
 
 
@@ -458,7 +456,7 @@ def test_through_stacks_a_changed_container_is_a_new_revision_the_service_rolls_
 
     vpc = cfn.describe_stack_resource(StackName="svc", LogicalResourceId="Vpc")["StackResourceDetail"]["PhysicalResourceId"]
     cfn.delete_stack(StackName="svc")
-    assert wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE", seconds=120)
+    assert settled(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
     assert ecs.list_tasks(cluster=out["Cluster"])["taskArns"] == []
     assert ecs.describe_services(cluster=out["Cluster"], services=[out["ServiceName"]])["services"][0]["status"] == "INACTIVE"
     assert server.client("ec2", account=account).describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []

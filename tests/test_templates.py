@@ -13,23 +13,12 @@ from tests.support.codebuild import Lab
 from tests.support.responses import check_responses
 from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
 from tests.support.server import ROOT
+from tests.support.stacks import failures, settled
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.sampleapp_fixtures"]
 
 TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
-
-
-def settled(cfn: Any, name: str) -> dict:
-    """The stack once its operation is over (CreateStack answers while it is still in progress); a
-    failure names every failed resource's reason."""
-    stack = wait_for(lambda: next((s for s in cfn.describe_stacks(StackName=name)["Stacks"]
-                                   if not s["StackStatus"].endswith("_IN_PROGRESS")), None), seconds=120)
-    if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
-        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in
-                   cfn.describe_stack_events(StackName=name)["StackEvents"] if e["ResourceStatus"].endswith("FAILED")]
-        raise AssertionError(f"{name} is {stack['StackStatus']}: {reasons}")
-    return stack
 
 
 def _trusted(iam: Any, role: str) -> list[str]:
@@ -46,7 +35,7 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
     cfn = check_responses(lab.client("cloudformation"))
     cfn.create_stack(StackName="base", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
     stack = settled(cfn, "base")
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["StackStatus"] == "CREATE_COMPLETE", failures(cfn, "base")
     out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert (out["ClusterName"], out["ServiceName"], out["LogGroupName"]) == ("sample-app", "sample-app", "/ecs/sample-app")
     assert (out["BlueTargetGroupName"], out["GreenTargetGroupName"]) == ("sample-app-blue", "sample-app-green")
@@ -88,8 +77,7 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
 
     # deleting the stack scales the service to 0 before deleting it, and leaves nothing running or listening
     cfn.delete_stack(StackName="base")
-    assert wait_for(lambda: cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
-                    seconds=120)
+    assert settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     assert ecs.list_tasks(cluster="sample-app")["taskArns"] == []
     assert elb.describe_load_balancers()["LoadBalancers"] == []
     assert wait_for(lambda: all(answer(url) is None for url in urls), seconds=10)
@@ -121,7 +109,7 @@ Resources:
 def test_the_seeds_cluster_keeps_its_settings_and_capacity_providers(lab: Lab) -> None:
     cfn = check_responses(lab.client("cloudformation"))
     cfn.create_stack(StackName="seed", TemplateBody=SEED_CLUSTER)
-    settled(cfn, "seed")
+    assert settled(cfn, "seed")["StackStatus"] == "CREATE_COMPLETE", failures(cfn, "seed")
     cluster = lab.client("ecs").describe_clusters(clusters=["production-cluster"], include=["SETTINGS"])["clusters"][0]
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
