@@ -87,7 +87,8 @@ def test_a_server_group_keeps_its_tag_sets_and_tags(pipeline_labstack: LabstackP
     """Ec2TagSet and OnPremisesTagSet (lists of tag groups, each a list of filters) go to CodeDeploy as its
     lists of lists and read back in template form
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codedeploy-deploymentgroup-ec2tagset.html);
-    a MinimumHealthyHosts configuration; Tags change in place."""
+    a MinimumHealthyHosts configuration; Tags change in place; a property the template drops goes back to
+    CodeDeploy's default (the configuration CodeDeployDefault.OneAtATime)."""
     account = new_account()
     role = service_role(pipeline_labstack.client("iam", account=account), "deployer", "codedeploy.amazonaws.com")
     ctx = context(pipeline_labstack, account, "Servers")
@@ -108,6 +109,13 @@ def test_a_server_group_keeps_its_tag_sets_and_tags(pipeline_labstack: LabstackP
                "Ec2TagSet": {"Ec2TagSetList": [{"Ec2TagGroup": [{"Key": "app", "Value": "shop", "Type": "KEY_AND_VALUE"}]}]}}
     groups.update(ctx, "web", props, changed)
     assert groups.read(ctx, "web", changed) == changed
+    plain = {k: v for k, v in changed.items() if k not in ("DeploymentConfigName", "OnPremisesTagSet")}
+    groups.update(ctx, "web", changed, plain)  # what the template drops goes back to CodeDeploy's default
+    info = pipeline_labstack.client("codedeploy", account=account).get_deployment_group(
+        applicationName="fleet", deploymentGroupName="web")["deploymentGroupInfo"]
+    assert info["deploymentConfigName"] == "CodeDeployDefault.OneAtATime"
+    assert not (info.get("onPremisesTagSet") or {}).get("onPremisesTagSetList")
+    of(CONFIG).delete(ctx, config.physical_id, config_props)  # no longer in use
     app_props = {"ApplicationName": "fleet", "ComputePlatform": "Server", "Tags": [{"Key": "team", "Value": "b"}]}
     of(APPLICATION).update(ctx, app.physical_id, {"ApplicationName": "fleet", "ComputePlatform": "Server"}, app_props)
     assert of(APPLICATION).read(ctx, app.physical_id, app_props) == app_props

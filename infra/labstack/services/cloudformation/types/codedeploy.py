@@ -18,10 +18,12 @@ from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.properties import arn, gone_ok
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
 from labstack.services.cloudformation.types.common import gone, tag_changes
+from labstack.services.codedeploy.groups import DEFAULT_CONFIGS
 
 _TAG_SETS = {"Ec2TagSet": ("Ec2TagSetList", "Ec2TagGroup"),
              "OnPremisesTagSet": ("OnPremisesTagSetList", "OnPremisesTagGroup")}
 _NOT_GROUP_UPDATE = ("ApplicationName", "DeploymentGroupName", "Deployment", "Tags")
+_SCALAR_DEFAULTS = {"OutdatedInstancesStrategy": "UPDATE", "TerminationHookEnabled": False}  # CodeDeploy's own
 
 
 def _arn(ctx: Context, kind: str, name: str) -> str:
@@ -94,13 +96,18 @@ class DeploymentGroup(ResourceType):
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         app = new["ApplicationName"]
+        codedeploy = ctx.client("codedeploy")
         fields = {k: v for k, v in new.items() if k not in _NOT_GROUP_UPDATE}
-        for name, value in old.items():  # a property the template dropped is emptied, not kept
-            if name not in new and name not in _NOT_GROUP_UPDATE:
-                fields[name] = [] if isinstance(value, list) else {}
+        dropped = [name for name in old if name not in new and name not in _NOT_GROUP_UPDATE]
+        for name in dropped:  # a property the template dropped goes back to CodeDeploy's default, not kept
+            if name == "DeploymentConfigName":
+                platform = codedeploy.get_deployment_group(applicationName=app, deploymentGroupName=physical_id)[
+                    "deploymentGroupInfo"]["computePlatform"]
+                fields[name] = DEFAULT_CONFIGS[platform]
+            else:
+                fields[name] = _SCALAR_DEFAULTS.get(name, [] if isinstance(old[name], list) else {})
         request = to_api("codedeploy", "UpdateDeploymentGroup", _api_form(fields))
-        ctx.client("codedeploy").update_deployment_group(applicationName=app, currentDeploymentGroupName=physical_id,
-                                                         **request)
+        codedeploy.update_deployment_group(applicationName=app, currentDeploymentGroupName=physical_id, **request)
         _retag(ctx, _arn(ctx, "deploymentgroup", f"{app}/{physical_id}"), old, new)
         if new.get("Deployment") and new.get("Deployment") != old.get("Deployment"):
             _deploy(ctx, app, physical_id, new["Deployment"])
