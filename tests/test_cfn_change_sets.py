@@ -175,6 +175,48 @@ def test_racing_executions_run_a_change_set_once(labstack: LabstackProcess) -> N
     assert len(updates) == 1
 
 
+CHILD = {"Parameters": {"Display": {"Type": "String"}},
+         "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": {"Ref": "Display"}}}}}
+PARENT = {"Parameters": {"Display": {"Type": "String", "Default": "one"}},
+          "Resources": {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {
+              "TemplateURL": "https://templates.s3.amazonaws.com/child.json", "Parameters": {"Display": {"Ref": "Display"}}}}}}
+
+
+def test_nested_change_sets_plan_and_run_with_their_root(labstack: LabstackProcess) -> None:
+    """IncludeNestedStacks: the nested stack's change carries the id of a change set of its own (ParentChangeSetId,
+    RootChangeSetId) planning the child's resources; it runs, and is deleted, only through its root.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/change-sets-for-nested-stacks.html"""
+    cfn, account = _cfn(labstack)
+    s3 = labstack.client("s3", account=account)
+    s3.create_bucket(Bucket="templates")
+    s3.put_object(Bucket="templates", Key="child.json", Body=json.dumps(CHILD).encode())
+    cfn.create_stack(StackName="parent", TemplateBody=json.dumps(PARENT))
+    cfn.get_waiter("stack_create_complete").wait(StackName="parent", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    made = cfn.create_change_set(StackName="parent", ChangeSetName="two", UsePreviousTemplate=True,
+                                 Parameters=_params(Display="two"), IncludeNestedStacks=True)
+    root = cfn.describe_change_set(ChangeSetName=made["Id"])
+    change = root["Changes"][0]["ResourceChange"]
+    assert change["LogicalResourceId"] == "Child" and change["Action"] == "Modify" and root["IncludeNestedStacks"]
+    nested = cfn.describe_change_set(ChangeSetName=change["ChangeSetId"])
+    assert (nested["ParentChangeSetId"], nested["RootChangeSetId"], nested["StackId"]) == (
+        made["Id"], made["Id"], change["PhysicalResourceId"])
+    topic = nested["Changes"][0]["ResourceChange"]
+    assert (topic["LogicalResourceId"], topic["Replacement"]) == ("Topic", "False")
+    assert ("Static", "ParameterReference", "Display") in [
+        (d["Evaluation"], d["ChangeSource"], d.get("CausingEntity")) for d in topic["Details"]]
+    for call in (cfn.execute_change_set, cfn.delete_change_set):
+        assert "nested change set" in _error(call, ChangeSetName=change["ChangeSetId"])["Message"]
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    cfn.get_waiter("stack_update_complete").wait(StackName="parent", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert cfn.describe_change_set(ChangeSetName=change["ChangeSetId"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    arn = cfn.describe_stack_resource(StackName=change["PhysicalResourceId"], LogicalResourceId="Topic")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    attributes = labstack.client("sns", account=account).get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attributes["DisplayName"] == "two"
+    cfn.delete_change_set(ChangeSetName=made["Id"])
+    assert _error(cfn.describe_change_set, ChangeSetName=change["ChangeSetId"])["Code"] == "ChangeSetNotFound"
+
+
 def test_change_set_requests_aws_refuses(labstack: LabstackProcess) -> None:
     cfn, _ = _cfn(labstack)
     missing = _error(cfn.describe_change_set, ChangeSetName="nope", StackName="shop")

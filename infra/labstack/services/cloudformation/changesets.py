@@ -4,7 +4,8 @@ CreateChangeSet plans the submitted template against the stack (``plan``): Chang
 new stack in REVIEW_IN_PROGRESS, UPDATE plans against the stack's resources. A plan with nothing to do
 fails with AWS's reason. ExecuteChangeSet runs the planned template through the stack operations
 (CreateStack's or UpdateStack's path), and CloudFormation then deletes the stack's other change sets;
-a stack updated another way leaves its change sets OBSOLETE. AWS's pages:
+a stack updated another way leaves its change sets OBSOLETE. With IncludeNestedStacks, each nested stack the
+update modifies gets a change set of its own (linked from its change, run with the root's). AWS's pages:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-execute.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html
@@ -22,9 +23,11 @@ from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.services.cloudformation import parameters
 from labstack.services.cloudformation.document import Document
-from labstack.services.cloudformation.plan import Side, changes
+from labstack.services.cloudformation.plan import NESTED_STACK, Side, changes
+from labstack.services.cloudformation.resource import HandlerError
 from labstack.services.cloudformation.stacks import Stack, now
 from labstack.services.cloudformation.template import TemplateError
+from labstack.services.cloudformation.types.cloudformation import nested_parameters
 from labstack.state import AccountRegionStore
 
 if TYPE_CHECKING:
@@ -63,9 +66,14 @@ class ChangeSet:
     reason: str | None = None
     execution: str = "UNAVAILABLE"
     changes: list[dict] = field(default_factory=list)
+    parent: "ChangeSet | None" = None  # a nested change set's parent and root (IncludeNestedStacks)
+    root: "ChangeSet | None" = None
 
     def execution_status(self) -> str:
-        """ExecutionStatus now: an execution finishes with its stack; a stack changed since is OBSOLETE."""
+        """ExecutionStatus now: an execution finishes with its stack; a stack changed since is OBSOLETE; a nested
+        change set runs with its root."""
+        if self.root is not None:
+            return self.root.execution_status()
         if self.execution == "EXECUTE_IN_PROGRESS" and not self.stack.busy and self.stack.status != "REVIEW_IN_PROGRESS":
             self.execution = "EXECUTE_COMPLETE" if self.stack.status in _DONE else "EXECUTE_FAILED"
         if self.execution == "AVAILABLE" and self.stack.updated != self.stack_updated:
@@ -83,7 +91,17 @@ class ChangeSet:
             row["StatusReason"] = self.reason
         if self.request.get("Description"):
             row["Description"] = self.request["Description"]
-        return row
+        return row | self.lineage()
+
+    def lineage(self) -> dict:
+        """ParentChangeSetId and RootChangeSetId of a nested change set (nothing for a root)."""
+        if self.parent is None or self.root is None:
+            return {}
+        return {"ParentChangeSetId": self.parent.change_set_id, "RootChangeSetId": self.root.change_set_id}
+
+    def family(self, held: dict[str, "ChangeSet"]) -> list["ChangeSet"]:
+        """This root change set and its nested ones."""
+        return [self] + [c for c in held.values() if c.root is self]
 
 
 class ChangeSets:
@@ -154,7 +172,7 @@ class ChangeSets:
             for gone in [k for k, c in held.items() if c.stack.is_deleted]:  # a deleted stack's go with it
                 del held[gone]
             held[change_set.change_set_id] = change_set
-        self._plan(change_set)
+        self._plan(ctx, change_set)
         return {"Id": change_set.change_set_id, "StackId": stack.stack_id}
 
     def _submitted(self, ctx: RequestContext, request: dict, stack: Stack | None,
@@ -179,8 +197,9 @@ class ChangeSets:
                                     list(request.get("Capabilities") or []))
         return text, template, resolved, stack
 
-    def _plan(self, change_set: ChangeSet) -> None:
-        """Work out the change set's Changes: CREATE_COMPLETE and AVAILABLE, or FAILED with the reason."""
+    def _plan(self, ctx: RequestContext, change_set: ChangeSet) -> None:
+        """Work out the change set's Changes (and its nested change sets): CREATE_COMPLETE and AVAILABLE, or
+        FAILED with the reason."""
         change_set.status = "CREATE_IN_PROGRESS"
         stack = change_set.stack
         try:
@@ -188,17 +207,46 @@ class ChangeSets:
             old = Side({}, {}) if change_set.kind == "CREATE" else self._side(stack, stack.template, stack.resolved,
                                                                               held=stack.resources, current=True)
             change_set.changes = changes(old, new)
-        except (TemplateError, AwsError) as error:
-            change_set.status, change_set.reason = "FAILED", getattr(error, "message", str(error))
+            if change_set.request.get("IncludeNestedStacks") and change_set.kind == "UPDATE":
+                self._nested(ctx, change_set, new)
+        except (TemplateError, AwsError, HandlerError) as error:
+            change_set.status, change_set.reason = "FAILED", error.message
             return
         tags = change_set.request.get("Tags")
-        same = (change_set.kind == "UPDATE" and not change_set.changes and change_set.template == stack.template
+        same = (change_set.parent is None and change_set.kind == "UPDATE" and not change_set.changes
+                and change_set.template == stack.template
                 and parameters.stored_values(change_set.resolved) == parameters.stored_values(stack.resolved)
                 and (tags is None or list(tags) == stack.tags))
         if same:
             change_set.status, change_set.reason = "FAILED", NO_CHANGES
             return
         change_set.status, change_set.execution = "CREATE_COMPLETE", "AVAILABLE"
+
+    def _nested(self, ctx: RequestContext, change_set: ChangeSet, new: Side) -> None:
+        """A change set of each nested stack the update modifies, planned from the template and parameters its
+        AWS::CloudFormation::Stack resource will have; its id goes on that resource's change."""
+        root = change_set.root or change_set
+        for change in change_set.changes:
+            row = change["ResourceChange"]
+            child = self.provider.stacks.live(ctx.account, ctx.region, row.get("PhysicalResourceId") or "")
+            props = new.properties.get(row["LogicalResourceId"])
+            if row["ResourceType"] != NESTED_STACK or row["Action"] != "Modify" or child is None or not props:
+                continue
+            request = {"StackName": child.stack_id, "ChangeSetName": f"{root.name}-{row['LogicalResourceId']}",
+                       "TemplateURL": props.get("TemplateURL"), "Parameters": nested_parameters(props),
+                       "Capabilities": list(change_set.request.get("Capabilities") or []), "IncludeNestedStacks": True}
+            text, template = self.provider.load(ctx, request)
+            resolved = self.provider.prepare(ctx, child, template, request["Parameters"],
+                                             parameters.stored_values(child.resolved), request["Capabilities"])
+            nested = ChangeSet(
+                f"arn:{ctx.partition}:cloudformation:{ctx.region}:{ctx.account}:changeSet/{request['ChangeSetName']}/"
+                f"{uuid.uuid4()}", request["ChangeSetName"], child, "UPDATE", text, template, resolved,
+                {k: v for k, v in request.items() if k != "TemplateURL"}, ctx.access_key, child.updated,
+                parent=change_set, root=root)
+            with self.store.lock:
+                self.store.get(ctx.account, ctx.region)[nested.change_set_id] = nested
+            self._plan(ctx, nested)
+            row["ChangeSetId"] = nested.change_set_id
 
     def _side(self, stack: Stack, template: dict, resolved: dict, held: dict, current: bool = False) -> Side:
         """One template of ``stack`` as the plan sees it; ``current``: the stack's own, resolved properties
@@ -235,6 +283,7 @@ class ChangeSets:
             answer["StatusReason"] = change_set.reason
         if change_set.request.get("Description"):
             answer["Description"] = change_set.request["Description"]
+        answer.update(change_set.lineage())
         if change_set.kind == "CREATE":
             answer["OnStackFailure"] = change_set.request.get("OnStackFailure") or "ROLLBACK"
         if token:
@@ -244,6 +293,9 @@ class ChangeSets:
     def execute(self, ctx: RequestContext, request: dict) -> dict:
         """ExecuteChangeSet: run the planned template; the stack's other change sets are deleted."""
         change_set = self.find(ctx, request["ChangeSetName"], request.get("StackName"))
+        if change_set.root is not None:
+            raise AwsError("ValidationError", f"ChangeSet [{change_set.change_set_id}] is a nested change set: execute "
+                                              f"its root change set [{change_set.root.change_set_id}]")
         stack = change_set.stack
         with stack.lock:  # one execution: a second request finds it EXECUTE_IN_PROGRESS
             status = change_set.execution_status()
@@ -264,7 +316,9 @@ class ChangeSets:
             raise
         with self.store.lock:
             held = self.store.get(stack.account, stack.region)
-            for other in [c for c in held.values() if c.stack is stack and c is not change_set]:
+            family = change_set.family(held)
+            stacks = {id(c.stack) for c in family}
+            for other in [c for c in held.values() if id(c.stack) in stacks and c not in family]:
                 del held[other.change_set_id]
         return {}
 
@@ -300,11 +354,16 @@ class ChangeSets:
     def delete(self, ctx: RequestContext, request: dict) -> dict:
         """DeleteChangeSet (a change set being executed cannot be deleted)."""
         change_set = self.find(ctx, request["ChangeSetName"], request.get("StackName"))
+        if change_set.root is not None:
+            raise AwsError("ValidationError", f"ChangeSet [{change_set.change_set_id}] is a nested change set: delete "
+                                              f"its root change set [{change_set.root.change_set_id}]")
         if change_set.execution_status() == "EXECUTE_IN_PROGRESS":
             raise AwsError("InvalidChangeSetStatus", f"Cannot delete ChangeSet [{change_set.change_set_id}] while it is "
                                                      "being executed")
         with self.store.lock:
-            self.store.get(ctx.account, ctx.region).pop(change_set.change_set_id, None)
+            held = self.store.get(ctx.account, ctx.region)
+            for member in change_set.family(held):
+                held.pop(member.change_set_id, None)
         return {}
 
     def list(self, ctx: RequestContext, request: dict) -> dict:

@@ -32,7 +32,9 @@ def _provider(ctx: Context) -> Any:
     return CloudFormationProvider.of(ctx.labstack)
 
 
-def _parameters(props: dict) -> list[dict]:
+def nested_parameters(props: dict) -> list[dict]:
+    """The nested stack's Parameters property as a CreateStack/UpdateStack request's Parameters (lists joined
+    with commas); change sets plan nested stacks with it too."""
     given = props.get("Parameters") or {}
     if not isinstance(given, dict):
         raise HandlerError("Parameters of AWS::CloudFormation::Stack must be a map of names to values")
@@ -72,7 +74,7 @@ class NestedStack(ResourceType):
             raise HandlerError(f"labstack does not support {', '.join(unknown)} of {self.type_name}")
         if "TemplateURL" not in props:
             raise HandlerError("Property TemplateURL cannot be empty.")
-        request: dict[str, Any] = {"TemplateURL": props["TemplateURL"], "Parameters": _parameters(props),
+        request: dict[str, Any] = {"TemplateURL": props["TemplateURL"], "Parameters": nested_parameters(props),
                                    "Capabilities": list(parent.capabilities),
                                    "Tags": list(parent.tags) + list(props.get("Tags") or [])}
         if props.get("TimeoutInMinutes") is not None:
