@@ -216,3 +216,15 @@ def test_a_nested_stack_is_always_checked_automatically() -> None:
     nested = {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://s3/x"}}}
     plan = _plan(_side(nested), _side(copy.deepcopy(nested)))
     assert plan["Child"]["Details"][0]["ChangeSource"] == "Automatic"
+
+
+def test_a_parameter_in_the_fn_if_branch_not_taken_changes_nothing() -> None:
+    """With the condition false, the topic's DisplayName is Other's value: changing Used changes nothing."""
+    declared = {"T": {"Type": "AWS::SNS::Topic", "Properties": {
+        "DisplayName": {"Fn::If": ["Prod", {"Ref": "Used"}, {"Ref": "Other"}]}}}}
+    resolved = {"T": {"DisplayName": "o"}}
+    old = Side(declared, resolved, {"Used": "u1", "Other": "o"}, {"T": "t-id"}, {"Prod": False})
+    assert changes(old, Side(declared, resolved, {"Used": "u2", "Other": "o"}, conditions={"Prod": False})) == []
+    changed = changes(old, Side(declared, {"T": {"DisplayName": "o2"}}, {"Used": "u1", "Other": "o2"},
+                                conditions={"Prod": False}))
+    assert [d.get("CausingEntity") for d in changed[0]["ResourceChange"]["Details"]] == [None, "Other"]

@@ -262,7 +262,7 @@ class ChangeSets:
             except TemplateError:  # it refers to a resource not made yet: known only when the update runs
                 properties[logical] = None
         physical = {k: r.physical_id for k, r in held.items() if r.physical_id is not None} if current else {}
-        return Side(doc.resources, properties, parameters.ref_values(resolved), physical)
+        return Side(doc.resources, properties, parameters.ref_values(resolved), physical, doc.conditions)
 
     def describe(self, ctx: RequestContext, request: dict) -> dict:
         """DescribeChangeSet."""

@@ -33,13 +33,15 @@ class Side:
     ``declarations``: logical id -> the resource's declaration as written (Type, Properties, Metadata,
     policies), only resources whose Condition holds; ``properties``: logical id -> resolved properties
     (None where they cannot be known before the update runs); ``parameters``: parameter values;
-    ``physical_ids``: the current resources' ids (the old side only).
+    ``physical_ids``: the current resources' ids (the old side only); ``conditions``: the template's condition
+    values (an Fn::If branch not taken refers to nothing).
     """
 
     declarations: dict[str, dict]
     properties: dict[str, dict | None]
     parameters: dict[str, Any] = field(default_factory=dict)
     physical_ids: dict[str, str] = field(default_factory=dict)
+    conditions: dict[str, bool] | None = None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -66,7 +68,7 @@ class _Planner:
     def order(self) -> list[str]:
         """The new template's resources, each after the resources it refers to."""
         names = self.new.declarations
-        graph = {k: {r for r, _ in reference_pairs(d.get("Properties")) if r in names and r != k}
+        graph = {k: {r for r, _ in reference_pairs(d.get("Properties"), self.new.conditions) if r in names and r != k}
                  for k, d in names.items()}
         try:
             return list(graphlib.TopologicalSorter(graph).static_order())
@@ -114,7 +116,7 @@ class _Planner:
         """Why one property changes: (Evaluation, ChangeSource, CausingEntity, certain) per cause."""
         causes: list[tuple[str, str, str | None, bool]] = []
         direct = not _same(raw_before, raw_after)
-        names = list(dict.fromkeys(reference_pairs(raw_after)))
+        names = list(dict.fromkeys(reference_pairs(raw_after, self.new.conditions)))
         params = [n for n, attr in names if attr is None and n in self.new.parameters
                   and n not in self.new.declarations and not _same(self.old.parameters.get(n), self.new.parameters[n])]
         if direct:
