@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cfn_stacks import events, settled
 from tests.support.codebuild import new_account
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
@@ -24,18 +25,6 @@ def topic(**props: Any) -> dict:
 
 
 BAD_TOPIC = topic(TopicName="not a valid name!")  # SNS refuses it: the resource fails
-
-
-def settled(cfn: Any, name: str) -> dict:
-    """The stack once no operation is in progress on it."""
-    return wait_for(lambda: "_IN_PROGRESS" not in (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
-                    and s, seconds=60)
-
-
-def events(cfn: Any, name: str) -> list[tuple[str, str, str | None]]:
-    """(logical id, status, reason) of every event, oldest first."""
-    found = cfn.describe_stack_events(StackName=name)["StackEvents"]
-    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in reversed(found)]
 
 
 def topics(server: LabstackProcess, account: str) -> list[str]:

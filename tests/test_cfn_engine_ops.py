@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cfn_stacks import events, settled
 from tests.support.inprocess import client
 from tests.support.waiting import wait_for
 
@@ -25,16 +26,6 @@ def cluster(name: str, **extra: Any) -> dict:
 
 def body(resources: dict) -> str:
     return json.dumps({"Resources": resources})
-
-
-def events(cfn: Any, name: str) -> list[tuple[str, str, str | None]]:
-    found = cfn.describe_stack_events(StackName=name)["StackEvents"]
-    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in reversed(found)]
-
-
-def settled(cfn: Any, name: str) -> dict:
-    return wait_for(lambda: "_IN_PROGRESS" not in (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
-                    and s, seconds=60)
 
 
 def in_background(call: Callable[[], Any]) -> threading.Thread:

@@ -11,23 +11,15 @@ import pytest
 from labstack.services.cloudformation.template import TemplateError
 from labstack.services.cloudformation.urls import s3_location
 
+from tests.support.cfn_stacks import outputs, settled
 from tests.support.codebuild import new_account
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 
-def settled(cfn: Any, name: str) -> dict:
-    return wait_for(lambda: "_IN_PROGRESS" not in (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
-                    and s, seconds=60)
-
-
 def reasons(cfn: Any, name: str) -> list[str]:
     return [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(StackName=name)["StackEvents"]]
-
-
-def outputs(stack: dict) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 EXPORTER = {"Resources": {"Alerts": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}},

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from labstack.daemon import get_json
 
+from tests.support.cfn_stacks import outputs, settled
 from tests.support.codebuild import new_account
 from tests.support.localstack import LocalStack
 from tests.support.server import LabstackProcess
@@ -38,16 +39,6 @@ def template(visibility: int, stage: str) -> str:
         "Stage": {"Type": "AWS::SSM::Parameter", "Properties": {
             "Name": "/shop/stage", "Type": "String", "Value": stage, "Description": "the shop's stage"}}},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()}})
-
-
-def settled(cloudformation: Any, name: str) -> dict:
-    """The stack once no operation is in progress on it."""
-    return wait_for(lambda: "_IN_PROGRESS" not in (s := cloudformation.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
-                    and s, seconds=60)
-
-
-def outputs(stack: dict) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 def in_moto(server: LabstackProcess, account: str) -> dict[str, int]:

@@ -141,7 +141,20 @@ class NestedStack(ResourceType):
         return None if child.is_deleted else dict(props)
 
 
-class WaitConditionHandle(ResourceType):
+class _MakesNothing(ResourceType):
+    """A type CloudFormation keeps for itself: nothing is made, changed or deleted anywhere."""
+
+    def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
+        return Result(physical_id)
+
+    def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
+        return None
+
+    def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
+        return dict(props)
+
+
+class WaitConditionHandle(_MakesNothing):
     """AWS::CloudFormation::WaitConditionHandle: Ref is the URL a WaitCondition would be signalled at."""
 
     type_name = "AWS::CloudFormation::WaitConditionHandle"
@@ -150,32 +163,14 @@ class WaitConditionHandle(ResourceType):
         return Result(f"https://cloudformation-waitcondition-{ctx.region}.s3.amazonaws.com/{quote(ctx.stack_id, safe='')}"
                       f"/{ctx.logical_id}")
 
-    def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        return Result(physical_id)
 
-    def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        return None
-
-    def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        return dict(props)
-
-
-class CdkMetadata(ResourceType):
+class CdkMetadata(_MakesNothing):
     """AWS::CDK::Metadata: the CDK's record of the constructs a stack uses; nothing is made."""
 
     type_name = "AWS::CDK::Metadata"
 
     def create(self, ctx: Context, props: dict) -> Result:
         return Result(str(uuid.uuid4()))
-
-    def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        return Result(physical_id)
-
-    def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        return None
-
-    def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        return dict(props)
 
 
 TYPES: list[ResourceType] = [NestedStack(), WaitConditionHandle(), CdkMetadata()]
