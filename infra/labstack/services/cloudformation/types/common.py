@@ -3,13 +3,15 @@ gone" errors, properties AWS has and labstack refuses. (No ``TYPES``: the regist
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation import properties
 from labstack.services.cloudformation.resource import Context, HandlerError
+
+T = TypeVar("T")
 
 
 def refuse(type_name: str, props: dict, unsupported: Iterable[str]) -> None:
@@ -52,6 +54,17 @@ def user_tags(tags: Iterable[dict] | None, key: str = "Key", value: str = "Value
 def gone(error: ClientError, *codes: str) -> bool:
     """Whether ``error`` says the resource does not exist (one of ``codes``, or a 404)."""
     return properties.error_code(error) in codes or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+
+
+def unless_gone(call: Callable[[], T], *codes: str) -> T | None:
+    """``call()``'s answer, or None when the call says the resource does not exist (see ``gone``): a read of
+    a deleted resource, or a deletion of one already gone."""
+    try:
+        return call()
+    except ClientError as error:
+        if gone(error, *codes):
+            return None
+        raise
 
 
 def integer(value: Any) -> int:

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from labstack.services.cloudformation.convert import to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, ResourceType, Result
 from labstack.services.cloudformation.properties import error_code, only
-from labstack.services.cloudformation.types.common import all_tags, gone, integer, refuse, tag_changes, user_tags
+from labstack.services.cloudformation.types.common import (all_tags, gone, integer, refuse,
+                                                           tag_changes, unless_gone, user_tags)
 
 DELETE_LAB_SECONDS = 15 * 60  # how long a deletion waits out a DependencyViolation (ENIs still being released)
 
@@ -112,12 +113,9 @@ class Vpc(ResourceType):
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         ec2 = ctx.client("ec2")
-        try:
-            vpc = self._vpc(ctx, physical_id)
-        except ClientError as error:
-            if gone(error, "InvalidVpcID.NotFound"):
-                return None
-            raise
+        vpc = unless_gone(lambda: self._vpc(ctx, physical_id), "InvalidVpcID.NotFound")
+        if vpc is None:
+            return None
         live: dict[str, Any] = {"CidrBlock": vpc["CidrBlock"], "InstanceTenancy": vpc.get("InstanceTenancy", "default")}
         for name in ("EnableDnsSupport", "EnableDnsHostnames"):
             live[name] = ec2.describe_vpc_attribute(VpcId=physical_id, Attribute=name[:1].lower() + name[1:])[name]["Value"]
@@ -171,12 +169,9 @@ class Subnet(ResourceType):
                 f"Subnet {physical_id}")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            subnet = self._subnet(ctx, physical_id)
-        except ClientError as error:
-            if gone(error, "InvalidSubnetID.NotFound"):
-                return None
-            raise
+        subnet = unless_gone(lambda: self._subnet(ctx, physical_id), "InvalidSubnetID.NotFound")
+        if subnet is None:
+            return None
         live = {"VpcId": subnet["VpcId"], "CidrBlock": subnet["CidrBlock"], "AvailabilityZone": subnet["AvailabilityZone"],
                 "MapPublicIpOnLaunch": bool(subnet.get("MapPublicIpOnLaunch")), "Tags": user_tags(subnet.get("Tags"))}
         if "AvailabilityZoneId" in props:
@@ -206,12 +201,10 @@ class InternetGateway(ResourceType):
                 ("InvalidInternetGatewayID.NotFound",), f"Internet gateway {physical_id}")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            found = ctx.client("ec2").describe_internet_gateways(InternetGatewayIds=[physical_id])["InternetGateways"]
-        except ClientError as error:
-            if gone(error, "InvalidInternetGatewayID.NotFound"):
-                return None
-            raise
+        found = unless_gone(lambda: ctx.client("ec2").describe_internet_gateways(InternetGatewayIds=[physical_id])["InternetGateways"],
+                            "InvalidInternetGatewayID.NotFound")
+        if found is None:
+            return None
         return {"Tags": user_tags(found[0].get("Tags"))} if found else None
 
 
@@ -280,12 +273,10 @@ class RouteTable(ResourceType):
                 f"Route table {physical_id}")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            table = ctx.client("ec2").describe_route_tables(RouteTableIds=[physical_id])["RouteTables"][0]
-        except ClientError as error:
-            if gone(error, "InvalidRouteTableID.NotFound"):
-                return None
-            raise
+        table = unless_gone(lambda: ctx.client("ec2").describe_route_tables(RouteTableIds=[physical_id])["RouteTables"][0],
+                            "InvalidRouteTableID.NotFound")
+        if table is None:
+            return None
         return {"VpcId": table["VpcId"], "Tags": user_tags(table.get("Tags"))}
 
 
@@ -326,19 +317,14 @@ class Route(ResourceType):
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         args = {name: props[name] for name in ("RouteTableId",) + _ROUTE_DESTINATIONS if props.get(name)}
-        try:
-            ctx.client("ec2").delete_route(**args)
-        except ClientError as error:
-            if not gone(error, "InvalidRoute.NotFound", "InvalidRouteTableID.NotFound"):
-                raise
+        unless_gone(lambda: ctx.client("ec2").delete_route(**args), "InvalidRoute.NotFound",
+                    "InvalidRouteTableID.NotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            table = ctx.client("ec2").describe_route_tables(RouteTableIds=[props["RouteTableId"]])["RouteTables"][0]
-        except ClientError as error:
-            if gone(error, "InvalidRouteTableID.NotFound"):
-                return None
-            raise
+        table = unless_gone(lambda: ctx.client("ec2").describe_route_tables(RouteTableIds=[props["RouteTableId"]])["RouteTables"][0],
+                            "InvalidRouteTableID.NotFound")
+        if table is None:
+            return None
         destination = self._destination(props)
         for route in table.get("Routes", []):
             if destination in (route.get(name) for name in _ROUTE_DESTINATIONS):
@@ -359,11 +345,8 @@ class SubnetRouteTableAssociation(ResourceType):
         return Result(found["AssociationId"], {"Id": found["AssociationId"]})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
-            ctx.client("ec2").disassociate_route_table(AssociationId=physical_id)
-        except ClientError as error:
-            if not gone(error, "InvalidAssociationID.NotFound"):
-                raise
+        unless_gone(lambda: ctx.client("ec2").disassociate_route_table(AssociationId=physical_id),
+                    "InvalidAssociationID.NotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         tables = ctx.client("ec2").describe_route_tables(
@@ -442,11 +425,8 @@ def _revoke(ctx: Context, group_id: str, rules: list[dict], egress: bool) -> Non
         return
     ec2 = ctx.client("ec2")
     call = ec2.revoke_security_group_egress if egress else ec2.revoke_security_group_ingress
-    try:
-        call(GroupId=group_id, IpPermissions=[_permission(rule, egress) for rule in rules])
-    except ClientError as error:
-        if not gone(error, "InvalidPermission.NotFound", "InvalidGroup.NotFound"):
-            raise
+    unless_gone(lambda: call(GroupId=group_id, IpPermissions=[_permission(rule, egress) for rule in rules]), "InvalidPermission.NotFound",
+                "InvalidGroup.NotFound")
 
 
 _ALLOW_ALL = {"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}
@@ -505,12 +485,10 @@ class SecurityGroup(ResourceType):
                 f"Security group {physical_id}")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            group = ctx.client("ec2").describe_security_groups(GroupIds=[physical_id])["SecurityGroups"][0]
-        except ClientError as error:
-            if gone(error, "InvalidGroup.NotFound"):
-                return None
-            raise
+        group = unless_gone(lambda: ctx.client("ec2").describe_security_groups(GroupIds=[physical_id])["SecurityGroups"][0],
+                            "InvalidGroup.NotFound")
+        if group is None:
+            return None
         live: dict[str, Any] = {"GroupDescription": group["Description"], "Tags": user_tags(group.get("Tags"))}
         if group.get("VpcId"):
             live["VpcId"] = group["VpcId"]
@@ -581,12 +559,9 @@ class _Rule(ResourceType):
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         ec2 = ctx.client("ec2")
         call = ec2.revoke_security_group_egress if self.egress else ec2.revoke_security_group_ingress
-        try:
-            group_id = props.get("GroupId") or self._group_named(ctx, props.get("GroupName"))
-            call(GroupId=group_id, SecurityGroupRuleIds=[physical_id])
-        except ClientError as error:
-            if not gone(error, "InvalidPermission.NotFound", "InvalidGroup.NotFound", "InvalidSecurityGroupRuleId.NotFound"):
-                raise
+        unless_gone(lambda: call(GroupId=props.get("GroupId") or self._group_named(ctx, props.get("GroupName")),
+                                 SecurityGroupRuleIds=[physical_id]),
+                    "InvalidPermission.NotFound", "InvalidGroup.NotFound", "InvalidSecurityGroupRuleId.NotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         found = ctx.client("ec2").describe_security_group_rules(

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 from labstack.services.cloudformation.properties import error_code
-from labstack.services.cloudformation.types.common import all_tags, gone, refuse, tag_changes, user_tags
+from labstack.services.cloudformation.types.common import all_tags, gone, refuse, tag_changes, unless_gone, user_tags
 
 STABLE_LAB_SECONDS = 3 * 60 * 60  # CloudFormation waits up to three hours for a service to be stable
 DRAIN_LAB_SECONDS = 30 * 60  # for a deleted service's tasks to stop, and a cluster's services to go
@@ -123,23 +123,15 @@ class TaskDefinition(ResourceType):
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         ecs = ctx.client("ecs")
-        try:
-            if ecs.describe_task_definition(taskDefinition=physical_id)["taskDefinition"].get("status") == "INACTIVE":
-                return
-            ecs.deregister_task_definition(taskDefinition=physical_id)
-        except ClientError as error:
-            if not gone(error, "ClientException"):
-                raise
+        found = unless_gone(lambda: ecs.describe_task_definition(taskDefinition=physical_id), "ClientException")
+        if found is not None and found["taskDefinition"].get("status") != "INACTIVE":
+            unless_gone(lambda: ecs.deregister_task_definition(taskDefinition=physical_id), "ClientException")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         ecs = ctx.client("ecs")
-        try:
-            definition = ecs.describe_task_definition(taskDefinition=physical_id, include=["TAGS"])
-        except ClientError as error:
-            if gone(error, "ClientException"):
-                return None
-            raise
-        if definition["taskDefinition"].get("status") == "INACTIVE":
+        definition = unless_gone(lambda: ecs.describe_task_definition(taskDefinition=physical_id, include=["TAGS"]),
+                                 "ClientException")
+        if definition is None or definition["taskDefinition"].get("status") == "INACTIVE":
             return None
         live = from_api("ecs", "TaskDefinition", definition["taskDefinition"], props)
         live["Tags"] = user_tags(definition.get("tags"), "key", "value")
@@ -235,32 +227,20 @@ class Service(ResourceType):
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         cluster = props.get("Cluster") or "default"
         ecs = ctx.client("ecs")
-        try:
-            service = self._describe(ctx, cluster, physical_id)
-        except ClientError as error:
-            if gone(error, "ClusterNotFoundException", "ServiceNotFoundException"):
-                return
-            raise
+        service = unless_gone(lambda: self._describe(ctx, cluster, physical_id), "ClusterNotFoundException",
+                              "ServiceNotFoundException")
         if service is None or service["status"] == "INACTIVE":
             return
         name = service["serviceName"]
         if service["desiredCount"]:
             ecs.update_service(cluster=cluster, service=physical_id, desiredCount=0)
         ctx.wait(lambda: self._running(ctx, cluster, name) == 0, DRAIN_LAB_SECONDS, f"Service {name}")
-        try:
-            ecs.delete_service(cluster=cluster, service=physical_id)
-        except ClientError as error:
-            if not gone(error, "ServiceNotFoundException", "ClusterNotFoundException"):
-                raise
+        unless_gone(lambda: ecs.delete_service(cluster=cluster, service=physical_id), "ServiceNotFoundException",
+                    "ClusterNotFoundException")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         cluster = props.get("Cluster") or "default"
-        try:
-            service = self._describe(ctx, cluster, physical_id)
-        except ClientError as error:
-            if gone(error, "ClusterNotFoundException"):
-                return None
-            raise
+        service = unless_gone(lambda: self._describe(ctx, cluster, physical_id), "ClusterNotFoundException")
         if service is None or service["status"] == "INACTIVE":
             return None
         like = {k: v for k, v in props.items() if k not in ("Cluster", "Tags", "ForceNewDeployment")}

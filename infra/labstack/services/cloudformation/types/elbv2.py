@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
-from labstack.services.cloudformation.types.common import all_tags, gone, key_values, refuse, tag_changes, user_tags
+from labstack.services.cloudformation.types.common import (all_tags, key_values, refuse, tag_changes,
+                                                           unless_gone, user_tags)
 
 ACTIVE_LAB_SECONDS = 10 * 60  # a new load balancer's wait for the active state
 
@@ -104,20 +103,13 @@ class LoadBalancer(ResourceType):
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         elb = ctx.client("elbv2")
-        try:
-            elb.delete_load_balancer(LoadBalancerArn=physical_id)
-        except ClientError as error:
-            if not gone(error, "LoadBalancerNotFound"):
-                raise
+        unless_gone(lambda: elb.delete_load_balancer(LoadBalancerArn=physical_id), "LoadBalancerNotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         elb = ctx.client("elbv2")
-        try:
-            balancer = self._balancer(ctx, physical_id)
-        except ClientError as error:
-            if gone(error, "LoadBalancerNotFound"):
-                return None
-            raise
+        balancer = unless_gone(lambda: self._balancer(ctx, physical_id), "LoadBalancerNotFound")
+        if balancer is None:
+            return None
         like = {k: v for k, v in props.items() if k not in ("Tags", "LoadBalancerAttributes", "Subnets", "Name")}
         live = from_api("elbv2", "LoadBalancer", balancer, like)
         if "Name" in props:
@@ -192,20 +184,13 @@ class TargetGroup(ResourceType):
         return self._result(ctx, physical_id)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
-            ctx.client("elbv2").delete_target_group(TargetGroupArn=physical_id)
-        except ClientError as error:
-            if not gone(error, "TargetGroupNotFound"):
-                raise
+        unless_gone(lambda: ctx.client("elbv2").delete_target_group(TargetGroupArn=physical_id), "TargetGroupNotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         elb = ctx.client("elbv2")
-        try:
-            group = self._group(ctx, physical_id)
-        except ClientError as error:
-            if gone(error, "TargetGroupNotFound"):
-                return None
-            raise
+        group = unless_gone(lambda: self._group(ctx, physical_id), "TargetGroupNotFound")
+        if group is None:
+            return None
         like = {k: v for k, v in props.items() if k not in ("Tags", "TargetGroupAttributes", "Targets", "Name")}
         live = from_api("elbv2", "TargetGroup", group, like)
         if "Name" in props:
@@ -252,19 +237,14 @@ class Listener(ResourceType):
         return Result(physical_id, {"ListenerArn": physical_id})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
-            ctx.client("elbv2").delete_listener(ListenerArn=physical_id)
-        except ClientError as error:
-            if not gone(error, "ListenerNotFound", "LoadBalancerNotFound"):
-                raise
+        unless_gone(lambda: ctx.client("elbv2").delete_listener(ListenerArn=physical_id), "ListenerNotFound",
+                    "LoadBalancerNotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            listener = ctx.client("elbv2").describe_listeners(ListenerArns=[physical_id])["Listeners"][0]
-        except ClientError as error:
-            if gone(error, "ListenerNotFound"):
-                return None
-            raise
+        listener = unless_gone(lambda: ctx.client("elbv2").describe_listeners(ListenerArns=[physical_id])["Listeners"][0],
+                               "ListenerNotFound")
+        if listener is None:
+            return None
         like = {k: v for k, v in props.items() if k not in ("Tags", "ListenerAttributes")}
         return from_api("elbv2", "Listener", listener, like)
 
@@ -293,19 +273,13 @@ class ListenerRule(ResourceType):
         return self._result(elb.describe_rules(RuleArns=[physical_id])["Rules"][0])
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        try:
-            ctx.client("elbv2").delete_rule(RuleArn=physical_id)
-        except ClientError as error:
-            if not gone(error, "RuleNotFound", "ListenerNotFound"):
-                raise
+        unless_gone(lambda: ctx.client("elbv2").delete_rule(RuleArn=physical_id), "RuleNotFound", "ListenerNotFound")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        try:
-            rule = ctx.client("elbv2").describe_rules(RuleArns=[physical_id])["Rules"][0]
-        except ClientError as error:
-            if gone(error, "RuleNotFound"):
-                return None
-            raise
+        rule = unless_gone(lambda: ctx.client("elbv2").describe_rules(RuleArns=[physical_id])["Rules"][0],
+                           "RuleNotFound")
+        if rule is None:
+            return None
         like = {k: v for k, v in props.items() if k not in ("Tags", "ListenerArn")}
         live = from_api("elbv2", "Rule", rule, like)
         if "ListenerArn" in props:
