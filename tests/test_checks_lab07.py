@@ -116,12 +116,13 @@ def sketch() -> dict[str, Any]:
     is graded, it is not made)."""
     reference = _template("pipeline.yaml")
     keep = ("Environment", "BasePrefix", "NestedTemplateKey", "EcrRepositoryName", "RepositoryName", "BranchName",
-            "ClusterName", "StagingServiceName")
+            "ClusterName")
     resources = reference["Resources"]
     pipeline = copy.deepcopy(resources["Pipeline"])
     pipeline["Condition"] = "Never"
     production = pipeline["Properties"]["Stages"][-1]["Actions"][0]["Configuration"]
     production.update(ApplicationName="sketch", DeploymentGroupName="production")  # not made here
+    pipeline["Properties"]["Stages"][3]["Actions"][0]["Configuration"]["ServiceName"] = "sketch-staging"
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {k: v for k, v in reference["Parameters"].items() if k in keep},

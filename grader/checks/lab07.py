@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from cfnlint.decode import decode_str
 
 from grader.backends import LabSession
-from grader.checks import Check, Fail, found, lab01, lab02, lab03, lab04, lab05
+from grader.checks import Check, Fail, found, lab01, lab02, lab03, lab05
 from grader.checks import check as _check
 
 TITLE = "Lab 07 · Pipeline as code"
@@ -46,7 +46,7 @@ def names(session: LabSession) -> dict[str, Any]:
             "base_bucket": f"{PREFIX}-artifacts-{session.account}", "nested_key": NESTED_KEY, "change_set": CHANGE_SET,
             "repository": lab01.REPOSITORY, "branch": BRANCH, "app_branch": lab01.BRANCH,
             "ecr_repository": lab02.ECR_REPOSITORY, "cluster": lab03.CLUSTER, "production_service": lab03.SERVICE,
-            "staging_service": lab04.STAGING_SERVICE, "load_balancer": lab05.LOAD_BALANCER,
+            "load_balancer": lab05.LOAD_BALANCER,
             "image_placeholder": lab05.IMAGE_PLACEHOLDER}
 
 
