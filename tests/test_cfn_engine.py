@@ -289,3 +289,27 @@ def test_an_account_cannot_run_more_stack_operations_than_labstacks_bound(tmp_pa
         assert settled(other, "Fine")["StackStatus"] == "CREATE_COMPLETE"
     finally:
         server.stop()
+
+
+def test_a_no_echo_value_is_masked_in_the_stack_and_its_events(cfn: Any) -> None:
+    """NoEcho (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/parameters-section-structure.html):
+    DescribeStacks shows the value as asterisks; labstack masks it in the events' ResourceProperties too."""
+    template = json.dumps({"Parameters": {"Secret": {"Type": "String", "NoEcho": True}},
+                           "Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {
+                               "Name": "/shop/secret", "Type": "String", "Value": {"Ref": "Secret"}}}}})
+    cfn.create_stack(StackName="Quiet", TemplateBody=template,
+                     Parameters=[{"ParameterKey": "Secret", "ParameterValue": "hunter2-hunter2"}])
+    stack = settled(cfn, "Quiet")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Parameters"] == [{"ParameterKey": "Secret", "ParameterValue": "****"}]
+    shown = [e.get("ResourceProperties", "") for e in cfn.describe_stack_events(StackName="Quiet")["StackEvents"]]
+    assert any('"Value":"****"' in p for p in shown) and not any("hunter2" in p for p in shown)
+
+
+def test_an_update_may_not_change_a_resources_type(cfn: Any) -> None:
+    """AWS refuses an update that gives a logical id another resource type (ValidationError)."""
+    cfn.create_stack(StackName="Typed", TemplateBody=body({"Thing": topic()}))
+    settled(cfn, "Typed")
+    with pytest.raises(cfn.exceptions.ClientError, match=r"Update of resource type is not permitted.*\[Thing\]"):
+        cfn.update_stack(StackName="Typed", TemplateBody=body({"Thing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
+    assert settled(cfn, "Typed")["StackStatus"] == "CREATE_COMPLETE"

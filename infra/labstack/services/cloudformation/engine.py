@@ -30,7 +30,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labstack.errors import AwsError
-from labstack.services.cloudformation import schemas, types
+from labstack.services.cloudformation import parameters, schemas, types
 from labstack.services.cloudformation.acting import Acting, failed_service
 from labstack.services.cloudformation.document import Document
 from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, Result
@@ -400,11 +400,11 @@ class Engine:
             return
         stack.resources[logical] = StackResource(logical, resource_type, "CREATE_IN_PROGRESS",
                                                  metadata=declared.get("Metadata"))
-        stack.event(logical, resource_type, "CREATE_IN_PROGRESS", properties=_props_json(props))
+        stack.event(logical, resource_type, "CREATE_IN_PROGRESS", properties=_props_json(props, stack))
         result = handler.create(ctx, props)
         stack.resources[logical].physical_id = result.physical_id
         stack.event(logical, resource_type, "CREATE_IN_PROGRESS", "Resource creation Initiated", result.physical_id,
-                    _props_json(props))
+                    _props_json(props, stack))
         self._record(stack, logical, resource_type, result, props, "CREATE_COMPLETE", declared)
 
     @staticmethod
@@ -413,7 +413,7 @@ class Engine:
         held = StackResource(logical, resource_type, status, None, result.physical_id, result.ref,
                              dict(result.attributes), props, now(), declared.get("Metadata"))
         stack.resources[logical] = held
-        stack.event(logical, resource_type, status, None, result.physical_id, _props_json(props))
+        stack.event(logical, resource_type, status, None, result.physical_id, _props_json(props, stack))
 
     def _delete_resources(self, stack: Stack, acting: Acting, graph: dict[str, set[str]], rollback: bool = False,
                           retain: set[str] | None = None, doc: Document | None = None) -> list[str]:
@@ -590,5 +590,10 @@ def _custom_name(resource_type: str, old: dict, new: dict) -> str | None:
     return None
 
 
-def _props_json(props: dict) -> str:
-    return json.dumps(props, default=str, separators=(",", ":"))[:4096]
+def _props_json(props: dict, stack: Stack) -> str:
+    """An event's ResourceProperties: the resolved properties as JSON, NoEcho parameters' values masked."""
+    text = json.dumps(props, default=str, separators=(",", ":"))
+    for parameter in stack.resolved.values():
+        if parameter.no_echo and parameter.value:
+            text = text.replace(json.dumps(parameter.value)[1:-1], parameters.MASK)
+    return text[:4096]

@@ -182,6 +182,11 @@ class CloudFormationProvider(Provider):
             text, template = stack.template_body, stack.template
         else:
             text, template = self.load(ctx, request, reader)
+        retyped = sorted(k for k, r in (template.get("Resources") or {}).items()
+                         if k in stack.resources and isinstance(r, dict) and r.get("Type") != stack.resources[k].type)
+        if retyped:
+            raise AwsError("ValidationError", "Update of resource type is not permitted. The new template modifies "
+                                              f"resource type of the following resources: [{', '.join(retyped)}]")
         role = request.get("RoleARN") or stack.role_arn
         check_role(self.labstack, role, stack.name)
         given = list(request.get("Parameters") or [])
