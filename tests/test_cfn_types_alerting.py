@@ -100,16 +100,20 @@ def test_an_alarm_on_metric_math_is_made_updated_and_deleted(labstack: LabstackP
 
 
 def test_a_metric_math_alarm_moves_with_its_metrics(labstack: LabstackProcess) -> None:
-    """An alarm on ``100 * errors / requests`` goes to ALARM when the rate crosses its threshold and back to OK
-    when it falls (metric math alarms: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html;
+    """An alarm on ``100 * errors / requests`` goes to ALARM when the rate crosses its threshold (its
+    AlarmActions topic told) and back to OK when it falls (metric math alarms: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html;
     a period of 60 lab seconds is a real second at the default time scale)."""
     account = new_account()
     cloudwatch = labstack.client("cloudwatch", account=account)
     ctx, alarm = context(labstack, account, "Rate"), of("AWS::CloudWatch::Alarm")
+    sqs = labstack.client("sqs", account=account)
+    inbox = sqs.create_queue(QueueName="pager")["QueueUrl"]
+    topic = of("AWS::SNS::Topic").create(ctx, {"Subscription": [
+        {"Protocol": "sqs", "Endpoint": f"arn:aws:sqs:us-east-1:{account}:pager"}]}).physical_id
     stat = lambda name: {"Metric": {"Namespace": "Shop", "MetricName": name}, "Period": 60, "Stat": "Sum"}  # noqa: E731
     made = alarm.create(ctx, {
         "ComparisonOperator": "GreaterThanThreshold", "Threshold": 10, "EvaluationPeriods": 1,
-        "TreatMissingData": "ignore", "Metrics": [
+        "TreatMissingData": "ignore", "AlarmActions": [topic], "Metrics": [
             {"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": False},
             {"Id": "requests", "MetricStat": stat("Requests"), "ReturnData": False},
             {"Id": "rate", "Expression": "100 * FILL(errors, 0) / requests", "ReturnData": True}]})
@@ -125,6 +129,9 @@ def test_a_metric_math_alarm_moves_with_its_metrics(labstack: LabstackProcess) -
     wait_for(lambda: state() == "ALARM")
     reason = cloudwatch.describe_alarms(AlarmNames=[made.physical_id])["MetricAlarms"][0]["StateReason"]
     assert "greater than the threshold (10)" in reason
+    told = wait_for(lambda: sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1).get("Messages"))
+    message = json.loads(json.loads(told[0]["Body"])["Message"])
+    assert (message["AlarmName"], message["NewStateValue"]) == (made.physical_id, "ALARM")
     put(0, 1000)
     wait_for(lambda: state() == "OK")
 
