@@ -134,4 +134,7 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("CloudFormation", "A stack policy is kept (GetStackPolicy answers it) but not enforced during updates; "
                                  "an account runs at most `LABSTACK_CFN_MAX_OPERATIONS` (25) stack operations at once, "
                                  "nested stacks included (LimitExceededException beyond)."),
+    Difference("CloudFormation", "A stack's NotificationARNs are kept but nothing is published to them, and no "
+                                 "EventBridge `CloudFormation Stack Status Change` / `Resource Status Change` events are "
+                                 "sent; DescribeStackEvents is the record."),
 )
