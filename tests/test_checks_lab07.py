@@ -20,7 +20,7 @@ import pytest
 from cfnlint.decode import decode
 
 from grader.backends import LabSession
-from grader.checks import lab07
+from grader.checks import lab04, lab07
 from tests.support.grading import session_for
 from tests.support.later_labs import assert_fails, assert_passes, assert_solved, pipeline_changed, solved_through
 from tests.support.mutations import breaks, deployment_group_changed, mutation, project_changed, uncovered
@@ -272,6 +272,17 @@ def test_a_pipeline_that_deploys_staging_before_it_tests(solved: LabSession) -> 
 
     with pipeline_changed(solved, swap, name=lab07.stack_pipeline(solved)["name"]):
         assert_fails(solved, lab07, "pipeline-structure", "the stages are Source → Build → Deploy_Staging → Test")
+    assert_passes(solved, lab07, "pipeline-structure")
+
+
+@breaks("pipeline-structure")
+def test_a_pipeline_that_deploys_to_lab_04_s_staging_service(solved: LabSession) -> None:
+    """It would work, and break lab 04: its staging would run another branch's image."""
+    def lab04_staging(declaration: dict[str, Any]) -> None:
+        lab07._stage(declaration, "Deploy_Staging")["actions"][0]["configuration"]["ServiceName"] = lab04.STAGING_SERVICE
+
+    with pipeline_changed(solved, lab04_staging, name=lab07.stack_pipeline(solved)["name"]):
+        assert_fails(solved, lab07, "pipeline-structure", f"Deploy_Staging updates {lab04.STAGING_SERVICE}, not a service")
     assert_passes(solved, lab07, "pipeline-structure")
 
 

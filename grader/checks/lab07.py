@@ -293,7 +293,8 @@ def imports_base(session: LabSession) -> str:
 
 @check("pipeline-structure", 3, "The stack's pipeline: a V2 pipeline with the stages Source, Build, Test, "
        "Deploy_Staging, (Approval, in prod), Deploy_Production in that order; Test holds two actions with the "
-       "same runOrder; its artifact store is the base stack's bucket.", uses=("iac_stacks",))
+       "same runOrder; Deploy_Staging updates a staging service the stack declares (lab 04's stays lab 04's); its "
+       "artifact store is the base stack's bucket.", uses=("iac_stacks",))
 def pipeline_structure(session: LabSession) -> str:
     declaration = stack_pipeline(session)
     if declaration.get("pipelineType", "V1") != "V2":
@@ -305,6 +306,11 @@ def pipeline_structure(session: LabSession) -> str:
     tests = _stage(declaration, "Test")["actions"]
     if len(tests) < 2 or len({a.get("runOrder", 1) for a in tests}) != 1:
         raise Fail(f"the Test stage runs {[(a['name'], a.get('runOrder', 1)) for a in tests]}: two actions, one runOrder")
+    staging = _stage(declaration, "Deploy_Staging")["actions"][0].get("configuration", {}).get("ServiceName")
+    own = {r["PhysicalResourceId"].rsplit("/", 1)[-1]
+           for r in of_type(resources(session, PIPELINE_STACK), "AWS::ECS::Service")}
+    if staging not in own:
+        raise Fail(f"Deploy_Staging updates {staging}, not a service of the stack's own ({', '.join(sorted(own)) or 'none'})")
     bucket = one(session, BASE_STACK, "AWS::S3::Bucket")
     if declaration.get("artifactStore", {}).get("location") != bucket:
         raise Fail(f"its artifacts go to {declaration.get('artifactStore', {}).get('location')}, not the base stack's {bucket}")
