@@ -13,9 +13,12 @@ from botocore.exceptions import ClientError
 
 from labstack.services.cloudformation.changesets import MAX_PER_STACK, NO_CHANGES
 from tests.support.codebuild import new_account
+from tests.support.codepipeline import PipelineLab, action, s3_source, stage
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
+
+pytest_plugins = ["tests.support.codepipeline_fixtures"]
 
 TEMPLATE = {
     "Parameters": {"Env": {"Type": "String", "Default": "dev"}, "Name": {"Type": "String", "Default": "orders"}},
@@ -281,3 +284,23 @@ def test_a_flood_of_change_sets_is_bounded_per_stack(labstack: LabstackProcess) 
     listed = cfn.list_change_sets(StackName="shop")
     assert len(listed["Summaries"]) == MAX_PER_STACK and "NextToken" not in listed
     assert wait_for(lambda: cfn.describe_stacks(StackName="shop")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
+
+
+def test_a_pipelines_change_set_can_wait_under_review_across_runs(pipeline_lab: PipelineLab) -> None:
+    """The pipeline's CloudFormation action, CHANGE_SET_REPLACE only: the first run leaves a new stack under review
+    with its CREATE change set; the next run replaces that change set (again CREATE: the stack does not exist
+    yet), so a change set that waited for an approval never wedges the pipeline."""
+    lab = pipeline_lab
+    lab.source({"template.yaml": json.dumps(TEMPLATE)})
+    plan = action("Plan", "Deploy", "CloudFormation", {"ActionMode": "CHANGE_SET_REPLACE", "StackName": "review",
+                                                      "TemplatePath": "src::template.yaml", "ChangeSetName": "next"},
+                  inputs=("src",))
+    lab.create("plans", stage("Source", s3_source(lab.sources)), stage("Plan", plan))
+    first = lab.execution("plans", lab.wait_for_executions("plans", 1)[0]["pipelineExecutionId"])
+    assert first["status"] == "Succeeded"
+    again = lab.run("plans")
+    assert again["status"] == "Succeeded", again.get("statusSummary")
+    cfn = lab.client("cloudformation")
+    assert cfn.describe_stacks(StackName="review")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    waiting = cfn.describe_change_set(StackName="review", ChangeSetName="next")
+    assert (waiting["Status"], waiting["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")

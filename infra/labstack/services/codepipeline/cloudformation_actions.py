@@ -136,8 +136,8 @@ def cloudformation(job: ActionJob) -> dict[str, str]:
             denied = acting.refused(exc, "AWS CloudFormation")
             if denied is not None:
                 raise denied from None
-        _change(job, cfn, "create_change_set", ChangeSetName=change_set, ChangeSetType="CREATE" if stack is None else "UPDATE",
-                **_stack_args(job))
+        kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+        _change(job, cfn, "create_change_set", ChangeSetName=change_set, ChangeSetType=kind, **_stack_args(job))
         job.update(summary=f"Change set {change_set} created for stack {name}")
         return {}
     elif mode == "CHANGE_SET_EXECUTE":
