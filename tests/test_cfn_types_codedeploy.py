@@ -83,6 +83,7 @@ def test_an_ecs_blue_green_group_deploys_its_revision_and_updates_in_place(pipel
         assert handler.read(ctx, made.physical_id, declared) is None
 
 
+@pytest.mark.slow
 def test_a_server_group_keeps_its_tag_sets_and_tags(pipeline_labstack: LabstackProcess) -> None:
     """Ec2TagSet and OnPremisesTagSet (lists of tag groups, each a list of filters) go to CodeDeploy as its
     lists of lists and read back in template form

@@ -127,6 +127,7 @@ def test_a_pipeline_updates_in_place_and_its_delete_leaves_nothing(pipeline_lab:
     assert lab.codepipeline.list_pipelines()["pipelines"] == []
 
 
+@pytest.mark.slow
 def test_a_project_updates_in_place_and_refuses_what_labstack_cannot_do(pipeline_lab: PipelineLab) -> None:
     """Project properties change with no interruption; a property removed from the template is not unset
     (AWS: "To unset or remove a project value via CFN, explicitly provide the attribute with value as empty
