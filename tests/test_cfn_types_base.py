@@ -303,8 +303,8 @@ def test_a_service_behind_a_weighted_listener_serves_scales_and_drains_to_nothin
     url = listener_url(server, listener.ref_value)
     assert wait_for(lambda: answer(url), seconds=30) == (200, "v1")
     live = handler.read(ctx, service.ref_value, service_props)
-    assert (live["DesiredCount"], live["LoadBalancers"], live["TaskDefinition"]) == (
-        "1", service_props["LoadBalancers"], definition.ref_value)
+    assert (live["DesiredCount"], live["LoadBalancers"], live["TaskDefinition"], live["HealthCheckGracePeriodSeconds"]) == (
+        "1", service_props["LoadBalancers"], definition.ref_value, 30)
 
     handler.update(ctx, service.ref_value, service_props, service_props | {"DesiredCount": 2})
     assert len(ecs.list_tasks(cluster="shop", serviceName="shop")["taskArns"]) == 2

@@ -19,6 +19,11 @@ from labstack.runtimes.logship import LogShipper
 from labstack.state import AccountRegionStore
 
 
+MOTO_CREATE_DROPS = ("healthCheckGracePeriodSeconds", "capacityProviderStrategy", "placementConstraints",
+                     "placementStrategy", "enableECSManagedTags", "enableExecuteCommand", "availabilityZoneRebalancing")
+"""CreateService parameters moto's CreateService does not keep."""
+
+
 class EcsRuntime(Provider):
     """Standalone tasks as local processes (services and task sets build on the same runner)."""
 
@@ -54,6 +59,10 @@ class EcsRuntime(Provider):
     def create_service(self, ctx: RequestContext, request: dict) -> dict:
         moto = self.labstack.clients.moto("ecs", ctx.account, ctx.region)
         service = without_metadata(moto.create_service(**request))["service"]
+        dropped = {key: request[key] for key in MOTO_CREATE_DROPS if key in request}
+        if dropped:  # moto's CreateService leaves them out; its UpdateService keeps them, so DescribeServices tells them
+            service = without_metadata(moto.update_service(cluster=service["clusterArn"], service=service["serviceArn"],
+                                                           **dropped))["service"]
         if (request.get("deploymentController") or {}).get("type") == "CODE_DEPLOY":
             created = motobridge.ecs_service(ctx.account, ctx.region, service["clusterArn"].rsplit("/", 1)[-1],
                                              service["serviceName"])
