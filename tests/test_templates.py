@@ -75,6 +75,14 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
     for url in urls:
         assert wait_for(lambda url=url: answer(url), seconds=30) == (200, "v1")
 
+    # what every resource reads back is what the template says: no drift
+    detection = cfn.detect_stack_drift(StackName="base")["StackDriftDetectionId"]
+    status = wait_for(lambda: (s := cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection))[
+        "DetectionStatus"] != "DETECTION_IN_PROGRESS" and s)
+    drifted = [(d["LogicalResourceId"], d["PropertyDifferences"]) for d in cfn.describe_stack_resource_drifts(StackName="base")[
+        "StackResourceDrifts"] if d["StackResourceDriftStatus"] != "IN_SYNC"]
+    assert (status["StackDriftStatus"], drifted) == ("IN_SYNC", [])
+
     # deleting the stack scales the service to 0 before deleting it, and leaves nothing running or listening
     cfn.delete_stack(StackName="base")
     assert settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
