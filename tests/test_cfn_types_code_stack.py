@@ -84,7 +84,8 @@ def test_a_stack_of_code_resources_runs_updates_replaces_and_deletes(pipeline_la
     repository's seeded code to Succeeded. Updating the project's Description ("Update requires: No
     interruption") keeps its physical id; changing the pipeline's Name ("Update requires: Replacement",
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codepipeline-pipeline.html#cfn-codepipeline-pipeline-name)
-    makes a new pipeline and deletes the old one; DeleteStack leaves none of them. Drift detection reads
+    makes a new pipeline and deletes the old one, as the change set said beforehand (Replacement True for the
+    pipeline, False for the project); DeleteStack leaves none of them. Drift detection reads
     every resource back in template form: in sync as created, MODIFIED when the project is changed by hand
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-drift.html)."""
     lab = pipeline_lab
@@ -127,12 +128,18 @@ def test_a_stack_of_code_resources_runs_updates_replaces_and_deletes(pipeline_la
     assert physical(cfn, "code", "Build") == project
     assert lab.codebuild.batch_get_projects(names=[project])["projects"][0]["description"] == "second"
 
-    cfn.update_stack(StackName="code", TemplateBody=json.dumps(TEMPLATE),
-                     Parameters=[*params, {"ParameterKey": "Description", "ParameterValue": "second"},
-                                 {"ParameterKey": "PipelineName", "ParameterValue": "shop-pipeline-2"}])
+    cfn.create_change_set(StackName="code", ChangeSetName="rename", TemplateBody=json.dumps(TEMPLATE),
+                          Parameters=[*params, {"ParameterKey": "Description", "ParameterValue": "third"},
+                                      {"ParameterKey": "PipelineName", "ParameterValue": "shop-pipeline-2"}])
+    review = wait_for(lambda: (c := cfn.describe_change_set(StackName="code", ChangeSetName="rename"))["Status"]
+                      in ("CREATE_COMPLETE", "FAILED") and c, seconds=30)
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in review["Changes"]}
+    assert {k: (c["Action"], c.get("Replacement")) for k, c in changes.items()} == \
+        {"Pipeline": ("Modify", "True"), "Build": ("Modify", "False")}
+    cfn.execute_change_set(StackName="code", ChangeSetName="rename")
     stack = settled(cfn, "code")
     assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
-    assert physical(cfn, "code", "Pipeline") == "shop-pipeline-2"
+    assert physical(cfn, "code", "Pipeline") == "shop-pipeline-2" and physical(cfn, "code", "Build") == project
     assert [p["name"] for p in lab.codepipeline.list_pipelines()["pipelines"]] == ["shop-pipeline-2"]
 
     cfn.delete_stack(StackName="code")
