@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -118,6 +118,16 @@ def tag_changes(old: Any, new: Any) -> tuple[dict[str, str], list[str]]:
     """(tags to set, keys to remove) that turn ``old`` into ``new``."""
     before, after = tag_map(old), tag_map(new)
     return ({k: v for k, v in after.items() if before.get(k) != v}, [k for k in before if k not in after])
+
+
+def retag(old: dict, new: dict, untag: Callable[[list[str]], Any], tag: Callable[[dict[str, str]], Any]) -> None:
+    """Apply a change of the ``Tags`` property: ``untag(keys)`` for the keys gone, ``tag(tags)`` (a map) for
+    the new and changed ones."""
+    put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
+    if remove:
+        untag(remove)
+    if put:
+        tag(put)
 
 
 def arn(ctx: Context, service: str, resource: str, region: bool = True, account: bool = True) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from labstack.services.cloudformation.convert import to_api
 from labstack.services.cloudformation.properties import (
-    changed, gone_ok, only, parsed, pick, tag_changes, without_empty,
+    changed, gone_ok, only, parsed, pick, retag, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, Result, ResourceType
 
@@ -103,11 +103,8 @@ class Function(ResourceType):
             lam.update_function_code(FunctionName=physical_id, **_code(new), **pick(new, "Architectures"))
             _settled(ctx, physical_id, f"Function {physical_id}")
         arn = lam.get_function_configuration(FunctionName=physical_id)["FunctionArn"]
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            lam.untag_resource(Resource=arn, TagKeys=remove)
-        if put:
-            lam.tag_resource(Resource=arn, Tags=put)
+        retag(old, new, lambda remove: lam.untag_resource(Resource=arn, TagKeys=remove),
+              lambda put: lam.tag_resource(Resource=arn, Tags=put))
         return Result(physical_id, {"Arn": arn})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:

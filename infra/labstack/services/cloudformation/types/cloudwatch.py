@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from labstack.services.cloudformation.convert import from_api, to_api
-from labstack.services.cloudformation.properties import gone_ok, only, tag_changes, tag_list, without_empty
+from labstack.services.cloudformation.properties import gone_ok, only, retag, tag_list, without_empty
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
 
 ALARM = ("AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "InsufficientDataActions",
@@ -37,11 +37,8 @@ class Alarm(ResourceType):
         cloudwatch.put_metric_alarm(**to_api("cloudwatch", "PutMetricAlarm", {**new, "AlarmName": physical_id},
                                              drop=("Tags",)))
         arn = self._arn(ctx, physical_id)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            cloudwatch.untag_resource(ResourceARN=arn, TagKeys=remove)
-        if put:
-            cloudwatch.tag_resource(ResourceARN=arn, Tags=tag_list(put))
+        retag(old, new, lambda remove: cloudwatch.untag_resource(ResourceARN=arn, TagKeys=remove),
+              lambda put: cloudwatch.tag_resource(ResourceARN=arn, Tags=tag_list(put)))
         return Result(physical_id, {"Arn": arn})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from labstack.services.cloudformation.properties import (
-    changed, document, gone_ok, only, parsed, tag_changes, tag_list, url_suffix, without_empty,
+    changed, document, gone_ok, only, parsed, retag, tag_list, url_suffix, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
 
@@ -77,11 +77,8 @@ class Repository(ResourceType):
                 "scanOnPush": _flag((new.get("ImageScanningConfiguration") or {}).get("ScanOnPush", False))})
         self._policies(ecr, physical_id, old, new)
         repository = ecr.describe_repositories(repositoryNames=[physical_id])["repositories"][0]
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            ecr.untag_resource(resourceArn=repository["repositoryArn"], tagKeys=remove)
-        if put:
-            ecr.tag_resource(resourceArn=repository["repositoryArn"], tags=tag_list(put))
+        retag(old, new, lambda remove: ecr.untag_resource(resourceArn=repository["repositoryArn"], tagKeys=remove),
+              lambda put: ecr.tag_resource(resourceArn=repository["repositoryArn"], tags=tag_list(put)))
         return Result(physical_id, self._attributes(ctx, repository))
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:

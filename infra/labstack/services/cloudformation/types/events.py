@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from labstack.services.cloudformation.convert import from_api, to_api
-from labstack.services.cloudformation.properties import gone_ok, only, parsed, tag_changes, tag_list, without_empty
+from labstack.services.cloudformation.properties import gone_ok, only, parsed, retag, tag_list, without_empty
 from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, ResourceType, Result
 
 GONE = ("ResourceNotFoundException",)
@@ -71,11 +71,8 @@ class Rule(ResourceType):
         events = ctx.client("events")
         arn = events.put_rule(**self._rule(new, name))["RuleArn"]
         self._targets(events, name, bus, old.get("Targets") or [], new.get("Targets") or [])
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            events.untag_resource(ResourceARN=arn, TagKeys=remove)
-        if put:
-            events.tag_resource(ResourceARN=arn, Tags=tag_list(put))
+        retag(old, new, lambda remove: events.untag_resource(ResourceARN=arn, TagKeys=remove),
+              lambda put: events.tag_resource(ResourceARN=arn, Tags=tag_list(put)))
         return Result(physical_id, {"Arn": arn})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from labstack.services.cloudformation.convert import to_api
 from labstack.services.cloudformation.properties import (
-    changed, gone_ok, only, parsed, pick, tag_changes, tag_list, without_empty,
+    changed, gone_ok, only, parsed, pick, retag, tag_list, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 
@@ -88,11 +88,8 @@ class Role(ResourceType):
         for policy_arn in managed_after:
             if policy_arn not in managed_before:
                 iam.attach_role_policy(RoleName=physical_id, PolicyArn=policy_arn)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            iam.untag_role(RoleName=physical_id, TagKeys=remove)
-        if put:
-            iam.tag_role(RoleName=physical_id, Tags=tag_list(put))
+        retag(old, new, lambda remove: iam.untag_role(RoleName=physical_id, TagKeys=remove),
+              lambda put: iam.tag_role(RoleName=physical_id, Tags=tag_list(put)))
         role = iam.get_role(RoleName=physical_id)["Role"]
         return Result(physical_id, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 

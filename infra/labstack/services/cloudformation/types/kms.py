@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from labstack.services.cloudformation.properties import (
-    changed, document, gone_ok, only, parsed, pick, tag_changes, without_empty,
+    changed, document, gone_ok, only, parsed, pick, retag, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 
@@ -85,11 +85,8 @@ class Key(ResourceType):
         if _flag(old.get("Enabled"), True) != _flag(new.get("Enabled"), True):
             (kms.enable_key if _flag(new.get("Enabled"), True) else kms.disable_key)(KeyId=physical_id)
         self._rotation(kms, physical_id, old, new)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            kms.untag_resource(KeyId=physical_id, TagKeys=remove)
-        if put:
-            kms.tag_resource(KeyId=physical_id, Tags=[{"TagKey": k, "TagValue": v} for k, v in put.items()])
+        retag(old, new, lambda remove: kms.untag_resource(KeyId=physical_id, TagKeys=remove),
+              lambda put: kms.tag_resource(KeyId=physical_id, Tags=[{"TagKey": k, "TagValue": v} for k, v in put.items()]))
         key = kms.describe_key(KeyId=physical_id)["KeyMetadata"]
         return Result(physical_id, {"Arn": key["Arn"], "KeyId": physical_id})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labstack.services.cloudformation.properties import (
-    arn, changed, gone_ok, only, tag_changes, tag_map, without_empty,
+    arn, changed, gone_ok, only, retag, tag_map, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 
@@ -58,12 +58,9 @@ class LogGroup(ResourceType):
                 logs.associate_kms_key(logGroupName=physical_id, kmsKeyId=new["KmsKeyId"])
             else:
                 logs.disassociate_kms_key(logGroupName=physical_id)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
         group_arn = self._arn(ctx, physical_id)
-        if remove:
-            logs.untag_resource(resourceArn=group_arn.removesuffix(":*"), tagKeys=remove)
-        if put:
-            logs.tag_resource(resourceArn=group_arn.removesuffix(":*"), tags=put)
+        retag(old, new, lambda remove: logs.untag_resource(resourceArn=group_arn.removesuffix(":*"), tagKeys=remove),
+              lambda put: logs.tag_resource(resourceArn=group_arn.removesuffix(":*"), tags=put))
         return Result(physical_id, {"Arn": group_arn})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:

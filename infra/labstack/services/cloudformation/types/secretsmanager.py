@@ -8,7 +8,7 @@ from typing import Any
 
 from labstack.services.cloudformation.convert import to_api
 from labstack.services.cloudformation.properties import (
-    changed, gone_ok, only, pick, tag_changes, tag_list, without_empty,
+    changed, gone_ok, only, pick, retag, tag_list, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 
@@ -75,11 +75,8 @@ class Secret(ResourceType):
                 params["SecretString"] = value
         if params:
             secrets.update_secret(SecretId=physical_id, **params)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            secrets.untag_resource(SecretId=physical_id, TagKeys=remove)
-        if put:
-            secrets.tag_resource(SecretId=physical_id, Tags=tag_list(put))
+        retag(old, new, lambda remove: secrets.untag_resource(SecretId=physical_id, TagKeys=remove),
+              lambda put: secrets.tag_resource(SecretId=physical_id, Tags=tag_list(put)))
         return Result(physical_id, {"Id": physical_id})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:

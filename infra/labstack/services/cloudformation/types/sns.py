@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from labstack.services.cloudformation.properties import (
-    changed, document, gone_ok, only, parsed, pick, tag_changes, tag_list, without_empty,
+    changed, document, gone_ok, only, parsed, pick, retag, tag_list, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
+from labstack.services.cloudformation.resourcepolicy import PolicyOnEach
 
 GONE = ("NotFound", "NotFoundException")
 TOPIC_ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "ContentBasedDeduplication", "SignatureVersion",
@@ -87,11 +88,8 @@ class Topic(ResourceType):
         for protocol, endpoint in after:
             if (protocol, endpoint) not in before:
                 sns.subscribe(TopicArn=physical_id, Protocol=protocol, Endpoint=endpoint)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            sns.untag_resource(ResourceArn=physical_id, TagKeys=remove)
-        if put:
-            sns.tag_resource(ResourceArn=physical_id, Tags=tag_list(put))
+        retag(old, new, lambda remove: sns.untag_resource(ResourceArn=physical_id, TagKeys=remove),
+              lambda put: sns.tag_resource(ResourceArn=physical_id, Tags=tag_list(put)))
         return Result(physical_id, {"TopicArn": physical_id, "TopicName": physical_id.rpartition(":")[2]})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
@@ -160,45 +158,22 @@ class Subscription(ResourceType):
         return None
 
 
-class TopicPolicy(ResourceType):
+class TopicPolicy(PolicyOnEach):
     """AWS::SNS::TopicPolicy: sets the access policy of each of its Topics; Ref is a generated id.
     Deleting it gives the topics SNS's default policy back."""
 
     type_name = "AWS::SNS::TopicPolicy"
-    SUPPORTED = ("PolicyDocument", "Topics")
+    targets = "Topics"
+    gone = GONE
 
-    def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED, ctx)
-        self._apply(ctx, props, {})
-        return Result(ctx.name(128))
+    def set_policy(self, ctx: Context, target: str, policy: Any) -> None:
+        ctx.client("sns").set_topic_attributes(TopicArn=target, AttributeName="Policy", AttributeValue=document(policy))
 
-    @staticmethod
-    def _apply(ctx: Context, new: dict, old: dict) -> None:
-        sns = ctx.client("sns")
-        for topic in old.get("Topics") or []:
-            if topic not in (new.get("Topics") or []):
-                with gone_ok(*GONE):
-                    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
-                                             AttributeValue=default_policy(topic, topic.split(":")[4]))
-        for topic in new.get("Topics") or []:
-            sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
-                                     AttributeValue=document(new["PolicyDocument"]))
+    def clear_policy(self, ctx: Context, target: str) -> None:
+        self.set_policy(ctx, target, default_policy(target, target.split(":")[4]))
 
-    def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED, ctx)
-        self._apply(ctx, new, old)
-        return Result(physical_id)
-
-    def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        self._apply(ctx, {}, props)
-
-    def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        sns = ctx.client("sns")
-        for topic in props.get("Topics") or []:
-            with gone_ok(*GONE):
-                policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("Policy")
-                return {"PolicyDocument": parsed(policy), "Topics": list(props["Topics"])}
-        return None
+    def get_policy(self, ctx: Context, target: str) -> Any:
+        return ctx.client("sns").get_topic_attributes(TopicArn=target)["Attributes"].get("Policy")
 
 
 TYPES: list[ResourceType] = [Topic(), Subscription(), TopicPolicy()]

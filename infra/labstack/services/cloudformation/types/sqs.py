@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from labstack.services.cloudformation.properties import (
-    changed, document, gone_ok, only, parsed, tag_changes, tag_map, without_empty,
+    changed, document, gone_ok, only, parsed, retag, tag_map, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, ResourceType, Result
+from labstack.services.cloudformation.resourcepolicy import PolicyOnEach
 
 GONE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 ATTRIBUTES = ("ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue", "FifoThroughputLimit",
@@ -62,11 +63,8 @@ class Queue(ResourceType):
             policy = sqs.get_queue_attributes(QueueUrl=physical_id, AttributeNames=["Policy"]).get(
                 "Attributes", {}).get("Policy")
             sqs.set_queue_attributes(QueueUrl=physical_id, Attributes={**update, **({"Policy": policy} if policy else {})})
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            sqs.untag_queue(QueueUrl=physical_id, TagKeys=remove)
-        if put:
-            sqs.tag_queue(QueueUrl=physical_id, Tags=put)
+        retag(old, new, lambda remove: sqs.untag_queue(QueueUrl=physical_id, TagKeys=remove),
+              lambda put: sqs.tag_queue(QueueUrl=physical_id, Tags=put))
         return Result(physical_id, self._attributes(sqs, physical_id, physical_id.rpartition("/")[2]))
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
@@ -95,42 +93,22 @@ class Queue(ResourceType):
         return None
 
 
-class QueuePolicy(ResourceType):
+class QueuePolicy(PolicyOnEach):
     """AWS::SQS::QueuePolicy: sets the Policy attribute of each queue (by URL) it names; Ref is a generated id."""
 
     type_name = "AWS::SQS::QueuePolicy"
-    SUPPORTED = ("PolicyDocument", "Queues")
+    targets = "Queues"
+    gone = GONE
 
-    def create(self, ctx: Context, props: dict) -> Result:
-        only(self.type_name, props, self.SUPPORTED, ctx)
-        self._apply(ctx, props, {})
-        return Result(ctx.name(128))
+    def set_policy(self, ctx: Context, target: str, policy: Any) -> None:
+        ctx.client("sqs").set_queue_attributes(QueueUrl=target, Attributes={"Policy": document(policy)})
 
-    @staticmethod
-    def _apply(ctx: Context, new: dict, old: dict) -> None:
-        sqs = ctx.client("sqs")
-        for url in old.get("Queues") or []:
-            if url not in (new.get("Queues") or []):
-                with gone_ok(*GONE):
-                    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
-        for url in new.get("Queues") or []:
-            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document(new["PolicyDocument"])})
+    def clear_policy(self, ctx: Context, target: str) -> None:
+        ctx.client("sqs").set_queue_attributes(QueueUrl=target, Attributes={"Policy": ""})
 
-    def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
-        only(self.type_name, new, self.SUPPORTED, ctx)
-        self._apply(ctx, new, old)
-        return Result(physical_id)
-
-    def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        self._apply(ctx, {}, props)
-
-    def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
-        sqs = ctx.client("sqs")
-        for url in props.get("Queues") or []:
-            with gone_ok(*GONE):
-                policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
-                return {"PolicyDocument": parsed(policy), "Queues": list(props["Queues"])} if policy else None
-        return None
+    def get_policy(self, ctx: Context, target: str) -> Any:
+        return ctx.client("sqs").get_queue_attributes(QueueUrl=target, AttributeNames=["Policy"]).get(
+            "Attributes", {}).get("Policy")
 
 
 TYPES: list[ResourceType] = [Queue(), QueuePolicy()]

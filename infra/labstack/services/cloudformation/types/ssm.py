@@ -4,7 +4,7 @@ cannot make a SecureString parameter)."""
 from __future__ import annotations
 
 from labstack.services.cloudformation.properties import (
-    document, gone_ok, only, pick, tag_changes, tag_list, tag_map, without_empty,
+    document, gone_ok, only, pick, retag, tag_list, tag_map, without_empty,
 )
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
 
@@ -46,11 +46,9 @@ class Parameter(ResourceType):
         if new.get("Policies"):
             params["Policies"] = document(new["Policies"])
         ssm.put_parameter(**params)
-        put, remove = tag_changes(old.get("Tags"), new.get("Tags"))
-        if remove:
-            ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=physical_id, TagKeys=remove)
-        if put:
-            ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=physical_id, Tags=tag_list(put))
+        tagged = {"ResourceType": "Parameter", "ResourceId": physical_id}
+        retag(old, new, lambda remove: ssm.remove_tags_from_resource(**tagged, TagKeys=remove),
+              lambda put: ssm.add_tags_to_resource(**tagged, Tags=tag_list(put)))
         return Result(physical_id, {"Type": new["Type"], "Value": str(new["Value"])})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
