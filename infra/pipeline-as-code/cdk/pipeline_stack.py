@@ -62,7 +62,7 @@ class BlueGreenProduction(Construct):
             network_configuration={"awsvpcConfiguration": {"assignPublicIp": "ENABLED", "subnets": list(s.subnets),
                                                            "securityGroups": [s.security_group]}})
         for listener in listeners:
-            service.add_dependency(listener)
+            service.node.add_dependency(listener)
         alarm = cloudwatch.CfnAlarm(
             self, "ErrorAlarm", alarm_name=f"{s.prefix}-{s.environment}-5xx", namespace="AWS/ApplicationELB",
             metric_name="HTTPCode_Target_5XX_Count", statistic="Sum", period=60, evaluation_periods=1, threshold=1,
@@ -122,9 +122,7 @@ class PipelineStack(Stack):
         build.add_to_role_policy(iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue"],
             resources=[f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:prod/api-key-*"]))
-        unit = self._project("UnitTests", s, "buildspec-unit.yml")
-        lint = self._project("Lint", s, "buildspec-lint.yml")
-
+        tests = {name: self._project(name, s, buildspec) for name, buildspec in s.tests}
         # --- L2: the pipeline; use_pipeline_role_for_actions: its actions act as its role, as in labs 04-06 ---
         pipeline = codepipeline.Pipeline(
             self, "Pipeline", pipeline_name=f"{s.prefix}-{s.environment}", pipeline_type=codepipeline.PipelineType.V2,
@@ -148,16 +146,17 @@ class PipelineStack(Stack):
         pipeline.add_stage(stage_name="Test", actions=[
             actions.CodeBuildAction(action_name=name, project=project, input=source, type=actions.CodeBuildActionType.TEST,
                                     run_order=1)
-            for name, project in (("UnitTests", unit), ("Lint", lint))])
+            for name, project in tests.items()])
         cluster = ecs.Cluster.from_cluster_arn(self, "Cluster", self.format_arn(service="ecs", resource="cluster",
                                                                               resource_name=s.cluster))
-        staging = ecs.FargateService.from_fargate_service_attributes(self, "Staging", cluster=cluster,
-                                                                     service_name=s.staging_service)
-        pipeline.add_stage(stage_name="Deploy_Staging", actions=[actions.EcsDeployAction(
-            action_name="Deploy", service=staging, image_file=built.at_path("imagedefinitions.json"))])
-        pipeline.role.add_to_principal_policy(iam.PolicyStatement(  # the ECS deploy registers the task definition
-            actions=["iam:PassRole"],
-            resources=[self.format_arn(service="iam", region="", resource="role", resource_name=s.task_execution_role)]))
+        if s.staging_service:
+            staging = ecs.FargateService.from_fargate_service_attributes(self, "Staging", cluster=cluster,
+                                                                         service_name=s.staging_service)
+            pipeline.add_stage(stage_name="Deploy_Staging", actions=[actions.EcsDeployAction(
+                action_name="Deploy", service=staging, image_file=built.at_path("imagedefinitions.json"))])
+            pipeline.role.add_to_principal_policy(iam.PolicyStatement(  # the ECS deploy registers a task definition
+                actions=["iam:PassRole"], resources=[self.format_arn(
+                    service="iam", region="", resource="role", resource_name=s.task_execution_role)]))
         if not s.production:
             return
         production = BlueGreenProduction(self, "Production", s, cluster)

@@ -19,7 +19,9 @@ class Settings:
     branch: str = "pipeline-as-code"
     template_path: str = "infra/cdk.out/cicd-lab-cdk-pipeline.template.json"  # in the repository
     cluster: str = "sample-app"
-    staging_service: str = "sample-app-staging"
+    staging_service: str = "sample-app-staging"  # empty: no Deploy_Staging stage
+    # the Test stage's actions, side by side: (action name, buildspec in the source)
+    tests: tuple[tuple[str, str], ...] = (("UnitTests", "buildspec-unit.yml"), ("Lint", "buildspec-lint.yml"))
     ecr_repository: str = "sample-app"
     task_execution_role: str = "sample-app-task-execution"
     load_balancer_arn: str = ""
@@ -49,6 +51,8 @@ class Settings:
                 continue
             if field.name == "subnets":
                 value = tuple(value.split(",") if isinstance(value, str) else value)
+            elif field.name == "tests":
+                value = tuple(tuple(pair) for pair in value)
             elif field.type == "int":
                 value = int(value)
             values[field.name] = value

@@ -1,8 +1,13 @@
-"""The CloudFormation deploy action against labstack's CloudFormation (moto's): CREATE_UPDATE,
+"""The CloudFormation deploy action against labstack's own CloudFormation engine: CREATE_UPDATE,
 REPLACE_ON_FAILURE, DELETE_ONLY, CHANGE_SET_REPLACE and CHANGE_SET_EXECUTE, with TemplatePath,
 TemplateConfiguration and ParameterOverrides (``Fn::GetParam`` included) as the action
 reference describes them. The stack's outputs become output variables, and with
-OutputFileName an output artifact."""
+OutputFileName an output artifact.
+
+CHANGE_SET_REPLACE waits until CloudFormation has computed the change set; one with nothing to change
+(FAILED: "The submitted information didn't contain changes...") is no failure of the action, and
+CHANGE_SET_EXECUTE of it leaves the stack as it is and succeeds, so a pipeline that deploys its own
+stack (self-mutation) runs on when its template did not change."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from labstack.archives import ArchiveError, read_zip
+from labstack.services.cloudformation.changesets import NO_CHANGES
 from labstack.services.codepipeline import acting
 from labstack.services.codepipeline.action_job import ActionFailed, ActionJob
 
@@ -97,6 +103,27 @@ def _change(job: ActionJob, cfn: Any, call: str, **args: Any) -> None:
             raise acting.refused(exc, "AWS CloudFormation") or ActionFailed(f"CloudFormation {call} failed: {message}") from None
 
 
+def _change_set(job: ActionJob, cfn: Any, name: str, change_set: str) -> dict | None:
+    """The change set once CloudFormation has computed it (None: there is no such change set)."""
+    deadline = job.labstack.clock.deadline(TIMEOUT_LAB_SECONDS)
+    while True:
+        try:
+            found = cfn.describe_change_set(ChangeSetName=change_set, StackName=name)
+        except ClientError as exc:
+            denied = acting.refused(exc, "AWS CloudFormation")
+            if denied is not None:
+                raise denied from None
+            return None
+        if found["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS") or deadline.expired():
+            return found
+        job.wait(POLL_LAB_SECONDS)
+
+
+def _empty(found: dict | None) -> bool:
+    """Whether a change set failed only because it changes nothing."""
+    return found is not None and found["Status"] == "FAILED" and found.get("StatusReason") == NO_CHANGES
+
+
 def _stack_args(job: ActionJob) -> dict[str, Any]:
     config = job.configuration
     parameters, tags = _parameters(job)
@@ -138,12 +165,19 @@ def cloudformation(job: ActionJob) -> dict[str, str]:
                 raise denied from None
         kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
         _change(job, cfn, "create_change_set", ChangeSetName=change_set, ChangeSetType=kind, **_stack_args(job))
-        job.update(summary=f"Change set {change_set} created for stack {name}")
+        found = _change_set(job, cfn, name, change_set)
+        if found is not None and found["Status"] == "FAILED" and not _empty(found):
+            raise ActionFailed(f"Change set {change_set} of stack {name} failed: {found.get('StatusReason', '')}".rstrip(": "))
+        job.update(summary=f"Change set {change_set} of stack {name} has no changes" if _empty(found)
+                   else f"Change set {change_set} created for stack {name}")
         return {}
     elif mode == "CHANGE_SET_EXECUTE":
         change_set = config.get("ChangeSetName") or f"{name}-changeset"
-        _change(job, cfn, "execute_change_set", ChangeSetName=change_set, StackName=name)
-        stack = _settle(job, cfn, name)
+        if _empty(_change_set(job, cfn, name, change_set)):
+            job.update(summary=f"Change set {change_set} of stack {name} has no changes: the stack is left as it is")
+        else:
+            _change(job, cfn, "execute_change_set", ChangeSetName=change_set, StackName=name)
+            stack = _settle(job, cfn, name)
     else:
         raise ActionFailed(f"ActionMode {mode} is not one of CREATE_UPDATE, REPLACE_ON_FAILURE, DELETE_ONLY, "
                            "CHANGE_SET_REPLACE, CHANGE_SET_EXECUTE", "ConfigurationError")
