@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from urllib.parse import unquote_plus
 
 import pytest
 from botocore.exceptions import ClientError
@@ -80,8 +81,32 @@ def test_a_bucket_with_versioning_encryption_lifecycle_and_a_policy(labstack: La
     bucket.delete(ctx, name, new)
     assert bucket.read(ctx, name, new) is None
     bucket.delete(ctx, name, new)
-    with pytest.raises(HandlerError, match="NotificationConfiguration"):
-        bucket.create(ctx, {"NotificationConfiguration": {}})
+    with pytest.raises(HandlerError, match="LambdaConfigurations"):
+        bucket.create(ctx, {"NotificationConfiguration": {"LambdaConfigurations": []}})
+
+
+def test_a_buckets_notifications_reach_its_queue(labstack: LabstackProcess) -> None:
+    """NotificationConfiguration.QueueConfigurations with an S3Key prefix filter: a new object under the prefix
+    is announced to the queue, one elsewhere is not
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-s3-bucket-notificationconfiguration.html)."""
+    account = new_account()
+    sqs, s3 = labstack.client("sqs", account=account), labstack.client("s3", account=account)
+    url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    ctx, bucket = context(labstack, account, "Inbox"), of("AWS::S3::Bucket")
+    props = {"NotificationConfiguration": {"QueueConfigurations": [{
+        "Event": "s3:ObjectCreated:*", "Queue": f"arn:aws:sqs:us-east-1:{account}:uploads",
+        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "in/"}]}}}]}}
+    name = bucket.create(ctx, props).physical_id
+    s3.put_object(Bucket=name, Key="elsewhere.txt", Body=b"x")
+    s3.put_object(Bucket=name, Key="in/order.json", Body=b"{}")
+    keys = []
+    for _ in range(3):
+        for message in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            keys += [unquote_plus(r["s3"]["object"]["key"]) for r in json.loads(message["Body"]).get("Records", [])]
+    assert keys == ["in/order.json"]
+    assert bucket.read(ctx, name, props)["NotificationConfiguration"] == props["NotificationConfiguration"]
+    bucket.update(ctx, name, props, {})
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=name)
 
 
 def test_a_repository_with_a_lifecycle_policy_scan_on_push_and_empty_on_delete(labstack: LabstackProcess) -> None:

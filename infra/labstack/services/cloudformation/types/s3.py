@@ -1,5 +1,5 @@
 """AWS::S3::Bucket and AWS::S3::BucketPolicy, made through S3's API: versioning, default encryption,
-public access block, lifecycle rules and tags. Deleting a bucket that still holds objects fails, as on
+public access block, lifecycle rules, notifications to queues and topics, and tags. Deleting a bucket that still holds objects fails, as on
 AWS (CloudFormation never empties a bucket)."""
 
 from __future__ import annotations
@@ -87,6 +87,27 @@ def lifecycle_rule(rule: dict) -> dict:
     return out
 
 
+NOTIFICATIONS = {"QueueConfigurations": ("QueueConfigurations", "Queue", "QueueArn"),
+                 "TopicConfigurations": ("TopicConfigurations", "Topic", "TopicArn")}
+
+
+def notifications(props: dict) -> dict:
+    """NotificationConfiguration in the API's form: queue and topic configurations (the ones labstack
+    delivers), each with its Event and an S3Key filter."""
+    config = props.get("NotificationConfiguration") or {}
+    only("AWS::S3::Bucket NotificationConfiguration", config, NOTIFICATIONS)
+    out: dict[str, list] = {}
+    for key, (api_key, target, api_target) in NOTIFICATIONS.items():
+        for item in config.get(key) or []:
+            only(f"AWS::S3::Bucket {key}", item, ("Event", target, "Filter"))
+            entry: dict[str, Any] = {api_target: item[target], "Events": [item["Event"]]}
+            rules = ((item.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+            out.setdefault(api_key, []).append(entry)
+    return out
+
+
 def _encryption(props: dict) -> dict:
     rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
     out = []
@@ -132,7 +153,7 @@ class Bucket(ResourceType):
 
     type_name = "AWS::S3::Bucket"
     SUPPORTED = ("BucketName", "VersioningConfiguration", "BucketEncryption", "PublicAccessBlockConfiguration",
-                 "LifecycleConfiguration", "Tags")
+                 "LifecycleConfiguration", "NotificationConfiguration", "Tags")
 
     def create(self, ctx: Context, props: dict) -> Result:
         only(self.type_name, props, self.SUPPORTED, ctx)
@@ -172,6 +193,8 @@ class Bucket(ResourceType):
                     "Rules": [lifecycle_rule(rule) for rule in config["Rules"]]})
             else:
                 s3.delete_bucket_lifecycle(Bucket=name)
+        if changed(old, new, "NotificationConfiguration"):
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=notifications(new))
         if changed(old, new, "Tags"):
             if new.get("Tags"):
                 s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(new["Tags"])})
@@ -211,6 +234,11 @@ class Bucket(ResourceType):
                 written = (props.get("LifecycleConfiguration") or {}).get("Rules") or []
                 live["LifecycleConfiguration"] = {"Rules": _written(
                     rules, [lifecycle_rule(r) for r in written], rules, written)}
+            if "NotificationConfiguration" in props:
+                found = s3.get_bucket_notification_configuration(Bucket=physical_id)
+                live["NotificationConfiguration"] = props["NotificationConfiguration"] if all(
+                    _subset(v, found.get(k)) for k, v in notifications(props).items()) else {
+                    k: found[k] for k in ("QueueConfigurations", "TopicConfigurations") if found.get(k)}
             with gone_ok("NoSuchTagSet"):
                 tags = s3.get_bucket_tagging(Bucket=physical_id)["TagSet"]
                 if tags:
