@@ -15,7 +15,7 @@ from tests.support.cfn_handlers import context, of
 from tests.support.codebuild import new_account
 from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
 from tests.support.server import ROOT, LabstackProcess
-from tests.support.stacks import failures, settled
+from tests.support.cfn_stacks import events, outputs, settled
 from tests.support.waiting import wait_for
 
 TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
@@ -408,8 +408,8 @@ Outputs:
 
 
 def _settled(cfn: Any, name: str) -> dict:
-    stack = settled(cfn, name)
-    assert not failures(cfn, name)
+    stack = settled(cfn, name, seconds=120)
+    assert not [e for e in events(cfn, name) if e[1].endswith("FAILED")]
     return stack
 
 
@@ -427,7 +427,7 @@ def test_through_stacks_a_changed_container_is_a_new_revision_the_service_rolls_
     push_app_image(server, account, app_copy(tmp_path / "app"), f"{account}.dkr.ecr.us-east-1.amazonaws.com/shop:latest")
     cfn, ecs = server.client("cloudformation", account=account), server.client("ecs", account=account)
     stack_id = cfn.create_stack(StackName="svc", TemplateBody=SERVICE_STACK, Capabilities=["CAPABILITY_IAM"])["StackId"]
-    out = {o["OutputKey"]: o["OutputValue"] for o in _settled(cfn, "svc")["Outputs"]}
+    out = outputs(_settled(cfn, "svc"))
     assert out["Cluster"].startswith("svc-Cluster-") and out["ClusterArn"].endswith(f":cluster/{out['Cluster']}")
     assert out["TaskDefinition"] == f"arn:aws:ecs:us-east-1:{account}:task-definition/shop:1"
     assert out["Service"] == f"arn:aws:ecs:us-east-1:{account}:service/{out['Cluster']}/{out['ServiceName']}"
@@ -444,19 +444,18 @@ def test_through_stacks_a_changed_container_is_a_new_revision_the_service_rolls_
     cfn.update_stack(StackName="svc", TemplateBody=SERVICE_STACK, Capabilities=["CAPABILITY_IAM"],
                      Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hi"},
                                  {"ParameterKey": "Count", "ParameterValue": "2"}])
-    out = {o["OutputKey"]: o["OutputValue"] for o in _settled(cfn, "svc")["Outputs"]}
+    out = outputs(_settled(cfn, "svc"))
     second = out["TaskDefinition"]
     assert second == first[:-1] + "2"
     definition = ecs.describe_task_definition(taskDefinition=second)["taskDefinition"]
     assert definition["containerDefinitions"][0]["environment"] == [{"name": "GREETING", "value": "hi"}]
     assert ecs.describe_task_definition(taskDefinition=first)["taskDefinition"]["status"] == "INACTIVE"
     assert wait_for(lambda: running() == [second, second], seconds=30)
-    events = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in cfn.describe_stack_events(StackName="svc")["StackEvents"]]
-    assert ("Service", "UPDATE_COMPLETE") in events
+    assert ("Service", "UPDATE_COMPLETE") in [event[:2] for event in events(cfn, "svc")]
 
     vpc = cfn.describe_stack_resource(StackName="svc", LogicalResourceId="Vpc")["StackResourceDetail"]["PhysicalResourceId"]
     cfn.delete_stack(StackName="svc")
-    assert settled(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert settled(cfn, stack_id, seconds=120)["StackStatus"] == "DELETE_COMPLETE"
     assert ecs.list_tasks(cluster=out["Cluster"])["taskArns"] == []
     assert ecs.describe_services(cluster=out["Cluster"], services=[out["ServiceName"]])["services"][0]["status"] == "INACTIVE"
     assert server.client("ec2", account=account).describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []

@@ -13,7 +13,7 @@ from tests.support.codebuild import Lab
 from tests.support.responses import check_responses
 from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
 from tests.support.server import ROOT
-from tests.support.stacks import failures, settled
+from tests.support.cfn_stacks import events, outputs, settled
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.sampleapp_fixtures"]
@@ -34,9 +34,9 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
                    f"{lab.account}.dkr.ecr.us-east-1.amazonaws.com/sample-app:latest")
     cfn = check_responses(lab.client("cloudformation"))
     cfn.create_stack(StackName="base", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"])
-    stack = settled(cfn, "base")
-    assert stack["StackStatus"] == "CREATE_COMPLETE", failures(cfn, "base")
-    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    stack = settled(cfn, "base", seconds=120)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", [e for e in events(cfn, "base") if e[1].endswith("FAILED")]
+    out = outputs(stack)
     assert (out["ClusterName"], out["ServiceName"], out["LogGroupName"]) == ("sample-app", "sample-app", "/ecs/sample-app")
     assert (out["BlueTargetGroupName"], out["GreenTargetGroupName"]) == ("sample-app-blue", "sample-app-green")
 
@@ -85,7 +85,7 @@ def test_the_base_stack_creates_a_code_deploy_service_that_serves_the_app(lab: L
 
     # deleting the stack scales the service to 0 before deleting it, and leaves nothing running or listening
     cfn.delete_stack(StackName="base")
-    assert settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert settled(cfn, stack["StackId"], seconds=120)["StackStatus"] == "DELETE_COMPLETE"
     assert ecs.list_tasks(cluster="sample-app")["taskArns"] == []
     assert elb.describe_load_balancers()["LoadBalancers"] == []
     assert wait_for(lambda: all(answer(url) is None for url in urls), seconds=10)
@@ -117,7 +117,7 @@ Resources:
 def test_the_seeds_cluster_keeps_its_settings_and_capacity_providers(lab: Lab) -> None:
     cfn = check_responses(lab.client("cloudformation"))
     cfn.create_stack(StackName="seed", TemplateBody=SEED_CLUSTER)
-    assert settled(cfn, "seed")["StackStatus"] == "CREATE_COMPLETE", failures(cfn, "seed")
+    assert settled(cfn, "seed")["StackStatus"] == "CREATE_COMPLETE", [e for e in events(cfn, "seed") if e[1].endswith("FAILED")]
     cluster = lab.client("ecs").describe_clusters(clusters=["production-cluster"], include=["SETTINGS"])["clusters"][0]
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert cluster["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
