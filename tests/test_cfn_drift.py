@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from labstack.services.cloudformation.drift import differences
+from labstack.services.cloudformation.drift import compare, differences, expected_properties
 from tests.support.codebuild import build_role, new_account
 from tests.support.policystream import policy, user
 from tests.support.responses import check_responses
@@ -162,3 +162,12 @@ def test_unordered_lists_compare_as_multisets() -> None:
     assert list(differences(tags, list(reversed(tags)), "/Tags", ordered=False)) == []
     changed = list(differences(tags, [tags[1], {"Key": "a", "Value": "9"}], "/Tags", ordered=False))
     assert [(d["PropertyPath"], d["DifferenceType"]) for d in changed] == [("/Tags/0/Value", "NOT_EQUAL")]
+
+
+def test_write_only_properties_and_kms_key_ids_are_not_compared() -> None:
+    """A pipeline's RestartExecutionOnUpdate is write-only in its schema (never read back); AWS does not compare
+    KmsKeyId (a key has many aliases). https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-drift.html"""
+    props = {"Name": "p", "RestartExecutionOnUpdate": True}
+    assert expected_properties("AWS::CodePipeline::Pipeline", props) == {"Name": "p"}
+    expected = {"KmsKeyId": "alias/a", "Config": {"KmsKeyId": "alias/a", "Size": 1}}
+    assert compare("AWS::Logs::LogGroup", expected, {"KmsKeyId": "arn:key", "Config": {"KmsKeyId": "x", "Size": 1}}) == []

@@ -123,10 +123,10 @@ def _difference(path: str, expected: Any, actual: Any, kind: str) -> dict:
             "ActualValue": "null" if actual is None else _text(actual), "DifferenceType": kind}
 
 
-def _expected(resource: StackResource) -> dict:
-    """The properties drift compares: what the stack set, less the write-only ones."""
-    schema = type_schema(resource.type)
-    return {k: v for k, v in resource.props.items() if not schema.write_only_path((k,))}
+def expected_properties(resource_type: str, props: dict) -> dict:
+    """The properties drift compares: what the stack set, less the write-only ones (never read back)."""
+    schema = type_schema(resource_type)
+    return {k: v for k, v in props.items() if not schema.write_only_path((k,))}
 
 
 def compare(resource_type: str, expected: dict, actual: dict) -> list[dict]:
@@ -166,7 +166,7 @@ class Drift:
     def check(self, stack: Stack, resource: StackResource, acting: Acting) -> dict:
         """Detect one resource's drift; its StackResourceDrift (also kept on the resource)."""
         handler = types.handler(resource.type)
-        expected = _expected(resource)
+        expected = expected_properties(resource.type, resource.props)
         row: dict[str, Any] = {"StackId": stack.stack_id, "LogicalResourceId": resource.logical_id,
                                "ResourceType": resource.type, "Timestamp": now(),
                                "ExpectedProperties": json.dumps(expected, sort_keys=True, default=str)}
