@@ -268,3 +268,128 @@ def test_a_bad_resource_fails_its_stack_clearly_and_labstack_keeps_answering(
               if e["LogicalResourceId"] == "Bad" and e["ResourceStatus"] == "CREATE_FAILED"]
     assert reason in failed[0]["ResourceStatusReason"], failed[0]["ResourceStatusReason"]
     assert labstack.client("sns", account=account).list_topics()["Topics"] == []
+
+
+MORE = """
+Resources:
+  Repository:
+    Type: AWS::ECR::Repository
+    Properties:
+      ImageScanningConfiguration: {ScanOnPush: true}
+      LifecyclePolicy:
+        LifecyclePolicyText: '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}'
+  Secret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Description: db
+      GenerateSecretString: {PasswordLength: 16, ExcludePunctuation: true}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+  Managed:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      Roles: [!Ref Role]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - {Effect: Allow, Action: 'logs:*', Resource: '*'}
+  Profile:
+    Type: AWS::IAM::InstanceProfile
+    Properties:
+      Roles: [!Ref Role]
+  Topic:
+    Type: AWS::SNS::Topic
+  Queue:
+    Type: AWS::SQS::Queue
+  Subscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Queue.Arn
+      RawMessageDelivery: true
+  TopicPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Topic]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - {Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: 'sns:Publish', Resource: !Ref Topic}
+  Bucket:
+    Type: AWS::S3::Bucket
+  BucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Bucket
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Deny
+            Principal: '*'
+            Action: 's3:*'
+            Resource: !Sub '${Bucket.Arn}/*'
+            Condition: {Bool: {aws:SecureTransport: 'false'}}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: |
+          def handler(event, context):
+              return context.function_version
+  Version:
+    Type: AWS::Lambda::Version
+    Properties:
+      FunctionName: !Ref Fn
+  Live:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      FunctionVersion: !GetAtt Version.Version
+      Name: live
+  Permission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Live
+      Action: lambda:InvokeFunction
+      Principal: events.amazonaws.com
+Outputs:
+  RepositoryUri: {Value: !GetAtt Repository.RepositoryUri}
+  Secret: {Value: !Ref Secret}
+  Managed: {Value: !Ref Managed}
+  ProfileArn: {Value: !GetAtt Profile.Arn}
+  Subscription: {Value: !Ref Subscription}
+  Version: {Value: !Ref Version}
+  Alias: {Value: !Ref Live}
+"""
+
+
+@pytest.mark.slow
+def test_a_stack_of_the_other_types_reads_back_in_sync(labstack: LabstackProcess) -> None:
+    """Every other D1 type (ECR, Secrets Manager, managed policy, instance profile, subscription, topic and
+    bucket policies, a function's version, alias and permission) made by one stack and read back by drift
+    detection as IN_SYNC: each read() speaks the template's words."""
+    account = new_account()
+    cfn = labstack.client("cloudformation", account=account)
+    cfn.create_stack(StackName="Shop", TemplateBody=MORE, Capabilities=["CAPABILITY_IAM"])
+    stack = settled(cfn, "Shop")
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    out = outputs(stack)
+    assert out["RepositoryUri"].startswith(f"{account}.dkr.ecr.us-east-1.amazonaws.com/shop-repository-")
+    assert out["Managed"].startswith(f"arn:aws:iam::{account}:policy/Shop-Managed-")
+    assert out["Version"].endswith(":1") and out["Alias"].endswith(":live")
+    assert drifts(cfn) == {}
+    labstack.client("lambda", account=account).invoke(FunctionName=out["Alias"], Payload=b"{}")
+    cfn.delete_stack(StackName="Shop")
+    wait_for(lambda: not [s for s in cfn.list_stacks()["StackSummaries"]
+                          if s["StackName"] == "Shop" and s["StackStatus"] != "DELETE_COMPLETE"], seconds=90)
+    assert labstack.client("ecr", account=account).describe_repositories()["repositories"] == []
+    assert labstack.client("secretsmanager", account=account).list_secrets()["SecretList"] == []
