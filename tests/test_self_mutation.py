@@ -19,6 +19,7 @@ from tests.support.grading import session_for
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
+pytest_plugins = ["tests.support.codepipeline_fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 STACK = "selfmut-pipeline"
@@ -49,14 +50,14 @@ def _actions(codepipeline: Any, name: str, execution: str) -> dict[tuple[str, st
     return {(d["stageName"], d["actionName"]): d["status"] for d in details["actionExecutionDetails"]}
 
 
-def test_a_pushed_template_changes_the_pipeline_through_the_pipeline(labstack: LabstackProcess, tmp_path: Path) -> None:
+def test_a_pushed_template_changes_the_pipeline_through_the_pipeline(pipeline_labstack: LabstackProcess, tmp_path: Path) -> None:
     """https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CloudFormation.html (the action
     modes), https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineExecution.html ("Cancelled: The
     pipeline's definition was updated before the pipeline execution could be completed"),
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codepipeline-pipeline.html
     (RestartExecutionOnUpdate: rerun the pipeline after an update, which the CDK's Pipeline sets)."""
     first_synth, second_synth = synthesize(SETTINGS, tmp_path / "v1"), synthesize(WITH_SCAN, tmp_path / "v2")
-    session = session_for(labstack)
+    session = session_for(pipeline_labstack)
     codecommit, codepipeline = session.client("codecommit"), session.client("codepipeline")
     cloudformation = session.client("cloudformation")
     url = codecommit.create_repository(repositoryName="selfmut-app")["repositoryMetadata"]["cloneUrlHttp"]

@@ -23,9 +23,21 @@ def synth_env(context: dict[str, Any], outdir: Path, **extra: str) -> dict[str, 
     return env
 
 
-def synthesize(context: dict[str, Any], outdir: Path, **extra_env: str) -> subprocess.Popen:
-    """Start ``python app.py`` for ``context`` into ``outdir`` (wait on it with :func:`template`)."""
-    return subprocess.Popen([sys.executable, str(CDK_APP / "app.py")], cwd=CDK_APP, env=synth_env(context, outdir, **extra_env),
+def offline() -> list[str]:
+    """A command prefix that runs a command with no network at all (a network namespace of its own, with only
+    a loopback that is down); empty where this machine cannot make one."""
+    try:
+        subprocess.run(["unshare", "-rn", "true"], check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return ["unshare", "-rn"]
+
+
+def synthesize(context: dict[str, Any], outdir: Path, prefix: list[str] | None = None, **extra_env: str) -> subprocess.Popen:
+    """Start ``python app.py`` for ``context`` into ``outdir`` (wait on it with :func:`template`), after the
+    command ``prefix`` (e.g. :func:`offline`)."""
+    return subprocess.Popen([*(prefix or []), sys.executable, str(CDK_APP / "app.py")], cwd=CDK_APP,
+                            env=synth_env(context, outdir, **extra_env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

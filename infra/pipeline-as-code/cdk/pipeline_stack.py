@@ -58,7 +58,7 @@ class BlueGreenProduction(Construct):
             self, "Service", service_name=f"{s.prefix}-{s.environment}", cluster=s.cluster,
             task_definition=s.task_definition, desired_count=1, launch_type="FARGATE",
             deployment_controller={"type": "CODE_DEPLOY"},
-            load_balancers=[{"containerName": "app", "containerPort": s.container_port, "targetGroupArn": blue.ref}],
+            load_balancers=[{"containerName": s.container_name, "containerPort": s.container_port, "targetGroupArn": blue.ref}],
             network_configuration={"awsvpcConfiguration": {"assignPublicIp": "ENABLED", "subnets": list(s.subnets),
                                                            "securityGroups": [s.security_group]}})
         for listener in listeners:

@@ -29,6 +29,7 @@ class Settings:
     subnets: tuple[str, ...] = ()
     security_group: str = ""
     task_definition: str = ""
+    container_name: str = "app"  # the task definition's container the load balancer sends to
     container_port: int = 8080
     production_port: int = 9280
     test_port: int = 9281
