@@ -528,3 +528,86 @@ def test_malformed_properties_fail_the_resource_with_a_clear_reason_and_make_not
             "ECS": lambda: labstack.client("ecs", account=account).list_clusters()["clusterArns"],
             "ElasticLoadBalancingV2": lambda: labstack.client("elbv2", account=account).describe_target_groups()["TargetGroups"]}
     assert made[type_name.split("::")[1]]() == []
+
+
+def test_network_properties_documented_no_interruption_update_in_place(labstack: LabstackProcess) -> None:
+    """Update requires: No interruption for VPC EnableDnsHostnames and Tags, Subnet MapPublicIpOnLaunch,
+    VPCGatewayAttachment InternetGatewayId and Route GatewayId
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-vpc.html,
+    aws-resource-ec2-subnet.html, aws-resource-ec2-vpcgatewayattachment.html, aws-resource-ec2-route.html): the
+    physical ids stay, EC2 answers the new values."""
+    account = new_account()
+    ec2 = labstack.client("ec2", account=account)
+    ctx = context(labstack, account, "Net")
+    vpc_props = {"CidrBlock": "10.2.0.0/16", "Tags": [{"Key": "tier", "Value": "a"}]}
+    vpc = of("AWS::EC2::VPC").create(ctx, vpc_props).ref_value
+    changed = vpc_props | {"EnableDnsHostnames": True, "Tags": [{"Key": "owner", "Value": "ci"}]}
+    assert of("AWS::EC2::VPC").update(ctx, vpc, vpc_props, changed).ref_value == vpc
+    assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"] is True
+    assert of("AWS::EC2::VPC").read(ctx, vpc, changed)["Tags"] == [{"Key": "owner", "Value": "ci"}]
+
+    subnet_props = {"VpcId": vpc, "CidrBlock": "10.2.1.0/24", "MapPublicIpOnLaunch": True}
+    subnet = of("AWS::EC2::Subnet").create(ctx, subnet_props).ref_value
+    of("AWS::EC2::Subnet").update(ctx, subnet, subnet_props, subnet_props | {"MapPublicIpOnLaunch": False})
+    assert ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["MapPublicIpOnLaunch"] is False
+
+    first, second = (of("AWS::EC2::InternetGateway").create(ctx, {}).ref_value for _ in range(2))
+    attachment = {"VpcId": vpc, "InternetGatewayId": first}
+    of("AWS::EC2::VPCGatewayAttachment").create(ctx, attachment)
+    of("AWS::EC2::VPCGatewayAttachment").update(ctx, f"IGW|{vpc}", attachment, attachment | {"InternetGatewayId": second})
+    attached = {g["InternetGatewayId"] for g in ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]}
+    assert attached == {second}
+
+    table = of("AWS::EC2::RouteTable").create(ctx, {"VpcId": vpc}).ref_value
+    route = {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": second}
+    made = of("AWS::EC2::Route").create(ctx, route)
+    assert (made.ref_value, made.attributes) == (f"{table}|0.0.0.0/0", {"CidrBlock": "0.0.0.0/0"})
+    peer = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"])
+    peering = peer["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    to_peer = {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "VpcPeeringConnectionId": peering}
+    of("AWS::EC2::Route").update(ctx, made.ref_value, route, to_peer)
+    assert of("AWS::EC2::Route").read(ctx, made.ref_value, to_peer) == to_peer
+
+
+def test_load_balancing_properties_documented_no_interruption_update_in_place(labstack: LabstackProcess) -> None:
+    """A load balancer's SecurityGroups and attributes, a target group's health check, attributes and Tags, a
+    rule's Priority and Conditions change in place (Update requires: No interruption on
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-elasticloadbalancingv2-targetgroup.html
+    and its siblings): the ARNs stay."""
+    account = new_account()
+    ec2, elb = labstack.client("ec2", account=account), labstack.client("elbv2", account=account)
+    ctx = context(labstack, account, "Balancing")
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.4.{i}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"]["SubnetId"]
+               for i, zone in ((1, "a"), (2, "b"))]
+    groups = [ec2.create_security_group(GroupName=f"g{i}", Description="g", VpcId=vpc)["GroupId"] for i in (1, 2)]
+    lb_props = {"Subnets": subnets, "SecurityGroups": groups[:1]}
+    balancer = of("AWS::ElasticLoadBalancingV2::LoadBalancer").create(ctx, lb_props)
+    assert balancer.attributes["LoadBalancerName"].startswith("Shop-Balancing-")  # generated, at most 32 characters
+    assert len(balancer.attributes["LoadBalancerName"]) <= 32
+    lb_changed = lb_props | {"SecurityGroups": groups[1:],
+                             "LoadBalancerAttributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "120"}]}
+    of("AWS::ElasticLoadBalancingV2::LoadBalancer").update(ctx, balancer.ref_value, lb_props, lb_changed)
+    assert elb.describe_load_balancers(LoadBalancerArns=[balancer.ref_value])["LoadBalancers"][0]["SecurityGroups"] == groups[1:]
+    attributes = elb.describe_load_balancer_attributes(LoadBalancerArn=balancer.ref_value)["Attributes"]
+    assert {"Key": "idle_timeout.timeout_seconds", "Value": "120"} in attributes
+
+    tg_props = {"Port": 80, "Protocol": "HTTP", "VpcId": vpc, "HealthCheckPath": "/health"}
+    group = of("AWS::ElasticLoadBalancingV2::TargetGroup").create(ctx, tg_props).ref_value
+    tg_changed = tg_props | {"HealthCheckPath": "/ready", "HealthyThresholdCount": "3", "Tags": [{"Key": "app", "Value": "shop"}],
+                             "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}]}
+    assert of("AWS::ElasticLoadBalancingV2::TargetGroup").update(ctx, group, tg_props, tg_changed).ref_value == group
+    live = of("AWS::ElasticLoadBalancingV2::TargetGroup").read(ctx, group, tg_changed)
+    assert live == tg_changed
+
+    listener = of("AWS::ElasticLoadBalancingV2::Listener").create(ctx, {
+        "LoadBalancerArn": balancer.ref_value, "Port": 80, "Protocol": "HTTP",
+        "DefaultActions": [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}]}).ref_value
+    rule_props = {"ListenerArn": listener, "Priority": 5, "Actions": [{"Type": "forward", "TargetGroupArn": group}],
+                  "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a"]}}]}
+    rule = of("AWS::ElasticLoadBalancingV2::ListenerRule").create(ctx, rule_props).ref_value
+    rule_changed = rule_props | {"Priority": 7, "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/b"]}}]}
+    of("AWS::ElasticLoadBalancingV2::ListenerRule").update(ctx, rule, rule_props, rule_changed)
+    found = elb.describe_rules(RuleArns=[rule])["Rules"][0]
+    assert (found["Priority"], found["Conditions"][0]["PathPatternConfig"]["Values"]) == ("7", ["/b"])
