@@ -313,3 +313,21 @@ def test_an_update_may_not_change_a_resources_type(cfn: Any) -> None:
     with pytest.raises(cfn.exceptions.ClientError, match=r"Update of resource type is not permitted.*\[Thing\]"):
         cfn.update_stack(StackName="Typed", TemplateBody=body({"Thing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
     assert settled(cfn, "Typed")["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_without_a_service_role_the_stack_acts_as_its_caller(labstack: LabstackProcess) -> None:
+    """Without RoleARN CloudFormation uses the caller's credentials
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html): an IAM user who
+    may call CloudFormation but not SNS cannot make a topic through a stack either."""
+    account = new_account()
+    iam = labstack.client("iam", account=account)
+    iam.create_user(UserName="deployer")
+    iam.put_user_policy(UserName="deployer", PolicyName="cfn-only", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="deployer")["AccessKey"]
+    cfn = check_responses(labstack.client("cloudformation", account=key["AccessKeyId"], secret=key["SecretAccessKey"]))
+    cfn.create_stack(StackName="AsCaller", TemplateBody=body({"Alerts": topic(TopicName="alerts")}))
+    assert settled(cfn, "AsCaller")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(r for l, s, r in events(cfn, "AsCaller") if (l, s) == ("Alerts", "CREATE_FAILED"))
+    assert "deployer is not authorized to perform: sns:CreateTopic" in reason
+    assert topics(labstack, account) == []
