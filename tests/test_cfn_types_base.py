@@ -611,3 +611,26 @@ def test_load_balancing_properties_documented_no_interruption_update_in_place(la
     of("AWS::ElasticLoadBalancingV2::ListenerRule").update(ctx, rule, rule_props, rule_changed)
     found = elb.describe_rules(RuleArns=[rule])["Rules"][0]
     assert (found["Priority"], found["Conditions"][0]["PathPatternConfig"]["Values"]) == ("7", ["/b"])
+
+
+def test_a_stack_role_without_ecs_permissions_makes_no_cluster_and_its_vpc_is_rolled_back(labstack: LabstackProcess) -> None:
+    """The handlers call EC2 and ECS as the stack's service role (RoleARN), as CloudFormation does: a role that
+    may use EC2 but not ECS gets its VPC, the cluster fails with ECS's access denial, and the rollback deletes the
+    VPC (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html)."""
+    account = new_account()
+    iam = labstack.client("iam", account=account)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
+                                                      "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="network-only", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="network-only", PolicyName="ec2", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))
+    template = {"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.5.0.0/16"}},
+                              "Cluster": {"Type": "AWS::ECS::Cluster", "DependsOn": "Vpc", "Properties": {"ClusterName": "denied"}}}}
+    cfn = labstack.client("cloudformation", account=account)
+    cfn.create_stack(StackName="denied", TemplateBody=json.dumps(template), RoleARN=role)
+    assert settled(cfn, "denied")["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = {e[0]: e[2] for e in events(cfn, "denied") if e[1] == "CREATE_FAILED"}
+    assert "HandlerErrorCode: AccessDenied" in failed["Cluster"] and "ecs:CreateCluster" in failed["Cluster"]
+    ec2 = labstack.client("ec2", account=account)
+    assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert labstack.client("ecs", account=account).list_clusters()["clusterArns"] == []
