@@ -331,3 +331,17 @@ def test_without_a_service_role_the_stack_acts_as_its_caller(labstack: LabstackP
     reason = next(r for l, s, r in events(cfn, "AsCaller") if (l, s) == ("Alerts", "CREATE_FAILED"))
     assert "deployer is not authorized to perform: sns:CreateTopic" in reason
     assert topics(labstack, account) == []
+
+
+def test_update_replace_policy_retain_keeps_the_replaced_resource(cfn: Any, labstack: LabstackProcess) -> None:
+    """UpdateReplacePolicy Retain keeps the old physical resource when an update replaces it
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html)."""
+    def template(name: str) -> str:
+        return body({"Alerts": {**topic(TopicName=name), "UpdateReplacePolicy": "Retain"}})
+
+    cfn.create_stack(StackName="Replaced", TemplateBody=template("first"))
+    settled(cfn, "Replaced")
+    cfn.update_stack(StackName="Replaced", TemplateBody=template("second"))
+    assert settled(cfn, "Replaced")["StackStatus"] == "UPDATE_COMPLETE"
+    assert ("Alerts", "DELETE_SKIPPED", None) in events(cfn, "Replaced")
+    assert topics(labstack, account_of(cfn)) == ["first", "second"]
