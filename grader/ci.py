@@ -72,7 +72,8 @@ def caught_up(graded: Path) -> list[int]:
 
 
 def _score(grade: grading.Grade) -> str:
-    return f"{grade.score:g}/{grade.max_score:g}"
+    """The autograded score, and the written points left to the formgrader (they never count here)."""
+    return f"{grade.score:g}/{grade.max_score:g}{grade.written_note()}"
 
 
 def _judge(number: int, who: str, grade: grading.Grade, alone: bool) -> Verdict:
@@ -80,7 +81,7 @@ def _judge(number: int, who: str, grade: grading.Grade, alone: bool) -> Verdict:
     if who == UNANSWERED:
         unhinted = cells_without_hints(grade.graded)
         if grade.score == 0 and not unhinted:
-            return Verdict(True, f"✓ {slug}: unanswered it scores 0/{grade.max_score:g}, a hint under every failing check")
+            return Verdict(True, f"✓ {slug}: unanswered it scores {_score(grade)}, a hint under every failing check")
         return Verdict(False, f"✗ {slug}: unanswered it scores {_score(grade)}"
                        + (f"; no hint shown in {', '.join(unhinted)}" if unhinted else ""))
     lost = ", ".join(f"{c.name} {c.score:g}/{c.max_score:g}" for c in grade.cells if c.score < c.max_score)

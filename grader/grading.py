@@ -30,6 +30,10 @@ HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS
 IN_PLACE = "LAB_GRADE_IN_PLACE"
 SETUP_CELL = "setup"  # the grade id of each lab's first code cell: imports and ``lab = grader.Lab(N)``
 SKIP = "skip-execution"  # the cell tag nbclient (hence nbgrader's Execute) passes over
+# The cell type of a manually graded answer (a written reflection): nbgrader's "written" score.
+# In a solution notebook: a markdown cell whose nbgrader metadata has grade, solution, points and a
+# grade_id (say ``reflection_1``), holding a model answer; ``grader release`` leaves "YOUR ANSWER HERE".
+WRITTEN = "markdown"
 
 
 class GradingError(RuntimeError):
@@ -47,7 +51,14 @@ class CellGrade:
 
 @dataclass(frozen=True)
 class Grade:
-    """The autograded score of one notebook, with its graded cells."""
+    """The autograded score of one notebook, with its graded cells.
+
+    ``score``, ``max_score`` and ``cells`` count the autograded (code) cells only. A lab's written
+    reflection questions are nbgrader *manually graded answer* cells (markdown cells with ``grade``
+    and ``solution`` set; see :data:`WRITTEN`): autograding gives them nothing, the instructor
+    scores them in the formgrader, and they are listed apart in ``written`` (each with its
+    ``max_score``, its ``score`` 0 until graded by hand) so a solved notebook still has full marks.
+    """
 
     notebook: str
     score: float
@@ -55,11 +66,21 @@ class Grade:
     cells: tuple[CellGrade, ...]
     graded: Path  # the autograded copy, outputs included
     restored: tuple[str, ...] = ()  # cells nbgrader put back: a locked cell edited, a test cell deleted
+    written: tuple[CellGrade, ...] = ()  # the manually graded answer cells, for the formgrader
 
     @property
     def full_marks(self) -> bool:
-        """True when every point was earned."""
+        """True when every autograded point was earned (written answers are graded by hand later)."""
         return self.score == self.max_score
+
+    @property
+    def written_max_score(self) -> float:
+        """The points of the written answers, which an instructor awards in the formgrader."""
+        return sum(c.max_score for c in self.written)
+
+    def written_note(self) -> str:
+        """`` (+N written points to grade by hand)``, or nothing when the lab has no written answers."""
+        return f" (+{self.written_max_score:g} written points to grade by hand)" if self.written else ""
 
 
 def course_config(root: Path) -> Config:
@@ -206,9 +227,11 @@ def autograde(submission: Path, number: int, workdir: Path, env: dict[str, str] 
         _succeeded(api.autograde(slug, student, force=True, create=True), f"autograde {submission}")
         with Gradebook(api.coursedir.db_url) as gradebook:
             graded = gradebook.find_submission_notebook(slug, slug, student)
-            cells = tuple(CellGrade(g.name, float(g.score), float(g.max_score)) for g in graded.grades)
+            grades = [(g.cell_type, CellGrade(g.name, float(g.score), float(g.max_score))) for g in graded.grades]
             copy = root / "autograded" / student / slug / f"{slug}.ipynb"
-            return Grade(slug, float(graded.score), float(graded.max_score), cells, copy, tampered(submission, number))
+            return Grade(slug, float(graded.code_score), float(graded.max_code_score),
+                         tuple(c for kind, c in grades if kind == "code"), copy, tampered(submission, number),
+                         tuple(c for kind, c in grades if kind == WRITTEN))
 
 
 def _locked_sources(notebook: Path) -> dict[str, str]:
