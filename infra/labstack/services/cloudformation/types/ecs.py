@@ -172,27 +172,34 @@ class Service(ResourceType):
         return found[0] if found else None
 
     @staticmethod
-    def _running(ctx: Context, cluster: str, name: str) -> int:
-        """How many of the service's tasks really run (the ECS runtime's answer, not a count moto keeps)."""
+    def _running(ctx: Context, cluster: str, name: str, task_definition: str | None = None) -> int:
+        """How many of the service's tasks really run (of ``task_definition`` when given): the ECS runtime's
+        answer, not a count moto keeps."""
         ecs = ctx.client("ecs")
         arns = ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="RUNNING")["taskArns"]
         if not arns:
             return 0
         tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
-        return sum(1 for task in tasks if task["lastStatus"] == "RUNNING")
+        return sum(1 for task in tasks if task["lastStatus"] == "RUNNING"
+                   and task_definition in (None, task["taskDefinitionArn"]))
 
     def _stable(self, ctx: Context, cluster: str, arn: str) -> bool:
+        """ECS's "services stable": ACTIVE, the desired count of tasks running and, for a rolling-update
+        service, one completed deployment of its current task definition (no older tasks left)."""
         service = self._describe(ctx, cluster, arn)
         if service is None or service["status"] != "ACTIVE":
             return False
+        current = None
         if (service.get("deploymentController") or {}).get("type", "ECS") == "ECS":
             deployments = service.get("deployments") or []
             if deployments and deployments[0].get("rolloutState") == "FAILED":  # the circuit breaker tripped
                 raise HandlerError("Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'.",
                                    "GeneralServiceException")
-            if len(deployments) != 1 or deployments[0].get("rolloutState", "COMPLETED") != "COMPLETED":
+            if len(deployments) != 1 or deployments[0].get("rolloutState", "COMPLETED") != "COMPLETED" \
+                    or deployments[0].get("taskDefinition") != service.get("taskDefinition"):
                 return False
-        return self._running(ctx, cluster, service["serviceName"]) == service["desiredCount"]
+            current = service.get("taskDefinition")
+        return self._running(ctx, cluster, service["serviceName"], current) == service["desiredCount"]
 
     def _stabilize(self, ctx: Context, cluster: str, arn: str) -> None:
         ctx.wait(lambda: self._stable(ctx, cluster, arn), STABLE_LAB_SECONDS, f"Service {arn.rsplit('/', 1)[-1]}")
