@@ -345,3 +345,17 @@ def test_update_replace_policy_retain_keeps_the_replaced_resource(cfn: Any, labs
     assert settled(cfn, "Replaced")["StackStatus"] == "UPDATE_COMPLETE"
     assert ("Alerts", "DELETE_SKIPPED", None) in events(cfn, "Replaced")
     assert topics(labstack, account_of(cfn)) == ["first", "second"]
+
+
+def test_a_rollback_keeps_retained_resources_unless_retain_except_on_create(cfn: Any, labstack: LabstackProcess) -> None:
+    """A rollback keeps a new resource whose DeletionPolicy is Retain; RetainExceptOnCreate deletes it too
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html, RetainExceptOnCreate)."""
+    def template(name: str) -> str:
+        return body({"Kept": {**topic(TopicName=name), "DeletionPolicy": "Retain"}, "Bad": {**BAD_TOPIC, "DependsOn": "Kept"}})
+
+    cfn.create_stack(StackName="KeepOnRollback", TemplateBody=template("kept-on-rollback"))
+    assert settled(cfn, "KeepOnRollback")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert ("Kept", "DELETE_SKIPPED", None) in events(cfn, "KeepOnRollback")
+    cfn.create_stack(StackName="DropOnRollback", TemplateBody=template("dropped-on-rollback"), RetainExceptOnCreate=True)
+    assert settled(cfn, "DropOnRollback")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert topics(labstack, account_of(cfn)) == ["kept-on-rollback"]

@@ -154,7 +154,7 @@ class Engine:
                 stack.stack_event("CREATE_FAILED", reason)
                 return
             stack.stack_event("ROLLBACK_IN_PROGRESS", f"{reason} Rollback requested by user.")
-            left = self._delete_resources(stack, acting, doc.graph(), rollback=True)
+            left = self._delete_resources(stack, acting, doc.graph(), doc=None if stack.retain_except_on_create else doc)
             if on_failure == "DELETE" and not left:
                 stack.stack_event("DELETE_IN_PROGRESS", "User Initiated")
                 self._forget(stack)
@@ -216,13 +216,14 @@ class Engine:
             else:
                 restore[logical] = old
         doomed.update({k: r for k, r in stack.resources.items() if k not in old_resources})
-        stack.rollback = {"restore": restore, "doomed": doomed, "graph": doc.graph()}
+        policies = {} if stack.retain_except_on_create else {k: doc.deletion_policy(k) for k in doomed}
+        stack.rollback = {"restore": restore, "doomed": doomed, "graph": doc.graph(), "policies": policies}
         self._finish_rollback(stack, acting)
 
     def _finish_rollback(self, stack: Stack, acting: Acting, skip: frozenset[str] = frozenset()) -> None:
         """The rollback's work in ``stack.rollback``: UPDATE_ROLLBACK_FAILED while a resource cannot be put
         back (ContinueUpdateRollback retries, or skips those named), else UPDATE_ROLLBACK_COMPLETE."""
-        pending = stack.rollback or {"restore": {}, "doomed": {}, "graph": {}}
+        pending = stack.rollback or {"restore": {}, "doomed": {}, "graph": {}, "policies": {}}
         left: list[str] = []
         for logical, old in list(pending["restore"].items()):
             current = stack.resources.get(logical) or old
@@ -255,7 +256,7 @@ class Engine:
             stack.stack_event("UPDATE_ROLLBACK_FAILED", _failed_to("update", left))
             return
         stack.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-        self._delete_some(stack, acting, pending["graph"], pending["doomed"], rollback=True)
+        self._delete_some(stack, acting, pending["graph"], pending["doomed"], pending["policies"])
         for logical, record in pending["doomed"].items():
             if stack.resources.get(logical) is record:
                 del stack.resources[logical]
@@ -415,20 +416,21 @@ class Engine:
         stack.resources[logical] = held
         stack.event(logical, resource_type, status, None, result.physical_id, _props_json(props, stack))
 
-    def _delete_resources(self, stack: Stack, acting: Acting, graph: dict[str, set[str]], rollback: bool = False,
+    def _delete_resources(self, stack: Stack, acting: Acting, graph: dict[str, set[str]],
                           retain: set[str] | None = None, doc: Document | None = None) -> list[str]:
-        """Delete every resource the stack holds, dependents first; the logical ids that failed."""
+        """Delete every resource the stack holds, dependents first (``doc``'s DeletionPolicy Retain and those in
+        ``retain`` kept); the logical ids that failed."""
         policies = {k: doc.deletion_policy(k) for k in stack.resources} if doc is not None else {}
         for k in retain or ():
             policies[k] = RETAIN
-        left = self._delete_some(stack, acting, graph, dict(stack.resources), policies=policies, rollback=rollback)
+        left = self._delete_some(stack, acting, graph, dict(stack.resources), policies)
         for k in list(stack.resources):
             if k not in left:
                 del stack.resources[k]
         return left
 
     def _delete_some(self, stack: Stack, acting: Acting, graph: dict[str, set[str]], doomed: dict[str, StackResource],
-                     policies: dict[str, str] | None = None, rollback: bool = False) -> list[str]:
+                     policies: dict[str, str] | None = None) -> list[str]:
         """Delete the physical resources in ``doomed`` (logical -> record), dependents first."""
         policies = policies or {}
         reverse: dict[str, set[str]] = {k: set() for k in doomed}
@@ -442,7 +444,7 @@ class Engine:
             if record.physical_id is None:  # it was never made (its creation failed)
                 stack.event(logical, record.type, "DELETE_COMPLETE")
                 return
-            if policies.get(logical) == RETAIN and not rollback:
+            if policies.get(logical) == RETAIN:
                 stack.event(logical, record.type, "DELETE_SKIPPED", None, record.physical_id)
                 return
             stack.event(logical, record.type, "DELETE_IN_PROGRESS", None, record.physical_id)

@@ -152,6 +152,7 @@ class CloudFormationProvider(Provider):
                       notification_arns=list(request.get("NotificationARNs") or []), role_arn=request.get("RoleARN"),
                       caller_key=ctx.access_key, description=template.get("Description"),
                       disable_rollback=bool(request.get("DisableRollback")) or request.get("OnFailure") == "DO_NOTHING",
+                      retain_except_on_create=bool(request.get("RetainExceptOnCreate")),
                       termination_protection=bool(request.get("EnableTerminationProtection")),
                       timeout_minutes=request.get("TimeoutInMinutes"), policy=request.get("StackPolicyBody"))
         if parent is not None:
@@ -204,6 +205,8 @@ class CloudFormationProvider(Provider):
                 stack.tags = list(tags)
             if request.get("DisableRollback") is not None:
                 stack.disable_rollback = bool(request["DisableRollback"])
+            if request.get("RetainExceptOnCreate") is not None:
+                stack.retain_except_on_create = bool(request["RetainExceptOnCreate"])
             if request.get("StackPolicyBody"):
                 stack.policy = request["StackPolicyBody"]
             stack.updated = now()

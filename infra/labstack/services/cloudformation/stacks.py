@@ -74,6 +74,7 @@ class Stack:
     resources: dict[str, StackResource] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)  # oldest first
     disable_rollback: bool = False
+    retain_except_on_create: bool = False  # a rollback deletes what the operation made, Retain or not
     termination_protection: bool = False
     timeout_minutes: int | None = None
     parent_id: str | None = None
