@@ -141,7 +141,8 @@ class TaskDefinition(ResourceType):
 _SERVICE_UNSUPPORTED = ("ServiceConnectConfiguration", "ServiceRegistries", "VpcLatticeConfigurations",
                         "VolumeConfigurations", "GatewayConnectors", "Monitoring", "EnableExecuteCommand")
 _SERVICE_RENAME = {"PlacementStrategies": "placementStrategy"}
-_SERVICE_CREATE_ONLY = ("Cluster", "ServiceName", "Role", "SchedulingStrategy", "Tags", "ForceNewDeployment")
+_SERVICE_NOT_UPDATED = ("Cluster", "ServiceName", "Role", "SchedulingStrategy", "Tags", "ForceNewDeployment")
+"""Properties an in-place update does not send to UpdateService: create-only ones, and those applied otherwise."""
 
 
 class Service(ResourceType):
@@ -207,8 +208,8 @@ class Service(ResourceType):
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         refuse(self.type_name, new, [k for k in _SERVICE_UNSUPPORTED if new.get(k) not in (None, False, "false")])
         cluster = new.get("Cluster") or "default"
-        changed = {k: v for k, v in new.items() if k not in _SERVICE_CREATE_ONLY and old.get(k) != v}
-        gone_props = [k for k in old if k not in new and k not in _SERVICE_CREATE_ONLY + ("DesiredCount",)]
+        changed = {k: v for k, v in new.items() if k not in _SERVICE_NOT_UPDATED and old.get(k) != v}
+        gone_props = [k for k in old if k not in new and k not in _SERVICE_NOT_UPDATED + ("DesiredCount",)]
         if gone_props:  # a removed DesiredCount keeps the current count, as on AWS; others are refused, not ignored
             raise HandlerError(f"labstack cannot unset {', '.join(sorted(gone_props))} of {self.type_name} in place")
         args = to_api("ecs", "UpdateService", changed, rename=_SERVICE_RENAME)
