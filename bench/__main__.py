@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    cdk_synth,
     class_mode,
     classroom,
     codebuild,
@@ -37,7 +38,7 @@ BENCHMARKS = {"core": run, "codebuild": codebuild.run, "git": git.run, "compute"
               "codedeploy": codedeploy.run, "lab_start": lab_start.run, "labs": labs.run, "pipeline": pipeline.run,
               "console": console.run, "grading_cost": grading_cost.run, "class_mode": class_mode.run, "classroom": classroom.run,
               "workshop": workshop.run, "class_mode_rest": class_mode.rest_figures, "iam": iam.run,
-              "moto_writes": moto_writes.run}
+              "moto_writes": moto_writes.run, "cdk_synth": cdk_synth.run}
 ONLY_WHEN_NAMED = ("classroom", "workshop", "class_mode_rest", "grading_cost", "iam")
 
 
