@@ -634,3 +634,25 @@ def test_a_stack_role_without_ecs_permissions_makes_no_cluster_and_its_vpc_is_ro
     ec2 = labstack.client("ec2", account=account)
     assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
     assert labstack.client("ecs", account=account).list_clusters()["clusterArns"] == []
+
+
+def test_a_service_property_removed_by_an_update_is_refused_by_name_except_desired_count(labstack: LabstackProcess) -> None:
+    """A removed DesiredCount keeps the service's current count (AWS's documented behaviour for DesiredCount,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html); any other
+    property the template drops fails the update naming it, rather than being silently kept."""
+    account = new_account()
+    ctx = context(labstack, account, "Service")
+    of("AWS::ECS::Cluster").create(ctx, {"ClusterName": "idle"})
+    definition = of("AWS::ECS::TaskDefinition").create(ctx, {"Family": "idle", "ContainerDefinitions": [
+        {"Name": "app", "Image": "app:1", "Memory": 128}]}).ref_value
+    props = {"Cluster": "idle", "ServiceName": "idle", "TaskDefinition": definition, "DesiredCount": 0,
+             "HealthCheckGracePeriodSeconds": 30}
+    service = of("AWS::ECS::Service").create(ctx, props).ref_value
+    without_count = {k: v for k, v in props.items() if k != "DesiredCount"}
+    of("AWS::ECS::Service").update(ctx, service, props, without_count)
+    with pytest.raises(HandlerError) as info:
+        of("AWS::ECS::Service").update(ctx, service, without_count, {k: v for k, v in without_count.items()
+                                                                     if k != "HealthCheckGracePeriodSeconds"})
+    assert info.value.message == "labstack cannot unset HealthCheckGracePeriodSeconds of AWS::ECS::Service in place"
+    live = labstack.client("ecs", account=account).describe_services(cluster="idle", services=["idle"])["services"][0]
+    assert (live["desiredCount"], live["healthCheckGracePeriodSeconds"]) == (0, 30)
