@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_stacks import events, settled
+from tests.support.cfn_stacks import events, service_role, settled
 from tests.support.codebuild import new_account
 from tests.support.responses import check_responses
 from tests.support.server import LabstackProcess
@@ -213,12 +213,7 @@ def test_the_stack_acts_as_its_service_role(labstack: LabstackProcess) -> None:
     may not create topics fails the resource with AccessDenied; a role CloudFormation cannot assume is refused."""
     account = new_account()
     cfn = check_responses(labstack.client("cloudformation", account=account))
-    iam = labstack.client("iam", account=account)
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                                                     "Action": "sts:AssumeRole"}]}
-    arn = iam.create_role(RoleName="cfn-weak", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.put_role_policy(RoleName="cfn-weak", PolicyName="logs-only", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    arn = service_role(labstack.client("iam", account=account), "cfn-weak", ["logs:*"])
     cfn.create_stack(StackName="AsRole", RoleARN=arn, TemplateBody=body({"Alerts": topic(TopicName="alerts")}))
     assert settled(cfn, "AsRole")["StackStatus"] == "ROLLBACK_COMPLETE"
     reason = next(r for l, s, r in events(cfn, "AsRole") if (l, s) == ("Alerts", "CREATE_FAILED"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.waiting import wait_for
@@ -22,3 +23,13 @@ def events(cfn: Any, name: str) -> list[tuple[str, str, str | None]]:
 def outputs(stack: dict) -> dict[str, str]:
     """A described stack's outputs, key -> value."""
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def service_role(iam: Any, name: str, actions: list[str]) -> str:
+    """A role CloudFormation may assume (a stack's RoleARN) allowed ``actions`` on everything; its ARN."""
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="allowed", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    return arn
