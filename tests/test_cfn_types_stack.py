@@ -249,8 +249,8 @@ def test_a_stack_of_everyday_types_works_updates_in_place_and_deletes_cleanly(la
 @pytest.mark.parametrize(("resource", "reason"), [
     ({"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 hour)", "Targets": "everyone"}},
      "Value of property {/Targets} must be of type List"),
-    ({"Type": "AWS::S3::Bucket", "Properties": {"NotificationConfiguration": {"TopicConfigurations": []}}},
-     "labstack's AWS::S3::Bucket does not support the property NotificationConfiguration"),
+    ({"Type": "AWS::S3::Bucket", "Properties": {"NotificationConfiguration": {"LambdaConfigurations": []}}},
+     "labstack's AWS::S3::Bucket NotificationConfiguration does not support the property LambdaConfigurations"),
     ({"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.12", "Handler": "index.handler"}},
      "Properties validation failed for resource Bad with message: #: required key [Code] not found"),
     ({"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "no spaces allowed"}},

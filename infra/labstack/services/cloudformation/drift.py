@@ -124,9 +124,19 @@ def _difference(path: str, expected: Any, actual: Any, kind: str) -> dict:
 
 
 def expected_properties(resource_type: str, props: dict) -> dict:
-    """The properties drift compares: what the stack set, less the write-only ones (never read back)."""
+    """The properties drift compares: what the stack set, less the write-only ones (never read back), at
+    any depth (a function's Code/ZipFile); an object left empty by that is not compared either."""
     schema = type_schema(resource_type)
-    return {k: v for k, v in props.items() if not schema.write_only_path((k,))}
+
+    def kept(value: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(value, dict):
+            inner = {k: kept(v, path + (k,)) for k, v in value.items() if not schema.write_only_path(path + (k,))}
+            return {k: v for k, v in inner.items() if v != {} or value[k] == {}}
+        if isinstance(value, list):
+            return [kept(item, path + ("*",)) for item in value]
+        return value
+
+    return {k: v for k, v in kept(props, ()).items() if v != {} or props[k] == {}}
 
 
 def compare(resource_type: str, expected: dict, actual: dict) -> list[dict]:

@@ -124,8 +124,6 @@ class Function(ResourceType):
                     "Environment": {"Variables": config["Environment"]["Variables"]}
                     if config.get("Environment", {}).get("Variables") else None,
                     "Tags": [{"Key": k, "Value": v} for k, v in (found.get("Tags") or {}).items()] or None}
-            if "Code" in props:
-                live["Code"] = props["Code"]  # Lambda answers a download location, not the template's source
             return without_empty({k: v for k, v in live.items() if k in props or k in ("FunctionName", "Role")})
         return None
 

@@ -93,8 +93,7 @@ class Repository(ResourceType):
             live: dict[str, Any] = {
                 "RepositoryName": physical_id, "ImageTagMutability": repository.get("imageTagMutability"),
                 "ImageScanningConfiguration": {"ScanOnPush": repository.get("imageScanningConfiguration", {})
-                                               .get("scanOnPush", False)},
-                "EmptyOnDelete": props.get("EmptyOnDelete")}
+                                               .get("scanOnPush", False)}}
             with gone_ok("LifecyclePolicyNotFoundException"):
                 text = ecr.get_lifecycle_policy(repositoryName=physical_id)["lifecyclePolicyText"]
                 live["LifecyclePolicy"] = {"LifecyclePolicyText": parsed(text) if isinstance(

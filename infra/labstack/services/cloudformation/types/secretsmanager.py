@@ -91,11 +91,7 @@ class Secret(ResourceType):
                 return None
             live: dict[str, Any] = {"Name": found["Name"], "Description": found.get("Description"),
                                     "KmsKeyId": found.get("KmsKeyId"), "Tags": found.get("Tags")}
-            if "SecretString" in props:
-                live["SecretString"] = secrets.get_secret_value(SecretId=physical_id).get("SecretString")
-            if "GenerateSecretString" in props:
-                live["GenerateSecretString"] = props["GenerateSecretString"]  # a drawn value has no template form
-            return without_empty(live)
+            return without_empty(live)  # SecretString and GenerateSecretString are write-only: never read back
         return None
 
 
