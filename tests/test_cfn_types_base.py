@@ -222,6 +222,17 @@ def test_standalone_security_group_rules_are_rule_ids_and_only_their_description
     assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"] == []
 
 
+def test_a_security_group_in_the_default_vpc_is_named_by_its_ref(labstack: LabstackProcess) -> None:
+    """With no VpcId the group is in the default VPC and Ref returns its name (its id otherwise); a name the
+    template does not give is generated (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html)."""
+    account = new_account()
+    ctx = context(labstack, account, "WebGroup")
+    made = of("AWS::EC2::SecurityGroup").create(ctx, {"GroupDescription": "web"})
+    group = labstack.client("ec2", account=account).describe_security_groups(GroupIds=[made.physical_id])["SecurityGroups"][0]
+    assert made.ref_value == group["GroupName"] and made.ref_value.startswith("Shop-WebGroup-")
+    assert made.attributes == {"GroupId": group["GroupId"], "VpcId": group["VpcId"]}
+
+
 def _execution_role(server: LabstackProcess, account: str) -> str:
     """A task execution role (Fargate pulls ECR images with it)."""
     iam = server.client("iam", account=account)

@@ -459,12 +459,14 @@ class SecurityGroup(ResourceType):
         if egress and props.get("VpcId"):
             _revoke(ctx, group_id, [_ALLOW_ALL], True)
             _authorize(ctx, group_id, egress, True)
-        return self._result(ctx, group_id)
+        return self._result(ctx, group_id, props)
 
     @staticmethod
-    def _result(ctx: Context, group_id: str) -> Result:
+    def _result(ctx: Context, group_id: str, props: dict) -> Result:
+        """Ref is the group's id, or its name for a group the template puts in the default VPC (no VpcId)."""
         group = ctx.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
-        return Result(group_id, {"GroupId": group_id, "VpcId": group.get("VpcId", "")})
+        return Result(group_id, {"GroupId": group_id, "VpcId": group.get("VpcId", "")},
+                      ref=None if props.get("VpcId") else group["GroupName"])
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         only(self.type_name, new, self.SUPPORTED)
@@ -477,7 +479,7 @@ class SecurityGroup(ResourceType):
             _revoke(ctx, physical_id, [rule for rule in before if _key(rule) not in kept], egress)
             _authorize(ctx, physical_id, [rule for rule in after if _key(rule) not in had], egress)
         _retag(ctx, physical_id, old, new)
-        return self._result(ctx, physical_id)
+        return self._result(ctx, physical_id, new)
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
         ec2 = ctx.client("ec2")
