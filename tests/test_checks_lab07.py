@@ -27,7 +27,7 @@ from tests.support.mutations import breaks, deployment_group_changed, mutation, 
 from tests.support.server import LabstackProcess
 from tests.test_pipeline_as_code import HERE
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("solved-account")]
 
 BASE_CHECKS = ("base-stack", "base-exports", "artifact-store-encrypted")
 TEMPLATE_CHECKS = ("template-parameters", "template-conditions", "approval-conditional", "nested-stack", "imports-base")
@@ -222,7 +222,8 @@ def test_a_pipeline_stack_whose_nested_template_is_not_in_the_bucket(sketched: L
 @breaks("change-set")
 def test_a_pipeline_stack_made_with_create_stack(sketched: LabSession) -> None:
     assert deploy(sketched, lab07.PIPELINE_STACK, sketch()) == "CREATE_COMPLETE"
-    assert_fails(sketched, lab07, "change-set", "without a change set (with CreateStack)", still=("pipeline-stack",))
+    assert_fails(sketched, lab07, "change-set", "made without a change set (DescribeStacks names no ChangeSetId)",
+                 still=("pipeline-stack",))
 
 
 # --- the solved account ------------------------------------------------------------------------

@@ -306,6 +306,7 @@ class ChangeSets:
                 raise AwsError("InvalidChangeSetStatus", f"ChangeSet [{change_set.change_set_id}] cannot be executed "
                                                          f"in its current status of [{shown}]")
             change_set.execution = "EXECUTE_IN_PROGRESS"
+            stack.change_set_id = change_set.change_set_id
         try:
             if change_set.kind == "CREATE":
                 self._start_create(ctx, change_set, request)

@@ -277,7 +277,7 @@ class CloudFormationProvider(Provider):
             optional = {"Description": stack.description, "StackStatusReason": stack.reason,
                         "LastUpdatedTime": stack.updated, "DeletionTime": stack.deleted,
                         "TimeoutInMinutes": stack.timeout_minutes, "RoleARN": stack.role_arn,
-                        "ParentId": stack.parent_id, "RootId": stack.root_id}
+                        "ParentId": stack.parent_id, "RootId": stack.root_id, "ChangeSetId": stack.change_set_id}
             row.update({k: v for k, v in optional.items() if v is not None})
             if stack.parameters:
                 row["Parameters"] = [dict(p) for p in stack.parameters]

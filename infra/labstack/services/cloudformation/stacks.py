@@ -79,6 +79,7 @@ class Stack:
     timeout_minutes: int | None = None
     parent_id: str | None = None
     root_id: str | None = None
+    change_set_id: str | None = None  # the change set that last made or updated it (DescribeStacks' ChangeSetId)
     policy: str | None = None
     rollback: dict[str, Any] | None = None  # an update rollback's work left (UPDATE_ROLLBACK_FAILED)
     cancel: threading.Event = field(default_factory=threading.Event)
