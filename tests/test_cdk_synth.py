@@ -83,15 +83,15 @@ def test_the_app_synthesizes_offline_with_the_lab_s_pipeline(tmp_path: Path) -> 
     pipeline = _one(body, "AWS::CodePipeline::Pipeline")
     assert pipeline["PipelineType"] == "V2" and pipeline["RestartExecutionOnUpdate"] is True
     stages = {s["Name"]: s["Actions"] for s in pipeline["Stages"]}
-    assert list(stages) == ["Source", "Build", "UpdatePipeline", "Test", "Deploy_Staging", "Deploy_Production"]
+    assert list(stages) == ["Source", "UpdatePipeline", "Build", "Test", "Deploy_Staging", "Deploy_Production"]
     assert [(a["Name"], a.get("RunOrder", 1)) for a in stages["Test"]] == [("UnitTests", 1), ("Lint", 1)]
     assert [(a["Configuration"]["ActionMode"], a["Configuration"]["StackName"], a["RunOrder"])
             for a in stages["UpdatePipeline"]] == [("CHANGE_SET_REPLACE", STACK, 1), ("CHANGE_SET_EXECUTE", STACK, 2)]
     assert stages["Deploy_Production"][0]["ActionTypeId"]["Provider"] == "CodeDeployToECS"
     rule = _one(body, "AWS::Events::Rule")
-    assert rule["EventPattern"]["source"] == ["aws.codecommit"] and rule["EventPattern"]["detail"]["referenceName"] == ["pipeline-as-code"]
+    assert rule["EventPattern"]["source"] == ["aws.codecommit"] and rule["EventPattern"]["detail"]["referenceName"] == ["pipeline-as-cdk"]
     prod_stages = [s["Name"] for s in _one(template(prod, tmp_path / "prod", STACK), "AWS::CodePipeline::Pipeline")["Stages"]]
-    assert prod_stages == ["Source", "Build", "UpdatePipeline", "Test", "Deploy_Staging", "Approval", "Deploy_Production"]
+    assert prod_stages == ["Source", "UpdatePipeline", "Build", "Test", "Deploy_Staging", "Approval", "Deploy_Production"]
 
 
 @pytest.mark.slow
@@ -109,7 +109,7 @@ def test_labstack_deploys_the_synthesized_stack_and_its_pipeline_ships_to_produc
     settings: dict[str, Any] = {
         "cluster": "cdkbg", "staging_service": "", "load_balancer_arn": bg.balancer["LoadBalancerArn"],
         "vpc_id": bg.blue["VpcId"], "subnets": network["subnets"], "security_group": network["securityGroups"][0],
-        "task_definition": bg.versions["v1"], "container_name": "web", "repository": "cdk-app"}
+        "task_definition": bg.versions["v1"], "container_name": "web", "repository": "cdk-app", "branch": "pipeline-as-code"}
     synth = synthesize(settings, tmp_path / "out", offline())
     v2 = bg.ecs.describe_task_definition(taskDefinition=bg.versions["v2"])["taskDefinition"]
     taskdef = {k: v2[k] for k in ("family", "executionRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory")}
@@ -138,7 +138,7 @@ def test_labstack_deploys_the_synthesized_stack_and_its_pipeline_ships_to_produc
     assert group["alarmConfiguration"]["alarms"] == [{"name": "cicd-lab-cdk-dev-5xx"}]
     codepipeline = pipeline_labstack.client("codepipeline", account=account)
     pipeline = codepipeline.get_pipeline(name="cicd-lab-cdk-dev")["pipeline"]
-    assert [s["name"] for s in pipeline["stages"]] == ["Source", "Build", "UpdatePipeline", "Test", "Deploy_Production"]
+    assert [s["name"] for s in pipeline["stages"]] == ["Source", "UpdatePipeline", "Build", "Test", "Deploy_Production"]
 
     def ended() -> dict | None:
         runs = codepipeline.list_pipeline_executions(pipelineName="cicd-lab-cdk-dev")["pipelineExecutionSummaries"]

@@ -93,7 +93,7 @@ class BlueGreenProduction(Construct):
 
 
 class PipelineStack(Stack):
-    """The pipeline of labs 04–06 (Source → Build → UpdatePipeline → Test (UnitTests ‖ Lint) → Deploy_Staging
+    """The pipeline of labs 04–06 (Source → UpdatePipeline → Build → Test (UnitTests ‖ Lint) → Deploy_Staging
     → [Approval, in prod] → Deploy_Production) with what it needs."""
 
     def __init__(self, scope: Construct, id: str, settings: Settings, **kwargs: object) -> None:
@@ -133,9 +133,8 @@ class PipelineStack(Stack):
         pipeline.add_stage(stage_name="Source", actions=[actions.CodeCommitSourceAction(
             action_name="Source", repository=repository, branch=s.branch, output=source,
             variables_namespace="SourceVariables")])
-        pipeline.add_stage(stage_name="Build", actions=[actions.CodeBuildAction(
-            action_name="Build", project=build, input=source, outputs=[built], variables_namespace="BuildVariables")])
-        # self-mutation: a change set of this stack from the committed template, then its execution
+        # self-mutation, right after Source (the template is in the source: nothing to build first), so the rest
+        # of a run always has the structure the branch declares: a change set of this stack, then its execution
         change_set = f"{s.stack_name}-changes"
         pipeline.add_stage(stage_name="UpdatePipeline", actions=[
             actions.CloudFormationCreateReplaceChangeSetAction(
@@ -143,6 +142,8 @@ class PipelineStack(Stack):
                 template_path=source.at_path(s.template_path), admin_permissions=True, run_order=1),
             actions.CloudFormationExecuteChangeSetAction(
                 action_name="ExecuteChanges", stack_name=s.stack_name, change_set_name=change_set, run_order=2)])
+        pipeline.add_stage(stage_name="Build", actions=[actions.CodeBuildAction(
+            action_name="Build", project=build, input=source, outputs=[built], variables_namespace="BuildVariables")])
         pipeline.add_stage(stage_name="Test", actions=[
             actions.CodeBuildAction(action_name=name, project=project, input=source, type=actions.CodeBuildActionType.TEST,
                                     run_order=1)

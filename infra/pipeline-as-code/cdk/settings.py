@@ -16,7 +16,7 @@ class Settings:
     prefix: str = "cicd-lab-cdk"
     environment: str = "dev"  # prod adds the manual approval and deploys production by canary
     repository: str = "cicd-lab-app"
-    branch: str = "pipeline-as-code"
+    branch: str = "pipeline-as-cdk"  # its own: a push to pipeline.yaml's branch does not start it
     template_path: str = "infra/cdk.out/cicd-lab-cdk-pipeline.template.json"  # in the repository
     cluster: str = "sample-app"
     staging_service: str = "sample-app-staging"  # empty: no Deploy_Staging stage
