@@ -4,9 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
-# Tests run in 3 workers, a module at a time each, the longest modules first (tests/conftest.py):
-# most tests wait on the lab clock, so 3 fit on 2 cores. `make test XDIST=` runs them in one process.
-XDIST ?= -n 3 --dist loadfile --no-loadscope-reorder
+# Tests run in 3 workers, a module at a time each, the longest modules first (tests/conftest.py), and the
+# modules of one xdist_group on one worker (tests/support/scheduling.py): most tests wait on the lab clock,
+# so 3 fit on 2 cores. `make test XDIST=` runs them in one process.
+XDIST ?= -n 3 --dist loadgroup --no-loadscope-reorder
 LAB_ARGS ?=     # more JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8899"
 
 # The environment every learner shell and notebook gets: boto3 talks to labstack; the venv's bin/ leads PATH,

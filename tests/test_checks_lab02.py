@@ -29,12 +29,12 @@ from tests.support.mutations import (
     project_changed,
     role_policy,
     solved,
-    solved_account,
     uncovered,
 )
+from tests.support.later_labs import solved_through
 from tests.support.server import LabstackProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account")]
 
 PROJECT_CHECKS = ("project-source", "project-environment", "project-role", "project-ecr-variable", "project-logs",
                   "project-cache", "project-artifacts")
@@ -44,8 +44,8 @@ BUILD_TIMEOUT = 120
 
 @pytest.fixture(scope="module")
 def account(sampleapp_labstack: LabstackProcess) -> LabSession:
-    """Labs 01–03 built by catch-up in one account (shared with other modules that ask for the same)."""
-    return solved_account(sampleapp_labstack, 3)
+    """Labs 01–03 built by catch-up in the account the modules of labs 02–07 share (they run on one worker)."""
+    return solved_through(sampleapp_labstack, 3)
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,14 @@ from tests.support.mutations import (
     deployment_group_changed,
     mutation,
     role_policy,
-    solved_account,
     uncovered,
 )
 from tests.support.sampleapp import app_copy, push_app_image
+from tests.support.later_labs import solved_through
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account")]
 
 APPSPEC = ROOT / "infra" / "sample-app" / "appspec.yaml"
 GROUP_CHECKS = ("application-ecs", "group-blue-green", "group-canary", "group-rollback", "group-load-balancer",
@@ -44,8 +44,8 @@ RELEASE_CHECKS = ("release-shipped", "main-is-v2", "smoke-test-ran", "shipped-as
 
 @pytest.fixture(scope="module")
 def account(sampleapp_labstack: LabstackProcess) -> LabSession:
-    """Labs 01–03 built by catch-up in one account (shared with other modules that ask for the same)."""
-    return solved_account(sampleapp_labstack, 3)
+    """Labs 01–03 built by catch-up in the account the modules of labs 02–07 share (they run on one worker)."""
+    return solved_through(sampleapp_labstack, 3)
 
 
 def test_every_check_of_lab_03_is_broken_by_a_test() -> None:

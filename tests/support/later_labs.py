@@ -35,8 +35,9 @@ _GROWN: dict[str, LabSession] = {}
 
 def solved_through(labstack: LabstackProcess, lab: int) -> LabSession:
     """One account per labstack where catch-up ran the solutions of labs 01 to ``lab`` at least. The modules
-    of labs 04–06 that run on one pytest worker share it, each asking for the labs it grades: catch-up adds
-    only what is missing, so a module may find later labs done too. Tests must put back what they change."""
+    of labs 02–07 share it, each asking for the labs it grades: catch-up adds only what is missing, so a module
+    may find later labs done too. Tests must put back what they change. Those modules name the xdist group
+    ``solved-account``, so that one worker grows it (tests/support/scheduling.py)."""
     if labstack.endpoint not in _GROWN:
         _GROWN[labstack.endpoint] = session_for(labstack)
     catchup.catch_up(lab + 1, _GROWN[labstack.endpoint], say=lambda _line: None)
