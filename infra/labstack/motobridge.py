@@ -158,6 +158,10 @@ PATCHES: tuple[Patch, ...] = (
           "S3 encrypts every new bucket with SSE-S3 by default since January 2023; moto leaves them without any"),
     Patch("s3-encryption-deleted", "moto.s3.models:S3Backend", ("delete_bucket_encryption",),
           "labstack.motobridge:_encryption_deletions", "s3", "DeleteBucketEncryption brings S3's default encryption back"),
+    Patch("s3-bucket-policy-denials", "moto.s3.models:FakeBucket", ("get_permission",),
+          "labstack.motobridge:_bucket_policy_denials", "s3",
+          "moto's own bucket policy check ignores conditions, so an enforce-SSL Deny (aws:SecureTransport false, as "
+          "the CDK writes on artifact buckets) denied every object call; labstack's gate evaluates the conditions"),
     Patch("upstream-iam-roles", "moto.iam.models:IAMBackend", ("get_role", "get_role_by_arn"),
           "labstack.runtimes.lambdas.upstream_roles:role_lookups", "upstream",
           "with --upstream the learner's roles live in LocalStack: moto's own lookups (Lambda's CreateFunction) read them there"),
@@ -342,6 +346,33 @@ def _encrypted_buckets(bucket_class: Any) -> dict[str, Any]:
             self.encryption = json.loads(json.dumps(_DEFAULT_BUCKET_ENCRYPTION))
 
     return {"__init__": init}
+
+
+def _bucket_policy_denials(bucket_class: Any) -> dict[str, Any]:
+    """FakeBucket.get_permission that does not deny by a policy whose every Deny has a condition: moto
+    ignores conditions, labstack's gate evaluated them (an enforce-SSL Deny denies nothing on labstack,
+    whose endpoints stand for AWS's HTTPS ones). A Deny without a condition still denies here too."""
+    checked = bucket_class.get_permission
+    from moto.iam.access_control import PermissionResult
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        result = checked(self, action, resource)
+        if result == PermissionResult.DENIED and _denials_all_conditional(self.policy):
+            return PermissionResult.NEUTRAL
+        return result
+
+    return {"get_permission": get_permission}
+
+
+def _denials_all_conditional(policy: Any) -> bool:
+    """Whether every Deny statement of a bucket policy (moto keeps its JSON text) has a Condition."""
+    try:
+        document = json.loads(policy.decode() if isinstance(policy, bytes) else policy or "{}")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    statements = statements if isinstance(statements, list) else [statements]
+    return all(s.get("Condition") for s in statements if isinstance(s, dict) and s.get("Effect") == "Deny")
 
 
 def _encryption_deletions(backend_class: Any) -> dict[str, Any]:
