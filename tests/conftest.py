@@ -15,7 +15,8 @@ os.environ["AWS_DATA_PATH"] = str(MODELS)
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
 
-pytest_plugins = ["tests.support.inprocess", "tests.support.scheduling"]  # the `inprocess` fixture; how xdist spreads modules
+# the `inprocess` fixture, and how xdist spreads the modules over workers
+pytest_plugins = ["tests.support.inprocess", "tests.support.scheduling"]
 
 CLIENT_TIMEOUT = "2"  # seconds before labstack drops a client that stops sending
 
