@@ -5,17 +5,19 @@ and the service they make really runs behind its load balancer."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from labstack.services.cloudformation.resource import HandlerError
 
 from tests.support.cfn_handlers import context, of
+from tests.support.cfn_stacks import events, outputs, settled
 from tests.support.codebuild import new_account
 from tests.support.sampleapp import answer, app_copy, listener_url, push_app_image
 from tests.support.server import ROOT, LabstackProcess
-from tests.support.cfn_stacks import events, outputs, settled
 from tests.support.waiting import wait_for
 
 TEMPLATE = ROOT / "infra" / "templates" / "base-stack.yaml"
@@ -667,3 +669,25 @@ def test_a_service_property_removed_by_an_update_is_refused_by_name_except_desir
     assert info.value.message == "labstack cannot unset HealthCheckGracePeriodSeconds of AWS::ECS::Service in place"
     live = labstack.client("ecs", account=account).describe_services(cluster="idle", services=["idle"])["services"][0]
     assert (live["desiredCount"], live["healthCheckGracePeriodSeconds"]) == (0, 30)
+
+
+@pytest.mark.slow
+def test_a_vpc_deletion_waits_for_its_dependencies_and_then_names_the_one_left(labstack: LabstackProcess) -> None:
+    """As CloudFormation does, a deletion EC2 refuses with DependencyViolation is tried again while the dependency
+    goes (here a subnet deleted meanwhile); one that never goes fails the resource with EC2's own refusal."""
+    account = new_account()
+    ec2 = labstack.client("ec2", account=account)
+    ctx, vpc_type = context(labstack, account, "Vpc"), of("AWS::EC2::VPC")
+    freed = vpc_type.create(ctx, {"CidrBlock": "10.6.0.0/16"}).ref_value
+    subnet = ec2.create_subnet(VpcId=freed, CidrBlock="10.6.1.0/24")["Subnet"]["SubnetId"]
+    later = threading.Timer(1.0, lambda: ec2.delete_subnet(SubnetId=subnet))
+    later.start()
+    vpc_type.delete(ctx, freed, {})
+    later.join()
+    assert vpc_type.read(ctx, freed, {}) is None
+
+    stuck = vpc_type.create(ctx, {"CidrBlock": "10.7.0.0/16"}).ref_value
+    ec2.create_subnet(VpcId=stuck, CidrBlock="10.7.1.0/24")
+    with pytest.raises(ClientError) as info:
+        vpc_type.delete(ctx, stuck, {})
+    assert info.value.response["Error"]["Code"] == "DependencyViolation"

@@ -67,6 +67,34 @@ def unless_gone(call: Callable[[], T], *codes: str) -> T | None:
         raise
 
 
+def delete_when_free(ctx: Context, call: Callable[[], Any], missing: Iterable[str], busy: Iterable[str],
+                     lab_seconds: float, what: str) -> None:
+    """``call()`` (a deletion) until it succeeds or says the resource is gone (``missing``); while it answers
+    one of ``busy`` (a dependency still being released), it is tried again, as CloudFormation does, for up to
+    ``lab_seconds``; then the service's last refusal fails the resource."""
+    missing, busy = tuple(missing), tuple(busy)
+    refused: list[ClientError] = []
+
+    def attempt() -> bool:
+        try:
+            call()
+        except ClientError as error:
+            if gone(error, *missing):
+                return True
+            if properties.error_code(error) not in busy:
+                raise
+            refused[:] = [error]
+            return False
+        return True
+
+    try:
+        ctx.wait(attempt, lab_seconds, what)
+    except HandlerError:
+        if refused:
+            raise refused[0] from None
+        raise
+
+
 def integer(value: Any) -> int:
     """A port or count a template may give as a string (``!Ref`` of a Number parameter)."""
     try:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from labstack.services.cloudformation.convert import to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, ResourceType, Result
-from labstack.services.cloudformation.properties import error_code, only
-from labstack.services.cloudformation.types.common import (all_tags, gone, integer, refuse,
+from labstack.services.cloudformation.properties import only
+from labstack.services.cloudformation.types.common import (all_tags, delete_when_free, integer, refuse,
                                                            tag_changes, unless_gone, user_tags)
 
 DELETE_LAB_SECONDS = 15 * 60  # how long a deletion waits out a DependencyViolation (ENIs still being released)
@@ -33,20 +31,9 @@ def _retag(ctx: Context, resource_id: str, old: dict, new: dict) -> None:
 
 
 def _delete(ctx: Context, call: Any, missing: tuple[str, ...], what: str) -> None:
-    """``call()`` until it succeeds or says the resource is gone; a DependencyViolation is waited out,
-    as CloudFormation waits for a VPC's network interfaces to be released."""
-    def attempt() -> bool:
-        try:
-            call()
-        except ClientError as error:
-            if gone(error, *missing):
-                return True
-            if error_code(error) == "DependencyViolation":
-                return False
-            raise
-        return True
-
-    ctx.wait(attempt, DELETE_LAB_SECONDS, what)
+    """A deletion that waits out a DependencyViolation, as CloudFormation waits for a VPC's network
+    interfaces to be released."""
+    delete_when_free(ctx, call, missing, ("DependencyViolation",), DELETE_LAB_SECONDS, what)
 
 
 def _flag(value: Any) -> bool:

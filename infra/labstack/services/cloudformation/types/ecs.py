@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from labstack.services.cloudformation.convert import from_api, to_api
 from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
-from labstack.services.cloudformation.properties import error_code
-from labstack.services.cloudformation.types.common import all_tags, gone, refuse, tag_changes, unless_gone, user_tags
+from labstack.services.cloudformation.types.common import (all_tags, delete_when_free, refuse, tag_changes,
+                                                           unless_gone, user_tags)
 
 STABLE_LAB_SECONDS = 3 * 60 * 60  # CloudFormation waits up to three hours for a service to be stable
 DRAIN_LAB_SECONDS = 30 * 60  # for a deleted service's tasks to stop, and a cluster's services to go
@@ -74,20 +72,10 @@ class Cluster(ResourceType):
         return Result(physical_id, {"Arn": arn})
 
     def delete(self, ctx: Context, physical_id: str, props: dict) -> None:
-        ecs = ctx.client("ecs")
-
-        def attempt() -> bool:
-            try:
-                ecs.delete_cluster(cluster=physical_id)
-            except ClientError as error:
-                if gone(error, "ClusterNotFoundException"):
-                    return True
-                if error_code(error) in ("ClusterContainsServicesException", "ClusterContainsTasksException"):
-                    return False  # what drains meanwhile (a service being deleted) is waited out, as AWS does
-                raise
-            return True
-
-        ctx.wait(attempt, DRAIN_LAB_SECONDS, f"Cluster {physical_id}")
+        ecs = ctx.client("ecs")  # what drains meanwhile (a service being deleted) is waited out, as AWS does
+        delete_when_free(ctx, lambda: ecs.delete_cluster(cluster=physical_id), ("ClusterNotFoundException",),
+                         ("ClusterContainsServicesException", "ClusterContainsTasksException"), DRAIN_LAB_SECONDS,
+                         f"Cluster {physical_id}")
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         found = ctx.client("ecs").describe_clusters(clusters=[physical_id], include=["SETTINGS", "CONFIGURATIONS"])["clusters"]
