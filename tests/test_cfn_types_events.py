@@ -35,6 +35,7 @@ def release(lab: PipelineLab) -> None:
     assert answer["FailedEntryCount"] == 0
 
 
+@pytest.mark.slow
 def test_a_rule_with_a_pipeline_target_and_role_starts_the_pipeline(lab: PipelineLab) -> None:
     """Ref is the rule's name, GetAtt Arn; a target's RoleArn is the role EventBridge acts as
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-events-rule.html,

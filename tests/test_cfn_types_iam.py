@@ -35,6 +35,7 @@ def denied(call: Any) -> bool:
     return info.value.response["Error"]["Code"] in ("AccessDeniedException", "AccessDenied")
 
 
+@pytest.mark.slow
 def test_a_roles_inline_and_aws_managed_policies_decide_its_sessions_calls(labstack: LabstackProcess) -> None:
     """Ref is the role name, GetAtt Arn and RoleId; Policies are inline, ManagedPolicyArns may be AWS's own
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-role.html);
@@ -75,6 +76,7 @@ def test_a_roles_inline_and_aws_managed_policies_decide_its_sessions_calls(labst
     role.delete(ctx, made.physical_id, new)  # already gone: success
 
 
+@pytest.mark.slow
 def test_a_policy_resource_and_a_managed_policy_attach_to_a_role(labstack: LabstackProcess) -> None:
     """AWS::IAM::Policy puts an inline policy on its Roles (Ref: a generated id; no drift detection, as on
     AWS); AWS::IAM::ManagedPolicy's

@@ -42,6 +42,7 @@ def test_inline_code_is_one_index_file_with_the_runtimes_extension() -> None:
         inline_zip("java21", "class A {}")
 
 
+@pytest.mark.slow
 def test_a_function_from_inline_code_runs_is_updated_in_place_and_deleted(labstack: LabstackProcess) -> None:
     """Ref is the function's name, GetAtt Arn; Environment and Code update with no interruption
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-function.html)."""

@@ -246,6 +246,7 @@ def test_a_stack_of_everyday_types_works_updates_in_place_and_deletes_cleanly(la
     assert [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/shop"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("resource", "reason"), [
     ({"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 hour)", "Targets": "everyone"}},
      "Value of property {/Targets} must be of type List"),

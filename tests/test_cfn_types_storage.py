@@ -85,6 +85,7 @@ def test_a_bucket_with_versioning_encryption_lifecycle_and_a_policy(labstack: La
         bucket.create(ctx, {"NotificationConfiguration": {"LambdaConfigurations": []}})
 
 
+@pytest.mark.slow
 def test_a_buckets_notifications_reach_its_queue(labstack: LabstackProcess) -> None:
     """NotificationConfiguration.QueueConfigurations with an S3Key prefix filter: a new object under the prefix
     is announced to the queue, one elsewhere is not
@@ -150,6 +151,7 @@ def test_a_repository_with_a_lifecycle_policy_scan_on_push_and_empty_on_delete(l
     assert repository.read(ctx, "sample-app", new) is None
 
 
+@pytest.mark.slow
 def test_a_log_group_a_parameter_a_queue_and_its_policy(labstack: LabstackProcess) -> None:
     """LogGroup: Ref the name, GetAtt Arn; Parameter: Ref the name, GetAtt Value; Queue: Ref the URL, GetAtt
     Arn and QueueName; QueuePolicy sets the queues' Policy
