@@ -34,7 +34,8 @@ from tests.support.mutations import (
 from tests.support.later_labs import solved_through
 from tests.support.server import LabstackProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account"),
+              pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
 
 PROJECT_CHECKS = ("project-source", "project-environment", "project-role", "project-ecr-variable", "project-logs",
                   "project-cache", "project-artifacts")

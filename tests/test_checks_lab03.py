@@ -34,7 +34,8 @@ from tests.support.later_labs import solved_through
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account"),
+              pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
 
 APPSPEC = ROOT / "infra" / "sample-app" / "appspec.yaml"
 GROUP_CHECKS = ("application-ecs", "group-blue-green", "group-canary", "group-rollback", "group-load-balancer",

@@ -27,7 +27,8 @@ from tests.support.mutations import breaks, mutation, project_changed, role_poli
 from tests.support.roles import service_role
 from tests.support.server import LabstackProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account"),
+              pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
 pytest_plugins = ["tests.support.later_labs_fixtures"]
 
 

@@ -26,7 +26,8 @@ from tests.support.later_labs import (
 from tests.support.mutations import breaks, role_policy, uncovered
 from tests.support.server import LabstackProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account"),
+              pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
 pytest_plugins = ["tests.support.later_labs_fixtures"]
 
 

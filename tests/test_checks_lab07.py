@@ -27,7 +27,8 @@ from tests.support.mutations import breaks, deployment_group_changed, mutation, 
 from tests.support.server import LabstackProcess
 from tests.test_pipeline_as_code import HERE
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("solved-account")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("solved-account"),
+              pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
 
 BASE_CHECKS = ("base-stack", "base-exports", "artifact-store-encrypted")
 TEMPLATE_CHECKS = ("template-parameters", "template-conditions", "approval-conditional", "nested-stack", "imports-base")

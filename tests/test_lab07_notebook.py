@@ -16,7 +16,8 @@ from grader.checks import lab07
 from tests.support.later_labs import solved_through
 from tests.support.server import LabstackProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("solved-account")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("solved-account"),
+              pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
 POINTS = 29
 
 
