@@ -394,3 +394,28 @@ def test_a_stack_of_the_other_types_reads_back_in_sync(labstack: LabstackProcess
                           if s["StackName"] == "Shop" and s["StackStatus"] != "DELETE_COMPLETE"], seconds=90)
     assert labstack.client("ecr", account=account).describe_repositories()["repositories"] == []
     assert labstack.client("secretsmanager", account=account).list_secrets()["SecretList"] == []
+
+
+@pytest.mark.slow
+def test_changing_a_keys_usage_fails_the_update_and_keeps_the_key(labstack: LabstackProcess) -> None:
+    """"If you change the value of the KeySpec, KeyUsage, Origin, or MultiRegion properties of an existing KMS
+    key, the update request fails, regardless of the value of the UpdateReplacePolicy attribute"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-kms-key.html): the
+    stack rolls back and the key is neither replaced nor scheduled for deletion."""
+    account = new_account()
+    cfn = labstack.client("cloudformation", account=account)
+    key = {"Type": "AWS::KMS::Key", "Properties": {"Description": "signing", "KeyUsage": "ENCRYPT_DECRYPT"}}
+    body = {"Resources": {"Key": key}, "Outputs": {"Key": {"Value": {"Ref": "Key"}}}}
+    cfn.create_stack(StackName="Keys", TemplateBody=json.dumps(body))
+    key_id = outputs(settled(cfn, "Keys"))["Key"]
+    key["Properties"] = {"Description": "signing", "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}
+    cfn.update_stack(StackName="Keys", TemplateBody=json.dumps(body))
+    stack = settled(cfn, "Keys")
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    reasons = [e.get("ResourceStatusReason") or "" for e in cfn.describe_stack_events(StackName="Keys")["StackEvents"]
+               if e["LogicalResourceId"] == "Key" and e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert "cannot change" in reasons[0], reasons
+    assert outputs(stack)["Key"] == key_id
+    kms = labstack.client("kms", account=account)
+    assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [key_id]
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"

@@ -30,8 +30,10 @@ DOCUMENTED: dict[str, dict[str, str]] = {
     # aws-resource-ecs-service.html#cfn-ecs-service-launchtype, #cfn-ecs-service-deploymentcontroller:
     # Replacement (schema: conditional, and updatable)
     "AWS::ECS::Service": {"LaunchType": ALWAYS, "DeploymentController": ALWAYS},
-    # aws-resource-kms-key.html#cfn-kms-key-keyspec, -keyusage, -multiregion: Replacement (schema: updatable)
-    "AWS::KMS::Key": {"KeySpec": ALWAYS, "KeyUsage": ALWAYS, "MultiRegion": ALWAYS},
+    # aws-resource-kms-key.html (its "Important" note): a change of KeySpec, KeyUsage, Origin or MultiRegion
+    # fails the update whatever the UpdateReplacePolicy, so no key is deleted by replacement: the handler's
+    # update refuses it (the properties' own lines say Replacement; the note says what happens)
+    "AWS::KMS::Key": {"KeySpec": NEVER, "KeyUsage": NEVER, "MultiRegion": NEVER, "Origin": NEVER},
     # aws-resource-lambda-function.html#cfn-lambda-function-packagetype: No interruption (schema: create-only)
     "AWS::Lambda::Function": {"PackageType": NEVER},
     # aws-resource-sns-subscription.html#cfn-sns-subscription-region: No interruption (schema: conditional)
