@@ -5,10 +5,13 @@ deletion leaves nothing behind."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from labstack.services.cloudformation.resource import HandlerError
 
+from tests.support.cfn_handlers import context, of
 from tests.support.codebuild import new_account
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
@@ -419,3 +422,16 @@ def test_changing_a_keys_usage_fails_the_update_and_keeps_the_key(labstack: Labs
     kms = labstack.client("kms", account=account)
     assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [key_id]
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_malformed_nested_properties_fail_as_handler_errors(labstack: LabstackProcess) -> None:
+    """A list of strings where objects belong fails the resource clearly, never as an internal failure."""
+    ctx = context(labstack, new_account())
+    for type_name, props, reason in (
+            ("AWS::Events::Rule", {"ScheduleExpression": "rate(1 hour)", "Targets": ["x"]}, "{/Targets/0}"),
+            ("AWS::S3::Bucket", {"LifecycleConfiguration": {"Rules": ["x"]}}, "LifecycleConfiguration Rule"),
+            ("AWS::S3::Bucket", {"BucketEncryption": {"ServerSideEncryptionConfiguration": [7]}},
+             "ServerSideEncryptionRule"),
+            ("AWS::SNS::Topic", {"Subscription": ["ops@example.com"]}, "Protocol and Endpoint")):
+        with pytest.raises(HandlerError, match=re.escape(reason)):
+            of(type_name).create(ctx, props)

@@ -20,6 +20,8 @@ def only(type_name: str, props: dict, supported: Collection[str], ctx: Context |
     """Refuse, naming them, the properties of ``props`` this handler does not make (never ignore one); with
     ``ctx`` (a resource's own properties, not a nested part's), also a missing property the type's schema
     requires, in CloudFormation's words."""
+    if not isinstance(props, dict):
+        raise HandlerError(f"Value of {type_name} must be of type Object")
     if ctx is not None:
         missing = [key for key in _required(type_name) if props.get(key) in (None, "", [], {})]
         if missing:

@@ -50,6 +50,9 @@ class Rule(ResourceType):
     @staticmethod
     def _targets(events: Any, name: str, bus: str | None, old: list[dict], new: list[dict]) -> None:
         """Turn the rule's targets from ``old`` into ``new`` (by Id, as EventBridge keys them)."""
+        for index, target in enumerate(new):
+            if not isinstance(target, dict):
+                raise HandlerError(f"Value of property {{/Targets/{index}}} must be of type Object")
         ids = [str(t.get("Id")) for t in new]
         if len(set(ids)) != len(ids):
             raise HandlerError("Targets: each target needs an Id of its own")
