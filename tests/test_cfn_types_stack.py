@@ -12,6 +12,7 @@ import pytest
 from labstack.services.cloudformation.resource import HandlerError
 
 from tests.support.cfn_handlers import context, of
+from tests.support.cfn_stacks import outputs, settled
 from tests.support.codebuild import new_account
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
@@ -154,15 +155,6 @@ Outputs:
   RuleArn: {Value: !GetAtt Rule.Arn}
   Alarm: {Value: !Ref Alarm}
 """
-
-
-def settled(cfn: Any, name: str) -> dict:
-    return wait_for(lambda: "_IN_PROGRESS" not in (s := cfn.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
-                    and s, seconds=90)
-
-
-def outputs(stack: dict) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 def drifts(cfn: Any) -> dict[str, dict]:
