@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from labstack.services.cloudformation.resource import HandlerError
+from labstack.services.cloudformation.resource import HandlerError, NeedsReplacement
 
 from tests.support.cfn_handlers import context, of
 from tests.support.cfn_stacks import events, outputs, settled
@@ -649,7 +649,7 @@ def test_a_stack_role_without_ecs_permissions_makes_no_cluster_and_its_vpc_is_ro
     assert labstack.client("ecs", account=account).list_clusters()["clusterArns"] == []
 
 
-def test_a_service_property_removed_by_an_update_is_refused_by_name_except_desired_count(labstack: LabstackProcess) -> None:
+def test_a_service_property_removed_by_an_update_is_refused_by_name_except_desired_count_and_launch_type_replaces(labstack: LabstackProcess) -> None:
     """A removed DesiredCount keeps the service's current count (AWS's documented behaviour for DesiredCount,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html); any other
     property the template drops fails the update naming it, rather than being silently kept."""
@@ -669,6 +669,8 @@ def test_a_service_property_removed_by_an_update_is_refused_by_name_except_desir
     assert info.value.message == "labstack cannot unset HealthCheckGracePeriodSeconds of AWS::ECS::Service in place"
     live = labstack.client("ecs", account=account).describe_services(cluster="idle", services=["idle"])["services"][0]
     assert (live["desiredCount"], live["healthCheckGracePeriodSeconds"]) == (0, 30)
+    with pytest.raises(NeedsReplacement):  # LaunchType: Update requires Conditional; UpdateService cannot change it
+        of("AWS::ECS::Service").update(ctx, service, without_count, without_count | {"LaunchType": "EC2"})
 
 
 @pytest.mark.slow

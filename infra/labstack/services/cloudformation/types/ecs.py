@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from labstack.services.cloudformation.convert import from_api, to_api
-from labstack.services.cloudformation.resource import Context, HandlerError, ResourceType, Result
+from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, ResourceType, Result
 from labstack.services.cloudformation.types.common import (all_tags, delete_when_free, refuse, tag_changes,
                                                            unless_gone, user_tags)
 
@@ -195,6 +195,8 @@ class Service(ResourceType):
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         refuse(self.type_name, new, [k for k in _SERVICE_UNSUPPORTED if new.get(k) not in (None, False, "false")])
+        if old.get("LaunchType") != new.get("LaunchType"):  # Conditional: UpdateService cannot change it
+            raise NeedsReplacement(self.type_name)
         cluster = new.get("Cluster") or "default"
         changed = {k: v for k, v in new.items() if k not in _SERVICE_NOT_UPDATED and old.get(k) != v}
         gone_props = [k for k in old if k not in new and k not in _SERVICE_NOT_UPDATED + ("DesiredCount",)]
