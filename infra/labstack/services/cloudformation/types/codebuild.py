@@ -4,7 +4,8 @@ Project: Ref is the project's name, Fn::GetAtt Arn. ``Triggers`` (a webhook with
 type, scope, pull-request build policy) become CreateWebhook/UpdateWebhook/DeleteWebhook after the
 project; everything else is CreateProject/UpdateProject's. As on AWS, a property removed from the
 template is not unset by an update (AWS: "explicitly provide the attribute with value as empty input"),
-except Tags, which follow the template. ReportGroup: Ref and Fn::GetAtt Arn are its ARN; DeleteReports
+except Tags, which follow the template. What labstack's builds would not honour (a VPC, EFS mounts, retries,
+secondary sources, public visibility, registry credentials, certificates, fleets) is refused. ReportGroup: Ref and Fn::GetAtt Arn are its ARN; DeleteReports
 lets the delete take the group's reports with it.
 """
 

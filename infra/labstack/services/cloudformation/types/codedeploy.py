@@ -3,8 +3,8 @@
 Ref is the application's, the group's and the configuration's name; none has Fn::GetAtt attributes.
 A group is CreateDeploymentGroup's whole declaration (ECS blue/green: DeploymentStyle,
 BlueGreenDeploymentConfiguration, LoadBalancerInfo with TargetGroupPairInfoList, ECSServices; alarms,
-auto-rollback, triggers, EC2 and on-premises tag sets) and is updated in place by UpdateDeploymentGroup;
-its ``Deployment`` (a revision) is created with CreateDeployment once the group exists, and again when
+auto-rollback, triggers, EC2 and on-premises tag sets) and is updated in place by UpdateDeploymentGroup (a
+property the template drops goes back to CodeDeploy's default); its ``Deployment`` (a revision) is created with CreateDeployment once the group exists, and again when
 the template's Deployment changes. A DeploymentConfig has no updatable property: any change replaces it.
 """
 
