@@ -372,7 +372,10 @@ Outputs:
 def test_a_stack_of_the_other_types_reads_back_in_sync(labstack: LabstackProcess) -> None:
     """Every other D1 type (ECR, Secrets Manager, managed policy, instance profile, subscription, topic and
     bucket policies, a function's version, alias and permission) made by one stack and read back by drift
-    detection as IN_SYNC: each read() speaks the template's words."""
+    detection as IN_SYNC: each read() speaks the template's words; Ref and Fn::GetAtt as the pages say
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-instanceprofile.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-permission.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-repository.html)."""
     account = new_account()
     cfn = labstack.client("cloudformation", account=account)
     cfn.create_stack(StackName="Shop", TemplateBody=MORE, Capabilities=["CAPABILITY_IAM"])
@@ -382,6 +385,7 @@ def test_a_stack_of_the_other_types_reads_back_in_sync(labstack: LabstackProcess
     assert out["RepositoryUri"].startswith(f"{account}.dkr.ecr.us-east-1.amazonaws.com/shop-repository-")
     assert out["Managed"].startswith(f"arn:aws:iam::{account}:policy/Shop-Managed-")
     assert out["Version"].endswith(":1") and out["Alias"].endswith(":live")
+    assert out["ProfileArn"].startswith(f"arn:aws:iam::{account}:instance-profile/Shop-Profile-")
     assert drifts(cfn) == {}
     labstack.client("lambda", account=account).invoke(FunctionName=out["Alias"], Payload=b"{}")
     cfn.delete_stack(StackName="Shop")

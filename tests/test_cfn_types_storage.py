@@ -157,7 +157,8 @@ def test_a_log_group_a_parameter_a_queue_and_its_policy(labstack: LabstackProces
     Arn and QueueName; QueuePolicy sets the queues' Policy
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-logs-loggroup.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html,
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html)."""
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queuepolicy.html)."""
     account = new_account()
     ctx = context(labstack, account, "Things")
     logs, ssm, sqs = (labstack.client(s, account=account) for s in ("logs", "ssm", "sqs"))
