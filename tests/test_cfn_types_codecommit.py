@@ -193,3 +193,16 @@ def test_a_code_object_over_the_zip_cap_is_refused_before_it_is_read(pipeline_la
         of(REPOSITORY).create(context(lab.server, lab.account, "Repo"), {
             "RepositoryName": "big", "Code": {"S3": {"Bucket": lab.sources, "Key": "big.zip"}}})
     assert lab.client("codecommit").list_repositories()["repositories"] == []
+
+
+def test_code_objectversion_seeds_the_repository_from_that_version(pipeline_lab: PipelineLab) -> None:
+    """Code.S3.ObjectVersion picks the zip's version in a versioned bucket
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codecommit-repository-s3.html)."""
+    lab = pipeline_lab
+    first = lab.s3.put_object(Bucket=lab.sources, Key="seed.zip", Body=zipped({"app.txt": ("v1\n", FILE)}))["VersionId"]
+    lab.s3.put_object(Bucket=lab.sources, Key="seed.zip", Body=zipped({"app.txt": ("v2\n", FILE)}))
+    of(REPOSITORY).create(context(lab.server, lab.account, "Repo"), {"RepositoryName": "pinned", "Code": {
+        "BranchName": "release", "S3": {"Bucket": lab.sources, "Key": "seed.zip", "ObjectVersion": first}}})
+    codecommit = lab.client("codecommit")
+    assert codecommit.get_repository(repositoryName="pinned")["repositoryMetadata"]["defaultBranch"] == "release"
+    assert codecommit.get_file(repositoryName="pinned", filePath="app.txt")["fileContent"] == b"v1\n"

@@ -207,3 +207,18 @@ def test_a_projects_triggers_are_a_webhook_that_builds_on_a_push(pipeline_lab: P
     assert "webhook" not in lab.codebuild.batch_get_projects(names=["hooked"])["projects"][0]
     assert handler.read(ctx, "hooked", unhooked) == unhooked
     handler.delete(ctx, "hooked", unhooked)
+
+
+def test_per_region_artifact_stores_read_back_as_the_template_lists_them(pipeline_lab: PipelineLab) -> None:
+    """ArtifactStores, the template's list of {Region, ArtifactStore}, is CodePipeline's map by region
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-codepipeline-pipeline-artifactstoremap.html)."""
+    lab = pipeline_lab
+    lab.project("builder", ["echo built"])
+    props = s3_pipeline(lab, "builder")
+    props["ArtifactStores"] = [{"Region": "us-east-1", "ArtifactStore": props.pop("ArtifactStore")}]
+    handler, ctx = of(PIPELINE), context(lab.server, lab.account, "Pipeline")
+    made = handler.create(ctx, props)
+    declared = lab.codepipeline.get_pipeline(name=made.physical_id)["pipeline"]
+    assert declared["artifactStores"] == {"us-east-1": {"type": "S3", "location": lab.bucket}}
+    assert handler.read(ctx, made.physical_id, props) == props
+    handler.delete(ctx, made.physical_id, props)
