@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.provider import Provider
@@ -90,8 +92,13 @@ class CloudFormationProvider(Provider):
             raise AwsError("ValidationError", "Exactly one of TemplateBody or TemplateUrl must be specified.")
         if body is not None:
             return body, templates.BODY_LIMIT
-        reader = reader or Acting(self.labstack, ctx.account, ctx.region, "template", None, ctx.access_key)
-        return urls.read(reader.client("s3"), url), templates.URL_LIMIT
+        if reader is not None:
+            return urls.read(reader.client("s3"), url), templates.URL_LIMIT
+        caller = Acting(self.labstack, ctx.account, ctx.region, "template", None, ctx.access_key)
+        try:
+            return urls.read(caller.client("s3"), url), templates.URL_LIMIT
+        finally:
+            caller.close()
 
     def load(self, ctx: RequestContext, request: dict, reader: Any = None) -> tuple[str, dict]:
         """The request's template, read and checked: (text, template)."""
@@ -114,10 +121,13 @@ class CloudFormationProvider(Provider):
         def ssm(name: str) -> str | None:
             try:
                 return acting.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
-            except Exception:  # noqa: BLE001 - any failure to read is "does not exist" to the template
+            except (ClientError, BotoCoreError):  # unreadable is "does not exist" to the template
                 return None
 
-        resolved = parameters.resolve(template.get("Parameters") or {}, given, previous, ssm=ssm)
+        try:
+            resolved = parameters.resolve(template.get("Parameters") or {}, given, previous, ssm=ssm)
+        finally:
+            acting.close()
         doc = Document(template, resolved, stack, lambda name: self.engine.export_value(stack, name))
         rules.check_rules(template, doc.scope)
         graph.check(template, doc.conditions)
