@@ -13,7 +13,7 @@ from labstack.services.cloudformation.resourcepolicy import PolicyOnEach
 
 GONE = ("NotFound", "NotFoundException")
 TOPIC_ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "ContentBasedDeduplication", "SignatureVersion",
-                    "TracingConfig", "ArchivePolicy", "DeliveryStatusLogging")
+                    "TracingConfig", "ArchivePolicy")  # each one topic attribute of the same name
 SUBSCRIPTION_ATTRIBUTES = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
                            "RedrivePolicy", "SubscriptionRoleArn", "ReplayPolicy")
 
