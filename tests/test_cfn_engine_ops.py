@@ -121,3 +121,23 @@ def inprocess_stack(labstack: Any, name: str) -> Any:
     from labstack.services.cloudformation.provider import CloudFormationProvider
 
     return CloudFormationProvider.of(labstack).stacks.find("123456789012", "us-east-1", name)
+
+
+def test_reset_stops_a_stack_in_progress_and_forgets_every_stack(inprocess: Any) -> None:
+    """`labstack reset` (run last in this module: it empties the labstack): an operation in progress stops, and
+    CloudFormation answers as a fresh labstack does, with no stacks and no exports."""
+    cfn = client(inprocess, "cloudformation")
+    cfn.create_stack(StackName="Before", TemplateBody=json.dumps({
+        "Resources": {"Handle": HANDLE}, "Outputs": {"H": {"Value": {"Ref": "Handle"}, "Export": {"Name": "before"}}}}))
+    settled(cfn, "Before")
+    with inprocess.moto_writes.lock("ecs"):
+        creating = in_background(lambda: cfn.create_stack(StackName="During", TemplateBody=body({"Cluster": cluster("during")})))
+        started(cfn, "During", "Cluster")
+        resetting = in_background(inprocess.reset)
+        wait_for(lambda: inprocess_stack(inprocess, "During").cancel.is_set())
+    resetting.join(60)
+    creating.join(30)
+    assert not resetting.is_alive()
+    assert cfn.list_stacks()["StackSummaries"] == [] and cfn.list_exports()["Exports"] == []
+    cfn.create_stack(StackName="After", TemplateBody=body({"Handle": HANDLE}))
+    assert settled(cfn, "After")["StackStatus"] == "CREATE_COMPLETE"
