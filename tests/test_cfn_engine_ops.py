@@ -123,6 +123,25 @@ def inprocess_stack(labstack: Any, name: str) -> Any:
     return CloudFormationProvider.of(labstack).stacks.find("123456789012", "us-east-1", name)
 
 
+def test_delete_stack_during_creation_cancels_it_and_deletes_what_was_made(inprocess: Any) -> None:
+    """DeleteStack on a stack being created (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html)
+    answers at once; the creation stops, and the stack ends DELETE_COMPLETE with nothing left."""
+    cfn, ecs = client(inprocess, "cloudformation"), client(inprocess, "ecs")
+    with inprocess.moto_writes.lock("ecs"):
+        creating = in_background(lambda: cfn.create_stack(StackName="Midway", TemplateBody=body({
+            "Cluster": cluster("midway"), "After": {**HANDLE, "DependsOn": "Cluster"}})))
+        started(cfn, "Midway", "Cluster")
+        stack_id = cfn.describe_stacks(StackName="Midway")["Stacks"][0]["StackId"]
+        cfn.delete_stack(StackName="Midway")  # answered while the creation still waits for ECS
+    creating.join(30)
+    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE", seconds=60)
+    assert clusters(ecs, "midway") in ([], ["INACTIVE"])
+    seen = events(cfn, stack_id)
+    assert ("After", "CREATE_COMPLETE", None) not in seen
+    assert [s for logical, s, _ in seen if logical == "Midway"] == [
+        "CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+
+
 def test_reset_stops_a_stack_in_progress_and_forgets_every_stack(inprocess: Any) -> None:
     """`labstack reset` (run last in this module: it empties the labstack): an operation in progress stops, and
     CloudFormation answers as a fresh labstack does, with no stacks and no exports."""

@@ -357,7 +357,7 @@ class Engine:
         if not failed and errors:  # only cancellations: a timeout
             failed = list(errors)
         if not errors and (stack.cancel.is_set() or self.stop.is_set()):
-            return ["cancelled"], "Stack update cancelled" if old else "Stack creation cancelled"
+            return ["cancelled"], "Stack update cancelled" if old else "Stack creation cancelled."
         creates = [k for k in failed if k not in old or k in replaced]
         updates = [k for k in failed if k in old and k not in replaced]
         reason = " ".join(p for p in (_failed_to("create", creates) if creates else "",

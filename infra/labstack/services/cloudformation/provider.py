@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -256,12 +257,20 @@ class CloudFormationProvider(Provider):
         return {}
 
     def start_delete(self, stack: Stack, retain: list[str], wait: bool = True) -> None:
-        """Cancel what runs on ``stack``, then delete it."""
+        """Delete ``stack``; an operation in progress is cancelled first (it rolls back), and the deletion
+        follows it without holding up the request."""
         self.engine.admit(stack)
-        if stack.busy:
-            stack.cancel.set()
-            stack.settled.wait(60)
-        self.engine.run(stack, lambda: self.engine.delete(stack, retain), wait=wait)
+        if not stack.busy:
+            self.engine.run(stack, lambda: self.engine.delete(stack, retain), wait=wait)
+            return
+        stack.cancel.set()
+
+        def after() -> None:
+            stack.settled.wait()
+            if stack in self.stacks.all(stack.account, stack.region):  # not forgotten by a reset meanwhile
+                self.engine.run(stack, lambda: self.engine.delete(stack, retain), wait=False)
+
+        threading.Thread(target=after, name=f"cloudformation-{stack.name}"[:64], daemon=True).start()
 
     def describe_stacks(self, ctx: RequestContext, request: dict) -> dict:
         name = request.get("StackName")
