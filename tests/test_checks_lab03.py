@@ -291,3 +291,60 @@ def test_a_release_shipped_all_at_once(account: LabSession) -> None:
     with shipped(account, deploymentConfigName="CodeDeployDefault.ECSAllAtOnce"):
         failed = assert_breaks(account, lab03, "shipped-as-canary", intact=RELEASE_CHECKS)
         assert failed.message == "the shipped deployment used CodeDeployDefault.ECSAllAtOnce"
+
+
+# --- the drill: a hook that says no ----------------------------------------------------------------------
+
+def set_test_url(session: LabSession, url: str) -> str:
+    """Point the smoke test at ``url``; the URL it had."""
+    lam = session.client("lambda")
+    variables = lam.get_function_configuration(FunctionName=lab03.SMOKE_TEST)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=lab03.SMOKE_TEST, Environment={"Variables": {**variables, "TEST_URL": url}})
+    wait_for(lambda: lam.get_function_configuration(FunctionName=lab03.SMOKE_TEST).get("LastUpdateStatus") == "Successful",
+             seconds=60)
+    return str(variables["TEST_URL"])
+
+
+def drill(session: LabSession, **overrides: Any) -> dict[str, Any]:
+    """The drill as the lab asks for it (the release again, its smoke test pointed nowhere), with ``overrides``
+    to create_deployment; the failed deployment, once it and any rollback of it ended."""
+    codedeploy = session.client("codedeploy")
+    appspec = APPSPEC.read_text().replace("<TASK_DEFINITION>", current_task_definition(session)["taskDefinitionArn"])
+    working = set_test_url(session, lab03.BROKEN_TEST_URL)
+    try:
+        deployment_id = codedeploy.create_deployment(
+            applicationName=lab03.APPLICATION, deploymentGroupName=lab03.GROUP, **overrides,
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec}})["deploymentId"]
+
+        def ended(deployment: str) -> dict[str, Any] | None:
+            info = codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]
+            return info if info["status"] in ("Succeeded", "Failed", "Stopped") else None
+
+        failed = wait_for(lambda: ended(deployment_id), seconds=120)
+        rollback = (failed.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        if rollback:
+            wait_for(lambda: ended(rollback), seconds=120)
+        return dict(failed)
+    finally:
+        set_test_url(session, working)
+
+
+@breaks("hook-failure-rolled-back")
+def test_the_drill_with_auto_rollback_turned_off_for_it(account: LabSession) -> None:
+    """A deployment may override its group's auto-rollback (CreateDeployment's autoRollbackConfiguration); one that a hook failed
+    and nothing rolled back is not the drill. https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html"""
+    with mutation(lambda: drill(account)):  # the newest hook failure is rolled back again after
+        failed = drill(account, autoRollbackConfiguration={"enabled": False})
+        assert (failed["status"], failed["errorInformation"]["code"]) == ("Failed", lab03.HOOK_FAILURE)
+        result = assert_breaks(account, lab03, "hook-failure-rolled-back", intact=("smoke-test-restored",))
+        assert result.message == (f"{failed['deploymentId']} failed at {lab03.HOOK} but nothing rolled it back "
+                                  "(auto-rollback was off for it)")
+    assert lab03.hook_failure_rolled_back.run(account).passed
+
+
+@breaks("smoke-test-restored")
+def test_the_smoke_test_left_pointing_nowhere_after_the_drill(account: LabSession) -> None:
+    with mutation(lambda: set_test_url(account, lab03.listener_test_url(account))):
+        set_test_url(account, lab03.BROKEN_TEST_URL)
+        failed = assert_breaks(account, lab03, "smoke-test-restored", intact=("hook-failure-rolled-back",))
+        assert failed.message.startswith(f"{lab03.SMOKE_TEST}'s TEST_URL is {lab03.BROKEN_TEST_URL}, not the test listener's http://")

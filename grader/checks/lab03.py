@@ -1,5 +1,6 @@
 """Lab 03, CodeDeploy: the base stack, the CodeDeploy application and its blue/green canary
-deployment group, the AfterAllowTestTraffic smoke test, and a release shipped through them."""
+deployment group, the AfterAllowTestTraffic smoke test, a release shipped through them, and a drill: the
+smoke test pointed nowhere fails a deployment at its hook and the group rolls it back."""
 
 from __future__ import annotations
 
@@ -354,3 +355,86 @@ def shipped_as_canary(session: LabSession) -> str:
     if config != CONFIG:
         raise Fail(f"the shipped deployment used {config}")
     return f"shipped as {CONFIG}"
+
+
+# --- troubleshooting: a hook that says no ---------------------------------------------------------
+HOOK_FAILURE = "HOOK_EXECUTION_FAILURE"  # CodeDeploy's error code for a deployment a lifecycle hook failed
+BROKEN_TEST_URL = "http://127.0.0.1:9"  # the discard port: nothing answers there, neither here nor in a Lambda on AWS
+
+
+def _hook_failures(session: LabSession) -> list[dict[str, Any]]:
+    """The deployments of the group (not CodeDeploy's rollbacks) that a lifecycle hook failed, newest first."""
+    codedeploy = session.client("codedeploy")
+    pages = codedeploy.get_paginator("list_deployments").paginate(
+        applicationName=APPLICATION, deploymentGroupName=GROUP, includeOnlyStatuses=["Failed"])
+    ids = found(lambda: [i for page in pages for i in page["deployments"]], f"there is no deployment group {GROUP}")
+    infos = [codedeploy.get_deployment(deploymentId=i)["deploymentInfo"] for i in ids]
+    failed = [d for d in infos if (d.get("errorInformation") or {}).get("code") == HOOK_FAILURE
+              and d.get("creator") != "codeDeployRollback"]
+    return sorted(failed, key=lambda d: d["createTime"], reverse=True)
+
+
+def _lifecycle(session: LabSession, deployment_id: str) -> dict[str, str]:
+    """Lifecycle event name -> status, of the deployment's (one) ECS target."""
+    codedeploy = session.client("codedeploy")
+    targets = codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+    found_targets = codedeploy.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=targets)["deploymentTargets"] \
+        if targets else []
+    events = found_targets[0].get("ecsTarget", {}).get("lifecycleEvents", []) if found_targets else []
+    return {e["lifecycleEventName"]: e["status"] for e in events}
+
+
+def listener_test_url(session: LabSession) -> str:
+    """Where the stack's test listener answers: on AWS the load balancer's DNS name on 8080, on labstack the
+    local port it lists at ``/_labstack/endpoints``."""
+    from grader.live import labstack_json
+
+    outputs = _outputs(session)
+    endpoint = session.backend.endpoint_for("elbv2")
+    if endpoint is None:
+        return f"http://{outputs.get('LoadBalancerDNSName')}:8080"
+    listed = labstack_json(session, f"{endpoint.rstrip('/')}/_labstack/endpoints")["endpoints"]
+    urls = [e["url"] for e in listed if e.get("listenerArn") == outputs.get("TestListenerArn")]
+    if not urls:
+        raise Fail(f"the test listener of {STACK} answers nowhere yet")
+    return str(urls[0])
+
+
+@check("hook-failure-rolled-back", 3, f"Point {SMOKE_TEST}'s TEST_URL at {BROKEN_TEST_URL}, deploy the release again "
+       f"(the same AppSpec) and let its {HOOK} hook fail it: the group's auto-rollback on DEPLOYMENT_FAILURE must roll "
+       "it back (no override turning it off), and production must still run the release.",
+       uses=("application", "group"), runs=True)
+def hook_failure_rolled_back(session: LabSession) -> str:
+    failures = _hook_failures(session)
+    if not failures:
+        raise Fail(f"no deployment of {APPLICATION}/{GROUP} has been failed by a lifecycle hook yet")
+    failed = failures[0]
+    deployment_id = failed["deploymentId"]
+    events = _lifecycle(session, deployment_id)
+    if events.get(HOOK) != "Failed":
+        where = next((name for name, status in events.items() if status == "Failed"), "another step")
+        raise Fail(f"{deployment_id} failed at {where}, not at its {HOOK} hook")
+    rollback_id = (failed.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+    if not rollback_id:
+        reason = (failed.get("rollbackInfo") or {}).get("rollbackMessage") or "auto-rollback was off for it"
+        raise Fail(f"{deployment_id} failed at {HOOK} but nothing rolled it back ({reason})")
+    rollback = session.client("codedeploy").get_deployment(deploymentId=rollback_id)["deploymentInfo"]
+    if rollback.get("status") != "Succeeded":
+        raise Fail(f"{deployment_id} failed at {HOOK}; its rollback {rollback_id} is {rollback.get('status')}")
+    release, current = _shipped(session)["taskDefinition"], _current_task_definition(session)
+    if current != release:
+        raise Fail(f"after the rollback {SERVICE} runs {current}, not the release {release}")
+    return (f"{deployment_id} failed at {HOOK} and {rollback_id} rolled it back; production still runs "
+            f"{release.rsplit('/', 1)[-1]}")
+
+
+@check("smoke-test-restored", 1, f"After the drill, set {SMOKE_TEST}'s TEST_URL back to the test listener's URL "
+       f"(test_url): every later release runs it at {HOOK}.", hidden=True, uses=("smoke_test",))
+def smoke_test_restored(session: LabSession) -> str:
+    config = found(lambda: session.client("lambda").get_function_configuration(FunctionName=SMOKE_TEST),
+                   f"there is no Lambda function {SMOKE_TEST}")
+    url = (config.get("Environment") or {}).get("Variables", {}).get("TEST_URL", "")
+    expected = listener_test_url(session)
+    if url.rstrip("/") != expected.rstrip("/"):
+        raise Fail(f"{SMOKE_TEST}'s TEST_URL is {url or 'not set'}, not the test listener's {expected}")
+    return f"{SMOKE_TEST} tests {expected} again"
