@@ -354,3 +354,42 @@ def test_a_rollback_keeps_retained_resources_unless_retain_except_on_create(cfn:
     cfn.create_stack(StackName="DropOnRollback", TemplateBody=template("dropped-on-rollback"), RetainExceptOnCreate=True)
     assert settled(cfn, "DropOnRollback")["StackStatus"] == "ROLLBACK_COMPLETE"
     assert topics(labstack, account_of(cfn)) == ["kept-on-rollback"]
+
+
+def test_racing_requests_never_run_two_operations_on_one_stack(cfn: Any) -> None:
+    """Requests that race: one CreateStack of a name wins (AlreadyExistsException for the rest, as AWS answers a
+    name in use); racing updates run one after another or are refused, never together; racing deletes delete once."""
+    import threading
+
+    def race(call: Any, count: int) -> list[str]:
+        results: list[str] = []
+
+        def one(i: int) -> None:
+            try:
+                call(i)
+                results.append("ok")
+            except cfn.exceptions.ClientError as error:
+                results.append(error.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return sorted(results)
+
+    assert race(lambda i: cfn.create_stack(StackName="Raced", TemplateBody=body({"Alerts": topic(DisplayName="0")})), 6) == [
+        "AlreadyExistsException"] * 5 + ["ok"]
+    settled(cfn, "Raced")
+    updates = race(lambda i: cfn.update_stack(StackName="Raced", TemplateBody=body({"Alerts": topic(DisplayName=str(i + 1))})), 4)
+    assert "ok" in updates and set(updates) <= {"ok", "ValidationError"}
+    settled(cfn, "Raced")
+    stack_id = cfn.describe_stacks(StackName="Raced")["Stacks"][0]["StackId"]
+    assert race(lambda i: cfn.delete_stack(StackName=stack_id), 4) == ["ok"] * 4
+    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE")
+    own = [status for logical, status, _ in events(cfn, stack_id) if logical == "Raced"]
+    running = [s for s in own if s.endswith("_IN_PROGRESS") and "CLEANUP" not in s]
+    finished = [s for s in own if s.endswith("_COMPLETE")]
+    assert len(running) == len(finished) and own.count("DELETE_IN_PROGRESS") == 1
+    assert all(not (a.endswith("_IN_PROGRESS") and b.endswith("_IN_PROGRESS") and "CLEANUP" not in a + b)
+               for a, b in zip(own, own[1:])), own

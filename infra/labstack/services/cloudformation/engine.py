@@ -290,6 +290,7 @@ class Engine:
         stack.stack_event("DELETE_IN_PROGRESS", "User Initiated")
         in_use = self.exports_in_use(stack, [o.get("ExportName") for o in stack.outputs if o.get("ExportName")])
         if in_use:
+            stack.deleting = False
             stack.stack_event("DELETE_FAILED", in_use)
             return
         acting = self.acting(stack)
@@ -303,6 +304,7 @@ class Engine:
             stack.deleted = now()
             stack.stack_event("DELETE_COMPLETE")
         finally:
+            stack.deleting = False
             acting.close()
 
     def _forget(self, stack: Stack) -> None:

@@ -210,6 +210,8 @@ class CloudFormationProvider(Provider):
                 and (tags is None or list(tags) == stack.tags)):
             raise AwsError("ValidationError", "No updates are to be performed.")
         with stack.lock:
+            if stack.status not in UPDATABLE:  # another operation started meanwhile
+                raise AwsError("ValidationError", f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
             stack.role_arn, stack.caller_key = role, ctx.access_key
             stack.capabilities = list(request.get("Capabilities") or [])
             if tags is not None:
@@ -260,6 +262,10 @@ class CloudFormationProvider(Provider):
         """Delete ``stack``; an operation in progress is cancelled first (it rolls back), and the deletion
         follows it without holding up the request."""
         self.engine.admit(stack)
+        with stack.lock:
+            if stack.deleting:  # a DeleteStack already runs or waits its turn
+                return
+            stack.deleting = True
         if not stack.busy:
             self.engine.run(stack, lambda: self.engine.delete(stack, retain), wait=wait)
             return

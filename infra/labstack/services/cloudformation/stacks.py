@@ -75,6 +75,7 @@ class Stack:
     events: list[dict] = field(default_factory=list)  # oldest first
     disable_rollback: bool = False
     retain_except_on_create: bool = False  # a rollback deletes what the operation made, Retain or not
+    deleting: bool = False  # a DeleteStack was accepted and has not finished
     termination_protection: bool = False
     timeout_minutes: int | None = None
     parent_id: str | None = None
@@ -164,9 +165,12 @@ class Stacks:
         return found
 
     def add(self, stack: Stack) -> None:
-        """Keep a new stack; the oldest deleted ones go beyond MAX_DELETED."""
+        """Keep a new stack (AlreadyExistsException while another live stack has its name); the oldest deleted
+        ones go beyond MAX_DELETED."""
         st = self.region(stack.account, stack.region)
         with self.state.lock:
+            if any(s.name == stack.name and not s.is_deleted and s is not stack for s in st.stacks.values()):
+                raise AwsError("AlreadyExistsException", f"Stack [{stack.name}] already exists")
             st.stacks[stack.stack_id] = stack
             deleted = [k for k, s in st.stacks.items() if s.is_deleted]
             for key in deleted[:max(len(deleted) - MAX_DELETED, 0)]:
