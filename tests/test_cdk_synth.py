@@ -107,7 +107,7 @@ def test_labstack_deploys_the_synthesized_stack_and_its_pipeline_ships_to_produc
     bg = BlueGreen(pipeline_labstack, account, tmp_path, name="cdkbg")
     network = bg.network["awsvpcConfiguration"]
     settings: dict[str, Any] = {
-        "cluster": "cdkbg", "staging_service": "", "load_balancer_arn": bg.balancer["LoadBalancerArn"],
+        "cluster": "cdkbg", "load_balancer_arn": bg.balancer["LoadBalancerArn"],
         "vpc_id": bg.blue["VpcId"], "subnets": network["subnets"], "security_group": network["securityGroups"][0],
         "task_definition": bg.versions["v1"], "container_name": "web", "repository": "cdk-app", "branch": "pipeline-as-code"}
     synth = synthesize(settings, tmp_path / "out", offline())
@@ -121,10 +121,11 @@ def test_labstack_deploys_the_synthesized_stack_and_its_pipeline_ships_to_produc
     work.mkdir()
     git(work, "init", "--quiet")
     echo = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo {}\n"
-    commit(work, {"buildspec.yml": echo.format("build") + "artifacts:\n  files: [taskdef.json, appspec.yaml, imageDetail.json]\n",
+    commit(work, {"buildspec.yml": echo.format("build") + "artifacts:\n  files: [taskdef.json, appspec.yaml, imageDetail.json, imagedefinitions.json]\n",
                   "buildspec-unit.yml": echo.format("unit"), "buildspec-lint.yml": echo.format("lint"),
                   "taskdef.json": json.dumps(taskdef), "appspec.yaml": appspec("<TASK_DEFINITION>"),
                   "imageDetail.json": json.dumps({"ImageURI": v2["containerDefinitions"][0]["image"]}),
+                  "imagedefinitions.json": json.dumps([{"name": "web", "imageUri": v2["containerDefinitions"][0]["image"]}]),
                   f"infra/cdk.out/{STACK}.template.json": json.dumps(body, indent=1)}, "the pipeline as code")
     git(work, "push", "--quiet", url, "HEAD:pipeline-as-code")
 
@@ -138,7 +139,7 @@ def test_labstack_deploys_the_synthesized_stack_and_its_pipeline_ships_to_produc
     assert group["alarmConfiguration"]["alarms"] == [{"name": "cicd-lab-cdk-dev-5xx"}]
     codepipeline = pipeline_labstack.client("codepipeline", account=account)
     pipeline = codepipeline.get_pipeline(name="cicd-lab-cdk-dev")["pipeline"]
-    assert [s["name"] for s in pipeline["stages"]] == ["Source", "UpdatePipeline", "Build", "Test", "Deploy_Production"]
+    assert [s["name"] for s in pipeline["stages"]] == ["Source", "UpdatePipeline", "Build", "Test", "Deploy_Staging", "Deploy_Production"]
 
     def ended() -> dict | None:
         runs = codepipeline.list_pipeline_executions(pipelineName="cicd-lab-cdk-dev")["pipelineExecutionSummaries"]

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 STACK = "selfmut-pipeline"
 SETTINGS: dict[str, Any] = {"stack_name": STACK, "prefix": "selfmut", "repository": "selfmut-app", "branch": "main",
-                            "staging_service": "", "template_path": f"cdk.out/{STACK}.template.json"}
+                            "template_path": f"cdk.out/{STACK}.template.json"}
 WITH_SCAN = {**SETTINGS, "tests": [["UnitTests", "buildspec-unit.yml"], ["Lint", "buildspec-lint.yml"],
                                    ["SecurityScan", "buildspec-security.yml"]]}
 ECHO = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo {what}\n"

@@ -1,8 +1,8 @@
 """Lab 07's pipeline in the CDK: the stack of ``pipeline.yaml`` (with ``base.yaml``'s bucket, key and roles
 folded in), written with constructs of the three levels.
 
-* **L1** (``Cfn*``, one CloudFormation resource each, property for property): the production target groups,
-  listeners and CODE_DEPLOY service, and the 5xx alarm (:class:`BlueGreenProduction`).
+* **L1** (``Cfn*``, one CloudFormation resource each, property for property): the staging service, the production
+  target groups, listeners and CODE_DEPLOY service, and the 5xx alarm (:class:`BlueGreenProduction`).
 * **L2** (curated, with defaults and ``grant*`` methods that write the IAM policies): the KMS key, the
   artifact bucket, the CodeBuild projects, the CodeDeploy application and group, the pipeline and its actions
   (the CodeCommit source action makes the EventBridge rule and its role).
@@ -37,6 +37,12 @@ from settings import Settings
 IMAGE = codebuild.LinuxBuildImage.from_code_build_image_id("aws/codebuild/amazonlinux2-x86_64-standard:5.0")
 
 
+def network(s: Settings) -> dict:
+    """An ECS service's network configuration in lab 03's subnets and security group (L1 property form)."""
+    return {"awsvpcConfiguration": {"assignPublicIp": "ENABLED", "subnets": list(s.subnets),
+                                    "securityGroups": [s.security_group]}}
+
+
 class BlueGreenProduction(Construct):
     """L3, a pattern of our own: a service CodeDeploy swaps between two target groups behind a production and
     a test listener on an existing load balancer, a 5xx alarm, and the CodeDeploy application and blue/green
@@ -59,8 +65,7 @@ class BlueGreenProduction(Construct):
             task_definition=s.task_definition, desired_count=1, launch_type="FARGATE",
             deployment_controller={"type": "CODE_DEPLOY"},
             load_balancers=[{"containerName": s.container_name, "containerPort": s.container_port, "targetGroupArn": blue.ref}],
-            network_configuration={"awsvpcConfiguration": {"assignPublicIp": "ENABLED", "subnets": list(s.subnets),
-                                                           "securityGroups": [s.security_group]}})
+            network_configuration=network(s))
         for listener in listeners:
             service.node.add_dependency(listener)
         alarm = cloudwatch.CfnAlarm(
@@ -150,16 +155,19 @@ class PipelineStack(Stack):
             for name, project in tests.items()])
         cluster = ecs.Cluster.from_cluster_arn(self, "Cluster", self.format_arn(service="ecs", resource="cluster",
                                                                               resource_name=s.cluster))
-        if s.staging_service:
-            staging = ecs.FargateService.from_fargate_service_attributes(self, "Staging", cluster=cluster,
-                                                                         service_name=s.staging_service)
-            pipeline.add_stage(stage_name="Deploy_Staging", actions=[actions.EcsDeployAction(
-                action_name="Deploy", service=staging, image_file=built.at_path("imagedefinitions.json"))])
-            pipeline.role.add_to_principal_policy(iam.PolicyStatement(  # the ECS deploy registers a task definition
-                actions=["iam:PassRole"], resources=[self.format_arn(
-                    service="iam", region="", resource="role", resource_name=s.task_execution_role)]))
         if not s.production:
             return
+        # --- L1: staging, a service of the stack's own that ECS rolls out (lab 04's stays lab 04's) ---
+        staging_service = ecs.CfnService(
+            self, "StagingService", service_name=f"{s.prefix}-{s.environment}-staging", cluster=s.cluster,
+            task_definition=s.task_definition, desired_count=1, launch_type="FARGATE", network_configuration=network(s))
+        staging = ecs.FargateService.from_fargate_service_attributes(self, "Staging", cluster=cluster,
+                                                                     service_name=staging_service.attr_name)
+        pipeline.add_stage(stage_name="Deploy_Staging", actions=[actions.EcsDeployAction(
+            action_name="Deploy", service=staging, image_file=built.at_path("imagedefinitions.json"))])
+        pipeline.role.add_to_principal_policy(iam.PolicyStatement(  # the ECS deploy registers a task definition
+            actions=["iam:PassRole"], resources=[self.format_arn(
+                service="iam", region="", resource="role", resource_name=s.task_execution_role)]))
         production = BlueGreenProduction(self, "Production", s, cluster)
         if s.environment == "prod":
             pipeline.add_stage(stage_name="Approval", actions=[actions.ManualApprovalAction(

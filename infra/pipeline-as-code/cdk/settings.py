@@ -19,7 +19,6 @@ class Settings:
     branch: str = "pipeline-as-cdk"  # its own: a push to pipeline.yaml's branch does not start it
     template_path: str = "infra/cdk.out/cicd-lab-cdk-pipeline.template.json"  # in the repository
     cluster: str = "sample-app"
-    staging_service: str = "sample-app-staging"  # empty: no Deploy_Staging stage
     # the Test stage's actions, side by side: (action name, buildspec in the source)
     tests: tuple[tuple[str, str], ...] = (("UnitTests", "buildspec-unit.yml"), ("Lint", "buildspec-lint.yml"))
     ecr_repository: str = "sample-app"
@@ -36,8 +35,8 @@ class Settings:
 
     @property
     def production(self) -> bool:
-        """Whether the account's production network is known (load balancer, subnets…): without it the
-        stack has no blue/green production and the pipeline ends after staging."""
+        """Whether the account's network is known (load balancer, subnets…): without it the stack has no staging
+        service and no blue/green production, and the pipeline ends after Test."""
         return bool(self.load_balancer_arn and self.vpc_id and self.subnets and self.security_group
                     and self.task_definition)
 
