@@ -72,7 +72,7 @@ SOURCES = {"key_alias": "kms", "bucket": "s3", "repository": "codecommit", "db_p
            "iac_stacks": "cloudformation",
            "smoke_test": "lambda", "application": "codedeploy", "group": "codedeploy", "deployment_group": "codedeploy",
            "cluster": "ecs", "service": "ecs", "staging_service": "ecs", "production_service": "ecs",
-           "pipeline": "codepipeline", "trigger_rule": "events", "topic": "sns", "alarm": "monitoring"}
+           "pipeline": "codepipeline", "drill_pipeline": "codepipeline", "trigger_rule": "events", "topic": "sns", "alarm": "monitoring"}
 
 
 def resources(number: int, session: LabSession, check: checks.Check) -> list[tuple[str, str]]:

@@ -223,3 +223,70 @@ def test_production_left_on_the_first_release(solved: LabSession) -> None:
     with production_primary(solved, first):
         assert_fails(solved, lab05, "production-runs-approved", "not the approved image tagged", still=("approved",))
     assert_passes(solved, lab05, "production-runs-approved")
+
+
+# --- troubleshooting: the request nobody answered -------------------------------------------------
+
+def _drill_run(session: LabSession, timeout_minutes: int | None) -> tuple[str, str]:
+    """Lab 05's drill pipeline put again (an approval with ``timeout_minutes``, or AWS's seven days) and run
+    once more: (execution id, status of its approval stage once it has an answer or a token)."""
+    client = session.client("codepipeline")
+    main = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
+    approval: dict[str, Any] = {
+        "name": "ManualApproval", "runOrder": 1, "configuration": {"NotificationArn": lab05.topic_arn(session)},
+        "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}
+    if timeout_minutes is not None:
+        approval["timeoutInMinutes"] = timeout_minutes
+    client.update_pipeline(pipeline={
+        "name": lab05.DRILL_PIPELINE, "pipelineType": "V2", "roleArn": main["roleArn"], "artifactStore": main["artifactStore"],
+        "stages": main["stages"][:1] + [{"name": "Approval", "actions": [approval]}]})
+    execution = client.start_pipeline_execution(name=lab05.DRILL_PIPELINE)["pipelineExecutionId"]
+    return execution, wait_for(lambda: _approval_status(session, execution), seconds=120)
+
+
+def _approval_status(session: LabSession, execution: str) -> str | None:
+    for stage in session.client("codepipeline").get_pipeline_state(name=lab05.DRILL_PIPELINE)["stageStates"]:
+        run = stage.get("latestExecution", {})
+        if stage["stageName"] == "Approval" and run.get("pipelineExecutionId") == execution:
+            action = stage["actionStates"][0].get("latestExecution", {})
+            return "Waiting" if action.get("token") and action.get("status") == "InProgress" else (
+                None if run["status"] == "InProgress" else str(run["status"]))
+    return None
+
+
+@breaks("approval-expired", "expired-then-approved")
+def test_a_drill_request_rejected_or_left_expired_without_a_retry(solved: LabSession) -> None:
+    """A rejected request is not an expired one; an expired one not retried and approved is half the drill. Then
+    the drill done right passes both. https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-approve-or-reject.html"""
+    client = solved.client("codepipeline")
+    client.delete_pipeline(name=lab05.DRILL_PIPELINE)
+    assert_fails(solved, lab05, "approval-expired", f"there is no pipeline {lab05.DRILL_PIPELINE}")
+    main = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
+    client.create_pipeline(pipeline={**{k: main[k] for k in ("roleArn", "artifactStore")}, "name": lab05.DRILL_PIPELINE,
+                                     "pipelineType": "V2", "stages": main["stages"][:1] + [
+                                         {"name": "Approval", "actions": [action_of(main, "Approval")]}]})
+    first = wait_for(lambda: (e := client.list_pipeline_executions(pipelineName=lab05.DRILL_PIPELINE)
+                              ["pipelineExecutionSummaries"]) and e[0]["pipelineExecutionId"])
+    assert wait_for(lambda: _approval_status(solved, first), seconds=120) == "Waiting"
+    token = next(s for s in client.get_pipeline_state(name=lab05.DRILL_PIPELINE)["stageStates"]
+                 if s["stageName"] == "Approval")["actionStates"][0]["latestExecution"]["token"]
+    client.put_approval_result(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", actionName="ManualApproval",
+                               token=token, result={"status": "Rejected", "summary": "Not now"})
+    assert wait_for(lambda: _approval_status(solved, first) != "Waiting" and _approval_status(solved, first)) == "Failed"
+    assert_fails(solved, lab05, "approval-expired", "expired yet (it failed otherwise: Not now)")
+    assert_fails(solved, lab05, "expired-then-approved", "expired yet")
+
+    execution, status = _drill_run(solved, lab05.DRILL_TIMEOUT)  # nobody answers: it expires
+    assert status == "Waiting" and wait_for(lambda: _approval_status(solved, execution) == "Failed", seconds=120)
+    assert_fails(solved, lab05, "expired-then-approved", "no later request of the drill pipeline was approved",
+                 still=("approval-expired",))
+
+    client.retry_stage_execution(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", pipelineExecutionId=execution,
+                                 retryMode="FAILED_ACTIONS")
+    assert wait_for(lambda: _approval_status(solved, execution), seconds=120) == "Waiting"
+    token = next(s for s in client.get_pipeline_state(name=lab05.DRILL_PIPELINE)["stageStates"]
+                 if s["stageName"] == "Approval")["actionStates"][0]["latestExecution"]["token"]
+    client.put_approval_result(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", actionName="ManualApproval",
+                               token=token, result={"status": "Approved", "summary": "In time"})
+    assert wait_for(lambda: _approval_status(solved, execution) == "Succeeded", seconds=120)
+    assert_passes(solved, lab05, "approval-expired", "expired-then-approved")

@@ -46,23 +46,65 @@ def test_the_solved_account_passes_every_check_and_each_names_what_it_grades(sol
 
 # --- the alarm ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("changes", "found"), [
-    ({"Threshold": 5}, "fires when the sum is GreaterThanOrEqualToThreshold 5.0"),
-    ({"ComparisonOperator": "GreaterThanThreshold"}, "fires when the sum is GreaterThanThreshold 1.0"),
-    ({"ComparisonOperator": "LessThanThreshold"}, "fires when the sum is LessThanThreshold 1.0"),
-    ({"Statistic": "Average"}, "takes the Average over 60 s, not the Sum over 60 s"),
-    ({"Statistic": None, "ExtendedStatistic": "p99"}, "takes the p99 over 60 s"),
-    ({"Period": 300}, "takes the Sum over 300 s"),
+def _metrics(session: LabSession, expression: str = "100 * errors / requests", dimensions: list[dict[str, str]] | None = None,
+             **errors_query: Any) -> list[dict[str, Any]]:
+    """The solution's metric math queries, with the 5xx query's MetricStat changed by ``errors_query``
+    (``Stat``, ``Period``, ``MetricName``, ``Namespace``), both queries' dimensions by ``dimensions``,
+    and the returned expression by ``expression``."""
+    dims = dimensions or [{"Name": "LoadBalancer", "Value": lab06.balancer_dimension(session)}]
+
+    def query(query_id: str, metric: str, **changes: Any) -> dict[str, Any]:
+        stat = {"Metric": {"Namespace": changes.get("Namespace", lab06.NAMESPACE), "MetricName": changes.get("MetricName", metric),
+                           "Dimensions": dims}, "Period": changes.get("Period", lab06.PERIOD), "Stat": changes.get("Stat", lab06.STATISTIC)}
+        return {"Id": query_id, "ReturnData": False, "MetricStat": stat}
+
+    return [query("errors", lab06.METRIC, **errors_query), query("requests", lab06.REQUESTS),
+            {"Id": "rate", "Expression": expression, "ReturnData": True}]
+
+
+COUNT_ALARM = {"Metrics": None, "Namespace": lab06.NAMESPACE, "MetricName": lab06.METRIC, "Statistic": "Sum", "Period": 60}
+
+
+@pytest.mark.parametrize(("change", "found"), [
+    ({}, "watches the count AWS/ApplicationELB HTTPCode_Target_5XX_Count alone: design the error rate"),
+    ({"Stat": "Average"}, "reads AWS/ApplicationELB HTTPCode_Target_5XX_Count as the Average over 60 s"),
+    ({"Period": 300}, "as the Sum over 300 s"),
+    ({"MetricName": "HTTPCode_ELB_5XX_Count"}, "queries read ['HTTPCode_ELB_5XX_Count', 'RequestCount'], not"),
+    ({"Namespace": "AWS/ELB"}, "reads AWS/ELB HTTPCode_Target_5XX_Count as the Sum over 60 s, not AWS/ApplicationELB's"),
     ({"EvaluationPeriods": 3}, "needs 3 of 3 periods to breach"),
-    ({"MetricName": "HTTPCode_ELB_5XX_Count"}, "watches AWS/ApplicationELB HTTPCode_ELB_5XX_Count, not"),
-    ({"Namespace": "AWS/ELB"}, "watches AWS/ELB HTTPCode_Target_5XX_Count, not AWS/ApplicationELB"),
-], ids=["threshold", "greater-than-one", "less-than", "average", "percentile", "period", "periods", "elb-metric",
-        "classic-namespace"])
+], ids=["count-alarm", "average", "period", "elb-metric", "classic-namespace", "periods"])
 @breaks("alarm-exists")
-def test_an_alarm_that_does_not_fire_on_one_5xx_a_minute(solved: LabSession, changes: dict[str, Any], found: str) -> None:
+def test_an_alarm_that_is_not_the_rate_of_target_5xx_a_minute(solved: LabSession, change: dict[str, Any], found: str) -> None:
+    if not change:
+        changes = COUNT_ALARM
+    elif "EvaluationPeriods" in change:
+        changes = change
+    else:
+        changes = {"Metrics": _metrics(solved, **change)}
     with alarm_changed(solved, **changes):
-        assert_fails(solved, lab06, "alarm-exists", found, still=("alarm-covers-both-groups",))
+        assert_fails(solved, lab06, "alarm-exists", found)
     assert_passes(solved, lab06, "alarm-exists", "production-fixed")
+
+
+@pytest.mark.parametrize(("changes", "found"), [
+    ({"Threshold": 5}, "10 5xx in 300 requests) the alarm computes 3.33, and GreaterThanOrEqualToThreshold 5 does not "
+                       "breach: v3 would reach production"),
+    ({"Metrics": "100 * requests / errors"}, "one 5xx in 3000 requests gives 3e+05, which breaches"),
+    ({"Metrics": "errors"}, "one 5xx in 3000 requests gives 1, which breaches GreaterThanOrEqualToThreshold 1"),
+    ({"Metrics": "100 * FILL(errors, 0) / requests", "ComparisonOperator": "LessThanThreshold"},
+     "the alarm computes 3.33, and LessThanThreshold 1 does not breach"),
+    ({"Metrics": "errors / requests"}, "computes 0.0333, and GreaterThanOrEqualToThreshold 1 does not breach"),
+], ids=["five-percent", "inverted", "count-as-expression", "less-than", "fraction-not-percent"])
+@breaks("alarm-catches-a-bad-canary")
+def test_a_plausible_alarm_that_a_bad_canary_would_not_fire(solved: LabSession, changes: dict[str, Any], found: str) -> None:
+    """The wrong-but-plausible designs: a 5 % threshold sounds strict, yet v3's canary (10 % of the traffic failing one
+    request in three) shows 3.3 % at the load balancer; the check tries each on model minutes, as the alarm would
+    compute them (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html)."""
+    if isinstance(changes.get("Metrics"), str):
+        changes = {**changes, "Metrics": _metrics(solved, changes["Metrics"])}
+    with alarm_changed(solved, **changes):
+        assert_fails(solved, lab06, "alarm-catches-a-bad-canary", found, still=("alarm-exists", "alarm-covers-both-groups"))
+    assert_passes(solved, lab06, "alarm-catches-a-bad-canary")
 
 
 def _target_group(session: LabSession, name: str) -> str:
@@ -74,16 +116,16 @@ def _target_group(session: LabSession, name: str) -> str:
 def test_an_alarm_on_one_target_group_is_blind_every_other_deployment(solved: LabSession) -> None:
     blue = _target_group(solved, "sample-app-blue")
     dimensions = [{"Name": "TargetGroup", "Value": blue}, {"Name": "LoadBalancer", "Value": lab06.balancer_dimension(solved)}]
-    with alarm_changed(solved, Dimensions=dimensions):
+    with alarm_changed(solved, Metrics=_metrics(solved, dimensions=dimensions)):
         assert_fails(solved, lab06, "alarm-covers-both-groups", f"'TargetGroup': '{blue}'", "not the load balancer",
-                     still=("alarm-exists",))
+                     still=("alarm-exists", "alarm-catches-a-bad-canary"))
     assert_passes(solved, lab06, "alarm-covers-both-groups")
 
 
 @breaks("alarm-covers-both-groups")
 def test_an_alarm_on_the_load_balancers_whole_arn(solved: LabSession) -> None:
     arn = solved.client("elbv2").describe_load_balancers(Names=[lab05.LOAD_BALANCER])["LoadBalancers"][0]["LoadBalancerArn"]
-    with alarm_changed(solved, Dimensions=[{"Name": "LoadBalancer", "Value": arn}]):
+    with alarm_changed(solved, Metrics=_metrics(solved, dimensions=[{"Name": "LoadBalancer", "Value": arn}])):
         assert_fails(solved, lab06, "alarm-covers-both-groups", f"{{'LoadBalancer': '{arn}'}}", still=("alarm-exists",))
 
 
@@ -95,7 +137,7 @@ def test_an_alarm_on_another_load_balancer(solved: LabSession) -> None:
                                        SecurityGroups=ours.get("SecurityGroups", []))["LoadBalancers"][0]["LoadBalancerArn"]
     value = other.split(":loadbalancer/", 1)[1]
     try:
-        with alarm_changed(solved, Dimensions=[{"Name": "LoadBalancer", "Value": value}]):
+        with alarm_changed(solved, Metrics=_metrics(solved, dimensions=[{"Name": "LoadBalancer", "Value": value}])):
             assert_fails(solved, lab06, "alarm-covers-both-groups", f"{{'LoadBalancer': '{value}'}}",
                          f"not the load balancer {lab06.balancer_dimension(solved)} alone", still=("alarm-exists",))
     finally:

@@ -18,7 +18,7 @@ from nbgrader.validator import Validator
 
 from grader import ci, grading, notebooks
 
-LABS_WITH_REFLECTION = (1, 2, 3)  # the labs that end with written questions (room H2 adds 04-06)
+LABS_WITH_REFLECTION = (1, 2, 3, 4, 5, 6)  # the labs that end with written questions
 MODEL_ANSWER = "A model answer, for the instructor only."
 
 

@@ -77,10 +77,10 @@ def _source_artifact(declaration: dict[str, Any]) -> str:
     return str(outputs[0]["name"])
 
 
-def action_runs(session: LabSession, stage_name: str, status: str) -> list[dict[str, Any]]:
+def action_runs(session: LabSession, stage_name: str, status: str, pipeline: str = PIPELINE) -> list[dict[str, Any]]:
     """The pipeline's executions of ``stage_name``'s actions that ended in ``status``, newest first, from every page."""
     pages = session.client("codepipeline").get_paginator("list_action_executions").paginate(
-        pipelineName=PIPELINE, PaginationConfig={"PageSize": PAGE_SIZE})
+        pipelineName=pipeline, PaginationConfig={"PageSize": PAGE_SIZE})
     return [d for page in pages for d in page["actionExecutionDetails"]
             if d["stageName"] == stage_name and d["status"] == status]
 

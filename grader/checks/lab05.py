@@ -1,6 +1,7 @@
 """Lab 05, approval: an SNS topic for approval requests, the Approval and Deploy_Production stages
 (Manual, then CodeDeployToECS), the permission the first approval request was denied (sns:Publish on the
-topic, and only there), a rejection and an approval, and production running what was approved."""
+topic, and only there), a rejection and an approval, production running what was approved, and the
+troubleshooting drill of an approval request that expired (a pipeline of its own, then a retry approved)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ DEPLOYMENT_GROUP = lab03.GROUP
 LOAD_BALANCER = "sample-app-alb"  # lab 03's base stack: production listener 80, test listener 8080
 IMAGE_PLACEHOLDER = "IMAGE1_NAME"  # taskdef.json's <IMAGE1_NAME>
 NOTIFY_POLICY = "approval-notifications"  # the permission the first approval request was denied, added after
+DRILL_PIPELINE = "cicd-lab-approval-drill"  # Source -> Approval only: the expiry drill leaves production alone
+DRILL_TIMEOUT = 5  # minutes: the shortest timeoutInMinutes a Manual approval takes (5 lab seconds on labstack)
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -31,7 +34,7 @@ def names(session: LabSession) -> dict[str, Any]:
     """Every name lab 05 asks for, for this session's account (with those it uses from labs 01–04)."""
     return {**lab04.names(session), "topic": TOPIC, "approver": APPROVER, "application": APPLICATION,
             "deployment_group": DEPLOYMENT_GROUP, "load_balancer": LOAD_BALANCER, "image_placeholder": IMAGE_PLACEHOLDER,
-            "notify_policy": NOTIFY_POLICY}
+            "notify_policy": NOTIFY_POLICY, "drill_pipeline": DRILL_PIPELINE, "drill_timeout": DRILL_TIMEOUT}
 
 
 def topic_arn(session: LabSession) -> str:
@@ -255,3 +258,37 @@ def production_runs_approved(session: LabSession) -> str:
     if not image.endswith(f":{tag}"):
         raise Fail(f"production runs {image}, not the approved image tagged {tag}")
     return f"production runs {image.rsplit('/', 1)[-1]}"
+
+
+# --- troubleshooting: the request nobody answered ----------------------------------------------------
+
+def _expired(run: dict[str, Any]) -> bool:
+    """An approval that failed because nobody answered in time (not a rejection, not a refused notification)."""
+    return "expire" in str(_error(run).get("message", "")).lower()
+
+
+@check("approval-expired", 2, f"Create the drill pipeline {DRILL_PIPELINE} (Source, then Approval with "
+       f"timeoutInMinutes {DRILL_TIMEOUT}), answer nothing, and let its request expire: the action fails by itself.",
+       uses=("drill_pipeline",), runs=True)
+def approval_expired(session: LabSession) -> str:
+    found(lambda: session.client("codepipeline").get_pipeline(name=DRILL_PIPELINE),
+          f"there is no pipeline {DRILL_PIPELINE}")
+    failed = lab04.action_runs(session, "Approval", "Failed", DRILL_PIPELINE)
+    expired = [r for r in failed if _expired(r)]
+    if not expired:
+        other = f" (it failed otherwise: {_error(failed[0]).get('message')})" if failed else ""
+        raise Fail(f"no approval request of {DRILL_PIPELINE} expired yet{other}")
+    return f"{DRILL_PIPELINE}: {_error(expired[0]).get('message')}"
+
+
+@check("expired-then-approved", 2, "An expired request can no longer be answered: retry the Approval stage "
+       "(FAILED_ACTIONS) for a new request, and approve that one in time.", uses=("drill_pipeline",), runs=True)
+def expired_then_approved(session: LabSession) -> str:
+    expired = [r for r in lab04.action_runs(session, "Approval", "Failed", DRILL_PIPELINE) if _expired(r)]
+    if not expired:
+        raise Fail(f"no approval request of {DRILL_PIPELINE} expired yet")
+    first = min(r["startTime"] for r in expired)
+    later = [r for r in lab04.action_runs(session, "Approval", "Succeeded", DRILL_PIPELINE) if r["startTime"] > first]
+    if not later:
+        raise Fail("the request expired, but no later request of the drill pipeline was approved")
+    return f"execution {later[0]['pipelineExecutionId'][:8]} was asked again and approved"

@@ -1,5 +1,6 @@
-"""Lab 06, alarm rollback: a CloudWatch alarm on the load balancer's target 5xx count, the deployment
-group's alarm configuration and automatic rollback, the faulty v3 stopped by the alarm, and a fix forward."""
+"""Lab 06, alarm rollback: a CloudWatch alarm on the load balancer's target 5xx *rate* (metric math: 5xx per
+100 requests), tried on model minutes (a bad canary must fire it, a healthy or noisy minute must not), the
+deployment group's alarm configuration and automatic rollback, the faulty v3 stopped by the alarm, and a fix forward."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import operator
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+
+from labstack.runtimes.alarms.metricmath import Unsupported, compute, parse
 
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01, lab04, lab05
@@ -18,13 +21,17 @@ NOTEBOOK = "06_alarm_rollback"
 ALARM = "sample-app-5xx"
 NAMESPACE = "AWS/ApplicationELB"
 METRIC = "HTTPCode_Target_5XX_Count"
+REQUESTS = "RequestCount"
 ROLLBACK_EVENT = "DEPLOYMENT_STOP_ON_ALARM"
 STATISTIC, PERIOD = "Sum", 60
-# The alarm fires on a single 5xx in a period (the lab clock leaves each period few requests): the
-# comparison must hold for a sum of 1 and not for 0, as GreaterThanOrEqualToThreshold 1 does.
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanOrEqualToThreshold": operator.ge, "GreaterThanThreshold": operator.gt,
     "LessThanThreshold": operator.lt, "LessThanOrEqualToThreshold": operator.le}
+# Model minutes the alarm's design is tried on, as (requests, 5xx; None: no 5xx datapoint that minute, as the
+# load balancer publishes none). v3's canary: 10 % of the traffic reaches a version that fails one request in three.
+BAD_CANARY = (300, 10)
+HEALTHY = (300, None)
+NOISE = (3000, 1)  # one 5xx among thousands: what an alarm on the count pages for
 
 CHECKS: list[Check] = []
 check = partial(_check, CHECKS)
@@ -56,42 +63,100 @@ def balancer_dimension(session: LabSession) -> str:
 
 # --- the alarm ----------------------------------------------------------------------------------
 
-@check("alarm-exists", 2, f"A metric alarm {ALARM} on {NAMESPACE} {METRIC}, statistic {STATISTIC}, period "
-       f"{PERIOD} seconds and one evaluation period, that goes to ALARM on a single 5xx in a period "
-       "(threshold 1, GreaterThanOrEqualToThreshold).", uses=("alarm",))
+def _stats(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The alarm's MetricStat queries by metric name."""
+    return {q["MetricStat"]["Metric"].get("MetricName", ""): q for q in alarm.get("Metrics", []) if q.get("MetricStat")}
+
+
+def _returned(alarm: dict[str, Any]) -> dict[str, Any]:
+    returned = [q for q in alarm.get("Metrics", []) if q.get("ReturnData", True)]
+    if len(returned) != 1 or not returned[0].get("Expression"):
+        raise Fail(f"{ALARM} should return exactly one query, the expression of the rate "
+                   f"(ReturnData false on the others); it returns {[q['Id'] for q in returned]}")
+    return returned[0]
+
+
+@check("alarm-exists", 2, f"A metric math alarm {ALARM}: two queries of {NAMESPACE}, {METRIC} and {REQUESTS}, "
+       f"each the {STATISTIC} over {PERIOD} seconds with ReturnData false, and one expression returning the "
+       "error rate (5xx per 100 requests); one evaluation period.", uses=("alarm",))
 def alarm_exists(session: LabSession) -> str:
     alarm = _alarm(session)
-    metric = (alarm.get("Namespace"), alarm.get("MetricName"))
-    if metric != (NAMESPACE, METRIC):
-        watched = "a metric math expression" if alarm.get("Metrics") else " ".join(map(str, metric))
-        raise Fail(f"{ALARM} watches {watched}, not {NAMESPACE} {METRIC}")
-    statistic = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
-    if (statistic, alarm.get("Period")) != (STATISTIC, PERIOD):
-        raise Fail(f"{ALARM} takes the {statistic} over {alarm.get('Period')} s, not the {STATISTIC} over {PERIOD} s")
+    if not alarm.get("Metrics"):
+        raise Fail(f"{ALARM} watches the count {alarm.get('Namespace')} {alarm.get('MetricName')} alone: design the "
+                   "error rate with metric math (Metrics)")
+    stats = _stats(alarm)
+    for name in (METRIC, REQUESTS):
+        query = stats.get(name)
+        if query is None:
+            raise Fail(f"{ALARM}'s queries read {sorted(stats)}, not {METRIC} and {REQUESTS}")
+        stat = query["MetricStat"]
+        if (stat["Metric"].get("Namespace"), stat.get("Stat"), stat.get("Period")) != (NAMESPACE, STATISTIC, PERIOD):
+            raise Fail(f"{ALARM} reads {stat['Metric'].get('Namespace')} {name} as the {stat.get('Stat')} over "
+                       f"{stat.get('Period')} s, not {NAMESPACE}'s {STATISTIC} over {PERIOD} s")
+    expression = _returned(alarm)["Expression"]
     periods = (alarm.get("EvaluationPeriods"), alarm.get("DatapointsToAlarm") or alarm.get("EvaluationPeriods"))
     if periods != (1, 1):
         raise Fail(f"{ALARM} needs {periods[1]} of {periods[0]} periods to breach: a short canary is over before that")
-    operator_name, threshold = alarm.get("ComparisonOperator", ""), alarm.get("Threshold")
-    compare = COMPARISONS.get(operator_name)
-    if compare is None or threshold is None or not compare(1, threshold) or compare(0, threshold):
-        raise Fail(f"{ALARM} fires when the sum is {operator_name} {threshold}: it should on one 5xx in a period, "
-                   "and never on none")
-    return f"{ALARM}: {METRIC} {STATISTIC}/{PERIOD} s {operator_name} {threshold:g}, now {alarm['StateValue']}"
+    return (f"{ALARM}: {expression} {alarm.get('ComparisonOperator')} {alarm.get('Threshold', 0):g}, "
+            f"now {alarm['StateValue']}")
 
 
 @check("alarm-covers-both-groups", 2, "Blue/green moves production between two target groups, so the alarm must "
-       "see 5xx from either: watch the load balancer as a whole (dimension LoadBalancer only), and treat "
-       "missing data as not breaching.", hidden=True, uses=("alarm",))
+       "see 5xx from either: both queries watch the load balancer as a whole (dimension LoadBalancer only), and "
+       "missing data is not breaching.", hidden=True, uses=("alarm",))
 def alarm_covers_both_groups(session: LabSession) -> str:
     alarm = _alarm(session)
-    dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
     wanted = balancer_dimension(session)
-    if dims != {"LoadBalancer": wanted}:
-        raise Fail(f"{ALARM}'s dimensions are {dims}, not the load balancer {wanted} alone")
+    queries = _stats(alarm).values() or [{"MetricStat": {"Metric": alarm}}]
+    for query in queries:
+        metric = query["MetricStat"]["Metric"]
+        dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+        if dims != {"LoadBalancer": wanted}:
+            raise Fail(f"{ALARM}'s {metric.get('MetricName')} dimensions are {dims}, not the load balancer {wanted} alone")
     if alarm.get("TreatMissingData") != "notBreaching":
         raise Fail(f"missing data counts as {alarm.get('TreatMissingData', 'missing')}: a minute without requests "
                    "has no 5xx either")
     return f"{ALARM} sees every target group behind {lab05.LOAD_BALANCER}"
+
+
+def fires(alarm: dict[str, Any], requests: float, errors: float | None) -> tuple[float | None, bool]:
+    """The value a metric math alarm computes for a minute of ``requests`` with ``errors`` 5xx (None: no 5xx
+    datapoint), and whether that minute breaches it (a missing value never does: missing data not breaching)."""
+    stats = _stats(alarm)
+    values = {q["Id"]: {METRIC: errors, REQUESTS: float(requests)}.get(name) for name, q in stats.items()}
+    queries = {q["Id"]: q for q in alarm.get("Metrics", [])}
+    try:
+        for _ in queries:  # expressions may use one another: computed as often as there are queries, all settle
+            for query_id, query in queries.items():
+                if query.get("Expression"):
+                    values[query_id] = compute(parse(query["Expression"], set(queries)), values)
+    except Unsupported as exc:
+        raise Fail(f"the kit cannot evaluate {ALARM}'s metric math: {exc}") from None
+    value = values.get(_returned(alarm)["Id"])
+    compare = COMPARISONS.get(alarm.get("ComparisonOperator", ""))
+    threshold = alarm.get("Threshold")
+    return value, bool(value is not None and compare and threshold is not None and compare(value, threshold))
+
+
+@check("alarm-catches-a-bad-canary", 2, "Try the alarm's design before a release does: a minute of v3's canary "
+       f"({BAD_CANARY[1]} 5xx in {BAD_CANARY[0]} requests, 3.3 %: 10 % of the traffic to a version failing one "
+       "request in three) must breach it; a healthy minute (no 5xx) and a noisy one (one 5xx in "
+       f"{NOISE[0]}) must not. Mind how the canary's 10 % dilutes the rate.", uses=("alarm",))
+def alarm_catches_a_bad_canary(session: LabSession) -> str:
+    alarm = _alarm(session)
+    if not alarm.get("Metrics"):
+        raise Fail(f"{ALARM} is no metric math alarm yet")
+    _returned(alarm)
+    said = f"{alarm.get('ComparisonOperator')} {alarm.get('Threshold', 0):g}"
+    value, breached = fires(alarm, *BAD_CANARY)
+    if not breached:
+        raise Fail(f"in a minute of a bad canary ({BAD_CANARY[1]} 5xx in {BAD_CANARY[0]} requests) the alarm computes "
+                   f"{'nothing' if value is None else f'{value:.3g}'}, and {said} does not breach: v3 would reach production")
+    for minute, what in ((HEALTHY, "a healthy minute (no 5xx)"), (NOISE, f"one 5xx in {NOISE[0]} requests")):
+        quiet, noisy = fires(alarm, *minute)
+        if noisy:
+            raise Fail(f"{what} gives {quiet:.3g}, which breaches {said}: the alarm would stop good releases")
+    return f"a bad canary's minute gives {value:.3g} ({said}: ALARM); a healthy or noisy minute does not"
 
 
 # --- the deployment group -------------------------------------------------------------------------
