@@ -24,7 +24,7 @@ def test_a_pipeline_build_takes_its_input_and_hands_back_its_artifact(inprocess,
     handed: list[tuple[str | None, bytes]] = []
     provider = next(p for p in inprocess.providers if p.service == "codebuild")
     job = provider.start_pipeline_build("123456789012", "us-east-1", "piped", "my-pipeline", source,
-                                        lambda ident, path: handed.append((ident, path.read_bytes())))
+                                        lambda ident, path, role: handed.append((ident, path.read_bytes())))
     assert job.done.wait(30)
     build = job.snapshot()
     assert build["buildStatus"] == "SUCCEEDED" and build["initiator"] == "codepipeline/my-pipeline"

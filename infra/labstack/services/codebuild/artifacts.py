@@ -19,6 +19,7 @@ from labstack.services.codebuild.buildspec import Buildspec, FileSet
 
 if TYPE_CHECKING:
     from labstack.services.codebuild.logs import BuildLog
+    from labstack.services.codebuild.role import RoleSession
     from labstack.services.codebuild.runner import BuildJob
 
 
@@ -114,8 +115,8 @@ def _digest(path: Path) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()
 
 
-def _upload_one(job: BuildJob, declared: dict, files: FileSet, src: Path, s3: Any, log: BuildLog) -> dict[str, Any]:
-    """Upload one artifact as ``declared`` (project artifacts) says; its BuildArtifacts record."""
+def _upload_one(job: BuildJob, declared: dict, files: FileSet, src: Path, role: RoleSession, log: BuildLog) -> dict[str, Any]:
+    """Upload one artifact as ``declared`` (project artifacts) says, as the build's ``role``; its BuildArtifacts record."""
     record: dict[str, Any] = {}
     if declared.get("artifactIdentifier"):
         record["artifactIdentifier"] = declared["artifactIdentifier"]
@@ -129,9 +130,9 @@ def _upload_one(job: BuildJob, declared: dict, files: FileSet, src: Path, s3: An
         if job.pipeline_output is None:
             raise ArtifactError("CODEPIPELINE artifacts are only available to builds a pipeline starts")
         target = job.workspace / f"artifact-{declared.get('artifactIdentifier') or 'primary'}.zip"
-        job.pipeline_output(declared.get("artifactIdentifier"), package_zip(chosen, target))
+        job.pipeline_output(declared.get("artifactIdentifier"), package_zip(chosen, target), role)
         return record
-    bucket = declared.get("location", "")
+    bucket, s3 = declared.get("location", ""), role.client("s3")
     name = declared.get("name") or job.project["name"]
     if declared.get("overrideArtifactName") and files.name:
         name = files.name
@@ -160,19 +161,19 @@ def _upload_one(job: BuildJob, declared: dict, files: FileSet, src: Path, s3: An
     return record
 
 
-def upload(job: BuildJob, spec: Buildspec, src: Path, s3: Any, log: BuildLog) -> tuple[dict, list[dict]]:
-    """Primary and secondary artifacts of a build: their BuildArtifacts records."""
+def upload(job: BuildJob, spec: Buildspec, src: Path, role: RoleSession, log: BuildLog) -> tuple[dict, list[dict]]:
+    """Primary and secondary artifacts of a build, uploaded as its ``role``: their BuildArtifacts records."""
     declared = job.artifacts or {"type": "NO_ARTIFACTS"}
     primary: dict[str, Any] = {}
     if declared["type"] != "NO_ARTIFACTS":
         if spec.artifacts is None:
             raise ArtifactError("no artifacts section in the buildspec, but the project declares artifacts")
-        primary = _upload_one(job, declared, spec.artifacts, src, s3, log)
+        primary = _upload_one(job, declared, spec.artifacts, src, role, log)
     secondary = []
     for extra in job.secondary_artifacts:
         ident = extra.get("artifactIdentifier", "")
         files = spec.secondary_artifacts.get(ident)
         if files is None:
             raise ArtifactError(f"secondary artifact {ident} is not in the buildspec's secondary-artifacts")
-        secondary.append(_upload_one(job, extra, files, src, s3, log))
+        secondary.append(_upload_one(job, extra, files, src, role, log))
     return primary, secondary

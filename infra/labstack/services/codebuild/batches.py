@@ -32,10 +32,11 @@ from labstack.enforcement.roles import RoleRefused
 from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.services.codebuild import batchspec, projects, sources
-from labstack.services.codebuild.artifacts import walk
+from labstack.services.codebuild.artifacts import ArtifactError, walk
 from labstack.services.codebuild.buildspec import BuildspecError
 from labstack.services.codebuild.role import RoleSession
 from labstack.services.codebuild.runner import BuildJob
+from labstack.services.codebuild.sources import PipelineInput
 from labstack.state import AccountRegionStore
 
 if TYPE_CHECKING:
@@ -58,8 +59,9 @@ SOURCE_GROUP = batchspec.SOURCE_GROUP
 _SOURCE_ONLY = {"buildspecOverride": "version: 0.2\n", "artifactsOverride": {"type": "NO_ARTIFACTS"},
                 "secondaryArtifactsOverride": []}
 
-# A pipeline's hand-over of an artifact: (output name, or None for the combined artifact; the zip).
-Output = Callable[[str | None, Path], None]
+# A pipeline's hand-over of an artifact: (output name, or None for the combined artifact; the zip; the role
+# session that stores it in the pipeline's artifact store: the build's, or the batch's for the combined one).
+Output = Callable[[str | None, Path, RoleSession], None]
 
 
 def failed_phase(record: dict[str, Any]) -> tuple[str, str, str]:
@@ -126,7 +128,7 @@ class BatchRun:
     buildspec: str | None
     initiator: str
     workspace: Path
-    pipeline_input: Path | None = None
+    pipeline_input: PipelineInput | None = None
     pipeline_output: Output | None = None
     per_build: Callable[[str], dict] | None = None  # a pipeline's artifact overrides for a build identifier
     spec: batchspec.BatchSpec | None = None
@@ -224,7 +226,7 @@ class Batches:
 
     # -- starting ----------------------------------------------------------------------
     def start(self, ctx: RequestContext, request: dict[str, Any], initiator: str = "root",
-              pipeline_input: Path | None = None, pipeline_output: Output | None = None,
+              pipeline_input: PipelineInput | None = None, pipeline_output: Output | None = None,
               per_build: Callable[[str], dict] | None = None) -> BatchRun:
         """Record a batch of ``request`` (SUBMITTED) and run it in the background."""
         state = self._region(ctx)
@@ -561,8 +563,8 @@ class _Runner:
             request.update(run.per_build(task.identifier))
         output = None
         if run.pipeline_output is not None and only is None:
-            def output(ident: str | None, path: Path, name: str = task.identifier) -> None:
-                self._hand_over(name, ident, path)
+            def output(ident: str | None, path: Path, role: RoleSession, name: str = task.identifier) -> None:
+                self._hand_over(name, ident, path, role)
         try:
             job = self.provider._new_job(run.ctx, request, run.project, run.pipeline_input, output, run.initiator,
                                          batch=(run.record["arn"], task.identifier))
@@ -578,7 +580,7 @@ class _Runner:
                 self.provider.stop_job(group.jobs[-1])
 
     # -- artifacts for a pipeline -----------------------------------------------------
-    def _hand_over(self, build: str, ident: str | None, path: Path) -> None:
+    def _hand_over(self, build: str, ident: str | None, path: Path, role: RoleSession) -> None:
         """A build's CODEPIPELINE artifact: kept for COMBINE_ARTIFACTS (primary artifacts, when combined), or
         handed to the pipeline as ``build`` (primary) or ``build_ident`` (secondary), as AWS names them."""
         run = self.batch
@@ -587,7 +589,7 @@ class _Runner:
             run.workspace.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, run.workspace / f"{build}.zip")
             return
-        run.pipeline_output(build if ident is None else f"{build}_{ident}", path)
+        run.pipeline_output(build if ident is None else f"{build}_{ident}", path, role)
 
     def _combine(self) -> None:
         """One zip of every build's primary artifact, each in a folder named for its build identifier."""
@@ -601,9 +603,9 @@ class _Runner:
                     extract_zip(part.read_bytes(), tree / group.task.identifier, "a build's artifact")
             target = run.workspace / "combined.zip"
             write_zip([(tree / rel, rel) for rel in walk(tree)], target, "the combined artifact")
-        except ArchiveError as exc:
+            run.pipeline_output(None, target, self.role)  # stored as the batch's service role
+        except (ArchiveError, ArtifactError) as exc:
             raise _Failed("CLIENT_ERROR", str(exc)) from None
-        run.pipeline_output(None, target)
 
     # -- the end ----------------------------------------------------------------------
     def _finish(self) -> None:

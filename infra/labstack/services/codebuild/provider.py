@@ -19,10 +19,10 @@ from labstack.context import RequestContext
 from labstack.errors import AwsError
 from labstack.protocol.paging import page
 from labstack.protocol.provider import Provider
-from labstack.services.codebuild import batches, cache, projects, webhooks
+from labstack.services.codebuild import batches, cache, projects, sources, webhooks
 from labstack.services.codebuild.logs import location
 from labstack.services.codebuild.reports import ReportSink, Store
-from labstack.services.codebuild.role import check_assumable
+from labstack.services.codebuild.role import RoleSession, check_assumable
 from labstack.services.codebuild.runner import BuildJob, Runner, now
 from labstack.services.codeconnections import github
 from labstack.sources import change_feed
@@ -326,12 +326,14 @@ class CodeBuildProvider(Provider):
         job = self._new_job(ctx, request, self._project(ctx, request["projectName"]))
         return {"build": job.snapshot()}
 
-    def start_pipeline_build(self, account: str, region: str, project_name: str, pipeline_name: str, input_path: Path,
-                             output: Callable[[str | None, Path], None], overrides: dict | None = None) -> BuildJob:
+    def start_pipeline_build(self, account: str, region: str, project_name: str, pipeline_name: str,
+                             input_path: sources.PipelineInput, output: Callable[[str | None, Path, RoleSession], None],
+                             overrides: dict | None = None) -> BuildJob:
         """For the CodePipeline engine: a build of ``project_name`` (source and artifacts of type
-        CODEPIPELINE) whose source is ``input_path`` (a zip or a directory) and whose artifacts
-        are handed to ``output(artifactIdentifier, zip_path)`` in UPLOAD_ARTIFACTS (the zip lives in
-        the build's workspace, which goes at the end of the build: read or move it). Wait on
+        CODEPIPELINE) whose source is ``input_path`` (a zip, a directory, or a reader the build calls with
+        its role session) and whose artifacts are handed to ``output(artifactIdentifier, zip_path, role)`` in
+        UPLOAD_ARTIFACTS, with the build's role session to store them as (the zip lives in the build's
+        workspace, which goes at the end of the build: read or move it). Wait on
         ``job.done``; ``job.snapshot()`` is the build as BatchGetBuilds shows it."""
         ctx = RequestContext(account=account, region=region, service="codebuild")
         request = {"projectName": project_name, **(overrides or {})}
@@ -525,11 +527,11 @@ class CodeBuildProvider(Provider):
     def start_build_batch(self, ctx: RequestContext, request: dict) -> dict:
         return {"buildBatch": self.batches.start(ctx, request).snapshot()}
 
-    def start_pipeline_batch(self, account: str, region: str, project_name: str, pipeline_name: str, input_path: Path,
-                             output: batches.Output, per_build: Callable[[str], dict], combine: bool,
+    def start_pipeline_batch(self, account: str, region: str, project_name: str, pipeline_name: str,
+                             input_path: sources.PipelineInput, output: batches.Output, per_build: Callable[[str], dict], combine: bool,
                              overrides: dict | None = None) -> batches.BatchRun:
         """For the CodePipeline engine: a batch of ``project_name`` whose source is ``input_path``; each build's
-        CODEPIPELINE artifacts go to ``output(name, zip)`` named ``<build>`` or ``<build>_<artifact>`` (with
+        CODEPIPELINE artifacts go to ``output(name, zip, role)`` named ``<build>`` or ``<build>_<artifact>`` (with
         ``combine``, one combined artifact, name None); ``per_build(identifier)`` adds a build's overrides."""
         ctx = RequestContext(account=account, region=region, service="codebuild")
         request = {"projectName": project_name, **(overrides or {})}

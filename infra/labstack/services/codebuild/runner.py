@@ -41,6 +41,7 @@ from labstack.services.codebuild import (
 from labstack.services.codebuild.logs import BuildLog, LogRefused
 from labstack.services.codebuild.role import RoleSession
 from labstack.services.codebuild.session import Interrupted, ShellSession
+from labstack.services.codebuild.sources import PipelineInput
 
 log = logging.getLogger("labstack.codebuild")
 UTC = dt.timezone.utc
@@ -75,8 +76,8 @@ class BuildJob:
     artifacts: dict[str, Any] = field(default_factory=dict)
     secondary_artifacts: list[dict[str, Any]] = field(default_factory=list)
     start_request: dict[str, Any] = field(default_factory=dict)
-    pipeline_input: Path | None = None
-    pipeline_output: Callable[[str | None, Path], None] | None = None
+    pipeline_input: PipelineInput | None = None
+    pipeline_output: Callable[[str | None, Path, RoleSession], None] | None = None  # (artifact id, zip, the role)
     webhook: Any = None  # the webhooks.Event that started the build: what it fetches, its CODEBUILD_WEBHOOK_*
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -449,7 +450,7 @@ class Runner:
         cache.save(self.record.get("cache") or {}, job.project["name"], spec, job.cache_dir, self.src, self._client("s3"),
                    self.log)
         try:
-            primary, secondary = artifacts.upload(job, spec, self.src, self._client("s3"), self.log)
+            primary, secondary = artifacts.upload(job, spec, self.src, self.role, self.log)
         except artifacts.ArtifactError as exc:
             raise PhaseFailed("CLIENT_ERROR", str(exc)) from None
         with job.lock:

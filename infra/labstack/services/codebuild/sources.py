@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from labstack import sources as shared
 from labstack.archives import ArchiveError, extract_zip
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 DEFAULT_BUILDSPEC = "buildspec.yml"
 _CODECOMMIT_URL = re.compile(r"^https://git-codecommit\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/v1/repos/([^/]+?)/?$")
 _GITHUB_URL = re.compile(r"^https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$")
+# What the pipeline engine hands a build as its CODEPIPELINE source: the input itself (a zip or a folder), or
+# a reader of the input artifact the build calls with its role session in DOWNLOAD_SOURCE (as CodeBuild
+# downloads it from the artifact store with the project's service role); the reader raises SourceError.
+PipelineInput = Union[Path, Callable[["RoleSession"], bytes]]
 
 
 class SourceError(Exception):
@@ -42,17 +47,20 @@ class Fetched:
 
 
 def fetch(labstack: Labstack, account: str, region: str, source: dict, version: str | None, dest: Path,
-          role: RoleSession, pipeline_input: Path | None = None) -> Fetched:
+          role: RoleSession, pipeline_input: PipelineInput | None = None) -> Fetched:
     """Fill ``dest`` from ``source``: NO_SOURCE, S3, CODECOMMIT, GITHUB (the local GitHub) or
-    CODEPIPELINE (the input the pipeline engine handed in, at the revision ``version`` it names). An S3
-    object is read and a CodeCommit repository pulled as the build's ``role`` session."""
+    CODEPIPELINE (the input the pipeline engine handed in, or read with its reader, at the revision ``version``
+    it names). An S3 object is read, a CodeCommit repository pulled and a pipeline's artifact read as the
+    build's ``role`` session."""
     kind, location = source["type"], source.get("location", "")
     if kind == "NO_SOURCE":
         return Fetched()
     if kind == "CODEPIPELINE":
         if pipeline_input is None:
             raise SourceError("CLIENT_ERROR", "CODEPIPELINE sources are only available to builds a pipeline starts")
-        if pipeline_input.is_file():
+        if callable(pipeline_input):
+            _unpack(pipeline_input(role), dest)
+        elif pipeline_input.is_file():
             _unpack(pipeline_input.read_bytes(), dest)
         else:
             shutil.copytree(pipeline_input, dest, dirs_exist_ok=True, symlinks=True)  # links stay links, never followed out

@@ -131,18 +131,21 @@ def _refusal(labstack: Any, session: "Identity", role_arn: str, region: str) -> 
 
 
 def authorize(job: "ActionJob", service: str, operation: str, params: dict[str, Any], failure: Any,
-              resource: str | None = None, context: dict[str, Any] | None = None) -> None:
-    """What AWS authorizes for the action's session where labstack makes no call of its own: the asks
-    of ``operation`` (on ``resource`` where the table's is broader than AWS's, with ``context`` added).
-    A denial raises ``failure(sentence)`` (an ActionFailed in AWS's words for that service)."""
-    if job.identity is None:  # roles are not decided here
+              resource: str | None = None, context: dict[str, Any] | None = None,
+              identity: "Identity | None" = None) -> None:
+    """What AWS authorizes for the action's session (or ``identity``, another session acting for the action,
+    such as its build's) where labstack makes no call of its own: the asks of ``operation`` (on ``resource``
+    where the table's is broader than AWS's, with ``context`` added). A denial raises ``failure(sentence)``
+    (an ActionFailed in AWS's words for that service)."""
+    identity = identity or job.identity
+    if identity is None:  # roles are not decided here
         return
     found = asks(service, operation, params, job.account, job.region)
     if resource is not None or context:
         found = [Ask(a.action, resource or a.resource, {**a.context, **(context or {})},
                      _account_of(resource) if resource else a.resource_account) for a in found]
     for ask in found:
-        decision = job.labstack.gate.authorize(job.identity, ask, job.region, f"{service}.{operation}")
+        decision = job.labstack.gate.authorize(identity, ask, job.region, f"{service}.{operation}")
         if decision is not None and not decision.allowed:
             raise failure(decision.message())
 

@@ -4,6 +4,7 @@ artifacts, a place for its outputs, clients signed as the role it acts as, and a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,13 +77,19 @@ class ActionJob:
         from labstack.services.codepipeline import acting  # it raises this module's ActionFailed
 
         wanted = name or self.declaration["inputArtifacts"][0]["name"]
-        where = self.execution.artifacts[wanted]
-        self._store_key(acting, "Decrypt")
         try:
-            return artifacts.get(self.client("s3"), where["bucket"], where["key"])
+            return self.read_artifact(wanted, self.identity, self.client("s3"), acting.artifact_store)
         except ClientError as exc:
             raise acting.failed_call(exc, "Amazon S3", f"Could not read input artifact {wanted}",
                                      acting.artifact_store) from None
+
+    def read_artifact(self, name: str, identity: Identity | None, s3: Any, failure: Callable[[str], Exception]) -> bytes:
+        """Artifact ``name`` of this execution, read from the store by ``identity`` with its S3 client ``s3`` (S3
+        decrypts it with the store's key for that identity). A refused key raises ``failure(sentence)``; S3's
+        own errors are left to the caller (ClientError)."""
+        where = self.execution.artifacts[name]
+        self._store_key("Decrypt", identity, failure)
+        return artifacts.get(s3, where["bucket"], where["key"])
 
     def input_names(self) -> list[str]:
         return [a["name"] for a in self.declaration.get("inputArtifacts", [])]
@@ -91,26 +98,39 @@ class ActionJob:
         return [a["name"] for a in self.declaration.get("outputArtifacts", [])]
 
     def output(self, name: str, data: bytes, revision: str | None = None) -> None:
-        """Store output artifact ``name`` and hand it to later actions."""
+        """Store output artifact ``name`` as the action's role and hand it to later actions."""
         from labstack.services.codepipeline import acting  # it raises this module's ActionFailed
 
-        key = artifacts.object_key(self.pipeline.name, name)
-        store = self.store
-        self._store_key(acting, "GenerateDataKey")
         try:
-            artifacts.put(self.client("s3"), store, key, data)
+            location = self.store_artifact(name, data, self.identity, self.client("s3"), acting.artifact_store)
         except ClientError as exc:
             raise acting.failed_call(exc, "Amazon S3", f"Could not store output artifact {name}",
                                      acting.artifact_store) from None
-        location = {"bucket": store["location"], "key": key}
+        self.record_output(name, location, revision)
+
+    def store_artifact(self, name: str, data: bytes, identity: Identity | None, s3: Any,
+                       failure: Callable[[str], Exception]) -> dict[str, str]:
+        """Write output artifact ``name`` to the store as ``identity`` with its S3 client ``s3`` (S3 encrypts it
+        with the store's key for that identity); its location. A refused key raises ``failure(sentence)``; S3's
+        own errors are left to the caller (ClientError). Later actions see it once :meth:`record_output` says so."""
+        key = artifacts.object_key(self.pipeline.name, name)
+        store = self.store
+        self._store_key("GenerateDataKey", identity, failure)
+        artifacts.put(s3, store, key, data)
+        return {"bucket": store["location"], "key": key}
+
+    def record_output(self, name: str, location: dict[str, str], revision: str | None = None) -> None:
+        """Hand output artifact ``name``, stored at ``location``, to later actions."""
         with self.pipeline.cond:
             self.execution.artifacts[name] = {**location, "revision": revision}
             self.run.output_artifacts.append({"name": name, "s3location": location})
 
-    def _store_key(self, acting: Any, operation: str) -> None:
-        """S3 uses the artifact store's KMS key for the role (kms:ViaService S3): ``operation`` on it."""
+    def _store_key(self, operation: str, identity: Identity | None, failure: Callable[[str], Exception]) -> None:
+        """S3 uses the artifact store's KMS key for ``identity`` (kms:ViaService S3): ``operation`` on it."""
+        from labstack.services.codepipeline import acting  # it raises this module's ActionFailed
+
         key_id = (self.store.get("encryptionKey") or {}).get("id")
-        if not key_id or self.identity is None:
+        if not key_id or identity is None:
             return
         try:
             key_arn = self.own_client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
@@ -118,8 +138,8 @@ class ActionJob:
             error = exc.response.get("Error", {})
             raise ActionFailed(f"The artifact store's encryption key {key_id} cannot be used: {error.get('Code')}: "
                                f"{error.get('Message')}") from None
-        acting.authorize(self, "kms", operation, {"KeyId": key_arn}, acting.artifact_store,
-                         context={"kms:ViaService": f"s3.{self.region}.amazonaws.com"})
+        acting.authorize(self, "kms", operation, {"KeyId": key_arn}, failure,
+                         context={"kms:ViaService": f"s3.{self.region}.amazonaws.com"}, identity=identity)
 
     def update(self, **fields: Any) -> None:
         """Record progress: ``external_id``, ``external_url``, ``summary``, ``percent``."""

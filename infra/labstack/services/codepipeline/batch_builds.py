@@ -10,12 +10,11 @@ combined into one zip (a folder per build identifier).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from labstack.errors import AwsError
 from labstack.services.codebuild.batches import failed_phase
-from labstack.services.codepipeline import acting
+from labstack.services.codepipeline import acting, build_artifacts
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 
 POLL = 0.05
@@ -31,20 +30,18 @@ def _failure(batch: dict) -> str:
             f"Message: {message}")
 
 
-def run(job: ActionJob, codebuild: Any, source: Path, overrides: dict, refused: Callable[[str], Any]) -> dict[str, str]:
-    """Run a batch build of the action's project on ``source`` (the primary input, a zip) with the action's
-    ``overrides``; wait for it; hand its artifacts to the action's output artifacts. ``refused(call)`` words
-    an AccessDeniedException as CodePipeline reports it."""
+def run(job: ActionJob, codebuild: Any, source: build_artifacts.Reader, overrides: dict,
+        refused: Callable[[str], Any]) -> dict[str, str]:
+    """Run a batch build of the action's project on ``source`` (the primary input, which its builds read as their
+    role) with the action's ``overrides``; wait for it; its builds' stored artifacts become the action's output
+    artifacts. ``refused(call)`` words an AccessDeniedException as CodePipeline reports it."""
     config = job.configuration
     outputs = job.output_names()
     combine = _true(config.get("CombineArtifacts"))
     if combine and len(outputs) > 1:
         raise ActionFailed("With CombineArtifacts the CodeBuild action has one output artifact, the combined artifacts "
                            f"of the batch; it declares {len(outputs)}", "ConfigurationError")
-    produced: dict[str, bytes] = {}
-
-    def hand_over(name: str | None, path: Path) -> None:
-        produced[outputs[0] if name is None else name] = path.read_bytes()
+    stored: dict[str, dict[str, str]] = {}
 
     def per_build(identifier: str) -> dict:
         """A build's artifacts: CODEPIPELINE for those an output artifact is named for."""
@@ -56,8 +53,9 @@ def run(job: ActionJob, codebuild: Any, source: Path, overrides: dict, refused: 
     project = config["ProjectName"]
     acting.authorize(job, "codebuild", "StartBuildBatch", {"projectName": project}, refused("startBuildBatch"))
     try:
-        batch = codebuild.start_pipeline_batch(job.account, job.region, project, job.pipeline.name, source, hand_over,
-                                               per_build, combine, overrides)
+        batch = codebuild.start_pipeline_batch(
+            job.account, job.region, project, job.pipeline.name, source,
+            build_artifacts.writer(job, stored, lambda name: outputs[0] if name is None else name), per_build, combine, overrides)
     except AwsError as exc:
         raise ActionFailed(f"Error calling startBuildBatch: {exc.message} (Service: AWSCodeBuild; Error Code: {exc.code})",
                            "ConfigurationError") from None
@@ -71,9 +69,6 @@ def run(job: ActionJob, codebuild: Any, source: Path, overrides: dict, refused: 
     record = batch.snapshot()
     if record["buildBatchStatus"] != "SUCCEEDED":
         raise ActionFailed(_failure(record))
-    for name in outputs:
-        if name not in produced:
-            raise ActionFailed(f"The batch produced no artifact for output artifact {name}: name it for a build "
-                               "identifier, or <build identifier>_<secondary artifact identifier>")
-        job.output(name, produced[name])
+    build_artifacts.hand_on(job, stored, "The batch produced no artifact for output artifact {name}: name it for a "
+                            "build identifier, or <build identifier>_<secondary artifact identifier>")
     return {}

@@ -1,17 +1,16 @@
 """Build and Test actions with CodeBuild: a build of the project whose source is the input
-artifact and whose CODEPIPELINE artifacts become the action's output artifacts. The build's
-exported variables are the action's output variables."""
+artifact and whose CODEPIPELINE artifacts become the action's output artifacts (the build reads
+and writes them as the project's service role: ``build_artifacts``). The build's exported
+variables are the action's output variables."""
 
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from labstack.errors import AwsError
 from labstack.services.codebuild.batches import failed_phase
-from labstack.services.codepipeline import acting, batch_builds
+from labstack.services.codepipeline import acting, batch_builds, build_artifacts
 from labstack.services.codepipeline.action_job import Abandoned, ActionFailed, ActionJob
 
 POLL = 0.05
@@ -53,44 +52,37 @@ def _refused(call: str) -> Any:
 
 
 def codebuild(job: ActionJob) -> dict[str, str]:
-    """Run the project's build on the input artifact; wait for it."""
+    """Start the project's build on the input artifact as the action's role and wait for it; the build reads
+    and stores the artifacts itself, as the project's service role (``build_artifacts``)."""
     config = job.configuration
     inputs = job.input_names()
     primary = config.get("PrimarySource") or inputs[0]
     if len(inputs) > 1:
         raise ActionFailed("labstack's CodeBuild action takes one input artifact; secondary sources "
                            f"({', '.join(i for i in inputs if i != primary)}) are not handed to builds", "ConfigurationError")
+    source = build_artifacts.reader(job, primary)
+    if config.get("BatchEnabled", "false").lower() == "true":
+        return batch_builds.run(job, _codebuild(job), source, _overrides(job, primary), _refused)
     outputs = job.output_names()
-    produced: dict[str, bytes] = {}
-
-    def hand_over(ident: str | None, path: Path) -> None:
-        produced[ident or outputs[0]] = path.read_bytes()
-
-    with tempfile.TemporaryDirectory(prefix="pipeline-input-") as tmp:
-        source = Path(tmp) / "input.zip"
-        source.write_bytes(job.input(primary))
-        if config.get("BatchEnabled", "false").lower() == "true":
-            return batch_builds.run(job, _codebuild(job), source, _overrides(job, primary), _refused)
-        acting.authorize(job, "codebuild", "StartBuild", {"projectName": config["ProjectName"]}, _refused("startBuild"))
-        try:
-            build_job = _codebuild(job).start_pipeline_build(job.account, job.region, config["ProjectName"],
-                                                             job.pipeline.name, source, hand_over, _overrides(job, primary))
-        except AwsError as exc:
-            raise ActionFailed(f"Error calling startBuild: {exc.message} (Service: AWSCodeBuild; Error Code: {exc.code})",
-                               "ConfigurationError") from None
-        build_id = build_job.build_id
-        url = (f"https://{job.region}.console.aws.amazon.com/codesuite/codebuild/projects/{config['ProjectName']}/"
-               f"build/{build_id.replace(':', '%3A')}/view/new")
-        job.update(external_id=build_id, external_url=url)
-        while not build_job.done.wait(POLL):
-            if job.cancel.is_set():
-                raise Abandoned()
+    stored: dict[str, dict[str, str]] = {}
+    acting.authorize(job, "codebuild", "StartBuild", {"projectName": config["ProjectName"]}, _refused("startBuild"))
+    try:
+        build_job = _codebuild(job).start_pipeline_build(
+            job.account, job.region, config["ProjectName"], job.pipeline.name, source,
+            build_artifacts.writer(job, stored, lambda ident: ident or outputs[0]), _overrides(job, primary))
+    except AwsError as exc:
+        raise ActionFailed(f"Error calling startBuild: {exc.message} (Service: AWSCodeBuild; Error Code: {exc.code})",
+                           "ConfigurationError") from None
+    build_id = build_job.build_id
+    url = (f"https://{job.region}.console.aws.amazon.com/codesuite/codebuild/projects/{config['ProjectName']}/"
+           f"build/{build_id.replace(':', '%3A')}/view/new")
+    job.update(external_id=build_id, external_url=url)
+    while not build_job.done.wait(POLL):
+        if job.cancel.is_set():
+            raise Abandoned()
     acting.authorize(job, "codebuild", "BatchGetBuilds", {"ids": [build_id]}, _refused("batchGetBuilds"))
     build = build_job.snapshot()
     if build["buildStatus"] != "SUCCEEDED":
         raise ActionFailed(_failure(build))
-    for name in outputs:
-        if name not in produced:
-            raise ActionFailed(f"The build produced no artifact for output artifact {name}")
-        job.output(name, produced[name])
+    build_artifacts.hand_on(job, stored, "The build produced no artifact for output artifact {name}")
     return {v["name"]: v["value"] for v in build.get("exportedEnvironmentVariables", [])}
