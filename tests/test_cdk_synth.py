@@ -67,6 +67,7 @@ def test_the_app_synthesizes_offline_with_the_lab_s_pipeline(tmp_path: Path) -> 
     dev, prod = (synthesize({**PRODUCTION, "environment": env}, tmp_path / env, prefix) for env in ("dev", "prod"))
     body = template(dev, tmp_path / "dev", STACK)
     assert set(body) == {"Resources"}  # no Parameters (no bootstrap version), no Rules, no Conditions
+    assert all(r["Metadata"]["aws:cdk:path"].startswith(f"{STACK}/") for r in body["Resources"].values())
     kinds = {r["Type"] for r in body["Resources"].values()}
     assert not {k for k in kinds if k.startswith("Custom::") or k == "AWS::CDK::Metadata" or k.startswith("AWS::Lambda")}
     assert {"AWS::KMS::Key", "AWS::KMS::Alias", "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::IAM::Policy",

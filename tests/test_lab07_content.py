@@ -1,6 +1,6 @@
 """Lab 07's notebooks agree with its checks: every check graded once, in the right kind of block, for the
 points its cell is worth; the released notebook gives away no solution and no hidden test; each task links
-the CloudFormation and boto3 pages it needs; room E's CDK section is marked; the Terraform the lab sets beside
+the CloudFormation and boto3 pages it needs; room E's CDK section is there; the Terraform the lab sets beside
 the learner's template declares everything it references."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from tests.test_lab01_content import called, sources
 
 ROOT = Path(__file__).resolve().parents[1]
 GIVEAWAYS = ("create_stack(", "create_change_set(", "execute_change_set(", "put_object(", 'git("push", "--quiet"',
-             'shutil.copy(reference', '"change-set"', '"lint-ran"', '"bluegreen-group"')
-TASKS = 5  # solution cells, each a `raise NotImplementedError()` for the learner
+             'shutil.copy(reference', '"change-set"', '"lint-ran"', '"bluegreen-group"',
+             '"cdk-self-mutating"', 'shutil.copytree(reference')
+TASKS = 8  # solution cells, each a `raise NotImplementedError()` for the learner
 
 
 def test_each_graded_cell_is_worth_the_points_of_the_checks_it_calls() -> None:
@@ -46,7 +47,7 @@ def test_the_released_lab_holds_no_solution_and_no_hidden_test() -> None:
 def test_each_task_links_the_reference_pages_it_needs() -> None:
     cells = json.loads(notebooks.solution(7).read_text())["cells"]
     tasks = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown" and "Task:" in "".join(c["source"])]
-    assert len(tasks) == 5
+    assert len(tasks) == 8  # 2-6, and the CDK's 8a-8c
     for text in tasks[:3] + tasks[4:]:  # all but the push, which is lab 04's git again
         assert "Reference:" in text and "docs.aws.amazon.com" in text, text[:60]
     assert "boto3.amazonaws.com" in "".join(tasks)
@@ -56,7 +57,8 @@ def test_the_lab_says_where_labstack_differs_and_marks_room_e_s_section() -> Non
     source = sources(notebooks.solution(7))
     assert "labstack vs AWS" in source and "Where labstack differed from AWS" in source
     assert "time.sleep(" not in source and "lab = grader.Lab(7)" in source and "lab.catch_up()" in source
-    assert "<!-- ROOM E:" in source  # the CDK and self-mutation section, written by room E
+    assert "<!-- ROOM E:" not in source and "BootstraplessSynthesizer" in source  # the CDK section, written
+    assert "CHANGE_SET_REPLACE" in source and "CHANGE_SET_EXECUTE" in source  # its self-mutating stage
 
 
 def test_the_terraform_declares_every_resource_it_references() -> None:

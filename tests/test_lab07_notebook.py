@@ -18,7 +18,7 @@ from tests.support.server import LabstackProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("solved-account"),
               pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
-POINTS = 29
+POINTS = 35
 
 
 @pytest.fixture(scope="module")

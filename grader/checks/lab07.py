@@ -47,7 +47,7 @@ def names(session: LabSession) -> dict[str, Any]:
             "repository": lab01.REPOSITORY, "branch": BRANCH, "app_branch": lab01.BRANCH,
             "ecr_repository": lab02.ECR_REPOSITORY, "cluster": lab03.CLUSTER, "production_service": lab03.SERVICE,
             "load_balancer": lab05.LOAD_BALANCER,
-            "image_placeholder": lab05.IMAGE_PLACEHOLDER}
+            "image_placeholder": lab05.IMAGE_PLACEHOLDER, "cdk_stack": CDK_STACK, "cdk_branch": CDK_BRANCH}
 
 
 # --- reading stacks ---------------------------------------------------------------------------
@@ -462,3 +462,95 @@ def lint_ran(session: LabSession) -> str:
         if linted:
             return f"{project['name']}'s build {build_id.rsplit(':', 1)[-1][:8]} ran: {linted[0].strip()[:100]}"
     raise Fail(f"no succeeded build of {project['name']} ran cfn-lint on a template (.yaml) yet")
+
+
+# --- the CDK app and self-mutation (section 8) ------------------------------------------------
+
+CDK_STACK = "cicd-lab-cdk-pipeline"
+CDK_BRANCH = "pipeline-as-cdk"
+CDK_TEMPLATE = f"infra/cdk.out/{CDK_STACK}.template.json"  # where the branch holds the synthesized template
+
+
+def cdk_pipeline(session: LabSession) -> dict[str, Any]:
+    """The declaration of the pipeline the CDK stack made."""
+    name = one(session, CDK_STACK, "AWS::CodePipeline::Pipeline")
+    return dict(found(lambda: session.client("codepipeline").get_pipeline(name=name),
+                      f"the CDK stack's pipeline {name} does not exist any more")["pipeline"])
+
+
+def self_mutating_stage(declaration: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(stage name, replace action, execute action) of the stage that deploys the pipeline's own stack through a
+    change set: CloudFormation CHANGE_SET_REPLACE, then CHANGE_SET_EXECUTE of the same change set in a later runOrder."""
+    for stage in declaration["stages"]:
+        modes = {a.get("configuration", {}).get("ActionMode"): a for a in stage["actions"]
+                 if a["actionTypeId"]["provider"] == "CloudFormation"
+                 and a.get("configuration", {}).get("StackName") == CDK_STACK}
+        replace, execute = modes.get("CHANGE_SET_REPLACE"), modes.get("CHANGE_SET_EXECUTE")
+        if replace and execute and replace["configuration"].get("ChangeSetName") == execute["configuration"].get("ChangeSetName") \
+                and replace.get("runOrder", 1) < execute.get("runOrder", 1):
+            return stage["name"], replace, execute
+    raise Fail(f"no stage of {declaration['name']} makes a change set of {CDK_STACK} (CloudFormation CHANGE_SET_REPLACE) "
+               "and then executes it (CHANGE_SET_EXECUTE, a later runOrder)")
+
+
+@check("cdk-stack", 2, f"Synthesize your CDK app offline (app.synth() with a BootstraplessSynthesizer: no cdk bootstrap) "
+       f"and deploy its template as the stack {CDK_STACK} through a change set; it must reach CREATE_COMPLETE or "
+       "UPDATE_COMPLETE and hold a V2 pipeline.", uses=("cdk_stack",))
+def cdk_stack(session: LabSession) -> str:
+    found_stack = complete_stack(session, CDK_STACK)
+    body = template(session, CDK_STACK)
+    made = [k for k, r in body.get("Resources", {}).items() if "aws:cdk:path" in (r.get("Metadata") or {})]
+    if not made:
+        raise Fail(f"{CDK_STACK}'s template was not synthesized by the CDK (no resource has aws:cdk:path metadata)")
+    if "BootstrapVersion" in body.get("Parameters", {}):
+        raise Fail(f"{CDK_STACK}'s template asks for a bootstrap stack (its BootstrapVersion parameter): "
+                   "synthesize with the BootstraplessSynthesizer")
+    declaration = cdk_pipeline(session)
+    if declaration.get("pipelineType", "V1") != "V2":
+        raise Fail(f"{declaration['name']} is a {declaration.get('pipelineType', 'V1')} pipeline")
+    return f"{CDK_STACK} is {found_stack['StackStatus']}: {len(made)} resources from the CDK, the V2 pipeline {declaration['name']}"
+
+
+@check("cdk-self-mutating", 2, "The CDK pipeline deploys its own stack: a stage (right after Source) with a "
+       "CloudFormation action CHANGE_SET_REPLACE of the stack from the template in the source artifact (runOrder 1) "
+       "and CHANGE_SET_EXECUTE of the same change set (runOrder 2), and restart_execution_on_update.",
+       hidden=True, uses=("cdk_stack",))
+def cdk_self_mutating(session: LabSession) -> str:
+    declaration = cdk_pipeline(session)
+    stage, replace, _ = self_mutating_stage(declaration)
+    path = replace["configuration"].get("TemplatePath", "")
+    sources = {o["name"] for s in declaration["stages"] for a in s["actions"] if a["actionTypeId"]["category"] == "Source"
+               for o in a.get("outputArtifacts", [])}
+    if path.split("::")[0] not in sources:
+        raise Fail(f"{stage} reads its template from {path or 'nothing'}, not from the source artifact")
+    restart = [r for r in template(session, CDK_STACK).get("Resources", {}).values()
+               if r.get("Type") == "AWS::CodePipeline::Pipeline"][0].get("Properties", {}).get("RestartExecutionOnUpdate")
+    if str(restart).lower() != "true":
+        raise Fail(f"{declaration['name']} does not restart after an update (RestartExecutionOnUpdate): the execution "
+                   "that changed it ends Cancelled and nothing runs the new structure")
+    return f"{declaration['name']}'s stage {stage} updates {CDK_STACK} from {path}"
+
+
+@check("cdk-mutated", 2, f"Change the pipeline in your CDK app (e.g. one more Test action), synthesize, commit the "
+       f"template ({CDK_TEMPLATE}) on {CDK_BRANCH} and push: the pipeline updates itself, the execution that did it "
+       "ends Cancelled, and the next one runs the new structure.", uses=("cdk_stack",), runs=True)
+def cdk_mutated(session: LabSession) -> str:
+    declaration = cdk_pipeline(session)
+    stage, _, execute = self_mutating_stage(declaration)
+    codepipeline = session.client("codepipeline")
+    pages = codepipeline.get_paginator("list_pipeline_executions").paginate(pipelineName=declaration["name"])
+    runs = [e for page in pages for e in page["pipelineExecutionSummaries"]]
+    executed = {d["pipelineExecutionId"] for done in _succeeded_runs(session, declaration["name"]).values() for d in done
+                if (d["stageName"], d["actionName"]) == (stage, execute["name"])}
+    for mutating in (r for r in runs if r["status"] == "Cancelled" and r["pipelineExecutionId"] in executed):
+        version = codepipeline.get_pipeline_execution(pipelineName=declaration["name"], pipelineExecutionId=
+                                                      mutating["pipelineExecutionId"])["pipelineExecution"]["pipelineVersion"]
+        later = [r for r in runs if r["startTime"] > mutating["startTime"] and r["status"] in ("InProgress", "Succeeded")]
+        for run in later:
+            ran = codepipeline.get_pipeline_execution(pipelineName=declaration["name"],
+                                                      pipelineExecutionId=run["pipelineExecutionId"])["pipelineExecution"]
+            if ran["pipelineVersion"] > version:
+                return (f"execution {mutating['pipelineExecutionId'][:8]} updated {declaration['name']} to version "
+                        f"{ran['pipelineVersion']} and ended Cancelled; {run['pipelineExecutionId'][:8]} runs it")
+    raise Fail(f"{declaration['name']} has not updated itself yet: no execution whose {stage} executed a change set "
+               "ended Cancelled with a later one on a newer version")

@@ -25,9 +25,11 @@ def synth(settings: Settings, outdir: str | Path) -> Path:
 
 
 def _app(**kwargs: object) -> cdk.App:
-    """An app without the CDK's version metadata resource, stack traces in its metadata or its built-in template
-    validation (the pipeline's Lint action runs cfn-lint on the synthesized template)."""
-    return cdk.App(analytics_reporting=False, stack_traces=False, builtin_cloud_formation_validation=False, **kwargs)
+    """An app as ``cdk synth`` runs it (each resource's construct path in its ``aws:cdk:path`` metadata), without
+    the CDK's version metadata resource, stack traces in its metadata or its built-in template validation (the
+    pipeline's Lint action runs cfn-lint)."""
+    return cdk.App(analytics_reporting=False, stack_traces=False, builtin_cloud_formation_validation=False,
+                   context={"aws:cdk:enable-path-metadata": True}, **kwargs)
 
 
 def main() -> None:
