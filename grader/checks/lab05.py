@@ -262,6 +262,13 @@ def production_runs_approved(session: LabSession) -> str:
 
 # --- troubleshooting: the request nobody answered ----------------------------------------------------
 
+def _drill(session: LabSession) -> None:
+    """Fail unless the drill pipeline exists."""
+    pages = session.client("codepipeline").get_paginator("list_pipelines").paginate()
+    if DRILL_PIPELINE not in {p["name"] for page in pages for p in page["pipelines"]}:
+        raise Fail(f"there is no pipeline {DRILL_PIPELINE}")
+
+
 def _expired(run: dict[str, Any]) -> bool:
     """An approval that failed because nobody answered in time (not a rejection, not a refused notification)."""
     return "expire" in str(_error(run).get("message", "")).lower()
@@ -271,8 +278,7 @@ def _expired(run: dict[str, Any]) -> bool:
        f"timeoutInMinutes {DRILL_TIMEOUT}), answer nothing, and let its request expire: the action fails by itself.",
        uses=("drill_pipeline",), runs=True)
 def approval_expired(session: LabSession) -> str:
-    found(lambda: session.client("codepipeline").get_pipeline(name=DRILL_PIPELINE),
-          f"there is no pipeline {DRILL_PIPELINE}")
+    _drill(session)
     failed = lab04.action_runs(session, "Approval", "Failed", DRILL_PIPELINE)
     expired = [r for r in failed if _expired(r)]
     if not expired:
@@ -284,6 +290,7 @@ def approval_expired(session: LabSession) -> str:
 @check("expired-then-approved", 2, "An expired request can no longer be answered: retry the Approval stage "
        "(FAILED_ACTIONS) for a new request, and approve that one in time.", uses=("drill_pipeline",), runs=True)
 def expired_then_approved(session: LabSession) -> str:
+    _drill(session)
     expired = [r for r in lab04.action_runs(session, "Approval", "Failed", DRILL_PIPELINE) if _expired(r)]
     if not expired:
         raise Fail(f"no approval request of {DRILL_PIPELINE} expired yet")
