@@ -82,7 +82,7 @@ def test_partial_credit_is_what_the_gradebook_and_nbgrader_s_own_api_hold(
     with grading._environ(None):
         submission = api.get_submission(grade.notebook, "learner")
         per_cell = api.get_notebook_submissions(grade.notebook, grade.notebook)
-    assert (submission["score"], submission["max_score"]) == (1, 30)
+    assert (submission["score"], submission["max_score"]) == (1, 30 + grade.written_max_score)  # nbgrader counts the written points too
     assert [(s["student"], s["score"]) for s in per_cell] == [("learner", 1)]
     for grade_id, shown in graded_cells(grade.graded).items():  # the table's total is the cell's score
         value = float("".join(shown["outputs"][-1]["data"]["text/plain"]))

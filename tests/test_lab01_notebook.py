@@ -115,7 +115,7 @@ def test_deleted_and_edited_test_cells_are_restored_and_graded(labstack: Labstac
     grade = grading.autograde(tampered, 1, tmp_path / "course", env=notebooks.kernel_env(session_for(labstack)))
     assert {c.name: c.score for c in grade.cells} == dict.fromkeys(GRADED, 0.0)
     assert grade.restored == ("check_artifact_store", "check_service_roles", "names")  # nbgrader's log says so
-    restored = {grade_id: cell for grade_id, cell in graded_cells(grade.graded).items() if cell["cell_type"] == "code"}
+    restored = graded_cells(grade.graded)
     assert set(restored) == set(GRADED)
     assert "lab.grade(" in "".join(restored["check_artifact_store"]["source"])
     for grade_id, cell in restored.items():  # each shows the grader's table with hints, then its points: 0

@@ -18,10 +18,11 @@ GIVEAWAYS = {
         "startFromHead=True)[", '"IMAGE_TAG"]', 'Decimal("0.08")\'))', '"reports-recorded"',
         '"is not authorized to perform" in line', "PolicyName=names.login_policy", '"build-role-least-privilege"'),
     3: ("create_stack(", 'SMOKE_TEST_SOURCE = """', "status=status)", "create_deployment_group(",
-        'git("apply"', "register_task_definition(", "create_deployment(", "def new_version_share(", '"group-role"'),
+        'git("apply"', "register_task_definition(", "create_deployment(", "def new_version_share(", '"group-role"',
+        "set_test_url(BROKEN_TEST_URL)", '["rollbackDeploymentId"]', '"smoke-test-restored"'),
 }
-TASKS = {2: 10, 3: 6}  # solution cells, each a `raise NotImplementedError()` for the learner
-POINTS = {2: 29, 3: 24}
+TASKS = {2: 10, 3: 9}  # solution cells, each a `raise NotImplementedError()` for the learner
+POINTS = {2: 29, 3: 28}
 
 
 @pytest.mark.parametrize("number", sorted(GIVEAWAYS))

@@ -25,7 +25,8 @@ def point_env_at(monkeypatch: pytest.MonkeyPatch, session: LabSession) -> None:
 
 
 def graded_cells(notebook: Path) -> dict[str, dict]:
-    """The graded cells of a notebook by grade id."""
+    """The autograded (code) cells of a notebook by grade id; the written answers, graded by hand, are not among them."""
     cells = json.loads(notebook.read_text())["cells"]
-    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")}
+    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells
+            if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("grade")}
 
