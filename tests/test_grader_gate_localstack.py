@@ -23,6 +23,7 @@ from grader.checks import lab01, lab02, lab03, lab04, lab05, lab06
 from tests.conftest import CLIENT_TIMEOUT
 from tests.support.localstack import LocalStack
 from tests.support.server import LabstackProcess, offline_builds, start_labstack
+from tests.support.grading import written_note
 from tests.test_grader_gate import POINTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.first, pytest.mark.timeout(1500)]
@@ -62,8 +63,8 @@ def test_every_lab_scores_0_unanswered_and_full_marks_solved_on_localstack(
     expected = ["✓ labs/ matches solutions/"]
     for number, points in POINTS.items():
         slug = notebooks.slug(number)
-        expected += [f"✓ {slug}: unanswered it scores 0/{points}, a hint under every failing check",
-                     f"✓ {slug}: the solution scores {points}/{points}"]
+        expected += [f"✓ {slug}: unanswered it scores 0/{points}{written_note(number)}, a hint under every failing check",
+                     f"✓ {slug}: the solution scores {points}/{points}{written_note(number)}"]
     assert said[0] == expected[0], said  # first, while the lanes run
     assert (passed, sorted(said)) == (True, sorted(expected)), "\n".join(said)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import grading, notebooks
 from grader.backends import Backend, LabSession, fresh_account
 from tests.support.server import LabstackProcess
 
@@ -30,3 +31,11 @@ def graded_cells(notebook: Path) -> dict[str, dict]:
     return {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells
             if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("grade")}
 
+
+
+def written_note(number: int) -> str:
+    """What ``grader ci`` adds after lab ``number``'s score for its written answers (graded by hand), or nothing."""
+    cells = json.loads(notebooks.solution(number).read_text())["cells"]
+    points = sum(c["metadata"]["nbgrader"]["points"] for c in cells
+                 if c["cell_type"] == grading.WRITTEN and c["metadata"].get("nbgrader", {}).get("grade"))
+    return f" (+{points:g} written points to grade by hand)" if points else ""
