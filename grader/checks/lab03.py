@@ -385,19 +385,18 @@ def _lifecycle(session: LabSession, deployment_id: str) -> dict[str, str]:
 
 
 def listener_test_url(session: LabSession) -> str:
-    """Where the stack's test listener answers: on AWS the load balancer's DNS name on 8080, on labstack the
-    local port it lists at ``/_labstack/endpoints``."""
-    from grader.live import labstack_json
+    """Where the stack's test listener answers (:func:`grader.live.listener_url`: on AWS the load balancer's DNS
+    name and the listener's port, on labstack the local port it answers on)."""
+    from grader.live import listener_url
 
-    outputs = _outputs(session)
-    endpoint = session.backend.endpoint_for("elbv2")
-    if endpoint is None:
-        return f"http://{outputs.get('LoadBalancerDNSName')}:8080"
-    listed = labstack_json(session, f"{endpoint.rstrip('/')}/_labstack/endpoints")["endpoints"]
-    urls = [e["url"] for e in listed if e.get("listenerArn") == outputs.get("TestListenerArn")]
-    if not urls:
-        raise Fail(f"the test listener of {STACK} answers nowhere yet")
-    return str(urls[0])
+    elbv2 = session.client("elbv2")
+    listener = found(lambda: elbv2.describe_listeners(ListenerArns=[_outputs(session)["TestListenerArn"]])["Listeners"][0],
+                     f"{STACK} has no test listener")
+    balancer = elbv2.describe_load_balancers(LoadBalancerArns=[listener["LoadBalancerArn"]])["LoadBalancers"][0]
+    try:
+        return listener_url(session, balancer["LoadBalancerName"], listener["Port"])
+    except LookupError as exc:
+        raise Fail(str(exc)) from None
 
 
 @check("hook-failure-rolled-back", 3, f"Point {SMOKE_TEST}'s TEST_URL at {BROKEN_TEST_URL}, deploy the release again "
