@@ -263,27 +263,150 @@ def _upload(server: LabstackProcess, account: str, key: str, text: str, bucket: 
 
 
 @pytest.mark.slow
-def test_an_account_cannot_run_more_stack_operations_than_labstacks_bound(tmp_path: Any) -> None:
-    """Each stack operation runs in threads of its own, so labstack bounds how many one account runs at once
-    (LABSTACK_CFN_MAX_OPERATIONS): beyond it a nested stack is refused, its parent rolls back saying why, and
-    another account still creates stacks."""
+def test_nested_stacks_count_against_their_root_and_a_failed_one_leaves_no_child(tmp_path: Any) -> None:
+    """Each stack operation runs in threads of its own, so labstack bounds how many roots one account runs at once
+    (LABSTACK_CFN_MAX_OPERATIONS) and how many nested stacks a root holds (LABSTACK_CFN_MAX_NESTED_STACKS). A nested
+    stack runs under its root's admission, so a root with children is not refused at a bound of 1; a template that
+    nests itself four times over stops at the nested bound, and its rollback deletes every child (none is left
+    behind in ROLLBACK_COMPLETE, the attack of a failed nested stack under load)."""
     from tests.support.server import start_labstack
 
-    server = start_labstack(tmp_path / "home", LABSTACK_CFN_MAX_OPERATIONS="1")
+    server = start_labstack(tmp_path / "home", LABSTACK_CFN_MAX_OPERATIONS="1", LABSTACK_CFN_MAX_NESTED_STACKS="10")
     try:
         account = new_account()
         cfn = check_responses(server.client("cloudformation", account=account))
         url = _upload(server, account, "child.json", body({"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
         cfn.create_stack(StackName="Parent", TemplateBody=body({
             "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}}))
-        assert settled(cfn, "Parent")["StackStatus"] == "ROLLBACK_COMPLETE"
-        assert any("labstack runs at most 1 stack operations of an account at once" in (r or "")
-                   for _, s, r in events(cfn, "Parent") if s == "CREATE_FAILED")
+        assert settled(cfn, "Parent")["StackStatus"] == "CREATE_COMPLETE"
+
+        s3_url = f"https://fan-{account}.s3.amazonaws.com/fan.json"
+        fan = json.dumps({"Resources": {f"N{i}": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": s3_url}}
+                                        for i in range(4)}})
+        _upload(server, account, "fan.json", fan, bucket=f"fan-{account}")
+        cfn.create_stack(StackName="Fan", TemplateURL=s3_url)
+        assert settled(cfn, "Fan", seconds=300)["StackStatus"] == "ROLLBACK_COMPLETE"
+        children = [s for s in _every_stack(cfn) if s.get("RootId", "").split("/")[1:2] == ["Fan"]]
+        assert children and {s["StackStatus"] for s in children} == {"DELETE_COMPLETE"}
+        assert any("at most 10 nested stacks" in (r or "") for _, s, r in _all_events(cfn, children) if s == "CREATE_FAILED")
+
         other = check_responses(server.client("cloudformation", account=new_account()))
         other.create_stack(StackName="Fine", TemplateBody=body({"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
         assert settled(other, "Fine")["StackStatus"] == "CREATE_COMPLETE"
     finally:
         server.stop()
+
+
+def _every_stack(cfn: Any) -> list[dict]:
+    found, token = [], None
+    while True:
+        page = cfn.list_stacks(**({"NextToken": token} if token else {}))
+        found += page["StackSummaries"]
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+@pytest.mark.slow
+def test_the_regions_stack_quota_counts_stacks_under_review(tmp_path: Any) -> None:
+    """AWS's quota of stacks per Region (2,000; https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html),
+    here LABSTACK_CFN_MAX_STACKS=3: a stack made by a CREATE change set (REVIEW_IN_PROGRESS) counts, the next
+    CreateStack or CREATE change set is refused with LimitExceededException, and a deleted stack frees its place."""
+    from tests.support.server import start_labstack
+
+    server = start_labstack(tmp_path / "home", LABSTACK_CFN_MAX_STACKS="3")
+    try:
+        cfn = check_responses(server.client("cloudformation", account=new_account()))
+        handle = body({"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}})
+        for name in ("One", "Two"):
+            cfn.create_stack(StackName=name, TemplateBody=handle)
+        cfn.create_change_set(StackName="Review", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=handle)
+        with pytest.raises(cfn.exceptions.LimitExceededException, match="Limit on the number of stacks"):
+            cfn.create_stack(StackName="Four", TemplateBody=handle)
+        with pytest.raises(cfn.exceptions.LimitExceededException):
+            cfn.create_change_set(StackName="Four", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=handle)
+        assert sorted(s["StackName"] for s in cfn.list_stacks()["StackSummaries"]) == ["One", "Review", "Two"]
+        cfn.delete_stack(StackName="One")
+        assert cfn.describe_stacks(StackName="Review")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+        wait_for(lambda: cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"])
+        cfn.create_stack(StackName="Four", TemplateBody=handle)
+        assert settled(cfn, "Four")["StackStatus"] == "CREATE_COMPLETE"
+    finally:
+        server.stop()
+
+
+def test_a_service_role_needs_pass_role_and_must_be_the_stacks_accounts(labstack: LabstackProcess) -> None:
+    """Naming a service role takes iam:PassRole (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html)
+    on DeleteStack and ContinueUpdateRollback as on CreateStack: a user allowed only cloudformation:* cannot delete
+    a stack as an administrator role; and a stack cannot act as another account's role."""
+    account = new_account()
+    iam = labstack.client("iam", account=account)
+    admin = service_role(iam, "cfn-admin", ["*"])
+    iam.create_user(UserName="weak")
+    iam.put_user_policy(UserName="weak", PolicyName="cfn-only", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="weak")["AccessKey"]
+    weak = check_responses(labstack.client("cloudformation", account=key["AccessKeyId"], secret=key["SecretAccessKey"]))
+    cfn = check_responses(labstack.client("cloudformation", account=account))
+    cfn.create_stack(StackName="Victim", TemplateBody=body({"Alerts": topic(TopicName="precious")}))
+    settled(cfn, "Victim")
+    for call in (lambda: weak.delete_stack(StackName="Victim", RoleARN=admin),
+                 lambda: weak.continue_update_rollback(StackName="Victim", RoleARN=admin)):
+        with pytest.raises(weak.exceptions.ClientError, match="iam:PassRole"):
+            call()
+    stack = settled(cfn, "Victim")
+    assert stack["StackStatus"] == "CREATE_COMPLETE" and "RoleARN" not in stack
+    assert topics(labstack, account) == ["precious"]
+
+    other = new_account()
+    foreign = service_role(labstack.client("iam", account=other), "cfn-other", ["*"])
+    refused = f"Role {foreign} is invalid or cannot be assumed"
+    with pytest.raises(cfn.exceptions.ClientError, match=refused):
+        cfn.create_stack(StackName="Across", RoleARN=foreign, TemplateBody=body({"Planted": topic(TopicName="planted")}))
+    with pytest.raises(cfn.exceptions.ClientError, match=refused):
+        cfn.delete_stack(StackName="Victim", RoleARN=foreign)
+    assert topics(labstack, other) == [] and settled(cfn, "Victim")["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_stack_scoped_policies_allow_the_stacks_own_operations(labstack: LabstackProcess) -> None:
+    """UpdateTerminationProtection, SetStackPolicy and DetectStackDrift act on a stack (resource type ``stack``,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html): a policy on
+    one stack's ARN allows them there and nowhere else."""
+    account = new_account()
+    cfn = check_responses(labstack.client("cloudformation", account=account))
+    for name in ("Mine", "Theirs"):
+        cfn.create_stack(StackName=name, TemplateBody=body({"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}))
+        settled(cfn, name)
+    iam = labstack.client("iam", account=account)
+    iam.create_user(UserName="owner")
+    iam.put_user_policy(UserName="owner", PolicyName="mine", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["cloudformation:UpdateTerminationProtection", "cloudformation:SetStackPolicy",
+                                       "cloudformation:DetectStackDrift"],
+         "Resource": f"arn:aws:cloudformation:us-east-1:{account}:stack/Mine/*"}]}))
+    key = iam.create_access_key(UserName="owner")["AccessKey"]
+    owner = check_responses(labstack.client("cloudformation", account=key["AccessKeyId"], secret=key["SecretAccessKey"]))
+    policy = json.dumps({"Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]})
+    calls = [lambda name: owner.update_termination_protection(StackName=name, EnableTerminationProtection=True),
+             lambda name: owner.set_stack_policy(StackName=name, StackPolicyBody=policy),
+             lambda name: owner.detect_stack_drift(StackName=name)]
+    for call in calls:
+        call("Mine")
+        with pytest.raises(owner.exceptions.ClientError, match="AccessDenied"):
+            call("Theirs")
+    assert cfn.describe_stacks(StackName="Mine")["Stacks"][0]["EnableTerminationProtection"] is True
+    assert cfn.describe_stacks(StackName="Theirs")["Stacks"][0]["EnableTerminationProtection"] is False
+
+
+def test_get_azs_of_a_region_outside_the_partition_is_a_template_error(cfn: Any) -> None:
+    """Fn::GetAZs takes a region of the partition
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getavailabilityzones.html):
+    another name fails the stack with a template error, not an internal one."""
+    cfn.create_stack(StackName="Zones", TemplateBody=body({"Zone": {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Type": "String", "Value": {"Fn::Select": [0, {"Fn::GetAZs": "mars-north-1"}]}}}}))
+    assert settled(cfn, "Zones")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(r for l, s, r in events(cfn, "Zones") if (l, s) == ("Zone", "CREATE_FAILED"))
+    assert reason == "Template error: Fn::GetAZs: mars-north-1 is not a region of partition aws"
 
 
 def test_a_no_echo_value_is_masked_in_the_stack_and_its_events(cfn: Any) -> None:

@@ -811,10 +811,11 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         **_each("GetCallerIdentity GetSessionToken AssumeRoleWithWebIdentity AssumeRoleWithSAML"),
     },
     "cloudformation": {
-        **_each("CreateStack UpdateStack CreateChangeSet", STACK, TO_CLOUDFORMATION),
-        **_each("DeleteStack DescribeStacks DescribeStackEvents DescribeStackResource DescribeStackResources "
+        **_each("CreateStack UpdateStack CreateChangeSet DeleteStack ContinueUpdateRollback", STACK, TO_CLOUDFORMATION),
+        **_each("DescribeStacks DescribeStackEvents DescribeStackResource DescribeStackResources "
                 "ListStackResources GetTemplate GetTemplateSummary DescribeChangeSet ExecuteChangeSet "
-                "DeleteChangeSet ListChangeSets ContinueUpdateRollback CancelUpdateStack", STACK),
+                "DeleteChangeSet ListChangeSets CancelUpdateStack UpdateTerminationProtection SetStackPolicy "
+                "GetStackPolicy DetectStackDrift DetectStackResourceDrift DescribeStackResourceDrifts", STACK),
     },
     "budgets": {
         **_each("DescribeBudget DescribeBudgets DescribeBudgetPerformanceHistory", _budget("budgets:ViewBudget", "BudgetName")),

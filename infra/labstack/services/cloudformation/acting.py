@@ -32,11 +32,19 @@ def _remember(model: Any, http_response: Any, **_: Any) -> None:
         _last.service = service_id.capitalize() if service_id.isupper() else service_id
 
 
-def check_role(labstack: Any, role_arn: str | None, stack_name: str) -> None:
-    """CreateStack/UpdateStack/DeleteStack: AWS's ValidationError when CloudFormation cannot assume
-    the stack's service role."""
+def _same_account(role_arn: str, account: str) -> None:
+    """A stack acts only as a role of its own account (AWS: the service role must be in the stack's account)."""
+    parts = role_arn.split(":")
+    if len(parts) < 6 or parts[4] != account:
+        raise AwsError("ValidationError", f"Role {role_arn} is invalid or cannot be assumed")
+
+
+def check_role(labstack: Any, role_arn: str | None, stack_name: str, account: str) -> None:
+    """CreateStack/UpdateStack/DeleteStack/ContinueUpdateRollback: AWS's ValidationError when CloudFormation
+    cannot assume the stack's service role (or it is another account's)."""
     if not role_arn:
         return
+    _same_account(role_arn, account)
     try:
         session = roles.assume(labstack, SERVICE, role_arn, f"cloudformation:{stack_name}", seconds=60)
     except roles.RoleRefused:
@@ -56,6 +64,7 @@ class Acting:
         self.identity: Identity | None = None
         name = f"cloudformation:{stack_name}"
         if role_arn:
+            _same_account(role_arn, account)
             try:
                 self._own = roles.assume(labstack, SERVICE, role_arn, name)
             except roles.RoleRefused as refused:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import graphlib
 import json
 import logging
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labstack.errors import AwsError
@@ -34,6 +36,7 @@ from labstack.services.cloudformation import parameters, schemas, types
 from labstack.services.cloudformation.acting import Acting, failed_service
 from labstack.services.cloudformation.document import Document
 from labstack.services.cloudformation.resource import Context, HandlerError, NeedsReplacement, Result
+from labstack.services.cloudformation.template import TemplateError
 from labstack.services.cloudformation.stacks import Export, Stack, StackResource, Stacks, now
 
 log = logging.getLogger("labstack.cloudformation")
@@ -56,6 +59,9 @@ class Engine:
         self.labstack = labstack
         self.stacks = stacks
         self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}  # account -> operations admitted and not finished
+        self._workers: set[threading.Thread] = set()  # background work besides operations (drift detection)
 
     # -- running --------------------------------------------------------------------------
     def run(self, stack: Stack, operation: Callable[[], None], wait: bool = True) -> None:
@@ -71,6 +77,7 @@ class Engine:
                 if stack.busy:
                     stack.stack_event(_failed_status(stack.status), "Internal Failure")
             finally:
+                self.release(stack)
                 stack.settled.set()
 
         threading.Thread(target=guarded, name=f"cloudformation-{stack.name}"[:64], daemon=True).start()
@@ -78,12 +85,41 @@ class Engine:
             stack.settled.wait(SETTLE_SECONDS)
 
     def admit(self, stack: Stack) -> None:
-        """LimitExceededException when the stack's account already has MAX_OPERATIONS operations in progress."""
-        running = sum(1 for s in self.stacks.everywhere()
-                      if s.account == stack.account and s.busy and not s.settled.is_set() and s is not stack)
-        if running >= MAX_OPERATIONS:
-            raise AwsError("LimitExceededException", f"labstack runs at most {MAX_OPERATIONS} stack operations of an "
-                                                     "account at once; wait for one to finish")
+        """Take one of the account's MAX_OPERATIONS slots for the operation about to start on ``stack`` (the count
+        and the taking under one lock); LimitExceededException when none is free. A nested stack's operations count
+        against their root's, so are not admitted; deletions and rollbacks are never admitted (see ``run``)."""
+        if stack.parent_id is not None:
+            return
+        with self._lock:
+            if stack.admitted:
+                return
+            if self._running.get(stack.account, 0) >= MAX_OPERATIONS:
+                raise AwsError("LimitExceededException", f"labstack runs at most {MAX_OPERATIONS} stack operations "
+                                                         "of an account at once; wait for one to finish")
+            self._running[stack.account] = self._running.get(stack.account, 0) + 1
+            stack.admitted = True
+
+    def release(self, stack: Stack) -> None:
+        """Give back the slot ``admit`` took for ``stack`` (its operation ended, or never started)."""
+        with self._lock:
+            if stack.admitted:
+                stack.admitted = False
+                self._running[stack.account] -= 1
+
+    def background(self, name: str, work: Callable[[], None]) -> threading.Thread:
+        """Run ``work`` in a thread ``shutdown`` waits for (``work`` must watch ``self.stop``)."""
+        def guarded() -> None:
+            try:
+                work()
+            finally:
+                with self._lock:
+                    self._workers.discard(threading.current_thread())
+
+        worker = threading.Thread(target=guarded, name=name[:64], daemon=True)
+        with self._lock:
+            self._workers.add(worker)
+        worker.start()
+        return worker
 
     def shutdown(self) -> None:
         """Cancel every operation in progress (reset, shutdown) and wait briefly for them."""
@@ -93,6 +129,10 @@ class Engine:
             stack.cancel.set()
         for stack in busy:
             stack.settled.wait(10)
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(10)
         self.stop.clear()
 
     def _resume(self, stack: Stack) -> None:
@@ -125,7 +165,11 @@ class Engine:
 
     def zones(self, stack: Stack) -> Callable[[str], list[str]]:
         """Fn::GetAZs: the region's Availability Zones, as EC2 answers them."""
+        partition = stack.stack_id.split(":")[1]
+
         def names(region: str) -> list[str]:
+            if region not in _regions(partition):
+                raise TemplateError(f"Template error: Fn::GetAZs: {region} is not a region of partition {partition}")
             ec2 = self.labstack.clients.get("ec2", stack.account, region)
             return sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
         return names
@@ -530,6 +574,12 @@ def _walk(graph: dict[str, set[str]], fn: Callable[[str], None], stop: threading
                 else:
                     errors[node] = error
     return errors
+
+
+@functools.lru_cache(maxsize=None)
+def _regions(partition: str) -> frozenset[str]:
+    """The partition's regions, as botocore's endpoint data knows them."""
+    return frozenset(boto3.session.Session().get_available_regions("ec2", partition))
 
 
 def reason_of(error: BaseException) -> str:

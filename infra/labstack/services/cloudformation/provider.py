@@ -155,7 +155,7 @@ class CloudFormationProvider(Provider):
         """A stack made from a CreateStack request (or a nested stack's properties), checked, not yet started."""
         if request.get("OnFailure") and request.get("DisableRollback") is not None:
             raise AwsError("ValidationError", "You cannot specify both OnFailure and DisableRollback")
-        check_role(self.labstack, request.get("RoleARN"), name)
+        check_role(self.labstack, request.get("RoleARN"), name, ctx.account)
         text, template = self.load(ctx, request, reader)
         stack = Stack(new_stack_id(ctx.partition, ctx.region, ctx.account, name), name, ctx.account, ctx.region,
                       template_body=text, template=template, tags=list(request.get("Tags") or []),
@@ -175,8 +175,12 @@ class CloudFormationProvider(Provider):
     def start_create(self, stack: Stack, on_failure: str, wait: bool = True) -> None:
         """Keep ``stack`` and run its creation."""
         self.engine.admit(stack)
+        try:
+            self.stacks.add(stack)
+        except AwsError:
+            self.engine.release(stack)
+            raise
         stack.status = "CREATE_IN_PROGRESS"
-        self.stacks.add(stack)
         self.engine.run(stack, lambda: self.engine.create(stack, on_failure), wait=wait)
 
     def update_stack(self, ctx: RequestContext, request: dict) -> dict:
@@ -200,11 +204,10 @@ class CloudFormationProvider(Provider):
             raise AwsError("ValidationError", "Update of resource type is not permitted. The new template modifies "
                                               f"resource type of the following resources: [{', '.join(retyped)}]")
         role = request.get("RoleARN") or stack.role_arn
-        check_role(self.labstack, role, stack.name)
+        check_role(self.labstack, role, stack.name, stack.account)
         given = list(request.get("Parameters") or [])
         previous = parameters.stored_values(stack.resolved)
         resolved = self.prepare(ctx, stack, template, given, previous, list(request.get("Capabilities") or []))
-        self.engine.admit(stack)
         tags = request.get("Tags")
         if (template == stack.template and parameters.stored_values(resolved) == previous
                 and (tags is None or list(tags) == stack.tags)):
@@ -212,6 +215,7 @@ class CloudFormationProvider(Provider):
         with stack.lock:
             if stack.status not in UPDATABLE:  # another operation started meanwhile
                 raise AwsError("ValidationError", f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+            self.engine.admit(stack)
             stack.role_arn, stack.caller_key = role, ctx.access_key
             stack.capabilities = list(request.get("Capabilities") or [])
             if tags is not None:
@@ -251,7 +255,7 @@ class CloudFormationProvider(Provider):
         if retain and stack.status != "DELETE_FAILED":
             raise AwsError("ValidationError", f"Invalid operation on stack [{stack.stack_id}]: RetainResources can only "
                                               "be specified when the stack is in the DELETE_FAILED state")
-        check_role(self.labstack, request.get("RoleARN") or stack.role_arn, stack.name)
+        check_role(self.labstack, request.get("RoleARN") or stack.role_arn, stack.name, stack.account)
         if request.get("RoleARN"):
             stack.role_arn = request["RoleARN"]
         stack.caller_key = ctx.access_key
@@ -260,8 +264,8 @@ class CloudFormationProvider(Provider):
 
     def start_delete(self, stack: Stack, retain: list[str], wait: bool = True) -> None:
         """Delete ``stack``; an operation in progress is cancelled first (it rolls back), and the deletion
-        follows it without holding up the request."""
-        self.engine.admit(stack)
+        follows it without holding up the request. Deletions are never admission-limited (a rollback's or a failed
+        nested stack's must not be refused)."""
         with stack.lock:
             if stack.deleting:  # a DeleteStack already runs or waits its turn
                 return
@@ -466,7 +470,10 @@ class CloudFormationProvider(Provider):
             raise AwsError("ValidationError", f"Stack {stack.stack_id} is in {stack.status} state and can not continue "
                                               "update rollback.")
         skip = list(request.get("ResourcesToSkip") or [])
-        self.engine.admit(stack)
+        check_role(self.labstack, request.get("RoleARN") or stack.role_arn, stack.name, stack.account)
+        if request.get("RoleARN"):
+            stack.role_arn = request["RoleARN"]
+        stack.caller_key = ctx.access_key
         self.engine.run(stack, lambda: self.engine.continue_rollback(stack, skip))
         return {}
 

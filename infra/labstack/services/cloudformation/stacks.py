@@ -8,6 +8,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeSt
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from labstack.state import AccountRegionStore
 
 MAX_DELETED = 1000  # deleted stacks remembered per account and region (AWS keeps them 90 days)
 MAX_EVENTS = 5000  # events kept per stack, the oldest dropped first
+MAX_STACKS = int(os.environ.get("LABSTACK_CFN_MAX_STACKS") or 2000)
+"""Live stacks per account and region (AWS's quota "Stacks", 2,000 per Region:
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html)."""
 
 
 def now() -> dt.datetime:
@@ -76,6 +80,8 @@ class Stack:
     disable_rollback: bool = False
     retain_except_on_create: bool = False  # a rollback deletes what the operation made, Retain or not
     deleting: bool = False  # a DeleteStack was accepted and has not finished
+    admitted: bool = False  # holds one of its account's operation slots (Engine.admit)
+    nested: int = 0  # a root stack's nested stacks at every level, made and not yet deleted
     termination_protection: bool = False
     timeout_minutes: int | None = None
     parent_id: str | None = None
@@ -134,6 +140,7 @@ class RegionState:
     """The stacks and exports of one account and region."""
 
     stacks: dict[str, Stack] = field(default_factory=dict)  # by stack id, in creation order
+    names: dict[str, Stack] = field(default_factory=dict)  # by name: the live ones (and some deleted, pruned lazily)
     exports: dict[str, Export] = field(default_factory=dict)
 
 
@@ -150,27 +157,36 @@ class Stacks:
         """The stack (not deleted) named ``name`` or with stack id ``name``."""
         st = self.region(account, region)
         with self.state.lock:
-            found = st.stacks.get(name)
-            if found is not None:
-                return None if found.is_deleted else found
-            return next((s for s in st.stacks.values() if s.name == name and not s.is_deleted), None)
+            found = st.stacks.get(name) or st.names.get(name)
+            return None if found is None or found.is_deleted else found
 
     def find(self, account: str, region: str, name: str) -> Stack:
         """The live stack by name, or any stack (deleted too) by stack id; AWS's ValidationError otherwise."""
         st = self.region(account, region)
         with self.state.lock:
-            found = st.stacks.get(name) or next((s for s in st.stacks.values() if s.name == name and not s.is_deleted), None)
+            found = st.stacks.get(name)
+            if found is None and (named := st.names.get(name)) is not None and not named.is_deleted:
+                found = named
         if found is None:
             raise AwsError("ValidationError", f"Stack with id {name} does not exist")
         return found
 
     def add(self, stack: Stack) -> None:
-        """Keep a new stack (AlreadyExistsException while another live stack has its name); the oldest deleted
-        ones go beyond MAX_DELETED."""
+        """Keep a new stack (AlreadyExistsException while another live stack has its name; LimitExceededException
+        beyond MAX_STACKS live stacks in the region, those under review included); the oldest deleted ones go
+        beyond MAX_DELETED."""
         st = self.region(stack.account, stack.region)
         with self.state.lock:
-            if any(s.name == stack.name and not s.is_deleted and s is not stack for s in st.stacks.values()):
+            held = st.names.get(stack.name)
+            if held is not None and held is not stack and not held.is_deleted:
                 raise AwsError("AlreadyExistsException", f"Stack [{stack.name}] already exists")
+            if held is not stack and len(st.names) >= MAX_STACKS:
+                for gone in [n for n, s in st.names.items() if s.is_deleted]:
+                    del st.names[gone]
+                if len(st.names) >= MAX_STACKS:
+                    raise AwsError("LimitExceededException", f"Limit on the number of stacks has been exceeded: the "
+                                                             f"region holds {MAX_STACKS} stacks, its quota")
+            st.names[stack.name] = stack
             st.stacks[stack.stack_id] = stack
             deleted = [k for k, s in st.stacks.items() if s.is_deleted]
             for key in deleted[:max(len(deleted) - MAX_DELETED, 0)]:

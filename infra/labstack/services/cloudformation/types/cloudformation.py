@@ -11,6 +11,7 @@ anywhere: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,9 @@ from labstack.services.cloudformation.stacks import Stack
 NESTED_LAB_SECONDS = 6 * 3600  # how long a parent waits for its child's operation, on the lab clock
 MAX_NESTING = 5
 """How deep stacks may nest below a root (labstack's bound: a template that nests itself fails there)."""
+MAX_NESTED = int(os.environ.get("LABSTACK_CFN_MAX_NESTED_STACKS") or 50)
+"""Nested stacks one root stack may hold at once, at every level (labstack's bound: a template that nests itself
+several times over would otherwise make thousands of stacks before the nesting bound stops it)."""
 SUPPORTED = ("TemplateURL", "Parameters", "TimeoutInMinutes", "NotificationARNs", "Tags")
 
 
@@ -95,17 +99,32 @@ class NestedStack(ResourceType):
         if depth + 1 > MAX_NESTING:
             raise HandlerError(f"Nested stacks may nest at most {MAX_NESTING} levels deep in labstack "
                                f"({parent.name} is {depth} levels below its root)", "ServiceLimitExceeded")
+        root = provider.stacks.find(ctx.account, ctx.region, parent.root_id) if parent.root_id else parent
+        with root.lock:
+            if root.nested >= MAX_NESTED:
+                raise HandlerError(f"A root stack may hold at most {MAX_NESTED} nested stacks in labstack "
+                                   f"({root.name} holds {root.nested})", "ServiceLimitExceeded")
+            root.nested += 1
+        try:
+            child = self._start(ctx, provider, parent, props)
+        except Exception:
+            with root.lock:
+                root.nested -= 1
+            raise
+        _settled(ctx, child, "created")
+        return _result(child)
+
+    def _start(self, ctx: Context, provider: Any, parent: Stack, props: dict) -> Stack:
+        """Make the child stack and start its creation; the parent's resource holds its id from now on."""
         request = self._request(ctx, parent, props)
         asked = RequestContext(ctx.account, ctx.region, "cloudformation", parent.caller_key)
         child = provider.new_stack(asked, ctx.name(128), request, parent=parent, reader=ctx)
         provider.start_create(child, "ROLLBACK", wait=False)
-        try:
-            _settled(ctx, child, "created")
-        except HandlerError:  # the parent knows no physical id of a failed resource: the child goes now
-            provider.start_delete(child, [], wait=False)
-            ctx.wait(lambda: not child.busy, NESTED_LAB_SECONDS, f"Embedded stack {child.stack_id}")
-            raise
-        return _result(child)
+        with parent.lock:  # the parent holds the child's id before waiting: a failed child is deleted on rollback
+            held = parent.resources.get(ctx.logical_id)
+            if held is not None:
+                held.physical_id = child.stack_id
+        return child
 
     def update(self, ctx: Context, physical_id: str, old: dict, new: dict) -> Result:
         provider = _provider(ctx)
@@ -131,6 +150,10 @@ class NestedStack(ResourceType):
             return
         provider.start_delete(child, [], wait=False)
         _settled(ctx, child, "deleted")
+        if child.root_id is not None:
+            root = provider.stacks.find(ctx.account, ctx.region, child.root_id)
+            with root.lock:
+                root.nested = max(root.nested - 1, 0)
 
     def read(self, ctx: Context, physical_id: str, props: dict) -> dict | None:
         provider = _provider(ctx)
