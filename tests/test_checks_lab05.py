@@ -25,6 +25,7 @@ from tests.support.later_labs import (
 )
 from tests.support.mutations import breaks, role_policy, uncovered
 from tests.support.server import LabstackProcess
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("solved-account"),
               pytest.mark.first]  # one worker grows the solved account (tests/support/later_labs.py), from the start
@@ -227,20 +228,23 @@ def test_production_left_on_the_first_release(solved: LabSession) -> None:
 
 # --- troubleshooting: the request nobody answered -------------------------------------------------
 
-def _drill_run(session: LabSession, timeout_minutes: int | None) -> tuple[str, str]:
-    """Lab 05's drill pipeline put again (an approval with ``timeout_minutes``, or AWS's seven days) and run
-    once more: (execution id, status of its approval stage once it has an answer or a token)."""
+def _drill_run(session: LabSession) -> tuple[str, str]:
+    """Lab 05's drill pipeline put again as the solution declares it (created when missing) and run once more:
+    (execution id, status of its approval stage once it has an answer or a token)."""
     client = session.client("codepipeline")
     main = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
-    approval: dict[str, Any] = {
-        "name": "ManualApproval", "runOrder": 1, "configuration": {"NotificationArn": lab05.topic_arn(session)},
-        "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}
-    if timeout_minutes is not None:
-        approval["timeoutInMinutes"] = timeout_minutes
-    client.update_pipeline(pipeline={
-        "name": lab05.DRILL_PIPELINE, "pipelineType": "V2", "roleArn": main["roleArn"], "artifactStore": main["artifactStore"],
-        "stages": main["stages"][:1] + [{"name": "Approval", "actions": [approval]}]})
-    execution = client.start_pipeline_execution(name=lab05.DRILL_PIPELINE)["pipelineExecutionId"]
+    approval = {"name": "ManualApproval", "runOrder": 1, "timeoutInMinutes": lab05.DRILL_TIMEOUT,
+                "configuration": {"NotificationArn": lab05.topic_arn(session)},
+                "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}
+    declaration = {"name": lab05.DRILL_PIPELINE, "pipelineType": "V2", "roleArn": main["roleArn"],
+                   "artifactStore": main["artifactStore"], "stages": main["stages"][:1] + [{"name": "Approval", "actions": [approval]}]}
+    try:
+        client.update_pipeline(pipeline=declaration)
+        execution = client.start_pipeline_execution(name=lab05.DRILL_PIPELINE)["pipelineExecutionId"]
+    except client.exceptions.PipelineNotFoundException:
+        client.create_pipeline(pipeline=declaration)  # its first execution starts by itself
+        execution = wait_for(lambda: (e := client.list_pipeline_executions(pipelineName=lab05.DRILL_PIPELINE)
+                                      ["pipelineExecutionSummaries"]) and e[0]["pipelineExecutionId"])
     return execution, wait_for(lambda: _approval_status(session, execution), seconds=120)
 
 
@@ -254,39 +258,50 @@ def _approval_status(session: LabSession, execution: str) -> str | None:
     return None
 
 
+def _token(session: LabSession) -> str:
+    stage = next(s for s in session.client("codepipeline").get_pipeline_state(name=lab05.DRILL_PIPELINE)["stageStates"]
+                 if s["stageName"] == "Approval")
+    return str(stage["actionStates"][0]["latestExecution"]["token"])
+
+
+def _answer(session: LabSession, execution: str, status: str) -> str:
+    """Answer the drill's waiting request; the stage's status once it has ended."""
+    session.client("codepipeline").put_approval_result(
+        pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", actionName="ManualApproval", token=_token(session),
+        result={"status": status, "summary": "Not now" if status == "Rejected" else "In time"})
+    return str(wait_for(lambda: (s := _approval_status(session, execution)) != "Waiting" and s, seconds=120))
+
+
+def _drill_done_right(session: LabSession) -> str:
+    """The drill as the solution does it: a request left to expire, the stage retried, the new request approved."""
+    execution, status = _drill_run(session)
+    assert status == "Waiting" and wait_for(lambda: _approval_status(session, execution) == "Failed", seconds=120)
+    assert_fails(session, lab05, "expired-then-approved", "no later request of the drill pipeline was approved",
+                 still=("approval-expired",))
+    session.client("codepipeline").retry_stage_execution(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval",
+                                                         pipelineExecutionId=execution, retryMode="FAILED_ACTIONS")
+    assert wait_for(lambda: _approval_status(session, execution), seconds=120) == "Waiting"
+    return _answer(session, execution, "Approved")
+
+
 @breaks("approval-expired", "expired-then-approved")
 def test_a_drill_request_rejected_or_left_expired_without_a_retry(solved: LabSession) -> None:
     """A rejected request is not an expired one; an expired one not retried and approved is half the drill. Then
     the drill done right passes both. https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-approve-or-reject.html"""
     client = solved.client("codepipeline")
     client.delete_pipeline(name=lab05.DRILL_PIPELINE)
-    assert_fails(solved, lab05, "approval-expired", f"there is no pipeline {lab05.DRILL_PIPELINE}")
-    main = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
-    client.create_pipeline(pipeline={**{k: main[k] for k in ("roleArn", "artifactStore")}, "name": lab05.DRILL_PIPELINE,
-                                     "pipelineType": "V2", "stages": main["stages"][:1] + [
-                                         {"name": "Approval", "actions": [action_of(main, "Approval")]}]})
-    first = wait_for(lambda: (e := client.list_pipeline_executions(pipelineName=lab05.DRILL_PIPELINE)
-                              ["pipelineExecutionSummaries"]) and e[0]["pipelineExecutionId"])
-    assert wait_for(lambda: _approval_status(solved, first), seconds=120) == "Waiting"
-    token = next(s for s in client.get_pipeline_state(name=lab05.DRILL_PIPELINE)["stageStates"]
-                 if s["stageName"] == "Approval")["actionStates"][0]["latestExecution"]["token"]
-    client.put_approval_result(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", actionName="ManualApproval",
-                               token=token, result={"status": "Rejected", "summary": "Not now"})
-    assert wait_for(lambda: _approval_status(solved, first) != "Waiting" and _approval_status(solved, first)) == "Failed"
-    assert_fails(solved, lab05, "approval-expired", "expired yet (it failed otherwise: Not now)")
-    assert_fails(solved, lab05, "expired-then-approved", "expired yet")
-
-    execution, status = _drill_run(solved, lab05.DRILL_TIMEOUT)  # nobody answers: it expires
-    assert status == "Waiting" and wait_for(lambda: _approval_status(solved, execution) == "Failed", seconds=120)
-    assert_fails(solved, lab05, "expired-then-approved", "no later request of the drill pipeline was approved",
-                 still=("approval-expired",))
-
-    client.retry_stage_execution(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", pipelineExecutionId=execution,
-                                 retryMode="FAILED_ACTIONS")
-    assert wait_for(lambda: _approval_status(solved, execution), seconds=120) == "Waiting"
-    token = next(s for s in client.get_pipeline_state(name=lab05.DRILL_PIPELINE)["stageStates"]
-                 if s["stageName"] == "Approval")["actionStates"][0]["latestExecution"]["token"]
-    client.put_approval_result(pipelineName=lab05.DRILL_PIPELINE, stageName="Approval", actionName="ManualApproval",
-                               token=token, result={"status": "Approved", "summary": "In time"})
-    assert wait_for(lambda: _approval_status(solved, execution) == "Succeeded", seconds=120)
+    try:
+        assert_fails(solved, lab05, "approval-expired", f"there is no pipeline {lab05.DRILL_PIPELINE}")
+        main = client.get_pipeline(name=lab04.PIPELINE)["pipeline"]
+        client.create_pipeline(pipeline={**{k: main[k] for k in ("roleArn", "artifactStore")}, "name": lab05.DRILL_PIPELINE,
+                                         "pipelineType": "V2", "stages": main["stages"][:1] + [
+                                             {"name": "Approval", "actions": [action_of(main, "Approval")]}]})
+        first = wait_for(lambda: (e := client.list_pipeline_executions(pipelineName=lab05.DRILL_PIPELINE)
+                                  ["pipelineExecutionSummaries"]) and e[0]["pipelineExecutionId"])
+        assert wait_for(lambda: _approval_status(solved, first), seconds=120) == "Waiting"
+        assert _answer(solved, first, "Rejected") == "Failed"
+        assert_fails(solved, lab05, "approval-expired", "expired yet (it failed otherwise: Not now)")
+        assert_fails(solved, lab05, "expired-then-approved", "expired yet")
+    finally:
+        assert _drill_done_right(solved) == "Succeeded"  # the solved account as the solution left it
     assert_passes(solved, lab05, "approval-expired", "expired-then-approved")
