@@ -171,3 +171,32 @@ def test_write_only_properties_and_kms_key_ids_are_not_compared() -> None:
     assert expected_properties("AWS::CodePipeline::Pipeline", props) == {"Name": "p"}
     expected = {"KmsKeyId": "alias/a", "Config": {"KmsKeyId": "alias/a", "Size": 1}}
     assert compare("AWS::Logs::LogGroup", expected, {"KmsKeyId": "arn:key", "Config": {"KmsKeyId": "x", "Size": 1}}) == []
+
+
+@pytest.mark.slow
+def test_one_detection_per_stack_a_bound_per_account_and_reset_stops_them(inprocess: Any, monkeypatch: Any) -> None:
+    """A flood of DetectStackDrift calls (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackDrift.html)
+    starts one detection per stack: while it runs a second call answers its id; an account runs at most
+    MAX_DETECTIONS at once (LimitExceededException beyond, here 1); `labstack reset` stops a detection between
+    resources and leaves no detection thread behind."""
+    import threading
+
+    from labstack.services.cloudformation import drift
+    from tests.support.cfn_stacks import settled
+    from tests.support.inprocess import client
+
+    monkeypatch.setattr(drift, "SETTLE_SECONDS", 0)
+    monkeypatch.setattr(drift, "MAX_DETECTIONS", 1)
+    cfn = client(inprocess, "cloudformation")
+    params = {f"P{i}": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "v"}} for i in range(200)}
+    cfn.create_stack(StackName="Many", TemplateBody=json.dumps({"Resources": params}))
+    cfn.create_stack(StackName="Small", TemplateBody=json.dumps({"Resources": {"P": params["P0"]}}))
+    assert settled(cfn, "Many", seconds=120)["StackStatus"] == settled(cfn, "Small")["StackStatus"] == "CREATE_COMPLETE"
+
+    first = cfn.detect_stack_drift(StackName="Many")["StackDriftDetectionId"]
+    assert [cfn.detect_stack_drift(StackName="Many")["StackDriftDetectionId"] for _ in range(20)] == [first] * 20
+    with pytest.raises(cfn.exceptions.LimitExceededException, match="at most 1 stack drift detections"):
+        cfn.detect_stack_drift(StackName="Small")
+    assert cfn.describe_stack_drift_detection_status(StackDriftDetectionId=first)["DetectionStatus"] == "DETECTION_IN_PROGRESS"
+    inprocess.reset()
+    assert not [t for t in threading.enumerate() if t.name.startswith("cfn-drift-")]

@@ -38,6 +38,8 @@ NOT_COMPARED = ("KmsKeyId", "KMSKeyId")  # AWS does not compare KMS key ids (a k
 UNREADABLE = ("AWS::CloudFormation::Stack",  # AWS checks a nested stack's drift on the nested stack itself
               "AWS::CloudFormation::WaitConditionHandle", "AWS::CDK::Metadata")  # nothing live to compare
 KEPT_DETECTIONS = 20  # detections remembered per stack for DescribeStackDriftDetectionStatus
+MAX_DETECTIONS = 5
+"""Stack drift detections one account may have in progress at once (labstack's bound: each reads every resource)."""
 PAGE = 100
 
 
@@ -161,6 +163,8 @@ class Drift:
 
     def __init__(self, provider: "CloudFormationProvider") -> None:
         self.provider = provider
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}  # account -> detections in progress
 
     def _checkable(self, ctx: RequestContext, name: str) -> Stack:
         stack = self.provider.stacks.find(ctx.account, ctx.region, name)
@@ -222,19 +226,26 @@ class Drift:
         unknown = [n for n in names or [] if n not in stack.resources]
         if unknown:
             raise AwsError("ValidationError", f"Resource {unknown[0]} does not exist for stack {stack.name}")
-        detection_id = str(uuid.uuid4())
-        record: dict[str, Any] = {"StackId": stack.stack_id, "StackDriftDetectionId": detection_id,
-                                  "DetectionStatus": "DETECTION_IN_PROGRESS", "Timestamp": now()}
         with stack.lock:
             detections = stack.drift.setdefault("detections", {})
+            running = next((r for r in detections.values() if r["DetectionStatus"] == "DETECTION_IN_PROGRESS"), None)
+            if running is not None:  # one detection at a time per stack: the caller follows the running one
+                return {"StackDriftDetectionId": running["StackDriftDetectionId"]}
+            with self._lock:
+                if self._running.get(stack.account, 0) >= MAX_DETECTIONS:
+                    raise AwsError("LimitExceededException", f"labstack runs at most {MAX_DETECTIONS} stack drift "
+                                                             "detections of an account at once; wait for one to finish")
+                self._running[stack.account] = self._running.get(stack.account, 0) + 1
+            detection_id = str(uuid.uuid4())
+            record: dict[str, Any] = {"StackId": stack.stack_id, "StackDriftDetectionId": detection_id,
+                                      "DetectionStatus": "DETECTION_IN_PROGRESS", "Timestamp": now()}
             detections[detection_id] = record
             for old in list(detections)[:-KEPT_DETECTIONS]:
                 del detections[old]
             wanted = [r for r in stack.resources.values() if names is None or r.logical_id in names]
         acting = self._acting(ctx, stack)
-        worker = threading.Thread(target=self._run, args=(stack, wanted, acting, record), daemon=True,
-                                  name=f"cfn-drift-{stack.name}")
-        worker.start()
+        worker = self.provider.engine.background(f"cfn-drift-{stack.name}",
+                                                 lambda: self._run(stack, wanted, acting, record))
         worker.join(SETTLE_SECONDS)
         return {"StackDriftDetectionId": detection_id}
 
@@ -242,8 +253,12 @@ class Drift:
         failed: list[str] = []
         reasons: list[str] = []
         drifted = 0
+        stop = self.provider.engine.stop
         try:
             for resource in wanted:
+                if stop.is_set():  # labstack resets or shuts down: the detection ends between resources
+                    failed, reasons = [r.logical_id for r in wanted[wanted.index(resource):]], ["detection stopped"]
+                    break
                 try:
                     row = self.check(stack, resource, acting)
                 except Exception as error:  # noqa: BLE001 - one resource's failure (reason_of logs a bug) fails the detection, not the thread
@@ -253,6 +268,8 @@ class Drift:
                 drifted += row["StackResourceDriftStatus"] in ("MODIFIED", "DELETED")
         finally:
             acting.close()
+            with self._lock:
+                self._running[stack.account] -= 1
         result = {"DriftedStackResourceCount": drifted, "Timestamp": now(),
                   "StackDriftStatus": "DRIFTED" if drifted else "IN_SYNC"}
         if failed:
