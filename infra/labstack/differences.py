@@ -132,8 +132,12 @@ DIFFERENCES: tuple[Difference, ...] = (
                                  "registry schema (as cfn-lint ships it) and the handler; transforms (macros, "
                                  "AWS::Serverless) are refused."),
     Difference("CloudFormation", "A stack policy is kept (GetStackPolicy answers it) but not enforced during updates; "
-                                 "an account runs at most `LABSTACK_CFN_MAX_OPERATIONS` (25) stack operations at once, "
-                                 "nested stacks included (LimitExceededException beyond)."),
+                                 "an account starts at most `LABSTACK_CFN_MAX_OPERATIONS` (25) root stack operations at "
+                                 "once (LimitExceededException beyond; nested stacks run under their root's, deletions "
+                                 "and rollbacks are never refused); a root holds at most "
+                                 "`LABSTACK_CFN_MAX_NESTED_STACKS` (50) nested stacks; an account runs at most 5 stack "
+                                 "drift detections at once. The stacks quota per Region (2,000) is "
+                                 "`LABSTACK_CFN_MAX_STACKS`."),
     Difference("CloudFormation", "A stack's NotificationARNs are kept but nothing is published to them, and no "
                                  "EventBridge `CloudFormation Stack Status Change` / `Resource Status Change` events are "
                                  "sent; DescribeStackEvents is the record."),
