@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_stacks import events, settled
+from tests.support.cfn_stacks import events, service_role, settled
 from tests.support.inprocess import client
 from tests.support.waiting import wait_for
 
@@ -90,7 +90,7 @@ def test_timeout_in_minutes_runs_on_the_lab_clock(inprocess: Any) -> None:
 
 def test_continue_update_rollback_after_a_resource_could_not_be_put_back(inprocess: Any) -> None:
     """A rollback that cannot put a resource back leaves UPDATE_ROLLBACK_FAILED; ContinueUpdateRollback with
-    ResourcesToSkip finishes it (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-update-rollback-failed)."""
+    ResourcesToSkip finishes it, as the RoleARN it names (a role CloudFormation cannot assume is refused) (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-update-rollback-failed)."""
     cfn, ecs, sns = client(inprocess, "cloudformation"), client(inprocess, "ecs"), client(inprocess, "sns")
     topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "skipped", "DisplayName": "before"}}
     cfn.create_stack(StackName="Stuck", TemplateBody=body({"Topic": topic}))
@@ -110,8 +110,12 @@ def test_continue_update_rollback_after_a_resource_could_not_be_put_back(inproce
                                                                  "The following resource(s) failed to update: [Topic].")
     with pytest.raises(cfn.exceptions.ClientError, match="is in UPDATE_ROLLBACK_FAILED state and can not be updated"):
         cfn.update_stack(StackName="Stuck", TemplateBody=body({"Topic": topic}))
-    cfn.continue_update_rollback(StackName="Stuck", ResourcesToSkip=["Topic"])
-    assert settled(cfn, "Stuck")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    with pytest.raises(cfn.exceptions.ClientError, match="is invalid or cannot be assumed"):  # its RoleARN is honoured
+        cfn.continue_update_rollback(StackName="Stuck", RoleARN="arn:aws:iam::123456789012:role/missing")
+    role = service_role(client(inprocess, "iam"), "cfn-rollback", ["sns:*", "ecs:*"])
+    cfn.continue_update_rollback(StackName="Stuck", ResourcesToSkip=["Topic"], RoleARN=role)
+    stack = settled(cfn, "Stuck")
+    assert (stack["StackStatus"], stack["RoleARN"]) == ("UPDATE_ROLLBACK_COMPLETE", role)
     assert ("Topic", "UPDATE_COMPLETE", "Resource skipped during UpdateRollback") in events(cfn, "Stuck")
     assert clusters(ecs, "stuck-cluster") in ([], ["INACTIVE"])
 
