@@ -23,8 +23,11 @@ _NAMED_ACCOUNTS = (
 )
 # Services whose requests may rightly name other accounts: IAM (trust and resource policies are the
 # account's own documents), STS (AssumeRole checks the role's trust policy itself, services/sts), and
-# S3 (its bodies are learners' files; another account's bucket already answers AccessDenied).
-_EXEMPT = frozenset({"iam", "sts", "s3"})
+# S3 (its bodies are learners' files; another account's bucket already answers AccessDenied), and
+# CloudFormation (a template is the learner's file; the engine makes, reads and resolves everything with calls
+# signed as the learner or the stack's role, which this check refuses in turn, and a role of another account is
+# refused as AWS refuses it).
+_EXEMPT = frozenset({"iam", "sts", "s3", "cloudformation"})
 MAX_SCANNED = 2 * 1024 * 1024
 
 
