@@ -311,7 +311,8 @@ def _every_stack(cfn: Any) -> list[dict]:
 def test_the_regions_stack_quota_counts_stacks_under_review(tmp_path: Any) -> None:
     """AWS's quota of stacks per Region (2,000; https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html),
     here LABSTACK_CFN_MAX_STACKS=3: a stack made by a CREATE change set (REVIEW_IN_PROGRESS) counts, the next
-    CreateStack or CREATE change set is refused with LimitExceededException, and a deleted stack frees its place."""
+    CreateStack or CREATE change set is refused with LimitExceededException "Limit for stack has been exceeded" (AWS's
+    words, as reported in https://github.com/aws-amplify/amplify-cli/issues/5221), and a deleted stack frees its place."""
     from tests.support.server import start_labstack
 
     server = start_labstack(tmp_path / "home", LABSTACK_CFN_MAX_STACKS="3")
@@ -321,7 +322,7 @@ def test_the_regions_stack_quota_counts_stacks_under_review(tmp_path: Any) -> No
         for name in ("One", "Two"):
             cfn.create_stack(StackName=name, TemplateBody=handle)
         cfn.create_change_set(StackName="Review", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=handle)
-        with pytest.raises(cfn.exceptions.LimitExceededException, match="Limit on the number of stacks"):
+        with pytest.raises(cfn.exceptions.LimitExceededException, match="^An error occurred .*: Limit for stack has been exceeded$"):
             cfn.create_stack(StackName="Four", TemplateBody=handle)
         with pytest.raises(cfn.exceptions.LimitExceededException):
             cfn.create_change_set(StackName="Four", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=handle)

@@ -184,8 +184,7 @@ class Stacks:
                 for gone in [n for n, s in st.names.items() if s.is_deleted]:
                     del st.names[gone]
                 if len(st.names) >= MAX_STACKS:
-                    raise AwsError("LimitExceededException", f"Limit on the number of stacks has been exceeded: the "
-                                                             f"region holds {MAX_STACKS} stacks, its quota")
+                    raise AwsError("LimitExceededException", "Limit for stack has been exceeded")  # AWS's words
             st.names[stack.name] = stack
             st.stacks[stack.stack_id] = stack
             deleted = [k for k, s in st.stacks.items() if s.is_deleted]
