@@ -46,8 +46,8 @@ SETTLE_SECONDS = float(os.environ.get("LABSTACK_CFN_SETTLE_SECONDS") or 5)
 answering (AWS answers at once; boto3's waiters poll every 30 s)."""
 WORKERS = 4  # resources of one stack made at the same time
 MAX_OPERATIONS = int(os.environ.get("LABSTACK_CFN_MAX_OPERATIONS") or 25)
-"""Stack operations one account may have in progress at once, nested stacks' included (labstack's bound: each
-runs in threads of its own; AWS states no such quota)."""
+"""Root stack operations one account may start while others run (labstack's bound: each runs in threads of its
+own; AWS states no such quota). Nested stacks run under their root's; deletions and rollbacks are never refused."""
 POLL_LAB_SECONDS = 5.0  # how often a handler's wait polls, on the lab clock
 RETAIN = "Retain"
 
@@ -87,7 +87,7 @@ class Engine:
     def admit(self, stack: Stack) -> None:
         """Take one of the account's MAX_OPERATIONS slots for the operation about to start on ``stack`` (the count
         and the taking under one lock); LimitExceededException when none is free. A nested stack's operations count
-        against their root's, so are not admitted; deletions and rollbacks are never admitted (see ``run``)."""
+        against their root's, so are not admitted; deletions and rollbacks never ask to be."""
         if stack.parent_id is not None:
             return
         with self._lock:
