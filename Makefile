@@ -17,7 +17,7 @@ LAB_ENV := $(VENV_PATH) AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566
            AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 
 # `make lab BACKEND=localstack`: LocalStack (its own venv, no Docker, no token) on 4566 serves S3, IAM,
-# STS, SNS, SQS, CloudWatch, Logs, Events, SSM and Secrets Manager; labstack on 4577 serves the rest.
+# STS, SNS, SQS, Logs, Events, SSM and Secrets Manager; labstack on 4577 serves the rest (CloudWatch too).
 # The learner's variables (one endpoint per service) come from grader.backends through `grader env`.
 BACKEND ?= embedded
 LOCALSTACK_PORT := 4566

@@ -31,7 +31,9 @@ DEFAULT_BESIDE_LOCALSTACK = "http://127.0.0.1:4577"  # labstack's port when Loca
 # What LocalStack's free runtime serves and the labs take from it (issue #10); labstack serves the
 # rest. CloudFormation stays on labstack although LocalStack serves it: the base stack creates ECS
 # and ELBv2 resources, which LocalStack's free runtime answers 501 for, so the stack would fail there.
-LOCALSTACK_SERVICES = ("s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm", "secretsmanager")
+# CloudWatch stays on labstack too: LocalStack's free CloudWatch evaluates only single-metric alarms,
+# never lab 06's metric math alarm, so that alarm would never fire and v3 would never be stopped.
+LOCALSTACK_SERVICES = ("s3", "iam", "sts", "sns", "sqs", "logs", "events", "ssm", "secretsmanager")
 # Of those, the ones a client still calls through labstack, which serves part of the API in front
 # of LocalStack and forwards the rest: EventBridge, whose free runtime refuses a CodePipeline target
 # (labstack keeps such targets; labstack.runtimes.eventbus). The rules themselves live in LocalStack.

@@ -21,8 +21,10 @@ def test_an_upstream_that_is_no_url_is_refused_in_one_line(bad: str) -> None:
         Settings.from_env(upstream=bad)
 
 
-def test_cloudwatch_is_forwarded_by_its_signing_name() -> None:
-    assert "monitoring" in signing_names() and "cloudwatch" in SERVICES and len(signing_names()) == len(SERVICES)
+def test_cloudwatch_is_not_forwarded_and_each_forwarded_service_has_its_signing_name() -> None:
+    """CloudWatch (signed ``monitoring``) stays labstack's: LocalStack's free CloudWatch evaluates no metric math alarm."""
+    assert "monitoring" not in signing_names() and "cloudwatch" not in SERVICES
+    assert {"s3", "iam", "sts", "logs", "events", "secretsmanager"} <= signing_names() and len(signing_names()) == len(SERVICES)
 
 
 def test_only_keys_localstack_reads_as_the_same_account_pass_unchanged() -> None:

@@ -403,7 +403,7 @@ def parser() -> argparse.ArgumentParser:
         if listen:
             cmd.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 only when asked)")
             cmd.add_argument("--upstream", metavar="URL",
-                             help="LocalStack's URL: consume S3, IAM, STS, SNS, SQS, CloudWatch, Logs, Events, SSM "
+                             help="LocalStack's URL: consume S3, IAM, STS, SNS, SQS, Logs, Events, SSM "
                                   "and Secrets Manager from it (default LABSTACK_UPSTREAM)")
             cmd.add_argument("--learners", metavar="FILE",
                              help="class mode: only the keys in this learners file (labstack learners new) may call, "

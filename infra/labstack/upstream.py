@@ -22,9 +22,10 @@ from labstack.protocol.models import metadata
 
 log = logging.getLogger("labstack.upstream")
 
-# botocore's names of the services consumed from the upstream (issue #10).
+# botocore's names of the services consumed from the upstream (issue #10). Not CloudWatch: LocalStack's
+# free CloudWatch does not evaluate metric math alarms, labstack's alarms runtime does.
 SERVICES = frozenset({
-    "s3", "iam", "sts", "sns", "sqs", "cloudwatch", "logs", "events", "ssm", "secretsmanager",
+    "s3", "iam", "sts", "sns", "sqs", "logs", "events", "ssm", "secretsmanager",
 })
 # The account LocalStack puts a key in that names none (``test``); labstack follows it upstream.
 LOCALSTACK_DEFAULT_ACCOUNT = "000000000000"
@@ -44,7 +45,7 @@ _CHUNK = 64 * 1024
 
 @functools.lru_cache(maxsize=1)
 def signing_names() -> frozenset[str]:
-    """The SigV4 service names of :data:`SERVICES` (CloudWatch signs as ``monitoring``)."""
+    """The SigV4 service names of :data:`SERVICES` (what the gateway reads from a request's credential scope)."""
     names = set()
     for service in SERVICES:
         meta = metadata(service)

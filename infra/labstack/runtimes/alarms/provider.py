@@ -59,9 +59,6 @@ class AlarmsRuntime(Provider):
         labstack.hooks.on_shutdown(self._stop.set)
         labstack.hooks.on_reset(self.history.reset)
         labstack.hooks.on_reset(self._grouped.clear)
-        if labstack.clients.upstream_serves("cloudwatch"):
-            log.info("alarms are evaluated by the upstream's CloudWatch; labstack's evaluator steps aside")
-            return
         every(labstack, TICK_SECONDS, self.evaluate_all, "alarm evaluation", self._stop)
 
     def evaluate_all(self) -> None:
