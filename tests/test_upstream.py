@@ -152,31 +152,56 @@ def test_with_localstack_down_mid_lab_clients_get_a_503_and_labstack_goes_on(tmp
         localstack.stop()
 
 
-def test_an_alarm_in_localstack_on_elb_metrics_stops_a_blue_green_deployment(
+def test_labstacks_metric_math_alarm_stops_a_blue_green_deployment_and_tells_a_topic_in_localstack(
         upstream_labstack: LabstackProcess, localstack: LocalStack, tmp_path: Path) -> None:
-    """The ELB runtime puts its metrics into LocalStack's CloudWatch, LocalStack evaluates the alarm
-    (every Period real seconds: the lab clock does not reach it), and CodeDeploy reads it there."""
+    """CloudWatch stays labstack's beside LocalStack, whose free CloudWatch evaluates only single-metric
+    alarms: an error-rate alarm with metric math
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html)
+    on the ELB runtime's metrics fires on labstack's lab clock, CodeDeploy stops v3 on it, and the alarm's
+    action is published to its SNS topic, which lives in LocalStack (an SQS queue there receives it)."""
     account = new_account()
     bg = BlueGreen(upstream_labstack, account, tmp_path)
     before = bg.serving().pop()
     balancer = bg.balancer["LoadBalancerArn"].split(":loadbalancer/")[1]
-    bg.cw.put_metric_alarm(AlarmName="bg-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-                           Dimensions=[{"Name": "LoadBalancer", "Value": balancer}], Statistic="Sum", Period=10,
-                           EvaluationPeriods=1, Threshold=2, ComparisonOperator="GreaterThanThreshold",
-                           TreatMissingData="notBreaching")
-    bg.group("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", alarms=["bg-5xx"])
+    sns, sqs = localstack.client("sns", account), localstack.client("sqs", account)
+    topic = sns.create_topic(Name="bg-alarms")["TopicArn"]
+    queue = sqs.create_queue(QueueName="bg-alarm-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def metric(query_id: str, name: str) -> dict:
+        return {"Id": query_id, "ReturnData": False, "MetricStat": {"Stat": "Sum", "Period": 60, "Metric": {
+            "Namespace": "AWS/ApplicationELB", "MetricName": name,
+            "Dimensions": [{"Name": "LoadBalancer", "Value": balancer}]}}}
+
+    bg.cw.put_metric_alarm(AlarmName="bg-error-rate", EvaluationPeriods=1, Threshold=10,
+                           ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+                           AlarmActions=[topic], Metrics=[
+                               metric("errors", "HTTPCode_Target_5XX_Count"), metric("requests", "RequestCount"),
+                               {"Id": "rate", "Expression": "100 * errors / requests", "Label": "5xx %"}])
+    assert localstack.client("cloudwatch", account).describe_alarms()["MetricAlarms"] == []  # labstack's alone
+    bg.group("CodeDeployDefault.ECSCanary10Percent15Minutes", termination_minutes=5, alarms=["bg-error-rate"])
     deployment = bg.deploy("v3")  # half its answers are 500s
     wait_for(lambda: len(bg.weights()) == 2, seconds=30)
-    cloudwatch = localstack.client("cloudwatch", account)
-    deadline = time.monotonic() + 40
-    while cloudwatch.describe_alarms(AlarmNames=["bg-5xx"])["MetricAlarms"][0]["StateValue"] != "ALARM":
-        assert time.monotonic() < deadline, "LocalStack's alarm did not fire"
+
+    def fired() -> bool:
         fetch(bg.prod_url)
+        return bg.cw.describe_alarms(AlarmNames=["bg-error-rate"])["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+    wait_for(fired, seconds=60, interval=0)
     info = bg.finish(deployment)
     assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "ALARM_ACTIVE"
     assert bg.finish(info["rollbackInfo"]["rollbackDeploymentId"])["status"] == "Succeeded"
     bg.settle()
     assert bg.serving(requests=20) == {before}
+    seen: list[dict] = []
+
+    def alarm_message() -> dict | None:
+        for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(json.loads(message["Body"]))
+        return next((m for m in seen if m["NewStateValue"] == "ALARM"), None)
+
+    assert wait_for(alarm_message)["AlarmName"] == "bg-error-rate"
 
 
 def test_a_stacks_roles_and_log_groups_live_in_localstack_and_lambda_finds_the_role_there(
