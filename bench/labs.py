@@ -55,6 +55,10 @@ def section_times(executed: Path) -> dict[str, float]:
     return sections
 
 
+def _rounded(per_lab: dict[int, float]) -> dict[int, float]:
+    return {number: round(seconds, 1) for number, seconds in per_lab.items()}
+
+
 def _cpu(process: psutil.Process) -> dict[str, float]:
     """CPU seconds so far: labstack's (its reaped children included), papermill's and its kernels' (this
     process's reaped children), and this process's own (the checks catch-up runs after each solution)."""
@@ -77,7 +81,12 @@ def run(options: Options, progress: Callable[[str], None]) -> list[Figure]:
         for number in checks.lab_numbers():
             executed = Path(folder) / f"{notebooks.slug(number)}.ipynb"
             cpu_before, started = _cpu(labstack), time.perf_counter()
-            report = catchup.solve(number, session, executed)
+            try:
+                report = catchup.solve(number, session, executed)
+            except notebooks.NotebookFailed as exc:  # say where the run was and where the lab's time went
+                raise RuntimeError(f"{exc}\nafter {time.perf_counter() - started:.1f} s; the labs before it: "
+                                   f"{_rounded(per_lab)}; its sections' seconds so far: "
+                                   f"{section_times(executed) if executed.exists() else 'none written'}") from exc
             per_lab[number] = time.perf_counter() - started
             cpu[number] = {k: round(v - cpu_before[k], 2) for k, v in _cpu(labstack).items()}
             if not report.passed:
