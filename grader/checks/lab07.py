@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cfnlint.decode import decode_str
 
 from grader.backends import LabSession
 from grader.checks import Check, Fail, found, lab01, lab02, lab03, lab05
@@ -96,6 +95,8 @@ def template(session: LabSession, stack_name: str) -> dict[str, Any]:
     body = session.client("cloudformation").get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
     if isinstance(body, dict):
         return body
+    from cfnlint.decode import decode_str  # here, not at import: cfn-lint takes 0.4 s to load in every kernel
+
     loaded, errors = decode_str(body)
     if errors or not isinstance(loaded, dict):
         raise Fail(f"{stack_name}'s template is neither JSON nor YAML: {errors[0] if errors else 'empty'}")
