@@ -4,14 +4,13 @@ template with an error and passes the reference templates."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
 from cfnlint import api, decode
 
 from tests.support.codebuild import Lab, log_lines, run_build
+from tests.support.codepipeline import zipped
 
 pytest_plugins = ["tests.support.codebuild_fixtures"]
 
@@ -52,20 +51,12 @@ def test_the_pipeline_template_uses_what_the_lab_asks_for() -> None:
     assert imported == base_exports  # every export of the base stack is imported
 
 
-def _source_zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
 def _lint_build(lab: Lab, files: dict[str, str]) -> tuple[dict, list[str]]:
     """A build of buildspec-lint.yml on a source holding ``files`` (an S3 source, as a pipeline's artifact)."""
     s3 = lab.client("s3")
     bucket = f"lint-{lab.account}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="source.zip", Body=_source_zip(
+    s3.put_object(Bucket=bucket, Key="source.zip", Body=zipped(
         {"buildspec-lint.yml": (HERE / "buildspec-lint.yml").read_text(), **files}))
     lab.codebuild.create_project(
         name="lint", serviceRole=lab.role, artifacts={"type": "NO_ARTIFACTS"},
