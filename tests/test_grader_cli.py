@@ -106,8 +106,8 @@ def test_grader_check_prints_hints_and_fails(labstack: LabstackProcess, monkeypa
     assert main(["check", "1", "--all", "--account", session_for(labstack).boto.get_credentials().access_key]) == 1
     out = capsys.readouterr().out
     assert out.startswith("Lab 01 · Repo setup: 0/30 points\n") and out.count("hint:") == 18
-    assert main(["check", "7"]) == 2
-    assert "there is no lab 7" in capsys.readouterr().err
+    assert main(["check", "8"]) == 2
+    assert "there is no lab 8" in capsys.readouterr().err
 
 
 def test_grader_ci_refuses_an_unknown_lane_and_a_silent_backend_in_one_line(
@@ -115,8 +115,8 @@ def test_grader_ci_refuses_an_unknown_lane_and_a_silent_backend_in_one_line(
     monkeypatch.delenv("LAB_BACKEND", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", labstack.endpoint)
     assert main(["ci", "--lane", "in-order", "--lane", "alone-01"]) == 2
-    assert capsys.readouterr().err == ("✗ no lane alone-01: the lanes are in-order, alone-06, alone-05, alone-04, "
-                                       "alone-03, alone-02, solutions, unanswered\n")
+    assert capsys.readouterr().err == ("✗ no lane alone-01: the lanes are in-order, alone-07, alone-06, alone-05, "
+                                       "alone-04, alone-03, alone-02, solutions, unanswered\n")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     assert main(["ci"]) == 2
     assert capsys.readouterr().err.startswith("✗ labstack does not answer at http://127.0.0.1:9: start it with `labstack up")
