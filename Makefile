@@ -22,10 +22,6 @@ LAB_ENV := $(VENV_PATH) AWS_ENDPOINT_URL=http://127.0.0.1:$${LABSTACK_PORT:-4566
 BACKEND ?= embedded
 LOCALSTACK_PORT := 4566
 BESIDE_PORT     := 4577
-# labstack's lab clock beside LocalStack, unless LABSTACK_TIME_SCALE is set: 4 (a lab minute lasts 15 s),
-# not 60. LocalStack evaluates CloudWatch alarms on real time (a 60-s alarm once a real minute), so lab
-# 06's canary (5 lab minutes: 75 s here) outlasts an evaluation and the alarm can stop it.
-BESIDE_TIME_SCALE := 4
 ifeq ($(filter $(BACKEND),embedded localstack),)
 $(error BACKEND=$(BACKEND): make lab knows BACKEND=embedded (the default) and BACKEND=localstack)
 endif
@@ -43,7 +39,6 @@ install: $(STAMP)
 ifeq ($(BACKEND),localstack)
 lab: install
 	$(BIN)/labstack localstack up --port $(LOCALSTACK_PORT)
-	LABSTACK_TIME_SCALE=$${LABSTACK_TIME_SCALE:-$(BESIDE_TIME_SCALE)} \
 	$(BIN)/labstack up --port $(BESIDE_PORT) --upstream http://127.0.0.1:$(LOCALSTACK_PORT)
 	eval "$$(LOCALSTACK_ENDPOINT=http://127.0.0.1:$(LOCALSTACK_PORT) LABSTACK_ENDPOINT=http://127.0.0.1:$(BESIDE_PORT) \
 	         $(BIN)/grader env --backend localstack)" && \

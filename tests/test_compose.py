@@ -160,8 +160,8 @@ def test_the_localstack_profile_puts_labstack_beside_localstack_and_jupyterlab_o
     assert all(port.startswith("127.0.0.1:") for port in labstack["ports"])
     assert labstack["depends_on"]["localstack"]["condition"] == "service_healthy"
     assert "4577" in " ".join(labstack["healthcheck"]["test"])
-    # LocalStack evaluates alarms on real minutes: beside it labstack's lab clock runs at 4, not 60
-    assert labstack["environment"]["LABSTACK_TIME_SCALE"] == "${LABSTACK_TIME_SCALE:-4}"
+    # CloudWatch's alarms are labstack's beside LocalStack too, so its lab clock runs at 60 there as well
+    assert labstack["environment"]["LABSTACK_TIME_SCALE"] == "${LABSTACK_TIME_SCALE:-60}"
     assert services["labstack"]["environment"]["LABSTACK_TIME_SCALE"] == "${LABSTACK_TIME_SCALE:-60}"
     published = [port.split(":")[1] for port in labstack["ports"]]
     default_published = [port.split(":")[1] for port in services["labstack"]["ports"]]
