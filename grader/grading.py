@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -158,7 +157,7 @@ def _environ(env: dict[str, str] | None) -> Iterator[None]:
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(saved if env is None else env)
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    os.environ["PATH"] = notebooks.venv_first(os.environ.get("PATH", ""))
     try:
         yield
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.cdk import synthesize, template
-from tests.support.gitcli import clone, commit, git
+from tests.support.gitcli import commit, git
 from tests.support.grading import session_for
 from tests.support.server import LabstackProcess
 from tests.support.waiting import wait_for
