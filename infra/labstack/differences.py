@@ -141,4 +141,31 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("CloudFormation", "A stack's NotificationARNs are kept but nothing is published to them, and no "
                                  "EventBridge `CloudFormation Stack Status Change` / `Resource Status Change` events are "
                                  "sent; DescribeStackEvents is the record."),
+    Difference("CloudFormation", "Resources a stack makes carry neither the stack's tags nor the `aws:cloudformation:*` "
+                                 "tags AWS propagates (labstack's CodePipeline and CodeCommit refuse `aws:` tag keys "
+                                 "from callers); changing only a stack's tags does not re-tag its resources."),
+    Difference("CloudFormation", "A property labstack cannot honour (e.g. a CodeBuild project's VpcConfig, a Lambda "
+                                 "function's Layers or image code, a CodeCommit repository's KmsKeyId) fails the "
+                                 "resource with the property's name instead of being made as AWS would make it."),
+    Difference("CloudFormation", "Change sets are planned at once (CREATE_PENDING/CREATE_IN_PROGRESS are not seen); at "
+                                 "most 100 per stack; ChangeSetType IMPORT is refused and IncludePropertyValues "
+                                 "ignored; a stack made through a CREATE change set has no REVIEW_IN_PROGRESS event "
+                                 "(botocore's ResourceStatus lacks it); an UPDATE change set whose only change is in "
+                                 "a nested stack's template at an unchanged TemplateURL is not applied."),
+    Difference("CloudFormation", "Drift compares only the properties the template set (write-only properties and "
+                                 "KmsKeyId skipped); nested stacks, WaitConditionHandle and CDK metadata come out "
+                                 "NOT_CHECKED; drift reads each resource with the caller's own permissions."),
+    Difference("CloudFormation", "An AWS::ECS::Service must be stable before its stack completes (its image must be in "
+                                 "ECR first): labstack waits up to 3 lab hours, as AWS waits 3 hours."),
+    Difference("CodePipeline", "The CloudFormation action sends the template as TemplateBody, so a template over "
+                               "51,200 bytes fails as CreateChangeSet would; an action whose change set has no changes "
+                               "succeeds and leaves the stack as it is."),
+    Difference("CodePipeline", "A Manual approval that expires fails its action with labstack's own sentence (AWS "
+                               "documents only that the execution fails)."),
+    Difference("IAM", "A role's PermissionsBoundary is stored but not applied by labstack's evaluator, and session "
+                      "policies passed to AssumeRole are not enforced."),
+    Difference("CloudWatch", "Metric-math alarms are evaluated for arithmetic, FILL, SUM, AVG, MIN and MAX; other "
+                             "functions, anomaly bands and composite alarms stay unevaluated (one log line says so). On "
+                             "the `localstack` backend CloudWatch is labstack's, since LocalStack's free CloudWatch "
+                             "evaluates only single-metric alarms."),
 )
