@@ -69,7 +69,7 @@ SOURCES = {"key_alias": "kms", "bucket": "s3", "repository": "codecommit", "db_p
            "notify_policy": "iam", "events_role": "iam",
            "pipeline_role": "iam", "smoke_test_role": "iam", "ecr_repository": "ecr", "project": "codebuild",
            "unit_tests_project": "codebuild", "security_scan_project": "codebuild", "stack": "cloudformation",
-           "iac_stacks": "cloudformation",
+           "iac_stacks": "cloudformation", "cdk_stack": "cloudformation",
            "smoke_test": "lambda", "application": "codedeploy", "group": "codedeploy", "deployment_group": "codedeploy",
            "cluster": "ecs", "service": "ecs", "staging_service": "ecs", "production_service": "ecs",
            "pipeline": "codepipeline", "drill_pipeline": "codepipeline", "trigger_rule": "events", "topic": "sns", "alarm": "monitoring"}

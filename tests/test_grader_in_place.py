@@ -64,7 +64,7 @@ def test_only_the_setup_and_test_cells_are_left_to_run(tmp_path: Path) -> None:
             meta = cell["metadata"]["nbgrader"]
             running.append(meta["grade_id"] if meta["grade_id"] == "setup" else f"{meta['grade_id']} ({meta['points']})")
     assert running == ["setup", "check_stack (3)", "check_smoke_test (3)", "check_deployment_group (11)",
-                       "check_release (7)"]
+                       "check_release (7)", "check_drill (4)"]
 
 
 def test_a_bad_accounts_file_is_one_line(labstack: LabstackProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

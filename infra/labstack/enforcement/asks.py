@@ -592,6 +592,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
             "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
             "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
             "GetPublicAccessBlock": "GetBucketPublicAccessBlock", "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+            "DeletePublicAccessBlock": "PutBucketPublicAccessBlock", "DeleteBucketLifecycle": "PutLifecycleConfiguration",
             "GetBucketOwnershipControls": "GetBucketOwnershipControls",
             "PutBucketOwnershipControls": "PutBucketOwnershipControls",
         }.items()},
@@ -617,7 +618,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
                 on("report-group", ReportGroupName=P("reportArn", then=_report_group))),
         "CreateReportGroup": (on("report-group", ReportGroupName="name"),),
         "BatchGetReportGroups": (given("reportGroupArns[]"),),
-        **_each("ListReportsForReportGroup UpdateReportGroup", given("reportGroupArn|arn")),
+        **_each("ListReportsForReportGroup UpdateReportGroup DeleteReportGroup", given("reportGroupArn|arn")),
     },
     "codepipeline": {
         **_each("CreatePipeline UpdatePipeline", on("pipeline", PipelineName="pipeline.name"),
@@ -629,6 +630,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
                 on("stage", StageName="stageName|transitionStageName", PipelineName="pipelineName")),
         "PutApprovalResult": (on("action", ActionName="actionName", StageName="stageName",
                                  PipelineName="pipelineName"),),
+        "DeleteWebhook": (on("webhook", WebhookName="name"),),
         **_each("TagResource UntagResource ListTagsForResource", given("resourceArn")),
     },
     "codedeploy": {
@@ -649,7 +651,10 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
     "codecommit": {
         **_each("CreateRepository GetRepository DeleteRepository GetBranch ListBranches CreateBranch DeleteBranch "
                 "GetFile GetFolder GetCommit PutFile CreateCommit GetDifferences GetBlob MergeBranchesByFastForward "
-                "UpdateDefaultBranch UpdateRepositoryDescription", on("repository", RepositoryName="repositoryName")),
+                "UpdateDefaultBranch UpdateRepositoryDescription GetRepositoryTriggers PutRepositoryTriggers",
+                on("repository", RepositoryName="repositoryName")),
+        # a rename is authorized on the repository's old name, as AWS's reference gives it
+        "UpdateRepositoryName": (on("repository", RepositoryName="oldName"),),
         "BatchGetRepositories": (on("repository", RepositoryName="repositoryNames[]"),),
         **_each("TagResource UntagResource ListTagsForResource", given("resourceArn")),
     },
@@ -669,7 +674,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
     },
     "ecs": {
         "CreateCluster": (on("cluster", ClusterName=P("clusterName", default="default")),),
-        "DeleteCluster": (On(CLUSTER),),
+        **_each("DeleteCluster UpdateCluster PutClusterCapacityProviders", On(CLUSTER)),
         "DescribeClusters": (on("cluster", ClusterName=P("clusters[]", default="default")),),
         "CreateService": (on("service", ServiceName="serviceName", ClusterName=P("cluster", default="default"),
                              context=IN_CLUSTER), pass_role("role", "ecs.amazonaws.com")),
@@ -700,14 +705,17 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         "SetRulePriorities": (given("RulePriorities[].RuleArn"),),
         **_each("RegisterTargets DeregisterTargets ModifyTargetGroup ModifyTargetGroupAttributes DeleteTargetGroup",
                 given("TargetGroupArn")),
-        **_each("CreateListener DeleteLoadBalancer ModifyLoadBalancerAttributes SetSecurityGroups SetSubnets",
-                given("LoadBalancerArn")),
+        **_each("CreateListener DeleteLoadBalancer ModifyLoadBalancerAttributes SetSecurityGroups SetSubnets "
+                "SetIpAddressType", given("LoadBalancerArn")),
+        "ModifyListenerAttributes": (given("ListenerArn"),),
+        "CreateLoadBalancer": (on("loadbalancer", LoadBalancerName="Name"),),
         "CreateTargetGroup": (on("targetgroup", TargetGroupName="Name"),),
         **_each("AddTags RemoveTags", given("ResourceArns[]")),
     },
     "logs": {
         **_each("CreateLogGroup DeleteLogGroup PutRetentionPolicy DeleteRetentionPolicy DescribeLogStreams "
-                "FilterLogEvents TagLogGroup UntagLogGroup ListTagsLogGroup PutSubscriptionFilter",
+                "FilterLogEvents TagLogGroup UntagLogGroup ListTagsLogGroup PutSubscriptionFilter AssociateKmsKey "
+                "DisassociateKmsKey",
                 on("log-group", LogGroupName=LOG_GROUP)),
         **_each("CreateLogStream DeleteLogStream PutLogEvents GetLogEvents",
                 on("log-stream", LogStreamName="logStreamName", LogGroupName=LOG_GROUP)),
@@ -761,7 +769,7 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         **_each("PutRule DeleteRule DescribeRule EnableRule DisableRule RemoveTargets ListTargetsByRule", _event_rule),
         "PutTargets": (_event_rule, pass_role("Targets[].RoleArn", "events.amazonaws.com")),
         "PutEvents": (_put_events,),
-        "CreateConnection": (on("connection", ConnectionName="Name"),),
+        **_each("CreateConnection DeleteConnection", on("connection", ConnectionName="Name")),
         **_each("TagResource UntagResource ListTagsForResource", given("ResourceARN")),
     },
     "sns": {
@@ -769,7 +777,8 @@ NEEDS: dict[str, dict[str, tuple[Need, ...]]] = {
         **_each("DeleteTopic GetTopicAttributes SetTopicAttributes ListSubscriptionsByTopic AddPermission "
                 "RemovePermission", given("TopicArn")),
         "Subscribe": (given("TopicArn", context={"sns:Endpoint": "Endpoint", "sns:Protocol": "Protocol"}),),
-        "Unsubscribe": (On(Given("SubscriptionArn", then=_topic_of_subscription)),),
+        **_each("Unsubscribe GetSubscriptionAttributes SetSubscriptionAttributes",
+                On(Given("SubscriptionArn", then=_topic_of_subscription))),
         "CreateTopic": (on("topic", TopicName="Name"),),
         **_each("TagResource UntagResource ListTagsForResource", given("ResourceArn")),
     },
