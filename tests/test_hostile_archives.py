@@ -233,8 +233,9 @@ def test_a_hostile_lambda_package_is_refused_at_upload(hostile: LabstackProcess,
     assert_unharmed(hostile)
 
 
-def test_a_hostile_package_that_reached_lambda_another_way_is_never_unpacked(hostile: LabstackProcess, lam: Any) -> None:
-    """CloudFormation hands the package to Lambda from S3 itself; the invoke refuses to unzip it."""
+def test_a_hostile_package_a_stack_hands_to_lambda_is_refused_and_rolled_back(hostile: LabstackProcess, lam: Any) -> None:
+    """CloudFormation makes the function through Lambda's own CreateFunction with the package in S3, so the
+    package is refused as an upload is: the stack rolls back, no function is left, nothing is unpacked."""
     s3 = hostile.client("s3", account=ACCOUNT)
     s3.create_bucket(Bucket="packages")
     s3.put_object(Bucket="packages", Key="hostile.zip",
@@ -244,12 +245,12 @@ def test_a_hostile_package_that_reached_lambda_another_way_is_never_unpacked(hos
         "Code": {"S3Bucket": "packages", "S3Key": "hostile.zip"}}}}}
     cloudformation = hostile.client("cloudformation", account=ACCOUNT)
     cloudformation.create_stack(StackName="hostile", TemplateBody=json.dumps(template))
-    wait_for(lambda: cloudformation.describe_stacks(StackName="hostile")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE")
-    with pytest.raises(ClientError) as info:
-        lam.invoke(FunctionName="from-stack")
-    error = info.value.response["Error"]
-    assert error["Code"] == "InvalidZipFileException" and "climbs out of its folder" in error["Message"], error
-    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+    wait_for(lambda: cloudformation.describe_stacks(StackName="hostile")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE")
+    failed = [e for e in cloudformation.describe_stack_events(StackName="hostile")["StackEvents"]
+              if e["LogicalResourceId"] == "Fn" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed and "Could not unzip uploaded file" in failed[0]["ResourceStatusReason"], failed
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName="from-stack")
     unpacked = Path(hostile.settings.home) / "lambda" / ACCOUNT / "us-east-1" / "from-stack"
     assert not unpacked.exists() or list(unpacked.iterdir()) == [], "a half-unpacked package is left"
     assert_unharmed(hostile)
