@@ -197,7 +197,8 @@ def test_a_closed_window_waits_until_the_condition_is_overridden(lab: PipelineLa
     def waiting() -> dict | None:
         entry = stage_state(lab, "closed", "Deploy").get("beforeEntryConditionState", {})
         rules = entry.get("conditionStates", [{}])[0].get("ruleStates", [{}])
-        return entry if rules[0].get("latestExecution", {}).get("status") == "InProgress" else None
+        latest = rules[0].get("latestExecution", {})  # the rule says when the window opens once it has worked it out
+        return entry if latest.get("status") == "InProgress" and latest.get("summary") else None
 
     entry = wait_for(waiting)
     assert entry["latestExecution"]["status"] == "InProgress"
