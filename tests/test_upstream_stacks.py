@@ -110,7 +110,11 @@ def test_a_stacks_events_rule_is_made_in_localstack_with_its_target(
     body = json.dumps({"Resources": {
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "ticks"}},
         "Tick": {"Type": "AWS::Events::Rule", "Properties": {
-            "ScheduleExpression": "rate(5 minutes)", "Targets": [{"Id": "queue", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}]}}},
+            "ScheduleExpression": "rate(5 minutes)", "Targets": [
+                {"Id": "queue", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}},
+                # LocalStack's free EventBridge refuses a pipeline target; labstack keeps it, for a stack as for a
+                # learner's own PutTargets (lab 07's push rule)
+                {"Id": "pipeline", "Arn": f"arn:aws:codepipeline:us-east-1:{account}:app"}]}}},
         "Outputs": {"Queue": {"Value": {"Ref": "Queue"}}, "Rule": {"Value": {"Ref": "Tick"}}}})
     cloudformation = upstream_labstack.client("cloudformation", account=account)
     cloudformation.create_stack(StackName="ticker", TemplateBody=body)
@@ -120,6 +124,8 @@ def test_a_stacks_events_rule_is_made_in_localstack_with_its_target(
     rule = outputs(stack)["Rule"]
     assert [(r["Name"], r["ScheduleExpression"]) for r in events.list_rules()["Rules"]] == [(rule, "rate(5 minutes)")]
     assert [t["Arn"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]] == [f"arn:aws:sqs:us-east-1:{account}:ticks"]
+    through = upstream_labstack.client("events", account=account)  # labstack shows both, as learners see them
+    assert sorted(t["Id"] for t in through.list_targets_by_rule(Rule=rule)["Targets"]) == ["pipeline", "queue"]
     assert in_moto(upstream_labstack, account) == {"cloudformation": 1}
     cloudformation.delete_stack(StackName="ticker")
     wait_for(lambda: not events.list_rules()["Rules"] and not localstack.client("sqs", account).list_queues().get("QueueUrls"))

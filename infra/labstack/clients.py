@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 
 from labstack.trail import mark_caller
-from labstack.upstream import SERVICES
+from labstack.upstream import FRONTED, SERVICES
 
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
@@ -51,10 +51,17 @@ class InternalClients:
         does is decided by the role's policies. Clients are kept while the keys live (``forget``)."""
         return self._client(service, identity.account, region, direct=False, identity=identity)
 
+    def fronted(self, service: str, account: str, region: str, identity: Any = None) -> Any:
+        """Like :meth:`get` (or :meth:`as_identity`), but a service labstack fronts for the upstream
+        (``labstack.upstream.FRONTED``) is called through labstack, as a learner's client calls it."""
+        if not (self.upstream_serves(service) and service in FRONTED):
+            return self.get(service, account, region) if identity is None else self.as_identity(service, identity, region)
+        return self._client(service, account, region, direct=False, identity=identity, fronted=True)
+
     def forget(self, access_key: str) -> None:
         """Drop the clients of keys that were revoked (a build that ended)."""
         with self._lock:
-            for key in [k for k in self._clients if len(k) == 5 and k[4] == access_key]:
+            for key in [k for k in self._clients if len(k) == 6 and k[5] == access_key]:
                 del self._clients[key]
 
     def instrument(self, service: str, hook: Callable[[Any, str, str], None]) -> None:
@@ -69,11 +76,12 @@ class InternalClients:
         """True when ``service`` (botocore's name) is consumed from the upstream."""
         return self.upstream is not None and service in SERVICES
 
-    def _client(self, service: str, account: str, region: str, direct: bool, identity: Any = None) -> Any:
-        upstream = self.upstream_serves(service)
+    def _client(self, service: str, account: str, region: str, direct: bool, identity: Any = None,
+                fronted: bool = False) -> Any:
+        upstream = self.upstream_serves(service) and not fronted
         direct = direct and not upstream
-        key: tuple = (service, account, region, direct) if identity is None else (service, account, region, direct,
-                                                                                  identity.access_key)
+        key: tuple = (service, account, region, direct, fronted) if identity is None else (
+            service, account, region, direct, fronted, identity.access_key)
         with self._lock:  # creating clients is not thread-safe; using them is
             client = self._clients.get(key)
             if client is None:

@@ -27,6 +27,9 @@ log = logging.getLogger("labstack.upstream")
 SERVICES = frozenset({
     "s3", "iam", "sts", "sns", "sqs", "logs", "events", "ssm", "secretsmanager",
 })
+# Of those, the ones labstack serves in part in front of the upstream (an overlay that forwards the rest):
+# EventBridge, whose free LocalStack refuses a CodePipeline target, which labstack keeps (runtimes/eventbus).
+FRONTED = frozenset({"events"})
 # The account LocalStack puts a key in that names none (``test``); labstack follows it upstream.
 LOCALSTACK_DEFAULT_ACCOUNT = "000000000000"
 # Hop-by-hop headers (RFC 9110 §7.6.1).

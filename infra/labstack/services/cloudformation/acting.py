@@ -83,10 +83,7 @@ class Acting:
 
     def client(self, service: str) -> Any:
         """A client to this labstack in the stack's region, signed as the stack's principal."""
-        if self.identity is None:
-            client = self.labstack.clients.get(service, self.account, self.region)
-        else:
-            client = self.labstack.clients.as_identity(service, self.identity, self.region)
+        client = self.labstack.clients.fronted(service, self.account, self.region, self.identity)
         client.meta.events.register("after-call.*.*", _remember, unique_id="labstack-cloudformation-failed-service")
         return client
 
